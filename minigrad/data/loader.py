@@ -1,0 +1,100 @@
+"""Mini-batch iteration over in-memory arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["DataLoader"]
+
+
+def _as_arrays(data) -> tuple[np.ndarray, ...] | None:
+    """The arrays behind ``data`` if it is array-backed, else None (a generic dataset)."""
+    if isinstance(data, np.ndarray):
+        return (data,)
+    if isinstance(data, (tuple, list)):
+        return tuple(np.asarray(a) for a in data)
+    arrays = getattr(data, "arrays", None)
+    if arrays is not None:
+        return tuple(np.asarray(a) for a in arrays)
+    return None
+
+
+class DataLoader:
+    """Iterate over a dataset in mini-batches.
+
+    Args:
+        dataset_or_arrays: an ``ArrayDataset`` (or anything with an ``arrays`` attribute), one
+            array, or a tuple/list of equal-length arrays (first axis = samples). A generic
+            dataset with ``__len__`` and a ``__getitem__`` accepting an index array (returning one
+            array or a tuple of arrays for the whole batch) works too.
+        batch_size: samples per batch.
+        shuffle: draw a fresh permutation at the start of every epoch (every ``iter()``).
+        drop_last: skip the final batch if it has fewer than ``batch_size`` samples.
+        seed: seed of the ``np.random.Generator`` used for shuffling; two loaders with the same
+            seed yield the same sequence of epochs. None: unpredictable.
+        device: if not None, every batch tensor is moved with ``tensor.to(device)``.
+        to_tensor: if False, yield NumPy arrays instead of ``minigrad.Tensor`` objects.
+
+    Each batch is a tuple with one entry per array, ``(batch, *shape[1:])``. Without shuffling the
+    entries are views (slices) of the arrays; with shuffling they are fancy-indexed copies of the
+    batch only. Dtypes are kept (float32 stays float32).
+    """
+
+    def __init__(self, dataset_or_arrays, batch_size: int = 64, shuffle: bool = False,
+                 drop_last: bool = False, seed=None, device=None, to_tensor: bool = True):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.dataset = dataset_or_arrays
+        self.arrays = _as_arrays(dataset_or_arrays)
+        if self.arrays is not None:
+            if not self.arrays:
+                raise ValueError("DataLoader needs at least one array")
+            lengths = {len(a) for a in self.arrays}
+            if len(lengths) != 1:
+                raise ValueError(f"arrays differ in length: {[len(a) for a in self.arrays]}")
+            self.n = lengths.pop()
+        else:
+            self.n = len(dataset_or_arrays)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.device = device
+        self.to_tensor = to_tensor
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        if self.drop_last:
+            return self.n // self.batch_size
+        return math.ceil(self.n / self.batch_size)
+
+    def _fetch(self, index) -> tuple:
+        if self.arrays is not None:
+            return tuple(a[index] for a in self.arrays)
+        if isinstance(index, slice):
+            index = np.arange(self.n)[index]
+        items = self.dataset[index]
+        return tuple(items) if isinstance(items, (tuple, list)) else (items,)
+
+    def _wrap(self, batch: tuple) -> tuple:
+        if not self.to_tensor:
+            return batch
+        from minigrad.tensor import Tensor  # lazy: the engine imports this package
+
+        tensors = tuple(Tensor(b) for b in batch)
+        if self.device is not None:
+            tensors = tuple(t.to(self.device) for t in tensors)
+        return tensors
+
+    def __iter__(self):
+        order = self.rng.permutation(self.n) if self.shuffle else None
+        for b in range(len(self)):
+            start, stop = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+            index = slice(start, stop) if order is None else order[start:stop]
+            yield self._wrap(self._fetch(index))
+
+    def __repr__(self) -> str:
+        return (f"DataLoader(n={self.n}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last}, batches={len(self)})")
