@@ -1,0 +1,30 @@
+"""minigrad: a small reverse-mode autodiff engine with higher-order gradients.
+
+    import minigrad
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.tanh() * x).sum()
+    gx, = minigrad.grad(y, x, create_graph=True)   # dy/dx, itself differentiable
+    gx.sum().backward()                             # x.grad = d(sum dy/dx)/dx
+"""
+import numpy as _np
+
+from minigrad.tensor import Tensor
+from minigrad.autograd import (Function, GradcheckError, enable_grad, grad, gradcheck,
+                               gradgradcheck, is_grad_enabled, no_grad, set_grad_enabled)
+from minigrad.backend import Device, cuda, device, manual_seed
+from minigrad.creation import (arange, eye, full, full_like, linspace, ones, ones_like, rand,
+                               rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from minigrad import functional
+from minigrad.functional import (abs, amax, amin, argmax, argmin, cat, chunk, clamp, clip, cos,
+                                 exp, flatten, log, log_softmax, logsumexp, matmul, maximum,
+                                 mean, minimum, norm, pad, permute, relu, reshape, sigmoid, sin,
+                                 softmax, split, sqrt, squeeze, stack, std, tanh, transpose,
+                                 unsqueeze, var, where)
+from minigrad.functional import sum, max, min, pow  # noqa: A004  (torch names)
+
+float32 = _np.float32
+float64 = _np.float64
+int64 = _np.int64
+bool_ = _np.bool_
+
+__version__ = "0.1.0"

@@ -1,0 +1,98 @@
+"""``Function``: one op, its forward on arrays and its backward in Tensor ops, side by side.
+
+A subclass implements::
+
+    def forward(self, *arrays, **attrs) -> array          # raw numpy/cupy arrays in and out
+    def backward(self, gy: Tensor) -> Tensor | tuple        # Tensors in and out, built from ops
+
+``Function.apply(*inputs, **attrs)`` runs forward and, only when grad mode is on and some input
+requires grad, records the instance itself as the node of the graph (``output._ctx``). Because
+backward is written with minigrad's own ops, running it with grad mode on records a graph of the
+gradient: that is all ``create_graph=True`` needs for second (and higher) derivatives.
+
+Rules for a backward (see ops/__init__.py for the names gy, gx, ...):
+- Inputs are in ``self.inputs`` (Tensors), the output in ``self.output``.
+- Raw arrays stored on ``self`` are constants to higher orders: only store ones whose derivative
+  really vanishes (a ReLU mask, an argmax index).
+- Return one gradient per input, ``None`` where ``self.needs_input_grad[i]`` is False.
+- An op whose backward is not itself differentiable sets ``once_differentiable = True``; the
+  engine raises if a ``create_graph=True`` backward reaches it.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from minigrad.autograd.grad_mode import _grad_enabled
+from minigrad import backend
+
+_FREED = "freed"
+
+
+class Function:
+    once_differentiable = False
+
+    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), xp, _output_ref.
+    def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, gy):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    @property
+    def output(self):
+        """The Tensor this node produced (alive for as long as backward can reach the node)."""
+        out = self._output_ref()
+        if out is None:
+            raise RuntimeError(f"{type(self).__name__}: its output was freed before backward")
+        return out
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        """Run the op on Tensors (``inputs`` must already be Tensors) and record it if needed."""
+        ctx = cls.__new__(cls)
+        first = inputs[0].data
+        ctx.xp = np if type(first) is np.ndarray else backend.get_array_module(first)
+        if len(inputs) > 1:
+            t0 = type(first)
+            for t in inputs[1:]:
+                if type(t.data) is not t0:
+                    _device_mismatch(cls, inputs)
+        record = _grad_enabled.get() and any(t.requires_grad for t in inputs)
+        if record:
+            ctx.inputs = inputs
+            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        y = ctx.forward(*[t.data for t in inputs], **attrs)
+        if not isinstance(y, _ARRAY_TYPES[0]) and not isinstance(y, backend.array_types()):
+            y = ctx.xp.asarray(y)
+        out = Tensor._wrap(y, record, ctx if record else None)
+        if record:
+            ctx._output_ref = weakref.ref(out)
+            if _anomaly_hook[0] is not None:
+                _anomaly_hook[0](ctx, out)
+        return out
+
+    def _release(self):
+        """Free what backward needed; a later backward through this node raises."""
+        self.__dict__.clear()
+        self.inputs = _FREED
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+_ARRAY_TYPES = (np.ndarray,)
+# detect_anomaly() installs a callback here; None costs one test per op.
+_anomaly_hook = [None]
+
+
+def _device_mismatch(cls, inputs):
+    devs = ", ".join(str(backend.device_of(t.data)) for t in inputs)
+    raise RuntimeError(
+        f"{cls.__name__}: expected all tensors on the same device, got tensors on {devs}. "
+        "Move them with .to(device) first.")
+
+# Set by minigrad/tensor.py once Tensor exists (tensor.py imports this package, so it cannot be
+# imported from here at load time).
+Tensor = None

@@ -1,0 +1,126 @@
+"""Devices and array namespaces, chosen in one place.
+
+A :class:`Device` knows its array module ``xp`` (``numpy`` or ``cupy``). Ops never test which one
+they have: they call ``xp.<function>`` and let the module do the work.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.backend import cuda as _cuda
+
+
+class Device:
+    """A place where arrays live: ``Device('cpu')`` or ``Device('cuda')`` (``'cuda:0'`` too)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu"):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        name, _, idx = str(spec).partition(":")
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda'")
+        self.type = name
+        self.index = int(idx) if idx else (0 if name == "cuda" else None)
+
+    @property
+    def xp(self):
+        if self.type == "cpu":
+            return np
+        if not _cuda.is_available():
+            raise RuntimeError(f"device 'cuda' requested but {_cuda.unavailable_reason()}")
+        return _cuda.cupy
+
+    def __eq__(self, other):
+        try:
+            other = Device(other)
+        except (ValueError, TypeError):
+            return NotImplemented
+        return self.type == other.type and (self.index or 0) == (other.index or 0)
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+device = Device
+CPU = Device("cpu")
+
+
+def array_types() -> tuple:
+    """The array classes minigrad accepts as tensor storage."""
+    if _cuda.cupy is not None:
+        return (np.ndarray, _cuda.cupy.ndarray)
+    return (np.ndarray,)
+
+
+def get_array_module(*arrays):
+    """``numpy`` or ``cupy``, whichever the arrays belong to (numpy for scalars and lists)."""
+    if _cuda.cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cuda.cupy.ndarray):
+                return _cuda.cupy
+    return np
+
+
+def device_of(array) -> Device:
+    if type(array) is np.ndarray or _cuda.cupy is None or not isinstance(array, _cuda.cupy.ndarray):
+        return CPU
+    return Device(f"cuda:{array.device.id}")
+
+
+def to_device(array, dev) -> object:
+    """Copy ``array`` to ``dev`` (a no-op when it already lives there)."""
+    dev = Device(dev)
+    if dev.type == "cpu":
+        if _cuda.cupy is not None and isinstance(array, _cuda.cupy.ndarray):
+            return array.get()
+        return np.asarray(array)
+    xp = dev.xp
+    with xp.cuda.Device(dev.index or 0):
+        return xp.asarray(array)
+
+
+class _Cuda:
+    """``minigrad.cuda``: ``is_available()`` and ``device_count()``, as in torch.cuda."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return _cuda.is_available()
+
+    @staticmethod
+    def device_count() -> int:
+        return _cuda._n_devices
+
+    @staticmethod
+    def synchronize():
+        if _cuda.is_available():
+            _cuda.cupy.cuda.get_current_stream().synchronize()
+
+
+cuda = _Cuda()
+
+# Random numbers: one numpy Generator (and cupy's, when present), reseeded by manual_seed.
+_rng = np.random.default_rng()
+
+
+def rng(dev=CPU):
+    if Device(dev).type == "cuda":
+        return _cuda.cupy.random
+    return _rng
+
+
+def manual_seed(seed: int) -> None:
+    """Make runs reproducible: reseeds minigrad's numpy generator and, if present, CuPy's."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    if _cuda.is_available():
+        _cuda.cupy.random.seed(seed)

@@ -1,0 +1,543 @@
+"""Every tensor op, defined once: thin wrappers over the primitives in ``minigrad.ops``, and the
+composites (softmax, var, norm, ...) built from them with no backward of their own.
+
+``Tensor``'s dunders and methods call these; users may too (``minigrad.functional.softmax``).
+"""
+from __future__ import annotations
+
+import builtins
+import collections
+import numbers
+
+import numpy as np
+
+from minigrad import backend
+from minigrad.ops import elementwise as E
+from minigrad.ops import reduce as R
+from minigrad.ops import shape as S
+from minigrad.ops.matmul import MatMul
+from minigrad.tensor import Tensor
+
+
+# ------------------------------------------------------------------------------- helpers
+def _is_number(x):
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, (bool, np.bool_))
+
+
+def _tensor(x, like: Tensor) -> Tensor:
+    """Make ``x`` a Tensor next to ``like``: Python numbers take ``like``'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    if _is_number(x) or isinstance(x, (bool, np.bool_)):
+        return Tensor._wrap(like.xp.asarray(x, dtype=like.dtype), False, None)
+    return Tensor(x, device=like.device if like.device.type != "cpu" else None)
+
+
+def _broadcast(op: str, a: Tensor, b: Tensor):
+    """Broadcast two tensors to one shape with explicit BroadcastTo ops (gradients sum back)."""
+    if a.shape == b.shape:
+        return a, b
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") \
+            from None
+    if a.shape != shape:
+        a = S.BroadcastTo.apply(a, shape=shape)
+    if b.shape != shape:
+        b = S.BroadcastTo.apply(b, shape=shape)
+    return a, b
+
+
+def _axes(dim, ndim):
+    """Normalise ``dim`` (int, tuple or None) to a sorted tuple of non-negative axes, or None."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
+        out.append(d % builtins.max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _dim_kw(dim, keepdim, kw):
+    """Accept numpy's axis=/keepdims= as aliases of torch's dim=/keepdim=."""
+    if "axis" in kw:
+        dim = kw.pop("axis")
+    if "keepdims" in kw:
+        keepdim = kw.pop("keepdims")
+    if kw:
+        raise TypeError(f"unexpected keyword arguments {sorted(kw)}")
+    return dim, keepdim
+
+
+# --------------------------------------------------------------------------- arithmetic
+def add(a, b):
+    if _is_number(b):
+        return E.AddConst.apply(a, c=b)
+    if not isinstance(a, Tensor):
+        a, b = b, a
+        if _is_number(b):
+            return E.AddConst.apply(a, c=b)
+    return E.Add.apply(*_broadcast("add", a, _tensor(b, a)))
+
+
+def sub(a, b):
+    if not isinstance(a, Tensor):
+        return rsub(b, a)
+    if _is_number(b):
+        return E.AddConst.apply(a, c=-b)
+    return E.Sub.apply(*_broadcast("sub", a, _tensor(b, a)))
+
+
+def rsub(a, b):
+    """b - a, for a Tensor a."""
+    if _is_number(b):
+        return E.AddConst.apply(E.Neg.apply(a), c=b)
+    return sub(_tensor(b, a), a)
+
+
+def mul(a, b):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    if _is_number(b):
+        return E.MulConst.apply(a, c=b)
+    return E.Mul.apply(*_broadcast("mul", a, _tensor(b, a)))
+
+
+def div(a, b):
+    if not isinstance(a, Tensor):
+        return rdiv(b, a)
+    if _is_number(b):
+        return E.MulConst.apply(a, c=1.0 / b)
+    return E.Div.apply(*_broadcast("div", a, _tensor(b, a)))
+
+
+def rdiv(a, b):
+    """b / a, for a Tensor a."""
+    if _is_number(b):
+        return E.MulConst.apply(E.PowConst.apply(a, p=-1), c=b)
+    return div(_tensor(b, a), a)
+
+
+def neg(x):
+    return E.Neg.apply(x)
+
+
+def pow(x, p):
+    if _is_number(p):
+        return E.PowConst.apply(x, p=p)
+    return exp(log(x) * p)
+
+
+def rpow(x, base):
+    """base ** x for a number base."""
+    return exp(x * float(np.log(base)))
+
+
+def matmul(a, b):
+    """Matrix product with numpy's rules: 1-D operands are promoted and the added dim removed."""
+    if not isinstance(a, Tensor):
+        a = _tensor(a, b)
+    b = _tensor(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
+    va, vb = a.ndim == 1, b.ndim == 1
+    if va:
+        a = reshape(a, 1, a.shape[0])
+    if vb:
+        b = reshape(b, b.shape[0], 1)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                         f"({a.shape[-1]} != {b.shape[-2]})")
+    y = MatMul.apply(a, b)
+    if va:
+        y = squeeze(y, -2)
+    if vb:
+        y = squeeze(y, -1)
+    return y
+
+
+# ------------------------------------------------------------------------ elementwise
+def exp(x): return E.Exp.apply(x)
+def log(x): return E.Log.apply(x)
+def sqrt(x): return E.Sqrt.apply(x)
+def sin(x): return E.Sin.apply(x)
+def cos(x): return E.Cos.apply(x)
+def tanh(x): return E.Tanh.apply(x)
+def sigmoid(x): return E.Sigmoid.apply(x)
+def abs(x): return E.Abs.apply(x)
+def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return E.LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+def softplus(x, beta=1.0, threshold=None):
+    """log(1 + exp(beta x)) / beta, computed stably for any x (``threshold`` is accepted for
+    torch compatibility and ignored: the stable form needs no cut-over)."""
+    if beta == 1:
+        return E.Softplus.apply(x)
+    return E.Softplus.apply(x * beta) * (1.0 / beta)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: give at least one of min and max")
+    return E.Clamp.apply(x, lo=min, hi=max)
+
+
+clip = clamp
+
+
+def maximum(a, b):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    return E.Maximum.apply(*_broadcast("maximum", a, _tensor(b, a)))
+
+
+def minimum(a, b):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    return E.Minimum.apply(*_broadcast("minimum", a, _tensor(b, a)))
+
+
+def where(cond, a, b):
+    """a where ``cond`` else b; ``cond`` is a boolean tensor or array (it gets no gradient)."""
+    like = a if isinstance(a, Tensor) else b
+    a, b = _tensor(a, like), _tensor(b, like)
+    c = cond.data if isinstance(cond, Tensor) else like.xp.asarray(cond)
+    shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
+    if a.shape != shape:
+        a = expand(a, *shape)
+    if b.shape != shape:
+        b = expand(b, *shape)
+    return E.Where.apply(a, b, cond=like.xp.broadcast_to(c, shape))
+
+
+def to(x, device=None, dtype=None):
+    """Convert dtype (differentiable) and/or move between devices."""
+    y = x
+    if dtype is not None and np.dtype(dtype) != x.dtype:
+        dtype = np.dtype(dtype)
+        if x.dtype.kind == "f" and dtype.kind == "f":
+            y = E.Cast.apply(x, dtype=dtype)
+        else:
+            y = Tensor._wrap(x.data.astype(dtype), False, None)
+    if device is not None and backend.Device(device) != y.device:
+        moved = Tensor._wrap(backend.to_device(y.data, device), y.requires_grad and y.is_leaf,
+                             None)
+        if y.requires_grad and not y.is_leaf:
+            raise NotImplementedError("moving a non-leaf tensor across devices keeps no graph: "
+                                      "detach() it or move the leaves instead")
+        y = moved
+    return y
+
+
+# --------------------------------------------------------------------------- reductions
+def sum(x, dim=None, keepdim=False, **kw):
+    dim, keepdim = _dim_kw(dim, keepdim, kw)
+    return R.Sum.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+
+
+def _count(x, axes):
+    if axes is None:
+        return x.data.size
+    return int(np.prod([x.shape[a] for a in axes]))
+
+
+def mean(x, dim=None, keepdim=False, **kw):
+    dim, keepdim = _dim_kw(dim, keepdim, kw)
+    axes = _axes(dim, x.ndim)
+    return sum(x, axes, keepdim) * (1.0 / _count(x, axes))
+
+
+def var(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
+    """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c)."""
+    dim, keepdim = _dim_kw(dim, keepdim, kw)
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    axes = _axes(dim, x.ndim)
+    d = x - mean(x, axes, keepdim=True)
+    return sum(d * d, axes, keepdim) * (1.0 / builtins.max(_count(x, axes) - correction, 0))
+
+
+def std(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
+    return sqrt(var(x, dim, keepdim, correction, unbiased, **kw))
+
+
+def amax(x, dim=None, keepdim=False):
+    return R.Max.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+
+
+def amin(x, dim=None, keepdim=False):
+    return neg(amax(neg(x), dim, keepdim))
+
+
+MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
+
+
+def max(x, dim=None, keepdim=False, **kw):
+    """``x.max()`` is the largest element; ``x.max(dim)`` gives (values, indices) as in torch."""
+    dim, keepdim = _dim_kw(dim, keepdim, kw)
+    if isinstance(x, Tensor) and isinstance(dim, Tensor):
+        return maximum(x, dim)
+    if dim is None:
+        return amax(x)
+    return MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+
+
+def min(x, dim=None, keepdim=False, **kw):
+    dim, keepdim = _dim_kw(dim, keepdim, kw)
+    if isinstance(x, Tensor) and isinstance(dim, Tensor):
+        return minimum(x, dim)
+    if dim is None:
+        return amin(x)
+    return MaxResult(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+
+
+def argmax(x, dim=None, keepdim=False):
+    if dim is None:
+        return Tensor._wrap(x.xp.asarray(x.data.argmax()), False, None)
+    return Tensor._wrap(x.data.argmax(axis=dim, keepdims=keepdim), False, None)
+
+
+def argmin(x, dim=None, keepdim=False):
+    if dim is None:
+        return Tensor._wrap(x.xp.asarray(x.data.argmin()), False, None)
+    return Tensor._wrap(x.data.argmin(axis=dim, keepdims=keepdim), False, None)
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log(sum(exp(x))) along ``dim``, shifted by the max for stability.
+
+    The shift m is detached: log(sum(exp(x - m))) + m does not depend on m at all, so treating it
+    as a constant is exact at every order (unlike a detached batch mean in a normalisation).
+    """
+    axes = _axes(dim, x.ndim)
+    m = x.detach().amax(axes, keepdim=True)
+    m = Tensor._wrap(x.xp.where(x.xp.isfinite(m.data), m.data, 0), False, None)
+    out = log(sum(exp(x - m), axes, keepdim=True)) + m
+    return out if keepdim else squeeze(out, axes)
+
+
+def softmax(x, dim):
+    """exp(x) / sum(exp(x)) along ``dim`` (max-shifted; the shift cancels exactly)."""
+    m = x.detach().amax(dim, keepdim=True)
+    e = exp(x - m)
+    return e / sum(e, dim, keepdim=True)
+
+
+def log_softmax(x, dim):
+    """x - logsumexp(x) along ``dim``."""
+    return x - logsumexp(x, dim, keepdim=True)
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    """The p-norm (p = 2, 'fro' or 1) over ``dim`` (all elements by default).
+
+    The 2-norm is safe at zero: where sum(x^2) = 0 the value is 0 and the gradient is 0 (not
+    0/0 = NaN), which the gradient penalty of WGAN-GP needs when a gradient vanishes.
+    """
+    if p == 1:
+        return sum(abs(x), dim, keepdim)
+    if p not in (2, "fro"):
+        raise NotImplementedError(f"norm: p={p!r} is not supported (use 1, 2 or 'fro')")
+    s = sum(x * x, dim, keepdim)
+    positive = s.data > 0
+    if positive.all():
+        return sqrt(s)
+    safe = where(positive, s, 1.0)
+    return where(positive, sqrt(safe), 0.0)
+
+
+# ------------------------------------------------------------------------------ shapes
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, *shape):
+    shape = _shape_arg(shape)
+    if -1 in shape:
+        known = int(np.prod([n for n in shape if n != -1]))
+        if shape.count(-1) > 1 or known == 0 or x.data.size % known:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}")
+        shape = tuple(x.data.size // known if n == -1 else n for n in shape)
+    if int(np.prod(shape)) != x.data.size:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                         f"({x.data.size} elements) into {shape}")
+    if shape == x.shape:
+        return x
+    return S.Reshape.apply(x, shape=shape)
+
+
+view = reshape
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    return reshape(x, *x.shape[:s], -1, *x.shape[e + 1:])
+
+
+def permute(x, *dims):
+    dims = _shape_arg(dims)
+    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
+    dims = tuple(d % x.ndim for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return S.Transpose.apply(x, axes=dims)
+
+
+def transpose(x, dim0, dim1):
+    axes = list(range(x.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return permute(x, *axes)
+
+
+def expand(x, *sizes):
+    """Broadcast ``x`` to ``sizes`` (-1 keeps a dimension), like torch's expand."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    if shape == x.shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"expand: shape {x.shape} cannot be expanded to {shape}") from None
+    return S.BroadcastTo.apply(x, shape=shape)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (the adjoint of broadcasting ``shape`` up to ``x.shape``)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return S.SumTo.apply(x, shape=shape)
+
+
+def squeeze(x, dim=None):
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        axes = _axes(dim, x.ndim)
+        shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
+    return reshape(x, *shape)
+
+
+def unsqueeze(x, dim):
+    d = dim % (x.ndim + 1)
+    return reshape(x, *x.shape[:d], 1, *x.shape[d:])
+
+
+def _index_arrays(index):
+    """Turn Tensors and lists inside an index into arrays numpy/cupy can use."""
+    if isinstance(index, tuple):
+        return tuple(_index_arrays(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(x, index):
+    """``x[index]`` for any numpy index; the gradient scatter-adds (repeated indices add up)."""
+    index = _index_arrays(index)
+    return S.GetItem.apply(x, index=index)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    tensors = [_tensor(t, first) for t in tensors]
+    d = dim % first.ndim
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + \
+                first.shape[d + 1:]:
+            raise ValueError(f"cat: shapes {first.shape} and {t.shape} differ outside dim {dim}")
+    if len(tensors) == 1:
+        return first
+    return S.Concat.apply(*tensors, axis=d)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: all tensors need one shape, got {tensors[0].shape} and "
+                             f"{t.shape}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of ``x`` along ``dim``: of size ``split_size`` (the last may be smaller), or of the
+    listed sizes."""
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        sizes = [split_size_or_sections] * (n // split_size_or_sections)
+        if n % split_size_or_sections:
+            sizes.append(n % split_size_or_sections)
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} along dim {dim}")
+    lead = (slice(None),) * (dim % x.ndim)
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, lead + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    n = x.shape[dim]
+    return split(x, -(-n // chunks), dim)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """Pad with torch's convention: ``pad`` = (left, right, top, bottom, ...) from the last dim.
+
+    mode 'constant' fills with ``value``; 'reflect' mirrors without repeating the edge;
+    'replicate' repeats the edge. The last two are gathers, so their gradient scatter-adds.
+    """
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected an even number of at most {2 * x.ndim} values, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        return S.Pad.apply(x, widths=tuple(widths), value=value)
+    if mode not in ("reflect", "replicate"):
+        raise ValueError(f"pad: unknown mode {mode!r} (constant, reflect or replicate)")
+    y = x
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        n = x.shape[axis]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
+                             f"dimension ({n})")
+        idx = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            idx = np.abs(idx)
+            idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
+        else:
+            idx = np.clip(idx, 0, n - 1)
+        y = getitem(y, (slice(None),) * axis + (x.xp.asarray(idx),))
+    return y

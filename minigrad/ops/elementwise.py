@@ -1,0 +1,285 @@
+"""Elementwise primitives. Binary ops receive operands already broadcast to one shape (see
+``functional._broadcast``), so no backward here deals with shapes."""
+from __future__ import annotations
+
+from minigrad import kernels
+from minigrad.autograd.function import Function
+
+
+class Add(Function):
+    """y = a + b; ga = gy, gb = gy"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    """y = a - b; ga = gy, gb = -gy"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        return gy, (-gy if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b; ga = gy * b, gb = gy * a"""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        return (gy * b if need_a else None), (gy * a if need_b else None)
+
+
+class Div(Function):
+    """y = a / b; ga = gy / b, gb = -gy * a / b^2"""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        ga = gy / b if need_a else None
+        gb = -(gy * a) / (b * b) if need_b else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x; gx = -gy"""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class AddConst(Function):
+    """y = x + c (c a Python number, cast to x's dtype); gx = gy"""
+
+    def forward(self, x, c):
+        return x + c
+
+    def backward(self, gy):
+        return gy
+
+
+class MulConst(Function):
+    """y = c * x (c a Python number); gx = c * gy"""
+
+    def forward(self, x, c):
+        self.c = c
+        return x * c
+
+    def backward(self, gy):
+        return gy * self.c
+
+
+class PowConst(Function):
+    """y = x ** p (p a Python number); gx = gy * p * x ** (p - 1)"""
+
+    def forward(self, x, p):
+        self.p = p
+        return x * x if p == 2 else x ** p
+
+    def backward(self, gy):
+        x, = self.inputs
+        p = self.p
+        if p == 2:
+            return gy * (x * 2)
+        if p == 1:
+            return gy
+        return gy * (x ** (p - 1) * p)
+
+
+class Exp(Function):
+    """y = exp(x); gx = gy * y"""
+
+    def forward(self, x):
+        return self.xp.exp(x)
+
+    def backward(self, gy):
+        return gy * self.output
+
+
+class Log(Function):
+    """y = log(x); gx = gy / x"""
+
+    def forward(self, x):
+        return self.xp.log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x); gx = gy / (2 y)"""
+
+    def forward(self, x):
+        return self.xp.sqrt(x)
+
+    def backward(self, gy):
+        return gy / (self.output * 2)
+
+
+class Sin(Function):
+    """y = sin(x); gx = gy * cos(x)"""
+
+    def forward(self, x):
+        return self.xp.sin(x)
+
+    def backward(self, gy):
+        return gy * self.inputs[0].cos()
+
+
+class Cos(Function):
+    """y = cos(x); gx = -gy * sin(x)"""
+
+    def forward(self, x):
+        return self.xp.cos(x)
+
+    def backward(self, gy):
+        return -(gy * self.inputs[0].sin())
+
+
+class Tanh(Function):
+    """y = tanh(x); gx = gy * (1 - y^2)"""
+
+    def forward(self, x):
+        return self.xp.tanh(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)); gx = gy * y * (1 - y)"""
+
+    def forward(self, x):
+        xp = self.xp
+        # Stable on both tails: exp only ever sees non-positive arguments.
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (y * (1 - y))
+
+
+class Softplus(Function):
+    """y = log(1 + exp(x)), stable for any x; gx = gy * sigmoid(x)"""
+
+    def forward(self, x):
+        return self.xp.logaddexp(x.dtype.type(0), x)
+
+    def backward(self, gy):
+        return gy * self.inputs[0].sigmoid()
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x (relu: slope = 0); gx = gy * (1 if x > 0 else slope)
+
+    The factor (1 or slope) has zero derivative almost everywhere, so the backward is the linear
+    op LeakyReLUGrad, whose own backward is itself.
+    """
+
+    def forward(self, x, slope):
+        self.slope = slope
+        return kernels.get("leaky_relu_fwd", self.xp)(x, slope)
+
+    def backward(self, gy):
+        return LeakyReLUGrad.apply(gy, self.inputs[0], slope=self.slope)
+
+
+class LeakyReLUGrad(Function):
+    """gx = gy * (1 if x > 0 else slope), linear in gy; x only selects the branch (no gradient)."""
+
+    def forward(self, gy, x, slope):
+        self.slope = slope
+        return kernels.get("leaky_relu_bwd", self.xp)(x, gy, slope)
+
+    def backward(self, ggx):
+        return LeakyReLUGrad.apply(ggx, self.inputs[1], slope=self.slope), None
+
+
+class Abs(Function):
+    """y = |x|; gx = gy * sign(x)  (sign is a constant: its derivative is 0 almost everywhere)"""
+
+    def forward(self, x):
+        return self.xp.abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return gy * self.xp.sign(x)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi); gx = gy where lo <= x <= hi, else 0"""
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return self.xp.clip(x, lo, hi)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        mask = self.xp.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            mask &= x >= self.lo
+        if self.hi is not None:
+            mask &= x <= self.hi
+        return gy * mask
+
+
+class Maximum(Function):
+    """y = max(a, b); ga = gy * [a > b], gb = gy * [a < b]; ties split the gradient in half."""
+
+    def forward(self, a, b):
+        return self.xp.maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs[0].data, self.inputs[1].data
+        wa = (a > b) + (a == b) * a.dtype.type(0.5)
+        return gy * wa.astype(gy.dtype, copy=False), gy * (1 - wa).astype(gy.dtype, copy=False)
+
+
+class Minimum(Function):
+    """y = min(a, b); ga = gy * [a < b], gb = gy * [a > b]; ties split the gradient in half."""
+
+    def forward(self, a, b):
+        return self.xp.minimum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs[0].data, self.inputs[1].data
+        wa = (a < b) + (a == b) * a.dtype.type(0.5)
+        return gy * wa.astype(gy.dtype, copy=False), gy * (1 - wa).astype(gy.dtype, copy=False)
+
+
+class Where(Function):
+    """y = a where cond else b (cond a constant boolean array); ga = gy * cond, gb = gy * ~cond"""
+
+    def forward(self, a, b, cond):
+        self.cond = cond
+        return self.xp.where(cond, a, b)
+
+    def backward(self, gy):
+        need_a, need_b = self.needs_input_grad
+        return (gy * self.cond if need_a else None), (gy * ~self.cond if need_b else None)
+
+
+class Cast(Function):
+    """y = x converted to another float dtype; gx = gy converted back"""
+
+    def forward(self, x, dtype):
+        return x.astype(dtype)
+
+    def backward(self, gy):
+        return gy.to(dtype=self.inputs[0].dtype)

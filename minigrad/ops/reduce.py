@@ -1,0 +1,46 @@
+"""Reductions: sum and max (min, mean and var are composed from them)."""
+from __future__ import annotations
+
+from minigrad.autograd.function import Function
+
+
+def _kept_shape(shape, axis):
+    """The shape a reduction over ``axis`` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """y = sum of x over ``axis`` (a tuple or None); gx = gy broadcast back to x's shape"""
+
+    def forward(self, x, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, gy):
+        shape = self.inputs[0].shape
+        if not self.keepdims:
+            gy = gy.reshape(_kept_shape(shape, self.axis))
+        return gy.expand(shape)
+
+
+class Max(Function):
+    """y = max of x over ``axis``; gx = gy at the maxima, 0 elsewhere (ties share it equally)
+
+    The selecting mask is a constant: its derivative vanishes almost everywhere.
+    """
+
+    def forward(self, x, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        return x.max(axis=axis, keepdims=keepdims)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        kept = _kept_shape(x.shape, self.axis)
+        y = self.output.data.reshape(kept)
+        mask = x.data == y
+        share = (mask / mask.sum(axis=self.axis, keepdims=True)).astype(x.dtype, copy=False)
+        if not self.keepdims:
+            gy = gy.reshape(kept)
+        return gy.expand(x.shape) * share

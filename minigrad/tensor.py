@@ -1,0 +1,354 @@
+"""``Tensor``: an array (numpy or cupy) plus what autograd needs to differentiate through it.
+
+Fields:
+    data           the array (float32 by default; float64 allowed; integer/bool for labels, masks)
+    grad           a Tensor accumulated by backward() (None until then)
+    requires_grad  whether ops on this tensor are recorded
+    _ctx           the Function node that produced it (None for leaves and untracked tensors)
+    name           an optional label, shown in graph pictures
+
+The arithmetic dunders and methods only delegate to :mod:`minigrad.functional`, where every op is
+defined once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import backend
+from minigrad.autograd.grad_mode import _grad_enabled
+
+_F = None
+
+
+def _functional():
+    # Imported lazily: functional imports the ops, which import Tensor.
+    global _F
+    if _F is None:
+        from minigrad import functional as F
+        _F = F
+    return _F
+
+
+def _default_dtype(arr):
+    """Python floats become float32, ints int64, bools bool (like torch.tensor)."""
+    kind = arr.dtype.kind
+    if kind == "f":
+        return np.float32
+    if kind in "iu":
+        return np.int64
+    if kind == "b":
+        return np.bool_
+    raise TypeError(f"cannot make a Tensor from data of dtype {arr.dtype}")
+
+
+def _as_array(data, dtype=None, device=None):
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, backend.array_types()):
+        arr = data
+        if dtype is not None and arr.dtype != dtype:
+            arr = arr.astype(dtype)
+    else:
+        arr = np.asarray(data)
+        if arr.dtype == object:
+            raise TypeError(f"cannot make a Tensor from {type(data).__name__} data: expected "
+                            "numbers, nested lists of numbers, or an array")
+        arr = arr.astype(dtype if dtype is not None else _default_dtype(arr), copy=False)
+    if device is not None:
+        arr = backend.to_device(arr, device)
+    return arr
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None, name=None):
+        self.data = _as_array(data, np.dtype(dtype) if dtype is not None else None, device)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad (got {self.data.dtype})")
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self.name = name
+        self._retains_grad = False
+
+    @classmethod
+    def _wrap(cls, data, requires_grad, ctx):
+        """Internal fast constructor: ``data`` is already an array of the right kind."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t.name = None
+        t._retains_grad = False
+        return t
+
+    # ----------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def xp(self):
+        """The array module of ``data`` (numpy or cupy)."""
+        return backend.get_array_module(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ------------------------------------------------------------ conversions
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array (copied to the host for a CUDA tensor)."""
+        return backend.to_device(self.data, "cpu")
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph (no copy)."""
+        return Tensor._wrap(self.data, False, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_(False) only applies to leaves; use detach() here")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad (got {self.dtype})")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        self._retains_grad = True
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """Move to another device and/or convert to another dtype (differentiable)."""
+        if isinstance(device, (type, np.dtype)) or (isinstance(device, str) and
+                                                    device not in ("cpu", "cuda")
+                                                    and not device.startswith("cuda:")):
+            device, dtype = None, device
+        return _functional().to(self, device=device, dtype=dtype)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def long(self):
+        return Tensor._wrap(self.data.astype(np.int64), False, None)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``retain_graph`` (default: ``create_graph``) keeps the graph for another backward;
+        ``create_graph=True`` records the backward itself so the gradients can be differentiated.
+        """
+        from minigrad.autograd.engine import backward
+        backward(self, gradient, retain_graph, create_graph)
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.dtype != np.float32 and self.dtype.kind == "f" or self.dtype.kind not in "fib":
+            extras.append(f"dtype={self.dtype}")
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
+                               "ambiguous: use .any() or .all()")
+        return bool(self.data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of one element can be used as an index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # --------------------------------------------------------------- operators
+    def __add__(self, other): return _functional().add(self, other)
+    def __radd__(self, other): return _functional().add(self, other)
+    def __sub__(self, other): return _functional().sub(self, other)
+    def __rsub__(self, other): return _functional().rsub(self, other)
+    def __mul__(self, other): return _functional().mul(self, other)
+    def __rmul__(self, other): return _functional().mul(self, other)
+    def __truediv__(self, other): return _functional().div(self, other)
+    def __rtruediv__(self, other): return _functional().rdiv(self, other)
+    def __pow__(self, other): return _functional().pow(self, other)
+    def __rpow__(self, other): return _functional().rpow(self, other)
+    def __neg__(self): return _functional().neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _functional().abs(self)
+    def __matmul__(self, other): return _functional().matmul(self, other)
+    def __rmatmul__(self, other): return _functional().matmul(other, self)
+    def __getitem__(self, index): return _functional().getitem(self, index)
+
+    def __setitem__(self, index, value):
+        if self.requires_grad and _grad_enabled.get():
+            raise RuntimeError("in-place assignment into a tensor that requires grad would corrupt "
+                               "its graph: build a new tensor (minigrad.where, cat) or assign "
+                               "under no_grad() to a leaf")
+        self.data[_functional()._index_arrays(index)] = (
+            value.data if isinstance(value, Tensor) else value)
+
+    # Comparisons give boolean tensors that carry no gradient.
+    def _compare(self, other, op):
+        o = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(self.xp.asarray(op(self.data, o)), False, None)
+
+    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
+    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
+    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
+    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
+    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
+    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
+    def __invert__(self): return Tensor._wrap(~self.data, False, None)
+    def __and__(self, other): return self._compare(other, lambda a, b: a & b)
+    def __or__(self, other): return self._compare(other, lambda a, b: a | b)
+
+    # ------------------------------------------------------------- math methods
+    def exp(self): return _functional().exp(self)
+    def log(self): return _functional().log(self)
+    def sqrt(self): return _functional().sqrt(self)
+    def sin(self): return _functional().sin(self)
+    def cos(self): return _functional().cos(self)
+    def abs(self): return _functional().abs(self)
+    def tanh(self): return _functional().tanh(self)
+    def sigmoid(self): return _functional().sigmoid(self)
+    def relu(self): return _functional().relu(self)
+    def softplus(self): return _functional().softplus(self)
+    def pow(self, p): return _functional().pow(self, p)
+    def square(self): return _functional().pow(self, 2)
+    def matmul(self, other): return _functional().matmul(self, other)
+    def clamp(self, min=None, max=None): return _functional().clamp(self, min, max)
+    clip = clamp
+    def maximum(self, other): return _functional().maximum(self, other)
+    def minimum(self, other): return _functional().minimum(self, other)
+
+    def sum(self, dim=None, keepdim=False, **kw): return _functional().sum(self, dim, keepdim, **kw)
+    def mean(self, dim=None, keepdim=False, **kw):
+        return _functional().mean(self, dim, keepdim, **kw)
+    def var(self, dim=None, keepdim=False, **kw): return _functional().var(self, dim, keepdim, **kw)
+    def std(self, dim=None, keepdim=False, **kw): return _functional().std(self, dim, keepdim, **kw)
+    def max(self, dim=None, keepdim=False, **kw): return _functional().max(self, dim, keepdim, **kw)
+    def min(self, dim=None, keepdim=False, **kw): return _functional().min(self, dim, keepdim, **kw)
+    def amax(self, dim=None, keepdim=False): return _functional().amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False): return _functional().amin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return _functional().argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return _functional().argmin(self, dim, keepdim)
+    def logsumexp(self, dim, keepdim=False): return _functional().logsumexp(self, dim, keepdim)
+    def softmax(self, dim): return _functional().softmax(self, dim)
+    def log_softmax(self, dim): return _functional().log_softmax(self, dim)
+    def norm(self, p=2, dim=None, keepdim=False): return _functional().norm(self, p, dim, keepdim)
+    def all(self): return bool(self.data.all())
+    def any(self): return bool(self.data.any())
+
+    # ------------------------------------------------------------ shape methods
+    def reshape(self, *shape): return _functional().reshape(self, *shape)
+    def view(self, *shape): return _functional().reshape(self, *shape)
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _functional().flatten(self, start_dim, end_dim)
+    def transpose(self, dim0, dim1): return _functional().transpose(self, dim0, dim1)
+    def permute(self, *dims): return _functional().permute(self, *dims)
+    def expand(self, *sizes): return _functional().expand(self, *sizes)
+    def expand_as(self, other): return _functional().expand(self, *other.shape)
+    def broadcast_to(self, shape): return _functional().expand(self, *shape)
+    def sum_to(self, shape): return _functional().sum_to(self, shape)
+    def squeeze(self, dim=None): return _functional().squeeze(self, dim)
+    def unsqueeze(self, dim): return _functional().unsqueeze(self, dim)
+    def split(self, split_size, dim=0): return _functional().split(self, split_size, dim)
+    def chunk(self, chunks, dim=0): return _functional().chunk(self, chunks, dim)
+
+    @property
+    def T(self):
+        return _functional().permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return _functional().transpose(self, -2, -1)
+
+    # --------------------------------------------------- in-place (no graph) helpers
+    def zero_(self):
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self.data[...] = value
+        return self
+
+    def copy_(self, src):
+        self.data[...] = src.data if isinstance(src, Tensor) else src
+        return self
+
+
+from minigrad.autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor  # Function.apply wraps its outputs in Tensors
