@@ -1,0 +1,80 @@
+"""Shared pytest set-up: hypothesis profiles, ``--runslow``, and the device/kernels/seed fixtures.
+
+Hypothesis profiles:
+    ci        (default, and whenever $CI is set) few examples, derandomized, no deadline
+    thorough  many examples: ``HYPOTHESIS_PROFILE=thorough python -m pytest tests``
+    dev       ci's size with fresh random examples on every run
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minigrad
+from minigrad import kernels as _kernels
+
+# ------------------------------------------------------------------- hypothesis profiles
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=12, derandomize=True, deadline=None,
+                          suppress_health_check=_SLOW_OK, print_blob=True)
+settings.register_profile("dev", max_examples=12, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("thorough", max_examples=200, deadline=None,
+                          suppress_health_check=_SLOW_OK, print_blob=True)
+# An explicit HYPOTHESIS_PROFILE wins; otherwise ci (which is also what $CI asks for).
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ------------------------------------------------------------------------- --runslow
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run tests marked @pytest.mark.slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+# -------------------------------------------------------------------------- fixtures
+def _no_cuda_reason() -> str:
+    # minigrad.backend.cuda is the torch-like namespace object; the module holds the reason.
+    _cuda = importlib.import_module("minigrad.backend.cuda")
+    return "no CUDA device/CuPy: " + (_cuda.unavailable_reason() or "unavailable")
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not minigrad.cuda.is_available(), reason=_no_cuda_reason()))])
+def device(request) -> str:
+    """The device tests create their tensors on: "cpu", and "cuda" where CuPy sees a GPU."""
+    return request.param
+
+
+def _numba_reason() -> str:
+    return "numba is not installed"
+
+
+@pytest.fixture(params=["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    "numba" not in _kernels.available_modes(), reason=_numba_reason()))])
+def kernels(request):
+    """Run the test with the NumPy reference kernels, then with the Numba ones; restore after."""
+    previous = _kernels.set_kernels(request.param)
+    try:
+        yield request.param
+    finally:
+        _kernels.set_kernels(previous)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same random state (minigrad's generator and numpy's)."""
+    minigrad.manual_seed(0)
+    np.random.seed(0)
+    yield
