@@ -118,6 +118,15 @@ def rng(dev=CPU):
     return _rng
 
 
+def get_rng_state() -> dict:
+    """The state of minigrad's CPU generator (JSON-able), for exact resumption."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    _rng.bit_generator.state = state
+
+
 def manual_seed(seed: int) -> None:
     """Make runs reproducible: reseeds minigrad's numpy generator and, if present, CuPy's."""
     global _rng

@@ -1,0 +1,28 @@
+"""The image datasets the GANs train on, by name, as (N, 1, 28, 28) float32 in [-1, 1]."""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import data
+
+DATASETS = ("mnist", "fashion_mnist", "random")
+
+
+def load(name: str, split: str = "train", n: int | None = None):
+    """An ArrayDataset of (images, labels) for ``name``: mnist, fashion_mnist (alias fashion) or
+    random (noise images with random labels, for smoke tests and --dry-run without data)."""
+    name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(name, name)
+    if name == "mnist":
+        ds = data.mnist_dataset(split)
+    elif name == "fashion_mnist":
+        ds = data.fashion_mnist_dataset(split)
+    elif name == "random":
+        rng = np.random.default_rng(0)
+        count = n or 64
+        images = rng.uniform(-1, 1, (count, 1, 28, 28)).astype(np.float32)
+        return data.ArrayDataset(images, rng.integers(0, 10, count).astype(np.int64))
+    else:
+        raise ValueError(f"unknown dataset {name!r}: choose from {', '.join(DATASETS)}")
+    if n is not None:
+        ds = data.ArrayDataset(*(a[:n] for a in ds.arrays))
+    return ds

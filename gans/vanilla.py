@@ -1,0 +1,123 @@
+"""Vanilla GAN (Goodfellow et al., 2014) with the MLPs of the lecture.
+
+The game:  min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
+
+- D step: ascend V, i.e. minimise  -log D(x) - log(1 - D(G(z)))  (BCE with targets 1 and 0).
+- G step, two choices:
+    'minimax'         minimise  log(1 - D(G(z)))  -- the objective as written. When D wins
+                      early on, D(G(z)) ~ 0 and this loss is flat: G's gradient vanishes.
+    'non_saturating'  minimise -log D(G(z))       -- same fixed point, strong gradients early
+                      (the paper's recommended practice, and the default).
+- k D steps per G step (Algorithm 1); the trainer counts them and sets ``update_g``.
+
+D outputs a logit; D(x) = sigmoid(logit). Losses are computed from logits with
+binary_cross_entropy_with_logits, which is exact where sigmoid + log would overflow.
+
+Networks (lecture code):
+    G: z(100) -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), Tanh
+    D: 784 -> 1024 -> 512 -> 256 -> 1, LeakyReLU(0.2), Dropout(0.3)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import minigrad
+from minigrad import nn, optim
+from minigrad.nn import functional as F
+from gans.common import GANModel, bce_fake, bce_real, mlp, prob
+
+
+@dataclass
+class Config:
+    latent_dim: int = 100
+    img_size: int = 28
+    channels: int = 1
+    g_hidden: tuple = (256, 512, 1024)
+    d_hidden: tuple = (1024, 512, 256)
+    dropout: float = 0.3
+    loss: str = "non_saturating"  # or "minimax"
+    k: int = 1  # D steps per G step
+    optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
+    lr: float = 2e-4
+    betas: tuple = (0.9, 0.999)  # the lecture uses Adam's defaults
+    momentum: float = 0.5  # for SGD
+    batch_size: int = 100
+    n_classes: int = 10  # unused (unconditional); kept for sample grids
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
+        n_out = cfg.channels * cfg.img_size ** 2
+        self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z).reshape(-1, *self.shape)  # (N, C, H, W)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        n_in = cfg.channels * cfg.img_size ** 2
+        self.net = mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout)
+
+    def forward(self, x):
+        return self.net(x.reshape(x.shape[0], -1))  # (N, 1) logits
+
+
+def make_optimizer(params, cfg: Config):
+    if cfg.optimizer == "adam":
+        return optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    if cfg.optimizer == "sgd":
+        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
+
+
+class VanillaGAN(GANModel):
+    name = "vanilla"
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        if cfg.loss not in ("minimax", "non_saturating"):
+            raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {cfg.loss!r}")
+        self.G, self.D = Generator(cfg).to(device), Discriminator(cfg).to(device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optims = {"G": make_optimizer(self.G.parameters(), cfg),
+                       "D": make_optimizer(self.D.parameters(), cfg)}
+
+    def generate(self, z, labels=None):
+        return self.G(z)
+
+    def generator_loss(self, fake_logits):
+        if self.config.loss == "minimax":
+            return -bce_fake(fake_logits)  # log(1 - D(G(z))), to be minimised
+        return bce_real(fake_logits)  # -log D(G(z))
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
+        n = real.shape[0]
+
+        # --- D step: maximise log D(x) + log(1 - D(G(z))) -----------------------------
+        fake = G(self.latent(n)).detach()  # no gradient into G here
+        real_logits, fake_logits = D(real), D(fake)
+        loss_d = bce_real(real_logits) + bce_fake(fake_logits)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        self.d_step += 1
+        stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+
+        # --- G step: D frozen, gradient flows through D into G ------------------------
+        if update_g:
+            D.requires_grad_(False)
+            fake_logits = D(G(self.latent(n)))
+            loss_g = self.generator_loss(fake_logits)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            self.step += 1
+            stats["loss_g"] = loss_g.item()
+        return stats
