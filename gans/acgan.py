@@ -1,0 +1,111 @@
+"""AC-GAN (Odena, Olah and Shlens, 2017): the discriminator also classifies.
+
+D has two heads on one convolutional body: a real/fake logit and class logits. With
+L_S = log-likelihood of the right source (real/fake) and L_C = log-likelihood of the right class,
+    D maximises  L_S + L_C        G maximises  L_C - L_S   (non-saturating form below)
+so G is rewarded for images D recognises as the class they were asked to be. Unlike the
+conditional GAN, D is *not* given the label: it has to infer it, which pushes G towards
+clearly class-identifiable samples.
+
+    G: [z(100), emb(y)] -> DCGAN generator (Linear -> 128x7x7 -> ConvT -> ConvT -> 1x28x28, Tanh)
+    D: DCGAN body (Conv 4x4/2, Conv 4x4/2, BN, LeakyReLU) -> {Linear -> 1, Linear -> 10}
+The class head is trained with cross_entropy on *logits* (no softmax layer before it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import minigrad
+from minigrad import nn, optim
+from minigrad.nn import functional as F
+from gans.common import GANModel, bce_fake, bce_real, prob
+from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
+
+
+@dataclass
+class Config:
+    latent_dim: int = 100
+    n_classes: int = 10
+    channels: int = 1
+    g_features: int = 64
+    d_features: int = 64
+    class_weight: float = 1.0  # weight of L_C in both players' losses
+    lr: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    batch_size: int = 64
+    k: int = 1
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.n_classes, cfg.latent_dim)
+        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+
+    def forward(self, z, y):
+        return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.body = ConvBody(cfg.channels, cfg.d_features, n_out=0)
+        self.adv = nn.Linear(self.body.n_features, 1)
+        self.cls = nn.Linear(self.body.n_features, cfg.n_classes)
+
+    def forward(self, x):
+        h = self.body(x)                 # (N, 2f*7*7)
+        return self.adv(h), self.cls(h)  # (N, 1) source logit, (N, n_classes) class logits
+
+
+class ACGAN(GANModel):
+    name = "acgan"
+    conditional = True
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        self.G, self.D = Generator(cfg), Discriminator(cfg)
+        for net in (self.G, self.D):
+            net.apply(dcgan_init)
+            net.to(device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
+                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
+
+    def generate(self, z, labels=None):
+        return self.G(z, labels)
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        if labels is None:
+            raise ValueError("ACGAN.train_step needs the labels of the real batch")
+        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
+        n, w = real.shape[0], self.config.class_weight
+
+        # --- D step: source loss on both batches + class loss on both ----------------------
+        y_fake = minigrad.randint(0, self.config.n_classes, (n,), device=self.device)
+        fake = G(self.latent(n), y_fake)
+        (real_src, real_cls), (fake_src, fake_cls) = D(real), D(fake.detach())
+        loss_src = bce_real(real_src) + bce_fake(fake_src)
+        loss_cls = F.cross_entropy(real_cls, labels) + F.cross_entropy(fake_cls, y_fake)
+        loss_d = loss_src + w * loss_cls
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        self.d_step += 1
+        acc = float((real_cls.data.argmax(1) == labels.data).mean())
+        stats = {"loss_d": loss_d.item(), "loss_cls": loss_cls.item(), "d_x": prob(real_src),
+                 "d_g_z": prob(fake_src), "d_acc": acc}
+
+        # --- G step: look real (non-saturating) and look like class y ----------------------
+        if update_g:
+            D.requires_grad_(False)
+            src, cls = D(fake)
+            loss_g = bce_real(src) + w * F.cross_entropy(cls, y_fake)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            self.step += 1
+            stats["loss_g"] = loss_g.item()
+        return stats

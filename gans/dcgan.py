@@ -1,0 +1,130 @@
+"""DCGAN (Radford, Metz and Chintala, 2016), sized for 28x28 images.
+
+Same game as the vanilla GAN (non-saturating G loss), with the architecture guidelines that made
+convolutional GANs train reliably:
+- strided convolutions in D and transposed (fractionally strided) convolutions in G, no pooling;
+- BatchNorm in both networks (not on G's output or D's input layer);
+- ReLU in G with Tanh on the output, LeakyReLU(0.2) in D;
+- weights from N(0, 0.02), Adam with lr 2e-4 and beta1 = 0.5.
+
+    G: z(100) -> Linear -> (128, 7, 7) -> BN, ReLU -> ConvT 4x4/2 -> (64, 14, 14) -> BN, ReLU
+              -> ConvT 4x4/2 -> (1, 28, 28) -> Tanh
+    D: (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7) -> BN,
+              LReLU -> Linear -> 1 logit
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minigrad import nn, optim
+from minigrad.nn import init
+from gans.common import GANModel, bce_fake, bce_real, prob
+
+
+@dataclass
+class Config:
+    latent_dim: int = 100
+    channels: int = 1
+    g_features: int = 64  # 2x this at 7x7, 1x at 14x14
+    d_features: int = 64
+    lr: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    batch_size: int = 64
+    k: int = 1
+    n_classes: int = 10  # unused (unconditional)
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0):
+        super().__init__()
+        f2 = 2 * features
+        self.f2 = f2
+        self.fc = nn.Linear(latent_dim + extra_inputs, f2 * 7 * 7)
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(f2), nn.ReLU(),                               # (N, 2f, 7, 7)
+            nn.ConvTranspose2d(f2, features, 4, 2, 1), nn.BatchNorm2d(features), nn.ReLU(),
+            #                                                              (N, f, 14, 14)
+            nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh(),  # (N, C, 28, 28)
+        )
+
+    def forward(self, z):
+        return self.net(self.fc(z).reshape(-1, self.f2, 7, 7))
+
+
+class Discriminator(nn.Module):
+    """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives (N, 2f*7*7)."""
+
+    def __init__(self, channels=1, features=64, n_out=1, batch_norm=True):
+        super().__init__()
+        f2 = 2 * features
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),      # (N, f, 14, 14)
+            nn.Conv2d(features, f2, 4, 2, 1),
+            nn.BatchNorm2d(f2) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2),
+            nn.Flatten(),                                                   # (N, 2f*7*7)
+        )
+        self.n_features = f2 * 7 * 7
+        self.head = nn.Linear(self.n_features, n_out) if n_out else nn.Identity()
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))  # (N, n_out) logits
+
+
+def dcgan_init(module):
+    """Radford et al.'s init: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02), bias 0.
+    Apply with ``model.apply(dcgan_init)``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        init.normal_(module.weight, 1.0, 0.02)
+        init.zeros_(module.bias)
+
+
+class DCGAN(GANModel):
+    name = "dcgan"
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        self.G = Generator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        self.D = Discriminator(cfg.channels, cfg.d_features)
+        for net in (self.G, self.D):
+            net.apply(dcgan_init)
+            net.to(device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
+                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
+
+    def generate(self, z, labels=None):
+        return self.G(z)
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
+        n = real.shape[0]
+
+        # --- D step: -log D(x) - log(1 - D(G(z))) ---------------------------------------
+        fake = G(self.latent(n))
+        real_logits, fake_logits = D(real), D(fake.detach())
+        loss_d = bce_real(real_logits) + bce_fake(fake_logits)
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        self.d_step += 1
+        stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+
+        # --- G step (non-saturating): -log D(G(z)), reusing this step's fakes -------------
+        if update_g:
+            D.requires_grad_(False)
+            loss_g = bce_real(D(fake))
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            self.step += 1
+            stats["loss_g"] = loss_g.item()
+        return stats
