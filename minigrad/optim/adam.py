@@ -1,0 +1,76 @@
+"""Adam (Kingma & Ba, 2015) with AMSGrad (Reddi et al., 2018) and L2 weight decay."""
+from __future__ import annotations
+
+from minigrad import kernels
+from minigrad.optim.optimizer import Optimizer
+
+__all__ = ["Adam"]
+
+
+def _check_hyper(lr, betas, eps, weight_decay):
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr} (must be >= 0)")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps} (must be >= 0)")
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
+    if not 0.0 <= beta1 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {beta1} (must be in [0, 1))")
+    if not 0.0 <= beta2 < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {beta2} (must be in [0, 1))")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay} (must be >= 0)")
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam``: same defaults, update and state names.
+
+    State per parameter: ``'step'`` (int), ``'exp_avg'`` (m), ``'exp_avg_sq'`` (v) and, with
+    ``amsgrad``, ``'max_exp_avg_sq'``. With g the gradient (negated if ``maximize``), at step t::
+
+        g = g + weight_decay * p                      (L2 penalty, not AdamW's decoupled decay)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2
+        v_hat = max(v_max, v) if amsgrad else v
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
+
+    One fused ``kernels.get('adam_update')`` call per parameter does all of it in place.
+
+    Args:
+        params: parameters or parameter groups (see :class:`Optimizer`).
+        lr: learning rate (default 1e-3). betas: (beta1, beta2), each in [0, 1).
+        eps: added to the denominator. weight_decay: L2 coefficient.
+        amsgrad: use the running max of v. maximize: ascend instead of descend.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False):
+        _check_hyper(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            self._check_group(group)
+
+    def _check_group(self, group):
+        _check_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"])
+
+    def _update(self, p, grad, state, group):
+        if "step" not in state:
+            state["step"] = 0
+            state["exp_avg"] = self._zeros_like(p)
+            state["exp_avg_sq"] = self._zeros_like(p)
+        amsgrad = group["amsgrad"]
+        max_sq = None
+        if amsgrad:
+            max_sq = state.get("max_exp_avg_sq")
+            if max_sq is None:  # also when amsgrad is switched on mid-training
+                max_sq = state["max_exp_avg_sq"] = self._zeros_like(p)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        kernels.get("adam_update", p.xp)(
+            p.data, grad, state["exp_avg"], state["exp_avg_sq"], max_sq,
+            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], step=state["step"], amsgrad=amsgrad)
