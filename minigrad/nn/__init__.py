@@ -1,0 +1,28 @@
+"""``minigrad.nn``: Module, Parameter, containers, layers, losses, ``functional`` and ``init``,
+with PyTorch's names and semantics::
+
+    import minigrad.nn as nn
+    import minigrad.nn.functional as F
+
+    D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128),
+                      nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+    nn.init.dcgan_init_(D)                      # N(0, 0.02) convs, N(1, 0.02) BN weights
+    loss = F.binary_cross_entropy_with_logits(D(x), minigrad.ones(len(x), 1))
+"""
+from minigrad.nn import functional, init
+from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, Conv2d,
+                                ConvTranspose2d, CrossEntropyLoss, Dropout, Dropout2d, Embedding,
+                                Flatten, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU,
+                                Linear, LogSoftmax, MSELoss, NLLLoss, ReflectionPad2d, ReLU,
+                                Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample, ZeroPad2d)
+from minigrad.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+
+__all__ = [
+    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
+    "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding", "Upsample",
+    "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
+    "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+]

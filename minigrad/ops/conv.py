@@ -1,0 +1,137 @@
+"""2-D convolution, written once: three Functions closed under differentiation.
+
+Notation (DeZero's im2col style)::
+
+    x   (N, C, H, W)        input images           N batch, C channels, H x W pixels
+    W   (OC, C, KH, KW)     conv weight            OC output channels, KH x KW kernel
+    y   (N, OC, OH, OW)     conv output            OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1
+    cols (N*OH*OW, C*KH*KW) im2col(x): one row per output pixel, one column per weight tap
+
+A convolution is one matrix product on the unfolded input, ``y = im2col(x) @ W2^T`` with
+``W2 = W.reshape(OC, C*KH*KW)``; its transpose ("deconvolution") is ``col2im(x @ W2)``. The three
+ops below are the three bilinear maps of that product:
+
+    Conv2d(x, W)            y  = conv(x, W)
+    ConvTranspose2d(g, W)   gx = conv^T(g, W)        (the adjoint in x)
+    Conv2dGradWeight(x, g)  gW = conv^*(x, g)        (the adjoint in W)
+
+and every backward is one of the three again, so gradients of any order need no extra code
+(Chainer's Convolution2D / Deconvolution2D / Convolution2DGradW trio; DeZero's functions_conv.py,
+with its Conv2DGradW.backward bug fixed: the second-order terms use the *incoming* gradient ggW,
+not the node's own output).
+
+Layout choices (for speed on CPU): im2col rows are ordered (n, oh, ow), so the product gives
+channels-last ``(N*OH*OW, OC)``; one transposing copy turns it into C-contiguous NCHW, which the
+next elementwise kernel (leaky ReLU, batch norm) wants. Stride, padding and dilation are (h, w)
+tuples of ints; ``groups`` is not supported.
+"""
+from __future__ import annotations
+
+from minigrad import kernels
+from minigrad.autograd.function import Function
+from minigrad.kernels.reference import conv_output_size
+
+
+def _to_rows(a):
+    """(N, C, H, W) -> (N*H*W, C): channels-last rows, the layout of im2col's rows."""
+    n, c, h, w = a.shape
+    return a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def _from_rows(xp, rows, n, h, w):
+    """(N*H*W, C) -> C-contiguous (N, C, H, W)."""
+    return xp.ascontiguousarray(rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2))
+
+
+def conv_out_hw(hw, k, stride, padding, dilation):
+    """Output (OH, OW) of a convolution of an (H, W) image with a (KH, KW) kernel."""
+    return tuple(conv_output_size(hw[i], k[i], stride[i], padding[i], dilation[i])
+                 for i in range(2))
+
+
+class Conv2d(Function):
+    """y = conv(x, W) + b:  y[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] *
+    x_pad[n, c, p*SH + i*DH, q*SW + j*DW];
+    gx = conv_transpose2d(gy, W) (to x's size), gW = Conv2dGradWeight(x, gy), gb = sum of gy
+    over (N, OH, OW)"""
+
+    def forward(self, x, W, b=None, *, stride, padding, dilation):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        n = x.shape[0]
+        oc, _, kh, kw = W.shape
+        cols = kernels.get("im2col", self.xp)(x, kh, kw, stride, padding, dilation)
+        oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
+        y = cols @ W.reshape(oc, -1).T                     # (N*OH*OW, OC)
+        if b is not None:
+            y += b
+        return _from_rows(self.xp, y, n, oh, ow)
+
+    def backward(self, gy):
+        x, W = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+        gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], **attrs) if need[0] else None
+        gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], **attrs) if need[1] else None
+        if len(self.inputs) == 2:
+            return gx, gW
+        gb = gy.sum((0, 2, 3)) if need[2] else None
+        return gx, gW, gb
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose(x, W) + b, the adjoint of Conv2d in its input: W is (C, OC, KH, KW)
+    as in PyTorch, x (N, C, H, W), y (N, OC, *output_size) where conv(y-sized image) is H x W.
+    y = col2im(rows(x) @ W.reshape(C, OC*KH*KW)) + b;
+    gx = conv2d(gy, W), gW = Conv2dGradWeight(gy, x) (roles swapped), gb = sum of gy"""
+
+    def forward(self, x, W, b=None, *, stride, padding, dilation, output_size):
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        n, c, h, w = x.shape
+        _, oc, kh, kw = W.shape
+        oh, ow = output_size
+        if conv_out_hw((oh, ow), (kh, kw), stride, padding, dilation) != (h, w):
+            raise ValueError(
+                f"conv_transpose2d: output size {tuple(output_size)} is inconsistent with input "
+                f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
+                f"{dilation}: a convolution of the output must give back the input size")
+        cols = _to_rows(x) @ W.reshape(c, -1)              # (N*H*W, OC*KH*KW)
+        y = kernels.get("col2im", self.xp)(cols, (n, oc, oh, ow), kh, kw, stride, padding,
+                                           dilation)
+        if b is not None:
+            y += b.reshape(1, oc, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, W = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+        gx = Conv2d.apply(gy, W, **attrs) if need[0] else None
+        gW = Conv2dGradWeight.apply(gy, x, kernel_size=W.shape[2:], **attrs) if need[1] else None
+        if len(self.inputs) == 2:
+            return gx, gW
+        gb = gy.sum((0, 2, 3)) if need[2] else None
+        return gx, gW, gb
+
+
+class Conv2dGradWeight(Function):
+    """gW = conv^*(x, gy), the weight gradient of y = conv(x, W): x (N, C, H, W), gy (N, OC, OH,
+    OW) -> gW (OC, C, KH, KW) = rows(gy)^T @ im2col(x).
+    It is bilinear in (x, gy); given the incoming ggW:
+    gx = conv_transpose2d(gy, ggW) (to x's size), ggy = conv2d(x, ggW)"""
+
+    def forward(self, x, gy, *, kernel_size, stride, padding, dilation):
+        self.kernel_size = kernel_size
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        kh, kw = kernel_size
+        cols = kernels.get("im2col", self.xp)(x, kh, kw, stride, padding, dilation)
+        oc = gy.shape[1]
+        gW = _to_rows(gy).T @ cols                         # (OC, C*KH*KW)
+        return gW.reshape(oc, x.shape[1], kh, kw)
+
+    def backward(self, ggW):
+        x, gy = self.inputs
+        need = self.needs_input_grad
+        attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+        gx = ConvTranspose2d.apply(gy, ggW, output_size=x.shape[2:], **attrs) if need[0] else None
+        ggy = Conv2d.apply(x, ggW, **attrs) if need[1] else None
+        return gx, ggy
