@@ -10,7 +10,7 @@ with PyTorch's names and semantics::
     nn.init.dcgan_init_(D)                      # N(0, 0.02) convs, N(1, 0.02) BN weights
     loss = F.binary_cross_entropy_with_logits(D(x), minigrad.ones(len(x), 1))
 """
-from minigrad.nn import functional, init
+from minigrad.nn import functional, init, utils
 from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, Conv2d,
                                 ConvTranspose2d, CrossEntropyLoss, Dropout, Dropout2d, Embedding,
                                 Flatten, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU,
@@ -19,7 +19,7 @@ from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNo
 from minigrad.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
     "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding", "Upsample",
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
