@@ -1,0 +1,505 @@
+"""Numba (CPU) implementations of minigrad's array kernels.
+
+Every public function here has exactly the signature of its twin in
+:mod:`minigrad.kernels.reference` and returns the same result (bit for bit for
+im2col/col2im, the optimizer updates and the rational elementwise kernels;
+within a few ulp where ``exp``/``log1p`` are involved).
+
+Each public function is a thin Python wrapper that checks whether the inputs are
+in the fast path (NumPy float32/float64 arrays, matching shapes and dtypes,
+C-contiguous where written in place); anything else -- CuPy arrays, integer
+dtypes, broadcasting, exotic index expressions -- is handed to the reference
+implementation, so callers never have to care.
+
+The ``@njit`` kernels themselves (``_*_kernel``) get their output arrays
+preallocated (elementwise and optimizer kernels see flat 1-D views) and their
+scalar constants already cast to the array dtype: Numba promotes
+``float32 op int`` to float64, so a literal ``1`` inside a kernel would silently
+change float32 rounding.
+
+All kernels are serial.  ``parallel=True`` did make im2col/col2im/Adam up to 2x
+faster on an otherwise idle 2-core machine, but interleaved with BLAS matmuls
+(OpenBLAS worker threads spin after each call) the OpenMP-backed parallel
+regions became 10-30x *slower* than serial code -- and that interleaving is
+exactly what a training step does.  All kernels use ``error_model="numpy"`` (IEEE division, no
+ZeroDivisionError check), which also lets LLVM vectorise the loops.
+
+Importing this module imports numba but compiles nothing; compilation happens
+on the first call (and is cached on disk, ``cache=True``).
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from . import reference as ref
+
+__all__ = [
+    "im2col", "col2im", "scatter_add",
+    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
+    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "adam_update", "rmsprop_update",
+]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_float_ndarray(*arrays):
+    """True iff all arguments are NumPy arrays of one float dtype (float32 or float64)."""
+    first = arrays[0]
+    if type(first) is not np.ndarray or first.dtype not in _FLOATS:
+        return False
+    return all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays[1:])
+
+
+def _same_shape(*arrays):
+    shape = arrays[0].shape
+    return all(a.shape == shape for a in arrays[1:])
+
+
+def _flat(a):
+    """1-D view of a C-contiguous array."""
+    return a.reshape(-1)
+
+
+# =========================================================================== im2col / col2im
+# Two loop structures, both serial, both bitwise identical to the reference
+# (plus: single-channel im2col simply calls the reference, which is faster there):
+#
+# * "planar" (few channels): per image, copy x[b] into a zero-padded (C, HP, WP)
+#   buffer, then fill each row of cols in its natural (c, i, j) order -- no
+#   bounds checks in the hot loop.
+# * "channels-last" (many channels): per image, copy x[b] into a zero-padded
+#   (HP, WP, C) buffer; for each window offset (i, j) the C values are then
+#   contiguous, which keeps the inner loop long and the reads sequential.
+#
+# col2im mirrors them, accumulating into the padded buffer and copying its
+# interior out.  It walks output positions *backwards*, so that the
+# contributions to each pixel arrive in increasing (i, j) order -- the order of
+# the reference's loop -- and the float sums are bitwise identical.
+
+_CHANNELS_LAST_MIN_C = 8   # measured crossover (64 images, 14x14, k4 s2 p1): between C=4 and C=12
+
+
+@njit(cache=True, error_model="numpy")
+def _im2col_planar_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), every entry written."""
+    n, c, h, w = x.shape
+    xpad = np.zeros((c, h + 2 * ph, w + 2 * pw), x.dtype)
+    for b in range(n):
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    xpad[ch, hh + ph, ww + pw] = x[b, ch, hh, ww]
+        for y in range(oh):
+            for xo in range(ow):
+                row = (b * oh + y) * ow + xo
+                col = 0
+                for ch in range(c):
+                    for i in range(kh):
+                        hi = y * sh + i * dh
+                        for j in range(kw):
+                            cols[row, col] = xpad[ch, hi, xo * sw + j * dw]
+                            col += 1
+
+
+@njit(cache=True, error_model="numpy")
+def _im2col_channels_last_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), every entry written."""
+    n, c, h, w = x.shape
+    khw = kh * kw
+    xpad = np.zeros((h + 2 * ph, w + 2 * pw, c), x.dtype)
+    for b in range(n):
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
+        for y in range(oh):
+            for xo in range(ow):
+                row = (b * oh + y) * ow + xo
+                for i in range(kh):
+                    hi = y * sh + i * dh
+                    for j in range(kw):
+                        wi = xo * sw + j * dw
+                        offset = i * kw + j
+                        for ch in range(c):
+                            cols[row, ch * khw + offset] = xpad[hi, wi, ch]
+
+
+@njit(cache=True, error_model="numpy")
+def _col2im_planar_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Scatter-add cols (N*OH*OW, C*KH*KW) into x (N, C, H, W), which is overwritten."""
+    n, c, h, w = x.shape
+    xpad = np.empty((c, h + 2 * ph, w + 2 * pw), x.dtype)
+    for b in range(n):
+        xpad[:] = 0
+        for y in range(oh - 1, -1, -1):
+            for xo in range(ow - 1, -1, -1):
+                row = (b * oh + y) * ow + xo
+                col = 0
+                for ch in range(c):
+                    for i in range(kh):
+                        hi = y * sh + i * dh
+                        for j in range(kw):
+                            xpad[ch, hi, xo * sw + j * dw] += cols[row, col]
+                            col += 1
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    x[b, ch, hh, ww] = xpad[ch, hh + ph, ww + pw]
+
+
+@njit(cache=True, error_model="numpy")
+def _col2im_channels_last_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Scatter-add cols (N*OH*OW, C*KH*KW) into x (N, C, H, W), which is overwritten."""
+    n, c, h, w = x.shape
+    khw = kh * kw
+    xpad = np.empty((h + 2 * ph, w + 2 * pw, c), x.dtype)
+    for b in range(n):
+        xpad[:] = 0
+        for y in range(oh - 1, -1, -1):
+            for xo in range(ow - 1, -1, -1):
+                row = (b * oh + y) * ow + xo
+                for i in range(kh):
+                    hi = y * sh + i * dh
+                    for j in range(kw):
+                        wi = xo * sw + j * dw
+                        offset = i * kw + j
+                        for ch in range(c):
+                            xpad[hi, wi, ch] += cols[row, ch * khw + offset]
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    x[b, ch, hh, ww] = xpad[hh + ph, ww + pw, ch]
+
+
+def im2col(x, kh, kw, stride, padding, dilation):
+    """Numba im2col; see :func:`minigrad.kernels.reference.im2col`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), C-contiguous, x's dtype.
+    """
+    if not _is_float_ndarray(x) or x.ndim != 4 or x.shape[1] == 1:
+        # With a single channel the reference's KH*KW long strided copies are
+        # as fast as it gets (measured 1.2x faster than the planar kernel).
+        return ref.im2col(x, kh, kw, stride, padding, dilation)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    cols = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+    kernel = (_im2col_channels_last_kernel if c >= _CHANNELS_LAST_MIN_C
+              else _im2col_planar_kernel)
+    kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Numba col2im; see :func:`minigrad.kernels.reference.col2im`.
+
+    cols (N*OH*OW, C*KH*KW) -> x (N, C, H, W), cols' dtype.
+    """
+    if not _is_float_ndarray(cols) or cols.ndim != 2:
+        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, c * kh * kw):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
+    x = np.empty((n, c, h, w), dtype=cols.dtype)
+    kernel = (_col2im_channels_last_kernel if c >= _CHANNELS_LAST_MIN_C
+              else _col2im_planar_kernel)
+    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    return x
+
+
+# =========================================================================== scatter-add
+
+@njit(cache=True, error_model="numpy")
+def _scatter_add_rows_kernel(target, index, values):
+    """target (M, K), index (B,) ints, values (B, K): target[index[b]] += values[b].
+
+    Sequential on purpose: repeated indices would race in a parallel loop.
+    """
+    m = target.shape[0]
+    for b in range(index.shape[0]):
+        r = index[b]
+        if r < 0:
+            r += m
+        if r < 0 or r >= m:
+            raise IndexError("scatter_add: index out of bounds")
+        for k in range(target.shape[1]):
+            target[r, k] += values[b, k]
+
+
+def _axis0_int_index(index):
+    """The integer array if ``index`` selects rows along axis 0 (``x[idx]``,
+    ``x[idx, :]``, ``x[idx, ...]``), else None."""
+    if isinstance(index, tuple):
+        if not index:
+            return None
+        rest = index[1:]
+        if not all(r is Ellipsis or (isinstance(r, slice) and r == slice(None)) for r in rest):
+            return None
+        if sum(r is Ellipsis for r in rest) > 1:
+            return None
+        index = index[0]
+    if type(index) is np.ndarray and index.dtype.kind in "iu" and index.ndim >= 1:
+        return index
+    return None
+
+
+def scatter_add(target, index, values):
+    """Numba scatter-add; see :func:`minigrad.kernels.reference.scatter_add`.
+
+    Fast path: ``index`` is an integer array (any ndim, possibly wrapped as
+    ``(idx, slice(None), ...)``) selecting along axis 0 of a C-contiguous
+    float ``target``, and ``values`` has exactly the shape of ``target[index]``.
+    Everything else falls back to ``np.add.at``.  Returns ``target``.
+    """
+    idx = _axis0_int_index(index)
+    if (idx is None or not _is_float_ndarray(target, values) or target.ndim < 1
+            or not target.flags.c_contiguous
+            or values.shape != idx.shape + target.shape[1:]):
+        return ref.scatter_add(target, index, values)
+    row_size = math.prod(target.shape[1:])
+    rows = target.reshape(target.shape[0], row_size)
+    flat_idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
+    _scatter_add_rows_kernel(rows, flat_idx,
+                             np.ascontiguousarray(values).reshape(idx.size, row_size))
+    return target
+
+
+# =========================================================================== fused elementwise
+# Kernels work on flat 1-D arrays; the wrappers reshape (views, inputs are C-contiguous).
+
+@njit(cache=True, error_model="numpy")
+def _leaky_relu_fwd_kernel(x, slope, out):
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = v if v > 0 else v * slope
+
+
+@njit(cache=True, error_model="numpy")
+def _leaky_relu_bwd_kernel(x, gy, slope, out):
+    for i in range(x.shape[0]):
+        out[i] = gy[i] if x[i] > 0 else gy[i] * slope
+
+
+@njit(cache=True, error_model="numpy")
+def _tanh_bwd_kernel(y, gy, one, out):
+    for i in range(y.shape[0]):
+        out[i] = gy[i] * (one - y[i] * y[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _sigmoid_bwd_kernel(y, gy, one, out):
+    for i in range(y.shape[0]):
+        out[i] = gy[i] * y[i] * (one - y[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _bce_with_logits_fwd_kernel(z, t, zero, out):
+    for i in range(z.shape[0]):
+        v = z[i]
+        out[i] = max(v, zero) - v * t[i] + math.log1p(math.exp(-abs(v)))
+
+
+@njit(cache=True, error_model="numpy")
+def _bce_with_logits_bwd_kernel(z, t, gy, one, out):
+    for i in range(z.shape[0]):
+        v = z[i]
+        e = math.exp(-abs(v))
+        sig = one / (one + e) if v >= 0 else e / (one + e)
+        out[i] = gy[i] * (sig - t[i])
+
+
+def _elementwise_ok(*arrays):
+    return _is_float_ndarray(*arrays) and _same_shape(*arrays) and all(
+        a.flags.c_contiguous for a in arrays)
+
+
+def leaky_relu_fwd(x, slope):
+    """Numba leaky ReLU forward; x any shape -> same shape and dtype."""
+    if not _elementwise_ok(x):
+        return ref.leaky_relu_fwd(x, slope)
+    out = np.empty_like(x)
+    _leaky_relu_fwd_kernel(_flat(x), x.dtype.type(slope), _flat(out))
+    return out
+
+
+def leaky_relu_bwd(x, gy, slope):
+    """Numba leaky ReLU backward; x, gy same shape -> gx."""
+    if not _elementwise_ok(x, gy):
+        return ref.leaky_relu_bwd(x, gy, slope)
+    out = np.empty_like(gy)
+    _leaky_relu_bwd_kernel(_flat(x), _flat(gy), gy.dtype.type(slope), _flat(out))
+    return out
+
+
+def tanh_bwd(y, gy):
+    """Numba ``gy * (1 - y*y)``; y, gy same shape."""
+    if not _elementwise_ok(y, gy):
+        return ref.tanh_bwd(y, gy)
+    out = np.empty_like(gy)
+    _tanh_bwd_kernel(_flat(y), _flat(gy), y.dtype.type(1), _flat(out))
+    return out
+
+
+def sigmoid_bwd(y, gy):
+    """Numba ``gy * y * (1 - y)``; y, gy same shape."""
+    if not _elementwise_ok(y, gy):
+        return ref.sigmoid_bwd(y, gy)
+    out = np.empty_like(gy)
+    _sigmoid_bwd_kernel(_flat(y), _flat(gy), y.dtype.type(1), _flat(out))
+    return out
+
+
+def bce_with_logits_fwd(z, t):
+    """Numba elementwise BCE-with-logits loss; z, t same shape."""
+    if not _elementwise_ok(z, t):
+        return ref.bce_with_logits_fwd(z, t)
+    out = np.empty_like(z)
+    _bce_with_logits_fwd_kernel(_flat(z), _flat(t), z.dtype.type(0), _flat(out))
+    return out
+
+
+def bce_with_logits_bwd(z, t, gy):
+    """Numba ``gy * (sigmoid(z) - t)``; z, t, gy same shape."""
+    if not _elementwise_ok(z, t, gy):
+        return ref.bce_with_logits_bwd(z, t, gy)
+    out = np.empty_like(z)
+    _bce_with_logits_bwd_kernel(_flat(z), _flat(t), _flat(gy), z.dtype.type(1), _flat(out))
+    return out
+
+
+# =========================================================================== optimizers
+# One fused pass over flat arrays.  Same operations in the same order as the
+# reference, with every scalar pre-cast to the array dtype, so float32 results
+# are bitwise identical (Numba does not contract a*b+c into an FMA by default).
+#
+# The per-element update lives in a helper that the kernel calls from one loop
+# per combination of flags, passing the flags as constants: after inlining,
+# each loop is branch-free and LLVM vectorises it (a loop with data-independent
+# but runtime branches and conditional stores was up to 60x slower).
+# error_model="numpy" gives IEEE division (no ZeroDivisionError check), which
+# is also needed for vectorisation.
+
+@njit(cache=True, error_model="numpy")
+def _adam_step(i, p, g, m, v, vmax, use_wd, wd, b1, one_minus_b1, b2, one_minus_b2,
+               step_size, bc2_sqrt, eps, amsgrad):
+    gi = g[i]
+    if use_wd:
+        gi = gi + wd * p[i]
+    mi = m[i] * b1 + one_minus_b1 * gi
+    vi = v[i] * b2 + one_minus_b2 * gi * gi
+    m[i] = mi
+    v[i] = vi
+    if amsgrad:
+        vm = vmax[i]
+        if vi > vm or vi != vi:  # NaN propagates, like np.maximum
+            vm = vi
+        vmax[i] = vm
+        vi = vm
+    p[i] = p[i] - step_size * mi / (math.sqrt(vi) / bc2_sqrt + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _adam_kernel(p, g, m, v, vmax, use_wd, wd, b1, one_minus_b1, b2, one_minus_b2,
+                 step_size, bc2_sqrt, eps, amsgrad):
+    """Adam on flat arrays p, g, m, v, vmax (vmax is only touched if amsgrad)."""
+    n = p.shape[0]
+    if amsgrad:
+        for i in range(n):
+            _adam_step(i, p, g, m, v, vmax, use_wd, wd, b1, one_minus_b1, b2, one_minus_b2,
+                       step_size, bc2_sqrt, eps, True)
+    else:
+        for i in range(n):
+            _adam_step(i, p, g, m, v, vmax, use_wd, wd, b1, one_minus_b1, b2, one_minus_b2,
+                       step_size, bc2_sqrt, eps, False)
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_step(i, p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                  centered, use_momentum, momentum):
+    gi = g[i]
+    if use_wd:
+        gi = gi + wd * p[i]
+    si = sq[i] * alpha + one_minus_alpha * gi * gi
+    sq[i] = si
+    if centered:
+        gai = ga[i] * alpha + one_minus_alpha * gi
+        ga[i] = gai
+        avg = math.sqrt(si - gai * gai) + eps
+    else:
+        avg = math.sqrt(si) + eps
+    if use_momentum:
+        bi = buf[i] * momentum + gi / avg
+        buf[i] = bi
+        p[i] = p[i] - lr * bi
+    else:
+        p[i] = p[i] - lr * gi / avg
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop_kernel(p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                    centered, use_momentum, momentum):
+    """RMSprop on flat arrays (ga / buf are only touched if centered / use_momentum)."""
+    n = p.shape[0]
+    if centered and use_momentum:
+        for i in range(n):
+            _rmsprop_step(i, p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                          True, True, momentum)
+    elif centered:
+        for i in range(n):
+            _rmsprop_step(i, p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                          True, False, momentum)
+    elif use_momentum:
+        for i in range(n):
+            _rmsprop_step(i, p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                          False, True, momentum)
+    else:
+        for i in range(n):
+            _rmsprop_step(i, p, g, sq, ga, buf, use_wd, wd, alpha, one_minus_alpha, eps, lr,
+                          False, False, momentum)
+
+
+def _inplace_ok(*arrays):
+    return _elementwise_ok(*arrays) and all(a.flags.writeable for a in arrays)
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
+                weight_decay, step, amsgrad):
+    """Numba fused Adam step (in place); see :func:`minigrad.kernels.reference.adam_update`."""
+    arrays = [param, grad, exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
+    if not _inplace_ok(*arrays):
+        return ref.adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr=lr,
+                               beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                               step=step, amsgrad=amsgrad)
+    dt = param.dtype.type
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # dummy when unused
+    _adam_kernel(_flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq), _flat(vmax),
+                 weight_decay != 0, dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2),
+                 dt(1.0 - beta2), dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)),
+                 dt(eps), bool(amsgrad))
+    return param
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
+                   weight_decay, momentum, centered):
+    """Numba fused RMSprop step (in place); see :func:`reference.rmsprop_update`."""
+    use_momentum = momentum > 0
+    arrays = ([param, grad, square_avg] + ([grad_avg] if centered else [])
+              + ([momentum_buffer] if use_momentum else []))
+    if not _inplace_ok(*arrays):
+        return ref.rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr=lr,
+                                  alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                  momentum=momentum, centered=centered)
+    dt = param.dtype.type
+    ga = grad_avg if centered else square_avg  # dummies when unused
+    buf = momentum_buffer if use_momentum else square_avg
+    _rmsprop_kernel(_flat(param), _flat(grad), _flat(square_avg), _flat(ga), _flat(buf),
+                    weight_decay != 0, dt(weight_decay), dt(alpha), dt(1.0 - alpha), dt(eps),
+                    dt(lr), bool(centered), bool(use_momentum), dt(momentum))
+    return param

@@ -1,0 +1,338 @@
+"""Readable NumPy reference implementations of minigrad's array kernels.
+
+These functions are the *specification* of every kernel: faster back ends
+(``numba_cpu``, a future ``cupy_gpu``) must agree with them, and the tests in
+``tests/test_kernels.py`` check exactly that.  They know nothing about autograd:
+inputs and outputs are raw arrays.
+
+Every function works on NumPy arrays and, unchanged, on CuPy arrays: the array
+module is taken from the input with :func:`_xp`.
+
+Dtype policy: float32 in, float32 out.  Python scalars (``slope``, ``lr``, ...)
+are cast to the array's dtype *before* they meet the array, so a stray
+``np.float64`` hyper-parameter can never promote a float32 computation to
+float64.
+"""
+
+import math
+import sys
+
+import numpy as np
+
+__all__ = [
+    "im2col", "col2im", "conv_output_size", "scatter_add",
+    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
+    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "adam_update", "rmsprop_update", "sgd_update",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _xp(a):
+    """Return the array module (``numpy`` or ``cupy``) that owns array ``a``.
+
+    CuPy is only consulted if something else already imported it, so calling
+    this never triggers a (slow, GPU-initialising) ``import cupy``.
+    """
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(a, cupy.ndarray):
+        return cupy
+    return np
+
+
+def _pair(v):
+    """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``."""
+    if isinstance(v, (tuple, list)):
+        a, b = v
+        return int(a), int(b)
+    return int(v), int(v)
+
+
+def _scalar(value, like):
+    """Python/NumPy scalar ``value`` cast to the dtype of array ``like``."""
+    return like.dtype.type(value)
+
+
+def conv_output_size(size, k, stride, pad, dilation):
+    """Output length of a convolution along one axis.
+
+    ``(size + 2*pad - dilation*(k-1) - 1) // stride + 1``
+    """
+    return (size + 2 * pad - dilation * (k - 1) - 1) // stride + 1
+
+
+def _conv_geometry(h, w, kh, kw, stride, padding, dilation):
+    """Normalise the conv arguments and compute (OH, OW); raise on empty output."""
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    dh, dw = _pair(dilation)
+    oh = conv_output_size(h, kh, sh, ph, dh)
+    ow = conv_output_size(w, kw, sw, pw, dw)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"empty convolution output ({oh}, {ow}) for input ({h}, {w}), kernel ({kh}, {kw}), "
+            f"stride ({sh}, {sw}), padding ({ph}, {pw}), dilation ({dh}, {dw})")
+    return (sh, sw), (ph, pw), (dh, dw), oh, ow
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+
+def im2col(x, kh, kw, stride, padding, dilation):
+    """Unfold the sliding windows of a batch of images into the rows of a matrix.
+
+    Args:
+        x: array of shape (N, C, H, W).
+        kh, kw: kernel height and width.
+        stride, padding, dilation: (h, w) int pairs (an int means both).
+
+    Returns:
+        C-contiguous array ``cols`` of shape (N*OH*OW, C*KH*KW) and x's dtype, with
+        rows ordered (n, oh, ow) and columns ordered (c, i, j)::
+
+            cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j]
+                = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+        where ``x_padded`` is x with ``ph``/``pw`` zeros on each side and
+        ``OH = (H + 2*ph - dh*(KH-1) - 1)//sh + 1`` (likewise OW).
+
+    A convolution is then ``cols @ weight.reshape(C_out, -1).T``.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    # Work channels-last, (N, H, W, C), so that each copy below writes whole
+    # (c,) vectors straight into the final (n, oh, ow, c, i, j) layout.
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1)
+
+    # One strided slice per kernel offset (i, j): output position (oh, ow)
+    # sees x_pad[oh*sh + i*dh, ow*sw + j*dw], i.e. rows i*dh, i*dh + sh, ...
+    col = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            col[:, :, :, :, i, j] = x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :]
+    return col.reshape(n * oh * ow, c * kh * kw)  # a view: col is C-contiguous
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`im2col`: scatter-add window columns back onto images.
+
+    Args:
+        cols: array of shape (N*OH*OW, C*KH*KW), laid out as im2col's output.
+        x_shape: (N, C, H, W), the shape of the im2col input.
+        kh, kw, stride, padding, dilation: as for :func:`im2col`.
+
+    Returns:
+        Array ``x`` of shape (N, C, H, W) and cols' dtype.  Entries covered by
+        several (overlapping) windows receive the sum of their contributions;
+        contributions landing in the padding are dropped.  This is the exact
+        transpose of im2col: ``<im2col(x), C> == <x, col2im(C)>``.
+    """
+    xp = _xp(cols)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, c * kh * kw):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
+
+    col = cols.reshape(n, oh, ow, c, kh, kw)
+    x_pad = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)  # channels-last
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            # Within one (i, j) the strided slice touches each pixel at most
+            # once, so a plain += accumulates correctly.
+            x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, :, i, j]
+    x = x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
+    return xp.ascontiguousarray(x)
+
+
+# --------------------------------------------------------------------------- scatter-add
+
+def scatter_add(target, index, values):
+    """In place ``target[index] += values``, with repeated indices accumulating.
+
+    Same semantics as ``np.add.at(target, index, values)``: ``index`` is anything
+    ``target.__getitem__`` accepts (int arrays, slices, tuples of those, ...),
+    ``values`` broadcasts against ``target[index]``.  This is the backward of
+    ``y = x[index]``: ``scatter_add(gx, index, gy)`` with ``gx`` zeros.
+
+    Returns:
+        ``target`` (modified in place).
+    """
+    xp = _xp(target)
+    if xp is np:
+        np.add.at(target, index, values)
+    elif hasattr(xp.add, "at"):
+        xp.add.at(target, index, values)
+    else:  # older CuPy
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+# --------------------------------------------------------------------------- fused elementwise
+
+def leaky_relu_fwd(x, slope):
+    """``y = x if x > 0 else slope * x``; same shape and dtype as x."""
+    xp = _xp(x)
+    return xp.where(x > 0, x, x * _scalar(slope, x))
+
+
+def leaky_relu_bwd(x, gy, slope):
+    """Gradient of leaky ReLU: ``gy * (1 if x > 0 else slope)``; x, gy same shape."""
+    xp = _xp(x)
+    return xp.where(x > 0, gy, gy * _scalar(slope, gy))
+
+
+def tanh_bwd(y, gy):
+    """Gradient of ``y = tanh(x)`` from its *output*: ``gy * (1 - y**2)``."""
+    return gy * (1 - y * y)
+
+
+def sigmoid_bwd(y, gy):
+    """Gradient of ``y = sigmoid(x)`` from its *output*: ``gy * y * (1 - y)``."""
+    return gy * y * (1 - y)
+
+
+def bce_with_logits_fwd(z, t):
+    """Elementwise binary cross-entropy of logits z against targets t.
+
+    ``-(t*log(sigmoid(z)) + (1-t)*log(1 - sigmoid(z)))``, computed stably as
+    ``max(z, 0) - z*t + log1p(exp(-|z|))``.  No reduction; z, t same shape.
+    """
+    xp = _xp(z)
+    return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def bce_with_logits_bwd(z, t, gy):
+    """Gradient of :func:`bce_with_logits_fwd` w.r.t. z: ``gy * (sigmoid(z) - t)``."""
+    xp = _xp(z)
+    e = xp.exp(-xp.abs(z))  # in (0, 1], never overflows
+    sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    return gy * (sig - t)
+
+
+# --------------------------------------------------------------------------- optimizers
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
+                weight_decay, step, amsgrad):
+    """One Adam step, in place, with torch.optim.Adam's formula (L2 weight decay).
+
+    Args:
+        param: parameter array, updated in place.
+        grad: its gradient (same shape; not modified).
+        exp_avg, exp_avg_sq: first/second moment buffers (same shape), updated in place.
+        max_exp_avg_sq: running max of exp_avg_sq for AMSGrad (updated in place), or None.
+        step: the 1-based number of this step (used for bias correction).
+
+    Math (all in param's dtype; scalars are derived in float64 then cast)::
+
+        g  = grad + weight_decay * param
+        m  = beta1 * m + (1 - beta1) * g
+        v  = beta2 * v + (1 - beta2) * g * g
+        v_hat = max(v_max, v) if amsgrad else v
+        denom = sqrt(v_hat) / sqrt(1 - beta2**step) + eps
+        param -= (lr / (1 - beta1**step)) * m / denom
+    """
+    xp = _xp(param)
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    step_size = _scalar(lr / bias_correction1, param)
+    bc2_sqrt = _scalar(math.sqrt(bias_correction2), param)
+
+    if weight_decay != 0:
+        grad = grad + _scalar(weight_decay, param) * param
+
+    exp_avg *= _scalar(beta1, param)
+    exp_avg += _scalar(1.0 - beta1, param) * grad
+    exp_avg_sq *= _scalar(beta2, param)
+    exp_avg_sq += _scalar(1.0 - beta2, param) * grad * grad
+
+    if amsgrad:
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        v_hat = max_exp_avg_sq
+    else:
+        v_hat = exp_avg_sq
+    denom = xp.sqrt(v_hat) / bc2_sqrt + _scalar(eps, param)
+    param -= step_size * exp_avg / denom
+    return param
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
+                   weight_decay, momentum, centered):
+    """One RMSprop step, in place, with torch.optim.RMSprop's formula.
+
+    Args:
+        param: parameter array, updated in place.
+        grad: its gradient (same shape; not modified).
+        square_avg: running mean of g*g, updated in place.
+        grad_avg: running mean of g (needed iff ``centered``), updated in place, or None.
+        momentum_buffer: velocity (needed iff ``momentum > 0``), updated in place, or None.
+
+    Math (all in param's dtype)::
+
+        g   = grad + weight_decay * param
+        sq  = alpha * sq + (1 - alpha) * g * g
+        if centered:  ga = alpha * ga + (1 - alpha) * g
+                      avg = sqrt(sq - ga * ga) + eps
+        else:         avg = sqrt(sq) + eps
+        if momentum > 0:  buf = momentum * buf + g / avg;  param -= lr * buf
+        else:             param -= lr * g / avg
+    """
+    xp = _xp(param)
+    if weight_decay != 0:
+        grad = grad + _scalar(weight_decay, param) * param
+
+    square_avg *= _scalar(alpha, param)
+    square_avg += _scalar(1.0 - alpha, param) * grad * grad
+
+    if centered:
+        grad_avg *= _scalar(alpha, param)
+        grad_avg += _scalar(1.0 - alpha, param) * grad
+        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + _scalar(eps, param)
+    else:
+        avg = xp.sqrt(square_avg) + _scalar(eps, param)
+
+    if momentum > 0:
+        momentum_buffer *= _scalar(momentum, param)
+        momentum_buffer += grad / avg
+        param -= _scalar(lr, param) * momentum_buffer
+    else:
+        param -= _scalar(lr, param) * grad / avg
+    return param
+
+
+def sgd_update(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0,
+               weight_decay=0.0, nesterov=False, first_step=False):
+    """One SGD step, in place, with torch.optim.SGD's formula.
+
+    Args:
+        param, grad: parameter (updated in place) and gradient (not modified).
+        momentum_buffer: velocity buffer (needed iff ``momentum != 0``), or None.
+        first_step: True on the first step, when torch initialises the buffer to
+            ``g`` itself (no dampening) instead of updating it.
+
+    Math::
+
+        g = grad + weight_decay * param
+        if momentum:  buf = g if first_step else momentum * buf + (1 - dampening) * g
+                      g = g + momentum * buf if nesterov else buf
+        param -= lr * g
+    """
+    if weight_decay != 0:
+        grad = grad + _scalar(weight_decay, param) * param
+    if momentum != 0:
+        if first_step:
+            momentum_buffer[...] = grad
+        else:
+            momentum_buffer *= _scalar(momentum, param)
+            momentum_buffer += _scalar(1.0 - dampening, param) * grad
+        if nesterov:
+            grad = grad + _scalar(momentum, param) * momentum_buffer
+        else:
+            grad = momentum_buffer
+    param -= _scalar(lr, param) * grad
+    return param

@@ -1,0 +1,523 @@
+"""Tests of minigrad.kernels: reference semantics, Numba == reference, registry.
+
+Numba tests skip when numba is missing; torch comparisons skip without torch.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from minigrad import kernels
+from minigrad.kernels import reference as ref
+
+try:
+    import hypothesis
+    from hypothesis import given, settings, strategies as st
+except ImportError:  # pragma: no cover
+    hypothesis = None
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(scope="module")
+def nb():
+    """The numba_cpu module (skips the test if numba is not installed)."""
+    pytest.importorskip("numba", reason="numba not installed: numba kernels are not tested")
+    from minigrad.kernels import numba_cpu
+    return numba_cpu
+
+
+@pytest.fixture
+def restore_mode():
+    previous = kernels.get_mode()
+    yield
+    kernels.set_kernels(previous)
+
+
+def _randn(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# =========================================================================== im2col / col2im
+
+# (x shape, kh, kw, stride, padding, dilation); C >= 8 exercises numba's channels-last path.
+CONV_CASES = [
+    ((2, 1, 5, 5), 3, 3, (1, 1), (0, 0), (1, 1)),
+    ((2, 3, 7, 6), 3, 2, (2, 1), (1, 2), (1, 1)),
+    ((1, 2, 8, 9), 2, 3, (1, 2), (2, 0), (2, 1)),
+    ((3, 1, 28, 28), 4, 4, (2, 2), (1, 1), (1, 1)),
+    ((2, 4, 9, 7), 1, 3, (2, 2), (0, 1), (1, 2)),
+    ((2, 8, 14, 14), 4, 4, (2, 2), (1, 1), (1, 1)),
+    ((1, 16, 6, 5), 3, 2, (1, 1), (2, 2), (2, 2)),
+    ((2, 9, 5, 8), 2, 4, (2, 1), (0, 2), (1, 2)),
+]
+CONV_IDS = [f"x{c[0]}-k{c[1]}x{c[2]}-s{c[3]}-p{c[4]}-d{c[5]}".replace(" ", "") for c in CONV_CASES]
+
+
+def _out_hw(x_shape, kh, kw, stride, padding, dilation):
+    h, w = x_shape[2:]
+    return (ref.conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
+            ref.conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
+
+
+def _im2col_naive(x, kh, kw, stride, padding, dilation):
+    """Direct definition, one element at a time."""
+    n, c, h, w = x.shape
+    oh, ow = _out_hw(x.shape, kh, kw, stride, padding, dilation)
+    cols = np.zeros((n * oh * ow, c * kh * kw), x.dtype)
+    for b in range(n):
+        for y in range(oh):
+            for xo in range(ow):
+                for ch in range(c):
+                    for i in range(kh):
+                        for j in range(kw):
+                            hi = y * stride[0] - padding[0] + i * dilation[0]
+                            wi = xo * stride[1] - padding[1] + j * dilation[1]
+                            if 0 <= hi < h and 0 <= wi < w:
+                                cols[(b * oh + y) * ow + xo, (ch * kh + i) * kw + j] = \
+                                    x[b, ch, hi, wi]
+    return cols
+
+
+@pytest.mark.parametrize("case", CONV_CASES[:3], ids=CONV_IDS[:3])
+def test_im2col_matches_naive_definition(case):
+    x_shape, kh, kw, s, p, d = case
+    x = np.arange(np.prod(x_shape), dtype=np.float64).reshape(x_shape) + 1
+    np.testing.assert_array_equal(ref.im2col(x, kh, kw, s, p, d),
+                                  _im2col_naive(x, kh, kw, s, p, d))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_im2col_layout_and_dtype(case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    x = _randn(np.random.default_rng(0), x_shape, dtype)
+    oh, ow = _out_hw(x_shape, kh, kw, s, p, d)
+    cols = ref.im2col(x, kh, kw, s, p, d)
+    assert cols.shape == (x_shape[0] * oh * ow, x_shape[1] * kh * kw)
+    assert cols.dtype == dtype and cols.flags.c_contiguous
+    back = ref.col2im(cols, x_shape, kh, kw, s, p, d)
+    assert back.shape == x_shape and back.dtype == dtype and back.flags.c_contiguous
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_col2im_is_adjoint_of_im2col(case):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(x_shape)
+    c = rng.standard_normal(ref.im2col(x, kh, kw, s, p, d).shape)
+    lhs = np.vdot(ref.im2col(x, kh, kw, s, p, d), c)
+    rhs = np.vdot(x, ref.col2im(c, x_shape, kh, kw, s, p, d))
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+
+
+def test_col2im_counts_window_overlaps():
+    # col2im(ones) = how many windows cover each pixel (0 for pixels never covered).
+    x_shape, kh, kw, s, p, d = (1, 1, 5, 5), 3, 3, (2, 2), (0, 0), (1, 1)
+    counts = ref.col2im(np.ones((4, 9)), x_shape, kh, kw, s, p, d)[0, 0]
+    row = np.array([1, 1, 2, 1, 1])
+    np.testing.assert_array_equal(counts, np.outer(row, row))
+
+
+def test_im2col_rejects_empty_output():
+    with pytest.raises(ValueError):
+        ref.im2col(np.zeros((1, 1, 2, 2)), 3, 3, (1, 1), (0, 0), (1, 1))
+
+
+def test_im2col_matches_torch_unfold():
+    torch = pytest.importorskip("torch")
+    x_shape, kh, kw, s, p, d = CONV_CASES[2]
+    x = np.random.default_rng(2).standard_normal(x_shape)
+    n, c = x_shape[:2]
+    unf = torch.nn.functional.unfold(torch.from_numpy(x), (kh, kw), dilation=d, padding=p,
+                                     stride=s).numpy()              # (N, C*KH*KW, L)
+    expected = unf.transpose(0, 2, 1).reshape(-1, c * kh * kw)
+    np.testing.assert_array_equal(ref.im2col(x, kh, kw, s, p, d), expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_numba_im2col_col2im_bitwise_equal_reference(nb, case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(3)
+    x = _randn(rng, x_shape, dtype)
+    cols = nb.im2col(x, kh, kw, s, p, d)
+    assert cols.dtype == dtype and cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, ref.im2col(x, kh, kw, s, p, d))
+    g = _randn(rng, cols.shape, dtype)
+    back = nb.col2im(g, x_shape, kh, kw, s, p, d)
+    assert back.dtype == dtype
+    np.testing.assert_array_equal(back, ref.col2im(g, x_shape, kh, kw, s, p, d))
+
+
+def test_numba_im2col_non_contiguous_input(nb):
+    x = np.random.default_rng(4).standard_normal((3, 5, 9, 2)).astype(np.float32)
+    x = x.transpose(0, 3, 1, 2)  # (3, 2, 5, 9), not contiguous
+    np.testing.assert_array_equal(nb.im2col(x, 2, 3, (1, 2), (1, 1), (2, 1)),
+                                  ref.im2col(x, 2, 3, (1, 2), (1, 1), (2, 1)))
+
+
+if hypothesis is not None:
+    @settings(max_examples=40, deadline=None)
+    @given(n=st.integers(1, 2), c=st.sampled_from([1, 3, 8]), h=st.integers(1, 9),
+           w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+           sh=st.integers(1, 2), sw=st.integers(1, 2), ph=st.integers(0, 2),
+           pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2))
+    def test_numba_conv_kernels_random_geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
+        pytest.importorskip("numba", reason="numba not installed")
+        from minigrad.kernels import numba_cpu
+        x_shape, s, p, d = (n, c, h, w), (sh, sw), (ph, pw), (dh, dw)
+        hypothesis.assume(min(_out_hw(x_shape, kh, kw, s, p, d)) >= 1)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(x_shape)
+        cols = ref.im2col(x, kh, kw, s, p, d)
+        np.testing.assert_array_equal(numba_cpu.im2col(x, kh, kw, s, p, d), cols)
+        g = rng.standard_normal(cols.shape)
+        np.testing.assert_array_equal(numba_cpu.col2im(g, x_shape, kh, kw, s, p, d),
+                                      ref.col2im(g, x_shape, kh, kw, s, p, d))
+        assert np.vdot(cols, g) == pytest.approx(np.vdot(x, ref.col2im(g, x_shape, kh, kw, s,
+                                                                        p, d)), rel=1e-12)
+
+
+# =========================================================================== scatter-add
+
+def _scatter_cases(rng, dtype):
+    """(target shape, index, values shape) covering the fast path and fallbacks."""
+    idx = np.array([0, 3, 3, 1, 0, 3])
+    return [
+        ((5, 4), idx, (6, 4)),                                  # x[idx], repeats
+        ((5,), idx, (6,)),                                      # 1-D target
+        ((6, 2, 3), rng.integers(-6, 6, (4, 5)), (4, 5, 2, 3)),  # 2-D idx, negatives
+        ((5, 4), (idx, slice(None)), (6, 4)),                   # x[idx, :]
+        ((5, 4), (idx, Ellipsis), (6, 4)),                      # x[idx, ...]
+        ((5, 4), idx.astype(np.int32), (6, 4)),                 # int32 index
+        ((5, 4), (slice(None), idx[:3]), (5, 3)),               # fallback: axis 1
+        ((5, 4), (idx, idx % 4), (6,)),                         # fallback: two arrays
+        ((5, 4), idx, (4,)),                                    # fallback: broadcast values
+        ((5, 4), np.array([True, False, True, False, True]), (3, 4)),  # fallback: mask
+        ((5, 4), slice(1, 4), (3, 4)),                          # fallback: basic slice
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scatter_add_reference_is_np_add_at(dtype):
+    rng = np.random.default_rng(5)
+    for t_shape, index, v_shape in _scatter_cases(rng, dtype):
+        target = _randn(rng, t_shape, dtype)
+        values = _randn(rng, v_shape, dtype)
+        expected = target.copy()
+        np.add.at(expected, index, values)
+        out = ref.scatter_add(target, index, values)
+        assert out is target
+        np.testing.assert_array_equal(target, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numba_scatter_add_equals_reference(nb, dtype):
+    rng = np.random.default_rng(6)
+    for t_shape, index, v_shape in _scatter_cases(rng, dtype):
+        target = _randn(rng, t_shape, dtype)
+        values = _randn(rng, v_shape, dtype)
+        expected = ref.scatter_add(target.copy(), index, values)
+        out = nb.scatter_add(target, index, values)
+        assert out is target and target.dtype == dtype
+        np.testing.assert_array_equal(target, expected)
+
+
+def test_numba_scatter_add_out_of_bounds(nb):
+    with pytest.raises(IndexError):
+        nb.scatter_add(np.zeros((3, 2)), np.array([0, 3]), np.ones((2, 2)))
+    with pytest.raises(IndexError):
+        nb.scatter_add(np.zeros((3, 2)), np.array([-4]), np.ones((1, 2)))
+
+
+# =========================================================================== elementwise
+
+def _elementwise_inputs(rng, shape, dtype):
+    x = _randn(rng, shape, dtype) * dtype(3)
+    x.flat[:3] = 0  # exercise the x > 0 / z >= 0 boundaries
+    return {
+        "x": x,
+        "y_tanh": np.tanh(x),
+        "y_sig": (1 / (1 + np.exp(-x))).astype(dtype),
+        "t": (rng.random(shape) < 0.5).astype(dtype),
+        "gy": _randn(rng, shape, dtype),
+    }
+
+
+def _call(fn_module, name, a, slope=0.2):
+    return {
+        "leaky_relu_fwd": lambda m: m.leaky_relu_fwd(a["x"], slope),
+        "leaky_relu_bwd": lambda m: m.leaky_relu_bwd(a["x"], a["gy"], slope),
+        "tanh_bwd": lambda m: m.tanh_bwd(a["y_tanh"], a["gy"]),
+        "sigmoid_bwd": lambda m: m.sigmoid_bwd(a["y_sig"], a["gy"]),
+        "bce_with_logits_fwd": lambda m: m.bce_with_logits_fwd(a["x"], a["t"]),
+        "bce_with_logits_bwd": lambda m: m.bce_with_logits_bwd(a["x"], a["t"], a["gy"]),
+    }[name](fn_module)
+
+
+ELEMENTWISE = ["leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
+               "bce_with_logits_fwd", "bce_with_logits_bwd"]
+EXACT = {"leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd"}  # no libm calls
+
+
+def test_elementwise_reference_values():
+    x = np.array([-2.0, -0.5, 0.0, 0.5, 3.0])
+    gy = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_allclose(ref.leaky_relu_fwd(x, 0.1), [-0.2, -0.05, 0.0, 0.5, 3.0])
+    np.testing.assert_allclose(ref.leaky_relu_bwd(x, gy, 0.1), [0.1, 0.2, 0.3, 4.0, 5.0])
+    np.testing.assert_allclose(ref.tanh_bwd(np.tanh(x), gy), gy / np.cosh(x) ** 2)
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(ref.sigmoid_bwd(s, gy), gy * np.exp(-x) / (1 + np.exp(-x)) ** 2)
+    t = np.array([0.0, 1.0, 0.3, 1.0, 0.0])
+    np.testing.assert_allclose(ref.bce_with_logits_fwd(x, t),
+                               -(t * np.log(s) + (1 - t) * np.log(1 - s)))
+    np.testing.assert_allclose(ref.bce_with_logits_bwd(x, t, gy), gy * (s - t))
+    # stable for huge logits
+    z = np.array([-1000.0, 1000.0])
+    np.testing.assert_allclose(ref.bce_with_logits_fwd(z, np.array([0.0, 0.0])), [0.0, 1000.0])
+    np.testing.assert_allclose(ref.bce_with_logits_bwd(z, np.array([1.0, 1.0]), np.ones(2)),
+                               [-1.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_elementwise_reference_preserves_float32(name):
+    a = _elementwise_inputs(np.random.default_rng(7), (4, 3), np.float32)
+    out = _call(ref, name, a, slope=np.float64(0.2))  # a float64 scalar must not promote
+    assert out.dtype == np.float32 and out.shape == (4, 3)
+
+
+@pytest.mark.parametrize("shape", [(7,), (64, 1), (13, 17, 3)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_numba_elementwise_equals_reference(nb, name, dtype, shape):
+    a = _elementwise_inputs(np.random.default_rng(8), shape, dtype)
+    got = _call(nb, name, a, slope=np.float64(0.2))
+    expected = _call(ref, name, a, slope=np.float64(0.2))
+    assert got.dtype == dtype and got.shape == shape
+    if name in EXACT:
+        np.testing.assert_array_equal(got, expected)
+    else:  # exp/log1p come from different libm implementations: a few ulp
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(got, expected, rtol=8 * eps, atol=8 * eps)
+
+
+def test_numba_elementwise_falls_back_on_broadcasting_and_non_contiguous(nb):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    gy = np.float32(2.0) * np.ones((1, 5), np.float32)                 # broadcasts
+    np.testing.assert_array_equal(nb.leaky_relu_bwd(x, gy, 0.2), ref.leaky_relu_bwd(x, gy, 0.2))
+    xt = x.T                                                           # F-contiguous
+    np.testing.assert_array_equal(nb.leaky_relu_fwd(xt, 0.2), ref.leaky_relu_fwd(xt, 0.2))
+    xh = x.astype(np.float16)                                          # unsupported dtype
+    out = nb.leaky_relu_fwd(xh, 0.2)
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out, ref.leaky_relu_fwd(xh, 0.2))
+
+
+# =========================================================================== optimizers
+
+ADAM_CONFIGS = [
+    dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False),
+    dict(lr=2e-4, beta1=0.5, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False),
+    dict(lr=1e-2, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.05, amsgrad=True),
+]
+RMSPROP_CONFIGS = [
+    dict(lr=5e-5, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False),
+    dict(lr=1e-3, alpha=0.9, eps=1e-6, weight_decay=0.01, momentum=0.9, centered=False),
+    dict(lr=1e-3, alpha=0.95, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=True),
+    dict(lr=2e-3, alpha=0.9, eps=1e-8, weight_decay=0.1, momentum=0.5, centered=True),
+]
+N_STEPS = 5
+SHAPES = [(17, 5), (300,)]
+
+
+def _grads(rng, shape, dtype):
+    return [_randn(rng, shape, dtype) for _ in range(N_STEPS)]
+
+
+def _run_adam(module, p0, grads, cfg):
+    p = p0.copy()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    vmax = np.zeros_like(p) if cfg["amsgrad"] else None
+    for step, g in enumerate(grads, start=1):
+        module.adam_update(p, g, m, v, vmax, step=step, **cfg)
+    return p, m, v
+
+
+def _run_rmsprop(module, p0, grads, cfg):
+    p = p0.copy()
+    sq = np.zeros_like(p)
+    ga = np.zeros_like(p) if cfg["centered"] else None
+    buf = np.zeros_like(p) if cfg["momentum"] > 0 else None
+    for g in grads:
+        module.rmsprop_update(p, g, sq, ga, buf, **cfg)
+    return p, sq
+
+
+def _run_torch(opt_cls, p0, grads, **cfg):
+    import torch
+    p = torch.nn.Parameter(torch.from_numpy(p0.copy()))
+    opt = opt_cls([p], **cfg)
+    for g in grads:
+        p.grad = torch.from_numpy(g.copy())
+        opt.step()
+    return p.detach().numpy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", ADAM_CONFIGS)
+def test_adam_reference_matches_torch(cfg, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    p0, grads = _randn(rng, (7, 3), dtype), _grads(rng, (7, 3), dtype)
+    got = _run_adam(ref, p0, grads, cfg)[0]
+    torch_cfg = dict(lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"],
+                     weight_decay=cfg["weight_decay"], amsgrad=cfg["amsgrad"], foreach=False)
+    expected = _run_torch(torch.optim.Adam, p0, grads, **torch_cfg)
+    assert got.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-13  # torch uses lerp/FMA for the moments
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", RMSPROP_CONFIGS)
+def test_rmsprop_reference_matches_torch(cfg, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    p0, grads = _randn(rng, (7, 3), dtype), _grads(rng, (7, 3), dtype)
+    got = _run_rmsprop(ref, p0, grads, cfg)[0]
+    expected = _run_torch(torch.optim.RMSprop, p0, grads, foreach=False, **cfg)
+    assert got.dtype == dtype
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("cfg", [dict(momentum=0.0), dict(momentum=0.9, dampening=0.1),
+                                 dict(momentum=0.9, nesterov=True, weight_decay=0.01)])
+def test_sgd_reference_matches_torch(cfg):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    p0, grads = rng.standard_normal((6, 2)), _grads(rng, (6, 2), np.float64)
+    p, buf = p0.copy(), np.zeros_like(p0)
+    for k, g in enumerate(grads):
+        ref.sgd_update(p, g, buf, lr=0.1, first_step=(k == 0), **cfg)
+    expected = _run_torch(torch.optim.SGD, p0, grads, lr=0.1, foreach=False, **cfg)
+    np.testing.assert_allclose(p, expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimizer_reference_preserves_float32(dtype):
+    rng = np.random.default_rng(13)
+    p, g = _randn(rng, (5,), dtype), _randn(rng, (5,), dtype)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    ref.adam_update(p, g, m, v, None, lr=np.float64(1e-3), beta1=np.float64(0.9),
+                    beta2=0.999, eps=1e-8, weight_decay=np.float64(0.1), step=1, amsgrad=False)
+    ref.rmsprop_update(p, g, v, None, None, lr=np.float64(1e-3), alpha=np.float64(0.9),
+                       eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)
+    assert p.dtype == m.dtype == v.dtype == dtype
+
+
+def _assert_ulp_close(got, expected, maxulp=2):
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_max_ulp(a, b, maxulp=maxulp)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", ADAM_CONFIGS)
+def test_numba_adam_equals_reference(nb, cfg, dtype, shape):
+    rng = np.random.default_rng(14)
+    p0, grads = _randn(rng, shape, dtype), _grads(rng, shape, dtype)
+    _assert_ulp_close(_run_adam(nb, p0, grads, cfg), _run_adam(ref, p0, grads, cfg))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cfg", RMSPROP_CONFIGS)
+def test_numba_rmsprop_equals_reference(nb, cfg, dtype, shape):
+    rng = np.random.default_rng(15)
+    p0, grads = _randn(rng, shape, dtype), _grads(rng, shape, dtype)
+    _assert_ulp_close(_run_rmsprop(nb, p0, grads, cfg), _run_rmsprop(ref, p0, grads, cfg))
+
+
+def test_numba_optimizers_fall_back_on_non_contiguous(nb):
+    rng = np.random.default_rng(16)
+    p0 = rng.standard_normal((6, 4)).astype(np.float32)
+    g = rng.standard_normal((4, 6)).astype(np.float32).T  # non-contiguous grad
+    results = []
+    for module in (nb, ref):
+        p, m, v = p0.copy(), np.zeros_like(p0), np.zeros_like(p0)
+        module.adam_update(p, g, m, v, None, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                           weight_decay=0.0, step=1, amsgrad=False)
+        results.append(p)
+    np.testing.assert_array_equal(*results)
+
+
+# =========================================================================== registry
+
+def test_registry_numpy_mode_returns_reference(restore_mode):
+    kernels.set_kernels("numpy")
+    for name in kernels.KERNEL_NAMES:
+        assert kernels.get(name) is getattr(ref, name)
+
+
+def test_registry_numba_and_auto_modes(nb, restore_mode):
+    assert "numba" in kernels.available_modes()
+    kernels.set_kernels("numba")
+    for name in kernels.KERNEL_NAMES:
+        expected = getattr(nb if name in kernels.NUMBA_KERNELS else ref, name)
+        assert kernels.get(name) is expected
+    kernels.set_kernels("auto")
+    for name in kernels.KERNEL_NAMES:
+        expected = getattr(nb if name in kernels.AUTO_NUMBA else ref, name)
+        assert kernels.get(name) is expected
+
+
+def test_registry_errors(restore_mode):
+    with pytest.raises(ValueError):
+        kernels.set_kernels("fortran")
+    with pytest.raises(KeyError):
+        kernels.get("no_such_kernel")
+    assert kernels.AUTO_NUMBA <= kernels.NUMBA_KERNELS <= kernels.KERNEL_NAMES
+    assert set(kernels.available_modes()) <= {"numpy", "numba", "auto"}
+
+
+def test_registry_cupy_namespace_falls_back_to_reference(restore_mode):
+    if importlib.util.find_spec("minigrad.kernels.cupy_gpu") is not None:
+        pytest.skip("a cupy_gpu module exists; fallback not applicable")
+    fake_cupy = types.SimpleNamespace(__name__="cupy")
+    for mode in ("numpy", "auto"):
+        kernels.set_kernels(mode)
+        assert kernels.get("im2col", fake_cupy) is ref.im2col
+        assert kernels.get("adam_update", xp=fake_cupy) is ref.adam_update
+
+
+def test_xp_helper_returns_numpy_for_numpy_arrays():
+    assert ref._xp(np.zeros(3)) is np
+
+
+def _python(code, **env):
+    full_env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_KERNELS"}
+    full_env.update(PYTHONPATH=REPO_ROOT, **env)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=full_env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_import_is_lazy_and_env_var_selects_mode():
+    code = ("import sys, minigrad.kernels as k; "
+            "print(k.get_mode(), 'numba' in sys.modules, 'cupy' in sys.modules); "
+            "k.get('leaky_relu_fwd'); print('numba' in sys.modules)")
+    first, second = _python(code, MINIGRAD_KERNELS="numpy").splitlines()
+    assert first == "numpy False False"
+    assert second == "False"  # numpy mode never imports numba
+    assert _python("import minigrad.kernels as k; print(k.get_mode())").endswith("auto")
