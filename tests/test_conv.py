@@ -1,0 +1,334 @@
+"""The convolution trio (ops/conv.py): adjoint identities, gradcheck and gradgradcheck in float64
+(meaningful without torch), and forward / first / second-order parity with PyTorch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import minigrad
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+from minigrad import Tensor
+from minigrad.ops.conv import Conv2d, Conv2dGradWeight, ConvTranspose2d
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # pragma: no cover
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_one_thread():
+    """Tiny ops: torch's thread pool only adds contention (100x slower on a loaded 2-core box)."""
+    if torch is None:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+# (N, C, H, W, OC, (KH, KW), stride, padding, dilation): non-square inputs and kernels, strides
+# 1-2, paddings 0-2, dilations 1-2, in every direction.
+CONFIGS = [
+    (2, 3, 7, 6, 4, (3, 2), (1, 1), (0, 0), (1, 1)),
+    (2, 2, 8, 7, 3, (3, 3), (2, 2), (1, 1), (1, 1)),
+    (1, 3, 9, 8, 2, (2, 3), (2, 1), (2, 1), (1, 2)),
+    (2, 2, 7, 9, 3, (3, 2), (1, 2), (0, 2), (2, 1)),
+    (3, 1, 6, 6, 2, (4, 4), (2, 2), (1, 1), (1, 1)),  # DCGAN's block
+    (2, 2, 5, 5, 2, (1, 1), (1, 1), (0, 0), (1, 1)),  # 1x1 conv
+]
+IDS = [f"k{c[5][0]}x{c[5][1]}-s{c[6][0]}{c[6][1]}-p{c[7][0]}{c[7][1]}-d{c[8][0]}{c[8][1]}"
+       for c in CONFIGS]
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _t(a, grad=False):
+    return Tensor(np.array(a, dtype=np.float64), requires_grad=grad)
+
+
+def _out_hw(h, w, k, s, p, d):
+    return ((h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1,
+            (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1)
+
+
+def _conv(x, W, b=None, s=(1, 1), p=(0, 0), d=(1, 1)):
+    args = (x, W) if b is None else (x, W, b)
+    return Conv2d.apply(*args, stride=s, padding=p, dilation=d)
+
+
+def _convT(x, W, b=None, s=(1, 1), p=(0, 0), d=(1, 1), size=None):
+    args = (x, W) if b is None else (x, W, b)
+    return ConvTranspose2d.apply(*args, stride=s, padding=p, dilation=d, output_size=size)
+
+
+# ------------------------------------------------------------------------- adjointness
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_adjoint_identity(cfg, kernels):
+    """<conv2d(x, W), y> = <x, conv_transpose2d(y, W)>, and <conv2d(x, W), g> =
+    <W, grad_weight(x, g)>: the three ops are the three faces of one bilinear form."""
+    n, c, h, w, oc, k, s, p, d = cfg
+    rng = _rng(1)
+    oh, ow = _out_hw(h, w, k, s, p, d)
+    x = rng.standard_normal((n, c, h, w))
+    W = rng.standard_normal((oc, c) + k)
+    y = rng.standard_normal((n, oc, oh, ow))
+    lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
+    xt = _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data
+    assert xt.shape == x.shape
+    np.testing.assert_allclose(lhs, float((x * xt).sum()), rtol=1e-10)
+    gW = Conv2dGradWeight.apply(_t(x), _t(y), kernel_size=k, stride=s, padding=p,
+                                dilation=d).data
+    np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(4, 9), st.integers(4, 9),
+       st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.integers(1, 2), st.integers(0, 2), st.integers(0, 2), st.integers(1, 2),
+       st.integers(1, 2))
+def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw):
+    k, s, p, d = (kh, kw), (sh, sw), (ph, pw), (dh, dw)
+    oh, ow = _out_hw(h, w, k, s, p, d)
+    if oh < 1 or ow < 1:
+        return
+    rng = _rng(n * 100 + h)
+    x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((oc, c) + k)
+    y = rng.standard_normal((n, oc, oh, ow))
+    lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
+    rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------- gradcheck / gradgradcheck
+def _small(cfg):
+    """The config with a batch of 1 and at most 2 channels: full Jacobians stay cheap."""
+    n, c, h, w, oc, k, s, p, d = cfg
+    return 1, min(c, 2), h, w, min(oc, 2), k, s, p, d
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_conv2d_gradcheck_gradgradcheck(cfg):
+    n, c, h, w, oc, k, s, p, d = _small(cfg)
+    rng = _rng(2)
+    x = _t(rng.standard_normal((n, c, h, w)), True)
+    W = _t(rng.standard_normal((oc, c) + k), True)
+    b = _t(rng.standard_normal(oc), True)
+    fn = lambda x, W, b: _conv(x, W, b, s, p, d)  # noqa: E731
+    assert minigrad.gradcheck(fn, [x, W, b])
+    assert minigrad.gradgradcheck(fn, [x, W, b], mode="fast")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_conv_transpose2d_gradcheck_gradgradcheck(cfg):
+    n, c, h, w, oc, k, s, p, d = _small(cfg)
+    rng = _rng(3)
+    oh, ow = _out_hw(h, w, k, s, p, d)
+    x = _t(rng.standard_normal((n, oc, oh, ow)), True)  # the transpose maps (oh, ow) -> (h, w)
+    W = _t(rng.standard_normal((oc, c) + k), True)
+    b = _t(rng.standard_normal(c), True)
+    fn = lambda x, W, b: _convT(x, W, b, s, p, d, (h, w))  # noqa: E731
+    assert minigrad.gradcheck(fn, [x, W, b])
+    assert minigrad.gradgradcheck(fn, [x, W, b], mode="fast")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS[:4], ids=IDS[:4])
+def test_conv2d_grad_weight_gradgradcheck(cfg):
+    """Conv2dGradWeight's own backward (DeZero used its output instead of the incoming ggW)."""
+    n, c, h, w, oc, k, s, p, d = _small(cfg)
+    rng = _rng(4)
+    oh, ow = _out_hw(h, w, k, s, p, d)
+    x = _t(rng.standard_normal((n, c, h, w)), True)
+    gy = _t(rng.standard_normal((n, oc, oh, ow)), True)
+    fn = lambda x, gy: Conv2dGradWeight.apply(  # noqa: E731
+        x, gy, kernel_size=k, stride=s, padding=p, dilation=d)
+    assert minigrad.gradcheck(fn, [x, gy])
+    assert minigrad.gradgradcheck(fn, [x, gy])
+
+
+def test_third_order_gradcheck():
+    """The trio is closed under differentiation: third derivatives check too."""
+    rng = _rng(5)
+    x = _t(rng.standard_normal((1, 1, 5, 4)), True)
+    W = _t(rng.standard_normal((2, 1, 3, 2)), True)
+
+    def second(x, W):
+        y = _conv(x, W, s=(2, 1), p=(1, 0))
+        gx, = minigrad.grad((y * y).sum(), [x], create_graph=True)
+        gW, = minigrad.grad((gx * gx).sum(), [W], create_graph=True)
+        return gW
+
+    assert minigrad.gradcheck(second, [x, W], mode="fast", atol=1e-4)
+
+
+def test_gradcheck_bigger_inputs_fast_mode():
+    rng = _rng(6)
+    x = _t(rng.standard_normal((2, 4, 12, 12)), True)
+    W = _t(rng.standard_normal((8, 4, 4, 4)) * 0.1, True)
+    b = _t(rng.standard_normal(8), True)
+    fn = lambda x, W, b: _conv(x, W, b, (2, 2), (1, 1))  # noqa: E731
+    assert minigrad.gradcheck(fn, [x, W, b], mode="fast")
+    assert minigrad.gradgradcheck(fn, [x, W, b], mode="fast")
+
+
+# ---------------------------------------------------------------------- dtype and misc
+def test_float32_stays_float32():
+    x = minigrad.randn(2, 3, 8, 8, requires_grad=True)
+    conv, deconv = nn.Conv2d(3, 4, 3, 2, 1), nn.ConvTranspose2d(4, 3, 4, 2, 1)
+    y = deconv(conv(x))
+    assert y.dtype == np.float32 and y.shape == (2, 3, 8, 8)
+    gx, gW = minigrad.grad((y * y).sum(), [x, conv.weight], create_graph=True)
+    assert gx.dtype == np.float32 and gW.dtype == np.float32
+    g2, = minigrad.grad((gW * gW).sum(), [deconv.weight])
+    assert g2.dtype == np.float32
+
+
+def test_output_is_c_contiguous():
+    y = F.conv2d(minigrad.randn(2, 3, 8, 8), minigrad.randn(4, 3, 3, 3), padding=1)
+    assert y.data.flags.c_contiguous
+
+
+def test_inconsistent_output_size_raises():
+    with pytest.raises(ValueError, match="inconsistent"):
+        _convT(_t(np.ones((1, 1, 3, 3))), _t(np.ones((1, 1, 3, 3))), size=(7, 7))
+
+
+def test_functional_conv_errors():
+    x, W = minigrad.randn(2, 3, 8, 8), minigrad.randn(4, 3, 3, 3)
+    with pytest.raises(ValueError, match=r"conv2d expects a 4-D input \(N, C, H, W\), got shape "
+                                         r"\(3, 8, 8\)"):
+        F.conv2d(minigrad.randn(3, 8, 8), W)
+    with pytest.raises(ValueError, match="has 2 channels"):
+        F.conv2d(minigrad.randn(2, 2, 8, 8), W)
+    with pytest.raises(NotImplementedError, match="groups"):
+        F.conv2d(x, W, groups=3)
+    with pytest.raises(ValueError, match="empty convolution output"):
+        F.conv2d(minigrad.randn(1, 3, 2, 2), W)
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose2d(minigrad.randn(1, 3, 4, 4), minigrad.randn(3, 2, 3, 3), stride=2,
+                           output_padding=2)
+
+
+def test_padding_same_and_valid():
+    x, W = minigrad.randn(1, 2, 7, 6), minigrad.randn(3, 2, 4, 3)
+    assert F.conv2d(x, W, padding="same").shape == (1, 3, 7, 6)
+    assert F.conv2d(x, W, padding="valid").shape == (1, 3, 4, 4)
+
+
+# ------------------------------------------------------------------------ torch parity
+def _torch_pair(cfg, transpose, output_padding=(0, 0), bias=True):
+    n, c, h, w, oc, k, s, p, d = cfg
+    if transpose:
+        m = nn.ConvTranspose2d(c, oc, k, s, p, output_padding, bias=bias, dilation=d).double()
+        t = torch.nn.ConvTranspose2d(c, oc, k, s, p, output_padding, bias=bias,
+                                     dilation=d).double()
+    else:
+        m = nn.Conv2d(c, oc, k, s, p, d, bias=bias).double()
+        t = torch.nn.Conv2d(c, oc, k, s, p, d, bias=bias).double()
+    t.load_state_dict({k_: torch.from_numpy(v) for k_, v in m.state_dict().items()})
+    return m, t
+
+
+def _second_order(m, t, x_np, r_np):
+    """Gradient-penalty style check: S = ||dL/dx||^2 + sum ||dL/dtheta||^2 with L = <m(x), r>;
+    compare dL/d(x, theta) and dS/d(x, theta) with torch."""
+    x = Tensor(x_np, requires_grad=True)
+    ps = list(m.parameters())
+    L = (m(x) * Tensor(r_np)).sum()
+    gs = minigrad.grad(L, [x] + ps, create_graph=True)
+    S = sum((g * g).sum() for g in gs)
+    dS = minigrad.grad(S, [x] + ps, allow_unused=True)
+
+    xt = torch.tensor(x_np, requires_grad=True)
+    pt = list(t.parameters())
+    Lt = (t(xt) * torch.from_numpy(r_np)).sum()
+    gts = torch.autograd.grad(Lt, [xt] + pt, create_graph=True)
+    St = sum((g * g).sum() for g in gts)
+    dSt = torch.autograd.grad(St, [xt] + pt, allow_unused=True)
+    for g, gt in zip(gs, gts):
+        np.testing.assert_allclose(g.data, gt.detach().numpy(), rtol=1e-9, atol=1e-9)
+    for g, gt, ref in zip(dS, dSt, [x] + ps):
+        a = np.zeros(ref.shape) if g is None else g.data
+        b = np.zeros(ref.shape) if gt is None else gt.numpy()
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8)
+
+
+@needs_torch
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_conv2d_layer_matches_torch(cfg):
+    m, t = _torch_pair(cfg, transpose=False)
+    n, c, h, w = cfg[:4]
+    rng = _rng(7)
+    x_np = rng.standard_normal((n, c, h, w))
+    y = m(Tensor(x_np))
+    yt = t(torch.from_numpy(x_np))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    _second_order(m, t, x_np, rng.standard_normal(y.shape))
+
+
+@needs_torch
+@pytest.mark.parametrize("cfg", CONFIGS, ids=IDS)
+def test_conv_transpose2d_layer_matches_torch(cfg):
+    s = cfg[6]
+    output_padding = (s[0] - 1, s[1] - 1)  # the largest allowed: (1, 1), (1, 0), (0, 1), ...
+    m, t = _torch_pair(cfg, transpose=True, output_padding=output_padding)
+    n, c, h, w = cfg[:4]
+    rng = _rng(8)
+    x_np = rng.standard_normal((n, c, h, w))
+    y = m(Tensor(x_np))
+    yt = t(torch.from_numpy(x_np))
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    _second_order(m, t, x_np, rng.standard_normal(y.shape))
+
+
+@needs_torch
+def test_conv_transpose2d_output_size_matches_torch():
+    m, t = _torch_pair((2, 3, 5, 4, 2, (3, 3), (2, 2), (1, 1), (1, 1)), transpose=True)
+    x_np = _rng(9).standard_normal((2, 3, 5, 4))
+    for size in [(9, 7), (10, 8), (9, 8)]:
+        y = m(Tensor(x_np), output_size=size)
+        yt = t(torch.from_numpy(x_np), output_size=size)
+        assert y.shape == tuple(yt.shape) == (2, 2) + size
+        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="valid sizes"):
+        m(Tensor(x_np), output_size=(12, 8))
+
+
+@needs_torch
+def test_conv_without_bias_matches_torch():
+    for transpose in (False, True):
+        m, t = _torch_pair((2, 2, 6, 5, 3, (3, 3), (2, 1), (1, 1), (1, 1)), transpose,
+                           bias=False)
+        assert m.bias is None
+        x_np = _rng(10).standard_normal((2, 2, 6, 5))
+        y = m(Tensor(x_np))
+        _second_order(m, t, x_np, _rng(11).standard_normal(y.shape))
+
+
+@needs_torch
+def test_float32_conv_close_to_torch_at_dcgan_shape():
+    """float32 end to end (no drift to float64) and close to torch's float32 result."""
+    rng = _rng(12)
+    x_np = rng.standard_normal((8, 16, 16, 16)).astype(np.float32)
+    m = nn.Conv2d(16, 32, 4, 2, 1)
+    t = torch.nn.Conv2d(16, 32, 4, 2, 1)
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in m.state_dict().items()})
+    x = Tensor(x_np, requires_grad=True)
+    y = m(x)
+    assert y.dtype == np.float32
+    xt = torch.tensor(x_np, requires_grad=True)
+    yt = t(xt)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    g_np = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(Tensor(g_np))
+    yt.backward(torch.from_numpy(g_np))
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.weight.grad.data, t.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
+    assert x.grad.dtype == m.weight.grad.dtype == np.float32
