@@ -62,7 +62,7 @@ def cmd_train(args, config_cls):
     model = _build_model(args, config_cls)
     dataset = "random" if args.dry_run and args.dataset == "random" else args.dataset
     ds = datasets.load(dataset, "train")
-    batch = args.batch_size or getattr(model.config, "batch_size", 64)
+    batch = getattr(model.config, "batch_size", 64)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
                         device=args.device if args.device != "cpu" else None)
     out = args.out or f"runs/{args.model}_{args.dataset}"
@@ -151,7 +151,6 @@ def main(argv=None):
     tr.add_argument("--dataset", default="mnist", help="mnist, fashion_mnist or random")
     tr.add_argument("--epochs", type=int, default=5)
     tr.add_argument("--out", default=None, help="run folder (default runs/MODEL_DATASET)")
-    tr.add_argument("--batch-size", type=int, default=None)
     tr.add_argument("--max-steps", type=int, default=None)
     tr.add_argument("--sample-every", type=int, default=500)
     tr.add_argument("--checkpoint-every", type=int, default=1000)

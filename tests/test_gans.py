@@ -1,0 +1,151 @@
+"""Part 1 of the GAN zoo: every variant trains (dry run), the loop resumes exactly, stops on NaN."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad
+import gans
+from gans import latent
+from gans.common import image_grid
+from gans.trainer import TrainingDiverged, fit
+from minigrad.data import ArrayDataset, DataLoader
+
+PART1 = ["vanilla", "dcgan", "cgan", "acgan"]
+
+
+def _loader(n=16, batch=8, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (n, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, n).astype(np.int64)
+    return DataLoader(ArrayDataset(images, labels), batch_size=batch, shuffle=True, seed=seed,
+                      drop_last=True)
+
+
+def _params(model):
+    return {f"{k}.{n}": p.data.copy() for k, m in model.nets.items()
+            for n, p in m.named_parameters()}
+
+
+@pytest.mark.parametrize("name", PART1)
+def test_dry_run_trains(name, tmp_path):
+    minigrad.manual_seed(0)
+    model = gans.get_model(name)()
+    before = _params(model)
+    history = fit(model, _loader(), epochs=1, out_dir=tmp_path, dry_run=True, progress=False)
+    assert len(history) == 2
+    for row in history:
+        assert all(math.isfinite(v) for v in row.values()), row
+        assert "loss_d" in row and "loss_g" in row
+    after = _params(model)
+    for net in model.nets:
+        changed = [k for k in before if k.startswith(net + ".") and
+                   not np.array_equal(before[k], after[k])]
+        assert changed, f"{name}: no parameter of {net} changed"
+    images = model.sample(4)
+    assert images.shape == (4, 1, 28, 28)
+    assert images.dtype == np.float32
+    assert np.all(np.abs(images.numpy()) <= 1)
+    assert not images.requires_grad
+
+
+@pytest.mark.parametrize("name", ["vanilla", "cgan"])
+def test_resume_is_exact(name, tmp_path):
+    """Stopping after 3 steps and resuming gives the same losses as one uninterrupted run."""
+    def run(out, max_steps, resume=True):
+        minigrad.manual_seed(1)
+        model = gans.get_model(name)()
+        return fit(model, _loader(n=32), epochs=2, out_dir=out, max_steps=max_steps,
+                   sample_every=0, checkpoint_every=1, progress=False, resume=resume)
+
+    full = run(tmp_path / "a", 6)
+    run(tmp_path / "b", 3)
+    resumed = run(tmp_path / "b", 6)
+    assert [r["step"] for r in resumed] == [r["step"] for r in full]
+    for a, b in zip(full, resumed):
+        assert a == b
+
+
+def test_nan_stops_with_step_and_losses(tmp_path):
+    minigrad.manual_seed(0)
+    model = gans.get_model("vanilla")()
+    with minigrad.no_grad():
+        model.D.net[0].weight.data[...] = np.nan
+    with pytest.raises(TrainingDiverged, match=r"step 1 .*loss_d"):
+        fit(model, _loader(), epochs=1, out_dir=tmp_path, progress=False, sample_every=0)
+
+
+def test_minimax_and_nonsaturating_losses():
+    """With D sure a fake is fake (logit -10): log(1-D) is flat, -log D is steep."""
+    from gans.vanilla import Config, VanillaGAN
+
+    logits = minigrad.tensor([[-10.0]], requires_grad=True)
+    grads = {}
+    for loss in ("minimax", "non_saturating"):
+        model = VanillaGAN(Config(loss=loss))
+        g, = minigrad.grad(model.generator_loss(logits), logits)
+        grads[loss] = abs(g.item())
+    assert grads["minimax"] < 1e-4 < 0.99 < grads["non_saturating"]
+
+
+def test_k_discriminator_steps_per_generator_step(tmp_path):
+    from gans.vanilla import Config, VanillaGAN
+
+    minigrad.manual_seed(0)
+    model = VanillaGAN(Config(k=2))
+    hist = fit(model, _loader(n=32), epochs=1, out_dir=tmp_path, max_steps=4, progress=False,
+               sample_every=0, checkpoint_every=0)
+    assert ["loss_g" in r for r in hist] == [False, True, False, True]
+    assert model.d_step == 4 and model.step == 2
+
+
+def test_trainer_writes_run_folder(tmp_path):
+    minigrad.manual_seed(0)
+    model = gans.get_model("vanilla")()
+    fit(model, _loader(), epochs=1, out_dir=tmp_path, progress=False, sample_every=1)
+    for name in ("config.json", "metrics.csv", "loss_curve.png", "checkpoint.npz",
+                 "samples/final.png", "samples/step_0000001.png"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_conditional_sampling_uses_labels():
+    minigrad.manual_seed(0)
+    model = gans.get_model("cgan")()
+    z = model.latent(2)
+    z = minigrad.cat([z[:1], z[:1]])
+    a = model.sample(2, labels=[3, 3], z=z).numpy()
+    b = model.sample(2, labels=[3, 7], z=z).numpy()
+    assert np.allclose(a[0], a[1])
+    assert not np.allclose(b[0], b[1])
+
+
+def test_latent_interpolation_and_arithmetic():
+    minigrad.manual_seed(0)
+    model = gans.get_model("dcgan")()
+    rng = np.random.default_rng(0)
+    z0, z1 = rng.standard_normal(100), rng.standard_normal(100)
+    path = latent.interpolate(model, z0, z1, steps=5)
+    assert path.shape == (5, 1, 28, 28)
+    ends = model.sample(2, z=minigrad.tensor(np.stack([z0, z1]).astype(np.float32))).numpy()
+    assert np.allclose(path.numpy()[[0, -1]], ends, atol=1e-5)
+    zs = [rng.standard_normal((3, 100)) for _ in range(3)]
+    out = latent.vector_arithmetic(model, *zs)
+    assert out.shape == (1, 1, 28, 28)
+    assert np.allclose(latent.slerp(z0, z1, 0.0), z0) and np.allclose(latent.slerp(z0, z1, 1), z1)
+
+
+def test_image_grid_layout():
+    imgs = -np.ones((10, 1, 4, 4), np.float32)
+    grid = image_grid(imgs, nrow=5, pad=1)
+    assert grid.shape == (2 * 5 + 1, 5 * 5 + 1, 1)
+    assert grid[1:5, 1:5].max() == 0.0 and grid[0, 0, 0] == 1.0
+
+
+def test_cli_dry_run(tmp_path, capsys):
+    from gans.__main__ import main
+
+    main(["train", "--model", "vanilla", "--dataset", "random", "--dry-run", "--no-progress",
+          "--out", str(tmp_path), "--lr", "1e-3", "--g-hidden", "32,64"])
+    import json
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["lr"] == 1e-3 and cfg["g_hidden"] == [32, 64]
