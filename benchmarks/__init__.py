@@ -1,0 +1,1 @@
+"""minigrad against PyTorch: ``python -m benchmarks`` (see benchmarks/README.md)."""

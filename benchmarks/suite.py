@@ -1,0 +1,156 @@
+"""The benchmark cases: each builds a minigrad callable and its PyTorch twin doing the same work.
+
+A case is ``(name, group, make)`` where ``make(device)`` returns ``(minigrad_fn, torch_fn)``;
+each fn runs one forward+backward (ops) or one full training step (steps).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigrad
+import gans
+from minigrad.nn import functional as MF
+
+
+def _np(*shape, seed=0, lo=-1.0, hi=1.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape).astype(np.float32)
+
+
+def _pair(arrays, grad_flags, device):
+    """The same arrays as minigrad and torch leaf tensors."""
+    import torch
+
+    mg = [minigrad.tensor(a, requires_grad=g, device=device) for a, g in zip(arrays, grad_flags)]
+    th = [torch.tensor(a, requires_grad=g, device=device) for a, g in zip(arrays, grad_flags)]
+    return mg, th
+
+
+def _fwd_bwd(f_mg, f_th, mg, th):
+    def run_mg():
+        for t in mg:
+            t.grad = None
+        f_mg(*mg).sum().backward()
+
+    def run_th():
+        for t in th:
+            t.grad = None
+        f_th(*th).sum().backward()
+
+    return run_mg, run_th
+
+
+def op_cases():
+    import torch
+    import torch.nn.functional as TF
+
+    def matmul(m, k, n):
+        def make(dev):
+            mg, th = _pair([_np(m, k), _np(k, n, seed=1)], [True, True], dev)
+            return _fwd_bwd(lambda a, b: a @ b, lambda a, b: a @ b, mg, th)
+        return make
+
+    def conv(cin, cout, hw, n=64):
+        def make(dev):
+            mg, th = _pair([_np(n, cin, hw, hw), _np(cout, cin, 4, 4, seed=1) * 0.1],
+                           [True, True], dev)
+            return _fwd_bwd(lambda x, w: MF.conv2d(x, w, stride=2, padding=1),
+                            lambda x, w: TF.conv2d(x, w, stride=2, padding=1), mg, th)
+        return make
+
+    def convT(cin, cout, hw, n=64):
+        def make(dev):
+            mg, th = _pair([_np(n, cin, hw, hw), _np(cin, cout, 4, 4, seed=1) * 0.1],
+                           [True, True], dev)
+            return _fwd_bwd(lambda x, w: MF.conv_transpose2d(x, w, stride=2, padding=1),
+                            lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1), mg, th)
+        return make
+
+    def batchnorm(dev):
+        mg, th = _pair([_np(64, 128, 7, 7), np.ones(128, np.float32), np.zeros(128, np.float32)],
+                       [True, True, True], dev)
+        return _fwd_bwd(lambda x, w, b: MF.batch_norm(x, None, None, w, b, training=True),
+                        lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True), mg, th)
+
+    def act_chain(dev):
+        mg, th = _pair([_np(100, 1024)], [True], dev)
+        return _fwd_bwd(lambda x: MF.leaky_relu(x, 0.2).tanh().sigmoid(),
+                        lambda x: TF.leaky_relu(x, 0.2).tanh().sigmoid(), mg, th)
+
+    def bce_logits(dev):
+        mg, th = _pair([_np(100, 1, lo=-5, hi=5), (_np(100, 1, seed=2) > 0).astype(np.float32)],
+                       [True, False], dev)
+        return _fwd_bwd(lambda z, t: MF.binary_cross_entropy_with_logits(z, t),
+                        lambda z, t: TF.binary_cross_entropy_with_logits(z, t), mg, th)
+
+    def overhead(dev):
+        """20 chained elementwise ops on 1-element tensors: the cost of dispatch alone."""
+        mg, th = _pair([_np(1), _np(1, seed=1)], [True, True], dev)
+
+        def chain(a, b):
+            y = a
+            for _ in range(10):
+                y = y * b + a
+            return y
+
+        return _fwd_bwd(chain, chain, mg, th)
+
+    return [
+        ("matmul 100x784 @ 784x1024", "op", matmul(100, 784, 1024)),
+        ("matmul 100x1024 @ 1024x512", "op", matmul(100, 1024, 512)),
+        ("matmul 64x6272 @ 6272x1", "op", matmul(64, 6272, 1)),
+        ("conv2d 1->64, 28x28, 4x4/2", "op", conv(1, 64, 28)),
+        ("conv2d 64->128, 14x14, 4x4/2", "op", conv(64, 128, 14)),
+        ("conv_transpose2d 128->64, 7x7, 4x4/2", "op", convT(128, 64, 7)),
+        ("conv_transpose2d 64->1, 14x14, 4x4/2", "op", convT(64, 1, 14)),
+        ("batch_norm (64,128,7,7)", "op", batchnorm),
+        ("leaky_relu>tanh>sigmoid (100,1024)", "op", act_chain),
+        ("bce_with_logits (100,1)", "op", bce_logits),
+        ("overhead: 20 ops on 1-element tensors", "overhead", overhead),
+    ]
+
+
+def _batch(name, n, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (n, 1, 28, 28)).astype(np.float32)
+    return images, rng.integers(0, 10, n).astype(np.int64)
+
+
+def step_case(name, batch=None, **config):
+    """A full training step (D step + G step) of a gans model and of its torch twin."""
+    def make(dev):
+        from benchmarks.twins import Twin
+
+        minigrad.manual_seed(0)
+        cfg = gans.get_config(name)(**config)
+        model = gans.get_model(name)(cfg, device=dev)
+        n = batch or cfg.batch_size
+        images, labels = _batch(name, n)
+        twin = Twin(model, seed=0)
+        real_mg = minigrad.tensor(images, device=dev)
+        labels_mg = minigrad.tensor(labels, device=dev)
+        return (lambda: model.train_step(real_mg, labels_mg, update_g=True),
+                lambda: twin.train_step(images, labels, update_g=True))
+    return make
+
+
+def step_cases():
+    cases = [
+        ("MLP GAN step (batch 100)", "step", step_case("vanilla")),
+        ("DCGAN-28 step (batch 64)", "step", step_case("dcgan", batch=64)),
+        ("conditional GAN step (batch 64)", "step", step_case("cgan")),
+        ("AC-GAN step (batch 64)", "step", step_case("acgan")),
+    ]
+    try:
+        from benchmarks.twins import Twin  # noqa: F401
+        import gans.wgan_gp  # noqa: F401
+        from benchmarks import twins
+        if hasattr(twins, "WGANGPTwin"):
+            cases += [
+                ("WGAN-GP step, MLP critic (batch 64)", "step",
+                 step_case("wgan_gp", batch=64, critic="mlp")),
+                ("WGAN-GP step, conv critic (batch 64)", "step",
+                 step_case("wgan_gp", batch=64, critic="conv")),
+            ]
+    except ImportError:
+        pass
+    return cases

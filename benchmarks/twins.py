@@ -1,0 +1,209 @@
+"""PyTorch twins of the gans models: the same architecture, parameter names, initial weights,
+hyperparameters and noise, trained with torch. They serve two purposes:
+
+- the benchmarks time one training step of each framework on identical work;
+- the results table compares each minigrad model with its twin after the same number of steps.
+
+``Twin(mg_model, seed)`` copies the minigrad model's initial state dicts into torch modules built
+with the same structure, so both start from the same point. Noise comes from a numpy Generator
+seeded like minigrad's, drawn in the same order, so both see the same z sequence; dropout masks
+differ (each framework has its own).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def _mlp(sizes, dropout=0.0, out_act=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(0.2))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+# ----------------------------------------------------------------------------- networks
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg, n_extra=0, embed=None):
+        super().__init__()
+        self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
+        if embed:
+            self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
+        self.net = _mlp((cfg.latent_dim + n_extra, *cfg.g_hidden, int(np.prod(self.shape))),
+                        out_act=nn.Tanh())
+
+    def forward(self, z, y=None):
+        h = z if y is None else torch.cat([z, self.embed(y)], 1)
+        return self.net(h).reshape(-1, *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, cfg, n_extra=0, embed=None):
+        super().__init__()
+        if embed:
+            self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
+        n_in = cfg.channels * cfg.img_size ** 2 + n_extra
+        self.net = _mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout)
+
+    def forward(self, x, y=None):
+        h = x.reshape(x.shape[0], -1)
+        if y is not None:
+            h = torch.cat([h, self.embed(y)], 1)
+        return self.net(h)
+
+
+class ConvGenerator(nn.Module):
+    def __init__(self, latent_dim=100, channels=1, features=64):
+        super().__init__()
+        self.f2 = 2 * features
+        self.fc = nn.Linear(latent_dim, self.f2 * 49)
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(self.f2), nn.ReLU(),
+            nn.ConvTranspose2d(self.f2, features, 4, 2, 1), nn.BatchNorm2d(features), nn.ReLU(),
+            nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(self.fc(z).reshape(-1, self.f2, 7, 7))
+
+
+class ConvDiscriminator(nn.Module):
+    def __init__(self, channels=1, features=64, n_out=1, batch_norm=True):
+        super().__init__()
+        f2 = 2 * features
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(features, f2, 4, 2, 1), nn.BatchNorm2d(f2) if batch_norm else nn.Identity(),
+            nn.LeakyReLU(0.2), nn.Flatten())
+        self.n_features = f2 * 49
+        self.head = nn.Linear(self.n_features, n_out) if n_out else nn.Identity()
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class ACGenerator(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.n_classes, cfg.latent_dim)
+        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+
+    def forward(self, z, y):
+        return self.net(z * self.embed(y))
+
+
+class ACDiscriminator(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.body = ConvDiscriminator(cfg.channels, cfg.d_features, n_out=0)
+        self.adv = nn.Linear(self.body.n_features, 1)
+        self.cls = nn.Linear(self.body.n_features, cfg.n_classes)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.adv(h), self.cls(h)
+
+
+def _bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+# -------------------------------------------------------------------------------- twins
+class Twin:
+    """A torch copy of a gans model with the same train_step math (see module docstring)."""
+
+    def __init__(self, mg_model, seed: int = 0):
+        self.name, cfg = mg_model.name, mg_model.config
+        self.cfg = cfg
+        self.rng = np.random.default_rng(seed)
+        name = self.name
+        if name == "vanilla":
+            self.G, self.D = MLPGenerator(cfg), MLPDiscriminator(cfg)
+        elif name == "cgan":
+            self.G = MLPGenerator(cfg, cfg.embed_dim, embed=True)
+            self.D = MLPDiscriminator(cfg, cfg.embed_dim, embed=True)
+        elif name == "dcgan":
+            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+            self.D = ConvDiscriminator(cfg.channels, cfg.d_features)
+        elif name == "acgan":
+            self.G, self.D = ACGenerator(cfg), ACDiscriminator(cfg)
+        else:
+            raise KeyError(f"no torch twin for {name!r}")
+        for mine, theirs in ((mg_model.G, self.G), (mg_model.D, self.D)):
+            sd = {k: torch.from_numpy(np.array(v)) for k, v in mine.state_dict().items()}
+            theirs.load_state_dict(sd)
+        if name == "vanilla" and cfg.optimizer == "sgd":
+            make = lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum)  # noqa: E731
+        else:
+            make = lambda p: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas)  # noqa: E731
+        self.opt_g, self.opt_d = make(self.G.parameters()), make(self.D.parameters())
+        self.conditional = name in ("cgan", "acgan")
+
+    def latent(self, n):
+        return torch.from_numpy(self.rng.standard_normal((n, self.cfg.latent_dim),
+                                                         dtype=np.float32))
+
+    def labels(self, n):
+        return torch.from_numpy(self.rng.integers(0, self.cfg.n_classes, n).astype(np.int64))
+
+    def generate(self, z, y=None):
+        return self.G(z) if y is None else self.G(z, y)
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        real = torch.as_tensor(np.asarray(real))
+        labels = None if labels is None else torch.as_tensor(np.asarray(labels))
+        n = real.shape[0]
+        G, D = self.G, self.D
+        y_fake = self.labels(n) if self.conditional else None
+        fake = self.generate(self.latent(n), y_fake)
+        if self.name == "acgan":
+            (rs, rc), (fs, fc) = D(real), D(fake.detach())
+            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0) + self.cfg.class_weight * (
+                F.cross_entropy(rc, labels) + F.cross_entropy(fc, y_fake))
+        elif self.name == "cgan":
+            rs, fs = D(real, labels), D(fake.detach(), y_fake)
+            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0)
+        else:
+            rs, fs = D(real), D(fake.detach())
+            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0)
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        stats = {"loss_d": loss_d.item()}
+        if update_g:
+            for p in D.parameters():
+                p.requires_grad_(False)
+            if self.name == "vanilla":  # the vanilla model draws fresh noise for its G step
+                fake = G(self.latent(n))
+            if self.name == "acgan":
+                s, c = D(fake)
+                loss_g = _bce(s, 1.0) + self.cfg.class_weight * F.cross_entropy(c, y_fake)
+            elif self.name == "cgan":
+                loss_g = _bce(D(fake, y_fake), 1.0)
+            elif self.name == "vanilla" and self.cfg.loss == "minimax":
+                loss_g = -_bce(D(fake), 0.0)
+            else:
+                loss_g = _bce(D(fake), 1.0)
+            self.opt_g.zero_grad()
+            loss_g.backward()
+            self.opt_g.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+            stats["loss_g"] = loss_g.item()
+        return stats
+
+    @torch.no_grad()
+    def sample(self, n, labels=None) -> np.ndarray:
+        self.G.eval()
+        try:
+            y = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64))
+            return self.generate(self.latent(n), y).numpy()
+        finally:
+            self.G.train()
