@@ -144,7 +144,8 @@ def dcgan_weights(module) -> None:
             zeros_(module.bias)
     elif isinstance(module, layers._BatchNorm) and module.affine:
         normal_(module.weight, 1.0, 0.02)
-        zeros_(module.bias)
+        if module.bias is not None:
+            zeros_(module.bias)
 
 
 def dcgan_init_(module):

@@ -33,7 +33,7 @@ def _rank_error(layer, expected, x):
 
 
 def _check_tensor(layer, x):
-    if not isinstance(x, Tensor):
+    if type(x) is not Tensor and not isinstance(x, Tensor):
         raise TypeError(f"{type(layer).__name__}.forward expects a minigrad Tensor, got "
                         f"{type(x).__name__} (wrap arrays with minigrad.tensor(...))")
 
@@ -71,8 +71,8 @@ class Linear(Module):
 
     def forward(self, x):
         w = self.weight
+        _check_tensor(self, x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            _check_tensor(self, x)
             raise ValueError(f"{self!r} expects input with {self.in_features} features in the "
                              f"last dimension, got input of shape {tuple(x.shape)} (weight shape "
                              f"{tuple(w.shape)})")
@@ -112,8 +112,7 @@ class _ConvNd(Module):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \
             f"stride={self.stride}"
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else \
-                f", padding={self.padding}"
+            s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if getattr(self, "output_padding", (0, 0)) != (0, 0):
@@ -123,8 +122,8 @@ class _ConvNd(Module):
         return s
 
     def _check_input(self, x, channels_axis_size):
+        _check_tensor(self, x)
         if x.ndim != 4:
-            _check_tensor(self, x)
             _rank_error(self, "4-D input (N, C, H, W)", x)
         if x.shape[1] != channels_axis_size:
             raise ValueError(f"{self!r} expects {channels_axis_size} input channels, got input "
@@ -198,14 +197,17 @@ class ConvTranspose2d(_ConvNd):
 class _NormBase(Module):
     _expected = ""
 
-    def __init__(self, num_features, eps, momentum, affine, track_running_stats):
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, bias=True):
         super().__init__()
         self.num_features = int(num_features)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         if self.affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=np.float32))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -229,7 +231,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input(self, x):
         if x.ndim not in self._ranks:
@@ -250,7 +253,8 @@ class _NormBase(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -262,8 +266,8 @@ class _BatchNorm(_NormBase):
     """
 
     def __init__(self, num_features: int, *, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+                 affine: bool = True, track_running_stats: bool = True, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias)
 
     def forward(self, x):
         self._check_input(x)
@@ -294,12 +298,13 @@ class InstanceNorm2d(_NormBase):
     _expected = "4-D input (N, C, H, W)"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = False, track_running_stats: bool = False):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+                 affine: bool = False, track_running_stats: bool = False, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias)
 
     def forward(self, x):
         self._check_input(x)
-        momentum = self._momentum()
+        # As in PyTorch, instance norm keeps no batch counter: momentum None means 0.
+        momentum = 0.0 if self.momentum is None else self.momentum
         use_input_stats = self.training or not self.track_running_stats
         return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                use_input_stats, momentum, self.eps)
@@ -336,7 +341,7 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
 # ================================================================================ dropout
