@@ -1,0 +1,635 @@
+"""The op table: one ``OpSpec`` per tested op, as data (Chainer's FunctionTestCase idea, without the
+subclasses).
+
+An entry says how to call the op (``fn``), which inputs to give it (``case``: a hypothesis strategy
+drawing the input shapes and the op's other arguments), where its inputs may live (``domain``),
+which points to keep away from (``kinks``: where the op is not differentiable), and what it must
+equal (``numpy_reference``, ``torch_reference``). ``tests/test_ops.py`` and
+``tests/test_dtypes.py`` run every entry; adding an op to the suite means adding an entry here.
+
+Conventions:
+    fn(*tensors, **kw)              minigrad; returns a Tensor or a tuple of Tensors
+    numpy_reference(*arrays, **kw)  float64 numpy; same structure as fn's result
+    torch_reference(*tensors, **kw) torch; same structure (None: no torch counterpart)
+    kw                              drawn by ``case`` with the shapes: dims, scalars, masks, indices
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad
+import minigrad.functional as F
+
+MAX_DIMS = 3
+MAX_SIDE = 3  # up to 27 elements: full-Jacobian gradchecks stay fast
+
+
+class Case(NamedTuple):
+    """What one hypothesis example feeds an op besides the input values."""
+    shapes: tuple          # one shape per tensor input
+    kw: dict               # the op's other arguments
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    fn: Callable
+    case: Any                                   # strategy of Case
+    numpy_reference: Callable
+    torch_reference: Callable | None = None
+    domain: tuple = (-2.0, 2.0)                 # (lo, hi) for all inputs, or one pair per input
+    kinks: tuple | Callable = ()                # points to avoid, or kw -> points
+    margin: float = 1e-2                        # how far from a kink (or a tie) values stay
+    distinct: bool = False                      # no ties among all input values (max/min family)
+    second_order: bool = True                   # run gradgradcheck and second-order torch parity
+    uses_kernels: bool = False                  # goes through minigrad.kernels (numba variants)
+
+    def __repr__(self):
+        return self.name
+
+    def domain_of(self, i: int) -> tuple:
+        return self.domain[i] if isinstance(self.domain[0], tuple) else self.domain
+
+    def prepare(self, arrays: list, kw: dict) -> list:
+        """Move drawn values away from kinks and ties (deterministically: no rejected examples)."""
+        kinks = self.kinks(kw) if callable(self.kinks) else self.kinks
+        out = []
+        for a in arrays:
+            a = a.copy()
+            for k in kinks:
+                close = np.abs(a - k) < self.margin
+                a[close] = k + np.where(a[close] >= k, self.margin, -self.margin)
+            out.append(a)
+        if self.distinct:
+            out = _distinct(out, self.margin)
+        return out
+
+
+def _distinct(arrays, gap):
+    """Shift values, keeping their order, so any two (across all arrays) differ by >= gap."""
+    flat = np.concatenate([a.ravel() for a in arrays])
+    order = np.argsort(flat, kind="stable")
+    flat[order] = flat[order] + gap * np.arange(flat.size)
+    out, start = [], 0
+    for a in arrays:
+        out.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return out
+
+
+# ------------------------------------------------------------------------------ strategies
+def shapes(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE):
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def unary(min_dims=0, min_side=1, **kw_strategies):
+    """One input of any shape (0-d included), plus keyword arguments drawn from strategies."""
+    @st.composite
+    def draw_case(draw):
+        shape = draw(shapes(min_dims=min_dims, min_side=min_side))
+        return Case((shape,), {k: draw(s) for k, s in kw_strategies.items()})
+    return draw_case()
+
+
+def broadcast(num_shapes=2):
+    """Shapes that broadcast together (size-1 dims and missing leading dims included)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=num_shapes, min_dims=0, max_dims=MAX_DIMS,
+                                             min_side=1, max_side=MAX_SIDE).map(
+        lambda r: Case(tuple(r.input_shapes), {}))
+
+
+@st.composite
+def dims(draw, ndim, allow_none=True, allow_tuple=True):
+    """A reduction dim: None, an int (maybe negative) or a tuple of distinct ints."""
+    options = ["none"] if allow_none or ndim == 0 else []
+    if ndim:
+        options.append("int")
+        if allow_tuple:
+            options.append("tuple")
+    kind = draw(st.sampled_from(options))
+    if kind == "none":
+        return None
+    if kind == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    return tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+
+
+@st.composite
+def reduction(draw, min_dims=0, min_side=1, allow_none=True, allow_tuple=True):
+    shape = draw(shapes(min_dims=min_dims, min_side=min_side))
+    dim = draw(dims(len(shape), allow_none, allow_tuple))
+    return Case((shape,), {"dim": dim, "keepdim": draw(st.booleans())})
+
+
+def one_dim(min_dims=1):
+    """One input and one int dim (softmax and friends)."""
+    @st.composite
+    def draw_case(draw):
+        shape = draw(shapes(min_dims=min_dims))
+        return Case((shape,), {"dim": draw(st.integers(-len(shape), len(shape) - 1))})
+    return draw_case()
+
+
+scalars = st.one_of(st.integers(-3, 3), st.floats(-2.5, 2.5, allow_subnormal=False))
+nonzero_scalars = st.one_of(st.sampled_from([-2, -1, 1, 3]), st.floats(0.5, 2.5),
+                            st.floats(-2.5, -0.5))
+
+
+# --------------------------------------------------------------------- reference helpers
+def _np_reduce(fn):
+    return lambda x, dim, keepdim: fn(x, axis=dim, keepdims=keepdim)
+
+
+def _torch_reduce(fn):
+    """torch.<fn>(x, dim, keepdim) with dim=None meaning every dim, for any keepdim."""
+    def ref(x, dim, keepdim):
+        if dim is None:
+            y = fn(x) if x.ndim else fn(x.reshape(1)).reshape(())
+            return y.reshape((1,) * x.ndim) if keepdim else y
+        return fn(x, dim=dim, keepdim=keepdim)
+    return ref
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _tF():
+    import torch.nn.functional as tF
+    return tF
+
+
+def _np_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_logsumexp(x, dim, keepdim=False):
+    m = np.max(x, axis=dim, keepdims=True)
+    y = np.log(np.sum(np.exp(x - m), axis=dim, keepdims=True)) + m
+    return y if keepdim else np.squeeze(y, axis=dim)
+
+
+def _np_softmax(x, dim):
+    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def _np_norm(x, p, dim, keepdim):
+    if p == 1:
+        return np.sum(np.abs(x), axis=dim, keepdims=keepdim)
+    return np.sqrt(np.sum(x * x, axis=dim, keepdims=keepdim))
+
+
+def _torch_norm(x, p, dim, keepdim):
+    torch = _torch()
+    return torch.linalg.vector_norm(x, ord=1 if p == 1 else 2, dim=dim, keepdim=keepdim)
+
+
+# -------------------------------------------------------------------------- matmul cases
+@st.composite
+def matmul_case(draw):
+    """a @ b: matrices, batches (broadcast batch dims), and 1-D operands on either side."""
+    n, k, m = (draw(st.integers(1, MAX_SIDE)) for _ in range(3))
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
+                                                   max_side=2))
+    ba, bb = batch.input_shapes
+    a = (k,) if draw(st.booleans()) and draw(st.booleans()) else ba + (n, k)
+    b = (k,) if draw(st.booleans()) and draw(st.booleans()) else bb + (k, m)
+    return Case((a, b), {})
+
+
+# ------------------------------------------------------------------------ shape-op cases
+@st.composite
+def reshape_case(draw):
+    shape = draw(shapes())
+    size = math.prod(shape)
+    targets = [(size,), (-1,), (1, size), (size, 1), tuple(reversed(shape)), shape + (1,),
+               (1,) + shape]
+    if len(shape) >= 2:
+        targets.append((shape[0] * shape[1],) + shape[2:])
+        targets.append((shape[0], -1))
+    if size == 1:
+        targets.append(())
+    return Case((shape,), {"shape": draw(st.sampled_from(targets))})
+
+
+@st.composite
+def flatten_case(draw):
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    s = draw(st.integers(0, nd - 1))
+    e = draw(st.integers(s, nd - 1))
+    # either form (negative or not) of each dim
+    s = s - nd if draw(st.booleans()) else s
+    e = e - nd if draw(st.booleans()) else e
+    return Case((shape,), {"start_dim": s, "end_dim": e})
+
+
+@st.composite
+def transpose_case(draw):
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    return Case((shape,), {"dim0": draw(st.integers(-nd, nd - 1)),
+                           "dim1": draw(st.integers(-nd, nd - 1))})
+
+
+@st.composite
+def permute_case(draw):
+    shape = draw(shapes(min_dims=1))
+    return Case((shape,), {"dims": tuple(draw(st.permutations(range(len(shape)))))})
+
+
+@st.composite
+def expand_case(draw):
+    shape = draw(shapes(max_side=2))
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    sizes = []
+    for n in shape:
+        if n == 1:
+            sizes.append(draw(st.sampled_from([1, 2, 3, -1])))
+        else:
+            sizes.append(draw(st.sampled_from([n, -1])))
+    return Case((shape,), {"sizes": lead + tuple(sizes)})
+
+
+@st.composite
+def squeeze_case(draw):
+    shape = draw(shapes(max_side=2))
+    dim = draw(st.none() | st.integers(-len(shape), len(shape) - 1)) if shape else None
+    return Case((shape,), {"dim": dim})
+
+
+@st.composite
+def unsqueeze_case(draw):
+    shape = draw(shapes())
+    nd = len(shape)
+    return Case((shape,), {"dim": draw(st.integers(-nd - 1, nd))})
+
+
+# ------------------------------------------------------------------------- index cases
+def _nonempty(shape, index):
+    return np.empty(shape)[index].size > 0
+
+
+@st.composite
+def basic_index_case(draw):
+    """ints, slices with any step (negative too), None and Ellipsis."""
+    shape = draw(shapes(min_dims=1))
+    index = draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
+                                   allow_ellipsis=True).filter(lambda ix: _nonempty(shape, ix)))
+    return Case((shape,), {"index": index})
+
+
+@st.composite
+def int_array_index_case(draw):
+    """An integer array along one axis, negative and repeated entries included."""
+    shape = draw(shapes(min_dims=1))
+    axis = draw(st.integers(0, len(shape) - 1))
+    n = shape[axis]
+    idx = draw(hnp.arrays(np.int64, draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)),
+                          elements=st.integers(-n, n - 1)))
+    index = (slice(None),) * axis + (idx,)
+    if draw(st.booleans()) and len(shape) > axis + 1:  # add a reversed slice after the array
+        index = index + (slice(None, None, -1),)
+    return Case((shape,), {"index": index})
+
+
+@st.composite
+def repeated_index_case(draw):
+    """Several integer arrays together (a gather of points), with forced repeats."""
+    shape = draw(shapes(min_dims=2))
+    k = draw(st.integers(1, 4))
+    idx = tuple(np.array(draw(st.lists(st.integers(-n, n - 1), min_size=k, max_size=k)) * 2)
+                for n in shape[:2])  # every point twice
+    return Case((shape,), {"index": idx})
+
+
+@st.composite
+def mask_index_case(draw):
+    """A boolean mask over the leading dims (at least one True)."""
+    shape = draw(shapes(min_dims=1))
+    mdims = draw(st.integers(1, len(shape)))
+    mask = draw(hnp.arrays(np.bool_, shape[:mdims]).filter(lambda m: m.any()))
+    return Case((shape,), {"index": mask})
+
+
+def _getitem(x, index):
+    return x[index]
+
+
+def _torch_getitem(x, index):
+    """torch cannot slice with negative steps: gather the same elements by flat position."""
+    torch = _torch()
+    flat = np.arange(x.numel()).reshape(tuple(x.shape))[index]
+    return x.reshape(-1)[torch.as_tensor(np.array(flat))]  # a copy: positive strides
+
+
+# -------------------------------------------------------------------------- join/split cases
+@st.composite
+def cat_case(draw):
+    base = list(draw(shapes(min_dims=1)))
+    nd = len(base)
+    dim = draw(st.integers(-nd, nd - 1))
+    shs = []
+    for _ in range(draw(st.integers(1, 3))):
+        s = list(base)
+        s[dim] = draw(st.integers(1, MAX_SIDE))
+        shs.append(tuple(s))
+    return Case(tuple(shs), {"dim": dim})
+
+
+@st.composite
+def stack_case(draw):
+    shape = draw(shapes())
+    nd = len(shape)
+    return Case((shape,) * draw(st.integers(1, 3)), {"dim": draw(st.integers(-nd - 1, nd))})
+
+
+@st.composite
+def split_case(draw):
+    shape = draw(shapes(min_dims=1, max_side=4))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    n = shape[dim]
+    if draw(st.booleans()):
+        size = draw(st.integers(1, n))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(1, n - 1), unique=True))) if n > 1 else []
+        edges = [0] + cuts + [n]
+        size = [b - a for a, b in zip(edges, edges[1:])]
+    return Case((shape,), {"split_size": size, "dim": dim})
+
+
+@st.composite
+def chunk_case(draw):
+    shape = draw(shapes(min_dims=1, max_side=4))
+    nd = len(shape)
+    return Case((shape,), {"chunks": draw(st.integers(1, 4)),
+                           "dim": draw(st.integers(-nd, nd - 1))})
+
+
+def _np_split(x, split_size, dim):
+    n = x.shape[dim]
+    sizes = split_size if isinstance(split_size, list) else \
+        [split_size] * (n // split_size) + ([n % split_size] if n % split_size else [])
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=dim))
+
+
+def _np_chunk(x, chunks, dim):
+    return _np_split(x, -(-x.shape[dim] // chunks), dim)
+
+
+# ------------------------------------------------------------------------------- pad
+@st.composite
+def pad_case(draw, mode):
+    # torch pads 1-3 trailing dims with these modes; minigrad any number, torch is the limit.
+    shape = draw(shapes(min_dims=1, max_dims=4, min_side=2 if mode == "reflect" else 1))
+    p = draw(st.integers(1, min(3, len(shape)))) if mode != "constant" else \
+        draw(st.integers(1, len(shape)))
+    widths = []
+    for i in range(p):
+        n = shape[len(shape) - 1 - i]
+        hi = n - 1 if mode == "reflect" else 2
+        widths += [draw(st.integers(0, hi)), draw(st.integers(0, hi))]
+    kw = {"pad": tuple(widths), "mode": mode}
+    if mode == "constant":
+        kw["value"] = draw(st.sampled_from([0.0, 1.5, -2.0]))
+    return Case((shape,), kw)
+
+
+def _np_pad(x, pad, mode, value=0.0):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if mode == "constant":
+        return np.pad(x, widths, mode="constant", constant_values=value)
+    return np.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge"}[mode])
+
+
+def _torch_pad(x, pad, mode, value=0.0):
+    tF = _tF()
+    if mode == "constant":
+        return tF.pad(x, pad, mode="constant", value=value)
+    # torch wants (batch, channel-ish) dims in front of the p padded ones: fold the rest into one.
+    p = len(pad) // 2
+    lead = tuple(x.shape[:x.ndim - p])
+    y = tF.pad(x.reshape((-1,) + tuple(x.shape[x.ndim - p:])), pad, mode=mode)
+    return y.reshape(lead + tuple(y.shape[1:]))
+
+
+# ------------------------------------------------------------------------------ where
+@st.composite
+def where_case(draw):
+    r = draw(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=MAX_DIMS,
+                                               max_side=MAX_SIDE))
+    c_shape, a_shape, b_shape = r.input_shapes
+    return Case((a_shape, b_shape), {"cond": draw(hnp.arrays(np.bool_, c_shape))})
+
+
+@st.composite
+def clamp_case(draw):
+    shape = draw(shapes())
+    lo = draw(st.floats(-1.5, 0.5))
+    hi = lo + draw(st.floats(0.25, 2.0))
+    kind = draw(st.sampled_from(["both", "min", "max"]))
+    return Case((shape,), {"min": None if kind == "max" else lo,
+                           "max": None if kind == "min" else hi})
+
+
+def _clamp_kinks(kw):
+    return tuple(v for v in (kw["min"], kw["max"]) if v is not None)
+
+
+@st.composite
+def norm_case(draw):
+    shape = draw(shapes())
+    return Case((shape,), {"p": draw(st.sampled_from([2, 1, "fro"])),
+                           "dim": draw(dims(len(shape))), "keepdim": draw(st.booleans())})
+
+
+# ------------------------------------------------------------------------------- table
+POS = (0.2, 3.0)   # log, sqrt, non-integer powers
+T = _torch
+
+SPECS: list[OpSpec] = [
+    # ---------------------------------------------------------------- arithmetic
+    OpSpec("add", lambda a, b: a + b, broadcast(), np.add, lambda a, b: a + b),
+    OpSpec("sub", lambda a, b: a - b, broadcast(), np.subtract, lambda a, b: a - b),
+    OpSpec("mul", lambda a, b: a * b, broadcast(), np.multiply, lambda a, b: a * b),
+    OpSpec("div", lambda a, b: a / b, broadcast(), np.divide, lambda a, b: a / b,
+           kinks=(0.0,), margin=0.3),
+    OpSpec("pow_tensor", lambda a, b: a ** b, broadcast(), np.power, lambda a, b: a ** b,
+           # torch's pow backward masks exponent == 0, which zeroes the mixed second
+           # derivative d2/(da db) there; minigrad gives the true value (1 at a=1, b=0).
+           domain=(POS, (-2.0, 2.0)), kinks=(0.0,)),
+    OpSpec("neg", lambda x: -x, unary(), np.negative, lambda x: -x),
+    OpSpec("neg_fn", F.neg, unary(), np.negative, lambda x: -x),
+    OpSpec("add_scalar", lambda x, c: x + c, unary(c=scalars), lambda x, c: x + c,
+           lambda x, c: x + c),
+    OpSpec("radd_scalar", lambda x, c: c + x, unary(c=scalars), lambda x, c: c + x,
+           lambda x, c: c + x),
+    OpSpec("sub_scalar", lambda x, c: x - c, unary(c=scalars), lambda x, c: x - c,
+           lambda x, c: x - c),
+    OpSpec("rsub_scalar", lambda x, c: c - x, unary(c=scalars), lambda x, c: c - x,
+           lambda x, c: c - x),
+    OpSpec("mul_scalar", lambda x, c: x * c, unary(c=scalars), lambda x, c: x * c,
+           lambda x, c: x * c),
+    OpSpec("rmul_scalar", lambda x, c: c * x, unary(c=scalars), lambda x, c: c * x,
+           lambda x, c: c * x),
+    OpSpec("div_scalar", lambda x, c: x / c, unary(c=nonzero_scalars), lambda x, c: x / c,
+           lambda x, c: x / c),
+    OpSpec("rdiv_scalar", lambda x, c: c / x, unary(c=scalars), lambda x, c: c / x,
+           lambda x, c: c / x, kinks=(0.0,), margin=0.3),
+    OpSpec("pow_int", lambda x, p: x ** p, unary(p=st.integers(-2, 3)), lambda x, p: x ** float(p),
+           lambda x, p: x ** p, kinks=(0.0,), margin=0.3),
+    OpSpec("pow_float", lambda x, p: x ** p, unary(p=st.floats(-2.0, 2.5)),
+           lambda x, p: x ** p, lambda x, p: x ** p, domain=POS),
+    OpSpec("pow_method", lambda x, p: x.pow(p), unary(p=st.sampled_from([0.5, 2, 3, -1])),
+           lambda x, p: x ** float(p), lambda x, p: x.pow(p), domain=POS),
+    OpSpec("rpow_scalar", lambda x, c: c ** x, unary(c=st.floats(0.25, 3.0)),
+           lambda x, c: c ** x, lambda x, c: c ** x),
+    OpSpec("matmul", lambda a, b: a @ b, matmul_case(), np.matmul, lambda a, b: a @ b),
+    OpSpec("matmul_fn", F.matmul, matmul_case(), np.matmul, lambda a, b: T().matmul(a, b)),
+    # --------------------------------------------------------------- elementwise
+    OpSpec("exp", F.exp, unary(), np.exp, lambda x: x.exp()),
+    OpSpec("log", F.log, unary(), np.log, lambda x: x.log(), domain=POS),
+    OpSpec("sqrt", F.sqrt, unary(), np.sqrt, lambda x: x.sqrt(), domain=POS),
+    OpSpec("abs", F.abs, unary(), np.abs, lambda x: x.abs(), kinks=(0.0,)),
+    OpSpec("tanh", F.tanh, unary(), np.tanh, lambda x: x.tanh(), domain=(-3.0, 3.0)),
+    OpSpec("sigmoid", F.sigmoid, unary(), _np_sigmoid, lambda x: x.sigmoid(),
+           domain=(-4.0, 4.0)),
+    OpSpec("relu", F.relu, unary(), lambda x: np.maximum(x, 0), lambda x: x.relu(),
+           kinks=(0.0,), uses_kernels=True),
+    OpSpec("leaky_relu", F.leaky_relu, unary(negative_slope=st.sampled_from([0.01, 0.2, 0.5])),
+           lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+           lambda x, negative_slope: _tF().leaky_relu(x, negative_slope), kinks=(0.0,),
+           uses_kernels=True),
+    OpSpec("softplus", F.softplus, unary(beta=st.sampled_from([1.0, 0.5, 2.0])),
+           lambda x, beta: np.logaddexp(0, beta * x) / beta,
+           lambda x, beta: _tF().softplus(x, beta=beta), domain=(-4.0, 4.0)),
+    OpSpec("sin", F.sin, unary(), np.sin, lambda x: x.sin(), domain=(-4.0, 4.0)),
+    OpSpec("cos", F.cos, unary(), np.cos, lambda x: x.cos(), domain=(-4.0, 4.0)),
+    OpSpec("clamp", F.clamp, clamp_case(), lambda x, min, max: np.clip(x, min, max),
+           lambda x, min, max: x.clamp(min, max), kinks=_clamp_kinks),
+    OpSpec("maximum", F.maximum, broadcast(), np.maximum, lambda a, b: T().maximum(a, b),
+           distinct=True),
+    OpSpec("minimum", F.minimum, broadcast(), np.minimum, lambda a, b: T().minimum(a, b),
+           distinct=True),
+    OpSpec("where", lambda a, b, cond: F.where(cond, a, b), where_case(),
+           lambda a, b, cond: np.where(cond, a, b),
+           lambda a, b, cond: T().where(T().as_tensor(cond), a, b)),
+    # ---------------------------------------------------------------- reductions
+    OpSpec("sum", lambda x, dim, keepdim: x.sum(dim, keepdim), reduction(), _np_reduce(np.sum),
+           _torch_reduce(lambda x, **k: x.sum(**k))),
+    OpSpec("mean", lambda x, dim, keepdim: x.mean(dim, keepdim), reduction(),
+           _np_reduce(np.mean), _torch_reduce(lambda x, **k: x.mean(**k))),
+    OpSpec("var", lambda x, dim, keepdim: x.var(dim, keepdim), reduction(min_dims=1, min_side=2),
+           lambda x, dim, keepdim: np.var(x, axis=dim, ddof=1, keepdims=keepdim),
+           _torch_reduce(lambda x, **k: x.var(**k))),
+    OpSpec("std", lambda x, dim, keepdim: x.std(dim, keepdim), reduction(min_dims=1, min_side=2),
+           lambda x, dim, keepdim: np.std(x, axis=dim, ddof=1, keepdims=keepdim),
+           _torch_reduce(lambda x, **k: x.std(**k)), distinct=True, margin=0.05),
+    OpSpec("amax", lambda x, dim, keepdim: x.amax(dim, keepdim), reduction(),
+           _np_reduce(np.max), _torch_reduce(lambda x, **k: x.amax(**k)), distinct=True),
+    OpSpec("amin", lambda x, dim, keepdim: x.amin(dim, keepdim), reduction(),
+           _np_reduce(np.min), _torch_reduce(lambda x, **k: x.amin(**k)), distinct=True),
+    OpSpec("max_dim", lambda x, dim, keepdim: x.max(dim, keepdim).values,
+           reduction(min_dims=1, allow_none=False, allow_tuple=False), _np_reduce(np.max),
+           lambda x, dim, keepdim: x.max(dim, keepdim).values, distinct=True),
+    OpSpec("min_dim", lambda x, dim, keepdim: x.min(dim, keepdim).values,
+           reduction(min_dims=1, allow_none=False, allow_tuple=False), _np_reduce(np.min),
+           lambda x, dim, keepdim: x.min(dim, keepdim).values, distinct=True),
+    OpSpec("max_all", lambda x: x.max(), unary(), np.max, lambda x: x.max(), distinct=True),
+    OpSpec("min_all", lambda x: minigrad.min(x), unary(), np.min, lambda x: x.min(),
+           distinct=True),
+    OpSpec("logsumexp", lambda x, dim, keepdim: x.logsumexp(dim, keepdim),
+           reduction(min_dims=1, allow_none=False), _np_logsumexp,
+           lambda x, dim, keepdim: T().logsumexp(x, dim, keepdim), domain=(-4.0, 4.0)),
+    OpSpec("softmax", lambda x, dim: x.softmax(dim), one_dim(), _np_softmax,
+           lambda x, dim: x.softmax(dim), domain=(-4.0, 4.0)),
+    OpSpec("log_softmax", lambda x, dim: x.log_softmax(dim), one_dim(),
+           lambda x, dim: np.log(_np_softmax(x, dim)), lambda x, dim: x.log_softmax(dim),
+           domain=(-4.0, 4.0)),
+    OpSpec("norm", lambda x, p, dim, keepdim: x.norm(p, dim, keepdim), norm_case(), _np_norm,
+           _torch_norm, kinks=(0.0,), margin=0.05),
+    # ---------------------------------------------------------------- shape ops
+    OpSpec("reshape", lambda x, shape: x.reshape(shape), reshape_case(),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape)),
+    OpSpec("view", lambda x, shape: x.view(*shape), reshape_case(),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.view(shape)),
+    OpSpec("flatten", lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim), flatten_case(),
+           lambda x, start_dim, end_dim: x.reshape(
+               x.shape[:start_dim % x.ndim] + (-1,) + x.shape[end_dim % x.ndim + 1:]),
+           lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim)),
+    OpSpec("transpose", lambda x, dim0, dim1: x.transpose(dim0, dim1), transpose_case(),
+           lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1),
+           lambda x, dim0, dim1: x.transpose(dim0, dim1)),
+    OpSpec("permute", lambda x, dims: x.permute(*dims), permute_case(),
+           lambda x, dims: np.transpose(x, dims), lambda x, dims: x.permute(*dims)),
+    OpSpec("T", lambda x: x.T, unary(min_dims=1), lambda x: x.T,
+           lambda x: x.permute(*reversed(range(x.ndim)))),
+    OpSpec("expand", lambda x, sizes: x.expand(*sizes), expand_case(),
+           lambda x, sizes: np.broadcast_to(
+               x, tuple(x.shape[i - (len(sizes) - x.ndim)] if n == -1 else n
+                        for i, n in enumerate(sizes))),
+           lambda x, sizes: x.expand(sizes)),
+    OpSpec("squeeze", lambda x, dim: x.squeeze(dim), squeeze_case(),
+           lambda x, dim: np.squeeze(x) if dim is None else
+           (np.squeeze(x, dim) if x.shape[dim] == 1 else x),
+           lambda x, dim: x.squeeze() if dim is None else x.squeeze(dim)),
+    OpSpec("unsqueeze", lambda x, dim: x.unsqueeze(dim), unsqueeze_case(),
+           lambda x, dim: np.expand_dims(x, dim), lambda x, dim: x.unsqueeze(dim)),
+    # --------------------------------------------------------- indexing (scatter-add grad)
+    OpSpec("getitem_basic", _getitem, basic_index_case(), _getitem, _torch_getitem),
+    OpSpec("getitem_int_array", _getitem, int_array_index_case(), _getitem, _torch_getitem,
+           uses_kernels=True),
+    OpSpec("getitem_repeated", _getitem, repeated_index_case(), _getitem, _torch_getitem,
+           uses_kernels=True),
+    OpSpec("getitem_mask", _getitem, mask_index_case(), _getitem, _torch_getitem,
+           uses_kernels=True),
+    # ------------------------------------------------------------- join and split
+    OpSpec("cat", lambda *xs, dim: minigrad.cat(xs, dim), cat_case(),
+           lambda *xs, dim: np.concatenate(xs, axis=dim), lambda *xs, dim: T().cat(xs, dim)),
+    OpSpec("stack", lambda *xs, dim: minigrad.stack(xs, dim), stack_case(),
+           lambda *xs, dim: np.stack(xs, axis=dim), lambda *xs, dim: T().stack(xs, dim)),
+    OpSpec("split", lambda x, split_size, dim: x.split(split_size, dim), split_case(), _np_split,
+           lambda x, split_size, dim: x.split(split_size, dim)),
+    OpSpec("chunk", lambda x, chunks, dim: x.chunk(chunks, dim), chunk_case(), _np_chunk,
+           lambda x, chunks, dim: x.chunk(chunks, dim)),
+    OpSpec("pad_constant", F.pad, pad_case("constant"), _np_pad, _torch_pad),
+    OpSpec("pad_reflect", F.pad, pad_case("reflect"), _np_pad, _torch_pad, uses_kernels=True),
+    OpSpec("pad_replicate", F.pad, pad_case("replicate"), _np_pad, _torch_pad,
+           uses_kernels=True),
+]
+
+SPEC_BY_NAME = {s.name: s for s in SPECS}
+assert len(SPEC_BY_NAME) == len(SPECS), "duplicate spec names"
+
+
+# ------------------------------------------------------------------ helpers for the tests
+def draw_inputs(data, spec: OpSpec, dtype=np.float64):
+    """Draw one example for ``spec``: (list of arrays of ``dtype``, kw)."""
+    case = data.draw(spec.case, label="case")
+    arrays = []
+    for i, shape in enumerate(case.shapes):
+        lo, hi = spec.domain_of(i)
+        elements = st.floats(lo, hi, allow_nan=False, allow_infinity=False,
+                             allow_subnormal=False)
+        # fill=nothing(): every element drawn on its own (not one repeated fill value)
+        arrays.append(data.draw(hnp.arrays(np.float64, shape, elements=elements,
+                                           fill=st.nothing()), label=f"x{i}"))
+    arrays = [a.astype(dtype) for a in spec.prepare(arrays, case.kw)]
+    return arrays, case.kw
+
+
+def as_tuple(out) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)

@@ -1,0 +1,253 @@
+"""Every op in ``op_specs.SPECS``, driven by hypothesis: forward against NumPy, first derivatives
+with ``gradcheck``, second with ``gradgradcheck`` (float64), and values plus first- and
+second-order gradients against PyTorch on the same inputs (where torch is installed).
+
+float32 runs check the same forward against NumPy and the float32 gradients against the float64
+ones minigrad computes on the same values (themselves gradchecked).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import minigrad
+from op_specs import SPECS, as_tuple, draw_inputs
+
+# The device/kernels fixtures are plain values, safe to share between hypothesis examples.
+given_ops = settings(suppress_health_check=list(settings().suppress_health_check)
+                     + [HealthCheck.function_scoped_fixture])
+
+DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
+TOL = {np.float64: (1e-8, 1e-10), np.float32: (1e-4, 1e-5)}  # (rtol, atol per unit of scale)
+
+
+def assert_close(actual, expected, dtype, what):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    rtol, atol = TOL[dtype]
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+def _numpy(t, shape):
+    """A gradient as float64 numpy; None (not reached) is a zero gradient."""
+    if t is None:
+        return np.zeros(shape)
+    if isinstance(t, minigrad.Tensor):
+        return t.numpy().astype(np.float64)
+    return t.detach().numpy(force=True).astype(np.float64)  # force: torch's ZeroTensor
+
+
+def cotangents(shapes, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+
+
+def minigrad_derivatives(spec, arrays, kw, dtype, device="cpu", seed=0):
+    """Outputs, v-weighted first derivatives and w-weighted second derivatives (w.r.t. the
+    inputs and v), as float64 numpy arrays."""
+    xs = [minigrad.tensor(a.astype(dtype), device=device, requires_grad=True) for a in arrays]
+    outs = as_tuple(spec.fn(*xs, **kw))
+    vs = [minigrad.tensor(v, device=device, requires_grad=True)
+          for v in cotangents([o.shape for o in outs], dtype, seed)]
+    g1 = minigrad.grad(list(outs), xs, vs, create_graph=True, allow_unused=True)
+    res = ([o.numpy().astype(np.float64) for o in outs],
+           [_numpy(g, x.shape) for g, x in zip(g1, xs)], None)
+    if spec.second_order:
+        ws = cotangents([x.shape for x in xs], dtype, seed + 1)
+        terms = [(g * minigrad.tensor(w, device=device)).sum()
+                 for g, w in zip(g1, ws) if g is not None and g.requires_grad]
+        targets = xs + vs
+        if terms:
+            g2 = minigrad.grad(sum(terms[1:], terms[0]), targets, allow_unused=True)
+        else:
+            g2 = [None] * len(targets)
+        res = res[:2] + ([_numpy(g, t.shape) for g, t in zip(g2, targets)],)
+    return res
+
+
+def torch_derivatives(torch, spec, arrays, kw, dtype, seed=0):
+    """The same as minigrad_derivatives, computed by PyTorch."""
+    xs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    outs = as_tuple(spec.torch_reference(*xs, **kw))
+    vs = [torch.tensor(v, requires_grad=True)
+          for v in cotangents([tuple(o.shape) for o in outs], dtype, seed)]
+    g1 = torch.autograd.grad(list(outs), xs, vs, create_graph=True, allow_unused=True)
+    res = ([o.detach().numpy().astype(np.float64) for o in outs],
+           [_numpy(g, tuple(x.shape)) for g, x in zip(g1, xs)], None)
+    if spec.second_order:
+        ws = cotangents([tuple(x.shape) for x in xs], dtype, seed + 1)
+        terms = [(g * torch.tensor(w)).sum() for g, w in zip(g1, ws)
+                 if g is not None and g.requires_grad]
+        targets = xs + vs
+        if terms:
+            g2 = torch.autograd.grad(sum(terms[1:], terms[0]), targets, allow_unused=True)
+        else:
+            g2 = [None] * len(targets)
+        res = res[:2] + ([_numpy(g, tuple(t.shape)) for g, t in zip(g2, targets)],)
+    return res
+
+
+def assert_same_derivatives(got, want, dtype, name):
+    (o1, g1, gg1), (o2, g2, gg2) = got, want
+    assert len(o1) == len(o2), f"{name}: {len(o1)} outputs, expected {len(o2)}"
+    for i, (a, b) in enumerate(zip(o1, o2)):
+        assert_close(a, b, dtype, f"{name}: output {i}")
+    for i, (a, b) in enumerate(zip(g1, g2)):
+        assert_close(a, b, dtype, f"{name}: first derivative w.r.t. input {i}")
+    if gg1 is not None:
+        for i, (a, b) in enumerate(zip(gg1, gg2)):
+            assert_close(a, b, dtype, f"{name}: second derivative w.r.t. input {i}")
+
+
+# ----------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+@given_ops
+@given(data=st.data())
+def test_op(spec, device, dtype, data):
+    arrays, kw = draw_inputs(data, spec, dtype)
+    xs = [minigrad.tensor(a, device=device, requires_grad=True) for a in arrays]
+
+    def fn(*ts):
+        return spec.fn(*ts, **kw)
+
+    outs = as_tuple(fn(*xs))
+    refs = as_tuple(spec.numpy_reference(*[a.astype(np.float64) for a in arrays], **kw))
+    assert len(outs) == len(refs)
+    for i, (out, ref) in enumerate(zip(outs, refs)):
+        assert out.dtype == dtype, f"output {i} is {out.dtype}, expected {dtype}"
+        assert out.requires_grad
+        assert_close(out.numpy(), ref, dtype, f"{spec.name}: forward output {i}")
+
+    if device != "cpu":  # the CPU run is the gradchecked one: match it
+        assert_same_derivatives(minigrad_derivatives(spec, arrays, kw, dtype, device),
+                                minigrad_derivatives(spec, arrays, kw, dtype), dtype, spec.name)
+    elif dtype == np.float64:
+        minigrad.gradcheck(fn, xs)
+        if spec.second_order:
+            minigrad.gradgradcheck(fn, xs)
+    else:
+        assert_same_derivatives(minigrad_derivatives(spec, arrays, kw, dtype),
+                                minigrad_derivatives(spec, arrays, kw, np.float64), dtype,
+                                f"{spec.name} (float32 vs float64)")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.torch_reference is not None], ids=repr)
+@given_ops
+@given(data=st.data())
+def test_op_matches_torch(spec, dtype, data):
+    torch = pytest.importorskip("torch")
+    arrays, kw = draw_inputs(data, spec, dtype)
+    assert_same_derivatives(minigrad_derivatives(spec, arrays, kw, dtype),
+                            torch_derivatives(torch, spec, arrays, kw, dtype), dtype,
+                            f"{spec.name} vs torch")
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.uses_kernels], ids=repr)
+@settings(given_ops, max_examples=max(3, settings().max_examples // 3))
+@given(data=st.data())
+def test_op_kernels(spec, kernels, data):
+    """Ops built on minigrad.kernels give the same, correct results with each implementation."""
+    arrays, kw = draw_inputs(data, spec)
+    xs = [minigrad.tensor(a, requires_grad=True) for a in arrays]
+
+    def fn(*ts):
+        return spec.fn(*ts, **kw)
+
+    for out, ref in zip(as_tuple(fn(*xs)), as_tuple(spec.numpy_reference(*arrays, **kw))):
+        assert_close(out.numpy(), ref, np.float64, f"{spec.name} forward ({kernels})")
+    minigrad.gradcheck(fn, xs)
+    minigrad.gradgradcheck(fn, xs)
+
+
+# ------------------------------------------------------------------------ targeted cases
+def test_getitem_repeated_indices_accumulate():
+    x = minigrad.tensor(np.arange(4.0), dtype="float64", requires_grad=True)
+    x[np.array([0, 2, 2, -1, 2])].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 0, 3, 1])
+
+
+def test_getitem_mask_and_negative_step_gradient():
+    x = minigrad.tensor(np.arange(6.0).reshape(2, 3), dtype="float64", requires_grad=True)
+    w = minigrad.tensor([[1.0, 2.0, 3.0]], dtype="float64")
+    (x[:, ::-1] * w).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[3, 2, 1], [3, 2, 1]])
+    x.grad = None
+    x[x > 2.5].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [1, 1, 1]])
+
+
+def test_max_with_dim_returns_indices():
+    x = minigrad.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    values, indices = x.max(1)
+    np.testing.assert_array_equal(values.numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    assert not indices.requires_grad
+    values, indices = x.min(0, keepdim=True)
+    np.testing.assert_array_equal(values.numpy(), [[1.0, 0.0, 2.0]])
+    np.testing.assert_array_equal(indices.numpy(), [[0, 1, 0]])
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (1, True), ((0, 1), False)])
+def test_norm_is_safe_at_zero(dim, keepdim):
+    """At x = 0 the 2-norm's gradient is 0 (not 0/0 = NaN), at first and second order."""
+    x = minigrad.zeros(2, 3, dtype="float64", requires_grad=True)
+    y = x.norm(2, dim, keepdim)
+    assert np.all(y.numpy() == 0)
+    g, = minigrad.grad(y.sum(), x, create_graph=True)
+    assert np.all(g.numpy() == 0), g
+    assert g.requires_grad  # a graph of its own
+    gg, = minigrad.grad((g * g).sum() + g.sum(), x, allow_unused=True)
+    assert gg is None or np.all(np.isfinite(gg.numpy())) and np.all(gg.numpy() == 0)
+
+
+def test_norm_partly_zero_rows():
+    """Zero rows get gradient 0, the others x/||x||; second order stays finite."""
+    data = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    x = minigrad.tensor(data, dtype="float64", requires_grad=True)
+    y = x.norm(dim=1)
+    np.testing.assert_allclose(y.numpy(), [0.0, 5.0])
+    g, = minigrad.grad(((y - 1) ** 2).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), [[0, 0, 0], [2 * 4 * 0.6, 2 * 4 * 0.8, 0]])
+    g.sum().backward()
+    assert np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_norm_gradient_penalty_at_zero_matches_torch():
+    torch = pytest.importorskip("torch")
+    data = np.array([[0.0, 0.0], [1.0, -2.0]])
+    x = minigrad.tensor(data, dtype="float64", requires_grad=True)
+    xt = torch.tensor(data, requires_grad=True)
+    loss = ((x.norm(dim=1) - 1) ** 2).sum()
+    loss_t = ((torch.linalg.vector_norm(xt, dim=1) - 1) ** 2).sum()
+    loss.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_scalar_operands_on_both_sides():
+    x = minigrad.tensor([1.0, 2.0, 4.0], dtype="float64", requires_grad=True)
+    y = 2 + x - 1 - (3 - x) * 2 / x + 1 / x - x / 4 + 2 ** x + x ** 2
+    y.sum().backward()
+    xv = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_allclose(y.numpy(), 2 + xv - 1 - (3 - xv) * 2 / xv + 1 / xv - xv / 4
+                               + 2 ** xv + xv ** 2)
+    np.testing.assert_allclose(x.grad.numpy(), 1 + 6 / xv ** 2 - 1 / xv ** 2 - 0.25
+                               + np.log(2) * 2 ** xv + 2 * xv)
+
+
+def test_pow_tensor_mixed_second_derivative_at_zero_exponent():
+    """d2(a ** b)/(da db) = a^(b-1) (1 + b log a): 1 at a = 1, b = 0 (torch's masked formula says
+    0 there, which is why the torch comparison keeps b away from 0)."""
+    a = minigrad.tensor(1.0, dtype="float64", requires_grad=True)
+    b = minigrad.tensor(0.0, dtype="float64", requires_grad=True)
+    ga, = minigrad.grad(a ** b, a, create_graph=True)
+    gab, = minigrad.grad(ga, b)
+    assert gab.item() == pytest.approx(1.0)
+    minigrad.gradgradcheck(lambda a, b: a ** b, [a, b])
