@@ -1,0 +1,241 @@
+"""InfoGAN (Chen, Duan, Houthooft, Schulman, Sutskever and Abbeel, 2016): GAN + mutual information.
+
+G's input is split into incompressible noise z and a structured code c; InfoGAN asks that c be
+recoverable from G(z, c), i.e. that the mutual information I(c; G(z, c)) be high:
+
+    min_{G,Q} max_D  V(D, G) - lambda * L_I(G, Q)
+    L_I(G, Q) = E_{c~p(c), x~G(z,c)}[log Q(c | x)] + H(c)   <=  I(c; G(z, c))
+
+L_I is a variational lower bound (Q(c|x) approximates the intractable posterior P(c|x)); H(c) is a
+constant. For MNIST (the paper's setup):
+    z ~ N(0, I_62),  c_cat ~ Cat(10) (one-hot),  c_1, c_2 ~ U(-1, 1)
+    -log Q(c_cat | x) = cross_entropy(Q's 10 logits, c_cat)                       weight 1
+    -log Q(c_k | x)   = 0.5 log(2 pi sigma^2) + (c_k - mu_k)^2 / (2 sigma^2)      weight 0.1
+with sigma = 1 fixed (the paper's code; ``learn_variance=True`` predicts log sigma^2 too). The
+info loss  lambda_cat * CE + lambda_cont * NLL  is added to both D/Q's loss (Q shares D's body,
+so the body learns features that identify the codes) and G's loss (so G makes them identifiable).
+Nothing tells the model that c_cat should be the digit class; on MNIST it mostly becomes it,
+and c_1, c_2 become slant and stroke width.
+
+Networks (paper appendix, MNIST; Tanh output instead of sigmoid to match the [-1, 1] data):
+    G: [z(62), c_cat(10), c(2)] -> DCGAN-28 generator (Linear -> (128, 7, 7) -> ConvT -> ConvT)
+    D: Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7) -> BN, LReLU
+       -> Linear 1024 -> BN, LReLU =: h
+       D head: Linear(h) -> 1 logit
+       Q head: Linear(h) -> 128 -> BN, LReLU -> Linear -> 10 logits, 2 means (, 2 log-variances)
+Adam, lr 2e-4 for D/Q and 1e-3 for G, beta1 = 0.5 (paper appendix).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+import minigrad
+from minigrad import nn, optim
+from minigrad.nn import functional as F
+from gans.common import GANModel, bce_fake, bce_real, image_grid, prob
+from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
+
+
+@dataclass
+class Config:
+    latent_dim: int = 62  # incompressible noise z
+    n_categories: int = 10  # one categorical code
+    n_continuous: int = 2  # continuous codes, U(-1, 1)
+    lambda_cat: float = 1.0
+    lambda_cont: float = 0.1
+    learn_variance: bool = False  # False: Q's Gaussians have unit variance (paper's code)
+    channels: int = 1
+    g_features: int = 64
+    d_features: int = 64
+    fc_features: int = 1024
+    q_features: int = 128
+    lr_g: float = 1e-3
+    lr_d: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    batch_size: int = 64
+    sweep: float = 2.0  # grids sweep a continuous code over [-sweep, sweep] (paper: 2)
+    k: int = 1
+    n_classes: int = 10  # unused (unconditional)
+
+
+class Discriminator(nn.Module):
+    """Shared body, a real/fake head and the Q head predicting the codes."""
+
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        body = ConvBody(cfg.channels, cfg.d_features, n_out=0)
+        self.body = nn.Sequential(
+            body,                                                                 # (N, 2f*7*7)
+            nn.Linear(body.n_features, cfg.fc_features), nn.BatchNorm1d(cfg.fc_features),
+            nn.LeakyReLU(0.2),                                                    # (N, 1024)
+        )
+        self.adv = nn.Linear(cfg.fc_features, 1)
+        n_q = cfg.n_categories + cfg.n_continuous * (2 if cfg.learn_variance else 1)
+        self.q = nn.Sequential(
+            nn.Linear(cfg.fc_features, cfg.q_features), nn.BatchNorm1d(cfg.q_features),
+            nn.LeakyReLU(0.2), nn.Linear(cfg.q_features, n_q),                   # (N, n_q)
+        )
+
+    def forward(self, x):
+        """(N, 1) real/fake logits and Q's raw outputs (N, n_q)."""
+        h = self.body(x)
+        return self.adv(h), self.q(h)
+
+
+def split_q(q_out, n_categories: int, n_continuous: int):
+    """Q's raw output -> (categorical logits (N, K), means (N, L), log-variances (N, L) or None)."""
+    k, l = n_categories, n_continuous
+    logits, mean = q_out[:, :k], q_out[:, k:k + l]
+    logvar = q_out[:, k + l:k + 2 * l] if q_out.shape[1] > k + l else None
+    return logits, mean, logvar
+
+
+def info_loss(q_out, c_cat, c_cont, cfg: Config):
+    """lambda_cat * CE(logits, c_cat) + lambda_cont * Gaussian NLL(c_cont | mean, var).
+
+    The negative of the mutual-information lower bound L_I (up to the constant H(c)).
+    q_out (N, n_q); c_cat (N,) ints; c_cont (N, L). Returns (total, ce, nll) 0-d Tensors."""
+    logits, mean, logvar = split_q(q_out, cfg.n_categories, cfg.n_continuous)
+    ce = F.cross_entropy(logits, c_cat)
+    sq = (c_cont - mean) ** 2
+    if logvar is None:  # sigma = 1
+        nll_elem = 0.5 * sq + 0.5 * math.log(2 * math.pi)
+    else:
+        nll_elem = 0.5 * (logvar + sq * (-logvar).exp()) + 0.5 * math.log(2 * math.pi)
+    nll = nll_elem.sum(dim=1).mean()  # sum over the codes, mean over the batch
+    return cfg.lambda_cat * ce + cfg.lambda_cont * nll, ce, nll
+
+
+class InfoGAN(GANModel):
+    name = "infogan"
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        self.code_dim = cfg.n_categories + cfg.n_continuous
+        self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features,
+                               extra_inputs=self.code_dim)
+        self.D = Discriminator(cfg)
+        for net in (self.G, self.D):
+            net.apply(dcgan_init)
+            net.to(device)
+        self.nets = {"G": self.G, "D": self.D}
+        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas),
+                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)}
+
+    # ---------------------------------------------------------------------------- codes
+    def sample_codes(self, n: int, rng=None):
+        """z (n, 62) ~ N(0, I), c_cat (n,) ~ Cat(K), c_cont (n, L) ~ U(-1, 1), as numpy."""
+        cfg = self.config
+        if rng is None:  # minigrad's generator: seeded by manual_seed, saved in checkpoints
+            z = minigrad.randn(n, cfg.latent_dim).numpy()
+            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).numpy().astype(np.int64)
+            c_cont = minigrad.rand(n, cfg.n_continuous).numpy() * 2 - 1
+            return z, c_cat, c_cont.astype(np.float32)
+        z = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
+        c_cat = rng.integers(0, cfg.n_categories, n).astype(np.int64)
+        c_cont = rng.uniform(-1, 1, (n, cfg.n_continuous)).astype(np.float32)
+        return z, c_cat, c_cont
+
+    def join(self, z, c_cat, c_cont) -> minigrad.Tensor:
+        """G's input [z, one_hot(c_cat), c_cont] as one (n, 62 + K + L) Tensor."""
+        one_hot = np.eye(self.config.n_categories, dtype=np.float32)[np.asarray(c_cat)]
+        return minigrad.tensor(np.concatenate([z, one_hot, c_cont], axis=1), device=self.device)
+
+    def latent(self, n: int, rng=None):
+        return self.join(*self.sample_codes(n, rng))
+
+    def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
+        """The progress grid: row k = categorical value k, 8 columns sweeping c_1 (the trainer
+        tiles 8 per row), one fixed z for the whole grid; ``n`` is ignored."""
+        z = code_latents(self, 0, 8)
+        return self.sample(z.shape[0], z=z)
+
+    def generate(self, z, labels=None):
+        return self.G(z)
+
+    # ------------------------------------------------------------------------- training
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
+        n = real.shape[0]
+        z, c_cat, c_cont = self.sample_codes(n)
+        c_cat_t = minigrad.tensor(c_cat, device=self.device)
+        c_cont_t = minigrad.tensor(c_cont, device=self.device)
+        fake = G(self.join(z, c_cat, c_cont))
+
+        # --- D/Q step: -log D(x) - log(1 - D(G(z,c))) + lambda * (-L_I) -------------------
+        real_logits, _ = D(real)
+        fake_logits, q_out = D(fake.detach())
+        loss_info, ce, nll = info_loss(q_out, c_cat_t, c_cont_t, self.config)
+        loss_d = bce_real(real_logits) + bce_fake(fake_logits) + loss_info
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        self.d_step += 1
+        stats = {"loss_d": loss_d.item(), "loss_info": loss_info.item(), "ce_cat": ce.item(),
+                 "nll_cont": nll.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+
+        # --- G step: -log D(G(z,c)) + lambda * (-L_I), D and Q frozen -----------------------
+        if update_g:
+            D.requires_grad_(False)
+            fake_logits, q_out = D(fake)
+            loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
+            loss_g = bce_real(fake_logits) + loss_info_g
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            self.step += 1
+            stats["loss_g"] = loss_g.item()
+        return stats
+
+
+# ------------------------------------------------------------------------- grids and metric
+def code_latents(model: InfoGAN, continuous_index: int = 0, n: int = 10, seed: int = 1234):
+    """G inputs for a (K x n) grid: row k has c_cat = k, column j has
+    c_{continuous_index} = linspace(-sweep, sweep, n)[j], the other codes 0 and one fixed z."""
+    cfg = model.config
+    k = cfg.n_categories
+    z = np.random.default_rng(seed).standard_normal((1, cfg.latent_dim)).astype(np.float32)
+    c_cat = np.repeat(np.arange(k), n)                                 # row-major: row = code
+    c_cont = np.zeros((k * n, cfg.n_continuous), np.float32)
+    c_cont[:, continuous_index] = np.tile(np.linspace(-cfg.sweep, cfg.sweep, n), k)
+    return model.join(np.repeat(z, k * n, axis=0), c_cat, c_cont)
+
+
+def code_grid(model: InfoGAN, continuous_index: int = 0, n: int = 10) -> np.ndarray:
+    """One image (H', W', C) in [0, 1]: rows = categorical code, columns = a sweep of
+    continuous code ``continuous_index`` over [-sweep, sweep] (the paper's Figure 2)."""
+    z = code_latents(model, continuous_index, n)
+    images = model.sample(z.shape[0], z=z).numpy()
+    return image_grid(images, nrow=n)
+
+
+def categorical_code_accuracy(model: InfoGAN, predict, n_per_code: int = 100, seed: int = 0):
+    """How well c_cat alone determines the digit: the paper's "5% error" experiment.
+
+    For each categorical value k, generate ``n_per_code`` samples (random z and continuous
+    codes), classify them with ``predict`` (images (N, 1, 28, 28) in [-1, 1] -> class ints, e.g.
+    gans.metrics' MNIST classifier), and map k to the majority class among its samples. Returns
+    {'accuracy': fraction of samples whose class equals their code's mapped class,
+     'mapping': [class per code], 'distinct': number of different classes in the mapping}.
+    The mapping need not be one-to-one; 'distinct' < 10 shows two codes sharing a digit.
+    """
+    rng = np.random.default_rng(seed)
+    k = model.config.n_categories
+    hits, mapping = 0, []
+    for code in range(k):
+        z, _, c_cont = model.sample_codes(n_per_code, rng)
+        c_cat = np.full(n_per_code, code)
+        images = model.sample(n_per_code, z=model.join(z, c_cat, c_cont))
+        pred = np.asarray(predict(images.numpy())).astype(np.int64)
+        counts = np.bincount(pred, minlength=10)
+        majority = int(counts.argmax())
+        mapping.append(majority)
+        hits += int(counts[majority])
+    return {"accuracy": hits / (k * n_per_code), "mapping": mapping,
+            "distinct": len(set(mapping))}

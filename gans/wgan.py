@@ -1,0 +1,121 @@
+"""WGAN (Arjovsky, Chintala and Bottou, 2017): a critic estimates the Wasserstein-1 distance.
+
+By the Kantorovich-Rubinstein duality
+
+    W(P_r, P_g) = sup_{||f||_L <= 1}  E_{x~P_r}[f(x)] - E_{z~p(z)}[f(G(z))]
+
+so a critic D (a real-valued score: no sigmoid, no log) trained to maximise
+E[D(x)] - E[D(G(z))] over a family of K-Lipschitz functions gives K * W(P_r, P_g), and G follows
+its gradient. Unlike the JS divergence of the original GAN, W is continuous in G's parameters even
+when the two distributions have disjoint supports, so the critic can be trained to optimality
+without G's gradient vanishing.
+
+- critic step (n_critic = 5 per G step, RMSprop lr 5e-5):
+      minimise  L_D = E[D(G(z))] - E[D(x)]
+  then clip every critic weight into [-c, c] (c = 0.01): a crude way to keep D K-Lipschitz for
+  some K (the paper's own words: "a clearly terrible way to enforce a Lipschitz constraint").
+- G step:  minimise  L_G = -E[D(G(z))]
+- logged:  w_dist = E[D(x)] - E[D(G(z))] = -L_D, the (scaled) Wasserstein estimate; it should fall
+  as samples improve (the paper's Figure 3).
+- ``warmup_critic``: the reference code trains the critic for 100 iterations instead of 5 during
+  the first 25 generator iterations and every 500th one, so the critic is near-optimal when G
+  starts (and periodically after). Off by default (Algorithm 1 of the paper has a fixed n_critic).
+
+RMSprop rather than Adam: the paper reports that momentum-based optimisers made the critic
+unstable (its loss is non-stationary), so Algorithm 1 uses RMSprop.
+
+Networks: DCGAN-28 (gans.dcgan), weights N(0, 0.02) as in the reference code.
+    G: z(100) -> Linear -> (128, 7, 7) -> BN, ReLU -> ConvT -> (64, 14, 14) -> BN, ReLU
+              -> ConvT -> (1, 28, 28) -> Tanh
+    D: (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7) -> LReLU
+              -> Linear -> 1 score (no sigmoid)
+The critic has *no* BatchNorm by default (``critic_batch_norm=True`` restores the paper's DCGAN
+critic). Why: the duality is a statement about a function of one sample, f(x). With BatchNorm the
+score of an image depends on the rest of its batch, and the reference code pushes real and fake
+batches through separately, so each is normalised with its own statistics -- the critic can then
+compare batch statistics rather than images, and "||f||_L <= 1" no longer describes what is being
+trained. Clipping also clamps BatchNorm's scale gamma into [-0.01, 0.01] along with the weights,
+which is an odd constraint on a normaliser. Gulrajani et al. drop BatchNorm from the critic for
+the same reason; G keeps it, as in the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import minigrad
+from minigrad import nn, optim
+from minigrad.nn.utils import clamp_
+from gans.common import GANModel
+from gans.dcgan import Discriminator as ConvCritic, Generator as ConvGenerator, dcgan_init
+
+
+@dataclass
+class Config:
+    latent_dim: int = 100
+    channels: int = 1
+    g_features: int = 64
+    d_features: int = 64
+    critic_batch_norm: bool = False  # True: the paper's DCGAN critic (see the docstring)
+    lr: float = 5e-5  # RMSprop, both players
+    clip: float = 0.01  # critic weights live in [-clip, clip]
+    n_critic: int = 5  # critic steps per generator step
+    warmup_critic: bool = False  # reference code: 100 critic steps early on and every 500th
+    warmup_iters: int = 100
+    batch_size: int = 64
+    n_classes: int = 10  # unused (unconditional)
+
+
+class WGAN(GANModel):
+    name = "wgan"
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        self.D = ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm)
+        for net in (self.G, self.D):
+            net.apply(dcgan_init)
+            net.to(device)
+        clamp_(self.D.parameters(), -cfg.clip, cfg.clip)  # start inside the constraint set
+        self.nets = {"G": self.G, "D": self.D}
+        self.optims = {"G": optim.RMSprop(self.G.parameters(), lr=cfg.lr),
+                       "D": optim.RMSprop(self.D.parameters(), lr=cfg.lr)}
+
+    def d_steps_per_g(self) -> int:
+        cfg = self.config
+        # self.step counts generator iterations (gen_iterations in the reference code).
+        if cfg.warmup_critic and (self.step < 25 or self.step % 500 == 0):
+            return cfg.warmup_iters
+        return cfg.n_critic
+
+    def generate(self, z, labels=None):
+        return self.G(z)
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
+        n, c = real.shape[0], self.config.clip
+
+        # --- critic step: minimise E[D(G(z))] - E[D(x)], then clip the weights -----------
+        with minigrad.no_grad():  # G is a constant here
+            fake = G(self.latent(n))
+        d_real, d_fake = D(real).mean(), D(fake).mean()
+        loss_d = d_fake - d_real
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        clamp_(D.parameters(), -c, c)
+        self.d_step += 1
+        stats = {"loss_d": loss_d.item(), "w_dist": -loss_d.item(),
+                 "d_real": d_real.item(), "d_fake": d_fake.item()}
+
+        # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
+        if update_g:
+            D.requires_grad_(False)
+            loss_g = -D(G(self.latent(n))).mean()
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            self.step += 1
+            stats["loss_g"] = loss_g.item()
+        return stats

@@ -1,0 +1,456 @@
+"""WGAN, WGAN-GP, InfoGAN, CycleGAN and the VAE: each runs, and each one's own mechanism is right.
+
+- every variant: two steps through ``fit`` give finite losses and change every network;
+- WGAN: weight clipping keeps the critic in [-c, c]; the reference code's critic warm-up schedule;
+- WGAN-GP: the penalty's gradient w.r.t. the critic weights (double backprop) against finite
+  differences (MLP and conv critics) and against torch;
+- InfoGAN: the info loss against its formula and its gradient w.r.t. the Q head (gradcheck);
+  the code grids and the categorical-code accuracy;
+- CycleGAN: cycle/identity/least-squares terms on tiny examples, the image pool, the domains;
+- VAE: the KL term against its closed form in numpy and a Monte-Carlo estimate; the ELBO.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import nn
+from minigrad.data import ArrayDataset, DataLoader
+from gans.common import ImagePool, mlp
+from gans.trainer import fit
+
+from gans import cyclegan, infogan, vae, wgan, wgan_gp
+
+
+def _params(model):
+    return {f"{k}.{n}": p.data.copy() for k, net in model.nets.items()
+            for n, p in net.named_parameters()}
+
+
+def _loader(channels=1, n=8, batch=4, pair_labels=False):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (n, channels, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, (n, 2) if pair_labels else n).astype(np.int64)
+    return DataLoader(ArrayDataset(images, labels), batch_size=batch, shuffle=True, seed=0)
+
+
+TINY = {
+    "wgan": lambda: wgan.WGAN(wgan.Config(g_features=8, d_features=8, n_critic=1)),
+    "wgan_gp_mlp": lambda: wgan_gp.WGANGP(wgan_gp.Config(mlp_hidden=(32, 16), g_features=8,
+                                                         n_critic=1)),
+    "wgan_gp_conv": lambda: wgan_gp.WGANGP(wgan_gp.Config(critic="conv", g_features=8,
+                                                          d_features=4, n_critic=1)),
+    "wgan_gp_conv_ln": lambda: wgan_gp.WGANGP(wgan_gp.Config(
+        critic="conv", g_features=8, d_features=4, n_critic=1, layer_norm=True)),
+    "infogan": lambda: infogan.InfoGAN(infogan.Config(g_features=8, d_features=8,
+                                                      fc_features=32, q_features=16)),
+    "cyclegan": lambda: cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1)),
+    "vae": lambda: vae.VAE(vae.Config(hidden=32, latent_dim=4)),
+}
+
+
+# ------------------------------------------------------------------------ every variant
+@pytest.mark.parametrize("name", list(TINY))
+def test_dry_run_finite_losses_and_every_net_changes(name, tmp_path):
+    model = TINY[name]()
+    before = _params(model)
+    loader = _loader(channels=2 if name == "cyclegan" else 1, pair_labels=name == "cyclegan")
+    history = fit(model, loader, out_dir=tmp_path, dry_run=True, progress=False)
+    assert len(history) == 2
+    for row in history:
+        assert all(math.isfinite(v) for v in row.values()), row
+    after = _params(model)
+    for net in model.nets:
+        changed = [k for k in before if k.startswith(net + ".")
+                   and not np.array_equal(before[k], after[k])]
+        assert changed, f"{name}: no parameter of {net} changed"
+
+
+def test_registry_builds_the_part2_variants():
+    import gans
+
+    for name in ("wgan", "wgan_gp", "infogan", "cyclegan", "vae"):
+        assert name in gans.available()
+        assert gans.get_model(name).name == name
+        gans.get_config(name)()  # the paper defaults construct
+
+
+def test_paper_defaults():
+    c = wgan.Config()
+    assert (c.lr, c.clip, c.n_critic) == (5e-5, 0.01, 5)
+    c = wgan_gp.Config()
+    assert (c.gp_lambda, c.n_critic, c.lr, c.betas) == (10.0, 5, 1e-4, (0.0, 0.9))
+    c = infogan.Config()
+    assert (c.latent_dim, c.n_categories, c.n_continuous, c.lambda_cat, c.lambda_cont) == \
+        (62, 10, 2, 1.0, 0.1)
+    c = cyclegan.Config()
+    assert (c.lambda_cyc, c.lambda_id, c.pool_size, c.lr, c.betas) == \
+        (10.0, 0.5, 50, 2e-4, (0.5, 0.999))
+
+
+# --------------------------------------------------------------------------------- WGAN
+def test_wgan_weight_clipping_keeps_critic_in_box():
+    model = wgan.WGAN(wgan.Config(g_features=8, d_features=8, lr=0.05))  # big steps
+    c = model.config.clip
+    x = minigrad.tensor(np.random.default_rng(1).uniform(-1, 1, (4, 1, 28, 28)), dtype="float32")
+    before = [p.data.copy() for p in model.D.parameters()]
+    stats = model.train_step(x, update_g=True)
+    assert math.isclose(stats["w_dist"], -stats["loss_d"])
+    params = list(model.D.parameters())
+    assert all(np.abs(p.data).max() <= c for p in params)
+    # the step pushed weights against the box (RMSprop steps of ~lr >> c), so clipping acted
+    assert any(np.isclose(np.abs(p.data), c).any() for p in params)
+    assert any(not np.array_equal(a, p.data) for a, p in zip(before, params))
+    # only the critic is clipped
+    assert max(np.abs(p.data).max() for p in model.G.parameters()) > c
+
+
+def test_wgan_critic_schedule():
+    m = wgan.WGAN(wgan.Config(g_features=4, d_features=4))
+    assert m.d_steps_per_g() == 5
+    m.config.warmup_critic = True
+    for step, want in [(0, 100), (24, 100), (25, 5), (499, 5), (500, 100), (501, 5)]:
+        m.step = step
+        assert m.d_steps_per_g() == want, step
+
+
+def test_wgan_gp_n_critic_through_fit(tmp_path):
+    model = wgan_gp.WGANGP(wgan_gp.Config(mlp_hidden=(8,), g_features=4, n_critic=3))
+    history = fit(model, _loader(n=24, batch=4), out_dir=tmp_path, max_steps=6, progress=False,
+                  sample_every=0, checkpoint_every=0, resume=False)
+    assert [("loss_g" in row) for row in history] == [False, False, True] * 2
+    assert model.step == 2 and model.d_step == 6
+
+
+# ----------------------------------------------------------------------------- WGAN-GP
+def _f64(module):
+    return module.double()
+
+
+def _penalty_inputs(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    real = minigrad.tensor(rng.standard_normal(shape), dtype="float64")
+    fake = minigrad.tensor(rng.standard_normal(shape), dtype="float64")
+    eps = rng.uniform(0, 1, shape[0])
+    return real, fake, eps
+
+
+def test_gradient_penalty_value_and_input_gradient_mlp():
+    critic = _f64(mlp((6, 5, 4, 1)))
+    real, fake, eps = _penalty_inputs((3, 6))
+    gp = wgan_gp.gradient_penalty(critic, real, fake, eps)
+    # the same value with the gradient taken by central differences in x_hat
+    x_hat = eps[:, None] * real.numpy() + (1 - eps[:, None]) * fake.numpy()
+    h = 1e-6
+
+    def d(x):
+        with minigrad.no_grad():
+            return critic(minigrad.tensor(x, dtype="float64")).numpy()[:, 0]
+
+    g = np.stack([(d(x_hat + h * e) - d(x_hat - h * e)) / (2 * h) for e in np.eye(6)], axis=1)
+    want = np.mean((np.linalg.norm(g, axis=1) - 1) ** 2)
+    assert gp.item() == pytest.approx(want, rel=1e-6)
+
+
+def test_gradient_penalty_critic_gradient_matches_finite_differences_mlp():
+    critic = _f64(mlp((6, 5, 4, 1)))
+    real, fake, eps = _penalty_inputs((3, 6))
+    params = list(critic.parameters())
+    minigrad.gradcheck(lambda *ps: wgan_gp.gradient_penalty(critic, real, fake, eps), params,
+                       eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+def test_gradient_penalty_critic_gradient_matches_finite_differences_conv(layer_norm):
+    critic = _f64(wgan_gp.ConvCritic(channels=1, features=1, layer_norm=layer_norm))
+    real, fake, eps = _penalty_inputs((2, 1, 28, 28))
+    params = list(critic.parameters())
+    minigrad.gradcheck(lambda *ps: wgan_gp.gradient_penalty(critic, real, fake, eps), params,
+                       eps=1e-6, atol=1e-6, rtol=1e-4, mode="fast")
+    # and in full on the first conv's kernel (16 weights: each element, not one direction)
+    minigrad.gradcheck(lambda w: wgan_gp.gradient_penalty(critic, real, fake, eps), [params[0]],
+                       eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def _torch_penalty(torch, critic_t, real, fake, eps):
+    shape = (-1,) + (1,) * (real.ndim - 1)
+    e = torch.tensor(eps).reshape(shape)
+    x_hat = (e * torch.tensor(real) + (1 - e) * torch.tensor(fake)).requires_grad_(True)
+    out = critic_t(x_hat)
+    g, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((g.reshape(len(g), -1).norm(dim=1) - 1) ** 2).mean()
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_gradient_penalty_matches_torch(kind):
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+    if kind == "mlp":
+        critic = _f64(wgan_gp.mlp_critic(wgan_gp.Config(img_size=4, mlp_hidden=(7, 5))))
+        critic_t = tnn.Sequential(tnn.Flatten(), tnn.Linear(16, 7), tnn.LeakyReLU(0.2),
+                                  tnn.Linear(7, 5), tnn.LeakyReLU(0.2), tnn.Linear(5, 1))
+        shape = (4, 1, 4, 4)
+    else:
+        critic = _f64(wgan_gp.ConvCritic(channels=1, features=2, layer_norm=True))
+        critic_t = tnn.Sequential(tnn.Conv2d(1, 2, 4, 2, 1), tnn.LeakyReLU(0.2),
+                                  tnn.Conv2d(2, 4, 4, 2, 1), tnn.LayerNorm([4, 7, 7]),
+                                  tnn.LeakyReLU(0.2), tnn.Flatten(), tnn.Linear(4 * 49, 1))
+        shape = (3, 1, 28, 28)
+    critic_t = critic_t.double()
+    params, params_t = list(critic.parameters()), list(critic_t.parameters())
+    assert [p.shape for p in params] == [tuple(p.shape) for p in params_t]
+    rng = np.random.default_rng(5)
+    with torch.no_grad():
+        for p, pt in zip(params, params_t):
+            p.data[...] = rng.normal(0, 0.3, p.shape)  # LayerNorm's gamma/beta too
+            pt.copy_(torch.tensor(p.data))
+    real, fake, eps = _penalty_inputs(shape, seed=2)
+    gp = wgan_gp.gradient_penalty(critic, real, fake, eps)
+    gp.backward()
+    gp_t = _torch_penalty(torch, critic_t, real.numpy(), fake.numpy(), eps)
+    gp_t.backward()
+    assert gp.item() == pytest.approx(gp_t.item(), rel=1e-10)
+    for p, pt in zip(params, params_t):
+        # A leaf the penalty does not reach gets None (LeakyReLU MLP biases: grad_x D depends on
+        # them only through the piecewise-constant masks); torch gives zeros or None there.
+        want = np.zeros(p.shape) if pt.grad is None else pt.grad.numpy()
+        got = np.zeros(p.shape) if p.grad is None else p.grad.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
+    assert params[0].grad is not None and np.abs(params[0].grad.numpy()).max() > 0
+
+
+def test_gradient_penalty_leaves_critic_grads_alone_and_reaches_weights():
+    critic = mlp((6, 4, 1))
+    real, fake, _ = _penalty_inputs((5, 6))
+    gp = wgan_gp.gradient_penalty(critic, real.float(), fake.float())
+    assert all(p.grad is None for p in critic.parameters())  # grad(), not backward()
+    gp.backward()
+    weights = [p for p in critic.parameters() if p.ndim == 2]  # biases: see above
+    assert all(p.grad is not None and np.abs(p.grad.numpy()).sum() > 0 for p in weights)
+
+
+# ----------------------------------------------------------------------------- InfoGAN
+def _q_inputs(cfg, n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    c_cat = minigrad.tensor(rng.integers(0, cfg.n_categories, n))
+    c_cont = minigrad.tensor(rng.uniform(-1, 1, (n, cfg.n_continuous)), dtype="float64")
+    h = minigrad.tensor(rng.standard_normal((n, 6)), dtype="float64")
+    return h, c_cat, c_cont
+
+
+@pytest.mark.parametrize("learn_variance", [False, True])
+def test_info_loss_value(learn_variance):
+    cfg = infogan.Config(learn_variance=learn_variance)
+    n_q = 12 + (2 if learn_variance else 0)
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((5, n_q))
+    _, c_cat, c_cont = _q_inputs(cfg)
+    total, ce, nll = infogan.info_loss(minigrad.tensor(q, dtype="float64"), c_cat, c_cont, cfg)
+    logits, mean = q[:, :10], q[:, 10:12]
+    logp = logits - logits.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    ce_np = -logp[np.arange(5), c_cat.numpy()].mean()
+    var = np.exp(q[:, 12:14]) if learn_variance else np.ones((5, 2))
+    nll_np = (0.5 * np.log(2 * np.pi * var) + (c_cont.numpy() - mean) ** 2 / (2 * var)).sum(1).mean()
+    assert ce.item() == pytest.approx(ce_np, rel=1e-10)
+    assert nll.item() == pytest.approx(nll_np, rel=1e-10)
+    assert total.item() == pytest.approx(ce_np + 0.1 * nll_np, rel=1e-10)
+
+
+@pytest.mark.parametrize("learn_variance", [False, True])
+def test_info_loss_gradcheck_wrt_q_head(learn_variance):
+    cfg = infogan.Config(learn_variance=learn_variance)
+    n_q = cfg.n_categories + cfg.n_continuous * (2 if learn_variance else 1)
+    head = nn.Sequential(nn.Linear(6, 4), nn.LeakyReLU(0.2), nn.Linear(4, n_q)).double()
+    h, c_cat, c_cont = _q_inputs(cfg)
+    minigrad.gradcheck(lambda *ps: infogan.info_loss(head(h), c_cat, c_cont, cfg)[0],
+                       list(head.parameters()), atol=1e-6, rtol=1e-4)
+
+
+def test_infogan_info_loss_reaches_generator_and_q():
+    model = TINY["infogan"]()
+    x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (4, 1, 28, 28)), dtype="float32")
+    q_before = [p.data.copy() for p in model.D.q.parameters()]
+    stats = model.train_step(x)
+    assert stats["loss_info"] == pytest.approx(stats["ce_cat"] + 0.1 * stats["nll_cont"],
+                                               rel=1e-5)
+    assert any(not np.array_equal(a, p.data) for a, p in zip(q_before, model.D.q.parameters()))
+
+
+def test_infogan_latents_and_grids():
+    model = TINY["infogan"]()
+    z = model.latent(6).numpy()
+    assert z.shape == (6, 62 + 10 + 2)
+    assert np.allclose(z[:, 62:72].sum(1), 1) and np.all(np.abs(z[:, 72:]) <= 1)
+    zs = infogan.code_latents(model, continuous_index=1, n=7).numpy()
+    assert zs.shape == (70, 74)
+    assert np.array_equal(zs[:, 62:72].argmax(1), np.repeat(np.arange(10), 7))  # rows = code
+    assert np.allclose(zs[:7, 73], np.linspace(-2, 2, 7)) and np.all(zs[:, 72] == 0)
+    assert np.all(zs[:, :62] == zs[:1, :62])                                   # one z
+    fixed = model.sample_fixed()
+    assert fixed.shape == (80, 1, 28, 28)  # 10 rows of 8: the trainer's grid width
+    grid = infogan.code_grid(model, 0, n=5)
+    assert grid.shape == (10 * 30 + 2, 5 * 30 + 2, 1) and 0 <= grid.min() <= grid.max() <= 1
+
+
+def test_categorical_code_accuracy_mapping():
+    class Stub(infogan.InfoGAN):
+        def generate(self, z, labels=None):  # image value = the categorical code / 10
+            code = z[:, 62:72].numpy().argmax(1).astype(np.float32)
+            return minigrad.tensor(np.broadcast_to(code[:, None, None, None] / 10,
+                                                   (len(code), 1, 28, 28)).copy())
+
+    model = Stub(infogan.Config(g_features=4, d_features=4, fc_features=8, q_features=8))
+    perm = np.array([3, 1, 4, 0, 5, 9, 2, 6, 8, 7])
+    r = infogan.categorical_code_accuracy(
+        model, lambda x: perm[np.rint(x[:, 0, 0, 0] * 10).astype(int)], n_per_code=20)
+    assert r == {"accuracy": 1.0, "mapping": perm.tolist(), "distinct": 10}
+    noisy = np.random.default_rng(0)
+    r = infogan.categorical_code_accuracy(
+        model, lambda x: np.where(noisy.random(len(x)) < 0.8,
+                                  perm[np.rint(x[:, 0, 0, 0] * 10).astype(int)], 0),
+        n_per_code=50)
+    assert 0.7 < r["accuracy"] < 0.95 and r["mapping"] == perm.tolist()
+
+
+# ---------------------------------------------------------------------------- CycleGAN
+class _Map(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def test_cycle_and_identity_losses_on_tiny_example():
+    rng = np.random.default_rng(0)
+    x = minigrad.tensor(rng.uniform(-1, 1, (2, 1, 4, 4)), dtype="float64")
+    y = minigrad.tensor(rng.uniform(-1, 1, (2, 1, 4, 4)), dtype="float64")
+    ident = _Map(lambda t: t)
+    neg = _Map(lambda t: -t)
+    assert cyclegan.cycle_loss(ident, ident, x, y).item() == 0.0
+    assert cyclegan.cycle_loss(neg, neg, x, y).item() == 0.0       # inverses of each other
+    assert cyclegan.identity_loss(ident, ident, x, y).item() == 0.0
+    double = _Map(lambda t: 2 * t)
+    want = np.abs(x.numpy()).mean() + np.abs(y.numpy()).mean()      # F(G(x)) - x = x
+    assert cyclegan.cycle_loss(double, ident, x, y).item() == pytest.approx(want)
+    want_id = np.abs(y.numpy()).mean() + np.abs(-2 * x.numpy()).mean()  # G(y)-y = y, F(x)-x = -2x
+    assert cyclegan.identity_loss(double, neg, x, y).item() == pytest.approx(want_id)
+    s = minigrad.tensor(rng.standard_normal((2, 1, 3, 3)), dtype="float64")
+    assert cyclegan.lsgan_loss(s, True).item() == pytest.approx(((s.numpy() - 1) ** 2).mean())
+    assert cyclegan.lsgan_loss(s, False).item() == pytest.approx((s.numpy() ** 2).mean())
+
+
+def test_cyclegan_networks_shapes_and_split():
+    model = TINY["cyclegan"]()
+    x = minigrad.randn(3, 2, 28, 28)
+    a, b = model.split(x)
+    assert a.shape == b.shape == (3, 1, 28, 28)
+    assert model.G(a).shape == (3, 1, 28, 28)
+    assert model.D_X(a).shape == (3, 1, 6, 6)
+    with pytest.raises(ValueError, match="unpaired"):
+        model.train_step(minigrad.randn(3, 1, 28, 28))
+
+
+def test_cyclegan_identity_weight_zero_skips_identity_term():
+    model = cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1, lambda_id=0.0))
+    stats = model.train_step(minigrad.rand(2, 2, 28, 28) * 2 - 1)
+    assert "loss_id" not in stats
+    assert stats["loss_g"] == pytest.approx(stats["loss_gan"] + 10 * stats["loss_cyc"], rel=1e-5)
+
+
+def test_image_pool():
+    pool = ImagePool(size=4, seed=0)
+    batches = [minigrad.tensor(np.full((2, 1, 2, 2), float(i)), dtype="float32",
+                               requires_grad=True) for i in range(20)]
+    seen = set()
+    for i, b in enumerate(batches):
+        out = pool.query(b * 1)
+        assert out.shape == b.shape and not out.requires_grad
+        values = {float(v) for v in out.numpy()[:, 0, 0, 0]}
+        if i < 2:  # filling up: the batch itself comes back
+            assert values == {float(i)}
+        assert values <= seen | {float(i)}  # new images or ones stored earlier
+        seen |= {float(i)}
+        assert len(pool.images) == min(4, 2 * (i + 1))
+    older = [float(v) for b in batches[5:] for v in pool.query(b).numpy()[:, 0, 0, 0]]
+    assert any(v < 5 for v in older) or len(set(older)) > 1  # history is returned sometimes
+    empty = ImagePool(size=0)
+    b = batches[3]
+    assert np.array_equal(empty.query(b).numpy(), b.numpy())
+
+
+def test_thicken_and_invert():
+    img = -np.ones((1, 1, 5, 5), np.float32)
+    img[0, 0, 2, 2] = 1.0  # one white pixel
+    out = cyclegan.thicken_and_invert(img)[0, 0]
+    cross = {(2, 2), (1, 2), (3, 2), (2, 1), (2, 3)}
+    for i in range(5):
+        for j in range(5):
+            assert out[i, j] == (-1.0 if (i, j) in cross else 1.0)
+
+
+def test_domains_are_disjoint_and_unpaired():
+    x, y = cyclegan.domain_datasets("test")
+    xi, yi = x.arrays[0], y.arrays[0]
+    assert len(xi) == len(yi) == 5000
+    assert xi.mean() < 0 < yi.mean()  # black background vs white background
+    seen = {img.tobytes() for img in cyclegan.thicken_and_invert(xi)}
+    assert not any(img.tobytes() in seen for img in yi)  # no MNIST image in both domains
+    pairs = cyclegan.unpaired_dataset("test")
+    images, labels = pairs.arrays
+    assert images.shape == (5000, 2, 28, 28) and labels.shape == (5000, 2)
+    assert np.array_equal(images[:, :1], xi)
+    assert np.mean(labels[:, 0] == labels[:, 1]) < 0.2  # pairs' digits are independent
+
+
+# --------------------------------------------------------------------------------- VAE
+def test_vae_kl_matches_closed_form_and_monte_carlo():
+    model = TINY["vae"]()
+    x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (6, 1, 28, 28)), dtype="float32")
+    minigrad.manual_seed(3)
+    recon, kl = vae.negative_elbo(model, x)
+    with minigrad.no_grad():
+        mu, logvar = model.encoder((x + 1) * 0.5)
+    mu, lv = mu.numpy().astype(np.float64), logvar.numpy().astype(np.float64)
+    closed = (-0.5 * (1 + lv - mu ** 2 - np.exp(lv)).sum(1)).mean()
+    assert kl.item() == pytest.approx(closed, rel=1e-5)
+    # Monte Carlo: KL = E_q[log q(z) - log p(z)]
+    rng = np.random.default_rng(1)
+    e = rng.standard_normal((20000,) + mu.shape)
+    z = mu + np.exp(0.5 * lv) * e
+    log_q = (-0.5 * (e ** 2 + lv + np.log(2 * np.pi))).sum(-1)
+    log_p = (-0.5 * (z ** 2 + np.log(2 * np.pi))).sum(-1)
+    assert (log_q - log_p).mean() == pytest.approx(closed, rel=0.05, abs=0.02)
+    # and the reconstruction term is the summed BCE at z = mu + sigma * eps (same eps)
+    minigrad.manual_seed(3)
+    eps = minigrad.randn(*mu.shape).numpy().astype(np.float64)
+    with minigrad.no_grad():
+        logits = model.decoder(minigrad.tensor(mu + np.exp(0.5 * lv) * eps, dtype="float32"))
+    t = (x.numpy().astype(np.float64) + 1) / 2
+    lg = logits.numpy().astype(np.float64)
+    bce = (np.logaddexp(0, lg) - lg * t).sum() / 6
+    assert recon.item() == pytest.approx(bce, rel=1e-4)
+
+
+def test_vae_elbo_sample_and_interpolate():
+    from gans.latent import interpolate
+
+    model = TINY["vae"]()
+    data = ArrayDataset(np.random.default_rng(0).uniform(-1, 1, (30, 1, 28, 28))
+                        .astype(np.float32), np.zeros(30, np.int64))
+    r = vae.elbo(model, data, batch_size=7)
+    assert r["n"] == 30 and math.isfinite(r["elbo"])
+    assert r["elbo"] == pytest.approx(-(r["recon"] + r["kl"]))
+    assert vae.elbo(model, data, batch_size=7) == r  # seeded: deterministic
+    s = model.sample(5)
+    assert s.shape == (5, 1, 28, 28) and -1 <= s.numpy().min() <= s.numpy().max() <= 1
+    walk = interpolate(model, np.zeros(4), np.ones(4), steps=3, spherical=False)
+    assert walk.shape == (3, 1, 28, 28)
+    stats = model.train_step(minigrad.tensor(data.arrays[0][:10]))
+    assert set(stats) == {"loss", "recon", "kl"}
+    assert stats["loss"] == pytest.approx(stats["recon"] + stats["kl"], rel=1e-6)
