@@ -5,17 +5,22 @@ import numpy as np
 
 from minigrad import data
 
-DATASETS = ("mnist", "fashion_mnist", "random")
+DATASETS = ("mnist", "fashion_mnist", "mnist_xy", "random")
 
 
 def load(name: str, split: str = "train", n: int | None = None):
     """An ArrayDataset of (images, labels) for ``name``: mnist, fashion_mnist (alias fashion) or
-    random (noise images with random labels, for smoke tests and --dry-run without data)."""
+    random (noise images with random labels, for smoke tests and --dry-run without data);
+    mnist_xy: CycleGAN's unpaired pairs, (N, 2, 28, 28) (see gans.cyclegan.unpaired_dataset)."""
     name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(name, name)
     if name == "mnist":
         ds = data.mnist_dataset(split)
     elif name == "fashion_mnist":
         ds = data.fashion_mnist_dataset(split)
+    elif name == "mnist_xy":
+        from gans.cyclegan import unpaired_dataset
+
+        ds = unpaired_dataset(split)
     elif name == "random":
         rng = np.random.default_rng(0)
         count = n or 64
