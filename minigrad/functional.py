@@ -24,6 +24,13 @@ def _is_number(x):
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, (bool, np.bool_))
 
 
+def _py(x):
+    """A numpy scalar as the Python number it holds (others unchanged). numpy promotes
+    float32 arrays with float64/int64 *scalars* to float64, but with Python numbers it keeps
+    float32: scalar operands must take the tensor's dtype whichever kind they are."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
 def _tensor(x, like: Tensor) -> Tensor:
     """Make ``x`` a Tensor next to ``like``: Python numbers take ``like``'s dtype."""
     if isinstance(x, Tensor):
@@ -76,11 +83,11 @@ def _dim_kw(dim, keepdim, kw):
 # --------------------------------------------------------------------------- arithmetic
 def add(a, b):
     if _is_number(b):
-        return E.AddConst.apply(a, c=b)
+        return E.AddConst.apply(a, c=_py(b))
     if not isinstance(a, Tensor):
         a, b = b, a
         if _is_number(b):
-            return E.AddConst.apply(a, c=b)
+            return E.AddConst.apply(a, c=_py(b))
     return E.Add.apply(*_broadcast("add", a, _tensor(b, a)))
 
 
@@ -88,14 +95,14 @@ def sub(a, b):
     if not isinstance(a, Tensor):
         return rsub(b, a)
     if _is_number(b):
-        return E.AddConst.apply(a, c=-b)
+        return E.AddConst.apply(a, c=-_py(b))
     return E.Sub.apply(*_broadcast("sub", a, _tensor(b, a)))
 
 
 def rsub(a, b):
     """b - a, for a Tensor a."""
     if _is_number(b):
-        return E.AddConst.apply(E.Neg.apply(a), c=b)
+        return E.AddConst.apply(E.Neg.apply(a), c=_py(b))
     return sub(_tensor(b, a), a)
 
 
@@ -103,7 +110,7 @@ def mul(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
     if _is_number(b):
-        return E.MulConst.apply(a, c=b)
+        return E.MulConst.apply(a, c=_py(b))
     return E.Mul.apply(*_broadcast("mul", a, _tensor(b, a)))
 
 
@@ -111,14 +118,14 @@ def div(a, b):
     if not isinstance(a, Tensor):
         return rdiv(b, a)
     if _is_number(b):
-        return E.MulConst.apply(a, c=1.0 / b)
+        return E.MulConst.apply(a, c=1.0 / _py(b))
     return E.Div.apply(*_broadcast("div", a, _tensor(b, a)))
 
 
 def rdiv(a, b):
     """b / a, for a Tensor a."""
     if _is_number(b):
-        return E.MulConst.apply(E.PowConst.apply(a, p=-1), c=b)
+        return E.MulConst.apply(E.PowConst.apply(a, p=-1), c=_py(b))
     return div(_tensor(b, a), a)
 
 
@@ -128,7 +135,7 @@ def neg(x):
 
 def pow(x, p):
     if _is_number(p):
-        return E.PowConst.apply(x, p=p)
+        return E.PowConst.apply(x, p=_py(p))
     return exp(log(x) * p)
 
 
@@ -187,7 +194,7 @@ def softplus(x, beta=1.0, threshold=None):
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
-    return E.Clamp.apply(x, lo=min, hi=max)
+    return E.Clamp.apply(x, lo=_py(min), hi=_py(max))
 
 
 clip = clamp
