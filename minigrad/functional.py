@@ -269,7 +269,9 @@ def var(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
         correction = 1 if unbiased else 0
     axes = _axes(dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
-    return sum(d * d, axes, keepdim) * (1.0 / builtins.max(_count(x, axes) - correction, 0))
+    dof = _count(x, axes) - correction
+    # No degrees of freedom left (one element, correction=1): NaN, as in torch and numpy.
+    return sum(d * d, axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
 
 def std(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
