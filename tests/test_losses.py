@@ -1,0 +1,341 @@
+"""Losses of minigrad.nn.functional against PyTorch (values and gradients for every
+reduction), float64 gradcheck/gradgradcheck (meaningful without torch), the numerically hard
+cases (|logit| >= 100), and the error messages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+from minigrad import Tensor
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # pragma: no cover
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_one_thread():
+    if torch is None:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _check(mg_fn, t_fn, inputs, diff=(0,), rtol=1e-10, atol=1e-12):
+    """Compare value and gradients (w.r.t. the inputs listed in ``diff``) with torch."""
+    xs = [Tensor(a, requires_grad=(i in diff)) for i, a in enumerate(inputs)]
+    ts = [torch.tensor(a, requires_grad=(i in diff)) for i, a in enumerate(inputs)]
+    y, yt = mg_fn(*xs), t_fn(*ts)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=rtol, atol=atol)
+    g_np = _rng(42).standard_normal(y.shape)
+    gs = minigrad.grad(y, [xs[i] for i in diff], Tensor(g_np))
+    gts = torch.autograd.grad(yt, [ts[i] for i in diff], torch.from_numpy(g_np))
+    for g, gt in zip(gs, gts):
+        np.testing.assert_allclose(g.data, gt.numpy(), rtol=rtol * 100, atol=atol * 100)
+
+
+def _probs(shape, seed=0):
+    return _rng(seed).uniform(0.02, 0.98, shape)
+
+
+# ============================================================================ regression
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_l1_match_torch(reduction):
+    rng = _rng(1)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    _check(lambda x, y: F.mse_loss(x, y, reduction), lambda x, y: TF.mse_loss(x, y,
+           reduction=reduction), [a, b], diff=(0, 1))
+    _check(lambda x, y: F.l1_loss(x, y, reduction), lambda x, y: TF.l1_loss(x, y,
+           reduction=reduction), [a, b], diff=(0, 1))
+    _check(lambda x, y: nn.MSELoss(reduction=reduction)(x, y),
+           lambda x, y: torch.nn.MSELoss(reduction=reduction)(x, y), [a, b])
+
+
+# ======================================================================= binary losses
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_matches_torch(reduction):
+    p, t = _probs((5, 3)), _rng(2).uniform(0, 1, (5, 3))
+    w = _rng(3).uniform(0.5, 2, (5, 3))
+    _check(lambda p, t: F.binary_cross_entropy(p, t, reduction=reduction),
+           lambda p, t: TF.binary_cross_entropy(p, t, reduction=reduction), [p, t], diff=(0, 1))
+    _check(lambda p, t, w: F.binary_cross_entropy(p, t, w, reduction),
+           lambda p, t, w: TF.binary_cross_entropy(p, t, w, reduction=reduction), [p, t, w])
+    _check(lambda p, t: nn.BCELoss(reduction=reduction)(p, t),
+           lambda p, t: torch.nn.BCELoss(reduction=reduction)(p, t), [p, t])
+
+
+@needs_torch
+def test_bce_clamps_log_like_torch():
+    p = np.array([0.0, 1.0, 1e-50, 0.5])
+    t = np.array([1.0, 0.0, 1.0, 1.0])
+    y = F.binary_cross_entropy(Tensor(p), Tensor(t), reduction="none")
+    yt = TF.binary_cross_entropy(torch.from_numpy(p), torch.from_numpy(t), reduction="none")
+    np.testing.assert_allclose(y.data, yt.numpy(), rtol=1e-12)
+    assert y.data[0] == 100.0
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_matches_torch(reduction):
+    rng = _rng(4)
+    z, t = rng.standard_normal((6, 3)) * 3, rng.uniform(0, 1, (6, 3))
+    w, pw = rng.uniform(0.5, 2, (6, 3)), rng.uniform(0.5, 3, (3,))
+    _check(lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction),
+           lambda z, t: TF.binary_cross_entropy_with_logits(z, t, reduction=reduction), [z, t],
+           diff=(0, 1))
+    _check(lambda z, t, w, pw: F.binary_cross_entropy_with_logits(z, t, w, reduction, pw),
+           lambda z, t, w, pw: TF.binary_cross_entropy_with_logits(
+               z, t, w, reduction=reduction, pos_weight=pw), [z, t, w, pw], diff=(0, 1))
+    _check(lambda z, t: nn.BCEWithLogitsLoss(reduction=reduction)(z, t),
+           lambda z, t: torch.nn.BCEWithLogitsLoss(reduction=reduction)(z, t), [z, t])
+
+
+@needs_torch
+def test_bce_with_logits_is_stable_for_huge_logits():
+    z = np.array([-1000.0, -150.0, -100.0, -30.0, 0.0, 30.0, 100.0, 150.0, 1000.0])
+    for dtype in (np.float64, np.float32):
+        for tv in (0.0, 1.0, 0.3):
+            t = np.full_like(z, tv)
+            x = Tensor(z.astype(dtype), requires_grad=True)
+            loss = F.binary_cross_entropy_with_logits(x, Tensor(t.astype(dtype)),
+                                                      reduction="sum")
+            gx, = minigrad.grad(loss, [x], create_graph=True)
+            ggx, = minigrad.grad(gx.sum(), [x])
+            xt = torch.tensor(z.astype(dtype), requires_grad=True)
+            lt = TF.binary_cross_entropy_with_logits(xt, torch.from_numpy(t.astype(dtype)),
+                                                     reduction="sum")
+            gt, = torch.autograd.grad(lt, [xt], create_graph=True)
+            ggt, = torch.autograd.grad(gt.sum(), [xt])
+            for a, b in [(loss.data, lt.detach().numpy()), (gx.data, gt.detach().numpy()),
+                         (ggx.data, ggt.numpy())]:
+                assert np.isfinite(a).all()
+                np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                           atol=1e-30)
+    # exact values: the gradient is sigmoid(z) - t, even at |z| = 1000
+    x = Tensor(np.array([1000.0, -1000.0]), requires_grad=True)
+    F.binary_cross_entropy_with_logits(x, Tensor(np.array([0.0, 1.0])), reduction="sum").backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, -1.0])
+
+
+# ================================================================== classification losses
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_class_indices_match_torch(reduction, label_smoothing, weighted):
+    rng = _rng(5)
+    logits = rng.standard_normal((7, 4)) * 2
+    target = np.array([0, 3, 1, 1, 2, 3, 0])
+    w = rng.uniform(0.5, 2.0, 4) if weighted else None
+    wt = None if w is None else torch.from_numpy(w)
+    _check(lambda z: F.cross_entropy(z, target, w, reduction=reduction,
+                                     label_smoothing=label_smoothing),
+           lambda z: TF.cross_entropy(z, torch.from_numpy(target), wt, reduction=reduction,
+                                      label_smoothing=label_smoothing), [logits])
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_ignore_index_and_spatial_match_torch(reduction, label_smoothing):
+    rng = _rng(6)
+    logits = rng.standard_normal((2, 3, 4, 5))  # (N, C, H, W): per-pixel classes
+    target = rng.integers(0, 3, (2, 4, 5))
+    target[0, 1, :2] = -100
+    w = rng.uniform(0.5, 2.0, 3)
+    _check(lambda z: F.cross_entropy(z, Tensor(target), Tensor(w), reduction=reduction,
+                                     label_smoothing=label_smoothing),
+           lambda z: TF.cross_entropy(z, torch.from_numpy(target), torch.from_numpy(w),
+                                      reduction=reduction, label_smoothing=label_smoothing),
+           [logits])
+    target = np.where(target < 0, 1, target)
+    _check(lambda z: nn.CrossEntropyLoss(ignore_index=2, reduction=reduction,
+                                         label_smoothing=label_smoothing)(z, target),
+           lambda z: torch.nn.CrossEntropyLoss(ignore_index=2, reduction=reduction,
+                                               label_smoothing=label_smoothing)(
+               z, torch.from_numpy(target)), [logits])
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.3])
+def test_cross_entropy_probability_targets_match_torch(reduction, label_smoothing):
+    rng = _rng(7)
+    logits = rng.standard_normal((5, 4))
+    probs = rng.dirichlet(np.ones(4), 5)
+    w = rng.uniform(0.5, 2.0, 4)
+    _check(lambda z, p: F.cross_entropy(z, p, reduction=reduction,
+                                        label_smoothing=label_smoothing),
+           lambda z, p: TF.cross_entropy(z, p, reduction=reduction,
+                                         label_smoothing=label_smoothing), [logits, probs],
+           diff=(0, 1))
+    _check(lambda z: F.cross_entropy(z, probs, w, reduction=reduction),
+           lambda z: TF.cross_entropy(z, torch.from_numpy(probs), torch.from_numpy(w),
+                                      reduction=reduction), [logits])
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_matches_torch(reduction):
+    rng = _rng(8)
+    logp = np.log(rng.dirichlet(np.ones(5), 6))
+    target = np.array([4, 0, 0, 2, -100, 1])
+    w = rng.uniform(0.5, 2.0, 5)
+    _check(lambda x: F.nll_loss(x, target, reduction=reduction),
+           lambda x: TF.nll_loss(x, torch.from_numpy(target), reduction=reduction), [logp])
+    _check(lambda x: nn.NLLLoss(Tensor(w), reduction=reduction)(x, target),
+           lambda x: TF.nll_loss(x, torch.from_numpy(target), torch.from_numpy(w),
+                                 reduction=reduction), [logp])
+
+
+# ============================================================================ divergences
+@needs_torch
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_matches_torch(reduction, log_target):
+    rng = _rng(9)
+    q = np.log(rng.dirichlet(np.ones(4), 3))
+    p = rng.dirichlet(np.ones(4), 3)
+    if not log_target:
+        p[0, 1] = 0.0  # a zero target probability contributes 0 (not nan)
+    tgt = np.log(p) if log_target else p
+    _check(lambda x, t: F.kl_div(x, t, reduction, log_target),
+           lambda x, t: TF.kl_div(x, t, reduction=reduction, log_target=log_target),
+           [q, tgt], diff=(0,))
+    if not log_target:
+        _check(lambda x, t: F.kl_div(x, t, reduction), lambda x, t: TF.kl_div(
+            x, t, reduction=reduction), [q, np.clip(p, 0.05, None)], diff=(0, 1))
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gaussian_kl_matches_torch_distributions(reduction):
+    rng = _rng(10)
+    mu, logvar = rng.standard_normal((6, 3)), rng.standard_normal((6, 3)) * 0.5
+    tD = torch.distributions
+
+    def torch_kl(mu, logvar):
+        q = tD.Normal(mu, torch.exp(0.5 * logvar))
+        per = tD.kl_divergence(q, tD.Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(1)
+        return {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction]
+
+    _check(lambda m, lv: F.gaussian_kl(m, lv, reduction), torch_kl, [mu, logvar], diff=(0, 1),
+           rtol=1e-9)
+
+
+def test_gaussian_kl_closed_form():
+    mu = Tensor(np.zeros((4, 8)))
+    assert F.gaussian_kl(mu, Tensor(np.zeros((4, 8)))).item() == 0.0
+    mu = Tensor(np.full((2, 3), 2.0))
+    # KL(N(2, 1) || N(0, 1)) = 2^2 / 2 = 2 per dimension, 3 dims summed
+    assert F.gaussian_kl(mu, Tensor(np.zeros((2, 3)))).item() == pytest.approx(6.0)
+
+
+# ============================================================== float64 gradgradchecks
+def _gg(fn, *arrays, diff=(0,)):
+    xs = [Tensor(a, requires_grad=i in diff) for i, a in enumerate(arrays)]
+    assert minigrad.gradcheck(fn, xs)
+    assert minigrad.gradgradcheck(fn, xs)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_losses_gradcheck_gradgradcheck(reduction):
+    rng = _rng(11)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    _gg(lambda x, y: F.mse_loss(x, y, reduction), a, b, diff=(0, 1))
+    _gg(lambda x, y: F.l1_loss(x, y, reduction), a, b + 0.5, diff=(0, 1))
+    _gg(lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction,
+                                                        pos_weight=Tensor(np.array([2.0, 0.5]))),
+        a * 3, rng.uniform(0, 1, (3, 2)), diff=(0, 1))
+    _gg(lambda p, t: F.binary_cross_entropy(p, t, reduction=reduction), _probs((3, 2)),
+        rng.uniform(0, 1, (3, 2)), diff=(0, 1))
+    target = np.array([1, 0, 2])
+    _gg(lambda z: F.cross_entropy(z, target, reduction=reduction, label_smoothing=0.1),
+        rng.standard_normal((3, 3)))
+    _gg(lambda z, p: F.cross_entropy(z, p, reduction=reduction), rng.standard_normal((3, 3)),
+        rng.dirichlet(np.ones(3), 3), diff=(0, 1))
+    _gg(lambda x: F.nll_loss(x, target, reduction=reduction), rng.standard_normal((3, 3)))
+    _gg(lambda q, p: F.kl_div(q, p, reduction), rng.standard_normal((3, 3)),
+        rng.dirichlet(np.ones(3), 3), diff=(0, 1))
+    _gg(lambda m, lv: F.gaussian_kl(m, lv, reduction), a, b, diff=(0, 1))
+
+
+# ================================================================================ errors
+def test_shape_mismatch_is_an_error():
+    x = minigrad.randn(8, 1)
+    for fn in (F.mse_loss, F.l1_loss, F.binary_cross_entropy_with_logits):
+        with pytest.raises(ValueError, match=r"input shape \(8, 1\) and target shape \(8,\)"):
+            fn(x, minigrad.zeros(8))
+    with pytest.raises(ValueError, match="must match"):
+        F.binary_cross_entropy(minigrad.rand(8, 1), minigrad.zeros(8))
+    with pytest.raises(TypeError, match="full_like"):
+        F.mse_loss(x, 1.0)
+    with pytest.raises(ValueError, match="does not match input"):
+        F.cross_entropy(minigrad.randn(4, 3), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError, match="mu shape"):
+        F.gaussian_kl(minigrad.zeros(2, 3), minigrad.zeros(2, 4))
+
+
+def test_bce_on_logits_suggests_the_logits_version():
+    logits = minigrad.randn(16, 1) * 3
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(logits, minigrad.ones(16, 1))
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        nn.BCELoss()(minigrad.full((2,), 1.5), minigrad.ones(2))
+    # probabilities at the boundary are fine
+    F.binary_cross_entropy(Tensor(np.array([0.0, 1.0])), Tensor(np.array([0.0, 1.0])))
+
+
+def test_cross_entropy_target_errors():
+    z = minigrad.randn(3, 4)
+    with pytest.raises(IndexError, match="out of bounds"):
+        F.cross_entropy(z, np.array([0, 4, 1]))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        F.cross_entropy(z, np.array([0, 1, 1]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="logits"):
+        F.cross_entropy(minigrad.randn(3), np.array([0]))
+
+
+def test_integer_targets_are_accepted_for_binary_losses():
+    z = minigrad.randn(4, requires_grad=True)
+    a = F.binary_cross_entropy_with_logits(z, Tensor(np.array([0, 1, 1, 0])))
+    b = F.binary_cross_entropy_with_logits(z, Tensor(np.array([0.0, 1.0, 1.0, 0.0])))
+    assert a.dtype == np.float32 and a.item() == pytest.approx(b.item())
+
+
+def test_one_hot():
+    oh = F.one_hot(Tensor(np.array([0, 2, 1])), 4)
+    assert oh.dtype == np.int64
+    np.testing.assert_array_equal(oh.data, np.eye(4, dtype=np.int64)[[0, 2, 1]])
+    assert F.one_hot(np.array([[1], [3]])).shape == (2, 1, 4)
+    with pytest.raises(ValueError, match="class values"):
+        F.one_hot(np.array([5]), 3)
+    if torch is not None:
+        np.testing.assert_array_equal(
+            F.one_hot(np.array([3, 0, 1]), 5).data,
+            TF.one_hot(torch.tensor([3, 0, 1]), 5).numpy())
+
+
+def test_loss_modules_validate_reduction():
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="avg")
