@@ -1,0 +1,69 @@
+"""Train the PyTorch twin of a gans model with the same data, batches, steps and seed, and write
+10000 samples for ``python -m gans score``.
+
+    python -m benchmarks.train_twin --model vanilla --dataset mnist --epochs 20 \
+        --out runs/vanilla_mnist_torch
+    python -m gans score runs/vanilla_mnist_torch/samples.npy --dataset mnist
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n", type=int, default=10000)
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+
+    import torch
+
+    import gans
+    import minigrad
+    from benchmarks.twins import Twin
+    from gans import datasets
+    from minigrad.data import DataLoader
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    minigrad.manual_seed(args.seed)
+    model = gans.get_model(args.model)()  # only to copy its initial weights and config
+    twin = Twin(model, seed=args.seed)
+    loader = DataLoader(datasets.load(args.dataset, "train"), batch_size=model.config.batch_size,
+                        shuffle=True, drop_last=True, seed=args.seed, to_tensor=False)
+    k = model.d_steps_per_g()
+    t0, step = time.time(), 0
+    for epoch in range(args.epochs):
+        for images, labels in loader:
+            step += 1
+            stats = twin.train_step(images, labels, update_g=step % k == 0)
+        print(f"epoch {epoch + 1}/{args.epochs}: step {step}, {stats}, "
+              f"{time.time() - t0:.0f} s", flush=True)
+    wall = time.time() - t0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(args.n) % model.config.n_classes if twin.conditional else None
+    samples = np.concatenate([twin.sample(min(500, args.n - s), None if labels is None else
+                                          labels[s:s + 500]) for s in range(0, args.n, 500)])
+    np.save(out / "samples.npy", samples.astype(np.float32))
+    if labels is not None:
+        np.save(out / "labels.npy", labels.astype(np.int64))
+    (out / "summary.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset,
+                                                  "epochs": args.epochs, "steps": step,
+                                                  "wall_s": wall}, indent=1))
+    print(f"twin trained {step} steps in {wall:.0f} s; samples in {out / 'samples.npy'}")
+
+
+if __name__ == "__main__":
+    main()
