@@ -136,6 +136,11 @@ def neg(x):
 def pow(x, p):
     if _is_number(p):
         return E.PowConst.apply(x, p=_py(p))
+    p = _tensor(p, x)
+    # Promote before the log: a float32 base with a float64 exponent is computed in float64.
+    dtype = np.result_type(x.dtype, p.dtype)
+    if p.dtype.kind == "f" and x.dtype != dtype:
+        x = to(x, dtype=dtype)
     return exp(log(x) * p)
 
 
