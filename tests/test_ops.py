@@ -251,3 +251,11 @@ def test_pow_tensor_mixed_second_derivative_at_zero_exponent():
     gab, = minigrad.grad(ga, b)
     assert gab.item() == pytest.approx(1.0)
     minigrad.gradgradcheck(lambda a, b: a ** b, [a, b])
+
+
+def test_var_without_degrees_of_freedom_is_nan():
+    """One element per reduction with correction=1: NaN (torch, numpy), not a ZeroDivisionError."""
+    x = minigrad.tensor([[1.0, 2.0, 4.0]], dtype="float64", requires_grad=True)
+    assert np.all(np.isnan(x.var(0).numpy())) and np.isnan(x[:, :1].std().item())
+    np.testing.assert_allclose(x.var(0, correction=0).numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(x.var(1).numpy(), [np.var([1.0, 2.0, 4.0], ddof=1)])
