@@ -157,13 +157,18 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
     va, vb = a.ndim == 1, b.ndim == 1
+    shapes = f"shapes {a.shape} and {b.shape}"  # the caller's, before 1-D promotion
     if va:
         a = reshape(a, 1, a.shape[0])
     if vb:
         b = reshape(b, b.shape[0], 1)
     if a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
-                         f"({a.shape[-1]} != {b.shape[-2]})")
+        raise ValueError(f"matmul: {shapes} are not aligned ({a.shape[-1]} != {b.shape[-2]})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: {shapes} have batch dimensions that cannot be broadcast "
+                         "together") from None
     y = MatMul.apply(a, b)
     if va:
         y = squeeze(y, -2)
@@ -222,7 +227,11 @@ def where(cond, a, b):
     like = a if isinstance(a, Tensor) else b
     a, b = _tensor(a, like), _tensor(b, like)
     c = cond.data if isinstance(cond, Tensor) else like.xp.asarray(cond)
-    shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
+    try:
+        shape = np.broadcast_shapes(c.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: shapes {c.shape} (cond), {a.shape} and {b.shape} cannot be "
+                         "broadcast together") from None
     if a.shape != shape:
         a = expand(a, *shape)
     if b.shape != shape:
