@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad
-from minigrad import nn, optim
+from minigrad import backend, nn, optim
 from minigrad.data import ArrayDataset, mnist_dataset
 from minigrad.nn import functional as F
 from gans.common import GANModel, ImagePool, ones_like_logits, zeros_like_logits
@@ -235,6 +235,29 @@ class CycleGAN(GANModel):
         finally:
             for k, m in self.nets.items():
                 m.train(modes[k])
+
+    # ------------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """The base state plus both image pools (images and RNG), so a resumed run feeds D the
+        same history it would have without the interruption."""
+        state = super().state_dict()
+        state["pools"] = {}
+        for k, pool in (("x", self.pool_x), ("y", self.pool_y)):
+            images = [backend.to_device(im, "cpu") for im in pool.images]
+            state["pools"][k] = {"images": np.stack(images) if images else np.zeros((0,)),
+                                 "rng": pool.rng.bit_generator.state}
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        for k, pool in (("x", self.pool_x), ("y", self.pool_y)):
+            saved = state.get("pools", {}).get(k)
+            if saved is None:
+                continue
+            images = np.asarray(saved["images"])
+            pool.images = [backend.to_device(im.copy(), self.device) for im in images] \
+                if images.ndim > 1 else []
+            pool.rng.bit_generator.state = saved["rng"]
 
     # ---------------------------------------------------------------------- training
     def train_step(self, real, labels=None, update_g=True) -> dict:

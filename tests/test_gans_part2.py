@@ -363,6 +363,25 @@ def test_cyclegan_identity_weight_zero_skips_identity_term():
     assert stats["loss_g"] == pytest.approx(stats["loss_gan"] + 10 * stats["loss_cyc"], rel=1e-5)
 
 
+def test_cyclegan_checkpoint_resumes_exactly(tmp_path):
+    from minigrad.utils.io import load, save
+
+    data = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 2, 28, 28)),
+                           dtype="float32")
+    model = cyclegan.CycleGAN(cyclegan.Config(ngf=2, ndf=2, n_residual=1, pool_size=3))
+    for i in range(3):  # fills the pools past their size
+        model.train_step(data[2 * i:2 * i + 2])
+    save(model.state_dict(), tmp_path / "ck.npz")
+    twin = cyclegan.CycleGAN(cyclegan.Config(ngf=2, ndf=2, n_residual=1, pool_size=3))
+    twin.load_state_dict(load(tmp_path / "ck.npz"))
+    assert len(twin.pool_x.images) == 3
+    minigrad.manual_seed(7)
+    a = model.train_step(data[6:])
+    minigrad.manual_seed(7)
+    b = twin.train_step(data[6:])
+    assert a == b
+
+
 def test_image_pool():
     pool = ImagePool(size=4, seed=0)
     batches = [minigrad.tensor(np.full((2, 1, 2, 2), float(i)), dtype="float32",
