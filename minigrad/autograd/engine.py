@@ -129,18 +129,27 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
             result.append(g)
         return tuple(result)
 
-    handed_out = set()  # one gradient Tensor may reach two leaves (x + y): never alias .grad
+    handed_out = set()  # one gradient may reach two leaves (x + y): never alias .grad
     for tid, g in grads.items():
         t = keep[tid]
         if t._ctx is None and t.requires_grad:
-            if id(g) in handed_out:
-                g = g * 1 if create_graph else Tensor._wrap(g.data.copy(), False, None)
-            handed_out.add(id(g))
-            if t.grad is None:
-                t.grad = g if create_graph else Tensor._wrap(g.data, False, None)
+            if create_graph:
+                if id(g) in handed_out:
+                    g = g * 1
+                handed_out.add(id(g))
+                t.grad = g if t.grad is None else t.grad + g
+                continue
+            if t.grad is not None:
+                data = t.grad.data + g.data
             else:
-                t.grad = t.grad + g if create_graph else Tensor._wrap(t.grad.data + g.data, False,
-                                                                      None)
+                # NOTE: a view (reshape/slice of another gradient, a read-only broadcast from a
+                # sum's backward) would alias another leaf's .grad or be unwritable: copy it.
+                data = g.data
+                if id(data) in handed_out or not data.flags.owndata or \
+                        not getattr(data.flags, "writeable", True):
+                    data = data.copy()
+            handed_out.add(id(data))
+            t.grad = Tensor._wrap(data, False, None)
     return None
 
 
