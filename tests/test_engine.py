@@ -1,0 +1,427 @@
+"""The autograd engine: graph traversal, grad() vs backward(), grad modes, graph lifetime,
+higher-order gradients, error messages."""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import Tensor
+from minigrad.autograd.function import Function
+
+
+def t64(data, requires_grad=True):
+    return minigrad.tensor(data, dtype="float64", requires_grad=requires_grad)
+
+
+class CountingIdentity(Function):
+    """y = x; counts its backward calls (a node must run once per backward pass)."""
+    calls = 0
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        type(self).calls += 1
+        return gy
+
+
+class OnceSquare(Function):
+    """y = x^2 with a backward that leaves the graph (raw numpy), hence once_differentiable."""
+    once_differentiable = True
+
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        return gy * Tensor(2 * self.inputs[0].data)
+
+
+class WrongShapeGrad(Function):
+    """A broken op: its backward returns a gradient of the wrong shape."""
+
+    def forward(self, x):
+        return x.sum()
+
+    def backward(self, gy):
+        return gy.reshape(1)
+
+
+# ------------------------------------------------------------------------ graph shapes
+def test_diamond_graph():
+    x = t64([1.0, 2.0, -3.0])
+    a = x * 2
+    b = x.exp()
+    y = (a * b + a.sin() * b).sum()       # x -> {a, b} -> y, a and b used twice
+    y.backward()
+    xv = x.numpy()
+    want = 2 * np.exp(xv) + 2 * xv * np.exp(xv) + 2 * np.cos(2 * xv) * np.exp(xv) \
+        + np.sin(2 * xv) * np.exp(xv)
+    np.testing.assert_allclose(x.grad.numpy(), want)
+    minigrad.gradcheck(lambda x: (x * 2 * x.exp() + (x * 2).sin() * x.exp()).sum(), [x])
+
+
+def test_shared_node_backward_runs_once():
+    CountingIdentity.calls = 0
+    x = t64([1.0, 2.0])
+    h = CountingIdentity.apply(x)
+    y = (h * h + h * 3 + h.exp()).sum()   # three consumers of h
+    y.backward()
+    assert CountingIdentity.calls == 1
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 3 + np.exp(x.numpy()))
+
+
+def test_tensor_used_many_times():
+    x = t64(0.5)
+    y = x
+    for _ in range(50):
+        y = y + x                          # 51 x
+    z = x * x * x - x                      # the same leaf on both sides
+    (y + z).backward()
+    assert x.grad.item() == pytest.approx(51 + 3 * 0.25 - 1)
+    x.grad = None
+    sum([x] * 100).backward()
+    assert x.grad.item() == pytest.approx(100)
+
+
+def test_leaf_gradients_never_alias():
+    x, y = t64([1.0, 2.0]), t64([3.0, 4.0])
+    (x + y).sum().backward()
+    assert x.grad is not y.grad and x.grad.data is not y.grad.data
+    x.grad.data += 1
+    np.testing.assert_array_equal(y.grad.numpy(), [1.0, 1.0])
+    # through views: a reshape's gradient is a view of the upstream one
+    a, b = t64([[0.0], [0.0]]), t64([0.0, 0.0])
+    (a.reshape(2) + b).backward(t64([1.0, 2.0], requires_grad=False))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    b.grad.data += 10
+    np.testing.assert_array_equal(a.grad.numpy(), [[1.0], [2.0]])
+
+
+def test_leaf_gradients_are_writable_arrays():
+    """A sum's backward broadcasts (a read-only, stride-0 view); .grad must own its memory
+    (optimizers and gradient clipping update it in place)."""
+    w = t64([1.0, 2.0, 3.0])
+    w.sum().backward()
+    assert w.grad.data.flags.writeable and w.grad.data.flags.c_contiguous
+    w.grad.data *= 0.5
+    np.testing.assert_array_equal(w.grad.numpy(), [0.5, 0.5, 0.5])
+
+
+# ----------------------------------------------------------------------- grad() vs .grad
+def test_grad_leaves_dot_grad_alone():
+    x = t64([1.0, 2.0])
+    sentinel = t64([7.0, 7.0], requires_grad=False)
+    x.grad = sentinel
+    gx, = minigrad.grad((x * x).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), [2.0, 4.0])
+    assert x.grad is sentinel and np.all(sentinel.numpy() == 7.0)
+    w = t64([1.0])
+    minigrad.grad((x * w).sum(), [x])
+    assert w.grad is None                 # not asked for, not touched
+
+
+def test_grad_of_intermediate_and_multiple_outputs():
+    x = t64([1.0, 2.0])
+    h = x * x
+    y1, y2 = h.sum(), (h * 3).sum()
+    gh, gx = minigrad.grad([y1, y2], [h, x], retain_graph=True)
+    np.testing.assert_allclose(gh.numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(gx.numpy(), 8 * x.numpy())
+    v = t64([1.0, -1.0], requires_grad=False)
+    gx, = minigrad.grad(h, x, grad_outputs=v)
+    np.testing.assert_allclose(gx.numpy(), [2.0, -4.0])
+
+
+def test_allow_unused():
+    x, z = t64([1.0]), t64([2.0])
+    y = (x * 3).sum()
+    with pytest.raises(RuntimeError, match="allow_unused=True"):
+        minigrad.grad(y, [x, z], retain_graph=True)
+    gx, gz = minigrad.grad(y, [x, z], allow_unused=True)
+    assert gx.item() == 3.0 and gz is None
+
+
+# ---------------------------------------------------------------------- graph lifetime
+def test_second_backward_needs_retain_graph():
+    x = t64([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True") as info:
+        y.backward()
+    assert "second time" in str(info.value)
+
+    x.grad = None
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()                           # works, and accumulates
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first)
+
+
+def test_grad_also_frees_the_graph_unless_retained():
+    x = t64([1.0])
+    y = (x * x).sum()
+    minigrad.grad(y, x, retain_graph=True)
+    minigrad.grad(y, x)
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        minigrad.grad(y, x)
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = t64([1.0, -2.0])
+    for k in range(1, 4):
+        (x * x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), k * 2 * x.numpy())
+    x.grad = None
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+# -------------------------------------------------------------------------- grad modes
+def test_no_grad_records_nothing():
+    x = t64([1.0, 2.0])
+    with minigrad.no_grad():
+        assert not minigrad.is_grad_enabled()
+        y = (x * 2).exp().sum()
+        assert y._ctx is None and not y.requires_grad
+    assert minigrad.is_grad_enabled()
+    z = x * 2
+    assert z._ctx is not None and z.requires_grad
+
+
+def test_no_grad_as_decorator_and_restored_after_exceptions():
+    @minigrad.no_grad()
+    def f(x):
+        assert not minigrad.is_grad_enabled()
+        return x * 2
+
+    x = t64([1.0])
+    y = f(x)
+    assert y._ctx is None and not y.requires_grad
+    assert minigrad.is_grad_enabled()
+    with pytest.raises(ZeroDivisionError):
+        with minigrad.no_grad():
+            1 / 0
+    assert minigrad.is_grad_enabled()
+
+
+def test_enable_grad_inside_no_grad():
+    x = t64([1.0])
+    with minigrad.no_grad():
+        with minigrad.enable_grad():
+            y = x * 2
+        z = x * 2
+    assert y.requires_grad and y._ctx is not None
+    assert not z.requires_grad
+
+    @minigrad.enable_grad()
+    def g(x):
+        return x * 2
+
+    with minigrad.no_grad():
+        assert g(x).requires_grad
+
+
+def test_set_grad_enabled_forms():
+    x = t64([1.0])
+    with minigrad.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+        with minigrad.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+    assert minigrad.is_grad_enabled()
+
+    @minigrad.set_grad_enabled(False)
+    def f(x):
+        return x * 2
+
+    assert minigrad.is_grad_enabled()   # decorating does not switch the mode
+    assert not f(x).requires_grad
+    assert minigrad.is_grad_enabled()
+
+    try:
+        minigrad.set_grad_enabled(False)  # plain call: sets the mode until changed
+        assert not minigrad.is_grad_enabled()
+    finally:
+        minigrad.set_grad_enabled(True)
+    assert minigrad.is_grad_enabled()
+
+
+def test_detach_and_requires_grad_flags():
+    x = t64([1.0, 2.0])
+    d = (x * 2).detach()
+    assert d._ctx is None and not d.requires_grad
+    assert not (d * 2).requires_grad
+    c = t64([1.0], requires_grad=False)
+    assert not (c * 2).requires_grad and (c * 2)._ctx is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (c * 2).sum().backward()
+
+
+# ------------------------------------------------------------------ higher order
+def test_create_graph_gradients_have_a_graph():
+    x = t64([0.5, -1.0])
+    gx, = minigrad.grad((x ** 3).sum(), x)
+    assert gx._ctx is None and not gx.requires_grad
+    gx, = minigrad.grad((x ** 3).sum(), x, create_graph=True)
+    assert gx._ctx is not None and gx.requires_grad
+    ggx, = minigrad.grad(gx.sum(), x)
+    np.testing.assert_allclose(ggx.numpy(), 6 * x.numpy())
+
+
+def test_backward_create_graph_then_backward_through_grad():
+    x = t64([0.5, 2.0])
+    (x ** 3).sum().backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    np.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2)
+    x.grad = None
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy())
+
+
+@pytest.mark.parametrize("x0", [-1.3, 0.0, 0.4, 2.0])
+def test_third_derivative_of_tanh(x0):
+    x = t64(x0)
+    y = x.tanh()
+    g1, = minigrad.grad(y, x, create_graph=True)
+    g2, = minigrad.grad(g1, x, create_graph=True)
+    g3, = minigrad.grad(g2, x, create_graph=True)
+    g4, = minigrad.grad(g3, x)
+    t = math.tanh(x0)
+    assert g1.item() == pytest.approx(1 - t * t, abs=1e-12)
+    assert g2.item() == pytest.approx(-2 * t * (1 - t * t), abs=1e-12)
+    assert g3.item() == pytest.approx(-2 * (1 - t * t) * (1 - 3 * t * t), abs=1e-12)
+    assert g4.item() == pytest.approx(8 * t * (1 - t * t) * (2 - 3 * t * t), abs=1e-12)
+
+
+def test_once_differentiable_raises_under_create_graph():
+    x = t64([1.0, 3.0])
+    gx, = minigrad.grad(OnceSquare.apply(x).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), [2.0, 6.0])
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        minigrad.grad(OnceSquare.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="OnceSquare"):
+        OnceSquare.apply(x).sum().backward(create_graph=True)
+
+
+def test_retain_grad_on_a_non_leaf():
+    x = t64([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    other = x * 2                           # a non-leaf without retain_grad
+    (h * h + other).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
+    assert other.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), 18 * x.numpy() + 2)
+
+
+def test_long_chain_has_no_recursion_error():
+    assert sys.getrecursionlimit() < 10_000 * 2  # a recursive engine would fail here
+    x = t64([0.5, -0.25])
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 10_000] * 2, rtol=1e-10)
+    y = x
+    for _ in range(10_000):
+        y = y.tanh() * 0.5 + x
+    gx, = minigrad.grad(y.sum(), x, create_graph=True)
+    assert np.all(np.isfinite(gx.numpy()))
+
+
+# --------------------------------------------------------------------------- messages
+def test_backward_on_non_scalar_needs_a_gradient():
+    x = t64([1.0, 2.0, 3.0])
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"non-scalar.*\(3,\)"):
+        y.backward()
+    with pytest.raises(RuntimeError, match=r"non-scalar.*\(3,\)"):
+        minigrad.grad(y, x)
+    y.backward(gradient=t64([1.0, 0.0, -1.0], requires_grad=False))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0, -2.0])
+    with pytest.raises(RuntimeError, match=r"\(2,\).*\(3,\)"):
+        (x * 2).backward(gradient=t64([1.0, 2.0], requires_grad=False))
+
+
+@pytest.mark.parametrize("op,name,sa,sb", [
+    (lambda a, b: a + b, "add", (2, 3), (4,)),
+    (lambda a, b: a - b, "sub", (2, 3), (2, 2)),
+    (lambda a, b: a * b, "mul", (3,), (2,)),
+    (lambda a, b: a / b, "div", (2, 1, 3), (2, 4, 2)),
+    (lambda a, b: minigrad.maximum(a, b), "maximum", (2,), (3,)),
+    (lambda a, b: a @ b, "matmul", (2, 3), (4,)),
+    (lambda a, b: a @ b, "matmul", (2, 2, 3), (3, 3, 4)),
+    (lambda a, b: minigrad.cat([a, b], 0), "cat", (2, 3), (2, 4)),
+    (lambda a, b: minigrad.stack([a, b]), "stack", (2, 3), (3, 2)),
+    (lambda a, b: minigrad.where(a > 0, a, b), "where", (2, 3), (4,)),
+])
+def test_shape_mismatch_errors_name_op_and_shapes(op, name, sa, sb):
+    a, b = minigrad.ones(*sa, requires_grad=True), minigrad.ones(*sb)
+    with pytest.raises(ValueError) as info:
+        op(a, b)
+    msg = str(info.value)
+    assert name in msg and str(sa) in msg and str(sb) in msg, msg
+
+
+def test_shape_errors_of_one_input_ops():
+    x = minigrad.ones(2, 3)
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3\).*\(5,\)"):
+        x.reshape(5)
+    with pytest.raises(ValueError, match=r"expand.*\(2, 3\).*\(3, 3\)"):
+        x.expand(3, 3)
+
+
+def test_backward_gradient_of_wrong_shape_is_reported():
+    x = t64([[1.0, 2.0]])
+    with pytest.raises(RuntimeError, match=r"WrongShapeGrad.*\(1,\).*\(1, 2\)"):
+        (WrongShapeGrad.apply(x) * 2).backward()
+
+
+class FakeCudaArray(np.ndarray):
+    """Stands in for a cupy array: another array type, on another device."""
+
+
+def test_device_mismatch_error(monkeypatch):
+    from minigrad import backend
+
+    real = backend.device_of
+    monkeypatch.setattr(backend, "device_of", lambda a: backend.Device("cuda:0")
+                        if isinstance(a, FakeCudaArray) else real(a))
+    a = minigrad.ones(3, requires_grad=True)
+    b = Tensor._wrap(np.ones(3, dtype=np.float32).view(FakeCudaArray), False, None)
+    assert str(b.device) == "cuda:0"
+    with pytest.raises(RuntimeError) as info:
+        a * b
+    msg = str(info.value)
+    assert "Mul" in msg and "same device" in msg and "cpu" in msg and "cuda:0" in msg, msg
+    with pytest.raises(RuntimeError, match="same device"):
+        minigrad.cat([a, b])
+
+
+def test_cuda_unavailable_message():
+    if minigrad.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(RuntimeError, match="cuda"):
+        minigrad.zeros(2, device="cuda")
+
+
+def test_ops_on_device(device):
+    """The same small graph on each device gives the CPU's values and gradients."""
+    data = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    x = minigrad.tensor(data, dtype="float64", device=device, requires_grad=True)
+    y = (x.tanh() @ x.T).softmax(1).log().sum() + x.norm()
+    gx, = minigrad.grad(y, x, create_graph=True)
+    ggx, = minigrad.grad((gx * gx).sum(), x)
+    xc = t64(data)
+    yc = (xc.tanh() @ xc.T).softmax(1).log().sum() + xc.norm()
+    gc, = minigrad.grad(yc, xc, create_graph=True)
+    ggc, = minigrad.grad((gc * gc).sum(), xc)
+    assert str(gx.device).startswith(device)
+    np.testing.assert_allclose(y.numpy(), yc.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(gx.numpy(), gc.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(ggx.numpy(), ggc.numpy(), rtol=1e-10)
