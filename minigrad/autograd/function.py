@@ -69,8 +69,8 @@ class Function:
         out = Tensor._wrap(y, record, ctx if record else None)
         if record:
             ctx._output_ref = weakref.ref(out)
-            if _anomaly_hook[0] is not None:
-                _anomaly_hook[0](ctx, out)
+        if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
+            _anomaly_hook[0](ctx, out, inputs)
         return out
 
     def _release(self):
@@ -83,7 +83,8 @@ class Function:
 
 
 _ARRAY_TYPES = (np.ndarray,)
-# detect_anomaly() installs a callback here; None costs one test per op.
+# detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every
+# op; None (the mode off) costs one test per op.
 _anomaly_hook = [None]
 
 
