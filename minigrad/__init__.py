@@ -11,6 +11,7 @@ import numpy as _np
 from minigrad.tensor import Tensor
 from minigrad.autograd import (Function, GradcheckError, enable_grad, grad, gradcheck,
                                gradgradcheck, is_grad_enabled, no_grad, set_grad_enabled)
+from minigrad.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from minigrad.backend import Device, cuda, device, manual_seed
 from minigrad.creation import (arange, eye, full, full_like, linspace, ones, ones_like, rand,
                                rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
