@@ -36,8 +36,11 @@ def _topo_order(roots):
         if inputs is _FREED:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (through {type(node).__name__}"
-                "): its saved values were freed by the first backward. Pass retain_graph=True to "
-                "the first backward() or grad() if you need to go through it twice.")
+                "): its saved values were freed by the first backward. Usually a tensor computed "
+                "before that backward is used again after it (in a GAN: the generator's fake batch "
+                "reused for the G step): recompute it, or detach() it where no gradient should "
+                "flow back. If you really need to go through the graph twice, pass "
+                "retain_graph=True to the first backward() or grad().")
         for t in inputs:
             c = t._ctx
             if c is not None and c not in seen:
