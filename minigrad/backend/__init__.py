@@ -20,8 +20,8 @@ class Device:
             self.type, self.index = spec.type, spec.index
             return
         name, _, idx = str(spec).partition(":")
-        if name not in ("cpu", "cuda"):
-            raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda'")
+        if name not in ("cpu", "cuda") or (idx and not idx.isdigit()):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:<index>'")
         self.type = name
         self.index = int(idx) if idx else (0 if name == "cuda" else None)
 
@@ -99,6 +99,11 @@ class _Cuda:
     @staticmethod
     def device_count() -> int:
         return _cuda._n_devices
+
+    @staticmethod
+    def unavailable_reason() -> str:
+        """Why ``is_available()`` is False ('' when it is True), e.g. for a test's skip reason."""
+        return _cuda.unavailable_reason()
 
     @staticmethod
     def synchronize():
