@@ -13,10 +13,19 @@ n_critic for the WGANs). Around that it keeps:
 A run interrupted for any reason resumes from its last checkpoint (``resume=True``) and continues
 exactly as if it had never stopped. A non-finite loss stops the run with TrainingDiverged, naming
 the step and the losses; the last checkpoint (from before the blow-up) is kept.
+
+Before the first step, :func:`check_shapes` samples G once and runs D on the result, so a
+generator whose images do not fit the data or the discriminator fails at once, with both shapes
+in the message, instead of as a layer's error inside the first step.
+
+``dry_run``: 2 steps, then the end-of-run outputs (metrics.csv, samples/final.png and a
+checkpoint marked as a dry run, which a later real run does not resume from), so the whole
+pipeline is exercised in seconds.
 """
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import time
@@ -32,6 +41,44 @@ from gans.common import config_dict, save_image_grid
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+def check_shapes(model, real) -> None:
+    """Sample G once and run D on it (eval mode, no graph, private noise: no state changes).
+
+    Raises ValueError naming both shapes when G's images differ from the data's (D is trained on
+    both), or when D cannot take them. Models without a ``G`` and a ``D`` are not checked.
+    """
+    G, D = getattr(model, "G", None), getattr(model, "D", None)
+    if G is None or D is None:
+        return
+    n = min(2, real.shape[0])
+    lab = np.arange(n) % model.config.n_classes if model.conditional else None
+    # NOTE: the noise comes from a private generator, so checking does not change the run.
+    fake = model.sample(n, lab, model.latent(n, rng=np.random.default_rng(0)))
+    if tuple(fake.shape[1:]) != tuple(real.shape[1:]):
+        raise ValueError(
+            f"{model.name}: the generator makes images of shape {tuple(fake.shape[1:])} (a batch "
+            f"{tuple(fake.shape)}), but the data are {tuple(real.shape[1:])} (a batch "
+            f"{tuple(real.shape)}). The discriminator is trained on both, so they must match: "
+            "set the config's img_size/channels to the dataset's, or change the generator's "
+            "last layers.")
+    takes_labels = len(inspect.signature(D.forward).parameters) > 1
+    mode = D.training
+    D.eval()
+    try:
+        with minigrad.no_grad():
+            if takes_labels and lab is not None:
+                D(fake, minigrad.tensor(lab, device=fake.device))
+            else:
+                D(fake)
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise ValueError(
+            f"{model.name}: the discriminator cannot take the generator's output, a batch of "
+            f"shape {tuple(fake.shape)} (the data's shape too): {e}. Make the discriminator's "
+            "input layer fit that shape.") from e
+    finally:
+        D.train(mode)
 
 
 def _loss_curve(history, path):
@@ -73,7 +120,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         progress: bool = True, dry_run: bool = False):
     """Train ``model`` on batches from ``loader`` (yielding (images, labels)); returns history.
 
-    ``max_steps`` stops after that many discriminator steps (``dry_run`` = 2 steps, no pictures).
+    ``max_steps`` stops after that many discriminator steps. ``dry_run``: 2 steps, no progress
+    grids on the way; the end-of-run files are written (the checkpoint marked as a dry run).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,11 +129,17 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                                                  **config_dict(model.config)}, indent=2))
     if dry_run:
         max_steps, sample_every, checkpoint_every = 2, 0, 0
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError("the loader yields no batch: is the dataset smaller than the batch size "
+                         "(with drop_last=True)?")
     ckpt = out / "checkpoint.npz"
     history, epoch, skip = [], 0, 0
     loader_state = loader.rng.bit_generator.state if hasattr(loader, "rng") else None
-    if resume and ckpt.exists() and not dry_run:
-        state = load(ckpt)
+    state = load(ckpt) if resume and ckpt.exists() and not dry_run else None
+    if state is not None and state["loop"].get("dry_run"):
+        print(f"not resuming from {ckpt}: it was written by a dry run")
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         loop = state["loop"]
         epoch, skip = int(loop["epoch"]), int(loop["batch"])
@@ -104,7 +158,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     def checkpoint(epoch_, batch_):
         save({"model": model.state_dict(),
               "loop": {"epoch": epoch_, "batch": batch_, "rng": backend.get_rng_state(),
-                       "loader_rng": epoch_state}}, ckpt)
+                       "loader_rng": epoch_state, "dry_run": dry_run}}, ckpt)
 
     bar = None
     if progress:
@@ -112,17 +166,22 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         total = len(loader) * epochs
         bar = tqdm(total=min(total, max_steps) if max_steps else total, initial=model.d_step,
                    unit="step", dynamic_ncols=True, leave=True)
-    last, pending_d, t0 = {}, 0, time.time()
+    last, pending_d, t0, checked = {}, 0, time.time(), False
     position = (epoch, skip)
     try:
         while epoch < epochs:
             epoch_state = loader_state
+            if bar is not None:  # the bar itself shows ETA, rate and (postfix) the last losses
+                bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
             if hasattr(loader, "rng") and loader_state is not None:
                 loader.rng.bit_generator.state = loader_state
             for batch_i, batch in enumerate(loader):
                 if batch_i < skip:
                     continue
                 real, labels = batch[0], (batch[1] if len(batch) > 1 else None)
+                if not checked:
+                    check_shapes(model, real)
+                    checked = True
                 pending_d += 1
                 update_g = pending_d >= model.d_steps_per_g()
                 if update_g:
@@ -162,9 +221,10 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     finally:
         if bar is not None:
             bar.close()
-    if history and not dry_run:
+    if history:
         _write_csv(history, out / "metrics.csv")
-        _loss_curve(history, out / "loss_curve.png")
+        if not dry_run:
+            _loss_curve(history, out / "loss_curve.png")
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
         checkpoint(*position)
     elapsed = time.time() - t0
