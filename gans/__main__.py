@@ -1,4 +1,12 @@
-"""The command line: ``python -m gans {list,train,sample,score,show} --help``."""
+"""The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show} --help``.
+
+    python -m gans list                                         # the variants
+    python -m gans train --model wgan_gp --dataset random --dry-run --out runs/try
+    python -m gans train --model wgan_gp --help                 # + that variant's config options
+    python -m gans show runs/try                                # summary and picture paths
+    python -m gans sample --checkpoint runs/try/checkpoint.npz --n 1000 --out runs/try/s.npy
+    python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, classes covered
+"""
 from __future__ import annotations
 
 import argparse
@@ -25,14 +33,38 @@ def _parse_value(text: str, default):
     return type(default)(text)
 
 
+def _field_comments(config_cls) -> dict:
+    """The ``# comment`` after each field in the Config's source (shown in --help)."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(config_cls)
+    except (OSError, TypeError):
+        return {}
+    return {m.group(1): m.group(2).strip() for m in
+            re.finditer(r"^\s+(\w+)\s*:[^=\n]*=[^#\n]*#\s*(.+)$", source, re.M)}
+
+
+def _metavar(default) -> str:
+    if isinstance(default, bool):
+        return "BOOL"
+    if isinstance(default, tuple):
+        return "A,B,..."
+    return {int: "INT", float: "FLOAT"}.get(type(default), "STR")
+
+
 def _add_config_options(parser, config_cls):
-    group = parser.add_argument_group(f"{config_cls.__module__} config (paper defaults)")
+    group = parser.add_argument_group(
+        f"{config_cls.__module__}.Config (the paper's defaults; tuples as comma lists)")
+    comments = _field_comments(config_cls)
     for f in dataclasses.fields(config_cls):
         default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        note = f"{comments[f.name]}; " if f.name in comments else ""
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None,
-                           type=lambda t, d=default: _parse_value(t, d),
-                           help=f"default: {shown}")
+                           type=lambda t, d=default: _parse_value(t, d), metavar=_metavar(default),
+                           help=f"{note}default: {shown}")
 
 
 def cmd_list(args):
@@ -60,9 +92,9 @@ def cmd_train(args, config_cls):
 
     minigrad.manual_seed(args.seed)
     model = _build_model(args, config_cls)
-    dataset = "random" if args.dry_run and args.dataset == "random" else args.dataset
-    ds = datasets.load(dataset, "train")
     batch = getattr(model.config, "batch_size", 64)
+    # random: enough noise images for two batches of this model's size (drop_last below).
+    ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
                         device=args.device if args.device != "cpu" else None)
     out = args.out or f"runs/{args.model}_{args.dataset}"
@@ -118,71 +150,133 @@ def cmd_show(args):
     run = Path(args.run)
     if not run.is_dir():
         sys.exit(f"no run folder at {run}")
+    print(f"run: {run}")
     cfg = run / "config.json"
     if cfg.exists():
-        print(json.dumps(json.loads(cfg.read_text()), indent=1))
+        config = json.loads(cfg.read_text())
+        print(f"model: {config.pop('model', '?')}")
+        print("config: " + ", ".join(f"{k}={v}" for k, v in config.items()))
     metrics_csv = run / "metrics.csv"
     if metrics_csv.exists():
         import csv
 
-        rows = list(csv.DictReader(open(metrics_csv)))
+        with open(metrics_csv) as f:
+            rows = list(csv.DictReader(f))
         if rows:
-            print(f"{len(rows)} steps; last: " + ", ".join(
-                f"{k}={float(v):.4f}" for k, v in rows[-1].items() if v not in ("", None)))
-    for p in sorted(run.rglob("*.png")):
-        print(p)
+            last = rows[-1]
+            print(f"steps: {len(rows)} (last step {int(float(last['step']))}, epoch "
+                  f"{int(float(last['epoch']))})")
+            print("last: " + ", ".join(f"{k}={float(v):.4f}" for k, v in last.items()
+                                       if k not in ("step", "epoch") and v not in ("", None)))
+    else:
+        print("steps: none recorded yet (no metrics.csv)")
+    pictures = sorted(run.rglob("*.png"))
+    print(f"pictures ({len(pictures)}):" if pictures else "pictures: none yet")
+    for p in pictures:
+        print(f"  {p}")
     ck = run / "checkpoint.npz"
     if ck.exists():
-        print(ck)
+        from minigrad.utils.io import load
+
+        loop = load(ck).get("loop", {})
+        print(f"checkpoint: {ck}" + (" (dry run)" if loop.get("dry_run") else ""))
+
+
+def _model_name(argv):
+    """The --model value in a train command line (``--model x`` or ``--model=x``), or None."""
+    for i, a in enumerate(argv):
+        if a == "--model" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--model="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def build_parser(config_cls=None) -> argparse.ArgumentParser:
+    """The parser; ``config_cls`` adds one option per field of that variant's Config to train."""
+    import gans
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="python -m gans", description=__doc__,
+                                     formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p, seed_help):
+        p.add_argument("--device", default="cpu",
+                       help="cpu, or cuda (a GPU through CuPy) (default: cpu)")
+        p.add_argument("--seed", type=int, default=0, help=seed_help + " (default: 0)")
+
+    sub.add_parser("list", help="list the variants",
+                   description="List the variants (registry name and first line of the paper "
+                               "summary in each module's docstring).")
+
+    tr = sub.add_parser(
+        "train", help="train a variant; leaves pictures, metrics and a checkpoint in --out",
+        formatter_class=fmt,
+        description="Train a variant with the paper's defaults; every field of its Config is "
+                    "an option.\nAdd --model NAME --help to list that variant's config options.",
+        epilog="Run folder: config.json, metrics.csv, loss_curve.png, samples/*.png and "
+               "checkpoint.npz.\nAn existing checkpoint there is resumed unless --restart.")
+    tr.add_argument("--model", required=True, choices=gans.available(), metavar="NAME",
+                    help="the variant: " + ", ".join(gans.available()))
+    tr.add_argument("--dataset", default="mnist",
+                    help="mnist, fashion_mnist, mnist_xy (cyclegan) or random (noise images: "
+                         "no download, for smoke tests) (default: mnist)")
+    tr.add_argument("--epochs", type=int, default=5, help="passes over the data (default: 5)")
+    tr.add_argument("--out", default=None, help="run folder (default: runs/MODEL_DATASET)")
+    tr.add_argument("--max-steps", type=int, default=None,
+                    help="stop after this many discriminator steps")
+    tr.add_argument("--sample-every", type=int, default=500,
+                    help="write a sample grid every N steps, 0 for never (default: 500)")
+    tr.add_argument("--checkpoint-every", type=int, default=1000,
+                    help="write the checkpoint every N steps, besides every epoch end "
+                         "(default: 1000)")
+    tr.add_argument("--dry-run", action="store_true",
+                    help="2 steps, then the end-of-run files (a final grid, metrics.csv and a "
+                         "checkpoint marked as a dry run): checks the whole pipeline in seconds")
+    tr.add_argument("--restart", action="store_true",
+                    help="start from scratch even if --out holds a checkpoint")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common(tr, "seeds the weights, the noise and the batch order")
+    if config_cls is not None:
+        _add_config_options(tr, config_cls)
+
+    sa = sub.add_parser("sample", help="write generated images to a .npy",
+                        description="Load a checkpoint written by train and write N generated "
+                                    "images, float32 (N, C, H, W) in [-1, 1], to a .npy file "
+                                    "(conditional models: labels 0..9 cycled, in labels.npy "
+                                    "beside it).")
+    sa.add_argument("--checkpoint", required=True, help="checkpoint.npz of a run folder")
+    sa.add_argument("--n", type=int, default=10000, help="number of images (default: 10000)")
+    sa.add_argument("--out", default="samples.npy", help="output .npy (default: samples.npy)")
+    common(sa, "seeds the noise")
+
+    sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)",
+                        description="Score a .npy of samples with a classifier trained on the "
+                                    "dataset (see gans/metrics.py), beside the real test set's "
+                                    "scores.")
+    sc.add_argument("samples", help=".npy written by sample")
+    sc.add_argument("--dataset", default="mnist", help="mnist or fashion_mnist (default: mnist)")
+    sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
+
+    sh = sub.add_parser("show", help="summary and picture paths of a run folder",
+                        description="Print a run folder's model, config, step count, last "
+                                    "losses, the paths of its pictures and its checkpoint.")
+    sh.add_argument("run", help="the run folder (train's --out)")
+    return parser
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m gans", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="the variants")
+    import gans
 
-    def common(p):
-        p.add_argument("--device", default="cpu", help="cpu or cuda")
-        p.add_argument("--seed", type=int, default=0)
-
-    tr = sub.add_parser("train", help="train a variant; leaves a checkpoint in --out")
-    tr.add_argument("--model", required=True)
-    tr.add_argument("--dataset", default="mnist", help="mnist, fashion_mnist or random")
-    tr.add_argument("--epochs", type=int, default=5)
-    tr.add_argument("--out", default=None, help="run folder (default runs/MODEL_DATASET)")
-    tr.add_argument("--max-steps", type=int, default=None)
-    tr.add_argument("--sample-every", type=int, default=500)
-    tr.add_argument("--checkpoint-every", type=int, default=1000)
-    tr.add_argument("--dry-run", action="store_true", help="2 steps, then stop")
-    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
-    tr.add_argument("--no-progress", action="store_true")
-    common(tr)
-
-    sa = sub.add_parser("sample", help="write generated images to a .npy")
-    sa.add_argument("--checkpoint", required=True)
-    sa.add_argument("--n", type=int, default=10000)
-    sa.add_argument("--out", default="samples.npy")
-    common(sa)
-
-    sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)")
-    sc.add_argument("samples")
-    sc.add_argument("--dataset", default="mnist")
-    sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
-
-    sh = sub.add_parser("show", help="summary and pictures of a run folder")
-    sh.add_argument("run")
-
+    argv = sys.argv[1:] if argv is None else list(argv)
+    config_cls = None
     # The variant's config options are added once --model is known.
-    if argv[:1] == ["train"] and "--model" in argv:
-        import gans
-
-        name = argv[argv.index("--model") + 1]
-        config_cls = gans.get_config(name)
-        _add_config_options(tr, config_cls)
-    else:
-        config_cls = None
-    args = parser.parse_args(argv)
+    if argv[:1] == ["train"]:
+        name = _model_name(argv)
+        if name in gans.REGISTRY:
+            config_cls = gans.get_config(name)
+    args = build_parser(config_cls).parse_args(argv)
     if args.command == "list":
         cmd_list(args)
     elif args.command == "train":
