@@ -1,0 +1,231 @@
+"""CUDA C sources of minigrad's GPU kernels, in one place and free of CuPy.
+
+:mod:`minigrad.kernels.cupy_gpu` turns these strings into ``cupy.RawKernel`` and
+``cupy.ElementwiseKernel`` objects on first use. Keeping them here, as plain data, lets a test
+compile every one of them with ``nvcc`` (and run them on the host with a C++ compiler) on a
+machine with no GPU and no CuPy: a typo is caught at test time, not on a user's first GPU step.
+
+Two kinds of kernel:
+
+* :data:`RAW_KERNELS` -- whole translation units, each defining one ``extern "C" __global__``
+  function. The element type is a ``typedef`` named ``T`` that :func:`raw_source` prepends
+  (``float`` or ``double``), so one source serves both dtypes (CuPy compiles and caches each
+  variant separately). Plain C++ only: no headers, no ``min``/``max``, so NVRTC, nvcc and a
+  host C++ compiler all accept it.
+* :data:`ELEMENTWISE` -- ``(in_params, out_params, operation)`` triples in CuPy's
+  ``ElementwiseKernel`` syntax. CuPy wraps ``operation`` in a loop over elements in which each
+  array parameter is a reference to the current element (``const T &x`` for inputs, ``T &y``
+  for outputs) and each scalar parameter a value. Updates that work "in place" (the optimizers)
+  list the arrays they modify as outputs.
+
+Index arithmetic is 32-bit: :mod:`cupy_gpu` sends arrays of 2**31 elements or more to the
+generic CuPy path (the reference implementation) instead.
+
+Notation (as in ``reference.py``): N batch, C channels, H x W image, KH x KW kernel,
+SH/SW stride, PH/PW padding, DH/DW dilation, OH x OW output.
+"""
+
+__all__ = ["RAW_KERNELS", "ELEMENTWISE", "CTYPES", "raw_source", "RawKernelSource",
+           "ElementwiseSource"]
+
+from collections import namedtuple
+
+#: dtype name -> C type of ``T``
+CTYPES = {"float32": "float", "float64": "double"}
+
+RawKernelSource = namedtuple("RawKernelSource", ["function", "code"])
+
+#: ``in_params``, ``out_params``, ``operation``: the arguments of ``cupy.ElementwiseKernel``.
+#: ``array_inputs``: the input parameters that minigrad passes as arrays (the others get
+#: scalars). CuPy decides that per call from the arguments; it is written down here so that a
+#: test can generate the same kernel CuPy would.
+ElementwiseSource = namedtuple("ElementwiseSource",
+                               ["in_params", "out_params", "operation", "array_inputs"])
+
+# ------------------------------------------------------------------------------------ im2col
+# One thread per element of cols (N*OH*OW, C*KH*KW), in memory order, so the writes coalesce:
+#   cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
+# The grid-stride loop runs once per thread when the launch covers every element (it always
+# does in cupy_gpu); it only makes the kernel correct for any launch shape.
+_IM2COL = r"""
+extern "C" __global__ void minigrad_im2col(
+        const T* __restrict__ x, T* __restrict__ cols, const int total,
+        const int C, const int H, const int W, const int KH, const int KW,
+        const int SH, const int SW, const int PH, const int PW, const int DH, const int DW,
+        const int OH, const int OW)
+{
+    const int ckk = C * KH * KW;
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += step) {
+        const int idx = (int)t;
+        const int col = idx % ckk;          /* (c, i, j) */
+        const int row = idx / ckk;          /* (n, oh, ow) */
+        const int j = col % KW;
+        const int i = (col / KW) % KH;
+        const int c = col / (KH * KW);
+        const int ow = row % OW;
+        const int oh = (row / OW) % OH;
+        const int n = row / (OW * OH);
+        const int h = oh * SH - PH + i * DH;  /* position in the unpadded image */
+        const int w = ow * SW - PW + j * DW;
+        cols[idx] = (h >= 0 && h < H && w >= 0 && w < W)
+            ? x[((n * C + c) * H + h) * W + w] : (T)0;
+    }
+}
+"""
+
+# ------------------------------------------------------------------------------------ col2im
+# The adjoint of im2col as a *gather*: one thread per pixel x[n, c, h, w] sums the window
+# entries that copied it, so no two threads write the same address and no atomics are needed.
+# (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
+# 0 <= oh < OH, 0 <= ow < OW. Contributions are added in increasing (i, j) order starting from
+# 0, the order of the reference's loop, so the float sums are bitwise the reference's.
+_COL2IM = r"""
+extern "C" __global__ void minigrad_col2im(
+        const T* __restrict__ cols, T* __restrict__ x, const int total,
+        const int C, const int H, const int W, const int KH, const int KW,
+        const int SH, const int SW, const int PH, const int PW, const int DH, const int DW,
+        const int OH, const int OW)
+{
+    const int ckk = C * KH * KW;
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += step) {
+        const int idx = (int)t;
+        const int w = idx % W;
+        const int h = (idx / W) % H;
+        const int c = (idx / (W * H)) % C;
+        const int n = idx / (W * H * C);
+        T acc = (T)0;
+        for (int i = 0; i < KH; ++i) {
+            const int hs = h + PH - i * DH;   /* = oh * SH if window row oh covers h */
+            if (hs < 0) break;                /* hs only decreases with i */
+            if (hs % SH != 0) continue;
+            const int oh = hs / SH;
+            if (oh >= OH) continue;
+            for (int j = 0; j < KW; ++j) {
+                const int ws = w + PW - j * DW;
+                if (ws < 0) break;
+                if (ws % SW != 0) continue;
+                const int ow = ws / SW;
+                if (ow >= OW) continue;
+                acc += cols[((n * OH + oh) * OW + ow) * ckk + (c * KH + i) * KW + j];
+            }
+        }
+        x[idx] = acc;
+    }
+}
+"""
+
+#: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
+RAW_KERNELS = {
+    "im2col": RawKernelSource("minigrad_im2col", _IM2COL),
+    "col2im": RawKernelSource("minigrad_col2im", _COL2IM),
+}
+
+
+def raw_source(name: str, ctype: str) -> str:
+    """The complete translation unit of raw kernel ``name`` for element type ``ctype``."""
+    if ctype not in CTYPES.values():
+        raise ValueError(f"ctype must be one of {sorted(CTYPES.values())}, got {ctype!r}")
+    return f"typedef {ctype} T;\n" + RAW_KERNELS[name].code
+
+
+# ------------------------------------------------------------------------ fused elementwise
+# Same formulas, in the same operation order, as reference.py. Literals are cast to T so that
+# float32 stays float32 (a bare 1.0 would be a double).
+_ELEMENTWISE_ACTIVATIONS = {
+    "leaky_relu_fwd": ElementwiseSource(
+        "T x, T slope", "T y",
+        "y = x > (T)0 ? x : x * slope", ("x",)),
+    "leaky_relu_bwd": ElementwiseSource(
+        "T x, T gy, T slope", "T gx",
+        "gx = x > (T)0 ? gy : gy * slope", ("x", "gy")),
+    "tanh_bwd": ElementwiseSource(
+        "T y, T gy", "T gx",
+        "gx = gy * ((T)1 - y * y)", ("y", "gy")),
+    "sigmoid_bwd": ElementwiseSource(
+        "T y, T gy", "T gx",
+        "gx = gy * y * ((T)1 - y)", ("y", "gy")),
+    # max(z, 0) - z*t + log1p(exp(-|z|)), the overflow-free form
+    "bce_with_logits_fwd": ElementwiseSource(
+        "T z, T t", "T loss",
+        "loss = (z > (T)0 ? z : (T)0) - z * t + log1p(exp(-fabs(z)))", ("z", "t")),
+    # gy * (sigmoid(z) - t), with sigmoid from e = exp(-|z|) in (0, 1] (never overflows)
+    "bce_with_logits_bwd": ElementwiseSource(
+        "T z, T t, T gy", "T gz",
+        "const T e = exp(-fabs(z));\n"
+        "const T sig = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);\n"
+        "gz = gy * (sig - t)", ("z", "t", "gy")),
+}
+
+# Optimizers: one pass, in place. Scalars arrive already cast to the parameter's dtype and
+# derived in float64 on the host (step_size = lr / (1 - beta1**step) etc.), as in reference.py.
+# weight_decay == 0 skips the decay term (not "+ 0 * param": 0 * inf would be NaN).
+_DECAY = "const T g = wd != (T)0 ? grad + wd * param : grad;\n"
+
+_ADAM_IN = ("T grad, T wd, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, "
+            "T step_size, T bc2_sqrt, T eps")
+
+
+def _adam(amsgrad: bool):
+    out = "T param, T exp_avg, T exp_avg_sq" + (", T max_exp_avg_sq" if amsgrad else "")
+    body = (_DECAY
+            + "const T m = exp_avg * beta1 + one_minus_beta1 * g;\n"
+            + "T v = exp_avg_sq * beta2 + one_minus_beta2 * g * g;\n"
+            + "exp_avg = m;\n"
+            + "exp_avg_sq = v;\n")
+    if amsgrad:  # v_max = maximum(v_max, v), NaN-propagating like np.maximum
+        body += ("if (v > max_exp_avg_sq || v != v) max_exp_avg_sq = v;\n"
+                 "v = max_exp_avg_sq;\n")
+    body += "param = param - step_size * m / (sqrt(v) / bc2_sqrt + eps)"
+    return ElementwiseSource(_ADAM_IN, out, body, ("grad",))
+
+
+def _rmsprop(centered: bool, momentum: bool):
+    out = ("T param, T square_avg" + (", T grad_avg" if centered else "")
+           + (", T momentum_buffer" if momentum else ""))
+    body = (_DECAY
+            + "const T sq = square_avg * alpha + one_minus_alpha * g * g;\n"
+            + "square_avg = sq;\n")
+    if centered:
+        body += ("const T ga = grad_avg * alpha + one_minus_alpha * g;\n"
+                 "grad_avg = ga;\n"
+                 "const T avg = sqrt(sq - ga * ga) + eps;\n")
+    else:
+        body += "const T avg = sqrt(sq) + eps;\n"
+    if momentum:
+        body += ("const T b = momentum_buffer * momentum + g / avg;\n"
+                 "momentum_buffer = b;\n"
+                 "param = param - lr * b")
+    else:
+        body += "param = param - lr * g / avg"
+    return ElementwiseSource("T grad, T wd, T alpha, T one_minus_alpha, T eps, T lr, T momentum",
+                             out, body, ("grad",))
+
+
+def _sgd(momentum: bool):
+    if not momentum:
+        return ElementwiseSource("T grad, T wd, T lr", "T param", _DECAY + "param = param - lr * g",
+                                 ("grad",))
+    # first_step: torch initialises the buffer to g itself (no dampening)
+    body = (_DECAY
+            + "const T b = first_step ? g : momentum_buffer * momentum + one_minus_dampening * g;\n"
+            + "momentum_buffer = b;\n"
+            + "param = param - lr * (nesterov ? g + momentum * b : b)")
+    return ElementwiseSource("T grad, T wd, T lr, T momentum, T one_minus_dampening, "
+                             "int32 nesterov, int32 first_step", "T param, T momentum_buffer",
+                             body, ("grad",))
+
+
+#: kernel (variant) name -> :class:`ElementwiseSource`
+ELEMENTWISE = dict(_ELEMENTWISE_ACTIVATIONS)
+ELEMENTWISE.update({
+    "adam_update": _adam(amsgrad=False),
+    "adam_update_amsgrad": _adam(amsgrad=True),
+    "rmsprop_update": _rmsprop(centered=False, momentum=False),
+    "rmsprop_update_centered": _rmsprop(centered=True, momentum=False),
+    "rmsprop_update_momentum": _rmsprop(centered=False, momentum=True),
+    "rmsprop_update_centered_momentum": _rmsprop(centered=True, momentum=True),
+    "sgd_update": _sgd(momentum=False),
+    "sgd_update_momentum": _sgd(momentum=True),
+})

@@ -1,0 +1,276 @@
+"""CuPy (CUDA) implementations of minigrad's array kernels.
+
+Every public function has exactly the signature of its twin in
+:mod:`minigrad.kernels.reference` (the specification) and computes the same thing:
+
+* ``im2col`` / ``col2im`` -- ``cupy.RawKernel`` s with one thread per output element;
+  ``col2im`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
+  and is bitwise equal to the reference (its sums run in the reference's order).
+* ``leaky_relu_fwd/bwd``, ``tanh_bwd``, ``sigmoid_bwd``, ``bce_with_logits_fwd/bwd`` --
+  ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
+  expression allocates.
+* ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
+  the reference's (i.e. torch.optim's) formulas, in the same operation order.
+* ``scatter_add`` -- CuPy's atomic scatter (``cupy.add.at``, ``cupyx.scatter_add`` on old CuPy).
+
+The CUDA C lives in :mod:`minigrad.kernels.cuda_src`. Kernel objects are built on first use
+and memoized here (like Chainer's ``cuda.elementwise``); CuPy compiles each one per device and
+dtype on its first launch and caches the binary on disk (``~/.cupy/kernel_cache``). So
+importing this module needs neither CuPy nor a GPU, and compiles nothing.
+
+Inputs outside the fast path -- NumPy arrays, dtypes other than float32/float64, mixed dtypes,
+arrays of 2**31 elements or more -- go to the reference implementation, which runs on any
+array module. Rounding: the ElementwiseKernels are compiled with CUDA's default
+``--fmad=true``, so ``a * b + c`` may be one fused multiply-add; their results can differ
+from the reference's by an ulp or so (im2col/col2im are exact). ``scatter_add`` with repeated
+indices adds in a nondeterministic order (atomics).
+"""
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+
+from . import cuda_src
+from . import reference as ref
+
+__all__ = [
+    "im2col", "col2im", "scatter_add",
+    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
+    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "adam_update", "rmsprop_update", "sgd_update",
+]
+
+_THREADS = 256
+_INT32_LIMIT = 2 ** 31
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _cupy():
+    """The cupy module, through the one place that imports it (None if unavailable).
+
+    NOTE: ``minigrad.backend.cuda`` the *attribute* is the torch-like namespace object that
+    shadows the submodule of the same name, so the module is fetched by its import name.
+    """
+    return importlib.import_module("minigrad.backend.cuda").cupy
+
+
+# ------------------------------------------------------------------------------ memoization
+_raw_kernels = {}          # (name, ctype) -> cupy.RawKernel
+_elementwise_kernels = {}  # variant name -> cupy.ElementwiseKernel
+
+
+def _raw_kernel(name, dtype):
+    ctype = cuda_src.CTYPES[np.dtype(dtype).name]
+    key = (name, ctype)
+    kernel = _raw_kernels.get(key)
+    if kernel is None:
+        kernel = _raw_kernels[key] = _cupy().RawKernel(
+            cuda_src.raw_source(name, ctype), cuda_src.RAW_KERNELS[name].function)
+    return kernel
+
+
+def _elementwise(name):
+    kernel = _elementwise_kernels.get(name)
+    if kernel is None:
+        in_params, out_params, operation, _ = cuda_src.ELEMENTWISE[name]
+        kernel = _elementwise_kernels[name] = _cupy().ElementwiseKernel(
+            in_params, out_params, operation, "minigrad_" + name)
+    return kernel
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _fast(*arrays):
+    """True iff every argument is a CuPy array of one float dtype (float32 or float64) with
+    fewer than 2**31 elements: the inputs the kernels here are written for."""
+    cp = _cupy()
+    if cp is None:
+        return False
+    first = arrays[0]
+    if not isinstance(first, cp.ndarray) or first.dtype not in _FLOATS:
+        return False
+    return all(isinstance(a, cp.ndarray) and a.dtype == first.dtype and a.size < _INT32_LIMIT
+               for a in arrays)
+
+
+def _device_scope(array):
+    """Context in which to launch on ``array``'s GPU (a RawKernel runs on the current device)."""
+    return array.device
+
+
+def _launch(kernel, total, args):
+    """One thread per element: ceil(total / 256) blocks of 256 threads."""
+    blocks = (total + _THREADS - 1) // _THREADS
+    kernel((blocks,), (_THREADS,), args)
+
+
+def _i32(*values):
+    return tuple(np.int32(v) for v in values)
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+def im2col(x, kh, kw, stride, padding, dilation):
+    """CUDA im2col; see :func:`minigrad.kernels.reference.im2col`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), C-contiguous, x's dtype.
+    """
+    if not _fast(x) or x.ndim != 4:
+        return ref.im2col(x, kh, kw, stride, padding, dilation)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    total = n * oh * ow * c * kh * kw
+    if total >= _INT32_LIMIT:
+        return ref.im2col(x, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(x):
+        cols = cp.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+        if total:
+            _launch(_raw_kernel("im2col", x.dtype), total,
+                    (cp.ascontiguousarray(x), cols)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return cols
+
+
+def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
+    """CUDA col2im (a gather, no atomics); see :func:`minigrad.kernels.reference.col2im`.
+
+    cols (N*OH*OW, C*KH*KW) -> x (N, C, H, W), cols' dtype.
+    """
+    if not _fast(cols) or cols.ndim != 2:
+        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = (int(s) for s in x_shape)
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, c * kh * kw):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
+    total = n * c * h * w
+    if total >= _INT32_LIMIT:
+        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(cols):
+        x = cp.empty((n, c, h, w), dtype=cols.dtype)
+        if total:
+            _launch(_raw_kernel("col2im", cols.dtype), total,
+                    (cp.ascontiguousarray(cols), x)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return x
+
+
+# ------------------------------------------------------------------------------ scatter-add
+def scatter_add(target, index, values):
+    """In place ``target[index] += values`` with repeated indices accumulating (atomics);
+    see :func:`minigrad.kernels.reference.scatter_add`. Returns ``target``."""
+    cp = _cupy()
+    if cp is None or not isinstance(target, cp.ndarray):
+        return ref.scatter_add(target, index, values)
+    values = cp.asarray(values)  # a no-op for device arrays; copies host values over
+    add_at = getattr(cp.add, "at", None)
+    if add_at is not None:  # CuPy >= 13: the documented replacement of cupyx.scatter_add
+        add_at(target, index, values)
+    else:
+        importlib.import_module("cupyx").scatter_add(target, index, values)
+    return target
+
+
+# -------------------------------------------------------------------------- fused elementwise
+def _scalar(value, like):
+    return like.dtype.type(value)
+
+
+def leaky_relu_fwd(x, slope):
+    """``x if x > 0 else slope * x``, one fused CUDA pass."""
+    if not _fast(x):
+        return ref.leaky_relu_fwd(x, slope)
+    return _elementwise("leaky_relu_fwd")(x, _scalar(slope, x))
+
+
+def leaky_relu_bwd(x, gy, slope):
+    """``gy if x > 0 else gy * slope``, one fused CUDA pass."""
+    if not _fast(x, gy):
+        return ref.leaky_relu_bwd(x, gy, slope)
+    return _elementwise("leaky_relu_bwd")(x, gy, _scalar(slope, gy))
+
+
+def tanh_bwd(y, gy):
+    """``gy * (1 - y*y)``, one fused CUDA pass."""
+    if not _fast(y, gy):
+        return ref.tanh_bwd(y, gy)
+    return _elementwise("tanh_bwd")(y, gy)
+
+
+def sigmoid_bwd(y, gy):
+    """``gy * y * (1 - y)``, one fused CUDA pass."""
+    if not _fast(y, gy):
+        return ref.sigmoid_bwd(y, gy)
+    return _elementwise("sigmoid_bwd")(y, gy)
+
+
+def bce_with_logits_fwd(z, t):
+    """Elementwise ``max(z, 0) - z*t + log1p(exp(-|z|))``, one fused CUDA pass."""
+    if not _fast(z, t):
+        return ref.bce_with_logits_fwd(z, t)
+    return _elementwise("bce_with_logits_fwd")(z, t)
+
+
+def bce_with_logits_bwd(z, t, gy):
+    """``gy * (sigmoid(z) - t)``, one fused CUDA pass."""
+    if not _fast(z, t, gy):
+        return ref.bce_with_logits_bwd(z, t, gy)
+    return _elementwise("bce_with_logits_bwd")(z, t, gy)
+
+
+# ------------------------------------------------------------------------------- optimizers
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
+                weight_decay, step, amsgrad):
+    """One fused in-place Adam step; see :func:`minigrad.kernels.reference.adam_update`."""
+    state = [exp_avg, exp_avg_sq] + ([max_exp_avg_sq] if amsgrad else [])
+    if not _fast(param, grad, *state):
+        return ref.adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr=lr,
+                               beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                               step=step, amsgrad=amsgrad)
+    dt = param.dtype.type
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    scalars = (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
+               dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)), dt(eps))
+    name = "adam_update_amsgrad" if amsgrad else "adam_update"
+    _elementwise(name)(grad, *scalars, param, *state)
+    return param
+
+
+def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
+                   weight_decay, momentum, centered):
+    """One fused in-place RMSprop step; see :func:`reference.rmsprop_update`."""
+    use_momentum = momentum > 0
+    state = ([square_avg] + ([grad_avg] if centered else [])
+             + ([momentum_buffer] if use_momentum else []))
+    if not _fast(param, grad, *state):
+        return ref.rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, lr=lr,
+                                  alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                  momentum=momentum, centered=centered)
+    dt = param.dtype.type
+    name = ("rmsprop_update" + ("_centered" if centered else "")
+            + ("_momentum" if use_momentum else ""))
+    _elementwise(name)(grad, dt(weight_decay), dt(alpha), dt(1.0 - alpha), dt(eps), dt(lr),
+                       dt(momentum), param, *state)
+    return param
+
+
+def sgd_update(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0,
+               weight_decay=0.0, nesterov=False, first_step=False):
+    """One fused in-place SGD step; see :func:`minigrad.kernels.reference.sgd_update`."""
+    state = [momentum_buffer] if momentum != 0 else []
+    if not _fast(param, grad, *state):
+        return ref.sgd_update(param, grad, momentum_buffer, lr=lr, momentum=momentum,
+                              dampening=dampening, weight_decay=weight_decay,
+                              nesterov=nesterov, first_step=first_step)
+    dt = param.dtype.type
+    if momentum == 0:
+        _elementwise("sgd_update")(grad, dt(weight_decay), dt(lr), param)
+    else:
+        _elementwise("sgd_update_momentum")(
+            grad, dt(weight_decay), dt(lr), dt(momentum), dt(1.0 - dampening),
+            np.int32(bool(nesterov)), np.int32(bool(first_step)), param, momentum_buffer)
+    return param
