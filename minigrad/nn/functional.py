@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -527,6 +530,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
     (1 - t) z + (1 + (pos_weight - 1) t) softplus(-z). weight multiplies each element.
     """
     t = _target("binary_cross_entropy_with_logits", logits, target)
+    if logits._ctx is not None:
+        _warn_if_probabilities(logits)
     if pos_weight is None:
         loss = _F.softplus(logits) - logits * t
     else:
@@ -535,6 +540,34 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
     if weight is not None:
         loss = loss * _as_tensor(weight, logits, logits.dtype)
     return _reduce(loss, reduction)
+
+
+_SHAPE_OPS = ("Reshape", "Transpose", "GetItem", "Cast")
+
+
+def _warn_if_probabilities(logits: Tensor) -> None:
+    """Warn when ``logits`` were made by a Sigmoid (through reshapes at most): that is a
+    probability, and the loss would apply a second sigmoid. Values alone cannot tell (logits in
+    [0, 1] are common), the op that produced them can; without a graph there is no warning."""
+    ctx = logits._ctx
+    while ctx is not None and type(ctx).__name__ in _SHAPE_OPS and isinstance(ctx.inputs, tuple):
+        ctx = ctx.inputs[0]._ctx
+    if ctx is not None and type(ctx).__name__ == "Sigmoid":
+        warnings.warn(
+            "binary_cross_entropy_with_logits got the output of a sigmoid: it expects logits "
+            "(raw scores) and applies the sigmoid itself, so it would score the probability "
+            "sigmoid(sigmoid(z)), stuck in [0.5, 0.73], with squashed gradients. Remove the "
+            "final Sigmoid from the model (keep it for sampling only), or use "
+            "binary_cross_entropy on probabilities.", UserWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the innermost caller outside minigrad (so a warning names user code)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    f, level = sys._getframe(1), 1
+    while f is not None and f.f_code.co_filename.startswith(root):
+        f, level = f.f_back, level + 1
+    return level
 
 
 def _class_targets(name, logits: Tensor, target):
