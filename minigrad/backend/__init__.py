@@ -118,8 +118,10 @@ _rng = np.random.default_rng()
 
 
 def rng(dev=CPU):
-    if Device(dev).type == "cuda":
-        return _cuda.cupy.random
+    """The random generator for ``dev``: minigrad's numpy Generator, or ``cupy.random``."""
+    dev = Device(dev)
+    if dev.type == "cuda":
+        return dev.xp.random  # dev.xp raises a clear error when CUDA is unavailable
     return _rng
 
 
