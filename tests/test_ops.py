@@ -259,3 +259,40 @@ def test_var_without_degrees_of_freedom_is_nan():
     assert np.all(np.isnan(x.var(0).numpy())) and np.isnan(x[:, :1].std().item())
     np.testing.assert_allclose(x.var(0, correction=0).numpy(), [0.0, 0.0, 0.0])
     np.testing.assert_allclose(x.var(1).numpy(), [np.var([1.0, 2.0, 4.0], ddof=1)])
+
+
+# ----------------------------------------------- at the kinks: the conventions torch uses
+KINK_CASES = [
+    # (name, fn taking (lib, x) -> output, input values)
+    ("relu at 0", lambda lib, x: lib.relu(x), [-1.0, 0.0, 2.0]),
+    ("leaky_relu at 0", lambda lib, x: _leaky(lib)(x, 0.1), [-1.0, 0.0, 2.0]),
+    ("abs at 0", lambda lib, x: x.abs(), [-1.0, 0.0, 2.0]),
+    ("clamp at the bounds", lambda lib, x: x.clamp(-1.0, 1.0), [-2.0, -1.0, 0.5, 1.0, 3.0]),
+    ("amax ties", lambda lib, x: x.reshape(2, 3).amax(1), [1.0, 3.0, 3.0, 2.0, 2.0, 2.0]),
+    ("amin ties", lambda lib, x: x.reshape(2, 3).amin(0), [1.0, 3.0, 3.0, 1.0, 2.0, 3.0]),
+    ("max ties", lambda lib, x: x.max(), [1.0, 3.0, 3.0, 3.0]),
+    ("min ties", lambda lib, x: x.min(), [0.0, 3.0, 0.0, 3.0]),
+    ("maximum ties", lambda lib, x: lib.maximum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
+    ("minimum ties", lambda lib, x: lib.minimum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
+    ("norm at 0", lambda lib, x: x.norm(), [0.0, 0.0]),
+]
+
+
+def _leaky(lib):
+    return lib.leaky_relu if hasattr(lib, "leaky_relu") else lib.nn.functional.leaky_relu
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name,fn,values", KINK_CASES, ids=[c[0] for c in KINK_CASES])
+def test_gradient_conventions_at_kinks_match_torch(name, fn, values):
+    """Exactly at a kink or a tie the derivative is a convention: take torch's (ties share the
+    gradient equally, relu'(0) = 0, leaky_relu'(0) = slope, clamp passes at the bounds)."""
+    torch = pytest.importorskip("torch")
+    x = minigrad.tensor(values, dtype="float64", requires_grad=True)
+    xt = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    y, yt = fn(minigrad, x), fn(torch, xt)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy())
+    w = np.linspace(1.0, 2.0, y.numel()).reshape(y.shape)
+    (y * minigrad.tensor(w, dtype="float64")).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), err_msg=name)
