@@ -187,13 +187,22 @@ def _channel_shape(x):
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def _centre(x, axes):
+    """(x - mean(x), mean(x)) over ``axes``.
+
+    Written x + (-mean) so that the backward's full-size pass is an Add's free pass-through
+    rather than a Sub's negation (the negation happens on the small mean instead)."""
+    mean = _F.mean(x, axes, keepdim=True)
+    return x + (-mean), mean
+
+
 def _normalize(x, axes, eps, weight, bias, wshape):
     """(x - mean) / sqrt(var + eps) * weight + bias over ``axes`` (biased variance), composed
     from primitives; the per-channel scale weight / sqrt(var + eps) is formed on the small
-    statistics tensor so that only four full-size passes remain (sub, square, scale, shift)."""
-    mean = _F.mean(x, axes, keepdim=True)
-    d = x - mean
-    var = _F.mean(d * d, axes, keepdim=True)
+    statistics tensor so that only four full-size passes remain (centre, square, scale, shift).
+    ``d ** 2`` rather than ``d * d``: one gradient into d instead of two to add up."""
+    d, mean = _centre(x, axes)
+    var = _F.mean(d ** 2, axes, keepdim=True)
     scale = (var + eps) ** -0.5
     if weight is not None:
         scale = scale * weight.reshape(wshape)
@@ -300,9 +309,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                          f"got input of shape {input.shape}")
     axes = tuple(range(input.ndim - k, input.ndim))
-    mean = _F.mean(input, axes, keepdim=True)
-    d = input - mean
-    var = _F.mean(d * d, axes, keepdim=True)
+    d, _ = _centre(input, axes)
+    var = _F.mean(d ** 2, axes, keepdim=True)
     y = d * (var + eps) ** -0.5
     if weight is not None:
         y = y * weight
@@ -319,9 +327,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
     g = input.reshape(n, num_groups, -1)
-    mean = g.mean(2, keepdim=True)
-    d = g - mean
-    var = (d * d).mean(2, keepdim=True)
+    d, _ = _centre(g, (2,))
+    var = (d ** 2).mean(2, keepdim=True)
     y = (d * (var + eps) ** -0.5).reshape(input.shape)
     wshape = _channel_shape(input)
     if weight is not None:
