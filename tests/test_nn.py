@@ -656,6 +656,21 @@ def test_dropout_gradcheck_with_fixed_mask():
     assert minigrad.gradgradcheck(fn, [x])
 
 
+def test_dropout2d_and_embedding_gradchecks():
+    x = Tensor(_rng(9).standard_normal((2, 3, 2, 2)), requires_grad=True)
+
+    def fn(x):
+        minigrad.manual_seed(4)
+        return F.dropout2d(x, 0.5)
+
+    assert minigrad.gradcheck(fn, [x])
+    assert minigrad.gradgradcheck(fn, [x])
+    emb = nn.Embedding(5, 3).double()
+    idx = np.array([[0, 1, 4], [4, 4, 2]])  # repeated rows: their gradients add up
+    assert minigrad.gradcheck(lambda w: F.embedding(idx, w), [emb.weight])
+    assert minigrad.gradgradcheck(lambda w: F.embedding(idx, w) ** 2, [emb.weight])
+
+
 def test_batchnorm_second_derivative_is_exact():
     """d/dx of ||d(sum r * bn(x)) / dx||^2 against central differences: catches a detached
     batch mean or a cached 1/std (tinygrad's and DeZero's first-order-only shortcuts)."""

@@ -389,7 +389,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
                          f"values in [{int(idx.min())}, {int(idx.max())}]")
-    out = weight[idx]
+    out = weight[weight.xp.asarray(idx)]
     if padding_idx is not None:
         keep = weight.xp.asarray(idx != (padding_idx % n))[..., None]
         out = _F.where(keep, out, out.detach())
