@@ -47,13 +47,19 @@ _INT32_LIMIT = 2 ** 31
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+_backend_cuda = None
+
+
 def _cupy():
     """The cupy module, through the one place that imports it (None if unavailable).
 
     NOTE: ``minigrad.backend.cuda`` the *attribute* is the torch-like namespace object that
     shadows the submodule of the same name, so the module is fetched by its import name.
     """
-    return importlib.import_module("minigrad.backend.cuda").cupy
+    global _backend_cuda
+    if _backend_cuda is None:
+        _backend_cuda = importlib.import_module("minigrad.backend.cuda")
+    return _backend_cuda.cupy
 
 
 # ------------------------------------------------------------------------------ memoization
@@ -165,7 +171,12 @@ def scatter_add(target, index, values):
     cp = _cupy()
     if cp is None or not isinstance(target, cp.ndarray):
         return ref.scatter_add(target, index, values)
-    values = cp.asarray(values)  # a no-op for device arrays; copies host values over
+    # host index arrays (e.g. labels) and values go to the device first; no-ops for device ones
+    if isinstance(index, tuple):
+        index = tuple(cp.asarray(i) if isinstance(i, np.ndarray) else i for i in index)
+    elif isinstance(index, np.ndarray):
+        index = cp.asarray(index)
+    values = cp.asarray(values)
     add_at = getattr(cp.add, "at", None)
     if add_at is not None:  # CuPy >= 13: the documented replacement of cupyx.scatter_add
         add_at(target, index, values)
