@@ -54,14 +54,15 @@ def _im2col(xp, x, kh, kw, stride, padding, dilation):
 
 
 #: Conv2d keeps its im2col(x) from the forward pass for the weight gradient of the backward
-#: pass (saving one im2col per conv per step, ~10% of a DCGAN step) when the array is at most
-#: this many bytes; larger ones are recomputed, which bounds the extra memory per node.
+#: pass (saving one im2col per conv per step, ~10% of a DCGAN step), ConvTranspose2d its rows(x),
+#: when the array is at most this many bytes; larger ones are recomputed, which bounds the extra
+#: memory per node.
 CACHE_COLS_BYTES = 128 << 20
 
 # NOTE on the ``cols=`` / ``rows=`` keyword arguments below: a backward that calls two of the
 # three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's needs
 # im2col(gy) twice) computes it once and hands it to both; Conv2d's backward also hands on the
-# im2col(x) of its forward. They are memos of a function of an input's array, not constants of
+# im2col(x) of its forward, ConvTranspose2d's the rows(x) of its forward. They are memos of a function of an input's array, not constants of
 # the graph: each op's own backward still works from its input Tensors, so every order of
 # derivative is unaffected. (Like any saved input, they assume x is not modified in place
 # between forward and backward; PyTorch raises in that case.)
@@ -122,6 +123,9 @@ class ConvTranspose2d(Function):
                 f"{dilation}: a convolution of the output must give back the input size")
         if rows is None:
             rows = _to_rows(x)
+        need = getattr(self, "needs_input_grad", None)
+        if need is not None and need[1] and rows.nbytes <= CACHE_COLS_BYTES:
+            self._rows = rows  # rows(x.data): a memo for gW, see the NOTE above
         cols = rows @ W.reshape(c, -1)                     # (N*H*W, OC*KH*KW)
         y = kernels.get("col2im", self.xp)(cols, (n, oc, oh, ow), kh, kw, stride, padding,
                                            dilation)
@@ -136,7 +140,8 @@ class ConvTranspose2d(Function):
         kh, kw = W.shape[2:]
         cols = _im2col(gy.xp, gy.data, kh, kw, **attrs) if need[0] and need[1] else None
         gx = Conv2d.apply(gy, W, cols=cols, **attrs) if need[0] else None
-        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols, **attrs) \
+        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols,
+                                    gy_rows=getattr(self, "_rows", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
             return gx, gW
