@@ -14,7 +14,6 @@ from minigrad.ops.conv import Conv2d, Conv2dGradWeight, ConvTranspose2d
 
 try:
     import torch
-    import torch.nn.functional as TF
 except ImportError:  # pragma: no cover
     torch = None
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
@@ -332,3 +331,27 @@ def test_float32_conv_close_to_torch_at_dcgan_shape():
     np.testing.assert_allclose(x.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(m.weight.grad.data, t.weight.grad.numpy(), rtol=1e-4, atol=1e-3)
     assert x.grad.dtype == m.weight.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 30])
+def test_forward_memo_does_not_change_gradients(cache_bytes, monkeypatch):
+    """The forward's im2col(x) / rows(x) kept for the weight gradient (ops/conv.py
+    CACHE_COLS_BYTES) give the same first and second derivatives as recomputing them."""
+    from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "CACHE_COLS_BYTES", cache_bytes)
+    rng = _rng(13)
+    x = _t(rng.standard_normal((2, 2, 6, 5)), True)
+    W = _t(rng.standard_normal((3, 2, 3, 2)), True)
+    V = _t(rng.standard_normal((3, 2, 2, 2)), True)
+
+    def f(x, W, V):
+        return _convT(_conv(x, W, s=(2, 1), p=(1, 0)), V, s=(1, 2), size=(4, 9)).tanh()
+
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+    y = f(x, W, V)
+    g1 = minigrad.grad(y.sum(), [W, V], retain_graph=True)
+    g2 = minigrad.grad(y.sum(), [W, V])  # a second pass through the same (retained) nodes
+    for a, b in zip(g1, g2):
+        np.testing.assert_array_equal(a.data, b.data)

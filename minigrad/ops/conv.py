@@ -62,10 +62,10 @@ CACHE_COLS_BYTES = 128 << 20
 # NOTE on the ``cols=`` / ``rows=`` keyword arguments below: a backward that calls two of the
 # three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's needs
 # im2col(gy) twice) computes it once and hands it to both; Conv2d's backward also hands on the
-# im2col(x) of its forward, ConvTranspose2d's the rows(x) of its forward. They are memos of a function of an input's array, not constants of
-# the graph: each op's own backward still works from its input Tensors, so every order of
-# derivative is unaffected. (Like any saved input, they assume x is not modified in place
-# between forward and backward; PyTorch raises in that case.)
+# im2col(x) of its forward, ConvTranspose2d's the rows(x) of its forward. They are memos of a
+# function of an input's array, not constants of the graph: each op's own backward still works
+# from its input Tensors, so every order of derivative is unaffected. (Like any saved input,
+# they assume x is not modified in place between forward and backward; PyTorch raises then.)
 
 
 class Conv2d(Function):
@@ -79,7 +79,8 @@ class Conv2d(Function):
         n = x.shape[0]
         oc, _, kh, kw = W.shape
         if cols is None:
-            cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)  # (N*OH*OW, C*KH*KW)
+            cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
+        # cols: (N*OH*OW, C*KH*KW)
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
