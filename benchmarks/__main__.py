@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import minigrad  # noqa: F401  (before NumPy and torch: it picks OpenBLAS's kernels)
+
 
 def _set_threads(n):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -77,7 +79,8 @@ def machine_info(threads):
     return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu,
             "cores": os.cpu_count(), "threads": threads, "python": platform.python_version(),
             "numpy": numpy.__version__, "numba": numba_version, "torch": torch.__version__,
-            "minigrad": minigrad.__version__, "kernels": kernels.get_mode()}
+            "minigrad": minigrad.__version__, "kernels": kernels.get_mode(),
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
 
 
 def run(device, quick, threads, out):

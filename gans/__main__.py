@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+import minigrad  # noqa: F401  (before NumPy: it picks OpenBLAS's kernels, see minigrad/__init__)
 import numpy as np
 
 
