@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--out", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    if "--model" in argv:  # the variant's config fields become options, as in `python -m gans`
+        import gans
+        from gans.__main__ import _add_config_options
+
+        config_cls = gans.get_config(argv[argv.index("--model") + 1])
+        _add_config_options(p, config_cls)
     args = p.parse_args(argv)
 
     import torch
@@ -38,7 +46,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     minigrad.manual_seed(args.seed)
-    model = gans.get_model(args.model)()  # only to copy its initial weights and config
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    config = gans.get_config(args.model)(**overrides)
+    model = gans.get_model(args.model)(config)  # only to copy its initial weights and config
     twin = Twin(model, seed=args.seed)
     loader = DataLoader(datasets.load(args.dataset, "train"), batch_size=model.config.batch_size,
                         shuffle=True, drop_last=True, seed=args.seed, to_tensor=False)
@@ -60,6 +70,7 @@ def main(argv=None):
     if labels is not None:
         np.save(out / "labels.npy", labels.astype(np.int64))
     (out / "summary.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset,
+                                                  "config": overrides,
                                                   "epochs": args.epochs, "steps": step,
                                                   "wall_s": wall}, indent=1))
     print(f"twin trained {step} steps in {wall:.0f} s; samples in {out / 'samples.npy'}")
