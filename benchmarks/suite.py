@@ -140,17 +140,8 @@ def step_cases():
         ("conditional GAN step (batch 64)", "step", step_case("cgan")),
         ("AC-GAN step (batch 64)", "step", step_case("acgan")),
     ]
-    try:
-        from benchmarks.twins import Twin  # noqa: F401
-        import gans.wgan_gp  # noqa: F401
-        from benchmarks import twins
-        if hasattr(twins, "WGANGPTwin"):
-            cases += [
-                ("WGAN-GP step, MLP critic (batch 64)", "step",
-                 step_case("wgan_gp", batch=64, critic="mlp")),
-                ("WGAN-GP step, conv critic (batch 64)", "step",
-                 step_case("wgan_gp", batch=64, critic="conv")),
-            ]
-    except ImportError:
-        pass
+    cases += [
+        ("WGAN-GP step, MLP critic (batch 64)", "step", step_case("wgan_gp", critic="mlp")),
+        ("WGAN-GP step, conv critic (batch 64)", "step", step_case("wgan_gp", critic="conv")),
+    ]
     return cases

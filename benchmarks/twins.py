@@ -111,6 +111,20 @@ class ACDiscriminator(nn.Module):
         return self.adv(h), self.cls(h)
 
 
+class ConvCritic(nn.Module):
+    def __init__(self, channels=1, features=64, layer_norm=False):
+        super().__init__()
+        f2 = 2 * features
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(features, f2, 4, 2, 1),
+            nn.LayerNorm([f2, 7, 7]) if layer_norm else nn.Identity(), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(f2 * 49, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def _bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
@@ -134,6 +148,12 @@ class Twin:
             self.D = ConvDiscriminator(cfg.channels, cfg.d_features)
         elif name == "acgan":
             self.G, self.D = ACGenerator(cfg), ACDiscriminator(cfg)
+        elif name == "wgan_gp":
+            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+            n_in = cfg.channels * cfg.img_size ** 2
+            self.D = (nn.Sequential(nn.Flatten(), _mlp((n_in, *cfg.mlp_hidden, 1)))
+                      if cfg.critic == "mlp" else
+                      ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm))
         else:
             raise KeyError(f"no torch twin for {name!r}")
         for mine, theirs in ((mg_model.G, self.G), (mg_model.D, self.D)):
@@ -156,8 +176,37 @@ class Twin:
     def generate(self, z, y=None):
         return self.G(z) if y is None else self.G(z, y)
 
+    def _wgan_gp_step(self, real, update_g):
+        """WGAN-GP, as gans.wgan_gp: critic loss with the gradient penalty (double backprop)."""
+        G, D, n, lam = self.G, self.D, real.shape[0], self.cfg.gp_lambda
+        with torch.no_grad():
+            fake = G(self.latent(n))
+        d_real, d_fake = D(real).mean(), D(fake).mean()
+        eps = torch.from_numpy(self.rng.random((n, 1, 1, 1), dtype=np.float32))
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
+        g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        gp = ((g.reshape(n, -1).norm(dim=1) - 1) ** 2).mean()
+        loss_d = d_fake - d_real + lam * gp
+        self.opt_d.zero_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        stats = {"loss_d": loss_d.item(), "gp": gp.item()}
+        if update_g:
+            for p in D.parameters():
+                p.requires_grad_(False)
+            loss_g = -D(G(self.latent(n))).mean()
+            self.opt_g.zero_grad()
+            loss_g.backward()
+            self.opt_g.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+            stats["loss_g"] = loss_g.item()
+        return stats
+
     def train_step(self, real, labels=None, update_g=True) -> dict:
         real = torch.as_tensor(np.asarray(real))
+        if self.name == "wgan_gp":
+            return self._wgan_gp_step(real, update_g)
         labels = None if labels is None else torch.as_tensor(np.asarray(labels))
         n = real.shape[0]
         G, D = self.G, self.D
