@@ -230,6 +230,35 @@ def scaling(out, threads, quick):
     (out / "scaling.md").write_text("\n".join(table) + "\n")
 
 
+# ------------------------------------------------------------------ numba vs numpy kernels
+def kernel_modes(out, quick):
+    """One training step with MINIGRAD_KERNELS=numpy against numba, interleaved in-process."""
+    from minigrad import kernels
+    from benchmarks.suite import step_case
+
+    cases = [("MLP GAN step (batch 100)", "vanilla", {}), ("DCGAN-28 step (batch 64)", "dcgan", {}),
+             ("WGAN-GP step, conv critic (batch 64)", "wgan_gp", {"critic": "conv"})]
+    lines = ["| step | NumPy kernels (ms) | Numba kernels (ms) | numba / numpy |",
+             "|---|---:|---:|---:|"]
+    for label, name, cfg in cases:
+        fn, _ = step_case(name, **cfg)("cpu")
+
+        def with_mode(mode):
+            def run():
+                previous = kernels.set_kernels(mode)
+                try:
+                    fn()
+                finally:
+                    kernels.set_kernels(previous)
+            return run
+
+        t_np, t_nb = measure(with_mode("numpy"), with_mode("numba"), "cpu", 3 if quick else 15, 2)
+        lines.append(f"| {label} | {t_np * 1e3:.1f} | {t_nb * 1e3:.1f} | {t_nb / t_np:.2f}x |")
+        print(lines[-1], flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kernels_steps.md").write_text("\n".join(lines) + "\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -239,7 +268,10 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument("--memory", action="store_true", help="peak RSS of 200 steps per model")
     p.add_argument("--scaling", action="store_true", help="step time against batch size")
-    p.add_argument("--steps-only", action="store_true", help="skip ops; run memory/scaling only")
+    p.add_argument("--kernels", action="store_true",
+                   help="training steps with NumPy against Numba kernels")
+    p.add_argument("--steps-only", action="store_true",
+                   help="skip the main table; run only --memory/--scaling/--kernels")
     p.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     _set_threads(args.threads)
@@ -259,6 +291,8 @@ def main(argv=None):
         memory(args.out, 20 if args.quick else 200)
     if args.scaling:
         scaling(args.out, args.threads, args.quick)
+    if args.kernels:
+        kernel_modes(args.out, args.quick)
 
 
 if __name__ == "__main__":
