@@ -132,7 +132,9 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
             result.append(g)
         return tuple(result)
 
-    handed_out = set()  # one gradient may reach two leaves (x + y): never alias .grad
+    # One gradient may reach two leaves (x + y), or be the caller's own `gradient` passed through
+    # (x + 1): never alias .grad with either.
+    handed_out = {id(g.data) for g in root_grads}
     for tid, g in grads.items():
         t = keep[tid]
         if t._ctx is None and t.requires_grad:
