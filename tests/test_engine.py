@@ -101,6 +101,17 @@ def test_leaf_gradients_never_alias():
     np.testing.assert_array_equal(a.grad.numpy(), [[1.0], [2.0]])
 
 
+def test_leaf_gradient_does_not_alias_the_callers_gradient():
+    x = t64([1.0, 2.0])
+    g = t64([1.0, 1.0], requires_grad=False)
+    (x + 1.0).backward(g)                 # AddConst passes g through unchanged
+    x.grad.data *= 3                      # e.g. an in-place weight decay or clipping
+    np.testing.assert_array_equal(g.numpy(), [1.0, 1.0])
+    x.grad = None
+    x.backward(g)
+    assert not np.shares_memory(x.grad.data, g.data)
+
+
 def test_leaf_gradients_are_writable_arrays():
     """A sum's backward broadcasts (a read-only, stride-0 view); .grad must own its memory
     (optimizers and gradient clipping update it in place)."""
