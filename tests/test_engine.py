@@ -436,3 +436,13 @@ def test_ops_on_device(device):
     np.testing.assert_allclose(y.numpy(), yc.numpy(), rtol=1e-10)
     np.testing.assert_allclose(gx.numpy(), gc.numpy(), rtol=1e-10)
     np.testing.assert_allclose(ggx.numpy(), ggc.numpy(), rtol=1e-10)
+
+
+def test_no_grad_as_bare_decorator():
+    @minigrad.no_grad
+    def double(x):
+        return x * 2
+
+    x = minigrad.ones(2, requires_grad=True)
+    assert not double(x).requires_grad
+    assert (x * 2).requires_grad  # the mode is restored after the call

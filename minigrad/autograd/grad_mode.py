@@ -50,9 +50,19 @@ class set_grad_enabled:
 
 
 class _Mode:
-    """Base of no_grad/enable_grad: the mode is set on entry (not on construction)."""
+    """Base of no_grad/enable_grad: the mode is set on entry (not on construction).
+
+    Usable as ``with no_grad():``, ``@no_grad()`` and, as in torch, bare ``@no_grad``."""
 
     mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        if not callable(func):
+            raise TypeError(f"{cls.__name__}() takes no arguments (or decorates a function)")
+        return self(func)
 
     def __enter__(self):
         self._token = _grad_enabled.set(self.mode)
