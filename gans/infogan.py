@@ -18,7 +18,8 @@ Nothing tells the model that c_cat should be the digit class; on MNIST it mostly
 and c_1, c_2 become slant and stroke width.
 
 Networks (paper appendix, MNIST; Tanh output instead of sigmoid to match the [-1, 1] data):
-    G: [z(62), c_cat(10), c(2)] -> DCGAN-28 generator (Linear -> (128, 7, 7) -> ConvT -> ConvT)
+    G: [z(62), c_cat(10), c(2)] -> Linear 1024 -> BN, ReLU -> DCGAN-28 generator
+       (Linear -> (128, 7, 7) -> BN, ReLU -> ConvT -> (64, 14, 14) -> BN, ReLU -> ConvT -> Tanh)
     D: Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7) -> BN, LReLU
        -> Linear 1024 -> BN, LReLU =: h
        D head: Linear(h) -> 1 logit
@@ -50,6 +51,7 @@ class Config:
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
+    g_fc_features: int = 1024  # G's first hidden layer (paper); 0: straight into the DCGAN G
     fc_features: int = 1024
     q_features: int = 128
     lr_g: float = 1e-3
@@ -59,6 +61,22 @@ class Config:
     sweep: float = 2.0  # grids sweep a continuous code over [-sweep, sweep] (paper: 2)
     k: int = 1
     n_classes: int = 10  # unused (unconditional)
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        n_in = cfg.latent_dim + cfg.n_categories + cfg.n_continuous
+        if cfg.g_fc_features:
+            self.fc = nn.Sequential(nn.Linear(n_in, cfg.g_fc_features),
+                                    nn.BatchNorm1d(cfg.g_fc_features), nn.ReLU())  # (N, 1024)
+            n_in = cfg.g_fc_features
+        else:
+            self.fc = nn.Identity()
+        self.net = ConvGenerator(n_in, cfg.channels, cfg.g_features)       # (N, C, 28, 28)
+
+    def forward(self, z):
+        return self.net(self.fc(z))
 
 
 class Discriminator(nn.Module):
@@ -117,8 +135,7 @@ class InfoGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         self.code_dim = cfg.n_categories + cfg.n_continuous
-        self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features,
-                               extra_inputs=self.code_dim)
+        self.G = Generator(cfg)
         self.D = Discriminator(cfg)
         for net in (self.G, self.D):
             net.apply(dcgan_init)

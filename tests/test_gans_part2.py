@@ -46,7 +46,8 @@ TINY = {
     "wgan_gp_conv_ln": lambda: wgan_gp.WGANGP(wgan_gp.Config(
         critic="conv", g_features=8, d_features=4, n_critic=1, layer_norm=True)),
     "infogan": lambda: infogan.InfoGAN(infogan.Config(g_features=8, d_features=8,
-                                                      fc_features=32, q_features=16)),
+                                                      g_fc_features=16, fc_features=32,
+                                                      q_features=16)),
     "cyclegan": lambda: cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1)),
     "vae": lambda: vae.VAE(vae.Config(hidden=32, latent_dim=4)),
 }
@@ -303,7 +304,8 @@ def test_categorical_code_accuracy_mapping():
             return minigrad.tensor(np.broadcast_to(code[:, None, None, None] / 10,
                                                    (len(code), 1, 28, 28)).copy())
 
-    model = Stub(infogan.Config(g_features=4, d_features=4, fc_features=8, q_features=8))
+    model = Stub(infogan.Config(g_features=4, d_features=4, g_fc_features=0, fc_features=8,
+                                q_features=8))
     perm = np.array([3, 1, 4, 0, 5, 9, 2, 6, 8, 7])
     r = infogan.categorical_code_accuracy(
         model, lambda x: perm[np.rint(x[:, 0, 0, 0] * 10).astype(int)], n_per_code=20)
