@@ -107,6 +107,21 @@ def _loss_curve(history, path):
     plt.close(fig)
 
 
+def _grad_norms(model, update_g):
+    """The 2-norm of each network's last gradient (``.grad`` stays set after a step), logged as
+    grad_norm_<net>: the quickest sign of vanishing or exploding updates. A network that was
+    not updated in this step (G between D steps) is skipped."""
+    norms = {}
+    for name, net in model.nets.items():
+        if name == "G" and not update_g:
+            continue
+        flat = [p.grad.data.ravel() for p in net.parameters() if p.grad is not None]
+        sq = [float(g @ g) for g in flat]  # a BLAS dot per tensor: no copies
+        if sq:
+            norms[f"grad_norm_{name}"] = math.sqrt(sum(sq))
+    return norms
+
+
 def _write_csv(history, path):
     cols = ["step", "epoch"] + sorted({k for row in history for k in row} - {"step", "epoch"})
     with open(path, "w", newline="") as f:
@@ -187,6 +202,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                 if update_g:
                     pending_d = 0
                 stats = model.train_step(real, labels, update_g=update_g)
+                stats.update(_grad_norms(model, update_g))
                 bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
                 if bad:
                     raise TrainingDiverged(
