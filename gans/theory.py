@@ -1,0 +1,552 @@
+"""The theory, made visible: four small experiments behind the lecture's claims about GANs.
+
+Everything here runs on minigrad in seconds to minutes on a laptop CPU; ``examples/`` turns each
+part into a picture and ``tests/test_theory.py`` checks each claim.
+
+1. **The optimal discriminator.** For a fixed generator distribution p_g, the D that maximises
+       V(D, G) = E_{x~p_data}[log D(x)] + E_{x~p_g}[log(1 - D(x))]
+   is, pointwise (maximise  a log D + b log(1 - D)  over D in (0, 1): D = a / (a + b)),
+       D*(x) = p_data(x) / (p_data(x) + p_g(x)),
+   and plugging it back in,
+       V(D*, G) = -log 4 + 2 JSD(p_data || p_g),
+   so the generator's problem is to minimise the Jensen-Shannon divergence, whose minimum
+   (JSD = 0 at p_g = p_data, where D* = 1/2 everywhere) gives the value of the game, -log 4.
+   Here: 1-D Gaussians, a small MLP trained on samples, compared with the closed forms.
+
+2. **Non-convergence.** Simultaneous gradient descent-ascent on the bilinear game
+   min_x max_y f(x, y) = x y spirals *away* from the unique equilibrium (0, 0): the update is
+   z <- (I - eta A) z with A a 90-degree rotation, so |z| grows by sqrt(1 + eta^2) every step.
+   Extragradient and optimistic gradient descent look one step ahead and spiral in.
+
+3. **Mode collapse.** On the 8-Gaussian ring and the 25-Gaussian grid, count the modes a GAN
+   covers and the fraction of its samples that are of high quality (VEEGAN/PacGAN protocol),
+   for the vanilla (non-saturating) GAN, PacGAN (packing) and WGAN-GP.
+
+4. **The vanishing gradient.** With s the logit D gives a fake, D(G(z)) = sigmoid(s) and
+       d/ds  log(1 - sigmoid(s)) = -sigmoid(s)          (minimax loss:  -> 0 as D(G(z)) -> 0)
+       d/ds -log sigmoid(s)      = -(1 - sigmoid(s))    (non-saturating: -> -1)
+   Both losses send the same ds/dtheta_G back to G, scaled by D(G(z)) and 1 - D(G(z)): when D
+   confidently rejects the fakes the minimax gradient vanishes, the non-saturating one does not.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import minigrad
+from minigrad import nn, optim
+from minigrad.data import grid_centres, ring_centres
+from minigrad.nn import functional as F
+
+LOG4 = math.log(4.0)
+
+
+def _softplus(x):
+    """log(1 + e^x), exact for large |x| (NumPy)."""
+    return np.logaddexp(0.0, x)
+
+
+def _bce_logits(logits, target: float):
+    """Mean binary cross-entropy of ``logits`` against a constant 0/1 ``target``."""
+    full = minigrad.full(tuple(logits.shape), target, dtype=logits.dtype, device=logits.device)
+    return F.binary_cross_entropy_with_logits(logits, full)
+
+
+# =========================================================================== 1. D* and -log 4
+@dataclass(frozen=True)
+class Gaussian1D:
+    """N(mean, std^2) on the real line: log-density, density and sampling."""
+
+    mean: float
+    std: float
+
+    def logpdf(self, x):
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.std
+        return -0.5 * z * z - math.log(self.std * math.sqrt(2.0 * math.pi))
+
+    def pdf(self, x):
+        return np.exp(self.logpdf(x))
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        """``n`` samples as a float32 column (n, 1)."""
+        return (self.mean + self.std * rng.standard_normal((n, 1))).astype(np.float32)
+
+
+# p_data is minigrad.data.gaussian_1d's default, N(4, 0.5^2). The generator is frozen at
+# N(2, 1): wider and shifted, so the densities overlap and D* sweeps the whole range (0, 1) --
+# and because the variances differ, log p_data/p_g is a quadratic, so D* is not monotone: far
+# right, where p_g's heavier tail wins again, D* comes back down. A linear D could not match it.
+P_DATA = Gaussian1D(4.0, 0.5)
+P_G = Gaussian1D(2.0, 1.0)
+
+
+def optimal_logit(x, p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G):
+    """logit D*(x) = log p_data(x) - log p_g(x), computed in log space (exact in the tails)."""
+    return p_data.logpdf(x) - p_g.logpdf(x)
+
+
+def optimal_discriminator(x, p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G):
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)) = sigmoid(log p_data(x) - log p_g(x))."""
+    return 1.0 / (1.0 + np.exp(-optimal_logit(x, p_data, p_g)))
+
+
+def quadrature_grid(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G, n: int = 20001):
+    """A grid covering both densities to +-12 standard deviations (for the integrals below)."""
+    lo = min(p_data.mean - 12 * p_data.std, p_g.mean - 12 * p_g.std)
+    hi = max(p_data.mean + 12 * p_data.std, p_g.mean + 12 * p_g.std)
+    return np.linspace(lo, hi, n)
+
+
+def value_of_game(logit_fn, p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G) -> float:
+    """V(D, G) = int p_data log D + p_g log(1 - D) dx, by quadrature, for D = sigmoid(logit_fn).
+
+    Uses log D = -softplus(-s) and log(1 - D) = -softplus(s) with s the logit, so a D that is
+    (correctly) near 0 or 1 in a tail costs nothing in precision.
+    """
+    x = quadrature_grid(p_data, p_g)
+    s = np.asarray(logit_fn(x), dtype=np.float64).reshape(-1)
+    integrand = -p_data.pdf(x) * _softplus(-s) - p_g.pdf(x) * _softplus(s)
+    return float(np.trapezoid(integrand, x))
+
+
+def jensen_shannon(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G) -> float:
+    """JSD(p_data || p_g) = 1/2 KL(p_data || m) + 1/2 KL(p_g || m), m = (p_data + p_g)/2, in nats.
+
+    Computed by quadrature in log space; it lies in [0, log 2]."""
+    x = quadrature_grid(p_data, p_g)
+    lp, lq = p_data.logpdf(x), p_g.logpdf(x)
+    lm = np.logaddexp(lp, lq) - math.log(2.0)
+    integrand = 0.5 * np.exp(lp) * (lp - lm) + 0.5 * np.exp(lq) * (lq - lm)
+    return float(np.trapezoid(integrand, x))
+
+
+def bulk_interval(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G, mass: float = 0.98):
+    """The central ``mass`` of the mixture (p_data + p_g)/2: where D is trained on enough samples.
+
+    Outside it D has seen (almost) no data, so nothing pins it to D*; comparisons use this range.
+    """
+    x = quadrature_grid(p_data, p_g)
+    cdf = np.cumsum(0.5 * (p_data.pdf(x) + p_g.pdf(x)))
+    cdf /= cdf[-1]
+    tail = (1.0 - mass) / 2
+    return float(np.interp(tail, cdf, x)), float(np.interp(1.0 - tail, cdf, x))
+
+
+class Discriminator1D(nn.Module):
+    """A small MLP x -> logit, on the input standardised by fixed (centre, scale).
+
+    Tanh hidden units: the optimal logit for two Gaussians is a smooth quadratic."""
+
+    def __init__(self, hidden: int = 32, layers: int = 2, centre: float = 3.0, scale: float = 1.5):
+        super().__init__()
+        self.centre, self.scale = centre, scale
+        sizes = [1] + [hidden] * layers + [1]
+        mods = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            mods.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                mods.append(nn.Tanh())
+        self.net = nn.Sequential(*mods)
+
+    def forward(self, x):
+        return self.net((x - self.centre) / self.scale)  # (N, 1) logits
+
+
+def discriminator_logits(D: nn.Module, x) -> np.ndarray:
+    """D's logits on the points ``x`` (any shape), as float64 NumPy, without recording a graph."""
+    x = np.asarray(x, dtype=np.float32).reshape(-1, 1)
+    with minigrad.no_grad():
+        return D(minigrad.tensor(x)).numpy().reshape(-1).astype(np.float64)
+
+
+def train_discriminator(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G, steps: int = 3000,
+                        batch_size: int = 512, lr: float = 3e-3, hidden: int = 32,
+                        seed: int = 0):
+    """Train D to (near) convergence against a *frozen* generator p_g: the inner max of the game.
+
+    Each step draws a fresh batch from both densities (so D sees the distributions, not a finite
+    training set) and takes an Adam step on  -[mean log D(x_real) + mean log(1 - D(x_fake))],
+    i.e. on -V(D, G) estimated on the batch. The learning rate decays linearly to 1% so the last
+    iterates average out the batch noise.
+
+    Returns (D, losses) with losses the per-step estimates of -V.
+    """
+    minigrad.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    centre = 0.5 * (p_data.mean + p_g.mean)
+    scale = max(p_data.std, p_g.std, abs(p_data.mean - p_g.mean) / 2)
+    D = Discriminator1D(hidden, centre=centre, scale=scale)
+    opt = optim.Adam(D.parameters(), lr=lr)
+    losses = []
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * max(1.0 - step / steps, 0.01)
+        real = minigrad.tensor(p_data.sample(batch_size, rng))
+        fake = minigrad.tensor(p_g.sample(batch_size, rng))
+        loss = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)  # = -V(D, G) on the batch
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return D, np.asarray(losses)
+
+
+# ===================================================================== 2. the bilinear game
+def bilinear(x, y):
+    """f(x, y) = x y: x minimises, y maximises; the only equilibrium is (0, 0)."""
+    return x * y
+
+
+def game_gradients(x: float, y: float, f=bilinear) -> tuple[float, float]:
+    """(df/dx, df/dy) at (x, y), by minigrad's reverse mode (``minigrad.grad``)."""
+    xt = minigrad.tensor(x, dtype=minigrad.float64, requires_grad=True)
+    yt = minigrad.tensor(y, dtype=minigrad.float64, requires_grad=True)
+    gx, gy = minigrad.grad(f(xt, yt), [xt, yt])
+    return gx.item(), gy.item()
+
+
+GAME_METHODS = ("simultaneous", "alternating", "extragradient", "optimistic")
+
+
+def play_bilinear(method: str = "simultaneous", steps: int = 300, lr: float = 0.1,
+                  start=(1.0, 1.0), f=bilinear) -> np.ndarray:
+    """Iterates of gradient descent (on x) / ascent (on y) on min_x max_y f(x, y).
+
+    With g(z) = (df/dx, df/dy) and step eta:
+
+    - ``simultaneous``   x <- x - eta df/dx(x, y),  y <- y + eta df/dy(x, y).  On f = x y this is
+      z <- (I - eta A) z with A = [[0, 1], [-1, 0]]: |z| grows by sqrt(1 + eta^2) per step.
+    - ``alternating``    y uses the *new* x. On x y it conserves x^2 + y^2 - eta x y: a closed
+      orbit around (0, 0) that neither diverges nor converges.
+    - ``extragradient``  take a look-ahead step to z', then step from z with the gradient at z'
+      (Korpelevich 1976): z <- (I - eta A + eta^2 A^2) z, |z| shrinks by
+      sqrt(1 - eta^2 + eta^4) < 1 per step.
+    - ``optimistic``     z <- z - 2 eta g_t + eta g_{t-1} (Daskalakis et al. 2018): the
+      gradient extrapolated from the last two, one gradient per step; converges for small eta.
+
+    Returns the (steps + 1, 2) array of iterates (x_t, y_t), starting at ``start``.
+    """
+    if method not in GAME_METHODS:
+        raise ValueError(f"method must be one of {GAME_METHODS}, got {method!r}")
+    x, y = map(float, start)
+    path = [(x, y)]
+    prev = game_gradients(x, y, f)
+    for _ in range(steps):
+        if method == "simultaneous":
+            gx, gy = game_gradients(x, y, f)
+            x, y = x - lr * gx, y + lr * gy
+        elif method == "alternating":
+            gx, _ = game_gradients(x, y, f)
+            x = x - lr * gx
+            _, gy = game_gradients(x, y, f)
+            y = y + lr * gy
+        elif method == "extragradient":
+            gx, gy = game_gradients(x, y, f)
+            xh, yh = x - lr * gx, y + lr * gy  # look ahead ...
+            gx, gy = game_gradients(xh, yh, f)
+            x, y = x - lr * gx, y + lr * gy  # ... and step from where we were
+        else:  # optimistic
+            gx, gy = game_gradients(x, y, f)
+            x, y = x - lr * (2 * gx - prev[0]), y + lr * (2 * gy - prev[1])
+            prev = (gx, gy)
+        path.append((x, y))
+    return np.asarray(path)
+
+
+# =========================================================================== 3. mode collapse
+def mode_metrics(samples, centres, std: float) -> tuple[int, float]:
+    """(modes covered, fraction of high-quality samples) -- the VEEGAN / PacGAN protocol.
+
+    A sample is *high quality* when it lies within 3 standard deviations (``3 * std``, Euclidean)
+    of its nearest mode centre; a mode is *covered* when it is the nearest mode of at least one
+    high-quality sample. The papers use 2500 samples.
+    """
+    samples = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
+    centres = np.asarray(centres, dtype=np.float64).reshape(len(centres), -1)
+    d2 = ((samples[:, None, :] - centres[None, :, :]) ** 2).sum(-1)  # (N, K)
+    nearest = d2.argmin(1)
+    good = np.sqrt(d2[np.arange(len(samples)), nearest]) <= 3.0 * std
+    covered = int(len(np.unique(nearest[good])))
+    return covered, float(good.mean()) if len(samples) else 0.0
+
+
+TOY_DATASETS = {
+    # name: (centres, std, scale). The networks see data / scale, so both mixtures span ~[-2, 2].
+    "ring": (lambda: ring_centres(8, 2.0), 0.02, 1.0),
+    "grid": (lambda: grid_centres((-4, -2, 0, 2, 4)), 0.05, 2.0),
+}
+
+TOY_METHODS = ("gan", "pacgan", "wgan_gp")
+
+
+@dataclass
+class ToyGANConfig:
+    """One toy run. Defaults: the recipe that reaches the targets (see docs/mode_collapse.md).
+
+    method   'gan'     the vanilla GAN, non-saturating G loss (Goodfellow et al. 2014)
+             'pacgan'  the same, but D judges ``pack`` samples at once, concatenated (Lin et al.
+                       2018): a collapsed G produces packs of near-identical points, which D
+                       can tell from real packs, so collapse is penalised
+             'wgan_gp' Wasserstein critic with gradient penalty (Gulrajani et al. 2017)
+    G: z -> [Linear, BatchNorm1d, ReLU] x g_layers -> Linear -> 2   (BatchNorm: ``g_batchnorm``)
+    D: x -> [Linear, LeakyReLU(0.2)] x d_layers -> Linear -> 1 (no normalisation: the
+       gradient penalty is per sample)
+    Adam, learning rate decayed linearly to 1% over ``steps`` G updates, ``n_critic`` D steps
+    per G step. The networks see the data divided by the dataset's ``scale`` (ring 1, grid 2).
+    """
+
+    method: str = "gan"
+    dataset: str = "ring"
+    steps: int = 5000
+    batch_size: int = 512
+    latent_dim: int = 2
+    g_hidden: int = 128
+    g_layers: int = 3
+    g_batchnorm: bool = True  # BatchNorm1d after each hidden Linear of G
+    d_hidden: int = 128
+    d_layers: int = 2
+    lr: float = 1e-3
+    betas: tuple = (0.5, 0.999)
+    lr_decay: bool = True
+    pack: int = 2  # PacGAN only
+    n_critic: int = 2  # D steps per G step (Algorithm 1's k)
+    gp_weight: float = 0.1  # WGAN-GP's lambda on the toy problems (0.1 in the authors' toy code)
+    eval_every: int = 500
+    n_eval: int = 2500
+    snapshot_steps: tuple = ()
+    seed: int = 0
+
+
+@dataclass
+class ToyGANResult:
+    config: ToyGANConfig
+    history: list = field(default_factory=list)  # (step, modes covered, high-quality fraction)
+    snapshots: dict = field(default_factory=dict)  # step -> samples (n_eval, 2)
+    seconds: float = 0.0
+    G: object = None  # the trained networks
+    D: object = None
+
+    @property
+    def final(self):
+        """(modes covered, high-quality fraction) at the end of training."""
+        return self.history[-1][1], self.history[-1][2]
+
+
+def toy_generator(cfg: ToyGANConfig) -> nn.Module:
+    layers, width = [], cfg.latent_dim
+    for _ in range(cfg.g_layers):
+        layers.append(nn.Linear(width, cfg.g_hidden))
+        if cfg.g_batchnorm:
+            layers.append(nn.BatchNorm1d(cfg.g_hidden))
+        layers.append(nn.ReLU())
+        width = cfg.g_hidden
+    return nn.Sequential(*layers, nn.Linear(width, 2))
+
+
+def toy_discriminator(cfg: ToyGANConfig) -> nn.Module:
+    pack = cfg.pack if cfg.method == "pacgan" else 1
+    layers, width = [], 2 * pack
+    for _ in range(cfg.d_layers):
+        layers += [nn.Linear(width, cfg.d_hidden), nn.LeakyReLU(0.2)]
+        width = cfg.d_hidden
+    return nn.Sequential(*layers, nn.Linear(width, 1))
+
+
+def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
+    """Train one GAN on a 2-D mixture, measuring ``mode_metrics`` every ``eval_every`` steps.
+
+    Everything (models, data, evaluation noise) is seeded by ``cfg.seed``. The evaluation
+    samples 2500 points with G in eval mode (BatchNorm's running statistics).
+    """
+    if cfg.method not in TOY_METHODS:
+        raise ValueError(f"method must be one of {TOY_METHODS}, got {cfg.method!r}")
+    if cfg.dataset not in TOY_DATASETS:
+        raise ValueError(f"dataset must be one of {tuple(TOY_DATASETS)}, got {cfg.dataset!r}")
+    from gans.wgan_gp import gradient_penalty
+
+    make_centres, std, scale = TOY_DATASETS[cfg.dataset]
+    centres = make_centres()
+    minigrad.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    eval_z = minigrad.tensor(np.random.default_rng(cfg.seed + 10_000)
+                             .standard_normal((cfg.n_eval, cfg.latent_dim)).astype(np.float32))
+    G, D = toy_generator(cfg), toy_discriminator(cfg)
+    opt_g = optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_d = optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    pack = cfg.pack if cfg.method == "pacgan" else 1
+    n = cfg.batch_size
+
+    def real_batch():  # (n, 2 * pack), in the networks' units
+        modes = rng.integers(len(centres), size=n * pack)
+        x = centres[modes] + std * rng.standard_normal((n * pack, 2))
+        return minigrad.tensor((x / scale).astype(np.float32).reshape(n, 2 * pack))
+
+    def fake_batch():
+        return G(minigrad.randn(n * pack, cfg.latent_dim)).reshape(n, 2 * pack)
+
+    def evaluate(step):
+        G.eval()
+        with minigrad.no_grad():
+            samples = G(eval_z).numpy() * scale
+        G.train()
+        modes, hq = mode_metrics(samples, centres, std)
+        result.history.append((step, modes, hq))
+        if step in cfg.snapshot_steps:
+            result.snapshots[step] = samples
+        if progress:
+            progress(cfg, step, modes, hq)
+
+    result = ToyGANResult(cfg, G=G, D=D)
+    start = time.perf_counter()
+    for step in range(cfg.steps + 1):
+        if step % cfg.eval_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+            evaluate(step)
+        if step == cfg.steps:
+            break
+        if cfg.lr_decay:
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * max(1.0 - step / cfg.steps, 0.01)
+
+        # --- D (critic) steps ------------------------------------------------------------
+        for _ in range(cfg.n_critic):
+            real, fake = real_batch(), fake_batch().detach()
+            if cfg.method == "wgan_gp":  # min E[D(fake)] - E[D(real)] + lambda * penalty
+                loss_d = (D(fake).mean() - D(real).mean()
+                          + cfg.gp_weight * gradient_penalty(D, real, fake))
+            else:  # min -log D(real) - log(1 - D(fake))
+                loss_d = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+
+        # --- G step: D frozen ---------------------------------------------------------------
+        D.requires_grad_(False)
+        logits = D(fake_batch())
+        loss_g = -logits.mean() if cfg.method == "wgan_gp" else _bce_logits(logits, 1.0)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# ================================================================== 4. the vanishing gradient
+class ToyGenerator1D(nn.Module):
+    """z (N, 1) -> x (N, 1): a small MLP generator for the gradient experiment."""
+
+    def __init__(self, hidden: int = 16, shift: float = 0.0):
+        super().__init__()
+        self.shift = shift
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+    def forward(self, z):
+        return self.net(z) + self.shift
+
+
+def generator_loss(logits, loss: str):
+    """The generator's loss on D's logits for its samples.
+
+    'minimax'         mean log(1 - D(G(z)))  = -mean softplus(s)    (Goodfellow's objective)
+    'non_saturating'  mean -log D(G(z))      =  mean softplus(-s)   (the paper's practical fix)
+    """
+    if loss == "minimax":
+        return -_bce_logits(logits, 0.0)
+    if loss == "non_saturating":
+        return _bce_logits(logits, 1.0)
+    raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {loss!r}")
+
+
+def generator_gradient_norms(G: nn.Module, D, z, losses=("minimax", "non_saturating")):
+    """For each loss: (||dL/dtheta_G||, mean_i ||dL/dx_i|| * N) with x = G(z), and mean D(G(z)).
+
+    ``D`` maps x to logits (any callable of Tensors). The per-sample output gradient is
+    multiplied by N to undo the 1/N of the batch mean, so it reads as a per-sample gradient.
+    Returns {'d_g_z': float, loss: {'param': float, 'output': float}}.
+    """
+    out = {}
+    params = list(G.parameters())
+    for loss in losses:
+        x = G(z)
+        logits = D(x)
+        value = generator_loss(logits, loss)
+        grads = minigrad.grad(value, [x] + params)
+        gx, gps = grads[0].numpy(), [g.numpy() for g in grads[1:]]
+        out[loss] = {"param": float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in gps))),
+                     "output": float(np.linalg.norm(gx, axis=1).mean() * len(gx))}
+        out["d_g_z"] = float(minigrad.functional.sigmoid(logits.detach()).mean().item())
+    return out
+
+
+def vanishing_gradient_sweep(shifts=np.linspace(-16, 10, 53), hidden: int = 16, n: int = 256,
+                             seed: int = 0):
+    """Gradient norms reaching G as D's confidence that the fakes are fake is turned up.
+
+    D is a fixed logistic discriminator on 1-D data around N(4, 0.5^2),
+        D_b(x) = sigmoid(2 (x - 3) + b),
+    and G a small random MLP whose samples sit around x ~ 0. Lowering the offset b makes D
+    reject the fakes more and more confidently: D(G(z)) -> 0. The same ds/dtheta flows back
+    for both losses; the minimax loss scales it by D(G(z)), the non-saturating by 1 - D(G(z)).
+
+    Returns a dict of arrays over the shifts: d_g_z, and for each loss its parameter- and
+    output-gradient norms ('minimax_param', 'minimax_output', 'non_saturating_param', ...).
+    """
+    minigrad.manual_seed(seed)
+    G = ToyGenerator1D(hidden)
+    z = minigrad.tensor(np.random.default_rng(seed).standard_normal((n, 1)).astype(np.float32))
+    rows = []
+    for b in shifts:
+        def D(x, b=float(b)):
+            return (x - 3.0) * 2.0 + b
+
+        rows.append(generator_gradient_norms(G, D, z))
+    out = {"shift": np.asarray(shifts, dtype=np.float64),
+           "d_g_z": np.array([r["d_g_z"] for r in rows])}
+    for loss in ("minimax", "non_saturating"):
+        for kind in ("param", "output"):
+            out[f"{loss}_{kind}"] = np.array([r[loss][kind] for r in rows])
+    return out
+
+
+def strengthening_discriminator(steps: int = 1500, record_every: int = 25, hidden: int = 32,
+                                batch_size: int = 256, lr: float = 1e-3, seed: int = 0):
+    """Train D (and only D) against a frozen, bad generator; watch the gradient G would get.
+
+    The Arjovsky & Bottou (2017) experiment in 1-D: real data N(4, 0.5^2), G a small random MLP
+    whose samples sit around 0. As D trains it separates the two ever more confidently,
+    D(G(z)) -> 0, and the minimax gradient reaching G dies with it while the non-saturating
+    one stays at order 1.
+
+    Returns a dict of arrays over the recorded D steps: step, d_g_z and the gradient norms.
+    """
+    minigrad.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    G = ToyGenerator1D(16)
+    D = Discriminator1D(hidden, centre=2.0, scale=2.0)
+    opt = optim.Adam(D.parameters(), lr=lr)
+    z_eval = minigrad.tensor(rng.standard_normal((batch_size, 1)).astype(np.float32))
+    rows, recorded = [], []
+    for step in range(steps + 1):
+        if step % record_every == 0:
+            D.requires_grad_(False)
+            rows.append(generator_gradient_norms(G, D, z_eval))
+            D.requires_grad_(True)
+            recorded.append(step)
+        if step == steps:
+            break
+        real = minigrad.tensor(P_DATA.sample(batch_size, rng))
+        with minigrad.no_grad():
+            fake = G(minigrad.tensor(rng.standard_normal((batch_size, 1)).astype(np.float32)))
+        loss = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out = {"step": np.asarray(recorded), "d_g_z": np.array([r["d_g_z"] for r in rows])}
+    for loss in ("minimax", "non_saturating"):
+        for kind in ("param", "output"):
+            out[f"{loss}_{kind}"] = np.array([r[loss][kind] for r in rows])
+    return out

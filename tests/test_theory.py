@@ -1,0 +1,145 @@
+"""The lecture's claims, checked: gans/theory.py (the full runs are the examples/ scripts)."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad
+from gans import theory as T
+from minigrad.data import grid_of_gaussians, ring_centres
+
+
+# ------------------------------------------------------------------ 1. D* and -log 4
+def test_closed_forms_of_the_optimal_discriminator():
+    x = np.linspace(-2, 8, 101)
+    pd, pg = T.P_DATA.pdf(x), T.P_G.pdf(x)
+    assert np.allclose(T.optimal_discriminator(x), pd / (pd + pg), rtol=1e-12, atol=1e-15)
+    # V(D*, G) = -log 4 + 2 JSD, both sides by quadrature; JSD in [0, log 2]
+    jsd = T.jensen_shannon()
+    assert 0 < jsd < math.log(2)
+    assert T.value_of_game(T.optimal_logit) == pytest.approx(-T.LOG4 + 2 * jsd, abs=1e-9)
+    # p_g = p_data: JSD = 0, D* = 1/2 and V = -log 4
+    assert T.jensen_shannon(T.P_DATA, T.P_DATA) == pytest.approx(0.0, abs=1e-12)
+    assert np.allclose(T.optimal_discriminator(x, T.P_DATA, T.P_DATA), 0.5)
+    assert T.value_of_game(lambda x: np.zeros_like(x), T.P_DATA, T.P_DATA) == pytest.approx(
+        -T.LOG4, abs=1e-9)
+    # D* is the maximiser: any other D does worse
+    for bump in (lambda x: 0.3 + 0 * x, lambda x: 0.2 * np.sin(x)):
+        worse = T.value_of_game(lambda x: T.optimal_logit(x) + bump(x))
+        assert worse < T.value_of_game(T.optimal_logit)
+
+
+def test_trained_discriminator_matches_d_star():
+    D, losses = T.train_discriminator(steps=600, batch_size=512, lr=1e-2, seed=0)
+    lo, hi = T.bulk_interval()
+    x = np.linspace(lo, hi, 401)
+    d = 1 / (1 + np.exp(-T.discriminator_logits(D, x)))
+    err = np.abs(d - T.optimal_discriminator(x))
+    assert err.max() < 0.05, err.max()
+    # its value approaches V(D*, G) = -log 4 + 2 JSD from below
+    v = T.value_of_game(lambda x: T.discriminator_logits(D, x))
+    v_star = -T.LOG4 + 2 * T.jensen_shannon()
+    assert v <= v_star + 1e-9 and v_star - v < 0.01, (v, v_star)
+
+
+def test_value_at_p_g_equal_p_data_is_minus_log_4():
+    D, _ = T.train_discriminator(T.P_DATA, T.P_DATA, steps=300, batch_size=512, lr=1e-2, seed=1)
+    v = T.value_of_game(lambda x: T.discriminator_logits(D, x), T.P_DATA, T.P_DATA)
+    assert v <= -T.LOG4 + 1e-9  # -log 4 is the maximum over D when p_g = p_data
+    assert v == pytest.approx(-math.log(4), abs=2e-3)
+
+
+# ---------------------------------------------------------------- 2. the bilinear game
+def test_game_gradients_come_from_minigrad():
+    assert T.game_gradients(2.0, -3.0) == (-3.0, 2.0)  # d(xy)/dx = y, d(xy)/dy = x
+
+
+@pytest.mark.parametrize("lr", [0.05, 0.2])
+def test_simultaneous_gda_spirals_out_at_the_predicted_rate(lr):
+    path = T.play_bilinear("simultaneous", steps=100, lr=lr)
+    r = np.linalg.norm(path, axis=1)
+    assert np.all(np.diff(r) > 0)  # every step moves further from (0, 0)
+    assert np.allclose(r[1:] / r[:-1], math.sqrt(1 + lr ** 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["extragradient", "optimistic"])
+def test_look_ahead_methods_spiral_in(method):
+    path = T.play_bilinear(method, steps=300, lr=0.1)
+    r = np.linalg.norm(path, axis=1)
+    assert r[-1] < 0.3 * r[0]
+    assert np.all(r[50::50][1:] < r[50::50][:-1])  # shrinking all along
+    if method == "extragradient":
+        assert np.allclose(r[1:] / r[:-1], math.sqrt(1 - 0.1 ** 2 + 0.1 ** 4), rtol=1e-12)
+
+
+def test_alternating_gda_cycles():
+    r = np.linalg.norm(T.play_bilinear("alternating", steps=300, lr=0.1), axis=1)
+    assert 0.9 < r.min() / r[0] and r.max() / r[0] < 1.1
+
+
+def test_play_bilinear_rejects_unknown_methods():
+    with pytest.raises(ValueError, match="method must be one of"):
+        T.play_bilinear("adam")
+
+
+# ---------------------------------------------------------------------- 3. mode collapse
+def test_mode_metrics_on_constructed_samples():
+    centres = ring_centres()  # 8 modes, radius 2
+    std = 0.02
+    # 10 samples at each of modes 0..4 within 3 std, 10 just outside 3 std of mode 5, and 10
+    # at the origin (equidistant; far from every mode)
+    rng = np.random.default_rng(0)
+    dirs = rng.standard_normal((10, 2))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    good = [centres[k] + dirs * rng.uniform(0, 2.99 * std, (10, 1)) for k in range(5)]
+    bad = [centres[5] + dirs * 3.01 * std, np.zeros((10, 2))]
+    samples = np.concatenate(good + bad)
+    assert T.mode_metrics(samples, centres, std) == (5, pytest.approx(50 / 70))
+    assert T.mode_metrics(centres, centres, std) == (8, 1.0)
+    assert T.mode_metrics(np.repeat(centres[:1], 100, 0), centres, std) == (1, 1.0)  # collapse
+    # the real data: all 25 grid modes and ~98.9% within 3 std (2-D: 1 - exp(-4.5))
+    real, grid = grid_of_gaussians(2500, rng=0)
+    modes, hq = T.mode_metrics(real, grid, 0.05)
+    assert modes == 25 and hq == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+
+
+@pytest.mark.parametrize("method", T.TOY_METHODS)
+def test_toy_gan_smoke(method):
+    cfg = T.ToyGANConfig(method=method, dataset="grid", steps=6, batch_size=64, eval_every=3,
+                         n_eval=200, snapshot_steps=(0, 6))
+    res = T.train_toy_gan(cfg)
+    assert [h[0] for h in res.history] == [0, 3, 6]
+    assert set(res.snapshots) == {0, 6} and res.snapshots[6].shape == (200, 2)
+    assert np.isfinite(res.snapshots[6]).all()
+    modes, hq = res.final
+    assert 0 <= modes <= 25 and 0.0 <= hq <= 1.0
+
+
+@pytest.mark.slow
+def test_toy_gan_reaches_the_ring_targets():
+    res = T.train_toy_gan(T.ToyGANConfig(method="gan", dataset="ring"))
+    modes, hq = res.final
+    assert modes == 8 and hq >= 0.8
+
+
+# ----------------------------------------------------------------- 4. vanishing gradient
+def test_minimax_gradient_vanishes_when_d_is_strong():
+    sweep = T.vanishing_gradient_sweep(shifts=np.array([-14.0, -8.0, -2.0, 8.0]))
+    d = sweep["d_g_z"]
+    assert np.all(np.diff(d) > 0) and d[0] < 1e-6 and d[2] < 1e-3 and d[-1] > 0.5
+    ratio = sweep["minimax_param"] / sweep["non_saturating_param"]
+    # orders of magnitude smaller once D(G(z)) -> 0 (about D(G(z)) itself), larger when D is fooled
+    assert ratio[0] < 1e-6 and ratio[1] < 1e-4 and ratio[2] < 1e-3
+    assert ratio[-1] > 1.0
+    assert sweep["non_saturating_param"][0] > 1.0  # the non-saturating one does not vanish
+
+
+def test_per_sample_gradient_ratio_is_d_over_one_minus_d():
+    # dL/dx for one sample: minimax -D * ds/dx, non-saturating -(1 - D) * ds/dx
+    G = T.ToyGenerator1D(8)
+    z = minigrad.tensor(np.array([[0.3]], dtype=np.float32))
+    for b in (-12.0, -3.0, 0.0, 2.0):
+        out = T.generator_gradient_norms(G, lambda x, b=b: 2.0 * x + b, z)
+        d = out["d_g_z"]
+        assert out["minimax"]["output"] / out["non_saturating"]["output"] == pytest.approx(
+            d / (1 - d), rel=1e-4)
