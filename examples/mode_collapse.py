@@ -1,20 +1,23 @@
 """Mode collapse on the 8-Gaussian ring and the 25-Gaussian grid: GAN vs PacGAN vs WGAN-GP.
 
-    python examples/mode_collapse.py                 # 8 runs, 2 at a time: ~15 min on 2 cores
-    python examples/mode_collapse.py --runs gan --datasets ring --steps 2000
+    python examples/mode_collapse.py                 # 10 runs, 2 at a time: ~10-20 min, 2 cores
+    python examples/mode_collapse.py --runs gan_k1,pacgan_k1 --datasets ring
     python examples/mode_collapse.py --quick         # 200 steps each, output to /tmp (a check)
 
 The VEEGAN / PacGAN protocol: 2500 samples; a sample is *high quality* within 3 standard
 deviations of its nearest mode; a mode is *covered* when it is the nearest mode of at least one
 high-quality sample. Ring: 8 modes, radius 2, std 0.02. Grid: 25 modes on {-4,-2,0,2,4}^2,
-std 0.05. Small MLPs (gans/theory.py: ToyGANConfig), batch 512, Adam, 5000 G steps with k = 2 D
-steps each, the learning rate decayed linearly to 1%.
+std 0.05. Small MLPs (gans/theory.py: ToyGANConfig): G 2 -> 3 x 128 ReLU -> 2, D 2 -> 2 x 128
+LeakyReLU -> 1; batch 512, Adam (lr 1e-3, decayed linearly to 1%), 5000 G steps.
 
-Runs (same D for all; G: 3 x 128 ReLU, with or without BatchNorm):
-    gan_plain  vanilla GAN (non-saturating G loss), plain MLP generator
-    gan        vanilla GAN, BatchNorm in G
-    pacgan     PacGAN2: D judges pairs of samples (Lin et al. 2018), BatchNorm in G
-    wgan_gp    WGAN-GP, lambda 0.1, Adam betas (0.5, 0.9), BatchNorm in G
+Runs (k = D steps per G step):
+    gan_k1      vanilla GAN (non-saturating G loss), k = 1: Algorithm 1 as in the lecture
+    pacgan_k1   PacGAN2 (Lin et al. 2018): the same, but D judges pairs of samples
+    wgan_gp     WGAN-GP (Gulrajani et al. 2017): 5 critic steps, lambda 0.1, betas (0.5, 0.9)
+    gan_k2      vanilla GAN, k = 2
+    gan_k2_bn   vanilla GAN, k = 2, BatchNorm after each hidden layer of G
+  not run by default (see docs/mode_collapse.md):
+    pacgan_k2_bn, wgan_gp_bn   the same fixes with BatchNorm in G
 
 Writes docs/img/mode_collapse_{ring,grid}.png (samples during training),
 docs/img/mode_collapse_curves.png (modes and quality over training) and docs/mode_collapse.md
@@ -39,12 +42,21 @@ from gans import theory as T  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
+_PLAIN = dict(g_batchnorm=False)
 RUNS = {  # name -> (label, config overrides)
-    "gan_plain": ("GAN, plain MLP G", dict(method="gan", g_batchnorm=False)),
-    "gan": ("GAN, BatchNorm G", dict(method="gan")),
-    "pacgan": ("PacGAN2, BatchNorm G", dict(method="pacgan", pack=2)),
-    "wgan_gp": ("WGAN-GP, BatchNorm G", dict(method="wgan_gp", betas=(0.5, 0.9))),
+    "gan_k1": ("GAN, k=1", dict(method="gan", n_critic=1, **_PLAIN)),
+    "pacgan_k1": ("PacGAN2, k=1", dict(method="pacgan", pack=2, n_critic=1, **_PLAIN)),
+    "wgan_gp": ("WGAN-GP, 5 critic steps", dict(method="wgan_gp", n_critic=5, betas=(0.5, 0.9),
+                                                **_PLAIN)),
+    "gan_k2": ("GAN, k=2", dict(method="gan", n_critic=2, **_PLAIN)),
+    "gan_k2_bn": ("GAN, k=2, BatchNorm G", dict(method="gan", n_critic=2, g_batchnorm=True)),
+    # not in the default list
+    "pacgan_k2_bn": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, n_critic=2,
+                                                       g_batchnorm=True)),
+    "wgan_gp_bn": ("WGAN-GP, 5 critic steps, BatchNorm G",
+                   dict(method="wgan_gp", n_critic=5, betas=(0.5, 0.9), g_batchnorm=True)),
 }
+DEFAULT_RUNS = ("gan_k1", "pacgan_k1", "wgan_gp", "gan_k2", "gan_k2_bn")
 N_MODES = {"ring": 8, "grid": 25}
 
 
@@ -57,6 +69,18 @@ def run_one(job):
     print(f"  {name:9s} {dataset}: {m}/{N_MODES[dataset]} modes, {100 * hq:.1f}% high quality "
           f"({res.seconds:.0f} s)", flush=True)
     return name, dataset, seed, res
+
+
+def save_small(fig, path, dpi):
+    """Save as a palette PNG (a few dozen colours): the scatter plots shrink 3-4x."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(colors=48).save(path, optimize=True)
 
 
 def scatter_figure(results, dataset, snapshots, path):
@@ -92,7 +116,7 @@ def scatter_figure(results, dataset, snapshots, path):
                 ax.set_ylabel(RUNS[name][0], fontsize=8)
     fig.suptitle(f"{dataset}: samples during training (red circles: the modes)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=55)
+    save_small(fig, path, dpi=55)
     plt.close(fig)
 
 
@@ -118,7 +142,7 @@ def curves_figure(results, datasets, path):
         axes[1, j].set_ylim(0, 100)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=60)
+    save_small(fig, path, dpi=60)
     plt.close(fig)
 
 
@@ -126,7 +150,7 @@ def markdown(results, datasets, args, seconds, command):
     lines = ["# Mode collapse on the ring and the grid", "",
              "Made by `examples/mode_collapse.py` (library code: `gans/theory.py`):", "",
              f"    {command}", "",
-             f"{args.steps} G steps (k = 2 D steps each), batch 512, seed {args.seed}; "
+             f"{args.steps} G steps (k = D steps per G step), batch 512, seed {args.seed}; "
              f"{seconds / 60:.1f} min wall clock for all runs, {args.jobs} at a time "
              f"({platform.machine()}, one BLAS thread per run).",
              "Protocol (VEEGAN / PacGAN): 2500 samples; *high quality* = within 3 std of the "
@@ -150,6 +174,13 @@ def markdown(results, datasets, args, seconds, command):
             else:
                 row += " - | - |"
         lines.append(row + f" {np.mean(secs):.0f} s |")
+    targets = {"ring": (8, 0.8), "grid": (24, 0.8)}
+    met = [RUNS[n][0] for n in RUNS
+           if all((n, d) in results and results[n, d].final[0] >= targets[d][0]
+                  and results[n, d].final[1] >= targets[d][1] for d in datasets)]
+    lines += ["", "Targets (" + ", ".join(
+        f"{d}: >= {targets[d][0]}/{N_MODES[d]} modes with >= 80% high quality"
+        for d in datasets) + f"): met by {', '.join(met) if met else 'none of these runs'}."]
     lines += ["", "## Over training (modes covered / % high quality)", ""]
     for d in datasets:
         steps = [h[0] for h in next(results[n, d] for n in RUNS if (n, d) in results).history]
@@ -160,15 +191,16 @@ def markdown(results, datasets, args, seconds, command):
                 cells = "".join(f" {m}/{100 * hq:.0f}% |" for _, m, hq in results[name, d].history)
                 lines.append(f"| {label} |{cells}")
         lines.append("")
-    lines += ["Pictures: `docs/img/mode_collapse_ring.png`, `docs/img/mode_collapse_grid.png`, "
-              "`docs/img/mode_collapse_curves.png`.", ""]
+    pictures = [f"mode_collapse_{d}.png" for d in datasets] + ["mode_collapse_curves.png"]
+    lines += ["Pictures: " + ", ".join(f"`docs/img/{p}`" for p in pictures) + ".", ""]
     return "\n".join(lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--runs", default=",".join(RUNS), help=f"comma list of {', '.join(RUNS)}")
+    p.add_argument("--runs", default=",".join(DEFAULT_RUNS),
+                   help=f"comma list of {', '.join(RUNS)}")
     p.add_argument("--datasets", default="ring,grid")
     p.add_argument("--steps", type=int, default=5000, help="G steps per run")
     p.add_argument("--seed", type=int, default=0)
