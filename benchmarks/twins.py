@@ -148,6 +148,10 @@ class Twin:
             self.D = ConvDiscriminator(cfg.channels, cfg.d_features)
         elif name == "acgan":
             self.G, self.D = ACGenerator(cfg), ACDiscriminator(cfg)
+        elif name == "wgan":
+            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+            self.D = ConvDiscriminator(cfg.channels, cfg.d_features,
+                                       batch_norm=cfg.critic_batch_norm)
         elif name == "wgan_gp":
             self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
             n_in = cfg.channels * cfg.img_size ** 2
@@ -161,6 +165,8 @@ class Twin:
             theirs.load_state_dict(sd)
         if name == "vanilla" and cfg.optimizer == "sgd":
             make = lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum)  # noqa: E731
+        elif name == "wgan":
+            make = lambda p: torch.optim.RMSprop(p, lr=cfg.lr)  # noqa: E731
         else:
             make = lambda p: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas)  # noqa: E731
         self.opt_g, self.opt_d = make(self.G.parameters()), make(self.D.parameters())
@@ -176,21 +182,17 @@ class Twin:
     def generate(self, z, y=None):
         return self.G(z) if y is None else self.G(z, y)
 
-    def _wgan_gp_step(self, real, update_g):
-        """WGAN-GP, as gans.wgan_gp: critic loss with the gradient penalty (double backprop)."""
-        G, D, n, lam = self.G, self.D, real.shape[0], self.cfg.gp_lambda
-        with torch.no_grad():
-            fake = G(self.latent(n))
-        d_real, d_fake = D(real).mean(), D(fake).mean()
-        eps = torch.from_numpy(self.rng.random((n, 1, 1, 1), dtype=np.float32))
-        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
-        g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-        gp = ((g.reshape(n, -1).norm(dim=1) - 1) ** 2).mean()
-        loss_d = d_fake - d_real + lam * gp
+    def _critic_g_step(self, loss_d, n, stats, update_g):
+        """The WGAN family's shared tail: a critic step, then (maybe) G minimises -E[D(G(z))]."""
+        G, D = self.G, self.D
         self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
-        stats = {"loss_d": loss_d.item(), "gp": gp.item()}
+        if self.name == "wgan":  # weight clipping after every critic step, as gans.wgan
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-self.cfg.clip, self.cfg.clip)
+        stats = {"loss_d": loss_d.item(), **stats}
         if update_g:
             for p in D.parameters():
                 p.requires_grad_(False)
@@ -203,10 +205,32 @@ class Twin:
             stats["loss_g"] = loss_g.item()
         return stats
 
+    def _wgan_step(self, real, update_g):
+        """WGAN, as gans.wgan: L_D = E[D(G(z))] - E[D(x)], then clip the critic's weights."""
+        n = real.shape[0]
+        with torch.no_grad():
+            fake = self.G(self.latent(n))
+        loss_d = self.D(fake).mean() - self.D(real).mean()
+        return self._critic_g_step(loss_d, n, {"w_dist": -loss_d.item()}, update_g)
+
+    def _wgan_gp_step(self, real, update_g):
+        """WGAN-GP, as gans.wgan_gp: critic loss with the gradient penalty (double backprop)."""
+        G, D, n, lam = self.G, self.D, real.shape[0], self.cfg.gp_lambda
+        with torch.no_grad():
+            fake = G(self.latent(n))
+        d_real, d_fake = D(real).mean(), D(fake).mean()
+        eps = torch.from_numpy(self.rng.random((n, 1, 1, 1), dtype=np.float32))
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
+        g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        gp = ((g.reshape(n, -1).norm(dim=1) - 1) ** 2).mean()
+        loss_d = d_fake - d_real + lam * gp
+        return self._critic_g_step(loss_d, n, {"gp": gp.item()}, update_g)
+
     def train_step(self, real, labels=None, update_g=True) -> dict:
         real = torch.as_tensor(np.asarray(real))
-        if self.name == "wgan_gp":
-            return self._wgan_gp_step(real, update_g)
+        if self.name in ("wgan", "wgan_gp"):
+            step = self._wgan_step if self.name == "wgan" else self._wgan_gp_step
+            return step(real, update_g)
         labels = None if labels is None else torch.as_tensor(np.asarray(labels))
         n = real.shape[0]
         G, D = self.G, self.D

@@ -27,7 +27,7 @@ def test_twins_start_from_the_same_weights():
     import minigrad
     from benchmarks.twins import Twin
 
-    for name in ("vanilla", "dcgan", "cgan", "acgan"):
+    for name in ("vanilla", "dcgan", "cgan", "acgan", "wgan", "wgan_gp"):
         minigrad.manual_seed(0)
         model = gans.get_model(name)()
         twin = Twin(model)
@@ -46,3 +46,30 @@ def test_twins_start_from_the_same_weights():
             b = twin.generate(torch.from_numpy(z), torch.from_numpy(y) if twin.conditional
                               else None).numpy()
         assert np.allclose(a, b, atol=1e-5), name
+
+
+@pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
+def test_critic_twins_take_the_same_first_steps(name):
+    """The WGAN twins do the minigrad math: equal losses over a few steps from equal weights,
+    and the WGAN twin's critic stays clipped."""
+    import numpy as np
+
+    import gans
+    import minigrad
+    from benchmarks.twins import Twin
+
+    minigrad.manual_seed(0)
+    model = gans.get_model(name)()
+    twin = Twin(model, seed=0)
+    minigrad.manual_seed(0)  # both draw the same noise from here on
+    twin.rng = np.random.default_rng(0)
+    real = np.random.default_rng(1).uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32)
+    for step in range(3):
+        mine = model.train_step(minigrad.tensor(real), update_g=step == 2)
+        theirs = twin.train_step(real, update_g=step == 2)
+        for key in ("loss_d", "loss_g"):
+            if key in theirs:
+                assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)
+    if name == "wgan":
+        c = model.config.clip
+        assert all(float(p.detach().abs().max()) <= c for p in twin.D.parameters())
