@@ -238,8 +238,10 @@ class Twin:
         fake = self.generate(self.latent(n), y_fake)
         if self.name == "acgan":
             (rs, rc), (fs, fc) = D(real), D(fake.detach())
-            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0) + self.cfg.class_weight * (
-                F.cross_entropy(rc, labels) + F.cross_entropy(fc, y_fake))
+            loss_cls = F.cross_entropy(rc, labels)
+            if self.cfg.fake_class_loss:
+                loss_cls = loss_cls + F.cross_entropy(fc, y_fake)
+            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0) + self.cfg.class_weight * loss_cls
         elif self.name == "cgan":
             rs, fs = D(real, labels), D(fake.detach(), y_fake)
             loss_d = _bce(rs, 1.0) + _bce(fs, 0.0)

@@ -149,3 +149,24 @@ def test_cli_dry_run(tmp_path, capsys):
     import json
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["lr"] == 1e-3 and cfg["g_hidden"] == [32, 64]
+
+
+@pytest.mark.parametrize("fake_class_loss", [False, True])
+def test_acgan_class_head_learns_from_real_images_or_both(fake_class_loss):
+    """AC-GAN's D class loss: cross-entropy on real images only (default), or on real and fake
+    (the paper's L_C); checked against the class loss computed by hand from D's logits."""
+    from gans.acgan import ACGAN, Config
+    from minigrad.nn import functional as F
+
+    minigrad.manual_seed(0)
+    model = ACGAN(Config(fake_class_loss=fake_class_loss))
+    rng = np.random.default_rng(0)
+    real = minigrad.tensor(rng.uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32))
+    labels = minigrad.tensor(rng.integers(0, 10, 8))
+    with minigrad.no_grad():
+        real_cls_loss = F.cross_entropy(model.D(real)[1], labels).item()
+    stats = model.train_step(real, labels)
+    if fake_class_loss:  # plus the (positive) cross-entropy of the fakes' intended classes
+        assert stats["loss_cls"] > real_cls_loss + 0.1
+    else:
+        assert stats["loss_cls"] == pytest.approx(real_cls_loss, rel=1e-5)
