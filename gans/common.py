@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -24,12 +26,16 @@ def noise(n: int, dim: int, device=None) -> minigrad.Tensor:
     return minigrad.randn(n, dim, device=device)
 
 
-def mlp(sizes, act=lambda: nn.LeakyReLU(0.2), dropout=0.0, out_act=None) -> nn.Sequential:
-    """Linear layers of the given sizes with ``act`` (and Dropout) between them."""
+def mlp(sizes, act=lambda: nn.LeakyReLU(0.2), dropout=0.0, out_act=None,
+        batch_norm=False) -> nn.Sequential:
+    """Linear layers of the given sizes with ``act`` (and Dropout) between them; with
+    ``batch_norm``, a BatchNorm1d after every hidden Linear (before ``act``)."""
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(b))
             layers.append(act())
             if dropout:
                 layers.append(nn.Dropout(dropout))
@@ -111,6 +117,53 @@ class GANModel:
         self.optims: dict = {}
         self.step = 0  # generator updates done
         self.d_step = 0  # discriminator updates done
+        self.ema: dict[str, nn.Module] = {}  # name -> moving average of that network
+
+    # ------------------------------------------------------------- moving average of G
+    def ema_decay(self) -> float:
+        """The config's ``ema`` (0: no average), warmed up as (1 + t) / (10 + t) after t G
+        steps, so that a short run is not dominated by the initial weights (0.999 ** 1000 is
+        still 0.37)."""
+        decay = float(getattr(self.config, "ema", 0.0) or 0.0)
+        t = self.step
+        return min(decay, (1 + t) / (10 + t)) if decay else 0.0
+
+    def _ema_copy(self, name: str) -> nn.Module:
+        if name not in self.ema:
+            net = copy.deepcopy(self.nets[name])
+            net.requires_grad_(False)
+            self.ema[name] = net
+        return self.ema[name]
+
+    def update_ema(self) -> None:
+        """After a G step: G_ema <- decay * G_ema + (1 - decay) * G, parameters and floating
+        buffers (BatchNorm's running statistics) alike; integer buffers are copied."""
+        if not getattr(self.config, "ema", 0.0) or "G" not in self.nets:
+            return
+        decay = self.ema_decay()
+        live = self.nets["G"]
+        avg = self._ema_copy("G")
+        pairs = list(zip(avg.parameters(), live.parameters()))
+        pairs += list(zip(avg.buffers(), live.buffers()))
+        for a, p in pairs:
+            if a.data.dtype.kind == "f":
+                a.data -= (1 - decay) * (a.data - p.data)
+            else:
+                a.data[...] = p.data
+
+    @contextlib.contextmanager
+    def _sampling_generator(self):
+        """Inside: ``self.G`` is the moving average of G when there is one (``generate`` of
+        every variant reads ``self.G``)."""
+        if "G" not in self.ema:
+            yield
+            return
+        live = self.G
+        self.G = self.ema["G"]
+        try:
+            yield
+        finally:
+            self.G = live
 
     # The trainer asks this before each batch: how many D steps per G step right now.
     def d_steps_per_g(self) -> int:
@@ -139,15 +192,16 @@ class GANModel:
             labels = np.arange(n) % self.config.n_classes
         if labels is not None and not isinstance(labels, minigrad.Tensor):
             labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
-        modes = {k: m.training for k, m in self.nets.items()}
-        for m in self.nets.values():
+        nets = list(self.nets.values()) + list(self.ema.values())
+        modes = [m.training for m in nets]
+        for m in nets:
             m.eval()
         try:
-            with minigrad.no_grad():
+            with minigrad.no_grad(), self._sampling_generator():
                 return self.generate(self.latent(n) if z is None else z, labels)
         finally:
-            for k, m in self.nets.items():
-                m.train(modes[k])
+            for m, mode in zip(nets, modes):
+                m.train(mode)
 
     def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
         """Samples from the same latent codes every time (seeded apart from training), so grids
@@ -158,7 +212,7 @@ class GANModel:
 
     def to(self, device):
         self.device = minigrad.device(device)
-        for m in self.nets.values():
+        for m in list(self.nets.values()) + list(self.ema.values()):
             m.to(device)
         return self
 
@@ -167,6 +221,7 @@ class GANModel:
             "name": self.name,
             "nets": {k: m.state_dict() for k, m in self.nets.items()},
             "optims": {k: o.state_dict() for k, o in self.optims.items()},
+            "ema": {k: m.state_dict() for k, m in self.ema.items()},
             "step": self.step,
             "d_step": self.d_step,
             "config": config_dict(self.config),
@@ -177,6 +232,8 @@ class GANModel:
             m.load_state_dict(state["nets"][k])
         for k, o in self.optims.items():
             o.load_state_dict(state["optims"][k])
+        for k, sd in state.get("ema", {}).items():
+            self._ema_copy(k).load_state_dict(sd)
         self.step = int(state["step"])
         self.d_step = int(state["d_step"])
 

@@ -28,6 +28,9 @@ import csv
 import inspect
 import json
 import math
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +38,7 @@ import numpy as np
 
 import minigrad
 from minigrad import backend
-from minigrad.utils.io import load, save
+from minigrad.utils.io import CheckpointError, load, save
 from gans.common import config_dict, save_image_grid
 
 
@@ -123,11 +126,84 @@ def _grad_norms(model, update_g):
 
 
 def _write_csv(history, path):
+    """metrics.csv, written atomically (a temporary file renamed over it): a run killed at any
+    moment leaves the previous complete file."""
     cols = ["step", "epoch"] + sorted({k for row in history for k in row} - {"step", "epoch"})
-    with open(path, "w", newline="") as f:
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         w.writerows(history)
+    os.replace(tmp, path)
+
+
+def _read_csv(path, last_step: int) -> list:
+    """The rows of metrics.csv up to ``last_step``, with the values the run logged (floats are
+    written with repr, so they read back bit for bit; step and epoch are ints)."""
+    if not path.exists():
+        return []
+    with open(path) as f:
+        rows = []
+        for row in csv.DictReader(f):
+            r = {k: (int(float(v)) if k in ("step", "epoch") else float(v))
+                 for k, v in row.items() if v not in ("", None)}
+            if r["step"] <= last_step:
+                rows.append(r)
+    return rows
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped ``fit``; a checkpoint of the current step was saved first."""
+
+
+class RunMismatch(ValueError):
+    """The run folder holds another model's run, or the same model with another config."""
+
+
+def _json_values(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=str))
+
+
+def check_same_run(saved: dict, now: dict, out) -> None:
+    """Raise RunMismatch unless ``saved`` (the checkpoint's model name and config) is ``now``."""
+    saved, now = _json_values(saved), _json_values(now)
+    hint = (f"pass --restart to train from scratch in {out} (its files are replaced), or choose "
+            "another --out")
+    if saved.get("model") != now.get("model"):
+        raise RunMismatch(f"{out} holds a run of model {saved.get('model')!r}, not "
+                          f"{now.get('model')!r}: {hint}")
+    diff = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
+            for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    if diff:
+        raise RunMismatch(f"{out} holds a {now['model']} run with another config: "
+                          f"{'; '.join(diff)}. Resuming would mix two recipes: {hint}")
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM only set ``self.signum``; the loop saves a checkpoint
+    and stops at the end of the step. A second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.signum, self._old = None, {}
+
+    def _handler(self, signum, frame):
+        self.signum = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def _loader_state(loader):
+    return loader.rng.bit_generator.state if hasattr(loader, "rng") else None
 
 
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
@@ -137,43 +213,69 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
 
     ``max_steps`` stops after that many discriminator steps. ``dry_run``: 2 steps, no progress
     grids on the way; the end-of-run files are written (the checkpoint marked as a dry run).
+
+    Resuming (``resume=True`` and a checkpoint in ``out_dir``) continues bit for bit where the
+    checkpoint left off: the weights, optimizer states, moving averages, both random streams,
+    the loader's position in its epoch's order and the pending D steps of a k > 1 schedule are
+    all in it. A run that already reached ``epochs``/``max_steps`` is left as it is. A
+    checkpoint of another model or config raises :class:`RunMismatch`. SIGINT/SIGTERM save a
+    checkpoint at the current step and raise :class:`TrainingInterrupted`.
     """
+    for name, value, low in (("epochs", epochs, 1), ("max_steps", max_steps, 1),
+                             ("sample_every", sample_every, 0),
+                             ("checkpoint_every", checkpoint_every, 0)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < low):
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"model": model.name,
-                                                 **config_dict(model.config)}, indent=2))
-    if dry_run:
-        max_steps, sample_every, checkpoint_every = 2, 0, 0
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"the run folder {out} is a file: choose another --out")
     if hasattr(loader, "__len__") and len(loader) == 0:
         raise ValueError("the loader yields no batch: is the dataset smaller than the batch size "
                          "(with drop_last=True)?")
+    if dry_run:
+        max_steps, sample_every, checkpoint_every = 2, 0, 0
+    run_config = {"model": model.name, **config_dict(model.config)}
     ckpt = out / "checkpoint.npz"
-    history, epoch, skip = [], 0, 0
-    loader_state = loader.rng.bit_generator.state if hasattr(loader, "rng") else None
-    state = load(ckpt) if resume and ckpt.exists() and not dry_run else None
-    if state is not None and state["loop"].get("dry_run"):
-        print(f"not resuming from {ckpt}: it was written by a dry run")
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        loop = state["loop"]
-        epoch, skip = int(loop["epoch"]), int(loop["batch"])
-        backend.set_rng_state(loop["rng"])
-        if loop.get("loader_rng") is not None:
-            loader_state = loop["loader_rng"]
-        if (out / "metrics.csv").exists():
-            with open(out / "metrics.csv") as f:
-                history = [{k: float(v) if v not in ("", None) else math.nan
-                            for k, v in row.items()} for row in csv.DictReader(f)]
-            history = [{k: v for k, v in r.items() if not math.isnan(v)} for r in history
-                       if r["step"] <= model.d_step]
-        print(f"resumed from {ckpt} at epoch {epoch}, batch {skip} "
-              f"(step {model.d_step})")
+    state = None
+    if resume and ckpt.exists() and not dry_run:
+        try:
+            state = load(ckpt)
+        except CheckpointError as e:
+            raise CheckpointError(f"{ckpt} cannot be resumed ({e}); pass --restart to start "
+                                  "over") from e
+        if state["loop"].get("dry_run"):
+            print(f"not resuming from {ckpt}: it was written by a dry run")
+            state = None
+        else:
+            saved = state["model"]
+            check_same_run({"model": saved["name"], **saved["config"]}, run_config, out)
 
-    def checkpoint(epoch_, batch_):
+    # Where the loop stands: epochs done, batches done in the current epoch, the loader's
+    # random state at the start of that epoch, and the D steps since the last G step.
+    loop = {"epoch": 0, "batch": 0, "loader_rng": _loader_state(loader), "pending_d": 0}
+    history = []
+    if state is not None:
+        done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
+        if done_epochs >= epochs or (max_steps is not None and done_steps >= max_steps):
+            print(f"{out}: this run is complete ({done_epochs} epochs, {done_steps} steps); "
+                  "nothing to do. To train further, give a larger --epochs (or --max-steps); "
+                  "to start over, --restart.")
+            return _read_csv(out / "metrics.csv", done_steps)
+        model.load_state_dict(state["model"])
+        loop.update({k: v for k, v in state["loop"].items() if k in loop})
+        loop["epoch"], loop["batch"] = int(loop["epoch"]), int(loop["batch"])
+        backend.set_rng_state(state["loop"]["rng"])
+        history = _read_csv(out / "metrics.csv", model.d_step)
+        print(f"resumed from {ckpt} at epoch {loop['epoch'] + 1}, batch {loop['batch']} "
+              f"(step {model.d_step})")
+    out.mkdir(parents=True, exist_ok=True)
+    if state is None:
+        (out / "config.json").write_text(json.dumps(run_config, indent=2))
+
+    def checkpoint():
+        _write_csv(history, out / "metrics.csv")  # first, so it always holds the checkpoint's rows
         save({"model": model.state_dict(),
-              "loop": {"epoch": epoch_, "batch": batch_, "rng": backend.get_rng_state(),
-                       "loader_rng": epoch_state, "dry_run": dry_run}}, ckpt)
+              "loop": {**loop, "rng": backend.get_rng_state(), "dry_run": dry_run}}, ckpt)
 
     bar = None
     if progress:
@@ -181,68 +283,79 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         total = len(loader) * epochs
         bar = tqdm(total=min(total, max_steps) if max_steps else total, initial=model.d_step,
                    unit="step", dynamic_ncols=True, leave=True)
-    last, pending_d, t0, checked = {}, 0, time.time(), False
-    position = (epoch, skip)
+    t0, checked, finished, steps_before = time.time(), False, False, model.d_step
     try:
-        while epoch < epochs:
-            epoch_state = loader_state
-            if bar is not None:  # the bar itself shows ETA, rate and (postfix) the last losses
-                bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=False)
-            if hasattr(loader, "rng") and loader_state is not None:
-                loader.rng.bit_generator.state = loader_state
-            for batch_i, batch in enumerate(loader):
-                if batch_i < skip:
-                    continue
-                real, labels = batch[0], (batch[1] if len(batch) > 1 else None)
-                if not checked:
-                    check_shapes(model, real)
-                    checked = True
-                pending_d += 1
-                update_g = pending_d >= model.d_steps_per_g()
-                if update_g:
-                    pending_d = 0
-                stats = model.train_step(real, labels, update_g=update_g)
-                stats.update(_grad_norms(model, update_g))
-                bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
-                if bad:
-                    raise TrainingDiverged(
-                        f"non-finite loss at step {model.d_step} (epoch {epoch}, batch {batch_i}): "
-                        f"{stats}. The last good checkpoint is {ckpt if ckpt.exists() else 'none'};"
-                        " try a lower learning rate.")
-                last.update(stats)
-                history.append({"step": model.d_step, "epoch": epoch, **stats})
+        with _StopSignals() as stop:
+            while loop["epoch"] < epochs and not finished:
                 if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
-                if sample_every and model.d_step % sample_every == 0:
-                    save_image_grid(model.sample_fixed(), out / "samples" /
-                                    f"step_{model.d_step:07d}.png")
-                if checkpoint_every and model.d_step % checkpoint_every == 0:
-                    checkpoint(epoch, batch_i + 1)
-                position = (epoch, batch_i + 1)
-                if max_steps and model.d_step >= max_steps:
-                    break
-            else:
-                skip = 0
-                epoch += 1
-                position = (epoch, 0)
-                loader_state = loader.rng.bit_generator.state if hasattr(loader, "rng") else None
-                if not dry_run:
-                    _write_csv(history, out / "metrics.csv")
-                    _loss_curve(history, out / "loss_curve.png")
-                    save_image_grid(model.sample_fixed(), out / "samples" / f"epoch_{epoch:03d}.png")
-                    checkpoint(epoch, 0)
-                continue
-            break  # max_steps reached
+                    bar.set_description("dry run" if dry_run else
+                                        f"epoch {loop['epoch'] + 1}/{epochs}", refresh=False)
+                if loop["loader_rng"] is not None:
+                    loader.rng.bit_generator.state = loop["loader_rng"]
+                for batch_i, batch in enumerate(loader):
+                    if batch_i < loop["batch"]:
+                        continue  # resuming inside an epoch: the same order, from where it was
+                    real, labels = batch[0], (batch[1] if len(batch) > 1 else None)
+                    if not checked:
+                        check_shapes(model, real)
+                        checked = True
+                    loop["pending_d"] += 1
+                    update_g = loop["pending_d"] >= model.d_steps_per_g()
+                    if update_g:
+                        loop["pending_d"] = 0
+                    stats = model.train_step(real, labels, update_g=update_g)
+                    stats.update(_grad_norms(model, update_g))
+                    bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
+                    if bad:
+                        raise TrainingDiverged(
+                            f"non-finite loss at step {model.d_step} (epoch {loop['epoch'] + 1}, "
+                            f"batch {batch_i}): {stats}. The last good checkpoint is "
+                            f"{ckpt if ckpt.exists() else 'none'}; try a lower learning rate.")
+                    loop["batch"] = batch_i + 1
+                    history.append({"step": model.d_step, "epoch": loop["epoch"], **stats})
+                    if bar is not None:
+                        bar.update(1)
+                        _show_losses(bar, stats)
+                    if sample_every and model.d_step % sample_every == 0:
+                        save_image_grid(model.sample_fixed(), out / "samples" /
+                                        f"step_{model.d_step:07d}.png")
+                    if checkpoint_every and model.d_step % checkpoint_every == 0:
+                        checkpoint()
+                    if stop.signum is not None:
+                        checkpoint()
+                        raise TrainingInterrupted(
+                            f"interrupted at step {model.d_step}: checkpoint saved in {ckpt}; "
+                            "run the same command again to resume")
+                    if max_steps and model.d_step >= max_steps:
+                        finished = True
+                        break
+                else:  # the epoch is complete
+                    loop.update(epoch=loop["epoch"] + 1, batch=0,
+                                loader_rng=_loader_state(loader))
+                    if not dry_run:
+                        _loss_curve(history, out / "loss_curve.png")
+                        save_image_grid(model.sample_fixed(),
+                                        out / "samples" / f"epoch_{loop['epoch']:03d}.png")
+                        checkpoint()
     finally:
         if bar is not None:
             bar.close()
     if history:
-        _write_csv(history, out / "metrics.csv")
         if not dry_run:
             _loss_curve(history, out / "loss_curve.png")
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
-        checkpoint(*position)
+    checkpoint()
     elapsed = time.time() - t0
-    print(f"{model.name}: {len(history)} steps in {elapsed:.1f} s; outputs in {out}")
+    print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s; "
+          f"outputs in {out}")
     return history
+
+
+def _show_losses(bar, stats):
+    """Two numbers fit beside the bar at 80 columns: D's loss and G's (the last one, between G
+    steps); everything else is in metrics.csv."""
+    shown = getattr(bar, "_losses", {})
+    shown.update({k: v for k, v in stats.items() if k in ("loss_d", "loss_g")} or
+                 dict(list(stats.items())[:2]))
+    bar._losses = shown
+    bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)

@@ -46,6 +46,8 @@ class Config:
     betas: tuple = (0.5, 0.999)
     momentum: float = 0.5  # for SGD
     batch_size: int = 100
+    g_batch_norm: bool = False  # BatchNorm1d after each hidden layer of G
+    ema: float = 0.0  # sample from a moving average of G's weights with this decay (0: off)
     n_classes: int = 10  # unused (unconditional); kept for sample grids
 
 
@@ -54,7 +56,8 @@ class Generator(nn.Module):
         super().__init__()
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
         n_out = cfg.channels * cfg.img_size ** 2
-        self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=nn.Tanh())
+        self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=nn.Tanh(),
+                       batch_norm=cfg.g_batch_norm)
 
     def forward(self, z):
         return self.net(z).reshape(-1, *self.shape)  # (N, C, H, W)
@@ -123,5 +126,6 @@ class VanillaGAN(GANModel):
             opt_g.step()
             D.requires_grad_(True)
             self.step += 1
+            self.update_ema()
             stats["loss_g"] = loss_g.item()
         return stats

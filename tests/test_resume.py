@@ -1,0 +1,196 @@
+"""Run folders: a run killed at any moment (SIGKILL) and resumed, any number of times, ends
+bit-identical to an uninterrupted run; SIGINT/SIGTERM save a checkpoint and say how to resume;
+a finished run is left alone; a folder of another model or config is refused."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gans
+from gans import datasets
+from gans.trainer import RunMismatch, fit
+from minigrad.data import DataLoader
+from minigrad.utils.io import load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A small run of a variant: 6 batches per epoch, checkpoints every 4 steps.
+DRIVER = textwrap.dedent("""
+    import sys
+    import minigrad, gans
+    from gans import datasets
+    from gans.trainer import fit
+    from minigrad.data import DataLoader
+
+    name, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    small = {"vanilla": dict(g_hidden=(32, 32), d_hidden=(32, 32), batch_size=8, ema=0.9),
+             "wgan_gp": dict(mlp_hidden=(32, 16), g_features=8, batch_size=8)}[name]
+    minigrad.manual_seed(3)
+    model = gans.get_model(name)(gans.get_config(name)(**small))
+    loader = DataLoader(datasets.load("random", n=52), batch_size=8, shuffle=True,
+                        drop_last=True, seed=3)
+    fit(model, loader, epochs=epochs, out_dir=out, checkpoint_every=4, sample_every=0,
+        progress=False)
+""")
+
+
+def _run(driver, name, out, epochs, kill_after=None):
+    """Run the driver; with ``kill_after`` (s), SIGKILL it then. True if it finished."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(driver), name, str(out), str(epochs)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        _, err = proc.communicate(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return False
+    assert proc.returncode == 0, err.decode()[-2000:]
+    return True
+
+
+def _arrays(tree, prefix=""):
+    """Every leaf of a loaded checkpoint, flattened to path -> value."""
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_arrays(v, f"{prefix}/{k}"))
+        return out
+    if isinstance(tree, (list, tuple)):
+        out = {}
+        for i, v in enumerate(tree):
+            out.update(_arrays(v, f"{prefix}/{i}"))
+        return out
+    return {prefix: tree}
+
+
+def _assert_identical(a: Path, b: Path):
+    ca, cb = _arrays(load(a / "checkpoint.npz")), _arrays(load(b / "checkpoint.npz"))
+    assert ca.keys() == cb.keys()
+    for k in ca:
+        if k.endswith("/dry_run"):
+            continue
+        va, vb = ca[k], cb[k]
+        if isinstance(va, np.ndarray):
+            assert va.dtype == vb.dtype and va.shape == vb.shape, k
+            assert va.tobytes() == vb.tobytes(), f"{k} differs"
+        else:
+            assert va == vb, f"{k}: {va!r} != {vb!r}"
+    assert (a / "metrics.csv").read_text() == (b / "metrics.csv").read_text()
+
+
+@pytest.mark.parametrize("name,epochs,kills", [
+    ("vanilla", 12, 4),
+    pytest.param("wgan_gp", 10, 5, marks=pytest.mark.slow),
+])
+def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path, name, epochs, kills):
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    assert _run(driver, name, tmp_path / "clean", epochs)
+    # How long a whole run takes, so that kills land anywhere in it (start-up included).
+    t0 = time.perf_counter()
+    assert _run(driver, name, tmp_path / "timing", epochs)
+    whole = time.perf_counter() - t0
+    rng = random.Random(f"{name}-kills")
+    killed, steps_seen = 0, []
+    for _ in range(kills):
+        if _run(driver, name, tmp_path / "killed", epochs,
+                kill_after=rng.uniform(0.15, 0.75) * whole):
+            break
+        killed += 1
+        ck = tmp_path / "killed" / "checkpoint.npz"
+        steps_seen.append(int(load(ck)["model"]["d_step"]) if ck.exists() else 0)
+    assert _run(driver, name, tmp_path / "killed", epochs)  # to the end
+    assert killed >= 1, "no kill landed: the run finished before every kill"
+    _assert_identical(tmp_path / "clean", tmp_path / "killed")
+
+
+def _small_vanilla(**kw):
+    cfg = gans.get_config("vanilla")(g_hidden=(16,), d_hidden=(16,), batch_size=4, **kw)
+    return gans.get_model("vanilla")(cfg)
+
+
+def _loader(n=12):
+    return DataLoader(datasets.load("random", n=n), batch_size=4, shuffle=True,
+                      drop_last=True, seed=0)
+
+
+def test_finished_run_is_left_alone(tmp_path, capsys):
+    fit(_small_vanilla(), _loader(), epochs=2, out_dir=tmp_path, progress=False,
+        sample_every=0)
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*")
+              if p.is_file()}
+    capsys.readouterr()
+    history = fit(_small_vanilla(), _loader(), epochs=2, out_dir=tmp_path, progress=False)
+    said = capsys.readouterr().out
+    assert "complete" in said and "--epochs" in said and "--restart" in said
+    assert len(history) == 6  # the run's rows, read back
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in tmp_path.rglob("*")
+             if p.is_file()}
+    assert after == before
+    # a larger epochs extends it
+    model = _small_vanilla()
+    fit(model, _loader(), epochs=3, out_dir=tmp_path, progress=False, sample_every=0)
+    assert model.d_step == 9
+
+
+def test_other_config_or_model_is_refused(tmp_path):
+    fit(_small_vanilla(), _loader(), epochs=1, out_dir=tmp_path, progress=False, max_steps=2,
+        sample_every=0)
+    config_before = (tmp_path / "config.json").read_text()
+    with pytest.raises(RunMismatch, match=r"lr \(saved 0.0002, now 0.001\).*--restart"):
+        fit(_small_vanilla(lr=1e-3), _loader(), epochs=1, out_dir=tmp_path, progress=False)
+    assert (tmp_path / "config.json").read_text() == config_before
+    wgan = gans.get_model("wgan")(gans.get_config("wgan")(batch_size=4))
+    with pytest.raises(RunMismatch, match="model 'vanilla', not 'wgan'"):
+        fit(wgan, _loader(), epochs=1, out_dir=tmp_path, progress=False)
+    # extending max_steps or epochs is allowed
+    model = _small_vanilla()
+    fit(model, _loader(), epochs=1, out_dir=tmp_path, progress=False, max_steps=3,
+        sample_every=0)
+    assert model.d_step == 3
+
+
+@pytest.mark.parametrize("bad", [dict(epochs=0), dict(epochs=-2), dict(max_steps=0)])
+def test_nonpositive_lengths_are_errors(tmp_path, bad):
+    kw = dict(epochs=1, out_dir=tmp_path / "r", progress=False, **{**bad})
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        fit(_small_vanilla(), _loader(), **kw)
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        fit(_small_vanilla(), _loader(), out_dir=f, progress=False)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_checkpoint_and_says_how_to_resume(tmp_path, sig):
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(driver), "vanilla", str(out), "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 60
+    while not (out / "checkpoint.npz").exists() and time.time() < deadline:
+        time.sleep(0.05)  # training has started once the first checkpoint is there
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    err = err.decode()
+    assert "checkpoint saved in" in err and "resume" in err, err[-2000:]
+    ck = load(out / "checkpoint.npz")
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert int(ck["model"]["d_step"]) == len(rows) - 1  # saved at the step it stopped
