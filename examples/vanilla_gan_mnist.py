@@ -1,32 +1,52 @@
 """Train the vanilla GAN of the lecture on MNIST: the first thing to run.
 
-    python examples/vanilla_gan_mnist.py                  # 5 epochs, about 5 min on 2 cores
-    python examples/vanilla_gan_mnist.py --epochs 30 --loss minimax
+    python examples/vanilla_gan_mnist.py                  # STEPS steps, about TIME on 2 idle cores
+    python examples/vanilla_gan_mnist.py --epochs 30      # train further (resumes the same run)
+    python examples/vanilla_gan_mnist.py --lecture --out runs/vanilla_lecture  # the lecture's code
+
+Goodfellow et al.'s game with the MLPs of the lecture (gans/vanilla.py): the non-saturating G
+loss (``--loss minimax`` for the objective as written), no convolutions, no labels. The default
+recipe adds what measurably helped in a 5-minute budget (docs/vanilla_recipe.md has the table):
+Adam with beta1 = 0.5, BatchNorm in G and samples drawn from a moving average of G's weights.
+``--lecture`` trains the lecture's recipe exactly (Adam's default betas, no BatchNorm, no
+average).
 
 Leaves runs/vanilla_mnist/ with sample grids (samples/), loss_curve.png, metrics.csv and
-checkpoint.npz; run it again to resume from the checkpoint.
+checkpoint.npz. Run it again and it resumes where it stopped (a finished run is left alone; a
+larger --epochs trains it further; --restart starts over). Ctrl-C saves a checkpoint first.
 """
 import argparse
 
 import minigrad
 from gans.trainer import fit
-from gans.vanilla import Config, VanillaGAN
+from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=5)
-p.add_argument("--loss", default="non_saturating", choices=["non_saturating", "minimax"])
-p.add_argument("--k", type=int, default=1, help="D steps per G step")
-p.add_argument("--out", default="runs/vanilla_mnist")
-p.add_argument("--seed", type=int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
-args = p.parse_args()
 
-minigrad.manual_seed(args.seed)
-config = Config(loss=args.loss, k=args.k)
-model = VanillaGAN(config)
-data = mnist_dataset("train")  # 60000 real MNIST digits, (N, 1, 28, 28) in [-1, 1]
-loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
-                    seed=args.seed)
-fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run)
-print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--loss", default="non_saturating", choices=["non_saturating", "minimax"])
+    p.add_argument("--k", type=int, default=1, help="D steps per G step")
+    p.add_argument("--lecture", action="store_true",
+                   help="the lecture's recipe: Adam betas (0.9, 0.999), no BatchNorm, no average")
+    p.add_argument("--out", default="runs/vanilla_mnist")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restart", action="store_true", help="start over even if --out has a run")
+    p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+    args = p.parse_args(argv)
+
+    minigrad.manual_seed(args.seed)
+    config = Config(loss=args.loss, k=args.k, **(LECTURE if args.lecture else {}))
+    model = VanillaGAN(config)
+    data = mnist_dataset("train")  # 60000 real MNIST digits, (N, 1, 28, 28) in [-1, 1]
+    loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
+                        seed=args.seed)
+    fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run,
+        resume=not args.restart)
+    print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, prob
+from gans.common import GANModel, bce_fake, bce_real, frozen, prob
 from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
 
 
@@ -115,13 +115,12 @@ class ACGAN(GANModel):
 
         # --- G step: look real (non-saturating) and look like class y ----------------------
         if update_g:
-            D.requires_grad_(False)
-            src, cls = D(fake)
-            loss_g = bce_real(src) + w * F.cross_entropy(cls, y_fake)
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                src, cls = D(fake)
+                loss_g = bce_real(src) + w * F.cross_entropy(cls, y_fake)
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

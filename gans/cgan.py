@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import minigrad
 from minigrad import nn, optim
-from gans.common import GANModel, bce_fake, bce_real, mlp, prob
+from gans.common import GANModel, bce_fake, bce_real, frozen, mlp, prob
 
 
 @dataclass
@@ -96,12 +96,11 @@ class ConditionalGAN(GANModel):
 
         # --- G step: make D call (G(z|y'), y') real ----------------------------------------
         if update_g:
-            D.requires_grad_(False)
-            loss_g = bce_real(D(fake, y_fake))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                loss_g = bce_real(D(fake, y_fake))
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

@@ -44,6 +44,35 @@ def mlp(sizes, act=lambda: nn.LeakyReLU(0.2), dropout=0.0, out_act=None,
     return nn.Sequential(*layers)
 
 
+@contextlib.contextmanager
+def frozen(*nets):
+    """Inside, no parameter of ``nets`` requires grad (G's step backpropagates through D without
+    computing D's gradients); after, even on an error, each parameter has its own flag back, so a
+    partial freeze a user set survives."""
+    flags = [(p, p.requires_grad) for net in nets for p in net.parameters()]
+    for p, _ in flags:
+        p.requires_grad = False
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad = flag
+
+
+@contextlib.contextmanager
+def eval_mode(*nets):
+    """Inside, ``nets`` are in eval mode (Dropout off, BatchNorm on running statistics); after,
+    each module is back in its own mode."""
+    modes = [(m, m.training) for net in nets for m in net.modules()]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def ones_like_logits(x):
     return minigrad.ones(*x.shape, dtype=x.dtype, device=x.device)
 
@@ -193,15 +222,8 @@ class GANModel:
         if labels is not None and not isinstance(labels, minigrad.Tensor):
             labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
         nets = list(self.nets.values()) + list(self.ema.values())
-        modes = [m.training for m in nets]
-        for m in nets:
-            m.eval()
-        try:
-            with minigrad.no_grad(), self._sampling_generator():
-                return self.generate(self.latent(n) if z is None else z, labels)
-        finally:
-            for m, mode in zip(nets, modes):
-                m.train(mode)
+        with eval_mode(*nets), minigrad.no_grad(), self._sampling_generator():
+            return self.generate(self.latent(n) if z is None else z, labels)
 
     def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
         """Samples from the same latent codes every time (seeded apart from training), so grids

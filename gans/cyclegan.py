@@ -55,7 +55,7 @@ import minigrad
 from minigrad import backend, nn, optim
 from minigrad.data import ArrayDataset, mnist_dataset
 from minigrad.nn import functional as F
-from gans.common import GANModel, ImagePool, ones_like_logits, zeros_like_logits
+from gans.common import GANModel, ImagePool, frozen, ones_like_logits, zeros_like_logits
 from gans.dcgan import dcgan_init
 
 
@@ -270,21 +270,18 @@ class CycleGAN(GANModel):
 
         # --- generators: fool D_Y and D_X, undo each other, (leave own domain alone) ------
         if update_g:
-            for d in (D_X, D_Y):
-                d.requires_grad_(False)
-            fake_y, fake_x = G(x), F_(y)                                  # G(x), F(y)
-            loss_gan = lsgan_loss(D_Y(fake_y), True) + lsgan_loss(D_X(fake_x), True)
-            loss_cyc = F.l1_loss(F_(fake_y), x) + F.l1_loss(G(fake_x), y)  # reuse G(x), F(y)
-            loss_g = loss_gan + cfg.lambda_cyc * loss_cyc
-            if cfg.lambda_id > 0:
-                loss_id = identity_loss(G, F_, x, y)
-                loss_g = loss_g + cfg.lambda_id * cfg.lambda_cyc * loss_id
-                stats["loss_id"] = loss_id.item()
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            for d in (D_X, D_Y):
-                d.requires_grad_(True)
+            with frozen(D_X, D_Y):
+                fake_y, fake_x = G(x), F_(y)                                  # G(x), F(y)
+                loss_gan = lsgan_loss(D_Y(fake_y), True) + lsgan_loss(D_X(fake_x), True)
+                loss_cyc = F.l1_loss(F_(fake_y), x) + F.l1_loss(G(fake_x), y)  # reuse G(x), F(y)
+                loss_g = loss_gan + cfg.lambda_cyc * loss_cyc
+                if cfg.lambda_id > 0:
+                    loss_id = identity_loss(G, F_, x, y)
+                    loss_g = loss_g + cfg.lambda_id * cfg.lambda_cyc * loss_id
+                    stats["loss_id"] = loss_id.item()
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats.update(loss_g=loss_g.item(), loss_gan=loss_gan.item(), loss_cyc=loss_cyc.item())
         else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
-from gans.common import GANModel, bce_fake, bce_real, prob
+from gans.common import GANModel, bce_fake, bce_real, frozen, prob
 
 
 @dataclass
@@ -119,12 +119,11 @@ class DCGAN(GANModel):
 
         # --- G step (non-saturating): -log D(G(z)), reusing this step's fakes -------------
         if update_g:
-            D.requires_grad_(False)
-            loss_g = bce_real(D(fake))
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                loss_g = bce_real(D(fake))
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

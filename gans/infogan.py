@@ -36,7 +36,7 @@ import numpy as np
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, image_grid, prob
+from gans.common import GANModel, bce_fake, bce_real, frozen, image_grid, prob
 from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
 
 
@@ -198,14 +198,13 @@ class InfoGAN(GANModel):
 
         # --- G step: -log D(G(z,c)) + lambda * (-L_I), D and Q frozen -----------------------
         if update_g:
-            D.requires_grad_(False)
-            fake_logits, q_out = D(fake)
-            loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
-            loss_g = bce_real(fake_logits) + loss_info_g
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                fake_logits, q_out = D(fake)
+                loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
+                loss_g = bce_real(fake_logits) + loss_info_g
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

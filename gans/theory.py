@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad
+from gans.common import frozen
 from minigrad import nn, optim
 from minigrad.data import grid_centres, ring_centres
 from minigrad.nn import functional as F
@@ -427,13 +428,12 @@ def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
             opt_d.step()
 
         # --- G step: D frozen ---------------------------------------------------------------
-        D.requires_grad_(False)
-        logits = D(fake_batch())
-        loss_g = -logits.mean() if cfg.method == "wgan_gp" else _bce_logits(logits, 1.0)
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
+        with frozen(D):
+            logits = D(fake_batch())
+            loss_g = -logits.mean() if cfg.method == "wgan_gp" else _bce_logits(logits, 1.0)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
     result.seconds = time.perf_counter() - start
     return result
 
@@ -535,9 +535,8 @@ def strengthening_discriminator(steps: int = 1500, record_every: int = 25, hidde
     rows, recorded = [], []
     for step in range(steps + 1):
         if step % record_every == 0:
-            D.requires_grad_(False)
-            rows.append(generator_gradient_norms(G, D, z_eval))
-            D.requires_grad_(True)
+            with frozen(D):
+                rows.append(generator_gradient_norms(G, D, z_eval))
             recorded.append(step)
         if step == steps:
             break

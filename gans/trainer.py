@@ -304,6 +304,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                     if update_g:
                         loop["pending_d"] = 0
                     stats = model.train_step(real, labels, update_g=update_g)
+                    if update_g:
+                        model.update_ema()  # a no-op unless the config asks for an average
                     stats.update(_grad_norms(model, update_g))
                     bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
                     if bad:

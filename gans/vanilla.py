@@ -16,6 +16,11 @@ binary_cross_entropy_with_logits, which is exact where sigmoid + log would overf
 Networks (lecture code):
     G: z(100) -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), Tanh
     D: 784 -> 1024 -> 512 -> 256 -> 1, LeakyReLU(0.2), Dropout(0.3)
+
+Beyond the lecture, the defaults add what measurably helped a short run (docs/vanilla_recipe.md):
+Adam's beta1 = 0.5, BatchNorm after G's hidden layers, and samples drawn from an exponential
+moving average of G's weights (``ema``; the trainer updates it after every G step and the
+checkpoint keeps it). ``Config(**LECTURE)`` is the lecture's recipe exactly.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, mlp, prob
+from gans.common import GANModel, bce_fake, bce_real, frozen, mlp, prob
 
 
 @dataclass
@@ -46,9 +51,13 @@ class Config:
     betas: tuple = (0.5, 0.999)
     momentum: float = 0.5  # for SGD
     batch_size: int = 100
-    g_batch_norm: bool = False  # BatchNorm1d after each hidden layer of G
-    ema: float = 0.0  # sample from a moving average of G's weights with this decay (0: off)
+    g_batch_norm: bool = True  # BatchNorm1d after each hidden layer of G
+    ema: float = 0.999  # sample from a moving average of G's weights with this decay (0: off)
     n_classes: int = 10  # unused (unconditional); kept for sample grids
+
+
+# The lecture's code as written: Adam's default betas, no BatchNorm in G, no moving average.
+LECTURE = dict(betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
 
 
 class Generator(nn.Module):
@@ -118,14 +127,12 @@ class VanillaGAN(GANModel):
 
         # --- G step: D frozen, gradient flows through D into G ------------------------
         if update_g:
-            D.requires_grad_(False)
-            fake_logits = D(G(self.latent(n)))
-            loss_g = self.generator_loss(fake_logits)
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                fake_logits = D(G(self.latent(n)))
+                loss_g = self.generator_loss(fake_logits)
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
-            self.update_ema()
             stats["loss_g"] = loss_g.item()
         return stats

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn.utils import clamp_
-from gans.common import GANModel
+from gans.common import GANModel, frozen
 from gans.dcgan import Discriminator as ConvCritic, Generator as ConvGenerator, dcgan_init
 
 
@@ -110,12 +110,11 @@ class WGAN(GANModel):
 
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
-            D.requires_grad_(False)
-            loss_g = -D(G(self.latent(n))).mean()
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                loss_g = -D(G(self.latent(n))).mean()
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import minigrad
 from minigrad import nn, optim
-from gans.common import GANModel, mlp
+from gans.common import GANModel, frozen, mlp
 from gans.dcgan import Generator as ConvGenerator, dcgan_init
 
 
@@ -144,12 +144,11 @@ class WGANGP(GANModel):
 
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
-            D.requires_grad_(False)
-            loss_g = -D(G(self.latent(n))).mean()
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            D.requires_grad_(True)
+            with frozen(D):
+                loss_g = -D(G(self.latent(n))).mean()
+                opt_g.zero_grad()
+                loss_g.backward()
+                opt_g.step()
             self.step += 1
             stats["loss_g"] = loss_g.item()
         return stats

@@ -170,3 +170,60 @@ def test_acgan_class_head_learns_from_real_images_or_both(fake_class_loss):
         assert stats["loss_cls"] > real_cls_loss + 0.1
     else:
         assert stats["loss_cls"] == pytest.approx(real_cls_loss, rel=1e-5)
+
+
+def test_moving_average_of_g_is_updated_sampled_and_saved():
+    """config.ema: G_ema <- d G_ema + (1 - d) G with d = min(ema, (1 + t) / (10 + t)) after t
+    G steps; sample() draws from it; it is in the state dict."""
+    import minigrad
+
+    cfg = gans.get_config("vanilla")(g_hidden=(8,), d_hidden=(8,), g_batch_norm=True, ema=0.5)
+    model = gans.get_model("vanilla")(cfg)
+    w0 = [p.data.copy() for p in model.G.parameters()]
+    model.update_ema()  # t = 0: d = 0.1, and the average starts as a copy of G
+    rng = np.random.default_rng(0)
+    deltas = [rng.normal(0, 0.3, p.shape).astype(np.float32) for p in model.G.parameters()]
+    for p, dp in zip(model.G.parameters(), deltas):
+        p.data += dp
+    model.step = 5  # d = min(0.5, 6 / 15) = 0.4
+    model.update_ema()
+    for a, w, dp in zip(model.ema["G"].parameters(), w0, deltas):
+        np.testing.assert_allclose(a.data, w + 0.6 * dp, rtol=1e-5, atol=1e-6)
+    z = model.latent(6)
+    with minigrad.no_grad():
+        expected = model.ema["G"].eval()(z).numpy()
+        live = model.G.eval()(z).numpy()
+    np.testing.assert_array_equal(model.sample(6, z=z).numpy(), expected)
+    assert not np.allclose(expected, live)
+    model.G.train()
+    model.ema["G"].train()
+    model.sample(2)  # in eval mode, then each network back in its own mode
+    assert model.G.training and model.ema["G"].training
+    other = gans.get_model("vanilla")(cfg)
+    other.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(other.sample(6, z=z).numpy(), expected)
+
+
+def test_frozen_restores_each_flag_even_after_an_error():
+    from gans.common import frozen
+    from minigrad import nn
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    net[0].weight.requires_grad = False  # a partial freeze the user set
+    before = [p.requires_grad for p in net.parameters()]
+    with pytest.raises(RuntimeError):
+        with frozen(net):
+            assert not any(p.requires_grad for p in net.parameters())
+            raise RuntimeError("boom")
+    assert [p.requires_grad for p in net.parameters()] == before
+
+
+def test_eval_mode_restores_each_module_mode():
+    from gans.common import eval_mode
+    from minigrad import nn
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    net[1].eval()  # one sub-module already in eval mode
+    with eval_mode(net):
+        assert not any(m.training for m in net.modules())
+    assert [m.training for m in net.modules()] == [True, True, False]

@@ -162,7 +162,7 @@ def test_other_config_or_model_is_refused(tmp_path):
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(epochs=-2), dict(max_steps=0)])
 def test_nonpositive_lengths_are_errors(tmp_path, bad):
-    kw = dict(epochs=1, out_dir=tmp_path / "r", progress=False, **{**bad})
+    kw = {"epochs": 1, "out_dir": tmp_path / "r", "progress": False, **bad}
     with pytest.raises(ValueError, match=list(bad)[0]):
         fit(_small_vanilla(), _loader(), **kw)
     assert not (tmp_path / "r").exists()
