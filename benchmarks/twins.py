@@ -11,17 +11,21 @@ differ (each framework has its own).
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
-def _mlp(sizes, dropout=0.0, out_act=None):
+def _mlp(sizes, dropout=0.0, out_act=None, batch_norm=False):
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(b))
             layers.append(nn.LeakyReLU(0.2))
             if dropout:
                 layers.append(nn.Dropout(dropout))
@@ -38,7 +42,7 @@ class MLPGenerator(nn.Module):
         if embed:
             self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = _mlp((cfg.latent_dim + n_extra, *cfg.g_hidden, int(np.prod(self.shape))),
-                        out_act=nn.Tanh())
+                        out_act=nn.Tanh(), batch_norm=getattr(cfg, "g_batch_norm", False))
 
     def forward(self, z, y=None):
         h = z if y is None else torch.cat([z, self.embed(y)], 1)
@@ -171,6 +175,26 @@ class Twin:
             make = lambda p: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas)  # noqa: E731
         self.opt_g, self.opt_d = make(self.G.parameters()), make(self.D.parameters())
         self.conditional = name in ("cgan", "acgan")
+        self.g_steps, self.G_ema = 0, None
+
+    @torch.no_grad()
+    def update_ema(self):
+        """The moving average of G that gans.common.GANModel keeps (config ema), same warm-up:
+        decay min(ema, (1 + t) / (10 + t)) after t G steps, buffers averaged too."""
+        ema = getattr(self.cfg, "ema", 0.0)
+        if not ema:
+            return
+        if self.G_ema is None:
+            self.G_ema = copy.deepcopy(self.G)
+        t = self.g_steps
+        decay = min(ema, (1 + t) / (10 + t))
+        pairs = list(zip(self.G_ema.parameters(), self.G.parameters()))
+        pairs += list(zip(self.G_ema.buffers(), self.G.buffers()))
+        for a, p in pairs:
+            if a.dtype.is_floating_point:
+                a.sub_((1 - decay) * (a - p))
+            else:
+                a.copy_(p)
 
     def latent(self, n):
         return torch.from_numpy(self.rng.standard_normal((n, self.cfg.latent_dim),
@@ -272,13 +296,17 @@ class Twin:
             for p in D.parameters():
                 p.requires_grad_(True)
             stats["loss_g"] = loss_g.item()
+            self.g_steps += 1
+            self.update_ema()
         return stats
 
     @torch.no_grad()
     def sample(self, n, labels=None) -> np.ndarray:
-        self.G.eval()
+        """From the moving average of G when there is one, as gans.common.GANModel.sample."""
+        G = self.G_ema if self.G_ema is not None else self.G
+        G.eval()
         try:
             y = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64))
-            return self.generate(self.latent(n), y).numpy()
+            return (G(self.latent(n)) if y is None else G(self.latent(n), y)).numpy()
         finally:
-            self.G.train()
+            G.train()

@@ -73,3 +73,36 @@ def test_critic_twins_take_the_same_first_steps(name):
     if name == "wgan":
         c = model.config.clip
         assert all(float(p.detach().abs().max()) <= c for p in twin.D.parameters())
+
+
+def test_vanilla_twin_takes_the_same_steps_with_batchnorm_and_average():
+    """The default vanilla recipe (BatchNorm in G, a moving average of G for sampling) in both
+    frameworks: equal losses over a few steps and equal samples from the average (dropout off,
+    since each framework draws its own masks)."""
+    import numpy as np
+    import torch
+
+    import gans
+    import minigrad
+    from benchmarks.twins import Twin
+
+    minigrad.manual_seed(0)
+    cfg = gans.get_config("vanilla")(dropout=0.0, g_hidden=(64, 128), d_hidden=(128, 64))
+    assert cfg.g_batch_norm and cfg.ema > 0
+    model = gans.get_model("vanilla")(cfg)
+    twin = Twin(model, seed=0)
+    minigrad.manual_seed(0)
+    twin.rng = np.random.default_rng(0)
+    real = np.random.default_rng(1).uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32)
+    for step in range(4):
+        mine = model.train_step(minigrad.tensor(real), update_g=True)
+        model.update_ema()  # what the trainer does after a G step
+        theirs = twin.train_step(real, update_g=True)
+        for key in ("loss_d", "loss_g"):
+            assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)
+    z = np.random.default_rng(2).standard_normal((5, cfg.latent_dim)).astype(np.float32)
+    a = model.sample(5, z=minigrad.tensor(z)).numpy()
+    twin.G_ema.eval()
+    with torch.no_grad():
+        b = twin.G_ema(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-4)
