@@ -357,7 +357,9 @@ def _show_losses(bar, stats):
     """Two numbers fit beside the bar at 80 columns: D's loss and G's (the last one, between G
     steps); everything else is in metrics.csv."""
     shown = getattr(bar, "_losses", {})
-    shown.update({k: v for k, v in stats.items() if k in ("loss_d", "loss_g")} or
-                 dict(list(stats.items())[:2]))
+    if "loss_d" in stats:
+        shown.update({f"{k[-1].upper()}": v for k, v in stats.items() if k in ("loss_d", "loss_g")})
+    else:  # a model without D/G losses (the VAE): its first two numbers
+        shown = {k: v for k, v in list(stats.items())[:2]}
     bar._losses = shown
-    bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+    bar.set_postfix_str(" ".join(f"{k} {v:.3f}" for k, v in shown.items()), refresh=False)
