@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import numbers
 
 import numpy as np
@@ -56,28 +57,45 @@ def _broadcast(op: str, a: Tensor, b: Tensor):
     return a, b
 
 
-def _axes(dim, ndim):
+def _dim(op, d, ndim, extra=0):
+    """``d`` as a non-negative axis of a tensor of rank ``ndim`` (+ ``extra`` for ops that insert
+    a dim, like unsqueeze); an IndexError naming the dim and the rank otherwise. A 0-d tensor
+    accepts dims -1 and 0, as in torch."""
+    n = builtins.max(ndim + extra, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: a dimension must be an int, got {d!r}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dimension {d} is out of range for a tensor of rank {ndim} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
+def _axes(op, dim, ndim):
     """Normalise ``dim`` (int, tuple or None) to a sorted tuple of non-negative axes, or None."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
-            raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
-        out.append(d % builtins.max(ndim, 1))
-    return tuple(sorted(set(out)))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
+    return axes if ndim else ()  # dim 0 of a 0-d tensor: the tensor itself
 
 
-def _dim_kw(dim, keepdim, kw):
-    """Accept numpy's axis=/keepdims= as aliases of torch's dim=/keepdim=."""
-    if "axis" in kw:
-        dim = kw.pop("axis")
-    if "keepdims" in kw:
-        keepdim = kw.pop("keepdims")
-    if kw:
-        raise TypeError(f"unexpected keyword arguments {sorted(kw)}")
-    return dim, keepdim
+_NUMPY_NAMES = (("axis", "dim"), ("keepdims", "keepdim"))
+
+
+def numpy_aliases(fn):
+    """Let ``fn`` take numpy's ``axis=``/``keepdims=`` for torch's ``dim=``/``keepdim=``, as torch
+    does; the one place the aliases are handled (a keyword-free call pays one test)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        if kw:
+            for alias, name in _NUMPY_NAMES:
+                if alias in kw:
+                    if name in kw:
+                        raise TypeError(f"{fn.__name__}() got both {name}= and its alias "
+                                        f"{alias}=")
+                    kw[name] = kw.pop(alias)
+        return fn(*args, **kw)
+    return wrapper
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -259,9 +277,9 @@ def to(x, device=None, dtype=None):
 
 
 # --------------------------------------------------------------------------- reductions
-def sum(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
-    return R.Sum.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+@numpy_aliases
+def sum(x, dim=None, keepdim=False):
+    return R.Sum.apply(x, axis=_axes("sum", dim, x.ndim), keepdims=bool(keepdim))
 
 
 def _count(x, axes):
@@ -270,32 +288,35 @@ def _count(x, axes):
     return int(np.prod([x.shape[a] for a in axes]))
 
 
-def mean(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
-    axes = _axes(dim, x.ndim)
+@numpy_aliases
+def mean(x, dim=None, keepdim=False):
+    axes = _axes("mean", dim, x.ndim)
     return sum(x, axes, keepdim) * (1.0 / _count(x, axes))
 
 
-def var(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
+@numpy_aliases
+def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
     """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c)."""
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    axes = _axes(dim, x.ndim)
+    axes = _axes("var", dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
     dof = _count(x, axes) - correction
     # No degrees of freedom left (one element, correction=1): NaN, as in torch and numpy.
     return sum(d * d, axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
 
-def std(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
-    return sqrt(var(x, dim, keepdim, correction, unbiased, **kw))
+@numpy_aliases
+def std(x, dim=None, keepdim=False, correction=1, unbiased=None):
+    return sqrt(var(x, dim, keepdim, correction, unbiased))
 
 
+@numpy_aliases
 def amax(x, dim=None, keepdim=False):
-    return R.Max.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+    return R.Max.apply(x, axis=_axes("amax", dim, x.ndim), keepdims=bool(keepdim))
 
 
+@numpy_aliases
 def amin(x, dim=None, keepdim=False):
     return neg(amax(neg(x), dim, keepdim))
 
@@ -303,9 +324,9 @@ def amin(x, dim=None, keepdim=False):
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
-def max(x, dim=None, keepdim=False, **kw):
+@numpy_aliases
+def max(x, dim=None, keepdim=False):
     """``x.max()`` is the largest element; ``x.max(dim)`` gives (values, indices) as in torch."""
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
     if isinstance(x, Tensor) and isinstance(dim, Tensor):
         return maximum(x, dim)
     if dim is None:
@@ -313,8 +334,8 @@ def max(x, dim=None, keepdim=False, **kw):
     return MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
-def min(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
+@numpy_aliases
+def min(x, dim=None, keepdim=False):
     if isinstance(x, Tensor) and isinstance(dim, Tensor):
         return minimum(x, dim)
     if dim is None:
@@ -322,43 +343,57 @@ def min(x, dim=None, keepdim=False, **kw):
     return MaxResult(amin(x, dim, keepdim), argmin(x, dim, keepdim))
 
 
+def _arg_reduce(op, x, dim, keepdim):
+    """Indices (int64, no gradient) of the max/min over one ``dim``, or of the flattened x."""
+    if dim is None:
+        i = getattr(x.data, op)()
+        return Tensor._wrap(x.xp.asarray(i).reshape((1,) * x.ndim if keepdim else ()), False, None)
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._wrap(x.xp.zeros((), dtype=np.int64), False, None)
+    return Tensor._wrap(getattr(x.data, op)(axis=d, keepdims=keepdim), False, None)
+
+
+@numpy_aliases
 def argmax(x, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._wrap(x.xp.asarray(x.data.argmax()), False, None)
-    return Tensor._wrap(x.data.argmax(axis=dim, keepdims=keepdim), False, None)
+    return _arg_reduce("argmax", x, dim, keepdim)
 
 
+@numpy_aliases
 def argmin(x, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._wrap(x.xp.asarray(x.data.argmin()), False, None)
-    return Tensor._wrap(x.data.argmin(axis=dim, keepdims=keepdim), False, None)
+    return _arg_reduce("argmin", x, dim, keepdim)
 
 
+@numpy_aliases
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) along ``dim``, shifted by the max for stability.
 
     The shift m is detached: log(sum(exp(x - m))) + m does not depend on m at all, so treating it
     as a constant is exact at every order (unlike a detached batch mean in a normalisation).
     """
-    axes = _axes(dim, x.ndim)
+    axes = _axes("logsumexp", dim, x.ndim)
     m = x.detach().amax(axes, keepdim=True)
     m = Tensor._wrap(x.xp.where(x.xp.isfinite(m.data), m.data, 0), False, None)
     out = log(sum(exp(x - m), axes, keepdim=True)) + m
     return out if keepdim else squeeze(out, axes)
 
 
+@numpy_aliases
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted; the shift cancels exactly)."""
+    dim = _dim("softmax", dim, x.ndim)
     m = x.detach().amax(dim, keepdim=True)
     e = exp(x - m)
     return e / sum(e, dim, keepdim=True)
 
 
+@numpy_aliases
 def log_softmax(x, dim):
     """x - logsumexp(x) along ``dim``."""
-    return x - logsumexp(x, dim, keepdim=True)
+    return x - logsumexp(x, _dim("log_softmax", dim, x.ndim), keepdim=True)
 
 
+@numpy_aliases
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm (p = 2, 'fro' or 1) over ``dim`` (all elements by default).
 
@@ -405,21 +440,29 @@ view = reshape
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, *x.shape[:s], -1, *x.shape[e + 1:])
 
 
 def permute(x, *dims):
-    dims = _shape_arg(dims)
-    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
-    dims = tuple(d % x.ndim for d in dims)
+    given = _shape_arg(dims)
+    if len(given) != x.ndim:
+        raise ValueError(f"permute: {given} names {len(given)} dims, but the tensor has rank "
+                         f"{x.ndim} (shape {x.shape})")
+    dims = tuple(_dim("permute", d, x.ndim) for d in given)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {given} is not a permutation of the {x.ndim} dims of {x.shape}")
     if dims == tuple(range(x.ndim)):
         return x
     return S.Transpose.apply(x, axes=dims)
 
 
 def transpose(x, dim0, dim1):
+    dim0, dim1 = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
+    if x.ndim < 2:
+        return x
     axes = list(range(x.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(x, *axes)
@@ -449,17 +492,19 @@ def sum_to(x, shape):
     return S.SumTo.apply(x, shape=shape)
 
 
+@numpy_aliases
 def squeeze(x, dim=None):
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = _axes(dim, x.ndim)
+        axes = _axes("squeeze", dim, x.ndim)
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
     return reshape(x, *shape)
 
 
+@numpy_aliases
 def unsqueeze(x, dim):
-    d = dim % (x.ndim + 1)
+    d = _dim("unsqueeze", dim, x.ndim, extra=1)
     return reshape(x, *x.shape[:d], 1, *x.shape[d:])
 
 
@@ -480,13 +525,16 @@ def getitem(x, index):
     return S.GetItem.apply(x, index=index)
 
 
+@numpy_aliases
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     first = tensors[0]
     tensors = [_tensor(t, first) for t in tensors]
-    d = dim % first.ndim
+    if first.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+    d = _dim("cat", dim, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + \
                 first.shape[d + 1:]:
@@ -499,8 +547,12 @@ def cat(tensors, dim=0):
 concatenate = cat
 
 
+@numpy_aliases
 def stack(tensors, dim=0):
     tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    dim = _dim("stack", dim, tensors[0].ndim, extra=1)
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: all tensors need one shape, got {tensors[0].shape} and "
@@ -508,9 +560,11 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
+@numpy_aliases
 def split(x, split_size_or_sections, dim=0):
     """Pieces of ``x`` along ``dim``: of size ``split_size`` (the last may be smaller), or of the
     listed sizes."""
+    dim = _dim("split", dim, x.ndim)
     n = x.shape[dim]
     if isinstance(split_size_or_sections, int):
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
@@ -520,7 +574,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} do not add up to {n} along dim {dim}")
-    lead = (slice(None),) * (dim % x.ndim)
+    lead = (slice(None),) * dim
     out, start = [], 0
     for s in sizes:
         out.append(getitem(x, lead + (slice(start, start + s),)))
@@ -528,8 +582,9 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@numpy_aliases
 def chunk(x, chunks, dim=0):
-    n = x.shape[dim]
+    n = x.shape[_dim("chunk", dim, x.ndim)]
     return split(x, -(-n // chunks), dim)
 
 

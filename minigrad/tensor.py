@@ -293,21 +293,22 @@ class Tensor:
     def maximum(self, other): return _functional().maximum(self, other)
     def minimum(self, other): return _functional().minimum(self, other)
 
-    def sum(self, dim=None, keepdim=False, **kw): return _functional().sum(self, dim, keepdim, **kw)
-    def mean(self, dim=None, keepdim=False, **kw):
-        return _functional().mean(self, dim, keepdim, **kw)
-    def var(self, dim=None, keepdim=False, **kw): return _functional().var(self, dim, keepdim, **kw)
-    def std(self, dim=None, keepdim=False, **kw): return _functional().std(self, dim, keepdim, **kw)
-    def max(self, dim=None, keepdim=False, **kw): return _functional().max(self, dim, keepdim, **kw)
-    def min(self, dim=None, keepdim=False, **kw): return _functional().min(self, dim, keepdim, **kw)
-    def amax(self, dim=None, keepdim=False): return _functional().amax(self, dim, keepdim)
-    def amin(self, dim=None, keepdim=False): return _functional().amin(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return _functional().argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return _functional().argmin(self, dim, keepdim)
-    def logsumexp(self, dim, keepdim=False): return _functional().logsumexp(self, dim, keepdim)
-    def softmax(self, dim): return _functional().softmax(self, dim)
-    def log_softmax(self, dim): return _functional().log_softmax(self, dim)
-    def norm(self, p=2, dim=None, keepdim=False): return _functional().norm(self, p, dim, keepdim)
+    # Reductions and the dim-taking ops below accept numpy's axis=/keepdims= as well (the
+    # functional form handles the aliases).
+    def sum(self, *args, **kw): return _functional().sum(self, *args, **kw)
+    def mean(self, *args, **kw): return _functional().mean(self, *args, **kw)
+    def var(self, *args, **kw): return _functional().var(self, *args, **kw)
+    def std(self, *args, **kw): return _functional().std(self, *args, **kw)
+    def max(self, *args, **kw): return _functional().max(self, *args, **kw)
+    def min(self, *args, **kw): return _functional().min(self, *args, **kw)
+    def amax(self, *args, **kw): return _functional().amax(self, *args, **kw)
+    def amin(self, *args, **kw): return _functional().amin(self, *args, **kw)
+    def argmax(self, *args, **kw): return _functional().argmax(self, *args, **kw)
+    def argmin(self, *args, **kw): return _functional().argmin(self, *args, **kw)
+    def logsumexp(self, *args, **kw): return _functional().logsumexp(self, *args, **kw)
+    def softmax(self, *args, **kw): return _functional().softmax(self, *args, **kw)
+    def log_softmax(self, *args, **kw): return _functional().log_softmax(self, *args, **kw)
+    def norm(self, *args, **kw): return _functional().norm(self, *args, **kw)
     def all(self): return bool(self.data.all())
     def any(self): return bool(self.data.any())
 
@@ -322,10 +323,10 @@ class Tensor:
     def expand_as(self, other): return _functional().expand(self, *other.shape)
     def broadcast_to(self, shape): return _functional().expand(self, *shape)
     def sum_to(self, shape): return _functional().sum_to(self, shape)
-    def squeeze(self, dim=None): return _functional().squeeze(self, dim)
-    def unsqueeze(self, dim): return _functional().unsqueeze(self, dim)
-    def split(self, split_size, dim=0): return _functional().split(self, split_size, dim)
-    def chunk(self, chunks, dim=0): return _functional().chunk(self, chunks, dim)
+    def squeeze(self, *args, **kw): return _functional().squeeze(self, *args, **kw)
+    def unsqueeze(self, *args, **kw): return _functional().unsqueeze(self, *args, **kw)
+    def split(self, *args, **kw): return _functional().split(self, *args, **kw)
+    def chunk(self, *args, **kw): return _functional().chunk(self, *args, **kw)
 
     @property
     def T(self):

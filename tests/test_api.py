@@ -1,0 +1,152 @@
+"""The API surface: numpy's axis=/keepdims= as aliases of dim=/keepdim= on every op that takes a
+dim (as torch accepts them), and dimension errors that name the dim and the rank."""
+import re
+
+import numpy as np
+import pytest
+
+import minigrad
+import minigrad.functional as F
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def _x():
+    return minigrad.tensor(np.random.default_rng(0).standard_normal((3, 4)))
+
+
+def _same(a, b):
+    if isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            _same(u, v)
+        return
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# Ops with dim and keepdim: every combination of the four names.
+KEEPDIM_OPS = ["sum", "mean", "var", "std", "amax", "amin", "argmax", "argmin", "logsumexp",
+               "norm"]
+
+
+@pytest.mark.parametrize("name", KEEPDIM_OPS)
+@pytest.mark.parametrize("method", [False, True], ids=["function", "method"])
+def test_axis_and_keepdims_are_aliases(name, method):
+    x = _x()
+    call = (lambda **kw: getattr(x, name)(**kw)) if method else \
+        (lambda **kw: getattr(F, name)(x, **kw))
+    want = call(dim=1, keepdim=True)
+    assert want.shape[1] == 1
+    _same(call(axis=1, keepdims=True), want)
+    _same(call(axis=1, keepdim=True), want)
+    _same(call(dim=1, keepdims=True), want)
+    _same(call(axis=1), call(dim=1))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_with_axis_give_values_and_indices(name):
+    x = _x()
+    values, indices = getattr(x, name)(axis=0, keepdims=True)
+    want = getattr(x, name)(dim=0, keepdim=True)
+    _same((values, indices), tuple(want))
+    assert values.shape == (1, 4)
+
+
+def test_dim_ops_take_axis():
+    x = _x()
+    _same(F.softmax(x, axis=-1), F.softmax(x, dim=-1))
+    _same(x.log_softmax(axis=0), x.log_softmax(dim=0))
+    _same(minigrad.cat([x, x], axis=1), minigrad.cat([x, x], dim=1))
+    _same(minigrad.stack([x, x], axis=1), minigrad.stack([x, x], dim=1))
+    _same(x.unsqueeze(axis=2), x.unsqueeze(dim=2))
+    _same(x.unsqueeze(axis=0).squeeze(axis=0), x)
+    _same(x.split(2, axis=1), x.split(2, dim=1))
+    _same(x.chunk(2, axis=0), x.chunk(2, dim=0))
+    assert minigrad.cat([x, x], axis=1).shape == (3, 8)
+    assert minigrad.stack([x, x], axis=1).shape == (3, 2, 4)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_aliases_agree_with_torch():
+    x = _x()
+    t = torch.from_numpy(x.numpy())
+    np.testing.assert_allclose(x.sum(axis=1, keepdims=True).numpy(),
+                               t.sum(axis=1, keepdims=True).numpy())
+    np.testing.assert_allclose(F.softmax(x, axis=-1).numpy(), torch.softmax(t, axis=-1).numpy())
+    np.testing.assert_allclose(minigrad.cat([x, x], axis=1).numpy(),
+                               torch.cat([t, t], axis=1).numpy())
+    np.testing.assert_array_equal(x.argmax(keepdim=True).numpy(),
+                                  t.argmax(keepdim=True).numpy())
+
+
+def test_a_dim_and_its_alias_together_is_an_error():
+    x = _x()
+    with pytest.raises(TypeError, match="both dim= and its alias axis="):
+        x.sum(dim=0, axis=1)
+    with pytest.raises(TypeError, match="both keepdim= and its alias keepdims="):
+        F.amax(x, 0, keepdim=True, keepdims=False)
+    with pytest.raises(TypeError):
+        x.sum(axes=0)  # not an alias: an unknown keyword stays an error
+
+
+def _rank2():
+    return minigrad.ones(2, 3)
+
+
+# (call, the bad dim, the valid range) for a rank-2 tensor x.
+DIM_ERRORS = {
+    "transpose": (lambda x: x.transpose(0, 5), 5, "[-2, 1]"),
+    "permute": (lambda x: x.permute(0, -3), -3, "[-2, 1]"),
+    "sum": (lambda x: x.sum(2), 2, "[-2, 1]"),
+    "mean": (lambda x: x.mean(axis=(0, 7)), 7, "[-2, 1]"),
+    "var": (lambda x: x.var(3), 3, "[-2, 1]"),
+    "amax": (lambda x: x.amax(-3), -3, "[-2, 1]"),
+    "max": (lambda x: x.max(4), 4, "[-2, 1]"),
+    "argmax": (lambda x: x.argmax(2), 2, "[-2, 1]"),
+    "argmin": (lambda x: x.argmin(axis=-5), -5, "[-2, 1]"),
+    "softmax": (lambda x: F.softmax(x, 2), 2, "[-2, 1]"),
+    "log_softmax": (lambda x: F.log_softmax(x, 2), 2, "[-2, 1]"),
+    "logsumexp": (lambda x: x.logsumexp(2), 2, "[-2, 1]"),
+    "norm": (lambda x: x.norm(dim=2), 2, "[-2, 1]"),
+    "cat": (lambda x: minigrad.cat([x, x], 2), 2, "[-2, 1]"),
+    "stack": (lambda x: minigrad.stack([x, x], 3), 3, "[-3, 2]"),
+    "unsqueeze": (lambda x: x.unsqueeze(3), 3, "[-3, 2]"),
+    "squeeze": (lambda x: x.squeeze(2), 2, "[-2, 1]"),
+    "split": (lambda x: x.split(1, 2), 2, "[-2, 1]"),
+    "chunk": (lambda x: x.chunk(2, -3), -3, "[-2, 1]"),
+    "flatten": (lambda x: x.flatten(0, 2), 2, "[-2, 1]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIM_ERRORS))
+def test_dimension_errors_name_the_dim_and_the_rank(name):
+    call, dim, valid = DIM_ERRORS[name]
+    with pytest.raises(IndexError) as info:
+        call(_rank2())
+    msg = str(info.value)
+    assert f"dimension {dim} " in msg and "rank 2" in msg and valid in msg, msg
+
+
+def test_transpose_out_of_range_like_torch():
+    with pytest.raises(IndexError, match=re.escape("dimension 5 is out of range for a tensor of "
+                                                   "rank 2 (expected a dim in [-2, 1])")):
+        minigrad.ones(2, 3).transpose(0, 5)
+    if torch is not None:
+        with pytest.raises(IndexError, match=re.escape("[-2, 1], but got 5")):
+            torch.ones(2, 3).transpose(0, 5)
+
+
+def test_negative_and_edge_dims_still_work():
+    x = _x()
+    assert x.transpose(-1, 0).shape == (4, 3)
+    assert minigrad.stack([x, x], -1).shape == (3, 4, 2)
+    assert x.unsqueeze(-1).shape == (3, 4, 1)
+    s = minigrad.tensor(2.0)  # a 0-d tensor takes dims -1 and 0, as in torch
+    assert s.sum(0).item() == 2.0 and s.unsqueeze(0).shape == (1,)
+    assert s.argmax(0).item() == 0
+    with pytest.raises(IndexError, match="rank 0"):
+        s.sum(1)
