@@ -405,11 +405,10 @@ def norm(x, p=2, dim=None, keepdim=False):
     if p not in (2, "fro"):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use 1, 2 or 'fro')")
     s = sum(x * x, dim, keepdim)
+    # NOTE: the safe form always, not only when some sum is 0: asking the data first would
+    # read it back to the host on every call (a GPU synchronisation per training step).
     positive = s.data > 0
-    if positive.all():
-        return sqrt(s)
-    safe = where(positive, s, 1.0)
-    return where(positive, sqrt(safe), 0.0)
+    return where(positive, sqrt(where(positive, s, 1.0)), 0.0)
 
 
 # ------------------------------------------------------------------------------ shapes
