@@ -150,3 +150,34 @@ def test_negative_and_edge_dims_still_work():
     assert s.argmax(0).item() == 0
     with pytest.raises(IndexError, match="rank 0"):
         s.sum(1)
+
+
+# ------------------------------------------------------------------ import structure
+ROOT = __import__("pathlib").Path(minigrad.__file__).parent
+
+
+def _minigrad_imports(path):
+    """Every minigrad module a file imports, at top level or inside a function."""
+    import ast
+    tree = ast.parse(path.read_text())
+    package = ".".join(("minigrad",) + path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("minigrad")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this file's package
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            if base.startswith("minigrad"):
+                found.add(base)
+                found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def test_nn_init_does_not_import_the_layers():
+    # nn.layers imports nn.init to initialise its parameters; the reverse made a cycle.
+    imports = _minigrad_imports(ROOT / "nn" / "init.py")
+    assert not {m for m in imports if m.startswith("minigrad.nn")}, imports
+    assert not hasattr(minigrad.nn.init, "dcgan_weights")
