@@ -1,7 +1,10 @@
 """Every tensor op, defined once: thin wrappers over the primitives in ``minigrad.ops``, and the
 composites (softmax, var, norm, ...) built from them with no backward of their own.
 
-``Tensor``'s dunders and methods call these; users may too (``minigrad.functional.softmax``).
+Each op is registered where it is defined by :func:`op`, which makes the function a ``Tensor``
+method (``x.softmax(-1)``, ``x + y``) and, where torch has ``torch.<name>``, a ``minigrad.<name>``
+export (this module's ``__all__``). Adding an elementwise op is therefore one ``Function`` in
+``minigrad/ops/``, one decorated wrapper here and one ``OpSpec`` in ``tests/op_specs.py``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,24 @@ from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
 from minigrad.ops.matmul import MatMul
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _index_arrays
+
+__all__ = []  # filled by @op: what `minigrad` exports
+
+
+def op(fn=None, *, methods=None, export=True):
+    """Register an op: ``Tensor.<m> = fn`` for each name in ``methods`` (default: the function's
+    own name; ``()`` for none) and, if ``export``, add the function's name (or the names given)
+    to ``__all__``, which ``minigrad/__init__.py`` re-exports. Use as ``@op`` or ``@op(...)``.
+
+    The function itself becomes the method, so its first parameter is the tensor (``self``)."""
+    def register(fn):
+        for name in (fn.__name__,) if methods is None else methods:
+            setattr(Tensor, name, fn)
+        if export:
+            __all__.extend((fn.__name__,) if export is True else export)
+        return fn
+    return register if fn is None else register(fn)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -99,6 +119,7 @@ def numpy_aliases(fn):
 
 
 # --------------------------------------------------------------------------- arithmetic
+@op(methods=("__add__", "__radd__"), export=False)
 def add(a, b):
     if _is_number(b):
         return E.AddConst.apply(a, c=_py(b))
@@ -109,6 +130,7 @@ def add(a, b):
     return E.Add.apply(*_broadcast("add", a, _tensor(b, a)))
 
 
+@op(methods=("__sub__",), export=False)
 def sub(a, b):
     if not isinstance(a, Tensor):
         return rsub(b, a)
@@ -117,6 +139,7 @@ def sub(a, b):
     return E.Sub.apply(*_broadcast("sub", a, _tensor(b, a)))
 
 
+@op(methods=("__rsub__",), export=False)
 def rsub(a, b):
     """b - a, for a Tensor a."""
     if _is_number(b):
@@ -124,6 +147,7 @@ def rsub(a, b):
     return sub(_tensor(b, a), a)
 
 
+@op(methods=("__mul__", "__rmul__"), export=False)
 def mul(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
@@ -132,6 +156,7 @@ def mul(a, b):
     return E.Mul.apply(*_broadcast("mul", a, _tensor(b, a)))
 
 
+@op(methods=("__truediv__",), export=False)
 def div(a, b):
     if not isinstance(a, Tensor):
         return rdiv(b, a)
@@ -140,6 +165,7 @@ def div(a, b):
     return E.Div.apply(*_broadcast("div", a, _tensor(b, a)))
 
 
+@op(methods=("__rtruediv__",), export=False)
 def rdiv(a, b):
     """b / a, for a Tensor a."""
     if _is_number(b):
@@ -147,10 +173,12 @@ def rdiv(a, b):
     return div(_tensor(b, a), a)
 
 
+@op(methods=("__neg__",), export=False)
 def neg(x):
     return E.Neg.apply(x)
 
 
+@op(methods=("pow", "__pow__"))
 def pow(x, p):
     if _is_number(p):
         return E.PowConst.apply(x, p=_py(p))
@@ -162,11 +190,13 @@ def pow(x, p):
     return exp(log(x) * p)
 
 
+@op(methods=("__rpow__",), export=False)
 def rpow(x, base):
     """base ** x for a number base."""
     return exp(x * float(np.log(base)))
 
 
+@op(methods=("matmul", "__matmul__"))
 def matmul(a, b):
     """Matrix product with numpy's rules: 1-D operands are promoted and the added dim removed."""
     if not isinstance(a, Tensor):
@@ -195,15 +225,46 @@ def matmul(a, b):
     return y
 
 
+@op(methods=("__rmatmul__",), export=False)
+def rmatmul(a, b):
+    """b @ a, for a Tensor a."""
+    return matmul(b, a)
+
+
 # ------------------------------------------------------------------------ elementwise
+@op
 def exp(x): return E.Exp.apply(x)
+
+
+@op
 def log(x): return E.Log.apply(x)
+
+
+@op
 def sqrt(x): return E.Sqrt.apply(x)
+
+
+@op
 def sin(x): return E.Sin.apply(x)
+
+
+@op
 def cos(x): return E.Cos.apply(x)
+
+
+@op
 def tanh(x): return E.Tanh.apply(x)
+
+
+@op
 def sigmoid(x): return E.Sigmoid.apply(x)
+
+
+@op(methods=("abs", "__abs__"))
 def abs(x): return E.Abs.apply(x)
+
+
+@op
 def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
 
 
@@ -211,6 +272,11 @@ def leaky_relu(x, negative_slope=0.01):
     return E.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
+@op(export=False)
+def square(x): return pow(x, 2)
+
+
+@op(export=False)
 def softplus(x, beta=1.0, threshold=None):
     """log(1 + exp(beta x)) / beta, computed stably for any x (``threshold`` is accepted for
     torch compatibility and ignored: the stable form needs no cut-over)."""
@@ -219,6 +285,7 @@ def softplus(x, beta=1.0, threshold=None):
     return E.Softplus.apply(x * beta) * (1.0 / beta)
 
 
+@op(methods=("clamp", "clip"), export=("clamp", "clip"))
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
@@ -228,18 +295,21 @@ def clamp(x, min=None, max=None):
 clip = clamp
 
 
+@op
 def maximum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
     return E.Maximum.apply(*_broadcast("maximum", a, _tensor(b, a)))
 
 
+@op
 def minimum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
     return E.Minimum.apply(*_broadcast("minimum", a, _tensor(b, a)))
 
 
+@op(methods=())
 def where(cond, a, b):
     """a where ``cond`` else b; ``cond`` is a boolean tensor or array (it gets no gradient)."""
     like = a if isinstance(a, Tensor) else b
@@ -257,8 +327,14 @@ def where(cond, a, b):
     return E.Where.apply(a, b, cond=like.xp.broadcast_to(c, shape))
 
 
+@op(export=False)
 def to(x, device=None, dtype=None):
-    """Convert dtype (differentiable) and/or move between devices."""
+    """Convert dtype (differentiable) and/or move between devices; ``x.to(dtype)`` and
+    ``x.to(device)`` both work positionally."""
+    if isinstance(device, (type, np.dtype)) or (isinstance(device, str) and
+                                                device not in ("cpu", "cuda")
+                                                and not device.startswith("cuda:")):
+        device, dtype = None, device
     y = x
     if dtype is not None and np.dtype(dtype) != x.dtype:
         dtype = np.dtype(dtype)
@@ -277,6 +353,7 @@ def to(x, device=None, dtype=None):
 
 
 # --------------------------------------------------------------------------- reductions
+@op
 @numpy_aliases
 def sum(x, dim=None, keepdim=False):
     return R.Sum.apply(x, axis=_axes("sum", dim, x.ndim), keepdims=bool(keepdim))
@@ -288,12 +365,14 @@ def _count(x, axes):
     return int(np.prod([x.shape[a] for a in axes]))
 
 
+@op
 @numpy_aliases
 def mean(x, dim=None, keepdim=False):
     axes = _axes("mean", dim, x.ndim)
     return sum(x, axes, keepdim) * (1.0 / _count(x, axes))
 
 
+@op
 @numpy_aliases
 def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
     """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c)."""
@@ -306,16 +385,19 @@ def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
     return sum(d * d, axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
 
+@op
 @numpy_aliases
 def std(x, dim=None, keepdim=False, correction=1, unbiased=None):
     return sqrt(var(x, dim, keepdim, correction, unbiased))
 
 
+@op
 @numpy_aliases
 def amax(x, dim=None, keepdim=False):
     return R.Max.apply(x, axis=_axes("amax", dim, x.ndim), keepdims=bool(keepdim))
 
 
+@op
 @numpy_aliases
 def amin(x, dim=None, keepdim=False):
     return neg(amax(neg(x), dim, keepdim))
@@ -324,6 +406,7 @@ def amin(x, dim=None, keepdim=False):
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
+@op
 @numpy_aliases
 def max(x, dim=None, keepdim=False):
     """``x.max()`` is the largest element; ``x.max(dim)`` gives (values, indices) as in torch."""
@@ -334,6 +417,7 @@ def max(x, dim=None, keepdim=False):
     return MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
+@op
 @numpy_aliases
 def min(x, dim=None, keepdim=False):
     if isinstance(x, Tensor) and isinstance(dim, Tensor):
@@ -354,16 +438,19 @@ def _arg_reduce(op, x, dim, keepdim):
     return Tensor._wrap(getattr(x.data, op)(axis=d, keepdims=keepdim), False, None)
 
 
+@op
 @numpy_aliases
 def argmax(x, dim=None, keepdim=False):
     return _arg_reduce("argmax", x, dim, keepdim)
 
 
+@op
 @numpy_aliases
 def argmin(x, dim=None, keepdim=False):
     return _arg_reduce("argmin", x, dim, keepdim)
 
 
+@op
 @numpy_aliases
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) along ``dim``, shifted by the max for stability.
@@ -378,6 +465,7 @@ def logsumexp(x, dim, keepdim=False):
     return out if keepdim else squeeze(out, axes)
 
 
+@op
 @numpy_aliases
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted; the shift cancels exactly)."""
@@ -387,12 +475,14 @@ def softmax(x, dim):
     return e / sum(e, dim, keepdim=True)
 
 
+@op
 @numpy_aliases
 def log_softmax(x, dim):
     """x - logsumexp(x) along ``dim``."""
     return x - logsumexp(x, _dim("log_softmax", dim, x.ndim), keepdim=True)
 
 
+@op
 @numpy_aliases
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm (p = 2, 'fro' or 1) over ``dim`` (all elements by default).
@@ -418,6 +508,7 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
+@op(methods=("reshape", "view"))
 def reshape(x, *shape):
     shape = _shape_arg(shape)
     if -1 in shape:
@@ -436,6 +527,7 @@ def reshape(x, *shape):
 view = reshape
 
 
+@op
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
@@ -445,6 +537,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, *x.shape[:s], -1, *x.shape[e + 1:])
 
 
+@op
 def permute(x, *dims):
     given = _shape_arg(dims)
     if len(given) != x.ndim:
@@ -458,6 +551,7 @@ def permute(x, *dims):
     return S.Transpose.apply(x, axes=dims)
 
 
+@op
 def transpose(x, dim0, dim1):
     dim0, dim1 = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
     if x.ndim < 2:
@@ -467,6 +561,7 @@ def transpose(x, dim0, dim1):
     return permute(x, *axes)
 
 
+@op(methods=("expand", "broadcast_to"), export=False)
 def expand(x, *sizes):
     """Broadcast ``x`` to ``sizes`` (-1 keeps a dimension), like torch's expand."""
     sizes = _shape_arg(sizes)
@@ -483,6 +578,12 @@ def expand(x, *sizes):
     return S.BroadcastTo.apply(x, shape=shape)
 
 
+@op(export=False)
+def expand_as(x, other):
+    return expand(x, *other.shape)
+
+
+@op(export=False)
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the adjoint of broadcasting ``shape`` up to ``x.shape``)."""
     shape = tuple(shape)
@@ -491,6 +592,7 @@ def sum_to(x, shape):
     return S.SumTo.apply(x, shape=shape)
 
 
+@op
 @numpy_aliases
 def squeeze(x, dim=None):
     if dim is None:
@@ -501,29 +603,21 @@ def squeeze(x, dim=None):
     return reshape(x, *shape)
 
 
+@op
 @numpy_aliases
 def unsqueeze(x, dim):
     d = _dim("unsqueeze", dim, x.ndim, extra=1)
     return reshape(x, *x.shape[:d], 1, *x.shape[d:])
 
 
-def _index_arrays(index):
-    """Turn Tensors and lists inside an index into arrays numpy/cupy can use."""
-    if isinstance(index, tuple):
-        return tuple(_index_arrays(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
+@op(methods=("__getitem__",), export=False)
 def getitem(x, index):
     """``x[index]`` for any numpy index; the gradient scatter-adds (repeated indices add up)."""
     index = _index_arrays(index)
     return S.GetItem.apply(x, index=index)
 
 
+@op(methods=())
 @numpy_aliases
 def cat(tensors, dim=0):
     tensors = list(tensors)
@@ -546,6 +640,7 @@ def cat(tensors, dim=0):
 concatenate = cat
 
 
+@op(methods=())
 @numpy_aliases
 def stack(tensors, dim=0):
     tensors = list(tensors)
@@ -559,6 +654,7 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
+@op
 @numpy_aliases
 def split(x, split_size_or_sections, dim=0):
     """Pieces of ``x`` along ``dim``: of size ``split_size`` (the last may be smaller), or of the
@@ -581,12 +677,14 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@op
 @numpy_aliases
 def chunk(x, chunks, dim=0):
     n = x.shape[_dim("chunk", dim, x.ndim)]
     return split(x, -(-n // chunks), dim)
 
 
+@op(methods=())
 def pad(x, pad, mode="constant", value=0.0):
     """Pad with torch's convention: ``pad`` = (left, right, top, bottom, ...) from the last dim.
 

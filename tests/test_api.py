@@ -171,9 +171,98 @@ def _minigrad_imports(path):
                 parts = package.split(".")
                 base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             if base.startswith("minigrad"):
-                found.add(base)
-                found |= {f"{base}.{a.name}" for a in node.names}
+                # `from minigrad import backend` imports the module minigrad.backend
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    found.add(sub if _module_path(sub) is not None else base)
     return found
+
+
+def _module_path(name):
+    """The file or package folder of minigrad module ``name``, or None."""
+    rel = ROOT.joinpath(*name.split(".")[1:])
+    for candidate in (rel.with_suffix(".py"), rel / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+# The import order: a module may import from its own layer or the ones before it, never after.
+LAYERS = [["minigrad.backend"], ["minigrad.kernels"], ["minigrad.autograd"], ["minigrad.ops"],
+          ["minigrad.tensor"], ["minigrad.functional", "minigrad.creation"], ["minigrad.nn"],
+          ["minigrad.optim", "minigrad.data", "minigrad.utils", "minigrad.viz"]]
+
+
+def _layer(module):
+    for i, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return i
+    return len(LAYERS)  # the package itself, minigrad/__init__.py
+
+
+def test_imports_point_one_way():
+    wrong = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        module = ".".join(("minigrad",) + (parts[:-1] if parts[-1] == "__init__" else parts))
+        for target in _minigrad_imports(path):
+            if _layer(target) > _layer(module):
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, wrong
+
+
+def test_no_late_patching_between_modules():
+    # Function.apply makes its outputs with an input's _wrap; nothing sets a Tensor on autograd.
+    from minigrad import tensor
+    from minigrad.autograd import function
+    assert not hasattr(function, "Tensor")
+    assert not [n for n in vars(tensor) if "functional" in n.lower()]
+
+
+# ----------------------------------------------------------------- one definition per op
+def test_methods_and_exports_are_the_functional_definitions():
+    T = minigrad.Tensor
+    for name in F.__all__:
+        assert getattr(minigrad, name) is getattr(F, name), name
+    for method, fn in [("exp", F.exp), ("sum", F.sum), ("softmax", F.softmax),
+                       ("__add__", F.add), ("__radd__", F.add), ("__matmul__", F.matmul),
+                       ("__rmatmul__", F.rmatmul), ("__getitem__", F.getitem),
+                       ("view", F.reshape), ("clip", F.clamp), ("to", F.to)]:
+        assert getattr(T, method) is fn, method
+    # the public surface stays what it was: no helper leaks into minigrad's namespace
+    assert set(F.__all__) == {
+        "abs", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "cos", "exp",
+        "flatten", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
+        "minimum", "norm", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
+        "softmax", "split", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "transpose",
+        "unsqueeze", "var", "where"}
+    assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
+
+
+def test_a_new_op_is_one_function_and_one_wrapper(monkeypatch):
+    class Cube(minigrad.Function):
+        """y = x^3; gx = 3 x^2 gy"""
+
+        def forward(self, x):
+            return x ** 3
+
+        def backward(self, gy):
+            x = self.inputs[0]
+            return gy * x * x * 3
+
+    monkeypatch.setattr(F, "__all__", list(F.__all__))
+    try:
+        @F.op
+        def cube(x):
+            return Cube.apply(x)
+
+        x = minigrad.tensor([1.0, -2.0], requires_grad=True)
+        y = x.cube()                      # the method
+        assert "cube" in F.__all__        # the export
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, 12.0])
+    finally:
+        delattr(minigrad.Tensor, "cube")
 
 
 def test_nn_init_does_not_import_the_layers():
