@@ -20,7 +20,7 @@ from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
 from minigrad.ops.matmul import MatMul
-from minigrad.tensor import Tensor, _index_arrays
+from minigrad.tensor import Tensor, _dim, _index_arrays
 
 __all__ = []  # filled by @op: what `minigrad` exports
 
@@ -33,6 +33,8 @@ def op(fn=None, *, methods=None, export=True):
     The function itself becomes the method, so its first parameter is the tensor (``self``)."""
     def register(fn):
         for name in (fn.__name__,) if methods is None else methods:
+            if name in vars(Tensor):  # NOTE: loud, not a silent override of a Tensor field
+                raise RuntimeError(f"op {fn.__name__}: Tensor.{name} is already defined")
             setattr(Tensor, name, fn)
         if export:
             __all__.extend((fn.__name__,) if export is True else export)
@@ -75,19 +77,6 @@ def _broadcast(op: str, a: Tensor, b: Tensor):
     if b.shape != shape:
         b = S.BroadcastTo.apply(b, shape=shape)
     return a, b
-
-
-def _dim(op, d, ndim, extra=0):
-    """``d`` as a non-negative axis of a tensor of rank ``ndim`` (+ ``extra`` for ops that insert
-    a dim, like unsqueeze); an IndexError naming the dim and the rank otherwise. A 0-d tensor
-    accepts dims -1 and 0, as in torch."""
-    n = builtins.max(ndim + extra, 1)
-    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
-        raise TypeError(f"{op}: a dimension must be an int, got {d!r}")
-    if not -n <= d < n:
-        raise IndexError(f"{op}: dimension {d} is out of range for a tensor of rank {ndim} "
-                         f"(expected a dim in [{-n}, {n - 1}])")
-    return int(d) % n
 
 
 def _axes(op, dim, ndim):

@@ -53,6 +53,19 @@ def _as_array(data, dtype=None, device=None):
     return arr
 
 
+def _dim(op, d, ndim, extra=0):
+    """``d`` as a non-negative axis of a tensor of rank ``ndim`` (+ ``extra`` for ops that insert
+    a dim, like unsqueeze); an IndexError naming the dim and the rank otherwise. A 0-d tensor
+    accepts dims -1 and 0, as in torch."""
+    n = max(ndim + extra, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: a dimension must be an int, got {d!r}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dimension {d} is out of range for a tensor of rank {ndim} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
 def _index_arrays(index):
     """Turn Tensors and lists inside an index into arrays numpy/cupy can use."""
     if isinstance(index, tuple):
@@ -122,7 +135,12 @@ class Tensor(TensorBase):
         return self._ctx
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of rank 0 "
+                             "(it has no dimensions)")
+        return self.data.shape[_dim("size", dim, self.ndim)]
 
     def numel(self) -> int:
         return int(self.data.size)

@@ -119,6 +119,8 @@ DIM_ERRORS = {
     "split": (lambda x: x.split(1, 2), 2, "[-2, 1]"),
     "chunk": (lambda x: x.chunk(2, -3), -3, "[-2, 1]"),
     "flatten": (lambda x: x.flatten(0, 2), 2, "[-2, 1]"),
+    "size": (lambda x: x.size(-3), -3, "[-2, 1]"),
+    "Unflatten": (lambda x: minigrad.nn.Unflatten(2, (3, 1))(x), 2, "[-2, 1]"),
 }
 
 
@@ -237,6 +239,16 @@ def test_methods_and_exports_are_the_functional_definitions():
         "softmax", "split", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "transpose",
         "unsqueeze", "var", "where"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
+
+
+def test_registering_an_op_never_overrides_a_tensor_attribute():
+    original = minigrad.Tensor.backward
+
+    def backward(x):
+        return x
+    with pytest.raises(RuntimeError, match="Tensor.backward is already defined"):
+        F.op(methods=("backward",), export=False)(backward)
+    assert minigrad.Tensor.backward is original
 
 
 def test_a_new_op_is_one_function_and_one_wrapper(monkeypatch):
