@@ -39,12 +39,10 @@ from minigrad.backend import Device, cuda, device, manual_seed
 from minigrad.creation import (arange, eye, full, full_like, linspace, ones, ones_like, rand,
                                rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
 from minigrad import functional
-from minigrad.functional import (abs, amax, amin, argmax, argmin, cat, chunk, clamp, clip, cos,
-                                 exp, flatten, log, log_softmax, logsumexp, matmul, maximum,
-                                 mean, minimum, norm, pad, permute, relu, reshape, sigmoid, sin,
-                                 softmax, split, sqrt, squeeze, stack, std, tanh, transpose,
-                                 unsqueeze, var, where)
-from minigrad.functional import sum, max, min, pow  # noqa: A004  (torch names)
+# The ops: every function functional.py registers with @op(export=...) (its __all__), e.g.
+# minigrad.exp, minigrad.softmax, minigrad.cat; torch's names, so sum/max/min/pow/abs shadow
+# the builtins here as they do in torch.
+from minigrad.functional import *  # noqa: F401,F403,A004
 
 float32 = _np.float32
 float64 = _np.float64

@@ -1,12 +1,16 @@
 """Every tensor op, defined once: thin wrappers over the primitives in ``minigrad.ops``, and the
 composites (softmax, var, norm, ...) built from them with no backward of their own.
 
-``Tensor``'s dunders and methods call these; users may too (``minigrad.functional.softmax``).
+Each op is registered where it is defined by :func:`op`, which makes the function a ``Tensor``
+method (``x.softmax(-1)``, ``x + y``) and, where torch has ``torch.<name>``, a ``minigrad.<name>``
+export (this module's ``__all__``). Adding an elementwise op is therefore one ``Function`` in
+``minigrad/ops/``, one decorated wrapper here and one ``OpSpec`` in ``tests/op_specs.py``.
 """
 from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import numbers
 
 import numpy as np
@@ -16,7 +20,26 @@ from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
 from minigrad.ops.matmul import MatMul
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _dim, _index_arrays
+
+__all__ = []  # filled by @op: what `minigrad` exports
+
+
+def op(fn=None, *, methods=None, export=True):
+    """Register an op: ``Tensor.<m> = fn`` for each name in ``methods`` (default: the function's
+    own name; ``()`` for none) and, if ``export``, add the function's name (or the names given)
+    to ``__all__``, which ``minigrad/__init__.py`` re-exports. Use as ``@op`` or ``@op(...)``.
+
+    The function itself becomes the method, so its first parameter is the tensor (``self``)."""
+    def register(fn):
+        for name in (fn.__name__,) if methods is None else methods:
+            if name in vars(Tensor):  # NOTE: loud, not a silent override of a Tensor field
+                raise RuntimeError(f"op {fn.__name__}: Tensor.{name} is already defined")
+            setattr(Tensor, name, fn)
+        if export:
+            __all__.extend((fn.__name__,) if export is True else export)
+        return fn
+    return register if fn is None else register(fn)
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -56,31 +79,36 @@ def _broadcast(op: str, a: Tensor, b: Tensor):
     return a, b
 
 
-def _axes(dim, ndim):
+def _axes(op, dim, ndim):
     """Normalise ``dim`` (int, tuple or None) to a sorted tuple of non-negative axes, or None."""
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
-            raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dimensions")
-        out.append(d % builtins.max(ndim, 1))
-    return tuple(sorted(set(out)))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
+    return axes if ndim else ()  # dim 0 of a 0-d tensor: the tensor itself
 
 
-def _dim_kw(dim, keepdim, kw):
-    """Accept numpy's axis=/keepdims= as aliases of torch's dim=/keepdim=."""
-    if "axis" in kw:
-        dim = kw.pop("axis")
-    if "keepdims" in kw:
-        keepdim = kw.pop("keepdims")
-    if kw:
-        raise TypeError(f"unexpected keyword arguments {sorted(kw)}")
-    return dim, keepdim
+_NUMPY_NAMES = (("axis", "dim"), ("keepdims", "keepdim"))
+
+
+def numpy_aliases(fn):
+    """Let ``fn`` take numpy's ``axis=``/``keepdims=`` for torch's ``dim=``/``keepdim=``, as torch
+    does; the one place the aliases are handled (a keyword-free call pays one test)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        if kw:
+            for alias, name in _NUMPY_NAMES:
+                if alias in kw:
+                    if name in kw:
+                        raise TypeError(f"{fn.__name__}() got both {name}= and its alias "
+                                        f"{alias}=")
+                    kw[name] = kw.pop(alias)
+        return fn(*args, **kw)
+    return wrapper
 
 
 # --------------------------------------------------------------------------- arithmetic
+@op(methods=("__add__", "__radd__"), export=False)
 def add(a, b):
     if _is_number(b):
         return E.AddConst.apply(a, c=_py(b))
@@ -91,6 +119,7 @@ def add(a, b):
     return E.Add.apply(*_broadcast("add", a, _tensor(b, a)))
 
 
+@op(methods=("__sub__",), export=False)
 def sub(a, b):
     if not isinstance(a, Tensor):
         return rsub(b, a)
@@ -99,6 +128,7 @@ def sub(a, b):
     return E.Sub.apply(*_broadcast("sub", a, _tensor(b, a)))
 
 
+@op(methods=("__rsub__",), export=False)
 def rsub(a, b):
     """b - a, for a Tensor a."""
     if _is_number(b):
@@ -106,6 +136,7 @@ def rsub(a, b):
     return sub(_tensor(b, a), a)
 
 
+@op(methods=("__mul__", "__rmul__"), export=False)
 def mul(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
@@ -114,6 +145,7 @@ def mul(a, b):
     return E.Mul.apply(*_broadcast("mul", a, _tensor(b, a)))
 
 
+@op(methods=("__truediv__",), export=False)
 def div(a, b):
     if not isinstance(a, Tensor):
         return rdiv(b, a)
@@ -122,6 +154,7 @@ def div(a, b):
     return E.Div.apply(*_broadcast("div", a, _tensor(b, a)))
 
 
+@op(methods=("__rtruediv__",), export=False)
 def rdiv(a, b):
     """b / a, for a Tensor a."""
     if _is_number(b):
@@ -129,10 +162,12 @@ def rdiv(a, b):
     return div(_tensor(b, a), a)
 
 
+@op(methods=("__neg__",), export=False)
 def neg(x):
     return E.Neg.apply(x)
 
 
+@op(methods=("pow", "__pow__"))
 def pow(x, p):
     if _is_number(p):
         return E.PowConst.apply(x, p=_py(p))
@@ -144,11 +179,13 @@ def pow(x, p):
     return exp(log(x) * p)
 
 
+@op(methods=("__rpow__",), export=False)
 def rpow(x, base):
     """base ** x for a number base."""
     return exp(x * float(np.log(base)))
 
 
+@op(methods=("matmul", "__matmul__"))
 def matmul(a, b):
     """Matrix product with numpy's rules: 1-D operands are promoted and the added dim removed."""
     if not isinstance(a, Tensor):
@@ -177,15 +214,46 @@ def matmul(a, b):
     return y
 
 
+@op(methods=("__rmatmul__",), export=False)
+def rmatmul(a, b):
+    """b @ a, for a Tensor a."""
+    return matmul(b, a)
+
+
 # ------------------------------------------------------------------------ elementwise
+@op
 def exp(x): return E.Exp.apply(x)
+
+
+@op
 def log(x): return E.Log.apply(x)
+
+
+@op
 def sqrt(x): return E.Sqrt.apply(x)
+
+
+@op
 def sin(x): return E.Sin.apply(x)
+
+
+@op
 def cos(x): return E.Cos.apply(x)
+
+
+@op
 def tanh(x): return E.Tanh.apply(x)
+
+
+@op
 def sigmoid(x): return E.Sigmoid.apply(x)
+
+
+@op(methods=("abs", "__abs__"))
 def abs(x): return E.Abs.apply(x)
+
+
+@op
 def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
 
 
@@ -193,6 +261,11 @@ def leaky_relu(x, negative_slope=0.01):
     return E.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
+@op(export=False)
+def square(x): return pow(x, 2)
+
+
+@op(export=False)
 def softplus(x, beta=1.0, threshold=None):
     """log(1 + exp(beta x)) / beta, computed stably for any x (``threshold`` is accepted for
     torch compatibility and ignored: the stable form needs no cut-over)."""
@@ -201,6 +274,7 @@ def softplus(x, beta=1.0, threshold=None):
     return E.Softplus.apply(x * beta) * (1.0 / beta)
 
 
+@op(methods=("clamp", "clip"), export=("clamp", "clip"))
 def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
@@ -210,18 +284,21 @@ def clamp(x, min=None, max=None):
 clip = clamp
 
 
+@op
 def maximum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
     return E.Maximum.apply(*_broadcast("maximum", a, _tensor(b, a)))
 
 
+@op
 def minimum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
     return E.Minimum.apply(*_broadcast("minimum", a, _tensor(b, a)))
 
 
+@op(methods=())
 def where(cond, a, b):
     """a where ``cond`` else b; ``cond`` is a boolean tensor or array (it gets no gradient)."""
     like = a if isinstance(a, Tensor) else b
@@ -239,8 +316,14 @@ def where(cond, a, b):
     return E.Where.apply(a, b, cond=like.xp.broadcast_to(c, shape))
 
 
+@op(export=False)
 def to(x, device=None, dtype=None):
-    """Convert dtype (differentiable) and/or move between devices."""
+    """Convert dtype (differentiable) and/or move between devices; ``x.to(dtype)`` and
+    ``x.to(device)`` both work positionally."""
+    if isinstance(device, (type, np.dtype)) or (isinstance(device, str) and
+                                                device not in ("cpu", "cuda")
+                                                and not device.startswith("cuda:")):
+        device, dtype = None, device
     y = x
     if dtype is not None and np.dtype(dtype) != x.dtype:
         dtype = np.dtype(dtype)
@@ -259,9 +342,10 @@ def to(x, device=None, dtype=None):
 
 
 # --------------------------------------------------------------------------- reductions
-def sum(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
-    return R.Sum.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+@op
+@numpy_aliases
+def sum(x, dim=None, keepdim=False):
+    return R.Sum.apply(x, axis=_axes("sum", dim, x.ndim), keepdims=bool(keepdim))
 
 
 def _count(x, axes):
@@ -270,32 +354,40 @@ def _count(x, axes):
     return int(np.prod([x.shape[a] for a in axes]))
 
 
-def mean(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
-    axes = _axes(dim, x.ndim)
+@op
+@numpy_aliases
+def mean(x, dim=None, keepdim=False):
+    axes = _axes("mean", dim, x.ndim)
     return sum(x, axes, keepdim) * (1.0 / _count(x, axes))
 
 
-def var(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
+@op
+@numpy_aliases
+def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
     """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c)."""
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    axes = _axes(dim, x.ndim)
+    axes = _axes("var", dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
     dof = _count(x, axes) - correction
     # No degrees of freedom left (one element, correction=1): NaN, as in torch and numpy.
     return sum(d * d, axes, keepdim) * (1.0 / dof if dof > 0 else float("nan"))
 
 
-def std(x, dim=None, keepdim=False, correction=1, unbiased=None, **kw):
-    return sqrt(var(x, dim, keepdim, correction, unbiased, **kw))
+@op
+@numpy_aliases
+def std(x, dim=None, keepdim=False, correction=1, unbiased=None):
+    return sqrt(var(x, dim, keepdim, correction, unbiased))
 
 
+@op
+@numpy_aliases
 def amax(x, dim=None, keepdim=False):
-    return R.Max.apply(x, axis=_axes(dim, x.ndim), keepdims=bool(keepdim))
+    return R.Max.apply(x, axis=_axes("amax", dim, x.ndim), keepdims=bool(keepdim))
 
 
+@op
+@numpy_aliases
 def amin(x, dim=None, keepdim=False):
     return neg(amax(neg(x), dim, keepdim))
 
@@ -303,9 +395,10 @@ def amin(x, dim=None, keepdim=False):
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
-def max(x, dim=None, keepdim=False, **kw):
+@op
+@numpy_aliases
+def max(x, dim=None, keepdim=False):
     """``x.max()`` is the largest element; ``x.max(dim)`` gives (values, indices) as in torch."""
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
     if isinstance(x, Tensor) and isinstance(dim, Tensor):
         return maximum(x, dim)
     if dim is None:
@@ -313,8 +406,9 @@ def max(x, dim=None, keepdim=False, **kw):
     return MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
 
 
-def min(x, dim=None, keepdim=False, **kw):
-    dim, keepdim = _dim_kw(dim, keepdim, kw)
+@op
+@numpy_aliases
+def min(x, dim=None, keepdim=False):
     if isinstance(x, Tensor) and isinstance(dim, Tensor):
         return minimum(x, dim)
     if dim is None:
@@ -322,43 +416,63 @@ def min(x, dim=None, keepdim=False, **kw):
     return MaxResult(amin(x, dim, keepdim), argmin(x, dim, keepdim))
 
 
+def _arg_reduce(op, x, dim, keepdim):
+    """Indices (int64, no gradient) of the max/min over one ``dim``, or of the flattened x."""
+    if dim is None:
+        i = getattr(x.data, op)()
+        return Tensor._wrap(x.xp.asarray(i).reshape((1,) * x.ndim if keepdim else ()), False, None)
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return Tensor._wrap(x.xp.zeros((), dtype=np.int64), False, None)
+    return Tensor._wrap(getattr(x.data, op)(axis=d, keepdims=keepdim), False, None)
+
+
+@op
+@numpy_aliases
 def argmax(x, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._wrap(x.xp.asarray(x.data.argmax()), False, None)
-    return Tensor._wrap(x.data.argmax(axis=dim, keepdims=keepdim), False, None)
+    return _arg_reduce("argmax", x, dim, keepdim)
 
 
+@op
+@numpy_aliases
 def argmin(x, dim=None, keepdim=False):
-    if dim is None:
-        return Tensor._wrap(x.xp.asarray(x.data.argmin()), False, None)
-    return Tensor._wrap(x.data.argmin(axis=dim, keepdims=keepdim), False, None)
+    return _arg_reduce("argmin", x, dim, keepdim)
 
 
+@op
+@numpy_aliases
 def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) along ``dim``, shifted by the max for stability.
 
     The shift m is detached: log(sum(exp(x - m))) + m does not depend on m at all, so treating it
     as a constant is exact at every order (unlike a detached batch mean in a normalisation).
     """
-    axes = _axes(dim, x.ndim)
+    axes = _axes("logsumexp", dim, x.ndim)
     m = x.detach().amax(axes, keepdim=True)
     m = Tensor._wrap(x.xp.where(x.xp.isfinite(m.data), m.data, 0), False, None)
     out = log(sum(exp(x - m), axes, keepdim=True)) + m
     return out if keepdim else squeeze(out, axes)
 
 
+@op
+@numpy_aliases
 def softmax(x, dim):
     """exp(x) / sum(exp(x)) along ``dim`` (max-shifted; the shift cancels exactly)."""
+    dim = _dim("softmax", dim, x.ndim)
     m = x.detach().amax(dim, keepdim=True)
     e = exp(x - m)
     return e / sum(e, dim, keepdim=True)
 
 
+@op
+@numpy_aliases
 def log_softmax(x, dim):
     """x - logsumexp(x) along ``dim``."""
-    return x - logsumexp(x, dim, keepdim=True)
+    return x - logsumexp(x, _dim("log_softmax", dim, x.ndim), keepdim=True)
 
 
+@op
+@numpy_aliases
 def norm(x, p=2, dim=None, keepdim=False):
     """The p-norm (p = 2, 'fro' or 1) over ``dim`` (all elements by default).
 
@@ -370,11 +484,10 @@ def norm(x, p=2, dim=None, keepdim=False):
     if p not in (2, "fro"):
         raise NotImplementedError(f"norm: p={p!r} is not supported (use 1, 2 or 'fro')")
     s = sum(x * x, dim, keepdim)
+    # NOTE: the safe form always, not only when some sum is 0: asking the data first would
+    # read it back to the host on every call (a GPU synchronisation per training step).
     positive = s.data > 0
-    if positive.all():
-        return sqrt(s)
-    safe = where(positive, s, 1.0)
-    return where(positive, sqrt(safe), 0.0)
+    return where(positive, sqrt(where(positive, s, 1.0)), 0.0)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -384,6 +497,7 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
+@op(methods=("reshape", "view"))
 def reshape(x, *shape):
     shape = _shape_arg(shape)
     if -1 in shape:
@@ -402,29 +516,41 @@ def reshape(x, *shape):
 view = reshape
 
 
+@op
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = start_dim % x.ndim, end_dim % x.ndim
+    s, e = _dim("flatten", start_dim, x.ndim), _dim("flatten", end_dim, x.ndim)
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, *x.shape[:s], -1, *x.shape[e + 1:])
 
 
+@op
 def permute(x, *dims):
-    dims = _shape_arg(dims)
-    if sorted(d % builtins.max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of {x.shape}")
-    dims = tuple(d % x.ndim for d in dims)
+    given = _shape_arg(dims)
+    if len(given) != x.ndim:
+        raise ValueError(f"permute: {given} names {len(given)} dims, but the tensor has rank "
+                         f"{x.ndim} (shape {x.shape})")
+    dims = tuple(_dim("permute", d, x.ndim) for d in given)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {given} is not a permutation of the {x.ndim} dims of {x.shape}")
     if dims == tuple(range(x.ndim)):
         return x
     return S.Transpose.apply(x, axes=dims)
 
 
+@op
 def transpose(x, dim0, dim1):
+    dim0, dim1 = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
+    if x.ndim < 2:
+        return x
     axes = list(range(x.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(x, *axes)
 
 
+@op(methods=("expand", "broadcast_to"), export=False)
 def expand(x, *sizes):
     """Broadcast ``x`` to ``sizes`` (-1 keeps a dimension), like torch's expand."""
     sizes = _shape_arg(sizes)
@@ -441,6 +567,12 @@ def expand(x, *sizes):
     return S.BroadcastTo.apply(x, shape=shape)
 
 
+@op(export=False)
+def expand_as(x, other):
+    return expand(x, *other.shape)
+
+
+@op(export=False)
 def sum_to(x, shape):
     """Sum ``x`` down to ``shape`` (the adjoint of broadcasting ``shape`` up to ``x.shape``)."""
     shape = tuple(shape)
@@ -449,44 +581,42 @@ def sum_to(x, shape):
     return S.SumTo.apply(x, shape=shape)
 
 
+@op
+@numpy_aliases
 def squeeze(x, dim=None):
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = _axes(dim, x.ndim)
+        axes = _axes("squeeze", dim, x.ndim)
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
     return reshape(x, *shape)
 
 
+@op
+@numpy_aliases
 def unsqueeze(x, dim):
-    d = dim % (x.ndim + 1)
+    d = _dim("unsqueeze", dim, x.ndim, extra=1)
     return reshape(x, *x.shape[:d], 1, *x.shape[d:])
 
 
-def _index_arrays(index):
-    """Turn Tensors and lists inside an index into arrays numpy/cupy can use."""
-    if isinstance(index, tuple):
-        return tuple(_index_arrays(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
+@op(methods=("__getitem__",), export=False)
 def getitem(x, index):
     """``x[index]`` for any numpy index; the gradient scatter-adds (repeated indices add up)."""
     index = _index_arrays(index)
     return S.GetItem.apply(x, index=index)
 
 
+@op(methods=())
+@numpy_aliases
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     first = tensors[0]
     tensors = [_tensor(t, first) for t in tensors]
-    d = dim % first.ndim
+    if first.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated (use stack)")
+    d = _dim("cat", dim, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + \
                 first.shape[d + 1:]:
@@ -499,8 +629,13 @@ def cat(tensors, dim=0):
 concatenate = cat
 
 
+@op(methods=())
+@numpy_aliases
 def stack(tensors, dim=0):
     tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    dim = _dim("stack", dim, tensors[0].ndim, extra=1)
     for t in tensors[1:]:
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: all tensors need one shape, got {tensors[0].shape} and "
@@ -508,9 +643,12 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
+@op
+@numpy_aliases
 def split(x, split_size_or_sections, dim=0):
     """Pieces of ``x`` along ``dim``: of size ``split_size`` (the last may be smaller), or of the
     listed sizes."""
+    dim = _dim("split", dim, x.ndim)
     n = x.shape[dim]
     if isinstance(split_size_or_sections, int):
         sizes = [split_size_or_sections] * (n // split_size_or_sections)
@@ -520,7 +658,7 @@ def split(x, split_size_or_sections, dim=0):
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
             raise ValueError(f"split: sizes {sizes} do not add up to {n} along dim {dim}")
-    lead = (slice(None),) * (dim % x.ndim)
+    lead = (slice(None),) * dim
     out, start = [], 0
     for s in sizes:
         out.append(getitem(x, lead + (slice(start, start + s),)))
@@ -528,11 +666,14 @@ def split(x, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@op
+@numpy_aliases
 def chunk(x, chunks, dim=0):
-    n = x.shape[dim]
+    n = x.shape[_dim("chunk", dim, x.ndim)]
     return split(x, -(-n // chunks), dim)
 
 
+@op(methods=())
 def pad(x, pad, mode="constant", value=0.0):
     """Pad with torch's convention: ``pad`` = (left, right, top, bottom, ...) from the last dim.
 

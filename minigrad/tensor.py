@@ -7,26 +7,20 @@ Fields:
     _ctx           the Function node that produced it (None for leaves and untracked tensors)
     name           an optional label, shown in graph pictures
 
-The arithmetic dunders and methods only delegate to :mod:`minigrad.functional`, where every op is
-defined once.
+This class holds what a tensor *is* (storage, autograd fields, conversions, comparisons). What
+can be *computed* from it, the operators and math methods (``x + y``, ``x.sum(1)``,
+``x.softmax(-1)``, ...), is defined once per op in :mod:`minigrad.functional`, whose ``@op``
+decorator makes each function a method here as well as a ``minigrad.<name>`` export: the import
+order stays one way (autograd -> ops -> tensor -> functional) and an op has one definition.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.engine import backward as _backward
+from minigrad.autograd.function import TensorBase
 from minigrad.autograd.grad_mode import _grad_enabled
-
-_F = None
-
-
-def _functional():
-    # Imported lazily: functional imports the ops, which import Tensor.
-    global _F
-    if _F is None:
-        from minigrad import functional as F
-        _F = F
-    return _F
 
 
 def _default_dtype(arr):
@@ -59,7 +53,31 @@ def _as_array(data, dtype=None, device=None):
     return arr
 
 
-class Tensor:
+def _dim(op, d, ndim, extra=0):
+    """``d`` as a non-negative axis of a tensor of rank ``ndim`` (+ ``extra`` for ops that insert
+    a dim, like unsqueeze); an IndexError naming the dim and the rank otherwise. A 0-d tensor
+    accepts dims -1 and 0, as in torch."""
+    n = max(ndim + extra, 1)
+    if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+        raise TypeError(f"{op}: a dimension must be an int, got {d!r}")
+    if not -n <= d < n:
+        raise IndexError(f"{op}: dimension {d} is out of range for a tensor of rank {ndim} "
+                         f"(expected a dim in [{-n}, {n - 1}])")
+    return int(d) % n
+
+
+def _index_arrays(index):
+    """Turn Tensors and lists inside an index into arrays numpy/cupy can use."""
+    if isinstance(index, tuple):
+        return tuple(_index_arrays(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+class Tensor(TensorBase):
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad", "__weakref__")
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
@@ -117,7 +135,12 @@ class Tensor:
         return self._ctx
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension {dim} is out of range for a tensor of rank 0 "
+                             "(it has no dimensions)")
+        return self.data.shape[_dim("size", dim, self.ndim)]
 
     def numel(self) -> int:
         return int(self.data.size)
@@ -159,14 +182,7 @@ class Tensor:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         self._retains_grad = True
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """Move to another device and/or convert to another dtype (differentiable)."""
-        if isinstance(device, (type, np.dtype)) or (isinstance(device, str) and
-                                                    device not in ("cpu", "cuda")
-                                                    and not device.startswith("cuda:")):
-            device, dtype = None, device
-        return _functional().to(self, device=device, dtype=dtype)
-
+    # .to() itself is an op (minigrad.functional.to: a dtype cast is differentiable).
     def float(self):
         return self.to(dtype=np.float32)
 
@@ -188,8 +204,7 @@ class Tensor:
         ``retain_graph`` (default: ``create_graph``) keeps the graph for another backward;
         ``create_graph=True`` records the backward itself so the gradients can be differentiated.
         """
-        from minigrad.autograd.engine import backward
-        backward(self, gradient, retain_graph, create_graph)
+        _backward(self, gradient, retain_graph, create_graph)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self):
@@ -233,30 +248,15 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
-    # --------------------------------------------------------------- operators
-    def __add__(self, other): return _functional().add(self, other)
-    def __radd__(self, other): return _functional().add(self, other)
-    def __sub__(self, other): return _functional().sub(self, other)
-    def __rsub__(self, other): return _functional().rsub(self, other)
-    def __mul__(self, other): return _functional().mul(self, other)
-    def __rmul__(self, other): return _functional().mul(self, other)
-    def __truediv__(self, other): return _functional().div(self, other)
-    def __rtruediv__(self, other): return _functional().rdiv(self, other)
-    def __pow__(self, other): return _functional().pow(self, other)
-    def __rpow__(self, other): return _functional().rpow(self, other)
-    def __neg__(self): return _functional().neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return _functional().abs(self)
-    def __matmul__(self, other): return _functional().matmul(self, other)
-    def __rmatmul__(self, other): return _functional().matmul(other, self)
-    def __getitem__(self, index): return _functional().getitem(self, index)
+    def __pos__(self):
+        return self
 
     def __setitem__(self, index, value):
         if self.requires_grad and _grad_enabled.get():
             raise RuntimeError("in-place assignment into a tensor that requires grad would corrupt "
                                "its graph: build a new tensor (minigrad.where, cat) or assign "
                                "under no_grad() to a leaf")
-        self.data[_functional()._index_arrays(index)] = (
+        self.data[_index_arrays(index)] = (
             value.data if isinstance(value, Tensor) else value)
 
     # Comparisons give boolean tensors that carry no gradient.
@@ -274,66 +274,17 @@ class Tensor:
     def __and__(self, other): return self._compare(other, lambda a, b: a & b)
     def __or__(self, other): return self._compare(other, lambda a, b: a | b)
 
-    # ------------------------------------------------------------- math methods
-    def exp(self): return _functional().exp(self)
-    def log(self): return _functional().log(self)
-    def sqrt(self): return _functional().sqrt(self)
-    def sin(self): return _functional().sin(self)
-    def cos(self): return _functional().cos(self)
-    def abs(self): return _functional().abs(self)
-    def tanh(self): return _functional().tanh(self)
-    def sigmoid(self): return _functional().sigmoid(self)
-    def relu(self): return _functional().relu(self)
-    def softplus(self): return _functional().softplus(self)
-    def pow(self, p): return _functional().pow(self, p)
-    def square(self): return _functional().pow(self, 2)
-    def matmul(self, other): return _functional().matmul(self, other)
-    def clamp(self, min=None, max=None): return _functional().clamp(self, min, max)
-    clip = clamp
-    def maximum(self, other): return _functional().maximum(self, other)
-    def minimum(self, other): return _functional().minimum(self, other)
-
-    def sum(self, dim=None, keepdim=False, **kw): return _functional().sum(self, dim, keepdim, **kw)
-    def mean(self, dim=None, keepdim=False, **kw):
-        return _functional().mean(self, dim, keepdim, **kw)
-    def var(self, dim=None, keepdim=False, **kw): return _functional().var(self, dim, keepdim, **kw)
-    def std(self, dim=None, keepdim=False, **kw): return _functional().std(self, dim, keepdim, **kw)
-    def max(self, dim=None, keepdim=False, **kw): return _functional().max(self, dim, keepdim, **kw)
-    def min(self, dim=None, keepdim=False, **kw): return _functional().min(self, dim, keepdim, **kw)
-    def amax(self, dim=None, keepdim=False): return _functional().amax(self, dim, keepdim)
-    def amin(self, dim=None, keepdim=False): return _functional().amin(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return _functional().argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return _functional().argmin(self, dim, keepdim)
-    def logsumexp(self, dim, keepdim=False): return _functional().logsumexp(self, dim, keepdim)
-    def softmax(self, dim): return _functional().softmax(self, dim)
-    def log_softmax(self, dim): return _functional().log_softmax(self, dim)
-    def norm(self, p=2, dim=None, keepdim=False): return _functional().norm(self, p, dim, keepdim)
+    # ------------------------------------------- methods beyond the ops in functional
     def all(self): return bool(self.data.all())
     def any(self): return bool(self.data.any())
 
-    # ------------------------------------------------------------ shape methods
-    def reshape(self, *shape): return _functional().reshape(self, *shape)
-    def view(self, *shape): return _functional().reshape(self, *shape)
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _functional().flatten(self, start_dim, end_dim)
-    def transpose(self, dim0, dim1): return _functional().transpose(self, dim0, dim1)
-    def permute(self, *dims): return _functional().permute(self, *dims)
-    def expand(self, *sizes): return _functional().expand(self, *sizes)
-    def expand_as(self, other): return _functional().expand(self, *other.shape)
-    def broadcast_to(self, shape): return _functional().expand(self, *shape)
-    def sum_to(self, shape): return _functional().sum_to(self, shape)
-    def squeeze(self, dim=None): return _functional().squeeze(self, dim)
-    def unsqueeze(self, dim): return _functional().unsqueeze(self, dim)
-    def split(self, split_size, dim=0): return _functional().split(self, split_size, dim)
-    def chunk(self, chunks, dim=0): return _functional().chunk(self, chunks, dim)
-
     @property
     def T(self):
-        return _functional().permute(self, *reversed(range(self.ndim)))
+        return self.permute(*reversed(range(self.ndim)))
 
     @property
     def mT(self):
-        return _functional().transpose(self, -2, -1)
+        return self.transpose(-2, -1)
 
     # --------------------------------------------------- in-place (no graph) helpers
     def zero_(self):
@@ -348,7 +299,3 @@ class Tensor:
         self.data[...] = src.data if isinstance(src, Tensor) else src
         return self
 
-
-from minigrad.autograd import function as _function  # noqa: E402
-
-_function.Tensor = Tensor  # Function.apply wraps its outputs in Tensors

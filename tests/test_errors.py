@@ -87,6 +87,24 @@ def test_bce_with_logits_does_not_warn_on_logits_even_in_0_1():
                                            minigrad.ones(4, 1))
 
 
+def test_bce_with_logits_warning_compares_op_classes_not_names():
+    class Sigmoid(minigrad.Function):  # a user's op that only shares the name
+        """y = x; gx = gy"""
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, gy):
+            return gy
+
+    z = minigrad.randn(4, 1, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.binary_cross_entropy_with_logits(Sigmoid.apply(z), minigrad.ones(4, 1))
+    with pytest.warns(UserWarning, match="expects logits"):  # the real one, through a cast
+        F.binary_cross_entropy_with_logits(z.double().sigmoid().float(), minigrad.ones(4, 1))
+
+
 # ------------------------------------------------------ layer shape errors
 def test_linear_shape_error_names_layer_and_both_shapes():
     layer = nn.Linear(784, 10)

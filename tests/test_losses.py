@@ -297,18 +297,45 @@ def test_shape_mismatch_is_an_error():
 
 
 def test_bce_on_logits_suggests_the_logits_version():
+    # The value check reads the data back to the host, so it runs under detect_anomaly() only.
     logits = minigrad.randn(16, 1) * 3
-    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
-        F.binary_cross_entropy(logits, minigrad.ones(16, 1))
-    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
-        nn.BCELoss()(minigrad.full((2,), 1.5), minigrad.ones(2))
-    # probabilities at the boundary are fine
-    F.binary_cross_entropy(Tensor(np.array([0.0, 1.0])), Tensor(np.array([0.0, 1.0])))
+    with minigrad.detect_anomaly():
+        with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
+            F.binary_cross_entropy(logits, minigrad.ones(16, 1))
+        with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+            nn.BCELoss()(minigrad.full((2,), 1.5), minigrad.ones(2))
+        with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+            F.binary_cross_entropy(Tensor(np.array([0.5, np.nan])), Tensor(np.array([0.0, 1.0])))
+        # probabilities at the boundary are fine
+        F.binary_cross_entropy(Tensor(np.array([0.0, 1.0])), Tensor(np.array([0.0, 1.0])))
+
+
+def test_bce_outside_anomaly_mode_takes_the_clamped_path():
+    # p = 1.5 is not checked: log(1 - p) is taken as the clamped -100 (value finite, gradient 0
+    # through that term), and p = 0 and 1 give torch's clamped values and finite gradients.
+    p = Tensor(np.array([1.5, 0.0, 1.0, 0.25]), requires_grad=True)
+    t = Tensor(np.array([0.0, 1.0, 0.0, 1.0]))
+    with np.errstate(all="raise"):  # no log(0) or log(-0.5) is evaluated
+        loss = F.binary_cross_entropy(p, t, reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, 100.0, -np.log(0.25)])
+    np.testing.assert_allclose(p.grad.data, [0.0, 0.0, 0.0, -1 / 0.25])
+    if torch is not None:  # the in-range elements agree with torch's clamped BCE
+        tp = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
+        want = TF.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64),
+                                       reduction="none")
+        np.testing.assert_allclose(loss.data[1:], want.detach().numpy())
 
 
 def test_cross_entropy_target_errors():
     z = minigrad.randn(3, 4)
-    with pytest.raises(IndexError, match="out of bounds"):
+    with minigrad.detect_anomaly(), \
+            pytest.raises(IndexError, match="target 4 is out of bounds for 4 classes"):
+        F.cross_entropy(z, np.array([0, 4, 1]))
+    with minigrad.detect_anomaly(), \
+            pytest.raises(IndexError, match="target -2 is out of bounds for 4 classes"):
+        F.nll_loss(z, np.array([0, -2, 1]))
+    with pytest.raises(IndexError):  # unchecked, numpy's own indexing still refuses it on CPU
         F.cross_entropy(z, np.array([0, 4, 1]))
     with pytest.raises(ValueError, match="label_smoothing"):
         F.cross_entropy(z, np.array([0, 1, 1]), label_smoothing=1.5)
@@ -328,8 +355,9 @@ def test_one_hot():
     assert oh.dtype == np.int64
     np.testing.assert_array_equal(oh.data, np.eye(4, dtype=np.int64)[[0, 2, 1]])
     assert F.one_hot(np.array([[1], [3]])).shape == (2, 1, 4)
-    with pytest.raises(ValueError, match="class values"):
+    with minigrad.detect_anomaly(), pytest.raises(ValueError, match="class values"):
         F.one_hot(np.array([5]), 3)
+    assert not F.one_hot(np.array([5]), 3).data.any()  # unchecked: no class matches
     if torch is not None:
         np.testing.assert_array_equal(
             F.one_hot(np.array([3, 0, 1]), 5).data,
@@ -339,3 +367,75 @@ def test_one_hot():
 def test_loss_modules_validate_reduction():
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
+
+
+# ====================================================== no device-to-host reads per call
+class _OnDevice(np.ndarray):
+    """An array of a pretend GPU: reading its values back to the host (bool(), float(), item(),
+    what a value check does) raises, as a synchronisation would cost a real device."""
+
+    def _host(self, *args, **kwargs):
+        raise AssertionError("a device-to-host read on the hot path")
+
+    __bool__ = __float__ = __int__ = item = tolist = _host
+
+
+def _on_device(a):
+    return np.asarray(a).view(_OnDevice) if isinstance(a, (np.ndarray, np.generic)) else a
+
+
+class _DeviceXP:
+    """numpy whose results stay on the pretend device."""
+
+    def __getattr__(self, name):
+        f = getattr(np, name)
+        if not callable(f) or isinstance(f, type):
+            return f
+        return lambda *args, **kwargs: _on_device(f(*args, **kwargs))
+
+
+@pytest.fixture
+def pretend_gpu(monkeypatch):
+    from minigrad import backend
+    real, xp = backend.get_array_module, _DeviceXP()
+    monkeypatch.setattr(backend, "get_array_module", lambda *arrays: xp if any(
+        isinstance(a, _OnDevice) for a in arrays) else real(*arrays))
+
+    def make(values, requires_grad=False):
+        return Tensor._wrap(_on_device(np.asarray(values)), requires_grad, None)
+    return make
+
+
+def test_losses_do_not_read_values_back(pretend_gpu):
+    p = pretend_gpu([[0.2, 1.0], [0.0, 0.7]], requires_grad=True)
+    t = pretend_gpu([[0.0, 1.0], [1.0, 1.0]])
+    z = pretend_gpu([[0.5, -1.0, 2.0], [0.0, 0.0, 0.0]], requires_grad=True)
+    labels = pretend_gpu(np.array([2, -100]))
+    weight = pretend_gpu(np.array([1.0, 2.0, 0.5]))
+    losses = [
+        F.binary_cross_entropy(p, t),
+        F.binary_cross_entropy(p, t, reduction="sum"),
+        F.kl_div(z, F.softmax(z.detach(), 1), reduction="batchmean"),
+        F.kl_div(z, pretend_gpu([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])),
+        F.cross_entropy(z, labels),
+        F.cross_entropy(z, labels, weight=weight, label_smoothing=0.1),
+        F.nll_loss(F.log_softmax(z, 1), labels, weight=weight),
+        minigrad.norm(z, dim=1).sum(),   # a zero row: the eps-safe path
+        F.embedding(pretend_gpu(np.array([1, 0, 1])), z).sum(),
+        (F.one_hot(pretend_gpu(np.array([0, 2])), 3) * z).sum(),
+    ]
+    total = losses[0]
+    for loss in losses[1:]:
+        assert isinstance(loss.data, _OnDevice)
+        total = total + loss
+    total.backward()
+    assert isinstance(p.grad.data, _OnDevice) and isinstance(z.grad.data, _OnDevice)
+    for g in (p.grad, z.grad):
+        assert np.isfinite(np.asarray(g.data)).all()
+
+
+def test_the_pretend_device_catches_a_value_check(pretend_gpu):
+    p, t = pretend_gpu([0.2, 0.4]), pretend_gpu([0.0, 1.0])
+    with minigrad.detect_anomaly(check_forward=False), pytest.raises(AssertionError,
+                                                                     match="device-to-host"):
+        F.binary_cross_entropy(p, t)

@@ -605,7 +605,9 @@ def test_embedding_matches_torch():
     _randomize(mp)
     tp = _to_torch(mp, torch.nn.Embedding(6, 3, padding_idx=2).double())
     _parity(mp, tp, np.array([2, 3, 2, 5]), integer_input=True, second_order=False)
-    with pytest.raises(IndexError, match="out of range"):
+    with minigrad.detect_anomaly(), pytest.raises(IndexError, match=r"out of range.*\[0, 10\)"):
+        m(Tensor(np.array([10])))
+    with pytest.raises(IndexError):  # unchecked: numpy's indexing refuses it on CPU
         m(Tensor(np.array([10])))
 
 
@@ -780,22 +782,6 @@ def test_default_init_bounds_match_torch_formulas():
     assert emb.weight.data.std() == pytest.approx(1.0, rel=0.03)
     bn = nn.BatchNorm2d(5)
     assert (bn.weight.data == 1).all() and (bn.bias.data == 0).all()
-
-
-def test_dcgan_init():
-    model = nn.Sequential(nn.Conv2d(3, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
-                          nn.ConvTranspose2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128),
-                          nn.Flatten(), nn.Linear(10, 1))
-    lin_before = model[6].weight.data.copy()
-    assert init.dcgan_init_(model) is model
-    convs = np.concatenate([model[0].weight.data.ravel(), model[3].weight.data.ravel()])
-    assert abs(convs.mean()) < 1e-3 and convs.std() == pytest.approx(0.02, rel=0.05)
-    assert not model[0].bias.data.any()
-    bn = np.concatenate([model[1].weight.data, model[4].weight.data])
-    assert abs(bn.mean() - 1) < 0.01 and bn.std() == pytest.approx(0.02, rel=0.2)
-    assert not model[1].bias.data.any() and not model[4].bias.data.any()
-    np.testing.assert_array_equal(model[6].weight.data, lin_before)  # Linear left alone
-    model.apply(init.dcgan_weights)  # the per-module form, for model.apply
 
 
 # ====================================================================== bad input messages

@@ -15,7 +15,7 @@ and :func:`grad` (return the gradients, leave ``.grad`` alone). Steps:
 """
 from __future__ import annotations
 
-from minigrad.autograd.function import _FREED
+from minigrad.autograd.function import _FREED, TensorBase
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -51,8 +51,6 @@ def _topo_order(roots):
 
 def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_graph=False,
                   allow_unused=False):
-    from minigrad.tensor import Tensor
-
     if retain_graph is None:
         retain_graph = create_graph
     order = _topo_order(roots)
@@ -154,7 +152,7 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
                         not getattr(data.flags, "writeable", True):
                     data = data.copy()
             handed_out.add(id(data))
-            t.grad = Tensor._wrap(data, False, None)
+            t.grad = t._wrap(data, False, None)
     return None
 
 
@@ -168,10 +166,18 @@ def _accumulate(grads, keep, t, g):
         grads[k] = prev + g
 
 
+def _as_gradient(g, like):
+    """``g`` (a Tensor, an array, a list or a number) as a Tensor of ``like``'s dtype and
+    device; None gives ones (the gradient of a scalar output with respect to itself)."""
+    if g is None:
+        return like._wrap(like.xp.ones_like(like.data), False, None)
+    if isinstance(g, TensorBase):
+        return g
+    return like._wrap(like.xp.asarray(g, dtype=like.dtype), False, None)
+
+
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     """``Tensor.backward``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
-    from minigrad.tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad and has no "
                            "graph: did you compute it under no_grad() or from detached tensors?")
@@ -180,9 +186,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
             raise RuntimeError(
                 f"backward() needs a gradient argument for a non-scalar output (shape "
                 f"{tensor.shape}): call .sum() or .mean() first, or pass gradient= of that shape.")
-        gradient = Tensor._wrap(tensor.xp.ones_like(tensor.data), False, None)
-    elif not isinstance(gradient, Tensor):
-        gradient = Tensor(gradient, dtype=tensor.dtype)
+    gradient = _as_gradient(gradient, tensor)
     if gradient.shape != tensor.shape:
         raise RuntimeError(f"backward(): gradient shape {gradient.shape} does not match the "
                            f"tensor's shape {tensor.shape}")
@@ -199,15 +203,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         gx, = minigrad.grad(y.sum(), x, create_graph=True)
         gx.pow(2).sum().backward()          # a second derivative reaches x's graph
     """
-    from minigrad.tensor import Tensor
-
-    single_out = isinstance(outputs, Tensor)
-    outputs = [outputs] if single_out else list(outputs)
-    single_in = isinstance(inputs, Tensor)
-    inputs = [inputs] if single_in else list(inputs)
+    outputs = [outputs] if isinstance(outputs, TensorBase) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, TensorBase) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
+    elif isinstance(grad_outputs, TensorBase):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad(): got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
@@ -219,13 +219,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not o.requires_grad:
             raise RuntimeError(f"grad(): an output (shape {o.shape}) does not require grad and "
                                "has no graph")
-        if g is None:
-            if o.data.size != 1:
-                raise RuntimeError(f"grad(): grad_outputs is needed for a non-scalar output "
-                                   f"(shape {o.shape})")
-            g = Tensor._wrap(o.xp.ones_like(o.data), False, None)
-        elif not isinstance(g, Tensor):
-            g = Tensor(g, dtype=o.dtype)
+        if g is None and o.data.size != 1:
+            raise RuntimeError(f"grad(): grad_outputs is needed for a non-scalar output "
+                               f"(shape {o.shape})")
+        g = _as_gradient(g, o)
         if g.shape != o.shape:
             raise RuntimeError(f"grad(): grad_output shape {g.shape} does not match output shape "
                                f"{o.shape}")

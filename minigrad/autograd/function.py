@@ -30,6 +30,17 @@ from minigrad import backend
 _FREED = "freed"
 
 
+class TensorBase:
+    """What autograd knows of a Tensor: the class is ``minigrad.tensor.Tensor``, which builds on
+    this package (imports point one way: autograd -> ops -> tensor), so autograd recognises
+    tensors by this base and makes new ones with an existing tensor's ``_wrap``.
+
+    Fields every Tensor has: ``data`` (array), ``grad``, ``requires_grad``, ``_ctx`` (the
+    Function that made it, None for a leaf), ``_retains_grad``.
+    """
+    __slots__ = ()
+
+
 class Function:
     once_differentiable = False
 
@@ -66,7 +77,7 @@ class Function:
         y = ctx.forward(*[t.data for t in inputs], **attrs)
         if not isinstance(y, _ARRAY_TYPES[0]) and not isinstance(y, backend.array_types()):
             y = ctx.xp.asarray(y)
-        out = Tensor._wrap(y, record, ctx if record else None)
+        out = inputs[0]._wrap(y, record, ctx if record else None)  # a plain Tensor
         if record:
             ctx._output_ref = weakref.ref(out)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
@@ -93,7 +104,3 @@ def _device_mismatch(cls, inputs):
     raise RuntimeError(
         f"{cls.__name__}: expected all tensors on the same device, got tensors on {devs}. "
         "Move them with .to(device) first.")
-
-# Set by minigrad/tensor.py once Tensor exists (tensor.py imports this package, so it cannot be
-# imported from here at load time).
-Tensor = None

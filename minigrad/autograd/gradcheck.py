@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.autograd.engine import grad as _grad
+from minigrad.autograd.function import TensorBase
 
 
 class GradcheckError(AssertionError):
@@ -26,11 +27,9 @@ def _as_outputs(out):
 
 
 def _check_inputs(inputs):
-    from minigrad.tensor import Tensor
-
     inputs = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
     for i, t in enumerate(inputs):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a Tensor")
         if t.requires_grad and t.dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} is {t.dtype}; finite differences need float64 "
@@ -78,8 +77,6 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
     :class:`GradcheckError` naming the worst element (or returns False when
     ``raise_exception=False``).
     """
-    from minigrad.tensor import Tensor
-
     if mode not in ("full", "fast"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'fast', got {mode!r}")
     inputs = _check_inputs(inputs)
@@ -97,8 +94,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
         rows = []  # rows[j][i] = u_j^T d out / d input_i, flattened
         for u in us:
             if out.requires_grad:
-                gs = _grad(out, [t for _, t in diff], grad_outputs=Tensor(u.reshape(out.shape),
-                           dtype=out.dtype), retain_graph=True, allow_unused=True)
+                gs = _grad(out, [t for _, t in diff], grad_outputs=out._wrap(
+                    u.reshape(out.shape).astype(out.dtype), False, None), retain_graph=True, allow_unused=True)
             else:
                 gs = [None] * len(diff)
             rows.append([np.zeros(t.data.size) if g is None else
@@ -132,14 +129,11 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                   raise_exception=True, seed=0) -> bool:
     """Check second derivatives: gradcheck of (inputs, v) -> grad(fn(inputs), inputs, v,
     create_graph=True), with random float64 ``v`` (``grad_outputs``) that also require grad."""
-    from minigrad.tensor import Tensor
-
     inputs = _check_inputs(inputs)
     outputs = _as_outputs(fn(*inputs))
     rng = np.random.default_rng(seed + 1)
     if grad_outputs is None:
-        grad_outputs = [Tensor(rng.standard_normal(o.shape), dtype=np.float64, requires_grad=True)
-                        for o in outputs]
+        grad_outputs = [o._wrap(rng.standard_normal(o.shape), True, None) for o in outputs]
     else:
         grad_outputs = _as_outputs(grad_outputs)
     diff_idx = [i for i, t in enumerate(inputs) if t.requires_grad]
@@ -152,7 +146,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
         gs = _grad([o for o, _ in pairs], [xs[i] for i in diff_idx],
                    grad_outputs=[v for _, v in pairs], create_graph=True, allow_unused=True)
         # Where the first derivative does not reach an input, it is a constant zero.
-        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape))
+        return tuple(g if g is not None else xs[i]._wrap(np.zeros(xs[i].shape), False, None)
                      for g, i in zip(gs, diff_idx))
 
     return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,

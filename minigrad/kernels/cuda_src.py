@@ -140,22 +140,6 @@ _ELEMENTWISE_ACTIVATIONS = {
     "leaky_relu_bwd": ElementwiseSource(
         "T x, T gy, T slope", "T gx",
         "gx = x > (T)0 ? gy : gy * slope", ("x", "gy")),
-    "tanh_bwd": ElementwiseSource(
-        "T y, T gy", "T gx",
-        "gx = gy * ((T)1 - y * y)", ("y", "gy")),
-    "sigmoid_bwd": ElementwiseSource(
-        "T y, T gy", "T gx",
-        "gx = gy * y * ((T)1 - y)", ("y", "gy")),
-    # max(z, 0) - z*t + log1p(exp(-|z|)), the overflow-free form
-    "bce_with_logits_fwd": ElementwiseSource(
-        "T z, T t", "T loss",
-        "loss = (z > (T)0 ? z : (T)0) - z * t + log1p(exp(-fabs(z)))", ("z", "t")),
-    # gy * (sigmoid(z) - t), with sigmoid from e = exp(-|z|) in (0, 1] (never overflows)
-    "bce_with_logits_bwd": ElementwiseSource(
-        "T z, T t, T gy", "T gz",
-        "const T e = exp(-fabs(z));\n"
-        "const T sig = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);\n"
-        "gz = gy * (sig - t)", ("z", "t", "gy")),
 }
 
 # Optimizers: one pass, in place. Scalars arrive already cast to the parameter's dtype and

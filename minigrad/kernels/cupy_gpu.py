@@ -6,8 +6,7 @@ Every public function has exactly the signature of its twin in
 * ``im2col`` / ``col2im`` -- ``cupy.RawKernel`` s with one thread per output element;
   ``col2im`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
   and is bitwise equal to the reference (its sums run in the reference's order).
-* ``leaky_relu_fwd/bwd``, ``tanh_bwd``, ``sigmoid_bwd``, ``bce_with_logits_fwd/bwd`` --
-  ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
+* ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
   expression allocates.
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
   the reference's (i.e. torch.optim's) formulas, in the same operation order.
@@ -37,8 +36,7 @@ from . import reference as ref
 
 __all__ = [
     "im2col", "col2im", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
-    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
 
@@ -202,34 +200,6 @@ def leaky_relu_bwd(x, gy, slope):
     if not _fast(x, gy):
         return ref.leaky_relu_bwd(x, gy, slope)
     return _elementwise("leaky_relu_bwd")(x, gy, _scalar(slope, gy))
-
-
-def tanh_bwd(y, gy):
-    """``gy * (1 - y*y)``, one fused CUDA pass."""
-    if not _fast(y, gy):
-        return ref.tanh_bwd(y, gy)
-    return _elementwise("tanh_bwd")(y, gy)
-
-
-def sigmoid_bwd(y, gy):
-    """``gy * y * (1 - y)``, one fused CUDA pass."""
-    if not _fast(y, gy):
-        return ref.sigmoid_bwd(y, gy)
-    return _elementwise("sigmoid_bwd")(y, gy)
-
-
-def bce_with_logits_fwd(z, t):
-    """Elementwise ``max(z, 0) - z*t + log1p(exp(-|z|))``, one fused CUDA pass."""
-    if not _fast(z, t):
-        return ref.bce_with_logits_fwd(z, t)
-    return _elementwise("bce_with_logits_fwd")(z, t)
-
-
-def bce_with_logits_bwd(z, t, gy):
-    """``gy * (sigmoid(z) - t)``, one fused CUDA pass."""
-    if not _fast(z, t, gy):
-        return ref.bce_with_logits_bwd(z, t, gy)
-    return _elementwise("bce_with_logits_bwd")(z, t, gy)
 
 
 # ------------------------------------------------------------------------------- optimizers

@@ -37,8 +37,7 @@ from . import reference as ref
 
 __all__ = [
     "im2col", "col2im", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
-    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 ]
 
@@ -285,34 +284,6 @@ def _leaky_relu_bwd_kernel(x, gy, slope, out):
         out[i] = gy[i] if x[i] > 0 else gy[i] * slope
 
 
-@njit(cache=True, error_model="numpy")
-def _tanh_bwd_kernel(y, gy, one, out):
-    for i in range(y.shape[0]):
-        out[i] = gy[i] * (one - y[i] * y[i])
-
-
-@njit(cache=True, error_model="numpy")
-def _sigmoid_bwd_kernel(y, gy, one, out):
-    for i in range(y.shape[0]):
-        out[i] = gy[i] * y[i] * (one - y[i])
-
-
-@njit(cache=True, error_model="numpy")
-def _bce_with_logits_fwd_kernel(z, t, zero, out):
-    for i in range(z.shape[0]):
-        v = z[i]
-        out[i] = max(v, zero) - v * t[i] + math.log1p(math.exp(-abs(v)))
-
-
-@njit(cache=True, error_model="numpy")
-def _bce_with_logits_bwd_kernel(z, t, gy, one, out):
-    for i in range(z.shape[0]):
-        v = z[i]
-        e = math.exp(-abs(v))
-        sig = one / (one + e) if v >= 0 else e / (one + e)
-        out[i] = gy[i] * (sig - t[i])
-
-
 def _elementwise_ok(*arrays):
     return _is_float_ndarray(*arrays) and _same_shape(*arrays) and all(
         a.flags.c_contiguous for a in arrays)
@@ -333,42 +304,6 @@ def leaky_relu_bwd(x, gy, slope):
         return ref.leaky_relu_bwd(x, gy, slope)
     out = np.empty_like(gy)
     _leaky_relu_bwd_kernel(_flat(x), _flat(gy), gy.dtype.type(slope), _flat(out))
-    return out
-
-
-def tanh_bwd(y, gy):
-    """Numba ``gy * (1 - y*y)``; y, gy same shape."""
-    if not _elementwise_ok(y, gy):
-        return ref.tanh_bwd(y, gy)
-    out = np.empty_like(gy)
-    _tanh_bwd_kernel(_flat(y), _flat(gy), y.dtype.type(1), _flat(out))
-    return out
-
-
-def sigmoid_bwd(y, gy):
-    """Numba ``gy * y * (1 - y)``; y, gy same shape."""
-    if not _elementwise_ok(y, gy):
-        return ref.sigmoid_bwd(y, gy)
-    out = np.empty_like(gy)
-    _sigmoid_bwd_kernel(_flat(y), _flat(gy), y.dtype.type(1), _flat(out))
-    return out
-
-
-def bce_with_logits_fwd(z, t):
-    """Numba elementwise BCE-with-logits loss; z, t same shape."""
-    if not _elementwise_ok(z, t):
-        return ref.bce_with_logits_fwd(z, t)
-    out = np.empty_like(z)
-    _bce_with_logits_fwd_kernel(_flat(z), _flat(t), z.dtype.type(0), _flat(out))
-    return out
-
-
-def bce_with_logits_bwd(z, t, gy):
-    """Numba ``gy * (sigmoid(z) - t)``; z, t, gy same shape."""
-    if not _elementwise_ok(z, t, gy):
-        return ref.bce_with_logits_bwd(z, t, gy)
-    out = np.empty_like(z)
-    _bce_with_logits_bwd_kernel(_flat(z), _flat(t), _flat(gy), z.dtype.type(1), _flat(out))
     return out
 
 

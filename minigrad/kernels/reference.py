@@ -21,8 +21,7 @@ import numpy as np
 
 __all__ = [
     "im2col", "col2im", "conv_output_size", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
-    "bce_with_logits_fwd", "bce_with_logits_bwd",
+    "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
 
@@ -185,34 +184,6 @@ def leaky_relu_bwd(x, gy, slope):
     """Gradient of leaky ReLU: ``gy * (1 if x > 0 else slope)``; x, gy same shape."""
     xp = _xp(x)
     return xp.where(x > 0, gy, gy * _scalar(slope, gy))
-
-
-def tanh_bwd(y, gy):
-    """Gradient of ``y = tanh(x)`` from its *output*: ``gy * (1 - y**2)``."""
-    return gy * (1 - y * y)
-
-
-def sigmoid_bwd(y, gy):
-    """Gradient of ``y = sigmoid(x)`` from its *output*: ``gy * y * (1 - y)``."""
-    return gy * y * (1 - y)
-
-
-def bce_with_logits_fwd(z, t):
-    """Elementwise binary cross-entropy of logits z against targets t.
-
-    ``-(t*log(sigmoid(z)) + (1-t)*log(1 - sigmoid(z)))``, computed stably as
-    ``max(z, 0) - z*t + log1p(exp(-|z|))``.  No reduction; z, t same shape.
-    """
-    xp = _xp(z)
-    return xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
-
-
-def bce_with_logits_bwd(z, t, gy):
-    """Gradient of :func:`bce_with_logits_fwd` w.r.t. z: ``gy * (sigmoid(z) - t)``."""
-    xp = _xp(z)
-    e = xp.exp(-xp.abs(z))  # in (0, 1], never overflows
-    sig = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
-    return gy * (sig - t)
 
 
 # --------------------------------------------------------------------------- optimizers

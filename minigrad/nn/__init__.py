@@ -7,7 +7,7 @@ with PyTorch's names and semantics::
     D = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
                       nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128),
                       nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-    nn.init.dcgan_init_(D)                      # N(0, 0.02) convs, N(1, 0.02) BN weights
+    nn.init.normal_(D[0].weight, 0.0, 0.02)     # in place, from minigrad's generator
     loss = F.binary_cross_entropy_with_logits(D(x), minigrad.ones(len(x), 1))
 """
 from minigrad.nn import functional, init, utils

@@ -12,6 +12,11 @@ and target shapes match (PyTorch only warns, then silently broadcasts, which has
 ``binary_cross_entropy_with_logits``); feeding them softmax or sigmoid outputs is the bug
 PyTorch-GAN's acgan/infogan ship with.
 
+Checks on *values* (probabilities outside [0, 1], class or embedding indices out of range) run
+only under ``minigrad.detect_anomaly()``: each must read the data back, which on a GPU is a
+device-to-host synchronisation on every call. Outside that mode the losses take their
+numerically safe form unconditionally. Checks on shapes and dtypes, which cost nothing, always run.
+
 Notation: N batch, C channels/classes, H x W image size, L sequence length.
 """
 from __future__ import annotations
@@ -25,9 +30,12 @@ import warnings
 import numpy as np
 
 from minigrad import functional as _F
+from minigrad.autograd.anomaly import is_anomaly_enabled
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import rand
 from minigrad.ops import conv as _conv
+from minigrad.ops import elementwise as _E
+from minigrad.ops import shape as _S
 from minigrad.ops.linear import Linear as _LinearOp
 from minigrad.tensor import Tensor
 
@@ -386,7 +394,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = weight.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+    if is_anomaly_enabled() and idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
                          f"values in [{int(idx.min())}, {int(idx.max())}]")
     out = weight[weight.xp.asarray(idx)]
@@ -405,7 +413,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     xp = tensor.xp if isinstance(tensor, Tensor) else np
     if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+    if is_anomaly_enabled() and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype(np.int64)
@@ -502,12 +510,11 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
 
 
 def _clamped_log(p: Tensor) -> Tensor:
-    """max(log p, -100) as in torch's BCELoss, without evaluating log(0)."""
+    """max(log p, -100) as in torch's BCELoss, without evaluating log(0) (or log of a negative
+    number, which an out-of-range probability gives): where p <= 0 the value is -100 and the
+    gradient 0. Always this form: testing the data for zeros first would sync the device."""
     positive = p.data > 0
-    if positive.all():
-        return _F.clamp(_F.log(p), min=-100.0)
-    safe = _F.where(positive, p, 1.0)
-    return _F.where(positive, _F.clamp(_F.log(safe), min=-100.0), -100.0)
+    return _F.where(positive, _F.clamp(_F.log(_F.where(positive, p, 1.0)), min=-100.0), -100.0)
 
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
@@ -515,16 +522,22 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     at -100 as in PyTorch. Prefer :func:`binary_cross_entropy_with_logits` (stable, and no
     sigmoid layer needed)."""
     target = _target("binary_cross_entropy", input, target)
+    if is_anomaly_enabled():
+        _check_probabilities(input)
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input, input.dtype)
+    return _reduce(loss, reduction)
+
+
+def _check_probabilities(input: Tensor) -> None:
+    """ValueError unless every element of ``input`` lies in [0, 1] (reads the data back)."""
     lo, hi = (float(input.data.min()), float(input.data.max())) if input.data.size else (0, 0)
     if lo < 0 or hi > 1 or math.isnan(lo) or math.isnan(hi):
         hint = (" They look like logits (unbounded scores): use "
                 "binary_cross_entropy_with_logits, which applies the sigmoid itself, stably.")
         raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1] as input, got "
                          f"values in [{lo:.4g}, {hi:.4g}].{hint}")
-    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
-    if weight is not None:
-        loss = loss * _as_tensor(weight, input, input.dtype)
-    return _reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
@@ -549,7 +562,9 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
     return _reduce(loss, reduction)
 
 
-_SHAPE_OPS = ("Reshape", "Transpose", "GetItem", "Cast")
+# Ops that move or convert values without changing what they mean: a sigmoid's output seen
+# through them is still a probability.
+_SHAPE_OPS = (_S.Reshape, _S.Transpose, _S.GetItem, _E.Cast)
 
 
 def _warn_if_probabilities(logits: Tensor) -> None:
@@ -557,9 +572,9 @@ def _warn_if_probabilities(logits: Tensor) -> None:
     probability, and the loss would apply a second sigmoid. Values alone cannot tell (logits in
     [0, 1] are common), the op that produced them can; without a graph there is no warning."""
     ctx = logits._ctx
-    while ctx is not None and type(ctx).__name__ in _SHAPE_OPS and isinstance(ctx.inputs, tuple):
+    while isinstance(ctx, _SHAPE_OPS) and isinstance(ctx.inputs, tuple):
         ctx = ctx.inputs[0]._ctx
-    if ctx is not None and type(ctx).__name__ == "Sigmoid":
+    if isinstance(ctx, _E.Sigmoid):
         warnings.warn(
             "binary_cross_entropy_with_logits got the output of a sigmoid: it expects logits "
             "(raw scores) and applies the sigmoid itself, so it would score the probability "
@@ -603,7 +618,7 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     xp = input.xp
     idx = xp.asarray(idx).reshape(-1)
     valid = idx != ignore_index
-    if bool(((idx < 0) | (idx >= c))[valid].any()):
+    if is_anomaly_enabled() and bool(((idx < 0) | (idx >= c))[valid].any()):
         bad = idx[valid & ((idx < 0) | (idx >= c))]
         raise IndexError(f"nll_loss: target {int(bad[0])} is out of bounds for {c} classes")
     safe = xp.where(valid, idx, 0)
@@ -615,8 +630,8 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
         wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
         w = w * wt.astype(input.dtype)[safe]
     loss = -picked * Tensor._wrap(w, False, None)
-    if reduction == "mean":
-        return loss.sum() * (1.0 / float(w.sum()))
+    if reduction == "mean":  # divided by a 0-d tensor: float(w.sum()) would sync the device
+        return loss.sum() / Tensor._wrap(xp.asarray(w.sum()), False, None)
     if reduction == "none":
         return loss.reshape((input.shape[0],) + input.shape[2:])
     return _reduce(loss, reduction)
@@ -651,13 +666,12 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     idx = logits.xp.asarray(_class_targets("cross_entropy", logits, target))
     ignore = Tensor._wrap((idx != ignore_index).astype(logits.dtype), False, None)
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * ignore
-    if reduction == "mean":
+    if reduction == "mean":  # the weight of the non-ignored targets, as a 0-d tensor (no sync)
         if w is None:
-            denom = float(ignore.data.sum())
+            denom = ignore.data.sum()
         else:
-            denom = float(w.data[logits.xp.where(idx != ignore_index, idx, 0)][
-                idx != ignore_index].sum())
-        smooth = smooth.sum() * (1.0 / denom)
+            denom = (w.data[logits.xp.where(idx != ignore_index, idx, 0)] * ignore.data).sum()
+        smooth = smooth.sum() / Tensor._wrap(logits.xp.asarray(denom), False, None)
     else:
         smooth = _reduce(smooth, reduction)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
@@ -671,13 +685,9 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     t = _target("kl_div", input, target)
     if log_target:
         loss = _F.exp(t) * (t - input)
-    else:
+    else:  # 0 log 0 = 0, without evaluating log(0); always this form (no sync on the data)
         positive = t.data > 0
-        if positive.all():
-            loss = t * (_F.log(t) - input)
-        else:
-            safe = _F.where(positive, t, 1.0)
-            loss = _F.where(positive, t * (_F.log(safe) - input), 0.0)
+        loss = _F.where(positive, t * (_F.log(_F.where(positive, t, 1.0)) - input), 0.0)
     if reduction == "batchmean":
         return loss.sum() * (1.0 / input.shape[0]) if input.ndim else loss.sum()
     return _reduce(loss, reduction)

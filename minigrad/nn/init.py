@@ -8,10 +8,8 @@ prod(kernel). For a ConvTranspose2d weight (in, out, KH, KW) this is PyTorch's c
 (dimension 1 counts as the "input"), so default initialisations match PyTorch's exactly in
 distribution.
 
-DCGAN's initialisation (Radford et al. 2016: "all weights were initialized from a zero-centered
-Normal distribution with standard deviation 0.02") is one call away::
-
-    model.apply(init.dcgan_weights)     # or: init.dcgan_init_(model)
+This module knows tensors, not layers (``nn.layers`` imports it to initialise its parameters);
+model-wide schemes such as DCGAN's N(0, 0.02) live with the models (``gans.dcgan.dcgan_init``).
 """
 from __future__ import annotations
 
@@ -127,32 +125,5 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 
 
-def dcgan_weights(module) -> None:
-    """DCGAN's per-module initialisation, for ``model.apply(init.dcgan_weights)``:
-
-    - Conv2d / ConvTranspose2d: weight ~ N(0, 0.02^2), bias (if any) = 0;
-    - BatchNorm1d/2d (affine): weight ~ N(1, 0.02^2), bias = 0.
-
-    Other modules (Linear included) keep their default initialisation, as in pytorch/examples'
-    dcgan ``weights_init`` and PyTorch-GAN's ``weights_init_normal``.
-    """
-    from minigrad.nn import layers
-
-    if isinstance(module, (layers.Conv2d, layers.ConvTranspose2d)):
-        normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            zeros_(module.bias)
-    elif isinstance(module, layers._BatchNorm) and module.affine:
-        normal_(module.weight, 1.0, 0.02)
-        if module.bias is not None:
-            zeros_(module.bias)
-
-
-def dcgan_init_(module):
-    """Apply :func:`dcgan_weights` to ``module`` and all its descendants; returns ``module``."""
-    return module.apply(dcgan_weights)
-
-
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-           "dcgan_weights", "dcgan_init_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]

@@ -21,7 +21,7 @@ from minigrad import creation
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.module import Module, Parameter
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _dim
 
 
 def _param(*shape):
@@ -475,7 +475,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, x):
-        d = self.dim % x.ndim
+        d = _dim(repr(self), self.dim, x.ndim)
         size = self.unflattened_size
         known = int(np.prod([s for s in size if s != -1]))
         if (-1 not in size and known != x.shape[d]) or (known and x.shape[d] % known):

@@ -10,4 +10,11 @@ Each op's docstring states its math, e.g. "y = tanh(x); gx = gy * (1 - y^2)".
 Everything not here (softmax, losses, normalisation, ...) is composed from these in
 minigrad/functional.py and minigrad/nn/functional.py, and is therefore differentiable to any
 order with no extra code.
+
+Adding an op takes three pieces, each in one place:
+    1. a Function subclass here (forward on arrays, backward in Tensor ops, math in its docstring);
+    2. a wrapper in minigrad/functional.py decorated with ``@op``, which makes it a Tensor method
+       and, unless ``export=False``, ``minigrad.<name>``;
+    3. an OpSpec in tests/op_specs.py (gradcheck, gradgradcheck, numpy and torch references).
+A composite op (no backward of its own) needs only 2 and 3.
 """
