@@ -278,8 +278,10 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
     tr.add_argument("--dataset", default="mnist", type=_dataset_name(datasets.DATASETS),
                     help="mnist, fashion_mnist, mnist_xy (cyclegan) or random (noise images: "
                          "no download, for smoke tests) (default: mnist)")
-    tr.add_argument("--epochs", type=cli.positive_int, default=5, help="passes over the data (default: 5)")
-    tr.add_argument("--out", default=None, type=cli.out_folder, help="run folder (default: runs/MODEL_DATASET)")
+    tr.add_argument("--epochs", type=cli.positive_int, default=5,
+                    help="passes over the data (default: 5)")
+    tr.add_argument("--out", default=None, type=cli.out_folder,
+                    help="run folder (default: runs/MODEL_DATASET)")
     tr.add_argument("--max-steps", type=cli.positive_int, default=None,
                     help="stop after this many discriminator steps")
     tr.add_argument("--sample-every", type=cli.non_negative_int, default=500,
@@ -303,8 +305,10 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                                     "(conditional models: labels 0..9 cycled, in labels.npy "
                                     "beside it).")
     sa.add_argument("--checkpoint", required=True, help="checkpoint.npz of a run folder")
-    sa.add_argument("--n", type=cli.positive_int, default=10000, help="number of images (default: 10000)")
-    sa.add_argument("--out", default="samples.npy", type=cli.out_file, help="output .npy (default: samples.npy)")
+    sa.add_argument("--n", type=cli.positive_int, default=10000,
+                    help="number of images (default: 10000)")
+    sa.add_argument("--out", default="samples.npy", type=cli.out_file,
+                    help="output .npy (default: samples.npy)")
     common(sa, "seeds the noise")
 
     sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)",
