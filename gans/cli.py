@@ -41,9 +41,11 @@ def _user_errors() -> tuple:
 
 
 def describe(exc: BaseException) -> str:
-    """One line for ``exc``: the first line of its message."""
+    """One line for ``exc``: the first line of its message (two when the first ends with ':')."""
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
+    if text.endswith(":") and len(lines) > 1:
+        text += " " + lines[1].strip()
     if not isinstance(exc, _user_errors()):
         text = f"{type(exc).__name__}: {text} ({DEBUG_HINT})"
     return text
