@@ -442,3 +442,21 @@ def test_numba_compile_is_announced_once(tmp_path):
     assert str(tmp_path / "numba") in first.stderr
     second = _gans("-c", code, env=env)
     assert second.returncode == 0 and "compiling" not in second.stderr
+
+
+def test_ctrl_c_in_an_example_script_is_one_line():
+    """A script using cli.script_parser: Ctrl-C prints one line; Python then stops itself with
+    SIGINT (a shell shows exit code 130)."""
+    code = ("import time; from gans import cli; cli.script_parser('doc').parse_args([]); "
+            "print('ready', flush=True); time.sleep(60)")
+    env = {k: v for k, v in os.environ.items() if k != "GANS_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGINT and err == "gans: interrupted\n"
