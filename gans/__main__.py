@@ -333,7 +333,8 @@ def dispatch(argv):
 
     config_cls = None
     # The variant's config options are added once --model is known.
-    if argv[:1] == ["train"]:
+    command = next((a for a in argv if not a.startswith("-")), None)  # after --debug, say
+    if command == "train":
         name = _model_name(argv)
         if name in gans.REGISTRY:
             config_cls = gans.get_config(name)

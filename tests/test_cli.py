@@ -206,6 +206,8 @@ def test_config_values_say_what_they_expect(capsys):
     line = fails(TRAIN + ["--lr", "abc"], capsys, code=2)
     assert "argument --lr: invalid value 'abc' (expected a number)" in line
     assert "lambda" not in line
+    line = fails(["--debug"] + TRAIN + ["--lr", "abc"], capsys, code=2)  # --debug first
+    assert "argument --lr: invalid value 'abc'" in line
     line = fails(TRAIN + ["--betas", "0.9"], capsys, code=2)
     assert "argument --betas: invalid value '0.9'" in line and "2 comma-separated" in line
     line = fails(TRAIN + ["--betas", "0.5,x"], capsys, code=2)
@@ -415,7 +417,9 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    # 130; or, now and then, killed by SIGINT (which a shell shows as 130): when the interrupt
+    # crossed some C code on its way (Numba's?), CPython ends that way whatever the exit code.
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert err.strip().splitlines()[-1].startswith("gans: ") and "Traceback" not in err
     assert "interrupted" in err
 
