@@ -8,9 +8,11 @@ sqrt(1 + lr^2). Alternating updates orbit forever. Extragradient (step with the 
 look-ahead point) and optimistic gradient descent (2 g_t - g_{t-1}) spiral *in*.
 Every gradient is df/dx, df/dy from minigrad.grad on f = x * y.
 
-Writes docs/img/bilinear_game.png and prints |(x, y)| at the start and the end of each run.
+Writes runs/figures/bilinear_game.png and prints |(x, y)| at the start and the end of each
+run. The figure tracked in the repository is regenerated only by naming it:
+
+    python examples/bilinear_game.py --out docs/img/bilinear_game.png
 """
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -19,14 +21,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gans import cli  # noqa: E402
 from gans import theory as T  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--steps", type=int, default=300)
-p.add_argument("--lr", type=float, default=0.1)
-p.add_argument("--out", default=str(ROOT / "docs/img/bilinear_game.png"))
+p = cli.script_parser(__doc__)
+p.add_argument("--steps", type=cli.positive_int, default=300)
+p.add_argument("--lr", type=cli.number, default=0.1)
+p.add_argument("--out", default="runs/figures/bilinear_game.png", type=cli.out_file,
+               help="the picture (default: runs/figures/bilinear_game.png)")
 args = p.parse_args()
 
 paths = {m: T.play_bilinear(m, steps=args.steps, lr=args.lr, start=(1.0, 1.0))

@@ -8,23 +8,22 @@ where row c holds class c.
 Leaves runs/<model>_<dataset>/ (samples/, loss_curve.png, metrics.csv, checkpoint.npz) and
 classes.png.
 """
-import argparse
-
 import numpy as np
 
 import gans
 import minigrad
-from gans import datasets
+from gans import cli, datasets
 from gans.common import save_image_grid
 from gans.trainer import fit
 from minigrad.data import DataLoader
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+p = cli.script_parser(__doc__)
 p.add_argument("--model", default="cgan", choices=["cgan", "acgan"])
 p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
-p.add_argument("--epochs", type=int, default=10)
-p.add_argument("--out", default=None)
-p.add_argument("--seed", type=int, default=0)
+p.add_argument("--epochs", type=cli.positive_int, default=10)
+p.add_argument("--out", default=None, type=cli.out_folder,
+               help="run folder (default: runs/MODEL_DATASET)")
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

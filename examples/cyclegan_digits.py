@@ -7,21 +7,20 @@ Leaves runs/cyclegan_digits/ with samples/ (rows: x, G(x), F(G(x)), y, F(y), G(F
 loss_curve.png, metrics.csv and checkpoint.npz. At the end it trains a domain-Y classifier
 (gans.metrics' recipe) and reports how often G(x) is read as x's digit, and the cycle error.
 """
-import argparse
-
 import minigrad
+from gans import cli
 from gans.cyclegan import Config, CycleGAN, domain_classifier, translation_metrics, \
     unpaired_dataset
 from gans.trainer import fit
 from minigrad.data import DataLoader
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=1)
-p.add_argument("--max-steps", type=int, default=None)
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=1)
+p.add_argument("--max-steps", type=cli.positive_int, default=None)
 p.add_argument("--no-identity", action="store_true", help="drop the identity loss")
-p.add_argument("--out", default="runs/cyclegan_digits")
-p.add_argument("--device", default="cpu")
-p.add_argument("--seed", type=int, default=0)
+p.add_argument("--out", default="runs/cyclegan_digits", type=cli.out_folder)
+p.add_argument("--device", default="cpu", type=cli.device, help="cpu or cuda")
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

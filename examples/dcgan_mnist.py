@@ -7,21 +7,20 @@ Leaves runs/dcgan_mnist/ (samples/, loss_curve.png, metrics.csv, checkpoint.npz)
 interpolation.png (rows: slerp between two random codes) and arithmetic.png
 (mean(z_a) - mean(z_b) + mean(z_c) for three random groups of codes).
 """
-import argparse
-
 import numpy as np
 
 import minigrad
+from gans import cli
 from gans.common import save_image_grid
 from gans.dcgan import DCGAN, Config
 from gans.latent import interpolate, vector_arithmetic
 from gans.trainer import fit
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=5)
-p.add_argument("--out", default="runs/dcgan_mnist")
-p.add_argument("--seed", type=int, default=0)
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=5)
+p.add_argument("--out", default="runs/dcgan_mnist", type=cli.out_folder)
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

@@ -7,22 +7,21 @@ The progress grids (runs/infogan_mnist/samples/) have one row per categorical va
 c_1 along the columns. At the end it writes code grids for c_1 and c_2 and reports how well the
 categorical code alone picks the digit (the paper: about 95%), using gans.metrics' classifier.
 """
-import argparse
 from pathlib import Path
 
 import minigrad
-from gans import metrics
+from gans import cli, metrics
 from gans.common import save_image_grid
 from gans.infogan import Config, InfoGAN, categorical_code_accuracy, code_latents
 from gans.trainer import fit
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=5)
-p.add_argument("--lambda-cont", type=float, default=0.1)
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=5)
+p.add_argument("--lambda-cont", type=cli.number, default=0.1)
 p.add_argument("--learn-variance", action="store_true", help="Q predicts log sigma^2 too")
-p.add_argument("--out", default="runs/infogan_mnist")
-p.add_argument("--seed", type=int, default=0)
+p.add_argument("--out", default="runs/infogan_mnist", type=cli.out_folder)
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 
@@ -30,7 +29,7 @@ minigrad.manual_seed(args.seed)
 model = InfoGAN(Config(lambda_cont=args.lambda_cont, learn_variance=args.learn_variance))
 loader = DataLoader(mnist_dataset("train"), batch_size=model.config.batch_size, shuffle=True,
                     drop_last=True, seed=args.seed)
-fit(model, loader, epochs=max(args.epochs, 0), out_dir=args.out, dry_run=args.dry_run)
+fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run)
 if not args.dry_run:
     for i in range(model.config.n_continuous):
         z = code_latents(model, continuous_index=i, n=10)

@@ -2,7 +2,8 @@
 
     python examples/mode_collapse.py                 # 10 runs, 2 at a time: ~10-20 min, 2 cores
     python examples/mode_collapse.py --runs gan_k1,pacgan_k1 --datasets ring
-    python examples/mode_collapse.py --quick         # 200 steps each, output to /tmp (a check)
+    python examples/mode_collapse.py --quick         # 200 steps each (a check)
+    python examples/mode_collapse.py --out-dir docs  # regenerate the tracked docs/ files
 
 The VEEGAN / PacGAN protocol: 2500 samples; a sample is *high quality* within 3 standard
 deviations of its nearest mode; a mode is *covered* when it is the nearest mode of at least one
@@ -19,9 +20,11 @@ Runs (k = D steps per G step):
   not run by default (see docs/mode_collapse.md):
     pacgan_k2_bn, wgan_gp_bn   the same fixes with BatchNorm in G
 
-Writes docs/img/mode_collapse_{ring,grid}.png (samples during training),
-docs/img/mode_collapse_curves.png (modes and quality over training) and docs/mode_collapse.md
-(the tables, and the command that made them). Each run is one process with one BLAS thread.
+Writes runs/mode_collapse/img/mode_collapse_{ring,grid}.png (samples during training),
+.../img/mode_collapse_curves.png (modes and quality over training) and .../mode_collapse.md (the
+tables, and the command that made them); --quick writes under runs/mode_collapse_quick/. The
+copies tracked in docs/ are rewritten only by naming that folder: --out-dir docs. Each run is
+one process with one BLAS thread.
 """
 import os
 
@@ -38,9 +41,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from gans import cli  # noqa: E402
 from gans import theory as T  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 _PLAIN = dict(g_batchnorm=False)
 RUNS = {  # name -> (label, config overrides)
@@ -192,26 +194,31 @@ def markdown(results, datasets, args, seconds, command):
                 lines.append(f"| {label} |{cells}")
         lines.append("")
     pictures = [f"mode_collapse_{d}.png" for d in datasets] + ["mode_collapse_curves.png"]
-    lines += ["Pictures: " + ", ".join(f"`docs/img/{p}`" for p in pictures) + ".", ""]
+    folder = Path(args.out_dir, "img").as_posix()
+    lines += ["Pictures: " + ", ".join(f"`{folder}/{p}`" for p in pictures) + ".", ""]
     return "\n".join(lines)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
+def main(argv=None):
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", default=",".join(DEFAULT_RUNS),
                    help=f"comma list of {', '.join(RUNS)}")
     p.add_argument("--datasets", default="ring,grid")
-    p.add_argument("--steps", type=int, default=5000, help="G steps per run")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
-    p.add_argument("--out-dir", default=None, help="where docs/ outputs go (default: docs/)")
-    p.add_argument("--quick", action="store_true", help="200 steps, outputs under /tmp")
-    args = p.parse_args()
+    p.add_argument("--steps", type=cli.positive_int, default=5000, help="G steps per run")
+    p.add_argument("--seed", type=cli.non_negative_int, default=0)
+    p.add_argument("--jobs", type=cli.positive_int, default=2,
+                   help="runs in parallel (processes)")
+    p.add_argument("--out-dir", default=None, type=cli.out_folder,
+                   help="where the pictures and the tables go (default: runs/mode_collapse; "
+                        "docs to rewrite the tracked ones)")
+    p.add_argument("--quick", action="store_true",
+                   help="200 steps, outputs under runs/mode_collapse_quick")
+    args = p.parse_args(argv)
     if args.quick:
         args.steps = 200
-        args.out_dir = args.out_dir or "/tmp/mode_collapse_quick"
-    out = Path(args.out_dir) if args.out_dir else ROOT / "docs"
+    args.out_dir = args.out_dir or ("runs/mode_collapse_quick" if args.quick
+                                    else "runs/mode_collapse")
+    out = Path(args.out_dir)
     (out / "img").mkdir(parents=True, exist_ok=True)
     names = [n.strip() for n in args.runs.split(",") if n.strip()]
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -250,4 +257,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.run(main))

@@ -7,9 +7,11 @@ p_g = N(2, 1). A small MLP discriminator is trained on fresh samples of both unt
 it should then be the closed-form D*, and its value V(D, G) should be -log 4 + 2 JSD(p_data||p_g).
 With p_g = p_data, D* = 1/2 everywhere and V = -log 4 = -1.386.
 
-Writes docs/img/optimal_discriminator.png and prints the numbers.
+Writes runs/figures/optimal_discriminator.png and prints the numbers. The figure tracked in the
+repository is regenerated only by naming it:
+
+    python examples/optimal_discriminator.py --out docs/img/optimal_discriminator.png
 """
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -18,15 +20,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gans import cli  # noqa: E402
 from gans import theory as T  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--steps", type=int, default=3000, help="D training steps (Adam, batch 512)")
-p.add_argument("--lr", type=float, default=3e-3)
-p.add_argument("--seed", type=int, default=0)
-p.add_argument("--out", default=str(ROOT / "docs/img/optimal_discriminator.png"))
+p = cli.script_parser(__doc__)
+p.add_argument("--steps", type=cli.positive_int, default=3000,
+               help="D training steps (Adam, batch 512)")
+p.add_argument("--lr", type=cli.number, default=3e-3)
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
+p.add_argument("--out", default="runs/figures/optimal_discriminator.png", type=cli.out_file,
+               help="the picture (default: runs/figures/optimal_discriminator.png)")
 args = p.parse_args()
 
 # --- 1. p_g != p_data: D -> D* ---------------------------------------------------------------

@@ -5,23 +5,23 @@
 Leaves runs/vae_mnist/ with samples/ (decoder means from z ~ N(0, I)), loss_curve.png
 (loss = recon + kl, nats per image), interpolation.png and checkpoint.npz.
 """
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 import minigrad
+from gans import cli
 from gans.common import save_image_grid
 from gans.latent import interpolate
 from gans.trainer import fit
 from gans.vae import VAE, Config, elbo
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=10)
-p.add_argument("--latent-dim", type=int, default=20)
-p.add_argument("--out", default="runs/vae_mnist")
-p.add_argument("--seed", type=int, default=0)
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=10)
+p.add_argument("--latent-dim", type=cli.positive_int, default=20)
+p.add_argument("--out", default="runs/vae_mnist", type=cli.out_folder)
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

@@ -11,9 +11,11 @@ Left: a fixed logistic D whose offset is swept, so D(G(z)) runs from 1e-10 to ~0
 norms wrt G's parameters and G's outputs. Right: the Arjovsky-Bottou experiment, D trained
 against a frozen bad G (real N(4, 0.5^2), fakes around 0), the norms as D gets stronger.
 
-Writes docs/img/vanishing_gradient.png and prints the norms.
+Writes runs/figures/vanishing_gradient.png and prints the norms. The figure tracked in the
+repository is regenerated only by naming it:
+
+    python examples/vanishing_gradient.py --out docs/img/vanishing_gradient.png
 """
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -22,13 +24,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gans import cli  # noqa: E402
 from gans import theory as T  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--d-steps", type=int, default=2000, help="D steps in the right-hand experiment")
-p.add_argument("--out", default=str(ROOT / "docs/img/vanishing_gradient.png"))
+p = cli.script_parser(__doc__)
+p.add_argument("--d-steps", type=cli.positive_int, default=2000,
+               help="D steps in the right-hand experiment")
+p.add_argument("--out", default="runs/figures/vanishing_gradient.png", type=cli.out_file,
+               help="the picture (default: runs/figures/vanishing_gradient.png)")
 args = p.parse_args()
 
 sweep = T.vanishing_gradient_sweep()

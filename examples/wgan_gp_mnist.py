@@ -9,20 +9,20 @@ and checkpoint.npz; run it again to resume. Score it with
     python -m gans sample --checkpoint runs/wgan_gp_mlp_mnist/checkpoint.npz --out s.npy
     python -m gans score s.npy
 """
-import argparse
-
 import minigrad
+from gans import cli
 from gans.trainer import fit
 from gans.wgan_gp import WGANGP, Config
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=5)
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=5)
 p.add_argument("--critic", default="mlp", choices=["mlp", "conv"])
-p.add_argument("--gp-lambda", type=float, default=10.0)
-p.add_argument("--n-critic", type=int, default=5)
-p.add_argument("--out", default=None, help="default runs/wgan_gp_<critic>_mnist")
-p.add_argument("--seed", type=int, default=0)
+p.add_argument("--gp-lambda", type=cli.number, default=10.0)
+p.add_argument("--n-critic", type=cli.positive_int, default=5)
+p.add_argument("--out", default=None, type=cli.out_folder,
+               help="default runs/wgan_gp_<critic>_mnist")
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

@@ -6,21 +6,21 @@
 Leaves runs/wgan_mnist/ with samples/, loss_curve.png (w_dist should fall as samples improve),
 metrics.csv and checkpoint.npz; run it again to resume.
 """
-import argparse
-
 import minigrad
+from gans import cli
 from gans.trainer import fit
 from gans.wgan import WGAN, Config
 from minigrad.data import DataLoader, mnist_dataset
 
-p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-p.add_argument("--epochs", type=int, default=5)
-p.add_argument("--clip", type=float, default=0.01, help="critic weights in [-clip, clip]")
-p.add_argument("--n-critic", type=int, default=5, help="critic steps per generator step")
+p = cli.script_parser(__doc__)
+p.add_argument("--epochs", type=cli.positive_int, default=5)
+p.add_argument("--clip", type=cli.number, default=0.01, help="critic weights in [-clip, clip]")
+p.add_argument("--n-critic", type=cli.positive_int, default=5,
+               help="critic steps per generator step")
 p.add_argument("--warmup-critic", action="store_true")
 p.add_argument("--critic-batch-norm", action="store_true", help="the paper's DCGAN critic")
-p.add_argument("--out", default="runs/wgan_mnist")
-p.add_argument("--seed", type=int, default=0)
+p.add_argument("--out", default="runs/wgan_mnist", type=cli.out_folder)
+p.add_argument("--seed", type=cli.non_negative_int, default=0)
 p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
 args = p.parse_args()
 

@@ -18,20 +18,40 @@ from pathlib import Path
 import minigrad  # noqa: F401  (before NumPy: it picks OpenBLAS's kernels, see minigrad/__init__)
 import numpy as np
 
+from gans import cli
 
-def _parse_value(text: str, default):
+
+def _parse_value(text: str, default, name: str = ""):
+    """A config option's value, of the type of the field's ``default``; ArgumentTypeError names
+    what was expected (argparse prefixes the option)."""
     if isinstance(default, bool):
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected true or false)")
     if isinstance(default, tuple):
+        # Layer sizes (*_hidden) may have any length; betas and the like have the default's.
+        size = None if name.endswith("_hidden") or not default else len(default)
         kind = type(default[0]) if default else float
-        return tuple(kind(v) for v in text.split(","))
-    if default is None:
+        try:
+            values = tuple(kind(v) for v in text.split(","))
+        except ValueError:
+            values = None
+        if values is None or (size is not None and len(values) != size):
+            count = f"{size} comma-separated" if size else "comma-separated"
+            what = "whole numbers" if kind is int else "numbers"
+            example = ",".join(map(str, default))
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (expected {count} {what}, like {example})")
+        return values
+    if default is None or isinstance(default, str):
         return text
-    return type(default)(text)
+    if isinstance(default, int):
+        # sizes and counts: never negative; a batch and a step ratio hold at least one
+        return cli.positive_int(text) if name in ("batch_size", "k", "n_critic") \
+            else cli.non_negative_int(text)
+    return cli.number(text)
 
 
 def _field_comments(config_cls) -> dict:
@@ -64,7 +84,8 @@ def _add_config_options(parser, config_cls):
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         note = f"{comments[f.name]}; " if f.name in comments else ""
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None,
-                           type=lambda t, d=default: _parse_value(t, d), metavar=_metavar(default),
+                           type=lambda t, d=default, n=f.name: _parse_value(t, d, n),
+                           metavar=_metavar(default),
                            help=f"{note}default: {shown}")
 
 
@@ -98,11 +119,20 @@ def cmd_train(args, config_cls):
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
                         device=args.device if args.device != "cpu" else None)
-    out = args.out or f"runs/{args.model}_{args.dataset}"
+    out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
         resume=not args.restart, progress=not args.no_progress)
     print(f"checkpoint: {Path(out) / 'checkpoint.npz'}")
+
+
+def _check_file(path, magic: bytes, what: str, hint: str) -> None:
+    """Raise a one-line error unless ``path`` is a file starting with ``magic``."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no {what} at {path} ({hint})")
+    with open(path, "rb") as f:
+        if f.read(len(magic)) != magic:
+            raise ValueError(f"{path} is not a {what} ({hint})")
 
 
 def load_model(checkpoint, device="cpu"):
@@ -111,8 +141,18 @@ def load_model(checkpoint, device="cpu"):
     from gans.common import config_from_dict
     from minigrad.utils.io import load
 
-    state = load(checkpoint)["model"]
+    _check_file(checkpoint, b"PK", "checkpoint", "train writes one into its --out folder")
+    ckpt = load(checkpoint)
+    if not (isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict)
+            and "name" in ckpt["model"]):
+        keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{checkpoint} is not a checkpoint written by `python -m gans train` "
+                         f"(it holds: {keys})")
+    state = ckpt["model"]
     name = state["name"]
+    if name not in gans.REGISTRY:
+        raise ValueError(f"{checkpoint} holds a model {name!r} that this version of gans does "
+                         f"not know (known: {', '.join(gans.available())})")
     config = config_from_dict(gans.get_config(name), state["config"])
     model = gans.get_model(name)(config, device=device)
     model.load_state_dict(state)
@@ -143,6 +183,8 @@ def cmd_sample(args):
 def cmd_score(args):
     from gans import metrics
 
+    _check_file(args.samples, b"\x93NUMPY", "samples file (.npy)",
+                "`python -m gans sample` writes one")
     scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
     print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
 
@@ -150,7 +192,7 @@ def cmd_score(args):
 def cmd_show(args):
     run = Path(args.run)
     if not run.is_dir():
-        sys.exit(f"no run folder at {run}")
+        raise FileNotFoundError(f"no run folder at {run} (train's --out names one)")
     print(f"run: {run}")
     cfg = run / "config.json"
     if cfg.exists():
@@ -193,19 +235,32 @@ def _model_name(argv):
     return None
 
 
+def _dataset_name(names):
+    """An option type: one of ``names`` (the aliases of gans.datasets.load accepted too)."""
+    def check(text):
+        name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(text, text)
+        if name not in names:
+            raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (choose from "
+                                             f"{', '.join(names)})")
+        return name
+    return check
+
+
 def build_parser(config_cls=None) -> argparse.ArgumentParser:
     """The parser; ``config_cls`` adds one option per field of that variant's Config to train."""
     import gans
+    from gans import datasets
+    from gans.metrics import DATASETS as metrics_datasets
 
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="python -m gans", description=__doc__,
-                                     formatter_class=fmt)
+    parser = cli.ArgumentParser(prog="python -m gans", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p, seed_help):
-        p.add_argument("--device", default="cpu",
+        p.add_argument("--device", default="cpu", type=cli.device,
                        help="cpu, or cuda (a GPU through CuPy) (default: cpu)")
-        p.add_argument("--seed", type=int, default=0, help=seed_help + " (default: 0)")
+        p.add_argument("--seed", type=cli.non_negative_int, default=0,
+                       help=seed_help + " (default: 0)")
 
     sub.add_parser("list", help="list the variants",
                    description="List the variants (registry name and first line of the paper "
@@ -220,16 +275,18 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                "checkpoint.npz.\nAn existing checkpoint there is resumed unless --restart.")
     tr.add_argument("--model", required=True, choices=gans.available(), metavar="NAME",
                     help="the variant: " + ", ".join(gans.available()))
-    tr.add_argument("--dataset", default="mnist",
+    tr.add_argument("--dataset", default="mnist", type=_dataset_name(datasets.DATASETS),
                     help="mnist, fashion_mnist, mnist_xy (cyclegan) or random (noise images: "
                          "no download, for smoke tests) (default: mnist)")
-    tr.add_argument("--epochs", type=int, default=5, help="passes over the data (default: 5)")
-    tr.add_argument("--out", default=None, help="run folder (default: runs/MODEL_DATASET)")
-    tr.add_argument("--max-steps", type=int, default=None,
+    tr.add_argument("--epochs", type=cli.positive_int, default=5,
+                    help="passes over the data (default: 5)")
+    tr.add_argument("--out", default=None, type=cli.out_folder,
+                    help="run folder (default: runs/MODEL_DATASET)")
+    tr.add_argument("--max-steps", type=cli.positive_int, default=None,
                     help="stop after this many discriminator steps")
-    tr.add_argument("--sample-every", type=int, default=500,
+    tr.add_argument("--sample-every", type=cli.non_negative_int, default=500,
                     help="write a sample grid every N steps, 0 for never (default: 500)")
-    tr.add_argument("--checkpoint-every", type=int, default=1000,
+    tr.add_argument("--checkpoint-every", type=cli.non_negative_int, default=1000,
                     help="write the checkpoint every N steps, besides every epoch end "
                          "(default: 1000)")
     tr.add_argument("--dry-run", action="store_true",
@@ -248,8 +305,10 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                                     "(conditional models: labels 0..9 cycled, in labels.npy "
                                     "beside it).")
     sa.add_argument("--checkpoint", required=True, help="checkpoint.npz of a run folder")
-    sa.add_argument("--n", type=int, default=10000, help="number of images (default: 10000)")
-    sa.add_argument("--out", default="samples.npy", help="output .npy (default: samples.npy)")
+    sa.add_argument("--n", type=cli.positive_int, default=10000,
+                    help="number of images (default: 10000)")
+    sa.add_argument("--out", default="samples.npy", type=cli.out_file,
+                    help="output .npy (default: samples.npy)")
     common(sa, "seeds the noise")
 
     sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)",
@@ -257,7 +316,8 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                                     "dataset (see gans/metrics.py), beside the real test set's "
                                     "scores.")
     sc.add_argument("samples", help=".npy written by sample")
-    sc.add_argument("--dataset", default="mnist", help="mnist or fashion_mnist (default: mnist)")
+    sc.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
+                    help="mnist or fashion_mnist (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
 
     sh = sub.add_parser("show", help="summary and picture paths of a run folder",
@@ -267,13 +327,14 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None):
+def dispatch(argv):
+    """Parse ``argv`` and run the command; errors propagate as exceptions (see main)."""
     import gans
 
-    argv = sys.argv[1:] if argv is None else list(argv)
     config_cls = None
     # The variant's config options are added once --model is known.
-    if argv[:1] == ["train"]:
+    command = next((a for a in argv if not a.startswith("-")), None)  # after --debug, say
+    if command == "train":
         name = _model_name(argv)
         if name in gans.REGISTRY:
             config_cls = gans.get_config(name)
@@ -290,5 +351,11 @@ def main(argv=None):
         cmd_show(args)
 
 
+def main(argv=None) -> int:
+    """``python -m gans ...``: a mistake prints one line, ``gans: error: ...``, and returns 1
+    (2 for a malformed command line); --debug shows the traceback instead (see gans/cli.py)."""
+    return cli.run(dispatch, argv)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

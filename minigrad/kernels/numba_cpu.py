@@ -29,6 +29,8 @@ on the first call (and is cached on disk, ``cache=True``).
 """
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -438,3 +440,19 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
                     weight_decay != 0, dt(weight_decay), dt(alpha), dt(1.0 - alpha), dt(eps),
                     dt(lr), bool(centered), bool(use_momentum), dt(momentum))
     return param
+
+
+def _say_if_compiling():
+    """One line on stderr when Numba's disk cache holds none of these kernels yet (a first run
+    on this machine, or this file was edited): the pause that follows is compilation."""
+    kernels = [f for f in globals().values() if hasattr(f, "_cache")]  # the @njit dispatchers
+    try:
+        index_files = [Path(f._cache._cache_file._index_path) for f in kernels]
+    except AttributeError:  # another Numba's internals: say nothing rather than fail
+        return
+    if index_files and not any(p.exists() for p in index_files):
+        print(f"minigrad: compiling Numba kernels once (about 10 s; cached in "
+              f"{index_files[0].parent})", file=sys.stderr, flush=True)
+
+
+_say_if_compiling()

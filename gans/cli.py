@@ -1,0 +1,180 @@
+"""The command-line edge: a user's mistake costs one line to read, not a traceback.
+
+    $ python -m gans sample --checkpoint runs/nope/checkpoint.npz
+    gans: error: no checkpoint at runs/nope/checkpoint.npz (train writes one into its --out folder)
+
+The library raises ordinary exceptions whose messages name the problem (and the fix); only this
+layer turns them into that line, on stderr. Exit codes: 1 for an error, 2 for a malformed command
+line (as argparse), 130 for Ctrl-C (which prints one line too: the trainer's message says where
+the checkpoint was saved). ``--debug`` or the environment variable ``GANS_DEBUG=1`` let the
+exception through, with its full traceback.
+
+How a command uses it:
+    python -m gans, or any ``main(argv)``    ``raise SystemExit(cli.run(main))``
+    an example script (top-level code)       ``p = cli.script_parser(__doc__)``: the parser, and
+                                             uncaught exceptions become one line from then on
+The option types below (``positive_int``, ``out_folder``, ``device``, ...) check a value when
+the command line is read, so a bad one is reported before any work starts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+PROG = "gans"
+DEBUG_HINT = "run with --debug or GANS_DEBUG=1 for the traceback"
+
+
+def debugging(argv=()) -> bool:
+    """Whether to show tracebacks: ``--debug`` on the command line or ``GANS_DEBUG`` set (not 0)."""
+    return "--debug" in argv or os.environ.get("GANS_DEBUG", "0") not in ("", "0")
+
+
+def _user_errors() -> tuple:
+    """Exception types whose message is written for the user. Anything else is likely a bug:
+    its line names the type and says how to see the traceback."""
+    from minigrad.data import DatasetError
+
+    return (ValueError, OSError, ImportError, DatasetError, argparse.ArgumentTypeError)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for ``exc``: the first line of its message (two when the first ends with ':')."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if text.endswith(":") and len(lines) > 1:
+        text += " " + lines[1].strip()
+    if not isinstance(exc, _user_errors()):
+        text = f"{type(exc).__name__}: {text} ({DEBUG_HINT})"
+    return text
+
+
+def report(exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr; return the exit code (130 for Ctrl-C, else 1)."""
+    sys.stdout.flush()
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"{PROG}: {exc}" if str(exc) else f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    print(f"{PROG}: error: {describe(exc)}", file=sys.stderr)
+    return 1
+
+
+def run(main, argv=None) -> int:
+    """Call ``main(argv)``; an exception becomes one line on stderr and an exit code.
+
+    Returns ``main``'s return value (0 for None). SystemExit (argparse's usage errors and
+    --help) passes through untouched; with --debug or GANS_DEBUG=1 everything does.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if debugging(argv):
+        return main(argv) or 0
+    try:
+        return main(argv) or 0
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc)
+
+
+def install() -> None:
+    """For a script with top-level code: from now on an uncaught exception prints one line.
+
+    Python then exits with 1 (after Ctrl-C it stops itself with SIGINT, which a shell shows as
+    exit code 130). Nothing changes with --debug or GANS_DEBUG=1.
+    """
+    if not debugging(sys.argv[1:]):
+        sys.excepthook = lambda kind, exc, tb: report(exc)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with one-line usage errors (``gans: error: argument --lr: ...``, exit 2) and a
+    ``--debug`` option (read by :func:`run` and :func:`install`). Sub-commands inherit both."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true",
+                          help="on an error, show the full traceback instead of one line "
+                               "(or set GANS_DEBUG=1)")
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
+def script_parser(doc: str) -> ArgumentParser:
+    """The parser of an example script: :class:`ArgumentParser` showing ``doc`` in --help, and
+    :func:`install` done, so that the script's errors print one line too."""
+    install()
+    return ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+
+
+# ------------------------------------------------------------------------- option types
+def _int(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        want = "a positive whole number" if least == 1 else f"a whole number >= {least}"
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected {want})")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An option type: a whole number >= 1 (epochs, steps, batch size, sample count)."""
+    return _int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An option type: a whole number >= 0 (a seed; "every N steps" where 0 means never)."""
+    return _int(text, 0)
+
+
+def number(text: str) -> float:
+    """An option type: a float; the error says so (argparse's own would say "invalid float")."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected a number)") from None
+
+
+def out_folder(text: str) -> str:
+    """An option type: a folder to write into; it may not exist yet, but must not be a file and
+    must be creatable (its nearest existing parent is a writable folder)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: name a folder")
+    _check_writable(path, text)
+    return text
+
+
+def out_file(text: str) -> str:
+    """An option type: a file to write; not an existing folder, and in a writable folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: name a file")
+    _check_writable(path.parent, text)
+    return text
+
+
+def _check_writable(folder: Path, text: str) -> None:
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
+
+
+def device(text: str) -> str:
+    """An option type: cpu, or cuda (checked now: CuPy installed and a GPU visible)."""
+    import minigrad
+
+    try:
+        dev = minigrad.device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if dev.type == "cuda" and not minigrad.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text} is not available: {minigrad.cuda.unavailable_reason()}; use --device cpu")
+    return text
