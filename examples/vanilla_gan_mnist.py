@@ -15,9 +15,8 @@ Leaves runs/vanilla_mnist/ with sample grids (samples/), loss_curve.png, metrics
 checkpoint.npz. Run it again and it resumes where it stopped (a finished run is left alone; a
 larger --epochs trains it further; --restart starts over). Ctrl-C saves a checkpoint first.
 """
-import argparse
-
 import minigrad
+from gans import cli
 from gans.trainer import fit
 from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
@@ -26,15 +25,14 @@ EPOCHS = 15  # 9000 steps of batch 100: what fits in 5 minutes on two idle cores
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p = cli.script_parser(__doc__)
+    p.add_argument("--epochs", type=cli.positive_int, default=EPOCHS)
     p.add_argument("--loss", default="non_saturating", choices=["non_saturating", "minimax"])
-    p.add_argument("--k", type=int, default=1, help="D steps per G step")
+    p.add_argument("--k", type=cli.positive_int, default=1, help="D steps per G step")
     p.add_argument("--lecture", action="store_true",
                    help="the lecture's recipe: Adam betas (0.9, 0.999), no BatchNorm, no average")
-    p.add_argument("--out", default="runs/vanilla_mnist")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/vanilla_mnist", type=cli.out_folder)
+    p.add_argument("--seed", type=cli.non_negative_int, default=0)
     p.add_argument("--restart", action="store_true", help="start over even if --out has a run")
     p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
     args = p.parse_args(argv)
@@ -51,4 +49,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.run(main))

@@ -147,7 +147,7 @@ def test_other_config_or_model_is_refused(tmp_path):
     fit(_small_vanilla(), _loader(), epochs=1, out_dir=tmp_path, progress=False, max_steps=2,
         sample_every=0)
     config_before = (tmp_path / "config.json").read_text()
-    with pytest.raises(RunMismatch, match=r"lr \(saved 0.0002, now 0.001\).*--restart"):
+    with pytest.raises(RunMismatch, match=r"lr \(saved 0.0004, now 0.001\).*--restart"):
         fit(_small_vanilla(lr=1e-3), _loader(), epochs=1, out_dir=tmp_path, progress=False)
     assert (tmp_path / "config.json").read_text() == config_before
     wgan = gans.get_model("wgan")(gans.get_config("wgan")(batch_size=4))
