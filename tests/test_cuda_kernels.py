@@ -188,6 +188,8 @@ CASES = {}
 for _i, _g in enumerate(CONV_GEOMETRIES):
     CASES[f"im2col-{_i}"] = ("im2col", _im2col_case(_g))
     CASES[f"col2im-{_i}"] = ("col2im", _col2im_case(_g))
+    CASES[f"im2col_hwc-{_i}"] = ("im2col_hwc", _im2col_case(_g))
+    CASES[f"col2im_hwc-{_i}"] = ("col2im_hwc", _col2im_case(_g))  # same cols shape
 CASES.update({
     "leaky_relu_fwd": ("leaky_relu_fwd", lambda r, d: ((_signed(r, d), 0.2), {})),
     "leaky_relu_bwd": ("leaky_relu_bwd",
@@ -217,7 +219,7 @@ for _nest in (False, True):
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
-EXACT = {"im2col", "col2im"}  # copies and same-order sums: bitwise equal to the reference
+EXACT = {"im2col", "col2im", "im2col_hwc", "col2im_hwc"}  # copies and same-order sums: bitwise equal to the reference
 
 
 def _tolerance(kernel, dtype):

@@ -47,7 +47,7 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 
 #: Kernels that have a Numba implementation in ``numba_cpu``.
 NUMBA_KERNELS = frozenset({
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
     "bce_with_logits_fwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update",
@@ -58,7 +58,7 @@ NUMBA_KERNELS = frozenset({
 #: Left out: ``sigmoid_bwd`` and ``bce_with_logits_fwd``, which only ever see
 #: (batch, 1) arrays, where Numba's ~2 us dispatch cost makes it slower or a tie.
 AUTO_NUMBA = frozenset({
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update",
 })

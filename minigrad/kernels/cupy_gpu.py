@@ -36,7 +36,7 @@ from . import cuda_src
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
     "bce_with_logits_fwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -162,6 +162,26 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
                     (cp.ascontiguousarray(cols), x)
                     + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
     return x
+
+
+# NOTE: the (i, j, c)-ordered pair that ops/conv.py uses runs the reference on the GPU: it is
+# KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
+# which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
+# available when they were added); a RawKernel twin of the two above can replace them.
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """im2col with (i, j, c)-ordered columns; see :func:`minigrad.kernels.reference.im2col_hwc`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
+    """
+    return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
+
+
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of im2col_hwc; see :func:`minigrad.kernels.reference.col2im_hwc`.
+
+    cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
+    """
+    return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
 
 
 # ------------------------------------------------------------------------------ scatter-add

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col", "col2im", "conv_output_size", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
     "bce_with_logits_fwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -147,6 +147,65 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
             x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, :, i, j]
     x = x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
     return xp.ascontiguousarray(x)
+
+
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """:func:`im2col` with the columns of each row ordered (i, j, c) instead of (c, i, j).
+
+    Args and geometry as for :func:`im2col`.
+
+    Returns:
+        C-contiguous array ``cols`` of shape (N*OH*OW, KH*KW*C), x's dtype::
+
+            cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c]
+                = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+    It is :func:`im2col` with its columns permuted, so a convolution is
+    ``cols @ weight.transpose(0, 2, 3, 1).reshape(C_out, -1).T``. This order is the
+    faster one to build: for each window offset (i, j) the C channels of a pixel are one
+    contiguous run in both the channels-last padded image and the row, so a fast kernel
+    copies (and :func:`col2im_hwc` adds) whole C-vectors instead of scattering single values
+    KH*KW entries apart.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1)
+    col = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            col[:, :, :, i, j, :] = x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :]
+    return col.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`im2col_hwc`: :func:`col2im` for columns ordered (i, j, c).
+
+    Args:
+        cols: array of shape (N*OH*OW, KH*KW*C), laid out as im2col_hwc's output.
+        x_shape, kh, kw, stride, padding, dilation: as for :func:`col2im`.
+
+    Returns:
+        C-contiguous array ``x`` of shape (N, C, H, W), cols' dtype, with
+        ``<im2col_hwc(x), C> == <x, col2im_hwc(C)>``. Each pixel receives its window
+        contributions in increasing (i, j) order (the loop below), which fast kernels
+        follow so that their sums are bitwise equal to this one.
+    """
+    xp = _xp(cols)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, kh * kw * c):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
+    col = cols.reshape(n, oh, ow, kh, kw, c)
+    x_pad = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)  # channels-last
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, i, j, :]
+    return xp.ascontiguousarray(x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2))
 
 
 # --------------------------------------------------------------------------- scatter-add
