@@ -510,9 +510,9 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
 # the innermost loop a contiguous run of C values on both sides (the channels-last padded
 # image and the row of cols), so these copy and add whole vectors that LLVM vectorises,
 # instead of the stride-KH*KW scatter of the (c, i, j) order above (measured in
-# benchmarks/NOTES.md). Serial, for the reason given at the top of this module. Bitwise equal
-# to the reference: im2col is a copy; col2im adds in increasing (i, j) order per pixel, as the
-# reference's loop does.
+# benchmarks/NOTES.md). col2im is a gather (each pixel summed once from its taps). Serial, for
+# the reason given at the top of this module. Bitwise equal to the reference: im2col is a copy;
+# col2im adds in increasing (i, j) order per pixel, as the reference's loop does.
 
 @njit(cache=True, error_model="numpy")
 def _pad_channels_last(x, b, ph, pw, xpad):
@@ -545,25 +545,35 @@ def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 @njit(cache=True, error_model="numpy")
 def _col2im_hwc_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Scatter-add cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten."""
+    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten.
+
+    A gather: each pixel's C-vector is summed once, in a buffer, from the window entries that
+    copied it, taken in increasing (i, j) order (the reference's order, so bitwise equal),
+    instead of KH*KW scatter passes over a padded image."""
     n, c, h, w = x.shape
-    xpad = np.empty((h + 2 * ph, w + 2 * pw, c), x.dtype)
+    acc = np.empty((h, w, c), x.dtype)
     for b in range(n):
-        xpad[:] = 0
-        for i in range(kh):
-            for j in range(kw):
-                off = (i * kw + j) * c
-                for y in range(oh):
-                    hi = y * sh + i * dh
-                    for xo in range(ow):
-                        wi = xo * sw + j * dw
-                        row = (b * oh + y) * ow + xo
+        for hh in range(h):
+            for ww in range(w):
+                for ch in range(c):
+                    acc[hh, ww, ch] = 0
+                for i in range(kh):
+                    t = hh + ph - i * dh
+                    if t < 0 or t % sh != 0 or t // sh >= oh:
+                        continue
+                    y = t // sh
+                    for j in range(kw):
+                        u = ww + pw - j * dw
+                        if u < 0 or u % sw != 0 or u // sw >= ow:
+                            continue
+                        row = (b * oh + y) * ow + u // sw
+                        off = (i * kw + j) * c
                         for ch in range(c):
-                            xpad[hi, wi, ch] += cols[row, off + ch]
+                            acc[hh, ww, ch] += cols[row, off + ch]
         for ch in range(c):
             for hh in range(h):
                 for ww in range(w):
-                    x[b, ch, hh, ww] = xpad[hh + ph, ww + pw, ch]
+                    x[b, ch, hh, ww] = acc[hh, ww, ch]
 
 
 def im2col_hwc(x, kh, kw, stride, padding, dilation):
