@@ -604,3 +604,21 @@ def test_import_is_lazy_and_env_var_selects_mode():
     assert first == "numpy False False"
     assert second == "False"  # numpy mode never imports numba
     assert _python("import minigrad.kernels as k; print(k.get_mode())").endswith("auto")
+
+
+# =========================================================================== allocator tuning
+
+def test_malloc_tuning_at_import_and_opt_out():
+    """On Linux/glibc, importing minigrad raises malloc's mmap/trim thresholds (kernels.
+    tune_malloc); MINIGRAD_MALLOC_TUNING=0 leaves malloc alone."""
+    import platform
+
+    code = "import minigrad; from minigrad import kernels; print(kernels.MALLOC_TUNED)"
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        check=True).stdout.strip()
+    env["MINIGRAD_MALLOC_TUNING"] = "0"
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert on == str(glibc) and off == "False"
