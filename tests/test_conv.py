@@ -416,3 +416,29 @@ def test_conv_trio_matches_reference_kernels(geom, mode):
         assert a.shape == e.shape and a.flags.c_contiguous
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("thin_k", [0, 10 ** 6])
+def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
+    """ops/conv.py THIN_K picks per-image products on NCHW arrays (unfold/fold) or products on
+    channels-last rows (im2col/col2im); forcing every conv onto one path or the other gives the
+    same values, and gradcheck/gradgradcheck pass on both."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(31)
+    x = _t(rng.standard_normal((2, 1, 8, 7)), True)
+    W = _t(rng.standard_normal((3, 1, 4, 3)), True)
+    V = _t(rng.standard_normal((3, 1, 2, 2)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, s=(2, 1), p=(1, 1)).tanh()                 # 1 -> 3 channels
+        return _convT(h, V, s=(2, 2), size=(8, 14))                 # 3 -> 1 channel
+
+    expected = f(x, W, V).data  # the default THIN_K
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

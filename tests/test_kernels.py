@@ -248,6 +248,26 @@ def test_numba_hwc_kernels_non_contiguous_inputs(nb):
         nb.col2im_hwc(g[:-1], (3, 4, 5, 5), 2, 2, 1, 0, 1)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_unfold_fold_hwc_are_im2col_col2im_hwc_per_image_transposed(case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(9)
+    x = _randn(rng, x_shape, dtype)
+    n = x_shape[0]
+    cols = ref.im2col_hwc(x, kh, kw, s, p, d)
+    u = ref.unfold_hwc(x, kh, kw, s, p, d)
+    assert u.dtype == dtype and u.flags.c_contiguous
+    np.testing.assert_array_equal(u, cols.reshape(n, -1, cols.shape[1]).transpose(0, 2, 1))
+    g = _randn(rng, u.shape, dtype)
+    back = ref.fold_hwc(g, x_shape, kh, kw, s, p, d)
+    assert back.shape == x_shape and back.dtype == dtype and back.flags.c_contiguous
+    g_rows = np.ascontiguousarray(g.transpose(0, 2, 1)).reshape(cols.shape)
+    np.testing.assert_array_equal(back, ref.col2im_hwc(g_rows, x_shape, kh, kw, s, p, d))
+    with pytest.raises(ValueError, match="u has shape"):
+        ref.fold_hwc(g[:, :-1], x_shape, kh, kw, s, p, d)
+
+
 if hypothesis is not None:
     @settings(max_examples=40, deadline=None)
     @given(n=st.integers(1, 2), c=st.sampled_from([1, 2, 5, 16]), h=st.integers(1, 9),

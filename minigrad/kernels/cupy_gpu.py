@@ -36,7 +36,7 @@ from . import cuda_src
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
     "bce_with_logits_fwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -164,7 +164,7 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
     return x
 
 
-# NOTE: the (i, j, c)-ordered pair that ops/conv.py uses runs the reference on the GPU: it is
+# NOTE: the (i, j, c)-ordered kernels that ops/conv.py uses run the reference on the GPU: it is
 # KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
 # which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
 # available when they were added); a RawKernel twin of the two above can replace them.
@@ -182,6 +182,22 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
     cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
     """
     return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
+
+
+def unfold_hwc(x, kh, kw, stride, padding, dilation):
+    """im2col_hwc per image, transposed; see :func:`minigrad.kernels.reference.unfold_hwc`.
+
+    x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
+    """
+    return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+
+
+def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of unfold_hwc; see :func:`minigrad.kernels.reference.fold_hwc`.
+
+    u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
+    """
+    return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
 
 
 # ------------------------------------------------------------------------------ scatter-add

@@ -20,7 +20,8 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "conv_output_size", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
+    "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "tanh_bwd", "sigmoid_bwd",
     "bce_with_logits_fwd", "bce_with_logits_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -206,6 +207,55 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
             j0 = j * dw
             x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, i, j, :]
     return xp.ascontiguousarray(x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2))
+
+
+def unfold_hwc(x, kh, kw, stride, padding, dilation):
+    """:func:`im2col_hwc` with each image's matrix transposed: torch's ``unfold`` layout.
+
+    Args and geometry as for :func:`im2col`.
+
+    Returns:
+        C-contiguous array ``u`` of shape (N, KH*KW*C, OH*OW), x's dtype::
+
+            u[n, (i*KW + j)*C + c, oh*OW + ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+    i.e. ``u[n] == im2col_hwc(x)[n*OH*OW:(n+1)*OH*OW].T``. With it a convolution is a batch of
+    products ``W_rows @ u[n]`` whose result is already NCHW (no transposing copy of the
+    output). That pays where KH*KW*C is small, e.g. a one-channel input, whose output would
+    otherwise be C_out / (KH*KW*C) times larger than the columns to transpose.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    col = xp.empty((n, kh, kw, c, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            col[:, i, j] = x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw]
+    return col.reshape(n, kh * kw * c, oh * ow)
+
+
+def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`unfold_hwc`: (N, KH*KW*C, OH*OW) -> (N, C, H, W), summing overlaps.
+
+    Returns a C-contiguous array of u's dtype; each pixel receives its window contributions in
+    increasing (i, j) order, like :func:`col2im_hwc` (which it equals on the transposed input).
+    """
+    xp = _xp(u)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    if u.shape != (n, kh * kw * c, oh * ow):
+        raise ValueError(f"u has shape {u.shape}, expected {(n, kh * kw * c, oh * ow)}")
+    col = u.reshape(n, kh, kw, c, oh, ow)
+    x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=u.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw] += col[:, i, j]
+    return xp.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
 # --------------------------------------------------------------------------- scatter-add

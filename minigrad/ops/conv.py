@@ -63,6 +63,24 @@ def _col2im(xp, cols, x_shape, kh, kw, stride, padding, dilation):
     return kernels.get("col2im_hwc", xp)(cols, x_shape, kh, kw, stride, padding, dilation)
 
 
+def _unfold(xp, x, kh, kw, stride, padding, dilation):
+    """(N, C, H, W) -> (N, KH*KW*C, OH*OW): _im2col per image, transposed."""
+    return kernels.get("unfold_hwc", xp)(x, kh, kw, stride, padding, dilation)
+
+
+def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of _unfold: (N, KH*KW*C, OH*OW) -> (N, C, H, W)."""
+    return kernels.get("fold_hwc", xp)(u, x_shape, kh, kw, stride, padding, dilation)
+
+
+#: A product whose weight rows have at most this many columns (KH*KW*C of Conv2d's input,
+#: KH*KW*OC of ConvTranspose2d's output: the one-channel side of DCGAN's first and last layers)
+#: runs per image on the NCHW arrays (_unfold/_fold) instead of on channels-last rows: then
+#: neither the wide input nor the wide output is transposed, and those copies, not the small
+#: GEMMs, were most of such a layer's time (benchmarks/NOTES.md).
+THIN_K = 48
+
+
 def _w_rows(W):
     """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
     a, b, kh, kw = W.shape
@@ -98,14 +116,20 @@ class Conv2d(Function):
     def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n = x.shape[0]
-        oc, _, kh, kw = W.shape
+        oc, c, kh, kw = W.shape
+        oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
+        if kh * kw * c <= THIN_K:  # thin input: per-image products give NCHW directly
+            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+            y = (_w_rows(W) @ u).reshape(n, oc, oh, ow)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         # cols: (N*OH*OW, C*KH*KW)
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
-        oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
         y = cols @ _w_rows(W).T                            # (N*OH*OW, OC)
         if b is not None:
             y += b
@@ -143,6 +167,12 @@ class ConvTranspose2d(Function):
                 f"conv_transpose2d: output size {tuple(output_size)} is inconsistent with input "
                 f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
                 f"{dilation}: a convolution of the output must give back the input size")
+        if kh * kw * oc <= THIN_K:  # thin output: per-image products straight from NCHW x
+            u = self.xp.ascontiguousarray(_w_rows(W).T) @ x.reshape(n, c, h * w)
+            y = _fold(self.xp, u, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
         if rows is None:
             rows = _to_rows(x)
         need = getattr(self, "needs_input_grad", None)
@@ -182,12 +212,18 @@ class Conv2dGradWeight(Function):
         self.kernel_size = kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = kernel_size
+        n, c = x.shape[:2]
+        oc = gy.shape[1]
+        if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
+            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+            gW = (gy.reshape(n, oc, -1) @ u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+            return _w_from_rows(self.xp, gW, oc, c, kh, kw)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
             gy_rows = _to_rows(gy)
         gW = gy_rows.T @ cols                              # (OC, KH*KW*C)
-        return _w_from_rows(self.xp, gW, gy.shape[1], x.shape[1], kh, kw)
+        return _w_from_rows(self.xp, gW, oc, c, kh, kw)
 
     def backward(self, ggW):
         x, gy = self.inputs
