@@ -52,6 +52,11 @@ def make_cases(rng):
         cols = _randn(rng, reference.im2col(x, **CONV_ARGS).shape)
         cases.append(("col2im", f"cols{cols.shape} -> {x_shape}",
                       lambda m, c=cols, s=x_shape: m.col2im(c, s, **CONV_ARGS)))
+        # the (i, j, c)-ordered pair that ops/conv.py uses
+        cases.append(("im2col_hwc", f"x{x_shape} k4 s2 p1",
+                      lambda m, x=x: m.im2col_hwc(x, **CONV_ARGS)))
+        cases.append(("col2im_hwc", f"cols{cols.shape} -> {x_shape}",
+                      lambda m, c=cols, s=x_shape: m.col2im_hwc(c, s, **CONV_ARGS)))
 
     target = np.zeros((10, 100), np.float32)           # cGAN label embedding
     idx = rng.integers(0, 10, 64)

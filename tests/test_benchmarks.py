@@ -130,3 +130,20 @@ def test_critic_twins_take_the_same_first_steps(name):
     if name == "wgan":
         c = model.config.clip
         assert all(float(p.detach().abs().max()) <= c for p in twin.D.parameters())
+
+
+def test_steps_ab_runs_each_framework_in_its_own_process(tmp_path):
+    """benchmarks.steps_ab: before/after/torch processes; the 'before' here is this checkout."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-m", "benchmarks.steps_ab", "--before", str(root),
+                    "--models", "vanilla", "--rounds", "1", "--out", str(tmp_path)],
+                   check=True, capture_output=True, timeout=600, env=env, cwd=root)
+    result = json.loads((tmp_path / "steps_ab.json").read_text())
+    runs = result["runs"]["vanilla"]
+    assert set(runs) == {"before", "after", "torch"}
+    assert all(r["cpu_ms"] > 0 and r["wall_ms"] > 0 for v in runs.values() for r in v)
+    assert result["machine"]["load_before"] is not None
