@@ -77,7 +77,8 @@ def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
 #: KH*KW*OC of ConvTranspose2d's output: the one-channel side of DCGAN's first and last layers)
 #: runs per image on the NCHW arrays (_unfold/_fold) instead of on channels-last rows: then
 #: neither the wide input nor the wide output is transposed, and those copies, not the small
-#: GEMMs, were most of such a layer's time (benchmarks/NOTES.md).
+#: GEMMs, were most of such a layer's time (benchmarks/NOTES.md). Conv2dGradWeight does the same
+#: when its x is the thin side (one product per image, summed over the batch).
 THIN_K = 48
 
 
