@@ -120,7 +120,8 @@ def _minigrad_gemm(kind, cin, cout, h, k, s, p):
     cols = rng.standard_normal((rows, k * k * small_c), np.float32)
     wr = rng.standard_normal((big_c, k * k * small_c), np.float32)
     yr = rng.standard_normal((rows, big_c), np.float32)
-    return {"fwd": lambda: cols @ wr.T, "igrad": lambda: yr @ wr, "wgrad": lambda: yr.T @ cols}
+    return {"fwd": lambda: cols @ wr.T, "igrad": lambda: yr @ wr,
+            "wgrad": lambda: (cols.T @ yr).T}  # the ops' forms (Conv2dGradWeight's NOTE)
 
 
 def _torch_products(kind, cin, cout, h, k, s, p):

@@ -223,7 +223,11 @@ class Conv2dGradWeight(Function):
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
             gy_rows = _to_rows(gy)
-        gW = gy_rows.T @ cols                              # (OC, KH*KW*C)
+        # NOTE: computed as (cols^T @ gy_rows)^T, the same product with the long output-pixel
+        # dimension as the inner one and OC last: with 2 threads OpenBLAS ran gy_rows^T @ cols
+        # (M = OC = 128, K = N*OH*OW = 3136..16384) at 5 GFLOP/s and this form at 20-26, equal
+        # at 1 thread (benchmarks/NOTES.md).
+        gW = (cols.T @ gy_rows).T                          # (OC, KH*KW*C)
         return _w_from_rows(self.xp, gW, oc, c, kh, kw)
 
     def backward(self, ggW):
