@@ -91,8 +91,6 @@ calls = {
                                           np.array([1, 3, 1]), a[:3]),
     "leaky_relu_fwd": lambda: nb.leaky_relu_fwd(a, 0.2),
     "leaky_relu_bwd": lambda: nb.leaky_relu_bwd(a, b, 0.2),
-    "tanh_bwd": lambda: nb.tanh_bwd(a, b),
-    "bce_with_logits_bwd": lambda: nb.bce_with_logits_bwd(a, np.abs(b) % 1, c),
     "adam_update": lambda: nb.adam_update(p, g, m, v, None, lr=1e-3, beta1=0.9, beta2=0.999,
                                           eps=1e-8, weight_decay=0, step=1, amsgrad=False),
     "rmsprop_update": lambda: nb.rmsprop_update(p, g, v, None, None, lr=1e-3, alpha=0.99,

@@ -52,6 +52,11 @@ def make_cases(rng):
         cols = _randn(rng, reference.im2col(x, **CONV_ARGS).shape)
         cases.append(("col2im", f"cols{cols.shape} -> {x_shape}",
                       lambda m, c=cols, s=x_shape: m.col2im(c, s, **CONV_ARGS)))
+        # the (i, j, c)-ordered pair that ops/conv.py uses
+        cases.append(("im2col_hwc", f"x{x_shape} k4 s2 p1",
+                      lambda m, x=x: m.im2col_hwc(x, **CONV_ARGS)))
+        cases.append(("col2im_hwc", f"cols{cols.shape} -> {x_shape}",
+                      lambda m, c=cols, s=x_shape: m.col2im_hwc(c, s, **CONV_ARGS)))
 
     target = np.zeros((10, 100), np.float32)           # cGAN label embedding
     idx = rng.integers(0, 10, 64)
@@ -68,21 +73,6 @@ def make_cases(rng):
     gx = _randn(rng, (100, 1024))
     cases.append(("leaky_relu_fwd", "(100,1024)", lambda m: m.leaky_relu_fwd(x, 0.2)))
     cases.append(("leaky_relu_bwd", "(100,1024)", lambda m: m.leaky_relu_bwd(x, gx, 0.2)))
-
-    y = np.tanh(_randn(rng, (64, 784)))
-    gy = _randn(rng, (64, 784))
-    cases.append(("tanh_bwd", "(64,784)", lambda m: m.tanh_bwd(y, gy)))
-
-    for shape in [(64, 1)]:
-        z = _randn(rng, shape)
-        s = 1 / (1 + np.exp(-z))
-        t = (rng.random(shape) < 0.5).astype(np.float32)
-        g = _randn(rng, shape)
-        cases.append(("sigmoid_bwd", str(shape), lambda m, s=s, g=g: m.sigmoid_bwd(s, g)))
-        cases.append(("bce_with_logits_fwd", str(shape),
-                      lambda m, z=z, t=t: m.bce_with_logits_fwd(z, t)))
-        cases.append(("bce_with_logits_bwd", str(shape),
-                      lambda m, z=z, t=t, g=g: m.bce_with_logits_bwd(z, t, g)))
 
     n_params = sum(int(np.prod(s)) for s in MLP_GAN_SHAPES)
     label = f"{len(MLP_GAN_SHAPES)} tensors, {n_params / 1e6:.2f}M"

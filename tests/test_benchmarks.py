@@ -9,14 +9,71 @@ pytest.importorskip("torch")
 
 
 def test_quick_benchmark_writes_files(tmp_path):
+    """--threads 2 (the default): each framework in its own processes, alternating."""
     subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--device", "cpu", "--out",
-                    str(tmp_path)], check=True, capture_output=True, timeout=600)
+                    str(tmp_path), "--processes", "1"], check=True, capture_output=True,
+                   timeout=600)
     result = json.loads((tmp_path / "bench_cpu_quick.json").read_text())
-    assert result["machine"]["threads"] == 2 and result["rows"]
+    m = result["machine"]
+    assert m["threads"] == 2 and result["rows"]
+    assert result["method"].startswith("separate processes")
+    assert m["cpu"] and isinstance(m["cpu_flags"], list) and m["cores"] >= 1
+    assert m["load_before"] is not None and m["load_after"] is not None
+    assert isinstance(m["loaded"], bool)
+    assert any(b.get("user_api") == "blas" for b in m["blas"])  # the minigrad child's BLAS
     for row in result["rows"]:
         assert row["minigrad_ms"] > 0 and row["torch_ms"] > 0
-    assert "| case |" in (tmp_path / "bench_cpu_quick.md").read_text()
+        assert row["method"] == "separate processes"
+    md = (tmp_path / "bench_cpu_quick.md").read_text()
+    assert "| case |" in md and "load average" in md
     assert (tmp_path / "bench_cpu_quick.png").stat().st_size > 0
+
+
+def test_default_output_is_runs_not_the_source_tree(tmp_path):
+    """Without --out the suite writes under ./runs (here a temporary cwd), never into
+    benchmarks/results."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    before = {p: p.stat().st_mtime for p in (root / "benchmarks" / "results").glob("*")}
+    env = dict(os.environ, PYTHONPATH=str(root))
+    subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--device", "cpu",
+                    "--threads", "1"], check=True, capture_output=True, timeout=600,
+                   cwd=tmp_path, env=env)
+    result = json.loads((tmp_path / "runs" / "bench_cpu_quick.json").read_text())
+    assert result["method"].startswith("interleaved")  # 1 thread: in one process
+    assert {p: p.stat().st_mtime for p in (root / "benchmarks" / "results").glob("*")} == before
+
+
+def test_load_flag_and_note():
+    from benchmarks import machine
+
+    busy = {"cores": 2, "load_before": 3.1, "load_after": 1.0}
+    idle = {"cores": 2, "load_before": 0.3, "load_after": 0.5}
+    assert machine.is_loaded(busy) and not machine.is_loaded(idle)
+    busy["loaded"] = True
+    assert "LOADED" in machine.load_note(busy)
+    assert "LOADED" not in machine.load_note(dict(idle, loaded=False))
+
+
+def test_conv_layers_geometry_and_flops():
+    """The per-layer benchmark's shapes agree with the layers' ops, and its flop count is
+    2 * N * (conv-side output pixels) * C_in * C_out * KH * KW."""
+    import numpy as np
+
+    import minigrad
+    from benchmarks import conv_layers as CL
+    from minigrad.nn import functional as F
+
+    for name, kind, cin, cout, h, k, s, p in CL.LAYERS:
+        x_shape, w_shape, y_shape, flops = CL.geometry(kind, cin, cout, h, k, s, p)
+        x = minigrad.tensor(np.zeros((1,) + x_shape[1:], np.float32))
+        w = minigrad.tensor(np.zeros(w_shape, np.float32))
+        f = F.conv2d if kind == "conv" else F.conv_transpose2d
+        assert f(x, w, stride=s, padding=p).shape[1:] == y_shape[1:], name
+        small = y_shape[2] if kind == "conv" else h
+        assert flops == 2 * CL.N * small * small * cin * cout * k * k
 
 
 def test_twins_start_from_the_same_weights():
@@ -106,3 +163,20 @@ def test_vanilla_twin_takes_the_same_steps_with_batchnorm_and_average():
     with torch.no_grad():
         b = twin.G_ema(torch.from_numpy(z)).numpy()
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_steps_ab_runs_each_framework_in_its_own_process(tmp_path):
+    """benchmarks.steps_ab: before/after/torch processes; the 'before' here is this checkout."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-m", "benchmarks.steps_ab", "--before", str(root),
+                    "--models", "vanilla", "--rounds", "1", "--out", str(tmp_path)],
+                   check=True, capture_output=True, timeout=600, env=env, cwd=root)
+    result = json.loads((tmp_path / "steps_ab.json").read_text())
+    runs = result["runs"]["vanilla"]
+    assert set(runs) == {"before", "after", "torch"}
+    assert all(r["cpu_ms"] > 0 and r["wall_ms"] > 0 for v in runs.values() for r in v)
+    assert result["machine"]["load_before"] is not None

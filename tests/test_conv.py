@@ -355,3 +355,90 @@ def test_forward_memo_does_not_change_gradients(cache_bytes, monkeypatch):
     g2 = minigrad.grad(y.sum(), [W, V])  # a second pass through the same (retained) nodes
     for a, b in zip(g1, g2):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+# ------------------------------------------------------- the trio against the reference kernels
+_TRIO_GEOMETRIES = [  # (x shape, OC, kernel, stride, padding, dilation)
+    ((3, 1, 12, 12), 8, (4, 4), (2, 2), (1, 1), (1, 1)),   # thin input (DCGAN's first layer)
+    ((2, 8, 7, 7), 1, (4, 4), (2, 2), (1, 1), (1, 1)),     # thin output
+    ((2, 16, 9, 8), 12, (3, 2), (2, 1), (1, 0), (1, 2)),
+    ((2, 5, 6, 6), 7, (2, 3), (1, 2), (2, 1), (2, 1)),
+]
+
+
+def _reference_products(x, W, gy, s, p, d):
+    """The three products written with the reference kernels in their (c, i, j) column order."""
+    from minigrad.kernels import reference as ref
+
+    n, c, h, w = x.shape
+    oc, _, kh, kw = W.shape
+    _, _, oh, ow = gy.shape
+    cols = ref.im2col(x, kh, kw, s, p, d)                    # (N*OH*OW, C*KH*KW)
+    gy_rows = gy.transpose(0, 2, 3, 1).reshape(-1, oc)
+    y = (cols @ W.reshape(oc, -1).T).reshape(n, oh, ow, oc).transpose(0, 3, 1, 2)
+    gx = ref.col2im(gy_rows @ W.reshape(oc, -1), x.shape, kh, kw, s, p, d)
+    gW = (gy_rows.T @ cols).reshape(W.shape)
+    return y, gx, gW
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _TRIO_GEOMETRIES)
+def test_conv_trio_matches_reference_kernels(geom, mode):
+    """Conv2d, ConvTranspose2d and Conv2dGradWeight (im2col/col2im with (i, j, c) columns, in
+    either kernel mode) against the same products built from the reference (c, i, j) kernels;
+    and numba mode bitwise equal to numpy mode (same kernels' output, same GEMM operands)."""
+    from minigrad import kernels
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    x_shape, oc, k, s, p, d = geom
+    rng = _rng(21)
+    x = rng.standard_normal(x_shape)
+    W = rng.standard_normal((oc, x_shape[1]) + k)
+    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
+    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
+    attrs = dict(stride=s, padding=p, dilation=d)
+
+    def products():
+        with minigrad.no_grad():
+            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
+                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data,
+                    Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
+
+    previous = kernels.set_kernels(mode)
+    try:
+        got = products()
+        kernels.set_kernels("numpy")
+        spec = products()
+    finally:
+        kernels.set_kernels(previous)
+    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("thin_k", [0, 10 ** 6])
+def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
+    """ops/conv.py THIN_K picks per-image products on NCHW arrays (unfold/fold) or products on
+    channels-last rows (im2col/col2im); forcing every conv onto one path or the other gives the
+    same values, and gradcheck/gradgradcheck pass on both."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(31)
+    x = _t(rng.standard_normal((2, 1, 8, 7)), True)
+    W = _t(rng.standard_normal((3, 1, 4, 3)), True)
+    V = _t(rng.standard_normal((3, 1, 2, 2)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, s=(2, 1), p=(1, 1)).tanh()                 # 1 -> 3 channels
+        return _convT(h, V, s=(2, 2), size=(8, 14))                 # 3 -> 1 channel
+
+    expected = f(x, W, V).data  # the default THIN_K
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

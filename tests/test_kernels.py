@@ -185,6 +185,109 @@ if hypothesis is not None:
                                                                         p, d)), rel=1e-12)
 
 
+# ---------------------------------------------------------------- (i, j, c)-ordered im2col / col2im
+
+def _hwc_columns(cols, c, kh, kw):
+    """im2col's (c, i, j) columns permuted to im2col_hwc's (i, j, c)."""
+    rows = cols.shape[0]
+    return cols.reshape(rows, c, kh, kw).transpose(0, 2, 3, 1).reshape(rows, kh * kw * c)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_im2col_hwc_is_im2col_with_permuted_columns(case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    x = _randn(np.random.default_rng(5), x_shape, dtype)
+    cols = ref.im2col_hwc(x, kh, kw, s, p, d)
+    assert cols.dtype == dtype and cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, _hwc_columns(_im2col_naive(x, kh, kw, s, p, d),
+                                                     x_shape[1], kh, kw))
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_col2im_hwc_is_adjoint_of_im2col_hwc(case):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(x_shape)
+    cols = ref.im2col_hwc(x, kh, kw, s, p, d)
+    g = rng.standard_normal(cols.shape)
+    back = ref.col2im_hwc(g, x_shape, kh, kw, s, p, d)
+    assert back.shape == x_shape and back.flags.c_contiguous
+    assert np.vdot(cols, g) == pytest.approx(np.vdot(x, back), rel=1e-12)
+    # and it is col2im of the same columns in (c, i, j) order
+    c = x_shape[1]
+    g_cij = g.reshape(-1, kh, kw, c).transpose(0, 3, 1, 2).reshape(g.shape)
+    np.testing.assert_allclose(back, ref.col2im(g_cij, x_shape, kh, kw, s, p, d), rtol=1e-13,
+                               atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_numba_hwc_kernels_bitwise_equal_reference(nb, case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(7)
+    x = _randn(rng, x_shape, dtype)
+    cols = nb.im2col_hwc(x, kh, kw, s, p, d)
+    assert cols.dtype == dtype and cols.flags.c_contiguous
+    np.testing.assert_array_equal(cols, ref.im2col_hwc(x, kh, kw, s, p, d))
+    g = _randn(rng, cols.shape, dtype)
+    back = nb.col2im_hwc(g, x_shape, kh, kw, s, p, d)
+    assert back.dtype == dtype and back.flags.c_contiguous
+    np.testing.assert_array_equal(back, ref.col2im_hwc(g, x_shape, kh, kw, s, p, d))
+
+
+def test_numba_hwc_kernels_non_contiguous_inputs(nb):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 5, 9, 4)).astype(np.float32).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(nb.im2col_hwc(x, 2, 3, (1, 2), (1, 1), (2, 1)),
+                                  ref.im2col_hwc(x, 2, 3, (1, 2), (1, 1), (2, 1)))
+    g = np.asfortranarray(rng.standard_normal((3 * 4 * 4, 2 * 2 * 4)).astype(np.float32))
+    np.testing.assert_array_equal(nb.col2im_hwc(g, (3, 4, 5, 5), 2, 2, 1, 0, 1),
+                                  ref.col2im_hwc(g, (3, 4, 5, 5), 2, 2, 1, 0, 1))
+    with pytest.raises(ValueError, match="cols has shape"):
+        nb.col2im_hwc(g[:-1], (3, 4, 5, 5), 2, 2, 1, 0, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_unfold_fold_hwc_are_im2col_col2im_hwc_per_image_transposed(case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(9)
+    x = _randn(rng, x_shape, dtype)
+    n = x_shape[0]
+    cols = ref.im2col_hwc(x, kh, kw, s, p, d)
+    u = ref.unfold_hwc(x, kh, kw, s, p, d)
+    assert u.dtype == dtype and u.flags.c_contiguous
+    np.testing.assert_array_equal(u, cols.reshape(n, -1, cols.shape[1]).transpose(0, 2, 1))
+    g = _randn(rng, u.shape, dtype)
+    back = ref.fold_hwc(g, x_shape, kh, kw, s, p, d)
+    assert back.shape == x_shape and back.dtype == dtype and back.flags.c_contiguous
+    g_rows = np.ascontiguousarray(g.transpose(0, 2, 1)).reshape(cols.shape)
+    np.testing.assert_array_equal(back, ref.col2im_hwc(g_rows, x_shape, kh, kw, s, p, d))
+    with pytest.raises(ValueError, match="u has shape"):
+        ref.fold_hwc(g[:, :-1], x_shape, kh, kw, s, p, d)
+
+
+if hypothesis is not None:
+    @settings(max_examples=40, deadline=None)
+    @given(n=st.integers(1, 2), c=st.sampled_from([1, 2, 5, 16]), h=st.integers(1, 9),
+           w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+           sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2),
+           pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2))
+    def test_numba_hwc_kernels_random_geometry(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw):
+        pytest.importorskip("numba", reason="numba not installed")
+        from minigrad.kernels import numba_cpu
+        x_shape, s, p, d = (n, c, h, w), (sh, sw), (ph, pw), (dh, dw)
+        hypothesis.assume(min(_out_hw(x_shape, kh, kw, s, p, d)) >= 1)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        cols = ref.im2col_hwc(x, kh, kw, s, p, d)
+        np.testing.assert_array_equal(numba_cpu.im2col_hwc(x, kh, kw, s, p, d), cols)
+        g = rng.standard_normal(cols.shape).astype(np.float32)
+        np.testing.assert_array_equal(numba_cpu.col2im_hwc(g, x_shape, kh, kw, s, p, d),
+                                      ref.col2im_hwc(g, x_shape, kh, kw, s, p, d))
+
+
 # =========================================================================== scatter-add
 
 def _scatter_cases(rng, dtype):
@@ -483,3 +586,21 @@ def test_import_is_lazy_and_env_var_selects_mode():
     assert first == "numpy False False"
     assert second == "False"  # numpy mode never imports numba
     assert _python("import minigrad.kernels as k; print(k.get_mode())").endswith("auto")
+
+
+# =========================================================================== allocator tuning
+
+def test_malloc_tuning_at_import_and_opt_out():
+    """On Linux/glibc, importing minigrad raises malloc's mmap/trim thresholds (kernels.
+    tune_malloc); MINIGRAD_MALLOC_TUNING=0 leaves malloc alone."""
+    import platform
+
+    code = "import minigrad; from minigrad import kernels; print(kernels.MALLOC_TUNED)"
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        check=True).stdout.strip()
+    env["MINIGRAD_MALLOC_TUNING"] = "0"
+    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert on == str(glibc) and off == "False"

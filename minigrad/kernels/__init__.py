@@ -47,7 +47,7 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 
 #: Kernels that have a Numba implementation in ``numba_cpu``.
 NUMBA_KERNELS = frozenset({
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 })
@@ -55,7 +55,7 @@ NUMBA_KERNELS = frozenset({
 #: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy in
 #: ``benchmarks/kernels_bench.py`` at the GANs' shapes (2-core CPU, float32).
 AUTO_NUMBA = frozenset({
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 })
@@ -174,3 +174,44 @@ def _init_mode_from_env():
 
 
 _init_mode_from_env()
+
+
+# --------------------------------------------------------------------------- allocator
+#: Set by :func:`tune_malloc`: whether glibc's malloc was told to keep freed memory.
+MALLOC_TUNED = False
+
+
+def tune_malloc():
+    """Keep large freed arrays in the heap for reuse instead of returning them to the OS.
+
+    NOTE: every op allocates its output, and a conv layer allocates MBs (im2col columns, GEMM
+    results, NCHW copies) per call. glibc serves blocks above its mmap threshold with a fresh
+    mmap and unmaps them on free, so the next call of the same layer takes a page fault per
+    4 KiB page, with the kernel zeroing each one: measured on a 2-core KVM guest, the thin
+    DCGAN-28 convolution x(64, 1, 28, 28) -> (64, 64, 14, 14) took 12 ms per call that way and
+    2 ms with the heap reused (benchmarks/NOTES.md). Raising the mmap threshold and the trim
+    threshold makes freed blocks stay in the heap, where the next step finds them; the price is
+    that the process keeps its high-water mark of memory (which a training loop reaches again
+    at every step anyway). Linux/glibc only; a no-op elsewhere. ``MINIGRAD_MALLOC_TUNING=0``
+    turns it off. Returns whether both settings were accepted.
+    """
+    global MALLOC_TUNED
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+    ok = bool(mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1))
+    MALLOC_TUNED = ok
+    return ok
+
+
+if os.environ.get("MINIGRAD_MALLOC_TUNING", "1").strip() != "0":
+    tune_malloc()

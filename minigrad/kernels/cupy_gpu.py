@@ -35,7 +35,7 @@ from . import cuda_src
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
@@ -160,6 +160,42 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
                     (cp.ascontiguousarray(cols), x)
                     + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
     return x
+
+
+# NOTE: the (i, j, c)-ordered kernels that ops/conv.py uses run the reference on the GPU: it is
+# KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
+# which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
+# available when they were added); a RawKernel twin of the two above can replace them.
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """im2col with (i, j, c)-ordered columns; see :func:`minigrad.kernels.reference.im2col_hwc`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
+    """
+    return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
+
+
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of im2col_hwc; see :func:`minigrad.kernels.reference.col2im_hwc`.
+
+    cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
+    """
+    return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
+
+
+def unfold_hwc(x, kh, kw, stride, padding, dilation):
+    """im2col_hwc per image, transposed; see :func:`minigrad.kernels.reference.unfold_hwc`.
+
+    x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
+    """
+    return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+
+
+def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of unfold_hwc; see :func:`minigrad.kernels.reference.fold_hwc`.
+
+    u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
+    """
+    return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
 
 
 # ------------------------------------------------------------------------------ scatter-add

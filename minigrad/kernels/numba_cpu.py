@@ -38,7 +38,7 @@ from numba import njit
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 ]
@@ -440,6 +440,115 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
                     weight_decay != 0, dt(weight_decay), dt(alpha), dt(1.0 - alpha), dt(eps),
                     dt(lr), bool(centered), bool(use_momentum), dt(momentum))
     return param
+
+
+# =========================================================================== im2col / col2im, (i, j, c) columns
+# The kernels behind the convolutions (minigrad/ops/conv.py). Columns ordered (i, j, c) make
+# the innermost loop a contiguous run of C values on both sides (the channels-last padded
+# image and the row of cols), so these copy and add whole vectors that LLVM vectorises,
+# instead of the stride-KH*KW scatter of the (c, i, j) order above (measured in
+# benchmarks/NOTES.md). col2im is a gather (each pixel summed once from its taps). Serial, for
+# the reason given at the top of this module. Bitwise equal to the reference: im2col is a copy;
+# col2im adds in increasing (i, j) order per pixel, as the reference's loop does.
+
+@njit(cache=True, error_model="numpy")
+def _pad_channels_last(x, b, ph, pw, xpad):
+    """xpad[ph:ph+H, pw:pw+W, :] = x[b].transpose(1, 2, 0); the border is left alone."""
+    c, h, w = x.shape[1], x.shape[2], x.shape[3]
+    for hh in range(h):
+        for ww in range(w):
+            for ch in range(c):
+                xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
+
+
+@njit(cache=True, error_model="numpy")
+def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), every entry written."""
+    n, c, h, w = x.shape
+    xpad = np.zeros((h + 2 * ph, w + 2 * pw, c), x.dtype)
+    for b in range(n):
+        _pad_channels_last(x, b, ph, pw, xpad)
+        for y in range(oh):
+            for xo in range(ow):
+                row = (b * oh + y) * ow + xo
+                for i in range(kh):
+                    hi = y * sh + i * dh
+                    for j in range(kw):
+                        wi = xo * sw + j * dw
+                        off = (i * kw + j) * c
+                        for ch in range(c):
+                            cols[row, off + ch] = xpad[hi, wi, ch]
+
+
+@njit(cache=True, error_model="numpy")
+def _col2im_hwc_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten.
+
+    A gather: each pixel's C-vector is summed once, in a buffer, from the window entries that
+    copied it, taken in increasing (i, j) order (the reference's order, so bitwise equal),
+    instead of KH*KW scatter passes over a padded image."""
+    n, c, h, w = x.shape
+    acc = np.empty((h, w, c), x.dtype)
+    for b in range(n):
+        for hh in range(h):
+            for ww in range(w):
+                for ch in range(c):
+                    acc[hh, ww, ch] = 0
+                for i in range(kh):
+                    t = hh + ph - i * dh
+                    if t < 0 or t % sh != 0 or t // sh >= oh:
+                        continue
+                    y = t // sh
+                    for j in range(kw):
+                        u = ww + pw - j * dw
+                        if u < 0 or u % sw != 0 or u // sw >= ow:
+                            continue
+                        row = (b * oh + y) * ow + u // sw
+                        off = (i * kw + j) * c
+                        for ch in range(c):
+                            acc[hh, ww, ch] += cols[row, off + ch]
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    x[b, ch, hh, ww] = acc[hh, ww, ch]
+
+
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """Numba im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
+    """
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
+    if x.shape[1] == 1:
+        # One channel: (i, j, c) and (c, i, j) are the same order, and the reference's
+        # KH*KW strided copies are the fastest (see im2col).
+        return ref.im2col(x, kh, kw, stride, padding, dilation)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    cols = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    _im2col_hwc_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    return cols
+
+
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Numba col2im_hwc; see :func:`minigrad.kernels.reference.col2im_hwc`.
+
+    cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
+    """
+    if not _is_float_ndarray(cols) or cols.ndim != 2:
+        return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, kh * kw * c):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
+    if c == 1:  # the same order as col2im's; its planar kernel is the one tuned for C = 1
+        return col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+    x = np.empty((n, c, h, w), dtype=cols.dtype)
+    _col2im_hwc_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    return x
 
 
 def _say_if_compiling():

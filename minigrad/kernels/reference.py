@@ -20,7 +20,8 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col", "col2im", "conv_output_size", "scatter_add",
+    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
+    "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
@@ -146,6 +147,114 @@ def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
             x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, :, i, j]
     x = x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
     return xp.ascontiguousarray(x)
+
+
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """:func:`im2col` with the columns of each row ordered (i, j, c) instead of (c, i, j).
+
+    Args and geometry as for :func:`im2col`.
+
+    Returns:
+        C-contiguous array ``cols`` of shape (N*OH*OW, KH*KW*C), x's dtype::
+
+            cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c]
+                = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+    It is :func:`im2col` with its columns permuted, so a convolution is
+    ``cols @ weight.transpose(0, 2, 3, 1).reshape(C_out, -1).T``. This order is the
+    faster one to build: for each window offset (i, j) the C channels of a pixel are one
+    contiguous run in both the channels-last padded image and the row, so a fast kernel
+    copies (and :func:`col2im_hwc` adds) whole C-vectors instead of scattering single values
+    KH*KW entries apart.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1)
+    col = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            col[:, :, :, i, j, :] = x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :]
+    return col.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`im2col_hwc`: :func:`col2im` for columns ordered (i, j, c).
+
+    Args:
+        cols: array of shape (N*OH*OW, KH*KW*C), laid out as im2col_hwc's output.
+        x_shape, kh, kw, stride, padding, dilation: as for :func:`col2im`.
+
+    Returns:
+        C-contiguous array ``x`` of shape (N, C, H, W), cols' dtype, with
+        ``<im2col_hwc(x), C> == <x, col2im_hwc(C)>``. Each pixel receives its window
+        contributions in increasing (i, j) order (the loop below), which fast kernels
+        follow so that their sums are bitwise equal to this one.
+    """
+    xp = _xp(cols)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    if cols.shape != (n * oh * ow, kh * kw * c):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
+    col = cols.reshape(n, oh, ow, kh, kw, c)
+    x_pad = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)  # channels-last
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, i, j, :]
+    return xp.ascontiguousarray(x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2))
+
+
+def unfold_hwc(x, kh, kw, stride, padding, dilation):
+    """:func:`im2col_hwc` with each image's matrix transposed: torch's ``unfold`` layout.
+
+    Args and geometry as for :func:`im2col`.
+
+    Returns:
+        C-contiguous array ``u`` of shape (N, KH*KW*C, OH*OW), x's dtype::
+
+            u[n, (i*KW + j)*C + c, oh*OW + ow] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+    i.e. ``u[n] == im2col_hwc(x)[n*OH*OW:(n+1)*OH*OW].T``. With it a convolution is a batch of
+    products ``W_rows @ u[n]`` whose result is already NCHW (no transposing copy of the
+    output). That pays where KH*KW*C is small, e.g. a one-channel input, whose output would
+    otherwise be C_out / (KH*KW*C) times larger than the columns to transpose.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    col = xp.empty((n, kh, kw, c, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            col[:, i, j] = x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw]
+    return col.reshape(n, kh * kw * c, oh * ow)
+
+
+def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`unfold_hwc`: (N, KH*KW*C, OH*OW) -> (N, C, H, W), summing overlaps.
+
+    Returns a C-contiguous array of u's dtype; each pixel receives its window contributions in
+    increasing (i, j) order, like :func:`col2im_hwc` (which it equals on the transposed input).
+    """
+    xp = _xp(u)
+    n, c, h, w = x_shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
+    if u.shape != (n, kh * kw * c, oh * ow):
+        raise ValueError(f"u has shape {u.shape}, expected {(n, kh * kw * c, oh * ow)}")
+    col = u.reshape(n, kh, kw, c, oh, ow)
+    x_pad = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=u.dtype)
+    for i in range(kh):
+        i0 = i * dh
+        for j in range(kw):
+            j0 = j * dw
+            x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw] += col[:, i, j]
+    return xp.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
 # --------------------------------------------------------------------------- scatter-add

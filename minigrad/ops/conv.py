@@ -22,8 +22,12 @@ not the node's own output).
 
 Layout choices (for speed on CPU): im2col rows are ordered (n, oh, ow), so the product gives
 channels-last ``(N*OH*OW, OC)``; one transposing copy turns it into C-contiguous NCHW, which the
-next elementwise kernel (leaky ReLU, batch norm) wants. Stride, padding and dilation are (h, w)
-tuples of ints; ``groups`` is not supported.
+next elementwise kernel (leaky ReLU, batch norm) wants. The columns are ordered (i, j, c)
+(``kernels.im2col_hwc``), not (c, i, j) as written above: the same product with the columns
+permuted, and the weight permuted to match (``_w_rows``, a copy of the small weight). In that
+order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x faster than the
+(c, i, j) order's stride-KH*KW scatter (benchmarks/NOTES.md). Stride, padding and dilation are
+(h, w) tuples of ints; ``groups`` is not supported.
 """
 from __future__ import annotations
 
@@ -50,7 +54,43 @@ def conv_out_hw(hw, k, stride, padding, dilation):
 
 
 def _im2col(xp, x, kh, kw, stride, padding, dilation):
-    return kernels.get("im2col", xp)(x, kh, kw, stride, padding, dilation)
+    """(N, C, H, W) -> (N*OH*OW, KH*KW*C), columns ordered (i, j, c)."""
+    return kernels.get("im2col_hwc", xp)(x, kh, kw, stride, padding, dilation)
+
+
+def _col2im(xp, cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of _im2col: (N*OH*OW, KH*KW*C) -> (N, C, H, W)."""
+    return kernels.get("col2im_hwc", xp)(cols, x_shape, kh, kw, stride, padding, dilation)
+
+
+def _unfold(xp, x, kh, kw, stride, padding, dilation):
+    """(N, C, H, W) -> (N, KH*KW*C, OH*OW): _im2col per image, transposed."""
+    return kernels.get("unfold_hwc", xp)(x, kh, kw, stride, padding, dilation)
+
+
+def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of _unfold: (N, KH*KW*C, OH*OW) -> (N, C, H, W)."""
+    return kernels.get("fold_hwc", xp)(u, x_shape, kh, kw, stride, padding, dilation)
+
+
+#: A product whose weight rows have at most this many columns (KH*KW*C of Conv2d's input,
+#: KH*KW*OC of ConvTranspose2d's output: the one-channel side of DCGAN's first and last layers)
+#: runs per image on the NCHW arrays (_unfold/_fold) instead of on channels-last rows: then
+#: neither the wide input nor the wide output is transposed, and those copies, not the small
+#: GEMMs, were most of such a layer's time (benchmarks/NOTES.md). Conv2dGradWeight does the same
+#: when its x is the thin side (one product per image, summed over the batch).
+THIN_K = 48
+
+
+def _w_rows(W):
+    """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
+    a, b, kh, kw = W.shape
+    return W.transpose(0, 2, 3, 1).reshape(a, kh * kw * b)
+
+
+def _w_from_rows(xp, w_rows, a, b, kh, kw):
+    """Inverse of _w_rows: (A, KH*KW*B) -> C-contiguous (A, B, KH, KW)."""
+    return xp.ascontiguousarray(w_rows.reshape(a, kh, kw, b).transpose(0, 3, 1, 2))
 
 
 #: Conv2d keeps its im2col(x) from the forward pass for the weight gradient of the backward
@@ -77,15 +117,21 @@ class Conv2d(Function):
     def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n = x.shape[0]
-        oc, _, kh, kw = W.shape
+        oc, c, kh, kw = W.shape
+        oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
+        if kh * kw * c <= THIN_K:  # thin input: per-image products give NCHW directly
+            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+            y = (_w_rows(W) @ u).reshape(n, oc, oh, ow)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         # cols: (N*OH*OW, C*KH*KW)
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
-        oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
-        y = cols @ W.reshape(oc, -1).T                     # (N*OH*OW, OC)
+        y = cols @ _w_rows(W).T                            # (N*OH*OW, OC)
         if b is not None:
             y += b
         return _from_rows(self.xp, y, n, oh, ow)
@@ -122,14 +168,20 @@ class ConvTranspose2d(Function):
                 f"conv_transpose2d: output size {tuple(output_size)} is inconsistent with input "
                 f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
                 f"{dilation}: a convolution of the output must give back the input size")
+        if kh * kw * oc <= THIN_K:  # thin output: per-image products straight from NCHW x
+            u = self.xp.ascontiguousarray(_w_rows(W).T) @ x.reshape(n, c, h * w)
+            y = _fold(self.xp, u, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
         if rows is None:
             rows = _to_rows(x)
         need = getattr(self, "needs_input_grad", None)
         if need is not None and need[1] and rows.nbytes <= CACHE_COLS_BYTES:
             self._rows = rows  # rows(x.data): a memo for gW, see the NOTE above
-        cols = rows @ W.reshape(c, -1)                     # (N*H*W, OC*KH*KW)
-        y = kernels.get("col2im", self.xp)(cols, (n, oc, oh, ow), kh, kw, stride, padding,
-                                           dilation)
+        # W (C, OC, KH, KW) -> (C, KH*KW*OC): cols (N*H*W, KH*KW*OC) in _col2im's order
+        cols = rows @ _w_rows(W)
+        y = _col2im(self.xp, cols, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
         if b is not None:
             y += b.reshape(1, oc, 1, 1)
         return y
@@ -161,12 +213,22 @@ class Conv2dGradWeight(Function):
         self.kernel_size = kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = kernel_size
+        n, c = x.shape[:2]
+        oc = gy.shape[1]
+        if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
+            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+            gW = (gy.reshape(n, oc, -1) @ u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+            return _w_from_rows(self.xp, gW, oc, c, kh, kw)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
             gy_rows = _to_rows(gy)
-        gW = gy_rows.T @ cols                              # (OC, C*KH*KW)
-        return gW.reshape(gy.shape[1], x.shape[1], kh, kw)
+        # NOTE: computed as (cols^T @ gy_rows)^T, the same product with the long output-pixel
+        # dimension as the inner one and OC last: with 2 threads OpenBLAS ran gy_rows^T @ cols
+        # (M = OC = 128, K = N*OH*OW = 3136..16384) at 5 GFLOP/s and this form at 20-26, equal
+        # at 1 thread (benchmarks/NOTES.md).
+        gW = (cols.T @ gy_rows).T                          # (OC, KH*KW*C)
+        return _w_from_rows(self.xp, gW, oc, c, kh, kw)
 
     def backward(self, ggW):
         x, gy = self.inputs
