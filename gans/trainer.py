@@ -358,7 +358,7 @@ def _show_losses(bar, stats):
     steps); everything else is in metrics.csv."""
     shown = getattr(bar, "_losses", {})
     if "loss_d" in stats:
-        shown.update({f"{k[-1].upper()}": v for k, v in stats.items() if k in ("loss_d", "loss_g")})
+        shown.update({k[-1].upper(): v for k, v in stats.items() if k in ("loss_d", "loss_g")})
     else:  # a model without D/G losses (the VAE): its first two numbers
         shown = {k: v for k, v in list(stats.items())[:2]}
     bar._losses = shown

@@ -19,8 +19,8 @@ Networks (lecture code):
 
 Beyond the lecture, the defaults add what measurably helped a short run (docs/vanilla_recipe.md):
 Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, and samples
-drawn from an exponential moving average of G's weights (``ema``; the trainer updates it after every G step and the
-checkpoint keeps it). ``Config(**LECTURE)`` is the lecture's recipe exactly.
+drawn from an exponential moving average of G's weights (``ema``; the trainer updates it after
+every G step and the checkpoint keeps it). ``Config(**LECTURE)`` is the lecture's recipe exactly.
 """
 from __future__ import annotations
 
