@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.utils.io import CheckpointError, load, save
 from gans.common import config_dict, save_image_grid
 
@@ -280,6 +280,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     bar = None
     if progress:
         from tqdm.auto import tqdm
+
+        kernels.preload()  # a first-compile notice comes before the bar, on its own line
         total = len(loader) * epochs
         bar = tqdm(total=min(total, max_steps) if max_steps else total, initial=model.d_step,
                    unit="step", dynamic_ncols=True, leave=True)

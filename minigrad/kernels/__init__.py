@@ -113,6 +113,13 @@ def _load_numba():
     return _numba_module
 
 
+def preload():
+    """Import the CPU back end the current mode uses now rather than at the first kernel call,
+    so that its one-time messages (Numba's first compile) come before a progress bar starts."""
+    if _mode != "numpy" and _numba_installed():
+        _load_numba()
+
+
 def _load_cupy_gpu():
     """Import ``cupy_gpu`` on first use; None if that module does not exist."""
     global _cupy_module
