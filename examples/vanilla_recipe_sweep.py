@@ -35,6 +35,9 @@ RECIPES = {
     "ema": dict(LECTURE, betas=(0.5, 0.999), ema=0.999),  # its "live G" rows are beta05's
     "bn_ema": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999),  # live G: BN only
     "bn_ema_lr4": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999, lr=4e-4),
+    "bn_ema_lr6": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999, lr=6e-4),
+    "bn_ema_lr4_b64": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999, lr=4e-4,
+                           batch_size=64),
 }
 
 

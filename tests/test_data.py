@@ -4,7 +4,6 @@ import gzip
 import os
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -139,10 +138,9 @@ def test_load_mnist_from_idx_folder_and_cache(tmp_path, gz):
     np.testing.assert_array_equal(y, labels)
     cached = tmp_path / "cache" / "mnist-test.npz"
     assert cached.is_file()
-    # second load comes from the cache even without the source folder
-    t0 = time.perf_counter()
+    # second load comes from the cache: the folder it is pointed at does not exist
+    assert not (tmp_path / "elsewhere").exists()
     x2, y2 = load_mnist("test", root=tmp_path / "elsewhere")
-    assert time.perf_counter() - t0 < 1.0
     np.testing.assert_array_equal(x2, images)
     np.testing.assert_array_equal(y2, labels)
 
@@ -308,10 +306,8 @@ def test_real_mnist_from_cache(monkeypatch, user_cache):
         pytest.skip(f"MNIST was never downloaded into {user_cache} (no mnist-train.npz and "
                     f"mnist-test.npz, no wheels/{ds.MNIST_WHEEL_NAME}): run load_mnist() once, "
                     "or --runslow")
-    t0 = time.perf_counter()
     x, y = load_mnist("train")
     xt, yt = load_mnist("test")
-    assert time.perf_counter() - t0 < 2.0 or not cached
     assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28)
     # the genuine MNIST: well-known class counts, first labels and mean intensity
     assert np.bincount(y).tolist()[:3] == [5923, 6742, 5958]
