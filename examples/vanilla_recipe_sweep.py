@@ -12,7 +12,6 @@ in docs/vanilla_recipe.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import minigrad
-from gans import metrics
+from gans import cli, metrics
 from gans.trainer import fit
 from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
@@ -84,6 +83,8 @@ def _score(model, n_samples):
 
 
 def table(path: Path) -> str:
+    if not path.is_file():
+        raise FileNotFoundError(f"no results at {path}: run the sweep with this --out first")
     rows = [json.loads(line) for line in open(path)]
     groups: dict = {}
     for r in rows:
@@ -103,16 +104,15 @@ def table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    p = cli.script_parser(__doc__)
     p.add_argument("--recipes", default="lecture,ema,bn_ema")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--stages", default="3000,6000,9000")
-    p.add_argument("--samples", type=int, default=10000)
-    p.add_argument("--out", default="runs/vanilla_recipes")
+    p.add_argument("--samples", type=cli.positive_int, default=10000)
+    p.add_argument("--out", default="runs/vanilla_recipes", type=cli.out_folder)
     p.add_argument("--table", action="store_true", help="print OUT/results.jsonl as a table")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     out = Path(args.out)
     if args.table:
         print(table(out / "results.jsonl"))
@@ -128,4 +128,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(cli.run(main))
