@@ -101,14 +101,14 @@ def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path, name, epochs, 
     assert _run(driver, name, tmp_path / "timing", epochs)
     whole = time.perf_counter() - t0
     rng = random.Random(f"{name}-kills")
-    killed, steps_seen = 0, []
-    for _ in range(kills):
-        if _run(driver, name, tmp_path / "killed", epochs,
-                kill_after=rng.uniform(0.15, 0.75) * whole):
+    killed = 0
+    for i in range(kills):
+        # The first kill lands well inside a whole run even on a noisy machine; later ones
+        # anywhere in what is left (a resumed run is shorter).
+        fraction = rng.uniform(0.15, 0.45) if i == 0 else rng.uniform(0.15, 0.75)
+        if _run(driver, name, tmp_path / "killed", epochs, kill_after=fraction * whole):
             break
         killed += 1
-        ck = tmp_path / "killed" / "checkpoint.npz"
-        steps_seen.append(int(load(ck)["model"]["d_step"]) if ck.exists() else 0)
     assert _run(driver, name, tmp_path / "killed", epochs)  # to the end
     assert killed >= 1, "no kill landed: the run finished before every kill"
     _assert_identical(tmp_path / "clean", tmp_path / "killed")
