@@ -257,7 +257,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     if state is not None:
         done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
         if done_epochs >= epochs or (max_steps is not None and done_steps >= max_steps):
-            print(f"{out}: this run is complete ({done_epochs} epochs, {done_steps} steps); "
+            epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
+            print(f"{out}: this run is complete ({epochs_done}, {done_steps} steps); "
                   "nothing to do. To train further, give a larger --epochs (or --max-steps); "
                   "to start over, --restart.")
             return _read_csv(out / "metrics.csv", done_steps)
