@@ -28,7 +28,8 @@ def main(argv=None):
     p = cli.script_parser(__doc__)
     p.add_argument("--epochs", type=cli.positive_int, default=EPOCHS)
     p.add_argument("--loss", default="non_saturating", choices=["non_saturating", "minimax"])
-    p.add_argument("--k", type=cli.positive_int, default=1, help="D steps per G step")
+    p.add_argument("--d-steps", type=cli.positive_int, default=1,
+                   help="D steps per G step (the k of Algorithm 1)")
     p.add_argument("--lecture", action="store_true",
                    help="the lecture's recipe: Adam betas (0.9, 0.999), no BatchNorm, no average")
     p.add_argument("--out", default="runs/vanilla_mnist", type=cli.out_folder)
@@ -38,7 +39,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     minigrad.manual_seed(args.seed)
-    config = Config(loss=args.loss, k=args.k, **(LECTURE if args.lecture else {}))
+    config = Config(loss=args.loss, d_steps=args.d_steps, **(LECTURE if args.lecture else {}))
     model = VanillaGAN(config)
     data = mnist_dataset("train")  # 60000 real MNIST digits, (N, 1, 28, 28) in [-1, 1]
     loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,

@@ -19,7 +19,8 @@ p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=5)
 p.add_argument("--critic", default="mlp", choices=["mlp", "conv"])
 p.add_argument("--gp-lambda", type=cli.number, default=10.0)
-p.add_argument("--n-critic", type=cli.positive_int, default=5)
+p.add_argument("--d-steps", type=cli.positive_int, default=5,
+               help="critic steps per generator step (the paper's n_critic)")
 p.add_argument("--out", default=None, type=cli.out_folder,
                help="default runs/wgan_gp_<critic>_mnist")
 p.add_argument("--seed", type=cli.non_negative_int, default=0)
@@ -27,7 +28,7 @@ p.add_argument("--dry-run", action="store_true", help="two steps, to check the s
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
-config = Config(critic=args.critic, gp_lambda=args.gp_lambda, n_critic=args.n_critic)
+config = Config(critic=args.critic, gp_lambda=args.gp_lambda, d_steps=args.d_steps)
 model = WGANGP(config)
 loader = DataLoader(mnist_dataset("train"), batch_size=config.batch_size, shuffle=True,
                     drop_last=True, seed=args.seed)

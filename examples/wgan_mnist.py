@@ -15,8 +15,8 @@ from minigrad.data import DataLoader, mnist_dataset
 p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=5)
 p.add_argument("--clip", type=cli.number, default=0.01, help="critic weights in [-clip, clip]")
-p.add_argument("--n-critic", type=cli.positive_int, default=5,
-               help="critic steps per generator step")
+p.add_argument("--d-steps", type=cli.positive_int, default=5,
+               help="critic steps per generator step (the paper's n_critic)")
 p.add_argument("--warmup-critic", action="store_true")
 p.add_argument("--critic-batch-norm", action="store_true", help="the paper's DCGAN critic")
 p.add_argument("--out", default="runs/wgan_mnist", type=cli.out_folder)
@@ -25,7 +25,7 @@ p.add_argument("--dry-run", action="store_true", help="two steps, to check the s
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
-config = Config(clip=args.clip, n_critic=args.n_critic, warmup_critic=args.warmup_critic,
+config = Config(clip=args.clip, d_steps=args.d_steps, warmup_critic=args.warmup_critic,
                 critic_batch_norm=args.critic_batch_norm)
 model = WGAN(config)
 loader = DataLoader(mnist_dataset("train"), batch_size=config.batch_size, shuffle=True,

@@ -49,7 +49,7 @@ def _parse_value(text: str, default, name: str = ""):
         return text
     if isinstance(default, int):
         # sizes and counts: never negative; a batch and a step ratio hold at least one
-        return cli.positive_int(text) if name in ("batch_size", "k", "n_critic") \
+        return cli.positive_int(text) if name in ("batch_size", "d_steps") \
             else cli.non_negative_int(text)
     return cli.number(text)
 
@@ -81,6 +81,8 @@ def _add_config_options(parser, config_cls):
     comments = _field_comments(config_cls)
     for f in dataclasses.fields(config_cls):
         default = f.default
+        if default is None:  # n_classes of an unconditional model: nothing to set
+            continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         note = f"{comments[f.name]}; " if f.name in comments else ""
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None,
@@ -114,9 +116,10 @@ def cmd_train(args, config_cls):
 
     minigrad.manual_seed(args.seed)
     model = _build_model(args, config_cls)
-    batch = getattr(model.config, "batch_size", 64)
+    batch = model.config.batch_size
     # random: enough noise images for two batches of this model's size (drop_last below).
-    ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None)
+    ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
+                       image_to_image=model.image_to_image)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
                         device=args.device if args.device != "cpu" else None)
     out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
@@ -138,7 +141,7 @@ def _check_file(path, magic: bytes, what: str, hint: str) -> None:
 def load_model(checkpoint, device="cpu"):
     """Rebuild a trained model from a checkpoint written by the trainer."""
     import gans
-    from gans.common import config_from_dict
+    from gans.protocol import config_from_dict
     from minigrad.utils.io import load
 
     _check_file(checkpoint, b"PK", "checkpoint", "train writes one into its --out folder")

@@ -29,15 +29,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn, optim
+from minigrad import nn
 from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, frozen, prob
-from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
+from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, adam, dcgan_init
+from gans.losses import bce_fake, bce_real, prob
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
-    latent_dim: int = 100
+class Config(GANConfig):
     n_classes: int = 10
     channels: int = 1
     g_features: int = 64
@@ -46,8 +46,6 @@ class Config:
     fake_class_loss: bool = False  # True: D also learns the class of fakes (the paper)
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    batch_size: int = 64
-    k: int = 1
 
 
 class Generator(nn.Module):
@@ -74,18 +72,11 @@ class Discriminator(nn.Module):
 
 class ACGAN(GANModel):
     name = "acgan"
-    conditional = True
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.G, self.D = Generator(cfg), Discriminator(cfg)
-        for net in (self.G, self.D):
-            net.apply(dcgan_init)
-            net.to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
-                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
+        self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
         return self.G(z, labels)
@@ -93,8 +84,7 @@ class ACGAN(GANModel):
     def train_step(self, real, labels=None, update_g=True) -> dict:
         if labels is None:
             raise ValueError("ACGAN.train_step needs the labels of the real batch")
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n, w = real.shape[0], self.config.class_weight
+        G, D, n, w = self.G, self.D, real.shape[0], self.config.class_weight
 
         # --- D step: source loss on both batches + class loss on both ----------------------
         y_fake = minigrad.randint(0, self.config.n_classes, (n,), device=self.device)
@@ -105,10 +95,7 @@ class ACGAN(GANModel):
         if self.config.fake_class_loss:
             loss_cls = loss_cls + F.cross_entropy(fake_cls, y_fake)
         loss_d = loss_src + w * loss_cls
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)
         acc = float((real_cls.data.argmax(1) == labels.data).mean())
         stats = {"loss_d": loss_d.item(), "loss_cls": loss_cls.item(), "d_x": prob(real_src),
                  "d_g_z": prob(fake_src), "d_acc": acc}
@@ -118,9 +105,6 @@ class ACGAN(GANModel):
             with frozen(D):
                 src, cls = D(fake)
                 loss_g = bce_real(src) + w * F.cross_entropy(cls, y_fake)
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

@@ -14,13 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn, optim
-from gans.common import GANModel, bce_fake, bce_real, frozen, mlp, prob
+from minigrad import nn
+from gans.common import mlp
+from gans.dcgan import adam
+from gans.losses import bce_fake, bce_real, prob
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
-    latent_dim: int = 100
+class Config(GANConfig):
     n_classes: int = 10
     embed_dim: int = 10
     img_size: int = 28
@@ -30,8 +32,6 @@ class Config:
     dropout: float = 0.3
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    batch_size: int = 64
-    k: int = 1
 
 
 class Generator(nn.Module):
@@ -61,15 +61,11 @@ class Discriminator(nn.Module):
 
 class ConditionalGAN(GANModel):
     name = "cgan"
-    conditional = True
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.G, self.D = Generator(cfg).to(device), Discriminator(cfg).to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
-                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
+        self.declare(G=Generator(cfg), D=Discriminator(cfg), optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
         return self.G(z, labels)
@@ -80,27 +76,20 @@ class ConditionalGAN(GANModel):
     def train_step(self, real, labels=None, update_g=True) -> dict:
         if labels is None:
             raise ValueError("ConditionalGAN.train_step needs the labels of the real batch")
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n = real.shape[0]
+        G, D, n = self.G, self.D, real.shape[0]
 
         # --- D step: real (x, y) pairs vs generated (G(z|y'), y') pairs -----------------
         y_fake = self.random_labels(n)
         fake = G(self.latent(n), y_fake)
         real_logits, fake_logits = D(real, labels), D(fake.detach(), y_fake)
         loss_d = bce_real(real_logits) + bce_fake(fake_logits)
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)
         stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
 
         # --- G step: make D call (G(z|y'), y') real ----------------------------------------
         if update_g:
             with frozen(D):
                 loss_g = bce_real(D(fake, y_fake))
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

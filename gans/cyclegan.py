@@ -29,9 +29,10 @@ Unpaired: X and Y are built from *disjoint* halves of MNIST (a seeded permutatio
 is matched with an unrelated Y image (another permutation), so no image is ever seen with its own
 transform and a pair's labels are independent.
 
-The trainer's loader yields one tensor per batch, so a batch holds both domains side by side in
-the channel axis: ``real[:, :C]`` are X images and ``real[:, C:]`` unrelated Y images (and
-``labels[:, 0]``, ``labels[:, 1]`` their digits, used only by the metrics). ``fit`` is unchanged.
+It follows the GAN protocol (:mod:`gans.protocol`) as an image-to-image model: its loader yields
+pairs of unrelated batches (x, y), so ``train_step(x, y, update_g)`` gets one batch of each
+domain; there is no noise to sample from, so ``sample(n)`` translates n test images of X
+(``translate`` goes either way).
 
 Networks, sized down for 28x28 (the paper's are for 128/256 px: ngf = ndf = 64, 6-9 blocks);
 with ngf = 16, ndf = 32 a step of 16 pairs takes about 1 s on 2 CPU cores (ngf = 32, ndf = 64:
@@ -55,12 +56,16 @@ import minigrad
 from minigrad import backend, nn, optim
 from minigrad.data import ArrayDataset, mnist_dataset
 from minigrad.nn import functional as F
-from gans.common import GANModel, ImagePool, frozen, ones_like_logits, zeros_like_logits
+from gans.common import ImagePool
 from gans.dcgan import dcgan_init
+from gans.losses import least_squares
+from gans.protocol import GANConfig, GANModel, eval_mode, frozen
 
 
 @dataclass
-class Config:
+class Config(GANConfig):
+    latent_dim: int = 0  # none: G's input is an image of domain X
+    batch_size: int = 16  # the paper uses 1; a few images per step is far faster here
     channels: int = 1
     ngf: int = 16
     ndf: int = 32
@@ -70,9 +75,6 @@ class Config:
     pool_size: int = 50
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    batch_size: int = 16  # the paper uses 1; a few images per step is far faster here
-    k: int = 1
-    n_classes: int = 10  # digits (for the metrics)
 
 
 # ------------------------------------------------------------------------------- domains
@@ -101,13 +103,12 @@ def domain_datasets(split: str = "train", seed: int = 0):
 
 
 def unpaired_dataset(split: str = "train", seed: int = 0) -> ArrayDataset:
-    """Unpaired training batches for ``fit``: images (N, 2, 28, 28) with channel 0 an X image and
-    channel 1 an unrelated Y image (a random matching), labels (N, 2) their digits."""
-    (xi, xl), (yi, yl) = (d.arrays for d in domain_datasets(split, seed))
+    """Unpaired training batches for ``fit``: (x, y), two (N, 1, 28, 28) arrays, x an X image
+    and y an unrelated Y image (a random matching)."""
+    (xi, _), (yi, _) = (d.arrays for d in domain_datasets(split, seed))
     n = min(len(xi), len(yi))
     match = np.random.default_rng(seed + 1).permutation(len(yi))[:n]
-    images = np.concatenate([xi[:n], yi[match]], axis=1)
-    return ArrayDataset(np.ascontiguousarray(images), np.stack([xl[:n], yl[match]], axis=1))
+    return ArrayDataset(xi[:n], np.ascontiguousarray(yi[match]))
 
 
 # ------------------------------------------------------------------------------ networks
@@ -156,12 +157,6 @@ class PatchDiscriminator(nn.Module):
 
 
 # ------------------------------------------------------------------------------ losses
-def lsgan_loss(scores, real: bool):
-    """Least-squares adversarial loss: mean (D - 1)^2 for 'real', mean D^2 for 'fake'."""
-    target = ones_like_logits(scores) if real else zeros_like_logits(scores)
-    return F.mse_loss(scores, target)
-
-
 def cycle_loss(G, F_, x, y):
     """||F(G(x)) - x||_1 + ||G(F(y)) - y||_1 (means over pixels): each mapping undone."""
     return F.l1_loss(F_(G(x)), x) + F.l1_loss(G(F_(y)), y)
@@ -174,6 +169,7 @@ def identity_loss(G, F_, x, y):
 
 class CycleGAN(GANModel):
     name = "cyclegan"
+    image_to_image = True  # batches are (x, y): see the module docstring
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
@@ -193,50 +189,38 @@ class CycleGAN(GANModel):
         self.pool_x, self.pool_y = ImagePool(cfg.pool_size, seed=1), ImagePool(cfg.pool_size, 2)
         self._test_domains = None
 
-    # -------------------------------------------------------------------------- data
-    def split(self, real):
-        """A batch (N, 2C, H, W) -> (x, y) (N, C, H, W) each (see the module docstring)."""
-        c = self.config.channels
-        if real.shape[1] != 2 * c:
-            raise ValueError(
-                f"CycleGAN trains on unpaired (x, y) batches of {2 * c} channels, got {real.shape}:"
-                " build the data with gans.cyclegan.unpaired_dataset() (CLI: --dataset mnist_xy)")
-        return real[:, :c], real[:, c:]
-
+    # ---------------------------------------------------------------- translating
     def test_domains(self):
         """The test-split (X, Y) datasets, loaded once (for sampling and grids)."""
         if self._test_domains is None:
             self._test_domains = domain_datasets("test")
         return self._test_domains
 
-    def latent(self, n: int, rng=None):
-        """For CycleGAN the 'code' G maps is an image of domain X: ``n`` test X images."""
-        images = self.test_domains()[0].arrays[0]
-        if rng is None:
-            idx = minigrad.randint(0, len(images), (n,)).numpy()
-        else:
-            idx = rng.integers(0, len(images), n)
-        return minigrad.tensor(images[idx], device=self.device)
+    def translate(self, images, direction: str = "xy") -> minigrad.Tensor:
+        """G(images) (X -> Y) or, with ``direction="yx"``, F(images), in eval mode, no graph."""
+        net = {"xy": self.G, "yx": self.F}[direction]
+        with eval_mode(*self.nets.values()), minigrad.no_grad():
+            return net(images)
 
     def generate(self, z, labels=None):
         return self.G(z)  # X -> Y
+
+    def sample(self, n: int, labels=None, z=None) -> minigrad.Tensor:
+        """Image to image: G(x) for ``n`` random test images x of domain X (or for the X images
+        ``z`` when given); there is no noise to sample from."""
+        if z is None:
+            images = self.test_domains()[0].arrays[0]
+            z = images[minigrad.randint(0, len(images), (n,)).numpy()]
+        return self.translate(minigrad.tensor(z, device=self.device))
 
     def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
         """Rows (8 each): x, G(x), F(G(x)), y, F(y), G(F(y)) for fixed test images."""
         (xi, _), (yi, _) = (d.arrays for d in self.test_domains())
         x = minigrad.tensor(xi[:8], device=self.device)
         y = minigrad.tensor(yi[:8], device=self.device)
-        modes = {k: m.training for k, m in self.nets.items()}
-        for m in self.nets.values():
-            m.eval()
-        try:
-            with minigrad.no_grad():
-                gx, fy = self.G(x), self.F(y)
-                rows = [x, gx, self.F(gx), y, fy, self.G(fy)]
-                return minigrad.cat(rows, dim=0)
-        finally:
-            for k, m in self.nets.items():
-                m.train(modes[k])
+        gx, fy = self.translate(x), self.translate(y, "yx")
+        rows = [x, gx, self.translate(gx, "yx"), y, fy, self.translate(fy)]
+        return minigrad.cat(rows, dim=0)
 
     # ------------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
@@ -262,27 +246,27 @@ class CycleGAN(GANModel):
             pool.rng.bit_generator.state = saved["rng"]
 
     # ---------------------------------------------------------------------- training
-    def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, F_, D_X, D_Y = self.G, self.F, self.D_X, self.D_Y
-        opt_g, opt_d, cfg = self.optims["G"], self.optims["D"], self.config
-        x, y = self.split(real)
+    def train_step(self, x, y, update_g=True) -> dict:
+        """One step on a batch x of domain X and an unrelated batch y of domain Y."""
+        if x.shape != y.shape:
+            raise ValueError(f"CycleGAN trains on unpaired batches (x, y) of one shape, got x "
+                             f"{tuple(x.shape)} and y {tuple(y.shape)}: build the data with "
+                             "gans.cyclegan.unpaired_dataset() (command line: --dataset mnist_xy)")
+        G, F_, D_X, D_Y, cfg = self.G, self.F, self.D_X, self.D_Y, self.config
         stats = {}
 
         # --- generators: fool D_Y and D_X, undo each other, (leave own domain alone) ------
         if update_g:
             with frozen(D_X, D_Y):
                 fake_y, fake_x = G(x), F_(y)                                  # G(x), F(y)
-                loss_gan = lsgan_loss(D_Y(fake_y), True) + lsgan_loss(D_X(fake_x), True)
+                loss_gan = least_squares(D_Y(fake_y), 1.0) + least_squares(D_X(fake_x), 1.0)
                 loss_cyc = F.l1_loss(F_(fake_y), x) + F.l1_loss(G(fake_x), y)  # reuse G(x), F(y)
                 loss_g = loss_gan + cfg.lambda_cyc * loss_cyc
                 if cfg.lambda_id > 0:
                     loss_id = identity_loss(G, F_, x, y)
                     loss_g = loss_g + cfg.lambda_id * cfg.lambda_cyc * loss_id
                     stats["loss_id"] = loss_id.item()
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats.update(loss_g=loss_g.item(), loss_gan=loss_gan.item(), loss_cyc=loss_cyc.item())
         else:
             with minigrad.no_grad():
@@ -290,13 +274,10 @@ class CycleGAN(GANModel):
 
         # --- discriminators: real -> 1, fakes from the history pools -> 0 -------------------
         fy, fx = self.pool_y.query(fake_y), self.pool_x.query(fake_x)
-        loss_dy = 0.5 * (lsgan_loss(D_Y(y), True) + lsgan_loss(D_Y(fy), False))
-        loss_dx = 0.5 * (lsgan_loss(D_X(x), True) + lsgan_loss(D_X(fx), False))
+        loss_dy = 0.5 * (least_squares(D_Y(y), 1.0) + least_squares(D_Y(fy), 0.0))
+        loss_dx = 0.5 * (least_squares(D_X(x), 1.0) + least_squares(D_X(fx), 0.0))
         loss_d = loss_dx + loss_dy
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)
         stats.update(loss_d=loss_d.item(), loss_d_x=loss_dx.item(), loss_d_y=loss_dy.item())
         return stats
 
@@ -326,20 +307,12 @@ def translation_metrics(model: CycleGAN, classifier_y, n: int | None = None,
     images, labels = model.test_domains()[0].arrays
     if n is not None:
         images, labels = images[:n], labels[:n]
-    modes = {k: m.training for k, m in model.nets.items()}
-    for m in model.nets.values():
-        m.eval()
     hits, err = 0, 0.0
-    try:
-        with minigrad.no_grad():
-            for s in range(0, len(images), batch_size):
-                x = minigrad.tensor(images[s:s + batch_size], device=model.device)
-                gx = model.G(x)
-                rec = model.F(gx)
-                _, probs = metrics.features_and_probs(classifier_y, gx.numpy())
-                hits += int((probs.argmax(1) == labels[s:s + batch_size]).sum())
-                err += float(np.abs(rec.numpy() - x.numpy()).sum())
-    finally:
-        for k, m in model.nets.items():
-            m.train(modes[k])
+    for s in range(0, len(images), batch_size):
+        x = minigrad.tensor(images[s:s + batch_size], device=model.device)
+        gx = model.translate(x)
+        rec = model.translate(gx, "yx")
+        _, probs = metrics.features_and_probs(classifier_y, gx.numpy())
+        hits += int((probs.argmax(1) == labels[s:s + batch_size]).sum())
+        err += float(np.abs(rec.numpy() - x.numpy()).sum())
     return {"accuracy": hits / len(images), "cycle_l1": err / images.size, "n": len(images)}

@@ -8,10 +8,11 @@ from minigrad import data
 DATASETS = ("mnist", "fashion_mnist", "mnist_xy", "random")
 
 
-def load(name: str, split: str = "train", n: int | None = None):
+def load(name: str, split: str = "train", n: int | None = None, image_to_image: bool = False):
     """An ArrayDataset of (images, labels) for ``name``: mnist, fashion_mnist (alias fashion) or
     random (noise images with random labels, for smoke tests and --dry-run without data);
-    mnist_xy: CycleGAN's unpaired pairs, (N, 2, 28, 28) (see gans.cyclegan.unpaired_dataset)."""
+    mnist_xy: CycleGAN's unpaired domains, (x, y) images (see gans.cyclegan.unpaired_dataset).
+    ``image_to_image``: random data as (x, y) images, for an image-to-image model."""
     name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(name, name)
     if name == "mnist":
         ds = data.mnist_dataset(split)
@@ -25,6 +26,8 @@ def load(name: str, split: str = "train", n: int | None = None):
         rng = np.random.default_rng(0)
         count = n or 64
         images = rng.uniform(-1, 1, (count, 1, 28, 28)).astype(np.float32)
+        if image_to_image:
+            return data.ArrayDataset(images, -images[::-1].copy())
         return data.ArrayDataset(images, rng.integers(0, 10, count).astype(np.int64))
     else:
         raise ValueError(f"unknown dataset {name!r}: choose from {', '.join(DATASETS)}")

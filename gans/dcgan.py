@@ -18,20 +18,17 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
-from gans.common import GANModel, bce_fake, bce_real, frozen, prob
+from gans.losses import bce_fake, bce_real, prob
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
-    latent_dim: int = 100
+class Config(GANConfig):
     channels: int = 1
     g_features: int = 64  # 2x this at 7x7, 1x at 14x14
     d_features: int = 64
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    batch_size: int = 64
-    k: int = 1
-    n_classes: int = 10  # unused (unconditional)
 
 
 class Generator(nn.Module):
@@ -85,45 +82,39 @@ def dcgan_init(module):
         init.zeros_(module.bias)
 
 
+def adam(cfg):
+    """Adam(lr, betas) of the config, for :meth:`GANModel.declare`: Radford et al.'s optimizer,
+    shared by the DCGAN-shaped variants."""
+    return lambda params: optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+
+
 class DCGAN(GANModel):
     name = "dcgan"
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.G = Generator(cfg.latent_dim, cfg.channels, cfg.g_features)
-        self.D = Discriminator(cfg.channels, cfg.d_features)
-        for net in (self.G, self.D):
-            net.apply(dcgan_init)
-            net.to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
-                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
+        self.declare(G=Generator(cfg.latent_dim, cfg.channels, cfg.g_features),
+                     D=Discriminator(cfg.channels, cfg.d_features), init=dcgan_init,
+                     optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
         return self.G(z)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n = real.shape[0]
+        G, D, n = self.G, self.D, real.shape[0]
 
         # --- D step: -log D(x) - log(1 - D(G(z))) ---------------------------------------
         fake = G(self.latent(n))
         real_logits, fake_logits = D(real), D(fake.detach())
         loss_d = bce_real(real_logits) + bce_fake(fake_logits)
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)
         stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
 
         # --- G step (non-saturating): -log D(G(z)), reusing this step's fakes -------------
         if update_g:
             with frozen(D):
                 loss_g = bce_real(D(fake))
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

@@ -36,12 +36,14 @@ import numpy as np
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, frozen, image_grid, prob
+from gans.common import image_grid
 from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
+from gans.losses import bce_fake, bce_real, prob
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
+class Config(GANConfig):
     latent_dim: int = 62  # incompressible noise z
     n_categories: int = 10  # one categorical code
     n_continuous: int = 2  # continuous codes, U(-1, 1)
@@ -57,10 +59,7 @@ class Config:
     lr_g: float = 1e-3
     lr_d: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    batch_size: int = 64
     sweep: float = 2.0  # grids sweep a continuous code over [-sweep, sweep] (paper: 2)
-    k: int = 1
-    n_classes: int = 10  # unused (unconditional)
 
 
 class Generator(nn.Module):
@@ -135,14 +134,9 @@ class InfoGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         self.code_dim = cfg.n_categories + cfg.n_continuous
-        self.G = Generator(cfg)
-        self.D = Discriminator(cfg)
-        for net in (self.G, self.D):
-            net.apply(dcgan_init)
-            net.to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas),
-                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)}
+        self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer={
+            "G": lambda params: optim.Adam(params, lr=cfg.lr_g, betas=cfg.betas),
+            "D": lambda params: optim.Adam(params, lr=cfg.lr_d, betas=cfg.betas)})
 
     # ---------------------------------------------------------------------------- codes
     def sample_codes(self, n: int, rng=None):
@@ -166,10 +160,11 @@ class InfoGAN(GANModel):
     def latent(self, n: int, rng=None):
         return self.join(*self.sample_codes(n, rng))
 
-    def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
+    def sample_fixed(self, n: int | None = None) -> minigrad.Tensor:
         """The progress grid: row k = categorical value k, 8 columns sweeping c_1 (the trainer
-        tiles 8 per row), one fixed z for the whole grid; ``n`` is ignored."""
-        z = code_latents(self, 0, 8)
+        tiles 8 per row), one fixed z for the whole grid; the first ``n`` of those K * 8 images
+        (default: all)."""
+        z = code_latents(self, 0, 8)[:n]
         return self.sample(z.shape[0], z=z)
 
     def generate(self, z, labels=None):
@@ -177,8 +172,7 @@ class InfoGAN(GANModel):
 
     # ------------------------------------------------------------------------- training
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n = real.shape[0]
+        G, D, n = self.G, self.D, real.shape[0]
         z, c_cat, c_cont = self.sample_codes(n)
         c_cat_t = minigrad.tensor(c_cat, device=self.device)
         c_cont_t = minigrad.tensor(c_cont, device=self.device)
@@ -189,10 +183,7 @@ class InfoGAN(GANModel):
         fake_logits, q_out = D(fake.detach())
         loss_info, ce, nll = info_loss(q_out, c_cat_t, c_cont_t, self.config)
         loss_d = bce_real(real_logits) + bce_fake(fake_logits) + loss_info
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)
         stats = {"loss_d": loss_d.item(), "loss_info": loss_info.item(), "ce_cat": ce.item(),
                  "nll_cont": nll.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
 
@@ -202,10 +193,7 @@ class InfoGAN(GANModel):
                 fake_logits, q_out = D(fake)
                 loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
                 loss_g = bce_real(fake_logits) + loss_info_g
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats
 

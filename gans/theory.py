@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad
-from gans.common import frozen
+from gans.losses import bce_fake, bce_real
+from gans.protocol import frozen
 from minigrad import nn, optim
 from minigrad.data import grid_centres, ring_centres
-from minigrad.nn import functional as F
 
 LOG4 = math.log(4.0)
 
@@ -51,12 +51,6 @@ LOG4 = math.log(4.0)
 def _softplus(x):
     """log(1 + e^x), exact for large |x| (NumPy)."""
     return np.logaddexp(0.0, x)
-
-
-def _bce_logits(logits, target: float):
-    """Mean binary cross-entropy of ``logits`` against a constant 0/1 ``target``."""
-    full = minigrad.full(tuple(logits.shape), target, dtype=logits.dtype, device=logits.device)
-    return F.binary_cross_entropy_with_logits(logits, full)
 
 
 # =========================================================================== 1. D* and -log 4
@@ -190,7 +184,7 @@ def train_discriminator(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G, step
             group["lr"] = lr * max(1.0 - step / steps, 0.01)
         real = minigrad.tensor(p_data.sample(batch_size, rng))
         fake = minigrad.tensor(p_g.sample(batch_size, rng))
-        loss = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)  # = -V(D, G) on the batch
+        loss = bce_real(D(real)) + bce_fake(D(fake))  # = -V(D, G) on the batch
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -422,7 +416,7 @@ def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
                 loss_d = (D(fake).mean() - D(real).mean()
                           + cfg.gp_weight * gradient_penalty(D, real, fake))
             else:  # min -log D(real) - log(1 - D(fake))
-                loss_d = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)
+                loss_d = bce_real(D(real)) + bce_fake(D(fake))
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -430,7 +424,7 @@ def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
         # --- G step: D frozen ---------------------------------------------------------------
         with frozen(D):
             logits = D(fake_batch())
-            loss_g = -logits.mean() if cfg.method == "wgan_gp" else _bce_logits(logits, 1.0)
+            loss_g = -logits.mean() if cfg.method == "wgan_gp" else bce_real(logits)
             opt_g.zero_grad()
             loss_g.backward()
             opt_g.step()
@@ -458,9 +452,9 @@ def generator_loss(logits, loss: str):
     'non_saturating'  mean -log D(G(z))      =  mean softplus(-s)   (the paper's practical fix)
     """
     if loss == "minimax":
-        return -_bce_logits(logits, 0.0)
+        return -bce_fake(logits)
     if loss == "non_saturating":
-        return _bce_logits(logits, 1.0)
+        return bce_real(logits)
     raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {loss!r}")
 
 
@@ -543,7 +537,7 @@ def strengthening_discriminator(steps: int = 1500, record_every: int = 25, hidde
         real = minigrad.tensor(P_DATA.sample(batch_size, rng))
         with minigrad.no_grad():
             fake = G(minigrad.tensor(rng.standard_normal((batch_size, 1)).astype(np.float32)))
-        loss = _bce_logits(D(real), 1.0) + _bce_logits(D(fake), 0.0)
+        loss = bce_real(D(real)) + bce_fake(D(fake))
         opt.zero_grad()
         loss.backward()
         opt.step()

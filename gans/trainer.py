@@ -1,8 +1,11 @@
-"""``fit``: the one training loop. Plumbing only; every GAN's math lives in its ``train_step``.
+"""``fit``: the one training loop. Plumbing only; every GAN's math lives in its ``train_step``
+(the contract between the two: :mod:`gans.protocol`).
 
-Per batch it calls ``model.train_step(real, labels, update_g=...)``, where ``update_g`` is True on
-every ``model.d_steps_per_g()``-th discriminator step (the k of Goodfellow et al.'s Algorithm 1,
-n_critic for the WGANs). Around that it keeps:
+Per batch it calls ``model.train_step(*batch, update_g=...)`` (``(real, labels)`` for the GANs,
+``(x, y)`` for CycleGAN), where ``update_g`` is True on every ``model.d_steps_per_g()``-th
+discriminator step (the k of Goodfellow et al.'s Algorithm 1, n_critic for the WGANs: the
+config's ``d_steps``), and counts the steps: ``model.d_step`` after every call, ``model.step``
+after every G step. Around that it keeps:
 
     out_dir/config.json       the variant's config
     out_dir/metrics.csv       one row per step: the losses and D(x), D(G(z)) train_step returned
@@ -39,7 +42,8 @@ import numpy as np
 import minigrad
 from minigrad import backend, kernels
 from minigrad.utils.io import CheckpointError, load, save
-from gans.common import config_dict, save_image_grid
+from gans.common import save_image_grid
+from gans.protocol import config_dict, upgrade_config_dict
 
 
 class TrainingDiverged(RuntimeError):
@@ -248,7 +252,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
             state = None
         else:
             saved = state["model"]
-            check_same_run({"model": saved["name"], **saved["config"]}, run_config, out)
+            saved_config = upgrade_config_dict(type(model.config), saved["config"])
+            check_same_run({"model": saved["name"], **saved_config}, run_config, out)
 
     # Where the loop stands: epochs done, batches done in the current epoch, the loader's
     # random state at the start of that epoch, and the D steps since the last G step.
@@ -298,16 +303,17 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                 for batch_i, batch in enumerate(loader):
                     if batch_i < loop["batch"]:
                         continue  # resuming inside an epoch: the same order, from where it was
-                    real, labels = batch[0], (batch[1] if len(batch) > 1 else None)
                     if not checked:
-                        check_shapes(model, real)
+                        check_shapes(model, batch[0])
                         checked = True
                     loop["pending_d"] += 1
                     update_g = loop["pending_d"] >= model.d_steps_per_g()
                     if update_g:
                         loop["pending_d"] = 0
-                    stats = model.train_step(real, labels, update_g=update_g)
+                    stats = model.train_step(*batch, update_g=update_g)
+                    model.d_step += 1
                     if update_g:
+                        model.step += 1
                         model.update_ema()  # a no-op unless the config asks for an average
                     stats.update(_grad_norms(model, update_g))
                     bad = {k: v for k, v in stats.items() if not math.isfinite(v)}

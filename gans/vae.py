@@ -30,18 +30,17 @@ import numpy as np
 import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
-from gans.common import GANModel
+from gans.protocol import GANConfig, GANModel, eval_mode
 
 
 @dataclass
-class Config:
+class Config(GANConfig):
     latent_dim: int = 20
+    batch_size: int = 100
     hidden: int = 500
     img_size: int = 28
     channels: int = 1
     lr: float = 1e-3
-    batch_size: int = 100
-    n_classes: int = 10  # unused (unconditional)
 
 
 class Encoder(nn.Module):
@@ -83,6 +82,10 @@ def negative_elbo(model: "VAE", real):
 
 
 class VAE(GANModel):
+    """Not a GAN, but the same protocol: two networks (roles ``encoder`` and ``decoder``) under
+    one optimizer, one update per batch (``d_steps`` = 1, so ``update_g`` is always True and the
+    trainer counts each batch as one step), ``generate`` decodes z."""
+
     name = "vae"
 
     def __init__(self, config: Config | None = None, device="cpu"):
@@ -92,9 +95,6 @@ class VAE(GANModel):
         self.nets = {"encoder": self.encoder, "decoder": self.decoder}
         params = list(self.encoder.parameters()) + list(self.decoder.parameters())
         self.optims = {"vae": optim.Adam(params, lr=cfg.lr)}
-
-    def d_steps_per_g(self) -> int:
-        return 1
 
     def generate(self, z, labels=None):
         return self.decoder(z).sigmoid() * 2 - 1  # the Bernoulli mean, in [-1, 1]
@@ -106,14 +106,9 @@ class VAE(GANModel):
             return self.sample(mu.shape[0], z=mu)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        opt = self.optims["vae"]
         recon, kl = negative_elbo(self, real)
         loss = recon + kl  # -ELBO
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        self.step += 1
-        self.d_step += 1  # the trainer counts steps here
+        self.update("vae", loss)
         return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
 
@@ -125,12 +120,9 @@ def elbo(model: VAE, dataset, batch_size: int = 1000, seed: int = 0) -> dict:
 
     saved = backend.get_rng_state()
     minigrad.manual_seed(seed)
-    modes = {k: m.training for k, m in model.nets.items()}
-    for m in model.nets.values():
-        m.eval()
     total_r = total_k = 0.0
     try:
-        with minigrad.no_grad():
+        with eval_mode(*model.nets.values()), minigrad.no_grad():
             for s in range(0, len(images), batch_size):
                 batch = minigrad.tensor(images[s:s + batch_size], device=model.device)
                 recon, kl = negative_elbo(model, batch)
@@ -138,7 +130,5 @@ def elbo(model: VAE, dataset, batch_size: int = 1000, seed: int = 0) -> dict:
                 total_k += kl.item() * len(batch)
     finally:
         backend.set_rng_state(saved)
-        for k, m in model.nets.items():
-            m.train(modes[k])
     n = len(images)
     return {"elbo": -(total_r + total_k) / n, "recon": total_r / n, "kl": total_k / n, "n": n}

@@ -8,7 +8,8 @@ The game:  min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
                       early on, D(G(z)) ~ 0 and this loss is flat: G's gradient vanishes.
     'non_saturating'  minimise -log D(G(z))       -- same fixed point, strong gradients early
                       (the paper's recommended practice, and the default).
-- k D steps per G step (Algorithm 1); the trainer counts them and sets ``update_g``.
+- k D steps per G step (Algorithm 1; ``d_steps`` in the config): the trainer counts them and
+  sets ``update_g``.
 
 D outputs a logit; D(x) = sigmoid(logit). Losses are computed from logits with
 binary_cross_entropy_with_logits, which is exact where sigmoid + log would overflow.
@@ -26,22 +27,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import minigrad
 from minigrad import nn, optim
-from minigrad.nn import functional as F
-from gans.common import GANModel, bce_fake, bce_real, frozen, mlp, prob
+from gans.common import mlp
+from gans.losses import bce_fake, bce_real, check_loss, prob
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
-    latent_dim: int = 100
+class Config(GANConfig):
     img_size: int = 28
     channels: int = 1
     g_hidden: tuple = (256, 512, 1024)
     d_hidden: tuple = (1024, 512, 256)
     dropout: float = 0.3
     loss: str = "non_saturating"  # or "minimax"
-    k: int = 1  # D steps per G step
     optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
     lr: float = 4e-4  # the lecture's 2e-4 reached the same scores ~1.5x later (with BatchNorm)
     # NOTE: the lecture's code uses Adam's default betas (0.9, 0.999). In our runs that collapsed
@@ -53,7 +52,6 @@ class Config:
     batch_size: int = 100
     g_batch_norm: bool = True  # BatchNorm1d after each hidden layer of G
     ema: float = 0.999  # sample from a moving average of G's weights with this decay (0: off)
-    n_classes: int = 10  # unused (unconditional); kept for sample grids
 
 
 # The lecture's code as written: Adam's default betas, no BatchNorm in G, no moving average.
@@ -96,12 +94,9 @@ class VanillaGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        if cfg.loss not in ("minimax", "non_saturating"):
-            raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {cfg.loss!r}")
-        self.G, self.D = Generator(cfg).to(device), Discriminator(cfg).to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": make_optimizer(self.G.parameters(), cfg),
-                       "D": make_optimizer(self.D.parameters(), cfg)}
+        check_loss(cfg.loss, ("minimax", "non_saturating"))
+        self.declare(G=Generator(cfg), D=Discriminator(cfg),
+                     optimizer=lambda params: make_optimizer(params, cfg))
 
     def generate(self, z, labels=None):
         return self.G(z)
@@ -112,17 +107,13 @@ class VanillaGAN(GANModel):
         return bce_real(fake_logits)  # -log D(G(z))
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n = real.shape[0]
+        G, D, n = self.G, self.D, real.shape[0]
 
         # --- D step: maximise log D(x) + log(1 - D(G(z))) -----------------------------
         fake = G(self.latent(n)).detach()  # no gradient into G here
         real_logits, fake_logits = D(real), D(fake)
         loss_d = bce_real(real_logits) + bce_fake(fake_logits)
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)  # zero_grad, backward, step
         stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
 
         # --- G step: D frozen, gradient flows through D into G ------------------------
@@ -130,9 +121,6 @@ class VanillaGAN(GANModel):
             with frozen(D):
                 fake_logits = D(G(self.latent(n)))
                 loss_g = self.generator_loss(fake_logits)
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

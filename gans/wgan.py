@@ -10,7 +10,7 @@ its gradient. Unlike the JS divergence of the original GAN, W is continuous in G
 when the two distributions have disjoint supports, so the critic can be trained to optimality
 without G's gradient vanishing.
 
-- critic step (n_critic = 5 per G step, RMSprop lr 5e-5):
+- critic step (n_critic = 5 per G step, ``d_steps`` in the config; RMSprop lr 5e-5):
       minimise  L_D = E[D(G(z))] - E[D(x)]
   then clip every critic weight into [-c, c] (c = 0.01): a crude way to keep D K-Lipschitz for
   some K (the paper's own words: "a clearly terrible way to enforce a Lipschitz constraint").
@@ -43,26 +43,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.nn.utils import clamp_
-from gans.common import GANModel, frozen
 from gans.dcgan import Discriminator as ConvCritic, Generator as ConvGenerator, dcgan_init
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
-    latent_dim: int = 100
+class Config(GANConfig):
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
     critic_batch_norm: bool = False  # True: the paper's DCGAN critic (see the docstring)
     lr: float = 5e-5  # RMSprop, both players
     clip: float = 0.01  # critic weights live in [-clip, clip]
-    n_critic: int = 5  # critic steps per generator step
+    d_steps: int = 5  # critic steps per generator step (the paper's n_critic)
     warmup_critic: bool = False  # reference code: 100 critic steps early on and every 500th
     warmup_iters: int = 100
-    batch_size: int = 64
-    n_classes: int = 10  # unused (unconditional)
 
 
 class WGAN(GANModel):
@@ -71,40 +68,31 @@ class WGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-        self.D = ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm)
-        for net in (self.G, self.D):
-            net.apply(dcgan_init)
-            net.to(device)
+        self.declare(G=ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features),
+                     D=ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm),
+                     init=dcgan_init, optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
         clamp_(self.D.parameters(), -cfg.clip, cfg.clip)  # start inside the constraint set
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.RMSprop(self.G.parameters(), lr=cfg.lr),
-                       "D": optim.RMSprop(self.D.parameters(), lr=cfg.lr)}
 
     def d_steps_per_g(self) -> int:
         cfg = self.config
         # self.step counts generator iterations (gen_iterations in the reference code).
         if cfg.warmup_critic and (self.step < 25 or self.step % 500 == 0):
             return cfg.warmup_iters
-        return cfg.n_critic
+        return cfg.d_steps
 
     def generate(self, z, labels=None):
         return self.G(z)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n, c = real.shape[0], self.config.clip
+        G, D, n, c = self.G, self.D, real.shape[0], self.config.clip
 
         # --- critic step: minimise E[D(G(z))] - E[D(x)], then clip the weights -----------
         with minigrad.no_grad():  # G is a constant here
             fake = G(self.latent(n))
         d_real, d_fake = D(real).mean(), D(fake).mean()
         loss_d = d_fake - d_real
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
+        self.update("D", loss_d)
         clamp_(D.parameters(), -c, c)
-        self.d_step += 1
         stats = {"loss_d": loss_d.item(), "w_dist": -loss_d.item(),
                  "d_real": d_real.item(), "d_fake": d_fake.item()}
 
@@ -112,9 +100,6 @@ class WGAN(GANModel):
         if update_g:
             with frozen(D):
                 loss_g = -D(G(self.latent(n))).mean()
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

@@ -31,13 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn, optim
-from gans.common import GANModel, frozen, mlp
-from gans.dcgan import Generator as ConvGenerator, dcgan_init
+from minigrad import nn
+from gans.common import mlp
+from gans.dcgan import Generator as ConvGenerator, adam, dcgan_init
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
-class Config:
+class Config(GANConfig):
     latent_dim: int = 100  # the paper's MNIST code uses 128; 100 matches the other DCGAN-28 models
     channels: int = 1
     img_size: int = 28
@@ -47,11 +48,9 @@ class Config:
     d_features: int = 64
     layer_norm: bool = False  # LayerNorm in the conv critic (never BatchNorm)
     gp_lambda: float = 10.0
-    n_critic: int = 5
+    d_steps: int = 5  # critic steps per generator step (the paper's n_critic)
     lr: float = 1e-4
     betas: tuple = (0.0, 0.9)
-    batch_size: int = 64
-    n_classes: int = 10  # unused (unconditional)
 
 
 def mlp_critic(cfg: Config) -> nn.Module:
@@ -103,30 +102,22 @@ class WGANGP(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-        self.G.apply(dcgan_init)
+        G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        G.apply(dcgan_init)
         if cfg.critic == "mlp":
-            self.D = mlp_critic(cfg)  # PyTorch's default (Kaiming-uniform) init
+            D = mlp_critic(cfg)  # PyTorch's default (Kaiming-uniform) init
         elif cfg.critic == "conv":
-            self.D = ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm)
-            self.D.apply(dcgan_init)
+            D = ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm)
+            D.apply(dcgan_init)
         else:
             raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
-        self.G.to(device)
-        self.D.to(device)
-        self.nets = {"G": self.G, "D": self.D}
-        self.optims = {"G": optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas),
-                       "D": optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)}
-
-    def d_steps_per_g(self) -> int:
-        return self.config.n_critic
+        self.declare(G=G, D=D, optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
         return self.G(z)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, opt_g, opt_d = self.G, self.D, self.optims["G"], self.optims["D"]
-        n, lam = real.shape[0], self.config.gp_lambda
+        G, D, n, lam = self.G, self.D, real.shape[0], self.config.gp_lambda
 
         # --- critic step: E[D(G(z))] - E[D(x)] + lambda * (||grad D(x_hat)|| - 1)^2 ---------
         with minigrad.no_grad():  # G is a constant here
@@ -134,10 +125,7 @@ class WGANGP(GANModel):
         d_real, d_fake = D(real).mean(), D(fake).mean()
         gp = gradient_penalty(D, real, fake)
         loss_d = d_fake - d_real + lam * gp
-        opt_d.zero_grad()
-        loss_d.backward()  # through the penalty's gradient graph: double backprop
-        opt_d.step()
-        self.d_step += 1
+        self.update("D", loss_d)  # backward through the penalty's gradient graph: double backprop
         w_dist = (d_real - d_fake).item()
         stats = {"loss_d": loss_d.item(), "w_dist": w_dist, "gp": gp.item(),
                  "d_real": d_real.item(), "d_fake": d_fake.item()}
@@ -146,9 +134,6 @@ class WGANGP(GANModel):
         if update_g:
             with frozen(D):
                 loss_g = -D(G(self.latent(n))).mean()
-                opt_g.zero_grad()
-                loss_g.backward()
-                opt_g.step()
-            self.step += 1
+                self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

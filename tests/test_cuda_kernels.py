@@ -592,7 +592,7 @@ def test_dcgan_50_steps_gpu_matches_cpu():
     wrong kernel, a missed BatchNorm update) moves the losses by far more than that.
     """
     from gans.dcgan import DCGAN, Config
-    from gans.common import GANModel
+    from gans.protocol import GANModel
 
     steps, batch = 50, 32
     cfg = Config(batch_size=batch)

@@ -1,12 +1,15 @@
-"""WGAN, WGAN-GP, InfoGAN, CycleGAN and the VAE: each runs, and each one's own mechanism is right.
+"""Each variant's own mechanism, checked against its paper's formula (what the protocol tests in
+test_protocol.py cannot see):
 
-- every variant: two steps through ``fit`` give finite losses and change every network;
+- the adversarial losses of gans/losses.py against their formulas in NumPy;
+- vanilla: minimax vs non-saturating gradients; conditional models: labels steer samples;
+  AC-GAN's class head; latent interpolation and arithmetic; image grids; config options;
 - WGAN: weight clipping keeps the critic in [-c, c]; the reference code's critic warm-up schedule;
 - WGAN-GP: the penalty's gradient w.r.t. the critic weights (double backprop) against finite
   differences (MLP and conv critics) and against torch;
 - InfoGAN: the info loss against its formula and its gradient w.r.t. the Q head (gradcheck);
   the code grids and the categorical-code accuracy;
-- CycleGAN: cycle/identity/least-squares terms on tiny examples, the image pool, the domains;
+- CycleGAN: cycle/identity terms on tiny examples, the image pool, the domains;
 - VAE: the KL term against its closed form in numpy and a Monte-Carlo estimate; the ELBO.
 """
 from __future__ import annotations
@@ -17,73 +20,133 @@ import numpy as np
 import pytest
 
 import minigrad
+import gans
 from minigrad import nn
 from minigrad.data import ArrayDataset, DataLoader
-from gans.common import ImagePool, mlp
-from gans.trainer import fit
-
-from gans import cyclegan, infogan, vae, wgan, wgan_gp
+from gans import cyclegan, infogan, latent, losses, vae, wgan, wgan_gp
+from gans.common import ImagePool, image_grid, mlp
 
 
-def _params(model):
-    return {f"{k}.{n}": p.data.copy() for k, net in model.nets.items()
-            for n, p in net.named_parameters()}
-
-
-def _loader(channels=1, n=8, batch=4, pair_labels=False):
+def _loader(n=8, batch=4):
     rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (n, channels, 28, 28)).astype(np.float32)
-    labels = rng.integers(0, 10, (n, 2) if pair_labels else n).astype(np.int64)
+    images = rng.uniform(-1, 1, (n, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, n).astype(np.int64)
     return DataLoader(ArrayDataset(images, labels), batch_size=batch, shuffle=True, seed=0)
 
 
-TINY = {
-    "wgan": lambda: wgan.WGAN(wgan.Config(g_features=8, d_features=8, n_critic=1)),
-    "wgan_gp_mlp": lambda: wgan_gp.WGANGP(wgan_gp.Config(mlp_hidden=(32, 16), g_features=8,
-                                                         n_critic=1)),
-    "wgan_gp_conv": lambda: wgan_gp.WGANGP(wgan_gp.Config(critic="conv", g_features=8,
-                                                          d_features=4, n_critic=1)),
-    "wgan_gp_conv_ln": lambda: wgan_gp.WGANGP(wgan_gp.Config(
-        critic="conv", g_features=8, d_features=4, n_critic=1, layer_norm=True)),
-    "infogan": lambda: infogan.InfoGAN(infogan.Config(g_features=8, d_features=8,
-                                                      g_fc_features=16, fc_features=32,
-                                                      q_features=16)),
-    "cyclegan": lambda: cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1)),
-    "vae": lambda: vae.VAE(vae.Config(hidden=32, latent_dim=4)),
-}
+# ------------------------------------------------------------------- adversarial losses
+def _sig(s):
+    return 1 / (1 + np.exp(-s))
 
 
-# ------------------------------------------------------------------------ every variant
-@pytest.mark.parametrize("name", list(TINY))
-def test_dry_run_finite_losses_and_every_net_changes(name, tmp_path):
-    model = TINY[name]()
-    before = _params(model)
-    loader = _loader(channels=2 if name == "cyclegan" else 1, pair_labels=name == "cyclegan")
-    history = fit(model, loader, out_dir=tmp_path, dry_run=True, progress=False)
-    assert len(history) == 2
-    for row in history:
-        assert all(math.isfinite(v) for v in row.values()), row
-    after = _params(model)
-    for net in model.nets:
-        changed = [k for k in before if k.startswith(net + ".")
-                   and not np.array_equal(before[k], after[k])]
-        assert changed, f"{name}: no parameter of {net} changed"
+@pytest.mark.parametrize("kind", losses.LOSSES)
+def test_adversarial_losses_match_their_formulas(kind):
+    rng = np.random.default_rng(0)
+    r, f = rng.normal(0, 2, (6, 1)), rng.normal(0, 2, (6, 1))
+    want_d = {"minimax": -np.log(_sig(r)).mean() - np.log(1 - _sig(f)).mean(),
+              "least_squares": 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(),
+              "hinge": np.maximum(0, 1 - r).mean() + np.maximum(0, 1 + f).mean(),
+              "wasserstein": f.mean() - r.mean()}
+    want_d["non_saturating"] = want_d["minimax"]
+    want_g = {"minimax": np.log(1 - _sig(f)).mean(), "non_saturating": -np.log(_sig(f)).mean(),
+              "least_squares": 0.5 * ((f - 1) ** 2).mean(), "hinge": -f.mean(),
+              "wasserstein": -f.mean()}
+    rt, ft = minigrad.tensor(r), minigrad.tensor(f)
+    assert losses.d_loss(kind, rt, ft).item() == pytest.approx(want_d[kind], rel=1e-12)
+    assert losses.g_loss(kind, ft).item() == pytest.approx(want_g[kind], rel=1e-12)
 
 
-def test_registry_builds_the_part2_variants():
-    import gans
+def test_unknown_loss_names_the_choices():
+    s = minigrad.zeros(2, 1)
+    for call in (lambda: losses.d_loss("lsgan", s, s), lambda: losses.g_loss("x", s),
+                 lambda: losses.check_loss("x", ("hinge",))):
+        with pytest.raises(ValueError, match="hinge"):
+            call()
 
-    for name in ("wgan", "wgan_gp", "infogan", "cyclegan", "vae"):
-        assert name in gans.available()
-        assert gans.get_model(name).name == name
-        gans.get_config(name)()  # the paper defaults construct
+
+# ------------------------------------------------------------- vanilla and conditional
+def test_minimax_and_nonsaturating_losses():
+    """With D sure a fake is fake (logit -10): log(1-D) is flat, -log D is steep."""
+    from gans.vanilla import Config, VanillaGAN
+
+    logits = minigrad.tensor([[-10.0]], requires_grad=True)
+    grads = {}
+    for loss in ("minimax", "non_saturating"):
+        model = VanillaGAN(Config(loss=loss))
+        g, = minigrad.grad(model.generator_loss(logits), logits)
+        grads[loss] = abs(g.item())
+    assert grads["minimax"] < 1e-4 < 0.99 < grads["non_saturating"]
+
+
+def test_conditional_sampling_uses_labels():
+    minigrad.manual_seed(0)
+    model = gans.get_model("cgan")()
+    z = model.latent(2)
+    z = minigrad.cat([z[:1], z[:1]])
+    a = model.sample(2, labels=[3, 3], z=z).numpy()
+    b = model.sample(2, labels=[3, 7], z=z).numpy()
+    assert np.allclose(a[0], a[1])
+    assert not np.allclose(b[0], b[1])
+
+
+def test_latent_interpolation_and_arithmetic():
+    minigrad.manual_seed(0)
+    model = gans.get_model("dcgan")()
+    rng = np.random.default_rng(0)
+    z0, z1 = rng.standard_normal(100), rng.standard_normal(100)
+    path = latent.interpolate(model, z0, z1, steps=5)
+    assert path.shape == (5, 1, 28, 28)
+    ends = model.sample(2, z=minigrad.tensor(np.stack([z0, z1]).astype(np.float32))).numpy()
+    assert np.allclose(path.numpy()[[0, -1]], ends, atol=1e-5)
+    zs = [rng.standard_normal((3, 100)) for _ in range(3)]
+    out = latent.vector_arithmetic(model, *zs)
+    assert out.shape == (1, 1, 28, 28)
+    assert np.allclose(latent.slerp(z0, z1, 0.0), z0) and np.allclose(latent.slerp(z0, z1, 1), z1)
+
+
+def test_image_grid_layout():
+    imgs = -np.ones((10, 1, 4, 4), np.float32)
+    grid = image_grid(imgs, nrow=5, pad=1)
+    assert grid.shape == (2 * 5 + 1, 5 * 5 + 1, 1)
+    assert grid[1:5, 1:5].max() == 0.0 and grid[0, 0, 0] == 1.0
+
+
+def test_cli_dry_run(tmp_path, capsys):
+    from gans.__main__ import main
+
+    main(["train", "--model", "vanilla", "--dataset", "random", "--dry-run", "--no-progress",
+          "--out", str(tmp_path), "--lr", "1e-3", "--g-hidden", "32,64"])
+    import json
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["lr"] == 1e-3 and cfg["g_hidden"] == [32, 64]
+
+
+@pytest.mark.parametrize("fake_class_loss", [False, True])
+def test_acgan_class_head_learns_from_real_images_or_both(fake_class_loss):
+    """AC-GAN's D class loss: cross-entropy on real images only (default), or on real and fake
+    (the paper's L_C); checked against the class loss computed by hand from D's logits."""
+    from gans.acgan import ACGAN, Config
+    from minigrad.nn import functional as F
+
+    minigrad.manual_seed(0)
+    model = ACGAN(Config(fake_class_loss=fake_class_loss))
+    rng = np.random.default_rng(0)
+    real = minigrad.tensor(rng.uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32))
+    labels = minigrad.tensor(rng.integers(0, 10, 8))
+    with minigrad.no_grad():
+        real_cls_loss = F.cross_entropy(model.D(real)[1], labels).item()
+    stats = model.train_step(real, labels)
+    if fake_class_loss:  # plus the (positive) cross-entropy of the fakes' intended classes
+        assert stats["loss_cls"] > real_cls_loss + 0.1
+    else:
+        assert stats["loss_cls"] == pytest.approx(real_cls_loss, rel=1e-5)
 
 
 def test_paper_defaults():
     c = wgan.Config()
-    assert (c.lr, c.clip, c.n_critic) == (5e-5, 0.01, 5)
+    assert (c.lr, c.clip, c.d_steps) == (5e-5, 0.01, 5)
     c = wgan_gp.Config()
-    assert (c.gp_lambda, c.n_critic, c.lr, c.betas) == (10.0, 5, 1e-4, (0.0, 0.9))
+    assert (c.gp_lambda, c.d_steps, c.lr, c.betas) == (10.0, 5, 1e-4, (0.0, 0.9))
     c = infogan.Config()
     assert (c.latent_dim, c.n_categories, c.n_continuous, c.lambda_cat, c.lambda_cont) == \
         (62, 10, 2, 1.0, 0.1)
@@ -116,14 +179,6 @@ def test_wgan_critic_schedule():
     for step, want in [(0, 100), (24, 100), (25, 5), (499, 5), (500, 100), (501, 5)]:
         m.step = step
         assert m.d_steps_per_g() == want, step
-
-
-def test_wgan_gp_n_critic_through_fit(tmp_path):
-    model = wgan_gp.WGANGP(wgan_gp.Config(mlp_hidden=(8,), g_features=4, n_critic=3))
-    history = fit(model, _loader(n=24, batch=4), out_dir=tmp_path, max_steps=6, progress=False,
-                  sample_every=0, checkpoint_every=0, resume=False)
-    assert [("loss_g" in row) for row in history] == [False, False, True] * 2
-    assert model.step == 2 and model.d_step == 6
 
 
 # ----------------------------------------------------------------------------- WGAN-GP
@@ -272,7 +327,8 @@ def test_info_loss_gradcheck_wrt_q_head(learn_variance):
 
 
 def test_infogan_info_loss_reaches_generator_and_q():
-    model = TINY["infogan"]()
+    model = infogan.InfoGAN(infogan.Config(g_features=8, d_features=8, g_fc_features=16,
+                                           fc_features=32, q_features=16))
     x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (4, 1, 28, 28)), dtype="float32")
     q_before = [p.data.copy() for p in model.D.q.parameters()]
     stats = model.train_step(x)
@@ -282,7 +338,8 @@ def test_infogan_info_loss_reaches_generator_and_q():
 
 
 def test_infogan_latents_and_grids():
-    model = TINY["infogan"]()
+    model = infogan.InfoGAN(infogan.Config(g_features=8, d_features=8, g_fc_features=16,
+                                           fc_features=32, q_features=16))
     z = model.latent(6).numpy()
     assert z.shape == (6, 62 + 10 + 2)
     assert np.allclose(z[:, 62:72].sum(1), 1) and np.all(np.abs(z[:, 72:]) <= 1)
@@ -342,25 +399,21 @@ def test_cycle_and_identity_losses_on_tiny_example():
     assert cyclegan.cycle_loss(double, ident, x, y).item() == pytest.approx(want)
     want_id = np.abs(y.numpy()).mean() + np.abs(-2 * x.numpy()).mean()  # G(y)-y = y, F(x)-x = -2x
     assert cyclegan.identity_loss(double, neg, x, y).item() == pytest.approx(want_id)
-    s = minigrad.tensor(rng.standard_normal((2, 1, 3, 3)), dtype="float64")
-    assert cyclegan.lsgan_loss(s, True).item() == pytest.approx(((s.numpy() - 1) ** 2).mean())
-    assert cyclegan.lsgan_loss(s, False).item() == pytest.approx((s.numpy() ** 2).mean())
 
 
-def test_cyclegan_networks_shapes_and_split():
-    model = TINY["cyclegan"]()
-    x = minigrad.randn(3, 2, 28, 28)
-    a, b = model.split(x)
-    assert a.shape == b.shape == (3, 1, 28, 28)
-    assert model.G(a).shape == (3, 1, 28, 28)
+def test_cyclegan_networks_shapes_and_batches():
+    model = cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1))
+    a = minigrad.randn(3, 1, 28, 28)
+    assert model.G(a).shape == model.F(a).shape == (3, 1, 28, 28)
     assert model.D_X(a).shape == (3, 1, 6, 6)
-    with pytest.raises(ValueError, match="unpaired"):
-        model.train_step(minigrad.randn(3, 1, 28, 28))
+    assert model.translate(a, "yx").shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="unpaired"):  # (images, labels) of the other GANs
+        model.train_step(a, minigrad.tensor(np.arange(3)))
 
 
 def test_cyclegan_identity_weight_zero_skips_identity_term():
     model = cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1, lambda_id=0.0))
-    stats = model.train_step(minigrad.rand(2, 2, 28, 28) * 2 - 1)
+    stats = model.train_step(minigrad.rand(2, 1, 28, 28) * 2 - 1, minigrad.rand(2, 1, 28, 28))
     assert "loss_id" not in stats
     assert stats["loss_g"] == pytest.approx(stats["loss_gan"] + 10 * stats["loss_cyc"], rel=1e-5)
 
@@ -370,17 +423,18 @@ def test_cyclegan_checkpoint_resumes_exactly(tmp_path):
 
     data = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 2, 28, 28)),
                            dtype="float32")
+    x, y = data[:, :1], data[:, 1:]
     model = cyclegan.CycleGAN(cyclegan.Config(ngf=2, ndf=2, n_residual=1, pool_size=3))
     for i in range(3):  # fills the pools past their size
-        model.train_step(data[2 * i:2 * i + 2])
+        model.train_step(x[2 * i:2 * i + 2], y[2 * i:2 * i + 2])
     save(model.state_dict(), tmp_path / "ck.npz")
     twin = cyclegan.CycleGAN(cyclegan.Config(ngf=2, ndf=2, n_residual=1, pool_size=3))
     twin.load_state_dict(load(tmp_path / "ck.npz"))
     assert len(twin.pool_x.images) == 3
     minigrad.manual_seed(7)
-    a = model.train_step(data[6:])
+    a = model.train_step(x[6:], y[6:])
     minigrad.manual_seed(7)
-    b = twin.train_step(data[6:])
+    b = twin.train_step(x[6:], y[6:])
     assert a == b
 
 
@@ -422,16 +476,17 @@ def test_domains_are_disjoint_and_unpaired():
     assert xi.mean() < 0 < yi.mean()  # black background vs white background
     seen = {img.tobytes() for img in cyclegan.thicken_and_invert(xi)}
     assert not any(img.tobytes() in seen for img in yi)  # no MNIST image in both domains
-    pairs = cyclegan.unpaired_dataset("test")
-    images, labels = pairs.arrays
-    assert images.shape == (5000, 2, 28, 28) and labels.shape == (5000, 2)
-    assert np.array_equal(images[:, :1], xi)
-    assert np.mean(labels[:, 0] == labels[:, 1]) < 0.2  # pairs' digits are independent
+    px, py = cyclegan.unpaired_dataset("test").arrays
+    assert px.shape == py.shape == (5000, 1, 28, 28)
+    assert np.array_equal(px, xi)
+    # each x is matched with an unrelated y: their digits are independent
+    y_labels = {img.tobytes(): lab for img, lab in zip(yi, y.arrays[1])}
+    assert np.mean([y_labels[img.tobytes()] for img in py] == x.arrays[1]) < 0.2
 
 
 # --------------------------------------------------------------------------------- VAE
 def test_vae_kl_matches_closed_form_and_monte_carlo():
-    model = TINY["vae"]()
+    model = vae.VAE(vae.Config(hidden=32, latent_dim=4))
     x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (6, 1, 28, 28)), dtype="float32")
     minigrad.manual_seed(3)
     recon, kl = vae.negative_elbo(model, x)
@@ -461,7 +516,7 @@ def test_vae_kl_matches_closed_form_and_monte_carlo():
 def test_vae_elbo_sample_and_interpolate():
     from gans.latent import interpolate
 
-    model = TINY["vae"]()
+    model = vae.VAE(vae.Config(hidden=32, latent_dim=4))
     data = ArrayDataset(np.random.default_rng(0).uniform(-1, 1, (30, 1, 28, 28))
                         .astype(np.float32), np.zeros(30, np.int64))
     r = vae.elbo(model, data, batch_size=7)

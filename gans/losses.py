@@ -1,0 +1,78 @@
+"""The adversarial losses, one copy each, on D's raw scores (logits; no sigmoid layer in D).
+
+With s = D(x) a real image's score and s' = D(G(z)) a generated one's, each to be *minimised*:
+
+    name              D's loss                                   G's loss
+    minimax           -log sig(s) - log(1 - sig(s'))              log(1 - sig(s'))
+                      (Goodfellow et al. 2014, the game as written: flat for G when D wins)
+    non_saturating    the same                                    -log sig(s')
+                      (the same paper's practical choice: strong gradients early)
+    least_squares     1/2 (s - 1)^2 + 1/2 s'^2                    1/2 (s' - 1)^2
+                      (LSGAN, Mao et al. 2017, with a = 0, b = c = 1)
+    hinge             relu(1 - s) + relu(1 + s')                  -s'
+                      (Lim and Ye 2017; Miyato et al. 2018's SNGAN)
+    wasserstein       s' - s                                      -s'
+                      (WGAN, Arjovsky et al. 2017; needs a Lipschitz D: clipping, a penalty
+                      or spectral normalisation)
+each averaged over the batch. -log sig(s) and -log(1 - sig(s)) are computed as
+binary_cross_entropy_with_logits, which stays exact where sigmoid then log would overflow.
+"""
+from __future__ import annotations
+
+import minigrad
+from minigrad.nn import functional as F
+
+LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
+
+
+def bce_real(logits):
+    """-log D(x) with D = sigmoid(logits): the loss for calling ``logits`` real."""
+    return F.binary_cross_entropy_with_logits(logits, minigrad.full_like(logits, 1.0))
+
+
+def bce_fake(logits):
+    """-log(1 - D(x)): the loss for calling ``logits`` fake."""
+    return F.binary_cross_entropy_with_logits(logits, minigrad.full_like(logits, 0.0))
+
+
+def least_squares(scores, target: float):
+    """mean (scores - target)^2: LSGAN's loss for pushing ``scores`` towards ``target``."""
+    return F.mse_loss(scores, minigrad.full_like(scores, target))
+
+
+def prob(logits) -> float:
+    """Mean of sigmoid(logits): the D(x) or D(G(z)) shown in logs."""
+    return float(F.sigmoid(logits.detach()).mean().item())
+
+
+def d_loss(kind: str, real_scores, fake_scores):
+    """D's loss of the family ``kind`` (see the table above) on a real and a generated batch."""
+    if kind in ("minimax", "non_saturating"):
+        return bce_real(real_scores) + bce_fake(fake_scores)
+    if kind == "least_squares":
+        return 0.5 * (least_squares(real_scores, 1.0) + least_squares(fake_scores, 0.0))
+    if kind == "hinge":
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+    if kind == "wasserstein":
+        return fake_scores.mean() - real_scores.mean()
+    raise ValueError(f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")
+
+
+def g_loss(kind: str, fake_scores):
+    """G's loss of the family ``kind`` on D's scores of a generated batch."""
+    if kind == "minimax":
+        return -bce_fake(fake_scores)
+    if kind == "non_saturating":
+        return bce_real(fake_scores)
+    if kind == "least_squares":
+        return 0.5 * least_squares(fake_scores, 1.0)
+    if kind in ("hinge", "wasserstein"):
+        return -fake_scores.mean()
+    raise ValueError(f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")
+
+
+def check_loss(kind: str, allowed=LOSSES) -> str:
+    """``kind`` if it is one of ``allowed``, else a ValueError naming the choices."""
+    if kind not in allowed:
+        raise ValueError(f"loss must be one of {', '.join(allowed)}; got {kind!r}")
+    return kind

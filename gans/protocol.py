@@ -1,0 +1,300 @@
+"""The GAN protocol: what a variant writes, and what the trainer does for it. Read this first.
+
+A variant is one module with a ``Config`` and a model class, plus one line in
+``gans.REGISTRY``. It writes its paper and nothing else:
+
+    @dataclass
+    class Config(GANConfig):            # the fields below, plus the paper's hyperparameters
+        lr: float = 2e-4
+
+    class MyGAN(GANModel):
+        name = "mygan"                  # the registry name
+
+        def __init__(self, config=None, device="cpu"):
+            super().__init__(config or Config(), device)
+            self.declare(G=Generator(...), D=Discriminator(...),       # the network roles,
+                         optimizer=lambda params: optim.Adam(params, lr=self.config.lr))
+
+        def generate(self, z, labels=None):  # images (N, C, H, W) in [-1, 1]
+            return self.G(z)
+
+        def train_step(self, real, labels=None, update_g=True) -> dict:
+            n = real.shape[0]
+            fake = self.G(self.latent(n)).detach()
+            loss_d = bce_real(self.D(real)) + bce_fake(self.D(fake))    # the paper's D loss
+            self.update("D", loss_d)                # zero_grad, backward, step of D's optimizer
+            stats = {"loss_d": loss_d.item()}
+            if update_g:                            # the trainer's schedule says: a G step too
+                with frozen(self.D):                # D's weights get no gradient here
+                    loss_g = bce_real(self.D(self.G(self.latent(n))))
+                    self.update("G", loss_g)
+                stats["loss_g"] = loss_g.item()
+            return stats                            # numbers for metrics.csv and the bar
+
+The contract, both ways:
+
+- **Config** (:class:`GANConfig`): every variant's Config derives from it, so the trainer and
+  the command line find ``latent_dim``, ``batch_size``, ``n_classes`` (None: unconditional),
+  ``d_steps`` (discriminator steps per generator step: the k of Goodfellow et al.'s Algorithm 1,
+  the n_critic of the WGANs) and ``ema`` under one name each. Every field is a command-line
+  option (``python -m gans train --model NAME --help``).
+- **Networks and optimizers** are declared by role with :meth:`GANModel.declare` (or by filling
+  ``self.nets`` and ``self.optims`` when one optimizer serves several networks, as CycleGAN's
+  does); checkpoints, devices, eval mode and the moving average of G follow from that.
+- **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
+  step, and a G step when ``update_g``. It returns a dict of floats. It does not count steps,
+  decide the schedule, switch train/eval mode, or write files.
+- **The trainer** (:func:`gans.trainer.fit`) owns everything else: it counts ``d_step`` (D steps,
+  the step of metrics.csv and ``--max-steps``) and ``step`` (G steps), asks
+  :meth:`GANModel.d_steps_per_g` for the schedule, updates the moving average after G steps,
+  samples in eval mode, checkpoints, resumes, and stops cleanly.
+
+:func:`frozen` and :func:`eval_mode` are the two context managers a step needs; both restore
+exactly what was there before, also on an error.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+import minigrad
+from minigrad import nn
+
+
+# ---------------------------------------------------------------------- context managers
+@contextlib.contextmanager
+def frozen(*nets):
+    """Inside, no parameter of ``nets`` requires grad (G's step backpropagates through D without
+    computing D's gradients); after, even on an error, each parameter has its own flag back, so a
+    partial freeze a user set survives."""
+    flags = [(p, p.requires_grad) for net in nets for p in net.parameters()]
+    for p, _ in flags:
+        p.requires_grad = False
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad = flag
+
+
+@contextlib.contextmanager
+def eval_mode(*nets):
+    """Inside, ``nets`` are in eval mode (Dropout off, BatchNorm on running statistics); after,
+    each module is back in its own mode."""
+    modes = [(m, m.training) for net in nets for m in net.modules()]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+# --------------------------------------------------------------------------- the config
+@dataclass
+class GANConfig:
+    """The fields the trainer and the command line read; a variant's Config adds its paper's
+    hyperparameters and may change these defaults."""
+
+    latent_dim: int = 100  # size of G's input code z
+    batch_size: int = 64
+    n_classes: int | None = None  # classes of a conditional model; None: unconditional
+    d_steps: int = 1  # discriminator steps per generator step (k; the WGANs' n_critic)
+    ema: float = 0.0  # sample from a moving average of G's weights with this decay (0: off)
+
+
+#: Config fields renamed since earlier versions (old run folders still resume).
+RENAMED = {"k": "d_steps", "n_critic": "d_steps"}
+
+
+def config_dict(config) -> dict:
+    """A dataclass config as plain JSON-able values (tuples become lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(config).items()}
+
+
+def upgrade_config_dict(cls, values: dict) -> dict:
+    """``values`` (a saved config) in today's field names, with today's defaults for the fields
+    it lacks (the ``n_classes = 10`` older unconditional configs carried becomes None)."""
+    values = {RENAMED.get(k, k): v for k, v in values.items()}
+    fields = {f.name: f.default for f in dataclasses.fields(cls)}
+    if fields.get("n_classes", 0) is None:
+        values["n_classes"] = None
+    return {k: values.get(k, config_dict(cls()).get(k)) for k in fields}
+
+
+def config_from_dict(cls, values: dict):
+    """Rebuild a config dataclass, turning lists back into tuples where the default is one."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in upgrade_config_dict(cls, values).items():
+        default = fields[k].default
+        kwargs[k] = tuple(v) if isinstance(default, tuple) and isinstance(v, list) else v
+    return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------- the model
+class GANModel:
+    """What every variant shares: networks and optimizers by role, checkpoints, sampling, the
+    moving average of G. A variant writes ``__init__`` (its networks), ``generate`` and
+    ``train_step``; see the module docstring."""
+
+    name = "gan"
+    #: False: batches are (images, labels); True: (x, y), images of two domains (CycleGAN)
+    image_to_image = False
+
+    def __init__(self, config: GANConfig, device="cpu"):
+        self.config = config
+        self.device = minigrad.device(device)
+        self.nets: dict[str, nn.Module] = {}  # role -> network
+        self.optims: dict = {}  # name -> optimizer (one per role unless a variant shares one)
+        self.step = 0  # generator updates done (the trainer counts)
+        self.d_step = 0  # discriminator updates done (the trainer counts)
+        self.ema: dict[str, nn.Module] = {}  # role -> moving average of that network
+
+    @property
+    def conditional(self) -> bool:
+        """True when G and D take class labels (``n_classes`` is set)."""
+        return self.config.n_classes is not None
+
+    # --------------------------------------------------------------- roles and updates
+    def declare(self, optimizer, init=None, **nets) -> None:
+        """Declare networks by role (``G=..., D=...``): each becomes ``self.<role>``, moves to the
+        model's device (after ``net.apply(init)`` when ``init`` is given) and gets its own
+        optimizer, ``optimizer(params)``, or ``optimizer[role](params)`` for a dict."""
+        for role, net in nets.items():
+            if init is not None:
+                net.apply(init)
+            net.to(self.device)
+            setattr(self, role, net)
+            self.nets[role] = net
+            make = optimizer[role] if isinstance(optimizer, dict) else optimizer
+            self.optims[role] = make(net.parameters())
+
+    def update(self, name: str, loss) -> None:
+        """One optimizer step on ``loss``: zero_grad, backward, step of ``self.optims[name]``."""
+        opt = self.optims[name]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def d_steps_per_g(self) -> int:
+        """The schedule, asked by the trainer before each batch: D steps per G step right now."""
+        return self.config.d_steps
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------ sampling
+    def generate(self, z, labels=None):  # pragma: no cover - per variant
+        """Images (N, C, H, W) in [-1, 1] from latent codes ``z`` (and ``labels``)."""
+        raise NotImplementedError
+
+    def latent(self, n: int, rng=None):
+        """``n`` latent codes for ``generate`` (a Tensor); from ``rng`` (numpy) when given."""
+        dim = self.config.latent_dim
+        if rng is None:
+            return minigrad.randn(n, dim, device=self.device)
+        return minigrad.tensor(rng.standard_normal((n, dim)).astype(np.float32),
+                               device=self.device)
+
+    def sample(self, n: int, labels=None, z=None) -> minigrad.Tensor:
+        """``n`` images (N, C, H, W) in [-1, 1], made in eval mode with no graph recorded, by the
+        moving average of G when there is one.
+
+        Conditional models take ``labels`` (ints, default: 0..n_classes-1 repeated)."""
+        if self.conditional and labels is None:
+            labels = np.arange(n) % self.config.n_classes
+        if labels is not None and not isinstance(labels, minigrad.Tensor):
+            labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
+        nets = list(self.nets.values()) + list(self.ema.values())
+        with eval_mode(*nets), minigrad.no_grad(), self._sampling_generator():
+            return self.generate(self.latent(n) if z is None else z, labels)
+
+    def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
+        """Samples from the same latent codes every time (seeded apart from training), so grids
+        taken during training show the progress of one set of images."""
+        z = self.latent(n, rng=np.random.default_rng(1234))
+        labels = np.arange(n) % self.config.n_classes if self.conditional else None
+        return self.sample(n, labels, z)
+
+    # ------------------------------------------------------------- moving average of G
+    def ema_decay(self) -> float:
+        """The config's ``ema`` (0: no average), warmed up as (1 + t) / (10 + t) after t G
+        steps, so that a short run is not dominated by the initial weights (0.999 ** 1000 is
+        still 0.37)."""
+        decay, t = float(self.config.ema or 0.0), self.step
+        return min(decay, (1 + t) / (10 + t)) if decay else 0.0
+
+    def _ema_copy(self, role: str) -> nn.Module:
+        if role not in self.ema:
+            net = copy.deepcopy(self.nets[role])
+            net.requires_grad_(False)
+            self.ema[role] = net
+        return self.ema[role]
+
+    def update_ema(self) -> None:
+        """After a G step (the trainer calls it): G_ema <- decay * G_ema + (1 - decay) * G,
+        parameters and floating buffers (BatchNorm's running statistics) alike; integer buffers
+        are copied."""
+        if not self.config.ema or "G" not in self.nets:
+            return
+        decay = self.ema_decay()
+        live, avg = self.nets["G"], self._ema_copy("G")
+        pairs = list(zip(avg.parameters(), live.parameters()))
+        pairs += list(zip(avg.buffers(), live.buffers()))
+        for a, p in pairs:
+            if a.data.dtype.kind == "f":
+                a.data -= (1 - decay) * (a.data - p.data)
+            else:
+                a.data[...] = p.data
+
+    @contextlib.contextmanager
+    def _sampling_generator(self):
+        """Inside: ``self.G`` is the moving average of G when there is one (``generate`` of
+        every variant reads ``self.G``)."""
+        if "G" not in self.ema:
+            yield
+            return
+        live = self.G
+        self.G = self.ema["G"]
+        try:
+            yield
+        finally:
+            self.G = live
+
+    # --------------------------------------------------------------------- checkpoints
+    def to(self, device):
+        self.device = minigrad.device(device)
+        for m in list(self.nets.values()) + list(self.ema.values()):
+            m.to(device)
+        return self
+
+    def state_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "nets": {k: m.state_dict() for k, m in self.nets.items()},
+            "optims": {k: o.state_dict() for k, o in self.optims.items()},
+            "ema": {k: m.state_dict() for k, m in self.ema.items()},
+            "step": self.step,
+            "d_step": self.d_step,
+            "config": config_dict(self.config),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, m in self.nets.items():
+            m.load_state_dict(state["nets"][k])
+        for k, o in self.optims.items():
+            o.load_state_dict(state["optims"][k])
+        for k, sd in state.get("ema", {}).items():
+            self._ema_copy(k).load_state_dict(sd)
+        self.step = int(state["step"])
+        self.d_step = int(state["d_step"])
+
+    def num_parameters(self) -> dict:
+        return {k: sum(p.numel() for p in m.parameters()) for k, m in self.nets.items()}
