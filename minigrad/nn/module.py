@@ -8,6 +8,9 @@ A Module owns three ordered registries, filled by ``__setattr__``::
                                                  statistics), saved unless non-persistent
     _modules     name -> Module (or None)        children; their entries get dotted names
 
+Forward pre-hooks (``register_forward_pre_hook``) run before ``forward`` on every call, in
+registration order; ``nn.utils.spectral_norm`` is one.
+
 Iteration order is registration order (dicts, never sets), so ``parameters()`` and
 ``state_dict()`` are deterministic and line up with a PyTorch model built the same way.
 
@@ -20,6 +23,7 @@ is only in a registry.
 from __future__ import annotations
 
 import collections
+import weakref
 from collections import OrderedDict
 from typing import Callable, Iterator
 
@@ -58,6 +62,29 @@ def _rebuild_parameter(data, requires_grad, grad):
     p = Parameter(data, requires_grad)
     p.grad = grad
     return p
+
+
+class RemovableHandle:
+    """Returned by ``register_forward_pre_hook``: ``handle.remove()`` unregisters the hook (a
+    second ``remove()`` does nothing); also a context manager that removes it on exit."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks_dict_ref = weakref.ref(hooks)
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        hooks = self.hooks_dict_ref()
+        if hooks is not None:
+            hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -157,13 +184,41 @@ class Module:
         d["_buffers"] = _Registry(self)
         d["_non_persistent_buffers_set"] = set()
         d["_modules"] = _Registry(self)
+        d["_forward_pre_hooks"] = OrderedDict()
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self.__dict__.get("_forward_pre_hooks")  # absent in modules pickled before hooks
+        if hooks:
+            for hook in list(hooks.values()):
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False) \
+            -> RemovableHandle:
+        """Run ``hook(module, args)`` before every ``forward`` (PyTorch's semantics).
+
+        ``args`` is the tuple of positional inputs (keyword arguments go to ``forward``
+        untouched). A hook returning None leaves the inputs as they are; a hook returning a value
+        replaces them (a non-tuple is wrapped as a 1-tuple). Hooks run in registration order;
+        ``prepend=True`` puts this one first. Returns a handle whose ``remove()`` unregisters it.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_pre_hook: expected a callable, got "
+                            f"{type(hook).__name__}")
+        hooks = self.__dict__.get("_forward_pre_hooks")
+        if hooks is None:
+            hooks = self.__dict__["_forward_pre_hooks"] = OrderedDict()
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
 
     # ------------------------------------------------------------- registration
     def _check_name(self, name, kind):
@@ -707,4 +762,4 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward(): index it instead")
 
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict"]
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]

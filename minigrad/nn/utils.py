@@ -1,4 +1,5 @@
-"""Gradient clipping and weight clamping: ``clip_grad_norm_``, ``clip_grad_value_``, ``clamp_``.
+"""Gradient clipping and weight clamping (``clip_grad_norm_``, ``clip_grad_value_``, ``clamp_``),
+and spectral normalisation (``spectral_norm``, ``remove_spectral_norm``).
 
 Run after ``loss.backward()`` and before ``opt.step()`` (the clip functions), or after
 ``opt.step()`` (``clamp_``, WGAN's weight clipping)::
@@ -9,7 +10,7 @@ Run after ``loss.backward()`` and before ``opt.step()`` (the clip functions), or
 
 The clip functions *replace* each ``p.grad`` with a new tensor instead of scaling it in place,
 because a gradient array may be shared with other tensors (the engine hands the same array to
-several leaves when it can). This module imports nothing from the rest of ``minigrad.nn``.
+several leaves when it can).
 """
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from typing import Iterable, Union
 
 import numpy as np
 
+from minigrad import backend
+from minigrad.autograd.grad_mode import no_grad
+from minigrad.nn.layers import ConvTranspose2d
+from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "clamp_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "clamp_", "spectral_norm",
+           "remove_spectral_norm"]
 
 _Params = Union[Tensor, Iterable[Tensor]]
 
@@ -143,3 +149,147 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
         lo = None if min is None else _scalar(min, a)
         hi = None if max is None else _scalar(max, a)
         p.xp.clip(a, lo, hi, out=a)
+
+
+# ================================================================= spectral normalisation
+def _normalize(a, eps):
+    """a / max(||a||_2, eps) on a raw 1-D array (``F.normalize(a, dim=0, eps=eps)``)."""
+    xp = backend.get_array_module(a)
+    return a / xp.maximum(xp.sqrt(xp.vdot(a, a)), _scalar(eps, a))
+
+
+class SpectralNorm:
+    """The forward pre-hook behind :func:`spectral_norm` (``torch.nn.utils.spectral_norm``'s
+    hook-based version). Before each forward it sets ``module.<name>`` to
+    ``<name>_orig / sigma``, where sigma estimates the largest singular value of the weight
+    seen as a matrix W (dimension ``dim`` to the front, the rest flattened) by power iteration:
+
+        v <- normalize(W^T u),  u <- normalize(W v)        (only in training mode, no graph)
+        sigma = u^T W v                                    (differentiable in W; u, v constants)
+
+    u and v live in the buffers ``<name>_u`` and ``<name>_v`` and carry over between calls, so
+    one iteration per training step suffices (Miyato et al. 2018).
+    """
+
+    def __init__(self, name: str = "weight", n_power_iterations: int = 1, dim: int = 0,
+                 eps: float = 1e-12):
+        if n_power_iterations <= 0:
+            raise ValueError("Expected n_power_iterations to be positive, but got "
+                             f"n_power_iterations={n_power_iterations}")
+        self.name = name
+        self.n_power_iterations = int(n_power_iterations)
+        self.dim = dim
+        self.eps = eps
+
+    def reshape_weight_to_matrix(self, weight: Tensor) -> Tensor:
+        """W: ``weight`` with dimension ``dim`` first, as a (shape[dim], rest) matrix."""
+        if self.dim != 0:
+            weight = weight.permute(self.dim, *[d for d in range(weight.ndim) if d != self.dim])
+        return weight.reshape(weight.shape[0], -1)
+
+    def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
+        weight = getattr(module, self.name + "_orig")
+        u_buf = getattr(module, self.name + "_u")
+        v_buf = getattr(module, self.name + "_v")
+        w_mat = self.reshape_weight_to_matrix(weight)
+        u, v = u_buf.data, v_buf.data
+        if do_power_iteration:
+            w = w_mat.data  # raw arrays: the iteration records no graph
+            for _ in range(self.n_power_iterations):
+                v = _normalize(w.T @ u, self.eps)
+                u = _normalize(w @ v, self.eps)
+            u_buf.data[...] = u  # in place, so references to the buffers stay valid
+            v_buf.data[...] = v
+        # NOTE: copies, so a later in-place update of the buffers (the next training forward,
+        # load_state_dict) cannot change the constants this call's graph holds.
+        u = Tensor._wrap(u.copy(), False, None)
+        v = Tensor._wrap(v.copy(), False, None)
+        sigma = u @ (w_mat @ v)                                             # 0-d
+        return weight / sigma
+
+    def remove(self, module: Module) -> None:
+        with no_grad():
+            weight = self.compute_weight(module, do_power_iteration=False)
+        for suffix in ("", "_u", "_v", "_orig"):
+            delattr(module, self.name + suffix)
+        module.register_parameter(self.name, Parameter(weight.detach()))
+
+    def __call__(self, module: Module, inputs) -> None:
+        setattr(module, self.name, self.compute_weight(module, module.training))
+
+    @staticmethod
+    def apply(module: Module, name: str, n_power_iterations: int, dim: int,
+              eps: float) -> "SpectralNorm":
+        for hook in module.__dict__.get("_forward_pre_hooks", {}).values():
+            if isinstance(hook, SpectralNorm) and hook.name == name:
+                raise RuntimeError("Cannot register two spectral_norm hooks on the same "
+                                   f"parameter {name}")
+        if name not in module._parameters:
+            raise ValueError(f"spectral_norm: {type(module).__name__} has no parameter "
+                             f"{name!r} (its parameters: {list(module._parameters)})")
+        weight = module._parameters[name]
+        if weight is None:
+            raise ValueError(f"`SpectralNorm` cannot be applied as parameter `{name}` is None")
+        if not -weight.ndim <= dim < max(weight.ndim, 1):
+            raise ValueError(f"spectral_norm: dim {dim} is out of range for parameter {name!r} "
+                             f"of shape {tuple(weight.shape)}")
+        fn = SpectralNorm(name, n_power_iterations, dim % max(weight.ndim, 1), eps)
+        h, w = fn.reshape_weight_to_matrix(weight.detach()).shape
+        gen = backend.rng(weight.device)
+        # u and v from N(0, 1), normalised (v is overwritten by the first training forward)
+        u = _normalize(gen.normal(0.0, 1.0, size=h).astype(weight.dtype), eps)
+        v = _normalize(gen.normal(0.0, 1.0, size=w).astype(weight.dtype), eps)
+
+        delattr(module, name)
+        module.register_parameter(name + "_orig", weight)
+        # Until the first forward, module.<name> is the unnormalised weight (as in torch).
+        setattr(module, name, weight.detach())
+        module.register_buffer(name + "_u", Tensor._wrap(u, False, None))
+        module.register_buffer(name + "_v", Tensor._wrap(v, False, None))
+        module.register_forward_pre_hook(fn)
+        return fn
+
+
+def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int = 1,
+                  eps: float = 1e-12, dim: int | None = None) -> Module:
+    """Spectrally normalise ``module.<name>`` (Miyato et al. 2018), as
+    ``torch.nn.utils.spectral_norm``: the layer computes with ``<name>_orig / sigma(<name>_orig)``.
+
+    The trained parameter becomes ``<name>_orig``; the power iteration's vectors u (shape[dim],)
+    and v (numel / shape[dim],) are the buffers ``<name>_u`` and ``<name>_v``, so the state dict
+    has the keys of torch's (``bias, weight_orig, weight_u, weight_v`` for a Linear) and loads
+    into torch and back. Each forward in training mode runs ``n_power_iterations`` steps of the
+    power iteration (none in eval mode) before the layer's own forward.
+
+    Example (an SNGAN discriminator layer)::
+
+        conv = nn.utils.spectral_norm(nn.Conv2d(64, 128, 4, 2, 1))
+
+    Args:
+        module: the layer (any Module with the parameter).
+        name: the parameter's name.
+        n_power_iterations: power-iteration steps per training forward (>= 1).
+        eps: guards the normalisations against division by zero.
+        dim: the dimension of the output channels: 0, except 1 for ConvTranspose2d (whose
+            weight is (in, out, KH, KW)).
+
+    Returns:
+        ``module``, with the hook registered.
+    """
+    if dim is None:
+        dim = 1 if isinstance(module, ConvTranspose2d) else 0
+    SpectralNorm.apply(module, name, n_power_iterations, dim, eps)
+    return module
+
+
+def remove_spectral_norm(module: Module, name: str = "weight") -> Module:
+    """Undo :func:`spectral_norm`: ``module.<name>`` becomes a plain Parameter equal to the
+    current normalised weight (from the stored u and v, no further power iteration), and
+    ``<name>_orig``, ``<name>_u`` and ``<name>_v`` are removed."""
+    hooks = module.__dict__.get("_forward_pre_hooks") or {}
+    for key, hook in hooks.items():
+        if isinstance(hook, SpectralNorm) and hook.name == name:
+            hook.remove(module)
+            del hooks[key]
+            return module
+    raise ValueError(f"spectral_norm of '{name}' not found in {module}")
