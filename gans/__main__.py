@@ -1,4 +1,4 @@
-"""The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show} --help``.
+"""The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show,sweep} --help``.
 
     python -m gans list                                         # the variants
     python -m gans train --model wgan_gp --dataset random --dry-run --out runs/try
@@ -6,6 +6,7 @@
     python -m gans show runs/try                                # summary and picture paths
     python -m gans sample --checkpoint runs/try/checkpoint.npz --n 1000 --out runs/try/s.npy
     python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, classes covered
+    python -m gans sweep --models dcgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
 """
 from __future__ import annotations
 
@@ -249,6 +250,34 @@ def _dataset_name(names):
     return check
 
 
+def _sweep_doc() -> str:
+    from gans import sweep
+
+    return sweep.__doc__
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected comma-separated "
+                                         "whole numbers >= 0, like 0,1,2)")
+    return values
+
+
+def _model_list(names):
+    def check(text):
+        wanted = [t for t in text.split(",") if t]
+        unknown = [t for t in wanted if t not in names]
+        if unknown or not wanted:
+            raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown) or text!r} "
+                                             f"(choose from {', '.join(names)})")
+        return wanted
+    return check
+
+
 def build_parser(config_cls=None) -> argparse.ArgumentParser:
     """The parser; ``config_cls`` adds one option per field of that variant's Config to train."""
     import gans
@@ -323,6 +352,27 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                     help="mnist or fashion_mnist (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
 
+    sw = sub.add_parser("sweep", help="train variants x seeds at one budget, score, tabulate",
+                        formatter_class=fmt, description=_sweep_doc())
+    sw.add_argument("--models", type=_model_list(gans.available()), default=[],
+                    help="comma-separated variants, e.g. dcgan,lsgan,sngan")
+    sw.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
+                    help="comma-separated seeds (default: 0,1,2)")
+    sw.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
+                    help="mnist or fashion_mnist (default: mnist)")
+    sw.add_argument("--epochs", type=cli.positive_int, default=5,
+                    help="the budget of every run, in passes over the data (default: 5)")
+    sw.add_argument("--n", type=cli.positive_int, default=10000,
+                    help="samples scored per run (default: 10000)")
+    sw.add_argument("--framework", default="minigrad", choices=["minigrad", "torch"],
+                    help="minigrad, or torch: the PyTorch twin (benchmarks/twins.py)")
+    sw.add_argument("--threads", type=cli.positive_int, default=2,
+                    help="torch threads for --framework torch (default: 2)")
+    sw.add_argument("--out", default="runs/sweep", type=cli.out_folder,
+                    help="folder of the runs, results.jsonl and table.md (default: runs/sweep)")
+    sw.add_argument("--table", action="store_true",
+                    help="only print (and write) the table of the finished runs")
+
     sh = sub.add_parser("show", help="summary and picture paths of a run folder",
                         description="Print a run folder's model, config, step count, last "
                                     "losses, the paths of its pictures and its checkpoint.")
@@ -352,6 +402,12 @@ def dispatch(argv):
         cmd_score(args)
     elif args.command == "show":
         cmd_show(args)
+    elif args.command == "sweep":
+        from gans import sweep
+
+        if not args.table and not args.models:
+            raise ValueError("sweep: name the variants to train with --models (or pass --table)")
+        sweep.main(args)
 
 
 def main(argv=None) -> int:
