@@ -266,8 +266,11 @@ def _distance_blocks(a, b):
     rows = max(1, _BLOCK // max(len(b), 1))
     for start in range(0, len(a), rows):
         blk = a[start:start + rows]
-        d2 = np.einsum("ij,ij->i", blk, blk)[:, None] + bb[None, :] - 2.0 * (blk @ b.T)
-        yield start, np.maximum(d2, 0.0)
+        d2 = blk @ b.T                            # one block-sized array, updated in place
+        d2 *= -2.0
+        d2 += np.einsum("ij,ij->i", blk, blk)[:, None]
+        d2 += bb[None, :]
+        yield start, np.maximum(d2, 0.0, out=d2)
 
 
 def knn_radii(features, k: int) -> np.ndarray:

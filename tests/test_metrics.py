@@ -1,11 +1,16 @@
-"""gans.metrics: Inception Score, Frechet distance, class coverage, input validation, and the
-classifier plumbing (trained on scikit-learn's digits here; the real MNIST one in the slow test)."""
+"""The scores (gans/scores.py) against direct computations, the input checks, the classifier and its
+cache (gans/classifier.py; trained on scikit-learn's digits here), the report and ``python -m gans
+score`` (gans/metrics.py), and the calibration of the feature-space scores on real MNIST with the
+cached classifier (skipped when it was never trained; the slow test trains it)."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
-from gans import metrics
+from gans import classifier, metrics, scores
+from gans.__main__ import main
 from minigrad import data as mdata
 
 
@@ -21,44 +26,48 @@ def _one_blas_thread():
         yield
 
 
+JSON_KEYS = {"is", "fid", "kid", "kid_std", "precision", "recall", "density", "coverage",
+             "classes"}
+
+
 # ------------------------------------------------------------------------- Inception Score
 def test_inception_score_one_hot_uniform_is_n_classes():
     for k in (2, 7, 10):
         probs = np.tile(np.eye(k), (5, 1))
-        assert metrics.inception_score(probs) == pytest.approx(k, rel=1e-9)
+        assert scores.inception_score(probs) == pytest.approx(k, rel=1e-9)
 
 
 def test_inception_score_constant_predictions_is_one():
     rng = np.random.default_rng(0)
     row = rng.dirichlet(np.ones(10))
-    assert metrics.inception_score(np.tile(row, (50, 1))) == pytest.approx(1.0, abs=1e-12)
+    assert scores.inception_score(np.tile(row, (50, 1))) == pytest.approx(1.0, abs=1e-12)
     one_class = np.zeros((20, 10))
     one_class[:, 3] = 1                       # mode collapse: every sample is a "3"
-    assert metrics.inception_score(one_class) == pytest.approx(1.0, abs=1e-12)
+    assert scores.inception_score(one_class) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_inception_score_closed_form_and_splits():
     # rows (1, 0) and (1/2, 1/2): p(y) = (3/4, 1/4); KL1 = log(4/3), KL2 = 1/2 log(2/3) + 1/2 log 2
     probs = np.array([[1.0, 0.0], [0.5, 0.5]])
     kl = np.array([np.log(4 / 3), 0.5 * np.log(2 / 3) + 0.5 * np.log(2)])
-    assert metrics.inception_score(probs) == pytest.approx(np.exp(kl.mean()), rel=1e-12)
+    assert scores.inception_score(probs) == pytest.approx(np.exp(kl.mean()), rel=1e-12)
     # splits: each half scored alone (one-hot-uniform half = 2, constant half = 1)
     halves = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=float)
-    mean, std = metrics.inception_score(halves, splits=2, return_std=True)
+    mean, std = scores.inception_score(halves, splits=2, return_std=True)
     assert mean == pytest.approx(1.5) and std == pytest.approx(0.5)
 
 
 def test_inception_score_rejects_logits_and_bad_shapes():
     with pytest.raises(ValueError, match="sum to 1"):
-        metrics.inception_score(np.full((4, 3), 0.5))
+        scores.inception_score(np.full((4, 3), 0.5))
     with pytest.raises(ValueError, match="negative"):
-        metrics.inception_score(np.array([[2.0, -1.0]]))
+        scores.inception_score(np.array([[2.0, -1.0]]))
     with pytest.raises(ValueError, match="shape"):
-        metrics.inception_score(np.ones(10) / 10)
+        scores.inception_score(np.ones(10) / 10)
     with pytest.raises(ValueError, match="NaN"):
-        metrics.inception_score(np.array([[np.nan, 1.0]]))
+        scores.inception_score(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="splits"):
-        metrics.inception_score(np.eye(3), splits=4)
+        scores.inception_score(np.eye(3), splits=4)
 
 
 # ------------------------------------------------------------------------- Frechet distance
@@ -70,15 +79,15 @@ def _random_cov(rng, d, rank=None):
 def test_frechet_identical_gaussians_is_zero():
     rng = np.random.default_rng(1)
     mu, sigma = rng.standard_normal(16), _random_cov(rng, 16)
-    assert metrics.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+    assert scores.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
 
 
 def test_frechet_1d_closed_form():
     # W2^2 between N(m1, s1^2) and N(m2, s2^2) is (m1 - m2)^2 + (s1 - s2)^2
     m1, s1, m2, s2 = 0.3, 2.0, -1.2, 0.5
     expect = (m1 - m2) ** 2 + (s1 - s2) ** 2
-    assert metrics.frechet_distance(m1, s1 ** 2, m2, s2 ** 2) == pytest.approx(expect, rel=1e-10)
-    assert metrics.frechet_distance([m1], [[s1 ** 2]], [m2], [[s2 ** 2]]) == pytest.approx(expect)
+    assert scores.frechet_distance(m1, s1 ** 2, m2, s2 ** 2) == pytest.approx(expect, rel=1e-10)
+    assert scores.frechet_distance([m1], [[s1 ** 2]], [m2], [[s2 ** 2]]) == pytest.approx(expect)
 
 
 def test_frechet_diagonal_and_commuting_closed_form():
@@ -87,11 +96,11 @@ def test_frechet_diagonal_and_commuting_closed_form():
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     v1, v2 = rng.uniform(0.1, 3, d), rng.uniform(0.1, 3, d)
     expect = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(v1) - np.sqrt(v2)) ** 2)
-    got = metrics.frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2))
+    got = scores.frechet_distance(mu1, np.diag(v1), mu2, np.diag(v2))
     assert got == pytest.approx(expect, rel=1e-9)
     # the same covariances in a rotated basis: the distance is rotation invariant
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    got_rot = metrics.frechet_distance(q @ mu1, q @ np.diag(v1) @ q.T, q @ mu2,
+    got_rot = scores.frechet_distance(q @ mu1, q @ np.diag(v1) @ q.T, q @ mu2,
                                        q @ np.diag(v2) @ q.T)
     assert got_rot == pytest.approx(expect, rel=1e-7)
 
@@ -109,46 +118,46 @@ def test_frechet_full_and_singular_covariances():
     d = 20
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     s1, s2 = _random_cov(rng, d), _random_cov(rng, d)
-    assert metrics.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+    assert scores.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
         _frechet_reference(mu1, s1, mu2, s2), rel=1e-7)
     # fewer samples than dimensions: rank-deficient covariances (the eps offset's case)
     f1, f2 = rng.standard_normal((8, d)), rng.standard_normal((5, d)) + 1
-    (m1, c1), (m2, c2) = metrics.feature_statistics(f1), metrics.feature_statistics(f2)
-    got = metrics.frechet_distance(m1, c1, m2, c2)
+    (m1, c1), (m2, c2) = scores.feature_statistics(f1), scores.feature_statistics(f2)
+    got = scores.frechet_distance(m1, c1, m2, c2)
     assert np.isfinite(got) and got >= 0
     assert got == pytest.approx(_frechet_reference(m1, c1, m2, c2), rel=1e-3, abs=1e-3)
     # all-zero covariances (constant features): just the distance of the means
     z = np.zeros((d, d))
-    assert metrics.frechet_distance(mu1, z, mu2, z) == pytest.approx(np.sum((mu1 - mu2) ** 2))
+    assert scores.frechet_distance(mu1, z, mu2, z) == pytest.approx(np.sum((mu1 - mu2) ** 2))
 
 
 def test_frechet_rejects_mismatched_inputs():
     with pytest.raises(ValueError, match="means"):
-        metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(3))
+        scores.frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(3))
     with pytest.raises(ValueError, match="covariances"):
-        metrics.frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3))
+        scores.frechet_distance(np.zeros(3), np.eye(2), np.zeros(3), np.eye(3))
     with pytest.raises(ValueError, match="NaN"):
-        metrics.frechet_distance(np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2))
+        scores.frechet_distance(np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2))
 
 
 # ------------------------------------------------------------------ coverage, accuracy
 def test_class_coverage():
     pred = np.array([0] * 50 + [1] * 30 + [2] * 19 + [3])     # class 3 has exactly 1%
-    assert metrics.class_coverage(pred, 10) == 4
-    assert metrics.class_coverage(pred, 10, min_fraction=0.02) == 3
-    assert metrics.class_coverage(np.arange(10).repeat(3), 10) == 10
-    assert metrics.class_coverage(np.zeros(100, dtype=int), 10) == 1
+    assert scores.class_coverage(pred, 10) == 4
+    assert scores.class_coverage(pred, 10, min_fraction=0.02) == 3
+    assert scores.class_coverage(np.arange(10).repeat(3), 10) == 10
+    assert scores.class_coverage(np.zeros(100, dtype=int), 10) == 1
     probs = np.eye(10)[pred]                                  # probabilities -> argmax
-    assert metrics.class_coverage(probs, 10) == 4
+    assert scores.class_coverage(probs, 10) == 4
     with pytest.raises(ValueError, match="outside"):
-        metrics.class_coverage(np.array([0, 10]), 10)
+        scores.class_coverage(np.array([0, 10]), 10)
 
 
 def test_label_accuracy():
-    assert metrics.label_accuracy(np.array([1, 2, 3, 4]), np.array([1, 2, 0, 4])) == 0.75
-    assert metrics.label_accuracy(np.eye(3)[[0, 1, 2]], np.array([0, 1, 1])) == pytest.approx(2 / 3)
+    assert scores.label_accuracy(np.array([1, 2, 3, 4]), np.array([1, 2, 0, 4])) == 0.75
+    assert scores.label_accuracy(np.eye(3)[[0, 1, 2]], np.array([0, 1, 1])) == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
-        metrics.label_accuracy(np.array([1, 2]), np.array([1, 2, 3]))
+        scores.label_accuracy(np.array([1, 2]), np.array([1, 2, 3]))
 
 
 # ------------------------------------------------------------------------- validation
@@ -191,35 +200,35 @@ def test_validate_images_rejects_nan_and_inf():
 
 
 def test_validate_labels():
-    np.testing.assert_array_equal(metrics.validate_labels(np.array([1.0, 2.0]), 2), [1, 2])
+    np.testing.assert_array_equal(scores.validate_labels(np.array([1.0, 2.0]), 2), [1, 2])
     with pytest.raises(ValueError, match="does not match"):
-        metrics.validate_labels(np.arange(3), 4)
+        scores.validate_labels(np.arange(3), 4)
     with pytest.raises(ValueError, match="outside"):
-        metrics.validate_labels(np.array([0, 10]), 2)
+        scores.validate_labels(np.array([0, 10]), 2)
     with pytest.raises(ValueError, match="non-integer"):
-        metrics.validate_labels(np.array([0.5, 1.0]), 2)
+        scores.validate_labels(np.array([0.5, 1.0]), 2)
     with pytest.raises(ValueError, match="one-hot"):
-        metrics.validate_labels(np.eye(10)[:4], 4)
+        scores.validate_labels(np.eye(10)[:4], 4)
 
 
 def test_canonical_dataset():
-    assert metrics.canonical_dataset("MNIST") == "mnist"
-    assert metrics.canonical_dataset("fashion") == "fashion_mnist"
-    assert metrics.canonical_dataset("fashion-mnist") == "fashion_mnist"
+    assert classifier.canonical_dataset("MNIST") == "mnist"
+    assert classifier.canonical_dataset("fashion") == "fashion_mnist"
+    assert classifier.canonical_dataset("fashion-mnist") == "fashion_mnist"
     with pytest.raises(ValueError, match="unknown dataset"):
-        metrics.canonical_dataset("cifar10")
+        classifier.canonical_dataset("cifar10")
 
 
 def test_random_shift():
     rng = np.random.default_rng(0)
     x = -np.ones((64, 1, 8, 8), dtype=np.float32)
     x[:, 0, 3:5, 3:5] = 1.0                                   # a 2x2 blob in the middle
-    out = metrics.random_shift(x, 2, rng)
+    out = classifier.random_shift(x, 2, rng)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert np.all((out == 1).sum((1, 2, 3)) == 4)             # moved, never cut off
     assert set(np.unique(out)) == {-1.0, 1.0}                 # the border is filled with -1
     assert not np.all(out == x)
-    np.testing.assert_array_equal(metrics.random_shift(x, 0, rng), x)
+    np.testing.assert_array_equal(classifier.random_shift(x, 0, rng), x)
 
 
 # ------------------------------------------------------------------------- plumbing
@@ -238,18 +247,18 @@ def test_train_classifier_on_digits8x8():
     pytest.importorskip("sklearn")
     x, y = _digits(8)
     n_train = 1400
-    model, info = metrics.train_classifier(
+    model, info = classifier.train_classifier(
         x[:n_train], y[:n_train], epochs=3, batch_size=32, lr=1e-2, max_shift=0, seed=0,
         test=(x[n_train:], y[n_train:]), model_kwargs=dict(width=8, hidden=64), log=None)
-    acc = metrics.evaluate_accuracy(model, x[n_train:], y[n_train:])
+    acc = classifier.evaluate_accuracy(model, x[n_train:], y[n_train:])
     assert acc >= 0.93, info["history"]
     assert len(info["history"]) == 3 and info["history"][-1]["test_acc"] == acc
     assert not model.training
-    feats, probs = metrics.features_and_probs(model, x[n_train:], batch_size=100)
+    feats, probs = classifier.features_and_probs(model, x[n_train:], batch_size=100)
     assert feats.shape == (len(x) - n_train, 64) and probs.shape == (len(x) - n_train, 10)
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-9)
     assert feats.min() >= 0                                       # post-ReLU features
-    assert metrics.inception_score(probs) > 8                     # confident and balanced
+    assert scores.inception_score(probs) > 8                     # confident and balanced
 
 
 @pytest.fixture
@@ -262,59 +271,86 @@ def digits_as_mnist(tmp_path, monkeypatch):
     spec = dict(load=lambda split: mdata.ArrayDataset(*splits[split]), min_accuracy=0.8,
                 recipe=dict(epochs=3, batch_size=64, lr=5e-3, max_shift=1, seed=0,
                             model_kwargs=dict(width=8, hidden=64)))
-    monkeypatch.setitem(metrics.DATASETS, "mnist", spec)
+    monkeypatch.setitem(classifier.DATASETS, "mnist", spec)
     monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path))
-    monkeypatch.setattr(metrics, "_LOADED", {})
+    monkeypatch.setattr(classifier, "_LOADED", {})
     return splits
 
 
 def test_classifier_cache_and_scoring_plumbing(digits_as_mnist, tmp_path, monkeypatch, capsys):
-    model = metrics.get_classifier("mnist")
+    model = classifier.get_classifier("mnist")
     out = capsys.readouterr().out
     assert "training the mnist classifier" in out and "test accuracy" in out
-    assert metrics.classifier_path("mnist") == tmp_path / "classifiers" / "mnist.npz"
-    assert metrics.classifier_path("mnist").exists()
+    assert classifier.classifier_path("mnist") == tmp_path / "classifiers" / "mnist.npz"
+    assert classifier.classifier_path("mnist").exists()
     assert model.test_accuracy >= 0.8
 
     # a fresh process loads the cached weights (no training) and gets the same network
-    monkeypatch.setattr(metrics, "_LOADED", {})
-    monkeypatch.setattr(metrics, "train_classifier", lambda *a, **k: pytest.fail("retrained"))
-    again = metrics.get_classifier("mnist")
+    monkeypatch.setattr(classifier, "_LOADED", {})
+    monkeypatch.setattr(classifier, "train_classifier", lambda *a, **k: pytest.fail("retrained"))
+    again = classifier.get_classifier("mnist")
     assert "test accuracy" in capsys.readouterr().out
     assert again is not model and again.fingerprint == model.fingerprint
     assert again.test_accuracy == model.test_accuracy
 
     ceiling = metrics.real_ceiling("mnist")
     assert (tmp_path / "classifiers" / "mnist_stats.npz").exists()
-    assert ceiling["label_accuracy"] == pytest.approx(model.test_accuracy)
-    assert ceiling["classes_covered"] == 10 and ceiling["inception_score"] > 4
-    assert ceiling["fid"] > 0
+    assert ceiling["label_acc"] == pytest.approx(model.test_accuracy)
+    assert ceiling["classes"] == 10 and ceiling["is"] > 4
+    assert ceiling["fid"] > 0 and ceiling["intra_fid"] > ceiling["fid"]
     x_test, y_test = digits_as_mnist["test"]
 
-    # real test images score like the ceiling; their own FID to the test statistics is ~0
+    # real test images score like the ceiling; against their own features: FID ~0, and every
+    # point lies on the real manifold and covers its own ball
     real = metrics.score_samples(x_test, "mnist", labels=y_test)
+    assert set(real) >= JSON_KEYS | {"label_acc", "intra_fid"}
     assert real["fid"] == pytest.approx(0, abs=1e-6)
-    assert real["inception_score"] == pytest.approx(ceiling["inception_score"])
-    assert real["label_accuracy"] == pytest.approx(model.test_accuracy)
+    assert real["is"] == pytest.approx(ceiling["is"])
+    assert real["label_acc"] == pytest.approx(model.test_accuracy)
     assert sum(real["class_histogram"]) == pytest.approx(1)
+    assert real["precision"] == real["recall"] == real["coverage"] == 1.0
+    assert real["density"] == pytest.approx((metrics.DC_K + 1) / metrics.DC_K, rel=0.05)
 
-    # a collapsed generator: one image repeated -> IS 1, one class, large FID
+    # a collapsed generator: one image repeated -> IS 1, one class, large FID and KID, and
+    # almost none of the real data recalled or covered
     collapsed = np.repeat(x_test[:1], 200, axis=0)
     bad = metrics.score_samples(collapsed, "mnist", verbose=False)
-    assert bad["inception_score"] == pytest.approx(1, abs=1e-6)
-    assert bad["classes_covered"] == 1 and bad["fid"] > 10 * ceiling["fid"]
+    assert bad["is"] == pytest.approx(1, abs=1e-6)
+    assert bad["classes"] == 1 and bad["fid"] > 10 * ceiling["fid"]
+    assert bad["kid"] > 10 * abs(ceiling["kid"]) + 10 * ceiling["kid_std"]
+    # (one real point is the sample itself: it is recalled, and the balls holding it covered)
+    assert bad["recall"] == pytest.approx(1 / len(x_test)) and bad["coverage"] < 0.05
+    # (the unbiased KID of a set against itself is slightly negative: its cross term includes
+    # the pairs i = j, the within-set terms do not)
+    assert -0.05 * bad["kid"] < real["kid"] <= 0
 
-    # the CLI path: samples.npy with labels.npy beside it
+    # the file path: samples.npy with labels.npy beside it
     np.save(tmp_path / "samples.npy", x_test)
     np.save(tmp_path / "labels.npy", y_test)
-    scores = metrics.score_file(tmp_path / "samples.npy", "mnist")
-    assert scores["labels_file"].endswith("labels.npy")
-    assert scores["label_accuracy"] == pytest.approx(real["label_accuracy"])
-    table = metrics.format_scores(scores, ceiling)
-    for needle in ("Inception Score", "FID", "classes covered", "label accuracy",
-                   "real test set", "10/10", "class histogram"):
+    from_file = metrics.score_file(tmp_path / "samples.npy", "mnist")
+    assert from_file["labels_file"].endswith("labels.npy")
+    assert from_file["label_acc"] == pytest.approx(real["label_acc"])
+    table = metrics.format_scores(from_file, ceiling)
+    for needle in ("Inception Score", "FID", "KID", "precision", "recall", "density",
+                   "coverage", "classes covered", "label accuracy", "intra-class FID",
+                   "real data", "10/10", "class histogram"):
         assert needle in table
     assert "label accuracy" not in metrics.format_scores(bad, ceiling)
+
+    # the command line: the table by default, exactly one JSON object with --json
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "samples.npy"), "--dataset", "mnist"]) == 0
+    assert "Inception Score" in capsys.readouterr().out
+    assert main(["score", str(tmp_path / "samples.npy"), "--dataset", "mnist", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= JSON_KEYS | {"label_acc", "intra_fid"}
+    for key in JSON_KEYS - {"classes"}:
+        assert out[key] == pytest.approx(from_file[key])
+    (tmp_path / "unlabelled").mkdir()
+    np.save(tmp_path / "unlabelled" / "collapsed.npy", collapsed)
+    assert main(["score", str(tmp_path / "unlabelled" / "collapsed.npy"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= JSON_KEYS and "label_acc" not in out and out["classes"] == 1
 
     # the stats cache is reused (no recomputation) while the classifier is the same
     monkeypatch.setattr(metrics, "features_and_probs", None)
@@ -340,10 +376,10 @@ def test_score_file_errors(digits_as_mnist, tmp_path):
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_cached_classifier_accuracy(dataset):
     """The cached classifier (trained here if missing: minutes) reaches its accuracy target."""
-    model = metrics.get_classifier(dataset)
-    x, y = metrics._load_split(dataset, "test")
-    acc = metrics.evaluate_accuracy(model, x, y)
+    model = classifier.get_classifier(dataset)
+    x, y = classifier.load_split(dataset, "test")
+    acc = classifier.evaluate_accuracy(model, x, y)
     assert acc == pytest.approx(model.test_accuracy, abs=1e-9)
-    assert acc >= metrics.DATASETS[dataset]["min_accuracy"]
+    assert acc >= classifier.DATASETS[dataset]["min_accuracy"]
     ceiling = metrics.real_ceiling(dataset)
     assert ceiling["classes_covered"] == 10 and ceiling["inception_score"] > 8
