@@ -275,7 +275,11 @@ def _distance_blocks(a, b):
 
 def knn_radii(features, k: int) -> np.ndarray:
     """The distance of every point of ``features`` (N, D) to its k-th nearest other point."""
-    x = _features(features, "features")
+    return np.sqrt(_knn_sq_radii(_features(features, "features"), k))
+
+
+def _knn_sq_radii(x, k: int) -> np.ndarray:
+    # Squared: the balls below compare squared distances, and sqrt(d)^2 is not always d.
     if not 1 <= k < len(x):
         raise ValueError(f"knn_radii: k={k} must be in 1..N-1 = {len(x) - 1}")
     out = np.empty(len(x))
@@ -283,15 +287,15 @@ def knn_radii(features, k: int) -> np.ndarray:
         rows = np.arange(len(d2))
         d2[rows, start + rows] = np.inf           # a point is not its own neighbour
         out[start:start + len(d2)] = np.partition(d2, k - 1, axis=1)[:, k - 1]
-    return np.sqrt(out)
+    return out
 
 
-def _in_any_ball(points, centres, radii) -> np.ndarray:
-    """For each point: is it inside (<=) the ball of radius radii[j] around some centres[j]?"""
+def _in_any_ball(points, centres, sq_radii) -> np.ndarray:
+    """For each point: is it inside (<=) the ball of squared radius sq_radii[j] around some
+    centres[j]?"""
     inside = np.zeros(len(points), dtype=bool)
-    r2 = radii ** 2
     for start, d2 in _distance_blocks(points, centres):
-        inside[start:start + len(d2)] = np.any(d2 <= r2[None, :], axis=1)
+        inside[start:start + len(d2)] = np.any(d2 <= sq_radii[None, :], axis=1)
     return inside
 
 
@@ -302,8 +306,8 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     look real), recall = the fraction of real points inside the fake manifold (how much of the
     data the samples cover)."""
     r, f = _two_sets(real, fake, min_rows=k + 1)
-    precision = _in_any_ball(f, r, knn_radii(r, k)).mean()
-    recall = _in_any_ball(r, f, knn_radii(f, k)).mean()
+    precision = _in_any_ball(f, r, _knn_sq_radii(r, k)).mean()
+    recall = _in_any_ball(r, f, _knn_sq_radii(f, k)).mean()
     return float(precision), float(recall)
 
 
@@ -314,7 +318,7 @@ def density_coverage(real, fake, k: int = 5) -> tuple[float, float]:
     sets match; above 1 when samples crowd into dense regions), coverage = the fraction of real
     balls that hold at least one fake point (N real, M fake)."""
     r, f = _two_sets(real, fake, min_rows=k + 1)
-    r2 = knn_radii(r, k) ** 2
+    r2 = _knn_sq_radii(r, k)
     counts = np.zeros(len(f))
     covered = np.zeros(len(r), dtype=bool)
     for start, d2 in _distance_blocks(r, f):

@@ -140,6 +140,187 @@ def test_frechet_rejects_mismatched_inputs():
         scores.frechet_distance(np.zeros(2), np.full((2, 2), np.nan), np.zeros(2), np.eye(2))
 
 
+# ------------------------------------------------- KID, precision/recall, density/coverage
+# Each score against a direct computation: loops over pairs, one distance at a time.
+def _dist(a, b):
+    return float(np.sqrt(np.sum((a - b) ** 2)))
+
+
+def _radius_direct(x, i, k):
+    return sorted(_dist(x[i], x[j]) for j in range(len(x)) if j != i)[k - 1]
+
+
+def _precision_recall_direct(real, fake, k):
+    r_real = [_radius_direct(real, i, k) for i in range(len(real))]
+    r_fake = [_radius_direct(fake, j, k) for j in range(len(fake))]
+    precision = np.mean([any(_dist(f, real[i]) <= r_real[i] for i in range(len(real)))
+                         for f in fake])
+    recall = np.mean([any(_dist(r, fake[j]) <= r_fake[j] for j in range(len(fake)))
+                      for r in real])
+    return precision, recall
+
+
+def _density_coverage_direct(real, fake, k):
+    radius = [_radius_direct(real, i, k) for i in range(len(real))]
+    inside = [[_dist(fake[j], real[i]) <= radius[i] for j in range(len(fake))]
+              for i in range(len(real))]
+    density = sum(sum(row) for row in inside) / (k * len(fake))
+    coverage = np.mean([any(row) for row in inside])
+    return density, coverage
+
+
+def _mmd2_direct(x, y):
+    def k(a, b):
+        return (np.dot(a, b) / len(a) + 1.0) ** 3
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def _two_clouds(seed, n_real=40, n_fake=30, d=5, shift=0.8):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_real, d)), rng.standard_normal((n_fake, d)) * 0.7 + shift
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_knn_radii_precision_recall_density_coverage_match_direct(seed, monkeypatch):
+    real, fake = _two_clouds(seed)
+    for k in (1, 3, 5):
+        np.testing.assert_allclose(scores.knn_radii(real, k),
+                                   [_radius_direct(real, i, k) for i in range(len(real))],
+                                   rtol=1e-9)
+    want_pr = _precision_recall_direct(real, fake, 3)
+    want_dc = _density_coverage_direct(real, fake, 5)
+    assert 0 < want_pr[0] < 1 and 0 < want_pr[1] < 1 and 0 < want_dc[1] < 1   # not trivial
+    assert scores.precision_recall(real, fake) == pytest.approx(want_pr, abs=1e-12)
+    assert scores.density_coverage(real, fake) == pytest.approx(want_dc, abs=1e-12)
+    assert scores.precision_recall(real, fake, k=5) == pytest.approx(
+        _precision_recall_direct(real, fake, 5), abs=1e-12)
+    # tiny blocks (a few rows each; self-exclusion offsets across blocks): the same numbers
+    monkeypatch.setattr(scores, "_BLOCK", 7 * len(real) + 3)
+    assert scores.precision_recall(real, fake) == pytest.approx(want_pr, abs=1e-12)
+    assert scores.density_coverage(real, fake) == pytest.approx(want_dc, abs=1e-12)
+    np.testing.assert_allclose(scores.knn_radii(real, 3),
+                               [_radius_direct(real, i, 3) for i in range(len(real))], rtol=1e-9)
+
+
+def test_knn_scores_limits():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((60, 4))
+    # the same set: every point is its own ball's centre; each ball holds itself and its k
+    # neighbours, so density = (k + 1) / k exactly
+    assert scores.precision_recall(x, x) == (1.0, 1.0)
+    density, coverage = scores.density_coverage(x, x, k=5)
+    assert coverage == 1.0 and density == pytest.approx(6 / 5)
+    # far apart: nothing of one set on the other's manifold
+    assert scores.precision_recall(x, x + 100) == (0.0, 0.0)
+    assert scores.density_coverage(x, x + 100) == (0.0, 0.0)
+    # collapsed onto one point: precise (it is a real point) but recalls/covers almost nothing
+    collapsed = np.repeat(x[:1], 30, axis=0)
+    precision, recall = scores.precision_recall(x, collapsed)
+    _, coverage = scores.density_coverage(x, collapsed)
+    assert precision == 1.0 and recall == pytest.approx(1 / 60) and coverage < 0.2
+
+
+def test_kid_matches_direct_unbiased_mmd():
+    real, fake = _two_clouds(3, n_real=25, n_fake=25, d=4)
+    # one subset of all the points: the estimate itself (the order of the points is irrelevant)
+    mean, std = scores.kid(real, fake, subsets=1, subset_size=25)
+    assert mean == pytest.approx(_mmd2_direct(fake, real), rel=1e-10) and std == 0
+    # subsets: the same draws as documented (fake first, then real, without replacement)
+    real, fake = _two_clouds(4, n_real=30, n_fake=22, d=3)
+    rng = np.random.default_rng(7)
+    direct = []
+    for _ in range(6):
+        fi = rng.choice(22, 10, replace=False)
+        ri = rng.choice(30, 10, replace=False)
+        direct.append(_mmd2_direct(fake[fi], real[ri]))
+    mean, std = scores.kid(real, fake, subsets=6, subset_size=10, seed=7)
+    assert mean == pytest.approx(np.mean(direct), rel=1e-10)
+    assert std == pytest.approx(np.std(direct), rel=1e-10)
+    # subset_size larger than a set: the smaller set's size
+    assert scores.kid(real, fake, subsets=2, subset_size=1000)[0] == pytest.approx(
+        scores.kid(real, fake, subsets=2, subset_size=22)[0])
+
+
+def test_kid_unbiased_near_zero_for_one_distribution():
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((600, 8)), rng.standard_normal((600, 8))
+    same, same_std = scores.kid(a, b, subsets=20, subset_size=200)
+    shifted, _ = scores.kid(a, b + 0.5, subsets=20, subset_size=200)
+    assert abs(same) < 3 * same_std / np.sqrt(20) + 1e-3 and shifted > 50 * abs(same)
+
+
+def test_intra_class_fid_matches_per_class_direct():
+    rng = np.random.default_rng(9)
+    d = 3
+    real = rng.standard_normal((90, d))
+    real_labels = np.arange(90) % 3
+    fake = rng.standard_normal((60, d)) + (np.arange(60) % 3)[:, None] * 0.4
+    fake_labels = np.arange(60) % 3
+    per = []
+    for c in range(3):
+        f, r = fake[fake_labels == c], real[real_labels == c]
+        per.append(_frechet_reference(f.mean(0), np.cov(f.T), r.mean(0), np.cov(r.T)))
+    mean, per_class = scores.intra_class_fid(fake, fake_labels, real, real_labels)
+    assert sorted(per_class) == [0, 1, 2]
+    np.testing.assert_allclose([per_class[c] for c in range(3)], per, rtol=1e-7)
+    assert mean == pytest.approx(np.mean(per), rel=1e-7)
+    # only the classes the samples were generated for count
+    keep = fake_labels != 2
+    mean2, per2 = scores.intra_class_fid(fake[keep], fake_labels[keep], real, real_labels)
+    assert sorted(per2) == [0, 1] and mean2 == pytest.approx(np.mean(per[:2]), rel=1e-7)
+    with pytest.raises(ValueError, match="class 1 has 1 sample"):
+        scores.intra_class_fid(fake[:5], [0, 0, 1, 2, 2], real, real_labels)
+
+
+def test_feature_scores_reject_bad_input():
+    real, fake = _two_clouds(0)
+    with pytest.raises(ValueError, match="dimensions"):
+        scores.precision_recall(real, fake[:, :3])
+    with pytest.raises(ValueError, match="NaN"):
+        scores.density_coverage(real, np.full_like(fake, np.nan))
+    with pytest.raises(ValueError, match="N >= 4"):
+        scores.precision_recall(real, fake[:3])
+    with pytest.raises(ValueError, match="k=40"):
+        scores.knn_radii(real, 40)
+    with pytest.raises(ValueError, match="subsets"):
+        scores.kid(real, fake, subsets=0)
+    with pytest.raises(ValueError, match=r"shape \(5,\); need \(N >= 2, D\)"):
+        scores.kid(real[0], fake)
+
+
+def test_pairwise_distances_are_blocked():
+    """10000 x 10000 distances would take 800 MB at once: the k-NN scores work in blocks."""
+    import tracemalloc
+
+    rng = np.random.default_rng(10)
+    real, fake = rng.standard_normal((2000, 8)), rng.standard_normal((2000, 8))
+    full = 2000 * 2000 * 8                       # one whole float64 distance matrix
+    assert scores._BLOCK * 8 * 4 < 800e6 / 4      # the default block: 32 MB
+    tracemalloc.start()
+    try:
+        scores.precision_recall(real, fake)
+        scores.density_coverage(real, fake)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # default blocks (4e6 entries) hold all 2000 x 2000 here: bounded by a few blocks anyway
+    assert peak < 4 * full
+    tracemalloc.start()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(scores, "_BLOCK", 100_000)
+            scores.precision_recall(real, fake)
+            scores.density_coverage(real, fake)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < full / 4
+
+
 # ------------------------------------------------------------------ coverage, accuracy
 def test_class_coverage():
     pred = np.array([0] * 50 + [1] * 30 + [2] * 19 + [3])     # class 3 has exactly 1%
