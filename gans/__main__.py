@@ -5,7 +5,7 @@
     python -m gans train --model wgan_gp --help                 # + that variant's config options
     python -m gans show runs/try                                # summary and picture paths
     python -m gans sample --checkpoint runs/try/checkpoint.npz --n 1000 --out runs/try/s.npy
-    python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, classes covered
+    python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, KID, precision, ...
     python -m gans sweep --models dcgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
 """
 from __future__ import annotations
@@ -189,8 +189,14 @@ def cmd_score(args):
 
     _check_file(args.samples, b"\x93NUMPY", "samples file (.npy)",
                 "`python -m gans sample` writes one")
-    scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
-    print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
+    if not args.json:
+        scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
+        print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
+        return
+    import contextlib                       # --json: the object alone on stdout, notes on stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
+    print(json.dumps(scores, allow_nan=False))
 
 
 def cmd_show(args):
@@ -343,14 +349,19 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                     help="output .npy (default: samples.npy)")
     common(sa, "seeds the noise")
 
-    sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)",
+    sc = sub.add_parser("score", help="IS, FID, KID, precision/recall, density/coverage, "
+                                      "classes covered (and label accuracy)",
                         description="Score a .npy of samples with a classifier trained on the "
-                                    "dataset (see gans/metrics.py), beside the real test set's "
-                                    "scores.")
+                                    "dataset (see gans/metrics.py and docs/metrics.md), beside "
+                                    "real data's scores.")
     sc.add_argument("samples", help=".npy written by sample")
     sc.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
                     help="mnist or fashion_mnist (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
+    sc.add_argument("--json", action="store_true",
+                    help="print one JSON object (is, fid, kid, kid_std, precision, recall, "
+                         "density, coverage, classes; label_acc and intra_fid with labels) "
+                         "instead of the table")
 
     sw = sub.add_parser("sweep", help="train variants x seeds at one budget, score, tabulate",
                         formatter_class=fmt, description=_sweep_doc())
