@@ -200,7 +200,7 @@ class DistributedDataParallel(Module):
                 p.grad.data[...] = avg
 
     def extra_repr(self):
-        sizes = [f"{b.numel * np.dtype(b.params[0].dtype).itemsize / 2 ** 20:.2f}"
+        sizes = [f"{b.numel * np.dtype(b.params[0].dtype).itemsize / 2 ** 20:.3g}"
                  for b in self._buckets]
         return f"world_size={self._world_size}, buckets (MB)=[{', '.join(sizes)}]"
 
