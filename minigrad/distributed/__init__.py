@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 
 from minigrad.distributed.backends import BACKENDS, ReduceOp
+from minigrad.tensor import Tensor
 
 __all__ = ["ReduceOp", "init_process_group", "destroy_process_group", "is_initialized",
            "is_available", "get_rank", "get_world_size", "get_backend", "all_reduce",
@@ -125,7 +126,6 @@ def get_backend() -> str:
 
 
 def _array_of(tensor, who):
-    from minigrad.tensor import Tensor  # lazy: minigrad imports this package early
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{who}: expected a minigrad Tensor, got {type(tensor).__name__}")
     return tensor.data
