@@ -340,3 +340,25 @@ def test_a_failing_rank_ends_the_job():
     assert r.returncode != 0
     assert "ValueError: rank 1 fails on purpose" in r.stderr
     assert "did not abort" not in r.stdout
+
+
+@needs_mpiexec
+def test_distributed_benchmark_runs(tmp_path):
+    """A smoke run of benchmarks/distributed.py (its speed is not tested)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
+                                                                                 "")]))
+    subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--steps", "1", "--warmup",
+                    "1", "--repeats", "2", "--out", str(tmp_path)], check=True, cwd=ROOT,
+                   env=env, capture_output=True, timeout=300)
+    import json
+    result = json.loads((tmp_path / "distributed.json").read_text())
+    one, two = result["runs"]
+    assert (one["processes"], one["threads"], two["processes"], two["threads"]) == (1, 2, 2, 1)
+    for title in ("MLP GAN step (batch 100)", "DCGAN-28 step (batch 64)"):
+        assert one["cases"][title]["steps_per_s"] > 0
+        assert one["cases"][title]["allreduce_ms_per_step"] == 0  # one process reduces nothing
+        assert two["cases"][title]["allreduce_ms_per_step"] > 0
+        assert two["cases"][title]["batch_per_process"] * 2 == one["cases"][title][
+            "batch_per_process"]
+    assert [r["bytes"] for r in two["allreduce"]] == [4 << 10, 256 << 10, 4 << 20, 25 << 20]
+    assert "| MLP GAN step" in (tmp_path / "distributed.md").read_text()
