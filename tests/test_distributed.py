@@ -304,12 +304,12 @@ def test_post_accumulate_grad_hook():
 
 
 # ======================================================================= two processes
-def _run_mpi(script, timeout):
+def _run_mpi(script, timeout, *args):
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, PYTHONPATH=path,
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     try:
-        return subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(SCRIPTS / script)],
+        return subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(SCRIPTS / script), *args],
                               capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"mpiexec -n 2 {script} hung for {timeout} s:\n{e.stdout}\n{e.stderr}")
@@ -335,10 +335,12 @@ def test_two_processes_match_one(ddp_checks, check):
 
 
 @needs_mpiexec
-def test_a_failing_rank_ends_the_job():
-    r = _run_mpi("failing_rank.py", timeout=120)
+@pytest.mark.parametrize("how,message", [("raise", "ValueError: rank 1 fails on purpose"),
+                                         ("abort", "error: rank 1 stops on purpose")])
+def test_a_failing_rank_ends_the_job(how, message):
+    r = _run_mpi("failing_rank.py", 120, how)
     assert r.returncode != 0
-    assert "ValueError: rank 1 fails on purpose" in r.stderr
+    assert message in r.stderr
     assert "did not abort" not in r.stdout
 
 

@@ -23,7 +23,8 @@ graph; :func:`minigrad.distributed.functional.all_reduce` is the differentiable 
 
 Once the group is up with more than one process, an exception that reaches the top of any
 process prints its traceback and aborts the whole job (``MPI_Abort``), so a failing rank never
-leaves the others waiting in a collective.
+leaves the others waiting in a collective. A process that handles its error itself and exits
+calls :func:`abort` instead of ``sys.exit``.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from minigrad.tensor import Tensor
 
 __all__ = ["ReduceOp", "init_process_group", "destroy_process_group", "is_initialized",
            "is_available", "get_rank", "get_world_size", "get_backend", "all_reduce",
-           "broadcast", "barrier"]
+           "broadcast", "barrier", "abort"]
 
 _group = None           # the default process group: a backend instance, or None
 _previous_hook = None   # sys.excepthook before init_process_group installed its own
@@ -100,6 +101,14 @@ def _abort_on_exception(exc_type, exc, tb):
     sys.stderr.flush()
     if group is not None:
         group.abort(1)
+
+
+def abort(code: int = 1) -> None:
+    """End every process of the job now, with exit status ``code`` (``MPI_Abort``; not in
+    ``torch.distributed``). For a process that stops on an error it has handled itself, e.g. a
+    command line that prints one line and exits: a plain ``sys.exit(1)`` on one process leaves
+    the others waiting in their next collective (and itself in MPI's finalize) forever."""
+    _default_group("abort").abort(int(code))
 
 
 def destroy_process_group() -> None:
