@@ -303,8 +303,9 @@ class SyncBatchNorm(_BatchNorm):
     are those of BatchNorm on the concatenated batch. Costs three small all_reduces per forward
     (sample count, sums, squared deviations) and two per backward, all of size C.
 
-    Every process must call it together (in training mode). Outside training mode, or without
-    an initialised process group of more than one process, it is exactly BatchNorm.
+    Every process must call it together when it uses batch statistics. In eval mode (with
+    running statistics), or without an initialised process group of more than one process, it
+    is exactly BatchNorm.
     """
     _ranks = (2, 3, 4, 5)
     _expected = "input (N, C, *) of 2 to 5 dims"
