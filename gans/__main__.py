@@ -109,25 +109,56 @@ def _build_model(args, config_cls):
     return gans.get_model(args.model)(config, device=args.device)
 
 
+#: Set by MPI launchers (MPICH/Intel MPI's hydra, Open MPI) in the processes they start.
+_MPI_LAUNCHER_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+
+def _join_mpi_job() -> tuple[int, int]:
+    """Under ``mpiexec -n N``: join the job (rank, world size); started alone: (0, 1)."""
+    import os
+
+    from minigrad import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if not any(v in os.environ for v in _MPI_LAUNCHER_VARS):
+        return 0, 1
+    dist.init_process_group("mpi")
+    return dist.get_rank(), dist.get_world_size()
+
+
 def cmd_train(args, config_cls):
     import minigrad
     from gans import datasets
     from gans.trainer import fit
-    from minigrad.data import DataLoader
+    from minigrad.data import DataLoader, DistributedSampler
 
-    minigrad.manual_seed(args.seed)
+    rank, world = _join_mpi_job()
+    minigrad.manual_seed(args.seed)  # the same weights everywhere (DDP copies rank 0's anyway)
     model = _build_model(args, config_cls)
+    minigrad.manual_seed(args.seed + rank)  # but each process its own noise
     batch = model.config.batch_size
     # random: enough noise images for two batches of this model's size (drop_last below).
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
                        image_to_image=model.image_to_image)
-    loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
-                        device=args.device if args.device != "cpu" else None)
+    device = args.device if args.device != "cpu" else None
+    if world == 1:
+        loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
+                            device=device)
+    else:  # --batch-size stays the global batch: each of the N processes takes batch / N of it
+        if batch % world:
+            raise ValueError(f"the batch size {batch} does not split over {world} processes: "
+                             f"choose a multiple of {world} (--batch-size)")
+        sampler = DistributedSampler(ds, shuffle=True, seed=args.seed, drop_last=True)
+        loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
+                            device=device)
     out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
         resume=not args.restart, progress=not args.no_progress)
-    print(f"checkpoint: {Path(out) / 'checkpoint.npz'}")
+    if rank == 0:
+        print(f"checkpoint: {Path(out) / 'checkpoint.npz'}"
+              + (f" ({world} processes)" if world > 1 else ""))
 
 
 def _check_file(path, magic: bytes, what: str, hint: str) -> None:

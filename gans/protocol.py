@@ -212,8 +212,7 @@ class GANModel:
             labels = np.arange(n) % self.config.n_classes
         if labels is not None and not isinstance(labels, minigrad.Tensor):
             labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
-        nets = list(self.nets.values()) + list(self.ema.values())
-        with eval_mode(*nets), minigrad.no_grad(), self._sampling_generator():
+        with self.sampling():
             return self.generate(self.latent(n) if z is None else z, labels)
 
     def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
@@ -255,18 +254,37 @@ class GANModel:
                 a.data[...] = p.data
 
     @contextlib.contextmanager
-    def _sampling_generator(self):
-        """Inside: ``self.G`` is the moving average of G when there is one (``generate`` of
-        every variant reads ``self.G``)."""
-        if "G" not in self.ema:
-            yield
-            return
-        live = self.G
-        self.G = self.ema["G"]
+    def sampling(self):
+        """What sampling runs under: eval mode, no graph, and each role attribute (``self.G``...)
+        the plain network, or its moving average when there is one (``generate`` reads
+        ``self.G``), never a data-parallel wrapper, so sampling on one process alone is safe."""
+        saved = {role: getattr(self, role) for role in self.nets if hasattr(self, role)}
+        for role in saved:
+            setattr(self, role, self.ema.get(role, self.nets[role]))
+        nets = list(self.nets.values()) + list(self.ema.values())
         try:
-            yield
+            with eval_mode(*nets), minigrad.no_grad():
+                yield
         finally:
-            self.G = live
+            for role, net in saved.items():
+                setattr(self, role, net)
+
+    # ------------------------------------------------------------ data-parallel training
+    def distribute(self) -> None:
+        """Data-parallel training in a process group of several processes (the trainer calls
+        it under ``mpiexec -n N``): each network's BatchNorm becomes SyncBatchNorm (statistics of
+        the global batch, as one process would compute them) and each role attribute a
+        ``DistributedDataParallel`` wrapper, which averages the gradients after backward.
+        ``self.nets`` keeps the plain networks, so checkpoints do not change."""
+        from minigrad.nn import SyncBatchNorm
+        from minigrad.nn.parallel import DistributedDataParallel
+
+        for role, net in list(self.nets.items()):
+            if isinstance(getattr(self, role, None), DistributedDataParallel):
+                continue  # already distributed
+            net = SyncBatchNorm.convert_sync_batchnorm(net)
+            self.nets[role] = net
+            setattr(self, role, DistributedDataParallel(net))
 
     # --------------------------------------------------------------------- checkpoints
     def to(self, device):

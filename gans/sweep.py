@@ -27,7 +27,8 @@ import numpy as np
 COLUMNS = {"inception_score": "IS", "is": "IS", "fid": "FID", "kid": "KID",
            "precision": "precision", "recall": "recall", "density": "density",
            "coverage": "coverage", "classes_covered": "classes", "classes": "classes",
-           "label_accuracy": "label acc", "label_acc": "label acc"}
+           "label_accuracy": "label acc", "label_acc": "label acc",
+           "intra_fid": "intra-class FID"}
 
 
 def run_key(row: dict) -> tuple:

@@ -5,8 +5,9 @@ Two kinds of tests:
   launcher is a job of one process), the sampler's arithmetic, and the engine's
   post-accumulate-grad hooks;
 - under ``mpiexec -n 2``: tests/mpi_scripts/ddp_checks.py trains with two processes against one
-  process on the global batch, and tests/mpi_scripts/failing_rank.py checks that a failing rank
-  ends the job.
+  process on the global batch, tests/mpi_scripts/failing_rank.py checks that a failing rank
+  ends the job, and tests/mpi_scripts/gans_train.py trains every GAN variant from the command
+  line with two processes.
 """
 from __future__ import annotations
 
@@ -364,3 +365,42 @@ def test_distributed_benchmark_runs(tmp_path):
             "batch_per_process"]
     assert [r["bytes"] for r in two["allreduce"]] == [4 << 10, 256 << 10, 4 << 20, 25 << 20]
     assert "| MLP GAN step" in (tmp_path / "distributed.md").read_text()
+
+
+# ======================================================= the GAN zoo under mpiexec -n 2
+@needs_mpiexec
+def test_every_variant_trains_with_two_processes(tmp_path):
+    """``mpiexec -n 2 python -m gans train`` for every variant (rank 0 writes the run folder);
+    a one-process run resumes with two; replicas bitwise identical after fit (DCGAN with
+    SyncBatchNorm, WGAN-GP's penalty); see tests/mpi_scripts/gans_train.py."""
+    import gans
+    from gans.__main__ import main
+
+    assert main(["train", "--model", "vanilla", "--dataset", "random", "--max-steps", "2",
+                 "--batch-size", "4", "--sample-every", "0", "--no-progress", "--out",
+                 str(tmp_path / "resume")]) == 0
+    run = _run_mpi("gans_train.py", 600, str(tmp_path))
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    for rank in (0, 1):
+        for name in gans.available():
+            assert f"OK train {name} rank {rank}" in out, out
+        for check in ("resume", "identical dcgan", "identical wgan_gp"):
+            assert f"OK {check} rank {rank}" in out, out
+    assert out.count("(2 processes)") == len(gans.available()) + 1  # rank 0 alone prints
+
+
+@needs_mpiexec
+def test_a_command_line_error_ends_every_process(tmp_path):
+    """Both processes stop on the same error: one line, a non-zero status, no hang."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
+                                                                                  "")]))
+    try:
+        run = subprocess.run([_mpiexec(), "-n", "2", sys.executable, "-m", "gans", "train",
+                              "--model", "dcgan", "--dataset", "random", "--batch-size", "7",
+                              "--out", str(tmp_path / "x")], capture_output=True, text=True,
+                             timeout=120, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the job hung: {e.stdout}\n{e.stderr}")
+    assert run.returncode != 0
+    assert "gans: error: the batch size 7 does not split over 2 processes" in run.stderr
