@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from minigrad import nn, optim
 from minigrad.nn import init
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.penalties import r1_penalty
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -30,6 +31,7 @@ class Config(GANConfig):
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
     loss: str = "non_saturating"  # or minimax, least_squares, hinge (gans/losses.py)
+    r1_gamma: float = 0.0  # R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)
 
 
 class Generator(nn.Module):
@@ -98,6 +100,9 @@ class DCGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         check_loss(cfg.loss, self.losses)
+        if cfg.r1_gamma and self.d_batch_norm:
+            raise ValueError("r1_gamma needs a discriminator without BatchNorm (the penalty is "
+                             "per example; BatchNorm mixes the batch): use sngan")
         G = Generator(cfg.latent_dim, cfg.channels, cfg.g_features)
         D = Discriminator(cfg.channels, cfg.d_features, batch_norm=self.d_batch_norm)
         for net in (G, D):
@@ -118,8 +123,13 @@ class DCGAN(GANModel):
         fake = G(self.latent(n))
         real_scores, fake_scores = D(real), D(fake.detach())
         loss_d = d_loss(loss, real_scores, fake_scores)
+        stats = score_stats(loss, real_scores, fake_scores)
+        if self.config.r1_gamma:  # Mescheder et al. 2018: keep D flat on the data
+            r1 = r1_penalty(D, real)
+            loss_d = loss_d + self.config.r1_gamma / 2 * r1
+            stats["r1"] = r1.item()
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), **score_stats(loss, real_scores, fake_scores)}
+        stats["loss_d"] = loss_d.item()
 
         # --- G step: -log D(G(z)) (non-saturating), reusing this step's fakes -------------
         if update_g:
