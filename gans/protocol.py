@@ -43,11 +43,15 @@ The contract, both ways:
   does); checkpoints, devices, eval mode and the moving average of G follow from that.
 - **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
   step, and a G step when ``update_g``. It returns a dict of floats. It does not count steps,
-  decide the schedule, switch train/eval mode, or write files.
+  decide the schedule, switch train/eval mode, or write files. (An image-to-image model, with
+  ``image_to_image = True``, gets ``(x, y)``: a batch of each domain; CycleGAN.)
+- **Sampling** (``sample``, ``sample_fixed``) runs under :meth:`GANModel.sampling`: eval mode, no
+  graph, G's moving average when there is one.
 - **The trainer** (:func:`gans.trainer.fit`) owns everything else: it counts ``d_step`` (D steps,
   the step of metrics.csv and ``--max-steps``) and ``step`` (G steps), asks
   :meth:`GANModel.d_steps_per_g` for the schedule, updates the moving average after G steps,
-  samples in eval mode, checkpoints, resumes, and stops cleanly.
+  samples in eval mode, checkpoints, resumes, and stops cleanly; under ``mpiexec -n N`` it
+  makes the model data-parallel (:meth:`GANModel.distribute`) with no change to the variant.
 
 :func:`frozen` and :func:`eval_mode` are the two context managers a step needs; both restore
 exactly what was there before, also on an error.
