@@ -19,17 +19,6 @@ except ImportError:  # pragma: no cover
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_one_thread():
-    """Tiny ops: torch's thread pool only adds contention (100x slower on a loaded 2-core box)."""
-    if torch is None:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # (N, C, H, W, OC, (KH, KW), stride, padding, dilation): non-square inputs and kernels, strides
 # 1-2, paddings 0-2, dilations 1-2, in every direction.
 CONFIGS = [

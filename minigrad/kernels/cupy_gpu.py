@@ -21,8 +21,8 @@ Inputs outside the fast path -- NumPy arrays, dtypes other than float32/float64,
 arrays of 2**31 elements or more -- go to the reference implementation, which runs on any
 array module. Rounding: the ElementwiseKernels are compiled with CUDA's default
 ``--fmad=true``, so ``a * b + c`` may be one fused multiply-add; their results can differ
-from the reference's by an ulp or so (im2col_hwc/col2im_hwc are exact). ``scatter_add`` with repeated
-indices adds in a nondeterministic order (atomics).
+from the reference's by an ulp or so (im2col_hwc/col2im_hwc are exact). ``scatter_add`` with
+repeated indices adds in a nondeterministic order (atomics).
 """
 from __future__ import annotations
 
