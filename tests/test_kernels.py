@@ -348,6 +348,10 @@ def _run_rmsprop(module, p0, grads, cfg):
     return p, sq
 
 
+_RUNNERS = {"adam": _run_adam, "rmsprop": _run_rmsprop}
+OPTIMIZER_CASES = [("adam", c) for c in ADAM_CONFIGS] + [("rmsprop", c) for c in RMSPROP_CONFIGS]
+
+
 def _run_torch(opt_cls, p0, grads, **cfg):
     import torch
     p = torch.nn.Parameter(torch.from_numpy(p0.copy()))
@@ -359,30 +363,21 @@ def _run_torch(opt_cls, p0, grads, **cfg):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", ADAM_CONFIGS)
-def test_adam_reference_matches_torch(cfg, dtype):
+@pytest.mark.parametrize("name, cfg", OPTIMIZER_CASES)
+def test_adam_rmsprop_reference_match_torch(name, cfg, dtype):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(10)
     p0, grads = _randn(rng, (7, 3), dtype), _grads(rng, (7, 3), dtype)
-    got = _run_adam(ref, p0, grads, cfg)[0]
-    torch_cfg = dict(lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"],
-                     weight_decay=cfg["weight_decay"], amsgrad=cfg["amsgrad"], foreach=False)
-    expected = _run_torch(torch.optim.Adam, p0, grads, **torch_cfg)
+    got = _RUNNERS[name](ref, p0, grads, cfg)[0]
+    if name == "adam":
+        expected = _run_torch(torch.optim.Adam, p0, grads, lr=cfg["lr"],
+                              betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["eps"],
+                              weight_decay=cfg["weight_decay"], amsgrad=cfg["amsgrad"],
+                              foreach=False)
+    else:
+        expected = _run_torch(torch.optim.RMSprop, p0, grads, foreach=False, **cfg)
     assert got.dtype == dtype
     tol = 1e-6 if dtype == np.float32 else 1e-13  # torch uses lerp/FMA for the moments
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", RMSPROP_CONFIGS)
-def test_rmsprop_reference_matches_torch(cfg, dtype):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(11)
-    p0, grads = _randn(rng, (7, 3), dtype), _grads(rng, (7, 3), dtype)
-    got = _run_rmsprop(ref, p0, grads, cfg)[0]
-    expected = _run_torch(torch.optim.RMSprop, p0, grads, foreach=False, **cfg)
-    assert got.dtype == dtype
-    tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
@@ -419,20 +414,12 @@ def _assert_ulp_close(got, expected, maxulp=2):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", ADAM_CONFIGS)
-def test_numba_adam_equals_reference(nb, cfg, dtype, shape):
+@pytest.mark.parametrize("name, cfg", OPTIMIZER_CASES)
+def test_numba_adam_rmsprop_equal_reference(nb, name, cfg, dtype, shape):
     rng = np.random.default_rng(14)
     p0, grads = _randn(rng, shape, dtype), _grads(rng, shape, dtype)
-    _assert_ulp_close(_run_adam(nb, p0, grads, cfg), _run_adam(ref, p0, grads, cfg))
-
-
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cfg", RMSPROP_CONFIGS)
-def test_numba_rmsprop_equals_reference(nb, cfg, dtype, shape):
-    rng = np.random.default_rng(15)
-    p0, grads = _randn(rng, shape, dtype), _grads(rng, shape, dtype)
-    _assert_ulp_close(_run_rmsprop(nb, p0, grads, cfg), _run_rmsprop(ref, p0, grads, cfg))
+    run = _RUNNERS[name]
+    _assert_ulp_close(run(nb, p0, grads, cfg), run(ref, p0, grads, cfg))
 
 
 def test_numba_optimizers_fall_back_on_non_contiguous(nb):
