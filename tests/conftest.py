@@ -115,6 +115,27 @@ def kernels(request):
         _kernels.set_kernels(previous)
 
 
+class _OtherDeviceArray(np.ndarray):
+    """Stands in for an array of another device (a cupy array on a machine without CUDA)."""
+
+
+@pytest.fixture
+def fake_cuda_tensor(monkeypatch):
+    """``make(values)``: a float32 Tensor that reports device cuda:0 (a NumPy array subclass
+    that minigrad.backend.device_of places there), to test device checks without a GPU."""
+    from minigrad import backend
+    from minigrad.tensor import Tensor
+
+    real = backend.device_of
+    monkeypatch.setattr(backend, "device_of", lambda a: backend.Device("cuda:0")
+                        if isinstance(a, _OtherDeviceArray) else real(a))
+
+    def make(values):
+        data = np.asarray(values, dtype=np.float32).view(_OtherDeviceArray)
+        return Tensor._wrap(data, False, None)
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Every test starts from the same random state (minigrad's generator and numpy's)."""

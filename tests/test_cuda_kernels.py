@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import types
 from contextlib import nullcontext
 from pathlib import Path
@@ -39,7 +38,8 @@ from minigrad import kernels
 from minigrad.kernels import cuda_src, cupy_gpu
 from minigrad.kernels import reference as ref
 
-REPO_ROOT = str(Path(__file__).resolve().parents[1])
+from fresh_python import REPO_ROOT, run_python
+
 NVCC = shutil.which("nvcc") or next(
     (p for p in ("/usr/local/cuda/bin/nvcc", "/usr/local/bin/nvcc") if os.path.exists(p)), None)
 CXX = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++") or shutil.which("clang++")
@@ -56,12 +56,7 @@ DTYPES = [np.float32, np.float64]
 def test_module_imports_without_cupy_and_compiles_nothing():
     code = ("import sys, minigrad.kernels.cupy_gpu as g; "
             "print('cupy' in sys.modules, len(g._raw_kernels), len(g._elementwise_kernels))")
-    env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_KERNELS"}
-    env["PYTHONPATH"] = REPO_ROOT
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    cupy_imported, n_raw, n_ew = out.stdout.split()
+    cupy_imported, n_raw, n_ew = run_python(code).split()
     if not HAS_CUDA:  # where CuPy is installed, backend.cuda imports it on purpose
         assert cupy_imported == "False"
     assert (n_raw, n_ew) == ("0", "0")  # kernels are built on first use only

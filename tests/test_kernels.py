@@ -3,11 +3,6 @@
 Numba tests skip when numba is missing; torch comparisons skip without torch.
 """
 
-import importlib.util
-import os
-import subprocess
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -15,13 +10,14 @@ import pytest
 from minigrad import kernels
 from minigrad.kernels import reference as ref
 
+from fresh_python import run_python
+
 try:
     import hypothesis
     from hypothesis import given, settings, strategies as st
 except ImportError:  # pragma: no cover
     hypothesis = None
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DTYPES = [np.float32, np.float64]
 
 
@@ -468,23 +464,14 @@ def test_xp_helper_returns_numpy_for_numpy_arrays():
     assert ref._xp(np.zeros(3)) is np
 
 
-def _python(code, **env):
-    full_env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_KERNELS"}
-    full_env.update(PYTHONPATH=REPO_ROOT, **env)
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=full_env,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 def test_import_is_lazy_and_env_var_selects_mode():
     code = ("import sys, minigrad.kernels as k; "
             "print(k.get_mode(), 'numba' in sys.modules, 'cupy' in sys.modules); "
             "k.get('leaky_relu_fwd'); print('numba' in sys.modules)")
-    first, second = _python(code, MINIGRAD_KERNELS="numpy").splitlines()
+    first, second = run_python(code, MINIGRAD_KERNELS="numpy").splitlines()
     assert first == "numpy False False"
     assert second == "False"  # numpy mode never imports numba
-    assert _python("import minigrad.kernels as k; print(k.get_mode())").endswith("auto")
+    assert run_python("import minigrad.kernels as k; print(k.get_mode())").strip() == "auto"
 
 
 # =========================================================================== allocator tuning
@@ -495,11 +482,7 @@ def test_malloc_tuning_at_import_and_opt_out():
     import platform
 
     code = "import minigrad; from minigrad import kernels; print(kernels.MALLOC_TUNED)"
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                        check=True).stdout.strip()
-    env["MINIGRAD_MALLOC_TUNING"] = "0"
-    off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
+    on = run_python(code).strip()
+    off = run_python(code, MINIGRAD_MALLOC_TUNING="0").strip()
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert on == str(glibc) and off == "False"
