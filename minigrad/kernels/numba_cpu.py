@@ -323,16 +323,6 @@ def _pad_channels_last(x, b, ph, pw, xpad):
 
 
 @njit(cache=True, error_model="numpy")
-def _unpad_channels_last(xpad, b, ph, pw, x):
-    """x[b] = xpad[ph:ph+H, pw:pw+W, :].transpose(2, 0, 1)."""
-    c, h, w = x.shape[1], x.shape[2], x.shape[3]
-    for ch in range(c):
-        for hh in range(h):
-            for ww in range(w):
-                x[b, ch, hh, ww] = xpad[hh + ph, ww + pw, ch]
-
-
-@njit(cache=True, error_model="numpy")
 def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     """x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), every entry written."""
     n, c, h, w = x.shape
@@ -378,18 +368,22 @@ def _col2im_hwc_gather_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                         off = (i * kw + j) * c
                         for ch in range(c):
                             acc[hh, ww, ch] += cols[row, off + ch]
-        _unpad_channels_last(acc, b, 0, 0, x)
+        for ch in range(c):
+            for hh in range(h):
+                for ww in range(w):
+                    x[b, ch, hh, ww] = acc[hh, ww, ch]
 
 
 @njit(cache=True, error_model="numpy")
 def _col2im_hwc_scatter_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten; for few channels.
 
-    A scatter-add of each row into a zero-padded channels-last image. It walks the output
-    positions backwards, so that each pixel receives its taps in increasing (i, j) order (a
-    larger i belongs to a smaller output row): the reference's order, so bitwise equal."""
+    A scatter-add of each row into a zero-padded (C, HP, WP) image, channel by channel. It walks
+    the output positions backwards, so that each pixel receives its taps in increasing (i, j)
+    order (a larger i belongs to a smaller output row): the reference's order, so bitwise
+    equal."""
     n, c, h, w = x.shape
-    xpad = np.empty((h + 2 * ph, w + 2 * pw, c), x.dtype)
+    xpad = np.empty((c, h + 2 * ph, w + 2 * pw), x.dtype)
     for b in range(n):
         xpad[:] = 0
         for y in range(oh - 1, -1, -1):
@@ -399,8 +393,8 @@ def _col2im_hwc_scatter_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                     for i in range(kh):
                         hi = y * sh + i * dh
                         for j in range(kw):
-                            xpad[hi, xo * sw + j * dw, ch] += cols[row, (i * kw + j) * c + ch]
-        _unpad_channels_last(xpad, b, ph, pw, x)
+                            xpad[ch, hi, xo * sw + j * dw] += cols[row, (i * kw + j) * c + ch]
+        x[b] = xpad[:, ph:ph + h, pw:pw + w]
 
 
 def im2col_hwc(x, kh, kw, stride, padding, dilation):
