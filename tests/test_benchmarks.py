@@ -183,7 +183,8 @@ def test_vanilla_twin_takes_the_same_steps_with_batchnorm_and_average():
     real = np.random.default_rng(1).uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32)
     for step in range(4):
         mine = model.train_step(minigrad.tensor(real), update_g=True)
-        model.update_ema()  # what the trainer does after a G step
+        model.step += 1  # what the trainer does after a G step: count it, then average
+        model.update_ema()
         theirs = twin.train_step(real, update_g=True)
         for key in ("loss_d", "loss_g"):
             assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)
