@@ -28,3 +28,13 @@ def unavailable_reason() -> str:
     if _n_devices == 0:
         return "CuPy is installed but no CUDA device is visible"
     return ""
+
+
+def nccl():
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), for ``minigrad.distributed``'s nccl backend;
+    None without CuPy."""
+    if cupy is None:
+        return None
+    from cupy.cuda import nccl as module  # pragma: no cover - needs CuPy
+
+    return module

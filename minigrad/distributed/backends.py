@@ -117,8 +117,7 @@ class NCCLBackend:
         if not _cuda.is_available():
             raise RuntimeError(f"backend='nccl' needs CuPy and a CUDA GPU, but "
                                f"{_cuda.unavailable_reason()}; on CPUs use backend='mpi'")
-        cupy = _cuda.cupy
-        from cupy.cuda import nccl
+        cupy, nccl = _cuda.cupy, _cuda.nccl()
         if not getattr(nccl, "available", True):
             raise RuntimeError("backend='nccl': this CuPy was built without NCCL (install the "
                                "NCCL library, e.g. pip install nvidia-nccl-cu12); on CPUs use "
