@@ -62,24 +62,33 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **attrs):
         """Run the op on Tensors (``inputs`` must already be Tensors) and record it if needed."""
-        ctx = cls.__new__(cls)
+        # NOTE: every op of every model passes here, so it is written for speed: one pass over
+        # the inputs, the grad-mode ContextVar read only when some input requires grad.
+        ctx = _new(cls)
         first = inputs[0].data
-        ctx.xp = np if type(first) is np.ndarray else backend.get_array_module(first)
-        if len(inputs) > 1:
-            t0 = type(first)
-            for t in inputs[1:]:
-                if type(t.data) is not t0:
+        t0 = type(first)
+        ctx.xp = np if t0 is np.ndarray else backend.get_array_module(first)
+        if len(inputs) == 1:
+            arrays = (first,)
+            needs = (inputs[0].requires_grad,)
+        else:
+            arrays = [t.data for t in inputs]
+            for a in arrays:
+                if type(a) is not t0:
                     _device_mismatch(cls, inputs)
-        record = _grad_enabled.get() and any(t.requires_grad for t in inputs)
+            needs = tuple([t.requires_grad for t in inputs])
+        record = True in needs and _grad_enabled.get()
         if record:
             ctx.inputs = inputs
-            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        y = ctx.forward(*[t.data for t in inputs], **attrs)
-        if not isinstance(y, _ARRAY_TYPES[0]) and not isinstance(y, backend.array_types()):
+            ctx.needs_input_grad = needs
+        y = ctx.forward(*arrays, **attrs)
+        if type(y) is not np.ndarray and not isinstance(y, backend.array_types()):
             y = ctx.xp.asarray(y)
-        out = inputs[0]._wrap(y, record, ctx if record else None)  # a plain Tensor
         if record:
+            out = inputs[0]._wrap(y, True, ctx)  # a plain Tensor
             ctx._output_ref = weakref.ref(out)
+        else:
+            out = inputs[0]._wrap(y, False, None)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
             _anomaly_hook[0](ctx, out, inputs)
         return out
@@ -93,7 +102,7 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-_ARRAY_TYPES = (np.ndarray,)
+_new = object.__new__
 # detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every
 # op; None (the mode off) costs one test per op.
 _anomaly_hook = [None]
