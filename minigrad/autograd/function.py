@@ -43,8 +43,10 @@ class TensorBase:
 
 class Function:
     once_differentiable = False
+    xp = np  # the array module of the inputs; apply() sets it on the node when not numpy
 
-    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), xp, _output_ref.
+    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref
+    # (when recorded), xp (when not numpy).
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -67,10 +69,18 @@ class Function:
         ctx = _new(cls)
         first = inputs[0].data
         t0 = type(first)
-        ctx.xp = np if t0 is np.ndarray else backend.get_array_module(first)
-        if len(inputs) == 1:
+        if t0 is not np.ndarray:  # NOTE: the class attribute xp is numpy
+            ctx.xp = backend.get_array_module(first)
+        n = len(inputs)
+        if n == 1:
             arrays = (first,)
             needs = (inputs[0].requires_grad,)
+        elif n == 2:
+            a, b = inputs
+            arrays = (first, b.data)
+            if type(arrays[1]) is not t0:
+                _device_mismatch(cls, inputs)
+            needs = (a.requires_grad, b.requires_grad)
         else:
             arrays = [t.data for t in inputs]
             for a in arrays:
