@@ -82,17 +82,22 @@ def op_cases():
         return _fwd_bwd(lambda z, t: MF.binary_cross_entropy_with_logits(z, t),
                         lambda z, t: TF.binary_cross_entropy_with_logits(z, t), mg, th)
 
+    def chain(a, b):
+        y = a
+        for _ in range(10):
+            y = y * b + a
+        return y
+
     def overhead(dev):
-        """20 chained elementwise ops on 1-element tensors: the cost of dispatch alone."""
+        """20 chained elementwise ops on 1-element tensors, and backward: the cost of dispatch
+        alone."""
         mg, th = _pair([_np(1), _np(1, seed=1)], [True, True], dev)
-
-        def chain(a, b):
-            y = a
-            for _ in range(10):
-                y = y * b + a
-            return y
-
         return _fwd_bwd(chain, chain, mg, th)
+
+    def overhead_forward(dev):
+        """The same 20 ops, graph recorded, no backward."""
+        mg, th = _pair([_np(1), _np(1, seed=1)], [True, True], dev)
+        return (lambda: chain(*mg)), (lambda: chain(*th))
 
     return [
         ("matmul 100x784 @ 784x1024", "op", matmul(100, 784, 1024)),
@@ -106,6 +111,7 @@ def op_cases():
         ("leaky_relu>tanh>sigmoid (100,1024)", "op", act_chain),
         ("bce_with_logits (100,1)", "op", bce_logits),
         ("overhead: 20 ops on 1-element tensors", "overhead", overhead),
+        ("overhead: the same 20 ops, forward only", "overhead", overhead_forward),
     ]
 
 

@@ -44,6 +44,9 @@ def op(fn=None, *, methods=None, export=True):
 
 # ------------------------------------------------------------------------------- helpers
 def _is_number(x):
+    t = type(x)
+    if t is float or t is int:  # the common case, without the slow ABC check below
+        return True
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, (bool, np.bool_))
 
 
@@ -63,20 +66,21 @@ def _tensor(x, like: Tensor) -> Tensor:
     return Tensor(x, device=like.device if like.device.type != "cpu" else None)
 
 
-def _broadcast(op: str, a: Tensor, b: Tensor):
-    """Broadcast two tensors to one shape with explicit BroadcastTo ops (gradients sum back)."""
-    if a.shape == b.shape:
-        return a, b
+def _binary(fn, a: Tensor, b: Tensor):
+    """``fn.apply(a, b)`` (an elementwise Function) on two tensors broadcast to one shape with
+    explicit BroadcastTo ops, so that gradients sum back; equal shapes go straight through."""
+    if a.data.shape == b.data.shape:
+        return fn.apply(a, b)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") \
-            from None
+        raise ValueError(f"{fn.__name__.lower()}: shapes {a.shape} and {b.shape} cannot be "
+                         "broadcast together") from None
     if a.shape != shape:
         a = S.BroadcastTo.apply(a, shape=shape)
     if b.shape != shape:
         b = S.BroadcastTo.apply(b, shape=shape)
-    return a, b
+    return fn.apply(a, b)
 
 
 def _axes(op, dim, ndim):
@@ -110,22 +114,26 @@ def numpy_aliases(fn):
 # --------------------------------------------------------------------------- arithmetic
 @op(methods=("__add__", "__radd__"), export=False)
 def add(a, b):
+    if isinstance(b, Tensor) and isinstance(a, Tensor):  # the common case first
+        return _binary(E.Add, a, b)
     if _is_number(b):
         return E.AddConst.apply(a, c=_py(b))
     if not isinstance(a, Tensor):
         a, b = b, a
         if _is_number(b):
             return E.AddConst.apply(a, c=_py(b))
-    return E.Add.apply(*_broadcast("add", a, _tensor(b, a)))
+    return _binary(E.Add, a, _tensor(b, a))
 
 
 @op(methods=("__sub__",), export=False)
 def sub(a, b):
+    if isinstance(b, Tensor) and isinstance(a, Tensor):  # the common case first
+        return _binary(E.Sub, a, b)
     if not isinstance(a, Tensor):
         return rsub(b, a)
     if _is_number(b):
         return E.AddConst.apply(a, c=-_py(b))
-    return E.Sub.apply(*_broadcast("sub", a, _tensor(b, a)))
+    return _binary(E.Sub, a, _tensor(b, a))
 
 
 @op(methods=("__rsub__",), export=False)
@@ -138,20 +146,24 @@ def rsub(a, b):
 
 @op(methods=("__mul__", "__rmul__"), export=False)
 def mul(a, b):
+    if isinstance(b, Tensor) and isinstance(a, Tensor):  # the common case first
+        return _binary(E.Mul, a, b)
     if not isinstance(a, Tensor):
         a, b = b, a
     if _is_number(b):
         return E.MulConst.apply(a, c=_py(b))
-    return E.Mul.apply(*_broadcast("mul", a, _tensor(b, a)))
+    return _binary(E.Mul, a, _tensor(b, a))
 
 
 @op(methods=("__truediv__",), export=False)
 def div(a, b):
+    if isinstance(b, Tensor) and isinstance(a, Tensor):  # the common case first
+        return _binary(E.Div, a, b)
     if not isinstance(a, Tensor):
         return rdiv(b, a)
     if _is_number(b):
         return E.MulConst.apply(a, c=1.0 / _py(b))
-    return E.Div.apply(*_broadcast("div", a, _tensor(b, a)))
+    return _binary(E.Div, a, _tensor(b, a))
 
 
 @op(methods=("__rtruediv__",), export=False)
@@ -288,14 +300,14 @@ clip = clamp
 def maximum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
-    return E.Maximum.apply(*_broadcast("maximum", a, _tensor(b, a)))
+    return _binary(E.Maximum, a, _tensor(b, a))
 
 
 @op
 def minimum(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
-    return E.Minimum.apply(*_broadcast("minimum", a, _tensor(b, a)))
+    return _binary(E.Minimum, a, _tensor(b, a))
 
 
 @op(methods=())

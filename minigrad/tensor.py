@@ -77,6 +77,9 @@ def _index_arrays(index):
     return index
 
 
+_new = object.__new__
+
+
 class RemovableHandle:
     """What registering a hook returns: ``remove()`` takes the hook out again."""
 
@@ -109,10 +112,11 @@ class Tensor(TensorBase):
         self.name = name
         self._retains_grad = False
 
-    @classmethod
-    def _wrap(cls, data, requires_grad, ctx):
-        """Internal fast constructor: ``data`` is already an array of the right kind."""
-        t = object.__new__(Tensor)
+    @staticmethod
+    def _wrap(data, requires_grad, ctx):
+        """Internal fast constructor: ``data`` is already an array of the right kind; always a
+        plain Tensor (``Parameter._wrap`` too)."""
+        t = _new(Tensor)
         t.data = data
         t.grad = None
         t.requires_grad = requires_grad

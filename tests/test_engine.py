@@ -425,3 +425,19 @@ def test_no_grad_as_bare_decorator():
     x = minigrad.ones(2, requires_grad=True)
     assert not double(x).requires_grad
     assert (x * 2).requires_grad  # the mode is restored after the call
+
+
+def test_fan_in_sums_keep_arrays_and_dtypes():
+    """Without create_graph the engine sums fan-in gradients on the arrays: 0-d gradients must
+    stay arrays (numpy adds two 0-d arrays into a scalar), and a float64 gradient reaching a
+    float32 leaf is cast before it is summed."""
+    x = minigrad.tensor(np.float64(1.5), requires_grad=True)
+    y = x * x + x * 3.0 + x  # three gradients into x
+    y.backward()
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == ()
+    assert x.grad.item() == 2 * 1.5 + 3 + 1
+    z = minigrad.tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    w = minigrad.tensor(np.float64([3.0, 4.0]), requires_grad=True)
+    (z * w + z).sum().backward()  # z * w is float64: its gradient into z is cast back
+    assert z.grad.dtype == np.float32
+    np.testing.assert_array_equal(z.grad.data, [4.0, 5.0])

@@ -676,6 +676,64 @@ def test_batchnorm_second_derivative_is_exact():
     assert minigrad.gradcheck(penalty, [x])
 
 
+BN_SHAPES = [(4, 3), (3, 4, 5), (3, 2, 2, 2)]
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=str)
+def test_fused_batch_norm_gradcheck_gradgradcheck(shape, affine):
+    """The fused training-mode op and its two gradient ops, every input differentiated, and a
+    third order: the gradient of a penalty on the gradients (WGAN-GP's pattern)."""
+    rng = _rng(11)
+    x = Tensor(rng.standard_normal(shape), requires_grad=True)
+    w = Tensor(rng.uniform(0.5, 1.5, shape[1]), requires_grad=True)
+    b = Tensor(rng.standard_normal(shape[1]), requires_grad=True)
+    if affine:
+        fn, args = (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)), [x, w, b]
+    else:
+        fn, args = (lambda x: F.batch_norm(x, None, None, training=True)), [x]
+    assert minigrad.gradcheck(fn, args)
+    assert minigrad.gradgradcheck(fn, args)
+    r = Tensor(rng.standard_normal(shape))
+
+    def penalty(*args):
+        y = fn(*args)  # y * y: the incoming gradient of the op depends on the inputs too
+        gs = minigrad.grad((y * y * r).sum(), args, create_graph=True)
+        return sum((g * g * g).sum() for g in gs)
+
+    assert minigrad.gradgradcheck(penalty, args, mode="fast")
+
+
+@needs_torch
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", BN_SHAPES, ids=str)
+def test_fused_batch_norm_second_order_matches_torch(shape, affine):
+    rng = _rng(12)
+    x, w, b, r = (rng.standard_normal(shape), rng.uniform(0.5, 1.5, shape[1]),
+                  rng.standard_normal(shape[1]), rng.standard_normal(shape))
+    mg = [Tensor(a, requires_grad=True) for a in ((x, w, b) if affine else (x,))]
+    th = [torch.tensor(a, requires_grad=True) for a in ((x, w, b) if affine else (x,))]
+    y = F.batch_norm(mg[0], None, None, *(mg[1:] if affine else (None, None)), training=True)
+    ty = torch.nn.functional.batch_norm(th[0], None, None, *(th[1:] if affine else (None, None)),
+                                        training=True)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    gs = minigrad.grad((y * Tensor(r)).sum(), mg, create_graph=True)
+    tgs = torch.autograd.grad((ty * torch.tensor(r)).sum(), th, create_graph=True)
+    for g, tg in zip(gs, tgs):
+        np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-9, atol=1e-10)
+    # d/d(inputs) of sum(g^2 * s) over every first-order gradient g (b's second derivative is 0)
+    ss = [rng.standard_normal(g.shape) for g in gs]
+    pen = sum((g * g * Tensor(s)).sum() for g, s in zip(gs, ss))
+    tpen = sum((g * g * torch.tensor(s)).sum() for g, s in zip(tgs, ss))
+    ggs = minigrad.grad(pen, mg, allow_unused=True)
+    tggs = torch.autograd.grad(tpen, th, allow_unused=True)
+    for g, tg in zip(ggs, tggs):
+        if tg is None:
+            assert g is None or not g.numpy().any()
+        else:
+            np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-8, atol=1e-9)
+
+
 # ======================================================================== dropout behaviour
 def test_dropout_statistics_and_modes():
     x = minigrad.ones(200_000)

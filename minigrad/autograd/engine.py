@@ -17,7 +17,7 @@ and :func:`grad` (return the gradients, leave ``.grad`` alone). Steps:
 """
 from __future__ import annotations
 
-from minigrad.autograd.function import _FREED, TensorBase
+from minigrad.autograd.function import _FREED, TensorBase, _anomaly_hook
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -74,6 +74,10 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
     for r, g in zip(roots, root_grads):
         _accumulate(grads, keep, r, g)
 
+    # Without create_graph, gradients are summed on the raw arrays: the sum is recorded by no
+    # graph either way, and this skips an op's dispatch per fan-in. detect_anomaly() keeps the
+    # op, so that its check sees the sums too.
+    raw_sums = not create_graph and _anomaly_hook[0] is None
     captured = {}
     token = _grad_enabled.set(bool(create_graph))
     try:
@@ -84,22 +88,24 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
                 continue
             if out._retains_grad:
                 out.grad = gy if out.grad is None else out.grad + gy
-            if targets is not None and id(out) in targets:
-                captured[id(out)] = gy
             if create_graph and node.once_differentiable:
                 raise RuntimeError(
                     f"{type(node).__name__} is once_differentiable: its backward cannot be "
                     "differentiated, so create_graph=True cannot go through it.")
             node_inputs = node.inputs
-            saved_mask = node.needs_input_grad
-            if targets is not None:
+            if targets is None:
+                gxs = node.backward(gy)
+            else:
+                if id(out) in targets:
+                    captured[id(out)] = gy
+                saved_mask = node.needs_input_grad
                 node.needs_input_grad = tuple(
                     m and (id(t) in targets or (t._ctx is not None and t._ctx in needed))
                     for m, t in zip(saved_mask, node_inputs))
-            try:
-                gxs = node.backward(gy)
-            finally:
-                node.needs_input_grad = saved_mask
+                try:
+                    gxs = node.backward(gy)
+                finally:
+                    node.needs_input_grad = saved_mask
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
             if len(gxs) != len(node_inputs):
@@ -108,12 +114,24 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
             for t, gx in zip(node_inputs, gxs):
                 if gx is None or not t.requires_grad:
                     continue
-                if gx.shape != t.shape:
+                gd, td = gx.data, t.data
+                if gd.shape != td.shape:
                     raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of "
-                                       f"shape {gx.shape} for an input of shape {t.shape}")
-                if gx.dtype != t.dtype:
-                    gx = gx.to(dtype=t.dtype)
-                _accumulate(grads, keep, t, gx)
+                                       f"shape {gd.shape} for an input of shape {td.shape}")
+                if gd.dtype != td.dtype:
+                    gx = gx.to(dtype=td.dtype)
+                k = id(t)
+                prev = grads.get(k)
+                if prev is None:
+                    grads[k] = gx
+                    keep[k] = t
+                elif raw_sums:
+                    total = prev.data + gx.data
+                    if type(total) is not type(td):  # 0-d arrays add up to a numpy scalar
+                        total = gx.xp.asarray(total)
+                    grads[k] = gx._wrap(total, False, None)
+                else:
+                    grads[k] = prev + gx
     finally:
         _grad_enabled.reset(token)
         if not retain_graph:

@@ -43,8 +43,10 @@ class TensorBase:
 
 class Function:
     once_differentiable = False
+    xp = np  # the array module of the inputs; apply() sets it on the node when not numpy
 
-    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), xp, _output_ref.
+    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref
+    # (when recorded), xp (when not numpy).
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -62,24 +64,41 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **attrs):
         """Run the op on Tensors (``inputs`` must already be Tensors) and record it if needed."""
-        ctx = cls.__new__(cls)
+        # NOTE: every op of every model passes here, so it is written for speed: one pass over
+        # the inputs, the grad-mode ContextVar read only when some input requires grad.
+        ctx = _new(cls)
         first = inputs[0].data
-        ctx.xp = np if type(first) is np.ndarray else backend.get_array_module(first)
-        if len(inputs) > 1:
-            t0 = type(first)
-            for t in inputs[1:]:
-                if type(t.data) is not t0:
+        t0 = type(first)
+        if t0 is not np.ndarray:  # NOTE: the class attribute xp is numpy
+            ctx.xp = backend.get_array_module(first)
+        n = len(inputs)
+        if n == 1:
+            arrays = (first,)
+            needs = (inputs[0].requires_grad,)
+        elif n == 2:
+            a, b = inputs
+            arrays = (first, b.data)
+            if type(arrays[1]) is not t0:
+                _device_mismatch(cls, inputs)
+            needs = (a.requires_grad, b.requires_grad)
+        else:
+            arrays = [t.data for t in inputs]
+            for a in arrays:
+                if type(a) is not t0:
                     _device_mismatch(cls, inputs)
-        record = _grad_enabled.get() and any(t.requires_grad for t in inputs)
+            needs = tuple([t.requires_grad for t in inputs])
+        record = True in needs and _grad_enabled.get()
         if record:
             ctx.inputs = inputs
-            ctx.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        y = ctx.forward(*[t.data for t in inputs], **attrs)
-        if not isinstance(y, _ARRAY_TYPES[0]) and not isinstance(y, backend.array_types()):
+            ctx.needs_input_grad = needs
+        y = ctx.forward(*arrays, **attrs)
+        if type(y) is not np.ndarray and not isinstance(y, backend.array_types()):
             y = ctx.xp.asarray(y)
-        out = inputs[0]._wrap(y, record, ctx if record else None)  # a plain Tensor
         if record:
+            out = inputs[0]._wrap(y, True, ctx)  # a plain Tensor
             ctx._output_ref = weakref.ref(out)
+        else:
+            out = inputs[0]._wrap(y, False, None)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
             _anomaly_hook[0](ctx, out, inputs)
         return out
@@ -93,7 +112,7 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-_ARRAY_TYPES = (np.ndarray,)
+_new = object.__new__
 # detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every
 # op; None (the mode off) costs one test per op.
 _anomaly_hook = [None]

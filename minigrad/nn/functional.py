@@ -1,10 +1,10 @@
 """``minigrad.nn.functional``: the functional form of every layer, activations and losses.
 
 Names, argument orders and defaults follow ``torch.nn.functional``. Everything here except the
-three convolutions (primitives in ``minigrad.ops.conv``) and the fused ``linear`` is a
+three convolutions (primitives in ``minigrad.ops.conv``), the fused ``linear`` and training-mode
+``batch_norm`` (``minigrad.ops.norm``, whose backward is built of differentiable ops) is a
 *composition* of primitive ops, with no backward of its own, so each is differentiable to any
-order (batch_norm's second derivative included: its batch mean and variance are ordinary ops,
-nothing is detached or cached).
+order (batch_norm's second derivative included: nothing is detached or cached as a constant).
 
 Losses take a ``reduction`` of ``'mean'`` (default), ``'sum'`` or ``'none'`` and check that input
 and target shapes match (PyTorch only warns, then silently broadcasts, which has hidden many a
@@ -34,6 +34,7 @@ from minigrad.autograd.anomaly import is_anomaly_enabled
 from minigrad.creation import rand
 from minigrad.ops import conv as _conv
 from minigrad.ops import elementwise as _E
+from minigrad.ops.norm import BatchNorm as _BatchNormOp
 from minigrad.ops import shape as _S
 from minigrad.ops.linear import Linear as _LinearOp
 from minigrad.tensor import Tensor
@@ -239,9 +240,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     given, update them in place with momentum (running_var gets the *unbiased* variance, as in
     PyTorch). Otherwise normalise with the running statistics.
 
-    The batch statistics are ordinary differentiable ops (nothing detached, nothing cached), so
-    second derivatives through batch_norm are exact: DeZero caches 1/std as an array and
-    tinygrad detaches the mean in the variance; both are exact only at first order.
+    Training mode is one fused op (:class:`minigrad.ops.norm.BatchNorm`) whose backward is made
+    of ops that are themselves differentiable, so second (and higher) derivatives through
+    batch_norm are exact: nothing is detached, and no 1/std is cached as a constant (DeZero
+    caches 1/std as an array and tinygrad detaches the mean in the variance; both are exact only
+    at first order).
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects an input (N, C, *), got shape {input.shape}")
@@ -262,14 +265,23 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if bias is not None:
             shift = shift + bias
         return input * s.reshape(wshape) + shift.reshape(wshape)
-    axes = (0,) + tuple(range(2, input.ndim))
     n = input.data.size // c
     if n <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
-    y, mean, var = _normalize(input, axes, eps, weight, bias, wshape)
-    _update_running(running_mean, mean.data, momentum)
-    _update_running(running_var, var.data * (n / (n - 1)), momentum)  # unbiased, as in PyTorch
+    xp = input.xp
+    if weight is None:
+        weight = Tensor._wrap(xp.ones(c, dtype=input.dtype), False, None)
+    if bias is None:
+        bias = Tensor._wrap(xp.zeros(c, dtype=input.dtype), False, None)
+    track = running_mean is not None or running_var is not None
+    stats = [] if track else None
+    y = _BatchNormOp.apply(input.reshape(input.shape[0], c, -1), weight, bias, eps=float(eps),
+                           stats=stats).reshape(input.shape)
+    if track:
+        mean, var = stats
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var * (n / (n - 1)), momentum)  # unbiased, as in PyTorch
     return y
 
 

@@ -1,5 +1,5 @@
 """Elementwise primitives. Binary ops receive operands already broadcast to one shape (see
-``functional._broadcast``), so no backward here deals with shapes."""
+``functional._binary``), so no backward here deals with shapes."""
 from __future__ import annotations
 
 from minigrad import kernels

@@ -1,0 +1,151 @@
+"""Batch normalisation as one op, closed under differentiation like the convolutions.
+
+Every array here is (N, C, L): per channel c, the statistics run over the N * L values
+x[:, c, :] (``nn.functional.batch_norm`` views (N, C, *) inputs this way). Per channel, with
+n = N * L:
+
+    mean = sum(x) / n,  var = sum((x - mean)^2) / n (biased),  r = 1 / sqrt(var + eps)
+    xhat = (x - mean) * r,  y = xhat * w + b
+
+Three Functions, each a fused forward on arrays and a backward in Tensor ops:
+
+- ``BatchNorm(x, w, b)`` -> y. gx = BatchNormGradInput(gy, x, w), gw = BatchNormGradWeight(gy, x),
+  gb = sum(gy).
+- ``BatchNormGradInput(gy, x, w)`` -> gx = w r (gy - mean(gy) - xhat mean(gy xhat)). Linear in
+  gy with a symmetric map, so its gradient in gy is itself; its gradients in x and w are
+  composed from ops (below), so every order is exact.
+- ``BatchNormGradWeight(gy, x)`` -> gw = sum(gy xhat). Its gradient in x is
+  BatchNormGradInput(gy, x, ggw), in gy it is ggw * xhat.
+
+The forward stores xhat and r (arrays) on the node and hands them to the gradient ops, which
+use them only to compute their own *values* faster; none of the backwards reads a stored array,
+they rebuild what they need from the input Tensors, so nothing is a constant to higher orders.
+Per-channel sums are taken over axis 0 first, then L: on (N, C, L) arrays that is a few times
+faster than numpy's sum over (0, 2) at once.
+"""
+from __future__ import annotations
+
+from minigrad.autograd.function import Function
+
+
+def _csum(a):
+    """Per-channel sum of an (N, C, L) array, as (1, C, 1)."""
+    return a.sum(axis=0).sum(axis=1).reshape(1, -1, 1)
+
+
+def _cdot(xp, a, b):
+    """Per-channel sum of a * b for (N, C, L) arrays, as (1, C, 1), without a full-size temporary."""
+    return xp.einsum("ncl,ncl->c", a, b).reshape(1, -1, 1)
+
+
+def _c3(v):
+    """A per-channel vector (C,) as (1, C, 1), to broadcast against (N, C, L)."""
+    return v.reshape(1, -1, 1)
+
+
+def _cl(xp, v, like):
+    """A per-channel (1, C, 1) array repeated to (1, C, L): numpy broadcasts it over N twice as
+    fast as over N and L (the inner loop runs over L contiguous values instead of one)."""
+    return xp.ascontiguousarray(xp.broadcast_to(v, (1,) + like.shape[1:]))
+
+
+def _stats(x, eps):
+    """Tensor ops: (xhat, r, n) for an (N, C, L) Tensor, rebuilt from x (differentiable)."""
+    n = x.shape[0] * x.shape[2]
+    d = x - x.sum((0, 2), keepdim=True) * (1.0 / n)
+    r = ((d * d).sum((0, 2), keepdim=True) * (1.0 / n) + eps) ** -0.5
+    return d * r, r, n
+
+
+class BatchNorm(Function):
+    """y = xhat * w + b per channel, xhat = (x - mean) / sqrt(var + eps) over (N, L) of x
+    (N, C, L); gx = BatchNormGradInput(gy, x, w), gw = sum(gy * xhat), gb = sum(gy)
+
+    ``stats``, if given, is a list that receives the batch (mean, biased var) arrays, (C,) each,
+    for the running statistics."""
+
+    def forward(self, x, w, b, eps, stats=None):
+        xp = self.xp
+        n = x.shape[0] * x.shape[2]
+        mean = _csum(x) / x.dtype.type(n)
+        xhat = x - _cl(xp, mean, x)
+        var = _cdot(xp, xhat, xhat) / x.dtype.type(n)
+        r = (var + x.dtype.type(eps)) ** -0.5
+        xhat *= _cl(xp, r, x)
+        self.eps, self.saved = eps, (xhat, r)
+        if stats is not None:
+            stats.extend((mean.reshape(-1), var.reshape(-1)))
+        y = xhat * _cl(xp, _c3(w), x)
+        y += _cl(xp, _c3(b), x)
+        return y
+
+    def backward(self, gy):
+        x, w, _ = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        gx = BatchNormGradInput.apply(gy, x, w, eps=self.eps, saved=self.saved) if need_x \
+            else None
+        gw = BatchNormGradWeight.apply(gy, x, eps=self.eps, saved=self.saved) if need_w else None
+        gb = gy.sum(0).sum(1) if need_b else None  # axis 0 first: see _csum
+        return gx, gw, gb
+
+
+class BatchNormGradInput(Function):
+    """gx = w r (gy - mean(gy) - xhat mean(gy xhat)) per channel (BatchNorm's input gradient);
+    with ggx its incoming gradient, H = mean(ggx), Hx = mean(ggx xhat), a = mean(gy),
+    c = mean(gy xhat), K = mean(ggx gy) - a H:
+    g_gy = BatchNormGradInput(ggx, x, w),
+    g_x = w r^2 ((3 c Hx - K) xhat - Hx (gy - a) - c (ggx - H)),
+    g_w = n r (K - c Hx)"""
+
+    def forward(self, gy, x, w, eps, saved):
+        xp = self.xp
+        xhat, r = saved
+        n = x.shape[0] * x.shape[2]
+        k = _c3(w) * r
+        a = _csum(gy) / x.dtype.type(n)
+        c = _cdot(xp, gy, xhat) / x.dtype.type(n)
+        self.eps, self.saved = eps, saved
+        t = xhat * _cl(xp, k * c, x)
+        t += _cl(xp, k * a, x)
+        gx = gy * _cl(xp, k, x)
+        gx -= t
+        return gx
+
+    def backward(self, ggx):
+        gy, x, w = self.inputs
+        need_gy, need_x, need_w = self.needs_input_grad
+        g_gy = BatchNormGradInput.apply(ggx, x, w, eps=self.eps, saved=self.saved) if need_gy \
+            else None
+        if not (need_x or need_w):
+            return g_gy, None, None
+        xhat, r, n = _stats(x, self.eps)
+        axes, inv = (0, 2), 1.0 / n
+        a = gy.sum(axes, keepdim=True) * inv
+        c = (gy * xhat).sum(axes, keepdim=True) * inv
+        h_mean = ggx.sum(axes, keepdim=True) * inv
+        hx = (ggx * xhat).sum(axes, keepdim=True) * inv
+        k = (ggx * gy).sum(axes, keepdim=True) * inv - a * h_mean
+        g_x = g_w = None
+        if need_x:
+            g_x = (xhat * (c * hx * 3 - k) - (gy - a) * hx - (ggx - h_mean) * c) * \
+                (_c3(w) * r * r)
+        if need_w:
+            g_w = ((k - c * hx) * r * n).reshape(-1)
+        return g_gy, g_x, g_w
+
+
+class BatchNormGradWeight(Function):
+    """gw = sum(gy xhat) per channel (BatchNorm's weight gradient); with ggw its incoming
+    gradient: g_gy = ggw xhat, g_x = BatchNormGradInput(gy, x, ggw)"""
+
+    def forward(self, gy, x, eps, saved):
+        self.eps, self.saved = eps, saved
+        return _cdot(self.xp, gy, saved[0]).reshape(-1)
+
+    def backward(self, ggw):
+        gy, x = self.inputs
+        need_gy, need_x = self.needs_input_grad
+        g_gy = _stats(x, self.eps)[0] * _c3(ggw) if need_gy else None
+        g_x = BatchNormGradInput.apply(gy, x, ggw, eps=self.eps, saved=self.saved) if need_x \
+            else None
+        return g_gy, g_x
