@@ -24,6 +24,11 @@ in the message, instead of as a layer's error inside the first step.
 ``dry_run``: 2 steps, then the end-of-run outputs (metrics.csv, samples/final.png and a
 checkpoint marked as a dry run, which a later real run does not resume from), so the whole
 pipeline is exercised in seconds.
+
+``out_dir=None`` trains in memory only: no file is written or resumed from (the toy experiments
+of :mod:`gans.theory`, whose samples are points, not images). ``on_step(model, stats)``, when
+given, is called after every step, with the counters already advanced: the hook for measuring a
+model during training.
 """
 from __future__ import annotations
 
@@ -212,7 +217,7 @@ def _loader_state(loader):
 
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
         checkpoint_every: int = 1000, resume: bool = True, max_steps: int | None = None,
-        progress: bool = True, dry_run: bool = False):
+        progress: bool = True, dry_run: bool = False, on_step=None):
     """Train ``model`` on batches from ``loader`` (yielding (images, labels)); returns history.
 
     ``max_steps`` stops after that many discriminator steps. ``dry_run``: 2 steps, no progress
@@ -224,14 +229,20 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     all in it. A run that already reached ``epochs``/``max_steps`` is left as it is. A
     checkpoint of another model or config raises :class:`RunMismatch`. SIGINT/SIGTERM save a
     checkpoint at the current step and raise :class:`TrainingInterrupted`.
+
+    ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume).
+    ``on_step(model, stats)``: called after every step (``model.d_step`` and ``model.step``
+    already counted), e.g. to evaluate the model every so many G steps.
     """
     for name, value, low in (("epochs", epochs, 1), ("max_steps", max_steps, 1),
                              ("sample_every", sample_every, 0),
                              ("checkpoint_every", checkpoint_every, 0)):
         if value is not None and (not isinstance(value, (int, np.integer)) or value < low):
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
+    out = None if out_dir is None else Path(out_dir)
+    if out is None:  # in memory only
+        resume, sample_every, checkpoint_every = False, 0, 0
+    elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"the run folder {out} is a file: choose another --out")
     if hasattr(loader, "__len__") and len(loader) == 0:
         raise ValueError("the loader yields no batch: is the dataset smaller than the batch size "
@@ -239,7 +250,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     if dry_run:
         max_steps, sample_every, checkpoint_every = 2, 0, 0
     run_config = {"model": model.name, **config_dict(model.config)}
-    ckpt = out / "checkpoint.npz"
+    ckpt = None if out is None else out / "checkpoint.npz"
     state = None
     if resume and ckpt.exists() and not dry_run:
         try:
@@ -274,11 +285,14 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         history = _read_csv(out / "metrics.csv", model.d_step)
         print(f"resumed from {ckpt} at epoch {loop['epoch'] + 1}, batch {loop['batch']} "
               f"(step {model.d_step})")
-    out.mkdir(parents=True, exist_ok=True)
-    if state is None:
-        (out / "config.json").write_text(json.dumps(run_config, indent=2))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if state is None:
+            (out / "config.json").write_text(json.dumps(run_config, indent=2))
 
     def checkpoint():
+        if out is None:
+            return
         _write_csv(history, out / "metrics.csv")  # first, so it always holds the checkpoint's rows
         save({"model": model.state_dict(),
               "loop": {**loop, "rng": backend.get_rng_state(), "dry_run": dry_run}}, ckpt)
@@ -321,12 +335,15 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                         raise TrainingDiverged(
                             f"non-finite loss at step {model.d_step} (epoch {loop['epoch'] + 1}, "
                             f"batch {batch_i}): {stats}. The last good checkpoint is "
-                            f"{ckpt if ckpt.exists() else 'none'}; try a lower learning rate.")
+                            f"{ckpt if ckpt and ckpt.exists() else 'none'}; try a lower "
+                            "learning rate.")
                     loop["batch"] = batch_i + 1
                     history.append({"step": model.d_step, "epoch": loop["epoch"], **stats})
                     if bar is not None:
                         bar.update(1)
                         _show_losses(bar, stats)
+                    if on_step is not None:
+                        on_step(model, stats)
                     if sample_every and model.d_step % sample_every == 0:
                         save_image_grid(model.sample_fixed(), out / "samples" /
                                         f"step_{model.d_step:07d}.png")
@@ -335,15 +352,16 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                     if stop.signum is not None:
                         checkpoint()
                         raise TrainingInterrupted(
-                            f"interrupted at step {model.d_step}: checkpoint saved in {ckpt}; "
-                            "run the same command again to resume")
+                            f"interrupted at step {model.d_step}: " +
+                            (f"checkpoint saved in {ckpt}; run the same command again to resume"
+                             if ckpt else "nothing saved (no out_dir)"))
                     if max_steps and model.d_step >= max_steps:
                         finished = True
                         break
                 else:  # the epoch is complete
                     loop.update(epoch=loop["epoch"] + 1, batch=0,
                                 loader_rng=_loader_state(loader))
-                    if not dry_run:
+                    if out is not None and not dry_run:
                         _loss_curve(history, out / "loss_curve.png")
                         save_image_grid(model.sample_fixed(),
                                         out / "samples" / f"epoch_{loop['epoch']:03d}.png")
@@ -351,14 +369,14 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     finally:
         if bar is not None:
             bar.close()
-    if history:
+    if history and out is not None:
         if not dry_run:
             _loss_curve(history, out / "loss_curve.png")
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
     checkpoint()
     elapsed = time.time() - t0
-    print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s; "
-          f"outputs in {out}")
+    print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
+          + (f"; outputs in {out}" if out is not None else ""))
     return history
 
 

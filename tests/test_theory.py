@@ -128,7 +128,7 @@ def test_best_recipe_reaches_the_targets(dataset, min_modes):
 def test_vanilla_gan_collapses_and_packing_fixes_it():
     # Algorithm 1 with k = 1 and a plain MLP G: a few modes at a time (hopping between them);
     # PacGAN2, identical but for D judging pairs, covers the whole ring
-    cfg = dict(dataset="ring", n_critic=1, g_batchnorm=False, eval_every=5000)
+    cfg = dict(dataset="ring", d_steps=1, g_batchnorm=False, eval_every=5000)
     gan = T.train_toy_gan(T.ToyGANConfig(method="gan", **cfg)).final
     pac = T.train_toy_gan(T.ToyGANConfig(method="pacgan", pack=2, **cfg)).final
     assert gan[0] <= 3, gan
