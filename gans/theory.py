@@ -23,7 +23,9 @@ part into a picture and ``tests/test_theory.py`` checks each claim.
    for the vanilla (non-saturating) GAN, PacGAN (packing) and WGAN-GP. With Algorithm 1's
    k = 1 the vanilla GAN collapses (0-2 modes, hopping between them); packing alone restores
    the coverage; k = 2 D steps (and BatchNorm in G) or WGAN-GP's 5 critic steps reach all the
-   modes with sharp samples (the table: docs/mode_collapse.md).
+   modes with sharp samples (the table: docs/mode_collapse.md). The toy model (``ToyGAN``) is
+   written to the protocol of :mod:`gans.protocol`, with the losses of :mod:`gans.losses`, and
+   trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
 
 4. **The vanishing gradient.** With s the logit D gives a fake, D(G(z)) = sigmoid(s) and
        d/ds  log(1 - sigmoid(s)) = -sigmoid(s)          (minimax loss:  -> 0 as D(G(z)) -> 0)
