@@ -422,14 +422,15 @@ class ToyGAN(GANModel):
         return self.G(z.reshape(-1, self.config.latent_dim)).reshape(*z.shape[:-1], 2)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n, cfg = self.G, self.D, real.shape[0], self.config
+        D, n, cfg = self.D, real.shape[0], self.config
         if cfg.lr_decay:  # by the G steps done so far (the trainer counts them)
             set_lr(self.optims.values(), linear_decay(cfg.lr, self.step, cfg.steps))
 
-        # --- D (critic) step ------------------------------------------------------------------
+        # --- D step: -log D(x) - log(1 - D(G(z)));  WGAN-GP's critic step:
+        #     E[D(G(z))] - E[D(x)] + lambda * E[(||grad D(x_hat)|| - 1)^2] ---------------------
         fake = self.generate(self.latent(n)).detach()
-        loss_d = d_loss(self.loss, D(real), D(fake))  # -log D(x) - log(1 - D(G(z))), or
-        if cfg.method == "wgan_gp":                   # E[D(G(z))] - E[D(x)] + lambda * penalty
+        loss_d = d_loss(self.loss, D(real), D(fake))
+        if cfg.method == "wgan_gp":
             loss_d = loss_d + cfg.gp_weight * gradient_penalty(D, real, fake)
         self.update("D", loss_d)
         stats = {"loss_d": loss_d.item()}
