@@ -230,7 +230,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     checkpoint of another model or config raises :class:`RunMismatch`. SIGINT/SIGTERM save a
     checkpoint at the current step and raise :class:`TrainingInterrupted`.
 
-    ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume).
+    ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
+    and, with ``progress=False``, no output either.
     ``on_step(model, stats)``: called after every step (``model.d_step`` and ``model.step``
     already counted), e.g. to evaluate the model every so many G steps.
     """
@@ -375,8 +376,9 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
     checkpoint()
     elapsed = time.time() - t0
-    print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
-          + (f"; outputs in {out}" if out is not None else ""))
+    if out is not None or progress:  # an in-memory run without a bar stays quiet
+        print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
+              + (f"; outputs in {out}" if out is not None else ""))
     return history
 
 
