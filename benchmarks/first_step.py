@@ -85,8 +85,8 @@ x, cols = f(4, 64, 14, 14), f(4 * 7 * 7, 64 * 16)
 a, b, c = f(256, 128), f(256, 128), f(256, 128)
 p, g, m, v = f(1000), f(1000), f(1000), np.abs(f(1000))
 calls = {
-    "im2col": lambda: nb.im2col(x, 4, 4, 2, 1, 1),
-    "col2im": lambda: nb.col2im(cols, (4, 64, 14, 14), 4, 4, 2, 1, 1),
+    "im2col_hwc": lambda: nb.im2col_hwc(x, 4, 4, 2, 1, 1),
+    "col2im_hwc": lambda: nb.col2im_hwc(cols, (4, 64, 14, 14), 4, 4, 2, 1, 1),
     "scatter_add": lambda: nb.scatter_add(np.zeros((10, 128), np.float32),
                                           np.array([1, 3, 1]), a[:3]),
     "leaky_relu_fwd": lambda: nb.leaky_relu_fwd(a, 0.2),

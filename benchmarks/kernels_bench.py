@@ -47,12 +47,7 @@ def make_cases(rng):
 
     for x_shape in [(64, 1, 28, 28), (64, 64, 14, 14)]:
         x = _randn(rng, x_shape)
-        cases.append(("im2col", f"x{x_shape} k4 s2 p1",
-                      lambda m, x=x: m.im2col(x, **CONV_ARGS)))
-        cols = _randn(rng, reference.im2col(x, **CONV_ARGS).shape)
-        cases.append(("col2im", f"cols{cols.shape} -> {x_shape}",
-                      lambda m, c=cols, s=x_shape: m.col2im(c, s, **CONV_ARGS)))
-        # the (i, j, c)-ordered pair that ops/conv.py uses
+        cols = _randn(rng, reference.im2col_hwc(x, **CONV_ARGS).shape)
         cases.append(("im2col_hwc", f"x{x_shape} k4 s2 p1",
                       lambda m, x=x: m.im2col_hwc(x, **CONV_ARGS)))
         cases.append(("col2im_hwc", f"cols{cols.shape} -> {x_shape}",

@@ -133,6 +133,32 @@ def _bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
+def _ls(scores, target):
+    return F.mse_loss(scores, torch.full_like(scores, target))
+
+
+def _d_loss(kind, r, f):
+    """gans.losses.d_loss in torch."""
+    if kind in ("minimax", "non_saturating"):
+        return _bce(r, 1.0) + _bce(f, 0.0)
+    if kind == "least_squares":
+        return 0.5 * (_ls(r, 1.0) + _ls(f, 0.0))
+    if kind == "hinge":
+        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+    return f.mean() - r.mean()  # wasserstein
+
+
+def _g_loss(kind, f):
+    """gans.losses.g_loss in torch."""
+    if kind == "minimax":
+        return -_bce(f, 0.0)
+    if kind == "non_saturating":
+        return _bce(f, 1.0)
+    if kind == "least_squares":
+        return 0.5 * _ls(f, 1.0)
+    return -f.mean()  # hinge, wasserstein
+
+
 # -------------------------------------------------------------------------------- twins
 class Twin:
     """A torch copy of a gans model with the same train_step math (see module docstring)."""
@@ -147,9 +173,15 @@ class Twin:
         elif name == "cgan":
             self.G = MLPGenerator(cfg, cfg.embed_dim, embed=True)
             self.D = MLPDiscriminator(cfg, cfg.embed_dim, embed=True)
-        elif name == "dcgan":
+        elif name in ("dcgan", "lsgan"):
             self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
             self.D = ConvDiscriminator(cfg.channels, cfg.d_features)
+        elif name == "sngan":
+            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+            self.D = ConvDiscriminator(cfg.channels, cfg.d_features, batch_norm=False)
+            for m in self.D.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.spectral_norm(m, n_power_iterations=cfg.n_power_iterations)
         elif name == "acgan":
             self.G, self.D = ACGenerator(cfg), ACDiscriminator(cfg)
         elif name == "wgan":
@@ -265,13 +297,16 @@ class Twin:
             loss_cls = F.cross_entropy(rc, labels)
             if self.cfg.fake_class_loss:
                 loss_cls = loss_cls + F.cross_entropy(fc, y_fake)
-            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0) + self.cfg.class_weight * loss_cls
+            loss_d = _d_loss(self.cfg.loss, rs, fs) + self.cfg.class_weight * loss_cls
         elif self.name == "cgan":
             rs, fs = D(real, labels), D(fake.detach(), y_fake)
-            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0)
+            loss_d = _d_loss(self.cfg.loss, rs, fs)
+        elif self.name == "lsgan":
+            rs, fs = D(real), D(fake.detach())
+            loss_d = 0.5 * _ls(rs, self.cfg.b) + 0.5 * _ls(fs, self.cfg.a)
         else:
             rs, fs = D(real), D(fake.detach())
-            loss_d = _bce(rs, 1.0) + _bce(fs, 0.0)
+            loss_d = _d_loss(self.cfg.loss, rs, fs)
         self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
@@ -283,13 +318,14 @@ class Twin:
                 fake = G(self.latent(n))
             if self.name == "acgan":
                 s, c = D(fake)
-                loss_g = _bce(s, 1.0) + self.cfg.class_weight * F.cross_entropy(c, y_fake)
+                loss_g = _g_loss(self.cfg.loss, s) + self.cfg.class_weight * F.cross_entropy(
+                    c, y_fake)
             elif self.name == "cgan":
-                loss_g = _bce(D(fake, y_fake), 1.0)
-            elif self.name == "vanilla" and self.cfg.loss == "minimax":
-                loss_g = -_bce(D(fake), 0.0)
+                loss_g = _g_loss(self.cfg.loss, D(fake, y_fake))
+            elif self.name == "lsgan":
+                loss_g = 0.5 * _ls(D(fake), self.cfg.c)
             else:
-                loss_g = _bce(D(fake), 1.0)
+                loss_g = _g_loss(self.cfg.loss, D(fake))
             self.opt_g.zero_grad()
             loss_g.backward()
             self.opt_g.step()

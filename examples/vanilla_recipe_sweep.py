@@ -64,10 +64,10 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
                 model.ema = kept
             name = recipe if averaged or not kept else recipe + " (live G)"
             row = dict(recipe=name, seed=seed, step=steps, train_s=round(train_s, 1),
-                       IS=round(s["inception_score"], 3), FID=round(s["fid"], 2),
+                       IS=round(s["is"], 3), FID=round(s["fid"], 2),
                        min_class=round(min(s["class_histogram"]), 4),
                        max_class=round(max(s["class_histogram"]), 4),
-                       classes=s["classes_covered"], config=RECIPES[recipe])
+                       classes=s["classes"], config=RECIPES[recipe])
             print(json.dumps(row), flush=True)
             with open(out / "results.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")

@@ -11,6 +11,8 @@ import importlib
 REGISTRY = {
     "vanilla": ("gans.vanilla", "VanillaGAN"),
     "dcgan": ("gans.dcgan", "DCGAN"),
+    "lsgan": ("gans.lsgan", "LSGAN"),
+    "sngan": ("gans.sngan", "SNGAN"),
     "cgan": ("gans.cgan", "ConditionalGAN"),
     "acgan": ("gans.acgan", "ACGAN"),
     "wgan": ("gans.wgan", "WGAN"),

@@ -1,11 +1,12 @@
-"""The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show} --help``.
+"""The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show,sweep} --help``.
 
     python -m gans list                                         # the variants
     python -m gans train --model wgan_gp --dataset random --dry-run --out runs/try
     python -m gans train --model wgan_gp --help                 # + that variant's config options
     python -m gans show runs/try                                # summary and picture paths
     python -m gans sample --checkpoint runs/try/checkpoint.npz --n 1000 --out runs/try/s.npy
-    python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, classes covered
+    python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, KID, precision, ...
+    python -m gans sweep --models dcgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
 """
 from __future__ import annotations
 
@@ -108,25 +109,56 @@ def _build_model(args, config_cls):
     return gans.get_model(args.model)(config, device=args.device)
 
 
+#: Set by MPI launchers (MPICH/Intel MPI's hydra, Open MPI) in the processes they start.
+_MPI_LAUNCHER_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+
+def _join_mpi_job() -> tuple[int, int]:
+    """Under ``mpiexec -n N``: join the job (rank, world size); started alone: (0, 1)."""
+    import os
+
+    from minigrad import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if not any(v in os.environ for v in _MPI_LAUNCHER_VARS):
+        return 0, 1
+    dist.init_process_group("mpi")
+    return dist.get_rank(), dist.get_world_size()
+
+
 def cmd_train(args, config_cls):
     import minigrad
     from gans import datasets
     from gans.trainer import fit
-    from minigrad.data import DataLoader
+    from minigrad.data import DataLoader, DistributedSampler
 
-    minigrad.manual_seed(args.seed)
+    rank, world = _join_mpi_job()
+    minigrad.manual_seed(args.seed)  # the same weights everywhere (DDP copies rank 0's anyway)
     model = _build_model(args, config_cls)
+    minigrad.manual_seed(args.seed + rank)  # but each process its own noise
     batch = model.config.batch_size
     # random: enough noise images for two batches of this model's size (drop_last below).
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
                        image_to_image=model.image_to_image)
-    loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
-                        device=args.device if args.device != "cpu" else None)
+    device = args.device if args.device != "cpu" else None
+    if world == 1:
+        loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
+                            device=device)
+    else:  # --batch-size stays the global batch: each of the N processes takes batch / N of it
+        if batch % world:
+            raise ValueError(f"the batch size {batch} does not split over {world} processes: "
+                             f"choose a multiple of {world} (--batch-size)")
+        sampler = DistributedSampler(ds, shuffle=True, seed=args.seed, drop_last=True)
+        loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
+                            device=device)
     out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
         resume=not args.restart, progress=not args.no_progress)
-    print(f"checkpoint: {Path(out) / 'checkpoint.npz'}")
+    if rank == 0:
+        print(f"checkpoint: {Path(out) / 'checkpoint.npz'}"
+              + (f" ({world} processes)" if world > 1 else ""))
 
 
 def _check_file(path, magic: bytes, what: str, hint: str) -> None:
@@ -188,8 +220,14 @@ def cmd_score(args):
 
     _check_file(args.samples, b"\x93NUMPY", "samples file (.npy)",
                 "`python -m gans sample` writes one")
-    scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
-    print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
+    if not args.json:
+        scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
+        print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
+        return
+    import contextlib                       # --json: the object alone on stdout, notes on stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
+    print(json.dumps(scores, allow_nan=False))
 
 
 def cmd_show(args):
@@ -246,6 +284,34 @@ def _dataset_name(names):
             raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (choose from "
                                              f"{', '.join(names)})")
         return name
+    return check
+
+
+def _sweep_doc() -> str:
+    from gans import sweep
+
+    return sweep.__doc__
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected comma-separated "
+                                         "whole numbers >= 0, like 0,1,2)")
+    return values
+
+
+def _model_list(names):
+    def check(text):
+        wanted = [t for t in text.split(",") if t]
+        unknown = [t for t in wanted if t not in names]
+        if unknown or not wanted:
+            raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown) or text!r} "
+                                             f"(choose from {', '.join(names)})")
+        return wanted
     return check
 
 
@@ -314,14 +380,40 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                     help="output .npy (default: samples.npy)")
     common(sa, "seeds the noise")
 
-    sc = sub.add_parser("score", help="IS, FID, classes covered (and label accuracy)",
+    sc = sub.add_parser("score", help="IS, FID, KID, precision/recall, density/coverage, "
+                                      "classes covered (and label accuracy)",
                         description="Score a .npy of samples with a classifier trained on the "
-                                    "dataset (see gans/metrics.py), beside the real test set's "
-                                    "scores.")
+                                    "dataset (see gans/metrics.py and docs/metrics.md), beside "
+                                    "real data's scores.")
     sc.add_argument("samples", help=".npy written by sample")
     sc.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
                     help="mnist or fashion_mnist (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
+    sc.add_argument("--json", action="store_true",
+                    help="print one JSON object (is, fid, kid, kid_std, precision, recall, "
+                         "density, coverage, classes; label_acc and intra_fid with labels) "
+                         "instead of the table")
+
+    sw = sub.add_parser("sweep", help="train variants x seeds at one budget, score, tabulate",
+                        formatter_class=fmt, description=_sweep_doc())
+    sw.add_argument("--models", type=_model_list(gans.available()), default=[],
+                    help="comma-separated variants, e.g. dcgan,lsgan,sngan")
+    sw.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
+                    help="comma-separated seeds (default: 0,1,2)")
+    sw.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
+                    help="mnist or fashion_mnist (default: mnist)")
+    sw.add_argument("--epochs", type=cli.positive_int, default=5,
+                    help="the budget of every run, in passes over the data (default: 5)")
+    sw.add_argument("--n", type=cli.positive_int, default=10000,
+                    help="samples scored per run (default: 10000)")
+    sw.add_argument("--framework", default="minigrad", choices=["minigrad", "torch"],
+                    help="minigrad, or torch: the PyTorch twin (benchmarks/twins.py)")
+    sw.add_argument("--threads", type=cli.positive_int, default=2,
+                    help="torch threads for --framework torch (default: 2)")
+    sw.add_argument("--out", default="runs/sweep", type=cli.out_folder,
+                    help="folder of the runs, results.jsonl and table.md (default: runs/sweep)")
+    sw.add_argument("--table", action="store_true",
+                    help="only print (and write) the table of the finished runs")
 
     sh = sub.add_parser("show", help="summary and picture paths of a run folder",
                         description="Print a run folder's model, config, step count, last "
@@ -352,6 +444,12 @@ def dispatch(argv):
         cmd_score(args)
     elif args.command == "show":
         cmd_show(args)
+    elif args.command == "sweep":
+        from gans import sweep
+
+        if not args.table and not args.models:
+            raise ValueError("sweep: name the variants to train with --models (or pass --table)")
+        sweep.main(args)
 
 
 def main(argv=None) -> int:

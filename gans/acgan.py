@@ -32,7 +32,7 @@ import minigrad
 from minigrad import nn
 from minigrad.nn import functional as F
 from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, adam, dcgan_init
-from gans.losses import bce_fake, bce_real, prob
+from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -46,6 +46,7 @@ class Config(GANConfig):
     fake_class_loss: bool = False  # True: D also learns the class of fakes (the paper)
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
+    loss: str = "non_saturating"  # the source loss: or minimax, least_squares, hinge
 
 
 class Generator(nn.Module):
@@ -76,6 +77,7 @@ class ACGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
+        check_loss(cfg.loss, UNCONSTRAINED)
         self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
@@ -84,27 +86,27 @@ class ACGAN(GANModel):
     def train_step(self, real, labels=None, update_g=True) -> dict:
         if labels is None:
             raise ValueError("ACGAN.train_step needs the labels of the real batch")
-        G, D, n, w = self.G, self.D, real.shape[0], self.config.class_weight
+        G, D, n, w, loss = self.G, self.D, real.shape[0], self.config.class_weight, self.config.loss
 
         # --- D step: source loss on both batches + class loss on both ----------------------
         y_fake = minigrad.randint(0, self.config.n_classes, (n,), device=self.device)
         fake = G(self.latent(n), y_fake)
         (real_src, real_cls), (fake_src, fake_cls) = D(real), D(fake.detach())
-        loss_src = bce_real(real_src) + bce_fake(fake_src)
+        loss_src = d_loss(loss, real_src, fake_src)
         loss_cls = F.cross_entropy(real_cls, labels)
         if self.config.fake_class_loss:
             loss_cls = loss_cls + F.cross_entropy(fake_cls, y_fake)
         loss_d = loss_src + w * loss_cls
         self.update("D", loss_d)
         acc = float((real_cls.data.argmax(1) == labels.data).mean())
-        stats = {"loss_d": loss_d.item(), "loss_cls": loss_cls.item(), "d_x": prob(real_src),
-                 "d_g_z": prob(fake_src), "d_acc": acc}
+        stats = {"loss_d": loss_d.item(), "loss_cls": loss_cls.item(), "d_acc": acc,
+                 **score_stats(loss, real_src, fake_src)}
 
         # --- G step: look real (non-saturating) and look like class y ----------------------
         if update_g:
             with frozen(D):
                 src, cls = D(fake)
-                loss_g = bce_real(src) + w * F.cross_entropy(cls, y_fake)
+                loss_g = g_loss(loss, src) + w * F.cross_entropy(cls, y_fake)
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

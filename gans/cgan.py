@@ -17,7 +17,7 @@ import minigrad
 from minigrad import nn
 from gans.common import mlp
 from gans.dcgan import adam
-from gans.losses import bce_fake, bce_real, prob
+from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -32,6 +32,7 @@ class Config(GANConfig):
     dropout: float = 0.3
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
+    loss: str = "non_saturating"  # or minimax, least_squares, hinge (gans/losses.py)
 
 
 class Generator(nn.Module):
@@ -65,6 +66,7 @@ class ConditionalGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
+        check_loss(cfg.loss, UNCONSTRAINED)
         self.declare(G=Generator(cfg), D=Discriminator(cfg), optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
@@ -76,20 +78,20 @@ class ConditionalGAN(GANModel):
     def train_step(self, real, labels=None, update_g=True) -> dict:
         if labels is None:
             raise ValueError("ConditionalGAN.train_step needs the labels of the real batch")
-        G, D, n = self.G, self.D, real.shape[0]
+        G, D, n, loss = self.G, self.D, real.shape[0], self.config.loss
 
         # --- D step: real (x, y) pairs vs generated (G(z|y'), y') pairs -----------------
         y_fake = self.random_labels(n)
         fake = G(self.latent(n), y_fake)
-        real_logits, fake_logits = D(real, labels), D(fake.detach(), y_fake)
-        loss_d = bce_real(real_logits) + bce_fake(fake_logits)
+        real_scores, fake_scores = D(real, labels), D(fake.detach(), y_fake)
+        loss_d = d_loss(loss, real_scores, fake_scores)
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+        stats = {"loss_d": loss_d.item(), **score_stats(loss, real_scores, fake_scores)}
 
         # --- G step: make D call (G(z|y'), y') real ----------------------------------------
         if update_g:
             with frozen(D):
-                loss_g = bce_real(D(fake, y_fake))
+                loss_g = g_loss(loss, D(fake, y_fake))
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

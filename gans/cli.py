@@ -73,7 +73,19 @@ def run(main, argv=None) -> int:
     try:
         return main(argv) or 0
     except (Exception, KeyboardInterrupt) as exc:
-        return report(exc)
+        code = report(exc)
+        _end_job(code)
+        return code
+
+
+def _end_job(code: int) -> None:
+    """Under ``mpiexec -n N`` a process that stops on its own error must take the others down
+    (they would wait in their next collective forever); alone, this does nothing."""
+    from minigrad import distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        sys.stderr.flush()
+        dist.abort(code)
 
 
 def install() -> None:

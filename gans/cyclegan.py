@@ -59,7 +59,7 @@ from minigrad.nn import functional as F
 from gans.common import ImagePool
 from gans.dcgan import dcgan_init
 from gans.losses import least_squares
-from gans.protocol import GANConfig, GANModel, eval_mode, frozen
+from gans.protocol import GANConfig, GANModel, frozen
 
 
 @dataclass
@@ -198,9 +198,8 @@ class CycleGAN(GANModel):
 
     def translate(self, images, direction: str = "xy") -> minigrad.Tensor:
         """G(images) (X -> Y) or, with ``direction="yx"``, F(images), in eval mode, no graph."""
-        net = {"xy": self.G, "yx": self.F}[direction]
-        with eval_mode(*self.nets.values()), minigrad.no_grad():
-            return net(images)
+        with self.sampling():
+            return {"xy": self.G, "yx": self.F}[direction](images)
 
     def generate(self, z, labels=None):
         return self.G(z)  # X -> Y

@@ -1,7 +1,7 @@
 """DCGAN (Radford, Metz and Chintala, 2016), sized for 28x28 images.
 
-Same game as the vanilla GAN (non-saturating G loss), with the architecture guidelines that made
-convolutional GANs train reliably:
+Same game as the vanilla GAN (non-saturating G loss; ``loss`` in the config picks another from
+gans/losses.py), with the architecture guidelines that made convolutional GANs train reliably:
 - strided convolutions in D and transposed (fractionally strided) convolutions in G, no pooling;
 - BatchNorm in both networks (not on G's output or D's input layer);
 - ReLU in G with Tanh on the output, LeakyReLU(0.2) in D;
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
-from gans.losses import bce_fake, bce_real, prob
+from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.penalties import r1_penalty
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -29,6 +30,8 @@ class Config(GANConfig):
     d_features: int = 64
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
+    loss: str = "non_saturating"  # or minimax, least_squares, hinge (gans/losses.py)
+    r1_gamma: float = 0.0  # R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)
 
 
 class Generator(nn.Module):
@@ -90,31 +93,48 @@ def adam(cfg):
 
 class DCGAN(GANModel):
     name = "dcgan"
+    losses = UNCONSTRAINED  # the losses ``loss`` may name (see gans/losses.py)
+    d_batch_norm = True  # BatchNorm in D (SNGAN: off)
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.declare(G=Generator(cfg.latent_dim, cfg.channels, cfg.g_features),
-                     D=Discriminator(cfg.channels, cfg.d_features), init=dcgan_init,
-                     optimizer=adam(cfg))
+        check_loss(cfg.loss, self.losses)
+        if cfg.r1_gamma and self.d_batch_norm:
+            raise ValueError("r1_gamma needs a discriminator without BatchNorm (the penalty is "
+                             "per example; BatchNorm mixes the batch): use sngan")
+        G = Generator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        D = Discriminator(cfg.channels, cfg.d_features, batch_norm=self.d_batch_norm)
+        for net in (G, D):
+            net.apply(dcgan_init)
+        self.declare(G=G, D=self.constrain(D), optimizer=adam(cfg))
+
+    def constrain(self, D):
+        """D as trained: unchanged here; SNGAN normalises its layers."""
+        return D
 
     def generate(self, z, labels=None):
         return self.G(z)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n = self.G, self.D, real.shape[0]
+        G, D, n, loss = self.G, self.D, real.shape[0], self.config.loss
 
-        # --- D step: -log D(x) - log(1 - D(G(z))) ---------------------------------------
+        # --- D step: -log D(x) - log(1 - D(G(z))) (the default loss) ----------------------
         fake = G(self.latent(n))
-        real_logits, fake_logits = D(real), D(fake.detach())
-        loss_d = bce_real(real_logits) + bce_fake(fake_logits)
+        real_scores, fake_scores = D(real), D(fake.detach())
+        loss_d = d_loss(loss, real_scores, fake_scores)
+        stats = score_stats(loss, real_scores, fake_scores)
+        if self.config.r1_gamma:  # Mescheder et al. 2018: keep D flat on the data
+            r1 = r1_penalty(D, real)
+            loss_d = loss_d + self.config.r1_gamma / 2 * r1
+            stats["r1"] = r1.item()
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+        stats["loss_d"] = loss_d.item()
 
-        # --- G step (non-saturating): -log D(G(z)), reusing this step's fakes -------------
+        # --- G step: -log D(G(z)) (non-saturating), reusing this step's fakes -------------
         if update_g:
             with frozen(D):
-                loss_g = bce_real(D(fake))
+                loss_g = g_loss(loss, D(fake))
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

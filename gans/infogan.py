@@ -38,7 +38,7 @@ from minigrad import nn, optim
 from minigrad.nn import functional as F
 from gans.common import image_grid
 from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
-from gans.losses import bce_fake, bce_real, prob
+from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -59,6 +59,7 @@ class Config(GANConfig):
     lr_g: float = 1e-3
     lr_d: float = 2e-4
     betas: tuple = (0.5, 0.999)
+    loss: str = "non_saturating"  # the adversarial loss: or minimax, least_squares, hinge
     sweep: float = 2.0  # grids sweep a continuous code over [-sweep, sweep] (paper: 2)
 
 
@@ -133,6 +134,7 @@ class InfoGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
+        check_loss(cfg.loss, UNCONSTRAINED)
         self.code_dim = cfg.n_categories + cfg.n_continuous
         self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer={
             "G": lambda params: optim.Adam(params, lr=cfg.lr_g, betas=cfg.betas),
@@ -172,27 +174,27 @@ class InfoGAN(GANModel):
 
     # ------------------------------------------------------------------------- training
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n = self.G, self.D, real.shape[0]
+        G, D, n, loss = self.G, self.D, real.shape[0], self.config.loss
         z, c_cat, c_cont = self.sample_codes(n)
         c_cat_t = minigrad.tensor(c_cat, device=self.device)
         c_cont_t = minigrad.tensor(c_cont, device=self.device)
         fake = G(self.join(z, c_cat, c_cont))
 
         # --- D/Q step: -log D(x) - log(1 - D(G(z,c))) + lambda * (-L_I) -------------------
-        real_logits, _ = D(real)
-        fake_logits, q_out = D(fake.detach())
+        real_scores, _ = D(real)
+        fake_scores, q_out = D(fake.detach())
         loss_info, ce, nll = info_loss(q_out, c_cat_t, c_cont_t, self.config)
-        loss_d = bce_real(real_logits) + bce_fake(fake_logits) + loss_info
+        loss_d = d_loss(loss, real_scores, fake_scores) + loss_info
         self.update("D", loss_d)
         stats = {"loss_d": loss_d.item(), "loss_info": loss_info.item(), "ce_cat": ce.item(),
-                 "nll_cont": nll.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+                 "nll_cont": nll.item(), **score_stats(loss, real_scores, fake_scores)}
 
         # --- G step: -log D(G(z,c)) + lambda * (-L_I), D and Q frozen -----------------------
         if update_g:
             with frozen(D):
-                fake_logits, q_out = D(fake)
+                fake_scores, q_out = D(fake)
                 loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
-                loss_g = bce_real(fake_logits) + loss_info_g
+                loss_g = g_loss(loss, fake_scores) + loss_info_g
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

@@ -23,6 +23,8 @@ import minigrad
 from minigrad.nn import functional as F
 
 LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
+#: The losses that need no Lipschitz constraint on D (all but the Wasserstein one).
+UNCONSTRAINED = LOSSES[:4]
 
 
 def bce_real(logits):
@@ -69,6 +71,15 @@ def g_loss(kind: str, fake_scores):
     if kind in ("hinge", "wasserstein"):
         return -fake_scores.mean()
     raise ValueError(f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")
+
+
+def score_stats(kind: str, real_scores, fake_scores) -> dict:
+    """What the log shows of D's scores: D(x) and D(G(z)) as probabilities (``d_x``, ``d_g_z``)
+    for the two cross-entropy losses, the mean raw scores (``d_real``, ``d_fake``) otherwise."""
+    if kind in ("minimax", "non_saturating"):
+        return {"d_x": prob(real_scores), "d_g_z": prob(fake_scores)}
+    return {"d_real": real_scores.detach().mean().item(),
+            "d_fake": fake_scores.detach().mean().item()}
 
 
 def check_loss(kind: str, allowed=LOSSES) -> str:

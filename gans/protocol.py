@@ -43,11 +43,15 @@ The contract, both ways:
   does); checkpoints, devices, eval mode and the moving average of G follow from that.
 - **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
   step, and a G step when ``update_g``. It returns a dict of floats. It does not count steps,
-  decide the schedule, switch train/eval mode, or write files.
+  decide the schedule, switch train/eval mode, or write files. (An image-to-image model, with
+  ``image_to_image = True``, gets ``(x, y)``: a batch of each domain; CycleGAN.)
+- **Sampling** (``sample``, ``sample_fixed``) runs under :meth:`GANModel.sampling`: eval mode, no
+  graph, G's moving average when there is one.
 - **The trainer** (:func:`gans.trainer.fit`) owns everything else: it counts ``d_step`` (D steps,
   the step of metrics.csv and ``--max-steps``) and ``step`` (G steps), asks
   :meth:`GANModel.d_steps_per_g` for the schedule, updates the moving average after G steps,
-  samples in eval mode, checkpoints, resumes, and stops cleanly.
+  samples in eval mode, checkpoints, resumes, and stops cleanly; under ``mpiexec -n N`` it
+  makes the model data-parallel (:meth:`GANModel.distribute`) with no change to the variant.
 
 :func:`frozen` and :func:`eval_mode` are the two context managers a step needs; both restore
 exactly what was there before, also on an error.
@@ -212,8 +216,7 @@ class GANModel:
             labels = np.arange(n) % self.config.n_classes
         if labels is not None and not isinstance(labels, minigrad.Tensor):
             labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
-        nets = list(self.nets.values()) + list(self.ema.values())
-        with eval_mode(*nets), minigrad.no_grad(), self._sampling_generator():
+        with self.sampling():
             return self.generate(self.latent(n) if z is None else z, labels)
 
     def sample_fixed(self, n: int = 64) -> minigrad.Tensor:
@@ -255,18 +258,37 @@ class GANModel:
                 a.data[...] = p.data
 
     @contextlib.contextmanager
-    def _sampling_generator(self):
-        """Inside: ``self.G`` is the moving average of G when there is one (``generate`` of
-        every variant reads ``self.G``)."""
-        if "G" not in self.ema:
-            yield
-            return
-        live = self.G
-        self.G = self.ema["G"]
+    def sampling(self):
+        """What sampling runs under: eval mode, no graph, and each role attribute (``self.G``...)
+        the plain network, or its moving average when there is one (``generate`` reads
+        ``self.G``), never a data-parallel wrapper, so sampling on one process alone is safe."""
+        saved = {role: getattr(self, role) for role in self.nets if hasattr(self, role)}
+        for role in saved:
+            setattr(self, role, self.ema.get(role, self.nets[role]))
+        nets = list(self.nets.values()) + list(self.ema.values())
         try:
-            yield
+            with eval_mode(*nets), minigrad.no_grad():
+                yield
         finally:
-            self.G = live
+            for role, net in saved.items():
+                setattr(self, role, net)
+
+    # ------------------------------------------------------------ data-parallel training
+    def distribute(self) -> None:
+        """Data-parallel training in a process group of several processes (the trainer calls
+        it under ``mpiexec -n N``): each network's BatchNorm becomes SyncBatchNorm (statistics of
+        the global batch, as one process would compute them) and each role attribute a
+        ``DistributedDataParallel`` wrapper, which averages the gradients after backward.
+        ``self.nets`` keeps the plain networks, so checkpoints do not change."""
+        from minigrad.nn import SyncBatchNorm
+        from minigrad.nn.parallel import DistributedDataParallel
+
+        for role, net in list(self.nets.items()):
+            if isinstance(getattr(self, role, None), DistributedDataParallel):
+                continue  # already distributed
+            net = SyncBatchNorm.convert_sync_batchnorm(net)
+            self.nets[role] = net
+            setattr(self, role, DistributedDataParallel(net))
 
     # --------------------------------------------------------------------- checkpoints
     def to(self, device):

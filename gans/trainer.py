@@ -25,6 +25,12 @@ in the message, instead of as a layer's error inside the first step.
 checkpoint marked as a dry run, which a later real run does not resume from), so the whole
 pipeline is exercised in seconds.
 
+Data-parallel (``mpiexec -n N``, after ``minigrad.distributed.init_process_group``): the model's
+networks are wrapped (:meth:`GANModel.distribute`), each process trains on its shard of every
+batch (the loader's ``DistributedSampler``, told the epoch), the logged numbers are averaged over
+the processes, and rank 0 alone writes files and the progress bar. A stop signal on any process
+stops all of them at the same step.
+
 ``out_dir=None`` trains in memory only: no file is written or resumed from (the toy experiments
 of :mod:`gans.theory`, whose samples are points, not images). ``on_step(model, stats)``, when
 given, is called after every step, with the counters already advanced: the hook for measuring a
@@ -46,6 +52,7 @@ import numpy as np
 
 import minigrad
 from minigrad import backend, kernels
+from minigrad import distributed as dist
 from minigrad.utils.io import CheckpointError, load, save
 from gans.common import save_image_grid
 from gans.protocol import config_dict, upgrade_config_dict
@@ -61,7 +68,7 @@ def check_shapes(model, real) -> None:
     Raises ValueError naming both shapes when G's images differ from the data's (D is trained on
     both), or when D cannot take them. Models without a ``G`` and a ``D`` are not checked.
     """
-    G, D = getattr(model, "G", None), getattr(model, "D", None)
+    G, D = model.nets.get("G"), model.nets.get("D")  # the plain networks, never a wrapper
     if G is None or D is None:
         return
     n = min(2, real.shape[0])
@@ -215,6 +222,25 @@ def _loader_state(loader):
     return loader.rng.bit_generator.state if hasattr(loader, "rng") else None
 
 
+def _process() -> tuple[int, int]:
+    """(rank, world size): (0, 1) unless a process group of several processes is running."""
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _agree(stats: dict, stop: bool, world: int) -> tuple[dict, bool]:
+    """The step's numbers averaged over the processes (the global batch's losses, which every
+    process then checks alike), and whether any process was asked to stop."""
+    if world == 1:
+        return stats, stop
+    keys = sorted(stats)
+    values = minigrad.tensor(np.array([stats[k] for k in keys] + [float(stop)], np.float64))
+    dist.all_reduce(values)
+    total = values.numpy()
+    return {k: float(v) / world for k, v in zip(keys, total[:-1])}, bool(total[-1] > 0)
+
+
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
         checkpoint_every: int = 1000, resume: bool = True, max_steps: int | None = None,
         progress: bool = True, dry_run: bool = False, on_step=None):
@@ -231,9 +257,9 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     checkpoint at the current step and raise :class:`TrainingInterrupted`.
 
     ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
-    and, with ``progress=False``, no output either.
-    ``on_step(model, stats)``: called after every step (``model.d_step`` and ``model.step``
-    already counted), e.g. to evaluate the model every so many G steps.
+    and, with ``progress=False``, no output either. ``on_step(model, stats)``: called after every
+    step (``model.d_step`` and ``model.step`` already counted), e.g. to evaluate the model every
+    so many G steps.
     """
     for name, value, low in (("epochs", epochs, 1), ("max_steps", max_steps, 1),
                              ("sample_every", sample_every, 0),
@@ -250,6 +276,12 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                          "(with drop_last=True)?")
     if dry_run:
         max_steps, sample_every, checkpoint_every = 2, 0, 0
+    rank, world = _process()
+    main = rank == 0  # the process that prints ...
+    writes = main and out is not None  # ... and writes files
+    say = print if main and (out is not None or progress) else (lambda *a, **k: None)
+    if world > 1:
+        model.distribute()
     run_config = {"model": model.name, **config_dict(model.config)}
     ckpt = None if out is None else out / "checkpoint.npz"
     state = None
@@ -260,7 +292,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
             raise CheckpointError(f"{ckpt} cannot be resumed ({e}); pass --restart to start "
                                   "over") from e
         if state["loop"].get("dry_run"):
-            print(f"not resuming from {ckpt}: it was written by a dry run")
+            say(f"not resuming from {ckpt}: it was written by a dry run")
             state = None
         else:
             saved = state["model"]
@@ -275,7 +307,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
         if done_epochs >= epochs or (max_steps is not None and done_steps >= max_steps):
             epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
-            print(f"{out}: this run is complete ({epochs_done}, {done_steps} steps); "
+            say(f"{out}: this run is complete ({epochs_done}, {done_steps} steps); "
                   "nothing to do. To train further, give a larger --epochs (or --max-steps); "
                   "to start over, --restart.")
             return _read_csv(out / "metrics.csv", done_steps)
@@ -283,23 +315,26 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         loop.update({k: v for k, v in state["loop"].items() if k in loop})
         loop["epoch"], loop["batch"] = int(loop["epoch"]), int(loop["batch"])
         backend.set_rng_state(state["loop"]["rng"])
+        if rank > 0:  # the checkpoint holds rank 0's stream; the others draw their own noise
+            seq = np.random.SeedSequence([rank, model.d_step])
+            minigrad.manual_seed(int(seq.generate_state(1, np.uint32)[0]))
         history = _read_csv(out / "metrics.csv", model.d_step)
-        print(f"resumed from {ckpt} at epoch {loop['epoch'] + 1}, batch {loop['batch']} "
+        say(f"resumed from {ckpt} at epoch {loop['epoch'] + 1}, batch {loop['batch']} "
               f"(step {model.d_step})")
-    if out is not None:
+    if writes:
         out.mkdir(parents=True, exist_ok=True)
-        if state is None:
-            (out / "config.json").write_text(json.dumps(run_config, indent=2))
+    if writes and state is None:
+        (out / "config.json").write_text(json.dumps(run_config, indent=2))
 
     def checkpoint():
-        if out is None:
+        if not writes:
             return
         _write_csv(history, out / "metrics.csv")  # first, so it always holds the checkpoint's rows
         save({"model": model.state_dict(),
               "loop": {**loop, "rng": backend.get_rng_state(), "dry_run": dry_run}}, ckpt)
 
     bar = None
-    if progress:
+    if progress and main:
         from tqdm.auto import tqdm
 
         kernels.preload()  # a first-compile notice comes before the bar, on its own line
@@ -315,6 +350,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                                         f"epoch {loop['epoch'] + 1}/{epochs}", refresh=False)
                 if loop["loader_rng"] is not None:
                     loader.rng.bit_generator.state = loop["loader_rng"]
+                if hasattr(getattr(loader, "sampler", None), "set_epoch"):
+                    loader.sampler.set_epoch(loop["epoch"])  # DistributedSampler's shuffle
                 for batch_i, batch in enumerate(loader):
                     if batch_i < loop["batch"]:
                         continue  # resuming inside an epoch: the same order, from where it was
@@ -331,6 +368,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                         model.step += 1
                         model.update_ema()  # a no-op unless the config asks for an average
                     stats.update(_grad_norms(model, update_g))
+                    stats, stopping = _agree(stats, stop.signum is not None, world)
                     bad = {k: v for k, v in stats.items() if not math.isfinite(v)}
                     if bad:
                         raise TrainingDiverged(
@@ -345,12 +383,12 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                         _show_losses(bar, stats)
                     if on_step is not None:
                         on_step(model, stats)
-                    if sample_every and model.d_step % sample_every == 0:
+                    if writes and sample_every and model.d_step % sample_every == 0:
                         save_image_grid(model.sample_fixed(), out / "samples" /
                                         f"step_{model.d_step:07d}.png")
                     if checkpoint_every and model.d_step % checkpoint_every == 0:
                         checkpoint()
-                    if stop.signum is not None:
+                    if stopping:
                         checkpoint()
                         raise TrainingInterrupted(
                             f"interrupted at step {model.d_step}: " +
@@ -362,7 +400,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                 else:  # the epoch is complete
                     loop.update(epoch=loop["epoch"] + 1, batch=0,
                                 loader_rng=_loader_state(loader))
-                    if out is not None and not dry_run:
+                    if writes and not dry_run:
                         _loss_curve(history, out / "loss_curve.png")
                         save_image_grid(model.sample_fixed(),
                                         out / "samples" / f"epoch_{loop['epoch']:03d}.png")
@@ -370,15 +408,14 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     finally:
         if bar is not None:
             bar.close()
-    if history and out is not None:
+    if history and writes:
         if not dry_run:
             _loss_curve(history, out / "loss_curve.png")
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
     checkpoint()
     elapsed = time.time() - t0
-    if out is not None or progress:  # an in-memory run without a bar stays quiet
-        print(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
-              + (f"; outputs in {out}" if out is not None else ""))
+    say(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
+        + (f"; outputs in {out}" if out is not None else ""))
     return history
 
 

@@ -12,7 +12,8 @@ The game:  min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
   sets ``update_g``.
 
 D outputs a logit; D(x) = sigmoid(logit). Losses are computed from logits with
-binary_cross_entropy_with_logits, which is exact where sigmoid + log would overflow.
+binary_cross_entropy_with_logits, which is exact where sigmoid + log would overflow
+(gans/losses.py, which also has the least-squares and hinge losses: ``--loss least_squares``).
 
 Networks (lecture code):
     G: z(100) -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), Tanh
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from gans.common import mlp
-from gans.losses import bce_fake, bce_real, check_loss, prob
+from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -40,7 +41,7 @@ class Config(GANConfig):
     g_hidden: tuple = (256, 512, 1024)
     d_hidden: tuple = (1024, 512, 256)
     dropout: float = 0.3
-    loss: str = "non_saturating"  # or "minimax"
+    loss: str = "non_saturating"  # or minimax (G's loss); least_squares, hinge (both players')
     optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
     lr: float = 4e-4  # the lecture's 2e-4 reached the same scores ~1.5x later (with BatchNorm)
     # NOTE: the lecture's code uses Adam's default betas (0.9, 0.999). In our runs that collapsed
@@ -94,33 +95,28 @@ class VanillaGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        check_loss(cfg.loss, ("minimax", "non_saturating"))
+        check_loss(cfg.loss, UNCONSTRAINED)
         self.declare(G=Generator(cfg), D=Discriminator(cfg),
                      optimizer=lambda params: make_optimizer(params, cfg))
 
     def generate(self, z, labels=None):
         return self.G(z)
 
-    def generator_loss(self, fake_logits):
-        if self.config.loss == "minimax":
-            return -bce_fake(fake_logits)  # log(1 - D(G(z))), to be minimised
-        return bce_real(fake_logits)  # -log D(G(z))
-
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n = self.G, self.D, real.shape[0]
+        G, D, n, loss = self.G, self.D, real.shape[0], self.config.loss
 
         # --- D step: maximise log D(x) + log(1 - D(G(z))) -----------------------------
         fake = G(self.latent(n)).detach()  # no gradient into G here
         real_logits, fake_logits = D(real), D(fake)
-        loss_d = bce_real(real_logits) + bce_fake(fake_logits)
+        loss_d = d_loss(loss, real_logits, fake_logits)  # -log D(x) - log(1 - D(G(z)))
         self.update("D", loss_d)  # zero_grad, backward, step
-        stats = {"loss_d": loss_d.item(), "d_x": prob(real_logits), "d_g_z": prob(fake_logits)}
+        stats = {"loss_d": loss_d.item(), **score_stats(loss, real_logits, fake_logits)}
 
         # --- G step: D frozen, gradient flows through D into G ------------------------
         if update_g:
             with frozen(D):
                 fake_logits = D(G(self.latent(n)))
-                loss_g = self.generator_loss(fake_logits)
+                loss_g = g_loss(loss, fake_logits)  # -log D(G(z)), or log(1 - D(G(z)))
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.item()
         return stats

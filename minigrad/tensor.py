@@ -77,8 +77,25 @@ def _index_arrays(index):
     return index
 
 
+class RemovableHandle:
+    """What registering a hook returns: ``remove()`` takes the hook out again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict, hook):
+        RemovableHandle._next_id += 1
+        self.id, self._hooks = RemovableHandle._next_id, hooks
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
 class Tensor(TensorBase):
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    # NOTE: _post_accumulate_grad_hooks is set only by register_post_accumulate_grad_hook (read
+    # with getattr), so the constructors on the hot path do not pay for it.
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
+                 "_post_accumulate_grad_hooks", "__weakref__")
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -181,6 +198,20 @@ class Tensor(TensorBase):
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         self._retains_grad = True
+
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(self)`` after each ``backward()`` has accumulated into this leaf's
+        ``.grad`` (PyTorch's name and semantics: leaves only; ``minigrad.grad()``, which leaves
+        ``.grad`` alone, does not call it). Hooks run once every leaf of that backward has its
+        gradient, in registration order. Returns a handle whose ``remove()`` unregisters it.
+        ``DistributedDataParallel`` averages gradients across processes from such hooks."""
+        if self._ctx is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        hooks = getattr(self, "_post_accumulate_grad_hooks", None)
+        if hooks is None:
+            hooks = self._post_accumulate_grad_hooks = {}
+        return RemovableHandle(hooks, hook)
 
     # .to() itself is an op (minigrad.functional.to: a dtype cast is differentiable).
     def float(self):

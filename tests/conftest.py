@@ -1,5 +1,5 @@
 """Shared pytest set-up: private data and HOME folders, hypothesis profiles, ``--runslow``, and the
-device/kernels/seed fixtures.
+device/kernels/seed/torch-thread fixtures.
 
 The suite never writes into the user's files: on import (before any test module) this points
 ``MINIGRAD_DATA`` at a temporary folder seeded with *copies* of the user's data cache (datasets,
@@ -18,6 +18,7 @@ import atexit
 import importlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -114,9 +115,46 @@ def kernels(request):
         _kernels.set_kernels(previous)
 
 
+class _OtherDeviceArray(np.ndarray):
+    """Stands in for an array of another device (a cupy array on a machine without CUDA)."""
+
+
+@pytest.fixture
+def fake_cuda_tensor(monkeypatch):
+    """``make(values)``: a float32 Tensor that reports device cuda:0 (a NumPy array subclass
+    that minigrad.backend.device_of places there), to test device checks without a GPU."""
+    from minigrad import backend
+    from minigrad.tensor import Tensor
+
+    real = backend.device_of
+    monkeypatch.setattr(backend, "device_of", lambda a: backend.Device("cuda:0")
+                        if isinstance(a, _OtherDeviceArray) else real(a))
+
+    def make(values):
+        data = np.asarray(values, dtype=np.float32).view(_OtherDeviceArray)
+        return Tensor._wrap(data, False, None)
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Every test starts from the same random state (minigrad's generator and numpy's)."""
     minigrad.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_one_thread():
+    """PyTorch on one thread for the whole session, where a test module imported it: the
+    parity tests' ops are tiny, and torch's thread pool only adds contention on a loaded 2-core
+    machine (100x slower seen). Test modules import torch when they are collected, before any
+    fixture runs, so this sees every module-level import."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -191,7 +191,8 @@ def _module_path(name):
 
 # The import order: a module may import from its own layer or the ones before it, never after.
 LAYERS = [["minigrad.backend"], ["minigrad.kernels"], ["minigrad.autograd"], ["minigrad.ops"],
-          ["minigrad.tensor"], ["minigrad.functional", "minigrad.creation"], ["minigrad.nn"],
+          ["minigrad.tensor"], ["minigrad.functional", "minigrad.creation", "minigrad.distributed"],
+          ["minigrad.nn"],
           ["minigrad.optim", "minigrad.data", "minigrad.utils", "minigrad.viz"]]
 
 

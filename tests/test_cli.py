@@ -133,16 +133,20 @@ def test_score_wiring(dry_run, tmp_path, monkeypatch, capsys):
 
     def fake_score_file(path, dataset, labels_path=None, **kw):
         seen.update(path=path, dataset=dataset, labels=labels_path)
-        return {"n_samples": 7, "inception_score": 1.5}
+        print("[metrics] a note")             # --json must keep notes off stdout
+        return {"n": 7, "is": 1.5}
 
     monkeypatch.setattr(metrics, "score_file", fake_score_file)
-    monkeypatch.setattr(metrics, "real_ceiling", lambda dataset: {"inception_score": 9.5})
+    monkeypatch.setattr(metrics, "real_ceiling", lambda dataset: {"is": 9.5})
     samples = tmp_path / "s.npy"
     np.save(samples, np.zeros((2, 1, 28, 28), np.float32))
     assert main(["score", str(samples), "--dataset", "fashion_mnist"]) == 0
     assert seen == {"path": str(samples), "dataset": "fashion_mnist", "labels": None}
     out = capsys.readouterr().out
     assert "1.500" in out and "9.500" in out
+    assert main(["score", str(samples), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"n": 7, "is": 1.5} and "a note" in captured.err
 
 
 def test_module_entry_point_runs():

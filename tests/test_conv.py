@@ -19,17 +19,6 @@ except ImportError:  # pragma: no cover
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_one_thread():
-    """Tiny ops: torch's thread pool only adds contention (100x slower on a loaded 2-core box)."""
-    if torch is None:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # (N, C, H, W, OC, (KH, KW), stride, padding, dilation): non-square inputs and kernels, strides
 # 1-2, paddings 0-2, dilations 1-2, in every direction.
 CONFIGS = [
@@ -367,26 +356,29 @@ _TRIO_GEOMETRIES = [  # (x shape, OC, kernel, stride, padding, dilation)
 
 
 def _reference_products(x, W, gy, s, p, d):
-    """The three products written with the reference kernels in their (c, i, j) column order."""
+    """The three products written with the reference kernels, each a matrix product on the
+    columns: y = cols @ W_rows^T, gx = col2im(rows(gy) @ W_rows), gW = rows(gy)^T @ cols."""
     from minigrad.kernels import reference as ref
 
     n, c, h, w = x.shape
     oc, _, kh, kw = W.shape
     _, _, oh, ow = gy.shape
-    cols = ref.im2col(x, kh, kw, s, p, d)                    # (N*OH*OW, C*KH*KW)
+    w_rows = W.transpose(0, 2, 3, 1).reshape(oc, -1)          # (OC, KH*KW*C), (i, j, c)
+    cols = ref.im2col_hwc(x, kh, kw, s, p, d)                 # (N*OH*OW, KH*KW*C)
     gy_rows = gy.transpose(0, 2, 3, 1).reshape(-1, oc)
-    y = (cols @ W.reshape(oc, -1).T).reshape(n, oh, ow, oc).transpose(0, 3, 1, 2)
-    gx = ref.col2im(gy_rows @ W.reshape(oc, -1), x.shape, kh, kw, s, p, d)
-    gW = (gy_rows.T @ cols).reshape(W.shape)
+    y = (cols @ w_rows.T).reshape(n, oh, ow, oc).transpose(0, 3, 1, 2)
+    gx = ref.col2im_hwc(gy_rows @ w_rows, x.shape, kh, kw, s, p, d)
+    gW = (gy_rows.T @ cols).reshape(oc, kh, kw, c).transpose(0, 3, 1, 2)
     return y, gx, gW
 
 
 @pytest.mark.parametrize("mode", ["numpy", "numba"])
 @pytest.mark.parametrize("geom", _TRIO_GEOMETRIES)
 def test_conv_trio_matches_reference_kernels(geom, mode):
-    """Conv2d, ConvTranspose2d and Conv2dGradWeight (im2col/col2im with (i, j, c) columns, in
-    either kernel mode) against the same products built from the reference (c, i, j) kernels;
-    and numba mode bitwise equal to numpy mode (same kernels' output, same GEMM operands)."""
+    """Conv2d, ConvTranspose2d and Conv2dGradWeight (on channels-last rows or, for a thin side,
+    per image on NCHW arrays; in either kernel mode) against the same products built from the
+    reference im2col/col2im; and numba mode bitwise equal to numpy mode (same kernels' output,
+    same GEMM operands)."""
     from minigrad import kernels
 
     if mode == "numba":

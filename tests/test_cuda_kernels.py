@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import types
 from contextlib import nullcontext
 from pathlib import Path
@@ -39,7 +38,8 @@ from minigrad import kernels
 from minigrad.kernels import cuda_src, cupy_gpu
 from minigrad.kernels import reference as ref
 
-REPO_ROOT = str(Path(__file__).resolve().parents[1])
+from fresh_python import REPO_ROOT, run_python
+
 NVCC = shutil.which("nvcc") or next(
     (p for p in ("/usr/local/cuda/bin/nvcc", "/usr/local/bin/nvcc") if os.path.exists(p)), None)
 CXX = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++") or shutil.which("clang++")
@@ -56,12 +56,7 @@ DTYPES = [np.float32, np.float64]
 def test_module_imports_without_cupy_and_compiles_nothing():
     code = ("import sys, minigrad.kernels.cupy_gpu as g; "
             "print('cupy' in sys.modules, len(g._raw_kernels), len(g._elementwise_kernels))")
-    env = {k: v for k, v in os.environ.items() if k != "MINIGRAD_KERNELS"}
-    env["PYTHONPATH"] = REPO_ROOT
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    cupy_imported, n_raw, n_ew = out.stdout.split()
+    cupy_imported, n_raw, n_ew = run_python(code).split()
     if not HAS_CUDA:  # where CuPy is installed, backend.cuda imports it on purpose
         assert cupy_imported == "False"
     assert (n_raw, n_ew) == ("0", "0")  # kernels are built on first use only
@@ -185,10 +180,8 @@ def _fold_case(geom):
 
 CASES = {}
 for _i, _g in enumerate(CONV_GEOMETRIES):
-    CASES[f"im2col-{_i}"] = ("im2col", _im2col_case(_g))
-    CASES[f"col2im-{_i}"] = ("col2im", _col2im_case(_g))
     CASES[f"im2col_hwc-{_i}"] = ("im2col_hwc", _im2col_case(_g))
-    CASES[f"col2im_hwc-{_i}"] = ("col2im_hwc", _col2im_case(_g))  # same cols shape
+    CASES[f"col2im_hwc-{_i}"] = ("col2im_hwc", _col2im_case(_g))
     CASES[f"unfold_hwc-{_i}"] = ("unfold_hwc", _im2col_case(_g))
     CASES[f"fold_hwc-{_i}"] = ("fold_hwc", _fold_case(_g))
 CASES.update({
@@ -215,9 +208,9 @@ for _nest in (False, True):
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
-REFERENCE_ON_GPU = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc"}
+REFERENCE_ON_GPU = {"unfold_hwc", "fold_hwc"}
 # copies and same-order sums: bitwise equal to the reference
-EXACT = {"im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc"}
+EXACT = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc"}
 
 
 def _tolerance(kernel, dtype):
@@ -339,8 +332,8 @@ def test_raw_kernels_compile_with_nvcc(tmp_path):
 @needs_nvcc
 def test_raw_kernel_source_compiles_as_cupy_gets_it(tmp_path):
     """One source exactly as cupy.RawKernel receives it (typedef + code, nothing else)."""
-    ptx = _nvcc(cuda_src.raw_source("col2im", "float"), tmp_path / "col2im.cu")
-    assert ".entry minigrad_col2im(" in ptx
+    ptx = _nvcc(cuda_src.raw_source("col2im_hwc", "float"), tmp_path / "col2im_hwc.cu")
+    assert ".entry minigrad_col2im_hwc(" in ptx
 
 
 @needs_nvcc
@@ -460,9 +453,9 @@ def host_cupy(host_lib, monkeypatch):
 def test_cuda_sources_on_the_host_match_the_reference(host_cupy, case, dtype):
     kernel, pairs = _run_case(case, dtype, np.copy, np.asarray)
     _assert_pairs(kernel, pairs, dtype)
-    # the fast path ran (a kernel was built), not the reference fallback; the (i, j, c)-ordered
-    # conv kernels have no CUDA source yet: on CuPy arrays they are the reference's slice
-    # copies (cupy_gpu.py, NOTE above im2col_hwc)
+    # the fast path ran (a kernel was built), not the reference fallback; unfold_hwc/fold_hwc
+    # have no CUDA source yet: on CuPy arrays they are the reference's slice copies
+    # (cupy_gpu.py, NOTE above unfold_hwc)
     if kernel not in {"scatter_add"} | REFERENCE_ON_GPU:
         assert cupy_gpu._raw_kernels or cupy_gpu._elementwise_kernels, kernel
 
@@ -487,9 +480,9 @@ def test_cupy_kernels_on_strided_and_mixed_inputs():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 2, 9, 8)).astype(np.float32)
     xt = x.transpose(1, 0, 2, 3)  # non-contiguous view
-    got = cupy_gpu.im2col(cp.asarray(x).transpose(1, 0, 2, 3), 3, 3, 2, 1, 1)
-    np.testing.assert_array_equal(cp.asnumpy(got), ref.im2col(np.ascontiguousarray(xt),
-                                                              3, 3, 2, 1, 1))
+    got = cupy_gpu.im2col_hwc(cp.asarray(x).transpose(1, 0, 2, 3), 3, 3, 2, 1, 1)
+    np.testing.assert_array_equal(cp.asnumpy(got), ref.im2col_hwc(np.ascontiguousarray(xt),
+                                                                  3, 3, 2, 1, 1))
     a = rng.standard_normal((5, 7)).astype(np.float32)
     g = cupy_gpu.leaky_relu_bwd(cp.asarray(a).T, cp.asarray(a.T.copy()), 0.2)
     np.testing.assert_allclose(cp.asnumpy(g), ref.leaky_relu_bwd(a.T, a.T, 0.2))
@@ -499,7 +492,7 @@ def test_cupy_kernels_on_strided_and_mixed_inputs():
     assert got.dtype == np.float64
     np.testing.assert_allclose(cp.asnumpy(got), ref.leaky_relu_bwd(a, g64, 0.2))
     # empty arrays launch nothing
-    assert cupy_gpu.im2col(cp.zeros((0, 2, 5, 5), np.float32), 3, 3, 1, 1, 1).shape == (0, 18)
+    assert cupy_gpu.im2col_hwc(cp.zeros((0, 2, 5, 5), np.float32), 3, 3, 1, 1, 1).shape == (0, 18)
     # scatter_add with a (rows, :) tuple index and repeated rows
     t = cp.zeros((4, 3), np.float32)
     idx = np.array([1, 1, 3, 1])

@@ -70,7 +70,8 @@ def test_python_blocks_run(path, tmp_path, monkeypatch):
     t0 = time.perf_counter()
     for _, _, line, code in runnable:
         # Padding with newlines makes tracebacks point at the Markdown file's own line numbers.
-        compiled = compile("\n" * (line - 1) + code, str(path), "exec")
+        # dont_inherit: the docs' code runs without this file's `from __future__` imports.
+        compiled = compile("\n" * (line - 1) + code, str(path), "exec", dont_inherit=True)
         exec(compiled, namespace)
     elapsed = time.perf_counter() - t0
     # The docs are read more often than they run: they must stay quick to execute.

@@ -20,16 +20,6 @@ needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_one_thread():
-    if torch is None:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _rng(seed=0):
     return np.random.default_rng(seed)

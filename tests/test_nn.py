@@ -24,17 +24,6 @@ except ImportError:  # pragma: no cover
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _torch_one_thread():
-    """Tiny ops: torch's thread pool only adds contention on a loaded 2-core machine."""
-    if torch is None:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _rng(seed=0):
     return np.random.default_rng(seed)

@@ -58,6 +58,23 @@ def _mg_step(opt, params, X, Y):
     return loss.item()
 
 
+def _torch_step(opt, params, X, Y):
+    opt.zero_grad()
+    _torch_loss(params, X, Y).backward()
+    opt.step()
+
+
+def _step_both_and_compare(opt, params, topt, tparams, steps):
+    """``steps`` steps of a minigrad and a torch optimizer on the same problem, after which
+    their parameters agree."""
+    X, Y = _data()
+    for _ in range(steps):
+        _mg_step(opt, params, X, Y)
+        _torch_step(topt, tparams, X, Y)
+    for a, b in zip(params, tparams):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=2e-5, atol=2e-6)
+
+
 def _run_mg(opt_cls, kwargs, steps=20, arrays=None):
     X, Y = _data()
     params = _mg_params(arrays if arrays is not None else _init_arrays())
@@ -75,9 +92,7 @@ def _run_torch(opt_cls, kwargs, steps=20):
     opt = opt_cls(params, **kwargs)
     traj = []
     for _ in range(steps):
-        opt.zero_grad()
-        _torch_loss(params, X, Y).backward()
-        opt.step()
+        _torch_step(opt, params, X, Y)
         traj.append([p.detach().numpy().copy() for p in params])
     return traj, opt
 
@@ -149,7 +164,6 @@ def test_defaults_match_torch(name):
 
 @needs_torch
 def test_param_groups_with_different_lr():
-    X, Y = _data()
     arrays = _init_arrays()
     p = _mg_params(arrays)
     opt = optim.Adam([{"params": p[:2], "lr": 0.05}, {"params": p[2:]}], lr=0.005, betas=(0.8, 0.99))
@@ -158,13 +172,7 @@ def test_param_groups_with_different_lr():
                             betas=(0.8, 0.99))
     assert [g["lr"] for g in opt.param_groups] == [0.05, 0.005]
     assert opt.param_groups[0]["betas"] == (0.8, 0.99)
-    for _ in range(20):
-        _mg_step(opt, p, X, Y)
-        topt.zero_grad()
-        _torch_loss(tp, X, Y).backward()
-        topt.step()
-    for a, b in zip(p, tp):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=2e-5, atol=2e-6)
+    _step_both_and_compare(opt, p, topt, tp, steps=20)
     sd = opt.state_dict()
     assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2, 3]]
 
@@ -398,20 +406,12 @@ def test_load_torch_state_dict():
     tp = [torch.tensor(a, requires_grad=True) for a in _init_arrays()]
     topt = torch.optim.Adam(tp, lr=0.01, amsgrad=True)
     for _ in range(5):
-        topt.zero_grad()
-        _torch_loss(tp, X, Y).backward()
-        topt.step()
+        _torch_step(topt, tp, X, Y)
     params = _mg_params([p.detach().numpy() for p in tp])
     opt = optim.Adam(params)
     opt.load_state_dict(topt.state_dict())
     assert opt.state[params[0]]["step"] == 5 and opt.param_groups[0]["amsgrad"] is True
-    for _ in range(5):
-        _mg_step(opt, params, X, Y)
-        topt.zero_grad()
-        _torch_loss(tp, X, Y).backward()
-        topt.step()
-    for a, b in zip(params, tp):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=2e-5, atol=2e-6)
+    _step_both_and_compare(opt, params, topt, tp, steps=5)
 
 
 def test_large_step_is_fast():

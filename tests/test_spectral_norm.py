@@ -25,17 +25,6 @@ needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 TOL = {"float64": dict(rtol=1e-9, atol=1e-9), "float32": dict(rtol=1e-4, atol=1e-5)}
 
 
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    """Tiny ops: torch's thread pool only adds contention on a loaded 2-core machine."""
-    if torch is None:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _np(t):
     return t.detach().numpy() if torch is not None and isinstance(t, torch.Tensor) else t.numpy()

@@ -67,13 +67,10 @@ def test_unknown_loss_names_the_choices():
 # ------------------------------------------------------------- vanilla and conditional
 def test_minimax_and_nonsaturating_losses():
     """With D sure a fake is fake (logit -10): log(1-D) is flat, -log D is steep."""
-    from gans.vanilla import Config, VanillaGAN
-
     logits = minigrad.tensor([[-10.0]], requires_grad=True)
     grads = {}
     for loss in ("minimax", "non_saturating"):
-        model = VanillaGAN(Config(loss=loss))
-        g, = minigrad.grad(model.generator_loss(logits), logits)
+        g, = minigrad.grad(losses.g_loss(loss, logits), logits)
         grads[loss] = abs(g.item())
     assert grads["minimax"] < 1e-4 < 0.99 < grads["non_saturating"]
 
@@ -530,3 +527,41 @@ def test_vae_elbo_sample_and_interpolate():
     stats = model.train_step(minigrad.tensor(data.arrays[0][:10]))
     assert set(stats) == {"loss", "recon", "kl"}
     assert stats["loss"] == pytest.approx(stats["recon"] + stats["kl"], rel=1e-6)
+
+
+# ----------------------------------------------------------------------- SNGAN and R1
+def test_sngan_discriminator_is_spectrally_normalised():
+    """Every Conv2d and Linear of SNGAN's D computes with weight_orig / sigma: after enough
+    power iterations its largest singular value is 1."""
+    from gans.sngan import SNGAN, Config
+
+    minigrad.manual_seed(0)
+    model = SNGAN(Config(g_features=4, d_features=4, n_power_iterations=30))
+    layers = [m for m in model.D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 3 and not any(isinstance(m, nn.BatchNorm2d)
+                                        for m in model.D.modules())
+    model.D(minigrad.randn(2, 1, 28, 28))  # one training forward: 30 power-iteration steps
+    for m in layers:
+        w = m.weight.numpy().reshape(m.weight.shape[0], -1)
+        assert np.linalg.svd(w, compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_r1_penalty_enters_the_discriminator_loss():
+    from gans.sngan import SNGAN, Config
+
+    minigrad.manual_seed(0)
+    real = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (4, 1, 28, 28)),
+                           dtype="float32")
+    cfg = dict(g_features=4, d_features=4)
+    model = SNGAN(Config(r1_gamma=10.0, **cfg))
+    twin = SNGAN(Config(**cfg))
+    twin.D.load_state_dict(model.D.state_dict())
+    twin.G.load_state_dict(model.G.state_dict())
+    minigrad.manual_seed(1)
+    with_r1 = model.train_step(real, update_g=False)
+    minigrad.manual_seed(1)
+    without = twin.train_step(real, update_g=False)
+    assert with_r1["r1"] > 0 and "r1" not in without
+    assert with_r1["loss_d"] == pytest.approx(without["loss_d"] + 5.0 * with_r1["r1"], rel=1e-5)
+    with pytest.raises(ValueError, match="without BatchNorm"):
+        gans.get_model("dcgan")(gans.get_config("dcgan")(r1_gamma=1.0))

@@ -12,6 +12,8 @@ and :func:`grad` (return the gradients, leave ``.grad`` alone). Steps:
    backward ops are themselves recorded, and the returned gradients can be differentiated again.
 5. Unless ``retain_graph``, every visited node is released at the end; a second backward through
    it raises.
+6. ``backward()`` then calls the leaves' post-accumulate-grad hooks, once all of them hold
+   their gradient.
 """
 from __future__ import annotations
 
@@ -133,9 +135,12 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
     # One gradient may reach two leaves (x + y), or be the caller's own `gradient` passed through
     # (x + 1): never alias .grad with either.
     handed_out = {id(g.data) for g in root_grads}
+    hooked = []
     for tid, g in grads.items():
         t = keep[tid]
         if t._ctx is None and t.requires_grad:
+            if getattr(t, "_post_accumulate_grad_hooks", None):
+                hooked.append(t)
             if create_graph:
                 if id(g) in handed_out:
                     g = g * 1
@@ -153,6 +158,10 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
                     data = data.copy()
             handed_out.add(id(data))
             t.grad = t._wrap(data, False, None)
+    # After every leaf has its gradient (DistributedDataParallel reduces them from here).
+    for t in hooked:
+        for hook in list(t._post_accumulate_grad_hooks.values()):
+            hook(t)
     return None
 
 

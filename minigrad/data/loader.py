@@ -36,6 +36,9 @@ class DataLoader:
             seed yield the same sequence of epochs. None: unpredictable.
         device: if not None, every batch tensor is moved with ``tensor.to(device)``.
         to_tensor: if False, yield NumPy arrays instead of ``minigrad.Tensor`` objects.
+        sampler: the indices to visit, in order, instead of 0..n-1 (an iterable of ints with
+            ``len()``, e.g. a ``DistributedSampler``: this process's shard); excludes
+            ``shuffle``, which is the sampler's business then.
 
     Each batch is a tuple with one entry per array, ``(batch, *shape[1:])``. Without shuffling the
     entries are views (slices) of the arrays; with shuffling they are fancy-indexed copies of the
@@ -43,9 +46,13 @@ class DataLoader:
     """
 
     def __init__(self, dataset_or_arrays, batch_size: int = 64, shuffle: bool = False,
-                 drop_last: bool = False, seed=None, device=None, to_tensor: bool = True):
+                 drop_last: bool = False, seed=None, device=None, to_tensor: bool = True,
+                 sampler=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(a DistributedSampler shuffles itself: shuffle=True there)")
         self.dataset = dataset_or_arrays
         self.arrays = _as_arrays(dataset_or_arrays)
         if self.arrays is not None:
@@ -62,13 +69,15 @@ class DataLoader:
         self.drop_last = drop_last
         self.device = device
         self.to_tensor = to_tensor
+        self.sampler = sampler
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        n = self.n if self.sampler is None else len(self.sampler)
         if self.drop_last:
-            return self.n // self.batch_size
-        return math.ceil(self.n / self.batch_size)
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
 
     def _fetch(self, index) -> tuple:
         if self.arrays is not None:
@@ -89,12 +98,17 @@ class DataLoader:
         return tensors
 
     def __iter__(self):
-        order = self.rng.permutation(self.n) if self.shuffle else None
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+        else:
+            order = self.rng.permutation(self.n) if self.shuffle else None
+        n = self.n if order is None else len(order)
         for b in range(len(self)):
-            start, stop = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+            start, stop = b * self.batch_size, min((b + 1) * self.batch_size, n)
             index = slice(start, stop) if order is None else order[start:stop]
             yield self._wrap(self._fetch(index))
 
     def __repr__(self) -> str:
         return (f"DataLoader(n={self.n}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"drop_last={self.drop_last}, batches={len(self)})")
+                + (f"sampler={self.sampler!r}, " if self.sampler is not None else "")
+                + f"drop_last={self.drop_last}, batches={len(self)})")

@@ -4,7 +4,7 @@ The kernels know nothing about autograd: they take and return raw arrays.  Code
 elsewhere asks for one by name and calls it::
 
     from minigrad import kernels
-    cols = kernels.get("im2col")(x, 4, 4, (2, 2), (1, 1), (1, 1))
+    cols = kernels.get("im2col_hwc")(x, 4, 4, (2, 2), (1, 1), (1, 1))
 
 Back ends:
 
@@ -47,7 +47,7 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 
 #: Kernels that have a Numba implementation in ``numba_cpu``.
 NUMBA_KERNELS = frozenset({
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 })
@@ -55,7 +55,7 @@ NUMBA_KERNELS = frozenset({
 #: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy in
 #: ``benchmarks/kernels_bench.py`` at the GANs' shapes (2-core CPU, float32).
 AUTO_NUMBA = frozenset({
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 })
@@ -150,7 +150,7 @@ def get(name, xp=numpy):
     """The implementation of kernel ``name`` to use for arrays of module ``xp``.
 
     Args:
-        name: one of :data:`KERNEL_NAMES` (e.g. ``"im2col"``, ``"adam_update"``).
+        name: one of :data:`KERNEL_NAMES` (e.g. ``"im2col_hwc"``, ``"adam_update"``).
         xp: the array module of the data (``numpy`` or ``cupy``).
 
     Returns:

@@ -42,27 +42,42 @@ RawKernelSource = namedtuple("RawKernelSource", ["function", "code"])
 ElementwiseSource = namedtuple("ElementwiseSource",
                                ["in_params", "out_params", "operation", "array_inputs"])
 
-# ------------------------------------------------------------------------------------ im2col
-# One thread per element of cols (N*OH*OW, C*KH*KW), in memory order, so the writes coalesce:
-#   cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
-# The grid-stride loop runs once per thread when the launch covers every element (it always
-# does in cupy_gpu); it only makes the kernel correct for any launch shape.
-_IM2COL = r"""
-extern "C" __global__ void minigrad_im2col(
-        const T* __restrict__ x, T* __restrict__ cols, const int total,
+# ------------------------------------------------------------------------ im2col / col2im
+# The columns are ordered (i, j, c), as in reference.im2col_hwc / col2im_hwc and the Numba
+# kernels.
+
+def _conv_kernel(function: str, arrays: str, body: str) -> str:
+    """The source of ``extern "C" __global__ void <function>(<arrays>, <geometry>)``: ``body``
+    runs once per element index ``idx`` in [0, total), and sees the geometry (C, H, W, KH, KW,
+    SH, SW, PH, PW, DH, DW, OH, OW, the order in which cupy_gpu passes it) and
+    ``kkc = KH*KW*C``, the length of a row of cols. The loop is grid-stride: it runs once per
+    thread when the launch covers every element (it always does in cupy_gpu); it only makes the
+    kernel correct for any launch shape."""
+    return f"""
+extern "C" __global__ void {function}(
+        {arrays}, const int total,
         const int C, const int H, const int W, const int KH, const int KW,
         const int SH, const int SW, const int PH, const int PW, const int DH, const int DW,
         const int OH, const int OW)
-{
-    const int ckk = C * KH * KW;
+{{
+    const int kkc = KH * KW * C;
     const long long step = (long long)blockDim.x * gridDim.x;
-    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += step) {
-        const int idx = (int)t;
-        const int col = idx % ckk;          /* (c, i, j) */
-        const int row = idx / ckk;          /* (n, oh, ow) */
-        const int j = col % KW;
-        const int i = (col / KW) % KH;
-        const int c = col / (KH * KW);
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += step) {{
+        const int idx = (int)t;{body}    }}
+}}
+"""
+
+
+# im2col_hwc: one thread per element of cols (N*OH*OW, KH*KW*C), in memory order, so the
+# writes coalesce:
+#   cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
+_IM2COL_HWC = _conv_kernel("minigrad_im2col_hwc", "const T* __restrict__ x, T* __restrict__ cols",
+                           r"""
+        const int col = idx % kkc;          /* (i, j, c) */
+        const int row = idx / kkc;          /* (n, oh, ow) */
+        const int c = col % C;
+        const int j = (col / C) % KW;
+        const int i = col / (C * KW);
         const int ow = row % OW;
         const int oh = (row / OW) % OH;
         const int n = row / (OW * OH);
@@ -70,27 +85,15 @@ extern "C" __global__ void minigrad_im2col(
         const int w = ow * SW - PW + j * DW;
         cols[idx] = (h >= 0 && h < H && w >= 0 && w < W)
             ? x[((n * C + c) * H + h) * W + w] : (T)0;
-    }
-}
-"""
+""")
 
-# ------------------------------------------------------------------------------------ col2im
-# The adjoint of im2col as a *gather*: one thread per pixel x[n, c, h, w] sums the window
-# entries that copied it, so no two threads write the same address and no atomics are needed.
-# (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
+# col2im_hwc, the adjoint of im2col_hwc, as a *gather*: one thread per pixel x[n, c, h, w] sums
+# the window entries that copied it, so no two threads write the same address and no atomics
+# are needed. (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
 # 0 <= oh < OH, 0 <= ow < OW. Contributions are added in increasing (i, j) order starting from
 # 0, the order of the reference's loop, so the float sums are bitwise the reference's.
-_COL2IM = r"""
-extern "C" __global__ void minigrad_col2im(
-        const T* __restrict__ cols, T* __restrict__ x, const int total,
-        const int C, const int H, const int W, const int KH, const int KW,
-        const int SH, const int SW, const int PH, const int PW, const int DH, const int DW,
-        const int OH, const int OW)
-{
-    const int ckk = C * KH * KW;
-    const long long step = (long long)blockDim.x * gridDim.x;
-    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += step) {
-        const int idx = (int)t;
+_COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T* __restrict__ x",
+                           r"""
         const int w = idx % W;
         const int h = (idx / W) % H;
         const int c = (idx / (W * H)) % C;
@@ -108,18 +111,16 @@ extern "C" __global__ void minigrad_col2im(
                 if (ws % SW != 0) continue;
                 const int ow = ws / SW;
                 if (ow >= OW) continue;
-                acc += cols[((n * OH + oh) * OW + ow) * ckk + (c * KH + i) * KW + j];
+                acc += cols[((n * OH + oh) * OW + ow) * kkc + (i * KW + j) * C + c];
             }
         }
         x[idx] = acc;
-    }
-}
-"""
+""")
 
 #: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
 RAW_KERNELS = {
-    "im2col": RawKernelSource("minigrad_im2col", _IM2COL),
-    "col2im": RawKernelSource("minigrad_col2im", _COL2IM),
+    "im2col_hwc": RawKernelSource("minigrad_im2col_hwc", _IM2COL_HWC),
+    "col2im_hwc": RawKernelSource("minigrad_col2im_hwc", _COL2IM_HWC),
 }
 
 

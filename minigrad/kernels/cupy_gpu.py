@@ -3,8 +3,8 @@
 Every public function has exactly the signature of its twin in
 :mod:`minigrad.kernels.reference` (the specification) and computes the same thing:
 
-* ``im2col`` / ``col2im`` -- ``cupy.RawKernel`` s with one thread per output element;
-  ``col2im`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
+* ``im2col_hwc`` / ``col2im_hwc`` -- ``cupy.RawKernel`` s with one thread per output element;
+  ``col2im_hwc`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
   and is bitwise equal to the reference (its sums run in the reference's order).
 * ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
   expression allocates.
@@ -21,8 +21,8 @@ Inputs outside the fast path -- NumPy arrays, dtypes other than float32/float64,
 arrays of 2**31 elements or more -- go to the reference implementation, which runs on any
 array module. Rounding: the ElementwiseKernels are compiled with CUDA's default
 ``--fmad=true``, so ``a * b + c`` may be one fused multiply-add; their results can differ
-from the reference's by an ulp or so (im2col/col2im are exact). ``scatter_add`` with repeated
-indices adds in a nondeterministic order (atomics).
+from the reference's by an ulp or so (im2col_hwc/col2im_hwc are exact). ``scatter_add`` with
+repeated indices adds in a nondeterministic order (atomics).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from . import cuda_src
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
@@ -114,74 +114,58 @@ def _i32(*values):
 
 
 # --------------------------------------------------------------------------- im2col / col2im
-def im2col(x, kh, kw, stride, padding, dilation):
-    """CUDA im2col; see :func:`minigrad.kernels.reference.im2col`.
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """CUDA im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
 
-    x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), C-contiguous, x's dtype.
+    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
     """
     if not _fast(x) or x.ndim != 4:
-        return ref.im2col(x, kh, kw, stride, padding, dilation)
+        return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
     n, c, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
-    total = n * oh * ow * c * kh * kw
+    total = n * oh * ow * kh * kw * c
     if total >= _INT32_LIMIT:
-        return ref.im2col(x, kh, kw, stride, padding, dilation)
+        return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
     cp = _cupy()
     with _device_scope(x):
-        cols = cp.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+        cols = cp.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
         if total:
-            _launch(_raw_kernel("im2col", x.dtype), total,
+            _launch(_raw_kernel("im2col_hwc", x.dtype), total,
                     (cp.ascontiguousarray(x), cols)
                     + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
     return cols
 
 
-def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
-    """CUDA col2im (a gather, no atomics); see :func:`minigrad.kernels.reference.col2im`.
+def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
+    """CUDA col2im_hwc (a gather, no atomics); see :func:`minigrad.kernels.reference.col2im_hwc`.
 
-    cols (N*OH*OW, C*KH*KW) -> x (N, C, H, W), cols' dtype.
+    cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
     """
     if not _fast(cols) or cols.ndim != 2:
-        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+        return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
     n, c, h, w = (int(s) for s in x_shape)
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
-    if cols.shape != (n * oh * ow, c * kh * kw):
-        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
+    if cols.shape != (n * oh * ow, kh * kw * c):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
     total = n * c * h * w
     if total >= _INT32_LIMIT:
-        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
+        return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
     cp = _cupy()
     with _device_scope(cols):
         x = cp.empty((n, c, h, w), dtype=cols.dtype)
         if total:
-            _launch(_raw_kernel("col2im", cols.dtype), total,
+            _launch(_raw_kernel("col2im_hwc", cols.dtype), total,
                     (cp.ascontiguousarray(cols), x)
                     + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
     return x
 
 
-# NOTE: the (i, j, c)-ordered kernels that ops/conv.py uses run the reference on the GPU: it is
+# NOTE: unfold_hwc / fold_hwc (the thin layers' per-image layout) run the reference on the GPU:
 # KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
 # which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
 # available when they were added); a RawKernel twin of the two above can replace them.
-def im2col_hwc(x, kh, kw, stride, padding, dilation):
-    """im2col with (i, j, c)-ordered columns; see :func:`minigrad.kernels.reference.im2col_hwc`.
-
-    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
-    """
-    return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
-
-
-def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
-    """Adjoint of im2col_hwc; see :func:`minigrad.kernels.reference.col2im_hwc`.
-
-    cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
-    """
-    return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
-
-
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
     """im2col_hwc per image, transposed; see :func:`minigrad.kernels.reference.unfold_hwc`.
 

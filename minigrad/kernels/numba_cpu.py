@@ -2,7 +2,7 @@
 
 Every public function here has exactly the signature of its twin in
 :mod:`minigrad.kernels.reference` and returns the same result (bit for bit for
-im2col/col2im, the optimizer updates and the rational elementwise kernels;
+im2col_hwc/col2im_hwc, the optimizer updates and the rational elementwise kernels;
 within a few ulp where ``exp``/``log1p`` are involved).
 
 Each public function is a thin Python wrapper that checks whether the inputs are
@@ -38,7 +38,7 @@ from numba import njit
 from . import reference as ref
 
 __all__ = [
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update",
 ]
@@ -62,155 +62,6 @@ def _same_shape(*arrays):
 def _flat(a):
     """1-D view of a C-contiguous array."""
     return a.reshape(-1)
-
-
-# =========================================================================== im2col / col2im
-# Two loop structures, both serial, both bitwise identical to the reference
-# (plus: single-channel im2col simply calls the reference, which is faster there):
-#
-# * "planar" (few channels): per image, copy x[b] into a zero-padded (C, HP, WP)
-#   buffer, then fill each row of cols in its natural (c, i, j) order -- no
-#   bounds checks in the hot loop.
-# * "channels-last" (many channels): per image, copy x[b] into a zero-padded
-#   (HP, WP, C) buffer; for each window offset (i, j) the C values are then
-#   contiguous, which keeps the inner loop long and the reads sequential.
-#
-# col2im mirrors them, accumulating into the padded buffer and copying its
-# interior out.  It walks output positions *backwards*, so that the
-# contributions to each pixel arrive in increasing (i, j) order -- the order of
-# the reference's loop -- and the float sums are bitwise identical.
-
-_CHANNELS_LAST_MIN_C = 8   # measured crossover (64 images, 14x14, k4 s2 p1): between C=4 and C=12
-
-
-@njit(cache=True, error_model="numpy")
-def _im2col_planar_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), every entry written."""
-    n, c, h, w = x.shape
-    xpad = np.zeros((c, h + 2 * ph, w + 2 * pw), x.dtype)
-    for b in range(n):
-        for ch in range(c):
-            for hh in range(h):
-                for ww in range(w):
-                    xpad[ch, hh + ph, ww + pw] = x[b, ch, hh, ww]
-        for y in range(oh):
-            for xo in range(ow):
-                row = (b * oh + y) * ow + xo
-                col = 0
-                for ch in range(c):
-                    for i in range(kh):
-                        hi = y * sh + i * dh
-                        for j in range(kw):
-                            cols[row, col] = xpad[ch, hi, xo * sw + j * dw]
-                            col += 1
-
-
-@njit(cache=True, error_model="numpy")
-def _im2col_channels_last_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), every entry written."""
-    n, c, h, w = x.shape
-    khw = kh * kw
-    xpad = np.zeros((h + 2 * ph, w + 2 * pw, c), x.dtype)
-    for b in range(n):
-        for ch in range(c):
-            for hh in range(h):
-                for ww in range(w):
-                    xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
-        for y in range(oh):
-            for xo in range(ow):
-                row = (b * oh + y) * ow + xo
-                for i in range(kh):
-                    hi = y * sh + i * dh
-                    for j in range(kw):
-                        wi = xo * sw + j * dw
-                        offset = i * kw + j
-                        for ch in range(c):
-                            cols[row, ch * khw + offset] = xpad[hi, wi, ch]
-
-
-@njit(cache=True, error_model="numpy")
-def _col2im_planar_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Scatter-add cols (N*OH*OW, C*KH*KW) into x (N, C, H, W), which is overwritten."""
-    n, c, h, w = x.shape
-    xpad = np.empty((c, h + 2 * ph, w + 2 * pw), x.dtype)
-    for b in range(n):
-        xpad[:] = 0
-        for y in range(oh - 1, -1, -1):
-            for xo in range(ow - 1, -1, -1):
-                row = (b * oh + y) * ow + xo
-                col = 0
-                for ch in range(c):
-                    for i in range(kh):
-                        hi = y * sh + i * dh
-                        for j in range(kw):
-                            xpad[ch, hi, xo * sw + j * dw] += cols[row, col]
-                            col += 1
-        for ch in range(c):
-            for hh in range(h):
-                for ww in range(w):
-                    x[b, ch, hh, ww] = xpad[ch, hh + ph, ww + pw]
-
-
-@njit(cache=True, error_model="numpy")
-def _col2im_channels_last_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Scatter-add cols (N*OH*OW, C*KH*KW) into x (N, C, H, W), which is overwritten."""
-    n, c, h, w = x.shape
-    khw = kh * kw
-    xpad = np.empty((h + 2 * ph, w + 2 * pw, c), x.dtype)
-    for b in range(n):
-        xpad[:] = 0
-        for y in range(oh - 1, -1, -1):
-            for xo in range(ow - 1, -1, -1):
-                row = (b * oh + y) * ow + xo
-                for i in range(kh):
-                    hi = y * sh + i * dh
-                    for j in range(kw):
-                        wi = xo * sw + j * dw
-                        offset = i * kw + j
-                        for ch in range(c):
-                            xpad[hi, wi, ch] += cols[row, ch * khw + offset]
-        for ch in range(c):
-            for hh in range(h):
-                for ww in range(w):
-                    x[b, ch, hh, ww] = xpad[hh + ph, ww + pw, ch]
-
-
-def im2col(x, kh, kw, stride, padding, dilation):
-    """Numba im2col; see :func:`minigrad.kernels.reference.im2col`.
-
-    x (N, C, H, W) -> cols (N*OH*OW, C*KH*KW), C-contiguous, x's dtype.
-    """
-    if not _is_float_ndarray(x) or x.ndim != 4 or x.shape[1] == 1:
-        # With a single channel the reference's KH*KW long strided copies are
-        # as fast as it gets (measured 1.2x faster than the planar kernel).
-        return ref.im2col(x, kh, kw, stride, padding, dilation)
-    n, c, h, w = x.shape
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
-        h, w, kh, kw, stride, padding, dilation)
-    cols = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
-    kernel = (_im2col_channels_last_kernel if c >= _CHANNELS_LAST_MIN_C
-              else _im2col_planar_kernel)
-    kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    return cols
-
-
-def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
-    """Numba col2im; see :func:`minigrad.kernels.reference.col2im`.
-
-    cols (N*OH*OW, C*KH*KW) -> x (N, C, H, W), cols' dtype.
-    """
-    if not _is_float_ndarray(cols) or cols.ndim != 2:
-        return ref.col2im(cols, x_shape, kh, kw, stride, padding, dilation)
-    n, c, h, w = x_shape
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
-        h, w, kh, kw, stride, padding, dilation)
-    if cols.shape != (n * oh * ow, c * kh * kw):
-        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
-    x = np.empty((n, c, h, w), dtype=cols.dtype)
-    kernel = (_col2im_channels_last_kernel if c >= _CHANNELS_LAST_MIN_C
-              else _col2im_planar_kernel)
-    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
-    return x
 
 
 # =========================================================================== scatter-add
@@ -442,14 +293,24 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
     return param
 
 
-# =========================================================================== im2col / col2im, (i, j, c) columns
-# The kernels behind the convolutions (minigrad/ops/conv.py). Columns ordered (i, j, c) make
-# the innermost loop a contiguous run of C values on both sides (the channels-last padded
-# image and the row of cols), so these copy and add whole vectors that LLVM vectorises,
-# instead of the stride-KH*KW scatter of the (c, i, j) order above (measured in
-# benchmarks/NOTES.md). col2im is a gather (each pixel summed once from its taps). Serial, for
-# the reason given at the top of this module. Bitwise equal to the reference: im2col is a copy;
-# col2im adds in increasing (i, j) order per pixel, as the reference's loop does.
+# =========================================================================== im2col / col2im
+# The kernels behind the convolutions (minigrad/ops/conv.py), columns ordered (i, j, c). That
+# order makes the innermost loop a contiguous run of C values on both sides (the channels-last
+# padded image and the row of cols), so these copy and add whole vectors that LLVM vectorises,
+# instead of the stride-KH*KW scatter of a (c, i, j) order (measured in benchmarks/NOTES.md).
+# Serial, for the reason given at the top of this module. Bitwise equal to the reference:
+# im2col is a copy; col2im adds in increasing (i, j) order per pixel, as the reference's loop
+# does.
+#
+# col2im has two loop structures. With many channels it is a gather (each pixel's C-vector
+# summed once from its taps). With few, the gather's per-tap index arithmetic is no longer
+# amortised over a C-vector (3-4x slower than a scatter at C = 1, e.g. CycleGAN's 7x7
+# one-channel layer), and a scatter over the padded image with the channel loop outermost (at
+# C = 1: KH*KW adds per output position, no divisions) is the faster one; they are about equal at
+# C = 4 (64 images, 14x14, k4 s2 p1), where the gather starts.
+
+_COL2IM_GATHER_MIN_C = 4
+
 
 @njit(cache=True, error_model="numpy")
 def _pad_channels_last(x, b, ph, pw, xpad):
@@ -481,7 +342,7 @@ def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 
 @njit(cache=True, error_model="numpy")
-def _col2im_hwc_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+def _col2im_hwc_gather_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten.
 
     A gather: each pixel's C-vector is summed once, in a buffer, from the window entries that
@@ -513,17 +374,38 @@ def _col2im_hwc_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                     x[b, ch, hh, ww] = acc[hh, ww, ch]
 
 
+@njit(cache=True, error_model="numpy")
+def _col2im_hwc_scatter_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten; for few channels.
+
+    A scatter-add of each row into a zero-padded (C, HP, WP) image, channel by channel. It walks
+    the output positions backwards, so that each pixel receives its taps in increasing (i, j)
+    order (a larger i belongs to a smaller output row): the reference's order, so bitwise
+    equal."""
+    n, c, h, w = x.shape
+    xpad = np.empty((c, h + 2 * ph, w + 2 * pw), x.dtype)
+    for b in range(n):
+        xpad[:] = 0
+        for y in range(oh - 1, -1, -1):
+            for xo in range(ow - 1, -1, -1):
+                row = (b * oh + y) * ow + xo
+                for ch in range(c):
+                    for i in range(kh):
+                        hi = y * sh + i * dh
+                        for j in range(kw):
+                            xpad[ch, hi, xo * sw + j * dw] += cols[row, (i * kw + j) * c + ch]
+        x[b] = xpad[:, ph:ph + h, pw:pw + w]
+
+
 def im2col_hwc(x, kh, kw, stride, padding, dilation):
     """Numba im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
 
     x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
     """
-    if not _is_float_ndarray(x) or x.ndim != 4:
+    if not _is_float_ndarray(x) or x.ndim != 4 or x.shape[1] == 1:
+        # With a single channel the reference's KH*KW long strided copies are the fastest
+        # (3x faster than this kernel for 64 images, 28x28, 7x7).
         return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
-    if x.shape[1] == 1:
-        # One channel: (i, j, c) and (c, i, j) are the same order, and the reference's
-        # KH*KW strided copies are the fastest (see im2col).
-        return ref.im2col(x, kh, kw, stride, padding, dilation)
     n, c, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
@@ -544,10 +426,10 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
         h, w, kh, kw, stride, padding, dilation)
     if cols.shape != (n * oh * ow, kh * kw * c):
         raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
-    if c == 1:  # the same order as col2im's; its planar kernel is the one tuned for C = 1
-        return col2im(cols, x_shape, kh, kw, stride, padding, dilation)
     x = np.empty((n, c, h, w), dtype=cols.dtype)
-    _col2im_hwc_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    kernel = (_col2im_hwc_gather_kernel if c >= _COL2IM_GATHER_MIN_C
+              else _col2im_hwc_scatter_kernel)
+    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
     return x
 
 

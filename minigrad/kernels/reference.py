@@ -1,7 +1,7 @@
 """Readable NumPy reference implementations of minigrad's array kernels.
 
 These functions are the *specification* of every kernel: faster back ends
-(``numba_cpu``, a future ``cupy_gpu``) must agree with them, and the tests in
+(``numba_cpu``, ``cupy_gpu``) must agree with them, and the tests in
 ``tests/test_kernels.py`` check exactly that.  They know nothing about autograd:
 inputs and outputs are raw arrays.
 
@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col", "col2im", "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
     "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -78,7 +78,7 @@ def _conv_geometry(h, w, kh, kw, stride, padding, dilation):
 
 # --------------------------------------------------------------------------- im2col / col2im
 
-def im2col(x, kh, kw, stride, padding, dilation):
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
     """Unfold the sliding windows of a batch of images into the rows of a matrix.
 
     Args:
@@ -87,111 +87,52 @@ def im2col(x, kh, kw, stride, padding, dilation):
         stride, padding, dilation: (h, w) int pairs (an int means both).
 
     Returns:
-        C-contiguous array ``cols`` of shape (N*OH*OW, C*KH*KW) and x's dtype, with
-        rows ordered (n, oh, ow) and columns ordered (c, i, j)::
+        C-contiguous array ``cols`` of shape (N*OH*OW, KH*KW*C) and x's dtype, with rows
+        ordered (n, oh, ow) and columns ordered (i, j, c)::
 
-            cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j]
+            cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c]
                 = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
 
         where ``x_padded`` is x with ``ph``/``pw`` zeros on each side and
         ``OH = (H + 2*ph - dh*(KH-1) - 1)//sh + 1`` (likewise OW).
 
-    A convolution is then ``cols @ weight.reshape(C_out, -1).T``.
+    A convolution is then ``cols @ weight.transpose(0, 2, 3, 1).reshape(C_out, -1).T``. The
+    columns are torch's ``unfold`` columns, ordered (c, i, j), permuted: in the (i, j, c) order
+    the C channels of a pixel are, for each window offset (i, j), one contiguous run in both the
+    channels-last padded image and the row, so a fast kernel copies (and :func:`col2im_hwc`
+    adds) whole C-vectors instead of scattering single values KH*KW entries apart.
     """
     xp = _xp(x)
     n, c, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
-    # Work channels-last, (N, H, W, C), so that each copy below writes whole
-    # (c,) vectors straight into the final (n, oh, ow, c, i, j) layout.
+    # Work channels-last, (N, H, W, C), so that each copy below writes whole (c,) vectors.
     x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1)
-
-    # One strided slice per kernel offset (i, j): output position (oh, ow)
-    # sees x_pad[oh*sh + i*dh, ow*sw + j*dw], i.e. rows i*dh, i*dh + sh, ...
-    col = xp.empty((n, oh, ow, c, kh, kw), dtype=x.dtype)
-    for i in range(kh):
-        i0 = i * dh
-        for j in range(kw):
-            j0 = j * dw
-            col[:, :, :, :, i, j] = x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :]
-    return col.reshape(n * oh * ow, c * kh * kw)  # a view: col is C-contiguous
-
-
-def col2im(cols, x_shape, kh, kw, stride, padding, dilation):
-    """Adjoint of :func:`im2col`: scatter-add window columns back onto images.
-
-    Args:
-        cols: array of shape (N*OH*OW, C*KH*KW), laid out as im2col's output.
-        x_shape: (N, C, H, W), the shape of the im2col input.
-        kh, kw, stride, padding, dilation: as for :func:`im2col`.
-
-    Returns:
-        Array ``x`` of shape (N, C, H, W) and cols' dtype.  Entries covered by
-        several (overlapping) windows receive the sum of their contributions;
-        contributions landing in the padding are dropped.  This is the exact
-        transpose of im2col: ``<im2col(x), C> == <x, col2im(C)>``.
-    """
-    xp = _xp(cols)
-    n, c, h, w = x_shape
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
-    if cols.shape != (n * oh * ow, c * kh * kw):
-        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, c * kh * kw)}")
-
-    col = cols.reshape(n, oh, ow, c, kh, kw)
-    x_pad = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=cols.dtype)  # channels-last
-    for i in range(kh):
-        i0 = i * dh
-        for j in range(kw):
-            j0 = j * dw
-            # Within one (i, j) the strided slice touches each pixel at most
-            # once, so a plain += accumulates correctly.
-            x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, :, i, j]
-    x = x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
-    return xp.ascontiguousarray(x)
-
-
-def im2col_hwc(x, kh, kw, stride, padding, dilation):
-    """:func:`im2col` with the columns of each row ordered (i, j, c) instead of (c, i, j).
-
-    Args and geometry as for :func:`im2col`.
-
-    Returns:
-        C-contiguous array ``cols`` of shape (N*OH*OW, KH*KW*C), x's dtype::
-
-            cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c]
-                = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
-
-    It is :func:`im2col` with its columns permuted, so a convolution is
-    ``cols @ weight.transpose(0, 2, 3, 1).reshape(C_out, -1).T``. This order is the
-    faster one to build: for each window offset (i, j) the C channels of a pixel are one
-    contiguous run in both the channels-last padded image and the row, so a fast kernel
-    copies (and :func:`col2im_hwc` adds) whole C-vectors instead of scattering single values
-    KH*KW entries apart.
-    """
-    xp = _xp(x)
-    n, c, h, w = x.shape
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = _conv_geometry(h, w, kh, kw, stride, padding, dilation)
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1)
+    # One strided slice per kernel offset (i, j): output position (oh, ow) sees
+    # x_pad[oh*sh + i*dh, ow*sw + j*dw], i.e. rows i*dh, i*dh + sh, ...
     col = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
     for i in range(kh):
         i0 = i * dh
         for j in range(kw):
             j0 = j * dw
             col[:, :, :, i, j, :] = x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :]
-    return col.reshape(n * oh * ow, kh * kw * c)
+    return col.reshape(n * oh * ow, kh * kw * c)  # a view: col is C-contiguous
 
 
 def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
-    """Adjoint of :func:`im2col_hwc`: :func:`col2im` for columns ordered (i, j, c).
+    """Adjoint of :func:`im2col_hwc`: scatter-add window columns back onto images.
 
     Args:
         cols: array of shape (N*OH*OW, KH*KW*C), laid out as im2col_hwc's output.
-        x_shape, kh, kw, stride, padding, dilation: as for :func:`col2im`.
+        x_shape: (N, C, H, W), the shape of the im2col_hwc input.
+        kh, kw, stride, padding, dilation: as for :func:`im2col_hwc`.
 
     Returns:
-        C-contiguous array ``x`` of shape (N, C, H, W), cols' dtype, with
+        C-contiguous array ``x`` of shape (N, C, H, W) and cols' dtype. Entries covered by
+        several (overlapping) windows receive the sum of their contributions; contributions
+        landing in the padding are dropped. This is the exact transpose of im2col_hwc:
         ``<im2col_hwc(x), C> == <x, col2im_hwc(C)>``. Each pixel receives its window
-        contributions in increasing (i, j) order (the loop below), which fast kernels
-        follow so that their sums are bitwise equal to this one.
+        contributions in increasing (i, j) order (the loop below), which fast kernels follow
+        so that their sums are bitwise equal to this one.
     """
     xp = _xp(cols)
     n, c, h, w = x_shape
@@ -204,6 +145,8 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
         i0 = i * dh
         for j in range(kw):
             j0 = j * dw
+            # Within one (i, j) the strided slice touches each pixel at most once, so a
+            # plain += accumulates correctly.
             x_pad[:, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw, :] += col[:, :, :, i, j, :]
     return xp.ascontiguousarray(x_pad[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2))
 
@@ -211,7 +154,7 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
     """:func:`im2col_hwc` with each image's matrix transposed: torch's ``unfold`` layout.
 
-    Args and geometry as for :func:`im2col`.
+    Args and geometry as for :func:`im2col_hwc`.
 
     Returns:
         C-contiguous array ``u`` of shape (N, KH*KW*C, OH*OW), x's dtype::

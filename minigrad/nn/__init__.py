@@ -15,13 +15,17 @@ from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNo
                                 ConvTranspose2d, CrossEntropyLoss, Dropout, Dropout2d, Embedding,
                                 Flatten, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU,
                                 Linear, LogSoftmax, MSELoss, NLLLoss, ReflectionPad2d, ReLU,
-                                Sigmoid, Softmax, Softplus, Tanh, Unflatten, Upsample, ZeroPad2d)
+                                Sigmoid, Softmax, Softplus, SyncBatchNorm, Tanh, Unflatten,
+                                Upsample, ZeroPad2d)
 from minigrad.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
 
 __all__ = [
-    "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
+    "functional", "init", "utils", "parallel", "Module", "Parameter", "Sequential", "ModuleList",
+    "ModuleDict",
     "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
-    "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding", "Upsample",
+    "SyncBatchNorm", "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding",
+    "Upsample",
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",

@@ -31,7 +31,6 @@ import numpy as np
 
 from minigrad import functional as _F
 from minigrad.autograd.anomaly import is_anomaly_enabled
-from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import rand
 from minigrad.ops import conv as _conv
 from minigrad.ops import elementwise as _E
@@ -221,7 +220,10 @@ def _normalize(x, axes, eps, weight, bias, wshape):
 
 
 def _update_running(running, value, momentum):
-    """running <- (1 - momentum) running + momentum value, in place on the raw array."""
+    """running <- (1 - momentum) running + momentum value, in place on the raw array (so outside
+    any graph); nothing when running is None."""
+    if running is None:
+        return
     r = running.data
     v = value.astype(r.dtype, copy=False).reshape(r.shape)
     r *= r.dtype.type(1.0 - momentum)
@@ -266,12 +268,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
     y, mean, var = _normalize(input, axes, eps, weight, bias, wshape)
-    if running_mean is not None or running_var is not None:
-        with no_grad():
-            if running_mean is not None:
-                _update_running(running_mean, mean.data, momentum)
-            if running_var is not None:
-                _update_running(running_var, var.data * (n / (n - 1)), momentum)
+    _update_running(running_mean, mean.data, momentum)
+    _update_running(running_var, var.data * (n / (n - 1)), momentum)  # unbiased, as in PyTorch
     return y
 
 
@@ -296,12 +294,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
     y, mean, var = _normalize(input, axes, eps, weight, bias, wshape)
-    if running_mean is not None or running_var is not None:
-        with no_grad():
-            if running_mean is not None:
-                _update_running(running_mean, mean.data.mean(axis=0), momentum)
-            if running_var is not None:
-                _update_running(running_var, (var.data * (n / (n - 1))).mean(axis=0), momentum)
+    _update_running(running_mean, mean.data.mean(axis=0), momentum)
+    _update_running(running_var, (var.data * (n / (n - 1))).mean(axis=0), momentum)
     return y
 
 

@@ -18,6 +18,8 @@ import numbers
 import numpy as np
 
 from minigrad import creation
+from minigrad import distributed as dist
+from minigrad.distributed.functional import all_reduce
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.module import Module, Parameter
@@ -289,6 +291,74 @@ class BatchNorm2d(_BatchNorm):
     """BatchNorm over (N, C, H, W) inputs, per channel C (statistics over N, H, W)."""
     _ranks = (4,)
     _expected = "4-D input (N, C, H, W)"
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm whose batch statistics are those of the *global* batch, over all processes of
+    the default process group (``torch.nn.SyncBatchNorm``); input (N, C, *), per channel C.
+
+    The statistics go through :func:`minigrad.distributed.functional.all_reduce`, whose backward
+    is itself an all_reduce: each process's gradient includes what its samples did to the other
+    processes' outputs through the shared mean and variance, so the gradients (of any order)
+    are those of BatchNorm on the concatenated batch. Costs three small all_reduces per forward
+    (sample count, sums, squared deviations) and two per backward, all of size C.
+
+    Every process must call it together when it uses batch statistics. In eval mode (with
+    running statistics), or without an initialised process group of more than one process, it
+    is exactly BatchNorm.
+    """
+    _ranks = (2, 3, 4, 5)
+    _expected = "input (N, C, *) of 2 to 5 dims"
+
+    def forward(self, x):
+        use_batch = self.training or not self.track_running_stats
+        if not use_batch or not dist.is_initialized() or dist.get_world_size() == 1:
+            return super().forward(x)
+        self._check_input(x)
+        momentum = self._momentum()
+        axes = (0,) + tuple(range(2, x.ndim))
+        wshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        count = Tensor._wrap(x.xp.asarray([x.data.size // x.shape[1]], dtype=np.int64), False,
+                             None)
+        dist.all_reduce(count)
+        n = int(count.data[0])
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got {n} "
+                             f"over all processes (input size {tuple(x.shape)} here)")
+        mean = all_reduce(x.sum(axes)) / n
+        d = x + (-mean).reshape(wshape)
+        var = all_reduce((d ** 2).sum(axes)) / n
+        scale = (var + self.eps) ** -0.5
+        if self.weight is not None:
+            scale = scale * self.weight
+        y = d * scale.reshape(wshape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(wshape)
+        if self.training and self.track_running_stats:
+            F._update_running(self.running_mean, mean.data, momentum)
+            F._update_running(self.running_var, var.data * (n / (n - 1)), momentum)
+        return y
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module) -> Module:
+        """``module`` with every BatchNorm1d/2d replaced by a SyncBatchNorm that shares its
+        parameters and buffers (the module itself is changed; returned, or the replacement if
+        ``module`` is a BatchNorm)."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, cls):
+            out = cls(module.num_features, eps=module.eps, momentum=module.momentum,
+                      affine=module.affine, track_running_stats=module.track_running_stats,
+                      bias=module.bias is not None)
+            if module.affine:
+                out.weight = module.weight
+                if module.bias is not None:
+                    out.bias = module.bias
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                setattr(out, name, getattr(module, name))
+            out.train(module.training)
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child))
+        return out
 
 
 class InstanceNorm2d(_NormBase):

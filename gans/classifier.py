@@ -1,0 +1,327 @@
+"""The classifier the scores are measured with: a small CNN trained with minigrad, once per dataset,
+and cached.
+
+The standard scores (Inception Score, FID) use an ImageNet Inception-v3 network, which means
+nothing on 28x28 digits. As in much of the MNIST GAN literature, this project uses a classifier
+trained on the dataset itself instead: its softmax gives the Inception Score and class counts, its
+128-d penultimate activations are the feature space of FID, KID, precision/recall and
+density/coverage (see gans/scores.py for the math, gans/metrics.py for the report).
+
+:class:`Classifier` (~0.43 M parameters: three 3x3 convolutions, two of them with stride 2, then
+Linear(3136, 128) - ReLU - Dropout - Linear(128, 10)) is trained once per dataset with a fixed
+seed (:func:`train_classifier`, recipe in :data:`DATASETS`) and cached with its test accuracy in
+``minigrad.data.cache_dir() / "classifiers" / "{dataset}.npz"`` (:func:`get_classifier`).
+
+    from gans import classifier
+    model = classifier.get_classifier("mnist")
+    feats, probs = classifier.features_and_probs(model, images)   # (N, 128), (N, 10) float64
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import minigrad
+from minigrad import backend, nn, optim
+from minigrad import data as mdata
+from minigrad.nn import functional as F
+from minigrad.utils import io
+
+__all__ = [
+    "Classifier", "DATASETS", "canonical_dataset", "classifier_path", "train_classifier",
+    "evaluate_accuracy", "get_classifier", "features_and_probs", "load_split", "random_shift",
+    "to_numpy",
+]
+
+# Bump when the architecture or the training code changes: a cached classifier of another
+# version (or trained with another recipe than DATASETS') is retrained instead of loaded.
+CLASSIFIER_VERSION = 1
+N_CLASSES = 10
+
+# Per dataset: the loader, the accuracy the cached classifier must reach, and its training recipe.
+DATASETS = {
+    "mnist": dict(load=mdata.mnist_dataset, min_accuracy=0.99,
+                  recipe=dict(epochs=4, batch_size=128, lr=2e-3, max_shift=2, seed=0)),
+    "fashion_mnist": dict(load=mdata.fashion_mnist_dataset, min_accuracy=0.90,
+                          recipe=dict(epochs=5, batch_size=128, lr=2e-3, max_shift=0, seed=0)),
+}
+_ALIASES = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist",
+            "fashionmnist": "fashion_mnist"}
+
+
+def canonical_dataset(dataset: str) -> str:
+    """'mnist' or 'fashion_mnist' (accepts 'fashion', 'fashion-mnist'); ValueError otherwise."""
+    name = _ALIASES.get(str(dataset).lower(), str(dataset).lower())
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: the metrics know "
+                         f"{', '.join(DATASETS)} (a classifier is trained per dataset)")
+    return name
+
+
+# ------------------------------------------------------------------------------ the network
+class Classifier(nn.Module):
+    """A small CNN: conv3x3(1->w) - ReLU - conv3x3/2(w->2w) - ReLU - conv3x3/2(2w->4w) - ReLU -
+    Linear(4w * (s/4)^2, hidden) - ReLU - Dropout - Linear(hidden, n_classes).
+
+    ``embed(x)`` is the ReLU'd ``hidden``-d penultimate activation (the FID feature space),
+    ``forward(x)`` the logits. ``image_size`` only sets the size of the first Linear (28 for
+    MNIST; the tests use 8 for scikit-learn's 8x8 digits).
+    """
+
+    def __init__(self, n_classes: int = N_CLASSES, width: int = 16, hidden: int = 128,
+                 dropout: float = 0.3, image_size: int = 28, in_channels: int = 1):
+        super().__init__()
+        self.config = dict(n_classes=n_classes, width=width, hidden=hidden, dropout=dropout,
+                           image_size=image_size, in_channels=in_channels)
+        self.conv1 = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1)
+        side = (image_size + 1) // 2
+        side = (side + 1) // 2
+        self.fc1 = nn.Linear(4 * width * side * side, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, n_classes)
+
+    def embed(self, x):
+        h = F.relu(self.conv1(x))
+        h = F.relu(self.conv2(h))
+        h = F.relu(self.conv3(h))
+        return F.relu(self.fc1(h.reshape(h.shape[0], -1)))
+
+    def head(self, features):
+        return self.fc2(self.drop(features))
+
+    def forward(self, x):
+        return self.head(self.embed(x))
+
+
+def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator,
+                 fill: float = -1.0) -> np.ndarray:
+    """Translate every image by its own random (dy, dx) in [-max_shift, max_shift]^2 pixels;
+    uncovered pixels get ``fill`` (the background, -1 in [-1, 1] images). (N, C, H, W) -> same."""
+    if max_shift <= 0:
+        return images
+    n, c, h, w = images.shape
+    s = int(max_shift)
+    padded = np.full((n, c, h + 2 * s, w + 2 * s), fill, dtype=images.dtype)
+    padded[:, :, s:s + h, s:s + w] = images
+    dy = rng.integers(-s, s + 1, size=n)
+    dx = rng.integers(-s, s + 1, size=n)
+    out = np.empty_like(images)
+    for oy in range(-s, s + 1):          # at most (2s+1)^2 slices per batch, not one per image
+        for ox in range(-s, s + 1):
+            sel = np.flatnonzero((dy == oy) & (dx == ox))
+            if sel.size:
+                out[sel] = padded[sel, :, s - oy:s - oy + h, s - ox:s - ox + w]
+    return out
+
+
+def _predict_logits(model, images: np.ndarray, batch_size: int = 500):
+    """(features, logits) as float64 arrays, under no_grad() and eval()."""
+    was_training = model.training
+    model.eval()
+    feats, logits = [], []
+    try:
+        with minigrad.no_grad():
+            for start in range(0, len(images), batch_size):
+                x = minigrad.Tensor(np.ascontiguousarray(images[start:start + batch_size]))
+                f = model.embed(x)
+                z = model.head(f)
+                feats.append(np.asarray(backend.to_device(f.data, "cpu"), dtype=np.float64))
+                logits.append(np.asarray(backend.to_device(z.data, "cpu"), dtype=np.float64))
+    finally:
+        model.train(was_training)
+    if not feats:
+        return np.zeros((0, 0)), np.zeros((0, 0))
+    return np.concatenate(feats), np.concatenate(logits)
+
+
+def evaluate_accuracy(model, images: np.ndarray, labels: np.ndarray,
+                      batch_size: int = 500) -> float:
+    """Top-1 accuracy of ``model`` on (images, labels), in eval mode."""
+    _, logits = _predict_logits(model, images, batch_size)
+    return float(np.mean(logits.argmax(1) == np.asarray(labels)))
+
+
+def train_classifier(train_images: np.ndarray, train_labels: np.ndarray, *, epochs: int = 4,
+                     batch_size: int = 128, lr: float = 2e-3, max_shift: int = 2, seed: int = 0,
+                     test=None, model_kwargs=None, log=print):
+    """Train a :class:`Classifier` on (N, C, H, W) float32 images in [-1, 1] and int labels.
+
+    Adam (lr, betas 0.9/0.999) with a cosine learning-rate decay to 2% over all steps,
+    cross-entropy, random shifts of up to ``max_shift`` pixels on every batch, a fixed ``seed``
+    (weights, dropout, shuffling and shifts); minigrad's global generator is restored afterwards,
+    so training a classifier in the middle of a GAN run does not change that run.
+
+    Args:
+        test: optional (images, labels) evaluated after every epoch (logged).
+        model_kwargs: passed to :class:`Classifier` (the image size is taken from the images).
+        log: a print-like function, or None for silence.
+
+    Returns:
+        (model in eval mode, info dict with 'train_seconds' (without the per-epoch test
+        evaluations), 'epochs', 'history').
+    """
+    train_images = np.ascontiguousarray(train_images, dtype=np.float32)
+    train_labels = np.asarray(train_labels, dtype=np.int64)
+    if train_images.ndim != 4 or len(train_images) != len(train_labels):
+        raise ValueError(f"train_classifier wants (N, C, H, W) images and N labels, got "
+                         f"{train_images.shape} and {train_labels.shape}")
+    log = log or (lambda *a, **k: None)
+    kwargs = dict(image_size=train_images.shape[-1], in_channels=train_images.shape[1])
+    kwargs.update(model_kwargs or {})
+
+    saved_rng = backend.get_rng_state()
+    minigrad.manual_seed(seed)
+    try:
+        model = Classifier(**kwargs)
+        model.train()
+        opt = optim.Adam(model.parameters(), lr=lr)
+        loader = mdata.DataLoader((train_images, train_labels), batch_size=batch_size,
+                                  shuffle=True, seed=seed, to_tensor=False)
+        shift_rng = np.random.default_rng(seed + 1)
+        total = epochs * len(loader)
+        step = 0
+        history = []
+        t0, eval_seconds = time.perf_counter(), 0.0
+        for epoch in range(epochs):
+            loss_sum, correct, seen = 0.0, 0, 0
+            for xb, yb in loader:
+                for g in opt.param_groups:
+                    g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / total)))
+                xb = random_shift(xb, max_shift, shift_rng)
+                logits = model(minigrad.Tensor(xb))
+                loss = F.cross_entropy(logits, minigrad.Tensor(yb))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_sum += float(loss.item()) * len(yb)
+                correct += int((np.asarray(backend.to_device(logits.data, "cpu")).argmax(1)
+                                == yb).sum())
+                seen += len(yb)
+            row = dict(epoch=epoch + 1, loss=loss_sum / seen, train_acc=correct / seen,
+                       seconds=time.perf_counter() - t0 - eval_seconds)
+            if test is not None:
+                t_eval = time.perf_counter()
+                row["test_acc"] = evaluate_accuracy(model, *test)
+                eval_seconds += time.perf_counter() - t_eval
+            history.append(row)
+            log(f"  epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train acc "
+                f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
+                                             if "test_acc" in row else "")
+                + f" ({row['seconds']:.0f} s)")
+        model.eval()
+        return model, dict(train_seconds=time.perf_counter() - t0 - eval_seconds,
+                           epochs=epochs, history=history)
+    finally:
+        backend.set_rng_state(saved_rng)
+
+
+def classifier_path(dataset: str) -> Path:
+    """Where the classifier of ``dataset`` is cached."""
+    return mdata.cache_dir() / "classifiers" / f"{canonical_dataset(dataset)}.npz"
+
+
+def _fingerprint(model) -> str:
+    """A short hash of the weights: ties the cached real-data statistics (gans/metrics.py) to
+    one classifier, so retraining it invalidates them."""
+    h = hashlib.sha1()
+    for name, value in sorted(model.state_dict().items()):
+        arr = np.ascontiguousarray(backend.to_device(getattr(value, "data", value), "cpu"))
+        h.update(name.encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+_LOADED: dict[str, "Classifier"] = {}
+
+
+def load_split(dataset: str, split: str):
+    """(images float32 (N, 1, 28, 28) in [-1, 1], labels int64 (N,)) of a split of ``dataset``."""
+    ds = DATASETS[dataset]["load"](split)
+    images, labels = ds.arrays
+    return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+
+
+def get_classifier(dataset: str = "mnist", retrain: bool = False, verbose: bool = True):
+    """The cached classifier of ``dataset`` (trained on its training split on first use, a few
+    minutes on 2 CPU cores, then loaded from disk and kept in memory). Prints its test accuracy.
+
+    The model has ``.test_accuracy``, ``.train_seconds`` and ``.fingerprint`` attributes.
+    """
+    dataset = canonical_dataset(dataset)
+    say = print if verbose else (lambda *a, **k: None)
+    path = classifier_path(dataset)
+    if not retrain and dataset in _LOADED:
+        model = _LOADED[dataset]
+        say(f"[metrics] {dataset} classifier: test accuracy {model.test_accuracy:.2%} ({path})")
+        return model
+
+    model = None
+    if not retrain and path.exists():
+        try:
+            ckpt = io.load(path)
+            if (ckpt.get("version") == CLASSIFIER_VERSION
+                    and ckpt.get("recipe") == DATASETS[dataset]["recipe"]):
+                model = Classifier(**ckpt["config"])
+                model.load_state_dict(ckpt["model"])
+                model.eval()
+                model.test_accuracy = float(ckpt["test_accuracy"])
+                model.train_seconds = float(ckpt.get("train_seconds", float("nan")))
+            else:
+                say(f"[metrics] {path} holds another classifier version or recipe "
+                    f"({ckpt.get('version')}, {ckpt.get('recipe')}): retraining")
+        except (io.CheckpointError, KeyError, ValueError, TypeError) as exc:
+            say(f"[metrics] cannot use {path} ({exc}): retraining")
+            model = None
+
+    if model is None:
+        spec = DATASETS[dataset]
+        recipe = spec["recipe"]
+        say(f"[metrics] training the {dataset} classifier (once; cached at {path}) with {recipe}")
+        x_train, y_train = load_split(dataset, "train")
+        x_test, y_test = load_split(dataset, "test")
+        model, info = train_classifier(x_train, y_train, **recipe, log=say,
+                                       test=(x_test, y_test))
+        acc = evaluate_accuracy(model, x_test, y_test)
+        model.test_accuracy = acc
+        model.train_seconds = info["train_seconds"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        io.save({"version": CLASSIFIER_VERSION, "dataset": dataset, "config": model.config,
+                 "recipe": recipe, "model": model.state_dict(), "test_accuracy": acc,
+                 "train_seconds": info["train_seconds"],
+                 "history": info["history"]}, path)
+        if acc < spec["min_accuracy"]:
+            say(f"[metrics] WARNING: the {dataset} classifier reaches only {acc:.2%} test "
+                f"accuracy (wanted >= {spec['min_accuracy']:.0%})")
+    model.fingerprint = _fingerprint(model)
+    _LOADED[dataset] = model
+    say(f"[metrics] {dataset} classifier: test accuracy {model.test_accuracy:.2%} ({path})")
+    return model
+
+
+# ------------------------------------------------------------------------------ features
+def to_numpy(a):
+    """A minigrad Tensor, a CuPy array or an array-like as a NumPy array (on the host)."""
+    if isinstance(a, minigrad.Tensor):
+        a = a.data
+    return np.asarray(backend.to_device(a, "cpu")) if isinstance(
+        a, backend.array_types()) else np.asarray(a)
+
+
+def features_and_probs(classifier, images, batch_size: int = 500):
+    """The classifier's penultimate features (N, 128) and softmax probabilities (N, 10), both
+    float64, computed in batches under ``no_grad()`` and ``eval()`` (its mode is restored)."""
+    x = np.ascontiguousarray(to_numpy(images), dtype=np.float32)
+    feats, logits = _predict_logits(classifier, x, batch_size)
+    z = logits - logits.max(1, keepdims=True)
+    probs = np.exp(z)
+    probs /= probs.sum(1, keepdims=True)
+    return feats, probs
+
+

@@ -1,0 +1,166 @@
+"""``python -m gans sweep``: train variants x seeds at one budget, score each, tabulate.
+
+    python -m gans sweep --models dcgan,lsgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
+    python -m gans sweep --models dcgan --seeds 0,1,2 --epochs 3 --framework torch --out runs/sweep
+    python -m gans sweep --out runs/sweep --table     # the table of what is done so far
+
+Each (model, seed) trains with the variant's defaults (its paper's recipe) in its own run folder
+under OUT (``fit``: it resumes after an interruption), then draws ``--n`` samples (seeded) and
+scores them with the dataset's classifier (``gans.metrics``). One JSON line per finished run is
+appended to OUT/results.jsonl, with the command that reproduces it; a run already there is not
+repeated. ``--framework torch`` trains the PyTorch twin instead (``benchmarks/train_twin.py``:
+same initial weights, data order and hyperparameters). The table (OUT/table.md, also printed)
+gives each metric's mean and sample standard deviation over the seeds of a row.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: The scores tabulated, in this order, when present (name in the scores dict -> column).
+COLUMNS = {"inception_score": "IS", "is": "IS", "fid": "FID", "kid": "KID",
+           "precision": "precision", "recall": "recall", "density": "density",
+           "coverage": "coverage", "classes_covered": "classes", "classes": "classes",
+           "label_accuracy": "label acc", "label_acc": "label acc",
+           "intra_fid": "intra-class FID"}
+
+
+def run_key(row: dict) -> tuple:
+    return (row["model"], row["dataset"], row["framework"], row["epochs"], row["seed"])
+
+
+def load_results(out: Path) -> list[dict]:
+    path = out / "results.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def command_line(model, seed, dataset, epochs, framework, n, out) -> str:
+    args = ["python", "-m", "gans", "sweep", "--models", model, "--seeds", str(seed),
+            "--dataset", dataset, "--epochs", str(epochs), "--n", str(n), "--out", str(out)]
+    if framework != "minigrad":
+        args += ["--framework", framework]
+    return shlex.join(args)
+
+
+def _train_minigrad(model_name, seed, dataset, epochs, folder, n):
+    import gans
+    import minigrad
+    from gans import datasets
+    from gans.trainer import fit
+    from minigrad.data import DataLoader
+
+    minigrad.manual_seed(seed)
+    model = gans.get_model(model_name)()
+    loader = DataLoader(datasets.load(dataset, "train", image_to_image=model.image_to_image),
+                        batch_size=model.config.batch_size, shuffle=True, drop_last=True,
+                        seed=seed)
+    fit(model, loader, epochs=epochs, out_dir=folder, sample_every=0, progress=False)
+    minigrad.manual_seed(seed)  # the samples depend on the seed only, not on how training went
+    labels = np.arange(n) % model.config.n_classes if model.conditional else None
+    images = [model.sample(min(500, n - s), None if labels is None else labels[s:s + 500]).numpy()
+              for s in range(0, n, 500)]
+    np.save(folder / "samples.npy", np.concatenate(images).astype(np.float32))
+    if labels is not None:
+        np.save(folder / "labels.npy", labels.astype(np.int64))
+    return model.d_step
+
+
+def _train_torch(model_name, seed, dataset, epochs, folder, n, threads):
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "benchmarks.train_twin", "--model", model_name, "--dataset",
+           dataset, "--epochs", str(epochs), "--seed", str(seed), "--n", str(n), "--out",
+           str(folder), "--threads", str(threads)]
+    subprocess.run(cmd, check=True, cwd=root)
+    return json.loads((folder / "summary.json").read_text())["steps"]
+
+
+def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="minigrad",
+            threads=2, log=print) -> dict:
+    """Train, sample and score one (model, seed); returns the results row (not yet saved)."""
+    from gans import metrics
+
+    folder = out / f"{model_name}_{dataset}_{framework}_e{epochs}_seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log(f"[sweep] {model_name} seed {seed} ({framework}, {epochs} epochs) in {folder}")
+    t0 = time.perf_counter()
+    if framework == "minigrad":
+        steps = _train_minigrad(model_name, seed, dataset, epochs, folder, n)
+    elif framework == "torch":
+        steps = _train_torch(model_name, seed, dataset, epochs, folder, n, threads)
+    else:
+        raise ValueError(f"framework must be minigrad or torch, got {framework!r}")
+    wall = time.perf_counter() - t0
+    scores = metrics.score_file(folder / "samples.npy", dataset, verbose=False)
+    keep = {k: v for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"}
+    return {"model": model_name, "dataset": dataset, "framework": framework, "epochs": epochs,
+            "seed": seed, "steps": int(steps), "wall_s": round(wall, 1), "scores": keep,
+            "command": command_line(model_name, seed, dataset, epochs, framework, n, out)}
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: one row per (model, dataset, framework, epochs), mean +- std over its seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(run_key(r)[:4], []).append(r)
+    present = [k for k in COLUMNS if any(k in r["scores"] for r in rows)]
+    cols = list(dict.fromkeys(COLUMNS[k] for k in present))
+    head = ["model", "dataset", "framework", "epochs", "seeds", *cols, "min per run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (model, dataset, framework, epochs), rs in sorted(groups.items()):
+        cells = [model, dataset, framework, str(epochs), ",".join(str(r["seed"]) for r in rs)]
+        for col in cols:
+            keys = [k for k in present if COLUMNS[k] == col]
+            vals = [r["scores"][k] for r in rs for k in keys if k in r["scores"]]
+            cells.append(_mean_std(vals))
+        cells.append(f"{np.median([r['wall_s'] for r in rs]) / 60:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("mean +- sample standard deviation over the seeds (one value: a single seed); "
+                 "each run's command is in results.jsonl.")
+    return "\n".join(lines)
+
+
+def _mean_std(vals) -> str:
+    if not vals:
+        return ""
+    vals = np.asarray(vals, dtype=float)
+    digits = 3 if np.abs(vals).max() < 10 else 1
+    if len(vals) == 1:
+        return f"{vals[0]:.{digits}f}"
+    return f"{vals.mean():.{digits}f} +- {vals.std(ddof=1):.{digits}f}"
+
+
+def main(args) -> None:
+    """The ``sweep`` command (arguments parsed by gans.__main__)."""
+    out = Path(args.out)
+    done = {run_key(r) for r in load_results(out)}
+    if not args.table:
+        for model_name in args.models:
+            for seed in args.seeds:
+                key = (model_name, args.dataset, args.framework, args.epochs, seed)
+                if key in done:
+                    print(f"[sweep] {model_name} seed {seed}: already in {out / 'results.jsonl'}")
+                    continue
+                row = run_one(model_name, seed, args.dataset, args.epochs, out, n=args.n,
+                              framework=args.framework, threads=args.threads)
+                with open(out / "results.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"[sweep] {model_name} seed {seed}: " + ", ".join(
+                    f"{k} {v:.3g}" for k, v in row["scores"].items()))
+    rows = load_results(out)
+    if not rows:
+        print(f"[sweep] no finished runs in {out} yet")
+        return
+    text = table(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
