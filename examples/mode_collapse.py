@@ -46,17 +46,17 @@ from gans import theory as T  # noqa: E402
 
 _PLAIN = dict(g_batchnorm=False)
 RUNS = {  # name -> (label, config overrides)
-    "gan_k1": ("GAN, k=1", dict(method="gan", n_critic=1, **_PLAIN)),
-    "pacgan_k1": ("PacGAN2, k=1", dict(method="pacgan", pack=2, n_critic=1, **_PLAIN)),
-    "wgan_gp": ("WGAN-GP, 5 critic steps", dict(method="wgan_gp", n_critic=5, betas=(0.5, 0.9),
+    "gan_k1": ("GAN, k=1", dict(method="gan", d_steps=1, **_PLAIN)),
+    "pacgan_k1": ("PacGAN2, k=1", dict(method="pacgan", pack=2, d_steps=1, **_PLAIN)),
+    "wgan_gp": ("WGAN-GP, 5 critic steps", dict(method="wgan_gp", d_steps=5, betas=(0.5, 0.9),
                                                 **_PLAIN)),
-    "gan_k2": ("GAN, k=2", dict(method="gan", n_critic=2, **_PLAIN)),
-    "gan_k2_bn": ("GAN, k=2, BatchNorm G", dict(method="gan", n_critic=2, g_batchnorm=True)),
+    "gan_k2": ("GAN, k=2", dict(method="gan", d_steps=2, **_PLAIN)),
+    "gan_k2_bn": ("GAN, k=2, BatchNorm G", dict(method="gan", d_steps=2, g_batchnorm=True)),
     # not in the default list
-    "pacgan_k2_bn": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, n_critic=2,
+    "pacgan_k2_bn": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, d_steps=2,
                                                        g_batchnorm=True)),
     "wgan_gp_bn": ("WGAN-GP, 5 critic steps, BatchNorm G",
-                   dict(method="wgan_gp", n_critic=5, betas=(0.5, 0.9), g_batchnorm=True)),
+                   dict(method="wgan_gp", d_steps=5, betas=(0.5, 0.9), g_batchnorm=True)),
 }
 DEFAULT_RUNS = ("gan_k1", "pacgan_k1", "wgan_gp", "gan_k2", "gan_k2_bn")
 N_MODES = {"ring": 8, "grid": 25}

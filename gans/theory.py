@@ -23,7 +23,9 @@ part into a picture and ``tests/test_theory.py`` checks each claim.
    for the vanilla (non-saturating) GAN, PacGAN (packing) and WGAN-GP. With Algorithm 1's
    k = 1 the vanilla GAN collapses (0-2 modes, hopping between them); packing alone restores
    the coverage; k = 2 D steps (and BatchNorm in G) or WGAN-GP's 5 critic steps reach all the
-   modes with sharp samples (the table: docs/mode_collapse.md).
+   modes with sharp samples (the table: docs/mode_collapse.md). The toy model (``ToyGAN``) is
+   written to the protocol of :mod:`gans.protocol`, with the losses of :mod:`gans.losses`, and
+   trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
 
 4. **The vanishing gradient.** With s the logit D gives a fake, D(G(z)) = sigmoid(s) and
        d/ds  log(1 - sigmoid(s)) = -sigmoid(s)          (minimax loss:  -> 0 as D(G(z)) -> 0)
@@ -40,8 +42,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import minigrad
-from gans.losses import bce_fake, bce_real
-from gans.protocol import frozen
+from gans.losses import check_loss, d_loss, g_loss
+from gans.protocol import GANConfig, GANModel, frozen
+from gans.trainer import fit
+from gans.wgan_gp import gradient_penalty
 from minigrad import nn, optim
 from minigrad.data import grid_centres, ring_centres
 
@@ -51,6 +55,18 @@ LOG4 = math.log(4.0)
 def _softplus(x):
     """log(1 + e^x), exact for large |x| (NumPy)."""
     return np.logaddexp(0.0, x)
+
+
+def set_lr(optimizers, lr: float) -> None:
+    """Set the learning rate of every parameter group of ``optimizers``."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
+def linear_decay(lr: float, step: int, steps: int) -> float:
+    """``lr`` decayed linearly from step 0 to 1% of it at ``steps`` (and kept there)."""
+    return lr * max(1.0 - step / steps, 0.01)
 
 
 # =========================================================================== 1. D* and -log 4
@@ -180,16 +196,21 @@ def train_discriminator(p_data: Gaussian1D = P_DATA, p_g: Gaussian1D = P_G, step
     opt = optim.Adam(D.parameters(), lr=lr)
     losses = []
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * max(1.0 - step / steps, 0.01)
+        set_lr([opt], linear_decay(lr, step, steps))
         real = minigrad.tensor(p_data.sample(batch_size, rng))
         fake = minigrad.tensor(p_g.sample(batch_size, rng))
-        loss = bce_real(D(real)) + bce_fake(D(fake))  # = -V(D, G) on the batch
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        losses.append(discriminator_step(D, opt, real, fake))
     return D, np.asarray(losses)
+
+
+def discriminator_step(D: nn.Module, opt, real, fake) -> float:
+    """One optimizer step of D alone on -V(D, G) = -log D(x) - log(1 - D(G(z))), estimated on
+    the batches ``real`` and ``fake``; returns that estimate."""
+    loss = d_loss("minimax", D(real), D(fake))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
 # ===================================================================== 2. the bilinear game
@@ -281,7 +302,7 @@ TOY_METHODS = ("gan", "pacgan", "wgan_gp")
 
 
 @dataclass
-class ToyGANConfig:
+class ToyGANConfig(GANConfig):
     """One toy run. Defaults: the recipe that reaches the targets (see docs/mode_collapse.md).
 
     method   'gan'     the vanilla GAN, non-saturating G loss (Goodfellow et al. 2014)
@@ -292,15 +313,16 @@ class ToyGANConfig:
     G: z -> [Linear, BatchNorm1d, ReLU] x g_layers -> Linear -> 2   (BatchNorm: ``g_batchnorm``)
     D: x -> [Linear, LeakyReLU(0.2)] x d_layers -> Linear -> 1 (no normalisation: the
        gradient penalty is per sample)
-    Adam, learning rate decayed linearly to 1% over ``steps`` G updates, ``n_critic`` D steps
+    Adam, learning rate decayed linearly to 1% over ``steps`` G updates, ``d_steps`` D steps
     per G step. The networks see the data divided by the dataset's ``scale`` (ring 1, grid 2).
     """
 
+    latent_dim: int = 2
+    batch_size: int = 512
+    d_steps: int = 2  # D steps per G step (Algorithm 1's k; WGAN-GP's n_critic)
     method: str = "gan"
     dataset: str = "ring"
-    steps: int = 5000
-    batch_size: int = 512
-    latent_dim: int = 2
+    steps: int = 5000  # G steps
     g_hidden: int = 128
     g_layers: int = 3
     g_batchnorm: bool = True  # BatchNorm1d after each hidden Linear of G
@@ -310,27 +332,11 @@ class ToyGANConfig:
     betas: tuple = (0.5, 0.999)
     lr_decay: bool = True
     pack: int = 2  # PacGAN only
-    n_critic: int = 2  # D steps per G step (Algorithm 1's k)
     gp_weight: float = 0.1  # WGAN-GP's lambda on the toy problems (0.1 in the authors' toy code)
-    eval_every: int = 500
+    eval_every: int = 500  # G steps between two measurements
     n_eval: int = 2500
     snapshot_steps: tuple = ()
     seed: int = 0
-
-
-@dataclass
-class ToyGANResult:
-    config: ToyGANConfig
-    history: list = field(default_factory=list)  # (step, modes covered, high-quality fraction)
-    snapshots: dict = field(default_factory=dict)  # step -> samples (n_eval, 2)
-    seconds: float = 0.0
-    G: object = None  # the trained networks
-    D: object = None
-
-    @property
-    def final(self):
-        """(modes covered, high-quality fraction) at the end of training."""
-        return self.history[-1][1], self.history[-1][2]
 
 
 def toy_generator(cfg: ToyGANConfig) -> nn.Module:
@@ -344,90 +350,149 @@ def toy_generator(cfg: ToyGANConfig) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(width, 2))
 
 
-def toy_discriminator(cfg: ToyGANConfig) -> nn.Module:
-    pack = cfg.pack if cfg.method == "pacgan" else 1
-    layers, width = [], 2 * pack
+def toy_discriminator(cfg: ToyGANConfig, pack: int = 1) -> nn.Module:
+    """Packs (N, pack, 2) -> (N, 1) scores: the pack's points concatenated, then an MLP."""
+    layers, width = [nn.Flatten()], 2 * pack
     for _ in range(cfg.d_layers):
         layers += [nn.Linear(width, cfg.d_hidden), nn.LeakyReLU(0.2)]
         width = cfg.d_hidden
     return nn.Sequential(*layers, nn.Linear(width, 1))
 
 
+class ToyMixture:
+    """A loader of fresh samples from a 2-D Gaussian mixture of ``TOY_DATASETS``.
+
+    Yields ``batches`` batches ``(points, None)``, points (batch_size, pack, 2) float32 in the
+    networks' units (the data divided by the dataset's scale): ``batch_size`` packs of ``pack``
+    points each. ``rng`` is its random stream (the trainer saves and restores it)."""
+
+    def __init__(self, dataset: str, batch_size: int, batches: int, pack: int = 1,
+                 seed: int = 0):
+        if dataset not in TOY_DATASETS:
+            raise ValueError(f"dataset must be one of {tuple(TOY_DATASETS)}, got {dataset!r}")
+        make_centres, self.std, self.scale = TOY_DATASETS[dataset]
+        self.centres = make_centres()
+        self.batch_size, self.batches, self.pack = batch_size, batches, pack
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return self.batches
+
+    def __iter__(self):
+        for _ in range(self.batches):
+            yield self.batch(), None
+
+    def batch(self):
+        n = self.batch_size * self.pack
+        modes = self.rng.integers(len(self.centres), size=n)
+        x = self.centres[modes] + self.std * self.rng.standard_normal((n, 2))
+        x = (x / self.scale).astype(np.float32).reshape(self.batch_size, self.pack, 2)
+        return minigrad.tensor(x)
+
+
+class ToyGAN(GANModel):
+    """A GAN on 2-D points, written to the protocol of :mod:`gans.protocol` and trained by
+    :func:`gans.trainer.fit` like the zoo's image models.
+
+    A sample is a pack of ``pack`` points for PacGAN, of one point for the other methods: real
+    and generated batches are (N, pack, 2), latent codes (N, pack, latent_dim); G maps each code
+    to its point alone, D scores a whole pack. Not in ``gans.REGISTRY``: its samples are points,
+    not images, and its data a mixture drawn afresh, not a dataset.
+    """
+
+    name = "toy"
+
+    def __init__(self, config: ToyGANConfig | None = None, device="cpu"):
+        super().__init__(config or ToyGANConfig(), device)
+        cfg = self.config
+        if cfg.method not in TOY_METHODS:
+            raise ValueError(f"method must be one of {TOY_METHODS}, got {cfg.method!r}")
+        self.pack = cfg.pack if cfg.method == "pacgan" else 1
+        self.loss = "wasserstein" if cfg.method == "wgan_gp" else "non_saturating"
+        self.declare(G=toy_generator(cfg), D=toy_discriminator(cfg, self.pack),
+                     optimizer=lambda params: optim.Adam(params, lr=cfg.lr, betas=cfg.betas))
+
+    def latent(self, n: int, rng=None):
+        """Codes for ``n`` packs, (n, pack, latent_dim)."""
+        z = super().latent(n * self.pack, rng)
+        return z.reshape(n, self.pack, self.config.latent_dim)
+
+    def generate(self, z, labels=None):
+        """Points (..., 2) from codes (..., latent_dim)."""
+        return self.G(z.reshape(-1, self.config.latent_dim)).reshape(*z.shape[:-1], 2)
+
+    def train_step(self, real, labels=None, update_g=True) -> dict:
+        D, n, cfg = self.D, real.shape[0], self.config
+        if cfg.lr_decay:  # by the G steps done so far (the trainer counts them)
+            set_lr(self.optims.values(), linear_decay(cfg.lr, self.step, cfg.steps))
+
+        # --- D step: -log D(x) - log(1 - D(G(z)));  WGAN-GP's critic step:
+        #     E[D(G(z))] - E[D(x)] + lambda * E[(||grad D(x_hat)|| - 1)^2] ---------------------
+        fake = self.generate(self.latent(n)).detach()
+        loss_d = d_loss(self.loss, D(real), D(fake))
+        if cfg.method == "wgan_gp":
+            loss_d = loss_d + cfg.gp_weight * gradient_penalty(D, real, fake)
+        self.update("D", loss_d)
+        stats = {"loss_d": loss_d.item()}
+
+        # --- G step: D frozen -----------------------------------------------------------------
+        if update_g:
+            with frozen(D):
+                loss_g = g_loss(self.loss, D(self.generate(self.latent(n))))
+                self.update("G", loss_g)
+            stats["loss_g"] = loss_g.item()
+        return stats
+
+
+@dataclass
+class ToyGANResult:
+    config: ToyGANConfig
+    history: list = field(default_factory=list)  # (step, modes covered, high-quality fraction)
+    snapshots: dict = field(default_factory=dict)  # step -> samples (n_eval, 2)
+    seconds: float = 0.0
+    model: ToyGAN = None  # the trained model
+
+    @property
+    def final(self):
+        """(modes covered, high-quality fraction) at the end of training."""
+        return self.history[-1][1], self.history[-1][2]
+
+
 def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
-    """Train one GAN on a 2-D mixture, measuring ``mode_metrics`` every ``eval_every`` steps.
+    """Train one GAN on a 2-D mixture with :func:`gans.trainer.fit`, measuring ``mode_metrics``
+    every ``eval_every`` G steps (and at the ``snapshot_steps``, whose samples are kept).
 
     Everything (models, data, evaluation noise) is seeded by ``cfg.seed``. The evaluation
-    samples 2500 points with G in eval mode (BatchNorm's running statistics).
+    samples ``n_eval`` points with G in eval mode (BatchNorm's running statistics).
+    ``progress(cfg, step, modes, high_quality)`` is called after each measurement.
     """
-    if cfg.method not in TOY_METHODS:
-        raise ValueError(f"method must be one of {TOY_METHODS}, got {cfg.method!r}")
-    if cfg.dataset not in TOY_DATASETS:
-        raise ValueError(f"dataset must be one of {tuple(TOY_DATASETS)}, got {cfg.dataset!r}")
-    from gans.wgan_gp import gradient_penalty
-
-    make_centres, std, scale = TOY_DATASETS[cfg.dataset]
-    centres = make_centres()
+    if cfg.steps < 1:
+        raise ValueError(f"steps must be >= 1, got {cfg.steps}")
     minigrad.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    model = ToyGAN(cfg)
+    data = ToyMixture(cfg.dataset, cfg.batch_size, cfg.steps * cfg.d_steps, model.pack,
+                      seed=cfg.seed)
     eval_z = minigrad.tensor(np.random.default_rng(cfg.seed + 10_000)
                              .standard_normal((cfg.n_eval, cfg.latent_dim)).astype(np.float32))
-    G, D = toy_generator(cfg), toy_discriminator(cfg)
-    opt_g = optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_d = optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
-    pack = cfg.pack if cfg.method == "pacgan" else 1
-    n = cfg.batch_size
+    due = sorted({*range(0, cfg.steps, cfg.eval_every), cfg.steps,
+                  *(s for s in cfg.snapshot_steps if 0 <= s <= cfg.steps)})
+    result = ToyGANResult(cfg, model=model)
 
-    def real_batch():  # (n, 2 * pack), in the networks' units
-        modes = rng.integers(len(centres), size=n * pack)
-        x = centres[modes] + std * rng.standard_normal((n * pack, 2))
-        return minigrad.tensor((x / scale).astype(np.float32).reshape(n, 2 * pack))
-
-    def fake_batch():
-        return G(minigrad.randn(n * pack, cfg.latent_dim)).reshape(n, 2 * pack)
-
-    def evaluate(step):
-        G.eval()
-        with minigrad.no_grad():
-            samples = G(eval_z).numpy() * scale
-        G.train()
-        modes, hq = mode_metrics(samples, centres, std)
+    def evaluate(model, stats=None):  # after every D step; measures once per due G step
+        if not due or model.step != due[0]:
+            return
+        step = due.pop(0)
+        samples = model.sample(cfg.n_eval, z=eval_z).numpy() * data.scale
+        modes, hq = mode_metrics(samples, data.centres, data.std)
         result.history.append((step, modes, hq))
         if step in cfg.snapshot_steps:
             result.snapshots[step] = samples
         if progress:
             progress(cfg, step, modes, hq)
 
-    result = ToyGANResult(cfg, G=G, D=D)
     start = time.perf_counter()
-    for step in range(cfg.steps + 1):
-        if step % cfg.eval_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-            evaluate(step)
-        if step == cfg.steps:
-            break
-        if cfg.lr_decay:
-            for opt in (opt_g, opt_d):
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr * max(1.0 - step / cfg.steps, 0.01)
-
-        # --- D (critic) steps ------------------------------------------------------------
-        for _ in range(cfg.n_critic):
-            real, fake = real_batch(), fake_batch().detach()
-            if cfg.method == "wgan_gp":  # min E[D(fake)] - E[D(real)] + lambda * penalty
-                loss_d = (D(fake).mean() - D(real).mean()
-                          + cfg.gp_weight * gradient_penalty(D, real, fake))
-            else:  # min -log D(real) - log(1 - D(fake))
-                loss_d = bce_real(D(real)) + bce_fake(D(fake))
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-
-        # --- G step: D frozen ---------------------------------------------------------------
-        with frozen(D):
-            logits = D(fake_batch())
-            loss_g = -logits.mean() if cfg.method == "wgan_gp" else bce_real(logits)
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
+    evaluate(model)  # step 0: the untrained G
+    fit(model, data, out_dir=None, progress=False, on_step=evaluate)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -445,21 +510,12 @@ class ToyGenerator1D(nn.Module):
         return self.net(z) + self.shift
 
 
-def generator_loss(logits, loss: str):
-    """The generator's loss on D's logits for its samples.
-
-    'minimax'         mean log(1 - D(G(z)))  = -mean softplus(s)    (Goodfellow's objective)
-    'non_saturating'  mean -log D(G(z))      =  mean softplus(-s)   (the paper's practical fix)
-    """
-    if loss == "minimax":
-        return -bce_fake(logits)
-    if loss == "non_saturating":
-        return bce_real(logits)
-    raise ValueError(f"loss must be 'minimax' or 'non_saturating', got {loss!r}")
-
-
 def generator_gradient_norms(G: nn.Module, D, z, losses=("minimax", "non_saturating")):
     """For each loss: (||dL/dtheta_G||, mean_i ||dL/dx_i|| * N) with x = G(z), and mean D(G(z)).
+
+    The losses are G's of :mod:`gans.losses`, on D's logits s for G's samples:
+    'minimax'         mean log(1 - D(G(z)))  = -mean softplus(s)    (Goodfellow's objective)
+    'non_saturating'  mean -log D(G(z))      =  mean softplus(-s)   (the paper's practical fix)
 
     ``D`` maps x to logits (any callable of Tensors). The per-sample output gradient is
     multiplied by N to undo the 1/N of the batch mean, so it reads as a per-sample gradient.
@@ -468,9 +524,10 @@ def generator_gradient_norms(G: nn.Module, D, z, losses=("minimax", "non_saturat
     out = {}
     params = list(G.parameters())
     for loss in losses:
+        check_loss(loss, ("minimax", "non_saturating"))
         x = G(z)
         logits = D(x)
-        value = generator_loss(logits, loss)
+        value = g_loss(loss, logits)
         grads = minigrad.grad(value, [x] + params)
         gx, gps = grads[0].numpy(), [g.numpy() for g in grads[1:]]
         out[loss] = {"param": float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in gps))),
@@ -537,10 +594,7 @@ def strengthening_discriminator(steps: int = 1500, record_every: int = 25, hidde
         real = minigrad.tensor(P_DATA.sample(batch_size, rng))
         with minigrad.no_grad():
             fake = G(minigrad.tensor(rng.standard_normal((batch_size, 1)).astype(np.float32)))
-        loss = bce_real(D(real)) + bce_fake(D(fake))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        discriminator_step(D, opt, real, fake)
     out = {"step": np.asarray(recorded), "d_g_z": np.array([r["d_g_z"] for r in rows])}
     for loss in ("minimax", "non_saturating"):
         for kind in ("param", "output"):

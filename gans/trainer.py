@@ -30,6 +30,11 @@ networks are wrapped (:meth:`GANModel.distribute`), each process trains on its s
 batch (the loader's ``DistributedSampler``, told the epoch), the logged numbers are averaged over
 the processes, and rank 0 alone writes files and the progress bar. A stop signal on any process
 stops all of them at the same step.
+
+``out_dir=None`` trains in memory only: no file is written or resumed from (the toy experiments
+of :mod:`gans.theory`, whose samples are points, not images). ``on_step(model, stats)``, when
+given, is called after every step, with the counters already advanced: the hook for measuring a
+model during training.
 """
 from __future__ import annotations
 
@@ -238,7 +243,7 @@ def _agree(stats: dict, stop: bool, world: int) -> tuple[dict, bool]:
 
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
         checkpoint_every: int = 1000, resume: bool = True, max_steps: int | None = None,
-        progress: bool = True, dry_run: bool = False):
+        progress: bool = True, dry_run: bool = False, on_step=None):
     """Train ``model`` on batches from ``loader`` (yielding (images, labels)); returns history.
 
     ``max_steps`` stops after that many discriminator steps. ``dry_run``: 2 steps, no progress
@@ -250,14 +255,21 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     all in it. A run that already reached ``epochs``/``max_steps`` is left as it is. A
     checkpoint of another model or config raises :class:`RunMismatch`. SIGINT/SIGTERM save a
     checkpoint at the current step and raise :class:`TrainingInterrupted`.
+
+    ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
+    and, with ``progress=False``, no output either. ``on_step(model, stats)``: called after every
+    step (``model.d_step`` and ``model.step`` already counted), e.g. to evaluate the model every
+    so many G steps.
     """
     for name, value, low in (("epochs", epochs, 1), ("max_steps", max_steps, 1),
                              ("sample_every", sample_every, 0),
                              ("checkpoint_every", checkpoint_every, 0)):
         if value is not None and (not isinstance(value, (int, np.integer)) or value < low):
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
+    out = None if out_dir is None else Path(out_dir)
+    if out is None:  # in memory only
+        resume, sample_every, checkpoint_every = False, 0, 0
+    elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"the run folder {out} is a file: choose another --out")
     if hasattr(loader, "__len__") and len(loader) == 0:
         raise ValueError("the loader yields no batch: is the dataset smaller than the batch size "
@@ -265,12 +277,13 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     if dry_run:
         max_steps, sample_every, checkpoint_every = 2, 0, 0
     rank, world = _process()
-    main = rank == 0  # the process that writes files and prints
-    say = print if main else (lambda *a, **k: None)
+    main = rank == 0  # the process that prints ...
+    writes = main and out is not None  # ... and writes files
+    say = print if main and (out is not None or progress) else (lambda *a, **k: None)
     if world > 1:
         model.distribute()
     run_config = {"model": model.name, **config_dict(model.config)}
-    ckpt = out / "checkpoint.npz"
+    ckpt = None if out is None else out / "checkpoint.npz"
     state = None
     if resume and ckpt.exists() and not dry_run:
         try:
@@ -308,13 +321,13 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         history = _read_csv(out / "metrics.csv", model.d_step)
         say(f"resumed from {ckpt} at epoch {loop['epoch'] + 1}, batch {loop['batch']} "
               f"(step {model.d_step})")
-    if main:
+    if writes:
         out.mkdir(parents=True, exist_ok=True)
-    if main and state is None:
+    if writes and state is None:
         (out / "config.json").write_text(json.dumps(run_config, indent=2))
 
     def checkpoint():
-        if not main:
+        if not writes:
             return
         _write_csv(history, out / "metrics.csv")  # first, so it always holds the checkpoint's rows
         save({"model": model.state_dict(),
@@ -361,13 +374,16 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                         raise TrainingDiverged(
                             f"non-finite loss at step {model.d_step} (epoch {loop['epoch'] + 1}, "
                             f"batch {batch_i}): {stats}. The last good checkpoint is "
-                            f"{ckpt if ckpt.exists() else 'none'}; try a lower learning rate.")
+                            f"{ckpt if ckpt and ckpt.exists() else 'none'}; try a lower "
+                            "learning rate.")
                     loop["batch"] = batch_i + 1
                     history.append({"step": model.d_step, "epoch": loop["epoch"], **stats})
                     if bar is not None:
                         bar.update(1)
                         _show_losses(bar, stats)
-                    if main and sample_every and model.d_step % sample_every == 0:
+                    if on_step is not None:
+                        on_step(model, stats)
+                    if writes and sample_every and model.d_step % sample_every == 0:
                         save_image_grid(model.sample_fixed(), out / "samples" /
                                         f"step_{model.d_step:07d}.png")
                     if checkpoint_every and model.d_step % checkpoint_every == 0:
@@ -375,15 +391,16 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                     if stopping:
                         checkpoint()
                         raise TrainingInterrupted(
-                            f"interrupted at step {model.d_step}: checkpoint saved in {ckpt}; "
-                            "run the same command again to resume")
+                            f"interrupted at step {model.d_step}: " +
+                            (f"checkpoint saved in {ckpt}; run the same command again to resume"
+                             if ckpt else "nothing saved (no out_dir)"))
                     if max_steps and model.d_step >= max_steps:
                         finished = True
                         break
                 else:  # the epoch is complete
                     loop.update(epoch=loop["epoch"] + 1, batch=0,
                                 loader_rng=_loader_state(loader))
-                    if main and not dry_run:
+                    if writes and not dry_run:
                         _loss_curve(history, out / "loss_curve.png")
                         save_image_grid(model.sample_fixed(),
                                         out / "samples" / f"epoch_{loop['epoch']:03d}.png")
@@ -391,14 +408,14 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     finally:
         if bar is not None:
             bar.close()
-    if history and main:
+    if history and writes:
         if not dry_run:
             _loss_curve(history, out / "loss_curve.png")
         save_image_grid(model.sample_fixed(), out / "samples" / "final.png")
     checkpoint()
     elapsed = time.time() - t0
-    say(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s; "
-          f"outputs in {out}")
+    say(f"{model.name}: {model.d_step - steps_before} steps in {elapsed:.1f} s"
+        + (f"; outputs in {out}" if out is not None else ""))
     return history
 
 

@@ -147,6 +147,26 @@ def test_trainer_writes_run_folder(tmp_path):
         assert (tmp_path / name).exists(), name
 
 
+def test_trainer_in_memory_writes_nothing_and_calls_on_step(tmp_path, monkeypatch, capsys):
+    """out_dir=None trains exactly as a run with a folder but writes no file (and, without a
+    progress bar, prints nothing); on_step sees every step with the counters advanced."""
+    on_disk = _model("vanilla", d_steps=2)
+    expected = fit(on_disk, _loader(on_disk, n=16), out_dir=tmp_path / "run", progress=False,
+                   sample_every=1)
+    monkeypatch.chdir(tmp_path / "run")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    capsys.readouterr()
+    model, seen = _model("vanilla", d_steps=2), []
+    history = fit(model, _loader(model, n=16), out_dir=None, progress=False, sample_every=1,
+                  on_step=lambda m, stats: seen.append((m.d_step, m.step, "loss_g" in stats)))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert capsys.readouterr().out == ""
+    assert history == expected
+    assert seen == [(1, 0, False), (2, 1, True), (3, 1, False), (4, 2, True)]
+    pa, pb = _params(on_disk), _params(model)
+    assert all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
 def test_old_config_names_still_resume(tmp_path):
     """A run folder written when the D-step ratio was called k (and unconditional configs
     carried n_classes = 10) resumes under today's names."""

@@ -113,6 +113,59 @@ def test_toy_gan_smoke(method):
     assert np.isfinite(res.snapshots[6]).all()
     modes, hq = res.final
     assert 0 <= modes <= 25 and 0.0 <= hq <= 1.0
+    # the trainer counted: 6 G steps, d_steps D steps each; the learning rate decayed linearly
+    model = res.model
+    assert (model.d_step, model.step) == (6 * cfg.d_steps, 6)
+    for opt in model.optims.values():
+        assert opt.param_groups[0]["lr"] == pytest.approx(cfg.lr * (1 - 5 / 6))
+
+
+def test_toy_gan_follows_the_protocol():
+    from gans.protocol import GANConfig, GANModel
+
+    cfg = T.ToyGANConfig(method="pacgan", pack=3, batch_size=8)
+    assert isinstance(cfg, GANConfig) and cfg.n_classes is None
+    minigrad.manual_seed(0)
+    model = T.ToyGAN(cfg)
+    assert isinstance(model, GANModel) and set(model.nets) == set(model.optims) == {"G", "D"}
+    # a PacGAN sample is a pack: codes (N, 3, latent), points (N, 3, 2), one score per pack
+    z = model.latent(5)
+    assert z.shape == (5, 3, cfg.latent_dim)
+    fake = model.generate(z)
+    assert fake.shape == (5, 3, 2) and model.D(fake).shape == (5, 1)
+    assert model.sample(7, z=model.latent(7, np.random.default_rng(0))[:, 0]).shape == (7, 2)
+    # train_step takes the loader's batches, and leaves the counting to the trainer
+    real, labels = next(iter(T.ToyMixture("ring", 8, batches=1, pack=3)))
+    assert real.shape == (8, 3, 2) and labels is None
+    before = {k: [p.data.copy() for p in m.parameters()] for k, m in model.nets.items()}
+    stats = model.train_step(real, labels, update_g=True)
+    assert set(stats) == {"loss_d", "loss_g"} and all(map(math.isfinite, stats.values()))
+    assert (model.d_step, model.step) == (0, 0)
+    for k, m in model.nets.items():
+        assert any(not np.array_equal(a, p.data) for a, p in zip(before[k], m.parameters())), k
+    # other methods: one point per sample
+    assert T.ToyGAN(T.ToyGANConfig(method="gan", pack=3)).latent(4).shape == (4, 1, 2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        T.ToyGAN(T.ToyGANConfig(method="vae"))
+
+
+def test_toy_mixture_samples_the_modes():
+    data = T.ToyMixture("grid", 1250, batches=3, pack=2, seed=0)
+    batches = [x for x, _ in data]
+    assert len(data) == len(batches) == 3 and batches[0].shape == (1250, 2, 2)
+    assert not np.array_equal(batches[0].numpy(), batches[1].numpy())  # fresh every batch
+    points = batches[0].numpy().reshape(-1, 2) * data.scale  # back in data units
+    modes, hq = T.mode_metrics(points, data.centres, data.std)
+    assert modes == 25 and hq == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        T.ToyMixture("spiral", 8, batches=1)
+
+
+def test_toy_gan_is_reproducible():
+    cfg = T.ToyGANConfig(method="wgan_gp", dataset="ring", steps=4, batch_size=32, d_steps=2,
+                         eval_every=2, n_eval=100, snapshot_steps=(4,))
+    a, b = T.train_toy_gan(cfg), T.train_toy_gan(cfg)
+    assert a.history == b.history and np.array_equal(a.snapshots[4], b.snapshots[4])
 
 
 @pytest.mark.slow
@@ -128,7 +181,7 @@ def test_best_recipe_reaches_the_targets(dataset, min_modes):
 def test_vanilla_gan_collapses_and_packing_fixes_it():
     # Algorithm 1 with k = 1 and a plain MLP G: a few modes at a time (hopping between them);
     # PacGAN2, identical but for D judging pairs, covers the whole ring
-    cfg = dict(dataset="ring", n_critic=1, g_batchnorm=False, eval_every=5000)
+    cfg = dict(dataset="ring", d_steps=1, g_batchnorm=False, eval_every=5000)
     gan = T.train_toy_gan(T.ToyGANConfig(method="gan", **cfg)).final
     pac = T.train_toy_gan(T.ToyGANConfig(method="pacgan", pack=2, **cfg)).final
     assert gan[0] <= 3, gan
@@ -145,6 +198,12 @@ def test_minimax_gradient_vanishes_when_d_is_strong():
     assert ratio[0] < 1e-6 and ratio[1] < 1e-4 and ratio[2] < 1e-3
     assert ratio[-1] > 1.0
     assert sweep["non_saturating_param"][0] > 1.0  # the non-saturating one does not vanish
+
+
+def test_generator_gradient_norms_take_the_two_losses_of_the_lecture():
+    G, z = T.ToyGenerator1D(8), minigrad.tensor(np.zeros((4, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match="loss must be one of minimax, non_saturating"):
+        T.generator_gradient_norms(G, lambda x: x, z, losses=("hinge",))
 
 
 def test_per_sample_gradient_ratio_is_d_over_one_minus_d():
