@@ -139,10 +139,81 @@ def step_case(name, batch=None, **config):
     return make
 
 
+def _dcgan64(nn, channels=3, nz=100, f=64):
+    """Radford et al.'s 64x64 DCGAN, in ``nn`` (minigrad.nn or torch.nn: the same names).
+
+    G: z (nz, 1, 1) -> ConvT 4x4/1 -> (8f, 4, 4) -> ConvT 4x4/2 -> (4f, 8, 8) -> (2f, 16, 16)
+       -> (f, 32, 32) -> ConvT -> (C, 64, 64), BatchNorm + ReLU between, Tanh out;
+    D: the mirror, Conv 4x4/2 with BatchNorm (not on the first layer) + LeakyReLU(0.2), then
+       Conv 4x4/1 -> one logit."""
+    g = [nn.ConvTranspose2d(nz, 8 * f, 4, 1, 0, bias=False), nn.BatchNorm2d(8 * f), nn.ReLU()]
+    for a, b in ((8 * f, 4 * f), (4 * f, 2 * f), (2 * f, f)):
+        g += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+    g += [nn.ConvTranspose2d(f, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    d = [nn.Conv2d(channels, f, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+    for a, b in ((f, 2 * f), (2 * f, 4 * f), (4 * f, 8 * f)):
+        d += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2)]
+    d += [nn.Conv2d(8 * f, 1, 4, 1, 0, bias=False), nn.Flatten()]
+    return nn.Sequential(*g), nn.Sequential(*d)
+
+
+def dcgan64_case(batch=64):
+    """One DCGAN-64 training step (D on real and fake, then G, non-saturating BCE, Adam(2e-4,
+    (0.5, 0.999))) in minigrad and in torch, from the same weights and data."""
+    def make(dev):
+        import torch
+
+        from minigrad import nn as mnn, optim
+        from gans.losses import bce_fake, bce_real
+
+        minigrad.manual_seed(0)
+        G, D = _dcgan64(mnn)
+        G.to(dev)
+        D.to(dev)
+        tG, tD = _dcgan64(torch.nn)
+        for mine, theirs in ((G, tG), (D, tD)):
+            theirs.load_state_dict({k: torch.from_numpy(np.array(v))
+                                    for k, v in mine.state_dict().items()})
+        opts = [optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (G, D)]
+        topts = [torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (tG, tD)]
+        real = _np(batch, 3, 64, 64, seed=1)
+        z = _np(batch, 100, 1, 1, seed=2)
+        real_mg, z_mg = minigrad.tensor(real, device=dev), minigrad.tensor(z, device=dev)
+        real_th, z_th = torch.from_numpy(real), torch.from_numpy(z)
+
+        def step_mg():
+            fake = G(z_mg)
+            loss_d = bce_real(D(real_mg)) + bce_fake(D(fake.detach()))
+            opts[1].zero_grad()
+            loss_d.backward()
+            opts[1].step()
+            loss_g = bce_real(D(fake))
+            opts[0].zero_grad()
+            loss_g.backward()  # D's .grad too, as the twins do not freeze either: same work
+            opts[0].step()
+
+        def step_th():
+            bce = torch.nn.functional.binary_cross_entropy_with_logits
+            fake = tG(z_th)
+            r, f = tD(real_th), tD(fake.detach())
+            loss_d = bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
+            topts[1].zero_grad()
+            loss_d.backward()
+            topts[1].step()
+            f = tD(fake)
+            loss_g = bce(f, torch.ones_like(f))
+            topts[0].zero_grad()
+            loss_g.backward()
+            topts[0].step()
+        return step_mg, step_th
+    return make
+
+
 def step_cases():
     cases = [
         ("MLP GAN step (batch 100)", "step", step_case("vanilla")),
         ("DCGAN-28 step (batch 64)", "step", step_case("dcgan", batch=64)),
+        ("DCGAN-64 step (batch 64, 3x64x64)", "step", dcgan64_case(64)),
         ("conditional GAN step (batch 64)", "step", step_case("cgan")),
         ("AC-GAN step (batch 64)", "step", step_case("acgan")),
     ]

@@ -211,3 +211,30 @@ def test_steps_ab_runs_each_framework_in_its_own_process(tmp_path):
     assert set(runs) == {"before", "after", "torch"}
     assert all(r["cpu_ms"] > 0 and r["wall_ms"] > 0 for v in runs.values() for r in v)
     assert result["machine"]["load_before"] is not None
+
+
+def test_dcgan64_benchmark_networks_match_torch():
+    """The DCGAN-64 step case builds Radford et al.'s 64x64 networks in both frameworks from
+    the same weights: G maps (N, 100, 1, 1) to (N, 3, 64, 64), D gives one logit per image, and
+    the two frameworks agree (small widths here; the benchmark uses f = 64)."""
+    import numpy as np
+    import torch
+
+    import minigrad
+    from minigrad import nn as mnn
+    from benchmarks.suite import _dcgan64
+
+    minigrad.manual_seed(0)
+    G, D = _dcgan64(mnn, f=4)
+    tG, tD = _dcgan64(torch.nn, f=4)
+    for mine, theirs in ((G, tG), (D, tD)):
+        theirs.load_state_dict({k: torch.from_numpy(np.array(v))
+                                for k, v in mine.state_dict().items()})
+    z = np.random.default_rng(0).standard_normal((3, 100, 1, 1)).astype(np.float32)
+    images = G(minigrad.tensor(z))
+    assert images.shape == (3, 3, 64, 64)
+    logits = D(images)
+    assert logits.shape == (3, 1)
+    with torch.no_grad():
+        t_logits = tD(tG(torch.from_numpy(z)))
+    np.testing.assert_allclose(logits.detach().numpy(), t_logits.numpy(), rtol=1e-4, atol=1e-4)
