@@ -190,8 +190,8 @@ def _run_child(framework, threads, repeats, layers):
     cmd = [sys.executable, "-m", "benchmarks.conv_layers", "--child", framework, "--threads",
            str(threads), "--repeats", str(repeats)] + sum((["--layer", l] for l in layers), [])
     root = Path(__file__).resolve().parent.parent
-    env["PYTHONPATH"] = os.pathsep.join([str(root)] + [env["PYTHONPATH"]] *
-                                        ("PYTHONPATH" in env))
+    env["PYTHONPATH"] = os.pathsep.join([str(root)] + ([env["PYTHONPATH"]]
+                                                      if "PYTHONPATH" in env else []))
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=root)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
