@@ -136,7 +136,8 @@ def cmd_train(args, config_cls):
     rank, world = _join_mpi_job()
     minigrad.manual_seed(args.seed)  # the same weights everywhere (DDP copies rank 0's anyway)
     model = _build_model(args, config_cls)
-    minigrad.manual_seed(args.seed + rank)  # but each process its own noise
+    if world > 1:
+        minigrad.manual_seed(args.seed + rank)  # but each process its own noise
     batch = model.config.batch_size
     # random: enough noise images for two batches of this model's size (drop_last below).
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
