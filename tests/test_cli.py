@@ -464,3 +464,26 @@ def test_numba_compile_is_announced_once(tmp_path):
     second = _gans("-c", code, env=env)
     assert second.returncode == 0 and "compiling" not in second.stderr
 
+
+
+def test_sweep_table_gives_mean_and_spread_over_seeds(tmp_path, capsys):
+    """python -m gans sweep --table: one row per (model, dataset, framework, epochs), each
+    metric's mean +- sample standard deviation over its seeds; finished runs are not repeated."""
+    import json
+
+    from gans import sweep
+
+    rows = [dict(model="dcgan", dataset="mnist", framework=fw, epochs=1, seed=seed, steps=937,
+                 wall_s=60.0, scores={"is": v, "fid": 100 * v}, command="python -m gans ...")
+            for fw, vals in (("minigrad", (4.0, 5.0, 6.0)), ("torch", (5.0,)))
+            for seed, v in enumerate(vals)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
+    out = capsys.readouterr().out
+    assert "| dcgan | mnist | minigrad | 1 | 0,1,2 | 5.000 +- 1.000 | 500.0 +- 100.0 |" in out
+    assert "| dcgan | mnist | torch | 1 | 0 | 5.000 | 500.0 |" in out
+    assert (tmp_path / "table.md").read_text().strip() == sweep.table(rows).strip()
+    # a run already recorded is skipped, not trained again
+    assert main(["sweep", "--models", "dcgan", "--seeds", "0", "--epochs", "1", "--out",
+                 str(tmp_path)]) == 0
+    assert "already in" in capsys.readouterr().out
