@@ -126,10 +126,10 @@ def upgrade_config_dict(cls, values: dict) -> dict:
     """``values`` (a saved config) in today's field names, with today's defaults for the fields
     it lacks (the ``n_classes = 10`` older unconditional configs carried becomes None)."""
     values = {RENAMED.get(k, k): v for k, v in values.items()}
-    fields = {f.name: f.default for f in dataclasses.fields(cls)}
-    if fields.get("n_classes", 0) is None:
+    defaults = config_dict(cls())
+    if "n_classes" in defaults and defaults["n_classes"] is None:
         values["n_classes"] = None
-    return {k: values.get(k, config_dict(cls()).get(k)) for k in fields}
+    return {k: values.get(k, default) for k, default in defaults.items()}
 
 
 def config_from_dict(cls, values: dict):
