@@ -56,6 +56,20 @@ def blas_info():
     return [{k: d.get(k) for k in keep} for d in threadpool_info()]
 
 
+def gpu_info():
+    """The GPU both frameworks time on: its name, and the CUDA versions CuPy and torch use."""
+    import cupy
+    import torch
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"]
+    return {"gpu": name.decode() if isinstance(name, bytes) else name,
+            "gpu_memory_gib": round(props["totalGlobalMem"] / 2**30, 1),
+            "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(),
+            "cuda_driver": cupy.cuda.runtime.driverGetVersion(),
+            "cupy": cupy.__version__, "torch_cuda": torch.version.cuda}
+
+
 def describe(threads, load_before=None, load_after=None):
     """One dict for the JSON: date, CPU, threads, BLAS, versions, load before/after."""
     import numpy

@@ -9,6 +9,7 @@ import numpy as np
 
 import minigrad
 import gans
+from minigrad.backend import to_device
 from minigrad.nn import functional as MF
 
 
@@ -124,6 +125,8 @@ def _batch(name, n, seed=0):
 def step_case(name, batch=None, **config):
     """A full training step (D step + G step) of a gans model and of its torch twin."""
     def make(dev):
+        import torch
+
         from benchmarks.twins import Twin
 
         minigrad.manual_seed(0)
@@ -131,11 +134,13 @@ def step_case(name, batch=None, **config):
         model = gans.get_model(name)(cfg, device=dev)
         n = batch or cfg.batch_size
         images, labels = _batch(name, n)
-        twin = Twin(model, seed=0)
+        twin = Twin(model, seed=0)  # on the model's device
         real_mg = minigrad.tensor(images, device=dev)
         labels_mg = minigrad.tensor(labels, device=dev)
+        real_th = torch.from_numpy(images).to(twin.device)  # both batches copied once, up front
+        labels_th = torch.from_numpy(labels).to(twin.device)
         return (lambda: model.train_step(real_mg, labels_mg, update_g=True),
-                lambda: twin.train_step(images, labels, update_g=True))
+                lambda: twin.train_step(real_th, labels_th, update_g=True))
     return make
 
 
@@ -172,14 +177,15 @@ def dcgan64_case(batch=64):
         D.to(dev)
         tG, tD = _dcgan64(torch.nn)
         for mine, theirs in ((G, tG), (D, tD)):
-            theirs.load_state_dict({k: torch.from_numpy(np.array(v))
+            theirs.load_state_dict({k: torch.from_numpy(np.array(to_device(v, "cpu")))
                                     for k, v in mine.state_dict().items()})
+            theirs.to(dev)
         opts = [optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (G, D)]
         topts = [torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (tG, tD)]
         real = _np(batch, 3, 64, 64, seed=1)
         z = _np(batch, 100, 1, 1, seed=2)
         real_mg, z_mg = minigrad.tensor(real, device=dev), minigrad.tensor(z, device=dev)
-        real_th, z_th = torch.from_numpy(real), torch.from_numpy(z)
+        real_th, z_th = torch.from_numpy(real).to(dev), torch.from_numpy(z).to(dev)
 
         def step_mg():
             fake = G(z_mg)
@@ -209,16 +215,20 @@ def dcgan64_case(batch=64):
     return make
 
 
-def step_cases():
-    cases = [
-        ("MLP GAN step (batch 100)", "step", step_case("vanilla")),
-        ("DCGAN-28 step (batch 64)", "step", step_case("dcgan", batch=64)),
-        ("DCGAN-64 step (batch 64, 3x64x64)", "step", dcgan64_case(64)),
-        ("conditional GAN step (batch 64)", "step", step_case("cgan")),
-        ("AC-GAN step (batch 64)", "step", step_case("acgan")),
+def step_cases(batch=None):
+    """The training-step cases, each at its model's usual batch (MLP GAN 100, the rest 64) or
+    all at ``batch``."""
+    def b(usual):
+        return batch or usual
+
+    return [
+        (f"MLP GAN step (batch {b(100)})", "step", step_case("vanilla", batch=b(100))),
+        (f"DCGAN-28 step (batch {b(64)})", "step", step_case("dcgan", batch=b(64))),
+        (f"DCGAN-64 step (batch {b(64)}, 3x64x64)", "step", dcgan64_case(b(64))),
+        (f"conditional GAN step (batch {b(64)})", "step", step_case("cgan", batch=b(64))),
+        (f"AC-GAN step (batch {b(64)})", "step", step_case("acgan", batch=b(64))),
+        (f"WGAN-GP step, MLP critic (batch {b(64)})", "step",
+         step_case("wgan_gp", batch=b(64), critic="mlp")),
+        (f"WGAN-GP step, conv critic (batch {b(64)})", "step",
+         step_case("wgan_gp", batch=b(64), critic="conv")),
     ]
-    cases += [
-        ("WGAN-GP step, MLP critic (batch 64)", "step", step_case("wgan_gp", critic="mlp")),
-        ("WGAN-GP step, conv critic (batch 64)", "step", step_case("wgan_gp", critic="conv")),
-    ]
-    return cases

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from minigrad.backend import to_device
+
 
 def _mlp(sizes, dropout=0.0, out_act=None, batch_norm=False):
     layers = []
@@ -160,6 +162,13 @@ def _g_loss(kind, f):
 
 
 # -------------------------------------------------------------------------------- twins
+def _to_torch(x, device):
+    """A batch as a torch tensor on ``device``: a torch tensor already there stays as it is (no
+    copy), a NumPy array is copied over."""
+    return x.to(device) if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x),
+                                                                           device=device)
+
+
 class Twin:
     """A torch copy of a gans model with the same train_step math (see module docstring)."""
 
@@ -197,8 +206,14 @@ class Twin:
         else:
             raise KeyError(f"no torch twin for {name!r}")
         for mine, theirs in ((mg_model.G, self.G), (mg_model.D, self.D)):
-            sd = {k: torch.from_numpy(np.array(v)) for k, v in mine.state_dict().items()}
+            sd = {k: torch.from_numpy(np.array(to_device(v, "cpu")))
+                  for k, v in mine.state_dict().items()}
             theirs.load_state_dict(sd)
+        # The twin lives where the minigrad model does ("cpu" or "cuda:N"); its noise is drawn
+        # on the host by the same NumPy stream on every device and copied over.
+        self.device = torch.device(str(getattr(mg_model, "device", "cpu")))
+        self.G.to(self.device)
+        self.D.to(self.device)
         if name == "vanilla" and cfg.optimizer == "sgd":
             make = lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum)  # noqa: E731
         elif name == "wgan":
@@ -228,12 +243,14 @@ class Twin:
             else:
                 a.copy_(p)
 
+    def _host(self, array):
+        return torch.from_numpy(array).to(self.device)
+
     def latent(self, n):
-        return torch.from_numpy(self.rng.standard_normal((n, self.cfg.latent_dim),
-                                                         dtype=np.float32))
+        return self._host(self.rng.standard_normal((n, self.cfg.latent_dim), dtype=np.float32))
 
     def labels(self, n):
-        return torch.from_numpy(self.rng.integers(0, self.cfg.n_classes, n).astype(np.int64))
+        return self._host(self.rng.integers(0, self.cfg.n_classes, n).astype(np.int64))
 
     def generate(self, z, y=None):
         return self.G(z) if y is None else self.G(z, y)
@@ -275,7 +292,7 @@ class Twin:
         with torch.no_grad():
             fake = G(self.latent(n))
         d_real, d_fake = D(real).mean(), D(fake).mean()
-        eps = torch.from_numpy(self.rng.random((n, 1, 1, 1), dtype=np.float32))
+        eps = self._host(self.rng.random((n, 1, 1, 1), dtype=np.float32))
         x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
         g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
         gp = ((g.reshape(n, -1).norm(dim=1) - 1) ** 2).mean()
@@ -283,11 +300,11 @@ class Twin:
         return self._critic_g_step(loss_d, n, {"gp": gp.item()}, update_g)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        real = torch.as_tensor(np.asarray(real))
+        real = _to_torch(real, self.device)
         if self.name in ("wgan", "wgan_gp"):
             step = self._wgan_step if self.name == "wgan" else self._wgan_gp_step
             return step(real, update_g)
-        labels = None if labels is None else torch.as_tensor(np.asarray(labels))
+        labels = None if labels is None else _to_torch(labels, self.device)
         n = real.shape[0]
         G, D = self.G, self.D
         y_fake = self.labels(n) if self.conditional else None
@@ -342,7 +359,8 @@ class Twin:
         G = self.G_ema if self.G_ema is not None else self.G
         G.eval()
         try:
-            y = None if labels is None else torch.as_tensor(np.asarray(labels, dtype=np.int64))
-            return (G(self.latent(n)) if y is None else G(self.latent(n), y)).numpy()
+            y = None if labels is None else _to_torch(np.asarray(labels, dtype=np.int64),
+                                                      self.device)
+            return (G(self.latent(n)) if y is None else G(self.latent(n), y)).cpu().numpy()
         finally:
             G.train()

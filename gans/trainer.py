@@ -135,9 +135,12 @@ def _grad_norms(model, update_g):
         if name == "G" and not update_g:
             continue
         flat = [p.grad.data.ravel() for p in net.parameters() if p.grad is not None]
-        sq = [float(g @ g) for g in flat]  # a BLAS dot per tensor: no copies
-        if sq:
-            norms[f"grad_norm_{name}"] = math.sqrt(sum(sq))
+        if flat:
+            # A dot per tensor (no copies), summed where the gradients live: on a GPU the
+            # norm costs one device-to-host copy, not one per tensor.
+            xp = backend.get_array_module(flat[0])
+            total = sum((xp.dot(g, g).astype(xp.float64) for g in flat), start=0.0)
+            norms[f"grad_norm_{name}"] = math.sqrt(float(total))
     return norms
 
 

@@ -238,3 +238,33 @@ def test_dcgan64_benchmark_networks_match_torch():
     with torch.no_grad():
         t_logits = tD(tG(torch.from_numpy(z)))
     np.testing.assert_allclose(logits.detach().numpy(), t_logits.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_twin_follows_the_model_to_its_device(device):
+    """On "cuda" the benchmark's torch twin runs on the GPU beside the minigrad model (the GPU
+    table compares GPU with GPU) and still takes the same DCGAN steps. minigrad draws its noise
+    on the device with CuPy's generator there, so both sides take their latent codes from one
+    NumPy stream here."""
+    import numpy as np
+    import torch
+
+    import gans
+    import minigrad
+    from benchmarks.twins import Twin
+
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("this torch build has no CUDA")
+    minigrad.manual_seed(0)
+    model = gans.get_model("dcgan")(device=device)
+    twin = Twin(model, seed=0)
+    assert twin.device.type == device and next(twin.D.parameters()).device.type == device
+    codes = np.random.default_rng(0).standard_normal((6, 8, 100)).astype(np.float32)
+    drawn = {"mg": iter(codes), "th": iter(codes)}
+    model.latent = lambda n, rng=None: minigrad.tensor(next(drawn["mg"]), device=device)
+    twin.latent = lambda n: torch.from_numpy(next(drawn["th"])).to(twin.device)
+    real = np.random.default_rng(1).uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32)
+    for step in range(3):
+        mine = model.train_step(minigrad.tensor(real, device=device))
+        theirs = twin.train_step(torch.from_numpy(real).to(twin.device))
+        for key in ("loss_d", "loss_g"):
+            assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)

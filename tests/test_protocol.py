@@ -167,6 +167,30 @@ def test_trainer_in_memory_writes_nothing_and_calls_on_step(tmp_path, monkeypatc
     assert all(np.array_equal(pa[k], pb[k]) for k in pa)
 
 
+def test_logged_gradient_norms_are_the_norms_of_the_last_gradients():
+    """grad_norm_D / grad_norm_G in a step's row are the 2-norms over all of a network's
+    parameter gradients left by that step (float32 dots summed in float64; a float64 NumPy sum
+    here);
+    G's is absent from a step that did not update G."""
+    model, rows = _model("vanilla", d_steps=2), []
+
+    def norms(m, stats):
+        for role in ("D", "G"):
+            grads = [p.grad.data.astype(np.float64).ravel() for p in m.nets[role].parameters()
+                     if p.grad is not None]
+            rows.append((role, stats.get(f"grad_norm_{role}"),
+                         math.sqrt(sum(float(g @ g) for g in grads)) if grads else None))
+
+    fit(model, _loader(model, n=16), out_dir=None, progress=False, sample_every=0, on_step=norms)
+    assert [r[0] for r in rows] == ["D", "G"] * 4
+    for i, (role, logged, direct) in enumerate(rows):
+        if role == "G" and i % 4 == 1:  # d_steps=2: the first D step of each pair leaves G
+            assert logged is None
+            continue
+        assert logged is not None and logged > 0
+        assert logged == pytest.approx(direct, rel=1e-5), (i, role)  # float32 dots
+
+
 def test_old_config_names_still_resume(tmp_path):
     """A run folder written when the D-step ratio was called k (and unconditional configs
     carried n_classes = 10) resumes under today's names."""
