@@ -12,6 +12,7 @@ in docs/vanilla_recipe.md.
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 import minigrad
 from gans import cli, metrics
+from gans.protocol import average_into, warmed_up_decay
 from gans.trainer import fit
 from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
@@ -38,9 +40,39 @@ RECIPES = {
     "bn_ema_lr4_b64": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999, lr=4e-4,
                            batch_size=64),
 }
+# Changes to bn_ema_lr4 that alter the cost of a step or what a step achieves; they are
+# compared at equal time (docs/vanilla_recipe.md has the time of a step of each).
+_BASE = RECIPES["bn_ema_lr4"]
+_HALF = dict(g_hidden=(128, 256, 512), d_hidden=(512, 256, 128))  # half as wide: ~1/2 the time
+RECIPES.update({
+    "half": dict(_BASE, **_HALF),
+    "half_lr6": dict(_BASE, **_HALF, lr=6e-4),
+    "nodrop": dict(_BASE, dropout=0.0),
+    "b50": dict(_BASE, batch_size=50),
+    "ttur_d8": dict(_BASE, lr=8e-4, lr_g=4e-4),  # D twice as fast as G
+    "ttur_g8": dict(_BASE, lr_g=8e-4),  # G twice as fast as D
+})
 
 
-def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
+class ExtraAverages:
+    """Moving averages of G with other decays than the recipe's, kept beside the training (the
+    ``on_step`` of ``fit``) with the same warm-up, so that one run scores several decays. They
+    live in memory only: a run folder that already has a checkpoint cannot have them."""
+
+    def __init__(self, decays):
+        self.decays, self.copies = list(decays), {}
+
+    def __call__(self, model, stats):
+        if model.step == getattr(self, "_last", None):
+            return  # a D step only
+        self._last = model.step
+        for d in self.decays:
+            if d not in self.copies:
+                self.copies[d] = copy.deepcopy(model.nets["G"]).requires_grad_(False)
+            average_into(self.copies[d], model.nets["G"], warmed_up_decay(d, model.step))
+
+
+def run(recipe: str, seed: int, stages, out: Path, n_samples: int, ema_decays=()):
     minigrad.manual_seed(seed)
     config = Config(**RECIPES[recipe])
     model = VanillaGAN(config)
@@ -48,21 +80,32 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
     loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
                         seed=seed)
     folder = out / f"{recipe}_seed{seed}"
+    extra = ExtraAverages(ema_decays) if ema_decays else None
+    if extra and (folder / "checkpoint.npz").exists():
+        raise FileExistsError(f"{folder} already has a checkpoint: --ema-decays needs a fresh "
+                              "run (its averages are not saved); choose another --out")
+    done = _done(out / "results.jsonl")
     rows = []
     for steps in stages:
         t0 = time.perf_counter()
         fit(model, loader, epochs=10**6, out_dir=folder, max_steps=steps, sample_every=0,
-            checkpoint_every=0, progress=False)
+            checkpoint_every=0, progress=False, on_step=extra)
         train_s = time.perf_counter() - t0
-        for averaged in ([True, False] if model.ema else [False]):
-            # With a moving average, G's live weights are scored too (the recipe without it).
+        if (recipe, seed, steps) in done:
+            continue  # scored by an earlier sweep
+        # With a moving average, G's live weights are scored too (the recipe without it), and
+        # so are the extra averages.
+        variants = [(recipe, model.ema)] if model.ema else []
+        variants.append((recipe + " (live G)" if model.ema else recipe, {}))
+        variants += [(f"{recipe} (ema {d})", {"G": net})
+                     for d, net in (extra.copies.items() if extra else ())]
+        for name, averages in variants:
             kept = model.ema
-            model.ema = kept if averaged else {}
+            model.ema = averages
             try:
                 s = _score(model, n_samples)
             finally:
                 model.ema = kept
-            name = recipe if averaged or not kept else recipe + " (live G)"
             row = dict(recipe=name, seed=seed, step=steps, train_s=round(train_s, 1),
                        IS=round(s["is"], 3), FID=round(s["fid"], 2),
                        min_class=round(min(s["class_histogram"]), 4),
@@ -73,6 +116,13 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
     return rows
+
+
+def _done(path: Path) -> set:
+    """(recipe, seed, step) of the rows already in ``path``."""
+    if not path.is_file():
+        return set()
+    return {(r["recipe"], r["seed"], r["step"]) for r in map(json.loads, open(path))}
 
 
 def _score(model, n_samples):
@@ -112,6 +162,9 @@ def main(argv=None):
     p.add_argument("--samples", type=cli.positive_int, default=10000)
     p.add_argument("--out", default="runs/vanilla_recipes", type=cli.out_folder)
     p.add_argument("--table", action="store_true", help="print OUT/results.jsonl as a table")
+    p.add_argument("--ema-decays", default="",
+                   help="moving averages of G with these decays, scored beside the recipe's "
+                        "(e.g. 0.9995,0.9998; a fresh --out only)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.table:
@@ -124,7 +177,8 @@ def main(argv=None):
     stages = [int(s) for s in args.stages.split(",")]
     for recipe in args.recipes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            run(recipe, seed, stages, out, args.samples)
+            run(recipe, seed, stages, out, args.samples,
+                [float(d) for d in args.ema_decays.split(",") if d])
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class Config(GANConfig):
     # results table); beta1 = 0.5, Radford et al.'s choice for GANs, trains reliably.
     # `--betas 0.9,0.999` restores the lecture's setting.
     betas: tuple = (0.5, 0.999)
+    lr_g: float | None = None  # G's learning rate when it differs from D's (None: lr for both)
     momentum: float = 0.5  # for SGD
     batch_size: int = 100
     g_batch_norm: bool = True  # BatchNorm1d after each hidden layer of G
@@ -81,11 +82,13 @@ class Discriminator(nn.Module):
         return self.net(x.reshape(x.shape[0], -1))  # (N, 1) logits
 
 
-def make_optimizer(params, cfg: Config):
+def make_optimizer(params, cfg: Config, lr: float | None = None):
+    """The config's optimizer over ``params``, with learning rate ``lr`` (default: ``cfg.lr``)."""
+    lr = cfg.lr if lr is None else lr
     if cfg.optimizer == "adam":
-        return optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+        return optim.Adam(params, lr=lr, betas=cfg.betas)
     if cfg.optimizer == "sgd":
-        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
 
 
@@ -97,7 +100,8 @@ class VanillaGAN(GANModel):
         cfg = self.config
         check_loss(cfg.loss, UNCONSTRAINED)
         self.declare(G=Generator(cfg), D=Discriminator(cfg),
-                     optimizer=lambda params: make_optimizer(params, cfg))
+                     optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
+                                "D": lambda params: make_optimizer(params, cfg)})
 
     def generate(self, z, labels=None):
         return self.G(z)
