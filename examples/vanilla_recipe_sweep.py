@@ -47,6 +47,8 @@ _HALF = dict(g_hidden=(128, 256, 512), d_hidden=(512, 256, 128))  # half as wide
 RECIPES.update({
     "half": dict(_BASE, **_HALF),
     "half_lr6": dict(_BASE, **_HALF, lr=6e-4),
+    "half_nodrop": dict(_BASE, **_HALF, dropout=0.0),
+    "quarter": dict(_BASE, g_hidden=(64, 128, 256), d_hidden=(256, 128, 64)),
     "nodrop": dict(_BASE, dropout=0.0),
     "b50": dict(_BASE, batch_size=50),
     "ttur_d8": dict(_BASE, lr=8e-4, lr_g=4e-4),  # D twice as fast as G
@@ -56,11 +58,13 @@ RECIPES.update({
 
 class ExtraAverages:
     """Moving averages of G with other decays than the recipe's, kept beside the training (the
-    ``on_step`` of ``fit``) with the same warm-up, so that one run scores several decays. They
-    live in memory only: a run folder that already has a checkpoint cannot have them."""
+    ``on_step`` of ``fit``), so that one run scores several. Each is a decay, or "decay/warmup"
+    for another warm-up than the model's (1 + t) / (10 + t) (4: the average spans the last third
+    of the run). They live in memory only: a run folder that already has a checkpoint cannot
+    have them."""
 
     def __init__(self, decays):
-        self.decays, self.copies = list(decays), {}
+        self.decays, self.copies = [str(d) for d in decays], {}
 
     def __call__(self, model, stats):
         if model.step == getattr(self, "_last", None):
@@ -69,7 +73,9 @@ class ExtraAverages:
         for d in self.decays:
             if d not in self.copies:
                 self.copies[d] = copy.deepcopy(model.nets["G"]).requires_grad_(False)
-            average_into(self.copies[d], model.nets["G"], warmed_up_decay(d, model.step))
+            decay, _, warmup = d.partition("/")
+            average_into(self.copies[d], model.nets["G"],
+                         warmed_up_decay(float(decay), model.step, float(warmup or 10)))
 
 
 def run(recipe: str, seed: int, stages, out: Path, n_samples: int, ema_decays=()):
@@ -164,7 +170,7 @@ def main(argv=None):
     p.add_argument("--table", action="store_true", help="print OUT/results.jsonl as a table")
     p.add_argument("--ema-decays", default="",
                    help="moving averages of G with these decays, scored beside the recipe's "
-                        "(e.g. 0.9995,0.9998; a fresh --out only)")
+                        "(e.g. 0.998,0.9999/4: decay/warm-up; a fresh --out only)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.table:
@@ -178,7 +184,7 @@ def main(argv=None):
     for recipe in args.recipes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             run(recipe, seed, stages, out, args.samples,
-                [float(d) for d in args.ema_decays.split(",") if d])
+                [d for d in args.ema_decays.split(",") if d])
 
 
 if __name__ == "__main__":

@@ -142,9 +142,11 @@ def config_from_dict(cls, values: dict):
     return cls(**kwargs)
 
 
-def warmed_up_decay(decay: float, t: int) -> float:
-    """A moving average's ``decay`` after ``t`` updates, warmed up as (1 + t) / (10 + t)."""
-    return min(decay, (1 + t) / (10 + t)) if decay else 0.0
+def warmed_up_decay(decay: float, t: int, warmup: float = 10.0) -> float:
+    """A moving average's ``decay`` after ``t`` updates, warmed up as (1 + t) / (warmup + t):
+    until it reaches ``decay``, the average spans about the last (warmup + t) / (warmup - 1)
+    updates (with 10, the last ninth of the run)."""
+    return min(decay, (1 + t) / (warmup + t)) if decay else 0.0
 
 
 def average_into(avg: nn.Module, live: nn.Module, decay: float) -> None:

@@ -285,11 +285,12 @@ def test_recipe_sweeps_extra_average_matches_the_models_own():
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
     model = _model("vanilla", g_hidden=(8,), d_hidden=(8,), ema=0.9)
-    extra = sweep.ExtraAverages([0.9, 0.2])
+    extra = sweep.ExtraAverages([0.9, 0.2, "0.9/1"])
     fit(model, _loader(model, n=16), epochs=2, out_dir=None, progress=False, on_step=extra)
     assert model.step == 8
-    for a, b in zip(extra.copies[0.9].state_dict().values(),
+    for a, b in zip(extra.copies["0.9"].state_dict().values(),
                     model.ema["G"].state_dict().values()):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
-        extra.copies[0.2].state_dict().values(), model.ema["G"].state_dict().values()))
+    for other in "0.2", "0.9/1":  # a lower decay; no warm-up (0.9 from the first step)
+        assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
+            extra.copies[other].state_dict().values(), model.ema["G"].state_dict().values()))
