@@ -20,9 +20,11 @@ Networks (lecture code):
     D: 784 -> 1024 -> 512 -> 256 -> 1, LeakyReLU(0.2), Dropout(0.3)
 
 Beyond the lecture, the defaults add what measurably helped a short run (docs/vanilla_recipe.md):
-Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, and samples
+Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, samples
 drawn from an exponential moving average of G's weights (``ema``; the trainer updates it after
-every G step and the checkpoint keeps it). ``Config(**LECTURE)`` is the lecture's recipe exactly.
+every G step and the checkpoint keeps it), and the same MLPs a quarter as wide (G: 100-64-128-
+256-784, D: 784-256-128-64-1): a step takes about a quarter of the time, and in a fixed time the
+narrower pair ends ahead. ``Config(**LECTURE)`` is the lecture's recipe exactly.
 """
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ from gans.protocol import GANConfig, GANModel, frozen
 class Config(GANConfig):
     img_size: int = 28
     channels: int = 1
-    g_hidden: tuple = (256, 512, 1024)
-    d_hidden: tuple = (1024, 512, 256)
+    g_hidden: tuple = (64, 128, 256)  # the lecture's (256, 512, 1024), a quarter as wide
+    d_hidden: tuple = (256, 128, 64)  # the lecture's (1024, 512, 256)
     dropout: float = 0.3
     loss: str = "non_saturating"  # or minimax (G's loss); least_squares, hinge (both players')
     optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
@@ -56,8 +58,10 @@ class Config(GANConfig):
     ema: float = 0.999  # sample from a moving average of G's weights with this decay (0: off)
 
 
-# The lecture's code as written: Adam's default betas, no BatchNorm in G, no moving average.
-LECTURE = dict(lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
+# The lecture's MLPs, four times as wide as the default ones.
+LECTURE_MLPS = dict(g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256))
+# The lecture's code as written: its MLPs, Adam's default betas, no BatchNorm in G, no average.
+LECTURE = dict(LECTURE_MLPS, lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
 
 
 class Generator(nn.Module):

@@ -294,3 +294,20 @@ def test_recipe_sweeps_extra_average_matches_the_models_own():
     for other in "0.2", "0.9/1":  # a lower decay; no warm-up (0.9 from the first step)
         assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
             extra.copies[other].state_dict().values(), model.ema["G"].state_dict().values()))
+
+
+def test_vanilla_lecture_config_is_the_lectures_mlps():
+    """Config(**LECTURE) builds the lecture's networks (G 100-256-512-1024-784, 1.49 M weights;
+    D 784-1024-512-256-1), whatever the default widths are."""
+    from minigrad import nn
+    from gans.vanilla import LECTURE, Config, VanillaGAN
+
+    model = VanillaGAN(Config(**LECTURE))
+    widths = {k: [(m.in_features, m.out_features) for m in net.modules()
+                  if isinstance(m, nn.Linear)] for k, net in model.nets.items()}
+    assert widths == {"G": [(100, 256), (256, 512), (512, 1024), (1024, 784)],
+                      "D": [(784, 1024), (1024, 512), (512, 256), (256, 1)]}
+    assert model.num_parameters()["G"] == 1_486_352
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model.G.modules())
+    assert model.config.ema == 0 and model.config.betas == (0.9, 0.999)
+    assert model.config.lr == 2e-4 and model.config.dropout == 0.3
