@@ -23,8 +23,8 @@ from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
 
 # 24000 steps of batch 100: what fits in 5 minutes on two idle cores. A step of the lecture-size
-# MLPs takes 46 ms there (6000 steps); one of the default quarter-width MLPs took 0.24x as long
-# at one thread.
+# MLPs takes 46 ms there (6000 steps); one of the default quarter-width MLPs took 0.24-0.27x as
+# long at one thread.
 EPOCHS = 40
 
 

@@ -265,8 +265,8 @@ def test_vanilla_lr_g_sets_only_the_generators_learning_rate():
     same = _model("vanilla", g_hidden=(8,), d_hidden=(8,), lr=1e-3)
     assert {g["lr"] for o in same.optims.values() for g in o.param_groups} == {1e-3}
     # and it is what moves G: one G step of plain SGD moves G's weights by lr_g * gradient
-    sgd = _model("vanilla", g_hidden=(8,), d_hidden=(8,), optimizer="sgd", momentum=0.0, g_batch_norm=False,
-                 lr=1e-3, lr_g=5e-2)
+    sgd = _model("vanilla", g_hidden=(8,), d_hidden=(8,), optimizer="sgd", momentum=0.0,
+                 g_batch_norm=False, lr=1e-3, lr_g=5e-2)
     before = [p.data.copy() for p in sgd.G.parameters()]
     sgd.update("G", sgd.D(sgd.G(sgd.latent(4))).mean())
     moved = [np.abs(p.data - b).max() / max(np.abs(p.grad.numpy()).max(), 1e-12)
