@@ -251,10 +251,10 @@ def _memory_child(framework, name, steps):
     """Run ``steps`` training steps of one framework alone; print its peak RSS in MiB."""
     import minigrad
     import gans
-    from benchmarks.suite import _batch
+    from benchmarks.suite import _batch, bench_config
 
     minigrad.manual_seed(0)
-    model = gans.get_model(name)()
+    model = gans.get_model(name)(bench_config(name))
     images, labels = _batch(name, model.config.batch_size)
     if framework == "torch":
         from benchmarks.twins import Twin

@@ -48,12 +48,13 @@ def _step_case(model_name, global_batch, steps, warmup, dist):
     import gans
     import minigrad
     from minigrad.nn.parallel import DistributedDataParallel as DDP
+    from benchmarks.suite import bench_config
 
     rank, world = dist.get_rank(), dist.get_world_size()
     if global_batch % world:
         raise ValueError(f"global batch {global_batch} does not split over {world} processes")
     minigrad.manual_seed(0)
-    model = gans.get_model(model_name)(gans.get_config(model_name)())
+    model = gans.get_model(model_name)(bench_config(model_name))
     if world > 1:
         model.G, model.D = DDP(model.G), DDP(model.D)
     minigrad.manual_seed(1 + rank)  # each process its own noise

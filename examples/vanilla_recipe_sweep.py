@@ -1,6 +1,6 @@
 """Which choices make the vanilla GAN's first run good? Train recipes x seeds, score as they go.
 
-    python examples/vanilla_recipe_sweep.py --recipes lecture,default,ema --seeds 0,1 \\
+    python examples/vanilla_recipe_sweep.py --recipes lecture,bn_ema_lr4,quarter --seeds 0,1 \\
         --stages 3000,6000,9000 --out runs/vanilla_recipes
 
 Each (recipe, seed) trains the MLP vanilla GAN on MNIST up to each stage's step count (resuming
@@ -8,10 +8,12 @@ its own checkpoint between stages, which is exact) and scores 10000 samples ther
 project's classifier (``gans.metrics``): Inception Score, FID, and the smallest and largest class
 share. One JSON line per (recipe, seed, stage) is appended to ``OUT/results.jsonl``, with the
 training time of the stage; ``--table`` prints the mean and spread over the seeds as the table
-in docs/vanilla_recipe.md.
+in docs/vanilla_recipe.md. ``--step-times`` times a step of each recipe against the first, to
+compare recipes at equal time rather than at equal steps.
 """
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -20,14 +22,14 @@ import numpy as np
 
 import minigrad
 from gans import cli, metrics
+from gans.protocol import average_into, warmed_up_decay
 from gans.trainer import fit
 from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
 
-# Each recipe starts from the lecture's code (LECTURE: Adam's default betas, lr 2e-4, no
-# BatchNorm, no moving average) and changes one or two things; the rest (the non-saturating
-# loss, the lecture's MLPs with dropout in D, batch 100) is the same everywhere. bn_ema_lr4 is
-# the default Config.
+# Each recipe starts from the lecture's code (LECTURE: its MLPs, Adam's default betas, lr 2e-4,
+# no BatchNorm, no moving average) and changes one or two things; the rest (the non-saturating
+# loss, dropout in D, batch 100) is the same everywhere. quarter is the default Config.
 RECIPES = {
     "lecture": dict(LECTURE),
     "beta05": dict(LECTURE, betas=(0.5, 0.999)),
@@ -38,9 +40,46 @@ RECIPES = {
     "bn_ema_lr4_b64": dict(LECTURE, betas=(0.5, 0.999), g_batch_norm=True, ema=0.999, lr=4e-4,
                            batch_size=64),
 }
+# Changes to bn_ema_lr4 that alter the cost of a step or what a step achieves; they are
+# compared at equal time (docs/vanilla_recipe.md has the time of a step of each).
+_BASE = RECIPES["bn_ema_lr4"]
+_HALF = dict(g_hidden=(128, 256, 512), d_hidden=(512, 256, 128))  # half as wide: ~1/2 the time
+_QUARTER = dict(g_hidden=(64, 128, 256), d_hidden=(256, 128, 64))  # a quarter: ~1/4 the time
+RECIPES.update({
+    "half": dict(_BASE, **_HALF),
+    "half_nodrop": dict(_BASE, **_HALF, dropout=0.0),
+    "quarter": dict(_BASE, **_QUARTER),
+    "quarter_nodrop": dict(_BASE, **_QUARTER, dropout=0.0),
+    "eighth": dict(_BASE, g_hidden=(32, 64, 128), d_hidden=(128, 64, 32)),
+    "nodrop": dict(_BASE, dropout=0.0),
+    "b50": dict(_BASE, batch_size=50),
+    "ttur_d8": dict(_BASE, lr=8e-4, lr_g=4e-4),  # D twice as fast as G
+})
 
 
-def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
+class ExtraAverages:
+    """Moving averages of G with other decays than the recipe's, kept beside the training (the
+    ``on_step`` of ``fit``), so that one run scores several. Each is a decay, or "decay/warmup"
+    for another warm-up than the model's (1 + t) / (10 + t) (4: the average spans the last third
+    of the run). They live in memory only: a run folder that already has a checkpoint cannot
+    have them."""
+
+    def __init__(self, decays):
+        self.decays, self.copies = [str(d) for d in decays], {}
+
+    def __call__(self, model, stats):
+        if model.step == getattr(self, "_last", None):
+            return  # a D step only
+        self._last = model.step
+        for d in self.decays:
+            if d not in self.copies:
+                self.copies[d] = copy.deepcopy(model.nets["G"]).requires_grad_(False)
+            decay, _, warmup = d.partition("/")
+            average_into(self.copies[d], model.nets["G"],
+                         warmed_up_decay(float(decay), model.step, float(warmup or 10)))
+
+
+def run(recipe: str, seed: int, stages, out: Path, n_samples: int, ema_decays=()):
     minigrad.manual_seed(seed)
     config = Config(**RECIPES[recipe])
     model = VanillaGAN(config)
@@ -48,21 +87,32 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
     loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
                         seed=seed)
     folder = out / f"{recipe}_seed{seed}"
+    extra = ExtraAverages(ema_decays) if ema_decays else None
+    if extra and (folder / "checkpoint.npz").exists():
+        raise FileExistsError(f"{folder} already has a checkpoint: --ema-decays needs a fresh "
+                              "run (its averages are not saved); choose another --out")
+    done = _done(out / "results.jsonl")
     rows = []
     for steps in stages:
         t0 = time.perf_counter()
         fit(model, loader, epochs=10**6, out_dir=folder, max_steps=steps, sample_every=0,
-            checkpoint_every=0, progress=False)
+            checkpoint_every=0, progress=False, on_step=extra)
         train_s = time.perf_counter() - t0
-        for averaged in ([True, False] if model.ema else [False]):
-            # With a moving average, G's live weights are scored too (the recipe without it).
+        if (recipe, seed, steps) in done:
+            continue  # scored by an earlier sweep
+        # With a moving average, G's live weights are scored too (the recipe without it), and
+        # so are the extra averages.
+        variants = [(recipe, model.ema)] if model.ema else []
+        variants.append((recipe + " (live G)" if model.ema else recipe, {}))
+        variants += [(f"{recipe} (ema {d})", {"G": net})
+                     for d, net in (extra.copies.items() if extra else ())]
+        for name, averages in variants:
             kept = model.ema
-            model.ema = kept if averaged else {}
+            model.ema = averages
             try:
                 s = _score(model, n_samples)
             finally:
                 model.ema = kept
-            name = recipe if averaged or not kept else recipe + " (live G)"
             row = dict(recipe=name, seed=seed, step=steps, train_s=round(train_s, 1),
                        IS=round(s["is"], 3), FID=round(s["fid"], 2),
                        min_class=round(min(s["class_histogram"]), 4),
@@ -73,6 +123,33 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int):
                 f.write(json.dumps(row) + "\n")
             rows.append(row)
     return rows
+
+
+def step_times(recipes, steps: int = 150, rounds: int = 3) -> dict:
+    """Milliseconds a training step (D and G step, with the trainer's bookkeeping) of each recipe,
+    timed in turn in this process, ``rounds`` times after 20 warm-up steps each; the median of
+    all rounds but the first."""
+    data = mnist_dataset("train")
+    times = {r: [] for r in recipes}
+    for i in range(rounds):
+        for recipe in recipes:
+            minigrad.manual_seed(0)
+            model = VanillaGAN(Config(**RECIPES[recipe]))
+            loader = DataLoader(data, batch_size=model.config.batch_size, shuffle=True,
+                                drop_last=True, seed=0)
+            fit(model, loader, epochs=10**6, out_dir=None, progress=False, max_steps=20)
+            t0 = time.perf_counter()
+            fit(model, loader, epochs=10**6, out_dir=None, progress=False, max_steps=20 + steps)
+            if i or rounds == 1:
+                times[recipe].append(1000 * (time.perf_counter() - t0) / steps)
+    return {r: float(np.median(t)) for r, t in times.items()}
+
+
+def _done(path: Path) -> set:
+    """(recipe, seed, step) of the rows already in ``path``."""
+    if not path.is_file():
+        return set()
+    return {(r["recipe"], r["seed"], r["step"]) for r in map(json.loads, open(path))}
 
 
 def _score(model, n_samples):
@@ -112,19 +189,31 @@ def main(argv=None):
     p.add_argument("--samples", type=cli.positive_int, default=10000)
     p.add_argument("--out", default="runs/vanilla_recipes", type=cli.out_folder)
     p.add_argument("--table", action="store_true", help="print OUT/results.jsonl as a table")
+    p.add_argument("--step-times", action="store_true",
+                   help="time a step of each recipe (the first is the reference) instead")
+    p.add_argument("--ema-decays", default="",
+                   help="moving averages of G with these decays, scored beside the recipe's "
+                        "(e.g. 0.998,0.9999/4: decay/warm-up; a fresh --out only)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.table:
         print(table(out / "results.jsonl"))
         return
-    out.mkdir(parents=True, exist_ok=True)
     unknown = set(args.recipes.split(",")) - set(RECIPES)
     if unknown:
         p.error(f"unknown recipe(s) {sorted(unknown)}; known: {', '.join(RECIPES)}")
+    if args.step_times:
+        times = step_times(args.recipes.split(","))
+        ref = next(iter(times.values()))
+        for recipe, ms in times.items():
+            print(f"{recipe}: {ms:.1f} ms a step, {ms / ref:.2f}x")
+        return
+    out.mkdir(parents=True, exist_ok=True)
     stages = [int(s) for s in args.stages.split(",")]
     for recipe in args.recipes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            run(recipe, seed, stages, out, args.samples)
+            run(recipe, seed, stages, out, args.samples,
+                [d for d in args.ema_decays.split(",") if d])
 
 
 if __name__ == "__main__":

@@ -142,6 +142,25 @@ def config_from_dict(cls, values: dict):
     return cls(**kwargs)
 
 
+def warmed_up_decay(decay: float, t: int, warmup: float = 10.0) -> float:
+    """A moving average's ``decay`` after ``t`` updates, warmed up as (1 + t) / (warmup + t):
+    until it reaches ``decay``, the average spans about the last (warmup + t) / (warmup - 1)
+    updates (with 10, the last ninth of the run)."""
+    return min(decay, (1 + t) / (warmup + t)) if decay else 0.0
+
+
+def average_into(avg: nn.Module, live: nn.Module, decay: float) -> None:
+    """avg <- decay * avg + (1 - decay) * live, parameters and floating buffers (BatchNorm's
+    running statistics) alike; integer buffers are copied."""
+    pairs = list(zip(avg.parameters(), live.parameters()))
+    pairs += list(zip(avg.buffers(), live.buffers()))
+    for a, p in pairs:
+        if a.data.dtype.kind == "f":
+            a.data -= (1 - decay) * (a.data - p.data)
+        else:
+            a.data[...] = p.data
+
+
 # ---------------------------------------------------------------------------- the model
 class GANModel:
     """What every variant shares: networks and optimizers by role, checkpoints, sampling, the
@@ -231,8 +250,7 @@ class GANModel:
         """The config's ``ema`` (0: no average), warmed up as (1 + t) / (10 + t) after t G
         steps, so that a short run is not dominated by the initial weights (0.999 ** 1000 is
         still 0.37)."""
-        decay, t = float(self.config.ema or 0.0), self.step
-        return min(decay, (1 + t) / (10 + t)) if decay else 0.0
+        return warmed_up_decay(float(self.config.ema or 0.0), self.step)
 
     def _ema_copy(self, role: str) -> nn.Module:
         if role not in self.ema:
@@ -247,15 +265,7 @@ class GANModel:
         are copied."""
         if not self.config.ema or "G" not in self.nets:
             return
-        decay = self.ema_decay()
-        live, avg = self.nets["G"], self._ema_copy("G")
-        pairs = list(zip(avg.parameters(), live.parameters()))
-        pairs += list(zip(avg.buffers(), live.buffers()))
-        for a, p in pairs:
-            if a.data.dtype.kind == "f":
-                a.data -= (1 - decay) * (a.data - p.data)
-            else:
-                a.data[...] = p.data
+        average_into(self._ema_copy("G"), self.nets["G"], self.ema_decay())
 
     @contextlib.contextmanager
     def sampling(self):

@@ -20,9 +20,11 @@ Networks (lecture code):
     D: 784 -> 1024 -> 512 -> 256 -> 1, LeakyReLU(0.2), Dropout(0.3)
 
 Beyond the lecture, the defaults add what measurably helped a short run (docs/vanilla_recipe.md):
-Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, and samples
+Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, samples
 drawn from an exponential moving average of G's weights (``ema``; the trainer updates it after
-every G step and the checkpoint keeps it). ``Config(**LECTURE)`` is the lecture's recipe exactly.
+every G step and the checkpoint keeps it), and the same MLPs a quarter as wide (G: 100-64-128-
+256-784, D: 784-256-128-64-1): a step takes about a quarter of the time, and in a fixed time the
+narrower pair ends ahead. ``Config(**LECTURE)`` is the lecture's recipe exactly.
 """
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ from gans.protocol import GANConfig, GANModel, frozen
 class Config(GANConfig):
     img_size: int = 28
     channels: int = 1
-    g_hidden: tuple = (256, 512, 1024)
-    d_hidden: tuple = (1024, 512, 256)
+    g_hidden: tuple = (64, 128, 256)  # the lecture's (256, 512, 1024), a quarter as wide
+    d_hidden: tuple = (256, 128, 64)  # the lecture's (1024, 512, 256)
     dropout: float = 0.3
     loss: str = "non_saturating"  # or minimax (G's loss); least_squares, hinge (both players')
     optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
@@ -49,14 +51,17 @@ class Config(GANConfig):
     # results table); beta1 = 0.5, Radford et al.'s choice for GANs, trains reliably.
     # `--betas 0.9,0.999` restores the lecture's setting.
     betas: tuple = (0.5, 0.999)
+    lr_g: float | None = None  # G's learning rate when it differs from D's (None: lr for both)
     momentum: float = 0.5  # for SGD
     batch_size: int = 100
     g_batch_norm: bool = True  # BatchNorm1d after each hidden layer of G
     ema: float = 0.999  # sample from a moving average of G's weights with this decay (0: off)
 
 
-# The lecture's code as written: Adam's default betas, no BatchNorm in G, no moving average.
-LECTURE = dict(lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
+# The lecture's MLPs, four times as wide as the default ones.
+LECTURE_MLPS = dict(g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256))
+# The lecture's code as written: its MLPs, Adam's default betas, no BatchNorm in G, no average.
+LECTURE = dict(LECTURE_MLPS, lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
 
 
 class Generator(nn.Module):
@@ -81,11 +86,13 @@ class Discriminator(nn.Module):
         return self.net(x.reshape(x.shape[0], -1))  # (N, 1) logits
 
 
-def make_optimizer(params, cfg: Config):
+def make_optimizer(params, cfg: Config, lr: float | None = None):
+    """The config's optimizer over ``params``, with learning rate ``lr`` (default: ``cfg.lr``)."""
+    lr = cfg.lr if lr is None else lr
     if cfg.optimizer == "adam":
-        return optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+        return optim.Adam(params, lr=lr, betas=cfg.betas)
     if cfg.optimizer == "sgd":
-        return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}: 'adam' or 'sgd'")
 
 
@@ -97,7 +104,8 @@ class VanillaGAN(GANModel):
         cfg = self.config
         check_loss(cfg.loss, UNCONSTRAINED)
         self.declare(G=Generator(cfg), D=Discriminator(cfg),
-                     optimizer=lambda params: make_optimizer(params, cfg))
+                     optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
+                                "D": lambda params: make_optimizer(params, cfg)})
 
     def generate(self, z, labels=None):
         return self.G(z)

@@ -279,3 +279,59 @@ def test_eval_mode_restores_each_module_mode():
     with eval_mode(net):
         assert not any(m.training for m in net.modules())
     assert [m.training for m in net.modules()] == [True, True, False]
+
+
+def test_vanilla_lr_g_sets_only_the_generators_learning_rate():
+    """Config.lr_g (two time scales): G's optimizer takes it, D's keeps lr; None: lr for both."""
+    model = _model("vanilla", g_hidden=(8,), d_hidden=(8,), lr=1e-3, lr_g=3e-4)
+    assert [g["lr"] for g in model.optims["G"].param_groups] == [3e-4]
+    assert [g["lr"] for g in model.optims["D"].param_groups] == [1e-3]
+    same = _model("vanilla", g_hidden=(8,), d_hidden=(8,), lr=1e-3)
+    assert {g["lr"] for o in same.optims.values() for g in o.param_groups} == {1e-3}
+    # and it is what moves G: one G step of plain SGD moves G's weights by lr_g * gradient
+    sgd = _model("vanilla", g_hidden=(8,), d_hidden=(8,), optimizer="sgd", momentum=0.0,
+                 g_batch_norm=False, lr=1e-3, lr_g=5e-2)
+    before = [p.data.copy() for p in sgd.G.parameters()]
+    sgd.update("G", sgd.D(sgd.G(sgd.latent(4))).mean())
+    moved = [np.abs(p.data - b).max() / max(np.abs(p.grad.numpy()).max(), 1e-12)
+             for p, b in zip(sgd.G.parameters(), before)]
+    np.testing.assert_allclose(moved, 5e-2, rtol=1e-3)
+
+
+def test_recipe_sweeps_extra_average_matches_the_models_own():
+    """examples/vanilla_recipe_sweep.py scores moving averages of other decays from one run: one
+    with the config's own decay equals the model's average bit for bit (same warm-up)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "vanilla_recipe_sweep.py"
+    spec = importlib.util.spec_from_file_location("vanilla_recipe_sweep", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    model = _model("vanilla", g_hidden=(8,), d_hidden=(8,), ema=0.9)
+    extra = sweep.ExtraAverages([0.9, 0.2, "0.9/1"])
+    fit(model, _loader(model, n=16), epochs=2, out_dir=None, progress=False, on_step=extra)
+    assert model.step == 8
+    for a, b in zip(extra.copies["0.9"].state_dict().values(),
+                    model.ema["G"].state_dict().values()):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for other in "0.2", "0.9/1":  # a lower decay; no warm-up (0.9 from the first step)
+        assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
+            extra.copies[other].state_dict().values(), model.ema["G"].state_dict().values()))
+
+
+def test_vanilla_lecture_config_is_the_lectures_mlps():
+    """Config(**LECTURE) builds the lecture's networks (G 100-256-512-1024-784, 1.49 M weights;
+    D 784-1024-512-256-1), whatever the default widths are."""
+    from minigrad import nn
+    from gans.vanilla import LECTURE, Config, VanillaGAN
+
+    model = VanillaGAN(Config(**LECTURE))
+    widths = {k: [(m.in_features, m.out_features) for m in net.modules()
+                  if isinstance(m, nn.Linear)] for k, net in model.nets.items()}
+    assert widths == {"G": [(100, 256), (256, 512), (512, 1024), (1024, 784)],
+                      "D": [(784, 1024), (1024, 512), (512, 256), (256, 1)]}
+    assert model.num_parameters()["G"] == 1_486_352
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model.G.modules())
+    assert model.config.ema == 0 and model.config.betas == (0.9, 0.999)
+    assert model.config.lr == 2e-4 and model.config.dropout == 0.3
