@@ -308,6 +308,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     history = []
     if state is not None:
         done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
+        # --max-steps may stop on an epoch's last batch, before the epoch is counted
+        done_epochs += int(state["loop"]["batch"]) >= len(loader)
         if done_epochs >= epochs or (max_steps is not None and done_steps >= max_steps):
             epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
             say(f"{out}: this run is complete ({epochs_done}, {done_steps} steps); "

@@ -124,6 +124,20 @@ def _loader(n=12):
                       drop_last=True, seed=0)
 
 
+def test_max_steps_on_an_epochs_last_batch_counts_that_epoch(tmp_path, capsys):
+    """A run stopped by max_steps on the last batch of its second epoch has done two epochs:
+    run again, it says so and is complete for --epochs 2, changing no file."""
+    fit(_small_vanilla(), _loader(), epochs=5, out_dir=tmp_path, progress=False,
+        sample_every=0, max_steps=6)  # 3 batches an epoch
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    fit(_small_vanilla(), _loader(), epochs=5, out_dir=tmp_path, progress=False, max_steps=6)
+    assert "complete (2 epochs, 6 steps)" in capsys.readouterr().out
+    history = fit(_small_vanilla(), _loader(), epochs=2, out_dir=tmp_path, progress=False)
+    assert "complete (2 epochs, 6 steps)" in capsys.readouterr().out and len(history) == 6
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 def test_finished_run_is_left_alone(tmp_path, capsys):
     fit(_small_vanilla(), _loader(), epochs=2, out_dir=tmp_path, progress=False,
         sample_every=0)
