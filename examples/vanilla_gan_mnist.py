@@ -1,6 +1,6 @@
 """Train the vanilla GAN of the lecture on MNIST: the first thing to run.
 
-    python examples/vanilla_gan_mnist.py                  # 40 epochs (24000 steps), ~5 min, 2 cores
+    python examples/vanilla_gan_mnist.py                  # 30 epochs (18000 steps), ~5 min, 2 cores
     python examples/vanilla_gan_mnist.py --epochs 60      # train further (resumes the same run)
     python examples/vanilla_gan_mnist.py --lecture --out runs/vanilla_lecture  # the lecture's code
 
@@ -8,7 +8,7 @@ Goodfellow et al.'s game with the MLPs of the lecture (gans/vanilla.py): the non
 loss (``--loss minimax`` for the objective as written), no convolutions, no labels. The default
 recipe adds what measurably helped in a 5-minute budget (docs/vanilla_recipe.md has the table):
 Adam with beta1 = 0.5, BatchNorm in G, samples drawn from a moving average of G's weights, and
-the lecture's MLPs a quarter as wide, whose step takes about a quarter of the time.
+the lecture's MLPs a quarter as wide, whose step takes about a third of the time.
 ``--lecture`` trains the lecture's recipe exactly (its MLPs, Adam's default betas, no BatchNorm,
 no average).
 
@@ -22,10 +22,10 @@ from gans.trainer import fit
 from gans.vanilla import LECTURE, Config, VanillaGAN
 from minigrad.data import DataLoader, mnist_dataset
 
-# 24000 steps of batch 100: what fits in 5 minutes on two idle cores. A step of the lecture-size
-# MLPs takes 46 ms there (6000 steps); one of the default quarter-width MLPs took 0.24-0.27x as
-# long at one thread.
-EPOCHS = 40
+# 18000 steps of batch 100: what fits in 5 minutes on two idle cores (a 2-core AMD EPYC). There
+# a step of the default quarter-width MLPs takes 14-16 ms at two threads, epoch-end grids and
+# checkpoints included (one of the lecture-size MLPs 46-52 ms: 6000 steps).
+EPOCHS = 30
 
 
 def main(argv=None):
