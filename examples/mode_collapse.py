@@ -1,7 +1,7 @@
 """Mode collapse on the 8-Gaussian ring and the 25-Gaussian grid, under VEEGAN's and PacGAN's
 protocols, over several seeds: GAN, PacGAN4, WGAN-GP, SNGAN and the best recipe found here.
 
-    python examples/mode_collapse.py                  # 5 methods x 2 datasets x 10 seeds, ~40 min
+    python examples/mode_collapse.py                  # 5 methods x 2 datasets x 10 seeds, ~1 h
     python examples/mode_collapse.py --seeds 3 --runs gan,best --datasets ring
     python examples/mode_collapse.py --quick          # 100 steps, 2 seeds (a check)
     python examples/mode_collapse.py --out-dir docs   # rewrite docs/mode_collapse.md and its figures
@@ -246,7 +246,8 @@ distance); it is **high quality** when that distance is within **3 std**; a mode
 when it is the nearest centre of **at least one** high-quality sample (no larger minimum).
 
 - **VEEGAN's protocol** (Srivastava et al. 2017, *VEEGAN: Reducing mode collapse in GANs using
-  implicit variational learning*, Section 5.1, and the authors' page github.com/akashgit/VEEGAN):
+  implicit variational learning*, its synthetic-data experiments, as also summarised on the
+  authors' page github.com/akashgit/VEEGAN):
   the number of modes captured and the percentage of high-quality samples ("within three standard
   deviations", read as <= 3 std, as in GDPP's code). VEEGAN averages over five runs. GDPP
   (Elfeki et al. 2019, *GDPP: Learning diverse generations using determinantal point processes*)
@@ -256,15 +257,18 @@ when it is the nearest centre of **at least one** high-quality sample (no larger
   `linspace(0, 2 pi, 8)`, which puts two of its eight components on the same point: 7 distinct
   modes. Here the ring has 8 distinct modes, k 2 pi / 8.)
 - **PacGAN's protocol** (Lin et al. 2018, *PacGAN: The power of two samples in generative
-  adversarial networks*, Section 5, and the authors' code github.com/fjxmlzn/PacGAN,
+  adversarial networks*, its 2-D experiments, and the authors' code github.com/fjxmlzn/PacGAN,
   `synthetic_data_experiments/`): the same two numbers, from the 2500 samples of each
   evaluation, where high quality is a Mahalanobis distance to the nearest centre *strictly* below 3
   (`MetricLogger` in `pacgan/extensions.py`; with the isotropic modes here, Euclidean distance
   < 3 std), plus the **reverse KL divergence** KL(p_hat || p) between the generator's distribution
-  over the modes and the true one, p uniform over the K modes. p_hat is the histogram over the
-  modes of the high-quality samples (the same per-mode counts the authors' code keeps for its
-  coverage statistics), so KL = sum_k p_hat_k log(K p_hat_k): 0 for a perfect balance, log K when
-  every high-quality sample is on one mode; with no high-quality sample at all it is set to log K
+  over the modes and the true one, p uniform over the K modes. p_hat is taken here as the
+  histogram over the modes of the high-quality samples: the per-mode counts the authors' logger
+  keeps (`detail_of_coverage`, from which it derives the coverage, the high-quality fraction and
+  a Jensen-Shannon divergence to the uniform distribution; the published code has no reverse-KL
+  line, and the paper's wording of which samples enter it could not be checked against this
+  code). So KL = sum_k p_hat_k log(K p_hat_k): 0 for a perfect balance, log K when every
+  high-quality sample is on one mode; with no high-quality sample at all it is set to log K
   here. PacGAN reports means and standard errors over 10 runs. Its configs (`config.py` of
   `2DRing_GAN&PacGAN` and `2DGrid_GAN&PacGAN`): ring of radius 1 with std 0.01, grid
   {-4, -2, 0, 2, 4}^2 with std 0.05 -- the same data as GDPP's.
@@ -313,7 +317,7 @@ def main(argv=None):
                    help=f"comma list of {', '.join(RUNS)}")
     p.add_argument("--datasets", default="ring,grid")
     p.add_argument("--seeds", type=cli.positive_int, default=10, help="seeds 0..N-1 per run")
-    p.add_argument("--steps", type=cli.positive_int, default=1500,
+    p.add_argument("--steps", type=cli.positive_int, default=2500,
                    help="G steps per run (WGAN-GP: half)")
     p.add_argument("--batch-size", type=cli.positive_int, default=256)
     p.add_argument("--jobs", type=cli.positive_int, default=1,

@@ -19,13 +19,14 @@ part into a picture and ``tests/test_theory.py`` checks each claim.
    Extragradient and optimistic gradient descent look one step ahead and spiral in.
 
 3. **Mode collapse.** On the 8-Gaussian ring and the 25-Gaussian grid, count the modes a GAN
-   covers and the fraction of its samples that are of high quality (VEEGAN/PacGAN protocol),
-   for the vanilla (non-saturating) GAN, PacGAN (packing) and WGAN-GP. With Algorithm 1's
-   k = 1 the vanilla GAN collapses (0-2 modes, hopping between them); packing alone restores
-   the coverage; k = 2 D steps (and BatchNorm in G) or WGAN-GP's 5 critic steps reach all the
-   modes with sharp samples (the table: docs/mode_collapse.md). The toy model (``ToyGAN``) is
-   written to the protocol of :mod:`gans.protocol`, with the losses of :mod:`gans.losses`, and
-   trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
+   captures, the fraction of its samples that are of high quality and (PacGAN's protocol) the
+   reverse KL divergence of its distribution over the modes to the uniform one, under VEEGAN's
+   and PacGAN's protocols (``protocol_metrics``), for the vanilla (non-saturating) GAN, PacGAN
+   (packing), WGAN-GP, SNGAN (spectral norm and hinge loss) and the best recipe found here (k = 2
+   D steps and BatchNorm in G); ten seeds each in docs/mode_collapse.md. With Algorithm 1's
+   k = 1 the vanilla GAN collapses (0-2 modes, hopping between them). The toy model
+   (``ToyGAN``) is written to the protocol of :mod:`gans.protocol`, with the losses of
+   :mod:`gans.losses`, and trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
 
 4. **The vanishing gradient.** With s the logit D gives a fake, D(G(z)) = sigmoid(s) and
        d/ds  log(1 - sigmoid(s)) = -sigmoid(s)          (minimax loss:  -> 0 as D(G(z)) -> 0)
