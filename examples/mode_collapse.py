@@ -302,6 +302,12 @@ running statistics) on 2500 fixed latent codes per seed.
 - **No tuning per method**: one learning rate and schedule for all; SNGAN with k = 2 (its paper
   uses 5 D steps and a lower learning rate on images). The best recipe was chosen on seed 0 of
   earlier runs (the ring and the grid at 5000 steps), not on these seeds.
+- **SNGAN did not train in this setting.** Its D is 1-Lipschitz in the networks' input units at
+  most (the product of the layers' spectral norms, each 1), so the gradient G receives is small;
+  with this learning-rate schedule its samples left the untrained G's blob (radius ~0.04 on the
+  ring) but ended as another blob (radius ~0.55, seed 0) instead of on the modes. A larger
+  learning rate, more D steps (the paper's 5) or a longer run might fix it; none was tried
+  within the budget, so its row measures this configuration, not spectral normalisation.
 - **The standard error covers the seeds only**: each seed's 2500 samples add their own noise
   (for a fraction near 0.9 about 0.6 percentage points), and the protocols' numbers say nothing
   about samples between the modes beyond the high-quality fraction, nor about the shape of each
