@@ -19,13 +19,14 @@ part into a picture and ``tests/test_theory.py`` checks each claim.
    Extragradient and optimistic gradient descent look one step ahead and spiral in.
 
 3. **Mode collapse.** On the 8-Gaussian ring and the 25-Gaussian grid, count the modes a GAN
-   covers and the fraction of its samples that are of high quality (VEEGAN/PacGAN protocol),
-   for the vanilla (non-saturating) GAN, PacGAN (packing) and WGAN-GP. With Algorithm 1's
-   k = 1 the vanilla GAN collapses (0-2 modes, hopping between them); packing alone restores
-   the coverage; k = 2 D steps (and BatchNorm in G) or WGAN-GP's 5 critic steps reach all the
-   modes with sharp samples (the table: docs/mode_collapse.md). The toy model (``ToyGAN``) is
-   written to the protocol of :mod:`gans.protocol`, with the losses of :mod:`gans.losses`, and
-   trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
+   captures, the fraction of its samples that are of high quality and (PacGAN's protocol) the
+   reverse KL divergence of its distribution over the modes to the uniform one, under VEEGAN's
+   and PacGAN's protocols (``protocol_metrics``), for the vanilla (non-saturating) GAN, PacGAN
+   (packing), WGAN-GP, SNGAN (spectral norm and hinge loss) and the best recipe found here (k = 2
+   D steps and BatchNorm in G); ten seeds each in docs/mode_collapse.md. With Algorithm 1's
+   k = 1 the vanilla GAN collapses (0-2 modes, hopping between them). The toy model
+   (``ToyGAN``) is written to the protocol of :mod:`gans.protocol`, with the losses of
+   :mod:`gans.losses`, and trained by :func:`gans.trainer.fit`, like every GAN of the zoo.
 
 4. **The vanishing gradient.** With s the logit D gives a fake, D(G(z)) = sigmoid(s) and
        d/ds  log(1 - sigmoid(s)) = -sigmoid(s)          (minimax loss:  -> 0 as D(G(z)) -> 0)
@@ -276,29 +277,86 @@ def play_bilinear(method: str = "simultaneous", steps: int = 300, lr: float = 0.
 
 
 # =========================================================================== 3. mode collapse
-def mode_metrics(samples, centres, std: float) -> tuple[int, float]:
-    """(modes covered, fraction of high-quality samples) -- the VEEGAN / PacGAN protocol.
+# Two published ways of scoring a generator on a 2-D mixture of K Gaussians with known centres
+# and a common standard deviation std, from n generated samples (docs/mode_collapse.md has the
+# sources). Both assign each sample to its nearest centre (Euclidean) and call it *high quality*
+# when that distance is within 3 std; a mode is *captured* when it is the nearest centre of at
+# least one high-quality sample.
+#   VEEGAN (Srivastava et al. 2017): modes captured and the fraction of high-quality samples;
+#       "within" is <= 3 std.
+#   PacGAN (Lin et al. 2018): the same two numbers, with < 3 std (the authors' code), plus the
+#       reverse KL divergence KL(p_hat || uniform) between the histogram p_hat of the high-quality
+#       samples over the K modes and the true, uniform distribution over the modes.
+# Both use n = 2500 samples.
+N_EVAL = 2500
+HQ_STDS = 3.0
+PROTOCOLS = ("veegan", "pacgan")
 
-    A sample is *high quality* when it lies within 3 standard deviations (``3 * std``, Euclidean)
-    of its nearest mode centre; a mode is *covered* when it is the nearest mode of at least one
-    high-quality sample. The papers use 2500 samples.
-    """
+
+def mode_counts(samples, centres, std: float, strict: bool = False) -> np.ndarray:
+    """How many high-quality samples each mode has: an int array (K,).
+
+    A sample belongs to its nearest centre (Euclidean) and counts when its distance to it is
+    <= ``3 * std`` (``< 3 * std`` with ``strict``)."""
     samples = np.asarray(samples, dtype=np.float64).reshape(len(samples), -1)
     centres = np.asarray(centres, dtype=np.float64).reshape(len(centres), -1)
+    if samples.shape[1] != centres.shape[1]:
+        raise ValueError(f"samples have {samples.shape[1]} coordinates, the centres "
+                         f"{centres.shape[1]}")
+    if not std > 0:
+        raise ValueError(f"std must be > 0, got {std}")
     d2 = ((samples[:, None, :] - centres[None, :, :]) ** 2).sum(-1)  # (N, K)
     nearest = d2.argmin(1)
-    good = np.sqrt(d2[np.arange(len(samples)), nearest]) <= 3.0 * std
-    covered = int(len(np.unique(nearest[good])))
-    return covered, float(good.mean()) if len(samples) else 0.0
+    dist = np.sqrt(d2[np.arange(len(samples)), nearest])
+    good = dist < HQ_STDS * std if strict else dist <= HQ_STDS * std
+    return np.bincount(nearest[good], minlength=len(centres))
+
+
+def reverse_kl(counts) -> float:
+    """KL(p_hat || uniform) = sum_k p_k log(K p_k), in nats, with p_hat = counts / counts.sum()
+    over K = len(counts) modes (terms with p_k = 0 are 0). 0 when every mode has the same count,
+    log K when all the mass is on one mode; with no count at all it is taken as log K too (the
+    worst value: nothing of the generator lands on any mode)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1 or len(counts) == 0 or (counts < 0).any():
+        raise ValueError("counts must be a non-empty 1-D array of non-negative numbers")
+    k, total = len(counts), counts.sum()
+    if total == 0:
+        return math.log(k)
+    p = counts[counts > 0] / total
+    return float((p * np.log(k * p)).sum())
+
+
+def protocol_metrics(samples, centres, std: float, protocol: str = "pacgan") -> dict:
+    """One protocol's scores of ``samples``: {'modes': modes captured, 'high_quality': fraction
+    of high-quality samples} and, for 'pacgan', 'reverse_kl' (see :func:`reverse_kl`)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    counts = mode_counts(samples, centres, std, strict=protocol == "pacgan")
+    out = {"modes": int((counts > 0).sum()),
+           "high_quality": float(counts.sum() / len(samples)) if len(samples) else 0.0}
+    if protocol == "pacgan":
+        out["reverse_kl"] = reverse_kl(counts)
+    return out
+
+
+def mode_metrics(samples, centres, std: float) -> tuple[int, float]:
+    """(modes captured, fraction of high-quality samples) under VEEGAN's protocol (see
+    :func:`protocol_metrics`)."""
+    m = protocol_metrics(samples, centres, std, "veegan")
+    return m["modes"], m["high_quality"]
 
 
 TOY_DATASETS = {
-    # name: (centres, std, scale). The networks see data / scale, so both mixtures span ~[-2, 2].
-    "ring": (lambda: ring_centres(8, 2.0), 0.02, 1.0),
+    # name: (centres, std, scale). The centres and stds of both protocols' published code (the
+    # PacGAN authors', and GDPP's for VEEGAN's protocol): the ring has radius 1 and std 0.01, the
+    # grid spacing 2 and std 0.05. The networks see data / scale: a ring of radius 2, a grid on
+    # {-2, -1, 0, 1, 2}^2.
+    "ring": (lambda: ring_centres(8, 1.0), 0.01, 0.5),
     "grid": (lambda: grid_centres((-4, -2, 0, 2, 4)), 0.05, 2.0),
 }
 
-TOY_METHODS = ("gan", "pacgan", "wgan_gp")
+TOY_METHODS = ("gan", "pacgan", "wgan_gp", "sngan")
 
 
 @dataclass
@@ -310,6 +368,8 @@ class ToyGANConfig(GANConfig):
                        2018): a collapsed G produces packs of near-identical points, which D
                        can tell from real packs, so collapse is penalised
              'wgan_gp' Wasserstein critic with gradient penalty (Gulrajani et al. 2017)
+             'sngan'   spectral normalisation of every Linear of D and the hinge loss
+                       (Miyato et al. 2018)
     G: z -> [Linear, BatchNorm1d, ReLU] x g_layers -> Linear -> 2   (BatchNorm: ``g_batchnorm``)
     D: x -> [Linear, LeakyReLU(0.2)] x d_layers -> Linear -> 1 (no normalisation: the
        gradient penalty is per sample)
@@ -351,12 +411,14 @@ def toy_generator(cfg: ToyGANConfig) -> nn.Module:
 
 
 def toy_discriminator(cfg: ToyGANConfig, pack: int = 1) -> nn.Module:
-    """Packs (N, pack, 2) -> (N, 1) scores: the pack's points concatenated, then an MLP."""
+    """Packs (N, pack, 2) -> (N, 1) scores: the pack's points concatenated, then an MLP (every
+    Linear spectrally normalised for SNGAN)."""
+    sn = nn.utils.spectral_norm if cfg.method == "sngan" else (lambda m: m)
     layers, width = [nn.Flatten()], 2 * pack
     for _ in range(cfg.d_layers):
-        layers += [nn.Linear(width, cfg.d_hidden), nn.LeakyReLU(0.2)]
+        layers += [sn(nn.Linear(width, cfg.d_hidden)), nn.LeakyReLU(0.2)]
         width = cfg.d_hidden
-    return nn.Sequential(*layers, nn.Linear(width, 1))
+    return nn.Sequential(*layers, sn(nn.Linear(width, 1)))
 
 
 class ToyMixture:
@@ -408,7 +470,8 @@ class ToyGAN(GANModel):
         if cfg.method not in TOY_METHODS:
             raise ValueError(f"method must be one of {TOY_METHODS}, got {cfg.method!r}")
         self.pack = cfg.pack if cfg.method == "pacgan" else 1
-        self.loss = "wasserstein" if cfg.method == "wgan_gp" else "non_saturating"
+        self.loss = {"wgan_gp": "wasserstein", "sngan": "hinge"}.get(cfg.method,
+                                                                     "non_saturating")
         self.declare(G=toy_generator(cfg), D=toy_discriminator(cfg, self.pack),
                      optimizer=lambda params: optim.Adam(params, lr=cfg.lr, betas=cfg.betas))
 
@@ -451,6 +514,7 @@ class ToyGANResult:
     snapshots: dict = field(default_factory=dict)  # step -> samples (n_eval, 2)
     seconds: float = 0.0
     model: ToyGAN = None  # the trained model
+    metrics: dict = field(default_factory=dict)  # protocol -> protocol_metrics at the end
 
     @property
     def final(self):
@@ -460,7 +524,8 @@ class ToyGANResult:
 
 def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
     """Train one GAN on a 2-D mixture with :func:`gans.trainer.fit`, measuring ``mode_metrics``
-    every ``eval_every`` G steps (and at the ``snapshot_steps``, whose samples are kept).
+    every ``eval_every`` G steps (and at the ``snapshot_steps``, whose samples are kept); at the
+    end, ``result.metrics`` holds both protocols' scores (:func:`protocol_metrics`).
 
     Everything (models, data, evaluation noise) is seeded by ``cfg.seed``. The evaluation
     samples ``n_eval`` points with G in eval mode (BatchNorm's running statistics).
@@ -485,6 +550,9 @@ def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
         samples = model.sample(cfg.n_eval, z=eval_z).numpy() * data.scale
         modes, hq = mode_metrics(samples, data.centres, data.std)
         result.history.append((step, modes, hq))
+        if step == cfg.steps:
+            result.metrics = {p: protocol_metrics(samples, data.centres, data.std, p)
+                              for p in PROTOCOLS}
         if step in cfg.snapshot_steps:
             result.snapshots[step] = samples
         if progress:
