@@ -23,8 +23,8 @@ Beyond the lecture, the defaults add what measurably helped a short run (docs/va
 Adam's beta1 = 0.5 and a learning rate of 4e-4, BatchNorm after G's hidden layers, samples
 drawn from an exponential moving average of G's weights (``ema``; the trainer updates it after
 every G step and the checkpoint keeps it), and the same MLPs a quarter as wide (G: 100-64-128-
-256-784, D: 784-256-128-64-1): a step takes about a quarter of the time, and in a fixed time the
-narrower pair ends ahead. ``Config(**LECTURE)`` is the lecture's recipe exactly.
+256-784, D: 784-256-128-64-1): a step takes about a third of the time at two threads, and in a
+fixed time the narrower pair ends ahead. ``Config(**LECTURE)`` is the lecture's recipe exactly.
 """
 from __future__ import annotations
 
