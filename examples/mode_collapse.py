@@ -235,7 +235,7 @@ def markdown(summary, names, datasets, args, seconds, command):
     lines += [f"Mean training time per run (s, {' / '.join(datasets)}): " + "; ".join(times)
               + ".", ""]
     folder = Path(args.out_dir, "img").as_posix()
-    lines += [f"Pictures (seed 0, the end of training): "
+    lines += ["Pictures (seed 0, the end of training): "
               + ", ".join(f"`{folder}/mode_collapse_{d}.png`" for d in datasets) + ".", ""]
     lines += [SETUP_TEXT, ""]
     return "\n".join(lines)
