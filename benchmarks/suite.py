@@ -9,7 +9,6 @@ import numpy as np
 
 import minigrad
 import gans
-from minigrad.backend import to_device
 from minigrad.nn import functional as MF
 
 
@@ -177,6 +176,7 @@ def dcgan64_case(batch=64):
     def make(dev):
         import torch
 
+        from benchmarks.twins import copy_weights
         from minigrad import nn as mnn, optim
         from gans.losses import bce_fake, bce_real
 
@@ -186,8 +186,7 @@ def dcgan64_case(batch=64):
         D.to(dev)
         tG, tD = _dcgan64(torch.nn)
         for mine, theirs in ((G, tG), (D, tD)):
-            theirs.load_state_dict({k: torch.from_numpy(np.array(to_device(v, "cpu")))
-                                    for k, v in mine.state_dict().items()})
+            copy_weights(mine, theirs)
             theirs.to(dev)
         opts = [optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (G, D)]
         topts = [torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (tG, tD)]

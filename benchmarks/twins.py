@@ -162,6 +162,12 @@ def _g_loss(kind, f):
 
 
 # -------------------------------------------------------------------------------- twins
+def copy_weights(mine, theirs) -> None:
+    """Load a minigrad module's state dict (on any device) into its torch twin."""
+    theirs.load_state_dict({k: torch.from_numpy(np.array(to_device(v, "cpu")))
+                            for k, v in mine.state_dict().items()})
+
+
 def _to_torch(x, device):
     """A batch as a torch tensor on ``device``: a torch tensor already there stays as it is (no
     copy), a NumPy array is copied over."""
@@ -206,9 +212,7 @@ class Twin:
         else:
             raise KeyError(f"no torch twin for {name!r}")
         for mine, theirs in ((mg_model.G, self.G), (mg_model.D, self.D)):
-            sd = {k: torch.from_numpy(np.array(to_device(v, "cpu")))
-                  for k, v in mine.state_dict().items()}
-            theirs.load_state_dict(sd)
+            copy_weights(mine, theirs)
         # The twin lives where the minigrad model does ("cpu" or "cuda:N"); its noise is drawn
         # on the host by the same NumPy stream on every device and copied over.
         self.device = torch.device(str(getattr(mg_model, "device", "cpu")))

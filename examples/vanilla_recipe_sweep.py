@@ -43,8 +43,8 @@ RECIPES = {
 # Changes to bn_ema_lr4 that alter the cost of a step or what a step achieves; they are
 # compared at equal time (docs/vanilla_recipe.md has the time of a step of each).
 _BASE = RECIPES["bn_ema_lr4"]
-_HALF = dict(g_hidden=(128, 256, 512), d_hidden=(512, 256, 128))  # half as wide: ~1/2 the time
-_QUARTER = dict(g_hidden=(64, 128, 256), d_hidden=(256, 128, 64))  # a quarter: ~1/4 the time
+_HALF = dict(g_hidden=(128, 256, 512), d_hidden=(512, 256, 128))  # half as wide
+_QUARTER = dict(g_hidden=(64, 128, 256), d_hidden=(256, 128, 64))  # a quarter (the default)
 RECIPES.update({
     "half": dict(_BASE, **_HALF),
     "half_nodrop": dict(_BASE, **_HALF, dropout=0.0),
@@ -208,12 +208,26 @@ def main(argv=None):
         for recipe, ms in times.items():
             print(f"{recipe}: {ms:.1f} ms a step, {ms / ref:.2f}x")
         return
+    try:
+        stages = [int(s) for s in args.stages.split(",")]
+    except ValueError:
+        stages = []
+    if not stages or min(stages) <= 0:
+        p.error(f"--stages: {args.stages!r} is not a comma list of step counts > 0")
+    ema_decays = [d for d in args.ema_decays.split(",") if d]
+    for d in ema_decays:  # checked before any training: "decay" or "decay/warmup"
+        decay, _, warmup = d.partition("/")
+        try:
+            ok = 0 < float(decay) < 1 and (not warmup or float(warmup) > 1)
+        except ValueError:
+            ok = False
+        if not ok:
+            p.error(f"--ema-decays: {d!r} is not a decay in (0, 1), optionally /warm-up > 1 "
+                    "(e.g. 0.998 or 0.9999/4)")
     out.mkdir(parents=True, exist_ok=True)
-    stages = [int(s) for s in args.stages.split(",")]
     for recipe in args.recipes.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            run(recipe, seed, stages, out, args.samples,
-                [d for d in args.ema_decays.split(",") if d])
+            run(recipe, seed, stages, out, args.samples, ema_decays)
 
 
 if __name__ == "__main__":
