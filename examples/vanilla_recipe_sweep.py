@@ -218,11 +218,11 @@ def main(argv=None):
     for d in ema_decays:  # checked before any training: "decay" or "decay/warmup"
         decay, _, warmup = d.partition("/")
         try:
-            ok = 0 < float(decay) < 1 and (not warmup or float(warmup) > 1)
+            ok = 0 < float(decay) < 1 and (not warmup or float(warmup) >= 1)
         except ValueError:
             ok = False
         if not ok:
-            p.error(f"--ema-decays: {d!r} is not a decay in (0, 1), optionally /warm-up > 1 "
+            p.error(f"--ema-decays: {d!r} is not a decay in (0, 1), optionally /warm-up >= 1 "
                     "(e.g. 0.998 or 0.9999/4)")
     out.mkdir(parents=True, exist_ok=True)
     for recipe in args.recipes.split(","):

@@ -170,8 +170,7 @@ def test_trainer_in_memory_writes_nothing_and_calls_on_step(tmp_path, monkeypatc
 def test_logged_gradient_norms_are_the_norms_of_the_last_gradients():
     """grad_norm_D / grad_norm_G in a step's row are the 2-norms over all of a network's
     parameter gradients left by that step (float32 dots summed in float64; a float64 NumPy sum
-    here);
-    G's is absent from a step that did not update G."""
+    here); G's is absent from a step that did not update G."""
     model, rows = _model("vanilla", d_steps=2), []
 
     def norms(m, stats):
