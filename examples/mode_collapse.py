@@ -5,6 +5,7 @@ protocols, over several seeds: GAN, PacGAN4, WGAN-GP, SNGAN and the best recipe 
     python examples/mode_collapse.py --seeds 3 --runs gan,best --datasets ring
     python examples/mode_collapse.py --quick          # 100 steps, 2 seeds (a check)
     python examples/mode_collapse.py --out-dir docs   # rewrite docs/mode_collapse.md and its figures
+    python examples/mode_collapse.py --also best@5000x512   # + a section: best at 5000 steps, batch 512
 
 Both protocols score the same 2500 samples of each trained generator (gans/theory.py:
 protocol_metrics; the definitions and their sources are in docs/mode_collapse.md). Each run is one
@@ -55,6 +56,12 @@ RUNS = {
     # not in the default list
     "pacgan2": ("PacGAN2, k=1", dict(method="pacgan", pack=2, d_steps=1, **_PLAIN), 1.0),
     "gan_k2": ("GAN, k=2", dict(method="gan", d_steps=2, **_PLAIN), 1.0),
+    "best_ema": ("GAN, k=2, BatchNorm G, EMA 0.999", dict(method="gan", d_steps=2,
+                                                         g_batchnorm=True, ema=0.999), 1.0),
+    "best_ema99": ("GAN, k=2, BatchNorm G, EMA 0.99", dict(method="gan", d_steps=2,
+                                                          g_batchnorm=True, ema=0.99), 1.0),
+    "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, d_steps=2,
+                                                    g_batchnorm=True), 1.0),
 }
 DEFAULT_RUNS = ("gan", "pacgan4", "wgan_gp", "sngan", "best")
 N_MODES = {"ring": 8, "grid": 25}
@@ -83,7 +90,7 @@ def run_one(job):
     name, dataset, cfg, cache = job
     res = T.train_toy_gan(cfg)
     rec = {"name": name, "dataset": dataset, "seed": cfg.seed, "steps": cfg.steps,
-           "seconds": res.seconds, "metrics": res.metrics}
+           "batch": cfg.batch_size, "seconds": res.seconds, "metrics": res.metrics}
     key = cache_key(cfg)
     if cfg.steps in res.snapshots:
         np.save(Path(cache, f"{key}.npy"), res.snapshots[cfg.steps].astype(np.float32))
@@ -140,10 +147,10 @@ def met(row, proto, dataset):
     return "yes" if ok else "no"
 
 
-def tables(summary, names, datasets):
+def tables(summary, names, datasets, level="###"):
     lines = []
     for proto, title in (("pacgan", "PacGAN's protocol"), ("veegan", "VEEGAN's protocol")):
-        lines += [f"### {title}", ""]
+        lines += [f"{level} {title}", ""]
         head = "| method | G steps |"
         for d in datasets:
             head += f" {d}: modes (of {N_MODES[d]}) | {d}: high quality (%) |"
@@ -210,7 +217,47 @@ def scatter_figure(samples, names, dataset, path):
     Image.open(buf).convert("RGB").quantize(colors=48).save(path, optimize=True)
 
 
-def markdown(summary, names, datasets, args, seconds, command):
+def parse_also(text):
+    """``"best@5000x512,gan@8000x256"`` -> [("best", 5000, 512), ("gan", 8000, 256)]."""
+    out = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, budget = item.partition("@")
+        steps, _, batch = budget.partition("x")
+        if name not in RUNS or not (steps.isdigit() and batch.isdigit()) \
+                or int(steps) < 1 or int(batch) < 1:
+            raise ValueError(f"--also: {item!r} is not RUN@STEPSxBATCH with RUN one of "
+                             f"{', '.join(RUNS)} and positive whole numbers (e.g. best@5000x512)")
+        out.append((name, int(steps), int(batch)))
+    return out
+
+
+def targets_met(summary, name, datasets):
+    """One sentence: which of the four targets the run ``name`` meets in ``summary``."""
+    met_, missed = [], []
+    for proto, who in (("veegan", "VEEGAN's"), ("pacgan", "PacGAN's")):
+        for d in datasets:
+            if (name, d) in summary:
+                (met_ if met(summary[name, d], proto, d) == "yes" else missed).append(
+                    f"{who} {d}")
+    return f"Targets met: {', '.join(met_) or 'none'}; not met: {', '.join(missed) or 'none'}."
+
+
+def also_sections(extra, datasets, seeds, level="###"):
+    """The report's sections for the ``--also`` budgets: ``extra`` is
+    [((name, steps, batch), summary)]."""
+    lines = []
+    for (name, steps, batch), summary in extra:
+        lines += [f"{level} {RUNS[name][0]}: {steps} G steps, batch {batch}", "",
+                  f"The same {seeds} seeds at this budget; mean training time per run (s, "
+                  + " / ".join(datasets) + "): "
+                  + " / ".join(f"{summary[name, d]['seconds']:.0f}" for d in datasets
+                               if (name, d) in summary) + ".", ""]
+        lines += tables(summary, [name], datasets, level=level + "#")
+        lines += [targets_met(summary, name, datasets), ""]
+    return lines
+
+
+def markdown(summary, names, datasets, args, seconds, command, extra=()):
     n_seeds = args.seeds
     lines = [
         "# Mode collapse on the ring and the grid, under two protocols", "",
@@ -237,6 +284,9 @@ def markdown(summary, names, datasets, args, seconds, command):
     folder = Path(args.out_dir, "img").as_posix()
     lines += ["Pictures (seed 0, the end of training): "
               + ", ".join(f"`{folder}/mode_collapse_{d}.png`" for d in datasets) + ".", ""]
+    if extra:
+        lines += ["## The same seeds at larger budgets", "", ALSO_TEXT, ""]
+        lines += also_sections(extra, datasets, n_seeds)
     lines += [SETUP_TEXT, ""]
     return "\n".join(lines)
 
@@ -281,6 +331,13 @@ therefore serves both: `gans.theory.protocol_metrics` scores the same 2500 sampl
 (The data are given here in the published units: ring radius 1, std 0.01. The networks see them
 rescaled -- the ring x 2, the grid / 2 -- which leaves every score unchanged, since all
 distances are compared with a multiple of std.)"""
+
+ALSO_TEXT = """\
+Each section below is one run of the table above (`--also RUN@STEPSxBATCH` in the command at
+the top) with more G steps and a larger batch, on the same seeds; the learning rate decays to 1%
+over whatever number of steps a run has, so a longer run is also a slower anneal. These runs are
+cached like the others: rewriting this file with the command at the top retrains nothing that
+is already in the cache."""
 
 SETUP_TEXT = """\
 ## Setup and what the numbers do not show
@@ -333,6 +390,9 @@ def main(argv=None):
     p.add_argument("--out-dir", default=None, type=cli.out_folder,
                    help="where the report and pictures go (default: runs/mode_collapse; "
                         "docs to rewrite the tracked ones)")
+    p.add_argument("--also", default="", metavar="RUN@STEPSxBATCH,...",
+                   help="extra sections: these runs at other budgets, on the same seeds "
+                        "(e.g. best@5000x512,best@8000x512)")
     p.add_argument("--quick", action="store_true",
                    help="100 steps, 2 seeds, outputs under runs/mode_collapse_quick")
     args = p.parse_args(argv)
@@ -348,18 +408,28 @@ def main(argv=None):
     for d in datasets:
         if d not in N_MODES:
             p.error(f"unknown dataset {d!r}; choose from ring, grid")
+    try:
+        also = parse_also(args.also)
+    except ValueError as exc:
+        p.error(str(exc))
     out, cache = Path(args.out_dir), Path(args.cache)
     (out / "img").mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
 
     # seed-major order: an interrupted sweep leaves every method with the same seeds
-    configs = [(n, d, run_config(n, d, args.steps, args.batch_size, s))
-               for s in range(args.seeds) for d in datasets for n in names]
+    budgets = [(n, args.steps, args.batch_size) for n in names] + also
+    configs = {}  # cache key -> (name, dataset, config); a budget named twice trains once
+    for s in range(args.seeds):
+        for d in datasets:
+            for n, steps, batch in budgets:
+                cfg = run_config(n, d, steps, batch, s)
+                configs.setdefault(cache_key(cfg), (n, d, cfg))
+    configs = list(configs.values())
     records, todo = [], []
     for n, d, cfg in configs:
         f = cache / f"{cache_key(cfg)}.json"
         if f.exists():
-            records.append(json.loads(f.read_text()))
+            records.append(dict(json.loads(f.read_text()), batch=cfg.batch_size))
         else:
             todo.append((n, d, cfg, str(cache)))
     print(f"{len(configs)} runs, {len(records)} cached, {len(todo)} to train, "
@@ -372,7 +442,14 @@ def main(argv=None):
             records += list(pool.map(run_one, todo))
     wall = time.perf_counter() - start
 
-    summary = summarise(records, names, datasets)
+    def of_budget(n, steps, batch):  # the records of one (run, budget)
+        want = {run_config(n, d, steps, batch, 0).steps for d in datasets}
+        return [r for r in records if r["name"] == n and r["batch"] == batch
+                and r["steps"] in want]
+
+    main_records = [r for n in names for r in of_budget(n, args.steps, args.batch_size)]
+    summary = summarise(main_records, names, datasets)
+    extra = [(b, summarise(of_budget(*b), [b[0]], datasets)) for b in also]
     for d in datasets:
         samples = {}
         for n in names:
@@ -384,12 +461,13 @@ def main(argv=None):
     command = "python examples/mode_collapse.py " + " ".join(shlex.quote(a) for a in
                                                               (argv if argv is not None
                                                                else sys.argv[1:]))
-    train_seconds = sum(r["seconds"] for r in records)
-    text = markdown(summary, names, datasets, args, train_seconds, command.strip())
+    train_seconds = sum(r["seconds"] for r in main_records)  # the main table's runs
+    text = markdown(summary, names, datasets, args, train_seconds, command.strip(), extra)
     (out / "mode_collapse.md").write_text(text)
-    print("\n".join(tables(summary, names, datasets)))
+    print("\n".join(tables(summary, names, datasets) + also_sections(extra, datasets,
+                                                                     args.seeds)))
     print(f"wrote {out / 'mode_collapse.md'} and {out / 'img'}/mode_collapse_*.png "
-          f"({wall / 60:.1f} min this call, {train_seconds / 60:.1f} min of training in all)")
+          f"({wall / 60:.1f} min this call; the main table: {train_seconds / 60:.1f} min of training)")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,11 @@ RECIPES.update({
     "nodrop": dict(_BASE, dropout=0.0),
     "b50": dict(_BASE, batch_size=50),
     "ttur_d8": dict(_BASE, lr=8e-4, lr_g=4e-4),  # D twice as fast as G
+    # around the default (quarter): larger batches, or one network wider than the other
+    "quarter_b200": dict(_BASE, **_QUARTER, batch_size=200),
+    "quarter_b200_lr6": dict(_BASE, **_QUARTER, batch_size=200, lr=6e-4),
+    "quarter_half_d": dict(_BASE, **dict(_QUARTER, d_hidden=_HALF["d_hidden"])),
+    "quarter_half_g": dict(_BASE, **dict(_QUARTER, g_hidden=_HALF["g_hidden"])),
 })
 
 
