@@ -60,6 +60,14 @@ RUNS = {
                                                          g_batchnorm=True, ema=0.999), 1.0),
     "best_ema99": ("GAN, k=2, BatchNorm G, EMA 0.99", dict(method="gan", d_steps=2,
                                                           g_batchnorm=True, ema=0.99), 1.0),
+    "best_wide": ("GAN, k=2, BatchNorm G 3 x 256", dict(method="gan", d_steps=2,
+                                                       g_batchnorm=True, g_hidden=256), 1.0),
+    "best_z16": ("GAN, k=2, BatchNorm G, 16-d z", dict(method="gan", d_steps=2,
+                                                      g_batchnorm=True, latent_dim=16), 1.0),
+    "best_k5": ("GAN, k=5, BatchNorm G", dict(method="gan", d_steps=5, g_batchnorm=True), 1.0),
+    "best_wide_d": ("GAN, k=2, BatchNorm G, D 3 x 256", dict(method="gan", d_steps=2,
+                                                            g_batchnorm=True, d_hidden=256,
+                                                            d_layers=3), 1.0),
     "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, d_steps=2,
                                                     g_batchnorm=True), 1.0),
 }
@@ -217,6 +225,38 @@ def scatter_figure(samples, names, dataset, path):
     Image.open(buf).convert("RGB").quantize(colors=48).save(path, optimize=True)
 
 
+def sample_profile(samples, dataset):
+    """Where the samples fall, in units of the mixture's std: the fraction within 3 std of their
+    nearest centre, the fraction beyond 6 std (between the modes), and the per-axis rms distance
+    of the ones within 3 std (the data's own: 1)."""
+    make_centres, std, _ = T.TOY_DATASETS[dataset]
+    centres = make_centres()
+    d2 = ((np.asarray(samples, np.float64)[:, None, :] - centres[None]) ** 2).sum(-1)
+    dist = np.sqrt(d2.min(1)) / std
+    near = dist <= 3
+    rms = float(np.sqrt((dist[near] ** 2).mean() / 2)) if near.any() else float("nan")
+    return float(near.mean()), float((dist > 6).mean()), rms
+
+
+def profile_line(samples_by_run, datasets):
+    """One sentence on where seed 0's samples fall, per run and dataset."""
+    parts = []
+    for n, by_d in samples_by_run.items():
+        bits = []
+        for d in datasets:
+            if d in by_d:
+                near, far, rms = sample_profile(by_d[d], d)
+                bits.append(f"{d} {100 * near:.0f}% within 3 std, {100 * far:.0f}% beyond 6 std, "
+                            f"rms {rms:.2f} std")
+        if bits:
+            parts.append(f"{RUNS[n][0]}: " + "; ".join(bits))
+    if not parts:
+        return []
+    return ["Where seed 0's samples fall (distance to the nearest centre; rms: the per-axis "
+            "spread of those within 3 std, the data's own being 1 std): " + ". ".join(parts)
+            + ".", ""]
+
+
 def parse_also(text):
     """``"best@5000x512,gan@8000x256"`` -> [("best", 5000, 512), ("gan", 8000, 256)]."""
     out = []
@@ -244,9 +284,9 @@ def targets_met(summary, name, datasets):
 
 def also_sections(extra, datasets, seeds, level="###"):
     """The report's sections for the ``--also`` budgets: ``extra`` is
-    [((name, steps, batch), summary)]."""
+    [((name, steps, batch), summary, seed 0's samples {dataset: array})]."""
     lines = []
-    for (name, steps, batch), summary in extra:
+    for (name, steps, batch), summary, samples in extra:
         lines += [f"{level} {RUNS[name][0]}: {steps} G steps, batch {batch}", "",
                   f"The same {seeds} seeds at this budget; mean training time per run (s, "
                   + " / ".join(datasets) + "): "
@@ -254,10 +294,11 @@ def also_sections(extra, datasets, seeds, level="###"):
                                if (name, d) in summary) + ".", ""]
         lines += tables(summary, [name], datasets, level=level + "#")
         lines += [targets_met(summary, name, datasets), ""]
+        lines += profile_line({name: samples}, datasets)
     return lines
 
 
-def markdown(summary, names, datasets, args, seconds, command, extra=()):
+def markdown(summary, names, datasets, args, seconds, command, extra=(), samples=None):
     n_seeds = args.seeds
     lines = [
         "# Mode collapse on the ring and the grid, under two protocols", "",
@@ -281,6 +322,7 @@ def markdown(summary, names, datasets, args, seconds, command, extra=()):
             times.append(f"{RUNS[n][0]} {' / '.join(secs)}")
     lines += [f"Mean training time per run (s, {' / '.join(datasets)}): " + "; ".join(times)
               + ".", ""]
+    lines += profile_line(samples or {}, datasets)
     folder = Path(args.out_dir, "img").as_posix()
     lines += ["Pictures (seed 0, the end of training): "
               + ", ".join(f"`{folder}/mode_collapse_{d}.png`" for d in datasets) + ".", ""]
@@ -449,20 +491,23 @@ def main(argv=None):
 
     main_records = [r for n in names for r in of_budget(n, args.steps, args.batch_size)]
     summary = summarise(main_records, names, datasets)
-    extra = [(b, summarise(of_budget(*b), [b[0]], datasets)) for b in also]
+    def seed0_samples(n, steps, batch):  # {dataset: seed 0's samples} from the cache
+        files = {d: cache / f"{cache_key(run_config(n, d, steps, batch, 0))}.npy"
+                 for d in datasets}
+        return {d: np.load(f) for d, f in files.items() if f.exists()}
+
+    extra = [(b, summarise(of_budget(*b), [b[0]], datasets), seed0_samples(*b)) for b in also]
+    main_samples = {n: seed0_samples(n, args.steps, args.batch_size) for n in names}
     for d in datasets:
-        samples = {}
-        for n in names:
-            f = cache / f"{cache_key(run_config(n, d, args.steps, args.batch_size, 0))}.npy"
-            if f.exists():
-                samples[n] = np.load(f)
+        samples = {n: main_samples[n][d] for n in names if d in main_samples[n]}
         if samples:
             scatter_figure(samples, names, d, out / "img" / f"mode_collapse_{d}.png")
     command = "python examples/mode_collapse.py " + " ".join(shlex.quote(a) for a in
                                                               (argv if argv is not None
                                                                else sys.argv[1:]))
     train_seconds = sum(r["seconds"] for r in main_records)  # the main table's runs
-    text = markdown(summary, names, datasets, args, train_seconds, command.strip(), extra)
+    text = markdown(summary, names, datasets, args, train_seconds, command.strip(), extra,
+                    main_samples)
     (out / "mode_collapse.md").write_text(text)
     print("\n".join(tables(summary, names, datasets) + also_sections(extra, datasets,
                                                                      args.seeds)))

@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import importlib.util
+
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +49,25 @@ def test_also_adds_a_section_per_budget_and_trains_each_config_once(tmp_path):
     # the main table and each section average their own 2 seeds
     assert text.count("| GAN, k=1 | 4 |") == 4 and text.count("| GAN, k=1 | 6 |") == 2
     assert text.count("Targets met:") == 2
+    assert text.count("Where seed 0's samples fall") == 3  # the main table and each section
     again = _run(args, tmp_path)  # everything cached: only the report is rewritten
     assert again.returncode == 0 and "4 runs, 4 cached, 0 to train" in again.stdout
     assert (out / "mode_collapse.md").read_text() == text
+
+
+def test_sample_profile_places_samples_by_their_distance_to_the_modes():
+    spec = importlib.util.spec_from_file_location("mode_collapse_script", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from gans.theory import TOY_DATASETS
+
+    make_centres, std, _ = TOY_DATASETS["grid"]
+    c = make_centres()
+    # 6 on a centre, 2 at 2 std along one axis, 2 halfway between two modes (20 std away)
+    on = c[:6]
+    off = c[6:8] + np.array([2 * std, 0.0])
+    between = (c[:2] + c[1:3]) / 2
+    near, far, rms = script.sample_profile(np.concatenate([on, off, between]), "grid")
+    assert near == pytest.approx(0.8) and far == pytest.approx(0.2)
+    # per-axis rms of the 8 near ones: sqrt(mean(d^2) / 2) = sqrt(2 * 4 / 8 / 2)
+    assert rms == pytest.approx(np.sqrt(0.5))
