@@ -5,7 +5,7 @@ protocols, over several seeds: GAN, PacGAN4, WGAN-GP, SNGAN and the best recipe 
     python examples/mode_collapse.py --seeds 3 --runs gan,best --datasets ring
     python examples/mode_collapse.py --quick          # 100 steps, 2 seeds (a check)
     python examples/mode_collapse.py --out-dir docs   # rewrite docs/mode_collapse.md and its figures
-    python examples/mode_collapse.py --also best@5000x512   # + a section: best at 5000 steps, batch 512
+    python examples/mode_collapse.py --also best@5000x512   # + best at 5000 steps of batch 512
 
 Both protocols score the same 2500 samples of each trained generator (gans/theory.py:
 protocol_metrics; the definitions and their sources are in docs/mode_collapse.md). Each run is one
@@ -56,6 +56,7 @@ RUNS = {
     # not in the default list
     "pacgan2": ("PacGAN2, k=1", dict(method="pacgan", pack=2, d_steps=1, **_PLAIN), 1.0),
     "gan_k2": ("GAN, k=2", dict(method="gan", d_steps=2, **_PLAIN), 1.0),
+    # variations of the best recipe, probed on the grid (docs/mode_collapse_probes/)
     "best_ema": ("GAN, k=2, BatchNorm G, EMA 0.999", dict(method="gan", d_steps=2,
                                                          g_batchnorm=True, ema=0.999), 1.0),
     "best_ema99": ("GAN, k=2, BatchNorm G, EMA 0.99", dict(method="gan", d_steps=2,
@@ -501,6 +502,7 @@ def main(argv=None):
 
     main_records = [r for n in names for r in of_budget(n, args.steps, args.batch_size)]
     summary = summarise(main_records, names, datasets)
+
     def seed0_samples(n, steps, batch):  # {dataset: seed 0's samples} from the cache
         files = {d: cache / f"{cache_key(run_config(n, d, steps, batch, 0))}.npy"
                  for d in datasets}
@@ -522,7 +524,8 @@ def main(argv=None):
     print("\n".join(tables(summary, names, datasets) + also_sections(extra, datasets,
                                                                      args.seeds)))
     print(f"wrote {out / 'mode_collapse.md'} and {out / 'img'}/mode_collapse_*.png "
-          f"({wall / 60:.1f} min this call; the main table: {train_seconds / 60:.1f} min of training)")
+          f"({wall / 60:.1f} min this call; the main table: {train_seconds / 60:.1f} min of "
+          "training)")
 
 
 if __name__ == "__main__":
