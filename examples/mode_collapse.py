@@ -378,8 +378,9 @@ distances are compared with a multiple of std.)"""
 
 ALSO_TEXT = """\
 Each section below is one run of the table above (`--also RUN@STEPSxBATCH` in the command at
-the top) with more G steps and a larger batch, on the same seeds; the learning rate decays to 1%
-over whatever number of steps a run has, so a longer run is also a slower anneal. These runs are
+the top) at the number of G steps and the batch its heading gives, on the same seeds; the
+learning rate decays to 1% over whatever number of steps a run has, so a longer run is also a
+slower anneal. These runs are
 cached like the others: rewriting this file with the command at the top retrains nothing that
 is already in the cache."""
 
