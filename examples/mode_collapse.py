@@ -403,7 +403,7 @@ running statistics) on 2500 fixed latent codes per seed.
   penalised in the high-quality column.
 - **What the grid's misses are.** Not blurred modes: the samples that land within 3 std of a
   centre are spread *less* than the data (the rms column of the "where seed 0's samples fall"
-  lines: about 0.6-0.7 std per axis against the data's 1), and most of the others lie more than
+  lines: about 0.5-0.8 std per axis against the data's 1), and most of the others lie more than
   6 std from every centre, on the bridges that a continuous G, mapping one connected latent
   Gaussian, draws between neighbouring modes. Variations of the best recipe probed on the grid's
   seeds 0-2 at 5000 steps, batch 512, are in `docs/mode_collapse_probes/mode_collapse.md` (its
@@ -421,6 +421,8 @@ running statistics) on 2500 fixed latent codes per seed.
   best recipe was chosen on seed 0 of earlier runs (the ring and the grid at 5000 steps), not on
   these seeds. PacGAN2 with that recipe's G and k was picked from the probes on the grid's seeds
   0-2, which are three of the ten seeds of its section: that choice favours it a little there.
+  Its batch holds 512 pairs, so each step sees twice the points of the best recipe's and a run
+  takes about 1.4 times as long (the mean times in the sections).
 - **The standard error covers the seeds only**: each seed's 2500 samples add their own noise
   (for a fraction near 0.9 about 0.6 percentage points), and the protocols' numbers say nothing
   about samples between the modes beyond the high-quality fraction, nor about the shape of each
