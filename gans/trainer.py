@@ -308,9 +308,12 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     history = []
     if state is not None:
         done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
-        # --max-steps may stop on an epoch's last batch, before the epoch is counted
-        done_epochs += int(state["loop"]["batch"]) >= len(loader)
-        if done_epochs >= epochs or (max_steps is not None and done_steps >= max_steps):
+        # A checkpoint taken on an epoch's last batch, before the epoch's end was counted (a
+        # kill or a signal came between the two checkpoints): the loop below skips the epoch's
+        # batches and does its end (grid, counter, checkpoint), as the uninterrupted run did.
+        end_pending = int(state["loop"]["batch"]) >= len(loader)
+        if not end_pending and (done_epochs >= epochs
+                                or (max_steps is not None and done_steps >= max_steps)):
             epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
             say(f"{out}: this run is complete ({epochs_done}, {done_steps} steps); "
                   "nothing to do. To train further, give a larger --epochs (or --max-steps); "
@@ -401,7 +404,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                              if ckpt else "nothing saved (no out_dir)"))
                     if max_steps and model.d_step >= max_steps:
                         finished = True
-                        break
+                        if loop["batch"] < len(loader):
+                            break  # mid-epoch; on its last batch the epoch ends as usual
                 else:  # the epoch is complete
                     loop.update(epoch=loop["epoch"] + 1, batch=0,
                                 loader_rng=_loader_state(loader))
@@ -410,6 +414,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
                         save_image_grid(model.sample_fixed(),
                                         out / "samples" / f"epoch_{loop['epoch']:03d}.png")
                         checkpoint()
+                    finished = finished or bool(max_steps and model.d_step >= max_steps)
     finally:
         if bar is not None:
             bar.close()

@@ -208,3 +208,41 @@ def test_signal_saves_a_checkpoint_and_says_how_to_resume(tmp_path, sig):
     ck = load(out / "checkpoint.npz")
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert int(ck["model"]["d_step"]) == len(rows) - 1  # saved at the step it stopped
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_kill_between_the_last_batchs_checkpoint_and_the_epochs_end_resumes_exactly(
+        tmp_path, monkeypatch):
+    """The periodic checkpoint of an epoch's last batch comes before the epoch's end is counted
+    (its grid, its checkpoint): a run killed between the two, at the end of its last epoch, must
+    still end as the uninterrupted run did, not stop early as "complete"."""
+    import gans.trainer as trainer
+
+    import minigrad
+
+    kw = dict(epochs=2, progress=False, sample_every=0, checkpoint_every=3)  # 3 batches an epoch
+
+    def model():  # the same initial weights and noise for every run
+        minigrad.manual_seed(0)
+        return _small_vanilla()
+
+    fit(model(), _loader(), out_dir=tmp_path / "clean", **kw)
+    real = trainer.save_image_grid
+
+    def dies_at_the_last_epochs_end(images, path):
+        if Path(path).name == "epoch_002.png":
+            raise _Killed
+        return real(images, path)
+
+    monkeypatch.setattr(trainer, "save_image_grid", dies_at_the_last_epochs_end)
+    with pytest.raises(_Killed):
+        fit(model(), _loader(), out_dir=tmp_path / "killed", **kw)
+    monkeypatch.setattr(trainer, "save_image_grid", real)
+    fit(model(), _loader(), out_dir=tmp_path / "killed", **kw)
+    _assert_identical(tmp_path / "clean", tmp_path / "killed")
+    assert ((tmp_path / "clean" / "metrics.csv").read_text()
+            == (tmp_path / "killed" / "metrics.csv").read_text())
+    assert (tmp_path / "killed" / "samples" / "epoch_002.png").exists()
