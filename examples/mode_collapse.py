@@ -41,6 +41,7 @@ from gans import cli  # noqa: E402
 from gans import theory as T  # noqa: E402
 
 _PLAIN = dict(g_batchnorm=False)
+_BEST = dict(method="gan", d_steps=2, g_batchnorm=True)  # the best recipe found here
 # name -> (label, config overrides, fraction of --steps it trains for)
 RUNS = {
     "gan": ("GAN, k=1", dict(method="gan", d_steps=1, **_PLAIN), 1.0),
@@ -52,25 +53,19 @@ RUNS = {
     # like WGAN-GP, half the G steps for about the same cost
     "sngan": ("SNGAN (spectral norm D, hinge), 5 D steps", dict(method="sngan", d_steps=5,
                                                                 betas=(0.5, 0.9)), 0.5),
-    "best": ("GAN, k=2, BatchNorm G", dict(method="gan", d_steps=2, g_batchnorm=True), 1.0),
+    "best": ("GAN, k=2, BatchNorm G", dict(_BEST), 1.0),
     # not in the default list
     "pacgan2": ("PacGAN2, k=1", dict(method="pacgan", pack=2, d_steps=1, **_PLAIN), 1.0),
     "gan_k2": ("GAN, k=2", dict(method="gan", d_steps=2, **_PLAIN), 1.0),
     # variations of the best recipe, probed on the grid (docs/mode_collapse_probes/)
-    "best_ema": ("GAN, k=2, BatchNorm G, EMA 0.999", dict(method="gan", d_steps=2,
-                                                         g_batchnorm=True, ema=0.999), 1.0),
-    "best_ema99": ("GAN, k=2, BatchNorm G, EMA 0.99", dict(method="gan", d_steps=2,
-                                                          g_batchnorm=True, ema=0.99), 1.0),
-    "best_wide": ("GAN, k=2, BatchNorm G 3 x 256", dict(method="gan", d_steps=2,
-                                                       g_batchnorm=True, g_hidden=256), 1.0),
-    "best_z16": ("GAN, k=2, BatchNorm G, 16-d z", dict(method="gan", d_steps=2,
-                                                      g_batchnorm=True, latent_dim=16), 1.0),
-    "best_k5": ("GAN, k=5, BatchNorm G", dict(method="gan", d_steps=5, g_batchnorm=True), 1.0),
-    "best_wide_d": ("GAN, k=2, BatchNorm G, D 3 x 256", dict(method="gan", d_steps=2,
-                                                            g_batchnorm=True, d_hidden=256,
-                                                            d_layers=3), 1.0),
-    "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(method="pacgan", pack=2, d_steps=2,
-                                                    g_batchnorm=True), 1.0),
+    "best_ema": ("GAN, k=2, BatchNorm G, EMA 0.999", dict(_BEST, ema=0.999), 1.0),
+    "best_ema99": ("GAN, k=2, BatchNorm G, EMA 0.99", dict(_BEST, ema=0.99), 1.0),
+    "best_wide": ("GAN, k=2, BatchNorm G 3 x 256", dict(_BEST, g_hidden=256), 1.0),
+    "best_z16": ("GAN, k=2, BatchNorm G, 16-d z", dict(_BEST, latent_dim=16), 1.0),
+    "best_k5": ("GAN, k=5, BatchNorm G", dict(_BEST, d_steps=5), 1.0),
+    "best_wide_d": ("GAN, k=2, BatchNorm G, D 3 x 256", dict(_BEST, d_hidden=256, d_layers=3),
+                    1.0),
+    "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(_BEST, method="pacgan", pack=2), 1.0),
 }
 DEFAULT_RUNS = ("gan", "pacgan4", "wgan_gp", "sngan", "best")
 N_MODES = {"ring": 8, "grid": 25}
