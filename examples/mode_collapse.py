@@ -66,6 +66,17 @@ RUNS = {
     "best_wide_d": ("GAN, k=2, BatchNorm G, D 3 x 256", dict(_BEST, d_hidden=256, d_layers=3),
                     1.0),
     "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(_BEST, method="pacgan", pack=2), 1.0),
+    # a discrete part in the latent (ToyGANConfig.latent_components): C components, not 25
+    "best_mix50": ("GAN, k=2, BatchNorm G, 50 latent components",
+                   dict(_BEST, latent_components=50), 1.0),
+    "best_mix100": ("GAN, k=2, BatchNorm G, 100 latent components",
+                    dict(_BEST, latent_components=100), 1.0),
+    "best_pac2_mix50": ("PacGAN2, k=2, BatchNorm G, 50 latent components",
+                        dict(_BEST, method="pacgan", pack=2, latent_components=50), 1.0),
+    "best_pac2_mix100": ("PacGAN2, k=2, BatchNorm G, 100 latent components",
+                         dict(_BEST, method="pacgan", pack=2, latent_components=100), 1.0),
+    "best_pac2_mix200": ("PacGAN2, k=2, BatchNorm G, 200 latent components",
+                         dict(_BEST, method="pacgan", pack=2, latent_components=200), 1.0),
 }
 DEFAULT_RUNS = ("gan", "pacgan4", "wgan_gp", "sngan", "best")
 N_MODES = {"ring": 8, "grid": 25}
@@ -86,7 +97,10 @@ def run_config(name, dataset, steps, batch_size, seed):
 
 
 def cache_key(cfg):
-    text = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
+    fields = dataclasses.asdict(cfg)
+    if not fields["latent_components"]:  # added later: keys of runs without it stay as they were
+        del fields["latent_components"]
+    text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

@@ -361,7 +361,8 @@ TOY_METHODS = ("gan", "pacgan", "wgan_gp", "sngan")
 
 @dataclass
 class ToyGANConfig(GANConfig):
-    """One toy run. Defaults: the recipe that reaches the targets (see docs/mode_collapse.md).
+    """One toy run. Defaults: the best plain-latent recipe (GAN, k = 2, BatchNorm G, batch 512;
+    see docs/mode_collapse.md for it and the others).
 
     method   'gan'     the vanilla GAN, non-saturating G loss (Goodfellow et al. 2014)
              'pacgan'  the same, but D judges ``pack`` samples at once, concatenated (Lin et al.
@@ -371,6 +372,11 @@ class ToyGANConfig(GANConfig):
              'sngan'   spectral normalisation of every Linear of D and the hinge loss
                        (Miyato et al. 2018)
     G: z -> [Linear, BatchNorm1d, ReLU] x g_layers -> Linear -> 2   (BatchNorm: ``g_batchnorm``)
+       latent_components = 0: z ~ N(0, I) of latent_dim; C > 0: z = (e, one_hot(c)), e ~ N(0, I)
+       and c uniform over C components, a discrete part of the latent (as in DeLiGAN's mixture
+       latent, Gurumurthy et al. 2017, with fixed components): a continuous G maps a connected
+       latent onto connected sets, so with C = 0 it must draw bridges between separate modes;
+       its C components can land on separate modes with none between them
     D: x -> [Linear, LeakyReLU(0.2)] x d_layers -> Linear -> 1 (no normalisation: the
        gradient penalty is per sample)
     Adam, learning rate decayed linearly to 1% over ``steps`` G updates, ``d_steps`` D steps
@@ -378,6 +384,7 @@ class ToyGANConfig(GANConfig):
     """
 
     latent_dim: int = 2
+    latent_components: int = 0  # C > 0: a uniform discrete code joins the Gaussian one
     batch_size: int = 512
     d_steps: int = 2  # D steps per G step (Algorithm 1's k; WGAN-GP's n_critic)
     method: str = "gan"
@@ -400,7 +407,7 @@ class ToyGANConfig(GANConfig):
 
 
 def toy_generator(cfg: ToyGANConfig) -> nn.Module:
-    layers, width = [], cfg.latent_dim
+    layers, width = [], cfg.latent_dim + cfg.latent_components
     for _ in range(cfg.g_layers):
         layers.append(nn.Linear(width, cfg.g_hidden))
         if cfg.g_batchnorm:
@@ -475,14 +482,28 @@ class ToyGAN(GANModel):
         self.declare(G=toy_generator(cfg), D=toy_discriminator(cfg, self.pack),
                      optimizer=lambda params: optim.Adam(params, lr=cfg.lr, betas=cfg.betas))
 
+    @property
+    def code_dim(self) -> int:
+        return self.config.latent_dim + self.config.latent_components
+
+    def codes(self, m: int, rng=None):
+        """``m`` codes for single points, (m, code_dim): Gaussian, then one-hot components when
+        the config has them; from ``rng`` (numpy) when given, else minigrad's generator."""
+        z, c = super().latent(m, rng), self.config.latent_components
+        if not c:
+            return z
+        k = rng.integers(c, size=m) if rng is not None else \
+            minigrad.randint(0, c, (m,), device=self.device).numpy()
+        one_hot = minigrad.tensor(np.eye(c, dtype=np.float32)[k], device=self.device)
+        return minigrad.cat([z, one_hot], dim=1)
+
     def latent(self, n: int, rng=None):
-        """Codes for ``n`` packs, (n, pack, latent_dim)."""
-        z = super().latent(n * self.pack, rng)
-        return z.reshape(n, self.pack, self.config.latent_dim)
+        """Codes for ``n`` packs, (n, pack, code_dim)."""
+        return self.codes(n * self.pack, rng).reshape(n, self.pack, self.code_dim)
 
     def generate(self, z, labels=None):
-        """Points (..., 2) from codes (..., latent_dim)."""
-        return self.G(z.reshape(-1, self.config.latent_dim)).reshape(*z.shape[:-1], 2)
+        """Points (..., 2) from codes (..., code_dim)."""
+        return self.G(z.reshape(-1, self.code_dim)).reshape(*z.shape[:-1], 2)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
         D, n, cfg = self.D, real.shape[0], self.config
@@ -537,8 +558,7 @@ def train_toy_gan(cfg: ToyGANConfig, progress=None) -> ToyGANResult:
     model = ToyGAN(cfg)
     data = ToyMixture(cfg.dataset, cfg.batch_size, cfg.steps * cfg.d_steps, model.pack,
                       seed=cfg.seed)
-    eval_z = minigrad.tensor(np.random.default_rng(cfg.seed + 10_000)
-                             .standard_normal((cfg.n_eval, cfg.latent_dim)).astype(np.float32))
+    eval_z = model.codes(cfg.n_eval, rng=np.random.default_rng(cfg.seed + 10_000))
     due = sorted({*range(0, cfg.steps, cfg.eval_every), cfg.steps,
                   *(s for s in cfg.snapshot_steps if 0 <= s <= cfg.steps)})
     result = ToyGANResult(cfg, model=model)
