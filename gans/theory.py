@@ -476,6 +476,9 @@ class ToyGAN(GANModel):
         cfg = self.config
         if cfg.method not in TOY_METHODS:
             raise ValueError(f"method must be one of {TOY_METHODS}, got {cfg.method!r}")
+        c = cfg.latent_components
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
+            raise ValueError(f"latent_components must be a whole number >= 0, got {c!r}")
         self.pack = cfg.pack if cfg.method == "pacgan" else 1
         self.loss = {"wgan_gp": "wasserstein", "sngan": "hinge"}.get(cfg.method,
                                                                      "non_saturating")

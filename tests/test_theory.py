@@ -260,6 +260,9 @@ def test_toy_gan_latent_components():
                                          snapshot_steps=(4,)))
     again = T.train_toy_gan(res.config)
     assert np.array_equal(res.snapshots[4], again.snapshots[4])
+    for bad in (-1, 2.5, "50"):
+        with pytest.raises(ValueError, match="latent_components must be a whole number"):
+            T.ToyGAN(T.ToyGANConfig(latent_components=bad))
 
 
 def test_toy_mixture_samples_the_modes():
