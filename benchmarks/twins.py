@@ -368,3 +368,86 @@ class Twin:
             return (G(self.latent(n)) if y is None else G(self.latent(n), y)).cpu().numpy()
         finally:
             G.train()
+
+
+# ------------------------------------------------------------------ the 2-D toy GANs' twin
+def _toy_nets(cfg, pack):
+    """torch G and D laid out as gans.theory's toy_generator / toy_discriminator (same state-dict
+    names), for the non-spectral methods."""
+    layers, width = [], cfg.latent_dim + cfg.latent_components
+    for _ in range(cfg.g_layers):
+        layers.append(nn.Linear(width, cfg.g_hidden))
+        if cfg.g_batchnorm:
+            layers.append(nn.BatchNorm1d(cfg.g_hidden))
+        layers.append(nn.ReLU())
+        width = cfg.g_hidden
+    G = nn.Sequential(*layers, nn.Linear(width, 2))
+    layers, width = [nn.Flatten()], 2 * pack
+    for _ in range(cfg.d_layers):
+        layers += [nn.Linear(width, cfg.d_hidden), nn.LeakyReLU(0.2)]
+        width = cfg.d_hidden
+    return G, nn.Sequential(*layers, nn.Linear(width, 1))
+
+
+def train_toy_twin(cfg):
+    """The PyTorch twin of ``gans.theory.train_toy_gan`` for the GAN and PacGAN methods.
+
+    G and D start from the weights of minigrad's ``ToyGAN(cfg)`` (built after
+    ``minigrad.manual_seed(cfg.seed)``, as ``train_toy_gan`` builds it), see the same data stream
+    (``ToyMixture`` seeded alike) and train with the same schedule: Adam, the learning rate
+    decayed linearly to 1%, ``d_steps`` D steps (one batch each) per G step, the non-saturating
+    loss, D frozen for G's step. The latent codes come from a NumPy Generator of the same layout
+    (minigrad's run draws its own), so the two runs share their start and data, not their noise;
+    GAN training amplifies float rounding anyway, so compare the two over seeds, not per seed.
+    The scores are taken as ``train_toy_gan`` takes them: G in eval mode on the same 2500 codes.
+
+    Returns (metrics {protocol: protocol_metrics}, the n_eval samples (N, 2), seconds).
+    """
+    import time
+
+    import minigrad
+    from gans import theory as T
+
+    if cfg.method not in ("gan", "pacgan"):
+        raise ValueError(f"the toy twin covers the methods 'gan' and 'pacgan', not {cfg.method!r}")
+    minigrad.manual_seed(cfg.seed)
+    mine = T.ToyGAN(cfg)
+    pack, n = mine.pack, cfg.batch_size
+    G, D = _toy_nets(cfg, pack)
+    copy_weights(mine.G, G)
+    copy_weights(mine.D, D)
+    data = T.ToyMixture(cfg.dataset, n, cfg.steps * cfg.d_steps, pack, seed=cfg.seed)
+    noise = np.random.default_rng(cfg.seed + 20_000)
+
+    def fake():
+        z = torch.from_numpy(mine.codes(n * pack, noise).numpy())
+        return G(z).reshape(n, pack, 2)
+
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    start, g_steps = time.perf_counter(), 0
+    for i, (real, _) in enumerate(data):
+        lr = T.linear_decay(cfg.lr, g_steps, cfg.steps) if cfg.lr_decay else cfg.lr
+        for opt in (opt_d, opt_g):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        real = torch.from_numpy(real.numpy())
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake().detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if (i + 1) % cfg.d_steps == 0:
+            D.requires_grad_(False)
+            loss_g = F.softplus(-D(fake())).mean()
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+            g_steps += 1
+    seconds = time.perf_counter() - start
+    G.eval()
+    codes = mine.codes(cfg.n_eval, rng=np.random.default_rng(cfg.seed + 10_000)).numpy()
+    with torch.no_grad():
+        samples = G(torch.from_numpy(codes)).numpy() * data.scale
+    metrics = {p: T.protocol_metrics(samples, data.centres, data.std, p) for p in T.PROTOCOLS}
+    return metrics, samples, seconds

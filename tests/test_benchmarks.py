@@ -268,3 +268,59 @@ def test_twin_follows_the_model_to_its_device(device):
         theirs = twin.train_step(torch.from_numpy(real).to(twin.device))
         for key in ("loss_d", "loss_g"):
             assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)
+
+
+def test_toy_twin_takes_the_same_steps(monkeypatch):
+    """Given the same latent codes (minigrad's run made to draw them from the twin's NumPy
+    stream), minigrad's toy PacGAN and its torch twin take the same steps: the same weights at
+    the start, data, schedule, loss and D freezing, so the same samples at the end."""
+    import numpy as np
+
+    from benchmarks.twins import train_toy_twin
+    from gans import theory as T
+
+    cfg = T.ToyGANConfig(method="pacgan", pack=2, dataset="grid", latent_components=5, steps=3,
+                         batch_size=32, eval_every=3, n_eval=200, snapshot_steps=(0, 3))
+    latent = T.ToyGAN.latent
+
+    def twin_noise(self, n, rng=None):
+        if rng is None:
+            if not hasattr(self, "_twin_noise"):
+                self._twin_noise = np.random.default_rng(cfg.seed + 20_000)
+            rng = self._twin_noise
+        return latent(self, n, rng)
+
+    mine = T.train_toy_gan(cfg)  # minigrad's own noise
+    monkeypatch.setattr(T.ToyGAN, "latent", twin_noise)
+    same_noise = T.train_toy_gan(cfg)
+    metrics, samples, _ = train_toy_twin(cfg)
+    # three steps move the samples by ~0.7 and other noise lands ~0.4 away; the twin stays
+    # within rounding (Adam's first steps move each weight by ~lr whatever the gradient's size,
+    # so float32 rounding of a tiny gradient's sign shows up at ~1e-4)
+    start, end = same_noise.snapshots[0], same_noise.snapshots[3]
+    assert np.abs(end - start).max() > 0.3 and np.abs(end - mine.snapshots[3]).max() > 0.1
+    np.testing.assert_allclose(samples, end, atol=1e-3)
+    assert metrics["pacgan"]["modes"] == same_noise.metrics["pacgan"]["modes"]
+    assert abs(metrics["pacgan"]["high_quality"]
+               - same_noise.metrics["pacgan"]["high_quality"]) <= 0.01
+    with pytest.raises(ValueError, match="the toy twin covers"):
+        train_toy_twin(T.ToyGANConfig(method="sngan"))
+
+
+def test_toy_twin_script_writes_both_rows(tmp_path):
+    out = tmp_path / "twin.md"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.toy_twin", "--run", "best", "--steps",
+                        "4", "--batch-size", "16", "--seeds", "2", "--datasets", "ring",
+                        "--cache", str(tmp_path / "cache"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "2 minigrad and 2 torch runs to train" in r.stdout
+    text = out.read_text()
+    assert "| GAN, k=2, BatchNorm G | 4 |" in text
+    assert "| GAN, k=2, BatchNorm G, PyTorch twin | 4 |" in text
+    assert len(list((tmp_path / "cache" / "twin").glob("*.json"))) == 2
+    again = subprocess.run(r.args, capture_output=True, text=True, timeout=300)
+    assert "0 minigrad and 0 torch runs to train" in again.stdout
+    bad = subprocess.run(r.args[:3] + ["--run", "wgan_gp"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "GAN and PacGAN runs only" in bad.stderr
+    assert "Traceback" not in bad.stderr
