@@ -370,25 +370,8 @@ class Twin:
             G.train()
 
 
+
 # ------------------------------------------------------------------ the 2-D toy GANs' twin
-def _toy_nets(cfg, pack):
-    """torch G and D laid out as gans.theory's toy_generator / toy_discriminator (same state-dict
-    names), for the non-spectral methods."""
-    layers, width = [], cfg.latent_dim + cfg.latent_components
-    for _ in range(cfg.g_layers):
-        layers.append(nn.Linear(width, cfg.g_hidden))
-        if cfg.g_batchnorm:
-            layers.append(nn.BatchNorm1d(cfg.g_hidden))
-        layers.append(nn.ReLU())
-        width = cfg.g_hidden
-    G = nn.Sequential(*layers, nn.Linear(width, 2))
-    layers, width = [nn.Flatten()], 2 * pack
-    for _ in range(cfg.d_layers):
-        layers += [nn.Linear(width, cfg.d_hidden), nn.LeakyReLU(0.2)]
-        width = cfg.d_hidden
-    return G, nn.Sequential(*layers, nn.Linear(width, 1))
-
-
 def train_toy_twin(cfg):
     """The PyTorch twin of ``gans.theory.train_toy_gan`` for the GAN and PacGAN methods.
 
@@ -413,7 +396,7 @@ def train_toy_twin(cfg):
     minigrad.manual_seed(cfg.seed)
     mine = T.ToyGAN(cfg)
     pack, n = mine.pack, cfg.batch_size
-    G, D = _toy_nets(cfg, pack)
+    G, D = T.toy_generator(cfg, lib=nn), T.toy_discriminator(cfg, pack, lib=nn)
     copy_weights(mine.G, G)
     copy_weights(mine.D, D)
     data = T.ToyMixture(cfg.dataset, n, cfg.steps * cfg.d_steps, pack, seed=cfg.seed)

@@ -406,26 +406,29 @@ class ToyGANConfig(GANConfig):
     seed: int = 0
 
 
-def toy_generator(cfg: ToyGANConfig) -> nn.Module:
+def toy_generator(cfg: ToyGANConfig, lib=nn):
+    """G: codes (N, latent_dim + latent_components) -> points (N, 2). ``lib`` is the module
+    library that builds it: minigrad's ``nn``, or ``torch.nn`` for the PyTorch twin (the same
+    layers under the same state-dict names)."""
     layers, width = [], cfg.latent_dim + cfg.latent_components
     for _ in range(cfg.g_layers):
-        layers.append(nn.Linear(width, cfg.g_hidden))
+        layers.append(lib.Linear(width, cfg.g_hidden))
         if cfg.g_batchnorm:
-            layers.append(nn.BatchNorm1d(cfg.g_hidden))
-        layers.append(nn.ReLU())
+            layers.append(lib.BatchNorm1d(cfg.g_hidden))
+        layers.append(lib.ReLU())
         width = cfg.g_hidden
-    return nn.Sequential(*layers, nn.Linear(width, 2))
+    return lib.Sequential(*layers, lib.Linear(width, 2))
 
 
-def toy_discriminator(cfg: ToyGANConfig, pack: int = 1) -> nn.Module:
+def toy_discriminator(cfg: ToyGANConfig, pack: int = 1, lib=nn):
     """Packs (N, pack, 2) -> (N, 1) scores: the pack's points concatenated, then an MLP (every
-    Linear spectrally normalised for SNGAN)."""
-    sn = nn.utils.spectral_norm if cfg.method == "sngan" else (lambda m: m)
-    layers, width = [nn.Flatten()], 2 * pack
+    Linear spectrally normalised for SNGAN). ``lib`` as for :func:`toy_generator`."""
+    sn = lib.utils.spectral_norm if cfg.method == "sngan" else (lambda m: m)
+    layers, width = [lib.Flatten()], 2 * pack
     for _ in range(cfg.d_layers):
-        layers += [sn(nn.Linear(width, cfg.d_hidden)), nn.LeakyReLU(0.2)]
+        layers += [sn(lib.Linear(width, cfg.d_hidden)), lib.LeakyReLU(0.2)]
         width = cfg.d_hidden
-    return nn.Sequential(*layers, sn(nn.Linear(width, 1)))
+    return lib.Sequential(*layers, sn(lib.Linear(width, 1)))
 
 
 class ToyMixture:
