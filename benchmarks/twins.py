@@ -370,7 +370,6 @@ class Twin:
             G.train()
 
 
-
 # ------------------------------------------------------------------ the 2-D toy GANs' twin
 def train_toy_twin(cfg):
     """The PyTorch twin of ``gans.theory.train_toy_gan`` for the GAN and PacGAN methods.
