@@ -498,10 +498,9 @@ class ToyGAN(GANModel):
         z, c = super().latent(m, rng), self.config.latent_components
         if not c:
             return z
-        k = rng.integers(c, size=m) if rng is not None else \
-            minigrad.randint(0, c, (m,), device=self.device).numpy()
-        one_hot = minigrad.tensor(np.eye(c, dtype=np.float32)[k], device=self.device)
-        return minigrad.cat([z, one_hot], dim=1)
+        k = (minigrad.randint(0, c, (m,), device=self.device) if rng is None
+             else minigrad.tensor(rng.integers(c, size=m), device=self.device))
+        return minigrad.cat([z, minigrad.nn.functional.one_hot(k, c).float()], dim=1)
 
     def latent(self, n: int, rng=None):
         """Codes for ``n`` packs, (n, pack, code_dim)."""
