@@ -402,8 +402,7 @@ def train_toy_twin(cfg):
     noise = np.random.default_rng(cfg.seed + 20_000)
 
     def fake():
-        z = torch.from_numpy(mine.codes(n * pack, noise).numpy())
-        return G(z).reshape(n, pack, 2)
+        return G(torch.from_numpy(T.toy_codes(cfg, n * pack, noise))).reshape(n, pack, 2)
 
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
@@ -428,7 +427,7 @@ def train_toy_twin(cfg):
             g_steps += 1
     seconds = time.perf_counter() - start
     G.eval()
-    codes = mine.codes(cfg.n_eval, rng=np.random.default_rng(cfg.seed + 10_000)).numpy()
+    codes = T.toy_codes(cfg, cfg.n_eval, np.random.default_rng(cfg.seed + 10_000))
     with torch.no_grad():
         samples = G(torch.from_numpy(codes)).numpy() * data.scale
     metrics = {p: T.protocol_metrics(samples, data.centres, data.std, p) for p in T.PROTOCOLS}

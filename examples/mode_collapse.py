@@ -67,18 +67,14 @@ RUNS = {
     "best_wide_d": ("GAN, k=2, BatchNorm G, D 3 x 256", dict(_BEST, d_hidden=256, d_layers=3),
                     1.0),
     "best_pac2": ("PacGAN2, k=2, BatchNorm G", dict(_BEST, method="pacgan", pack=2), 1.0),
-    # a discrete part in the latent (ToyGANConfig.latent_components): C components, not 25
-    "best_mix50": ("GAN, k=2, BatchNorm G, 50 latent components",
-                   dict(_BEST, latent_components=50), 1.0),
-    "best_mix100": ("GAN, k=2, BatchNorm G, 100 latent components",
-                    dict(_BEST, latent_components=100), 1.0),
-    "best_pac2_mix50": ("PacGAN2, k=2, BatchNorm G, 50 latent components",
-                        dict(_BEST, method="pacgan", pack=2, latent_components=50), 1.0),
-    "best_pac2_mix100": ("PacGAN2, k=2, BatchNorm G, 100 latent components",
-                         dict(_BEST, method="pacgan", pack=2, latent_components=100), 1.0),
-    "best_pac2_mix200": ("PacGAN2, k=2, BatchNorm G, 200 latent components",
-                         dict(_BEST, method="pacgan", pack=2, latent_components=200), 1.0),
 }
+# a discrete part in the latent (ToyGANConfig.latent_components): C components, not 25
+for _c in (50, 100):
+    RUNS[f"best_mix{_c}"] = (f"GAN, k=2, BatchNorm G, {_c} latent components",
+                             dict(_BEST, latent_components=_c), 1.0)
+for _c in (50, 100, 200):
+    RUNS[f"best_pac2_mix{_c}"] = (f"PacGAN2, k=2, BatchNorm G, {_c} latent components",
+                                  dict(_BEST, method="pacgan", pack=2, latent_components=_c), 1.0)
 DEFAULT_RUNS = ("gan", "pacgan4", "wgan_gp", "sngan", "best")
 N_MODES = {"ring": 8, "grid": 25}
 # The published rows to compare with: PacGAN4 under PacGAN's protocol (Lin et al. 2018, Table 1

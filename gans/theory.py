@@ -431,6 +431,17 @@ def toy_discriminator(cfg: ToyGANConfig, pack: int = 1, lib=nn):
     return lib.Sequential(*layers, sn(lib.Linear(width, 1)))
 
 
+def toy_codes(cfg: ToyGANConfig, m: int, rng) -> np.ndarray:
+    """``m`` latent codes (m, latent_dim + latent_components) float32 from the NumPy Generator
+    ``rng``: Gaussian, then (with ``latent_components`` C > 0) one-hot codes of components drawn
+    uniformly from C."""
+    z = rng.standard_normal((m, cfg.latent_dim)).astype(np.float32)
+    c = cfg.latent_components
+    if not c:
+        return z
+    return np.concatenate([z, np.eye(c, dtype=np.float32)[rng.integers(c, size=m)]], axis=1)
+
+
 class ToyMixture:
     """A loader of fresh samples from a 2-D Gaussian mixture of ``TOY_DATASETS``.
 
@@ -494,12 +505,14 @@ class ToyGAN(GANModel):
 
     def codes(self, m: int, rng=None):
         """``m`` codes for single points, (m, code_dim): Gaussian, then one-hot components when
-        the config has them; from ``rng`` (numpy) when given, else minigrad's generator."""
-        z, c = super().latent(m, rng), self.config.latent_components
+        the config has them; from ``rng`` (numpy, :func:`toy_codes`) when given, else from
+        minigrad's generator."""
+        if rng is not None:
+            return minigrad.tensor(toy_codes(self.config, m, rng), device=self.device)
+        z, c = super().latent(m), self.config.latent_components
         if not c:
             return z
-        k = (minigrad.randint(0, c, (m,), device=self.device) if rng is None
-             else minigrad.tensor(rng.integers(c, size=m), device=self.device))
+        k = minigrad.randint(0, c, (m,), device=self.device)
         return minigrad.cat([z, minigrad.nn.functional.one_hot(k, c).float()], dim=1)
 
     def latent(self, n: int, rng=None):
