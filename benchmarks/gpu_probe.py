@@ -1,0 +1,297 @@
+"""Facts about the GPU machine that the capture and launch work needs (a probe, not a benchmark).
+
+    PYTHONPATH=. python -m benchmarks.gpu_probe [--out DIR]
+
+Prints one JSON object (and writes DIR/probe.json):
+  launch_us       host microseconds per call of small CuPy/torch operations (64 floats), the
+                  cost of one launch from Python, and of one ``.item()`` (a sync)
+  capture         which CuPy operations can be recorded into a CUDA graph by stream capture
+                  (elementwise, reductions, cuBLAS through cupy.matmul and through a handle bound
+                  to the capture stream beforehand, cuRAND, allocation inside capture) and
+                  a replayed graph of 100 small kernels timed against launching them eagerly
+  kernels         CUDA kernels per DCGAN-28 training step, minigrad's and PyTorch's, as the
+                  profiler sees them, with the most frequent names
+  profile         the host functions a minigrad DCGAN step spends its time in (cProfile)
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+
+
+def _per_call_us(fn, n=2000, sync=None):
+    for _ in range(20):
+        fn()
+    if sync:
+        sync()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    if sync:
+        sync()
+    return round((time.perf_counter() - t) / n * 1e6, 2)
+
+
+def launch_costs():
+    import cupy as cp
+    import torch
+
+    a = cp.ones(64, cp.float32)
+    b = cp.ones(64, cp.float32)
+    out = cp.empty_like(a)
+    ew = cp.ElementwiseKernel("T x, T y", "T z", "z = x * y + x", "probe_ew")
+    raw = cp.RawKernel(r'''extern "C" __global__ void probe_raw(const float* x, float* y, int n)
+        { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) y[i] = 2.f * x[i]; }''',
+                       "probe_raw")
+    m = cp.ones((64, 64), cp.float32)
+    ta = torch.ones(64, device="cuda")
+    tb = torch.ones(64, device="cuda")
+    tm = torch.ones(64, 64, device="cuda")
+    sync = cp.cuda.Device().synchronize
+    res = {
+        "cupy a+b": _per_call_us(lambda: a + b, sync=sync),
+        "cupy add(out=)": _per_call_us(lambda: cp.add(a, b, out=out), sync=sync),
+        "cupy ElementwiseKernel": _per_call_us(lambda: ew(a, b), sync=sync),
+        "cupy ElementwiseKernel(out=)": _per_call_us(lambda: ew(a, b, out), sync=sync),
+        "cupy RawKernel": _per_call_us(lambda: raw((1,), (64,), (a, out, cp.int32(64))),
+                                       sync=sync),
+        "cupy sum": _per_call_us(lambda: a.sum(), sync=sync),
+        "cupy matmul 64x64": _per_call_us(lambda: m @ m, sync=sync),
+        "cupy empty(64)": _per_call_us(lambda: cp.empty(64, cp.float32), sync=sync),
+        "cupy reshape view": _per_call_us(lambda: m.reshape(4096), sync=sync),
+        "cupy .item() (sync)": _per_call_us(lambda: float(a[0]), n=500),
+        "torch a+b": _per_call_us(lambda: ta + tb, sync=torch.cuda.synchronize),
+        "torch sum": _per_call_us(lambda: ta.sum(), sync=torch.cuda.synchronize),
+        "torch matmul 64x64": _per_call_us(lambda: tm @ tm, sync=torch.cuda.synchronize),
+        "torch .item() (sync)": _per_call_us(lambda: ta[0].item(), n=500),
+    }
+    return res
+
+
+def _try(name, fn, results):
+    try:
+        results[name] = fn()
+    except Exception as e:  # the point is to record what fails and how
+        results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:400]}
+
+
+def capture_probes():
+    import cupy as cp
+    from cupy.cuda import cublas
+
+    results = {}
+    x = cp.arange(1024, dtype=cp.float32)
+    y = cp.empty_like(x)
+    stream = cp.cuda.Stream(non_blocking=True)
+
+    def elementwise_prealloc():
+        with stream:
+            stream.begin_capture()
+            cp.multiply(x, 2, out=y)
+            cp.add(y, 1, out=y)
+            g = stream.end_capture()
+        y.fill(0)
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": bool(cp.allclose(y, x * 2 + 1)), "graph": type(g).__name__}
+
+    def elementwise_alloc():  # temporaries from the pool inside capture
+        with stream:
+            stream.begin_capture()
+            z = x * 3 + 1
+            w = z.sum()
+            g = stream.end_capture()
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": bool(cp.allclose(z, x * 3 + 1)) and abs(float(w) - float((x * 3 + 1).sum())) < 1,
+                "note": "allocation inside capture"}
+
+    def matmul_plain():
+        a = cp.ones((64, 64), cp.float32)
+        with stream:
+            stream.begin_capture()
+            c = a @ a
+            g = stream.end_capture()
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": bool(cp.allclose(c, 64))}
+
+    def matmul_bound_handle():
+        a = cp.ones((64, 64), cp.float32)
+        c = cp.empty((64, 64), cp.float32)
+        handle = cp.cuda.device.get_cublas_handle()
+        cublas.setStream(handle, stream.ptr)
+        one = cp.ones((), cp.float32)
+        zero = cp.zeros((), cp.float32)
+        try:
+            mode = cublas.getPointerMode(handle)
+            cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
+            stream.begin_capture()
+            cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64, a.data.ptr, 64,
+                         zero.data.ptr, c.data.ptr, 64)
+            g = stream.end_capture()
+            cublas.setPointerMode(handle, mode)
+        finally:
+            cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
+        c.fill(0)
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": bool(cp.allclose(c, 64))}
+
+    def matmul_in_with_stream_bound():
+        """cupy.matmul inside `with stream` after the handle was bound to it beforehand."""
+        a = cp.ones((64, 64), cp.float32)
+        with stream:
+            _ = a @ a  # binds CuPy's handle to this stream outside capture
+            stream.synchronize()
+            stream.begin_capture()
+            c = a @ a
+            g = stream.end_capture()
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": bool(cp.allclose(c, 64))}
+
+    def curand():
+        with stream:
+            stream.begin_capture()
+            r = cp.random.standard_normal(1024, dtype=cp.float32)
+            g = stream.end_capture()
+        g.launch(stream)
+        stream.synchronize()
+        return {"ok": True, "std": float(r.std())}
+
+    def replay_speed():
+        bufs = [cp.ones(64, cp.float32) for _ in range(2)]
+
+        def work():
+            for _ in range(50):
+                cp.multiply(bufs[0], 1.0001, out=bufs[1])
+                cp.multiply(bufs[1], 0.9999, out=bufs[0])
+        with stream:
+            for _ in range(3):
+                work()
+            stream.synchronize()
+            t = time.perf_counter()
+            for _ in range(20):
+                work()
+            stream.synchronize()
+            eager = (time.perf_counter() - t) / 20
+            stream.begin_capture()
+            work()
+            g = stream.end_capture()
+            g.launch(stream)
+            stream.synchronize()
+            t = time.perf_counter()
+            for _ in range(20):
+                g.launch(stream)
+            stream.synchronize()
+            replay = (time.perf_counter() - t) / 20
+        return {"ok": True, "eager_ms_100_kernels": round(eager * 1e3, 3),
+                "replay_ms_100_kernels": round(replay * 1e3, 3)}
+
+    for name, fn in [("elementwise, preallocated", elementwise_prealloc),
+                     ("elementwise + reduction, pool allocation", elementwise_alloc),
+                     ("cupy.matmul", matmul_plain),
+                     ("cupy.matmul, handle bound before capture", matmul_in_with_stream_bound),
+                     ("cublas.sgemm, handle bound, device pointers", matmul_bound_handle),
+                     ("cupy.random", curand),
+                     ("replay speed", replay_speed)]:
+        _try(name, fn, results)
+        try:  # a failed capture can leave the stream capturing
+            if stream.is_capturing():
+                stream.end_capture()
+        except Exception:
+            pass
+        cp.cuda.Device().synchronize()
+    return results
+
+
+def kernel_counts(steps=10):
+    import numpy as np
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from benchmarks.suite import step_case
+
+    out = {}
+    mg, th = step_case("dcgan", batch=64)("cuda")
+    import minigrad
+
+    def sync():
+        minigrad.cuda.synchronize()
+        torch.cuda.synchronize()
+    for name, fn in (("minigrad", mg), ("torch", th)):
+        for _ in range(3):
+            fn()
+        sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                fn()
+            sync()
+        names = Counter()
+        for e in prof.events():
+            if e.device_type == torch.autograd.DeviceType.CUDA and not e.name.startswith("Mem"):
+                names[e.name] += 1
+        total = sum(names.values())
+        out[name] = {"kernels_per_step": total / steps,
+                     "top": [(n[:80], c / steps) for n, c in names.most_common(25)]}
+    return out
+
+
+def host_profile(steps=30):
+    import minigrad
+    from benchmarks.suite import step_case
+
+    mg, _ = step_case("dcgan", batch=64)("cuda")
+    for _ in range(3):
+        mg()
+    minigrad.cuda.synchronize()
+    pr = cProfile.Profile()
+    t = time.perf_counter()
+    pr.enable()
+    for _ in range(steps):
+        mg()
+    minigrad.cuda.synchronize()
+    pr.disable()
+    wall = (time.perf_counter() - t) / steps
+    s = io.StringIO()
+    st = pstats.Stats(pr, stream=s)
+    st.sort_stats("tottime").print_stats(35)
+    s2 = io.StringIO()
+    pstats.Stats(pr, stream=s2).sort_stats("cumulative").print_stats(45)
+    return {"ms_per_step_profiled": round(wall * 1e3, 2), "tottime": s.getvalue()[-9000:],
+            "cumulative": s2.getvalue()[-9000:]}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_probe")
+    p.add_argument("--out", type=Path, default=Path("runs"))
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for name, fn in (("launch_us", launch_costs), ("capture", capture_probes),
+                     ("kernels", kernel_counts), ("profile", host_profile)):
+        t = time.perf_counter()
+        try:
+            result[name] = fn()
+        except Exception:
+            result[name] = {"error": traceback.format_exc()[-3000:]}
+        print(f"-- {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+        (args.out / "probe.json").write_text(json.dumps(result, indent=1))
+    printable = {k: v for k, v in result.items() if k != "profile"}
+    print(json.dumps(printable, indent=1))
+    prof = result.get("profile", {})
+    print(prof.get("tottime", prof.get("error", "")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
