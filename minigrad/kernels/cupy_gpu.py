@@ -3,9 +3,13 @@
 Every public function has exactly the signature of its twin in
 :mod:`minigrad.kernels.reference` (the specification) and computes the same thing:
 
-* ``im2col_hwc`` / ``col2im_hwc`` -- ``cupy.RawKernel`` s with one thread per output element;
-  ``col2im_hwc`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
-  and is bitwise equal to the reference (its sums run in the reference's order).
+* ``im2col_hwc`` / ``col2im_hwc`` and their per-image twins ``unfold_hwc`` / ``fold_hwc`` --
+  ``cupy.RawKernel`` s with one thread per output element; ``col2im_hwc`` and ``fold_hwc``
+  gather, for each pixel, the window entries that copied it, so they need no atomics and are
+  bitwise equal to the reference (their sums run in the reference's order).
+* ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
+  channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
+  reference within float rounding, not bitwise).
 * ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
   expression allocates.
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
@@ -36,7 +40,7 @@ from . import reference as ref
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd",
+    "leaky_relu_fwd", "leaky_relu_bwd", "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "sgd_update",
 ]
 
@@ -162,24 +166,100 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
     return x
 
 
-# NOTE: unfold_hwc / fold_hwc (the thin layers' per-image layout) run the reference on the GPU:
-# KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
-# which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
-# available when they were added); a RawKernel twin of the two above can replace them.
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
-    """im2col_hwc per image, transposed; see :func:`minigrad.kernels.reference.unfold_hwc`.
+    """CUDA unfold_hwc (im2col_hwc per image, transposed); see
+    :func:`minigrad.kernels.reference.unfold_hwc`.
 
     x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
     """
-    return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    if not _fast(x) or x.ndim != 4:
+        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    total = n * oh * ow * kh * kw * c
+    if total >= _INT32_LIMIT:
+        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(x):
+        u = cp.empty((n, kh * kw * c, oh * ow), dtype=x.dtype)
+        if total:
+            _launch(_raw_kernel("unfold_hwc", x.dtype), total,
+                    (cp.ascontiguousarray(x), u)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return u
 
 
 def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
-    """Adjoint of unfold_hwc; see :func:`minigrad.kernels.reference.fold_hwc`.
+    """CUDA fold_hwc (a gather, no atomics); see :func:`minigrad.kernels.reference.fold_hwc`.
 
     u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
     """
-    return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    if not _fast(u) or u.ndim != 3:
+        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = (int(s) for s in x_shape)
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    if u.shape != (n, kh * kw * c, oh * ow):
+        raise ValueError(f"u has shape {u.shape}, expected {(n, kh * kw * c, oh * ow)}")
+    total = n * c * h * w
+    if total >= _INT32_LIMIT or u.size >= _INT32_LIMIT:
+        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(u):
+        x = cp.empty((n, c, h, w), dtype=u.dtype)
+        if total:
+            _launch(_raw_kernel("fold_hwc", u.dtype), total,
+                    (cp.ascontiguousarray(u), x)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return x
+
+
+# ------------------------------------------------------------------------------- batch norm
+def _bn_blocks(c):
+    """One block per channel (the kernels loop over channels, so fewer would do too)."""
+    return (max(int(c), 1),), (cuda_src.BN_THREADS,)
+
+
+def batch_norm_fwd(x, weight, bias, eps):
+    """CUDA batch norm forward, one launch; see :func:`minigrad.kernels.reference.batch_norm_fwd`.
+
+    x (N, C, L) -> (y, xhat, mean, var, r), y and xhat (N, C, L), the others (C,).
+    """
+    if not _fast(x, weight, bias) or x.ndim != 3 or x.shape[0] * x.shape[2] == 0:
+        return ref.batch_norm_fwd(x, weight, bias, eps)
+    cp = _cupy()
+    n, c, length = x.shape
+    with _device_scope(x):
+        y, xhat = cp.empty_like(x), cp.empty_like(x)
+        mean, var, r = (cp.empty(c, dtype=x.dtype) for _ in range(3))
+        grid, block = _bn_blocks(c)
+        _raw_kernel("batch_norm_fwd", x.dtype)(
+            grid, block, (cp.ascontiguousarray(x), cp.ascontiguousarray(weight),
+                          cp.ascontiguousarray(bias), y, xhat, mean, var, r)
+            + _i32(n, c, length) + (_scalar(eps, x),))
+    return y, xhat, mean, var, r
+
+
+def batch_norm_grad_input(gy, xhat, weight, r):
+    """CUDA batch norm input gradient, one launch; see
+    :func:`minigrad.kernels.reference.batch_norm_grad_input`.
+
+    gy, xhat (N, C, L) -> (gx, sum_gy, sum_gy_xhat), gx (N, C, L), the sums (C,).
+    """
+    if not _fast(gy, xhat, weight, r) or gy.ndim != 3 or gy.shape[0] * gy.shape[2] == 0:
+        return ref.batch_norm_grad_input(gy, xhat, weight, r)
+    cp = _cupy()
+    n, c, length = gy.shape
+    with _device_scope(gy):
+        gx = cp.empty_like(gy)
+        sum_gy, sum_gy_xhat = cp.empty(c, dtype=gy.dtype), cp.empty(c, dtype=gy.dtype)
+        grid, block = _bn_blocks(c)
+        _raw_kernel("batch_norm_grad_input", gy.dtype)(
+            grid, block, (cp.ascontiguousarray(gy), cp.ascontiguousarray(xhat),
+                          cp.ascontiguousarray(weight), cp.ascontiguousarray(r), gx, sum_gy,
+                          sum_gy_xhat) + _i32(n, c, length))
+    return gx, sum_gy, sum_gy_xhat
 
 
 # ------------------------------------------------------------------------------ scatter-add
