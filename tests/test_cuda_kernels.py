@@ -230,6 +230,40 @@ def _bn_grad_input_case(shape):
 for _i, _s in enumerate(BN_SHAPES):
     CASES[f"batch_norm_fwd-{_i}"] = ("batch_norm_fwd", _bn_fwd_case(_s))
     CASES[f"batch_norm_grad_input-{_i}"] = ("batch_norm_grad_input", _bn_grad_input_case(_s))
+MULTI_SHAPES = [(5, 17), (300,), (1,), (4, 3, 2)]  # several tensors, one past a block
+
+
+def _multi_adam_case(amsgrad, weight_decay, steps):
+    def build(rng, dtype):
+        cols = list(zip(*(_adam_case(amsgrad, weight_decay, 1)(rng, dtype)[0]
+                          for _ in MULTI_SHAPES)))
+        cols = [[None if a is None else np.resize(a, shape).astype(dtype)
+                 for a, shape in zip(col, MULTI_SHAPES)] for col in cols]
+        cols[1][0] = np.asfortranarray(cols[1][0])  # a non-contiguous gradient
+        return tuple(cols), dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                 weight_decay=weight_decay, steps=steps, amsgrad=amsgrad)
+    return build
+
+
+def _multi_rmsprop_case(centered, momentum):
+    def build(rng, dtype):
+        cols = list(zip(*(_rmsprop_case(centered, momentum, 0.01)(rng, dtype)[0]
+                          for _ in MULTI_SHAPES)))
+        cols = [[None if a is None else np.resize(a, shape).astype(dtype)
+                 for a, shape in zip(col, MULTI_SHAPES)] for col in cols]
+        return tuple(cols), dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.01,
+                                 momentum=momentum, centered=centered)
+    return build
+
+
+for _ams in (False, True):
+    CASES[f"adam_multi-ams{int(_ams)}"] = ("adam_update_multi",
+                                           _multi_adam_case(_ams, 0.01, [3, 3, 1, 3]))
+CASES["adam_multi-wd0"] = ("adam_update_multi", _multi_adam_case(False, 0.0, [2, 2, 2, 2]))
+for _c in (False, True):
+    for _mom in (0.0, 0.9):
+        CASES[f"rmsprop_multi-c{int(_c)}-m{_mom}"] = ("rmsprop_update_multi",
+                                                      _multi_rmsprop_case(_c, _mom))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
@@ -255,9 +289,19 @@ def _run_case(case, dtype, to_device, to_host, seed=0):
     args, kwargs = build(np.random.default_rng(seed), dtype)
     ref_args = copy.deepcopy(args)
     expected = getattr(ref, kernel)(*ref_args, **kwargs)
-    dev_args = tuple(to_device(a) if isinstance(a, np.ndarray) else a for a in args)
+
+    def move(a):
+        if isinstance(a, list):  # the multi-tensor kernels take lists of arrays
+            return [move(x) for x in a]
+        return to_device(a) if isinstance(a, np.ndarray) else a
+    dev_args = tuple(move(a) for a in args)
     got = getattr(cupy_gpu, kernel)(*dev_args, **kwargs)
-    if isinstance(expected, tuple):  # several results (batch norm)
+    if isinstance(args[0], list):  # compare every array of every list
+        ref_args = tuple(x for a in ref_args for x in a)
+        dev_args = tuple(x for a in dev_args for x in a)
+    if expected is None:  # the multi-tensor kernels return nothing
+        pairs = []
+    elif isinstance(expected, tuple):  # several results (batch norm)
         pairs = [(f"result{i}", e, to_host(g)) for i, (e, g) in enumerate(zip(expected, got))]
     else:
         pairs = [("result", expected, to_host(got))]

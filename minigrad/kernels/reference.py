@@ -25,6 +25,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "sgd_update",
+    "adam_update_multi", "rmsprop_update_multi",
 ]
 
 
@@ -428,3 +429,25 @@ def sgd_update(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0,
             grad = momentum_buffer
     param -= _scalar(lr, param) * grad
     return param
+
+
+# ------------------------------------------------------------------ multi-tensor optimizers
+
+def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1,
+                      beta2, eps, weight_decay, steps, amsgrad):
+    """:func:`adam_update` on every tensor of a parameter group: lists of arrays (one entry per
+    tensor; ``max_exp_avg_sqs`` entries None without amsgrad) and ``steps``, each tensor's
+    1-based step number. A GPU does them all in one launch (``cupy_gpu``); here, one by one."""
+    for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                      steps):
+        adam_update(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                    weight_decay=weight_decay, step=step, amsgrad=amsgrad)
+
+
+def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha,
+                         eps, weight_decay, momentum, centered):
+    """:func:`rmsprop_update` on every tensor of a parameter group (lists of arrays; entries of
+    ``grad_avgs``/``momentum_buffers`` None where unused)."""
+    for p, g, sq, ga, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
+        rmsprop_update(p, g, sq, ga, buf, lr=lr, alpha=alpha, eps=eps,
+                       weight_decay=weight_decay, momentum=momentum, centered=centered)
