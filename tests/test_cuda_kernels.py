@@ -14,7 +14,8 @@ Checked in tiers, from what runs on any machine to what needs a GPU:
    index arithmetic, formulas and argument order against the reference with no GPU at all.
 4. With CuPy and a CUDA device: every kernel against the reference on random inputs.
 5. With a GPU: the device-to-host copies of a vanilla GAN training step.
-6. ``@pytest.mark.gpu``: 50 DCGAN steps on the GPU and on the CPU agree.
+6. ``@pytest.mark.gpu``: one DCGAN step from the same state on each device leaves the same
+   parameters, gradients, optimizer state and BatchNorm buffers; 50 steps agree loosely.
 """
 from __future__ import annotations
 
@@ -646,47 +647,91 @@ def test_training_step_copies_to_host_only_the_logged_scalars(monkeypatch):
     assert counter.in_item == len(stats)
 
 
-# ============================================================ 6. GPU vs CPU: 50 DCGAN steps
-@pytest.mark.gpu
-@needs_cuda
-def test_dcgan_50_steps_gpu_matches_cpu():
-    """50 DCGAN steps from the same start on each device give the same losses.
-
-    Randomness: the DCGAN has no dropout, so its only random draws are the latent codes;
-    ``latent`` is replaced by draws from a NumPy Generator seeded identically for each run, and
-    the "real" batches are NumPy arrays drawn the same way. Both models start from one set of
-    weights (the GPU model loads the CPU model's state dict).
-
-    Tolerance: one float32 step agrees to ~1e-5; but the devices reduce in different orders
-    (cuBLAS vs OpenBLAS, atomics in scatter-add), and 50 Adam steps of a two-player game
-    amplify those rounding differences, so later steps get a wider tolerance. A real bug (a
-    wrong kernel, a missed BatchNorm update) moves the losses by far more than that.
-    """
+# ===================================================== 6. GPU vs CPU: one step, then 50 steps
+def _dcgan_pair(batch, cfg=None):
+    """A DCGAN on the CPU and a copy of it on the GPU, from one state, each drawing its latent
+    codes from its own NumPy Generator seeded alike (so both draw the same codes)."""
     from gans.dcgan import DCGAN, Config
     from gans.protocol import GANModel
 
-    steps, batch = 50, 32
-    cfg = Config(batch_size=batch)
+    cfg = cfg or Config(batch_size=batch)
+    minigrad.manual_seed(0)
+    cpu = DCGAN(cfg, device="cpu")
+    gpu = DCGAN(cfg, device="cpu")
+    gpu.load_state_dict(copy.deepcopy(cpu.state_dict()))
+    gpu.to("cuda")
+    for model in (cpu, gpu):
+        z_rng = np.random.default_rng(1)
+        model.latent = (lambda m, r: (lambda n, rng=None: GANModel.latent(m, n, rng=r)))(
+            model, z_rng)
+    return cpu, gpu
 
-    def run(device, start):
-        minigrad.manual_seed(0)
-        model = DCGAN(cfg, device="cpu")
-        if start is not None:
-            model.load_state_dict(start)
-        start = copy.deepcopy(model.state_dict())
-        model.to(device)
-        z_rng, x_rng = np.random.default_rng(1), np.random.default_rng(2)
-        model.latent = lambda n, rng=None: GANModel.latent(model, n, rng=z_rng)
+
+def _host(a):
+    return a.numpy() if isinstance(a, minigrad.Tensor) else np.asarray(
+        cp.asnumpy(a) if cp is not None and isinstance(a, cp.ndarray) else a)
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_dcgan_one_step_gpu_matches_cpu():
+    """From the same state and batch, one DCGAN training step (D's step, then G's) on each
+    device leaves the same model: every parameter, its gradient, Adam's moments and step count,
+    and BatchNorm's running statistics, within float32 rounding of reductions taken in another
+    order (cuBLAS against OpenBLAS, a block tree against NumPy's pairwise sums).
+
+    Adam's first step moves each weight by about lr * sign(g): where a gradient is within
+    rounding of zero its sign can differ between devices, so parameters are compared where
+    |g| is above that noise (gradients and moments are compared everywhere)."""
+    batch = 32
+    cpu, gpu = _dcgan_pair(batch)
+    x = np.random.default_rng(2).uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32)
+    before = {k: v.copy() for k, v in cpu.nets["D"].state_dict().items()}
+    for model, device in ((cpu, "cpu"), (gpu, "cuda")):
+        model.train_step(minigrad.tensor(x, device=device))
+    minigrad.cuda.synchronize()
+    assert any(not np.array_equal(v, cpu.nets["D"].state_dict()[k]) for k, v in before.items())
+    for role in ("G", "D"):
+        net_c, net_g = cpu.nets[role], gpu.nets[role]
+        for (name, pc), (_, pg) in zip(net_c.named_parameters(), net_g.named_parameters()):
+            gc, gg = pc.grad.numpy(), pg.grad.numpy()
+            scale = np.abs(gc).max() + 1e-30
+            np.testing.assert_allclose(gg, gc, rtol=1e-3, atol=1e-4 * scale,
+                                       err_msg=f"{role}.{name}.grad")
+            clear = np.abs(gc) > 1e-3 * scale
+            np.testing.assert_allclose(pg.numpy()[clear], pc.numpy()[clear], rtol=1e-5,
+                                       atol=1e-6, err_msg=f"{role}.{name}")
+            sc, sg = cpu.optims[role].state[pc], gpu.optims[role].state[pg]
+            assert sc["step"] == sg["step"] == 1
+            for key in ("exp_avg", "exp_avg_sq"):
+                np.testing.assert_allclose(_host(sg[key]), sc[key], rtol=2e-3,
+                                           atol=1e-4 * np.abs(sc[key]).max() + 1e-30,
+                                           err_msg=f"{role}.{name}.{key}")
+        for (name, bc), (_, bg) in zip(net_c.named_buffers(), net_g.named_buffers()):
+            np.testing.assert_allclose(bg.numpy(), bc.numpy(), rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{role}.{name}")
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_dcgan_50_steps_gpu_matches_cpu():
+    """50 DCGAN steps from the same start on each device: a loose sanity check of the whole
+    trajectory. The kernels are tested by the one-step comparison above; here the game's
+    dynamics amplify the devices' different reduction orders (at step 9 of 50 the losses were
+    seen 3e-3 apart on an H200), so only the first step is held tightly and the rest to a few
+    percent: a real bug (a wrong kernel, a missed BatchNorm update) moves the losses by far
+    more."""
+    steps, batch = 50, 32
+    runs = []
+    for model, device in zip(_dcgan_pair(batch), ("cpu", "cuda")):
+        x_rng = np.random.default_rng(2)
         losses = []
         for _ in range(steps):
             x = x_rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32)
             stats = model.train_step(minigrad.tensor(x, device=device))
-            losses.append((stats["loss_d"], stats["loss_g"]))
-        return np.array(losses), start
-
-    cpu, start = run("cpu", None)
-    gpu, _ = run("cuda", start)
+            losses.append((float(stats["loss_d"]), float(stats["loss_g"])))
+        runs.append(np.array(losses))
+    cpu, gpu = runs
     assert np.isfinite(gpu).all()
     np.testing.assert_allclose(gpu[0], cpu[0], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(gpu[:10], cpu[:10], rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(gpu, cpu, rtol=3e-2, atol=3e-2)
