@@ -131,16 +131,16 @@ def capture_probes():
         cublas.setStream(handle, stream.ptr)
         one = cp.ones((), cp.float32)
         zero = cp.zeros((), cp.float32)
+        mode = cublas.getPointerMode(handle)
         try:
-            mode = cublas.getPointerMode(handle)
             cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
             with stream:
                 stream.begin_capture()
                 cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64,
                              a.data.ptr, 64, zero.data.ptr, c.data.ptr, 64)
                 g = stream.end_capture()
+        finally:  # NOTE: a handle left in device pointer mode makes later host-scalar calls fault
             cublas.setPointerMode(handle, mode)
-        finally:
             cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
         with stream:
             c.fill(0)

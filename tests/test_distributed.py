@@ -89,6 +89,16 @@ def test_nccl_without_a_gpu_is_a_clear_error():
     assert not dist.is_initialized()
 
 
+def test_nccl_backend_reaches_cupy_through_the_backend_module():
+    """The NCCL backend asks ``minigrad.backend.cuda`` the module for CuPy and its NCCL bindings
+    (the attribute of that name is the namespace object, which has neither: on the first GPU
+    run this was an AttributeError)."""
+    from minigrad.distributed import backends
+
+    assert hasattr(backends._cuda, "cupy") and callable(backends._cuda.nccl)
+    assert callable(backends._cuda.is_available)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not minigrad.cuda.is_available(),
                     reason="needs a CUDA GPU and CuPy: " + (minigrad.cuda.unavailable_reason()
