@@ -265,6 +265,19 @@ for _c in (False, True):
     for _mom in (0.0, 0.9):
         CASES[f"rmsprop_multi-c{int(_c)}-m{_mom}"] = ("rmsprop_update_multi",
                                                       _multi_rmsprop_case(_c, _mom))
+def _philox_case(n, counter, normal):
+    def build(rng, dtype):
+        ctr = np.array([counter & 0xFFFFFFFF, counter >> 32], np.uint32)
+        return (np.empty(n, dtype), 0x9A3B1C2D, 0x01234567, ctr, normal), {}
+    return build
+
+
+for _n, _ctr in ((1, 0), (7, 5), (1001, 2 ** 32 - 3)):  # a partial group; a carry into hi
+    for _normal in (False, True):
+        CASES[f"philox_fill-{_n}-{'normal' if _normal else 'uniform'}"] = (
+            "philox_fill", _philox_case(_n, _ctr, _normal))
+CASES["philox_advance"] = ("philox_advance", lambda r, d: (
+    (np.array([0xFFFFFFF0, 7], np.uint32), 0x25), {}))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
@@ -279,6 +292,8 @@ def _tolerance(kernel, dtype):
         return dict(rtol=0, atol=0)
     if kernel in REDUCTIONS:  # sums of up to 900 terms in float32: a few ulp of each term
         return dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    if kernel == "philox_advance":  # integer arithmetic
+        return dict(rtol=0, atol=0)
     # float32: a few ulp (fused multiply-adds on the GPU; a different exp/log1p than NumPy's)
     return dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
 
@@ -580,6 +595,31 @@ def test_cupy_kernels_on_strided_and_mixed_inputs():
     expected = np.zeros((4, 3), np.float32)
     np.add.at(expected, (idx, slice(None)), v)
     np.testing.assert_allclose(cp.asnumpy(t), expected, rtol=1e-6)
+
+
+@needs_cuda
+def test_cuda_generator_is_philox_with_its_counter_on_the_device():
+    """minigrad.randn/rand on a GPU: reproducible under manual_seed, equal to the NumPy
+    reference of the same Philox stream, the counter moved on by each draw, and the state
+    (key, counter) restorable."""
+    from minigrad import backend
+
+    minigrad.manual_seed(5)
+    a = minigrad.randn(1001, device="cuda").numpy()
+    b = minigrad.rand(10, device="cuda").numpy()
+    minigrad.manual_seed(5)
+    np.testing.assert_array_equal(minigrad.randn(1001, device="cuda").numpy(), a)
+    np.testing.assert_array_equal(minigrad.rand(10, device="cuda").numpy(), b)
+    expected = ref.philox_fill(np.empty(1001, np.float32), 5, 0, np.zeros(2, np.uint32), True)
+    np.testing.assert_allclose(a, expected, rtol=2e-6, atol=1e-6)
+    assert abs(a.mean()) < 0.1 and abs(a.std() - 1) < 0.1 and 0 <= b.min() and b.max() < 1
+    gen = backend.rng("cuda")
+    state = gen.get_state()
+    assert state["counter"] == (1001 + 3) // 4 + (10 + 3) // 4
+    x = gen.standard_normal((3, 4), dtype=np.float32)
+    gen.set_state(state)
+    np.testing.assert_array_equal(cp.asnumpy(gen.standard_normal((3, 4), dtype=np.float32)),
+                                  cp.asnumpy(x))
 
 
 # =============================================== 5. device-to-host copies in a training step

@@ -113,15 +113,27 @@ class _Cuda:
 
 cuda = _Cuda()
 
-# Random numbers: one numpy Generator (and cupy's, when present), reseeded by manual_seed.
+# Random numbers: one numpy Generator for the CPU, a counter-based generator per GPU
+# (minigrad.backend.cuda_random), reseeded together by manual_seed.
 _rng = np.random.default_rng()
+_cuda_rngs = {}      # device index -> CudaGenerator, made on first use
+_cuda_seed = None    # the seed of the last manual_seed (None: OS entropy)
 
 
 def rng(dev=CPU):
-    """The random generator for ``dev``: minigrad's numpy Generator, or ``cupy.random``."""
+    """The random generator for ``dev``: minigrad's numpy Generator, or the device's
+    :class:`~minigrad.backend.cuda_random.CudaGenerator` (Philox, counter on the device)."""
     dev = Device(dev)
     if dev.type == "cuda":
-        return dev.xp.random  # dev.xp raises a clear error when CUDA is unavailable
+        dev.xp  # noqa: B018 - raises a clear error when CUDA is unavailable
+        index = dev.index or 0
+        gen = _cuda_rngs.get(index)
+        if gen is None:
+            from minigrad.backend.cuda_random import CudaGenerator
+
+            seed = None if _cuda_seed is None else _cuda_seed + index
+            gen = _cuda_rngs[index] = CudaGenerator(index, seed)
+        return gen
     return _rng
 
 
@@ -135,8 +147,11 @@ def set_rng_state(state: dict) -> None:
 
 
 def manual_seed(seed: int) -> None:
-    """Make runs reproducible: reseeds minigrad's numpy generator and, if present, CuPy's."""
-    global _rng
+    """Make runs reproducible: reseeds minigrad's numpy generator and, if present, the GPUs'
+    (minigrad's counter-based one, and CuPy's for the samplers it serves)."""
+    global _rng, _cuda_seed
     _rng = np.random.default_rng(seed)
+    _cuda_seed = int(seed)
+    _cuda_rngs.clear()
     if _cuda.is_available():
         _cuda.cupy.random.seed(seed)

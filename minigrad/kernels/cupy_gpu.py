@@ -43,6 +43,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
+    "philox_fill", "philox_advance",
 ]
 
 _THREADS = 256
@@ -473,3 +474,31 @@ def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers
     name = ("multi_rmsprop_update" + ("_centered" if centered else "")
             + ("_momentum" if use_momentum else ""))
     _multi(name, rows, scalars, single)
+
+
+# ------------------------------------------------------------------ counter-based random
+def philox_fill(out, key0, key1, ctr, normal):
+    """CUDA Philox4x32-10 draws into ``out``, the counter read from device memory; see
+    :func:`minigrad.kernels.reference.philox_fill`."""
+    cp = _cupy()
+    if not _fast(out) or not out.flags.c_contiguous or not isinstance(ctr, cp.ndarray):
+        return ref.philox_fill(out, key0, key1, ctr, normal)
+    groups = (out.size + 3) // 4
+    if groups:
+        with _device_scope(out):
+            _launch(_raw_kernel("philox_fill", out.dtype), groups,
+                    (out, np.int32(out.size), np.uint32(key0 & 0xFFFFFFFF),
+                     np.uint32(key1 & 0xFFFFFFFF), ctr, np.int32(bool(normal))))
+    return out
+
+
+def philox_advance(ctr, groups):
+    """``ctr += groups`` on the device (one thread); see
+    :func:`minigrad.kernels.reference.philox_advance`."""
+    cp = _cupy()
+    if cp is None or not isinstance(ctr, cp.ndarray):
+        return ref.philox_advance(ctr, groups)
+    with _device_scope(ctr):
+        # NOTE: float32 picks the compiled variant; the kernel has no T-typed argument
+        _raw_kernel("philox_advance", np.float32)((1,), (1,), (ctr, np.int32(groups)))
+    return ctr

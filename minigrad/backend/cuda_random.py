@@ -1,0 +1,80 @@
+"""minigrad's random generator on a CUDA device: counter-based, its counter in device memory.
+
+``minigrad.randn``/``rand`` (and Dropout) on a GPU draw from :class:`CudaGenerator`, not from
+cuRAND: Philox4x32-10 (the kernels ``philox_fill``/``philox_advance`` of
+:mod:`minigrad.kernels`), keyed by the seed, with a 64-bit counter that lives on the device.
+A draw reads the counter and a one-thread kernel moves it on, so the host never sends a value
+that a captured CUDA graph would freeze: a graph replay draws fresh numbers exactly as the
+eager step would have (cuRAND refuses to run inside a stream capture at all). The draws do not
+depend on the launch shape, and ``manual_seed`` makes them reproducible.
+
+Other samplers (``uniform``, ``normal``, ``integers``... as called by ``nn.init`` and spectral
+norm at construction time) are CuPy's ``cupy.random``, reseeded by ``manual_seed`` too.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.backend import cuda as _cuda
+
+_MASK64 = (1 << 64) - 1
+
+
+class CudaGenerator:
+    """Philox4x32-10 draws on CUDA device ``index``; ``seed`` None: from the OS's entropy."""
+
+    def __init__(self, index: int = 0, seed: int | None = None):
+        self.index = int(index)
+        self.manual_seed(seed)
+
+    def manual_seed(self, seed: int | None) -> None:
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)
+        self._key = int(seed) & _MASK64
+        self._ctr = None  # the device counter, made (zero) on the first draw
+
+    def _counter(self):
+        if self._ctr is None:
+            cp = _cuda.cupy
+            with cp.cuda.Device(self.index):
+                self._ctr = cp.zeros(2, dtype=cp.uint32)
+        return self._ctr
+
+    def _draw(self, size, dtype, normal):
+        from minigrad import kernels
+
+        cp = _cuda.cupy
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"random draws are float32 or float64, not {dtype}")
+        shape = () if size is None else (tuple(size) if isinstance(size, (tuple, list))
+                                         else (int(size),))
+        ctr = self._counter()
+        with cp.cuda.Device(self.index):
+            out = cp.empty(shape, dtype=dtype)
+            kernels.get("philox_fill", cp)(out, self._key & 0xFFFFFFFF, self._key >> 32, ctr,
+                                           normal)
+            kernels.get("philox_advance", cp)(ctr, (out.size + 3) // 4)
+        return out
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        """N(0, 1) samples of shape ``size`` (numpy's Generator signature)."""
+        return self._draw(size, dtype, True)
+
+    def random(self, size=None, dtype=np.float64):
+        """Uniform samples in [0, 1) of shape ``size``."""
+        return self._draw(size, dtype, False)
+
+    def get_state(self) -> dict:
+        """The seed and the counter (one device-to-host copy), JSON-able."""
+        c = [0, 0] if self._ctr is None else [int(v) for v in self._ctr.get()]
+        return {"key": self._key, "counter": c[0] | (c[1] << 32)}
+
+    def set_state(self, state: dict) -> None:
+        self._key = int(state["key"]) & _MASK64
+        counter = int(state["counter"])
+        self._counter()[...] = _cuda.cupy.asarray(
+            np.array([counter & 0xFFFFFFFF, counter >> 32], dtype=np.uint32))
+
+    def __getattr__(self, name):  # uniform, normal, integers, randint...: CuPy's
+        return getattr(_cuda.cupy.random, name)
