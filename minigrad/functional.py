@@ -62,7 +62,9 @@ def _tensor(x, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if _is_number(x) or isinstance(x, (bool, np.bool_)):
-        return Tensor._wrap(like.xp.asarray(x, dtype=like.dtype), False, None)
+        # NOTE: full, not asarray: on a GPU a fill kernel, not a copy from host memory (which
+        # a CUDA graph capture could not record)
+        return Tensor._wrap(like.xp.full((), x, dtype=like.dtype), False, None)
     return Tensor(x, device=like.device if like.device.type != "cpu" else None)
 
 

@@ -278,6 +278,17 @@ for _n, _ctr in ((1, 0), (7, 5), (1001, 2 ** 32 - 3)):  # a partial group; a car
             "philox_fill", _philox_case(_n, _ctr, _normal))
 CASES["philox_advance"] = ("philox_advance", lambda r, d: (
     (np.array([0xFFFFFFF0, 7], np.uint32), 0x25), {}))
+def _multi_adam_device_case(amsgrad):
+    def build(rng, dtype):
+        args, kwargs = _multi_adam_case(amsgrad, 0.01, [3, 3, 1, 3])(rng, dtype)
+        kwargs["steps"] = np.array(kwargs["steps"], np.int64)
+        return args, kwargs
+    return build
+
+
+for _ams in (False, True):
+    CASES[f"adam_multi_device_steps-ams{int(_ams)}"] = ("adam_update_multi_device_steps",
+                                                        _multi_adam_device_case(_ams))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
@@ -311,7 +322,7 @@ def _run_case(case, dtype, to_device, to_host, seed=0):
             return [move(x) for x in a]
         return to_device(a) if isinstance(a, np.ndarray) else a
     dev_args = tuple(move(a) for a in args)
-    got = getattr(cupy_gpu, kernel)(*dev_args, **kwargs)
+    got = getattr(cupy_gpu, kernel)(*dev_args, **{k: move(v) for k, v in kwargs.items()})
     if isinstance(args[0], list):  # compare every array of every list
         ref_args = tuple(x for a in ref_args for x in a)
         dev_args = tuple(x for a in dev_args for x in a)

@@ -38,3 +38,13 @@ def nccl():
     from cupy.cuda import nccl as module  # pragma: no cover - needs CuPy
 
     return module
+
+
+def cublas():
+    """CuPy's cuBLAS bindings (``cupy.cuda.cublas``), for binding its handle to a CUDA graph's
+    capture stream (:mod:`minigrad.backend.graphs`); None without CuPy."""
+    if cupy is None:
+        return None
+    from cupy.cuda import cublas as module  # pragma: no cover - needs CuPy
+
+    return module

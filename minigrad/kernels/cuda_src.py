@@ -382,10 +382,22 @@ C_TYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float",
 #: multi-tensor kernel name -> the ELEMENTWISE variant whose body it runs
 MULTI_TENSOR = {f"multi_{name}": name for name in ELEMENTWISE
                 if name.startswith(("adam_update", "rmsprop_update"))}
+MULTI_TENSOR.update({f"multi_{name}_device_steps": name for name in ELEMENTWISE
+                     if name.startswith("adam_update")})
 
 
 def _split_params(spec):
     return [(C_TYPES[typ], name) for typ, name in (p.split() for p in spec.split(","))]
+
+
+#: Adam's step-dependent scalars, computed in the kernel from per-tensor step counts in device
+#: memory (the variant a CUDA graph replays: no host value changes between replays). In
+#: double, as the host computes them for the other variants, then rounded to T.
+_DEVICE_STEP_PROLOGUE = """const double _s = (double)_steps[_lo];
+const T step_size = (T)(_lr / (1.0 - pow(_beta1, _s)));
+const T bc2_sqrt = (T)sqrt(1.0 - pow(_beta2, _s));"""
+_DEVICE_STEP_PARAMS = ("const long long* __restrict__ _steps, const double _lr, "
+                       "const double _beta1, const double _beta2")
 
 
 def multi_tensor_source(name: str) -> RawKernelSource:
@@ -396,15 +408,22 @@ def multi_tensor_source(name: str) -> RawKernelSource:
 
     ``ptrs`` holds n_tensors rows of pointers (array inputs, then outputs); ``starts`` n_tensors
     + 1 offsets (starts[0] = 0, starts[n_tensors] = total)."""
+    device_steps = name.endswith("_device_steps")
     src = ELEMENTWISE[MULTI_TENSOR[name]]
     ins, outs = _split_params(src.in_params), _split_params(src.out_params)
+    if device_steps:
+        ins = [(t, n) for t, n in ins if n not in ("step_size", "bc2_sqrt")]
     arrays = [(t, n, True) for t, n in ins if n in src.array_inputs] + [(t, n, False)
                                                                        for t, n in outs]
     scalars = [f"const {t} {n}" for t, n in ins if n not in src.array_inputs]
     bind = [f"{'const ' if is_in else ''}{t} &{n} = "
             f"(({'const ' if is_in else ''}{t}*)_row[{k}])[_e];"
             for k, (t, n, is_in) in enumerate(arrays)]
-    body = "\n".join("        " + line for line in bind + src.operation.split("\n"))
+    prologue = _DEVICE_STEP_PROLOGUE.split("\n") if device_steps else []
+    body = "\n".join("        " + line
+                     for line in bind + prologue + src.operation.split("\n"))
+    if device_steps:
+        scalars.append(_DEVICE_STEP_PARAMS)
     function = "minigrad_" + name
     # NOTE: the loop's own names start with an underscore, so the body's names cannot clash
     code = f"""

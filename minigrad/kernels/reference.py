@@ -26,7 +26,7 @@ __all__ = [
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
-    "philox_fill", "philox_advance",
+    "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
 ]
 
 
@@ -445,6 +445,17 @@ def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, 
                     weight_decay=weight_decay, step=step, amsgrad=amsgrad)
 
 
+def adam_update_multi_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *,
+                                   lr, beta1, beta2, eps, weight_decay, steps, amsgrad):
+    """:func:`adam_update_multi` with ``steps`` an int64 array (one entry per tensor) that may
+    live on the device, read by the kernel itself: the variant a CUDA graph replays, where no
+    host value may change between replays (the bias corrections are computed in the kernel)."""
+    host_steps = steps.get() if hasattr(steps, "get") else np.asarray(steps)
+    adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr=lr, beta1=beta1,
+                      beta2=beta2, eps=eps, weight_decay=weight_decay,
+                      steps=[int(s) for s in host_steps], amsgrad=amsgrad)
+
+
 def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha,
                          eps, weight_decay, momentum, centered):
     """:func:`rmsprop_update` on every tensor of a parameter group (lists of arrays; entries of
@@ -518,3 +529,14 @@ def philox_advance(ctr, groups):
     ctr[...] = xp.asarray(np.array([value & 0xFFFFFFFF, (value >> 32) & 0xFFFFFFFF],
                                    dtype=np.uint32))
     return ctr
+
+
+# ---------------------------------------------------------------------- matrix products
+
+def matmul(a, b):
+    """``a @ b`` (NumPy's matmul: (..., M, K) @ (..., K, N) with broadcast batch dimensions).
+
+    Every matrix product of the ops goes through this kernel name, so that a back end can take
+    them over: on a GPU, inside a CUDA graph capture, ``cupy_gpu.matmul`` calls cuBLAS itself
+    (CuPy's matmul refuses to run while a stream is being captured)."""
+    return a @ b

@@ -53,6 +53,12 @@ def conv_out_hw(hw, k, stride, padding, dilation):
                  for i in range(2))
 
 
+def _mm(xp, a, b):
+    """The matrix product ``a @ b`` of arrays, through the kernel registry (on a GPU inside a
+    CUDA graph capture it is cuBLAS called directly: CuPy's matmul cannot be captured)."""
+    return kernels.get("matmul", xp)(a, b)
+
+
 def _im2col(xp, x, kh, kw, stride, padding, dilation):
     """(N, C, H, W) -> (N*OH*OW, KH*KW*C), columns ordered (i, j, c)."""
     return kernels.get("im2col_hwc", xp)(x, kh, kw, stride, padding, dilation)
@@ -121,7 +127,7 @@ class Conv2d(Function):
         oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
         if kh * kw * c <= THIN_K:  # thin input: per-image products give NCHW directly
             u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            y = (_w_rows(W) @ u).reshape(n, oc, oh, ow)
+            y = _mm(self.xp, _w_rows(W), u).reshape(n, oc, oh, ow)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -131,7 +137,7 @@ class Conv2d(Function):
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
-        y = cols @ _w_rows(W).T                            # (N*OH*OW, OC)
+        y = _mm(self.xp, cols, _w_rows(W).T)               # (N*OH*OW, OC)
         if b is not None:
             y += b
         return _from_rows(self.xp, y, n, oh, ow)
@@ -169,7 +175,7 @@ class ConvTranspose2d(Function):
                 f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
                 f"{dilation}: a convolution of the output must give back the input size")
         if kh * kw * oc <= THIN_K:  # thin output: per-image products straight from NCHW x
-            u = self.xp.ascontiguousarray(_w_rows(W).T) @ x.reshape(n, c, h * w)
+            u = _mm(self.xp, self.xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
             y = _fold(self.xp, u, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
@@ -180,7 +186,7 @@ class ConvTranspose2d(Function):
         if need is not None and need[1] and rows.nbytes <= CACHE_COLS_BYTES:
             self._rows = rows  # rows(x.data): a memo for gW, see the NOTE above
         # W (C, OC, KH, KW) -> (C, KH*KW*OC): cols (N*H*W, KH*KW*OC) in _col2im's order
-        cols = rows @ _w_rows(W)
+        cols = _mm(self.xp, rows, _w_rows(W))
         y = _col2im(self.xp, cols, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
         if b is not None:
             y += b.reshape(1, oc, 1, 1)
@@ -217,7 +223,7 @@ class Conv2dGradWeight(Function):
         oc = gy.shape[1]
         if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
             u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            gW = (gy.reshape(n, oc, -1) @ u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+            gW = _mm(self.xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
             return _w_from_rows(self.xp, gW, oc, c, kh, kw)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
@@ -227,7 +233,7 @@ class Conv2dGradWeight(Function):
         # dimension as the inner one and OC last: with 2 threads OpenBLAS ran gy_rows^T @ cols
         # (M = OC = 128, K = N*OH*OW = 3136..16384) at 5 GFLOP/s and this form at 20-26, equal
         # at 1 thread (benchmarks/NOTES.md).
-        gW = (cols.T @ gy_rows).T                          # (OC, KH*KW*C)
+        gW = _mm(self.xp, cols.T, gy_rows).T               # (OC, KH*KW*C)
         return _w_from_rows(self.xp, gW, oc, c, kh, kw)
 
     def backward(self, ggW):

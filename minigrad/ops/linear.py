@@ -6,6 +6,7 @@ stays closed under differentiation with no code of its own for higher orders.
 """
 from __future__ import annotations
 
+from minigrad import kernels
 from minigrad.autograd.function import Function
 
 
@@ -14,7 +15,7 @@ class Linear(Function):
     gx = gy @ W, gW = gy^T x (over all leading dims), gb = sum of gy over leading dims"""
 
     def forward(self, x, W, b=None):
-        y = x @ W.T
+        y = kernels.get("matmul", self.xp)(x, W.T)
         if b is not None:
             y += b
         return y

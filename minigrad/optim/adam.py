@@ -1,6 +1,8 @@
 """Adam (Kingma & Ba, 2015) with AMSGrad (Reddi et al., 2018) and L2 weight decay."""
 from __future__ import annotations
 
+import numpy as np
+
 from minigrad import kernels
 from minigrad.optim.optimizer import Optimizer
 
@@ -59,6 +61,10 @@ class Adam(Optimizer):
         _check_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"])
 
     def _update_group(self, items, group):
+        from minigrad.backend import graphs
+
+        if graphs.capturing() is not None:
+            return self._captured_update(items, group)
         amsgrad = group["amsgrad"]
         for p, _, state in items:
             if "step" not in state:
@@ -68,6 +74,9 @@ class Adam(Optimizer):
             if amsgrad and state.get("max_exp_avg_sq") is None:  # also when switched on later
                 state["max_exp_avg_sq"] = self._zeros_like(p)
             state["step"] += 1
+        device_steps = self._device_steps.get(id(group))
+        if device_steps is not None:  # a CUDA graph's copy of the counts: keep it in step
+            device_steps += 1
         beta1, beta2 = group["betas"]
         states = [state for _, _, state in items]
         kernels.get("adam_update_multi", items[0][0].xp)(
@@ -77,3 +86,54 @@ class Adam(Optimizer):
             lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
             weight_decay=group["weight_decay"], steps=[s["step"] for s in states],
             amsgrad=amsgrad)
+
+    # -------------------------------------------------------------------- CUDA graphs
+    # A replayed graph cannot take the step count from the host: the bias corrections would
+    # be those of the step it was recorded at. So each group keeps its counts in a device
+    # array as well (made before the capture, from the host's counts), which the recorded
+    # work increments and the kernel reads; a replay hook keeps the host's counts (what
+    # state_dict saves) in step.
+    @property
+    def _device_steps(self):
+        return self.__dict__.setdefault("_device_steps_by_group", {})
+
+    def _prepare_capture(self):
+        """Before a CUDA graph capture: the state exists (eager steps made it) and each group
+        has its device copy of the step counts."""
+        for group in self.param_groups:
+            params = group["params"]
+            if not params or params[0].device.type != "cuda":
+                continue
+            missing = [p for p in params if "step" not in self.state.get(p, {})]
+            if missing:
+                raise RuntimeError("Adam: a parameter has no optimizer state yet; capture after "
+                                   "an eager step that updated every parameter")
+            self._device_steps[id(group)] = params[0].xp.asarray(
+                np.array([self.state[p]["step"] for p in params], dtype=np.int64))
+
+    def _captured_update(self, items, group):
+        from minigrad.backend import graphs
+
+        device_steps = self._device_steps.get(id(group))
+        if device_steps is None or len(items) != len(group["params"]):
+            raise RuntimeError("Adam: capturing needs _prepare_capture() first, and a gradient "
+                               "for every parameter of the group")
+        device_steps += 1  # recorded
+        states = [state for _, _, state in items]
+
+        def count_step():
+            for state in states:
+                state["step"] += 1
+        graphs.on_replay(count_step)
+        beta1, beta2 = group["betas"]
+        amsgrad = group["amsgrad"]
+        kernels.get("adam_update_multi_device_steps", items[0][0].xp)(
+            [p.data for p, _, _ in items], [grad for _, grad, _ in items],
+            [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            [s.get("max_exp_avg_sq") if amsgrad else None for s in states],
+            lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+            weight_decay=group["weight_decay"], steps=device_steps, amsgrad=amsgrad)
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self._device_steps.clear()  # graphs recorded before hold counts of another run

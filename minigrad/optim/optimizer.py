@@ -191,6 +191,11 @@ class Optimizer:
         for p, grad, state in items:
             self._update(p, grad, state, group)
 
+    def _prepare_capture(self) -> None:
+        """Hook: called before a CUDA graph records a step (minigrad.backend.graphs), so that
+        what the step would make on first use exists; Adam also copies its step counts to the
+        device there. Nothing to do by default."""
+
     def _update(self, p: Tensor, grad, state: dict, group: dict) -> None:
         """Update ``p.data`` in place from the raw gradient array ``grad``; ``state`` is p's dict."""
         raise NotImplementedError

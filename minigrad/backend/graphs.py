@@ -1,0 +1,206 @@
+"""CUDA graphs: record a step's GPU work once, replay it with one launch.
+
+A training step on a small network is bound by the host: every op is a Python call and a
+kernel launch of a few microseconds, hundreds per step. Stream capture records the launches a
+piece of code makes (nothing runs while recording) into a graph; a replay then launches all of
+them at once, with the same arguments and the same memory. That is ``torch.cuda.graph`` and
+``make_graphed_callables``, and tinygrad's TinyJit; here::
+
+    g = minigrad.cuda.CUDAGraph()
+    with minigrad.cuda.graph(g):            # recorded, not run
+        loss = step(static_x)               # static_x: a tensor the caller refills
+    for x in batches:
+        static_x.data[...] = x.data         # new input, same memory
+        g.replay()                          # the step, one launch; loss.data is updated
+
+and, for a whole training step, :class:`GraphedStep` (``fit(cuda_graph=True)``,
+``python -m gans train --cuda-graph``).
+
+What capture requires, and how minigrad meets it:
+
+- **No host synchronisation inside.** A step returns its statistics as device tensors (the
+  trainer copies them to the host every ``log_every`` steps), so nothing waits.
+- **Static memory.** Inputs are copied into tensors allocated once; everything the captured
+  code allocates comes from a memory pool private to the graph (kept alive with it), so a
+  replay finds its buffers untouched by eager code.
+- **Every launch capturable.** Elementwise ops, reductions and minigrad's RawKernels are;
+  CuPy's cuBLAS and cuRAND wrappers refuse to run during a capture. Matrix products therefore
+  go through the ``matmul`` kernel, which calls cuBLAS itself on CuPy's handle, bound to the
+  capture stream before the capture starts; random numbers come from minigrad's counter-based
+  generator (:mod:`minigrad.backend.cuda_random`), whose counter lives on the device.
+- **Host values that change per step** (Adam's step count and bias corrections) cannot be
+  baked into a launch: code that needs them registers a hook with :func:`on_replay`, called
+  before every replay, which writes the new values into a small device buffer that the
+  captured kernel reads (see ``Adam._update_group``).
+- **Nothing made on first use inside.** Optimizer state, BatchNorm buffers, compiled kernels:
+  a few eager steps before the capture make them (``GraphedStep`` does two).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+_local = threading.local()
+
+
+def capturing():
+    """The :class:`CUDAGraph` being recorded in this thread, or None."""
+    return getattr(_local, "graph", None)
+
+
+def on_replay(hook) -> None:
+    """Register ``hook()`` with the graph being recorded: it runs on the host before each
+    replay (e.g. to count the steps the replay makes). Raises RuntimeError outside a
+    capture."""
+    graph = capturing()
+    if graph is None:
+        raise RuntimeError("on_replay() is for code running inside minigrad.cuda.graph(...)")
+    graph._hooks.append(hook)
+
+
+class CUDAGraph:
+    """A recorded sequence of GPU launches (``torch.cuda.CUDAGraph``): filled by
+    :func:`graph`, run by :meth:`replay`."""
+
+    def __init__(self):
+        self._graph = None
+        self._stream = None
+        self._pool = None
+        self._hooks = []
+        self._keep = []  # host buffers the recorded copies read
+
+    def constant(self, host_array):
+        """A device copy of ``host_array`` made by the recorded work (so on every replay),
+        from pinned host memory that lives as long as the graph: for tables of pointers and
+        the like, which are constant for the graph's life. Only while recording."""
+        cp = _cupy()
+        # NOTE: pinned memory, so the recorded copy is a real asynchronous one
+        mem = cp.cuda.alloc_pinned_memory(host_array.nbytes)
+        pinned = np.frombuffer(mem, host_array.dtype, host_array.size).reshape(host_array.shape)
+        pinned[...] = host_array
+        self._keep.append((mem, pinned))
+        out = cp.empty(host_array.shape, dtype=host_array.dtype)
+        out.set(pinned, stream=cp.cuda.get_current_stream())
+        return out
+
+    @property
+    def stream(self):
+        """The stream the graph was captured on and is replayed on."""
+        return self._stream
+
+    def replay(self) -> None:
+        """Run the recorded work (after the :func:`on_replay` hooks), ordered after the work
+        already queued on the default stream and before the work queued after it."""
+        if self._graph is None:
+            raise RuntimeError("CUDAGraph.replay(): nothing was captured")
+        for hook in self._hooks:
+            hook()
+        self._graph.launch(self._stream)
+
+
+def _cuda():
+    import importlib
+
+    cuda = importlib.import_module("minigrad.backend.cuda")  # the module, not the namespace
+    if not cuda.is_available():
+        raise RuntimeError(f"CUDA graphs need a CUDA GPU: {cuda.unavailable_reason()}")
+    return cuda
+
+
+def _cupy():
+    return _cuda().cupy
+
+
+@contextlib.contextmanager
+def graph(g: CUDAGraph):
+    """Record the GPU work of the block into ``g`` (nothing runs until ``g.replay()``).
+
+    The block runs on a stream of its own with a memory pool of its own; cuBLAS's handle is
+    bound to that stream for the capture (and back to the default stream after)."""
+    cp, cublas = _cupy(), _cuda().cublas()
+    if capturing() is not None:
+        raise RuntimeError("minigrad.cuda.graph: a capture is already in progress")
+    # NOTE: a blocking stream, so that replays are ordered with the eager work of the legacy
+    # default stream (the input copies before, the logging after) without explicit events.
+    g._stream = cp.cuda.Stream(non_blocking=False)
+    g._pool = cp.cuda.MemoryPool()
+    g._hooks, g._keep = [], []
+    cp.cuda.get_current_stream().synchronize()  # what was queued before is not part of it
+    handle = cp.cuda.device.get_cublas_handle()
+    cublas.setStream(handle, g._stream.ptr)
+    _local.graph = g
+    try:
+        with cp.cuda.using_allocator(g._pool.malloc), g._stream:
+            g._stream.begin_capture()
+            try:
+                yield g
+            except BaseException:
+                try:  # end the (possibly invalidated) capture; the block's error is the news
+                    g._stream.end_capture()
+                except Exception:
+                    pass
+                raise
+            g._graph = g._stream.end_capture()
+    finally:
+        _local.graph = None
+        cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
+
+
+class GraphedStep:
+    """A model's ``train_step`` recorded once and replayed (``fit(cuda_graph=True)``).
+
+    The first ``warmup`` calls run eagerly (they make the optimizer state and compile the
+    kernels); the next call copies its batch into static tensors and records the step; every
+    call then copies its batch in and replays. Each ``update_g`` (and each batch shape, e.g. a
+    short last batch) gets its own graph. Where a step cannot be captured (no GPU, or the
+    capture fails), ``fallback`` holds the reason, ``say`` is told it in one line, and every
+    call runs eagerly.
+    """
+
+    def __init__(self, model, warmup: int = 2, say=print):
+        self.model, self.warmup, self.say = model, warmup, say
+        self.graphs = {}  # (update_g, shapes) -> (graph, static inputs, static outputs)
+        self.fallback = None
+        self.eager_calls = 0
+        if model.device.type != "cuda":
+            self._fall_back(f"capture needs a CUDA device (the model is on {model.device})")
+
+    def _fall_back(self, reason):
+        self.fallback = reason
+        self.say(f"--cuda-graph: {reason}; training eagerly")
+
+    def __call__(self, *batch, update_g=True):
+        if self.fallback is not None or self.eager_calls < self.warmup:
+            self.eager_calls += 1
+            return self.model.train_step(*batch, update_g=update_g)
+        key = (update_g,) + tuple(tuple(t.shape) for t in batch)
+        entry = self.graphs.get(key)
+        if entry is None:
+            entry = self._capture(batch, update_g)
+            if entry is None:
+                return self.model.train_step(*batch, update_g=update_g)
+            self.graphs[key] = entry
+        g, static_in, static_out = entry
+        for s, t in zip(static_in, batch):
+            s.data[...] = t.data
+        g.replay()
+        # the replay overwrites its outputs: hand out copies the caller may keep
+        return {k: v.clone() if hasattr(v, "clone") else v for k, v in static_out.items()}
+
+    def _capture(self, batch, update_g):
+        static_in = [t.detach().clone() for t in batch]
+        g = CUDAGraph()
+        try:
+            for opt in self.model.optims.values():
+                opt._prepare_capture()
+            with graph(g):
+                static_out = self.model.train_step(*static_in, update_g=update_g)
+        except Exception as e:  # anything that cannot be recorded: say why, train eagerly
+            for net in self.model.nets.values():  # the capture's gradients are never computed
+                for p in net.parameters():
+                    p.grad = None
+            self._fall_back(f"the step could not be captured ({type(e).__name__}: {e})")
+            return None
+        return g, static_in, static_out

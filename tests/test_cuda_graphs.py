@@ -1,0 +1,194 @@
+"""CUDA graphs (minigrad/backend/graphs.py) and what capture relies on.
+
+Without a GPU: the GEMM plan that the captured matrix products hand to cuBLAS, checked by
+running it as column-major strided-batched GEMMs written in NumPy; the clear errors and the
+eager fallback. With a GPU: captured products, random draws and whole DCGAN steps replayed
+against their eager twins.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.backend import graphs
+from minigrad.kernels import cupy_gpu
+
+_backend_cuda = importlib.import_module("minigrad.backend.cuda")
+cp = _backend_cuda.cupy
+needs_cuda = pytest.mark.skipif(not minigrad.cuda.is_available(), reason="no CUDA device/CuPy: "
+                                + (minigrad.cuda.unavailable_reason() or "unavailable"))
+
+
+# ======================================================= the GEMM plan, run on the host
+def _column_major_gemm(plan, a, b):
+    """What cublas<t>gemmStridedBatched computes with ``plan`` on the memory of a and b:
+    C_i = op(B_i) op(A_i) in column-major order, op(X) = X or X^T, matrix i at offset
+    i * stride, element (r, c) at r + c * ld."""
+    isz = a.itemsize
+
+    def operand(x, trans, rows, cols, ld, stride):
+        # the stored column-major matrix: (rows, cols) unless transposed (then (cols, rows))
+        r, c = (cols, rows) if trans else (rows, cols)
+        view = np.lib.stride_tricks.as_strided(x, shape=(plan["batch"], r, c),
+                                               strides=(stride * isz, isz, ld * isz))
+        return view.transpose(0, 2, 1) if trans else view
+
+    m, n, k = plan["m"], plan["n"], plan["k"]
+    opb = operand(b, plan["transb"], m, k, plan["ldb"], plan["stride_b"])  # (batch, m, k)
+    opa = operand(a, plan["transa"], k, n, plan["lda"], plan["stride_a"])  # (batch, k, n)
+    c = opb @ opa                                                           # (batch, m, n)
+    # column-major (m, n) with ldc = m is row-major (n, m): the product C^T^T
+    return np.ascontiguousarray(c.transpose(0, 2, 1)).reshape(plan["out_shape"])
+
+
+def _layouts(rng):
+    f = np.float32
+    a = rng.standard_normal((5, 3)).astype(f)
+    b = rng.standard_normal((3, 4)).astype(f)
+    yield a, b                                                # C-contiguous
+    yield np.asfortranarray(a), b                             # a transposed in memory
+    yield rng.standard_normal((3, 5)).astype(f).T, rng.standard_normal((4, 3)).astype(f).T
+    yield rng.standard_normal((2, 5, 3)).astype(f), rng.standard_normal((2, 3, 4)).astype(f)
+    yield rng.standard_normal((5, 3)).astype(f), rng.standard_normal((6, 3, 4)).astype(f)  # bcast
+    u = rng.standard_normal((6, 3, 4)).astype(f)
+    yield rng.standard_normal((6, 5, 4)).astype(f), u.transpose(0, 2, 1)  # batched .mT
+    yield rng.standard_normal((2, 3, 5, 3)).astype(f), rng.standard_normal((3, 4)).astype(f)
+    yield rng.standard_normal((1, 3)).astype(f), rng.standard_normal((3, 1)).astype(f)
+    yield rng.standard_normal((4, 1)).astype(f), rng.standard_normal((1, 6)).astype(f)  # k = 1
+
+
+def test_gemm_plan_computes_the_product():
+    rng = np.random.default_rng(0)
+    for a, b in _layouts(rng):
+        plan = cupy_gpu.gemm_plan(a.shape, a.strides, b.shape, b.strides, a.itemsize)
+        assert plan is not None, (a.shape, a.strides, b.shape, b.strides)
+        got = _column_major_gemm(plan, a, b)
+        np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{a.shape} {a.strides} @ {b.shape} {b.strides}")
+
+
+def test_gemm_plan_declines_layouts_one_call_cannot_take():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 8)).astype(np.float32)
+    sliced = x[:, ::2]  # a stride of two elements along a row
+    plan = cupy_gpu.gemm_plan(sliced.shape, sliced.strides, (4, 3), (12, 4), 4)
+    assert plan is None
+    part = rng.standard_normal((3, 1, 5, 4)).astype(np.float32)  # batch (3, 1) vs (3, 2)
+    other = rng.standard_normal((1, 2, 4, 2)).astype(np.float32)
+    assert cupy_gpu.gemm_plan(part.shape, part.strides, other.shape, other.strides, 4) is None
+    with pytest.raises(ValueError, match="not aligned"):
+        cupy_gpu.gemm_plan((2, 3), (12, 4), (4, 2), (8, 4), 4)
+
+
+# ============================================================= without a GPU: clear errors
+@pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")
+def test_without_a_gpu_capture_says_why_and_steps_run_eagerly():
+    with pytest.raises(RuntimeError, match="CUDA graphs need a CUDA GPU"):
+        with graphs.graph(graphs.CUDAGraph()):
+            pass
+    assert graphs.capturing() is None
+    with pytest.raises(RuntimeError, match="inside minigrad.cuda.graph"):
+        graphs.on_replay(lambda: None)
+    with pytest.raises(RuntimeError, match="nothing was captured"):
+        graphs.CUDAGraph().replay()
+
+    from gans.dcgan import DCGAN, Config
+
+    said = []
+    cfg = Config(batch_size=4)
+    minigrad.manual_seed(0)
+    model = DCGAN(cfg)
+    twin = copy.deepcopy(model)
+    step = graphs.GraphedStep(model, say=said.append)
+    assert said == ["--cuda-graph: capture needs a CUDA device (the model is on cpu); "
+                    "training eagerly"]
+    x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (4, 1, 28, 28)), dtype="float32")
+    minigrad.manual_seed(1)
+    got = step(x, update_g=True)
+    minigrad.manual_seed(1)
+    expected = twin.train_step(x, update_g=True)
+    assert {k: float(v) for k, v in got.items()} == {k: float(v) for k, v in expected.items()}
+
+
+# ================================================================================ on a GPU
+@needs_cuda
+def test_captured_products_match_cupy():
+    rng = np.random.default_rng(2)
+    pairs = [(cp.asarray(a), cp.asarray(b)) for a, b in _layouts(rng)]
+    g = graphs.CUDAGraph()
+    with graphs.graph(g):
+        outs = [minigrad.kernels.get("matmul", cp)(a, b) for a, b in pairs]
+    g.replay()
+    minigrad.cuda.synchronize()
+    for (a, b), out in zip(pairs, outs):
+        np.testing.assert_allclose(cp.asnumpy(out), cp.asnumpy(a @ b), rtol=1e-5, atol=1e-5)
+    for a, _ in pairs:  # replays read the inputs as they are now
+        a *= 2
+    g.replay()
+    minigrad.cuda.synchronize()
+    for (a, b), out in zip(pairs, outs):
+        np.testing.assert_allclose(cp.asnumpy(out), cp.asnumpy(a @ b), rtol=1e-5, atol=1e-5)
+
+
+@needs_cuda
+def test_replayed_draws_continue_the_generator():
+    """A captured draw replays as fresh draws: the counter lives on the device."""
+    minigrad.manual_seed(7)
+    eager = [minigrad.randn(1000, device="cuda").numpy() for _ in range(4)]
+    minigrad.manual_seed(7)
+    np.testing.assert_array_equal(minigrad.randn(1000, device="cuda").numpy(), eager[0])
+    g = graphs.CUDAGraph()
+    with graphs.graph(g):
+        out = minigrad.randn(1000, device="cuda")
+    for expected in eager[1:]:
+        g.replay()
+        np.testing.assert_array_equal(out.numpy(), expected)
+
+
+def _dcgan_pair(batch):
+    from gans.dcgan import DCGAN, Config
+
+    minigrad.manual_seed(0)
+    eager = DCGAN(Config(batch_size=batch), device="cuda")
+    graphed = copy.deepcopy(eager)
+    return eager, graphed
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_replayed_dcgan_steps_match_eager_ones():
+    """100 DCGAN steps replayed from a captured step against the same 100 steps run eagerly,
+    from one state and one seed: the same losses step for step, the same weights at the end,
+    and the optimizer's step counts kept on the host (checkpoints save them)."""
+    batch, steps = 64, 100
+    eager, graphed = _dcgan_pair(batch)
+    step = graphs.GraphedStep(graphed, warmup=2)
+    rng = np.random.default_rng(3)
+    data = [minigrad.tensor(rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32),
+                            device="cuda") for _ in range(8)]
+    cupy_gpu.use_direct_cublas(True)  # the eager twin multiplies as the graph does
+    try:
+        losses = {}
+        for name, fn in (("eager", eager.train_step), ("graphed", step)):
+            minigrad.manual_seed(11)
+            rows = []
+            for i in range(steps):
+                stats = fn(data[i % len(data)], update_g=True)
+                rows.append([float(stats["loss_d"]), float(stats["loss_g"])])
+            losses[name] = np.array(rows)
+    finally:
+        cupy_gpu.use_direct_cublas(False)
+    assert step.fallback is None and len(step.graphs) == 1
+    np.testing.assert_allclose(losses["graphed"], losses["eager"], rtol=1e-4, atol=1e-5)
+    for role in ("G", "D"):
+        for (name, a), (_, b) in zip(eager.nets[role].named_parameters(),
+                                     graphed.nets[role].named_parameters()):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{role}.{name}")
+        opt_e, opt_g = eager.optims[role], graphed.optims[role]
+        assert [s["step"] for s in opt_g.state.values()] == \
+            [s["step"] for s in opt_e.state.values()] == [steps] * len(opt_e.state)
