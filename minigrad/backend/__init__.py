@@ -105,6 +105,11 @@ class _Cuda:
         """Why ``is_available()`` is False ('' when it is True), e.g. for a test's skip reason."""
         return _cuda.unavailable_reason()
 
+    # CUDA graphs (minigrad.backend.graphs): capture a step once, replay it with one launch
+    from minigrad.backend.graphs import CUDAGraph, GraphedStep  # noqa: E402
+    from minigrad.backend.graphs import graph as _graph  # noqa: E402
+    graph = staticmethod(_graph)
+
     @staticmethod
     def synchronize():
         if _cuda.is_available():
