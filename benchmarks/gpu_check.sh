@@ -138,7 +138,8 @@ if kernels:
            bool(dc) and dc[0]["minigrad"] <= dc[0]["torch"])
 probe = load("probe.json")
 if probe and "capture" in probe:
-    summary["capture_probe"] = {k: v.get("ok") for k, v in probe["capture"].items()}
+    summary["capture_probe"] = {k: (v.get("ok") if isinstance(v, dict) else v)
+                                for k, v in probe["capture"].items()}
 summary["targets"] = targets
 (out / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary, indent=1))
