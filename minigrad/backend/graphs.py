@@ -148,6 +148,15 @@ def graph(g: CUDAGraph):
         cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
 
 
+def _copy(value):
+    """A tensor's copy (new memory, no graph); anything else as it is."""
+    from minigrad.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        return Tensor._wrap(value.data.copy(), False, None)
+    return value
+
+
 class GraphedStep:
     """A model's ``train_step`` recorded once and replayed (``fit(cuda_graph=True)``).
 
@@ -187,10 +196,10 @@ class GraphedStep:
             s.data[...] = t.data
         g.replay()
         # the replay overwrites its outputs: hand out copies the caller may keep
-        return {k: v.clone() if hasattr(v, "clone") else v for k, v in static_out.items()}
+        return {k: _copy(v) for k, v in static_out.items()}
 
     def _capture(self, batch, update_g):
-        static_in = [t.detach().clone() for t in batch]
+        static_in = [_copy(t) for t in batch]
         g = CUDAGraph()
         try:
             for opt in self.model.optims.values():
