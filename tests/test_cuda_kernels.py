@@ -289,6 +289,10 @@ def _multi_adam_device_case(amsgrad):
 for _ams in (False, True):
     CASES[f"adam_multi_device_steps-ams{int(_ams)}"] = ("adam_update_multi_device_steps",
                                                         _multi_adam_device_case(_ams))
+for _scale in (1.0, 64 / 63):
+    CASES[f"running_average-{_scale:.3f}"] = ("running_average", (lambda sc: lambda r, d: (
+        (r.standard_normal(37).astype(d), r.standard_normal(37).astype(d), 0.1, sc), {}))(
+            _scale))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 

@@ -355,6 +355,10 @@ def _sgd(momentum: bool):
 
 #: kernel (variant) name -> :class:`ElementwiseSource`
 ELEMENTWISE = dict(_ELEMENTWISE_ACTIVATIONS)
+# BatchNorm's running statistics, one pass (reference.running_average)
+ELEMENTWISE["running_average"] = ElementwiseSource(
+    "T value, T scale, T one_minus_momentum, T momentum", "T running",
+    "running = running * one_minus_momentum + momentum * (value * scale)", ("value",))
 ELEMENTWISE.update({
     "adam_update": _adam(amsgrad=False),
     "adam_update_amsgrad": _adam(amsgrad=True),

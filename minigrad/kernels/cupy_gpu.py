@@ -44,6 +44,7 @@ __all__ = [
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
+    "running_average",
 ]
 
 _THREADS = 256
@@ -680,3 +681,16 @@ def adam_update_multi_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp
     scalars = (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2), dt(eps),
                steps, np.float64(lr), np.float64(beta1), np.float64(beta2))
     _multi_launch(name, rows, sizes, scalars, dtype)
+
+
+# ------------------------------------------------------------------- running statistics
+def running_average(running, value, momentum, scale=1.0):
+    """BatchNorm's running-statistics update in one launch; see
+    :func:`minigrad.kernels.reference.running_average`."""
+    if not _fast(running) or not isinstance(value, _cupy().ndarray) or \
+            value.size != running.size or value.dtype != running.dtype:
+        return ref.running_average(running, value, momentum, scale)
+    dt = running.dtype.type
+    _elementwise("running_average")(value.reshape(running.shape), dt(scale), dt(1.0 - momentum),
+                                    dt(momentum), running)
+    return running

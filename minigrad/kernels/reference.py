@@ -27,6 +27,7 @@ __all__ = [
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
+    "running_average",
 ]
 
 
@@ -540,3 +541,17 @@ def matmul(a, b):
     them over: on a GPU, inside a CUDA graph capture, ``cupy_gpu.matmul`` calls cuBLAS itself
     (CuPy's matmul refuses to run while a stream is being captured)."""
     return a @ b
+
+
+# ------------------------------------------------------------------- running statistics
+
+def running_average(running, value, momentum, scale=1.0):
+    """``running <- (1 - momentum) running + momentum (scale value)`` in place (BatchNorm's
+    running mean and variance; ``scale`` n / (n - 1) makes a biased variance unbiased).
+    ``value`` is cast to running's dtype and shape. Returns ``running``."""
+    v = value.astype(running.dtype, copy=False).reshape(running.shape)
+    if scale != 1.0:
+        v = v * running.dtype.type(scale)
+    running *= running.dtype.type(1.0 - momentum)
+    running += running.dtype.type(momentum) * v
+    return running

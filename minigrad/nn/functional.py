@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 
 from minigrad import functional as _F
+from minigrad import kernels
 from minigrad.autograd.anomaly import is_anomaly_enabled
 from minigrad.creation import rand
 from minigrad.ops import conv as _conv
@@ -220,15 +221,12 @@ def _normalize(x, axes, eps, weight, bias, wshape):
     return y, mean, var
 
 
-def _update_running(running, value, momentum):
-    """running <- (1 - momentum) running + momentum value, in place on the raw array (so outside
-    any graph); nothing when running is None."""
+def _update_running(running, value, momentum, scale=1.0):
+    """running <- (1 - momentum) running + momentum (scale value), in place on the raw array (so
+    outside any graph; one kernel, one launch on a GPU); nothing when running is None."""
     if running is None:
         return
-    r = running.data
-    v = value.astype(r.dtype, copy=False).reshape(r.shape)
-    r *= r.dtype.type(1.0 - momentum)
-    r += r.dtype.type(momentum) * v
+    kernels.get("running_average", running.xp)(running.data, value, momentum, scale)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -281,7 +279,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if track:
         mean, var = stats
         _update_running(running_mean, mean, momentum)
-        _update_running(running_var, var * (n / (n - 1)), momentum)  # unbiased, as in PyTorch
+        _update_running(running_var, var, momentum, n / (n - 1))  # unbiased, as in PyTorch
     return y
 
 

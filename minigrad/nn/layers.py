@@ -336,7 +336,7 @@ class SyncBatchNorm(_BatchNorm):
             y = y + self.bias.reshape(wshape)
         if self.training and self.track_running_stats:
             F._update_running(self.running_mean, mean.data, momentum)
-            F._update_running(self.running_var, var.data * (n / (n - 1)), momentum)
+            F._update_running(self.running_var, var.data, momentum, n / (n - 1))
         return y
 
     @classmethod
