@@ -186,8 +186,8 @@ class InfoGAN(GANModel):
         loss_info, ce, nll = info_loss(q_out, c_cat_t, c_cont_t, self.config)
         loss_d = d_loss(loss, real_scores, fake_scores) + loss_info
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), "loss_info": loss_info.item(), "ce_cat": ce.item(),
-                 "nll_cont": nll.item(), **score_stats(loss, real_scores, fake_scores)}
+        stats = {"loss_d": loss_d.detach(), "loss_info": loss_info.detach(), "ce_cat": ce.detach(),
+                 "nll_cont": nll.detach(), **score_stats(loss, real_scores, fake_scores)}
 
         # --- G step: -log D(G(z,c)) + lambda * (-L_I), D and Q frozen -----------------------
         if update_g:
@@ -196,7 +196,7 @@ class InfoGAN(GANModel):
                 loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
                 loss_g = g_loss(loss, fake_scores) + loss_info_g
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats
 
 

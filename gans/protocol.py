@@ -23,12 +23,12 @@ A variant is one module with a ``Config`` and a model class, plus one line in
             fake = self.G(self.latent(n)).detach()
             loss_d = bce_real(self.D(real)) + bce_fake(self.D(fake))    # the paper's D loss
             self.update("D", loss_d)                # zero_grad, backward, step of D's optimizer
-            stats = {"loss_d": loss_d.item()}
+            stats = {"loss_d": loss_d.detach()}
             if update_g:                            # the trainer's schedule says: a G step too
                 with frozen(self.D):                # D's weights get no gradient here
                     loss_g = bce_real(self.D(self.G(self.latent(n))))
                     self.update("G", loss_g)
-                stats["loss_g"] = loss_g.item()
+                stats["loss_g"] = loss_g.detach()
             return stats                            # numbers for metrics.csv and the bar
 
 The contract, both ways:
