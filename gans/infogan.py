@@ -145,9 +145,10 @@ class InfoGAN(GANModel):
         """z (n, 62) ~ N(0, I), c_cat (n,) ~ Cat(K), c_cont (n, L) ~ U(-1, 1), as numpy."""
         cfg = self.config
         if rng is None:  # minigrad's generator: seeded by manual_seed, saved in checkpoints
-            z = minigrad.randn(n, cfg.latent_dim).numpy()
-            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).numpy().astype(np.int64)
-            c_cont = minigrad.rand(n, cfg.n_continuous).numpy() * 2 - 1
+            # (CPU tensors: their arrays are the numpy codes, no copy to count)
+            z = minigrad.randn(n, cfg.latent_dim).data
+            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).data.astype(np.int64)
+            c_cont = minigrad.rand(n, cfg.n_continuous).data * 2 - 1
             return z, c_cat, c_cont.astype(np.float32)
         z = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
         c_cat = rng.integers(0, cfg.n_categories, n).astype(np.int64)
