@@ -33,8 +33,13 @@ stops all of them at the same step.
 
 ``out_dir=None`` trains in memory only: no file is written or resumed from (the toy experiments
 of :mod:`gans.theory`, whose samples are points, not images). ``on_step(model, stats)``, when
-given, is called after every step, with the counters already advanced: the hook for measuring a
-model during training.
+given, is called after every step, with the counters already advanced and that step's numbers
+as host floats (each step is then a flush): the hook for measuring a model during training.
+
+The pieces: :class:`TrainState` (where the run stands; its ``state_dict()`` is the checkpoint),
+:class:`RunFolder` (the files; no-ops without a folder), :class:`StepLog` (the steps' numbers,
+kept on the device and fetched in one copy every ``log_every`` steps) and ``_Loop`` (resume,
+then for each batch: train_step, EMA, log, checkpoint; the epoch's end).
 """
 from __future__ import annotations
 
