@@ -156,7 +156,7 @@ def cmd_train(args, config_cls):
     out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
-        resume=not args.restart, progress=not args.no_progress)
+        resume=not args.restart, progress=not args.no_progress, log_every=args.log_every)
     if rank == 0:
         print(f"checkpoint: {Path(out) / 'checkpoint.npz'}"
               + (f" ({world} processes)" if world > 1 else ""))
@@ -359,6 +359,9 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
     tr.add_argument("--checkpoint-every", type=cli.non_negative_int, default=1000,
                     help="write the checkpoint every N steps, besides every epoch end "
                          "(default: 1000)")
+    tr.add_argument("--log-every", type=cli.positive_int, default=50,
+                    help="bring the logged numbers from the device every N steps, in one copy "
+                         "(metrics.csv keeps a row per step) (default: 50)")
     tr.add_argument("--dry-run", action="store_true",
                     help="2 steps, then the end-of-run files (a final grid, metrics.csv and a "
                          "checkpoint marked as a dry run): checks the whole pipeline in seconds")

@@ -98,8 +98,10 @@ class ACGAN(GANModel):
             loss_cls = loss_cls + F.cross_entropy(fake_cls, y_fake)
         loss_d = loss_src + w * loss_cls
         self.update("D", loss_d)
-        acc = float((real_cls.data.argmax(1) == labels.data).mean())
-        stats = {"loss_d": loss_d.item(), "loss_cls": loss_cls.item(), "d_acc": acc,
+        # the share of real images D classes right, a float64 mean where the scores live
+        hits = real_cls.data.argmax(1) == labels.data
+        acc = minigrad.Tensor(real_cls.xp.asarray(hits.mean()))
+        stats = {"loss_d": loss_d.detach(), "loss_cls": loss_cls.detach(), "d_acc": acc,
                  **score_stats(loss, real_src, fake_src)}
 
         # --- G step: look real (non-saturating) and look like class y ----------------------
@@ -108,5 +110,5 @@ class ACGAN(GANModel):
                 src, cls = D(fake)
                 loss_g = g_loss(loss, src) + w * F.cross_entropy(cls, y_fake)
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

@@ -86,12 +86,12 @@ class ConditionalGAN(GANModel):
         real_scores, fake_scores = D(real, labels), D(fake.detach(), y_fake)
         loss_d = d_loss(loss, real_scores, fake_scores)
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), **score_stats(loss, real_scores, fake_scores)}
+        stats = {"loss_d": loss_d.detach(), **score_stats(loss, real_scores, fake_scores)}
 
         # --- G step: make D call (G(z|y'), y') real ----------------------------------------
         if update_g:
             with frozen(D):
                 loss_g = g_loss(loss, D(fake, y_fake))
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

@@ -264,9 +264,10 @@ class CycleGAN(GANModel):
                 if cfg.lambda_id > 0:
                     loss_id = identity_loss(G, F_, x, y)
                     loss_g = loss_g + cfg.lambda_id * cfg.lambda_cyc * loss_id
-                    stats["loss_id"] = loss_id.item()
+                    stats["loss_id"] = loss_id.detach()
                 self.update("G", loss_g)
-            stats.update(loss_g=loss_g.item(), loss_gan=loss_gan.item(), loss_cyc=loss_cyc.item())
+            stats.update(loss_g=loss_g.detach(), loss_gan=loss_gan.detach(),
+                         loss_cyc=loss_cyc.detach())
         else:
             with minigrad.no_grad():
                 fake_y, fake_x = G(x), F_(y)
@@ -277,7 +278,7 @@ class CycleGAN(GANModel):
         loss_dx = 0.5 * (least_squares(D_X(x), 1.0) + least_squares(D_X(fx), 0.0))
         loss_d = loss_dx + loss_dy
         self.update("D", loss_d)
-        stats.update(loss_d=loss_d.item(), loss_d_x=loss_dx.item(), loss_d_y=loss_dy.item())
+        stats.update(loss_d=loss_d.detach(), loss_d_x=loss_dx.detach(), loss_d_y=loss_dy.detach())
         return stats
 
 

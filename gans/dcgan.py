@@ -127,14 +127,14 @@ class DCGAN(GANModel):
         if self.config.r1_gamma:  # Mescheder et al. 2018: keep D flat on the data
             r1 = r1_penalty(D, real)
             loss_d = loss_d + self.config.r1_gamma / 2 * r1
-            stats["r1"] = r1.item()
+            stats["r1"] = r1.detach()
         self.update("D", loss_d)
-        stats["loss_d"] = loss_d.item()
+        stats["loss_d"] = loss_d.detach()
 
         # --- G step: -log D(G(z)) (non-saturating), reusing this step's fakes -------------
         if update_g:
             with frozen(D):
                 loss_g = g_loss(loss, D(fake))
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

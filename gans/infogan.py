@@ -145,9 +145,10 @@ class InfoGAN(GANModel):
         """z (n, 62) ~ N(0, I), c_cat (n,) ~ Cat(K), c_cont (n, L) ~ U(-1, 1), as numpy."""
         cfg = self.config
         if rng is None:  # minigrad's generator: seeded by manual_seed, saved in checkpoints
-            z = minigrad.randn(n, cfg.latent_dim).numpy()
-            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).numpy().astype(np.int64)
-            c_cont = minigrad.rand(n, cfg.n_continuous).numpy() * 2 - 1
+            # (CPU tensors: their arrays are the numpy codes, no copy to count)
+            z = minigrad.randn(n, cfg.latent_dim).data
+            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).data.astype(np.int64)
+            c_cont = minigrad.rand(n, cfg.n_continuous).data * 2 - 1
             return z, c_cat, c_cont.astype(np.float32)
         z = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
         c_cat = rng.integers(0, cfg.n_categories, n).astype(np.int64)
@@ -186,8 +187,8 @@ class InfoGAN(GANModel):
         loss_info, ce, nll = info_loss(q_out, c_cat_t, c_cont_t, self.config)
         loss_d = d_loss(loss, real_scores, fake_scores) + loss_info
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), "loss_info": loss_info.item(), "ce_cat": ce.item(),
-                 "nll_cont": nll.item(), **score_stats(loss, real_scores, fake_scores)}
+        stats = {"loss_d": loss_d.detach(), "loss_info": loss_info.detach(), "ce_cat": ce.detach(),
+                 "nll_cont": nll.detach(), **score_stats(loss, real_scores, fake_scores)}
 
         # --- G step: -log D(G(z,c)) + lambda * (-L_I), D and Q frozen -----------------------
         if update_g:
@@ -196,7 +197,7 @@ class InfoGAN(GANModel):
                 loss_info_g, _, _ = info_loss(q_out, c_cat_t, c_cont_t, self.config)
                 loss_g = g_loss(loss, fake_scores) + loss_info_g
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats
 
 

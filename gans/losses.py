@@ -42,9 +42,10 @@ def least_squares(scores, target: float):
     return F.mse_loss(scores, minigrad.full_like(scores, target))
 
 
-def prob(logits) -> float:
-    """Mean of sigmoid(logits): the D(x) or D(G(z)) shown in logs."""
-    return float(F.sigmoid(logits.detach()).mean().item())
+def prob(logits):
+    """Mean of sigmoid(logits): the D(x) or D(G(z)) shown in logs (a 0-d tensor on the
+    scores' device; no copy to the host)."""
+    return F.sigmoid(logits.detach()).mean()
 
 
 def d_loss(kind: str, real_scores, fake_scores):
@@ -75,11 +76,11 @@ def g_loss(kind: str, fake_scores):
 
 def score_stats(kind: str, real_scores, fake_scores) -> dict:
     """What the log shows of D's scores: D(x) and D(G(z)) as probabilities (``d_x``, ``d_g_z``)
-    for the two cross-entropy losses, the mean raw scores (``d_real``, ``d_fake``) otherwise."""
+    for the two cross-entropy losses, the mean raw scores (``d_real``, ``d_fake``) otherwise.
+    Detached 0-d tensors on the scores' device: the trainer fetches them with the losses."""
     if kind in ("minimax", "non_saturating"):
         return {"d_x": prob(real_scores), "d_g_z": prob(fake_scores)}
-    return {"d_real": real_scores.detach().mean().item(),
-            "d_fake": fake_scores.detach().mean().item()}
+    return {"d_real": real_scores.detach().mean(), "d_fake": fake_scores.detach().mean()}
 
 
 def check_loss(kind: str, allowed=LOSSES) -> str:

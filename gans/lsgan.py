@@ -60,13 +60,13 @@ class LSGAN(GANModel):
         d_real, d_fake = D(real), D(fake.detach())
         loss_d = 0.5 * least_squares(d_real, cfg.b) + 0.5 * least_squares(d_fake, cfg.a)
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item(), "d_real": d_real.mean().item(),
-                 "d_fake": d_fake.mean().item()}
+        stats = {"loss_d": loss_d.detach(), "d_real": d_real.detach().mean(),
+                 "d_fake": d_fake.detach().mean()}
 
         # --- G step: 1/2 (D(G(z)) - c)^2, reusing this step's fakes -----------------------
         if update_g:
             with frozen(D):
                 loss_g = 0.5 * least_squares(D(fake), cfg.c)
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

@@ -23,13 +23,14 @@ A variant is one module with a ``Config`` and a model class, plus one line in
             fake = self.G(self.latent(n)).detach()
             loss_d = bce_real(self.D(real)) + bce_fake(self.D(fake))    # the paper's D loss
             self.update("D", loss_d)                # zero_grad, backward, step of D's optimizer
-            stats = {"loss_d": loss_d.item()}
+            stats = {"loss_d": loss_d.detach()}
             if update_g:                            # the trainer's schedule says: a G step too
                 with frozen(self.D):                # D's weights get no gradient here
                     loss_g = bce_real(self.D(self.G(self.latent(n))))
                     self.update("G", loss_g)
-                stats["loss_g"] = loss_g.item()
-            return stats                            # numbers for metrics.csv and the bar
+                stats["loss_g"] = loss_g.detach()
+            return stats                            # numbers for metrics.csv and the bar,
+                                                    # left on the device (no .item())
 
 The contract, both ways:
 
@@ -42,7 +43,9 @@ The contract, both ways:
   ``self.nets`` and ``self.optims`` when one optimizer serves several networks, as CycleGAN's
   does); checkpoints, devices, eval mode and the moving average of G follow from that.
 - **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
-  step, and a G step when ``update_g``. It returns a dict of floats. It does not count steps,
+  step, and a G step when ``update_g``. It returns a dict of detached 0-d tensors (the losses
+  and whatever helps reading a run), left on the device: the trainer fetches them, many steps'
+  worth in one copy, so a step never waits for the GPU. It does not count steps,
   decide the schedule, switch train/eval mode, or write files. (An image-to-image model, with
   ``image_to_image = True``, gets ``(x, y)``: a batch of each domain; CycleGAN.)
 - **Sampling** (``sample``, ``sample_fixed``) runs under :meth:`GANModel.sampling`: eval mode, no

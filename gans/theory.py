@@ -535,14 +535,14 @@ class ToyGAN(GANModel):
         if cfg.method == "wgan_gp":
             loss_d = loss_d + cfg.gp_weight * gradient_penalty(D, real, fake)
         self.update("D", loss_d)
-        stats = {"loss_d": loss_d.item()}
+        stats = {"loss_d": loss_d.detach()}
 
         # --- G step: D frozen -----------------------------------------------------------------
         if update_g:
             with frozen(D):
                 loss_g = g_loss(self.loss, D(self.generate(self.latent(n))))
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats
 
 

@@ -109,7 +109,7 @@ class VAE(GANModel):
         recon, kl = negative_elbo(self, real)
         loss = recon + kl  # -ELBO
         self.update("vae", loss)
-        return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
 
 def elbo(model: VAE, dataset, batch_size: int = 1000, seed: int = 0) -> dict:

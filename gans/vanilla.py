@@ -118,7 +118,7 @@ class VanillaGAN(GANModel):
         real_logits, fake_logits = D(real), D(fake)
         loss_d = d_loss(loss, real_logits, fake_logits)  # -log D(x) - log(1 - D(G(z)))
         self.update("D", loss_d)  # zero_grad, backward, step
-        stats = {"loss_d": loss_d.item(), **score_stats(loss, real_logits, fake_logits)}
+        stats = {"loss_d": loss_d.detach(), **score_stats(loss, real_logits, fake_logits)}
 
         # --- G step: D frozen, gradient flows through D into G ------------------------
         if update_g:
@@ -126,5 +126,5 @@ class VanillaGAN(GANModel):
                 fake_logits = D(G(self.latent(n)))
                 loss_g = g_loss(loss, fake_logits)  # -log D(G(z)), or log(1 - D(G(z)))
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

@@ -93,13 +93,13 @@ class WGAN(GANModel):
         loss_d = d_fake - d_real
         self.update("D", loss_d)
         clamp_(D.parameters(), -c, c)
-        stats = {"loss_d": loss_d.item(), "w_dist": -loss_d.item(),
-                 "d_real": d_real.item(), "d_fake": d_fake.item()}
+        stats = {"loss_d": loss_d.detach(), "w_dist": -loss_d.detach(),
+                 "d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
             with frozen(D):
                 loss_g = -D(G(self.latent(n))).mean()
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

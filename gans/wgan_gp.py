@@ -126,14 +126,14 @@ class WGANGP(GANModel):
         gp = gradient_penalty(D, real, fake)
         loss_d = d_fake - d_real + lam * gp
         self.update("D", loss_d)  # backward through the penalty's gradient graph: double backprop
-        w_dist = (d_real - d_fake).item()
-        stats = {"loss_d": loss_d.item(), "w_dist": w_dist, "gp": gp.item(),
-                 "d_real": d_real.item(), "d_fake": d_fake.item()}
+        w_dist = (d_real - d_fake).detach()
+        stats = {"loss_d": loss_d.detach(), "w_dist": w_dist, "gp": gp.detach(),
+                 "d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
             with frozen(D):
                 loss_g = -D(G(self.latent(n))).mean()
                 self.update("G", loss_g)
-            stats["loss_g"] = loss_g.item()
+            stats["loss_g"] = loss_g.detach()
         return stats

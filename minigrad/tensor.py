@@ -177,11 +177,12 @@ class Tensor(TensorBase):
     # ------------------------------------------------------------ conversions
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (copied to the host for a CUDA tensor)."""
-        return backend.to_device(self.data, "cpu")
+        return backend.to_host(self.data)
 
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        backend.counters.add("to_host")
         return self.data.reshape(()).item()
 
     def tolist(self):
@@ -259,6 +260,7 @@ class Tensor(TensorBase):
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is "
                                "ambiguous: use .any() or .all()")
+        backend.counters.add("to_host")
         return bool(self.data.reshape(()))
 
     def __float__(self):

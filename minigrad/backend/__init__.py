@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.backend import counters
 from minigrad.backend import cuda as _cuda
 
 
@@ -87,6 +88,13 @@ def to_device(array, dev) -> object:
     xp = dev.xp
     with xp.cuda.Device(dev.index or 0):
         return xp.asarray(array)
+
+
+def to_host(array) -> np.ndarray:
+    """``array`` as a NumPy array: a device-to-host copy for a CUDA array (one ``to_host``
+    event in :mod:`minigrad.backend.counters`, on every device)."""
+    counters.add("to_host")
+    return to_device(array, "cpu")
 
 
 class _Cuda:

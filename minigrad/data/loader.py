@@ -108,6 +108,18 @@ class DataLoader:
             index = slice(start, stop) if order is None else order[start:stop]
             yield self._wrap(self._fetch(index))
 
+    # --------------------------------------------------------------- exact resumption
+    def state_dict(self) -> dict:
+        """What decides the order of the next epoch (the next ``iter()``): the shuffling
+        generator's state (JSON-able). ``load_state_dict`` of it, then ``iter()``, yields the
+        batches the ``iter()`` after this call would have, so a resumed run repeats a killed
+        run's order. A sampler's order is its own business (``set_epoch`` for a
+        ``DistributedSampler``)."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
     def __repr__(self) -> str:
         return (f"DataLoader(n={self.n}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 + (f"sampler={self.sampler!r}, " if self.sampler is not None else "")
