@@ -480,12 +480,12 @@ class StepLog:
         return fetched
 
 
-def _train_step(model, state: TrainState, batch) -> dict:
-    """One step of the schedule: D's (and, every ``d_steps_per_g()``-th, G's) ``train_step``,
-    the step counters, G's moving average and the gradient norms. The numbers stay on the
-    device."""
+def _train_step(model, state: TrainState, batch, step_fn=None) -> dict:
+    """One step of the schedule: D's (and, every ``d_steps_per_g()``-th, G's) ``train_step``
+    (or ``step_fn``, its CUDA-graph replay), the step counters, G's moving average and the
+    gradient norms. The numbers stay on the device."""
     update_g = state.next_updates_g()
-    stats = model.train_step(*batch, update_g=update_g)
+    stats = (step_fn or model.train_step)(*batch, update_g=update_g)
     model.d_step += 1
     if update_g:
         model.step += 1
@@ -498,8 +498,9 @@ class _Loop:
     """``fit``'s loop over the epochs and steps of one run (its options as attributes)."""
 
     def __init__(self, state, run, log, stop, world, *, epochs, max_steps, sample_every,
-                 checkpoint_every, on_step):
+                 checkpoint_every, on_step, step_fn=None):
         self.state, self.model, self.run, self.log, self.stop = state, state.model, run, log, stop
+        self.step_fn = step_fn
         self.world, self.epochs, self.max_steps = world, epochs, max_steps
         self.sample_every, self.checkpoint_every, self.on_step = (sample_every,
                                                                   checkpoint_every, on_step)
@@ -525,7 +526,7 @@ class _Loop:
             if not self.checked:
                 check_shapes(model, batch[0])
                 self.checked = True
-            stats = _train_step(model, state, batch)
+            stats = _train_step(model, state, batch, self.step_fn)
             state.batch = batch_i + 1
             self.log.add(model.d_step, state.epoch, batch_i, stats)
             self.after_step(_anyone(self.stop.signum is not None, self.world))
@@ -602,9 +603,21 @@ def _check_arguments(loader, **counts) -> None:
                          "(with drop_last=True)?")
 
 
+def _graphed_step(model, cuda_graph: bool, world: int, say):
+    """The step function ``fit`` calls: None (``model.train_step``) or its CUDA-graph replay."""
+    if not cuda_graph:
+        return None
+    if world > 1:
+        say("--cuda-graph: data-parallel training reduces gradients between backward and the "
+            "update, which a recorded step would skip; training eagerly")
+        return None
+    return minigrad.cuda.GraphedStep(model, say=say)
+
+
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
         checkpoint_every: int = 1000, resume: bool = True, max_steps: int | None = None,
-        progress: bool = True, dry_run: bool = False, on_step=None, log_every: int = 50):
+        progress: bool = True, dry_run: bool = False, on_step=None, log_every: int = 50,
+        cuda_graph: bool = False):
     """Train ``model`` on batches from ``loader`` (yielding (images, labels)); returns history
     (one dict per step, the rows of metrics.csv).
 
@@ -625,6 +638,11 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     run will not repeat its batches exactly. A run that already reached ``epochs``/``max_steps``
     is left as it is. A checkpoint of another model or config raises :class:`RunMismatch`.
     SIGINT/SIGTERM save a checkpoint at the current step and raise :class:`TrainingInterrupted`.
+
+    ``cuda_graph``: after two eager steps, record a step as a CUDA graph and replay it for
+    every later step of the same shape (:class:`minigrad.cuda.GraphedStep`): the same numbers,
+    one launch per step instead of hundreds. Where that cannot be done (no GPU, several
+    processes, a step that cannot be recorded) one line says why and the run trains eagerly.
 
     ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
     and, with ``progress=False``, no output either. ``on_step(model, stats)``: called after every
@@ -667,7 +685,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         log = StepLog(state, run, world, 1 if on_step is not None else log_every, bar)
         loop = _Loop(state, run, log, stop, world, epochs=epochs, max_steps=max_steps,
                      sample_every=sample_every, checkpoint_every=checkpoint_every,
-                     on_step=on_step)
+                     on_step=on_step, step_fn=_graphed_step(model, cuda_graph, world, say))
         loop.train()
     loop.finish()
     say(f"{model.name}: {model.d_step - steps_before} steps in {time.time() - t0:.1f} s"

@@ -192,3 +192,53 @@ def test_replayed_dcgan_steps_match_eager_ones():
         opt_e, opt_g = eager.optims[role], graphed.optims[role]
         assert [s["step"] for s in opt_g.state.values()] == \
             [s["step"] for s in opt_e.state.values()] == [steps] * len(opt_e.state)
+
+
+@pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")
+def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
+    from gans.dcgan import DCGAN, Config
+    from gans.trainer import fit
+    from minigrad.data import ArrayDataset, DataLoader
+
+    rng = np.random.default_rng(0)
+    data = ArrayDataset(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32),
+                        np.zeros(16, np.int64))
+    histories = []
+    for graph in (False, True):
+        minigrad.manual_seed(0)
+        model = DCGAN(Config(batch_size=8))
+        loader = DataLoader(data, batch_size=8, shuffle=True, drop_last=True, seed=0)
+        histories.append(fit(model, loader, epochs=2, out_dir=None, progress=True,
+                             cuda_graph=graph))
+    assert "--cuda-graph: capture needs a CUDA device (the model is on cpu); training " \
+           "eagerly" in capsys.readouterr().out
+    assert histories[0] == histories[1] and len(histories[1]) == 4
+
+
+@pytest.mark.gpu
+@needs_cuda
+def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step():
+    from gans.dcgan import DCGAN, Config
+    from gans.trainer import fit
+    from minigrad.data import ArrayDataset, DataLoader
+
+    rng = np.random.default_rng(0)
+    data = ArrayDataset(rng.uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32),
+                        np.zeros(64, np.int64))
+    histories = []
+    previous = cupy_gpu.use_direct_cublas(True)
+    try:
+        for graph in (False, True):
+            minigrad.manual_seed(0)
+            model = DCGAN(Config(batch_size=16), device="cuda")
+            loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, seed=0,
+                                device="cuda")
+            histories.append(fit(model, loader, epochs=5, out_dir=None, progress=False,
+                                 cuda_graph=graph, log_every=7))
+    finally:
+        cupy_gpu.use_direct_cublas(previous)
+    eager, graphed = histories
+    assert [r["step"] for r in graphed] == list(range(1, 21))
+    for a, b in zip(eager, graphed):
+        for k in a:
+            assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), (a["step"], k)
