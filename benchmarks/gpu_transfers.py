@@ -77,6 +77,8 @@ def count(model_name: str = "dcgan", steps: int = 20, warmup: int = 3, batch: in
     # its batch to the device, so a trace without host-to-device copies saw nothing.
     result["profiler_sees_cupy"] = all(w["h2d_copies"] >= steps for w in windows)
     result["ok"] = result["profiler_sees_cupy"] and all(w["ok"] for w in windows)
+    # copies to the host other than the flushes, over a whole window: inside the steps
+    result["d2h_inside_steps"] = max(w["d2h_copies"] - w["flushes"] for w in windows)
     return result
 
 
