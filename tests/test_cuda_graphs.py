@@ -242,3 +242,14 @@ def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step():
     for a, b in zip(eager, graphed):
         for k in a:
             assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), (a["step"], k)
+
+
+def test_gpu_modules_reach_cupy_through_the_backend_module():
+    """``minigrad.backend.cuda`` the attribute is the namespace object (no ``cupy``): modules
+    imported after minigrad.backend must take the module itself (a GPU run caught two that
+    did not)."""
+    from minigrad.backend import cuda_random
+    from minigrad.distributed import backends
+
+    for module in (cuda_random, backends):
+        assert hasattr(module._cuda, "cupy") and callable(module._cuda.cublas), module

@@ -13,9 +13,13 @@ norm at construction time) are CuPy's ``cupy.random``, reseeded by ``manual_seed
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
-from minigrad.backend import cuda as _cuda
+# NOTE: the module (its cupy), not ``minigrad.backend.cuda`` the attribute, which is the
+# torch-like namespace object shadowing the submodule once minigrad.backend is imported
+_cuda = importlib.import_module("minigrad.backend.cuda")
 
 _MASK64 = (1 << 64) - 1
 

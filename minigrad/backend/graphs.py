@@ -128,6 +128,9 @@ def graph(g: CUDAGraph):
     g._pool = cp.cuda.MemoryPool()
     g._hooks, g._keep = [], []
     cp.cuda.get_current_stream().synchronize()  # what was queued before is not part of it
+    from minigrad.kernels import cupy_gpu
+
+    cupy_gpu.prepare_capture()  # what the captured products need, found outside the capture
     handle = cp.cuda.device.get_cublas_handle()
     cublas.setStream(handle, g._stream.ptr)
     _local.graph = g

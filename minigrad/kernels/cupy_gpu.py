@@ -604,6 +604,12 @@ def _cublas_functions():
     return _blas
 
 
+def prepare_capture():
+    """Before a capture: load cuBLAS and find its functions (a CuPy product does that, and
+    cannot run inside the capture)."""
+    _cublas_functions()
+
+
 def _captured_matmul(a, b):
     cp = _cupy()
     if a.dtype != b.dtype or a.dtype not in _FLOATS or a.ndim < 2 or b.ndim < 2:
