@@ -74,7 +74,10 @@ def measure(name, model_name, batch, steps=50, repeats=5, config=None):
     row = {"name": name, "batch": batch, "ms": ms,
            "replayed_over_torch": ms["minigrad replayed"] / ms["PyTorch eager"],
            "eager_over_torch": ms["minigrad eager"] / ms["PyTorch eager"],
-           "graphs": len(graphed.graphs), "fallback": graphed.fallback, "said": said}
+           "graphs": len(graphed.graphs), "fallback": graphed.fallback, "said": said,
+           "fallback_traceback": graphed.fallback_traceback}
+    if graphed.fallback_traceback:
+        print(graphed.fallback_traceback, file=sys.stderr, flush=True)
     print(f"{name:32s} eager {ms['minigrad eager']:7.3f} ms  replayed "
           f"{ms['minigrad replayed']:7.3f} ms  torch {ms['PyTorch eager']:7.3f} ms  "
           f"replayed/torch {row['replayed_over_torch']:.2f}"

@@ -82,7 +82,11 @@ class CUDAGraph:
         pinned[...] = host_array
         self._keep.append((mem, pinned))
         out = cp.empty(host_array.shape, dtype=host_array.dtype)
-        out.set(pinned, stream=cp.cuda.get_current_stream())
+        # NOTE: the runtime's copy itself: CuPy's ndarray.set refuses any host-to-device copy
+        # while the stream is capturing (a copy from pinned memory records fine)
+        rt = cp.cuda.runtime
+        rt.memcpyAsync(out.data.ptr, pinned.ctypes.data, host_array.nbytes,
+                       rt.memcpyHostToDevice, cp.cuda.get_current_stream().ptr)
         return out
 
     @property
@@ -175,6 +179,7 @@ class GraphedStep:
         self.model, self.warmup, self.say = model, warmup, say
         self.graphs = {}  # (update_g, shapes) -> (graph, static inputs, static outputs)
         self.fallback = None
+        self.fallback_traceback = None
         self.eager_calls = 0
         if model.device.type != "cuda":
             self._fall_back(f"capture needs a CUDA device (the model is on {model.device})")
@@ -210,9 +215,16 @@ class GraphedStep:
             with graph(g):
                 static_out = self.model.train_step(*static_in, update_g=update_g)
         except Exception as e:  # anything that cannot be recorded: say why, train eagerly
+            import traceback
+
             for net in self.model.nets.values():  # the capture's gradients are never computed
                 for p in net.parameters():
                     p.grad = None
-            self._fall_back(f"the step could not be captured ({type(e).__name__}: {e})")
+            self.fallback_traceback = traceback.format_exc()
+            where = next((f"{frame.filename.split('/')[-1]}:{frame.lineno}" for frame in
+                          reversed(traceback.extract_tb(e.__traceback__))
+                          if "/minigrad/" in frame.filename or "/gans/" in frame.filename), "")
+            self._fall_back(f"the step could not be captured ({type(e).__name__}: {e}"
+                            + (f", at {where}" if where else "") + ")")
             return None
         return g, static_in, static_out
