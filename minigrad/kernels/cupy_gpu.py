@@ -606,8 +606,14 @@ def _cublas_functions():
 
 def prepare_capture():
     """Before a capture: load cuBLAS and find its functions (a CuPy product does that, and
-    cannot run inside the capture)."""
+    cannot run inside the capture), and compile the kernels only a captured step uses."""
     _cublas_functions()
+    for name in MULTI_DEVICE_STEPS:
+        for dtype in _FLOATS:
+            _raw_kernel(name, dtype).compile()
+
+
+MULTI_DEVICE_STEPS = ("multi_adam_update_device_steps", "multi_adam_update_amsgrad_device_steps")
 
 
 def _captured_matmul(a, b):
