@@ -46,7 +46,7 @@ import minigrad
 from gans.losses import check_loss, d_loss, g_loss
 from gans.protocol import GANConfig, GANModel, frozen
 from gans.trainer import fit
-from gans.wgan_gp import gradient_penalty
+from gans.penalties import gradient_penalty
 from minigrad import nn, optim
 from minigrad.data import grid_centres, ring_centres
 
