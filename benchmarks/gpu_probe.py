@@ -131,19 +131,21 @@ def capture_probes():
         cublas.setStream(handle, stream.ptr)
         one = cp.ones((), cp.float32)
         zero = cp.zeros((), cp.float32)
+        mode = cublas.getPointerMode(handle)
         try:
-            mode = cublas.getPointerMode(handle)
             cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
-            stream.begin_capture()
-            cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64, a.data.ptr, 64,
-                         zero.data.ptr, c.data.ptr, 64)
-            g = stream.end_capture()
+            with stream:
+                stream.begin_capture()
+                cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64,
+                             a.data.ptr, 64, zero.data.ptr, c.data.ptr, 64)
+                g = stream.end_capture()
+        finally:  # NOTE: a handle left in device pointer mode makes later host-scalar calls fault
             cublas.setPointerMode(handle, mode)
-        finally:
             cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
-        c.fill(0)
-        g.launch(stream)
-        stream.synchronize()
+        with stream:
+            c.fill(0)
+            g.launch(stream)
+            stream.synchronize()
         return {"ok": bool(cp.allclose(c, 64))}
 
     def matmul_in_with_stream_bound():
@@ -158,6 +160,44 @@ def capture_probes():
         g.launch(stream)
         stream.synchronize()
         return {"ok": bool(cp.allclose(c, 64))}
+
+    def cublas_ctypes():
+        """cuBLAS's own cublasSgemm_v2, called through ctypes (CuPy's wrappers re-bind the
+        handle's stream on every call, and refuse to during capture), with the handle bound to
+        the capture stream before capture begins: what a capturable GEMM would do."""
+        import ctypes
+
+        a = cp.ones((64, 64), cp.float32)
+        c = cp.empty((64, 64), cp.float32)
+        _ = a @ a  # cuBLAS loaded, CuPy's handle made
+        path = next(line.split()[-1] for line in open("/proc/self/maps")
+                    if "libcublas.so" in line and "libcublasLt" not in line)
+        lib = ctypes.CDLL(path)
+        sgemm = lib.cublasSgemm_v2
+        sgemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                          ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_int]
+        handle = cp.cuda.device.get_cublas_handle()
+        alpha, beta = ctypes.c_float(1.0), ctypes.c_float(0.0)
+        cublas.setStream(handle, stream.ptr)
+        try:
+            with stream:
+                stream.begin_capture()
+                status = sgemm(handle, 0, 0, 64, 64, 64, ctypes.byref(alpha), a.data.ptr, 64,
+                               a.data.ptr, 64, ctypes.byref(beta), c.data.ptr, 64)
+                g = stream.end_capture()
+                c.fill(0)
+                g.launch(stream)
+                stream.synchronize()
+                first = bool(cp.allclose(c, 64))
+                a *= 2  # replays read the buffers as they are now
+                g.launch(stream)
+                stream.synchronize()
+                second = bool(cp.allclose(c, 256))
+        finally:
+            cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
+        return {"ok": first and second, "status": status, "library": path}
 
     def curand():
         with stream:
@@ -202,6 +242,8 @@ def capture_probes():
                      ("cupy.matmul", matmul_plain),
                      ("cupy.matmul, handle bound before capture", matmul_in_with_stream_bound),
                      ("cublas.sgemm, handle bound, device pointers", matmul_bound_handle),
+                     ("cublasSgemm_v2 through ctypes, handle bound before capture",
+                      cublas_ctypes),
                      ("cupy.random", curand),
                      ("replay speed", replay_speed)]:
         _try(name, fn, results)
@@ -274,11 +316,15 @@ def host_profile(steps=30):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_probe")
     p.add_argument("--out", type=Path, default=Path("runs"))
+    p.add_argument("--only", default="launch_us,capture,kernels,profile",
+                   help="comma-separated parts to run")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     result = {}
     for name, fn in (("launch_us", launch_costs), ("capture", capture_probes),
                      ("kernels", kernel_counts), ("profile", host_profile)):
+        if name not in args.only.split(","):
+            continue
         t = time.perf_counter()
         try:
             result[name] = fn()

@@ -89,6 +89,60 @@ def test_nccl_without_a_gpu_is_a_clear_error():
     assert not dist.is_initialized()
 
 
+def test_nccl_backend_reaches_cupy_through_the_backend_module():
+    """The NCCL backend asks ``minigrad.backend.cuda`` the module for CuPy and its NCCL bindings
+    (the attribute of that name is the namespace object, which has neither: on the first GPU
+    run this was an AttributeError)."""
+    from minigrad.distributed import backends
+
+    assert hasattr(backends._cuda, "cupy") and callable(backends._cuda.nccl)
+    assert callable(backends._cuda.is_available)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not minigrad.cuda.is_available(),
+                    reason="needs a CUDA GPU and CuPy: " + (minigrad.cuda.unavailable_reason()
+                                                        or "unavailable"))
+@needs_mpi4py
+def test_nccl_one_rank_collectives_and_ddp_step():
+    """The NCCL backend for real, on one GPU: a job of one process (no launcher). all_reduce
+    (SUM, AVG, MAX) and broadcast leave a one-rank tensor as it was, in place; a
+    DistributedDataParallel step equals the plain step. (Two ranks need two GPUs.)"""
+    dist.init_process_group("nccl")
+    try:
+        assert dist.get_backend() == "nccl" and dist.get_world_size() == 1
+        values = np.array([1.5, -2.0, 3.25], np.float32)
+        t = minigrad.tensor(values, device="cuda")
+        array_before = t.data
+        for op in (dist.ReduceOp.SUM, dist.ReduceOp.AVG, dist.ReduceOp.MAX):
+            dist.all_reduce(t, op)
+        dist.broadcast(t, 0)
+        assert t.data is array_before  # in place
+        np.testing.assert_array_equal(t.numpy(), values)
+
+        def net():
+            minigrad.manual_seed(3)
+            return nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.LeakyReLU(0.2),
+                                 nn.Linear(8, 1)).to("cuda")
+        rng = np.random.default_rng(0)
+        x = minigrad.tensor(rng.standard_normal((16, 5)).astype(np.float32), device="cuda")
+        plain, wrapped = net(), net()
+        ddp = DDP(wrapped)
+        for model, module in ((plain, plain), (ddp, wrapped)):
+            opt = minigrad.optim.Adam(module.parameters(), lr=1e-2)
+            for _ in range(2):
+                opt.zero_grad()
+                (model(x) ** 2).mean().backward()
+                opt.step()
+        mine, theirs = plain.state_dict(), wrapped.state_dict()
+        assert list(mine) == list(theirs)
+        for name in mine:  # state_dict() holds NumPy copies
+            np.testing.assert_allclose(theirs[name], mine[name], rtol=1e-6, atol=1e-7,
+                                       err_msg=name)
+    finally:
+        dist.destroy_process_group()
+
+
 # ================================================================ a group of one process
 @needs_mpi4py
 def test_one_process_group(group):

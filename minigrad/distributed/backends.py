@@ -15,10 +15,13 @@ in :mod:`minigrad.distributed`; nothing else imports mpi4py or touches NCCL.
 from __future__ import annotations
 
 import enum
+import importlib
 
 import numpy as np
 
-from minigrad.backend import cuda as _cuda
+# NOTE: the module itself (its cupy and nccl()), not ``minigrad.backend.cuda`` the attribute: that
+# is the torch-like namespace object, which shadows the submodule of the same name.
+_cuda = importlib.import_module("minigrad.backend.cuda")
 
 MPI_INSTALL_HINT = ('pip install -e ".[mpi]" (installs mpi4py and the MPICH wheel, so no system '
                     'MPI is needed), then start the job with: mpiexec -n 2 python script.py')

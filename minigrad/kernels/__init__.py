@@ -49,7 +49,7 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 NUMBA_KERNELS = frozenset({
     "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
-    "adam_update", "rmsprop_update",
+    "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })
 
 #: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy in
@@ -57,7 +57,7 @@ NUMBA_KERNELS = frozenset({
 AUTO_NUMBA = frozenset({
     "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
-    "adam_update", "rmsprop_update",
+    "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })
 
 _mode = "auto"

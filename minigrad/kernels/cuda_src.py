@@ -26,7 +26,7 @@ SH/SW stride, PH/PW padding, DH/DW dilation, OH x OW output.
 """
 
 __all__ = ["RAW_KERNELS", "ELEMENTWISE", "CTYPES", "raw_source", "RawKernelSource",
-           "ElementwiseSource"]
+           "ElementwiseSource", "BN_THREADS", "MULTI_TENSOR", "multi_tensor_source", "C_TYPES"]
 
 from collections import namedtuple
 
@@ -117,10 +117,160 @@ _COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T
         x[idx] = acc;
 """)
 
+# unfold_hwc: im2col_hwc per image, transposed (the thin layers' layout): one thread per
+# element of u (N, KH*KW*C, OH*OW), in memory order:
+#   u[n, (i*KW + j)*C + c, oh*OW + ow] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
+_UNFOLD_HWC = _conv_kernel("minigrad_unfold_hwc", "const T* __restrict__ x, T* __restrict__ u",
+                           r"""
+        const int ohw = OH * OW;
+        const int p = idx % ohw;            /* (oh, ow) */
+        const int k = (idx / ohw) % kkc;    /* (i, j, c) */
+        const int n = idx / (ohw * kkc);
+        const int c = k % C;
+        const int j = (k / C) % KW;
+        const int i = k / (C * KW);
+        const int h = (p / OW) * SH - PH + i * DH;
+        const int w = (p % OW) * SW - PW + j * DW;
+        u[idx] = (h >= 0 && h < H && w >= 0 && w < W)
+            ? x[((n * C + c) * H + h) * W + w] : (T)0;
+""")
+
+# fold_hwc, the adjoint of unfold_hwc, as a gather like col2im_hwc: one thread per pixel sums
+# the entries of u that copied it, in increasing (i, j) order from 0 (the reference's order,
+# so bitwise equal to it).
+_FOLD_HWC = _conv_kernel("minigrad_fold_hwc", "const T* __restrict__ u, T* __restrict__ x",
+                         r"""
+        const int w = idx % W;
+        const int h = (idx / W) % H;
+        const int c = (idx / (W * H)) % C;
+        const int n = idx / (W * H * C);
+        const T* un = u + (long long)n * kkc * OH * OW;
+        T acc = (T)0;
+        for (int i = 0; i < KH; ++i) {
+            const int hs = h + PH - i * DH;
+            if (hs < 0) break;
+            if (hs % SH != 0) continue;
+            const int oh = hs / SH;
+            if (oh >= OH) continue;
+            for (int j = 0; j < KW; ++j) {
+                const int ws = w + PW - j * DW;
+                if (ws < 0) break;
+                if (ws % SW != 0) continue;
+                const int ow = ws / SW;
+                if (ow >= OW) continue;
+                acc += un[((i * KW + j) * C + c) * (OH * OW) + oh * OW + ow];
+            }
+        }
+        x[idx] = acc;
+""")
+
+# ---------------------------------------------------------------------------- batch norm
+# One block per channel (grid-stride over channels, so any launch shape is correct): the
+# block's threads stride over the channel's N*L values of an (N, C, L) array, and their partial
+# sums meet in shared memory (a tree, blockDim.x a power of two <= BN_THREADS). The forward
+# reads x three times (mean, then the centred variance as the reference computes it, then the
+# output) and writes y and xhat; the input gradient reads gy and xhat twice. One launch each,
+# where the array expressions took 10-20 (sums, broadcasts, einsum).
+BN_THREADS = 256
+
+_BLOCK_SUM = f"""
+#define MG_BN_THREADS {BN_THREADS}
+/* The sum of every thread's v over the block (all threads get it); s: shared scratch. */
+__device__ __forceinline__ T mg_block_sum(T v, T* s)
+{{
+    s[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) {{
+        if ((int)threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];
+        __syncthreads();
+    }}
+    const T total = s[0];
+    __syncthreads();
+    return total;
+}}
+/* element t of channel c's N*L values in a C-contiguous (N, C, L) array */
+#define MG_AT(t) (((long long)((t) / L) * C + c) * L + (t) % L)
+"""
+
+# mean = sum(x) / n, var = sum((x - mean)^2) / n, r = 1 / sqrt(var + eps), xhat = (x - mean) r,
+# y = xhat w + b (reference.batch_norm_fwd)
+_BATCH_NORM_FWD = _BLOCK_SUM + r"""
+extern "C" __global__ void minigrad_batch_norm_fwd(
+        const T* __restrict__ x, const T* __restrict__ weight, const T* __restrict__ bias,
+        T* __restrict__ y, T* __restrict__ xhat, T* __restrict__ mean, T* __restrict__ var,
+        T* __restrict__ r, const int N, const int C, const int L, const T eps)
+{
+    __shared__ T s[MG_BN_THREADS];
+    const int m = N * L;
+    for (int c = blockIdx.x; c < C; c += gridDim.x) {
+        T acc = (T)0;
+        for (int t = threadIdx.x; t < m; t += blockDim.x) acc += x[MG_AT(t)];
+        const T mu = mg_block_sum(acc, s) / (T)m;
+        acc = (T)0;
+        for (int t = threadIdx.x; t < m; t += blockDim.x) {
+            const T d = x[MG_AT(t)] - mu;
+            acc += d * d;
+        }
+        const T v = mg_block_sum(acc, s) / (T)m;
+        const T rc = (T)1 / sqrt(v + eps);
+        const T wc = weight[c], bc = bias[c];
+        for (int t = threadIdx.x; t < m; t += blockDim.x) {
+            const long long at = MG_AT(t);
+            const T xh = (x[at] - mu) * rc;
+            xhat[at] = xh;
+            y[at] = xh * wc + bc;
+        }
+        if (threadIdx.x == 0) {
+            mean[c] = mu;
+            var[c] = v;
+            r[c] = rc;
+        }
+    }
+}
+"""
+
+# k = w r, a = sum(gy) / n, c = sum(gy xhat) / n: gx = gy k - (xhat (k c) + k a); the two sums
+# are written out too (reference.batch_norm_grad_input)
+_BATCH_NORM_GRAD_INPUT = _BLOCK_SUM + r"""
+extern "C" __global__ void minigrad_batch_norm_grad_input(
+        const T* __restrict__ gy, const T* __restrict__ xhat, const T* __restrict__ weight,
+        const T* __restrict__ r, T* __restrict__ gx, T* __restrict__ sum_gy,
+        T* __restrict__ sum_gy_xhat, const int N, const int C, const int L)
+{
+    __shared__ T s[MG_BN_THREADS];
+    const int m = N * L;
+    for (int c = blockIdx.x; c < C; c += gridDim.x) {
+        T acc = (T)0, acc2 = (T)0;
+        for (int t = threadIdx.x; t < m; t += blockDim.x) {
+            const long long at = MG_AT(t);
+            acc += gy[at];
+            acc2 += gy[at] * xhat[at];
+        }
+        const T sg = mg_block_sum(acc, s);
+        const T sgx = mg_block_sum(acc2, s);
+        const T k = weight[c] * r[c];
+        const T kc = k * (sgx / (T)m), ka = k * (sg / (T)m);
+        for (int t = threadIdx.x; t < m; t += blockDim.x) {
+            const long long at = MG_AT(t);
+            gx[at] = gy[at] * k - (xhat[at] * kc + ka);
+        }
+        if (threadIdx.x == 0) {
+            sum_gy[c] = sg;
+            sum_gy_xhat[c] = sgx;
+        }
+    }
+}
+"""
+
 #: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
 RAW_KERNELS = {
     "im2col_hwc": RawKernelSource("minigrad_im2col_hwc", _IM2COL_HWC),
     "col2im_hwc": RawKernelSource("minigrad_col2im_hwc", _COL2IM_HWC),
+    "unfold_hwc": RawKernelSource("minigrad_unfold_hwc", _UNFOLD_HWC),
+    "fold_hwc": RawKernelSource("minigrad_fold_hwc", _FOLD_HWC),
+    "batch_norm_fwd": RawKernelSource("minigrad_batch_norm_fwd", _BATCH_NORM_FWD),
+    "batch_norm_grad_input": RawKernelSource("minigrad_batch_norm_grad_input",
+                                             _BATCH_NORM_GRAD_INPUT),
 }
 
 
@@ -214,3 +364,68 @@ ELEMENTWISE.update({
     "sgd_update": _sgd(momentum=False),
     "sgd_update_momentum": _sgd(momentum=True),
 })
+
+
+# ------------------------------------------------------------------- multi-tensor optimizers
+# One launch updates every tensor of a parameter group (PyTorch's foreach/fused optimizers,
+# apex's multi_tensor_apply): the kernel gets a device table of pointers, one row per tensor
+# (its array parameters in the ElementwiseKernel's order: the array inputs, then the outputs),
+# and the tensors' start offsets in the concatenated index space [0, total); each thread finds
+# its tensor by binary search in ``starts`` and runs the elementwise body on its element. The
+# body is the ElementwiseKernel's ``operation`` above, unchanged: the formulas are written once.
+
+#: ElementwiseKernel parameter types -> C types
+C_TYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float",
+           "float64": "double"}
+
+#: multi-tensor kernel name -> the ELEMENTWISE variant whose body it runs
+MULTI_TENSOR = {f"multi_{name}": name for name in ELEMENTWISE
+                if name.startswith(("adam_update", "rmsprop_update"))}
+
+
+def _split_params(spec):
+    return [(C_TYPES[typ], name) for typ, name in (p.split() for p in spec.split(","))]
+
+
+def multi_tensor_source(name: str) -> RawKernelSource:
+    """The RawKernel of multi-tensor kernel ``name`` (a key of :data:`MULTI_TENSOR`)::
+
+        minigrad_<name>(const unsigned long long* ptrs, const long long* starts,
+                        int n_tensors, int total, <the scalar parameters, in order>)
+
+    ``ptrs`` holds n_tensors rows of pointers (array inputs, then outputs); ``starts`` n_tensors
+    + 1 offsets (starts[0] = 0, starts[n_tensors] = total)."""
+    src = ELEMENTWISE[MULTI_TENSOR[name]]
+    ins, outs = _split_params(src.in_params), _split_params(src.out_params)
+    arrays = [(t, n, True) for t, n in ins if n in src.array_inputs] + [(t, n, False)
+                                                                       for t, n in outs]
+    scalars = [f"const {t} {n}" for t, n in ins if n not in src.array_inputs]
+    bind = [f"{'const ' if is_in else ''}{t} &{n} = "
+            f"(({'const ' if is_in else ''}{t}*)_row[{k}])[_e];"
+            for k, (t, n, is_in) in enumerate(arrays)]
+    body = "\n".join("        " + line for line in bind + src.operation.split("\n"))
+    function = "minigrad_" + name
+    # NOTE: the loop's own names start with an underscore, so the body's names cannot clash
+    code = f"""
+extern "C" __global__ void {function}(
+        const unsigned long long* __restrict__ _ptrs, const long long* __restrict__ _starts,
+        const int _n_tensors, const int _total, {", ".join(scalars)})
+{{
+    const long long _stride = (long long)blockDim.x * gridDim.x;
+    for (long long _t = (long long)blockIdx.x * blockDim.x + threadIdx.x; _t < _total;
+         _t += _stride) {{
+        int _lo = 0, _hi = _n_tensors - 1;   /* the last tensor whose start is <= _t */
+        while (_lo < _hi) {{
+            const int _mid = (_lo + _hi + 1) / 2;
+            if (_starts[_mid] <= _t) _lo = _mid; else _hi = _mid - 1;
+        }}
+        const long long _e = _t - _starts[_lo];
+        const unsigned long long* _row = _ptrs + (long long)_lo * {len(arrays)};
+{body};
+    }}
+}}
+"""
+    return RawKernelSource(function, code)
+
+
+RAW_KERNELS.update({name: multi_tensor_source(name) for name in MULTI_TENSOR})

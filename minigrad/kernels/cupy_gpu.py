@@ -3,9 +3,13 @@
 Every public function has exactly the signature of its twin in
 :mod:`minigrad.kernels.reference` (the specification) and computes the same thing:
 
-* ``im2col_hwc`` / ``col2im_hwc`` -- ``cupy.RawKernel`` s with one thread per output element;
-  ``col2im_hwc`` gathers, for each pixel, the window entries that copied it, so it needs no atomics
-  and is bitwise equal to the reference (its sums run in the reference's order).
+* ``im2col_hwc`` / ``col2im_hwc`` and their per-image twins ``unfold_hwc`` / ``fold_hwc`` --
+  ``cupy.RawKernel`` s with one thread per output element; ``col2im_hwc`` and ``fold_hwc``
+  gather, for each pixel, the window entries that copied it, so they need no atomics and are
+  bitwise equal to the reference (their sums run in the reference's order).
+* ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
+  channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
+  reference within float rounding, not bitwise).
 * ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
   expression allocates.
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
@@ -36,8 +40,9 @@ from . import reference as ref
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd",
+    "leaky_relu_fwd", "leaky_relu_bwd", "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "sgd_update",
+    "adam_update_multi", "rmsprop_update_multi",
 ]
 
 _THREADS = 256
@@ -162,24 +167,100 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
     return x
 
 
-# NOTE: unfold_hwc / fold_hwc (the thin layers' per-image layout) run the reference on the GPU:
-# KH*KW strided slice copies (adds), each one CuPy elementwise launch over the whole batch,
-# which is already the gather/scatter a RawKernel would do. Not measured on a GPU (none was
-# available when they were added); a RawKernel twin of the two above can replace them.
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
-    """im2col_hwc per image, transposed; see :func:`minigrad.kernels.reference.unfold_hwc`.
+    """CUDA unfold_hwc (im2col_hwc per image, transposed); see
+    :func:`minigrad.kernels.reference.unfold_hwc`.
 
     x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
     """
-    return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    if not _fast(x) or x.ndim != 4:
+        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    n, c, h, w = x.shape
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    total = n * oh * ow * kh * kw * c
+    if total >= _INT32_LIMIT:
+        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(x):
+        u = cp.empty((n, kh * kw * c, oh * ow), dtype=x.dtype)
+        if total:
+            _launch(_raw_kernel("unfold_hwc", x.dtype), total,
+                    (cp.ascontiguousarray(x), u)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return u
 
 
 def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
-    """Adjoint of unfold_hwc; see :func:`minigrad.kernels.reference.fold_hwc`.
+    """CUDA fold_hwc (a gather, no atomics); see :func:`minigrad.kernels.reference.fold_hwc`.
 
     u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
     """
-    return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    if not _fast(u) or u.ndim != 3:
+        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = (int(s) for s in x_shape)
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    if u.shape != (n, kh * kw * c, oh * ow):
+        raise ValueError(f"u has shape {u.shape}, expected {(n, kh * kw * c, oh * ow)}")
+    total = n * c * h * w
+    if total >= _INT32_LIMIT or u.size >= _INT32_LIMIT:
+        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(u):
+        x = cp.empty((n, c, h, w), dtype=u.dtype)
+        if total:
+            _launch(_raw_kernel("fold_hwc", u.dtype), total,
+                    (cp.ascontiguousarray(u), x)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return x
+
+
+# ------------------------------------------------------------------------------- batch norm
+def _bn_blocks(c):
+    """One block per channel (the kernels loop over channels, so fewer would do too)."""
+    return (max(int(c), 1),), (cuda_src.BN_THREADS,)
+
+
+def batch_norm_fwd(x, weight, bias, eps):
+    """CUDA batch norm forward, one launch; see :func:`minigrad.kernels.reference.batch_norm_fwd`.
+
+    x (N, C, L) -> (y, xhat, mean, var, r), y and xhat (N, C, L), the others (C,).
+    """
+    if not _fast(x, weight, bias) or x.ndim != 3 or x.shape[0] * x.shape[2] == 0:
+        return ref.batch_norm_fwd(x, weight, bias, eps)
+    cp = _cupy()
+    n, c, length = x.shape
+    with _device_scope(x):
+        y, xhat = cp.empty_like(x), cp.empty_like(x)
+        mean, var, r = (cp.empty(c, dtype=x.dtype) for _ in range(3))
+        grid, block = _bn_blocks(c)
+        _raw_kernel("batch_norm_fwd", x.dtype)(
+            grid, block, (cp.ascontiguousarray(x), cp.ascontiguousarray(weight),
+                          cp.ascontiguousarray(bias), y, xhat, mean, var, r)
+            + _i32(n, c, length) + (_scalar(eps, x),))
+    return y, xhat, mean, var, r
+
+
+def batch_norm_grad_input(gy, xhat, weight, r):
+    """CUDA batch norm input gradient, one launch; see
+    :func:`minigrad.kernels.reference.batch_norm_grad_input`.
+
+    gy, xhat (N, C, L) -> (gx, sum_gy, sum_gy_xhat), gx (N, C, L), the sums (C,).
+    """
+    if not _fast(gy, xhat, weight, r) or gy.ndim != 3 or gy.shape[0] * gy.shape[2] == 0:
+        return ref.batch_norm_grad_input(gy, xhat, weight, r)
+    cp = _cupy()
+    n, c, length = gy.shape
+    with _device_scope(gy):
+        gx = cp.empty_like(gy)
+        sum_gy, sum_gy_xhat = cp.empty(c, dtype=gy.dtype), cp.empty(c, dtype=gy.dtype)
+        grid, block = _bn_blocks(c)
+        _raw_kernel("batch_norm_grad_input", gy.dtype)(
+            grid, block, (cp.ascontiguousarray(gy), cp.ascontiguousarray(xhat),
+                          cp.ascontiguousarray(weight), cp.ascontiguousarray(r), gx, sum_gy,
+                          sum_gy_xhat) + _i32(n, c, length))
+    return gx, sum_gy, sum_gy_xhat
 
 
 # ------------------------------------------------------------------------------ scatter-add
@@ -275,3 +356,120 @@ def sgd_update(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0,
             grad, dt(weight_decay), dt(lr), dt(momentum), dt(1.0 - dampening),
             np.int32(bool(nesterov)), np.int32(bool(first_step)), param, momentum_buffer)
     return param
+
+
+# ------------------------------------------------------------------ multi-tensor optimizers
+# One launch per parameter group (cuda_src.multi_tensor_source). The kernel reads a device
+# table of the tensors' pointers; building and uploading it costs a host-to-device copy, so
+# tables are kept by the pointers they hold: in a training loop the parameters and optimizer
+# state never move and CuPy's pool hands the gradients the same blocks step after step, so
+# the table is uploaded once. (A table is a function of its key, so a stale entry is never
+# wrong, only unused.)
+_tables = {}
+_TABLES_KEPT = 64
+
+
+def _address(a):
+    """The device address of array ``a`` (its host address for a NumPy stand-in in tests)."""
+    data = a.data
+    return data.ptr if hasattr(data, "ptr") else a.ctypes.data
+
+
+def _pointer_table(rows, sizes):
+    key = (tuple(_address(a) for row in rows for a in row), tuple(sizes))
+    table = _tables.get(key)
+    if table is None:
+        cp = _cupy()
+        ptrs = np.array(key[0], dtype=np.uint64)
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        if len(_tables) >= _TABLES_KEPT:
+            _tables.clear()
+        table = _tables[key] = (cp.asarray(ptrs), cp.asarray(starts))
+    return table
+
+
+def _multi(name, rows, scalars, single):
+    """Launch multi-tensor kernel ``name`` once per (device, dtype, key) over ``rows``.
+
+    ``rows``: ``(key, arrays, fallback)`` per tensor, ``arrays`` in the kernel's order (the
+    gradient first, then the arrays updated in place); ``scalars(key, dtype)``: the kernel's
+    scalar arguments for a group. A tensor outside the fast path (not CuPy, another dtype, an
+    in-place array that is not C-contiguous) goes to ``single(*fallback)``, the one-tensor
+    kernel.
+    """
+    groups = {}
+    for key, arrays, fallback in rows:
+        if _fast(*arrays) and all(a.flags.c_contiguous for a in arrays[1:]):
+            device = getattr(arrays[0].device, "id", 0)
+            groups.setdefault((device, arrays[0].dtype, key), []).append(arrays)
+        else:
+            single(*fallback)
+    cp = _cupy()
+    for (_, dtype, key), group in groups.items():
+        group = [[cp.ascontiguousarray(arrays[0])] + arrays[1:] for arrays in group]
+        group = [arrays for arrays in group if arrays[0].size]
+        sizes = [arrays[0].size for arrays in group]
+        total = int(sum(sizes))
+        if not total:
+            continue
+        if total >= _INT32_LIMIT:  # the kernel indexes with 32-bit ints: one launch per tensor
+            for arrays in group:
+                _multi_launch(name, [arrays], [arrays[0].size], scalars(key, dtype), dtype)
+            continue
+        _multi_launch(name, group, sizes, scalars(key, dtype), dtype)
+
+
+def _multi_launch(name, group, sizes, scalars, dtype):
+    with _device_scope(group[0][0]):
+        ptrs, starts = _pointer_table(group, sizes)
+        total = int(sum(sizes))
+        _launch(_raw_kernel(name, dtype), total,
+                (ptrs, starts, np.int32(len(group)), np.int32(total)) + scalars)
+
+
+def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1,
+                      beta2, eps, weight_decay, steps, amsgrad):
+    """Fused Adam over a parameter group, one launch per (dtype, step); see
+    :func:`minigrad.kernels.reference.adam_update_multi`."""
+    rows = []
+    for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                      steps):
+        arrays = [g, p, m, v] + ([vmax] if amsgrad else [])
+        rows.append((step, arrays, (p, g, m, v, vmax, step)))
+
+    def scalars(step, dtype):
+        dt = dtype.type
+        bias_correction1 = 1.0 - beta1 ** step
+        bias_correction2 = 1.0 - beta2 ** step
+        return (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
+                dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)), dt(eps))
+
+    def single(p, g, m, v, vmax, step):
+        adam_update(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                    weight_decay=weight_decay, step=step, amsgrad=amsgrad)
+
+    _multi("multi_adam_update_amsgrad" if amsgrad else "multi_adam_update", rows, scalars,
+           single)
+
+
+def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha,
+                         eps, weight_decay, momentum, centered):
+    """Fused RMSprop over a parameter group, one launch per dtype; see
+    :func:`minigrad.kernels.reference.rmsprop_update_multi`."""
+    use_momentum = momentum > 0
+    rows = []
+    for p, g, sq, ga, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
+        arrays = [g, p, sq] + ([ga] if centered else []) + ([buf] if use_momentum else [])
+        rows.append((None, arrays, (p, g, sq, ga, buf)))
+
+    def scalars(_, dtype):
+        dt = dtype.type
+        return (dt(weight_decay), dt(alpha), dt(1.0 - alpha), dt(eps), dt(lr), dt(momentum))
+
+    def single(p, g, sq, ga, buf):
+        rmsprop_update(p, g, sq, ga, buf, lr=lr, alpha=alpha, eps=eps,
+                       weight_decay=weight_decay, momentum=momentum, centered=centered)
+
+    name = ("multi_rmsprop_update" + ("_centered" if centered else "")
+            + ("_momentum" if use_momentum else ""))
+    _multi(name, rows, scalars, single)

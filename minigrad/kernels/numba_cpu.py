@@ -40,7 +40,7 @@ from . import reference as ref
 __all__ = [
     "im2col_hwc", "col2im_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
-    "adam_update", "rmsprop_update",
+    "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -447,3 +447,22 @@ def _say_if_compiling():
 
 
 _say_if_compiling()
+
+
+def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1,
+                      beta2, eps, weight_decay, steps, amsgrad):
+    """:func:`adam_update` (Numba) on every tensor of a group; see
+    :func:`minigrad.kernels.reference.adam_update_multi`."""
+    for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                      steps):
+        adam_update(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                    weight_decay=weight_decay, step=step, amsgrad=amsgrad)
+
+
+def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha,
+                         eps, weight_decay, momentum, centered):
+    """:func:`rmsprop_update` (Numba) on every tensor of a group; see
+    :func:`minigrad.kernels.reference.rmsprop_update_multi`."""
+    for p, g, sq, ga, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
+        rmsprop_update(p, g, sq, ga, buf, lr=lr, alpha=alpha, eps=eps,
+                       weight_decay=weight_decay, momentum=momentum, centered=centered)

@@ -36,7 +36,8 @@ class Adam(Optimizer):
         v_hat = max(v_max, v) if amsgrad else v
         p = p - lr / (1 - beta1^t) * m / (sqrt(v_hat) / sqrt(1 - beta2^t) + eps)
 
-    One fused ``kernels.get('adam_update')`` call per parameter does all of it in place.
+    One multi-tensor ``kernels.get('adam_update_multi')`` call per parameter group does all of
+    it in place (one launch per group on a GPU; per parameter, fused, on the CPU).
 
     Args:
         params: parameters or parameter groups (see :class:`Optimizer`).
@@ -57,20 +58,22 @@ class Adam(Optimizer):
     def _check_group(self, group):
         _check_hyper(group["lr"], group["betas"], group["eps"], group["weight_decay"])
 
-    def _update(self, p, grad, state, group):
-        if "step" not in state:
-            state["step"] = 0
-            state["exp_avg"] = self._zeros_like(p)
-            state["exp_avg_sq"] = self._zeros_like(p)
+    def _update_group(self, items, group):
         amsgrad = group["amsgrad"]
-        max_sq = None
-        if amsgrad:
-            max_sq = state.get("max_exp_avg_sq")
-            if max_sq is None:  # also when amsgrad is switched on mid-training
-                max_sq = state["max_exp_avg_sq"] = self._zeros_like(p)
-        state["step"] += 1
+        for p, _, state in items:
+            if "step" not in state:
+                state["step"] = 0
+                state["exp_avg"] = self._zeros_like(p)
+                state["exp_avg_sq"] = self._zeros_like(p)
+            if amsgrad and state.get("max_exp_avg_sq") is None:  # also when switched on later
+                state["max_exp_avg_sq"] = self._zeros_like(p)
+            state["step"] += 1
         beta1, beta2 = group["betas"]
-        kernels.get("adam_update", p.xp)(
-            p.data, grad, state["exp_avg"], state["exp_avg_sq"], max_sq,
+        states = [state for _, _, state in items]
+        kernels.get("adam_update_multi", items[0][0].xp)(
+            [p.data for p, _, _ in items], [grad for _, grad, _ in items],
+            [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            [s.get("max_exp_avg_sq") if amsgrad else None for s in states],
             lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-            weight_decay=group["weight_decay"], step=state["step"], amsgrad=amsgrad)
+            weight_decay=group["weight_decay"], steps=[s["step"] for s in states],
+            amsgrad=amsgrad)

@@ -2,8 +2,10 @@
 
 An optimizer owns no math of its own: a subclass implements :meth:`Optimizer._update`, which is
 called once per parameter that has a gradient and hands the raw arrays to one fused kernel from
-:mod:`minigrad.kernels` (``adam_update``, ``rmsprop_update``, ``sgd_update``). So a step costs one
-kernel call per parameter, never a Python loop over elements, and it works unchanged on CuPy arrays.
+:mod:`minigrad.kernels` (``adam_update``, ``rmsprop_update``, ``sgd_update``), or
+:meth:`Optimizer._update_group`, which hands a whole parameter group to one multi-tensor kernel
+(``adam_update_multi``, ``rmsprop_update_multi``: one launch per group on a GPU). So a step is
+never a Python loop over elements, and it works unchanged on CuPy arrays.
 
 Layout (the same as ``torch.optim``)::
 
@@ -160,6 +162,7 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 self._check_group(group)
+                items = []
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -173,11 +176,20 @@ class Optimizer:
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
-                    self._update(p, grad, state, group)
+                    items.append((p, grad, state))
+                if items:
+                    self._update_group(items, group)
         return loss
 
     def _check_group(self, group: dict) -> None:
         """Hook: validate a group's hyperparameters before a step (they may have been edited)."""
+
+    def _update_group(self, items: list, group: dict) -> None:
+        """Update every ``(p, grad, state)`` of one group (the parameters that have a gradient,
+        in order). By default one :meth:`_update` each; Adam and RMSprop hand the whole group to
+        one multi-tensor kernel (one launch per group on a GPU, as torch's fused optimizers)."""
+        for p, grad, state in items:
+            self._update(p, grad, state, group)
 
     def _update(self, p: Tensor, grad, state: dict, group: dict) -> None:
         """Update ``p.data`` in place from the raw gradient array ``grad``; ``state`` is p's dict."""

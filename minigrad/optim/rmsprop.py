@@ -43,22 +43,22 @@ class RMSprop(Optimizer):
                         momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _update(self, p, grad, state, group):
-        if "step" not in state:
-            state["step"] = 0
-            state["square_avg"] = self._zeros_like(p)
+    def _update_group(self, items, group):
         momentum, centered = group["momentum"], group["centered"]
-        buf = grad_avg = None
-        if momentum > 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = self._zeros_like(p)
-        if centered:
-            grad_avg = state.get("grad_avg")
-            if grad_avg is None:
-                grad_avg = state["grad_avg"] = self._zeros_like(p)
-        state["step"] += 1
-        kernels.get("rmsprop_update", p.xp)(
-            p.data, grad, state["square_avg"], grad_avg, buf, lr=group["lr"],
-            alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-            momentum=momentum, centered=centered)
+        for p, _, state in items:
+            if "step" not in state:
+                state["step"] = 0
+                state["square_avg"] = self._zeros_like(p)
+            if momentum > 0 and state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = self._zeros_like(p)
+            if centered and state.get("grad_avg") is None:
+                state["grad_avg"] = self._zeros_like(p)
+            state["step"] += 1
+        states = [state for _, _, state in items]
+        kernels.get("rmsprop_update_multi", items[0][0].xp)(
+            [p.data for p, _, _ in items], [grad for _, grad, _ in items],
+            [s["square_avg"] for s in states],
+            [s.get("grad_avg") if centered else None for s in states],
+            [s.get("momentum_buffer") if momentum > 0 else None for s in states],
+            lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum=momentum, centered=centered)

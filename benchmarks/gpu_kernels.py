@@ -1,0 +1,96 @@
+"""CUDA kernels launched per training step, minigrad's and PyTorch's, counted by the profiler.
+
+    PYTHONPATH=. python -m benchmarks.gpu_kernels [--steps 10] [--cases dcgan,...] [--out DIR]
+
+For each training-step case of the benchmark suite (``benchmarks.suite.step_cases``: the same
+networks, batch and data in both frameworks) it runs a few warm-up steps, then ``--steps``
+steps under ``torch.profiler``, whose CUDA activity (CUPTI) records every kernel of the process,
+CuPy's and minigrad's own RawKernels as well as PyTorch's. Memory copies and memsets are not
+kernels and are left out. Prints a table and writes DIR/gpu_kernels.json and .md: kernels per
+step for each framework, their ratio, and each framework's most frequent kernels (where the
+launches go). The target of the GPU issue: minigrad's DCGAN step launches no more kernels than
+PyTorch's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def _count(fn, steps, warmup=3):
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    import minigrad
+
+    def sync():
+        minigrad.cuda.synchronize()
+        torch.cuda.synchronize()
+    for _ in range(warmup):
+        fn()
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            fn()
+        sync()
+    names = Counter(e.name for e in prof.events()
+                    if e.device_type == torch.autograd.DeviceType.CUDA
+                    and not e.name.startswith(("Memcpy", "Memset")))
+    return sum(names.values()) / steps, [(n[:90], round(c / steps, 2))
+                                          for n, c in names.most_common(12)]
+
+
+def count(steps=10, cases=None):
+    from benchmarks.suite import step_cases
+
+    rows = []
+    for name, _, make in step_cases():
+        if cases and not any(c.lower() in name.lower() for c in cases):
+            continue
+        fn_mg, fn_th = make("cuda")
+        mg, mg_top = _count(fn_mg, steps)
+        th, th_top = _count(fn_th, steps)
+        rows.append({"name": name, "minigrad": mg, "torch": th, "ratio": mg / th,
+                     "minigrad_top": mg_top, "torch_top": th_top})
+        print(f"{name:55s} minigrad {mg:7.1f}  torch {th:7.1f}  ratio {mg / th:5.2f}",
+              flush=True)
+    return rows
+
+
+def markdown(rows):
+    lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {r['name']} | {r['minigrad']:.0f} | {r['torch']:.0f} | {r['ratio']:.2f}x |"
+              for r in rows]
+    for r in rows:
+        lines += ["", f"**{r['name']}**, most frequent kernels (per step):", "",
+                  "| minigrad | n | PyTorch | n |", "|---|---:|---|---:|"]
+        for (a, na), (b, nb) in zip(r["minigrad_top"], r["torch_top"]):
+            lines.append(f"| `{a}` | {na:g} | `{b}` | {nb:g} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_kernels",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--cases", default="", help="comma-separated parts of case names")
+    p.add_argument("--out", type=Path, default=Path("runs"))
+    args = p.parse_args(argv)
+    import minigrad
+
+    if not minigrad.cuda.is_available():
+        p.error(f"needs a CUDA GPU: {minigrad.cuda.unavailable_reason()}")
+    rows = count(args.steps, [c for c in args.cases.split(",") if c])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gpu_kernels.json").write_text(json.dumps({"steps": args.steps, "rows": rows},
+                                                          indent=1))
+    (args.out / "gpu_kernels.md").write_text(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
