@@ -4,7 +4,7 @@
         --seeds 10 --jobs 2 --out docs/mode_collapse_twin.md
 
 For every seed and mixture, minigrad's run is read from examples/mode_collapse.py's cache (and
-trained there first when missing) and the twin (``benchmarks.twins.train_toy_twin``: the same
+trained there first when missing, by gans/reports/mode_collapse.py) and the twin (``benchmarks.twins.train_toy_twin``: the same
 initial weights, data stream and schedule, its own latent noise) is trained with torch, one
 thread a run; the twin's scores are cached under --cache. Writes one markdown page: both rows
 under both protocols, as mean +- standard error over the seeds. GAN and PacGAN runs only.
@@ -15,7 +15,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")  # tiny matmuls: one thread per run
 
 import argparse  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
@@ -23,17 +22,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gans import cli  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def mode_collapse_script():
-    """examples/mode_collapse.py as a module (its runs, cache keys, tables)."""
-    spec = importlib.util.spec_from_file_location("mode_collapse",
-                                                  ROOT / "examples" / "mode_collapse.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from gans.reports import mode_collapse as M  # noqa: E402
 
 
 def run_twin(job):
@@ -55,7 +44,6 @@ def run_twin(job):
 
 
 def main(argv=None):
-    M = mode_collapse_script()
     p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--run", default="best_pac2_mix50",
                    help="a run of examples/mode_collapse.py (method gan or pacgan)")
@@ -126,7 +114,7 @@ def main(argv=None):
 
 def run_job(job):
     framework, arg = job
-    return run_twin(arg) if framework == "torch" else mode_collapse_script().run_one(arg)
+    return run_twin(arg) if framework == "torch" else M.run_one(arg)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@ hyperparameters and noise, trained with torch. They serve two purposes:
 - the benchmarks time one training step of each framework on identical work;
 - the results table compares each minigrad model with its twin after the same number of steps.
 
-``Twin(mg_model, seed)`` copies the minigrad model's initial state dicts into torch modules built
-with the same structure, so both start from the same point. Noise comes from a numpy Generator
-seeded like minigrad's, drawn in the same order, so both see the same z sequence; dropout masks
-differ (each framework has its own).
+``Twin(mg_model, seed)`` builds the torch networks with the variant's own builder
+(``mg_model.networks(lib=torch.nn)``: the variant's classes rebased on ``torch.nn``, see
+``gans.common.on``), copies the minigrad model's initial state dicts into them and makes each
+optimizer the torch class of the same name with the same settings, so both start from the same
+point. The losses and the gradient penalty are gans.losses' and gans.penalties' own, called with
+``lib=torch.nn``. Noise comes from a numpy Generator seeded like minigrad's, drawn in the same
+order, so both see the same z sequence; dropout masks differ (each framework has its own).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -18,150 +22,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gans.losses import d_loss, g_loss, least_squares
+from gans.penalties import gradient_penalty
 from minigrad.backend import to_device
 
 
-def _mlp(sizes, dropout=0.0, out_act=None, batch_norm=False):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            if batch_norm:
-                layers.append(nn.BatchNorm1d(b))
-            layers.append(nn.LeakyReLU(0.2))
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-    if out_act is not None:
-        layers.append(out_act)
-    return nn.Sequential(*layers)
-
-
-# ----------------------------------------------------------------------------- networks
-class MLPGenerator(nn.Module):
-    def __init__(self, cfg, n_extra=0, embed=None):
-        super().__init__()
-        self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
-        if embed:
-            self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
-        self.net = _mlp((cfg.latent_dim + n_extra, *cfg.g_hidden, int(np.prod(self.shape))),
-                        out_act=nn.Tanh(), batch_norm=getattr(cfg, "g_batch_norm", False))
-
-    def forward(self, z, y=None):
-        h = z if y is None else torch.cat([z, self.embed(y)], 1)
-        return self.net(h).reshape(-1, *self.shape)
-
-
-class MLPDiscriminator(nn.Module):
-    def __init__(self, cfg, n_extra=0, embed=None):
-        super().__init__()
-        if embed:
-            self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
-        n_in = cfg.channels * cfg.img_size ** 2 + n_extra
-        self.net = _mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout)
-
-    def forward(self, x, y=None):
-        h = x.reshape(x.shape[0], -1)
-        if y is not None:
-            h = torch.cat([h, self.embed(y)], 1)
-        return self.net(h)
-
-
-class ConvGenerator(nn.Module):
-    def __init__(self, latent_dim=100, channels=1, features=64):
-        super().__init__()
-        self.f2 = 2 * features
-        self.fc = nn.Linear(latent_dim, self.f2 * 49)
-        self.net = nn.Sequential(
-            nn.BatchNorm2d(self.f2), nn.ReLU(),
-            nn.ConvTranspose2d(self.f2, features, 4, 2, 1), nn.BatchNorm2d(features), nn.ReLU(),
-            nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh())
-
-    def forward(self, z):
-        return self.net(self.fc(z).reshape(-1, self.f2, 7, 7))
-
-
-class ConvDiscriminator(nn.Module):
-    def __init__(self, channels=1, features=64, n_out=1, batch_norm=True):
-        super().__init__()
-        f2 = 2 * features
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(features, f2, 4, 2, 1), nn.BatchNorm2d(f2) if batch_norm else nn.Identity(),
-            nn.LeakyReLU(0.2), nn.Flatten())
-        self.n_features = f2 * 49
-        self.head = nn.Linear(self.n_features, n_out) if n_out else nn.Identity()
-
-    def forward(self, x):
-        return self.head(self.body(x))
-
-
-class ACGenerator(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.embed = nn.Embedding(cfg.n_classes, cfg.latent_dim)
-        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-
-    def forward(self, z, y):
-        return self.net(z * self.embed(y))
-
-
-class ACDiscriminator(nn.Module):
-    def __init__(self, cfg):
-        super().__init__()
-        self.body = ConvDiscriminator(cfg.channels, cfg.d_features, n_out=0)
-        self.adv = nn.Linear(self.body.n_features, 1)
-        self.cls = nn.Linear(self.body.n_features, cfg.n_classes)
-
-    def forward(self, x):
-        h = self.body(x)
-        return self.adv(h), self.cls(h)
-
-
-class ConvCritic(nn.Module):
-    def __init__(self, channels=1, features=64, layer_norm=False):
-        super().__init__()
-        f2 = 2 * features
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(features, f2, 4, 2, 1),
-            nn.LayerNorm([f2, 7, 7]) if layer_norm else nn.Identity(), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(f2 * 49, 1))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-def _bce(logits, target):
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
-def _ls(scores, target):
-    return F.mse_loss(scores, torch.full_like(scores, target))
-
-
-def _d_loss(kind, r, f):
-    """gans.losses.d_loss in torch."""
-    if kind in ("minimax", "non_saturating"):
-        return _bce(r, 1.0) + _bce(f, 0.0)
-    if kind == "least_squares":
-        return 0.5 * (_ls(r, 1.0) + _ls(f, 0.0))
-    if kind == "hinge":
-        return F.relu(1 - r).mean() + F.relu(1 + f).mean()
-    return f.mean() - r.mean()  # wasserstein
-
-
-def _g_loss(kind, f):
-    """gans.losses.g_loss in torch."""
-    if kind == "minimax":
-        return -_bce(f, 0.0)
-    if kind == "non_saturating":
-        return _bce(f, 1.0)
-    if kind == "least_squares":
-        return 0.5 * _ls(f, 1.0)
-    return -f.mean()  # hinge, wasserstein
-
-
-# -------------------------------------------------------------------------------- twins
 def copy_weights(mine, theirs) -> None:
     """Load a minigrad module's state dict (on any device) into its torch twin."""
     theirs.load_state_dict({k: torch.from_numpy(np.array(to_device(v, "cpu")))
@@ -175,42 +40,84 @@ def _to_torch(x, device):
                                                                            device=device)
 
 
+def _optimizer(mine, params):
+    """The torch optimizer of minigrad's ``mine`` (same class name, same settings)."""
+    return getattr(torch.optim, type(mine).__name__)(params, **mine.defaults)
+
+
+def _update(opt, loss) -> None:
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+@contextlib.contextmanager
+def _frozen(D):
+    """D's parameters constant for G's step, as gans.protocol.frozen."""
+    D.requires_grad_(False)
+    try:
+        yield
+    finally:
+        D.requires_grad_(True)
+
+
+# ------------------------------------------------------- each variant's losses, as its train_step
+# (twin, real, labels, fake, y_fake) -> D's loss; (twin, fake, y_fake) -> G's loss.
+def _plain_d(t, real, labels, fake, y_fake):
+    return d_loss(t.cfg.loss, t.D(real), t.D(fake), lib=nn)
+
+
+def _plain_g(t, fake, y_fake):
+    return g_loss(t.cfg.loss, t.D(fake), lib=nn)
+
+
+def _cgan_d(t, real, labels, fake, y_fake):
+    return d_loss(t.cfg.loss, t.D(real, labels), t.D(fake, y_fake), lib=nn)
+
+
+def _cgan_g(t, fake, y_fake):
+    return g_loss(t.cfg.loss, t.D(fake, y_fake), lib=nn)
+
+
+def _acgan_d(t, real, labels, fake, y_fake):
+    (rs, rc), (fs, fc) = t.D(real), t.D(fake)
+    loss_cls = F.cross_entropy(rc, labels)
+    if t.cfg.fake_class_loss:
+        loss_cls = loss_cls + F.cross_entropy(fc, y_fake)
+    return d_loss(t.cfg.loss, rs, fs, lib=nn) + t.cfg.class_weight * loss_cls
+
+
+def _acgan_g(t, fake, y_fake):
+    s, c = t.D(fake)
+    return g_loss(t.cfg.loss, s, lib=nn) + t.cfg.class_weight * F.cross_entropy(c, y_fake)
+
+
+def _lsgan_d(t, real, labels, fake, y_fake):
+    return (0.5 * least_squares(t.D(real), t.cfg.b, lib=nn)
+            + 0.5 * least_squares(t.D(fake), t.cfg.a, lib=nn))
+
+
+def _lsgan_g(t, fake, y_fake):
+    return 0.5 * least_squares(t.D(fake), t.cfg.c, lib=nn)
+
+
+LOSSES = {"vanilla": (_plain_d, _plain_g), "dcgan": (_plain_d, _plain_g),
+          "sngan": (_plain_d, _plain_g), "cgan": (_cgan_d, _cgan_g),
+          "acgan": (_acgan_d, _acgan_g), "lsgan": (_lsgan_d, _lsgan_g)}
+#: The critics (WGAN, WGAN-GP): their own step, see Twin.critic_step.
+CRITICS = ("wgan", "wgan_gp")
+
+
 class Twin:
     """A torch copy of a gans model with the same train_step math (see module docstring)."""
 
     def __init__(self, mg_model, seed: int = 0):
         self.name, cfg = mg_model.name, mg_model.config
+        if self.name not in LOSSES and self.name not in CRITICS:
+            raise KeyError(f"no torch twin for {self.name!r}")
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
-        name = self.name
-        if name == "vanilla":
-            self.G, self.D = MLPGenerator(cfg), MLPDiscriminator(cfg)
-        elif name == "cgan":
-            self.G = MLPGenerator(cfg, cfg.embed_dim, embed=True)
-            self.D = MLPDiscriminator(cfg, cfg.embed_dim, embed=True)
-        elif name in ("dcgan", "lsgan"):
-            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-            self.D = ConvDiscriminator(cfg.channels, cfg.d_features)
-        elif name == "sngan":
-            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-            self.D = ConvDiscriminator(cfg.channels, cfg.d_features, batch_norm=False)
-            for m in self.D.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.utils.spectral_norm(m, n_power_iterations=cfg.n_power_iterations)
-        elif name == "acgan":
-            self.G, self.D = ACGenerator(cfg), ACDiscriminator(cfg)
-        elif name == "wgan":
-            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-            self.D = ConvDiscriminator(cfg.channels, cfg.d_features,
-                                       batch_norm=cfg.critic_batch_norm)
-        elif name == "wgan_gp":
-            self.G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
-            n_in = cfg.channels * cfg.img_size ** 2
-            self.D = (nn.Sequential(nn.Flatten(), _mlp((n_in, *cfg.mlp_hidden, 1)))
-                      if cfg.critic == "mlp" else
-                      ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm))
-        else:
-            raise KeyError(f"no torch twin for {name!r}")
+        self.G, self.D = mg_model.networks(lib=nn)
         for mine, theirs in ((mg_model.G, self.G), (mg_model.D, self.D)):
             copy_weights(mine, theirs)
         # The twin lives where the minigrad model does ("cpu" or "cuda:N"); its noise is drawn
@@ -218,19 +125,14 @@ class Twin:
         self.device = torch.device(str(getattr(mg_model, "device", "cpu")))
         self.G.to(self.device)
         self.D.to(self.device)
-        if name == "vanilla" and cfg.optimizer == "sgd":
-            make = lambda p: torch.optim.SGD(p, lr=cfg.lr, momentum=cfg.momentum)  # noqa: E731
-        elif name == "wgan":
-            make = lambda p: torch.optim.RMSprop(p, lr=cfg.lr)  # noqa: E731
-        else:
-            make = lambda p: torch.optim.Adam(p, lr=cfg.lr, betas=cfg.betas)  # noqa: E731
-        self.opt_g, self.opt_d = make(self.G.parameters()), make(self.D.parameters())
-        self.conditional = name in ("cgan", "acgan")
+        self.opt_g = _optimizer(mg_model.optims["G"], self.G.parameters())
+        self.opt_d = _optimizer(mg_model.optims["D"], self.D.parameters())
+        self.conditional = mg_model.conditional
         self.g_steps, self.G_ema = 0, None
 
     @torch.no_grad()
     def update_ema(self):
-        """The moving average of G that gans.common.GANModel keeps (config ema), same warm-up:
+        """The moving average of G that gans.protocol.GANModel keeps (config ema), same warm-up:
         decay min(ema, (1 + t) / (10 + t)) after t G steps, buffers averaged too."""
         ema = getattr(self.cfg, "ema", 0.0)
         if not ema:
@@ -259,99 +161,51 @@ class Twin:
     def generate(self, z, y=None):
         return self.G(z) if y is None else self.G(z, y)
 
-    def _critic_g_step(self, loss_d, n, stats, update_g):
-        """The WGAN family's shared tail: a critic step, then (maybe) G minimises -E[D(G(z))]."""
-        G, D = self.G, self.D
-        self.opt_d.zero_grad()
-        loss_d.backward()
-        self.opt_d.step()
-        if self.name == "wgan":  # weight clipping after every critic step, as gans.wgan
+    def critic_step(self, real, update_g):
+        """WGAN and WGAN-GP, as gans.wgan and gans.wgan_gp: L_D = E[D(G(z))] - E[D(x)] (plus
+        the gradient penalty, double backprop), then WGAN clips the critic's weights; G
+        minimises -E[D(G(z))] on fresh noise."""
+        G, D, n = self.G, self.D, real.shape[0]
+        with torch.no_grad():
+            fake = G(self.latent(n))
+        loss_d = d_loss("wasserstein", D(real), D(fake), lib=nn)
+        stats = {"w_dist": -loss_d.item()}
+        if self.name == "wgan_gp":
+            eps = self._host(self.rng.random((n, 1, 1, 1), dtype=np.float32))
+            gp = gradient_penalty(D, real, fake, eps, lib=nn)
+            loss_d = loss_d + self.cfg.gp_lambda * gp
+            stats["gp"] = gp.item()
+        _update(self.opt_d, loss_d)
+        if self.name == "wgan":  # weight clipping after every critic step
             with torch.no_grad():
                 for p in D.parameters():
                     p.clamp_(-self.cfg.clip, self.cfg.clip)
         stats = {"loss_d": loss_d.item(), **stats}
         if update_g:
-            for p in D.parameters():
-                p.requires_grad_(False)
-            loss_g = -D(G(self.latent(n))).mean()
-            self.opt_g.zero_grad()
-            loss_g.backward()
-            self.opt_g.step()
-            for p in D.parameters():
-                p.requires_grad_(True)
+            with _frozen(D):
+                loss_g = g_loss("wasserstein", D(G(self.latent(n))), lib=nn)
+                _update(self.opt_g, loss_g)
             stats["loss_g"] = loss_g.item()
         return stats
 
-    def _wgan_step(self, real, update_g):
-        """WGAN, as gans.wgan: L_D = E[D(G(z))] - E[D(x)], then clip the critic's weights."""
-        n = real.shape[0]
-        with torch.no_grad():
-            fake = self.G(self.latent(n))
-        loss_d = self.D(fake).mean() - self.D(real).mean()
-        return self._critic_g_step(loss_d, n, {"w_dist": -loss_d.item()}, update_g)
-
-    def _wgan_gp_step(self, real, update_g):
-        """WGAN-GP, as gans.wgan_gp: critic loss with the gradient penalty (double backprop)."""
-        G, D, n, lam = self.G, self.D, real.shape[0], self.cfg.gp_lambda
-        with torch.no_grad():
-            fake = G(self.latent(n))
-        d_real, d_fake = D(real).mean(), D(fake).mean()
-        eps = self._host(self.rng.random((n, 1, 1, 1), dtype=np.float32))
-        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
-        g, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
-        gp = ((g.reshape(n, -1).norm(dim=1) - 1) ** 2).mean()
-        loss_d = d_fake - d_real + lam * gp
-        return self._critic_g_step(loss_d, n, {"gp": gp.item()}, update_g)
-
     def train_step(self, real, labels=None, update_g=True) -> dict:
         real = _to_torch(real, self.device)
-        if self.name in ("wgan", "wgan_gp"):
-            step = self._wgan_step if self.name == "wgan" else self._wgan_gp_step
-            return step(real, update_g)
+        if self.name in CRITICS:
+            return self.critic_step(real, update_g)
         labels = None if labels is None else _to_torch(labels, self.device)
+        d_loss_of, g_loss_of = LOSSES[self.name]
         n = real.shape[0]
-        G, D = self.G, self.D
         y_fake = self.labels(n) if self.conditional else None
         fake = self.generate(self.latent(n), y_fake)
-        if self.name == "acgan":
-            (rs, rc), (fs, fc) = D(real), D(fake.detach())
-            loss_cls = F.cross_entropy(rc, labels)
-            if self.cfg.fake_class_loss:
-                loss_cls = loss_cls + F.cross_entropy(fc, y_fake)
-            loss_d = _d_loss(self.cfg.loss, rs, fs) + self.cfg.class_weight * loss_cls
-        elif self.name == "cgan":
-            rs, fs = D(real, labels), D(fake.detach(), y_fake)
-            loss_d = _d_loss(self.cfg.loss, rs, fs)
-        elif self.name == "lsgan":
-            rs, fs = D(real), D(fake.detach())
-            loss_d = 0.5 * _ls(rs, self.cfg.b) + 0.5 * _ls(fs, self.cfg.a)
-        else:
-            rs, fs = D(real), D(fake.detach())
-            loss_d = _d_loss(self.cfg.loss, rs, fs)
-        self.opt_d.zero_grad()
-        loss_d.backward()
-        self.opt_d.step()
+        loss_d = d_loss_of(self, real, labels, fake.detach(), y_fake)
+        _update(self.opt_d, loss_d)
         stats = {"loss_d": loss_d.item()}
         if update_g:
-            for p in D.parameters():
-                p.requires_grad_(False)
-            if self.name == "vanilla":  # the vanilla model draws fresh noise for its G step
-                fake = G(self.latent(n))
-            if self.name == "acgan":
-                s, c = D(fake)
-                loss_g = _g_loss(self.cfg.loss, s) + self.cfg.class_weight * F.cross_entropy(
-                    c, y_fake)
-            elif self.name == "cgan":
-                loss_g = _g_loss(self.cfg.loss, D(fake, y_fake))
-            elif self.name == "lsgan":
-                loss_g = 0.5 * _ls(D(fake), self.cfg.c)
-            else:
-                loss_g = _g_loss(self.cfg.loss, D(fake))
-            self.opt_g.zero_grad()
-            loss_g.backward()
-            self.opt_g.step()
-            for p in D.parameters():
-                p.requires_grad_(True)
+            with _frozen(self.D):
+                if self.name == "vanilla":  # the vanilla model draws fresh noise for its G step
+                    fake = self.G(self.latent(n))
+                loss_g = g_loss_of(self, fake, y_fake)
+                _update(self.opt_g, loss_g)
             stats["loss_g"] = loss_g.item()
             self.g_steps += 1
             self.update_ema()
@@ -359,7 +213,7 @@ class Twin:
 
     @torch.no_grad()
     def sample(self, n, labels=None) -> np.ndarray:
-        """From the moving average of G when there is one, as gans.common.GANModel.sample."""
+        """From the moving average of G when there is one, as gans.protocol.GANModel.sample."""
         G = self.G_ema if self.G_ema is not None else self.G
         G.eval()
         try:

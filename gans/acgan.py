@@ -31,7 +31,9 @@ from dataclasses import dataclass
 import minigrad
 from minigrad import nn
 from minigrad.nn import functional as F
-from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, adam, dcgan_init
+from gans import dcgan
+from gans.common import on
+from gans.dcgan import adam, dcgan_init
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
@@ -50,21 +52,27 @@ class Config(GANConfig):
 
 
 class Generator(nn.Module):
+    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
+
     def __init__(self, cfg: Config):
-        super().__init__()
-        self.embed = nn.Embedding(cfg.n_classes, cfg.latent_dim)
-        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        lib = self.lib
+        lib.Module.__init__(self)
+        self.embed = lib.Embedding(cfg.n_classes, cfg.latent_dim)
+        self.net = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
 
     def forward(self, z, y):
         return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
 
 
 class Discriminator(nn.Module):
+    lib = nn  # as for Generator
+
     def __init__(self, cfg: Config):
-        super().__init__()
-        self.body = ConvBody(cfg.channels, cfg.d_features, n_out=0)
-        self.adv = nn.Linear(self.body.n_features, 1)
-        self.cls = nn.Linear(self.body.n_features, cfg.n_classes)
+        lib = self.lib
+        lib.Module.__init__(self)
+        self.body = on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features, n_out=0)
+        self.adv = lib.Linear(self.body.n_features, 1)
+        self.cls = lib.Linear(self.body.n_features, cfg.n_classes)
 
     def forward(self, x):
         h = self.body(x)                 # (N, 2f*7*7)
@@ -78,7 +86,12 @@ class ACGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         check_loss(cfg.loss, UNCONSTRAINED)
-        self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer=adam(cfg))
+        G, D = self.networks()
+        self.declare(G=G, D=D, init=dcgan_init, optimizer=adam(cfg))
+
+    def networks(self, lib=nn):
+        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
+        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
 
     def generate(self, z, labels=None):
         return self.G(z, labels)

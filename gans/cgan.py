@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import minigrad
 from minigrad import nn
-from gans.common import mlp
+from gans.common import mlp, on, package
 from gans.dcgan import adam
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
@@ -36,27 +36,33 @@ class Config(GANConfig):
 
 
 class Generator(nn.Module):
+    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
+
     def __init__(self, cfg: Config):
-        super().__init__()
+        lib = self.lib
+        lib.Module.__init__(self)
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
-        self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
+        self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.latent_dim + cfg.embed_dim, *cfg.g_hidden,
-                        cfg.channels * cfg.img_size ** 2), out_act=nn.Tanh())
+                        cfg.channels * cfg.img_size ** 2), out_act=lib.Tanh(), lib=lib)
 
     def forward(self, z, y):
-        h = minigrad.cat([z, self.embed(y)], dim=1)  # (N, latent + embed)
-        return self.net(h).reshape(-1, *self.shape)   # (N, C, H, W)
+        h = package(self.lib).cat([z, self.embed(y)], dim=1)  # (N, latent + embed)
+        return self.net(h).reshape(-1, *self.shape)           # (N, C, H, W)
 
 
 class Discriminator(nn.Module):
+    lib = nn  # as for Generator
+
     def __init__(self, cfg: Config):
-        super().__init__()
-        self.embed = nn.Embedding(cfg.n_classes, cfg.embed_dim)
+        lib = self.lib
+        lib.Module.__init__(self)
+        self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.channels * cfg.img_size ** 2 + cfg.embed_dim, *cfg.d_hidden, 1),
-                       dropout=cfg.dropout)
+                       dropout=cfg.dropout, lib=lib)
 
     def forward(self, x, y):
-        h = minigrad.cat([x.reshape(x.shape[0], -1), self.embed(y)], dim=1)
+        h = package(self.lib).cat([x.reshape(x.shape[0], -1), self.embed(y)], dim=1)
         return self.net(h)  # (N, 1) logits
 
 
@@ -67,7 +73,12 @@ class ConditionalGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         check_loss(cfg.loss, UNCONSTRAINED)
-        self.declare(G=Generator(cfg), D=Discriminator(cfg), optimizer=adam(cfg))
+        G, D = self.networks()
+        self.declare(G=G, D=D, optimizer=adam(cfg))
+
+    def networks(self, lib=nn):
+        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
+        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
 
     def generate(self, z, labels=None):
         return self.G(z, labels)

@@ -1,8 +1,11 @@
 """Building blocks shared by several variants: the MLP block, the image-history pool (CycleGAN)
-and image grids. The protocol every variant follows is in :mod:`gans.protocol`, the losses in
-:mod:`gans.losses`."""
+and image grids, and the two helpers that let one network class serve both frameworks
+(:func:`on`, :func:`package`). The protocol every variant follows is in :mod:`gans.protocol`,
+the losses in :mod:`gans.losses`, the penalties in :mod:`gans.penalties`."""
 from __future__ import annotations
 
+import functools
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -11,23 +14,48 @@ import minigrad
 from minigrad import nn
 
 
+# ------------------------------------------------------------- one network, two frameworks
+# A variant's networks are written once, on minigrad's ``nn``; the PyTorch twins
+# (benchmarks/twins.py) build the very same classes on ``torch.nn``, as the toy GANs'
+# builders take ``lib=``. A network class builds its layers from its class attribute ``lib``
+# and calls ``self.lib.Module.__init__(self)`` (not ``super()``, which is bound to the class
+# it was written in), so that :func:`on` can rebase its body on another library's Module.
+def package(lib):
+    """The top-level package of the module library ``lib``: ``minigrad`` for ``minigrad.nn``,
+    ``torch`` for ``torch.nn``; both have ``cat``, ``full_like``, ``rand``, ``tensor``, ``Tensor``
+    and ``autograd.grad`` with the same signatures."""
+    return importlib.import_module(lib.__name__.partition(".")[0])
+
+
+@functools.cache
+def on(lib, cls):
+    """The network class ``cls`` (written on minigrad's ``nn``, see above) as a ``lib.Module``:
+    ``on(torch.nn, Generator)`` is the PyTorch twin's generator, with the same code, layers,
+    parameter names and forward; ``on(cls.lib, cls)`` is ``cls`` itself."""
+    if lib is cls.lib:
+        return cls
+    body = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
+    return type(cls.__name__, (lib.Module,), {**body, "lib": lib})
+
+
 # ------------------------------------------------------------------------------ helpers
-def mlp(sizes, act=lambda: nn.LeakyReLU(0.2), dropout=0.0, out_act=None,
-        batch_norm=False) -> nn.Sequential:
-    """Linear layers of the given sizes with ``act`` (and Dropout) between them; with
-    ``batch_norm``, a BatchNorm1d after every hidden Linear (before ``act``)."""
+def mlp(sizes, act=None, dropout=0.0, out_act=None, batch_norm=False, lib=nn):
+    """Linear layers of the given sizes with ``act()`` (default LeakyReLU(0.2)) and Dropout
+    between them; with ``batch_norm``, a BatchNorm1d after every hidden Linear (before ``act``).
+    ``lib``: the module library that builds it (minigrad's ``nn``, or ``torch.nn``)."""
+    act = act or (lambda: lib.LeakyReLU(0.2))
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
+        layers.append(lib.Linear(a, b))
         if i < len(sizes) - 2:
             if batch_norm:
-                layers.append(nn.BatchNorm1d(b))
+                layers.append(lib.BatchNorm1d(b))
             layers.append(act())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(lib.Dropout(dropout))
     if out_act is not None:
         layers.append(out_act)
-    return nn.Sequential(*layers)
+    return lib.Sequential(*layers)
 
 
 class ImagePool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
+from gans.common import on
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.penalties import r1_penalty
 from gans.protocol import GANConfig, GANModel, frozen
@@ -35,16 +36,19 @@ class Config(GANConfig):
 
 
 class Generator(nn.Module):
+    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
+
     def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0):
-        super().__init__()
+        lib = self.lib
+        lib.Module.__init__(self)
         f2 = 2 * features
         self.f2 = f2
-        self.fc = nn.Linear(latent_dim + extra_inputs, f2 * 7 * 7)
-        self.net = nn.Sequential(
-            nn.BatchNorm2d(f2), nn.ReLU(),                               # (N, 2f, 7, 7)
-            nn.ConvTranspose2d(f2, features, 4, 2, 1), nn.BatchNorm2d(features), nn.ReLU(),
+        self.fc = lib.Linear(latent_dim + extra_inputs, f2 * 7 * 7)
+        self.net = lib.Sequential(
+            lib.BatchNorm2d(f2), lib.ReLU(),                             # (N, 2f, 7, 7)
+            lib.ConvTranspose2d(f2, features, 4, 2, 1), lib.BatchNorm2d(features), lib.ReLU(),
             #                                                              (N, f, 14, 14)
-            nn.ConvTranspose2d(features, channels, 4, 2, 1), nn.Tanh(),  # (N, C, 28, 28)
+            lib.ConvTranspose2d(features, channels, 4, 2, 1), lib.Tanh(),  # (N, C, 28, 28)
         )
 
     def forward(self, z):
@@ -54,17 +58,20 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives (N, 2f*7*7)."""
 
+    lib = nn  # as for Generator
+
     def __init__(self, channels=1, features=64, n_out=1, batch_norm=True):
-        super().__init__()
+        lib = self.lib
+        lib.Module.__init__(self)
         f2 = 2 * features
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),      # (N, f, 14, 14)
-            nn.Conv2d(features, f2, 4, 2, 1),
-            nn.BatchNorm2d(f2) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2),
-            nn.Flatten(),                                                   # (N, 2f*7*7)
+        self.body = lib.Sequential(
+            lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2),    # (N, f, 14, 14)
+            lib.Conv2d(features, f2, 4, 2, 1),
+            lib.BatchNorm2d(f2) if batch_norm else lib.Identity(), lib.LeakyReLU(0.2),
+            lib.Flatten(),                                                  # (N, 2f*7*7)
         )
         self.n_features = f2 * 7 * 7
-        self.head = nn.Linear(self.n_features, n_out) if n_out else nn.Identity()
+        self.head = lib.Linear(self.n_features, n_out) if n_out else lib.Identity()
 
     def features(self, x):
         return self.body(x)
@@ -103,13 +110,20 @@ class DCGAN(GANModel):
         if cfg.r1_gamma and self.d_batch_norm:
             raise ValueError("r1_gamma needs a discriminator without BatchNorm (the penalty is "
                              "per example; BatchNorm mixes the batch): use sngan")
-        G = Generator(cfg.latent_dim, cfg.channels, cfg.g_features)
-        D = Discriminator(cfg.channels, cfg.d_features, batch_norm=self.d_batch_norm)
+        G, D = self.networks()
+        self.declare(G=G, D=D, optimizer=adam(cfg))
+
+    def networks(self, lib=nn):
+        """G and D as they start, built with ``lib`` (``torch.nn`` for the twin, where
+        ``dcgan_init`` does nothing: the twin copies these weights)."""
+        cfg = self.config
+        G = on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
+        D = on(lib, Discriminator)(cfg.channels, cfg.d_features, batch_norm=self.d_batch_norm)
         for net in (G, D):
             net.apply(dcgan_init)
-        self.declare(G=G, D=self.constrain(D), optimizer=adam(cfg))
+        return G, self.constrain(D, lib)
 
-    def constrain(self, D):
+    def constrain(self, D, lib=nn):
         """D as trained: unchanged here; SNGAN normalises its layers."""
         return D
 

@@ -37,7 +37,8 @@ import minigrad
 from minigrad import nn, optim
 from minigrad.nn import functional as F
 from gans.common import image_grid
-from gans.dcgan import Discriminator as ConvBody, Generator as ConvGenerator, dcgan_init
+from gans import dcgan
+from gans.dcgan import dcgan_init
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
@@ -73,7 +74,7 @@ class Generator(nn.Module):
             n_in = cfg.g_fc_features
         else:
             self.fc = nn.Identity()
-        self.net = ConvGenerator(n_in, cfg.channels, cfg.g_features)       # (N, C, 28, 28)
+        self.net = dcgan.Generator(n_in, cfg.channels, cfg.g_features)       # (N, C, 28, 28)
 
     def forward(self, z):
         return self.net(self.fc(z))
@@ -85,7 +86,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        body = ConvBody(cfg.channels, cfg.d_features, n_out=0)
+        body = dcgan.Discriminator(cfg.channels, cfg.d_features, n_out=0)
         self.body = nn.Sequential(
             body,                                                                 # (N, 2f*7*7)
             nn.Linear(body.n_features, cfg.fc_features), nn.BatchNorm1d(cfg.fc_features),

@@ -16,30 +16,36 @@ With s = D(x) a real image's score and s' = D(G(z)) a generated one's, each to b
                       or spectral normalisation)
 each averaged over the batch. -log sig(s) and -log(1 - sig(s)) are computed as
 binary_cross_entropy_with_logits, which stays exact where sigmoid then log would overflow.
+
+``lib`` (default minigrad's ``nn``; ``torch.nn`` for the PyTorch twins of benchmarks/twins.py)
+names the framework of the scores, so both frameworks compute each loss from this one copy.
 """
 from __future__ import annotations
 
-import minigrad
+from minigrad import nn
 from minigrad.nn import functional as F
+from gans.common import package
 
 LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 #: The losses that need no Lipschitz constraint on D (all but the Wasserstein one).
 UNCONSTRAINED = LOSSES[:4]
 
 
-def bce_real(logits):
+def bce_real(logits, lib=nn):
     """-log D(x) with D = sigmoid(logits): the loss for calling ``logits`` real."""
-    return F.binary_cross_entropy_with_logits(logits, minigrad.full_like(logits, 1.0))
+    return lib.functional.binary_cross_entropy_with_logits(
+        logits, package(lib).full_like(logits, 1.0))
 
 
-def bce_fake(logits):
+def bce_fake(logits, lib=nn):
     """-log(1 - D(x)): the loss for calling ``logits`` fake."""
-    return F.binary_cross_entropy_with_logits(logits, minigrad.full_like(logits, 0.0))
+    return lib.functional.binary_cross_entropy_with_logits(
+        logits, package(lib).full_like(logits, 0.0))
 
 
-def least_squares(scores, target: float):
+def least_squares(scores, target: float, lib=nn):
     """mean (scores - target)^2: LSGAN's loss for pushing ``scores`` towards ``target``."""
-    return F.mse_loss(scores, minigrad.full_like(scores, target))
+    return lib.functional.mse_loss(scores, package(lib).full_like(scores, target))
 
 
 def prob(logits):
@@ -48,27 +54,28 @@ def prob(logits):
     return F.sigmoid(logits.detach()).mean()
 
 
-def d_loss(kind: str, real_scores, fake_scores):
+def d_loss(kind: str, real_scores, fake_scores, lib=nn):
     """D's loss of the family ``kind`` (see the table above) on a real and a generated batch."""
     if kind in ("minimax", "non_saturating"):
-        return bce_real(real_scores) + bce_fake(fake_scores)
+        return bce_real(real_scores, lib) + bce_fake(fake_scores, lib)
     if kind == "least_squares":
-        return 0.5 * (least_squares(real_scores, 1.0) + least_squares(fake_scores, 0.0))
+        return 0.5 * (least_squares(real_scores, 1.0, lib) + least_squares(fake_scores, 0.0, lib))
     if kind == "hinge":
-        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+        relu = lib.functional.relu
+        return relu(1 - real_scores).mean() + relu(1 + fake_scores).mean()
     if kind == "wasserstein":
         return fake_scores.mean() - real_scores.mean()
     raise ValueError(f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")
 
 
-def g_loss(kind: str, fake_scores):
+def g_loss(kind: str, fake_scores, lib=nn):
     """G's loss of the family ``kind`` on D's scores of a generated batch."""
     if kind == "minimax":
-        return -bce_fake(fake_scores)
+        return -bce_fake(fake_scores, lib)
     if kind == "non_saturating":
-        return bce_real(fake_scores)
+        return bce_real(fake_scores, lib)
     if kind == "least_squares":
-        return 0.5 * least_squares(fake_scores, 1.0)
+        return 0.5 * least_squares(fake_scores, 1.0, lib)
     if kind in ("hinge", "wasserstein"):
         return -fake_scores.mean()
     raise ValueError(f"unknown loss {kind!r}: choose from {', '.join(LOSSES)}")

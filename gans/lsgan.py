@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from minigrad import nn
+from gans.common import on
 from gans.dcgan import Discriminator, Generator, adam, dcgan_init
 from gans.losses import least_squares
 from gans.protocol import GANConfig, GANModel, frozen
@@ -45,9 +47,14 @@ class LSGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.declare(G=Generator(cfg.latent_dim, cfg.channels, cfg.g_features),
-                     D=Discriminator(cfg.channels, cfg.d_features), init=dcgan_init,
-                     optimizer=adam(cfg))
+        G, D = self.networks()
+        self.declare(G=G, D=D, init=dcgan_init, optimizer=adam(cfg))
+
+    def networks(self, lib=nn):
+        """The DCGAN pair, built with ``lib`` (``torch.nn`` for the twin)."""
+        cfg = self.config
+        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features),
+                on(lib, Discriminator)(cfg.channels, cfg.d_features))
 
     def generate(self, z, labels=None):
         return self.G(z)

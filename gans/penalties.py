@@ -1,5 +1,11 @@
 """Gradient penalties on the discriminator, through ``minigrad.grad(..., create_graph=True)``.
 
+The WGAN-GP penalty (Gulrajani et al., "Improved Training of Wasserstein GANs", 2017) asks the
+critic's gradient to have norm 1 on lines between real and generated points, where an optimal
+1-Lipschitz critic has it:
+
+    GP = E[(||grad_{x_hat} D(x_hat)||_2 - 1)^2],   x_hat = eps x + (1 - eps) G(z),  eps ~ U[0, 1]
+
 R1 (Mescheder, Geiger and Nowozin, "Which Training Methods for GANs do actually Converge?",
 2018) penalises D's gradient on the real data only:
 
@@ -13,6 +19,31 @@ the batch.
 from __future__ import annotations
 
 import minigrad
+from minigrad import nn
+from gans.common import package
+
+
+def gradient_penalty(critic, real, fake, eps=None, lib=nn):
+    """E[(||grad_{x_hat} critic(x_hat)||_2 - 1)^2] on x_hat = eps*real + (1-eps)*fake.
+
+    real, fake: (N, ...) batches (treated as constants); eps: (N,) or None for U[0, 1] draws.
+    Returns a 0-d Tensor whose graph reaches the critic's parameters (created with
+    ``create_graph=True``), so ``penalty.backward()`` gives d penalty / d weights.
+    ``lib``: the critic's module library (``torch.nn`` for the PyTorch twin's critic).
+    """
+    pkg = package(lib)
+    n = real.shape[0]
+    shape = (n,) + (1,) * (real.ndim - 1)  # one eps per sample, broadcast over C, H, W
+    if eps is None:
+        eps = pkg.rand(*shape, dtype=real.dtype, device=real.device)
+    elif not isinstance(eps, pkg.Tensor):
+        eps = pkg.tensor(eps, dtype=real.dtype, device=real.device)
+    eps = eps.reshape(*shape)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).detach().requires_grad_()
+    scores = critic(x_hat)                                                   # (N, 1)
+    g, = pkg.autograd.grad(scores.sum(), x_hat, create_graph=True)          # (N, C, H, W)
+    g_norm = g.reshape(n, -1).norm(dim=1)                                   # (N,), safe at 0
+    return ((g_norm - 1) ** 2).mean()
 
 
 def r1_penalty(D, real) -> minigrad.Tensor:
@@ -38,4 +69,4 @@ def r1_penalty(D, real) -> minigrad.Tensor:
     return (g * g).reshape(n, -1).sum(dim=1).mean()                        # per example, mean
 
 
-__all__ = ["r1_penalty"]
+__all__ = ["gradient_penalty", "r1_penalty"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minigrad import nn
-from minigrad.nn.utils import spectral_norm
 from gans import dcgan
 from gans.losses import LOSSES
 
@@ -44,10 +43,10 @@ class SNGAN(dcgan.DCGAN):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
 
-    def constrain(self, D):
+    def constrain(self, D, lib=nn):
         """Every Conv2d and Linear of D spectrally normalised (after the N(0, 0.02) init, which
-        then sets the raw weights ``weight_orig``)."""
+        then sets the raw weights ``weight_orig``); ``lib``: D's module library."""
         for m in D.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                spectral_norm(m, n_power_iterations=self.config.n_power_iterations)
+            if isinstance(m, (lib.Conv2d, lib.Linear)):
+                lib.utils.spectral_norm(m, n_power_iterations=self.config.n_power_iterations)
         return D

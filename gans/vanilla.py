@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minigrad import nn, optim
-from gans.common import mlp
+from gans.common import mlp, on
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen
 
@@ -65,22 +65,27 @@ LECTURE = dict(LECTURE_MLPS, lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, em
 
 
 class Generator(nn.Module):
+    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
+
     def __init__(self, cfg: Config):
-        super().__init__()
+        lib = self.lib
+        lib.Module.__init__(self)
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
         n_out = cfg.channels * cfg.img_size ** 2
-        self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=nn.Tanh(),
-                       batch_norm=cfg.g_batch_norm)
+        self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=lib.Tanh(),
+                       batch_norm=cfg.g_batch_norm, lib=lib)
 
     def forward(self, z):
         return self.net(z).reshape(-1, *self.shape)  # (N, C, H, W)
 
 
 class Discriminator(nn.Module):
+    lib = nn  # as for Generator
+
     def __init__(self, cfg: Config):
-        super().__init__()
+        self.lib.Module.__init__(self)
         n_in = cfg.channels * cfg.img_size ** 2
-        self.net = mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout)
+        self.net = mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout, lib=self.lib)
 
     def forward(self, x):
         return self.net(x.reshape(x.shape[0], -1))  # (N, 1) logits
@@ -103,9 +108,14 @@ class VanillaGAN(GANModel):
         super().__init__(config or Config(), device)
         cfg = self.config
         check_loss(cfg.loss, UNCONSTRAINED)
-        self.declare(G=Generator(cfg), D=Discriminator(cfg),
+        G, D = self.networks()
+        self.declare(G=G, D=D,
                      optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
                                 "D": lambda params: make_optimizer(params, cfg)})
+
+    def networks(self, lib=nn):
+        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
+        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
 
     def generate(self, z, labels=None):
         return self.G(z)

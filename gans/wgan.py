@@ -43,9 +43,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import optim
+from minigrad import nn, optim
 from minigrad.nn.utils import clamp_
-from gans.dcgan import Discriminator as ConvCritic, Generator as ConvGenerator, dcgan_init
+from gans import dcgan
+from gans.common import on
+from gans.dcgan import dcgan_init
+from gans.losses import d_loss, g_loss
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -68,10 +71,17 @@ class WGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.declare(G=ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features),
-                     D=ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm),
-                     init=dcgan_init, optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
+        G, D = self.networks()
+        self.declare(G=G, D=D, init=dcgan_init,
+                     optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
         clamp_(self.D.parameters(), -cfg.clip, cfg.clip)  # start inside the constraint set
+
+    def networks(self, lib=nn):
+        """G and the critic (the DCGAN pair), built with ``lib`` (``torch.nn`` for the twin)."""
+        cfg = self.config
+        return (on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features),
+                on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features,
+                                             batch_norm=cfg.critic_batch_norm))
 
     def d_steps_per_g(self) -> int:
         cfg = self.config
@@ -90,7 +100,7 @@ class WGAN(GANModel):
         with minigrad.no_grad():  # G is a constant here
             fake = G(self.latent(n))
         d_real, d_fake = D(real).mean(), D(fake).mean()
-        loss_d = d_fake - d_real
+        loss_d = d_loss("wasserstein", d_real, d_fake)  # the means' means: the same numbers
         self.update("D", loss_d)
         clamp_(D.parameters(), -c, c)
         stats = {"loss_d": loss_d.detach(), "w_dist": -loss_d.detach(),
@@ -99,7 +109,7 @@ class WGAN(GANModel):
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
             with frozen(D):
-                loss_g = -D(G(self.latent(n))).mean()
+                loss_g = g_loss("wasserstein", D(G(self.latent(n))))
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.detach()
         return stats

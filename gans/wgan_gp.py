@@ -32,8 +32,11 @@ from dataclasses import dataclass
 
 import minigrad
 from minigrad import nn
-from gans.common import mlp
-from gans.dcgan import Generator as ConvGenerator, adam, dcgan_init
+from gans import dcgan
+from gans.common import mlp, on
+from gans.dcgan import adam, dcgan_init
+from gans.losses import d_loss, g_loss
+from gans.penalties import gradient_penalty
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -53,47 +56,29 @@ class Config(GANConfig):
     betas: tuple = (0.0, 0.9)
 
 
-def mlp_critic(cfg: Config) -> nn.Module:
+def mlp_critic(cfg: Config, lib=nn):
+    """The 'mlp' critic, built with the module library ``lib`` (``torch.nn`` for the twin)."""
     n_in = cfg.channels * cfg.img_size ** 2
-    return nn.Sequential(nn.Flatten(), mlp((n_in, *cfg.mlp_hidden, 1)))  # (N, 1) scores
+    return lib.Sequential(lib.Flatten(), mlp((n_in, *cfg.mlp_hidden, 1), lib=lib))  # (N, 1)
 
 
 class ConvCritic(nn.Module):
     """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs)."""
+    lib = nn  # gans.common.on(torch.nn, ConvCritic): the same critic in torch
 
     def __init__(self, channels=1, features=64, layer_norm=False):
-        super().__init__()
+        lib = self.lib
+        lib.Module.__init__(self)
         f2 = 2 * features
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),      # (N, f, 14, 14)
-            nn.Conv2d(features, f2, 4, 2, 1),                               # (N, 2f, 7, 7)
-            nn.LayerNorm([f2, 7, 7]) if layer_norm else nn.Identity(), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(f2 * 7 * 7, 1),                         # (N, 1) scores
+        self.net = lib.Sequential(
+            lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2),    # (N, f, 14, 14)
+            lib.Conv2d(features, f2, 4, 2, 1),                              # (N, 2f, 7, 7)
+            lib.LayerNorm([f2, 7, 7]) if layer_norm else lib.Identity(), lib.LeakyReLU(0.2),
+            lib.Flatten(), lib.Linear(f2 * 7 * 7, 1),                       # (N, 1) scores
         )
 
     def forward(self, x):
         return self.net(x)
-
-
-def gradient_penalty(critic, real, fake, eps=None):
-    """E[(||grad_{x_hat} critic(x_hat)||_2 - 1)^2] on x_hat = eps*real + (1-eps)*fake.
-
-    real, fake: (N, ...) batches (treated as constants); eps: (N,) or None for U[0, 1] draws.
-    Returns a 0-d Tensor whose graph reaches the critic's parameters (created with
-    ``create_graph=True``), so ``penalty.backward()`` gives d penalty / d weights.
-    """
-    n = real.shape[0]
-    shape = (n,) + (1,) * (real.ndim - 1)  # one eps per sample, broadcast over C, H, W
-    if eps is None:
-        eps = minigrad.rand(*shape, dtype=real.dtype, device=real.device)
-    elif not isinstance(eps, minigrad.Tensor):
-        eps = minigrad.tensor(eps, dtype=real.dtype, device=real.device)
-    eps = eps.reshape(*shape)
-    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).detach().requires_grad_()
-    scores = critic(x_hat)                                                   # (N, 1)
-    g, = minigrad.grad(scores.sum(), x_hat, create_graph=True)              # (N, C, H, W)
-    g_norm = g.reshape(n, -1).norm(dim=1)                                   # (N,), safe at 0
-    return ((g_norm - 1) ** 2).mean()
 
 
 class WGANGP(GANModel):
@@ -101,17 +86,21 @@ class WGANGP(GANModel):
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
+        G, D = self.networks()
+        self.declare(G=G, D=D, optimizer=adam(self.config))
+
+    def networks(self, lib=nn):
+        """G and the critic of the config, initialised, built with ``lib`` (``torch.nn`` for the
+        twin, where ``dcgan_init`` does nothing: the twin copies these weights)."""
         cfg = self.config
-        G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        G = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
         G.apply(dcgan_init)
         if cfg.critic == "mlp":
-            D = mlp_critic(cfg)  # PyTorch's default (Kaiming-uniform) init
-        elif cfg.critic == "conv":
-            D = ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm)
-            D.apply(dcgan_init)
-        else:
-            raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
-        self.declare(G=G, D=D, optimizer=adam(cfg))
+            return G, mlp_critic(cfg, lib)  # PyTorch's default (Kaiming-uniform) init
+        if cfg.critic == "conv":
+            return G, on(lib, ConvCritic)(cfg.channels, cfg.d_features,
+                                          cfg.layer_norm).apply(dcgan_init)
+        raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
 
     def generate(self, z, labels=None):
         return self.G(z)
@@ -124,7 +113,7 @@ class WGANGP(GANModel):
             fake = G(self.latent(n))
         d_real, d_fake = D(real).mean(), D(fake).mean()
         gp = gradient_penalty(D, real, fake)
-        loss_d = d_fake - d_real + lam * gp
+        loss_d = d_loss("wasserstein", d_real, d_fake) + lam * gp  # the means' means: the same
         self.update("D", loss_d)  # backward through the penalty's gradient graph: double backprop
         w_dist = (d_real - d_fake).detach()
         stats = {"loss_d": loss_d.detach(), "w_dist": w_dist, "gp": gp.detach(),
@@ -133,7 +122,7 @@ class WGANGP(GANModel):
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
         if update_g:
             with frozen(D):
-                loss_g = -D(G(self.latent(n))).mean()
+                loss_g = g_loss("wasserstein", D(G(self.latent(n))))
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.detach()
         return stats

@@ -128,7 +128,7 @@ def test_decorator_form_and_error_is_exception_safe():
 
 def test_clean_training_step_passes_and_matches(tmp_path):
     """A real step (GAN-style losses, double backprop) raises nothing and changes no number."""
-    from gans.wgan_gp import gradient_penalty
+    from gans.penalties import gradient_penalty
 
     def step():
         minigrad.manual_seed(0)

@@ -1,10 +1,9 @@
-"""examples/mode_collapse.py: the report's extra budgets (--also) and its one-line errors."""
+"""examples/mode_collapse.py (with gans/reports/mode_collapse.py): the report's extra budgets
+(--also) and its one-line errors."""
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import importlib.util
 
 import numpy as np
 import pytest
@@ -56,9 +55,7 @@ def test_also_adds_a_section_per_budget_and_trains_each_config_once(tmp_path):
 
 
 def test_sample_profile_places_samples_by_their_distance_to_the_modes():
-    spec = importlib.util.spec_from_file_location("mode_collapse_script", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    from gans.reports import mode_collapse as report
     from gans.theory import TOY_DATASETS
 
     make_centres, std, _ = TOY_DATASETS["grid"]
@@ -67,7 +64,7 @@ def test_sample_profile_places_samples_by_their_distance_to_the_modes():
     on = c[:6]
     off = c[6:8] + np.array([2 * std, 0.0])
     between = (c[:2] + c[1:3]) / 2
-    near, far, rms = script.sample_profile(np.concatenate([on, off, between]), "grid")
+    near, far, rms = report.sample_profile(np.concatenate([on, off, between]), "grid")
     assert near == pytest.approx(0.8) and far == pytest.approx(0.2)
     # per-axis rms of the 8 near ones: sqrt(mean(d^2) / 2) = sqrt(2 * 4 / 8 / 2)
     assert rms == pytest.approx(np.sqrt(0.5))

@@ -14,7 +14,7 @@ import pytest
 
 import minigrad
 from minigrad import Tensor, nn
-from gans.wgan_gp import gradient_penalty
+from gans.penalties import gradient_penalty
 
 try:
     import torch

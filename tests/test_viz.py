@@ -85,7 +85,7 @@ def test_text_tree():
 
 
 def test_gradient_penalty_graph_shares_parameter_leaves():
-    from gans.wgan_gp import gradient_penalty
+    from gans.penalties import gradient_penalty
 
     minigrad.manual_seed(0)
     D = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))

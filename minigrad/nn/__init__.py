@@ -17,7 +17,8 @@ from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNo
                                 Linear, LogSoftmax, MSELoss, NLLLoss, ReflectionPad2d, ReLU,
                                 Sigmoid, Softmax, Softplus, SyncBatchNorm, Tanh, Unflatten,
                                 Upsample, ZeroPad2d)
-from minigrad.nn.module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from minigrad.nn.containers import ModuleDict, ModuleList, Sequential
+from minigrad.nn.module import Module, Parameter
 from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
 
 __all__ = [

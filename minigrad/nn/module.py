@@ -1,5 +1,5 @@
-"""``Module`` and ``Parameter``, with PyTorch's semantics; ``Sequential``, ``ModuleList``,
-``ModuleDict``.
+"""``Module`` and ``Parameter``, with PyTorch's semantics (the containers ``Sequential``,
+``ModuleList`` and ``ModuleDict`` are in :mod:`minigrad.nn.containers`, re-exported here).
 
 A Module owns three ordered registries, filled by ``__setattr__``::
 
@@ -23,118 +23,18 @@ is only in a registry.
 from __future__ import annotations
 
 import collections
-import weakref
 from collections import OrderedDict
 from typing import Callable, Iterator
 
 import numpy as np
 
 from minigrad import backend
+from minigrad.nn.parameter import Parameter, _rebuild_parameter  # noqa: F401 (old pickles)
+from minigrad.nn.registry import RemovableHandle, _Registry, _rebuild_registry  # noqa: F401
 from minigrad.tensor import Tensor
 
 
-class Parameter(Tensor):
-    """A Tensor that is a module parameter: a leaf that requires grad by default.
-
-    Assigning one as a Module attribute registers it. ``Parameter(t)`` shares ``t``'s array.
-    """
-
-    __slots__ = ()
-
-    def __init__(self, data=None, requires_grad=True):
-        if data is None:
-            data = np.empty((0,), dtype=np.float32)
-        if isinstance(data, Tensor):
-            if data._ctx is not None:
-                raise ValueError("Parameter(): expected a leaf tensor; got the result of an "
-                                 f"op ({type(data._ctx).__name__}): pass t.detach()")
-            data = data.data
-        super().__init__(data, requires_grad=requires_grad)
-
-    def __repr__(self):
-        return "Parameter containing:\n" + super().__repr__()
-
-    def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
-
-
-def _rebuild_parameter(data, requires_grad, grad):
-    p = Parameter(data, requires_grad)
-    p.grad = grad
-    return p
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_pre_hook``: ``handle.remove()`` unregisters the hook (a
-    second ``remove()`` does nothing); also a context manager that removes it on exit."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self.hooks_dict_ref = weakref.ref(hooks)
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        hooks = self.hooks_dict_ref()
-        if hooks is not None:
-            hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 _IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
-class _Registry(dict):
-    """An ordered name -> value dict that mirrors every entry into its module's ``__dict__``
-    (so attribute lookups skip ``__getattr__``) and keeps the mirror in sync on changes."""
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner):
-        super().__init__()
-        self._owner = owner
-
-    def __setitem__(self, key, value):
-        super().__setitem__(key, value)
-        owner = getattr(self, "_owner", None)  # unset while being unpickled
-        if owner is not None:
-            owner.__dict__[key] = value
-
-    def __delitem__(self, key):
-        super().__delitem__(key)
-        owner = getattr(self, "_owner", None)
-        if owner is not None:
-            owner.__dict__.pop(key, None)
-
-    def pop(self, key, *default):
-        if key in self:
-            value = super().__getitem__(key)
-            self.__delitem__(key)
-            return value
-        return super().pop(key, *default)
-
-    def update(self, *args, **kw):
-        for k, v in dict(*args, **kw).items():
-            self[k] = v
-
-    def __reduce_ex__(self, protocol):
-        return (_rebuild_registry, (self._owner, list(self.items())))
-
-    def __copy__(self):
-        raise TypeError("copying a module registry on its own is not supported: copy the Module")
-
-
-def _rebuild_registry(owner, items):
-    r = _Registry(owner)
-    for k, v in items:
-        r[k] = v
-    return r
 
 
 def _addindent(text, n):
@@ -576,190 +476,8 @@ class Module:
         return main + ")"
 
 
-# ============================================================================ containers
-class Sequential(Module):
-    """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
-
-    Built from modules (named "0", "1", ...) or from one OrderedDict of name -> module.
-    Supports indexing (a slice gives a Sequential), ``len``, iteration and ``append``.
-    """
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)):
-            for name, m in args[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def _index(self, idx):
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of "
-                             f"length {n}")
-        return idx % n
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(idx)]
-
-    def __setitem__(self, idx, module):
-        key = list(self._modules.keys())[self._index(idx)]
-        self.add_module(key, module)
-
-    def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for key in list(self._modules.keys())[idx]:
-                del self._modules[key]
-        else:
-            del self._modules[list(self._modules.keys())[self._index(idx)]]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> "Sequential":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "Sequential":
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> "Sequential":
-        mods = list(self._modules.values())
-        n = len(mods)
-        if not -n <= index <= n:
-            raise IndexError(f"index {index} is out of range")
-        mods.insert(index % (n + 1) if index < 0 else index, module)
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-        return self
-
-
-class ModuleList(Module):
-    """A list of modules, registered as children "0", "1", ... (no forward of its own)."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _index(self, idx):
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return idx % n
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return type(self)(list(self._modules.values())[idx])
-        return self._modules[str(self._index(idx))]
-
-    def __setitem__(self, idx, module):
-        self.add_module(str(self._index(idx)), module)
-
-    def __delitem__(self, idx):
-        mods = list(self._modules.values())
-        del mods[idx]
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __iadd__(self, modules):
-        return self.extend(modules)
-
-    def append(self, module: Module) -> "ModuleList":
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> "ModuleList":
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward(): iterate over it instead")
-
-
-class ModuleDict(Module):
-    """An ordered dict of named modules, registered as children under their keys."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
-
-    def __delitem__(self, key):
-        del self._modules[key]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
-
-    def pop(self, key):
-        m = self._modules[key]
-        del self._modules[key]
-        return m
-
-    def clear(self):
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-
-    def update(self, modules):
-        items = modules.items() if hasattr(modules, "items") else modules
-        for k, m in items:
-            self[k] = m
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleDict has no forward(): index it instead")
-
+# The containers live in minigrad/nn/containers.py (they subclass Module); re-exported here so
+# ``from minigrad.nn.module import Sequential`` keeps working.
+from minigrad.nn.containers import ModuleDict, ModuleList, Sequential  # noqa: E402
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "RemovableHandle"]
