@@ -257,34 +257,15 @@ def capture_probes():
 
 
 def kernel_counts(steps=10):
-    import numpy as np
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
+    """Kernels per DCGAN-28 step in each framework (benchmarks.gpu_kernels has every case)."""
+    from benchmarks.gpu_kernels import _count
     from benchmarks.suite import step_case
 
-    out = {}
     mg, th = step_case("dcgan", batch=64)("cuda")
-    import minigrad
-
-    def sync():
-        minigrad.cuda.synchronize()
-        torch.cuda.synchronize()
+    out = {}
     for name, fn in (("minigrad", mg), ("torch", th)):
-        for _ in range(3):
-            fn()
-        sync()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            for _ in range(steps):
-                fn()
-            sync()
-        names = Counter()
-        for e in prof.events():
-            if e.device_type == torch.autograd.DeviceType.CUDA and not e.name.startswith("Mem"):
-                names[e.name] += 1
-        total = sum(names.values())
-        out[name] = {"kernels_per_step": total / steps,
-                     "top": [(n[:80], c / steps) for n, c in names.most_common(25)]}
+        per_step, top = _count(fn, steps)
+        out[name] = {"kernels_per_step": per_step, "top": top}
     return out
 
 

@@ -93,8 +93,10 @@ _IM2COL_HWC = _conv_kernel("minigrad_im2col_hwc", "const T* __restrict__ x, T* _
 # are needed. (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
 # 0 <= oh < OH, 0 <= ow < OW. Contributions are added in increasing (i, j) order starting from
 # 0, the order of the reference's loop, so the float sums are bitwise the reference's.
-_COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T* __restrict__ x",
-                           r"""
+def _gather(source: str, entry: str) -> str:
+    """The body of an adjoint as a gather: pixel idx = x[n, c, h, w] sums ``source[entry]``
+    over the windows (i, j) -> output position (oh, ow) that copied it."""
+    return r"""
         const int w = idx % W;
         const int h = (idx / W) % H;
         const int c = (idx / (W * H)) % C;
@@ -112,11 +114,15 @@ _COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T
                 if (ws % SW != 0) continue;
                 const int ow = ws / SW;
                 if (ow >= OW) continue;
-                acc += cols[((n * OH + oh) * OW + ow) * kkc + (i * KW + j) * C + c];
+                acc += """ + f"{source}[{entry}];" + r"""
             }
         }
         x[idx] = acc;
-""")
+"""
+
+
+_COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T* __restrict__ x",
+                           _gather("cols", "((n * OH + oh) * OW + ow) * kkc + (i * KW + j) * C + c"))
 
 # unfold_hwc: im2col_hwc per image, transposed (the thin layers' layout): one thread per
 # element of u (N, KH*KW*C, OH*OW), in memory order:
@@ -140,30 +146,8 @@ _UNFOLD_HWC = _conv_kernel("minigrad_unfold_hwc", "const T* __restrict__ x, T* _
 # the entries of u that copied it, in increasing (i, j) order from 0 (the reference's order,
 # so bitwise equal to it).
 _FOLD_HWC = _conv_kernel("minigrad_fold_hwc", "const T* __restrict__ u, T* __restrict__ x",
-                         r"""
-        const int w = idx % W;
-        const int h = (idx / W) % H;
-        const int c = (idx / (W * H)) % C;
-        const int n = idx / (W * H * C);
-        const T* un = u + (long long)n * kkc * OH * OW;
-        T acc = (T)0;
-        for (int i = 0; i < KH; ++i) {
-            const int hs = h + PH - i * DH;
-            if (hs < 0) break;
-            if (hs % SH != 0) continue;
-            const int oh = hs / SH;
-            if (oh >= OH) continue;
-            for (int j = 0; j < KW; ++j) {
-                const int ws = w + PW - j * DW;
-                if (ws < 0) break;
-                if (ws % SW != 0) continue;
-                const int ow = ws / SW;
-                if (ow >= OW) continue;
-                acc += un[((i * KW + j) * C + c) * (OH * OW) + oh * OW + ow];
-            }
-        }
-        x[idx] = acc;
-""")
+                         _gather("u", "(((long long)n * kkc + (i * KW + j) * C + c) * OH + oh) "
+                                      "* OW + ow"))
 
 # ---------------------------------------------------------------------------- batch norm
 # One block per channel (grid-stride over channels, so any launch shape is correct): the

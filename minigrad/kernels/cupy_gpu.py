@@ -121,27 +121,58 @@ def _i32(*values):
 
 
 # --------------------------------------------------------------------------- im2col / col2im
-def im2col_hwc(x, kh, kw, stride, padding, dilation):
-    """CUDA im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
+# Four kernels, one shape of glue: geometry from the image's (N, C, H, W), one thread per
+# element of the output, the reference where the fast path does not apply.
 
-    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
-    """
+def _unfolding(name, x, kh, kw, stride, padding, dilation, out_shape):
+    """im2col_hwc / unfold_hwc: x (N, C, H, W) -> ``out_shape(n, c, oh, ow)``, x's dtype."""
     if not _fast(x) or x.ndim != 4:
-        return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
+        return getattr(ref, name)(x, kh, kw, stride, padding, dilation)
     n, c, h, w = x.shape
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
     total = n * oh * ow * kh * kw * c
     if total >= _INT32_LIMIT:
-        return ref.im2col_hwc(x, kh, kw, stride, padding, dilation)
+        return getattr(ref, name)(x, kh, kw, stride, padding, dilation)
     cp = _cupy()
     with _device_scope(x):
-        cols = cp.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+        out = cp.empty(out_shape(n, c, oh, ow), dtype=x.dtype)
         if total:
-            _launch(_raw_kernel("im2col_hwc", x.dtype), total,
-                    (cp.ascontiguousarray(x), cols)
+            _launch(_raw_kernel(name, x.dtype), total, (cp.ascontiguousarray(x), out)
                     + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
-    return cols
+    return out
+
+
+def _folding(name, a, x_shape, kh, kw, stride, padding, dilation, a_shape):
+    """col2im_hwc / fold_hwc (gathers, no atomics): ``a`` of ``a_shape(n, c, oh, ow)`` ->
+    x (N, C, H, W), a's dtype."""
+    if not _fast(a) or a.ndim != len(a_shape(1, 1, 1, 1)):
+        return getattr(ref, name)(a, x_shape, kh, kw, stride, padding, dilation)
+    n, c, h, w = (int(s) for s in x_shape)
+    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
+        h, w, kh, kw, stride, padding, dilation)
+    what = "cols" if name == "col2im_hwc" else "u"
+    if a.shape != a_shape(n, c, oh, ow):
+        raise ValueError(f"{what} has shape {a.shape}, expected {a_shape(n, c, oh, ow)}")
+    total = n * c * h * w
+    if total >= _INT32_LIMIT or a.size >= _INT32_LIMIT:
+        return getattr(ref, name)(a, x_shape, kh, kw, stride, padding, dilation)
+    cp = _cupy()
+    with _device_scope(a):
+        x = cp.empty((n, c, h, w), dtype=a.dtype)
+        if total:
+            _launch(_raw_kernel(name, a.dtype), total, (cp.ascontiguousarray(a), x)
+                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
+    return x
+
+
+def im2col_hwc(x, kh, kw, stride, padding, dilation):
+    """CUDA im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
+
+    x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
+    """
+    return _unfolding("im2col_hwc", x, kh, kw, stride, padding, dilation,
+                      lambda n, c, oh, ow: (n * oh * ow, kh * kw * c))
 
 
 def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
@@ -149,24 +180,8 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
 
     cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
     """
-    if not _fast(cols) or cols.ndim != 2:
-        return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
-    n, c, h, w = (int(s) for s in x_shape)
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
-        h, w, kh, kw, stride, padding, dilation)
-    if cols.shape != (n * oh * ow, kh * kw * c):
-        raise ValueError(f"cols has shape {cols.shape}, expected {(n * oh * ow, kh * kw * c)}")
-    total = n * c * h * w
-    if total >= _INT32_LIMIT:
-        return ref.col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)
-    cp = _cupy()
-    with _device_scope(cols):
-        x = cp.empty((n, c, h, w), dtype=cols.dtype)
-        if total:
-            _launch(_raw_kernel("col2im_hwc", cols.dtype), total,
-                    (cp.ascontiguousarray(cols), x)
-                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
-    return x
+    return _folding("col2im_hwc", cols, x_shape, kh, kw, stride, padding, dilation,
+                    lambda n, c, oh, ow: (n * oh * ow, kh * kw * c))
 
 
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
@@ -175,22 +190,8 @@ def unfold_hwc(x, kh, kw, stride, padding, dilation):
 
     x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
     """
-    if not _fast(x) or x.ndim != 4:
-        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
-    n, c, h, w = x.shape
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
-        h, w, kh, kw, stride, padding, dilation)
-    total = n * oh * ow * kh * kw * c
-    if total >= _INT32_LIMIT:
-        return ref.unfold_hwc(x, kh, kw, stride, padding, dilation)
-    cp = _cupy()
-    with _device_scope(x):
-        u = cp.empty((n, kh * kw * c, oh * ow), dtype=x.dtype)
-        if total:
-            _launch(_raw_kernel("unfold_hwc", x.dtype), total,
-                    (cp.ascontiguousarray(x), u)
-                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
-    return u
+    return _unfolding("unfold_hwc", x, kh, kw, stride, padding, dilation,
+                      lambda n, c, oh, ow: (n, kh * kw * c, oh * ow))
 
 
 def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
@@ -198,24 +199,8 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
 
     u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
     """
-    if not _fast(u) or u.ndim != 3:
-        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
-    n, c, h, w = (int(s) for s in x_shape)
-    (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
-        h, w, kh, kw, stride, padding, dilation)
-    if u.shape != (n, kh * kw * c, oh * ow):
-        raise ValueError(f"u has shape {u.shape}, expected {(n, kh * kw * c, oh * ow)}")
-    total = n * c * h * w
-    if total >= _INT32_LIMIT or u.size >= _INT32_LIMIT:
-        return ref.fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)
-    cp = _cupy()
-    with _device_scope(u):
-        x = cp.empty((n, c, h, w), dtype=u.dtype)
-        if total:
-            _launch(_raw_kernel("fold_hwc", u.dtype), total,
-                    (cp.ascontiguousarray(u), x)
-                    + _i32(total, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow))
-    return x
+    return _folding("fold_hwc", u, x_shape, kh, kw, stride, padding, dilation,
+                    lambda n, c, oh, ow: (n, kh * kw * c, oh * ow))
 
 
 # ------------------------------------------------------------------------------- batch norm
