@@ -5,7 +5,7 @@
 For the MLP GAN (the lecture's networks, batch 100) and DCGAN-28 (batch 64, and each extra
 ``--batches``), it builds one minigrad model and its PyTorch twin (``benchmarks.suite``'s step
 cases: same networks, weights and data), then times, in turns within one process, a step of:
-minigrad eager (``model.train_step``), minigrad replayed (``minigrad.cuda.GraphedStep``: two
+minigrad eager (``model.train_step``), minigrad replayed (``minigrad.graphs.GraphedStep``: two
 eager warm-up steps, one capture, then replays) and PyTorch eager. Each time is the median of
 ``--repeats`` runs of ``--steps`` steps, the GPU synchronised before and after. Writes
 DIR/gpu_graphs.json and .md. The GPU issue's target: the replayed DCGAN-28 and MLP GAN steps
@@ -54,7 +54,7 @@ def measure(name, model_name, batch, steps=50, repeats=5, config=None):
     said = []
     graphed_model = gans.get_model(model_name)(cfg, device="cuda")
     graphed_model.load_state_dict(model.state_dict())
-    graphed = minigrad.cuda.GraphedStep(graphed_model, warmup=2, say=said.append)
+    graphed = minigrad.graphs.GraphedStep(graphed_model, warmup=2, say=said.append)
 
     def sync():
         minigrad.cuda.synchronize()

@@ -611,7 +611,7 @@ def _graphed_step(model, cuda_graph: bool, world: int, say):
         say("--cuda-graph: data-parallel training reduces gradients between backward and the "
             "update, which a recorded step would skip; training eagerly")
         return None
-    return minigrad.cuda.GraphedStep(model, say=say)
+    return minigrad.graphs.GraphedStep(model, say=say)
 
 
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
@@ -640,7 +640,7 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     SIGINT/SIGTERM save a checkpoint at the current step and raise :class:`TrainingInterrupted`.
 
     ``cuda_graph``: after two eager steps, record a step as a CUDA graph and replay it for
-    every later step of the same shape (:class:`minigrad.cuda.GraphedStep`): the same numbers,
+    every later step of the same shape (:class:`minigrad.graphs.GraphedStep`): the same numbers,
     one launch per step instead of hundreds. Where that cannot be done (no GPU, several
     processes, a step that cannot be recorded) one line says why and the run trains eagerly.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import backend
+from minigrad.kernels import cuda_random
 from minigrad.tensor import Tensor
 
 
@@ -49,7 +50,11 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
 def _random(kind, size, dtype, device, requires_grad):
     dev = _dev(device)
     dtype = np.dtype(dtype or np.float32)
-    gen = backend.rng(dev)
+    if dev.type == "cuda":  # counter on the device: capturable, replays draw fresh numbers
+        dev.xp  # noqa: B018 - a clear error when CUDA is unavailable
+        gen = cuda_random.generator(dev)
+    else:
+        gen = backend.rng(dev)
     shape = _shape(size)
     arr = gen.standard_normal(shape, dtype=dtype) if kind == "normal" else \
         gen.random(shape, dtype=dtype)

@@ -1,4 +1,4 @@
-"""CUDA graphs (minigrad/backend/graphs.py) and what capture relies on.
+"""CUDA graphs (minigrad/graphs.py, minigrad/backend/graphs.py) and what capture relies on.
 
 Without a GPU: the GEMM plan that the captured matrix products hand to cuBLAS, checked by
 running it as column-major strided-batched GEMMs written in NumPy; the clear errors and the
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import minigrad
-from minigrad.backend import graphs
+from minigrad import graphs
 from minigrad.kernels import cupy_gpu
 
 _backend_cuda = importlib.import_module("minigrad.backend.cuda")
@@ -91,7 +91,7 @@ def test_without_a_gpu_capture_says_why_and_steps_run_eagerly():
         with graphs.graph(graphs.CUDAGraph()):
             pass
     assert graphs.capturing() is None
-    with pytest.raises(RuntimeError, match="inside minigrad.cuda.graph"):
+    with pytest.raises(RuntimeError, match="inside minigrad.graphs.graph"):
         graphs.on_replay(lambda: None)
     with pytest.raises(RuntimeError, match="nothing was captured"):
         graphs.CUDAGraph().replay()
@@ -248,7 +248,7 @@ def test_gpu_modules_reach_cupy_through_the_backend_module():
     """``minigrad.backend.cuda`` the attribute is the namespace object (no ``cupy``): modules
     imported after minigrad.backend must take the module itself (a GPU run caught two that
     did not)."""
-    from minigrad.backend import cuda_random
+    from minigrad.kernels import cuda_random
     from minigrad.distributed import backends
 
     for module in (cuda_random, backends):

@@ -113,11 +113,6 @@ class _Cuda:
         """Why ``is_available()`` is False ('' when it is True), e.g. for a test's skip reason."""
         return _cuda.unavailable_reason()
 
-    # CUDA graphs (minigrad.backend.graphs): capture a step once, replay it with one launch
-    from minigrad.backend.graphs import CUDAGraph, GraphedStep  # noqa: E402
-    from minigrad.backend.graphs import graph as _graph  # noqa: E402
-    graph = staticmethod(_graph)
-
     @staticmethod
     def synchronize():
         if _cuda.is_available():
@@ -126,27 +121,19 @@ class _Cuda:
 
 cuda = _Cuda()
 
-# Random numbers: one numpy Generator for the CPU, a counter-based generator per GPU
-# (minigrad.backend.cuda_random), reseeded together by manual_seed.
+# Random numbers: one numpy Generator for the CPU; on a GPU, CuPy's for the samplers it serves
+# (nn.init) and minigrad's counter-based one for randn/rand (minigrad.kernels.cuda_random),
+# which reads the seed manual_seed records here.
 _rng = np.random.default_rng()
-_cuda_rngs = {}      # device index -> CudaGenerator, made on first use
-_cuda_seed = None    # the seed of the last manual_seed (None: OS entropy)
+cuda_seed = None    # the seed of the last manual_seed (None: OS entropy)
+seed_epoch = 0      # how many times manual_seed was called (the GPU generators reseed on a change)
 
 
 def rng(dev=CPU):
-    """The random generator for ``dev``: minigrad's numpy Generator, or the device's
-    :class:`~minigrad.backend.cuda_random.CudaGenerator` (Philox, counter on the device)."""
+    """The random generator for ``dev``: minigrad's numpy Generator, or ``cupy.random``."""
     dev = Device(dev)
     if dev.type == "cuda":
-        dev.xp  # noqa: B018 - raises a clear error when CUDA is unavailable
-        index = dev.index or 0
-        gen = _cuda_rngs.get(index)
-        if gen is None:
-            from minigrad.backend.cuda_random import CudaGenerator
-
-            seed = None if _cuda_seed is None else _cuda_seed + index
-            gen = _cuda_rngs[index] = CudaGenerator(index, seed)
-        return gen
+        return dev.xp.random  # dev.xp raises a clear error when CUDA is unavailable
     return _rng
 
 
@@ -160,11 +147,10 @@ def set_rng_state(state: dict) -> None:
 
 
 def manual_seed(seed: int) -> None:
-    """Make runs reproducible: reseeds minigrad's numpy generator and, if present, the GPUs'
-    (minigrad's counter-based one, and CuPy's for the samplers it serves)."""
-    global _rng, _cuda_seed
+    """Make runs reproducible: reseeds minigrad's numpy generator, the GPUs' counter-based
+    ones (minigrad.kernels.cuda_random) and, if present, CuPy's."""
+    global _rng, cuda_seed, seed_epoch
     _rng = np.random.default_rng(seed)
-    _cuda_seed = int(seed)
-    _cuda_rngs.clear()
+    cuda_seed, seed_epoch = int(seed), seed_epoch + 1
     if _cuda.is_available():
         _cuda.cupy.random.seed(seed)

@@ -1,4 +1,8 @@
-"""CUDA graphs: record a step's GPU work once, replay it with one launch.
+"""CUDA graphs, the mechanism: capture state, :class:`CUDAGraph` and the recording context.
+The user API is :mod:`minigrad.graphs` (``graph``, ``CUDAGraph``, ``GraphedStep``); the kernels
+ask :func:`capturing` here whether they are being recorded.
+
+CUDA graphs: record a step's GPU work once, replay it with one launch.
 
 A training step on a small network is bound by the host: every op is a Python call and a
 kernel launch of a few microseconds, hundreds per step. Stream capture records the launches a
@@ -6,8 +10,8 @@ piece of code makes (nothing runs while recording) into a graph; a replay then l
 them at once, with the same arguments and the same memory. That is ``torch.cuda.graph`` and
 ``make_graphed_callables``, and tinygrad's TinyJit; here::
 
-    g = minigrad.cuda.CUDAGraph()
-    with minigrad.cuda.graph(g):            # recorded, not run
+    g = minigrad.graphs.CUDAGraph()
+    with minigrad.graphs.graph(g):          # recorded, not run
         loss = step(static_x)               # static_x: a tensor the caller refills
     for x in batches:
         static_x.data[...] = x.data         # new input, same memory
@@ -56,7 +60,7 @@ def on_replay(hook) -> None:
     capture."""
     graph = capturing()
     if graph is None:
-        raise RuntimeError("on_replay() is for code running inside minigrad.cuda.graph(...)")
+        raise RuntimeError("on_replay() is for code running inside minigrad.graphs.graph(...)")
     graph._hooks.append(hook)
 
 
@@ -118,23 +122,24 @@ def _cupy():
 
 
 @contextlib.contextmanager
-def graph(g: CUDAGraph):
+def graph(g: CUDAGraph, prepare=()):
     """Record the GPU work of the block into ``g`` (nothing runs until ``g.replay()``).
 
     The block runs on a stream of its own with a memory pool of its own; cuBLAS's handle is
-    bound to that stream for the capture (and back to the default stream after)."""
+    bound to that stream for the capture (and back to the default stream after). Each
+    ``prepare()`` runs first, outside the capture (``minigrad.graphs.graph`` passes the
+    kernels' preparation: loading cuBLAS, compiling what only a capture launches)."""
     cp, cublas = _cupy(), _cuda().cublas()
     if capturing() is not None:
-        raise RuntimeError("minigrad.cuda.graph: a capture is already in progress")
+        raise RuntimeError("minigrad.graphs.graph: a capture is already in progress")
     # NOTE: a blocking stream, so that replays are ordered with the eager work of the legacy
     # default stream (the input copies before, the logging after) without explicit events.
     g._stream = cp.cuda.Stream(non_blocking=False)
     g._pool = cp.cuda.MemoryPool()
     g._hooks, g._keep = [], []
     cp.cuda.get_current_stream().synchronize()  # what was queued before is not part of it
-    from minigrad.kernels import cupy_gpu
-
-    cupy_gpu.prepare_capture()  # what the captured products need, found outside the capture
+    for fn in prepare:
+        fn()
     handle = cp.cuda.device.get_cublas_handle()
     cublas.setStream(handle, g._stream.ptr)
     _local.graph = g
@@ -153,78 +158,3 @@ def graph(g: CUDAGraph):
     finally:
         _local.graph = None
         cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
-
-
-def _copy(value):
-    """A tensor's copy (new memory, no graph); anything else as it is."""
-    from minigrad.tensor import Tensor
-
-    if isinstance(value, Tensor):
-        return Tensor._wrap(value.data.copy(), False, None)
-    return value
-
-
-class GraphedStep:
-    """A model's ``train_step`` recorded once and replayed (``fit(cuda_graph=True)``).
-
-    The first ``warmup`` calls run eagerly (they make the optimizer state and compile the
-    kernels); the next call copies its batch into static tensors and records the step; every
-    call then copies its batch in and replays. Each ``update_g`` (and each batch shape, e.g. a
-    short last batch) gets its own graph. Where a step cannot be captured (no GPU, or the
-    capture fails), ``fallback`` holds the reason, ``say`` is told it in one line, and every
-    call runs eagerly.
-    """
-
-    def __init__(self, model, warmup: int = 2, say=print):
-        self.model, self.warmup, self.say = model, warmup, say
-        self.graphs = {}  # (update_g, shapes) -> (graph, static inputs, static outputs)
-        self.fallback = None
-        self.fallback_traceback = None
-        self.eager_calls = 0
-        if model.device.type != "cuda":
-            self._fall_back(f"capture needs a CUDA device (the model is on {model.device})")
-
-    def _fall_back(self, reason):
-        self.fallback = reason
-        self.say(f"--cuda-graph: {reason}; training eagerly")
-
-    def __call__(self, *batch, update_g=True):
-        if self.fallback is not None or self.eager_calls < self.warmup:
-            self.eager_calls += 1
-            return self.model.train_step(*batch, update_g=update_g)
-        key = (update_g,) + tuple(tuple(t.shape) for t in batch)
-        entry = self.graphs.get(key)
-        if entry is None:
-            entry = self._capture(batch, update_g)
-            if entry is None:
-                return self.model.train_step(*batch, update_g=update_g)
-            self.graphs[key] = entry
-        g, static_in, static_out = entry
-        for s, t in zip(static_in, batch):
-            s.data[...] = t.data
-        g.replay()
-        # the replay overwrites its outputs: hand out copies the caller may keep
-        return {k: _copy(v) for k, v in static_out.items()}
-
-    def _capture(self, batch, update_g):
-        static_in = [_copy(t) for t in batch]
-        g = CUDAGraph()
-        try:
-            for opt in self.model.optims.values():
-                opt._prepare_capture()
-            with graph(g):
-                static_out = self.model.train_step(*static_in, update_g=update_g)
-        except Exception as e:  # anything that cannot be recorded: say why, train eagerly
-            import traceback
-
-            for net in self.model.nets.values():  # the capture's gradients are never computed
-                for p in net.parameters():
-                    p.grad = None
-            self.fallback_traceback = traceback.format_exc()
-            where = next((f"{frame.filename.split('/')[-1]}:{frame.lineno}" for frame in
-                          reversed(traceback.extract_tb(e.__traceback__))
-                          if "/minigrad/" in frame.filename or "/gans/" in frame.filename), "")
-            self._fall_back(f"the step could not be captured ({type(e).__name__}: {e}"
-                            + (f", at {where}" if where else "") + ")")
-            return None
-        return g, static_in, static_out

@@ -1,7 +1,7 @@
 """minigrad's random generator on a CUDA device: counter-based, its counter in device memory.
 
-``minigrad.randn``/``rand`` (and Dropout) on a GPU draw from :class:`CudaGenerator`, not from
-cuRAND: Philox4x32-10 (the kernels ``philox_fill``/``philox_advance`` of
+``minigrad.randn``/``rand`` (and Dropout) on a GPU draw from :func:`generator`'s
+:class:`CudaGenerator`, not from cuRAND: Philox4x32-10 (the kernels ``philox_fill``/``philox_advance`` of
 :mod:`minigrad.kernels`), keyed by the seed, with a 64-bit counter that lives on the device.
 A draw reads the counter and a one-thread kernel moves it on, so the host never sends a value
 that a captured CUDA graph would freeze: a graph replay draws fresh numbers exactly as the
@@ -9,7 +9,8 @@ eager step would have (cuRAND refuses to run inside a stream capture at all). Th
 depend on the launch shape, and ``manual_seed`` makes them reproducible.
 
 Other samplers (``uniform``, ``normal``, ``integers``... as called by ``nn.init`` and spectral
-norm at construction time) are CuPy's ``cupy.random``, reseeded by ``manual_seed`` too.
+norm at construction time) are CuPy's ``cupy.random`` (``minigrad.backend.rng``), reseeded by
+``manual_seed`` too.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class CudaGenerator:
         return self._ctr
 
     def _draw(self, size, dtype, normal):
-        from minigrad import kernels
+        from minigrad import kernels  # the package, for the registry's choice of back end
 
         cp = _cuda.cupy
         dtype = np.dtype(dtype)
@@ -82,3 +83,20 @@ class CudaGenerator:
 
     def __getattr__(self, name):  # uniform, normal, integers, randint...: CuPy's
         return getattr(_cuda.cupy.random, name)
+
+
+_generators = {}  # device index -> (manual_seed count it was made at, CudaGenerator)
+
+
+def generator(dev) -> CudaGenerator:
+    """The counter-based generator of CUDA device ``dev`` (a Device), made on first use and
+    remade after each ``minigrad.manual_seed`` (seeded with that seed plus the device index)."""
+    from minigrad import backend
+
+    index = dev.index or 0
+    epoch, gen = _generators.get(index, (None, None))
+    if gen is None or epoch != backend.seed_epoch:
+        seed = None if backend.cuda_seed is None else backend.cuda_seed + index
+        gen = CudaGenerator(index, seed)
+        _generators[index] = (backend.seed_epoch, gen)
+    return gen
