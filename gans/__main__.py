@@ -24,6 +24,9 @@ def build_parser(config_cls=None):
 
 def dispatch(argv):
     """Parse ``argv`` and run the command; errors propagate as exceptions (see main)."""
+    from minigrad.backend import tune
+
+    tune()  # BLAS and allocator (minigrad/backend/tuning.py): an entry point's choice
     args = _parser.parse(argv, _commands())
     return args.func(args)
 

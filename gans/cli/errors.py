@@ -125,6 +125,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def script_parser(doc: str) -> ArgumentParser:
     """The parser of an example script: :class:`ArgumentParser` showing ``doc`` in --help, and
-    :func:`install` done, so that the script's errors print one line too."""
+    :func:`install` done, so that the script's errors print one line too. Being the scripts'
+    entry, it also tunes the BLAS and the allocator (``minigrad.backend.tune``)."""
+    from minigrad.backend import tune
+
     install()
+    tune()
     return ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.backend import cuda as _cuda
+from minigrad.backend.tuning import tune, tuning_report  # noqa: F401
 
 
 class Device:
