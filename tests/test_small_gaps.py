@@ -30,3 +30,20 @@ def test_grad_of_a_non_scalar_suggests_sum_as_backward_does():
         minigrad.grad(x * 2, x)
     with pytest.raises(RuntimeError, match=r"call \.sum\(\) or \.mean\(\) first"):
         (x * 2).backward()
+
+
+def test_the_example_takes_the_max_steps_its_complete_run_message_suggests():
+    """fit() says of a finished run: "give a larger --epochs (or --max-steps)"."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, str(root / "examples" / "vanilla_gan_mnist.py"),
+                          "--max-steps", "0"], capture_output=True, text=True, cwd=root,
+                         timeout=120)
+    assert res.returncode == 2 and "argument --max-steps: invalid value '0'" in res.stderr
+
+
+def test_passing_tests_leave_no_temporary_files(pytestconfig):
+    assert pytestconfig.getini("tmp_path_retention_policy") == "failed"
