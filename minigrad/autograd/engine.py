@@ -69,7 +69,7 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
     order = _topo_order(roots)
     grads, keep = {}, {}  # id(t) -> its gradient so far; id(t) -> t, so that ids stay unique
     for r, g in zip(roots, root_grads):
-        grads[id(r)] = _add(grads[id(r)], g, False) if id(r) in grads else g
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
         keep[id(r)] = r
     # Without create_graph the sums of fan-in are taken on the raw arrays (no graph records them
     # either way; this skips an op's dispatch). detect_anomaly() keeps the op, to check the sums.
@@ -111,8 +111,13 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
                 if prev is None:
                     grads[k] = gx
                     keep[k] = t
+                elif raw_sums:  # see raw_sums above
+                    total = prev.data + gx.data
+                    if type(total) is not type(td):  # 0-d arrays add up to a numpy scalar
+                        total = gx.xp.asarray(total)
+                    grads[k] = gx._wrap(total, False, None)
                 else:
-                    grads[k] = _add(prev, gx, raw_sums)
+                    grads[k] = prev + gx
     finally:
         _grad_enabled.reset(token)
         for node, mask in masks.items():
@@ -143,16 +148,6 @@ def _conform(node, gx, t):
         raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                            f"{gx.data.shape} for an input of shape {t.data.shape}")
     return gx.to(dtype=t.data.dtype)
-
-
-def _add(a, b, raw):
-    """``a + b`` for two gradients; ``raw`` adds the arrays with no op dispatch (no graph)."""
-    if not raw:
-        return a + b
-    total = a.data + b.data
-    if type(total) is not type(b.data):  # 0-d arrays add up to a numpy scalar
-        total = b.xp.asarray(total)
-    return b._wrap(total, False, None)
 
 
 def _store_in_leaves(grads, root_grads, create_graph):
