@@ -36,7 +36,6 @@ import sys
 import time
 from pathlib import Path
 
-import minigrad  # noqa: F401  (before NumPy and torch: it picks OpenBLAS's kernels)
 
 
 def _set_threads(n):
@@ -193,6 +192,8 @@ def run(device, quick, threads, out, separate=None, processes=3, batch=None):
     stem.with_suffix(".md").write_text(markdown(result))
     chart(result, stem.with_suffix(".png"))
     print(f"wrote {stem}.json, .md, .png")
+    if result["machine"].get("loaded"):
+        print(f"WARNING: {machine.load_note(result['machine'])}", file=sys.stderr)
     return result
 
 
@@ -204,11 +205,14 @@ def _row(name, group, t_mg, t_th, method):
 
 
 def markdown(result):
-    from benchmarks.machine import load_note
+    from benchmarks.machine import load_note, numpy_blas
 
     m = result["machine"]
-    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})"
-                     for b in m.get("blas", []) if "error" not in b) or "?"
+    mine, others = numpy_blas(m.get("blas", []))
+    name = (lambda b: f"{b.get('internal_api')} {b.get('version')} ({b.get('architecture')})")
+    blas = name(mine) if mine else "?"
+    if others:
+        blas += f" (also loaded: {', '.join(map(name, others))})"
     gpu = (f" ({m['gpu']}, CUDA runtime {m['cuda_runtime']}, CuPy {m['cupy']}, torch CUDA "
            f"{m['torch_cuda']})" if m.get("gpu") else "")
     lines = [f"Device: {result['device']}{gpu}; {m['cpu']} ({', '.join(m.get('cpu_flags', []))}), "
@@ -405,7 +409,10 @@ def main(argv=None):
     p.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--child", choices=["minigrad", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    _set_threads(args.threads)
+    _set_threads(args.threads)  # before anything loads NumPy (and its OpenBLAS) or torch
+    from minigrad.backend import tune
+
+    tune()
     if args.memory_child:
         fw, name, steps = args.memory_child
         _memory_child(fw, name, int(steps))

@@ -272,6 +272,9 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("runs"))
     p.add_argument("--child", choices=["minigrad", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    from minigrad.backend import tune
+
+    tune()
     if args.child:
         child(args.child, args.threads, args.repeats, args.layer)
     else:

@@ -175,6 +175,9 @@ def main(argv=None):
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from minigrad.backend import tune
+
+    tune()
     if args.worker:
         return worker(args)
     if args.processes < 2 or args.threads % args.processes:

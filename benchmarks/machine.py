@@ -52,7 +52,7 @@ def blas_info():
     except ImportError:
         return [{"error": "threadpoolctl not installed"}]
     keep = ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads",
-            "threading_layer")
+            "threading_layer", "filepath")
     return [{k: d.get(k) for k in keep} for d in threadpool_info()]
 
 
@@ -74,10 +74,13 @@ def describe(threads, load_before=None, load_after=None):
     """One dict for the JSON: date, CPU, threads, BLAS, versions, load before/after."""
     import numpy
 
+    from minigrad.backend import tuning_report
+
     info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), **cpu_info(),
             "threads": threads, "python": platform.python_version(),
             "numpy": numpy.__version__, "blas": blas_info(),
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+            "tuning": tuning_report(),
             "load_before": load_before, "load_after": load_after}
     try:
         import numba
@@ -98,6 +101,16 @@ def is_loaded(info):
     cores = info.get("cores") or 1
     loads = [v for v in (info.get("load_before"), info.get("load_after")) if v is not None]
     return any(v > cores for v in loads)
+
+
+def numpy_blas(blas):
+    """``(NumPy's BLAS, the other BLAS pools)`` among :func:`blas_info`'s pools: torch may load
+    an OpenBLAS of its own, and a header must name the one NumPy uses (by its path under numpy;
+    older records have no paths, and there the first one loaded is NumPy's)."""
+    pools = [b for b in blas if "error" not in b and b.get("user_api") == "blas"]
+    mine = next((b for b in pools if "numpy" in (b.get("filepath") or "")),
+                pools[0] if pools else None)
+    return mine, [b for b in pools if b is not mine]
 
 
 def load_note(info):

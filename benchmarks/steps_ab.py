@@ -34,6 +34,7 @@ MODELS = {"vanilla": ("vanilla", {}, None), "dcgan": ("dcgan", {}, 64),
 # benchmarks.suite are imported (the 'before' checkout need not have this file).
 CHILD = """
 import json, os, statistics, sys, time
+from minigrad.backend import tune; tune()
 from benchmarks.suite import step_case
 framework, name, cfg, batch, steps, warmup = {args!r}
 fn_mg, fn_th = step_case(name, batch=batch, **cfg)("cpu")
@@ -75,6 +76,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("runs"))
     args = p.parse_args(argv)
+    from minigrad.backend import tune
+
+    tune()
     after = Path(__file__).resolve().parent.parent
     threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
     load_before = machine.load_average()

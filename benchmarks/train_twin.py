@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gans.cli.config_options import add_config_options, config_class, config_overrides
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
@@ -27,12 +29,9 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--out", required=True)
     argv = sys.argv[1:] if argv is None else argv
-    if "--model" in argv:  # the variant's config fields become options, as in `python -m gans`
-        import gans
-        from gans.__main__ import _add_config_options
-
-        config_cls = gans.get_config(argv[argv.index("--model") + 1])
-        _add_config_options(p, config_cls)
+    config_cls = config_class(argv)  # its fields become options, as in `python -m gans train`
+    if config_cls is not None:
+        add_config_options(p, config_cls)
     args = p.parse_args(argv)
 
     import torch
@@ -46,7 +45,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     minigrad.manual_seed(args.seed)
-    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    overrides = config_overrides(args)
     config = gans.get_config(args.model)(**overrides)
     model = gans.get_model(args.model)(config)  # only to copy its initial weights and config
     twin = Twin(model, seed=args.seed)

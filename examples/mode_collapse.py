@@ -55,6 +55,9 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="100 steps, 2 seeds, outputs under runs/mode_collapse_quick")
     args = p.parse_args(argv)
+    from minigrad.backend import tune
+
+    tune()  # BLAS and allocator: minigrad/backend/tuning.py
     if args.quick:
         args.steps, args.seeds = 100, 2
     args.out_dir = args.out_dir or ("runs/mode_collapse_quick" if args.quick

@@ -39,6 +39,9 @@ def main(argv=None):
                         "no average")
     p.add_argument("--out", default="runs/vanilla_mnist", type=cli.out_folder)
     p.add_argument("--seed", type=cli.non_negative_int, default=0)
+    p.add_argument("--max-steps", type=cli.positive_int, default=None,
+                   help="stop after this many D steps (a larger value trains a finished run "
+                        "further, as a larger --epochs does)")
     p.add_argument("--restart", action="store_true", help="start over even if --out has a run")
     p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
     args = p.parse_args(argv)
@@ -50,7 +53,7 @@ def main(argv=None):
     loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
                         seed=args.seed)
     fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run,
-        resume=not args.restart)
+        max_steps=args.max_steps, resume=not args.restart)
     print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
 
 

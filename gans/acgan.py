@@ -35,7 +35,7 @@ from gans import dcgan
 from gans.common import on
 from gans.dcgan import adam, dcgan_init
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
@@ -44,11 +44,11 @@ class Config(GANConfig):
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
-    class_weight: float = 1.0  # weight of L_C in both players' losses
-    fake_class_loss: bool = False  # True: D also learns the class of fakes (the paper)
+    class_weight: float = option(1.0, "weight of L_C in both players' losses")
+    fake_class_loss: bool = option(False, "True: D also learns the class of fakes (the paper)")
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    loss: str = "non_saturating"  # the source loss: or minimax, least_squares, hinge
+    loss: str = option("non_saturating", "the source loss: or minimax, least_squares, hinge")
 
 
 class Generator(nn.Module):

@@ -18,7 +18,7 @@ from minigrad import nn
 from gans.common import mlp, on, package
 from gans.dcgan import adam
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Config(GANConfig):
     dropout: float = 0.3
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    loss: str = "non_saturating"  # or minimax, least_squares, hinge (gans/losses.py)
+    loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
 
 
 class Generator(nn.Module):

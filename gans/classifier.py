@@ -49,13 +49,13 @@ DATASETS = {
     "fashion_mnist": dict(load=mdata.fashion_mnist_dataset, min_accuracy=0.90,
                           recipe=dict(epochs=5, batch_size=128, lr=2e-3, max_shift=0, seed=0)),
 }
-_ALIASES = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist",
-            "fashionmnist": "fashion_mnist"}
 
 
 def canonical_dataset(dataset: str) -> str:
     """'mnist' or 'fashion_mnist' (accepts 'fashion', 'fashion-mnist'); ValueError otherwise."""
-    name = _ALIASES.get(str(dataset).lower(), str(dataset).lower())
+    from gans.datasets import canonical_name
+
+    name = canonical_name(dataset)
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: the metrics know "
                          f"{', '.join(DATASETS)} (a classifier is trained per dataset)")

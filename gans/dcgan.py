@@ -21,18 +21,19 @@ from minigrad.nn import init
 from gans.common import on
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
 from gans.penalties import r1_penalty
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
 class Config(GANConfig):
     channels: int = 1
-    g_features: int = 64  # 2x this at 7x7, 1x at 14x14
+    g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
     d_features: int = 64
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    loss: str = "non_saturating"  # or minimax, least_squares, hinge (gans/losses.py)
-    r1_gamma: float = 0.0  # R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)
+    loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
+    r1_gamma: float = option(0.0,
+                             "R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)")
 
 
 class Generator(nn.Module):

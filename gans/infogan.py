@@ -40,28 +40,29 @@ from gans.common import image_grid
 from gans import dcgan
 from gans.dcgan import dcgan_init
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
 class Config(GANConfig):
-    latent_dim: int = 62  # incompressible noise z
-    n_categories: int = 10  # one categorical code
-    n_continuous: int = 2  # continuous codes, U(-1, 1)
+    latent_dim: int = option(62, "incompressible noise z")
+    n_categories: int = option(10, "one categorical code")
+    n_continuous: int = option(2, "continuous codes, U(-1, 1)")
     lambda_cat: float = 1.0
     lambda_cont: float = 0.1
-    learn_variance: bool = False  # False: Q's Gaussians have unit variance (paper's code)
+    learn_variance: bool = option(False, "False: Q's Gaussians have unit variance (paper's code)")
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
-    g_fc_features: int = 1024  # G's first hidden layer (paper); 0: straight into the DCGAN G
+    g_fc_features: int = option(1024,
+                                "G's first hidden layer (paper); 0: straight into the DCGAN G")
     fc_features: int = 1024
     q_features: int = 128
     lr_g: float = 1e-3
     lr_d: float = 2e-4
     betas: tuple = (0.5, 0.999)
-    loss: str = "non_saturating"  # the adversarial loss: or minimax, least_squares, hinge
-    sweep: float = 2.0  # grids sweep a continuous code over [-sweep, sweep] (paper: 2)
+    loss: str = option("non_saturating", "the adversarial loss: or minimax, least_squares, hinge")
+    sweep: float = option(2.0, "grids sweep a continuous code over [-sweep, sweep] (paper: 2)")
 
 
 class Generator(nn.Module):

@@ -26,7 +26,7 @@ from minigrad import nn
 from gans.common import on
 from gans.dcgan import Discriminator, Generator, adam, dcgan_init
 from gans.losses import least_squares
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
@@ -34,9 +34,9 @@ class Config(GANConfig):
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
-    a: float = 0.0  # D's target for generated images
-    b: float = 1.0  # D's target for real images
-    c: float = 1.0  # the score G wants D to give its images
+    a: float = option(0.0, "D's target for generated images")
+    b: float = option(1.0, "D's target for real images")
+    c: float = option(1.0, "the score G wants D to give its images")
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
 

@@ -103,16 +103,22 @@ def eval_mode(*nets):
 
 
 # --------------------------------------------------------------------------- the config
+def option(default, help: str):
+    """A Config field with the text ``--help`` shows for its option:
+    ``lr: float = option(2e-4, "Adam's step size")`` (a plain default has no help text)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclass
 class GANConfig:
     """The fields the trainer and the command line read; a variant's Config adds its paper's
     hyperparameters and may change these defaults."""
 
-    latent_dim: int = 100  # size of G's input code z
+    latent_dim: int = option(100, "size of G's input code z")
     batch_size: int = 64
-    n_classes: int | None = None  # classes of a conditional model; None: unconditional
-    d_steps: int = 1  # discriminator steps per generator step (k; the WGANs' n_critic)
-    ema: float = 0.0  # sample from a moving average of G's weights with this decay (0: off)
+    n_classes: int | None = option(None, "classes of a conditional model; None: unconditional")
+    d_steps: int = option(1, "discriminator steps per generator step (k; the WGANs' n_critic)")
+    ema: float = option(0.0, "sample from a moving average of G's weights with this decay (0: off)")
 
 
 #: Config fields renamed since earlier versions (old run folders still resume).
@@ -143,6 +149,42 @@ def config_from_dict(cls, values: dict):
         default = fields[k].default
         kwargs[k] = tuple(v) if isinstance(default, tuple) and isinstance(v, list) else v
     return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def check_file(path, magic: bytes, what: str, hint: str) -> None:
+    """Raise a one-line error unless ``path`` is a file starting with ``magic``."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no {what} at {path} ({hint})")
+    with open(path, "rb") as f:
+        if f.read(len(magic)) != magic:
+            raise ValueError(f"{path} is not a {what} ({hint})")
+
+
+def load_model(checkpoint, device="cpu") -> "GANModel":
+    """Rebuild a trained model from a checkpoint written by the trainer (``python -m gans
+    train``): its registry name and config are in the file."""
+    import gans
+    from minigrad.utils.io import load
+
+    check_file(checkpoint, b"PK", "checkpoint", "train writes one into its --out folder")
+    ckpt = load(checkpoint)
+    if not (isinstance(ckpt, dict) and isinstance(ckpt.get("model"), dict)
+            and "name" in ckpt["model"]):
+        keys = ", ".join(map(str, ckpt)) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{checkpoint} is not a checkpoint written by `python -m gans train` "
+                         f"(it holds: {keys})")
+    state = ckpt["model"]
+    name = state["name"]
+    if name not in gans.REGISTRY:
+        raise ValueError(f"{checkpoint} holds a model {name!r} that this version of gans does "
+                         f"not know (known: {', '.join(gans.available())})")
+    config = config_from_dict(gans.get_config(name), state["config"])
+    model = gans.get_model(name)(config, device=device)
+    model.load_state_dict(state)
+    return model
 
 
 def warmed_up_decay(decay: float, t: int, warmup: float = 10.0) -> float:

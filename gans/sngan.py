@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from minigrad import nn
 from gans import dcgan
 from gans.losses import LOSSES
+from gans.protocol import option
 
 
 @dataclass
 class Config(dcgan.Config):
-    loss: str = "hinge"  # or non_saturating, minimax, least_squares, wasserstein
-    n_power_iterations: int = 1  # power-iteration steps per training forward
+    loss: str = option("hinge", "or non_saturating, minimax, least_squares, wasserstein")
+    n_power_iterations: int = option(1, "power-iteration steps per training forward")
 
 
 class SNGAN(dcgan.DCGAN):

@@ -33,29 +33,33 @@ from dataclasses import dataclass
 from minigrad import nn, optim
 from gans.common import mlp, on
 from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
 class Config(GANConfig):
     img_size: int = 28
     channels: int = 1
-    g_hidden: tuple = (64, 128, 256)  # the lecture's (256, 512, 1024), a quarter as wide
-    d_hidden: tuple = (256, 128, 64)  # the lecture's (1024, 512, 256)
+    g_hidden: tuple = option((64, 128, 256), "the lecture's (256, 512, 1024), a quarter as wide")
+    d_hidden: tuple = option((256, 128, 64), "the lecture's (1024, 512, 256)")
     dropout: float = 0.3
-    loss: str = "non_saturating"  # or minimax (G's loss); least_squares, hinge (both players')
-    optimizer: str = "adam"  # or "sgd" (momentum, as in the original paper)
-    lr: float = 4e-4  # the lecture's 2e-4 reached the same scores ~1.5x later (with BatchNorm)
+    loss: str = option("non_saturating",
+                       "or minimax (G's loss); least_squares, hinge (both players')")
+    optimizer: str = option("adam", 'or "sgd" (momentum, as in the original paper)')
+    lr: float = option(4e-4,
+                       "the lecture's 2e-4 reached the same scores ~1.5x later (with BatchNorm)")
     # NOTE: the lecture's code uses Adam's default betas (0.9, 0.999). In our runs that collapsed
     # to one or two digits within 5 epochs, in minigrad and in its PyTorch twin alike (README,
     # results table); beta1 = 0.5, Radford et al.'s choice for GANs, trains reliably.
     # `--betas 0.9,0.999` restores the lecture's setting.
     betas: tuple = (0.5, 0.999)
-    lr_g: float | None = None  # G's learning rate when it differs from D's (None: lr for both)
-    momentum: float = 0.5  # for SGD
+    lr_g: float | None = option(None,
+                                "G's learning rate when it differs from D's (None: lr for both)")
+    momentum: float = option(0.5, "for SGD")
     batch_size: int = 100
-    g_batch_norm: bool = True  # BatchNorm1d after each hidden layer of G
-    ema: float = 0.999  # sample from a moving average of G's weights with this decay (0: off)
+    g_batch_norm: bool = option(True, "BatchNorm1d after each hidden layer of G")
+    ema: float = option(0.999,
+                        "sample from a moving average of G's weights with this decay (0: off)")
 
 
 # The lecture's MLPs, four times as wide as the default ones.

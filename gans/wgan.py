@@ -49,7 +49,7 @@ from gans import dcgan
 from gans.common import on
 from gans.dcgan import dcgan_init
 from gans.losses import d_loss, g_loss
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
@@ -57,11 +57,11 @@ class Config(GANConfig):
     channels: int = 1
     g_features: int = 64
     d_features: int = 64
-    critic_batch_norm: bool = False  # True: the paper's DCGAN critic (see the docstring)
-    lr: float = 5e-5  # RMSprop, both players
-    clip: float = 0.01  # critic weights live in [-clip, clip]
-    d_steps: int = 5  # critic steps per generator step (the paper's n_critic)
-    warmup_critic: bool = False  # reference code: 100 critic steps early on and every 500th
+    critic_batch_norm: bool = option(False, "True: the paper's DCGAN critic (see the docstring)")
+    lr: float = option(5e-5, "RMSprop, both players")
+    clip: float = option(0.01, "critic weights live in [-clip, clip]")
+    d_steps: int = option(5, "critic steps per generator step (the paper's n_critic)")
+    warmup_critic: bool = option(False, "reference code: 100 critic steps early on and every 500th")
     warmup_iters: int = 100
 
 

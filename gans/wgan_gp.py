@@ -37,21 +37,22 @@ from gans.common import mlp, on
 from gans.dcgan import adam, dcgan_init
 from gans.losses import d_loss, g_loss
 from gans.penalties import gradient_penalty
-from gans.protocol import GANConfig, GANModel, frozen
+from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
 class Config(GANConfig):
-    latent_dim: int = 100  # the paper's MNIST code uses 128; 100 matches the other DCGAN-28 models
+    latent_dim: int = option(
+        100, "the paper's MNIST code uses 128; 100 matches the other DCGAN-28 models")
     channels: int = 1
     img_size: int = 28
-    critic: str = "mlp"  # or "conv"
+    critic: str = option("mlp", 'or "conv"')
     mlp_hidden: tuple = (512, 256)
     g_features: int = 64
     d_features: int = 64
-    layer_norm: bool = False  # LayerNorm in the conv critic (never BatchNorm)
+    layer_norm: bool = option(False, "LayerNorm in the conv critic (never BatchNorm)")
     gp_lambda: float = 10.0
-    d_steps: int = 5  # critic steps per generator step (the paper's n_critic)
+    d_steps: int = option(5, "critic steps per generator step (the paper's n_critic)")
     lr: float = 1e-4
     betas: tuple = (0.0, 0.9)
 

@@ -6,30 +6,7 @@
     gx, = minigrad.grad(y, x, create_graph=True)   # dy/dx, itself differentiable
     gx.sum().backward()                             # x.grad = d(sum dy/dx)/dx
 """
-import os as _os
-import sys as _sys
-
-
-def _tune_openblas():
-    """NOTE: NumPy's OpenBLAS identifies some AVX-512 CPUs (AMD Zen 4 among them) as Haswell and
-    runs its AVX2 kernels, at about half the speed its SkylakeX kernels reach there (measured in
-    benchmarks/NOTES.md). If NumPy is not loaded yet and the CPU has AVX-512, ask for those.
-    An OPENBLAS_CORETYPE you set yourself wins; MINIGRAD_BLAS_TUNING=0 turns this off."""
-    if "numpy" in _sys.modules or "OPENBLAS_CORETYPE" in _os.environ or \
-            _os.environ.get("MINIGRAD_BLAS_TUNING", "1") == "0":
-        return
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"} <= set(flags):
-        _os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
-
-
-_tune_openblas()
-
-import numpy as _np  # noqa: E402
+import numpy as _np
 
 from minigrad.tensor import Tensor
 from minigrad.autograd import (Function, GradcheckError, enable_grad, grad, gradcheck,

@@ -19,10 +19,11 @@ def _dev(device):
     return backend.Device(device) if device is not None else backend.CPU
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A new leaf tensor from a number, a (nested) list or an array (copied)."""
+def tensor(data, dtype=None, device=None, requires_grad=False, name=None) -> Tensor:
+    """A new leaf tensor from a number, a (nested) list or an array (copied); ``name`` labels
+    it in graph pictures and messages, as ``Tensor(..., name=)`` does."""
     src = data.data if isinstance(data, Tensor) else data
-    t = Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
     if t.data is src:  # never share memory with the caller's array
         t.data = t.data.copy()
     return t

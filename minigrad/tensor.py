@@ -32,6 +32,9 @@ def _default_dtype(arr):
         return np.int64
     if kind == "b":
         return np.bool_
+    if kind in "US":
+        first = f" ({arr.flat[0].item()!r}, ...)" if arr.size else ""
+        raise TypeError(f"strings cannot become tensors{first}: a tensor holds numbers")
     raise TypeError(f"cannot make a Tensor from data of dtype {arr.dtype}")
 
 

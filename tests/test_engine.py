@@ -351,7 +351,7 @@ def test_backward_on_non_scalar_needs_a_gradient():
     y = x * 2
     with pytest.raises(RuntimeError, match=r"non-scalar.*\(3,\)"):
         y.backward()
-    with pytest.raises(RuntimeError, match=r"non-scalar.*\(3,\)"):
+    with pytest.raises(RuntimeError, match=r"non-scalar.*\(3,\).*\.sum\(\)"):
         minigrad.grad(y, x)
     y.backward(gradient=t64([1.0, 0.0, -1.0], requires_grad=False))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0, -2.0])

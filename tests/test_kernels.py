@@ -472,17 +472,3 @@ def test_import_is_lazy_and_env_var_selects_mode():
     assert first == "numpy False False"
     assert second == "False"  # numpy mode never imports numba
     assert run_python("import minigrad.kernels as k; print(k.get_mode())").strip() == "auto"
-
-
-# =========================================================================== allocator tuning
-
-def test_malloc_tuning_at_import_and_opt_out():
-    """On Linux/glibc, importing minigrad raises malloc's mmap/trim thresholds (kernels.
-    tune_malloc); MINIGRAD_MALLOC_TUNING=0 leaves malloc alone."""
-    import platform
-
-    code = "import minigrad; from minigrad import kernels; print(kernels.MALLOC_TUNED)"
-    on = run_python(code).strip()
-    off = run_python(code, MINIGRAD_MALLOC_TUNING="0").strip()
-    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert on == str(glibc) and off == "False"

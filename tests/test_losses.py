@@ -287,8 +287,11 @@ def test_shape_mismatch_is_an_error():
 
 
 def test_bce_on_logits_suggests_the_logits_version():
-    # The value check reads the data back to the host, so it runs under detect_anomaly() only.
+    # Checked always, as PyTorch does (it raises "all elements of input should be between 0 and
+    # 1"), inside detect_anomaly() or not.
     logits = minigrad.randn(16, 1) * 3
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
+        F.binary_cross_entropy(logits, minigrad.ones(16, 1))
     with minigrad.detect_anomaly():
         with pytest.raises(ValueError, match="binary_cross_entropy_with_logits"):
             F.binary_cross_entropy(logits, minigrad.ones(16, 1))
@@ -300,16 +303,18 @@ def test_bce_on_logits_suggests_the_logits_version():
         F.binary_cross_entropy(Tensor(np.array([0.0, 1.0])), Tensor(np.array([0.0, 1.0])))
 
 
-def test_bce_outside_anomaly_mode_takes_the_clamped_path():
-    # p = 1.5 is not checked: log(1 - p) is taken as the clamped -100 (value finite, gradient 0
-    # through that term), and p = 0 and 1 give torch's clamped values and finite gradients.
-    p = Tensor(np.array([1.5, 0.0, 1.0, 0.25]), requires_grad=True)
+def test_bce_at_the_boundary_takes_the_clamped_path():
+    # p = 0 and 1 give torch's clamped values (log clamped at -100) and finite gradients; a p
+    # outside [0, 1] is an error, as in torch.
+    with pytest.raises(ValueError, match=r"in \[0, 1\] as input, got values in \[0, 1.5\]"):
+        F.binary_cross_entropy(Tensor(np.array([1.5, 0.0])), Tensor(np.array([0.0, 1.0])))
+    p = Tensor(np.array([0.0, 0.0, 1.0, 0.25]), requires_grad=True)
     t = Tensor(np.array([0.0, 1.0, 0.0, 1.0]))
-    with np.errstate(all="raise"):  # no log(0) or log(-0.5) is evaluated
+    with np.errstate(all="raise"):  # no log(0) is evaluated
         loss = F.binary_cross_entropy(p, t, reduction="none")
         loss.sum().backward()
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, 100.0, -np.log(0.25)])
-    np.testing.assert_allclose(p.grad.data, [0.0, 0.0, 0.0, -1 / 0.25])
+    np.testing.assert_allclose(loss.data, [0.0, 100.0, 100.0, -np.log(0.25)])
+    np.testing.assert_allclose(p.grad.data, [1.0, 0.0, 0.0, -1 / 0.25])
     if torch is not None:  # the in-range elements agree with torch's clamped BCE
         tp = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
         want = TF.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64),

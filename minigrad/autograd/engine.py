@@ -1,19 +1,24 @@
 """The backward pass: walk the recorded graph from the outputs back to the leaves.
 
-One routine, :func:`_run_backward`, serves ``Tensor.backward`` (accumulate into leaves' ``.grad``)
-and :func:`grad` (return the gradients, leave ``.grad`` alone). Steps:
+Two halves, read in this order:
 
-1. Topological order of the nodes reachable from the outputs, by an iterative depth-first search
-   (no recursion limit, linear time).
-2. When specific ``inputs`` are asked for, prune the nodes that cannot reach any of them.
-3. Visit nodes from the outputs down; each node gets the sum of the gradients of its output and
-   calls its ``backward``, which returns one gradient per input.
-4. All of it runs under ``set_grad_enabled(create_graph)``: with ``create_graph=True`` the
-   backward ops are themselves recorded, and the returned gradients can be differentiated again.
-5. Unless ``retain_graph``, every visited node is released at the end; a second backward through
-   it raises.
-6. ``backward()`` then calls the leaves' post-accumulate-grad hooks, once all of them hold
-   their gradient.
+- :func:`compute_gradients` is the chain rule and nothing else. It orders the nodes reachable
+  from the outputs (:func:`_topo_order`), visits them outputs first, hands each node the sum of
+  the gradients that reached its output, and collects what its ``backward`` returns per input.
+  Out comes a dict ``{tensor: gradient}``; no ``.grad`` is written. :func:`grad` returns entries
+  of that dict.
+- :func:`backward` (``Tensor.backward``) is ``compute_gradients`` plus storing: it adds each
+  leaf's gradient into its ``.grad`` (:func:`_store_in_leaves`) and then runs the leaves'
+  post-accumulate-grad hooks.
+
+Around the chain rule:
+
+- the whole walk runs under ``set_grad_enabled(create_graph)``: with ``create_graph=True`` the
+  backward ops are themselves recorded, and the gradients can be differentiated again;
+- when specific ``inputs`` are asked for (``grad``), the nodes that cannot reach any of them are
+  pruned, and the others are told which of their inputs need a gradient;
+- unless ``retain_graph``, every visited node is released at the end; a second backward through
+  it raises.
 """
 from __future__ import annotations
 
@@ -51,36 +56,30 @@ def _topo_order(roots):
     return order
 
 
-def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_graph=False,
-                  allow_unused=False):
+def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_graph=False):
+    """The chain rule over the graph behind ``roots``, seeded with ``root_grads``.
+
+    Returns ``{tensor: gradient}`` for every leaf that requires grad and was reached, and, when
+    ``inputs`` is given, for each of those tensors that was reached (leaf or not; the nodes
+    that cannot reach any of them are skipped). Writes no ``.grad`` (except on ``retain_grad()``
+    tensors on the way) and runs no hooks.
+    """
     if retain_graph is None:
         retain_graph = create_graph
     order = _topo_order(roots)
-
-    targets = None
-    if inputs is not None:
-        targets = {id(t) for t in inputs}
-        # needed: nodes from which some target can be reached (so their backward must run).
-        needed = set()
-        for node in reversed(order):  # leaves' creators first
-            for t in node.inputs:
-                if id(t) in targets or (t._ctx is not None and t._ctx in needed):
-                    needed.add(node)
-                    break
-        order = [n for n in order if n in needed]
-
-    grads = {}  # id(tensor) -> accumulated gradient Tensor
-    keep = {}   # id -> tensor, so ids stay unique while we hold gradients for them
+    grads, keep = {}, {}  # id(t) -> its gradient so far; id(t) -> t, so that ids stay unique
     for r, g in zip(roots, root_grads):
-        _accumulate(grads, keep, r, g)
-
-    # Without create_graph, gradients are summed on the raw arrays: the sum is recorded by no
-    # graph either way, and this skips an op's dispatch per fan-in. detect_anomaly() keeps the
-    # op, so that its check sees the sums too.
+        grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
+        keep[id(r)] = r
+    # Without create_graph the sums of fan-in are taken on the raw arrays (no graph records them
+    # either way; this skips an op's dispatch). detect_anomaly() keeps the op, to check the sums.
     raw_sums = not create_graph and _anomaly_hook[0] is None
-    captured = {}
+    targets, masks = None, {}
     token = _grad_enabled.set(bool(create_graph))
     try:
+        if inputs is not None:
+            targets = {id(t) for t in inputs}
+            order, masks = _prune(order, targets)
         for node in order:
             out = node._output_ref()
             gy = grads.pop(id(out), None) if out is not None else None
@@ -88,44 +87,31 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
                 continue
             if out._retains_grad:
                 out.grad = gy if out.grad is None else out.grad + gy
+            if targets is not None and id(out) in targets:
+                grads[id(out)] = gy  # complete: every consumer of `out` came before its node
             if create_graph and node.once_differentiable:
                 raise RuntimeError(
                     f"{type(node).__name__} is once_differentiable: its backward cannot be "
                     "differentiated, so create_graph=True cannot go through it.")
-            node_inputs = node.inputs
-            if targets is None:
-                gxs = node.backward(gy)
-            else:
-                if id(out) in targets:
-                    captured[id(out)] = gy
-                saved_mask = node.needs_input_grad
-                node.needs_input_grad = tuple(
-                    m and (id(t) in targets or (t._ctx is not None and t._ctx in needed))
-                    for m, t in zip(saved_mask, node_inputs))
-                try:
-                    gxs = node.backward(gy)
-                finally:
-                    node.needs_input_grad = saved_mask
+            gxs = node.backward(gy)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
+            node_inputs = node.inputs
             if len(gxs) != len(node_inputs):
                 raise RuntimeError(f"{type(node).__name__}.backward returned {len(gxs)} gradients "
                                    f"for {len(node_inputs)} inputs")
-            for t, gx in zip(node_inputs, gxs):
+            for t, gx in zip(node_inputs, gxs):  # the chain rule: dL/dt += dL/dout * dout/dt
                 if gx is None or not t.requires_grad:
                     continue
                 gd, td = gx.data, t.data
-                if gd.shape != td.shape:
-                    raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of "
-                                       f"shape {gd.shape} for an input of shape {td.shape}")
-                if gd.dtype != td.dtype:
-                    gx = gx.to(dtype=td.dtype)
+                if gd.shape != td.shape or gd.dtype != td.dtype:
+                    gx = _conform(node, gx, t)
                 k = id(t)
                 prev = grads.get(k)
                 if prev is None:
                     grads[k] = gx
                     keep[k] = t
-                elif raw_sums:
+                elif raw_sums:  # see raw_sums above
                     total = prev.data + gx.data
                     if type(total) is not type(td):  # 0-d arrays add up to a numpy scalar
                         total = gx.xp.asarray(total)
@@ -134,63 +120,66 @@ def _run_backward(roots, root_grads, inputs=None, retain_graph=None, create_grap
                     grads[k] = prev + gx
     finally:
         _grad_enabled.reset(token)
+        for node, mask in masks.items():
+            node.needs_input_grad = mask
         if not retain_graph:
             for node in order:
                 node._release()
+    return {keep[k]: g for k, g in grads.items()}
 
-    # What is left in `grads` belongs to leaves (and to non-leaf targets that are roots).
-    if inputs is not None:
-        result = []
-        for t in inputs:
-            g = captured.get(id(t), grads.get(id(t)))
-            if g is None and not allow_unused:
-                raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the "
-                    f"graph (shape {t.shape}). Set allow_unused=True if this is what you want.")
-            result.append(g)
-        return tuple(result)
 
+def _prune(order, targets):
+    """For ``grad(..., inputs)`` (``targets``: their ids): keep the nodes from which one of the
+    inputs can be reached, and tell each (by ``needs_input_grad``) which of its own inputs lead
+    there. Returns the kept nodes and their original masks, which the caller puts back."""
+    needed = {}  # node -> its original needs_input_grad
+    for node in reversed(order):  # leaves' creators first
+        leads = [id(t) in targets or t._ctx in needed for t in node.inputs]
+        if any(leads):
+            needed[node] = mask = node.needs_input_grad
+            node.needs_input_grad = tuple(m and r for m, r in zip(mask, leads))
+    return [n for n in order if n in needed], needed
+
+
+def _conform(node, gx, t):
+    """A gradient ``backward`` returned, checked against its input: a wrong shape is a bug in
+    the op; a dtype other than the input's is cast to it."""
+    if gx.data.shape != t.data.shape:
+        raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
+                           f"{gx.data.shape} for an input of shape {t.data.shape}")
+    return gx.to(dtype=t.data.dtype)
+
+
+def _store_in_leaves(grads, root_grads, create_graph):
+    """``backward``'s second half: add each leaf's gradient into its ``.grad``; returns the
+    leaves that have post-accumulate-grad hooks."""
     # One gradient may reach two leaves (x + y), or be the caller's own `gradient` passed through
     # (x + 1): never alias .grad with either.
     handed_out = {id(g.data) for g in root_grads}
     hooked = []
-    for tid, g in grads.items():
-        t = keep[tid]
-        if t._ctx is None and t.requires_grad:
-            if getattr(t, "_post_accumulate_grad_hooks", None):
-                hooked.append(t)
-            if create_graph:
-                if id(g) in handed_out:
-                    g = g * 1
-                handed_out.add(id(g))
-                t.grad = g if t.grad is None else t.grad + g
-                continue
-            if t.grad is not None:
-                data = t.grad.data + g.data
-            else:
-                # NOTE: a view (reshape/slice of another gradient, a read-only broadcast from a
-                # sum's backward) would alias another leaf's .grad or be unwritable: copy it.
-                data = g.data
-                if id(data) in handed_out or not data.flags.owndata or \
-                        not getattr(data.flags, "writeable", True):
-                    data = data.copy()
-            handed_out.add(id(data))
-            t.grad = t._wrap(data, False, None)
-    # After every leaf has its gradient (DistributedDataParallel reduces them from here).
-    for t in hooked:
-        for hook in list(t._post_accumulate_grad_hooks.values()):
-            hook(t)
-    return None
-
-
-def _accumulate(grads, keep, t, g):
-    k = id(t)
-    prev = grads.get(k)
-    if prev is None:
-        grads[k] = g
-        keep[k] = t
-    else:
-        grads[k] = prev + g
+    for t, g in grads.items():
+        if t._ctx is not None or not t.requires_grad:
+            continue
+        if getattr(t, "_post_accumulate_grad_hooks", None):
+            hooked.append(t)
+        if create_graph:  # Tensor ops, so that .grad keeps its graph
+            if id(g) in handed_out:
+                g = g * 1
+            handed_out.add(id(g))
+            t.grad = g if t.grad is None else t.grad + g
+            continue
+        if t.grad is not None:
+            data = t.grad.data + g.data
+        else:
+            # NOTE: a view (reshape/slice of another gradient, a read-only broadcast from a
+            # sum's backward) would alias another leaf's .grad or be unwritable: copy it.
+            data = g.data
+            if id(data) in handed_out or not data.flags.owndata or \
+                    not getattr(data.flags, "writeable", True):
+                data = data.copy()
+        handed_out.add(id(data))
+        t.grad = t._wrap(data, False, None)
+    return hooked
 
 
 def _as_gradient(g, like):
@@ -217,7 +206,11 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     if gradient.shape != tensor.shape:
         raise RuntimeError(f"backward(): gradient shape {gradient.shape} does not match the "
                            f"tensor's shape {tensor.shape}")
-    _run_backward([tensor], [gradient], None, retain_graph, create_graph)
+    grads = compute_gradients([tensor], [gradient], None, retain_graph, create_graph)
+    # After every leaf has its gradient (DistributedDataParallel reduces them from here).
+    for t in _store_in_leaves(grads, [gradient], create_graph):
+        for hook in list(t._post_accumulate_grad_hooks.values()):
+            hook(t)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -247,12 +240,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad(): an output (shape {o.shape}) does not require grad and "
                                "has no graph")
         if g is None and o.data.size != 1:
-            raise RuntimeError(f"grad(): grad_outputs is needed for a non-scalar output "
-                               f"(shape {o.shape})")
+            raise RuntimeError(f"grad(): grad_outputs is needed for a non-scalar output (shape "
+                               f"{o.shape}): call .sum() or .mean() first, or pass grad_outputs= "
+                               "of that shape.")
         g = _as_gradient(g, o)
         if g.shape != o.shape:
             raise RuntimeError(f"grad(): grad_output shape {g.shape} does not match output shape "
                                f"{o.shape}")
         roots.append(o)
         root_grads.append(g)
-    return _run_backward(roots, root_grads, inputs, retain_graph, create_graph, allow_unused)
+    grads = compute_gradients(roots, root_grads, inputs, retain_graph, create_graph)
+    for t in inputs:
+        if t not in grads and not allow_unused:
+            raise RuntimeError(
+                "One of the differentiated Tensors appears to not have been used in the "
+                f"graph (shape {t.shape}). Set allow_unused=True if this is what you want.")
+    return tuple(grads.get(t) for t in inputs)

@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad.backend import counters
 from minigrad.backend import cuda as _cuda
+from minigrad.backend.tuning import tune, tuning_report  # noqa: F401
 
 
 class Device:

@@ -523,10 +523,12 @@ def _clamped_log(p: Tensor) -> Tensor:
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1], logs clamped
-    at -100 as in PyTorch. Prefer :func:`binary_cross_entropy_with_logits` (stable, and no
-    sigmoid layer needed)."""
+    at -100 as in PyTorch. An input outside [0, 1] (or NaN) raises, as in PyTorch; on a GPU
+    only under ``detect_anomaly()``, since the check reads the values back to the host (PyTorch
+    checks there with a device-side assert). Prefer :func:`binary_cross_entropy_with_logits`
+    (stable, and no sigmoid layer needed)."""
     target = _target("binary_cross_entropy", input, target)
-    if is_anomaly_enabled():
+    if type(input.data) is np.ndarray or is_anomaly_enabled():
         _check_probabilities(input)
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:

@@ -6,22 +6,21 @@
 The library raises ordinary exceptions whose messages name the problem (and the fix); only this
 layer turns them into that line, on stderr. Exit codes: 1 for an error, 2 for a malformed command
 line (as argparse), 130 for Ctrl-C (which prints one line too: the trainer's message says where
-the checkpoint was saved). ``--debug`` or the environment variable ``GANS_DEBUG=1`` let the
-exception through, with its full traceback.
+the checkpoint was saved), 141 (as a process SIGPIPE stops) when stdout is a pipe closed early
+(``gans show RUN | head -3``), silently.
+``--debug`` or the environment variable ``GANS_DEBUG=1`` let the exception through, with its full
+traceback.
 
 How a command uses it:
     python -m gans, or any ``main(argv)``    ``raise SystemExit(cli.run(main))``
     an example script (top-level code)       ``p = cli.script_parser(__doc__)``: the parser, and
                                              uncaught exceptions become one line from then on
-The option types below (``positive_int``, ``out_folder``, ``device``, ...) check a value when
-the command line is read, so a bad one is reported before any work starts.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 
 PROG = "gans"
 DEBUG_HINT = "run with --debug or GANS_DEBUG=1 for the traceback"
@@ -72,10 +71,22 @@ def run(main, argv=None) -> int:
         return main(argv) or 0
     try:
         return main(argv) or 0
+    except BrokenPipeError:
+        return _stdout_closed()
     except (Exception, KeyboardInterrupt) as exc:
         code = report(exc)
         _end_job(code)
         return code
+
+
+def _stdout_closed() -> int:
+    """The reader of our stdout went away (``| head``): stop quietly, with the exit code of a
+    process stopped by SIGPIPE. stdout now writes into /dev/null, so that Python's own flush at
+    exit does not complain about the pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # SIGPIPE
 
 
 def _end_job(code: int) -> None:
@@ -114,79 +125,10 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def script_parser(doc: str) -> ArgumentParser:
     """The parser of an example script: :class:`ArgumentParser` showing ``doc`` in --help, and
-    :func:`install` done, so that the script's errors print one line too."""
+    :func:`install` done, so that the script's errors print one line too. Being the scripts'
+    entry, it also tunes the BLAS and the allocator (``minigrad.backend.tune``)."""
+    from minigrad.backend import tune
+
     install()
+    tune()
     return ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
-
-
-# ------------------------------------------------------------------------- option types
-def _int(text: str, least: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < least:
-        want = "a positive whole number" if least == 1 else f"a whole number >= {least}"
-        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected {want})")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An option type: a whole number >= 1 (epochs, steps, batch size, sample count)."""
-    return _int(text, 1)
-
-
-def non_negative_int(text: str) -> int:
-    """An option type: a whole number >= 0 (a seed; "every N steps" where 0 means never)."""
-    return _int(text, 0)
-
-
-def number(text: str) -> float:
-    """An option type: a float; the error says so (argparse's own would say "invalid float")."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected a number)") from None
-
-
-def out_folder(text: str) -> str:
-    """An option type: a folder to write into; it may not exist yet, but must not be a file and
-    must be creatable (its nearest existing parent is a writable folder)."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder: name a folder")
-    _check_writable(path, text)
-    return text
-
-
-def out_file(text: str) -> str:
-    """An option type: a file to write; not an existing folder, and in a writable folder."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder: name a file")
-    _check_writable(path.parent, text)
-    return text
-
-
-def _check_writable(folder: Path, text: str) -> None:
-    existing = folder.absolute()
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
-
-
-def device(text: str) -> str:
-    """An option type: cpu, or cuda (checked now: CuPy installed and a GPU visible)."""
-    import minigrad
-
-    try:
-        dev = minigrad.device(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if dev.type == "cuda" and not minigrad.cuda.is_available():
-        raise argparse.ArgumentTypeError(
-            f"{text} is not available: {minigrad.cuda.unavailable_reason()}; use --device cpu")
-    return text

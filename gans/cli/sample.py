@@ -1,0 +1,51 @@
+"""``python -m gans sample --checkpoint RUN/checkpoint.npz``: generated images, to a .npy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gans.cli import options
+
+
+def add_parser(sub):
+    sa = sub.add_parser("sample", help="write generated images to a .npy",
+                        description="Load a checkpoint written by train and write N generated "
+                                    "images, float32 (N, C, H, W) in [-1, 1], to a .npy file "
+                                    "(conditional models: labels 0..9 cycled, in labels.npy "
+                                    "beside it).")
+    sa.add_argument("--checkpoint", required=True, help="checkpoint.npz of a run folder")
+    sa.add_argument("--n", type=options.positive_int, default=10000,
+                    help="number of images (default: 10000)")
+    sa.add_argument("--out", default="samples.npy", type=options.out_file,
+                    help="output .npy (default: samples.npy; .npy is added to a name without it)")
+    options.add_device_and_seed(sa, "seeds the noise")
+    return sa
+
+
+def npy_path(text: str) -> Path:
+    """Where ``numpy.save(text, ...)`` writes: it adds .npy to a name that does not end so."""
+    path = Path(text)
+    return path if path.suffix == ".npy" else path.with_name(path.name + ".npy")
+
+
+def cmd_sample(args):
+    import numpy as np
+
+    import minigrad
+    from gans.protocol import load_model
+
+    minigrad.manual_seed(args.seed)
+    model = load_model(args.checkpoint, args.device)
+    images, labels = [], []
+    for start in range(0, args.n, 500):
+        n = min(500, args.n - start)
+        lab = (np.arange(start, start + n) % model.config.n_classes) if model.conditional else None
+        images.append(model.sample(n, lab).numpy().astype(np.float32))
+        if lab is not None:
+            labels.append(lab)
+    out = npy_path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, np.concatenate(images))
+    print(f"wrote {args.n} samples to {out}")
+    if labels:
+        np.save(out.with_name("labels.npy"), np.concatenate(labels).astype(np.int64))
+        print(f"wrote their labels to {out.with_name('labels.npy')}")

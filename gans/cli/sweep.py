@@ -1,0 +1,66 @@
+"""``python -m gans sweep --models A,B --seeds 0,1,2``: variants x seeds at one budget, trained,
+scored and tabulated (the work is gans/sweep.py)."""
+from __future__ import annotations
+
+import argparse
+
+from gans.cli import options
+
+
+def _int_list(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected comma-separated "
+                                         "whole numbers >= 0, like 0,1,2)")
+    return values
+
+
+def _model_list(names):
+    def check(text):
+        wanted = [t for t in text.split(",") if t]
+        unknown = [t for t in wanted if t not in names]
+        if unknown or not wanted:
+            raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown) or text!r} "
+                                             f"(choose from {', '.join(names)})")
+        return wanted
+    return check
+
+
+def add_parser(sub):
+    import gans
+    from gans import sweep
+    from gans.metrics import DATASETS as metrics_datasets
+
+    sw = sub.add_parser("sweep", help="train variants x seeds at one budget, score, tabulate",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description=sweep.__doc__)
+    sw.add_argument("--models", type=_model_list(gans.available()), default=[],
+                    help="comma-separated variants, e.g. dcgan,lsgan,sngan")
+    sw.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
+                    help="comma-separated seeds (default: 0,1,2)")
+    sw.add_argument("--dataset", default="mnist", type=options.dataset_name(metrics_datasets),
+                    help="mnist or fashion_mnist (default: mnist)")
+    sw.add_argument("--epochs", type=options.positive_int, default=5,
+                    help="the budget of every run, in passes over the data (default: 5)")
+    sw.add_argument("--n", type=options.positive_int, default=10000,
+                    help="samples scored per run (default: 10000)")
+    sw.add_argument("--framework", default="minigrad", choices=["minigrad", "torch"],
+                    help="minigrad, or torch: the PyTorch twin (benchmarks/twins.py)")
+    sw.add_argument("--threads", type=options.positive_int, default=2,
+                    help="torch threads for --framework torch (default: 2)")
+    sw.add_argument("--out", default="runs/sweep", type=options.out_folder,
+                    help="folder of the runs, results.jsonl and table.md (default: runs/sweep)")
+    sw.add_argument("--table", action="store_true",
+                    help="only print (and write) the table of the finished runs")
+    return sw
+
+
+def cmd_sweep(args):
+    from gans import sweep
+
+    if not args.table and not args.models:
+        raise ValueError("sweep: name the variants to train with --models (or pass --table)")
+    sweep.main(args)
