@@ -64,17 +64,17 @@ assert minigrad.cuda.is_available()
 EOF"
 # xdist spreads the tests over processes when the machine has it; CuPy caches compiled kernels.
 XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 8" || echo "")
-part cuda_tests 240 $PY -m pytest tests -k "(cuda or gpu or nccl) and not 50_steps and not one_step" \
+part cuda_tests 150 $PY -m pytest tests -k "(cuda or gpu or nccl) and not 50_steps and not one_step" \
     $XDIST -q -rfEs -p no:cacheprovider --junitxml "$OUT/cuda_tests.xml"
-part step_compare 120 $PY -m pytest tests/test_cuda_kernels.py -k one_step -v -p no:cacheprovider
-part trajectory 120 $PY -m pytest tests/test_cuda_kernels.py -k 50_steps -v -p no:cacheprovider
-part nccl 90 $PY -m pytest tests/test_distributed.py -k nccl -v -rs -p no:cacheprovider
-part transfers 90 $PY -m benchmarks.gpu_transfers --model dcgan --steps 20 --out "$OUT"
-part kernels 150 $PY -m benchmarks.gpu_kernels --steps 10 --out "$OUT"
-part capture 90 $PY -m benchmarks.gpu_probe --only capture --out "$OUT"
-part graphs 150 $PY -m benchmarks.gpu_graphs --batches 64,256 --out "$OUT"
-part bench 150 $PY -m benchmarks --device cuda --threads 1 --out "$OUT"
-part bench_b256 120 $PY -m benchmarks --device cuda --threads 1 --batch 256 --out "$OUT"
+part step_compare 60 $PY -m pytest tests/test_cuda_kernels.py -k one_step -v -p no:cacheprovider
+part graphs 120 $PY -m benchmarks.gpu_graphs --batches 64,256 --out "$OUT"
+part transfers 60 $PY -m benchmarks.gpu_transfers --model dcgan --steps 20 --out "$OUT"
+part kernels 90 $PY -m benchmarks.gpu_kernels --steps 10 --out "$OUT"
+part bench 120 $PY -m benchmarks --device cuda --threads 1 --out "$OUT"
+part nccl 60 $PY -m pytest tests/test_distributed.py -k nccl -v -rs -p no:cacheprovider
+part trajectory 60 $PY -m pytest tests/test_cuda_kernels.py -k 50_steps -v -p no:cacheprovider
+part capture 60 $PY -m benchmarks.gpu_probe --only capture --out "$OUT"
+part bench_b256 90 $PY -m benchmarks --device cuda --threads 1 --batch 256 --out "$OUT"
 
 $PY - "$OUT" "$(( $(date +%s) - T0 ))" <<'EOF' | tee -a "$OUT/summary.txt"
 import json, sys
