@@ -758,11 +758,13 @@ def test_dcgan_one_step_gpu_matches_cpu():
         for (name, pc), (_, pg) in zip(net_c.named_parameters(), net_g.named_parameters()):
             gc, gg = pc.grad.numpy(), pg.grad.numpy()
             # A pre-activation within rounding of a LeakyReLU's kink can land on either side on
-            # the two devices, and takes the other slope: the few weights it feeds differ by
-            # far more than rounding (one in 1024 of D's first layer, seen on an H200). Such
-            # elements must stay rare; all others agree to rounding.
+            # the two devices, and takes the other slope: the few weights and the bias it
+            # feeds differ by far more than rounding (on an H200: one of D's first-layer
+            # weights, 1 in 1024, and in another run one of its 64 biases). Such elements must
+            # stay rare (two, or half a percent of a large tensor); all others agree to rounding.
             off = ~np.isclose(gg, gc, rtol=1e-3, atol=1e-4 * scale)
-            assert off.mean() <= 0.005, f"{role}.{name}.grad: {off.sum()} of {off.size} differ"
+            assert off.sum() <= max(2, 0.005 * off.size), \
+                f"{role}.{name}.grad: {off.sum()} of {off.size} differ"
             np.testing.assert_allclose(gg[~off], gc[~off], rtol=1e-3, atol=1e-4 * scale,
                                        err_msg=f"{role}.{name}.grad")
             clear = (np.abs(gc) > 1e-3 * scale) & ~off
