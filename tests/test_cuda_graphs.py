@@ -253,3 +253,15 @@ def test_gpu_modules_reach_cupy_through_the_backend_module():
 
     for module in (cuda_random, backends):
         assert hasattr(module._cuda, "cupy") and callable(module._cuda.cublas), module
+
+
+@pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")
+def test_train_command_takes_cuda_graph_and_says_why_not_on_the_cpu(tmp_path, capsys):
+    from gans.__main__ import main
+
+    main(["train", "--model", "dcgan", "--dataset", "random", "--dry-run", "--cuda-graph",
+          "--log-every", "3", "--out", str(tmp_path / "run"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert "--cuda-graph: capture needs a CUDA device (the model is on cpu); training eagerly" \
+        in out
+    assert (tmp_path / "run" / "metrics.csv").exists()
