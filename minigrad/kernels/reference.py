@@ -14,7 +14,6 @@ are cast to the array's dtype *before* they meet the array, so a stray
 float64.
 """
 
-import math
 import sys
 
 import numpy as np
@@ -23,11 +22,12 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
     "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
-    "batch_norm_fwd", "batch_norm_grad_input",
+    "batch_norm_fwd", "batch_norm_grad_input", "running_average", "matmul",
+    # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
-    "adam_update_multi", "rmsprop_update_multi",
-    "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
-    "running_average",
+    "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
+    # reference_random.py
+    "philox_fill", "philox_advance",
 ]
 
 
@@ -310,228 +310,6 @@ def batch_norm_grad_input(gy, xhat, weight, r):
     return gx, sum_gy, sum_gy_xhat
 
 
-# --------------------------------------------------------------------------- optimizers
-
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
-                weight_decay, step, amsgrad):
-    """One Adam step, in place, with torch.optim.Adam's formula (L2 weight decay).
-
-    Args:
-        param: parameter array, updated in place.
-        grad: its gradient (same shape; not modified).
-        exp_avg, exp_avg_sq: first/second moment buffers (same shape), updated in place.
-        max_exp_avg_sq: running max of exp_avg_sq for AMSGrad (updated in place), or None.
-        step: the 1-based number of this step (used for bias correction).
-
-    Math (all in param's dtype; scalars are derived in float64 then cast)::
-
-        g  = grad + weight_decay * param
-        m  = beta1 * m + (1 - beta1) * g
-        v  = beta2 * v + (1 - beta2) * g * g
-        v_hat = max(v_max, v) if amsgrad else v
-        denom = sqrt(v_hat) / sqrt(1 - beta2**step) + eps
-        param -= (lr / (1 - beta1**step)) * m / denom
-    """
-    xp = _xp(param)
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2 = 1.0 - beta2 ** step
-    step_size = _scalar(lr / bias_correction1, param)
-    bc2_sqrt = _scalar(math.sqrt(bias_correction2), param)
-
-    if weight_decay != 0:
-        grad = grad + _scalar(weight_decay, param) * param
-
-    exp_avg *= _scalar(beta1, param)
-    exp_avg += _scalar(1.0 - beta1, param) * grad
-    exp_avg_sq *= _scalar(beta2, param)
-    exp_avg_sq += _scalar(1.0 - beta2, param) * grad * grad
-
-    if amsgrad:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        v_hat = max_exp_avg_sq
-    else:
-        v_hat = exp_avg_sq
-    denom = xp.sqrt(v_hat) / bc2_sqrt + _scalar(eps, param)
-    param -= step_size * exp_avg / denom
-    return param
-
-
-def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps,
-                   weight_decay, momentum, centered):
-    """One RMSprop step, in place, with torch.optim.RMSprop's formula.
-
-    Args:
-        param: parameter array, updated in place.
-        grad: its gradient (same shape; not modified).
-        square_avg: running mean of g*g, updated in place.
-        grad_avg: running mean of g (needed iff ``centered``), updated in place, or None.
-        momentum_buffer: velocity (needed iff ``momentum > 0``), updated in place, or None.
-
-    Math (all in param's dtype)::
-
-        g   = grad + weight_decay * param
-        sq  = alpha * sq + (1 - alpha) * g * g
-        if centered:  ga = alpha * ga + (1 - alpha) * g
-                      avg = sqrt(sq - ga * ga) + eps
-        else:         avg = sqrt(sq) + eps
-        if momentum > 0:  buf = momentum * buf + g / avg;  param -= lr * buf
-        else:             param -= lr * g / avg
-    """
-    xp = _xp(param)
-    if weight_decay != 0:
-        grad = grad + _scalar(weight_decay, param) * param
-
-    square_avg *= _scalar(alpha, param)
-    square_avg += _scalar(1.0 - alpha, param) * grad * grad
-
-    if centered:
-        grad_avg *= _scalar(alpha, param)
-        grad_avg += _scalar(1.0 - alpha, param) * grad
-        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + _scalar(eps, param)
-    else:
-        avg = xp.sqrt(square_avg) + _scalar(eps, param)
-
-    if momentum > 0:
-        momentum_buffer *= _scalar(momentum, param)
-        momentum_buffer += grad / avg
-        param -= _scalar(lr, param) * momentum_buffer
-    else:
-        param -= _scalar(lr, param) * grad / avg
-    return param
-
-
-def sgd_update(param, grad, momentum_buffer, *, lr, momentum=0.0, dampening=0.0,
-               weight_decay=0.0, nesterov=False, first_step=False):
-    """One SGD step, in place, with torch.optim.SGD's formula.
-
-    Args:
-        param, grad: parameter (updated in place) and gradient (not modified).
-        momentum_buffer: velocity buffer (needed iff ``momentum != 0``), or None.
-        first_step: True on the first step, when torch initialises the buffer to
-            ``g`` itself (no dampening) instead of updating it.
-
-    Math::
-
-        g = grad + weight_decay * param
-        if momentum:  buf = g if first_step else momentum * buf + (1 - dampening) * g
-                      g = g + momentum * buf if nesterov else buf
-        param -= lr * g
-    """
-    if weight_decay != 0:
-        grad = grad + _scalar(weight_decay, param) * param
-    if momentum != 0:
-        if first_step:
-            momentum_buffer[...] = grad
-        else:
-            momentum_buffer *= _scalar(momentum, param)
-            momentum_buffer += _scalar(1.0 - dampening, param) * grad
-        if nesterov:
-            grad = grad + _scalar(momentum, param) * momentum_buffer
-        else:
-            grad = momentum_buffer
-    param -= _scalar(lr, param) * grad
-    return param
-
-
-# ------------------------------------------------------------------ multi-tensor optimizers
-
-def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, lr, beta1,
-                      beta2, eps, weight_decay, steps, amsgrad):
-    """:func:`adam_update` on every tensor of a parameter group: lists of arrays (one entry per
-    tensor; ``max_exp_avg_sqs`` entries None without amsgrad) and ``steps``, each tensor's
-    1-based step number. A GPU does them all in one launch (``cupy_gpu``); here, one by one."""
-    for p, g, m, v, vmax, step in zip(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
-                                      steps):
-        adam_update(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                    weight_decay=weight_decay, step=step, amsgrad=amsgrad)
-
-
-def adam_update_multi_device_steps(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *,
-                                   lr, beta1, beta2, eps, weight_decay, steps, amsgrad):
-    """:func:`adam_update_multi` with ``steps`` an int64 array (one entry per tensor) that may
-    live on the device, read by the kernel itself: the variant a CUDA graph replays, where no
-    host value may change between replays (the bias corrections are computed in the kernel)."""
-    host_steps = steps.get() if hasattr(steps, "get") else np.asarray(steps)
-    adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr=lr, beta1=beta1,
-                      beta2=beta2, eps=eps, weight_decay=weight_decay,
-                      steps=[int(s) for s in host_steps], amsgrad=amsgrad)
-
-
-def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers, *, lr, alpha,
-                         eps, weight_decay, momentum, centered):
-    """:func:`rmsprop_update` on every tensor of a parameter group (lists of arrays; entries of
-    ``grad_avgs``/``momentum_buffers`` None where unused)."""
-    for p, g, sq, ga, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
-        rmsprop_update(p, g, sq, ga, buf, lr=lr, alpha=alpha, eps=eps,
-                       weight_decay=weight_decay, momentum=momentum, centered=centered)
-
-
-# ------------------------------------------------------------------ counter-based random
-
-_PHILOX_M = (0xD2511F53, 0xCD9E8D57)
-_PHILOX_W = (0x9E3779B9, 0xBB67AE85)
-_M32 = np.uint64(0xFFFFFFFF)
-
-
-def _philox_blocks(counters, key0, key1):
-    """Philox4x32-10 of counters (G,) uint64 (the block's words (lo, hi, 0, 0)) under the key:
-    (G, 4) uint32."""
-    c = [counters & _M32, counters >> np.uint64(32), np.zeros_like(counters),
-         np.zeros_like(counters)]
-    k0, k1 = key0 & 0xFFFFFFFF, key1 & 0xFFFFFFFF
-    for _ in range(10):
-        p0 = np.uint64(_PHILOX_M[0]) * c[0]
-        p1 = np.uint64(_PHILOX_M[1]) * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0), p1 & _M32,
-             (p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1), p0 & _M32]
-        k0 = (k0 + _PHILOX_W[0]) & 0xFFFFFFFF
-        k1 = (k1 + _PHILOX_W[1]) & 0xFFFFFFFF
-    return np.stack(c, axis=1).astype(np.uint32)
-
-
-def philox_fill(out, key0, key1, ctr, normal):
-    """Fill the C-contiguous float array ``out`` with Philox4x32-10 draws (the spec of the
-    CUDA kernel ``philox_fill``, cuda_src.py).
-
-    Args:
-        out: float32/float64 array, overwritten (flat order).
-        key0, key1: the generator's key (the seed's two 32-bit words).
-        ctr: uint32 array of two, the 64-bit counter (low word first); not modified (see
-            :func:`philox_advance`).
-        normal: standard normal draws (Box-Muller, in float64) if true, else uniform [0, 1).
-    """
-    xp = _xp(out)
-    n = out.size
-    groups = (n + 3) // 4
-    c = np.asarray(ctr.get() if hasattr(ctr, "get") else ctr, dtype=np.uint64)
-    base = int(c[0]) | (int(c[1]) << 32)
-    counters = (np.uint64(base) + np.arange(groups, dtype=np.uint64))
-    words = _philox_blocks(counters, key0, key1).astype(np.float64)  # (G, 4)
-    if normal:
-        u1 = (words[:, 0::2] + 1.0) * 2.0 ** -32
-        u2 = words[:, 1::2] * 2.0 ** -32
-        rad = np.sqrt(-2.0 * np.log(u1))
-        v = np.empty_like(words)
-        v[:, 0::2] = rad * np.cos(2 * np.pi * u2)
-        v[:, 1::2] = rad * np.sin(2 * np.pi * u2)
-    elif out.dtype == np.float32:
-        v = np.floor(words / 256.0) * 2.0 ** -24
-    else:
-        v = words * 2.0 ** -32
-    out[...] = xp.asarray(v.reshape(-1)[:n].astype(out.dtype).reshape(out.shape))
-    return out
-
-
-def philox_advance(ctr, groups):
-    """``ctr += groups`` in place on the two-word counter (the groups a draw used)."""
-    xp = _xp(ctr)
-    c = np.asarray(ctr.get() if hasattr(ctr, "get") else ctr, dtype=np.uint64)
-    value = (int(c[0]) | (int(c[1]) << 32)) + int(groups)
-    ctr[...] = xp.asarray(np.array([value & 0xFFFFFFFF, (value >> 32) & 0xFFFFFFFF],
-                                   dtype=np.uint32))
-    return ctr
-
-
 # ---------------------------------------------------------------------- matrix products
 
 def matmul(a, b):
@@ -555,3 +333,11 @@ def running_average(running, value, momentum, scale=1.0):
     running *= running.dtype.type(1.0 - momentum)
     running += running.dtype.type(momentum) * v
     return running
+
+
+# The optimizers' and the random generator's references, in modules of their own; every kernel
+# name is answered here (the registry reads this module's __all__).
+from .reference_optim import (  # noqa: E402
+    adam_update, adam_update_multi, adam_update_multi_device_steps, rmsprop_update,
+    rmsprop_update_multi, sgd_update)
+from .reference_random import philox_advance, philox_fill  # noqa: E402
