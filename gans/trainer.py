@@ -36,38 +36,31 @@ of :mod:`gans.theory`, whose samples are points, not images). ``on_step(model, s
 given, is called after every step, with the counters already advanced and that step's numbers
 as host floats (each step is then a flush): the hook for measuring a model during training.
 
-The pieces: :class:`TrainState` (where the run stands; its ``state_dict()`` is the checkpoint),
-:class:`RunFolder` (the files; no-ops without a folder), :class:`StepLog` (the steps' numbers,
-kept on the device and fetched in one copy every ``log_every`` steps) and ``_Loop`` (resume,
-then for each batch: train_step, EMA, log, checkpoint; the epoch's end).
+The pieces, each in a module of :mod:`gans.training` (and importable from here): :class:`TrainState`
+(``state.py``: where the run stands; its ``state_dict()`` is the checkpoint), :class:`RunFolder`
+(``run_folder.py``: the files; no-ops without a folder), :class:`StepLog` (``step_log.py``: the
+steps' numbers, kept on the device and fetched in one copy every ``log_every`` steps), the stop
+signals (``signals.py``); here, ``_Loop`` (resume, then for each batch: train_step, EMA, log,
+checkpoint; the epoch's end) and ``fit``.
 """
 from __future__ import annotations
 
-import csv
 import inspect
-import json
-import math
-import os
-import signal
-import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 import minigrad
 from minigrad import backend, kernels
 from minigrad import distributed as dist
-from minigrad.utils.io import CheckpointError, load, save
-from gans.common import save_image_grid
-from gans.protocol import config_dict, upgrade_config_dict
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
+from gans.protocol import config_dict
+# (RunMismatch, check_same_run, TrainingDiverged, TrainingInterrupted, _to_host: imported from here)
+from gans.training.run_folder import RunFolder, RunMismatch, _quiet, check_same_run
+from gans.training.signals import TrainingInterrupted, _anyone, _StopSignals
+from gans.training.state import TrainState, resumes_exactly
+from gans.training.step_log import StepLog, TrainingDiverged, _to_host
 
 
 def check_shapes(model, real) -> None:
@@ -108,32 +101,6 @@ def check_shapes(model, real) -> None:
         D.train(mode)
 
 
-def _loss_curve(history, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in history[0] if k.startswith("loss") or k in ("d_x", "d_g_z", "w_dist")]
-    keys = sorted({k for row in history for k in row if k in keys or k.startswith("loss")})
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    steps = np.array([row["step"] for row in history])
-    for k in keys:
-        ys = np.array([row.get(k, np.nan) for row in history], dtype=float)
-        if len(ys) > 50:  # a running mean keeps the curve readable
-            w = max(len(ys) // 50, 1)
-            ok = ~np.isnan(ys)
-            ys = np.convolve(np.where(ok, ys, 0), np.ones(w), "same") / np.maximum(
-                np.convolve(ok, np.ones(w), "same"), 1)
-        ax.plot(steps, ys, label=k, lw=1)
-    ax.set_xlabel("discriminator step")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-
-
 def _grad_norms(model, update_g):
     """The 2-norm of each network's last gradient (``.grad`` stays set after a step), logged as
     grad_norm_<net>: the quickest sign of vanishing or exploding updates. A network that was
@@ -153,331 +120,11 @@ def _grad_norms(model, update_g):
     return norms
 
 
-def _write_csv(history, path):
-    """metrics.csv, written atomically (a temporary file renamed over it): a run killed at any
-    moment leaves the previous complete file."""
-    cols = ["step", "epoch"] + sorted({k for row in history for k in row} - {"step", "epoch"})
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        w.writerows(history)
-    os.replace(tmp, path)
-
-
-def _read_csv(path, last_step: int) -> list:
-    """The rows of metrics.csv up to ``last_step``, with the values the run logged (floats are
-    written with repr, so they read back bit for bit; step and epoch are ints)."""
-    if not path.exists():
-        return []
-    with open(path) as f:
-        rows = []
-        for row in csv.DictReader(f):
-            r = {k: (int(float(v)) if k in ("step", "epoch") else float(v))
-                 for k, v in row.items() if v not in ("", None)}
-            if r["step"] <= last_step:
-                rows.append(r)
-    return rows
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped ``fit``; a checkpoint of the current step was saved first."""
-
-
-class RunMismatch(ValueError):
-    """The run folder holds another model's run, or the same model with another config."""
-
-
-def _json_values(d: dict) -> dict:
-    return json.loads(json.dumps(d, default=str))
-
-
-def check_same_run(saved: dict, now: dict, out) -> None:
-    """Raise RunMismatch unless ``saved`` (the checkpoint's model name and config) is ``now``."""
-    saved, now = _json_values(saved), _json_values(now)
-    hint = (f"pass --restart to train from scratch in {out} (its files are replaced), or choose "
-            "another --out")
-    if saved.get("model") != now.get("model"):
-        raise RunMismatch(f"{out} holds a run of model {saved.get('model')!r}, not "
-                          f"{now.get('model')!r}: {hint}")
-    diff = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
-            for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
-    if diff:
-        raise RunMismatch(f"{out} holds a {now['model']} run with another config: "
-                          f"{'; '.join(diff)}. Resuming would mix two recipes: {hint}")
-
-
-class _StopSignals:
-    """While active, SIGINT and SIGTERM only set ``self.signum``; the loop saves a checkpoint
-    and stops at the end of the step. A second Ctrl-C interrupts at once."""
-
-    def __init__(self):
-        self.signum, self._old = None, {}
-
-    def _handler(self, signum, frame):
-        self.signum = signum
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
-
-
 def _process() -> tuple[int, int]:
     """(rank, world size): (0, 1) unless a process group of several processes is running."""
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def _anyone(flag: bool, world: int) -> bool:
-    """Whether ``flag`` is set on any process (a stop signal stops all of them at one step)."""
-    if world == 1:
-        return flag
-    value = minigrad.tensor(np.array([float(flag)], np.float64))
-    dist.all_reduce(value)
-    return bool(value.numpy()[0] > 0)
-
-
-def _to_host(values: list, world: int) -> list:
-    """``values`` (the logged numbers: 0-d tensors or arrays on a device, or host numbers) as
-    Python floats, the device's in ONE copy to the host: stacked where they live, then fetched.
-    With several processes, each number is averaged over them (one all-reduce), so every
-    process sees the global batch's losses and checks them alike."""
-    host = [None] * len(values)
-    on_device, arrays = [], []
-    for i, v in enumerate(values):
-        a = v.data if isinstance(v, minigrad.Tensor) else v
-        if isinstance(a, backend.array_types()):
-            on_device.append(i)
-            arrays.append(a.reshape(1))
-        else:
-            host[i] = float(a)
-    if arrays:
-        xp = backend.get_array_module(*arrays)
-        # one array of float64 (an exact widening of float32 losses) made where they live
-        fetched = backend.to_host(xp.concatenate(arrays, dtype=xp.float64))
-        for i, v in zip(on_device, fetched.tolist()):
-            host[i] = v
-    if world > 1:
-        total = minigrad.tensor(np.array(host, np.float64))
-        dist.all_reduce(total)
-        host = [v / world for v in total.numpy().tolist()]
-    return host
-
-
-def _quiet(*args, **kwargs):
-    pass
-
-
-@dataclass
-class TrainState:
-    """Where a run stands: with the model's own state (weights, optimizers, its step counters
-    ``d_step`` and ``step``, the moving averages of G), everything a resumed run needs to go on
-    bit for bit as if it had never stopped.
-
-    ``state_dict()`` is the checkpoint, ``{"model": model.state_dict(), "loop": {...}}``: the
-    epoch and the batches done in it, the loader's state at the epoch's start (so the epoch's
-    order is drawn again), the D steps pending before the next G step (k > 1 schedules),
-    minigrad's random stream, and whether a dry run wrote it. ``history`` (one row per step)
-    is kept beside it, in metrics.csv, which :class:`RunFolder` writes before each checkpoint.
-    """
-    model: object
-    loader: object
-    epoch: int = 0  # epochs done
-    batch: int = 0  # batches done in the current epoch
-    loader_state: dict | None = None  # loader.state_dict() at the start of the current epoch
-    pending_d: int = 0  # D steps since the last G step
-    history: list = field(default_factory=list)
-    dry_run: bool = False
-
-    def __post_init__(self):
-        if self.loader_state is None:
-            self.loader_state = self._loader_state()
-
-    def _loader_state(self):
-        return self.loader.state_dict() if resumes_exactly(self.loader) else None
-
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(),
-                "loop": {"epoch": self.epoch, "batch": self.batch, "loader": self.loader_state,
-                         "pending_d": self.pending_d, "rng": backend.get_rng_state(),
-                         "dry_run": self.dry_run}}
-
-    def load_state_dict(self, state: dict, rank: int = 0) -> None:
-        """Restore a checkpoint's state (this one's or an older trainer's, which kept the
-        loader's generator state as ``loader_rng``). ``rank`` > 0: a data-parallel process,
-        which draws its own noise from there (the checkpoint holds rank 0's stream)."""
-        loop = state["loop"]
-        self.model.load_state_dict(state["model"])
-        self.epoch, self.batch = int(loop["epoch"]), int(loop["batch"])
-        self.pending_d = int(loop.get("pending_d", 0))
-        if "loader" in loop:
-            self.loader_state = loop["loader"]
-        else:  # written before loaders had a state_dict: the DataLoader's generator state
-            old = loop.get("loader_rng")
-            self.loader_state = None if old is None else {"rng": old}
-        backend.set_rng_state(loop["rng"])
-        if rank > 0:
-            seq = np.random.SeedSequence([rank, self.model.d_step])
-            minigrad.manual_seed(int(seq.generate_state(1, np.uint32)[0]))
-
-    def start_epoch(self) -> None:
-        """Set the loader to this epoch's order (the same after a resume)."""
-        if self.loader_state is not None and resumes_exactly(self.loader):
-            self.loader.load_state_dict(self.loader_state)
-        if hasattr(getattr(self.loader, "sampler", None), "set_epoch"):
-            self.loader.sampler.set_epoch(self.epoch)  # DistributedSampler's shuffle
-
-    def end_epoch(self) -> None:
-        self.epoch, self.batch = self.epoch + 1, 0
-        self.loader_state = self._loader_state()
-
-    def next_updates_g(self) -> bool:
-        """Count a D step; True when it is the ``d_steps_per_g()``-th since the last G step."""
-        self.pending_d += 1
-        if self.pending_d >= self.model.d_steps_per_g():
-            self.pending_d = 0
-            return True
-        return False
-
-
-def resumes_exactly(loader) -> bool:
-    """Whether ``loader`` can be put back where it was (``state_dict``/``load_state_dict``)."""
-    return callable(getattr(loader, "state_dict", None)) and callable(
-        getattr(loader, "load_state_dict", None))
-
-
-class RunFolder:
-    """A run's files: config.json, metrics.csv, loss_curve.png, samples/ and checkpoint.npz.
-
-    ``RunFolder(None)`` (a run in memory) reads nothing, and one made with ``writes=False`` (a
-    data-parallel process other than rank 0) reads but does not write: their writes are no-ops,
-    so the loop never asks whether it has a folder.
-    """
-
-    def __init__(self, path, writes: bool = True):
-        self.path = None if path is None else Path(path)
-        if self.path is not None and self.path.exists() and not self.path.is_dir():
-            raise NotADirectoryError(f"the run folder {self.path} is a file: choose another --out")
-        self.writes = writes and self.path is not None
-        self.checkpoint = None if self.path is None else self.path / "checkpoint.npz"
-
-    def read_checkpoint(self, model, say=_quiet) -> dict | None:
-        """The checkpoint to resume from: None when there is none (or a dry run's). Raises
-        :class:`RunMismatch` when it is another model's run, or ``model``'s with another config
-        (the "differs" check),
-        CheckpointError (with how to start over) when it cannot be read."""
-        if self.checkpoint is None or not self.checkpoint.exists():
-            return None
-        try:
-            state = load(self.checkpoint)
-        except CheckpointError as e:
-            raise CheckpointError(f"{self.checkpoint} cannot be resumed ({e}); pass --restart "
-                                  "to start over") from e
-        if state["loop"].get("dry_run"):
-            say(f"not resuming from {self.checkpoint}: it was written by a dry run")
-            return None
-        saved = state["model"]
-        saved_config = upgrade_config_dict(type(model.config), saved["config"])
-        check_same_run({"model": saved["name"], **saved_config},
-                       {"model": model.name, **config_dict(model.config)}, self.path)
-        return state
-
-    def complete(self, state: dict, batches: int, epochs: int, max_steps) -> str | None:
-        """What to say when ``state`` ends a run that already reached ``epochs``/``max_steps``
-        (None if it does not). A checkpoint of an epoch's last batch whose epoch end was not
-        yet counted (a kill between the two checkpoints) is not complete: the loop does that
-        epoch's end, as the uninterrupted run did."""
-        done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
-        if int(state["loop"]["batch"]) >= batches:
-            return None
-        if done_epochs < epochs and (max_steps is None or done_steps < max_steps):
-            return None
-        epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
-        return (f"{self.path}: this run is complete ({epochs_done}, {done_steps} steps); "
-                "nothing to do. To train further, give a larger --epochs (or --max-steps); "
-                "to start over, --restart.")
-
-    def start(self, run_config: dict, fresh: bool) -> None:
-        if self.writes:
-            self.path.mkdir(parents=True, exist_ok=True)
-            if fresh:
-                (self.path / "config.json").write_text(json.dumps(run_config, indent=2))
-
-    def metrics(self, last_step: int) -> list:
-        """The rows of metrics.csv up to ``last_step`` (none without a folder)."""
-        return [] if self.path is None else _read_csv(self.path / "metrics.csv", last_step)
-
-    def save(self, state: TrainState) -> None:
-        """metrics.csv, then the checkpoint (so metrics.csv always holds the checkpoint's rows),
-        each written atomically."""
-        if self.writes:
-            _write_csv(state.history, self.path / "metrics.csv")
-            save(state.state_dict(), self.checkpoint)
-
-    def grid(self, name: str, model) -> None:
-        """samples/NAME: a grid from the model's fixed noise (sampled only when written)."""
-        if self.writes:
-            save_image_grid(model.sample_fixed(), self.path / "samples" / name)
-
-    def loss_curve(self, history: list) -> None:
-        if self.writes and history:
-            _loss_curve(history, self.path / "loss_curve.png")
-
-
-class StepLog:
-    """The per-step numbers on their way to the host: metrics.csv's rows, the progress bar's
-    postfix and the divergence check.
-
-    ``train_step`` returns its numbers as detached 0-d tensors on the device, so a step never
-    waits for the device. They wait here (``add``) and come to the host together, in one copy
-    (:func:`_to_host`), at ``flush``: every ``every`` steps (when ``due``) and whenever the loop
-    needs them, at an epoch's end, before any checkpoint, at a stop signal and at the end. At
-    each flush, before anything is written, a non-finite number raises
-    :class:`TrainingDiverged` naming its step, so a checkpoint never holds a diverged model.
-    """
-
-    def __init__(self, state: TrainState, run: RunFolder, world: int, every: int, bar=None):
-        self.state, self.run, self.world, self.every, self.bar = state, run, world, every, bar
-        self.pending = []  # (step, epoch, batch index, stats) not yet on the host
-
-    def add(self, step: int, epoch: int, batch: int, stats: dict) -> None:
-        self.pending.append((step, epoch, batch, stats))
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def due(self, step: int) -> bool:
-        return step % self.every == 0
-
-    def flush(self) -> list:
-        """Fetch the pending numbers, check them and append their rows to the history;
-        returns each step's numbers (host floats). No pending step: no copy."""
-        if not self.pending:
-            return []
-        rows, self.pending = self.pending, []
-        values = iter(_to_host([v for *_, stats in rows for v in stats.values()], self.world))
-        fetched = []
-        for step, epoch, batch, stats in rows:
-            stats = {k: next(values) for k in stats}
-            if not all(math.isfinite(v) for v in stats.values()):
-                ckpt = self.run.checkpoint
-                raise TrainingDiverged(
-                    f"non-finite loss at step {step} (epoch {epoch + 1}, batch {batch}): "
-                    f"{stats}. The last good checkpoint is "
-                    f"{ckpt if ckpt and ckpt.exists() else 'none'}; try a lower learning rate.")
-            self.state.history.append({"step": step, "epoch": epoch, **stats})
-            if self.bar is not None:
-                _show_losses(self.bar, stats)
-            fetched.append(stats)
-        return fetched
 
 
 def _train_step(model, state: TrainState, batch, step_fn=None) -> dict:
@@ -691,15 +338,3 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     say(f"{model.name}: {model.d_step - steps_before} steps in {time.time() - t0:.1f} s"
         + (f"; outputs in {out_dir}" if out_dir is not None else ""))
     return state.history
-
-
-def _show_losses(bar, stats):
-    """Two numbers fit beside the bar at 80 columns: D's loss and G's (the last one, between G
-    steps); everything else is in metrics.csv."""
-    shown = getattr(bar, "_losses", {})
-    if "loss_d" in stats:
-        shown.update({k[-1].upper(): v for k, v in stats.items() if k in ("loss_d", "loss_g")})
-    else:  # a model without D/G losses (the VAE): its first two numbers
-        shown = {k: v for k, v in list(stats.items())[:2]}
-    bar._losses = shown
-    bar.set_postfix_str(" ".join(f"{k} {v:.3f}" for k, v in shown.items()), refresh=False)

@@ -219,7 +219,7 @@ def test_a_kill_between_the_last_batchs_checkpoint_and_the_epochs_end_resumes_ex
     """The periodic checkpoint of an epoch's last batch comes before the epoch's end is counted
     (its grid, its checkpoint): a run killed between the two, at the end of its last epoch, must
     still end as the uninterrupted run did, not stop early as "complete"."""
-    import gans.trainer as trainer
+    import gans.training.run_folder as run_folder
 
     import minigrad
 
@@ -230,17 +230,17 @@ def test_a_kill_between_the_last_batchs_checkpoint_and_the_epochs_end_resumes_ex
         return _small_vanilla()
 
     fit(model(), _loader(), out_dir=tmp_path / "clean", **kw)
-    real = trainer.save_image_grid
+    real = run_folder.save_image_grid
 
     def dies_at_the_last_epochs_end(images, path):
         if Path(path).name == "epoch_002.png":
             raise _Killed
         return real(images, path)
 
-    monkeypatch.setattr(trainer, "save_image_grid", dies_at_the_last_epochs_end)
+    monkeypatch.setattr(run_folder, "save_image_grid", dies_at_the_last_epochs_end)
     with pytest.raises(_Killed):
         fit(model(), _loader(), out_dir=tmp_path / "killed", **kw)
-    monkeypatch.setattr(trainer, "save_image_grid", real)
+    monkeypatch.setattr(run_folder, "save_image_grid", real)
     fit(model(), _loader(), out_dir=tmp_path / "killed", **kw)
     _assert_identical(tmp_path / "clean", tmp_path / "killed")
     assert ((tmp_path / "clean" / "metrics.csv").read_text()

@@ -1,0 +1,173 @@
+"""A run's files: :class:`RunFolder` (config.json, metrics.csv, loss_curve.png, samples/,
+checkpoint.npz), the CSV and loss-curve writers, and the check that a folder holds this run."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from minigrad.utils.io import CheckpointError, load, save
+from gans.common import save_image_grid
+from gans.protocol import config_dict, upgrade_config_dict
+from gans.training.state import TrainState
+
+
+def _loss_curve(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in history[0] if k.startswith("loss") or k in ("d_x", "d_g_z", "w_dist")]
+    keys = sorted({k for row in history for k in row if k in keys or k.startswith("loss")})
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = np.array([row["step"] for row in history])
+    for k in keys:
+        ys = np.array([row.get(k, np.nan) for row in history], dtype=float)
+        if len(ys) > 50:  # a running mean keeps the curve readable
+            w = max(len(ys) // 50, 1)
+            ok = ~np.isnan(ys)
+            ys = np.convolve(np.where(ok, ys, 0), np.ones(w), "same") / np.maximum(
+                np.convolve(ok, np.ones(w), "same"), 1)
+        ax.plot(steps, ys, label=k, lw=1)
+    ax.set_xlabel("discriminator step")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _write_csv(history, path):
+    """metrics.csv, written atomically (a temporary file renamed over it): a run killed at any
+    moment leaves the previous complete file."""
+    cols = ["step", "epoch"] + sorted({k for row in history for k in row} - {"step", "epoch"})
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(history)
+    os.replace(tmp, path)
+
+
+def _read_csv(path, last_step: int) -> list:
+    """The rows of metrics.csv up to ``last_step``, with the values the run logged (floats are
+    written with repr, so they read back bit for bit; step and epoch are ints)."""
+    if not path.exists():
+        return []
+    with open(path) as f:
+        rows = []
+        for row in csv.DictReader(f):
+            r = {k: (int(float(v)) if k in ("step", "epoch") else float(v))
+                 for k, v in row.items() if v not in ("", None)}
+            if r["step"] <= last_step:
+                rows.append(r)
+    return rows
+
+
+class RunMismatch(ValueError):
+    """The run folder holds another model's run, or the same model with another config."""
+
+
+def _json_values(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=str))
+
+
+def check_same_run(saved: dict, now: dict, out) -> None:
+    """Raise RunMismatch unless ``saved`` (the checkpoint's model name and config) is ``now``."""
+    saved, now = _json_values(saved), _json_values(now)
+    hint = (f"pass --restart to train from scratch in {out} (its files are replaced), or choose "
+            "another --out")
+    if saved.get("model") != now.get("model"):
+        raise RunMismatch(f"{out} holds a run of model {saved.get('model')!r}, not "
+                          f"{now.get('model')!r}: {hint}")
+    diff = [f"{k} (saved {saved.get(k)!r}, now {now.get(k)!r})"
+            for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    if diff:
+        raise RunMismatch(f"{out} holds a {now['model']} run with another config: "
+                          f"{'; '.join(diff)}. Resuming would mix two recipes: {hint}")
+
+
+def _quiet(*args, **kwargs):
+    pass
+
+
+class RunFolder:
+    """A run's files: config.json, metrics.csv, loss_curve.png, samples/ and checkpoint.npz.
+
+    ``RunFolder(None)`` (a run in memory) reads nothing, and one made with ``writes=False`` (a
+    data-parallel process other than rank 0) reads but does not write: their writes are no-ops,
+    so the loop never asks whether it has a folder.
+    """
+
+    def __init__(self, path, writes: bool = True):
+        self.path = None if path is None else Path(path)
+        if self.path is not None and self.path.exists() and not self.path.is_dir():
+            raise NotADirectoryError(f"the run folder {self.path} is a file: choose another --out")
+        self.writes = writes and self.path is not None
+        self.checkpoint = None if self.path is None else self.path / "checkpoint.npz"
+
+    def read_checkpoint(self, model, say=_quiet) -> dict | None:
+        """The checkpoint to resume from: None when there is none (or a dry run's). Raises
+        :class:`RunMismatch` when it is another model's run, or ``model``'s with another config
+        (the "differs" check),
+        CheckpointError (with how to start over) when it cannot be read."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return None
+        try:
+            state = load(self.checkpoint)
+        except CheckpointError as e:
+            raise CheckpointError(f"{self.checkpoint} cannot be resumed ({e}); pass --restart "
+                                  "to start over") from e
+        if state["loop"].get("dry_run"):
+            say(f"not resuming from {self.checkpoint}: it was written by a dry run")
+            return None
+        saved = state["model"]
+        saved_config = upgrade_config_dict(type(model.config), saved["config"])
+        check_same_run({"model": saved["name"], **saved_config},
+                       {"model": model.name, **config_dict(model.config)}, self.path)
+        return state
+
+    def complete(self, state: dict, batches: int, epochs: int, max_steps) -> str | None:
+        """What to say when ``state`` ends a run that already reached ``epochs``/``max_steps``
+        (None if it does not). A checkpoint of an epoch's last batch whose epoch end was not
+        yet counted (a kill between the two checkpoints) is not complete: the loop does that
+        epoch's end, as the uninterrupted run did."""
+        done_epochs, done_steps = int(state["loop"]["epoch"]), int(state["model"]["d_step"])
+        if int(state["loop"]["batch"]) >= batches:
+            return None
+        if done_epochs < epochs and (max_steps is None or done_steps < max_steps):
+            return None
+        epochs_done = f"{done_epochs} epoch{'s' if done_epochs != 1 else ''}"
+        return (f"{self.path}: this run is complete ({epochs_done}, {done_steps} steps); "
+                "nothing to do. To train further, give a larger --epochs (or --max-steps); "
+                "to start over, --restart.")
+
+    def start(self, run_config: dict, fresh: bool) -> None:
+        if self.writes:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if fresh:
+                (self.path / "config.json").write_text(json.dumps(run_config, indent=2))
+
+    def metrics(self, last_step: int) -> list:
+        """The rows of metrics.csv up to ``last_step`` (none without a folder)."""
+        return [] if self.path is None else _read_csv(self.path / "metrics.csv", last_step)
+
+    def save(self, state: TrainState) -> None:
+        """metrics.csv, then the checkpoint (so metrics.csv always holds the checkpoint's rows),
+        each written atomically."""
+        if self.writes:
+            _write_csv(state.history, self.path / "metrics.csv")
+            save(state.state_dict(), self.checkpoint)
+
+    def grid(self, name: str, model) -> None:
+        """samples/NAME: a grid from the model's fixed noise (sampled only when written)."""
+        if self.writes:
+            save_image_grid(model.sample_fixed(), self.path / "samples" / name)
+
+    def loss_curve(self, history: list) -> None:
+        if self.writes and history:
+            _loss_curve(history, self.path / "loss_curve.png")

@@ -1,0 +1,137 @@
+"""``linear`` and the convolutions of ``minigrad.nn.functional`` (conv2d, conv_transpose2d), with
+the padding and output-size arithmetic the conv layers share."""
+from __future__ import annotations
+
+from minigrad.functional import pad
+from minigrad.ops import conv as _conv
+from minigrad.ops.linear import Linear as _LinearOp
+from minigrad.tensor import Tensor
+
+
+def _pair(v, name="value"):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+# ============================================================================== linear
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight^T + bias: input (*, in_features), weight (out_features, in_features),
+    bias (out_features,) -> (*, out_features). One fused primitive (ops/linear.py)."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {input.shape} does not end in in_features = "
+                         f"{weight.shape[1]} (weight shape {weight.shape})")
+    if bias is None:
+        return _LinearOp.apply(input, weight)
+    return _LinearOp.apply(input, weight, bias)
+
+
+# ============================================================================ convolution
+def _conv_padding(padding, weight, dilation, stride):
+    """Numeric (ph, pw) from an int, a pair, 'valid' or 'same'; plus an extra asymmetric pad
+    (left, right, top, bottom) for 'same' with an odd total, else None."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), None
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        totals = [dilation[i] * (weight.shape[2 + i] - 1) for i in range(2)]
+        sym = (totals[0] // 2, totals[1] // 2)
+        extra = (0, totals[1] - 2 * sym[1], 0, totals[0] - 2 * sym[0])
+        return sym, (extra if any(extra) else None)
+    return _pair(padding, "padding"), None
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W), weight (OC, C, KH, KW),
+    bias (OC,) -> (N, OC, OH, OW), OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1."""
+    if groups != 1:
+        raise NotImplementedError("conv2d: groups != 1 is not supported")
+    if input.ndim != 4:
+        raise ValueError(f"conv2d expects a 4-D input (N, C, H, W), got shape {input.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d expects a 4-D weight (OC, C, KH, KW), got shape {weight.shape}")
+    if input.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: input of shape {input.shape} has {input.shape[1]} channels, "
+                         f"but weight of shape {weight.shape} expects {weight.shape[1]}")
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    padding, extra = _conv_padding(padding, weight, dilation, stride)
+    if extra is not None:
+        input = pad(input, extra)
+    return _conv2d(input, weight, bias, stride, padding, dilation)
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation):
+    """conv2d without argument checks (tuples already normalised)."""
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return _conv.Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation)
+
+
+def _transposed_size(hw, weight, stride, padding, output_padding, dilation):
+    return tuple((hw[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (weight.shape[2 + i] - 1)
+                 + output_padding[i] + 1 for i in range(2))
+
+
+def _output_padding_for(hw, output_size, weight, stride, padding, dilation):
+    """The output_padding that makes a transposed conv produce ``output_size`` (PyTorch's
+    ConvTranspose ``forward(x, output_size)``)."""
+    output_size = tuple(output_size)[-2:]
+    lo = _transposed_size(hw, weight, stride, padding, (0, 0), dilation)
+    op = tuple(output_size[i] - lo[i] for i in range(2))
+    for i in range(2):
+        if not 0 <= op[i] < max(stride[i], dilation[i]):
+            raise ValueError(
+                f"requested an output size of {output_size}, but valid sizes range from {lo} to "
+                f"{tuple(lo[j] + max(stride[j], dilation[j]) - 1 for j in range(2))} (for an "
+                f"input of size {tuple(hw)})")
+    return op
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1, *,
+                     output_size=None) -> Tensor:
+    """2-D transposed convolution (PyTorch's conv_transpose2d, the adjoint of conv2d):
+    input (N, C, H, W), weight (C, OC, KH, KW), bias (OC,) -> (N, OC, OH, OW) with
+    OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1 (or ``output_size``)."""
+    if groups != 1:
+        raise NotImplementedError("conv_transpose2d: groups != 1 is not supported")
+    if input.ndim != 4:
+        raise ValueError(f"conv_transpose2d expects a 4-D input (N, C, H, W), got shape "
+                         f"{input.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d expects a 4-D weight (C, OC, KH, KW), got shape "
+                         f"{weight.shape}")
+    if input.shape[1] != weight.shape[0]:
+        raise ValueError(f"conv_transpose2d: input of shape {input.shape} has {input.shape[1]} "
+                         f"channels, but weight of shape {weight.shape} expects {weight.shape[0]}")
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    dilation = _pair(dilation, "dilation")
+    if output_size is not None:
+        output_padding = _output_padding_for(input.shape[2:], output_size, weight, stride,
+                                             padding, dilation)
+    return _conv_transpose2d(input, weight, bias, stride, padding, _pair(output_padding),
+                             dilation)
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation):
+    """conv_transpose2d without argument checks (tuples already normalised)."""
+    for i in range(2):
+        if output_padding[i] >= stride[i]:
+            # PyTorch also allows output_padding < dilation; then the extra row would lie
+            # beyond the conv geometry of the input (see ops/conv.py). Not supported here.
+            raise ValueError(f"output_padding {output_padding} must be smaller than the stride "
+                             f"{stride}")
+    size = _transposed_size(x.shape[2:], weight, stride, padding, output_padding, dilation)
+    if size[0] < 1 or size[1] < 1:
+        raise ValueError(f"conv_transpose2d: empty output size {size} for input {x.shape}")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return _conv.ConvTranspose2d.apply(*args, stride=stride, padding=padding, dilation=dilation,
+                                       output_size=size)

@@ -1,0 +1,43 @@
+"""embedding and one_hot of ``minigrad.nn.functional``: index lookups."""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import functional as _F
+from minigrad.autograd.anomaly import is_anomaly_enabled
+from minigrad.tensor import Tensor
+
+
+# ============================================================================= embedding
+def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape) ->
+    input.shape + (dim,). The gradient scatter-adds into the picked rows (repeats add up); the
+    row ``padding_idx`` receives none."""
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = weight.shape[0]
+    if is_anomaly_enabled() and idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
+                         f"values in [{int(idx.min())}, {int(idx.max())}]")
+    out = weight[weight.xp.asarray(idx)]
+    if padding_idx is not None:
+        keep = weight.xp.asarray(idx != (padding_idx % n))[..., None]
+        out = _F.where(keep, out, out.detach())
+    return out
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding: labels of shape S -> S + (num_classes,) (torch semantics; call
+    ``.float()`` to mix it with activations). ``num_classes=-1`` uses max(label) + 1."""
+    idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {idx.dtype}")
+    xp = tensor.xp if isinstance(tensor, Tensor) else np
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if is_anomaly_enabled() and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
+                         f"[{int(idx.min())}, {int(idx.max())}]")
+    out = (idx[..., None] == xp.arange(num_classes)).astype(np.int64)
+    return Tensor._wrap(out, False, None)

@@ -1,0 +1,271 @@
+"""The losses of ``minigrad.nn.functional`` (the rules they follow are in its docstring): each
+takes a ``reduction`` and checks its target's shape."""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from minigrad import functional as _F
+from minigrad.autograd.anomaly import is_anomaly_enabled
+from minigrad.functional import log_softmax
+from minigrad.nn._norm import _channel_shape
+from minigrad.ops import elementwise as _E
+from minigrad.ops import shape as _S
+from minigrad.tensor import Tensor
+
+
+def _as_tensor(x, like: Tensor, dtype=None) -> Tensor:
+    """``x`` as a Tensor on ``like``'s device (arrays/lists converted, Tensors kept)."""
+    if isinstance(x, Tensor):
+        return x
+    arr = like.xp.asarray(x)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return Tensor._wrap(arr, False, None)
+
+
+# ================================================================================ losses
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _target(name, input: Tensor, target) -> Tensor:
+    """``target`` as a float Tensor of input's dtype, with input's shape (else a clear error)."""
+    if isinstance(target, numbers.Number):
+        raise TypeError(f"{name}: target must be a tensor of the input's shape {input.shape}, "
+                        f"got the number {target!r} (use minigrad.full_like(input, {target!r}))")
+    target = _as_tensor(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} "
+                         "must match (no implicit broadcasting in losses: check for an (N, 1) "
+                         "vs (N,) mix-up)")
+    if target.dtype != input.dtype:
+        if target.dtype.kind == "f" and target.requires_grad:
+            target = target.to(dtype=input.dtype)
+        else:
+            target = Tensor._wrap(target.data.astype(input.dtype), False, None)
+    return target
+
+
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """(input - target)^2, reduced."""
+    d = input - _target("mse_loss", input, target)
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+    """|input - target|, reduced."""
+    return _reduce(_F.abs(input - _target("l1_loss", input, target)), reduction)
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """max(log p, -100) as in torch's BCELoss, without evaluating log(0) (or log of a negative
+    number, which an out-of-range probability gives): where p <= 0 the value is -100 and the
+    gradient 0. Always this form: testing the data for zeros first would sync the device."""
+    positive = p.data > 0
+    return _F.where(positive, _F.clamp(_F.log(_F.where(positive, p, 1.0)), min=-100.0), -100.0)
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1], logs clamped
+    at -100 as in PyTorch. An input outside [0, 1] (or NaN) raises, as in PyTorch; on a GPU
+    only under ``detect_anomaly()``, since the check reads the values back to the host (PyTorch
+    checks there with a device-side assert). Prefer :func:`binary_cross_entropy_with_logits`
+    (stable, and no sigmoid layer needed)."""
+    target = _target("binary_cross_entropy", input, target)
+    if type(input.data) is np.ndarray or is_anomaly_enabled():
+        _check_probabilities(input)
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input, input.dtype)
+    return _reduce(loss, reduction)
+
+
+def _check_probabilities(input: Tensor) -> None:
+    """ValueError unless every element of ``input`` lies in [0, 1] (reads the data back)."""
+    lo, hi = (float(input.data.min()), float(input.data.max())) if input.data.size else (0, 0)
+    if lo < 0 or hi > 1 or math.isnan(lo) or math.isnan(hi):
+        hint = (" They look like logits (unbounded scores): use "
+                "binary_cross_entropy_with_logits, which applies the sigmoid itself, stably.")
+        raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1] as input, got "
+                         f"values in [{lo:.4g}, {hi:.4g}].{hint}")
+
+
+def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """BCE of sigmoid(logits) against target, computed stably as softplus(z) - z t
+    (= -t log sigmoid(z) - (1 - t) log(1 - sigmoid(z))); its gradient sigmoid(z) - t is exact
+    for any |z| (no log(0) at |z| >= 100, unlike sigmoid followed by binary_cross_entropy).
+
+    pos_weight (broadcast over the last dim) weighs the positive term:
+    (1 - t) z + (1 + (pos_weight - 1) t) softplus(-z). weight multiplies each element.
+    """
+    t = _target("binary_cross_entropy_with_logits", logits, target)
+    if logits._ctx is not None:
+        _warn_if_probabilities(logits)
+    if pos_weight is None:
+        loss = _F.softplus(logits) - logits * t
+    else:
+        pw = _as_tensor(pos_weight, logits, logits.dtype)
+        loss = (1 - t) * logits + (1 + (pw - 1) * t) * _F.softplus(-logits)
+    if weight is not None:
+        loss = loss * _as_tensor(weight, logits, logits.dtype)
+    return _reduce(loss, reduction)
+
+
+# Ops that move or convert values without changing what they mean: a sigmoid's output seen
+# through them is still a probability.
+_SHAPE_OPS = (_S.Reshape, _S.Transpose, _S.GetItem, _E.Cast)
+
+
+def _warn_if_probabilities(logits: Tensor) -> None:
+    """Warn when ``logits`` were made by a Sigmoid (through reshapes at most): that is a
+    probability, and the loss would apply a second sigmoid. Values alone cannot tell (logits in
+    [0, 1] are common), the op that produced them can; without a graph there is no warning."""
+    ctx = logits._ctx
+    while isinstance(ctx, _SHAPE_OPS) and isinstance(ctx.inputs, tuple):
+        ctx = ctx.inputs[0]._ctx
+    if isinstance(ctx, _E.Sigmoid):
+        warnings.warn(
+            "binary_cross_entropy_with_logits got the output of a sigmoid: it expects logits "
+            "(raw scores) and applies the sigmoid itself, so it would score the probability "
+            "sigmoid(sigmoid(z)), stuck in [0.5, 0.73], with squashed gradients. Remove the "
+            "final Sigmoid from the model (keep it for sampling only), or use "
+            "binary_cross_entropy on probabilities.", UserWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel of the innermost caller outside minigrad (so a warning names user code)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    f, level = sys._getframe(1), 1
+    while f is not None and f.f_code.co_filename.startswith(root):
+        f, level = f.f_back, level + 1
+    return level
+
+
+def _class_targets(name, logits: Tensor, target):
+    """Validate integer class targets (N, *) for logits (N, C, *); returns the index array."""
+    idx = target.data if isinstance(target, Tensor) else np.asarray(target)
+    expected = (logits.shape[0],) + logits.shape[2:]
+    if idx.shape != expected:
+        raise ValueError(f"{name}: target of shape {idx.shape} does not match input of shape "
+                         f"{logits.shape}: expected class indices of shape {expected} (or, for "
+                         "probabilities, a float target of the input's shape)")
+    return idx
+
+
+def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
+    input (N, C) or (N, C, *) and class indices target (N,) or (N, *). 'mean' divides by the
+    total weight of the non-ignored targets (PyTorch's rule)."""
+    if input.ndim < 2:
+        raise ValueError(f"nll_loss expects input (N, C, *), got shape {input.shape}")
+    idx = _class_targets("nll_loss", input, target)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
+                        f"{idx.dtype}")
+    c = input.shape[1]
+    xp = input.xp
+    idx = xp.asarray(idx).reshape(-1)
+    valid = idx != ignore_index
+    if is_anomaly_enabled() and bool(((idx < 0) | (idx >= c))[valid].any()):
+        bad = idx[valid & ((idx < 0) | (idx >= c))]
+        raise IndexError(f"nll_loss: target {int(bad[0])} is out of bounds for {c} classes")
+    safe = xp.where(valid, idx, 0)
+    logp = input if input.ndim == 2 else \
+        input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
+    picked = logp[xp.arange(safe.shape[0]), safe]
+    w = valid.astype(input.dtype)
+    if weight is not None:
+        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = w * wt.astype(input.dtype)[safe]
+    loss = -picked * Tensor._wrap(w, False, None)
+    if reduction == "mean":  # divided by a 0-d tensor: float(w.sum()) would sync the device
+        return loss.sum() / Tensor._wrap(xp.asarray(w.sum()), False, None)
+    if reduction == "none":
+        return loss.reshape((input.shape[0],) + input.shape[2:])
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of softmax(logits) (N, C) or (N, C, *) against ``target``: class indices
+    (N,) / (N, *) or class probabilities of the logits' shape. Takes **logits**: softmax is
+    applied here (feeding it softmax outputs applies it twice). ``label_smoothing`` eps mixes
+    the target with the uniform distribution: (1 - eps) target + eps / C (PyTorch's rule,
+    including its weighting and 'mean' normalisation)."""
+    if logits.ndim < 2:
+        raise ValueError(f"cross_entropy expects logits (N, C, *), got shape {logits.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    c = logits.shape[1]
+    logp = log_softmax(logits, 1)
+    wshape = _channel_shape(logits)
+    w = None if weight is None else _as_tensor(weight, logits, logits.dtype)
+    tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if tdata.dtype.kind == "f":  # class probabilities
+        t = _target("cross_entropy", logits, target)
+        if label_smoothing > 0:
+            t = t * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * t if w is None else logp * t * w.reshape(wshape)
+        loss = -prod.sum(1)
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, w, ignore_index, reduction)
+    if label_smoothing == 0:
+        return nll
+    idx = logits.xp.asarray(_class_targets("cross_entropy", logits, target))
+    ignore = Tensor._wrap((idx != ignore_index).astype(logits.dtype), False, None)
+    smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * ignore
+    if reduction == "mean":  # the weight of the non-ignored targets, as a 0-d tensor (no sync)
+        if w is None:
+            denom = ignore.data.sum()
+        else:
+            denom = (w.data[logits.xp.where(idx != ignore_index, idx, 0)] * ignore.data).sum()
+        smooth = smooth.sum() / Tensor._wrap(logits.xp.asarray(denom), False, None)
+    else:
+        smooth = _reduce(smooth, reduction)
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """Pointwise KL divergence with PyTorch's convention: ``input`` holds log-probabilities q,
+    ``target`` probabilities p (or log p with ``log_target=True``):
+    p (log p - input), 0 where p = 0. Reductions: 'mean' (over every element, as PyTorch),
+    'batchmean' (sum / N, the true KL per sample), 'sum', 'none'."""
+    t = _target("kl_div", input, target)
+    if log_target:
+        loss = _F.exp(t) * (t - input)
+    else:  # 0 log 0 = 0, without evaluating log(0); always this form (no sync on the data)
+        positive = t.data > 0
+        loss = _F.where(positive, t * (_F.log(_F.where(positive, t, 1.0)) - input), 0.0)
+    if reduction == "batchmean":
+        return loss.sum() * (1.0 / input.shape[0]) if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor, reduction: str = "mean") -> Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) of a VAE encoder, sigma^2 = exp(logvar):
+    -1/2 sum(1 + logvar - mu^2 - exp(logvar)) over the latent dims (all but the first), then
+    the mean over the batch ('mean'), the sum ('sum') or per sample ('none')."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"gaussian_kl: mu shape {mu.shape} and logvar shape {logvar.shape} "
+                         "must match")
+    per = (1 + logvar - mu * mu - _F.exp(logvar)) * -0.5
+    if per.ndim > 1:
+        per = per.sum(tuple(range(1, per.ndim)))
+    return _reduce(per, reduction)

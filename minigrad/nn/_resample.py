@@ -1,0 +1,58 @@
+"""The resampling of ``minigrad.nn.functional``: upsample_nearest, interpolate,
+reflection_pad2d."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from minigrad.functional import pad
+from minigrad.nn._conv import _pair
+from minigrad.tensor import Tensor
+
+
+# ============================================================================ resampling
+def upsample_nearest(input: Tensor, scale_factor=2) -> Tensor:
+    """Nearest-neighbour upsampling of input (N, C, H, W) by integer factors: each pixel becomes
+    an s x s block. Composed as reshape -> expand -> reshape, so its gradient (the sum over
+    each block) comes from BroadcastTo's backward with no code of its own."""
+    sh, sw = _pair(scale_factor, "scale_factor")
+    n, c, h, w = input.shape
+    y = input.reshape(n, c, h, 1, w, 1).expand(n, c, h, sh, w, sw)
+    return y.reshape(n, c, h * sh, w * sw)
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners=None) -> Tensor:
+    """Resize input (N, C, H, W) with mode 'nearest' (PyTorch's index rule
+    src = floor(dst * in / out)); integer scale factors take the reshape/expand fast path."""
+    if mode != "nearest":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only 'nearest')")
+    if input.ndim != 4:
+        raise ValueError(f"interpolate expects a 4-D input (N, C, H, W), got shape {input.shape}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    h, w = input.shape[2:]
+    if scale_factor is not None:
+        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if all(float(s).is_integer() and s >= 1 for s in sf):
+            return upsample_nearest(input, (int(sf[0]), int(sf[1])))
+        out = (int(math.floor(h * sf[0])), int(math.floor(w * sf[1])))
+        ratios = (1.0 / sf[0], 1.0 / sf[1])
+    else:
+        out = _pair(size, "size")
+        if out[0] % h == 0 and out[1] % w == 0:
+            return upsample_nearest(input, (out[0] // h, out[1] // w))
+        ratios = (h / out[0], w / out[1])
+    xp = input.xp
+    ih = xp.minimum(xp.floor(xp.arange(out[0]) * ratios[0]).astype(np.int64), h - 1)
+    iw = xp.minimum(xp.floor(xp.arange(out[1]) * ratios[1]).astype(np.int64), w - 1)
+    return input[:, :, ih][:, :, :, iw]
+
+
+def reflection_pad2d(input: Tensor, padding) -> Tensor:
+    """Mirror padding of input (N, C, H, W) by ``padding`` = int or (left, right, top, bottom)."""
+    if isinstance(padding, numbers.Integral):
+        padding = (int(padding),) * 4
+    return pad(input, tuple(padding), mode="reflect")

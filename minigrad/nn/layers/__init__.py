@@ -1,0 +1,31 @@
+"""Layers with PyTorch's argument names, defaults, weight layouts and default initialisation.
+
+Every parameter exists from construction (explicit sizes, no lazy shapes), so optimizers and
+``state_dict`` see the whole model at once, and state dicts load into the same PyTorch model.
+
+Default init (PyTorch's): weights ``kaiming_uniform_(a=sqrt(5))`` = U(-1/sqrt(fan_in),
+1/sqrt(fan_in)), biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+Bad inputs fail early with the layer and both shapes in the message, e.g.
+``ValueError: Conv2d(1, 64, kernel_size=(4, 4), ...) expects 1 input channels, got input of
+shape (64, 3, 64, 64) (weight shape (64, 1, 4, 4))``.
+"""
+from minigrad.nn.layers.activation import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax,
+                                           Softplus, Tanh)
+from minigrad.nn.layers.conv import Conv2d, ConvTranspose2d
+from minigrad.nn.layers.dropout import Dropout, Dropout2d
+from minigrad.nn.layers.linear import Identity, Linear
+from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
+                                     NLLLoss)
+from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm,
+                                              SyncBatchNorm)
+from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
+from minigrad.nn.layers.sparse import Embedding
+
+__all__ = [
+    "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
+    "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding", "Upsample",
+    "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
+    "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+]

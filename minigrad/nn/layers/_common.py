@@ -1,0 +1,22 @@
+"""What every layer module shares: an uninitialised Parameter, and the checks whose messages
+name the layer."""
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.nn.module import Parameter
+from minigrad.tensor import Tensor
+
+
+def _param(*shape):
+    return Parameter(np.empty(shape, dtype=np.float32))
+
+
+def _rank_error(layer, expected, x):
+    raise ValueError(f"{type(layer).__name__} expects a {expected}, got shape {tuple(x.shape)}")
+
+
+def _check_tensor(layer, x):
+    if type(x) is not Tensor and not isinstance(x, Tensor):
+        raise TypeError(f"{type(layer).__name__}.forward expects a minigrad Tensor, got "
+                        f"{type(x).__name__} (wrap arrays with minigrad.tensor(...))")
