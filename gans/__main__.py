@@ -105,6 +105,13 @@ def _build_model(args, config_cls):
     import gans
 
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    if getattr(args, "dataset", None):  # the images' channels and size, unless given
+        from gans.datasets import image_shape
+
+        fields = {f.name for f in dataclasses.fields(config_cls)}
+        for key, value in zip(("channels", "img_size"), image_shape(args.dataset)):
+            if key in fields:
+                overrides.setdefault(key, value)
     config = config_cls(**overrides)
     return gans.get_model(args.model)(config, device=args.device)
 
@@ -153,7 +160,7 @@ def cmd_train(args, config_cls):
         sampler = DistributedSampler(ds, shuffle=True, seed=args.seed, drop_last=True)
         loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
                             device=device)
-    out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset}")
+    out = args.out or cli.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
         resume=not args.restart, progress=not args.no_progress)
@@ -281,6 +288,8 @@ def _dataset_name(names):
     """An option type: one of ``names`` (the aliases of gans.datasets.load accepted too)."""
     def check(text):
         name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(text, text)
+        if name.startswith("imagefolder:") and "imagefolder" in names and len(name) > 12:
+            return name
         if name not in names:
             raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (choose from "
                                              f"{', '.join(names)})")
@@ -346,8 +355,9 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
     tr.add_argument("--model", required=True, choices=gans.available(), metavar="NAME",
                     help="the variant: " + ", ".join(gans.available()))
     tr.add_argument("--dataset", default="mnist", type=_dataset_name(datasets.DATASETS),
-                    help="mnist, fashion_mnist, mnist_xy (cyclegan) or random (noise images: "
-                         "no download, for smoke tests) (default: mnist)")
+                    help="mnist, fashion_mnist, mnist_xy (cyclegan), cifar10, "
+                         "imagefolder:PATH (class sub-folders of images, 32x32 colour) or "
+                         "random (noise images: no download, for smoke tests) (default: mnist)")
     tr.add_argument("--epochs", type=cli.positive_int, default=5,
                     help="passes over the data (default: 5)")
     tr.add_argument("--out", default=None, type=cli.out_folder,
@@ -388,7 +398,7 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
                                     "real data's scores.")
     sc.add_argument("samples", help=".npy written by sample")
     sc.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
-                    help="mnist or fashion_mnist (default: mnist)")
+                    help="mnist, fashion_mnist or cifar10 (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
     sc.add_argument("--json", action="store_true",
                     help="print one JSON object (is, fid, kid, kid_std, precision, recall, "
@@ -402,7 +412,7 @@ def build_parser(config_cls=None) -> argparse.ArgumentParser:
     sw.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
                     help="comma-separated seeds (default: 0,1,2)")
     sw.add_argument("--dataset", default="mnist", type=_dataset_name(metrics_datasets),
-                    help="mnist or fashion_mnist (default: mnist)")
+                    help="mnist, fashion_mnist or cifar10 (default: mnist)")
     sw.add_argument("--epochs", type=cli.positive_int, default=5,
                     help="the budget of every run, in passes over the data (default: 5)")
     sw.add_argument("--n", type=cli.positive_int, default=10000,

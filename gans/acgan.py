@@ -40,6 +40,7 @@ from gans.protocol import GANConfig, GANModel, frozen
 class Config(GANConfig):
     n_classes: int = 10
     channels: int = 1
+    img_size: int = 28  # 28 or 32 (the networks of gans.dcgan at that size)
     g_features: int = 64
     d_features: int = 64
     class_weight: float = 1.0  # weight of L_C in both players' losses
@@ -53,7 +54,8 @@ class Generator(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.embed = nn.Embedding(cfg.n_classes, cfg.latent_dim)
-        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        self.net = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                 img_size=cfg.img_size)
 
     def forward(self, z, y):
         return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
@@ -62,12 +64,12 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
-        self.body = ConvBody(cfg.channels, cfg.d_features, n_out=0)
+        self.body = ConvBody(cfg.channels, cfg.d_features, n_out=0, img_size=cfg.img_size)
         self.adv = nn.Linear(self.body.n_features, 1)
         self.cls = nn.Linear(self.body.n_features, cfg.n_classes)
 
     def forward(self, x):
-        h = self.body(x)                 # (N, 2f*7*7)
+        h = self.body(x)                 # (N, 2f*7*7), (N, 4f*4*4) at 32x32
         return self.adv(h), self.cls(h)  # (N, 1) source logit, (N, n_classes) class logits
 
 

@@ -58,7 +58,7 @@ DATASETS = {
     "fashion_mnist": dict(load=mdata.fashion_mnist_dataset, min_accuracy=0.90,
                           recipe=dict(epochs=5, batch_size=128, lr=2e-3, max_shift=0, seed=0)),
     # ~190 s per epoch on one core of this project's 2-core machine (docs/metrics.md)
-    "cifar10": dict(load=_cifar10, min_accuracy=0.85,
+    "cifar10": dict(load=_cifar10, min_accuracy=0.85, shape=(3, 32, 32),
                     recipe=dict(arch="colour", widths=(32, 64, 128), epochs=18, batch_size=256,
                                 lr=0.1, momentum=0.9, weight_decay=5e-4, warmup_epochs=2,
                                 label_smoothing=0.1, pad=4, flip=True, seed=0)),
@@ -433,7 +433,7 @@ _LOADED: dict[str, "Classifier"] = {}
 
 
 def load_split(dataset: str, split: str):
-    """(images float32 (N, 1, 28, 28) in [-1, 1], labels int64 (N,)) of a split of ``dataset``."""
+    """(images float32 (N, C, H, W) in [-1, 1], labels int64 (N,)) of a split of ``dataset``."""
     ds = DATASETS[dataset]["load"](split)
     images, labels = ds.arrays
     return np.asarray(images, dtype=np.float32), np.asarray(labels, dtype=np.int64)

@@ -1,16 +1,27 @@
-"""The image datasets the GANs train on, by name, as (N, 1, 28, 28) float32 in [-1, 1]."""
+"""The image datasets the GANs train on, by name, as (N, C, H, W) float32 in [-1, 1]: (N, 1, 28, 28)
+for the MNISTs, (N, 3, 32, 32) for cifar10 and imagefolder:PATH (gans/cifar.py)."""
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad import data
 
-DATASETS = ("mnist", "fashion_mnist", "mnist_xy", "random")
+DATASETS = ("mnist", "fashion_mnist", "mnist_xy", "random", "cifar10", "imagefolder")
+
+#: (channels, side) of a dataset's images where they are not MNIST's (1, 28): the models'
+#: ``channels`` and ``img_size`` follow them (``imagefolder:PATH`` by its prefix).
+IMAGE_SHAPES = {"cifar10": (3, 32), "imagefolder": (3, 32)}
+
+
+def image_shape(name: str) -> tuple[int, int]:
+    """(channels, side) of the images of dataset ``name``."""
+    return IMAGE_SHAPES.get(str(name).split(":", 1)[0], (1, 28))
 
 
 def load(name: str, split: str = "train", n: int | None = None, image_to_image: bool = False):
     """An ArrayDataset of (images, labels) for ``name``: mnist, fashion_mnist (alias fashion) or
     random (noise images with random labels, for smoke tests and --dry-run without data);
+    cifar10, or imagefolder:PATH (class sub-folders of images; PATH/train if present);
     mnist_xy: CycleGAN's unpaired domains, (x, y) images (see gans.cyclegan.unpaired_dataset).
     ``image_to_image``: random data as (x, y) images, for an image-to-image model."""
     name = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist"}.get(name, name)
@@ -22,6 +33,14 @@ def load(name: str, split: str = "train", n: int | None = None, image_to_image: 
         from gans.cyclegan import unpaired_dataset
 
         ds = unpaired_dataset(split)
+    elif name == "cifar10":
+        from gans.cifar import cifar10_dataset
+
+        ds = cifar10_dataset(split)
+    elif name.startswith("imagefolder:"):
+        from gans.cifar import image_folder_dataset
+
+        ds = image_folder_dataset(name.split(":", 1)[1], split)
     elif name == "random":
         rng = np.random.default_rng(0)
         count = n or 64

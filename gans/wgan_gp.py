@@ -24,7 +24,10 @@ Critics (``critic`` in the config):
     'conv'  (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7)
             -> [LayerNorm] -> LReLU -> Linear -> 1                 DCGAN-shaped, double backprop
                                                                    through Conv2d
-G is the DCGAN-28 generator (BatchNorm, ReLU, Tanh) from gans.dcgan.
+            at 32x32x3 (CIFAR-10, ``img_size`` 32, ``channels`` 3) one more stage: (3, 32, 32)
+            -> (f, 16, 16) -> (2f, 8, 8) -> (4f, 4, 4) -> Linear -> 1, the layout of the
+            paper's CIFAR-10 DCGAN critic (its code: 5x5 kernels, DIM = 128; here 4x4, f = 64)
+G is the DCGAN generator (BatchNorm, ReLU, Tanh) from gans.dcgan at ``img_size``.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 import minigrad
 from minigrad import nn
 from gans.common import mlp
-from gans.dcgan import Generator as ConvGenerator, adam, dcgan_init
+from gans.dcgan import Generator as ConvGenerator, adam, dcgan_init, stages
 from gans.protocol import GANConfig, GANModel, frozen
 
 
@@ -59,17 +62,21 @@ def mlp_critic(cfg: Config) -> nn.Module:
 
 
 class ConvCritic(nn.Module):
-    """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs)."""
+    """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs);
+    one 4x4/2 convolution per halving of ``img_size`` (``gans.dcgan.stages``)."""
 
-    def __init__(self, channels=1, features=64, layer_norm=False):
+    def __init__(self, channels=1, features=64, layer_norm=False, img_size=28):
         super().__init__()
-        f2 = 2 * features
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2),      # (N, f, 14, 14)
-            nn.Conv2d(features, f2, 4, 2, 1),                               # (N, 2f, 7, 7)
-            nn.LayerNorm([f2, 7, 7]) if layer_norm else nn.Identity(), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(f2 * 7 * 7, 1),                         # (N, 1) scores
-        )
+        base, k = stages(img_size)
+        layers = [nn.Conv2d(channels, features, 4, 2, 1), nn.LeakyReLU(0.2)]  # (N, f, 14, 14)
+        width, side = features, img_size // 2
+        for _ in range(k - 1):
+            width, side = 2 * width, side // 2
+            layers += [nn.Conv2d(width // 2, width, 4, 2, 1),                # (N, 2f, 7, 7)
+                       nn.LayerNorm([width, side, side]) if layer_norm else nn.Identity(),
+                       nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers, nn.Flatten(),
+                                 nn.Linear(width * base * base, 1))          # (N, 1) scores
 
     def forward(self, x):
         return self.net(x)
@@ -102,12 +109,12 @@ class WGANGP(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features)
+        G = ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features, img_size=cfg.img_size)
         G.apply(dcgan_init)
         if cfg.critic == "mlp":
             D = mlp_critic(cfg)  # PyTorch's default (Kaiming-uniform) init
         elif cfg.critic == "conv":
-            D = ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm)
+            D = ConvCritic(cfg.channels, cfg.d_features, cfg.layer_norm, cfg.img_size)
             D.apply(dcgan_init)
         else:
             raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
