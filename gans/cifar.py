@@ -81,17 +81,26 @@ def _numpy_reconstruct():
     return core.multiarray._reconstruct
 
 
+def _latin1_encode(text, encoding="utf-8", errors="strict"):
+    if encoding != "latin1" or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode("latin1")
+
+
 class SafeUnpickler(pickle.Unpickler):
     """An Unpickler that resolves only the globals a pickled NumPy array needs.
 
     Dicts, lists, tuples, bytes, str and numbers are built by the pickle opcodes themselves and
-    need no global; NumPy arrays need ``numpy.core.multiarray._reconstruct`` (or its NumPy 2
+    need no global (bytes written by Python 3 at protocol 2 need ``_codecs.encode``, allowed
+    for latin-1 only); NumPy arrays need ``numpy.core.multiarray._reconstruct`` (or its NumPy 2
     spelling ``numpy._core.multiarray._reconstruct``), ``numpy.ndarray`` and ``numpy.dtype``.
     Every other global raises :class:`pickle.UnpicklingError`, so a crafted file cannot call
     anything.
     """
 
     _ALLOWED = {
+        # Python 3 writes bytes at protocol 2 as _codecs.encode(text, "latin1")
+        ("_codecs", "encode"): lambda: _latin1_encode,
         ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
         ("numpy", "ndarray"): lambda: np.ndarray,
@@ -107,10 +116,11 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 def safe_unpickle(raw: bytes, source: str):
-    """``pickle.loads`` restricted by :class:`SafeUnpickler` (bytes keys as in CIFAR's files).
-    Any failure raises :class:`DatasetError` naming ``source``."""
+    """``pickle.loads`` restricted by :class:`SafeUnpickler`; Python 2's strings (CIFAR's files
+    were written by Python 2) are read as latin-1, as NumPy's pickles need. Any failure raises
+    :class:`DatasetError` naming ``source``."""
     try:
-        return SafeUnpickler(_io.BytesIO(raw), encoding="bytes").load()
+        return SafeUnpickler(_io.BytesIO(raw), encoding="latin1").load()
     except Exception as e:  # a corrupt or hostile stream can raise nearly anything
         raise DatasetError(f"{source}: not a CIFAR-10 batch ({type(e).__name__}: {e})") from e
 

@@ -393,15 +393,15 @@ def train_colour_classifier(train_images: np.ndarray, train_labels: np.ndarray, 
                 row["test_acc"] = evaluate_accuracy(model, *test)
                 eval_seconds += time.perf_counter() - t_eval
             history.append(row)
-            log(f"  epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train acc "
-                f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
-                                             if "test_acc" in row else "")
-                + f" ({row['seconds']:.0f} s)")
             if checkpoint is not None and epoch + 1 < epochs:
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
                 io.save({"key": ckpt_key, "model": model.state_dict(),
                          "opt": opt.state_dict(), "epoch": epoch + 1, "history": history,
                          "seconds": row["seconds"]}, checkpoint)
+            log(f"  epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train acc "
+                f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
+                                             if "test_acc" in row else "")
+                + f" ({row['seconds']:.0f} s)")
         model.eval()
         seconds = seconds_before + time.perf_counter() - t0 - eval_seconds
         return model, dict(train_seconds=seconds, epochs=epochs, history=history)
