@@ -105,14 +105,9 @@ def _build_model(args, config_cls):
     import gans
 
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
-    if getattr(args, "dataset", None):  # the images' channels and size, unless given
-        from gans.datasets import image_shape
+    from gans.datasets import config_for
 
-        fields = {f.name for f in dataclasses.fields(config_cls)}
-        for key, value in zip(("channels", "img_size"), image_shape(args.dataset)):
-            if key in fields:
-                overrides.setdefault(key, value)
-    config = config_cls(**overrides)
+    config = config_for(config_cls, args.dataset, **overrides)  # channels, img_size: the data's
     return gans.get_model(args.model)(config, device=args.device)
 
 

@@ -18,6 +18,18 @@ def image_shape(name: str) -> tuple[int, int]:
     return IMAGE_SHAPES.get(str(name).split(":", 1)[0], (1, 28))
 
 
+def config_for(config_cls, dataset: str, **overrides):
+    """``config_cls(**overrides)`` with ``channels`` and ``img_size`` set to ``dataset``'s
+    images where the config has those fields and ``overrides`` does not set them."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    for key, value in zip(("channels", "img_size"), image_shape(dataset)):
+        if key in fields:
+            overrides.setdefault(key, value)
+    return config_cls(**overrides)
+
+
 def load(name: str, split: str = "train", n: int | None = None, image_to_image: bool = False):
     """An ArrayDataset of (images, labels) for ``name``: mnist, fashion_mnist (alias fashion) or
     random (noise images with random labels, for smoke tests and --dry-run without data);
