@@ -54,7 +54,7 @@ NETS = ("auto", "standard_cnn", "dcgan")
 class Config(dcgan.Config):
     loss: str = "hinge"  # or non_saturating, minimax, least_squares, wasserstein
     n_power_iterations: int = 1  # power-iteration steps per training forward
-    net: str = "auto"  # standard_cnn, dcgan; auto: standard_cnn if img_size % 8 == 0, else dcgan
+    net: str = "auto"  # standard_cnn or dcgan; auto: standard_cnn if img_size is divisible by 8
 
 
 class StandardGenerator(nn.Module):
