@@ -30,6 +30,7 @@ from minigrad import backend, nn, optim
 from minigrad import data as mdata
 from minigrad.nn import functional as F
 from minigrad.utils import io
+from gans import mnist as gmnist
 
 __all__ = [
     "Classifier", "ColourClassifier", "train_colour_classifier", "random_flip", "DATASETS", "canonical_dataset", "classifier_path", "train_classifier",
@@ -53,9 +54,9 @@ def _cifar10(split):
 # Per dataset: the loader, the accuracy the cached classifier must reach, and its training recipe
 # (a recipe with "arch": "colour" trains a ColourClassifier with train_colour_classifier).
 DATASETS = {
-    "mnist": dict(load=mdata.mnist_dataset, min_accuracy=0.99,
+    "mnist": dict(load=gmnist.mnist_dataset, min_accuracy=0.99,
                   recipe=dict(epochs=4, batch_size=128, lr=2e-3, max_shift=2, seed=0)),
-    "fashion_mnist": dict(load=mdata.fashion_mnist_dataset, min_accuracy=0.90,
+    "fashion_mnist": dict(load=gmnist.fashion_mnist_dataset, min_accuracy=0.90,
                           recipe=dict(epochs=5, batch_size=128, lr=2e-3, max_shift=0, seed=0)),
     # ~110 s per epoch on one idle core of this project's 2-core machine (docs/metrics.md)
     "cifar10": dict(load=_cifar10, min_accuracy=0.85, shape=(3, 32, 32),

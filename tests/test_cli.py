@@ -298,7 +298,7 @@ def test_epochs_zero_writes_nothing(tmp_path, capsys):
 
 
 def test_dataset_not_available_offline(tmp_path, monkeypatch, capsys):
-    from minigrad.data import datasets as ds
+    from gans import mnist as ds
 
     monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path / "empty"))
     monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
