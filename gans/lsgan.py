@@ -30,6 +30,7 @@ from gans.protocol import GANConfig, GANModel, frozen
 @dataclass
 class Config(GANConfig):
     channels: int = 1
+    img_size: int = 28  # 28 or 32 (the networks of gans.dcgan at that size)
     g_features: int = 64
     d_features: int = 64
     a: float = 0.0  # D's target for generated images
@@ -45,9 +46,10 @@ class LSGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.declare(G=Generator(cfg.latent_dim, cfg.channels, cfg.g_features),
-                     D=Discriminator(cfg.channels, cfg.d_features), init=dcgan_init,
-                     optimizer=adam(cfg))
+        self.declare(G=Generator(cfg.latent_dim, cfg.channels, cfg.g_features,
+                               img_size=cfg.img_size),
+                     D=Discriminator(cfg.channels, cfg.d_features, img_size=cfg.img_size),
+                     init=dcgan_init, optimizer=adam(cfg))
 
     def generate(self, z, labels=None):
         return self.G(z)

@@ -52,6 +52,7 @@ from gans.protocol import GANConfig, GANModel, frozen
 @dataclass
 class Config(GANConfig):
     channels: int = 1
+    img_size: int = 28  # 28 or 32 (the networks of gans.dcgan at that size)
     g_features: int = 64
     d_features: int = 64
     critic_batch_norm: bool = False  # True: the paper's DCGAN critic (see the docstring)
@@ -68,8 +69,10 @@ class WGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        self.declare(G=ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features),
-                     D=ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm),
+        self.declare(G=ConvGenerator(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                     img_size=cfg.img_size),
+                     D=ConvCritic(cfg.channels, cfg.d_features, batch_norm=cfg.critic_batch_norm,
+                                  img_size=cfg.img_size),
                      init=dcgan_init, optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
         clamp_(self.D.parameters(), -cfg.clip, cfg.clip)  # start inside the constraint set
 

@@ -289,14 +289,15 @@ def test_cifar10_classifier_cache_and_scores(tiny_cifar, tmp_path, monkeypatch, 
 
 # ------------------------------------------------------------------------------ the models
 COLOUR_MODELS = [("dcgan", {}), ("sngan", {}), ("wgan_gp", dict(critic="conv")),
-                 ("wgan_gp", dict(critic="conv", layer_norm=True)), ("acgan", {}), ("cgan", {})]
+                 ("wgan_gp", dict(critic="conv", layer_norm=True)), ("acgan", {}), ("cgan", {}),
+                 ("lsgan", {}), ("wgan", {}), ("infogan", {}), ("vanilla", {})]
 
 
 @pytest.mark.parametrize("name,extra", COLOUR_MODELS, ids=lambda v: str(v))
 def test_models_train_at_32x32x3(name, extra):
     minigrad.manual_seed(0)
-    small = dict(g_features=8, d_features=8) if name != "cgan" else dict(
-        g_hidden=(32,), d_hidden=(32,))
+    small = dict(g_hidden=(32,), d_hidden=(32,)) if name in ("cgan", "vanilla") else dict(
+        g_features=8, d_features=8)
     cfg = gans.get_config(name)(channels=3, img_size=32, batch_size=4, **small, **extra)
     model = gans.get_model(name)(cfg)
     rng = np.random.default_rng(0)
