@@ -20,9 +20,9 @@ from gans import classifier, metrics
 
 
 def row(name, s):
-    kid = f"{s['kid']:.2f} +- {s['kid_std']:.2f}"
+    kid = f"{s['kid']:.3g} +- {s['kid_std']:.2g}"
     label = f"{s['label_acc']:.2%}" if "label_acc" in s else "-"
-    return (f"| {name} | {s['is']:.2f} | {s['fid']:.2f} | {kid} | {s['precision']:.3f} | "
+    return (f"| {name} | {s['is']:.2f} | {s['fid']:.3g} | {kid} | {s['precision']:.3f} | "
             f"{s['recall']:.3f} | {s['density']:.3f} | {s['coverage']:.3f} | {s['classes']}/10 | "
             f"{label} |")
 
