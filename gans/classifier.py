@@ -12,6 +12,12 @@ Linear(3136, 128) - ReLU - Dropout - Linear(128, 10)) is trained once per datase
 seed (:func:`train_classifier`, recipe in :data:`DATASETS`) and cached with its test accuracy in
 ``minigrad.data.cache_dir() / "classifiers" / "{dataset}.npz"`` (:func:`get_classifier`).
 
+CIFAR-10 gets :class:`ColourClassifier` (~0.29 M parameters: three conv - pool - BN - ReLU -
+conv - BN - ReLU blocks of widths 32, 64, 128, a global max pool giving the 128-d features, one
+Linear), trained by :func:`train_colour_classifier` (SGD, one-cycle, crop + flip; resumable per
+epoch). Neither is the Inception network: these scores compare runs of this project only
+(docs/metrics.md, docs/colour.md).
+
     from gans import classifier
     model = classifier.get_classifier("mnist")
     feats, probs = classifier.features_and_probs(model, images)   # (N, 128), (N, 10) float64
@@ -33,7 +39,8 @@ from minigrad.utils import io
 from gans import mnist as gmnist
 
 __all__ = [
-    "Classifier", "ColourClassifier", "train_colour_classifier", "random_flip", "DATASETS", "canonical_dataset", "classifier_path", "train_classifier",
+    "Classifier", "ColourClassifier", "train_colour_classifier", "random_flip", "DATASETS",
+    "canonical_dataset", "classifier_path", "train_classifier",
     "evaluate_accuracy", "get_classifier", "features_and_probs", "load_split", "random_shift",
     "to_numpy",
 ]
