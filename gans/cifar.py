@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_MB = 163  # its size, said before downloading it
+CIFAR10_MB = 170  # its size (170498071 bytes), said before downloading it
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
                    "test": ("test_batch",)}
