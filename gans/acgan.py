@@ -42,6 +42,7 @@ from gans.protocol import GANConfig, GANModel, frozen, option
 class Config(GANConfig):
     n_classes: int = 10
     channels: int = 1
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
     g_features: int = 64
     d_features: int = 64
     class_weight: float = option(1.0, "weight of L_C in both players' losses")
@@ -58,7 +59,8 @@ class Generator(nn.Module):
         lib = self.lib
         lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.latent_dim)
-        self.net = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
+        self.net = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                            img_size=cfg.img_size)
 
     def forward(self, z, y):
         return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
@@ -70,12 +72,13 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
-        self.body = on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features, n_out=0)
+        self.body = on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features, n_out=0,
+                                                 img_size=cfg.img_size)
         self.adv = lib.Linear(self.body.n_features, 1)
         self.cls = lib.Linear(self.body.n_features, cfg.n_classes)
 
     def forward(self, x):
-        h = self.body(x)                 # (N, 2f*7*7)
+        h = self.body(x)                 # (N, 2f*7*7), (N, 4f*4*4) at 32x32
         return self.adv(h), self.cls(h)  # (N, 1) source logit, (N, n_classes) class logits
 
 

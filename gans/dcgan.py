@@ -1,4 +1,4 @@
-"""DCGAN (Radford, Metz and Chintala, 2016), sized for 28x28 images.
+"""DCGAN (Radford, Metz and Chintala, 2016), for 28x28 grey and 32x32 colour images.
 
 Same game as the vanilla GAN (non-saturating G loss; ``loss`` in the config picks another from
 gans/losses.py), with the architecture guidelines that made convolutional GANs train reliably:
@@ -11,6 +11,16 @@ gans/losses.py), with the architecture guidelines that made convolutional GANs t
               -> ConvT 4x4/2 -> (1, 28, 28) -> Tanh
     D: (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7) -> BN,
               LReLU -> Linear -> 1 logit
+
+The image size and channels come from the config (``img_size``, ``channels``): the networks
+halve the image until its side would drop below 4 (28 -> 14 -> 7; 32 -> 16 -> 8 -> 4), one
+4x4/2 (transposed) convolution per halving, doubling the width each time. At 32x32x3 this is
+Radford et al.'s layout for CIFAR-10 (their 64x64 network less one stage):
+
+    G: z(100) -> Linear -> (4f, 4, 4) -> BN, ReLU -> ConvT -> (2f, 8, 8) -> BN, ReLU -> ConvT
+              -> (f, 16, 16) -> BN, ReLU -> ConvT -> (3, 32, 32) -> Tanh
+    D: (3, 32, 32) -> Conv -> (f, 16, 16) -> LReLU -> Conv -> (2f, 8, 8) -> BN, LReLU -> Conv
+              -> (4f, 4, 4) -> BN, LReLU -> Linear -> 1 logit
 """
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ from gans.protocol import GANConfig, GANModel, frozen, option
 @dataclass
 class Config(GANConfig):
     channels: int = 1
+    img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
     g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
     d_features: int = 64
     lr: float = 2e-4
@@ -36,42 +47,61 @@ class Config(GANConfig):
                              "R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)")
 
 
+def stages(img_size: int) -> tuple[int, int]:
+    """(base, k) with ``img_size = base * 2**k`` and 4 <= base < 8: the side of the smallest
+    feature map and the number of 4x4/2 (transposed) convolutions (28: (7, 2); 32: (4, 3))."""
+    base, k = int(img_size), 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base, k = base // 2, k + 1
+    if k == 0 or base >= 8:
+        raise ValueError(f"img_size {img_size} is not n * 2^k with 4 <= n < 8 and k >= 1 "
+                         "(28 and 32 are)")
+    return base, k
+
+
 class Generator(nn.Module):
+    """z -> Linear -> (f * 2^(k-1), base, base) -> [BN, ReLU, ConvT 4x4/2] x k -> Tanh
+    (``stages(img_size)`` gives base and k; 28x28: the DCGAN-28 pair's layout)."""
+
     lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
 
-    def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0):
+    def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0, img_size=28):
         lib = self.lib
         lib.Module.__init__(self)
-        f2 = 2 * features
-        self.f2 = f2
-        self.fc = lib.Linear(latent_dim + extra_inputs, f2 * 7 * 7)
-        self.net = lib.Sequential(
-            lib.BatchNorm2d(f2), lib.ReLU(),                             # (N, 2f, 7, 7)
-            lib.ConvTranspose2d(f2, features, 4, 2, 1), lib.BatchNorm2d(features), lib.ReLU(),
-            #                                                              (N, f, 14, 14)
-            lib.ConvTranspose2d(features, channels, 4, 2, 1), lib.Tanh(),  # (N, C, 28, 28)
-        )
+        self.base, k = stages(img_size)
+        widths = [features * 2 ** i for i in reversed(range(k))]       # (4f,) 2f, f
+        self.f2 = widths[0]
+        self.fc = lib.Linear(latent_dim + extra_inputs, widths[0] * self.base ** 2)
+        layers = [lib.BatchNorm2d(widths[0]), lib.ReLU()]              # (N, 2f, 7, 7)
+        for w_in, w_out in zip(widths[:-1], widths[1:]):              # side doubles each time
+            layers += [lib.ConvTranspose2d(w_in, w_out, 4, 2, 1), lib.BatchNorm2d(w_out),
+                       lib.ReLU()]                                     # (N, f, 14, 14)
+        layers += [lib.ConvTranspose2d(widths[-1], channels, 4, 2, 1), lib.Tanh()]
+        self.net = lib.Sequential(*layers)                             # (N, C, 28, 28)
 
     def forward(self, z):
-        return self.net(self.fc(z).reshape(-1, self.f2, 7, 7))
+        return self.net(self.fc(z).reshape(-1, self.f2, self.base, self.base))
 
 
 class Discriminator(nn.Module):
-    """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives (N, 2f*7*7)."""
+    """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives
+    (N, 2f*7*7) at 28x28, (N, 4f*4*4) at 32x32."""
 
     lib = nn  # as for Generator
 
-    def __init__(self, channels=1, features=64, n_out=1, batch_norm=True):
+    def __init__(self, channels=1, features=64, n_out=1, batch_norm=True, img_size=28):
         lib = self.lib
         lib.Module.__init__(self)
-        f2 = 2 * features
-        self.body = lib.Sequential(
-            lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2),    # (N, f, 14, 14)
-            lib.Conv2d(features, f2, 4, 2, 1),
-            lib.BatchNorm2d(f2) if batch_norm else lib.Identity(), lib.LeakyReLU(0.2),
-            lib.Flatten(),                                                  # (N, 2f*7*7)
-        )
-        self.n_features = f2 * 7 * 7
+        base, k = stages(img_size)
+        layers = [lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2)]  # (N, f, 14, 14)
+        width = features
+        for _ in range(k - 1):                                       # side halves each time
+            layers += [lib.Conv2d(width, 2 * width, 4, 2, 1),
+                       lib.BatchNorm2d(2 * width) if batch_norm else lib.Identity(),
+                       lib.LeakyReLU(0.2)]                           # (N, 2f, 7, 7)
+            width *= 2
+        self.body = lib.Sequential(*layers, lib.Flatten())           # (N, 2f*7*7)
+        self.n_features = width * base * base
         self.head = lib.Linear(self.n_features, n_out) if n_out else lib.Identity()
 
     def features(self, x):
@@ -117,12 +147,19 @@ class DCGAN(GANModel):
     def networks(self, lib=nn):
         """G and D as they start, built with ``lib`` (``torch.nn`` for the twin, where
         ``dcgan_init`` does nothing: the twin copies these weights)."""
-        cfg = self.config
-        G = on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
-        D = on(lib, Discriminator)(cfg.channels, cfg.d_features, batch_norm=self.d_batch_norm)
+        G, D = self.pair(lib)
         for net in (G, D):
             net.apply(dcgan_init)
         return G, self.constrain(D, lib)
+
+    def pair(self, lib=nn):
+        """(G, D) before init and constraint, built with ``lib``: the DCGAN pair at the
+        config's ``img_size``."""
+        cfg = self.config
+        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                   img_size=cfg.img_size),
+                on(lib, Discriminator)(cfg.channels, cfg.d_features,
+                                       batch_norm=self.d_batch_norm, img_size=cfg.img_size))
 
     def constrain(self, D, lib=nn):
         """D as trained: unchanged here; SNGAN normalises its layers."""

@@ -52,6 +52,7 @@ class Config(GANConfig):
     lambda_cont: float = 0.1
     learn_variance: bool = option(False, "False: Q's Gaussians have unit variance (paper's code)")
     channels: int = 1
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
     g_features: int = 64
     d_features: int = 64
     g_fc_features: int = option(1024,
@@ -75,7 +76,8 @@ class Generator(nn.Module):
             n_in = cfg.g_fc_features
         else:
             self.fc = nn.Identity()
-        self.net = dcgan.Generator(n_in, cfg.channels, cfg.g_features)       # (N, C, 28, 28)
+        self.net = dcgan.Generator(n_in, cfg.channels, cfg.g_features,
+                                   img_size=cfg.img_size)                 # (N, C, 28, 28)
 
     def forward(self, z):
         return self.net(self.fc(z))
@@ -87,7 +89,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        body = dcgan.Discriminator(cfg.channels, cfg.d_features, n_out=0)
+        body = dcgan.Discriminator(cfg.channels, cfg.d_features, n_out=0, img_size=cfg.img_size)
         self.body = nn.Sequential(
             body,                                                                 # (N, 2f*7*7)
             nn.Linear(body.n_features, cfg.fc_features), nn.BatchNorm1d(cfg.fc_features),

@@ -32,6 +32,7 @@ from gans.protocol import GANConfig, GANModel, frozen, option
 @dataclass
 class Config(GANConfig):
     channels: int = 1
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
     g_features: int = 64
     d_features: int = 64
     a: float = option(0.0, "D's target for generated images")
@@ -53,8 +54,9 @@ class LSGAN(GANModel):
     def networks(self, lib=nn):
         """The DCGAN pair, built with ``lib`` (``torch.nn`` for the twin)."""
         cfg = self.config
-        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features),
-                on(lib, Discriminator)(cfg.channels, cfg.d_features))
+        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                   img_size=cfg.img_size),
+                on(lib, Discriminator)(cfg.channels, cfg.d_features, img_size=cfg.img_size))
 
     def generate(self, z, labels=None):
         return self.G(z)

@@ -71,9 +71,15 @@ KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 PR_K, DC_K = 3, 5
 
 
+def image_shape(dataset: str) -> tuple:
+    """(C, H, W) of ``dataset``'s images: (1, 28, 28), or (3, 32, 32) for CIFAR-10."""
+    return tuple(DATASETS[canonical_dataset(dataset)].get("shape", IMAGE_SHAPE))
+
+
 # ------------------------------------------------------------------------------ input checks
-def validate_images(images, name: str = "images") -> np.ndarray:
-    """Check generated images and return them as float32 (N, 1, 28, 28) in [-1, 1].
+def validate_images(images, name: str = "images", shape=IMAGE_SHAPE) -> np.ndarray:
+    """Check generated images and return them as float32 (N, 1, 28, 28) in [-1, 1] (``shape``:
+    the (C, H, W) wanted, (3, 32, 32) for CIFAR-10).
 
     Raises ValueError naming the problem: not floating point (e.g. uint8 0..255), the wrong
     shape (e.g. (N, 28, 28) or (N, 784)), fewer than 2 images, NaN/inf, values outside [-1, 1]
@@ -87,15 +93,17 @@ def validate_images(images, name: str = "images") -> np.ndarray:
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{name}: integer dtype {x.dtype} (0..255 pixels?); expected float32 in "
                          "[-1, 1], e.g. images.astype(np.float32) / 127.5 - 1")
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE:
+    shape = tuple(shape)
+    if x.ndim != 4 or x.shape[1:] != shape:
         hint = ""
-        if x.ndim == 3 and x.shape[1:] == IMAGE_SHAPE[1:]:
+        want = ", ".join(map(str, shape))
+        if x.ndim == 3 and x.shape[1:] == shape[1:] and shape[0] == 1:
             hint = " (add the channel axis: images[:, None])"
-        elif x.ndim == 2 and x.shape[1] == int(np.prod(IMAGE_SHAPE)):
-            hint = " (reshape flat images: images.reshape(-1, 1, 28, 28))"
-        elif x.ndim == 4 and x.shape[-1] == 1 and x.shape[1:3] == IMAGE_SHAPE[1:]:
+        elif x.ndim == 2 and x.shape[1] == int(np.prod(shape)):
+            hint = f" (reshape flat images: images.reshape(-1, {want}))"
+        elif x.ndim == 4 and x.shape[-1] == shape[0] and x.shape[1:3] == shape[1:]:
             hint = " (channels-last: images.transpose(0, 3, 1, 2))"
-        raise ValueError(f"{name}: shape {x.shape} is not (N, 1, 28, 28){hint}")
+        raise ValueError(f"{name}: shape {x.shape} is not (N, {want}){hint}")
     if len(x) < 2:
         raise ValueError(f"{name}: {len(x)} image(s); scoring needs at least 2 (FID fits a "
                          "covariance), better thousands")
@@ -212,7 +220,7 @@ def score_samples(images, dataset: str = "mnist", labels=None, splits: int = 1,
     ``labels`` (N,) are given, label_acc, intra_fid and intra_fid_per_class.
     """
     dataset = canonical_dataset(dataset)
-    x = validate_images(images)
+    x = validate_images(images, shape=image_shape(dataset))
     y = validate_labels(to_numpy(labels), len(x)) if labels is not None else None
     model = get_classifier(dataset, verbose=verbose)
     ref = _real_stats(dataset)
@@ -242,7 +250,8 @@ def score_file(path, dataset: str = "mnist", labels_path=None, verbose: bool = T
         labels = np.load(labels_path, allow_pickle=False)
         if verbose:
             print(f"[metrics] intended labels from {labels_path}")
-    scores = score_samples(validate_images(images, name=str(path)), dataset,
+    scores = score_samples(validate_images(images, name=str(path),
+                                           shape=image_shape(dataset)), dataset,
                            labels=None if labels is None else validate_labels(
                                labels, len(images), name=str(labels_path)),
                            verbose=verbose)

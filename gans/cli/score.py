@@ -21,7 +21,7 @@ def add_parser(sub):
                                     "caches it.")
     sc.add_argument("samples", help=".npy written by sample")
     sc.add_argument("--dataset", default="mnist", type=options.dataset_name(metrics_datasets),
-                    help="mnist or fashion_mnist (default: mnist)")
+                    help="mnist, fashion_mnist or cifar10 (default: mnist)")
     sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
     sc.add_argument("--json", action="store_true",
                     help="print one JSON object (is, fid, kid, kid_std, precision, recall, "

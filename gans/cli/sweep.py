@@ -42,7 +42,7 @@ def add_parser(sub):
     sw.add_argument("--seeds", type=_int_list, default=[0, 1, 2],
                     help="comma-separated seeds (default: 0,1,2)")
     sw.add_argument("--dataset", default="mnist", type=options.dataset_name(metrics_datasets),
-                    help="mnist or fashion_mnist (default: mnist)")
+                    help="mnist, fashion_mnist or cifar10 (default: mnist)")
     sw.add_argument("--epochs", type=options.positive_int, default=5,
                     help="the budget of every run, in passes over the data (default: 5)")
     sw.add_argument("--n", type=options.positive_int, default=10000,

@@ -25,8 +25,9 @@ def add_parser(sub, config_cls=None):
     tr.add_argument("--model", required=True, choices=gans.available(), metavar="NAME",
                     help="the variant: " + ", ".join(gans.available()))
     tr.add_argument("--dataset", default="mnist", type=options.dataset_name(datasets.DATASETS),
-                    help="mnist, fashion_mnist, mnist_xy (cyclegan) or random (noise images: "
-                         "no download, for smoke tests) (default: mnist)")
+                    help="mnist, fashion_mnist, mnist_xy (cyclegan), cifar10, "
+                         "imagefolder:PATH (class sub-folders of images, 32x32 colour) or "
+                         "random (noise images: no download, for smoke tests) (default: mnist)")
     tr.add_argument("--epochs", type=options.positive_int, default=5,
                     help="passes over the data (default: 5)")
     tr.add_argument("--out", default=None, type=options.out_folder,
@@ -84,7 +85,10 @@ def cmd_train(args):
 
     rank, world = _join_mpi_job()
     minigrad.manual_seed(args.seed)  # the same weights everywhere (DDP copies rank 0's anyway)
-    config = gans.get_config(args.model)(**config_overrides(args))
+    from gans.datasets import config_for
+
+    # channels and img_size follow the data's images unless given
+    config = config_for(gans.get_config(args.model), args.dataset, **config_overrides(args))
     model = gans.get_model(args.model)(config, device=args.device)
     if world > 1:
         minigrad.manual_seed(args.seed + rank)  # but each process its own noise
@@ -103,7 +107,7 @@ def cmd_train(args):
         sampler = DistributedSampler(ds, shuffle=True, seed=args.seed, drop_last=True)
         loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
                             device=device)
-    out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset}")
+    out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
     fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
         resume=not args.restart, progress=not args.no_progress, log_every=args.log_every,

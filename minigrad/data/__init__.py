@@ -1,26 +1,19 @@
-"""Datasets and mini-batch loading (pure NumPy).
+"""Datasets and mini-batch loading (pure NumPy): the IDX reader, the data cache, ``ArrayDataset``,
+``DataLoader`` and the samplers.
 
-See :mod:`minigrad.data.datasets` for where each dataset comes from and how it is cached.
+The GAN zoo's data (MNIST, Fashion-MNIST, the toy mixtures, CIFAR-10) lives in ``gans/`` since
+issue 25 (gans/mnist.py, gans/toy_data.py, gans/cifar.py); the old names below still resolve,
+to those, on first use.
 """
 
+from . import datasets
 from .datasets import (
-    FASHION_MNIST_CLASSES,
     ArrayDataset,
     DatasetError,
     DatasetNotFoundError,
     cache_dir,
-    fashion_mnist_dataset,
-    gaussian_1d,
-    grid_centres,
-    grid_of_gaussians,
-    load_digits8x8,
-    load_fashion_mnist,
     load_idx_folder,
-    load_mnist,
-    mnist_dataset,
     read_idx,
-    ring_centres,
-    ring_of_gaussians,
     to_unit_range,
     write_idx,
 )
@@ -28,25 +21,20 @@ from .loader import DataLoader
 from .sampler import DistributedSampler
 
 __all__ = [
-    "FASHION_MNIST_CLASSES",
     "ArrayDataset",
     "DataLoader",
     "DatasetError",
     "DatasetNotFoundError",
     "DistributedSampler",
     "cache_dir",
-    "fashion_mnist_dataset",
-    "gaussian_1d",
-    "grid_centres",
-    "grid_of_gaussians",
-    "load_digits8x8",
-    "load_fashion_mnist",
     "load_idx_folder",
-    "load_mnist",
-    "mnist_dataset",
     "read_idx",
-    "ring_centres",
-    "ring_of_gaussians",
     "to_unit_range",
     "write_idx",
 ]
+
+
+def __getattr__(name):
+    """The names that moved to gans/ (``minigrad.data.load_mnist``, ``mnist_dataset``,
+    ``ring_of_gaussians``, ...), from their new home."""
+    return datasets.__getattr__(name)
