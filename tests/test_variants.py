@@ -136,7 +136,7 @@ def test_acgan_class_head_learns_from_real_images_or_both(fake_class_loss):
     if fake_class_loss:  # plus the (positive) cross-entropy of the fakes' intended classes
         assert stats["loss_cls"] > real_cls_loss + 0.1
     else:
-        assert stats["loss_cls"] == pytest.approx(real_cls_loss, rel=1e-5)
+        assert float(stats["loss_cls"]) == pytest.approx(real_cls_loss, rel=1e-5)
 
 
 def test_paper_defaults():
@@ -329,8 +329,8 @@ def test_infogan_info_loss_reaches_generator_and_q():
     x = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (4, 1, 28, 28)), dtype="float32")
     q_before = [p.data.copy() for p in model.D.q.parameters()]
     stats = model.train_step(x)
-    assert stats["loss_info"] == pytest.approx(stats["ce_cat"] + 0.1 * stats["nll_cont"],
-                                               rel=1e-5)
+    want = float(stats["ce_cat"] + 0.1 * stats["nll_cont"])
+    assert float(stats["loss_info"]) == pytest.approx(want, rel=1e-5)
     assert any(not np.array_equal(a, p.data) for a, p in zip(q_before, model.D.q.parameters()))
 
 
@@ -412,7 +412,8 @@ def test_cyclegan_identity_weight_zero_skips_identity_term():
     model = cyclegan.CycleGAN(cyclegan.Config(ngf=4, ndf=4, n_residual=1, lambda_id=0.0))
     stats = model.train_step(minigrad.rand(2, 1, 28, 28) * 2 - 1, minigrad.rand(2, 1, 28, 28))
     assert "loss_id" not in stats
-    assert stats["loss_g"] == pytest.approx(stats["loss_gan"] + 10 * stats["loss_cyc"], rel=1e-5)
+    want = float(stats["loss_gan"] + 10 * stats["loss_cyc"])
+    assert float(stats["loss_g"]) == pytest.approx(want, rel=1e-5)
 
 
 def test_cyclegan_checkpoint_resumes_exactly(tmp_path):
@@ -518,7 +519,7 @@ def test_vae_elbo_sample_and_interpolate():
                         .astype(np.float32), np.zeros(30, np.int64))
     r = vae.elbo(model, data, batch_size=7)
     assert r["n"] == 30 and math.isfinite(r["elbo"])
-    assert r["elbo"] == pytest.approx(-(r["recon"] + r["kl"]))
+    assert float(r["elbo"]) == pytest.approx(float(-(r["recon"] + r["kl"])))
     assert vae.elbo(model, data, batch_size=7) == r  # seeded: deterministic
     s = model.sample(5)
     assert s.shape == (5, 1, 28, 28) and -1 <= s.numpy().min() <= s.numpy().max() <= 1
@@ -526,7 +527,7 @@ def test_vae_elbo_sample_and_interpolate():
     assert walk.shape == (3, 1, 28, 28)
     stats = model.train_step(minigrad.tensor(data.arrays[0][:10]))
     assert set(stats) == {"loss", "recon", "kl"}
-    assert stats["loss"] == pytest.approx(stats["recon"] + stats["kl"], rel=1e-6)
+    assert float(stats["loss"]) == pytest.approx(float(stats["recon"] + stats["kl"]), rel=1e-6)
 
 
 # ----------------------------------------------------------------------- SNGAN and R1
@@ -562,6 +563,7 @@ def test_r1_penalty_enters_the_discriminator_loss():
     minigrad.manual_seed(1)
     without = twin.train_step(real, update_g=False)
     assert with_r1["r1"] > 0 and "r1" not in without
-    assert with_r1["loss_d"] == pytest.approx(without["loss_d"] + 5.0 * with_r1["r1"], rel=1e-5)
+    assert float(with_r1["loss_d"]) == pytest.approx(
+        float(without["loss_d"] + 5.0 * with_r1["r1"]), rel=1e-5)
     with pytest.raises(ValueError, match="without BatchNorm"):
         gans.get_model("dcgan")(gans.get_config("dcgan")(r1_gamma=1.0))
