@@ -12,7 +12,8 @@ it does not count the time spent waiting for a core (it still includes cache and
 contention). With more than one thread it adds up all threads, spinning ones included, so use
 wall time there (and an idle machine).
 
-Models: vanilla (batch 100), dcgan, acgan, wgan_gp_conv, wgan_gp_mlp (batch 64).
+Models: vanilla (batch 100), dcgan, acgan, wgan_gp_conv, wgan_gp_mlp (batch 64); at 3x32x32:
+dcgan32, sngan32, wgan_gp_conv32 (batch 64).
 Writes runs/steps_ab.json (or --out) and prints a markdown table of medians over processes.
 """
 from __future__ import annotations
@@ -27,7 +28,11 @@ from pathlib import Path
 
 MODELS = {"vanilla": ("vanilla", {}, None), "dcgan": ("dcgan", {}, 64),
           "acgan": ("acgan", {}, 64), "wgan_gp_conv": ("wgan_gp", {"critic": "conv"}, 64),
-          "wgan_gp_mlp": ("wgan_gp", {"critic": "mlp"}, 64)}
+          "wgan_gp_mlp": ("wgan_gp", {"critic": "mlp"}, 64),
+          # colour, 3x32x32
+          "dcgan32": ("dcgan", {"img_size": 32, "channels": 3}, 64),
+          "sngan32": ("sngan", {"img_size": 32, "channels": 3}, 64),
+          "wgan_gp_conv32": ("wgan_gp", {"critic": "conv", "img_size": 32, "channels": 3}, 64)}
 
 
 # Run with ``python -c`` in the checkout being timed, so that its own minigrad, gans and

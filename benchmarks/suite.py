@@ -115,9 +115,9 @@ def op_cases():
     ]
 
 
-def _batch(name, n, seed=0):
+def _batch(name, n, seed=0, channels=1, size=28):
     rng = np.random.default_rng(seed)
-    images = rng.uniform(-1, 1, (n, 1, 28, 28)).astype(np.float32)
+    images = rng.uniform(-1, 1, (n, channels, size, size)).astype(np.float32)
     return images, rng.integers(0, 10, n).astype(np.int64)
 
 
@@ -141,7 +141,8 @@ def step_case(name, batch=None, **config):
         cfg = bench_config(name, **config)
         model = gans.get_model(name)(cfg, device=dev)
         n = batch or cfg.batch_size
-        images, labels = _batch(name, n)
+        images, labels = _batch(name, n, channels=getattr(cfg, "channels", 1),
+                                size=getattr(cfg, "img_size", 28))
         twin = Twin(model, seed=0)  # on the model's device
         real_mg = minigrad.tensor(images, device=dev)
         labels_mg = minigrad.tensor(labels, device=dev)
@@ -242,4 +243,11 @@ def step_cases(batch=None):
          step_case("wgan_gp", batch=b(64), critic="mlp")),
         (f"WGAN-GP step, conv critic (batch {b(64)})", "step",
          step_case("wgan_gp", batch=b(64), critic="conv")),
+        # colour, 3x32x32 (CIFAR-10's shape; issue 26)
+        (f"DCGAN step, 3x32x32 (batch {b(64)})", "step",
+         step_case("dcgan", batch=b(64), img_size=32, channels=3)),
+        (f"SNGAN step, standard CNN, 3x32x32 (batch {b(64)})", "step",
+         step_case("sngan", batch=b(64), img_size=32, channels=3)),
+        (f"WGAN-GP step, conv critic, 3x32x32 (batch {b(64)})", "step",
+         step_case("wgan_gp", batch=b(64), critic="conv", img_size=32, channels=3)),
     ]
