@@ -2,8 +2,6 @@
 The user API is :mod:`minigrad.graphs` (``graph``, ``CUDAGraph``, ``GraphedStep``); the kernels
 ask :func:`capturing` here whether they are being recorded.
 
-CUDA graphs: record a step's GPU work once, replay it with one launch.
-
 A training step on a small network is bound by the host: every op is a Python call and a
 kernel launch of a few microseconds, hundreds per step. Stream capture records the launches a
 piece of code makes (nothing runs while recording) into a graph; a replay then launches all of
@@ -31,11 +29,13 @@ What capture requires, and how minigrad meets it:
   CuPy's cuBLAS and cuRAND wrappers refuse to run during a capture. Matrix products therefore
   go through the ``matmul`` kernel, which calls cuBLAS itself on CuPy's handle, bound to the
   capture stream before the capture starts; random numbers come from minigrad's counter-based
-  generator (:mod:`minigrad.backend.cuda_random`), whose counter lives on the device.
+  generator (:mod:`minigrad.kernels.cuda_random`), whose counter lives on the device.
 - **Host values that change per step** (Adam's step count and bias corrections) cannot be
-  baked into a launch: code that needs them registers a hook with :func:`on_replay`, called
-  before every replay, which writes the new values into a small device buffer that the
-  captured kernel reads (see ``Adam._update_group``).
+  baked into a launch: Adam keeps its counts in a device array that the recorded work
+  increments and the kernel reads, and registers a hook with :func:`on_replay`, run on the host
+  before every replay, that keeps the host's counts (what checkpoints save) in step (see
+  ``Adam._captured_update``). Tables a recorded kernel reads (the optimizers' pointer tables)
+  are recorded copies from pinned memory the graph keeps (:meth:`CUDAGraph.constant`).
 - **Nothing made on first use inside.** Optimizer state, BatchNorm buffers, compiled kernels:
   a few eager steps before the capture make them (``GraphedStep`` does two).
 """
