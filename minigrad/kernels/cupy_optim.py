@@ -2,11 +2,11 @@
 fused updates and the multi-tensor ones that update a whole parameter group in one launch."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from . import reference as ref
+from .reference_optim import adam_scalars
 
 def _g():
     """The glue module, whose helpers (``_cupy``, ``_launch``, ...) these functions use: looked
@@ -25,11 +25,8 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, 
         return ref.adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr=lr,
                                beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                                step=step, amsgrad=amsgrad)
-    dt = param.dtype.type
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2 = 1.0 - beta2 ** step
-    scalars = (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
-               dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)), dt(eps))
+    scalars = adam_scalars(param.dtype, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                           weight_decay=weight_decay, step=step)
     name = "adam_update_amsgrad" if amsgrad else "adam_update"
     _g()._elementwise(name)(grad, *scalars, param, *state)
     return param
@@ -157,11 +154,8 @@ def adam_update_multi(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, 
         rows.append((step, arrays, (p, g, m, v, vmax, step)))
 
     def scalars(step, dtype):
-        dt = dtype.type
-        bias_correction1 = 1.0 - beta1 ** step
-        bias_correction2 = 1.0 - beta2 ** step
-        return (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
-                dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)), dt(eps))
+        return adam_scalars(dtype, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                            weight_decay=weight_decay, step=step)
 
     def single(p, g, m, v, vmax, step):
         adam_update(p, g, m, v, vmax, lr=lr, beta1=beta1, beta2=beta2, eps=eps,

@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from . import reference as ref
+from .reference_optim import adam_scalars
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "scatter_add",
@@ -263,14 +264,11 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, 
         return ref.adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr=lr,
                                beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                                step=step, amsgrad=amsgrad)
-    dt = param.dtype.type
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2 = 1.0 - beta2 ** step
     vmax = max_exp_avg_sq if amsgrad else exp_avg_sq  # dummy when unused
     _adam_kernel(_flat(param), _flat(grad), _flat(exp_avg), _flat(exp_avg_sq), _flat(vmax),
-                 weight_decay != 0, dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2),
-                 dt(1.0 - beta2), dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)),
-                 dt(eps), bool(amsgrad))
+                 weight_decay != 0, *adam_scalars(param.dtype, lr=lr, beta1=beta1, beta2=beta2,
+                                                  eps=eps, weight_decay=weight_decay, step=step),
+                 bool(amsgrad))
     return param
 
 

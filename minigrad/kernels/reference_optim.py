@@ -10,6 +10,17 @@ from .reference import _scalar, _xp
 
 # --------------------------------------------------------------------------- optimizers
 
+def adam_scalars(dtype, *, lr, beta1, beta2, eps, weight_decay, step):
+    """The scalars of one Adam step as the fused kernels take them, derived in float64 and
+    cast to ``dtype``: (weight_decay, beta1, 1 - beta1, beta2, 1 - beta2,
+    lr / (1 - beta1**step), sqrt(1 - beta2**step), eps)."""
+    dt = np.dtype(dtype).type
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2 = 1.0 - beta2 ** step
+    return (dt(weight_decay), dt(beta1), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
+            dt(lr / bias_correction1), dt(math.sqrt(bias_correction2)), dt(eps))
+
+
 def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps,
                 weight_decay, step, amsgrad):
     """One Adam step, in place, with torch.optim.Adam's formula (L2 weight decay).
