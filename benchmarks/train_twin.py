@@ -24,6 +24,8 @@ def main(argv=None):
     p.add_argument("--model", required=True)
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many discriminator steps (as `gans train --max-steps`)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n", type=int, default=10000)
@@ -46,7 +48,8 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     minigrad.manual_seed(args.seed)
     overrides = config_overrides(args)
-    config = gans.get_config(args.model)(**overrides)
+    # channels and image size follow the dataset, as in `python -m gans train`
+    config = datasets.config_for(gans.get_config(args.model), args.dataset, **overrides)
     model = gans.get_model(args.model)(config)  # only to copy its initial weights and config
     twin = Twin(model, seed=args.seed)
     loader = DataLoader(datasets.load(args.dataset, "train"), batch_size=model.config.batch_size,
@@ -57,8 +60,12 @@ def main(argv=None):
         for images, labels in loader:
             step += 1
             stats = twin.train_step(images, labels, update_g=step % k == 0)
+            if step == args.max_steps:
+                break
         print(f"epoch {epoch + 1}/{args.epochs}: step {step}, {stats}, "
               f"{time.time() - t0:.0f} s", flush=True)
+        if step == args.max_steps:
+            break
     wall = time.time() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,6 +78,7 @@ def main(argv=None):
     (out / "summary.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset,
                                                   "config": overrides,
                                                   "epochs": args.epochs, "steps": step,
+                                                  "max_steps": args.max_steps,
                                                   "wall_s": wall}, indent=1))
     print(f"twin trained {step} steps in {wall:.0f} s; samples in {out / 'samples.npy'}")
 

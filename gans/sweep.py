@@ -2,10 +2,12 @@
 
     python -m gans sweep --models dcgan,lsgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
     python -m gans sweep --models dcgan --seeds 0,1,2 --epochs 3 --framework torch --out runs/sweep
+    python -m gans sweep --models sngan --dataset cifar10 --max-steps 1500 --out runs/cifar
     python -m gans sweep --out runs/sweep --table     # the table of what is done so far
 
 Each (model, seed) trains with the variant's defaults (its paper's recipe) in its own run folder
-under OUT (``fit``: it resumes after an interruption), then draws ``--n`` samples (seeded) and
+under OUT (``fit``: it resumes after an interruption); the budget is ``--epochs`` passes over
+the data, or ``--max-steps`` discriminator steps when that comes first, then draws ``--n`` samples (seeded) and
 scores them with the dataset's classifier (``gans.metrics``). One JSON line per finished run is
 appended to OUT/results.jsonl, with the command that reproduces it; a run already there is not
 repeated. ``--framework torch`` trains the PyTorch twin instead (``benchmarks/train_twin.py``:
@@ -32,7 +34,13 @@ COLUMNS = {"inception_score": "IS", "is": "IS", "fid": "FID", "kid": "KID",
 
 
 def run_key(row: dict) -> tuple:
-    return (row["model"], row["dataset"], row["framework"], row["epochs"], row["seed"])
+    return (row["model"], row["dataset"], row["framework"], budget(row), row["seed"])
+
+
+def budget(row: dict) -> str:
+    """A row's training budget as the table prints it: "5 epochs" or "1500 steps"."""
+    steps, epochs = row.get("max_steps"), row["epochs"]
+    return f"{steps} steps" if steps else f"{epochs} epoch{'s' * (epochs != 1)}"
 
 
 def load_results(out: Path) -> list[dict]:
@@ -42,15 +50,17 @@ def load_results(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def command_line(model, seed, dataset, epochs, framework, n, out) -> str:
+def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None) -> str:
     args = ["python", "-m", "gans", "sweep", "--models", model, "--seeds", str(seed),
             "--dataset", dataset, "--epochs", str(epochs), "--n", str(n), "--out", str(out)]
+    if max_steps:
+        args += ["--max-steps", str(max_steps)]
     if framework != "minigrad":
         args += ["--framework", framework]
     return shlex.join(args)
 
 
-def _train_minigrad(model_name, seed, dataset, epochs, folder, n):
+def _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps=None):
     import gans
     import minigrad
     from gans import datasets
@@ -62,7 +72,8 @@ def _train_minigrad(model_name, seed, dataset, epochs, folder, n):
     loader = DataLoader(datasets.load(dataset, "train", image_to_image=model.image_to_image),
                         batch_size=model.config.batch_size, shuffle=True, drop_last=True,
                         seed=seed)
-    fit(model, loader, epochs=epochs, out_dir=folder, sample_every=0, progress=False)
+    fit(model, loader, epochs=epochs, max_steps=max_steps, out_dir=folder, sample_every=0,
+        progress=False)
     minigrad.manual_seed(seed)  # the samples depend on the seed only, not on how training went
     labels = np.arange(n) % model.config.n_classes if model.conditional else None
     images = [model.sample(min(500, n - s), None if labels is None else labels[s:s + 500]).numpy()
@@ -73,28 +84,32 @@ def _train_minigrad(model_name, seed, dataset, epochs, folder, n):
     return model.d_step
 
 
-def _train_torch(model_name, seed, dataset, epochs, folder, n, threads):
+def _train_torch(model_name, seed, dataset, epochs, folder, n, threads, max_steps=None):
     root = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, "-m", "benchmarks.train_twin", "--model", model_name, "--dataset",
            dataset, "--epochs", str(epochs), "--seed", str(seed), "--n", str(n), "--out",
            str(folder), "--threads", str(threads)]
+    if max_steps:
+        cmd += ["--max-steps", str(max_steps)]
     subprocess.run(cmd, check=True, cwd=root)
     return json.loads((folder / "summary.json").read_text())["steps"]
 
 
 def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="minigrad",
-            threads=2, log=print) -> dict:
+            threads=2, log=print, max_steps=None) -> dict:
     """Train, sample and score one (model, seed); returns the results row (not yet saved)."""
     from gans import metrics
 
-    folder = out / f"{model_name}_{dataset}_{framework}_e{epochs}_seed{seed}"
+    limit = f"_s{max_steps}" if max_steps else ""
+    folder = out / f"{model_name}_{dataset}_{framework}_e{epochs}{limit}_seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    log(f"[sweep] {model_name} seed {seed} ({framework}, {epochs} epochs) in {folder}")
+    log(f"[sweep] {model_name} seed {seed} ({framework}, "
+        f"{budget({'epochs': epochs, 'max_steps': max_steps})}) in {folder}")
     t0 = time.perf_counter()
     if framework == "minigrad":
-        steps = _train_minigrad(model_name, seed, dataset, epochs, folder, n)
+        steps = _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps)
     elif framework == "torch":
-        steps = _train_torch(model_name, seed, dataset, epochs, folder, n, threads)
+        steps = _train_torch(model_name, seed, dataset, epochs, folder, n, threads, max_steps)
     else:
         raise ValueError(f"framework must be minigrad or torch, got {framework!r}")
     wall = time.perf_counter() - t0
@@ -102,21 +117,37 @@ def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="mi
     keep = {k: v for k, v in scores.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"}
     return {"model": model_name, "dataset": dataset, "framework": framework, "epochs": epochs,
-            "seed": seed, "steps": int(steps), "wall_s": round(wall, 1), "scores": keep,
-            "command": command_line(model_name, seed, dataset, epochs, framework, n, out)}
+            "max_steps": max_steps, "seed": seed, "steps": int(steps), "wall_s": round(wall, 1),
+            "threads": _threads(framework, threads), "scores": keep,
+            "command": command_line(model_name, seed, dataset, epochs, framework, n, out,
+                                    max_steps)}
+
+
+def _threads(framework, threads) -> int:
+    """The threads a run trained with: torch's ``--threads``, or minigrad's BLAS pool."""
+    if framework == "torch":
+        return threads
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # not a dependency: the count is then unknown
+        return None
+    pools = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(pools, default=None)
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown: one row per (model, dataset, framework, epochs), mean +- std over its seeds."""
+    """Markdown: one row per (model, dataset, framework, budget), mean +- std over its seeds."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault(run_key(r)[:4], []).append(r)
     present = [k for k in COLUMNS if any(k in r["scores"] for r in rows)]
     cols = list(dict.fromkeys(COLUMNS[k] for k in present))
-    head = ["model", "dataset", "framework", "epochs", "seeds", *cols, "min per run"]
+    head = ["model", "dataset", "framework", "budget", "steps", "seeds", *cols, "min per run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (model, dataset, framework, epochs), rs in sorted(groups.items()):
-        cells = [model, dataset, framework, str(epochs), ",".join(str(r["seed"]) for r in rs)]
+    for (model, dataset, framework, budget_), rs in sorted(groups.items()):
+        steps = sorted({r["steps"] for r in rs})
+        cells = [model, dataset, framework, budget_, ",".join(map(str, steps)),
+                 ",".join(str(r["seed"]) for r in rs)]
         for col in cols:
             keys = [k for k in present if COLUMNS[k] == col]
             vals = [r["scores"][k] for r in rs for k in keys if k in r["scores"]]
@@ -146,12 +177,15 @@ def main(args) -> None:
     if not args.table:
         for model_name in args.models:
             for seed in args.seeds:
-                key = (model_name, args.dataset, args.framework, args.epochs, seed)
+                key = run_key({"model": model_name, "dataset": args.dataset, "seed": seed,
+                               "framework": args.framework, "epochs": args.epochs,
+                               "max_steps": args.max_steps})
                 if key in done:
                     print(f"[sweep] {model_name} seed {seed}: already in {out / 'results.jsonl'}")
                     continue
                 row = run_one(model_name, seed, args.dataset, args.epochs, out, n=args.n,
-                              framework=args.framework, threads=args.threads)
+                              framework=args.framework, threads=args.threads,
+                              max_steps=args.max_steps)
                 with open(out / "results.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
                 print(f"[sweep] {model_name} seed {seed}: " + ", ".join(

@@ -480,10 +480,30 @@ def test_sweep_table_gives_mean_and_spread_over_seeds(tmp_path, capsys):
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
     out = capsys.readouterr().out
-    assert "| dcgan | mnist | minigrad | 1 | 0,1,2 | 5.000 +- 1.000 | 500.0 +- 100.0 |" in out
-    assert "| dcgan | mnist | torch | 1 | 0 | 5.000 | 500.0 |" in out
+    assert "| dcgan | mnist | minigrad | 1 epoch | 937 | 0,1,2 | 5.000 +- 1.000 | 500.0 +- 100.0 |" \
+        in out
+    assert "| dcgan | mnist | torch | 1 epoch | 937 | 0 | 5.000 | 500.0 |" in out
     assert (tmp_path / "table.md").read_text().strip() == sweep.table(rows).strip()
     # a run already recorded is skipped, not trained again
     assert main(["sweep", "--models", "dcgan", "--seeds", "0", "--epochs", "1", "--out",
                  str(tmp_path)]) == 0
     assert "already in" in capsys.readouterr().out
+
+
+def test_sweep_budget_in_steps_is_its_own_row_and_key(tmp_path, capsys):
+    """--max-steps makes a budget of its own: a row apart from the epoch budget's, a run folder
+    and results key of its own, and the command that reproduces it names it."""
+    from gans import sweep
+
+    base = dict(model="sngan", dataset="cifar10", framework="minigrad", epochs=5, seed=0,
+                steps=1500, wall_s=60.0, scores={"fid": 10.0}, command="")
+    rows = [dict(base, max_steps=1500), dict(base, steps=3905)]  # the second: no max_steps
+    assert sweep.budget(rows[0]) == "1500 steps" and sweep.budget(rows[1]) == "5 epochs"
+    assert sweep.run_key(rows[0]) != sweep.run_key(rows[1])
+    text = sweep.table(rows)
+    assert "| sngan | cifar10 | minigrad | 1500 steps | 1500 | 0 |" in text
+    assert "| sngan | cifar10 | minigrad | 5 epochs | 3905 | 0 |" in text
+    line = sweep.command_line("sngan", 0, "cifar10", 5, "minigrad", 100, tmp_path, 1500)
+    assert line.endswith("--max-steps 1500")
+    assert "--max-steps" not in sweep.command_line("sngan", 0, "cifar10", 5, "minigrad", 100,
+                                                   tmp_path)

@@ -335,3 +335,21 @@ def test_cli_trains_sngan_on_an_image_folder_and_resumes(tmp_path, cache, capsys
     capsys.readouterr()
     assert main(args + ["--max-steps", "3"]) in (0, None)
     assert "resumed" in capsys.readouterr().out
+
+
+def test_twin_script_follows_the_dataset_and_stops_at_max_steps(tmp_path, cache):
+    """benchmarks/train_twin (the sweep's --framework torch): the twin's images take the
+    dataset's channels and size, as `gans train` does, and --max-steps ends its run."""
+    pytest.importorskip("torch")
+    import json
+
+    from benchmarks import train_twin
+
+    _image_folder(tmp_path / "imgs", n=6)  # 12 training images: 3 batches of 4 per epoch
+    train_twin.main(["--model", "dcgan", "--dataset", f"imagefolder:{tmp_path / 'imgs'}",
+                     "--g-features", "4", "--d-features", "4", "--batch-size", "4",
+                     "--epochs", "3", "--max-steps", "4", "--n", "6", "--threads", "1",
+                     "--out", str(tmp_path / "twin")])
+    summary = json.loads((tmp_path / "twin" / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["max_steps"] == 4
+    assert np.load(tmp_path / "twin" / "samples.npy").shape == (6, 3, 32, 32)

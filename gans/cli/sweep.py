@@ -45,6 +45,9 @@ def add_parser(sub):
                     help="mnist, fashion_mnist or cifar10 (default: mnist)")
     sw.add_argument("--epochs", type=options.positive_int, default=5,
                     help="the budget of every run, in passes over the data (default: 5)")
+    sw.add_argument("--max-steps", type=options.positive_int, default=None,
+                    help="stop each run after this many discriminator steps, if --epochs has "
+                         "not stopped it before")
     sw.add_argument("--n", type=options.positive_int, default=10000,
                     help="samples scored per run (default: 10000)")
     sw.add_argument("--framework", default="minigrad", choices=["minigrad", "torch"],
