@@ -19,7 +19,8 @@ Summing D over the batch before differentiating is exact: sample i's score depen
 so row i of grad(sum_j D(x_hat_j)) is grad D(x_hat_i) -- one reason the critic must not use
 BatchNorm, which couples the samples of a batch (the paper uses LayerNorm or nothing).
 
-Critics (``critic`` in the config):
+Critics (``critic`` in the config; the default, auto, picks conv for colour images and mlp for
+grey ones):
     'mlp'   (1, 28, 28) -> 784 -> 512 -> 256 -> 1, LeakyReLU(0.2)                cheap on a CPU
     'conv'  (1, 28, 28) -> Conv 4x4/2 -> (64, 14, 14) -> LReLU -> Conv 4x4/2 -> (128, 7, 7)
             -> [LayerNorm] -> LReLU -> Linear -> 1                 DCGAN-shaped, double backprop
@@ -49,7 +50,8 @@ class Config(GANConfig):
         100, "the paper's MNIST code uses 128; 100 matches the other DCGAN-28 models")
     channels: int = 1
     img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
-    critic: str = option("mlp", 'or "conv"')
+    critic: str = option("auto", '"mlp" or "conv"; auto: conv for colour images (channels > '
+                                 '1), mlp for grey ones')
     mlp_hidden: tuple = (512, 256)
     g_features: int = 64
     d_features: int = 64
@@ -58,6 +60,10 @@ class Config(GANConfig):
     d_steps: int = option(5, "critic steps per generator step (the paper's n_critic)")
     lr: float = 1e-4
     betas: tuple = (0.0, 0.9)
+
+    def __post_init__(self):
+        if self.critic == "auto":  # resolved here, so a run's config.json names the critic
+            self.critic = "conv" if self.channels > 1 else "mlp"
 
 
 def mlp_critic(cfg: Config, lib=nn):

@@ -353,3 +353,16 @@ def test_twin_script_follows_the_dataset_and_stops_at_max_steps(tmp_path, cache)
     summary = json.loads((tmp_path / "twin" / "summary.json").read_text())
     assert summary["steps"] == 4 and summary["max_steps"] == 4
     assert np.load(tmp_path / "twin" / "samples.npy").shape == (6, 3, 32, 32)
+
+
+def test_wgan_gp_critic_follows_the_images():
+    """critic 'auto' (the default) is resolved when the config is made: the conv critic for
+    colour images, the MLP for grey ones (so MNIST runs keep their config), an explicit choice
+    stays."""
+    from gans import datasets
+
+    cfg = gans.get_config("wgan_gp")
+    assert datasets.config_for(cfg, "cifar10").critic == "conv"
+    assert datasets.config_for(cfg, "mnist").critic == "mlp"
+    assert cfg(critic="auto").critic == "mlp" and cfg(critic="conv").critic == "conv"
+    assert cfg(channels=3, img_size=32, critic="mlp").critic == "mlp"
