@@ -3,6 +3,8 @@
     python -m gans sweep --models dcgan,lsgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
     python -m gans sweep --models dcgan --seeds 0,1,2 --epochs 3 --framework torch --out runs/sweep
     python -m gans sweep --models sngan --dataset cifar10 --max-steps 1500 --out runs/cifar
+    python -m gans sweep --models dcgan --seeds 0 --dataset cifar10 --epochs 100 \
+        --max-steps 20000 --score-every 2000 --out runs/curve   # + FID against steps
     python -m gans sweep --out runs/sweep --table     # the table of what is done so far
 
 Each (model, seed) trains with the variant's defaults (its paper's recipe) in its own run folder
@@ -13,6 +15,10 @@ appended to OUT/results.jsonl, with the command that reproduces it; a run alread
 repeated. ``--framework torch`` trains the PyTorch twin instead (``benchmarks/train_twin.py``:
 same initial weights, data order and hyperparameters). The table (OUT/table.md, also printed)
 gives each metric's mean and sample standard deviation over the seeds of a row.
+
+``--score-every K`` (minigrad, with ``--max-steps``) also scores each run every K steps: training
+pauses, draws ``--n`` samples, scores them into the run folder's curve.jsonl and resumes exactly
+where it stopped; curve.png plots the scores against steps.
 """
 from __future__ import annotations
 
@@ -50,17 +56,21 @@ def load_results(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None) -> str:
+def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None,
+                 score_every=None) -> str:
     args = ["python", "-m", "gans", "sweep", "--models", model, "--seeds", str(seed),
             "--dataset", dataset, "--epochs", str(epochs), "--n", str(n), "--out", str(out)]
     if max_steps:
         args += ["--max-steps", str(max_steps)]
+    if score_every:
+        args += ["--score-every", str(score_every)]
     if framework != "minigrad":
         args += ["--framework", framework]
     return shlex.join(args)
 
 
-def _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps=None):
+def _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps=None,
+                    score_every=None, log=print):
     import gans
     import minigrad
     from gans import datasets
@@ -72,8 +82,28 @@ def _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps=None
     loader = DataLoader(datasets.load(dataset, "train", image_to_image=model.image_to_image),
                         batch_size=model.config.batch_size, shuffle=True, drop_last=True,
                         seed=seed)
-    fit(model, loader, epochs=epochs, max_steps=max_steps, out_dir=folder, sample_every=0,
-        progress=False)
+    for stop in _stops(max_steps, score_every):
+        # each stop resumes the run where the last one ended (bit for bit, as after a kill)
+        fit(model, loader, epochs=epochs, max_steps=stop, out_dir=folder, sample_every=0,
+            progress=False)
+        _write_samples(model, seed, n, folder)
+        if score_every and (stop is None or model.d_step <= stop):  # not a later checkpoint's
+            _curve_point(model.d_step, folder, dataset, log)
+        if stop is not None and model.d_step < stop:
+            break  # --epochs ended the run first
+    return model.d_step
+
+
+def _stops(max_steps, score_every) -> list:
+    """The steps at which training pauses to be scored: every ``score_every`` and the end."""
+    if not score_every:
+        return [max_steps]
+    return sorted(set(range(score_every, max_steps, score_every)) | {max_steps})
+
+
+def _write_samples(model, seed, n, folder) -> None:
+    import minigrad
+
     minigrad.manual_seed(seed)  # the samples depend on the seed only, not on how training went
     labels = np.arange(n) % model.config.n_classes if model.conditional else None
     images = [model.sample(min(500, n - s), None if labels is None else labels[s:s + 500]).numpy()
@@ -81,7 +111,49 @@ def _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps=None
     np.save(folder / "samples.npy", np.concatenate(images).astype(np.float32))
     if labels is not None:
         np.save(folder / "labels.npy", labels.astype(np.int64))
-    return model.d_step
+
+
+def _curve_point(steps, folder, dataset, log) -> None:
+    """Score the samples just written and append them to the run's curve.jsonl (once per step
+    count: a resumed sweep does not score a point twice)."""
+    from gans import metrics
+
+    path = folder / "curve.jsonl"
+    done = [json.loads(line)["steps"] for line in path.read_text().splitlines()] \
+        if path.exists() else []
+    if steps in done:
+        return
+    scores = _numbers(metrics.score_file(folder / "samples.npy", dataset, verbose=False))
+    with open(path, "a") as f:
+        f.write(json.dumps({"steps": int(steps), **scores}) + "\n")
+    log(f"[sweep] step {steps}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items()))
+    plot_curve(path, folder / "curve.png")
+
+
+def plot_curve(curve: Path, png: Path, keys=("fid", "recall", "coverage")) -> None:
+    """curve.jsonl as a figure: FID (left) and recall/coverage (right) against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
+    steps = [p["steps"] for p in points]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    axes[0].plot(steps, [p.get(keys[0]) for p in points], "o-")
+    axes[0].set(xlabel="discriminator steps", ylabel=keys[0].upper())
+    for key in keys[1:]:
+        axes[1].plot(steps, [p.get(key) for p in points], "o-", label=key)
+    axes[1].set(xlabel="discriminator steps", ylim=(0, 1))
+    axes[1].legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def _numbers(scores: dict) -> dict:
+    return {k: v for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"}
 
 
 def _train_torch(model_name, seed, dataset, epochs, folder, n, threads, max_steps=None):
@@ -96,7 +168,7 @@ def _train_torch(model_name, seed, dataset, epochs, folder, n, threads, max_step
 
 
 def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="minigrad",
-            threads=2, log=print, max_steps=None) -> dict:
+            threads=2, log=print, max_steps=None, score_every=None) -> dict:
     """Train, sample and score one (model, seed); returns the results row (not yet saved)."""
     from gans import metrics
 
@@ -107,20 +179,21 @@ def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="mi
         f"{budget({'epochs': epochs, 'max_steps': max_steps})}) in {folder}")
     t0 = time.perf_counter()
     if framework == "minigrad":
-        steps = _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps)
+        steps = _train_minigrad(model_name, seed, dataset, epochs, folder, n, max_steps,
+                                score_every, log)
+    elif score_every:
+        raise ValueError("sweep: --score-every works with --framework minigrad only")
     elif framework == "torch":
         steps = _train_torch(model_name, seed, dataset, epochs, folder, n, threads, max_steps)
     else:
         raise ValueError(f"framework must be minigrad or torch, got {framework!r}")
     wall = time.perf_counter() - t0
-    scores = metrics.score_file(folder / "samples.npy", dataset, verbose=False)
-    keep = {k: v for k, v in scores.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_samples"}
+    keep = _numbers(metrics.score_file(folder / "samples.npy", dataset, verbose=False))
     return {"model": model_name, "dataset": dataset, "framework": framework, "epochs": epochs,
             "max_steps": max_steps, "seed": seed, "steps": int(steps), "wall_s": round(wall, 1),
             "threads": _threads(framework, threads), "scores": keep,
             "command": command_line(model_name, seed, dataset, epochs, framework, n, out,
-                                    max_steps)}
+                                    max_steps, score_every)}
 
 
 def _threads(framework, threads) -> int:
@@ -173,6 +246,9 @@ def _mean_std(vals) -> str:
 def main(args) -> None:
     """The ``sweep`` command (arguments parsed by gans.__main__)."""
     out = Path(args.out)
+    if args.score_every and (not args.max_steps or args.framework != "minigrad"):
+        raise ValueError("sweep: --score-every needs --max-steps (the curve's last point) and "
+                         "--framework minigrad")
     done = {run_key(r) for r in load_results(out)}
     if not args.table:
         for model_name in args.models:
@@ -185,7 +261,7 @@ def main(args) -> None:
                     continue
                 row = run_one(model_name, seed, args.dataset, args.epochs, out, n=args.n,
                               framework=args.framework, threads=args.threads,
-                              max_steps=args.max_steps)
+                              max_steps=args.max_steps, score_every=args.score_every)
                 with open(out / "results.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
                 print(f"[sweep] {model_name} seed {seed}: " + ", ".join(

@@ -317,10 +317,10 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     saved = run.read_checkpoint(model, say) if resume and not dry_run else None
     if saved is not None:
         done = run.complete(saved, len(loader), epochs, max_steps)
+        state.load_state_dict(saved, rank)  # a complete run too: ``model`` is the trained one
         if done:
             say(done)
-            return run.metrics(int(saved["model"]["d_step"]))
-        state.load_state_dict(saved, rank)
+            return run.metrics(model.d_step)
         state.history = run.metrics(model.d_step)
         say(f"resumed from {run.checkpoint} at epoch {state.epoch + 1}, batch {state.batch} "
             f"(step {model.d_step})")

@@ -507,3 +507,33 @@ def test_sweep_budget_in_steps_is_its_own_row_and_key(tmp_path, capsys):
     assert line.endswith("--max-steps 1500")
     assert "--max-steps" not in sweep.command_line("sngan", 0, "cifar10", 5, "minigrad", 100,
                                                    tmp_path)
+
+
+def test_sweep_scores_a_curve_by_resuming_the_run(tmp_path, monkeypatch, capsys):
+    """--score-every K: training pauses every K steps, scores its samples into curve.jsonl
+    (one point per step count, none twice when the run is asked for again) and resumes where
+    it stopped, so the run ends where one without pauses would."""
+    import json
+
+    from gans import metrics, sweep
+
+    monkeypatch.setattr(metrics, "score_file", lambda path, dataset, verbose=False: {
+        "fid": float(np.load(path).std()), "recall": 0.5, "coverage": 0.5, "n_samples": 8})
+    kw = dict(dataset="random", epochs=50, n=8, log=lambda line: None)  # 64 images: 1 batch
+    row = sweep.run_one("dcgan", 0, out=tmp_path / "c", max_steps=5, score_every=2, **kw)
+    folder = next((tmp_path / "c").glob("dcgan_*"))
+    points = [json.loads(line) for line in (folder / "curve.jsonl").read_text().splitlines()]
+    assert [p["steps"] for p in points] == [2, 4, 5] and (folder / "curve.png").exists()
+    assert row["steps"] == 5 and row["command"].endswith("--score-every 2")
+    assert points[-1]["fid"] == pytest.approx(float(np.load(folder / "samples.npy").std()))
+    sweep.run_one("dcgan", 0, out=tmp_path / "c", max_steps=5, score_every=2, **kw)
+    assert (folder / "curve.jsonl").read_text().count("\n") == 3  # nothing scored twice
+    # the same budget without pauses: the same final samples
+    sweep.run_one("dcgan", 0, out=tmp_path / "plain", max_steps=5, **kw)
+    plain = next((tmp_path / "plain").glob("dcgan_*"))
+    np.testing.assert_array_equal(np.load(folder / "samples.npy"), np.load(plain / "samples.npy"))
+    capsys.readouterr()
+    assert main(["sweep", "--models", "dcgan", "--score-every", "3", "--out",
+                 str(tmp_path / "x")]) == 1
+    assert "--score-every needs --max-steps" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -138,6 +138,18 @@ def test_max_steps_on_an_epochs_last_batch_counts_that_epoch(tmp_path, capsys):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
+def test_fit_on_a_complete_run_leaves_the_model_trained(tmp_path):
+    """fit on a run that is already complete trains nothing, but the model it was given ends
+    as the run's trained model (what a script samples from next), not as it was built."""
+    trained = _small_vanilla()
+    fit(trained, _loader(), epochs=1, out_dir=tmp_path, progress=False, sample_every=0)
+    again = _small_vanilla()  # the same seedless construction: other initial weights
+    fit(again, _loader(), epochs=1, out_dir=tmp_path, progress=False)
+    assert again.d_step == trained.d_step == 3
+    for (k, a), b in zip(trained.G.state_dict().items(), again.G.state_dict().values()):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=k)
+
+
 def test_finished_run_is_left_alone(tmp_path, capsys):
     fit(_small_vanilla(), _loader(), epochs=2, out_dir=tmp_path, progress=False,
         sample_every=0)

@@ -48,6 +48,9 @@ def add_parser(sub):
     sw.add_argument("--max-steps", type=options.positive_int, default=None,
                     help="stop each run after this many discriminator steps, if --epochs has "
                          "not stopped it before")
+    sw.add_argument("--score-every", type=options.positive_int, default=None,
+                    help="also score every this many steps into each run's curve.jsonl and "
+                         "curve.png (needs --max-steps)")
     sw.add_argument("--n", type=options.positive_int, default=10000,
                     help="samples scored per run (default: 10000)")
     sw.add_argument("--framework", default="minigrad", choices=["minigrad", "torch"],
