@@ -1,6 +1,7 @@
 """CUDA kernels launched per training step, minigrad's and PyTorch's, counted by the profiler.
 
     PYTHONPATH=. python -m benchmarks.gpu_kernels [--steps 10] [--cases dcgan,...] [--out DIR]
+    python -m benchmarks.gpu_kernels --device cpu    # the host-side counts only (no GPU needed)
 
 For each training-step case of the benchmark suite (``benchmarks.suite.step_cases``: the same
 networks, batch and data in both frameworks) it runs a few warm-up steps, then ``--steps``
@@ -10,6 +11,11 @@ kernels and are left out. Prints a table and writes DIR/gpu_kernels.json and .md
 step for each framework, their ratio, and each framework's most frequent kernels (where the
 launches go). The target of the GPU issue: minigrad's DCGAN step launches no more kernels than
 PyTorch's.
+
+Beside the profiler's count, each row has minigrad's own host-side counts
+(``minigrad.backend.counters``): ops run per step and calls into the kernel registry per step.
+They are the same on every device, so ``--device cpu`` shows them on a machine without a GPU; a
+change that cuts launches shows there first.
 """
 from __future__ import annotations
 
@@ -43,28 +49,50 @@ def _count(fn, steps, warmup=3):
                                           for n, c in names.most_common(12)]
 
 
-def count(steps=10, cases=None):
+def host_counts(fn, steps, warmup=1) -> dict:
+    """minigrad's ops and kernel-registry calls per step of ``fn`` (any device)."""
+    from minigrad.backend import counters
+
+    for _ in range(warmup):
+        fn()
+    with counters.count() as c:
+        for _ in range(steps):
+            fn()
+    return {"ops": c["op"] / steps, "registry_kernels": c["kernel"] / steps,
+            "to_host": c["to_host"] / steps}
+
+
+def count(steps=10, cases=None, device="cuda"):
     from benchmarks.suite import step_cases
 
     rows = []
     for name, _, make in step_cases():
         if cases and not any(c.lower() in name.lower() for c in cases):
             continue
-        fn_mg, fn_th = make("cuda")
-        mg, mg_top = _count(fn_mg, steps)
-        th, th_top = _count(fn_th, steps)
-        rows.append({"name": name, "minigrad": mg, "torch": th, "ratio": mg / th,
-                     "minigrad_top": mg_top, "torch_top": th_top})
-        print(f"{name:55s} minigrad {mg:7.1f}  torch {th:7.1f}  ratio {mg / th:5.2f}",
-              flush=True)
+        fn_mg, fn_th = make(device)
+        row = {"name": name, **host_counts(fn_mg, steps)}
+        line = f"{name:55s} ops {row['ops']:6.1f}  registry kernels {row['registry_kernels']:5.1f}"
+        if device == "cuda":
+            mg, mg_top = _count(fn_mg, steps)
+            th, th_top = _count(fn_th, steps)
+            row.update({"minigrad": mg, "torch": th, "ratio": mg / th,
+                        "minigrad_top": mg_top, "torch_top": th_top})
+            line += f"  launches: minigrad {mg:7.1f}  torch {th:7.1f}  ratio {mg / th:5.2f}"
+        rows.append(row)
+        print(line, flush=True)
     return rows
 
 
 def markdown(rows):
-    lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio |",
-             "|---|---:|---:|---:|"]
-    lines += [f"| {r['name']} | {r['minigrad']:.0f} | {r['torch']:.0f} | {r['ratio']:.2f}x |"
-              for r in rows]
+    if rows and "minigrad" not in rows[0]:  # --device cpu: the host-side counts only
+        lines = ["| case | minigrad ops/step | kernel-registry calls/step |", "|---|---:|---:|"]
+        lines += [f"| {r['name']} | {r['ops']:.0f} | {r['registry_kernels']:.0f} |"
+                  for r in rows]
+        return "\n".join(lines) + "\n"
+    lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio | minigrad ops/step "
+             "| kernel-registry calls/step |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['name']} | {r['minigrad']:.0f} | {r['torch']:.0f} | {r['ratio']:.2f}x "
+              f"| {r['ops']:.0f} | {r['registry_kernels']:.0f} |" for r in rows]
     for r in rows:
         lines += ["", f"**{r['name']}**, most frequent kernels (per step):", "",
                   "| minigrad | n | PyTorch | n |", "|---|---:|---|---:|"]
@@ -79,16 +107,20 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--cases", default="", help="comma-separated parts of case names")
     p.add_argument("--out", type=Path, default=Path("runs"))
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                   help="cpu: only minigrad's host-side counts (ops, kernel-registry calls)")
     args = p.parse_args(argv)
     import minigrad
 
-    if not minigrad.cuda.is_available():
-        p.error(f"needs a CUDA GPU: {minigrad.cuda.unavailable_reason()}")
-    rows = count(args.steps, [c for c in args.cases.split(",") if c])
+    if args.device == "cuda" and not minigrad.cuda.is_available():
+        p.error(f"needs a CUDA GPU: {minigrad.cuda.unavailable_reason()} (--device cpu gives "
+                "the host-side counts)")
+    rows = count(args.steps, [c for c in args.cases.split(",") if c], args.device)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_kernels.json").write_text(json.dumps({"steps": args.steps, "rows": rows},
-                                                          indent=1))
-    (args.out / "gpu_kernels.md").write_text(markdown(rows))
+    stem = "gpu_kernels" if args.device == "cuda" else "host_kernels"
+    (args.out / f"{stem}.json").write_text(json.dumps({"steps": args.steps, "rows": rows},
+                                                      indent=1))
+    (args.out / f"{stem}.md").write_text(markdown(rows))
     return 0
 
 

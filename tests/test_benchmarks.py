@@ -324,3 +324,16 @@ def test_toy_twin_script_writes_both_rows(tmp_path):
     bad = subprocess.run(r.args[:3] + ["--run", "wgan_gp"], capture_output=True, text=True)
     assert bad.returncode == 2 and "GAN and PacGAN runs only" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_kernel_count_script_gives_host_counts_without_a_gpu(tmp_path):
+    """benchmarks/gpu_kernels --device cpu: minigrad's ops and kernel-registry calls per step,
+    the numbers the GPU run prints beside the profiler's launch counts."""
+    from benchmarks import gpu_kernels
+
+    assert gpu_kernels.main(["--device", "cpu", "--steps", "1", "--cases", "DCGAN-28",
+                             "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "host_kernels.json").read_text())["rows"]
+    assert [r["name"] for r in rows] == ["DCGAN-28 step (batch 64)"]
+    assert rows[0]["ops"] > rows[0]["registry_kernels"] > 0 and rows[0]["to_host"] == 0
+    assert "| DCGAN-28 step (batch 64) |" in (tmp_path / "host_kernels.md").read_text()

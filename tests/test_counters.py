@@ -7,6 +7,7 @@ import numpy as np
 
 import minigrad
 from minigrad import backend
+from minigrad import functional as F
 from minigrad.backend import counters
 
 
@@ -34,3 +35,58 @@ def test_device_ops_count_nothing_and_counts_nest():
     assert outer["to_host"] == 2 and inner["to_host"] == 1
     counters.add("to_host")  # outside any count(): recorded nowhere, no error
     assert outer["to_host"] == 2
+
+
+def test_ops_and_kernel_calls_are_counted():
+    """op: every Function run, forward or inside a backward; kernel: every call into the
+    kernel registry, by name too."""
+    x = minigrad.randn(8, 3, requires_grad=True)
+    with counters.count() as c:
+        y = F.leaky_relu(x * 2.0, 0.2).sum()  # MulConst, LeakyReLU, Sum
+    assert c["op"] == 3 and c["kernel"] == c["kernel.leaky_relu_fwd"] == 1
+    with counters.count() as c:
+        y.backward()
+    assert c["op"] >= 2 and c["kernel.leaky_relu_bwd"] == 1  # the backward's ops are ops too
+    with counters.count() as c:
+        minigrad.kernels.get("matmul")  # asking is calling (callers call what get returns)
+    assert c["kernel"] == c["kernel.matmul"] == 1
+
+
+def test_an_optimizer_step_is_one_kernel_per_parameter_group():
+    """Multi-tensor Adam/RMSprop: one kernel call updates every parameter of a group (the GPU
+    issue's "one multi-tensor kernel per parameter group"), however many parameters."""
+    from gans.common import mlp
+
+    net = mlp((5, 7, 6, 1))
+    for name in ("Adam", "RMSprop"):
+        opt = getattr(minigrad.optim, name)(net.parameters(), lr=1e-3)
+        net(minigrad.randn(4, 5)).sum().backward()
+        with counters.count() as c:
+            opt.step()
+        assert len(list(net.parameters())) == 6
+        assert c["kernel"] == 1 and c[f"kernel.{name.lower()}_update_multi"] == 1, c
+    two = minigrad.optim.Adam([{"params": list(net.parameters())[:2]},
+                               {"params": list(net.parameters())[2:], "lr": 1e-4}])
+    with counters.count() as c:
+        two.step()
+    assert c["kernel.adam_update_multi"] == 2
+
+
+def test_a_dcgan_step_counts_its_batch_norm_and_conv_kernels():
+    """One DCGAN-28 step on the CPU: what the GPU benchmark reports beside the profiler's count
+    (benchmarks/gpu_kernels.py host_counts), here as checks: one BatchNorm forward kernel per
+    BatchNorm call, no device-to-host copy, two optimizer kernels (D's, G's)."""
+    import gans
+
+    model = gans.get_model("dcgan")(gans.get_config("dcgan")(g_features=4, d_features=4,
+                                                            batch_size=8))
+    real = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 1, 28, 28))
+                           .astype(np.float32))
+    model.train_step(real)
+    with counters.count() as c:
+        model.train_step(real)
+    # G: 2 BatchNorms, one batch of fakes (reused by G's step); D: 1 BatchNorm, run on the
+    # real batch, on the fakes in D's step and on them again in G's step
+    assert c["kernel.batch_norm_fwd"] == 2 + 3
+    assert c["kernel.adam_update_multi"] == 2 and c["to_host"] == 0
+    assert c["op"] > c["kernel"] > 0

@@ -26,6 +26,8 @@ import numpy as np
 
 from minigrad.autograd.grad_mode import _grad_enabled
 from minigrad import backend
+from minigrad.backend.counters import _active as _counting  # the list itself: one test per op
+from minigrad.backend.counters import add as _count_event
 
 _FREED = "freed"
 
@@ -101,6 +103,8 @@ class Function:
             out = inputs[0]._wrap(y, False, None)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
             _anomaly_hook[0](ctx, out, inputs)
+        if _counting:  # backend.counters.count() is open
+            _count_event("op")
         return out
 
     def _release(self):

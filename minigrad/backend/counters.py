@@ -9,10 +9,16 @@ name) when the event happens; ``count()`` collects them while it is active::
         model.train_step(real)
     c["to_host"]  # how many times a tensor's array was brought to the host
 
-Events counted today:
+Events counted today, on every device (the CPU included), so that a CPU test can check what a
+GPU run would do:
     to_host   an array handed to the host (``Tensor.item``, ``numpy``, ``tolist``, ``bool()``,
-              ``backend.to_host``). Counted on every device, the CPU included (where nothing
-              moves), so a CPU test can check what a GPU run would copy.
+              ``backend.to_host``); on the CPU nothing moves, on a GPU it is a copy and a wait.
+    op        one op run (``Function.apply``: a forward, recorded or not; the ops a backward
+              runs count too). On a GPU each is at least one kernel launch issued from Python.
+    kernel    one call into the kernel registry (``minigrad.kernels.get``): a Numba or NumPy
+              kernel on the CPU, a CUDA kernel (or a few) on a GPU; ``kernel.<name>`` counts
+              each kernel apart, e.g. ``kernel.adam_update_multi``.
+The CUDA profiler counts the launches themselves (``benchmarks/gpu_kernels.py``).
 
 With no ``count()`` active, ``add`` costs one test of an empty list.
 """
@@ -21,9 +27,14 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-__all__ = ["add", "count"]
+__all__ = ["add", "count", "active"]
 
-_active: list[Counter] = []
+_active: list[Counter] = []  # hot paths test this list itself (empty: nothing to count)
+
+
+def active() -> bool:
+    """Whether some ``count()`` is open (so an event's name is worth building)."""
+    return bool(_active)
 
 
 def add(event: str, n: int = 1) -> None:

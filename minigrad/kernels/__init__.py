@@ -35,6 +35,8 @@ import warnings
 
 import numpy
 
+from minigrad.backend import counters
+
 from . import reference
 
 __all__ = ["get", "set_kernels", "get_mode", "available_modes", "KERNEL_NAMES", "NUMBA_KERNELS",
@@ -155,7 +157,14 @@ def get(name, xp=numpy):
 
     Returns:
         A function with the signature of ``reference.<name>``.
+
+    Callers call what it returns once, at once (``get(name, xp)(...)``), so that the launch
+    counter (``minigrad.backend.counters``, events ``kernel`` and ``kernel.<name>``) can count
+    kernel calls here.
     """
+    if counters._active:  # one call into a kernel follows every get (see counters)
+        counters.add("kernel")
+        counters.add("kernel." + name)
     is_cupy = xp is not numpy and getattr(xp, "__name__", "") == "cupy"
     key = (name, _mode, is_cupy)
     fn = _cache.get(key)
