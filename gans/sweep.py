@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gans.common import save_image_grid
+
 #: The scores tabulated, in this order, when present (name in the scores dict -> column).
 COLUMNS = {"inception_score": "IS", "is": "IS", "fid": "FID", "kid": "KID",
            "precision": "precision", "recall": "recall", "density": "density",
@@ -47,6 +49,13 @@ def budget(row: dict) -> str:
     """A row's training budget as the table prints it: "5 epochs" or "1500 steps"."""
     steps, epochs = row.get("max_steps"), row["epochs"]
     return f"{steps} steps" if steps else f"{epochs} epoch{'s' * (epochs != 1)}"
+
+
+def run_folder(out: Path, row: dict) -> Path:
+    """The folder of one run (model, dataset, framework, budget, seed) under OUT."""
+    limit = f"_s{row['max_steps']}" if row.get("max_steps") else ""
+    return Path(out) / (f"{row['model']}_{row['dataset']}_{row['framework']}_e{row['epochs']}"
+                        f"{limit}_seed{row['seed']}")
 
 
 def load_results(out: Path) -> list[dict]:
@@ -172,8 +181,8 @@ def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="mi
     """Train, sample and score one (model, seed); returns the results row (not yet saved)."""
     from gans import metrics
 
-    limit = f"_s{max_steps}" if max_steps else ""
-    folder = out / f"{model_name}_{dataset}_{framework}_e{epochs}{limit}_seed{seed}"
+    folder = run_folder(out, {"model": model_name, "dataset": dataset, "framework": framework,
+                              "epochs": epochs, "max_steps": max_steps, "seed": seed})
     folder.mkdir(parents=True, exist_ok=True)
     log(f"[sweep] {model_name} seed {seed} ({framework}, "
         f"{budget({'epochs': epochs, 'max_steps': max_steps})}) in {folder}")
@@ -230,7 +239,54 @@ def table(rows: list[dict]) -> str:
     lines.append("")
     lines.append("mean +- sample standard deviation over the seeds (one value: a single seed); "
                  "each run's command is in results.jsonl.")
-    return "\n".join(lines)
+    return "\n".join(lines + agreement(groups))
+
+
+def agreement(groups: dict) -> list[str]:
+    """Markdown lines: for each row trained by both frameworks (two or more seeds each), the
+    difference of the means of each score against twice its standard error; beyond that, the
+    two engines disagree by more than the seeds' spread explains."""
+    lines = []
+    for (model, dataset, framework, budget_), mine in sorted(groups.items()):
+        twin = groups.get((model, dataset, "torch", budget_))
+        if framework != "minigrad" or not twin or min(len(mine), len(twin)) < 2:
+            continue
+        if not lines:
+            lines = ["", "minigrad against its PyTorch twin (difference of the means, and two "
+                     "standard errors of that difference, sqrt(s1^2/n1 + s2^2/n2)):", "",
+                     "| model | dataset | budget | score | minigrad - torch | 2 SE | within |",
+                     "|---|---|---|---|---:|---:|---|"]
+        for key in [k for k in COLUMNS if all(k in r["scores"] for r in mine + twin)]:
+            a = np.array([r["scores"][key] for r in mine], dtype=float)
+            b = np.array([r["scores"][key] for r in twin], dtype=float)
+            diff = a.mean() - b.mean()
+            se2 = 2 * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+            lines.append(f"| {model} | {dataset} | {budget_} | {COLUMNS[key]} | {diff:.3g} | "
+                         f"{se2:.3g} | {'yes' if abs(diff) <= se2 else '**no**'} |")
+    return lines
+
+
+def seed_grids(rows: list[dict], out: Path, n: int = 64) -> list[str]:
+    """For each table row of two or more seeds, a grid of the first ``n`` samples of its best
+    and of its worst seed by FID (lower is better), written to OUT/grids/; returns markdown
+    lines naming them. Runs whose samples.npy is gone are skipped."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if "fid" in r["scores"] and (run_folder(out, r) / "samples.npy").exists():
+            groups.setdefault(run_key(r)[:4], []).append(r)
+    lines = []
+    for key, rs in sorted(groups.items()):
+        if len(rs) < 2:
+            continue
+        rs = sorted(rs, key=lambda r: r["scores"]["fid"])
+        for which, r in (("best", rs[0]), ("worst", rs[-1])):
+            name = "_".join(str(k).replace(" ", "") for k in key) + f"_{which}_seed{r['seed']}.png"
+            images = np.load(run_folder(out, r) / "samples.npy", mmap_mode="r")[:n]
+            save_image_grid(np.asarray(images), Path(out) / "grids" / name)
+            lines.append(f"- {' / '.join(map(str, key))}: {which} seed {r['seed']} "
+                         f"(FID {r['scores']['fid']:.3g}): grids/{name}")
+    return ["", "Best and worst seed by FID (the first samples each run scored):", "", *lines] \
+        if lines else []
 
 
 def _mean_std(vals) -> str:
@@ -270,7 +326,7 @@ def main(args) -> None:
     if not rows:
         print(f"[sweep] no finished runs in {out} yet")
         return
-    text = table(rows)
     out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join([table(rows), *seed_grids(rows, out)])
     (out / "table.md").write_text(text + "\n")
     print(text)

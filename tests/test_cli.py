@@ -490,6 +490,43 @@ def test_sweep_table_gives_mean_and_spread_over_seeds(tmp_path, capsys):
     assert "already in" in capsys.readouterr().out
 
 
+def test_sweep_table_compares_twins_and_draws_best_and_worst_seed(tmp_path, capsys):
+    """Where both frameworks trained a row on two or more seeds, the table says whether their
+    means differ by more than two standard errors of the difference; for each row of several
+    seeds, the grids of the best and the worst seed by FID are written and named."""
+    import json
+
+    from gans import sweep
+
+    def row(fw, seed, fid, is_):
+        return dict(model="dcgan", dataset="cifar10", framework=fw, epochs=5, max_steps=2000,
+                    seed=seed, steps=2000, wall_s=60.0, scores={"fid": fid, "is": is_},
+                    command="")
+
+    rows = [row("minigrad", 0, 10.0, 2.0), row("minigrad", 1, 12.0, 2.1),
+            row("minigrad", 2, 11.0, 2.05), row("torch", 0, 11.5, 3.0), row("torch", 1, 10.5, 3.1)]
+    text = sweep.table(rows)
+    # FID: 11.0 - 11.0 = 0 within 2 SE; IS: 2.05 - 3.05 = -1 far outside (spread ~0.05)
+    twin_lines = [line for line in text.splitlines() if line.startswith("| dcgan | cifar10 | 2000")]
+    fid_line = next(line for line in twin_lines if "| FID |" in line)
+    is_line = next(line for line in twin_lines if "| IS |" in line)
+    assert fid_line.startswith("| dcgan | cifar10 | 2000 steps | FID | 0 |") and "yes" in fid_line
+    assert "| -1 |" in is_line and "**no**" in is_line
+    assert "two standard errors" not in sweep.table(rows[:4])  # one torch seed: no spread
+    for i, r in enumerate(rows[:3]):  # samples of the minigrad runs only
+        folder = sweep.run_folder(tmp_path, r)
+        folder.mkdir(parents=True)
+        np.save(folder / "samples.npy", np.full((80, 3, 8, 8), i / 3 - 0.5, np.float32))
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
+    grids = sorted(p.name for p in (tmp_path / "grids").iterdir())
+    assert grids == ["dcgan_cifar10_minigrad_2000steps_best_seed0.png",
+                     "dcgan_cifar10_minigrad_2000steps_worst_seed1.png"]
+    table_md = (tmp_path / "table.md").read_text()
+    assert "best seed 0 (FID 10): grids/dcgan_cifar10_minigrad_2000steps_best_seed0.png" in table_md
+    assert "worst seed 1 (FID 12)" in capsys.readouterr().out
+
+
 def test_sweep_budget_in_steps_is_its_own_row_and_key(tmp_path, capsys):
     """--max-steps makes a budget of its own: a row apart from the epoch budget's, a run folder
     and results key of its own, and the command that reproduces it names it."""
