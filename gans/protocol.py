@@ -70,6 +70,8 @@ import numpy as np
 
 import minigrad
 from minigrad import nn
+from gans.common import on
+from gans.losses import UNCONSTRAINED, check_loss
 
 
 # ---------------------------------------------------------------------- context managers
@@ -215,6 +217,13 @@ class GANModel:
     name = "gan"
     #: False: batches are (images, labels); True: (x, y), images of two domains (CycleGAN)
     image_to_image = False
+    #: The names the config's ``loss`` may take (gans/losses.py), checked when the model is
+    #: made (configs without a ``loss`` field have their own): by default those that need no
+    #: Lipschitz constraint on D; a variant whose D is kept Lipschitz (SNGAN) allows them all.
+    losses: tuple = UNCONSTRAINED
+    #: The network classes of a variant whose G and D are built from its config alone
+    #: (``Generator(config)``), for the default :meth:`networks`.
+    Generator = Discriminator = None
 
     def __init__(self, config: GANConfig, device="cpu"):
         self.config = config
@@ -224,6 +233,8 @@ class GANModel:
         self.step = 0  # generator updates done (the trainer counts)
         self.d_step = 0  # discriminator updates done (the trainer counts)
         self.ema: dict[str, nn.Module] = {}  # role -> moving average of that network
+        if hasattr(config, "loss"):
+            check_loss(config.loss, self.losses)
 
     @property
     def conditional(self) -> bool:
@@ -231,10 +242,20 @@ class GANModel:
         return self.config.n_classes is not None
 
     # --------------------------------------------------------------- roles and updates
+    def networks(self, lib=nn):
+        """G and D as they start, built with the module library ``lib`` (``torch.nn`` for the
+        PyTorch twin, benchmarks/twins.py): here the variant's ``Generator(config)`` and
+        ``Discriminator(config)`` (see :func:`gans.common.on`); variants built otherwise
+        override it."""
+        return on(lib, self.Generator)(self.config), on(lib, self.Discriminator)(self.config)
+
     def declare(self, optimizer, init=None, **nets) -> None:
-        """Declare networks by role (``G=..., D=...``): each becomes ``self.<role>``, moves to the
-        model's device (after ``net.apply(init)`` when ``init`` is given) and gets its own
-        optimizer, ``optimizer(params)``, or ``optimizer[role](params)`` for a dict."""
+        """Declare networks by role (``G=..., D=...``; none given: the G and D of
+        :meth:`networks`): each becomes ``self.<role>``, moves to the model's device (after
+        ``net.apply(init)`` when ``init`` is given) and gets its own optimizer,
+        ``optimizer(params)``, or ``optimizer[role](params)`` for a dict."""
+        if not nets:
+            nets = dict(zip(("G", "D"), self.networks()))
         for role, net in nets.items():
             if init is not None:
                 net.apply(init)

@@ -31,8 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minigrad import nn, optim
-from gans.common import mlp, on
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.common import mlp
+from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen, option
 
 
@@ -107,19 +107,13 @@ def make_optimizer(params, cfg: Config, lr: float | None = None):
 
 class VanillaGAN(GANModel):
     name = "vanilla"
+    Generator, Discriminator = Generator, Discriminator  # built by GANModel.networks
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        check_loss(cfg.loss, UNCONSTRAINED)
-        G, D = self.networks()
-        self.declare(G=G, D=D,
-                     optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
+        self.declare(optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
                                 "D": lambda params: make_optimizer(params, cfg)})
-
-    def networks(self, lib=nn):
-        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
-        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
 
     def generate(self, z, labels=None):
         return self.G(z)
