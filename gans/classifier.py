@@ -234,6 +234,17 @@ def evaluate_accuracy(model, images: np.ndarray, labels: np.ndarray,
     return float(np.mean(logits.argmax(1) == np.asarray(labels)))
 
 
+def _training_set(images, labels, caller: str):
+    """(images as contiguous float32, labels as int64), or a ValueError naming ``caller`` unless
+    they are (N, C, H, W) images and N labels."""
+    images = np.ascontiguousarray(images, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int64)
+    if images.ndim != 4 or len(images) != len(labels):
+        raise ValueError(f"{caller} wants (N, C, H, W) images and N labels, got "
+                         f"{images.shape} and {labels.shape}")
+    return images, labels
+
+
 def train_classifier(train_images: np.ndarray, train_labels: np.ndarray, *, epochs: int = 4,
                      batch_size: int = 128, lr: float = 2e-3, max_shift: int = 2, seed: int = 0,
                      test=None, model_kwargs=None, log=print):
@@ -253,11 +264,7 @@ def train_classifier(train_images: np.ndarray, train_labels: np.ndarray, *, epoc
         (model in eval mode, info dict with 'train_seconds' (without the per-epoch test
         evaluations), 'epochs', 'history').
     """
-    train_images = np.ascontiguousarray(train_images, dtype=np.float32)
-    train_labels = np.asarray(train_labels, dtype=np.int64)
-    if train_images.ndim != 4 or len(train_images) != len(train_labels):
-        raise ValueError(f"train_classifier wants (N, C, H, W) images and N labels, got "
-                         f"{train_images.shape} and {train_labels.shape}")
+    train_images, train_labels = _training_set(train_images, train_labels, "train_classifier")
     log = log or (lambda *a, **k: None)
     kwargs = dict(image_size=train_images.shape[-1], in_channels=train_images.shape[1])
     kwargs.update(model_kwargs or {})
@@ -331,11 +338,7 @@ def train_colour_classifier(train_images: np.ndarray, train_labels: np.ndarray, 
         (model in eval mode, info dict with 'train_seconds' (summed over resumed runs, without
         the per-epoch test evaluations), 'epochs', 'history').
     """
-    train_images = np.ascontiguousarray(train_images, dtype=np.float32)
-    train_labels = np.asarray(train_labels, dtype=np.int64)
-    if train_images.ndim != 4 or len(train_images) != len(train_labels):
-        raise ValueError(f"train_colour_classifier wants (N, C, H, W) images and N labels, got "
-                         f"{train_images.shape} and {train_labels.shape}")
+    train_images, train_labels = _training_set(train_images, train_labels, "train_colour_classifier")
     log = log or (lambda *a, **k: None)
     n = len(train_images)
     steps_per_epoch = math.ceil(n / batch_size)
