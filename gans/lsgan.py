@@ -42,8 +42,7 @@ class LSGAN(GANModel):
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
-        cfg = self.config
-        self.declare(init=dcgan_init, optimizer=adam(cfg))
+        self.declare(init=dcgan_init, optimizer=adam(self.config))
 
     def networks(self, lib=nn):
         """The DCGAN pair, built with ``lib`` (``torch.nn`` for the twin)."""
