@@ -105,13 +105,20 @@ def image_grid(images: np.ndarray, nrow: int = 8, pad: int = 2) -> np.ndarray:
     return grid
 
 
-def save_image_grid(images, path, nrow: int = 8) -> Path:
-    """Write images (N, C, H, W) in [-1, 1] (Tensor or array) as one PNG grid."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (figures go to files, no display needed),
+    imported on first use, so that importing gans does not load matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_image_grid(images, path, nrow: int = 8) -> Path:
+    """Write images (N, C, H, W) in [-1, 1] (Tensor or array) as one PNG grid."""
+    plt = pyplot()
     if isinstance(images, minigrad.Tensor):
         images = images.numpy()
     grid = image_grid(images, nrow)
