@@ -38,10 +38,14 @@ The contract, both ways:
   the command line find ``latent_dim``, ``batch_size``, ``n_classes`` (None: unconditional),
   ``d_steps`` (discriminator steps per generator step: the k of Goodfellow et al.'s Algorithm 1,
   the n_critic of the WGANs) and ``ema`` under one name each. Every field is a command-line
-  option (``python -m gans train --model NAME --help``).
+  option (``python -m gans train --model NAME --help``). A config with a ``loss`` field is
+  checked against the model's ``losses`` (the names of gans/losses.py it may take) when the
+  model is made.
 - **Networks and optimizers** are declared by role with :meth:`GANModel.declare` (or by filling
   ``self.nets`` and ``self.optims`` when one optimizer serves several networks, as CycleGAN's
   does); checkpoints, devices, eval mode and the moving average of G follow from that.
+  ``declare(optimizer=...)`` with no networks declares the G and D of :meth:`GANModel.networks`,
+  which builds them with a module library (``torch.nn`` for the PyTorch twins).
 - **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
   step, and a G step when ``update_g``. It returns a dict of detached 0-d tensors (the losses
   and whatever helps reading a run), left on the device: the trainer fetches them, many steps'
