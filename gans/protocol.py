@@ -251,6 +251,9 @@ class GANModel:
         PyTorch twin, benchmarks/twins.py): here the variant's ``Generator(config)`` and
         ``Discriminator(config)`` (see :func:`gans.common.on`); variants built otherwise
         override it."""
+        if self.Generator is None or self.Discriminator is None:
+            raise NotImplementedError(f"{type(self).__name__} names no Generator and "
+                                      "Discriminator classes and has no networks() of its own")
         return on(lib, self.Generator)(self.config), on(lib, self.Discriminator)(self.config)
 
     def declare(self, optimizer, init=None, **nets) -> None:
