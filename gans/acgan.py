@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn
 from minigrad.nn import functional as F
 from gans import dcgan
+from gans.common import Network
 from gans.dcgan import NetsConfig, adam, dcgan_init
 from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANModel, frozen, option
@@ -47,9 +47,7 @@ class Config(NetsConfig):
     loss: str = option("non_saturating", "the source loss: or minimax, least_squares, hinge")
 
 
-class Generator(nn.Module):
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
-
+class Generator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
@@ -60,9 +58,7 @@ class Generator(nn.Module):
         return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
 
 
-class Discriminator(nn.Module):
-    lib = nn  # as for Generator
-
+class Discriminator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn
-from gans.common import mlp, package
+from gans.common import Network, mlp, package
 from gans.dcgan import adam
 from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen, option
@@ -35,9 +34,7 @@ class Config(GANConfig):
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
 
 
-class Generator(nn.Module):
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
-
+class Generator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
@@ -51,9 +48,7 @@ class Generator(nn.Module):
         return self.net(h).reshape(-1, *self.shape)           # (N, C, H, W)
 
 
-class Discriminator(nn.Module):
-    lib = nn  # as for Generator
-
+class Discriminator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
-from gans.common import on
+from gans.common import Network, on
 from gans.losses import d_loss, g_loss, score_stats
 from gans.penalties import r1_penalty
 from gans.protocol import GANConfig, GANModel, frozen, option
@@ -67,11 +67,9 @@ def stages(img_size: int) -> tuple[int, int]:
     return base, k
 
 
-class Generator(nn.Module):
+class Generator(Network):
     """z -> Linear -> (f * 2^(k-1), base, base) -> [BN, ReLU, ConvT 4x4/2] x k -> Tanh
     (``stages(img_size)`` gives base and k; 28x28: the DCGAN-28 pair's layout)."""
-
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
 
     def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0, img_size=28):
         lib = self.lib
@@ -91,11 +89,9 @@ class Generator(nn.Module):
         return self.net(self.fc(z).reshape(-1, self.f2, self.base, self.base))
 
 
-class Discriminator(nn.Module):
+class Discriminator(Network):
     """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives
     (N, 2f*7*7) at 28x28, (N, 4f*4*4) at 32x32."""
-
-    lib = nn  # as for Generator
 
     def __init__(self, channels=1, features=64, n_out=1, batch_norm=True, img_size=28):
         lib = self.lib

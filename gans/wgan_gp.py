@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from minigrad import nn
 from gans import dcgan
-from gans.common import mlp, on
+from gans.common import Network, mlp, on
 from gans.dcgan import adam, dcgan_init, stages
 from gans.losses import d_loss
 from gans.penalties import gradient_penalty
@@ -72,10 +72,9 @@ def mlp_critic(cfg: Config, lib=nn):
     return lib.Sequential(lib.Flatten(), mlp((n_in, *cfg.mlp_hidden, 1), lib=lib))  # (N, 1)
 
 
-class ConvCritic(nn.Module):
+class ConvCritic(Network):
     """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs);
     one 4x4/2 convolution per halving of ``img_size`` (``gans.dcgan.stages``)."""
-    lib = nn  # gans.common.on(torch.nn, ConvCritic): the same critic in torch
 
     def __init__(self, channels=1, features=64, layer_norm=False, img_size=28):
         lib = self.lib
