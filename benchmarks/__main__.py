@@ -229,11 +229,9 @@ def markdown(result):
 
 
 def chart(result, path):
-    import matplotlib
+    from gans.common import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = result["rows"]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1))
     ax.barh([r["name"] for r in rows], [r["ratio"] for r in rows],
@@ -311,11 +309,11 @@ def memory(out, steps):
 
 # ------------------------------------------------------------------------------ scaling
 def scaling(out, threads, quick):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import torch
+
+    from gans.common import pyplot
+
+    plt = pyplot()
 
     from benchmarks.suite import step_case
 

@@ -92,36 +92,37 @@ def capture_probes():
     y = cp.empty_like(x)
     stream = cp.cuda.Stream(non_blocking=True)
 
-    def elementwise_prealloc():
+    def capture_and_replay(record, before_replay=None):
+        """``record()`` captured into a CUDA graph on ``stream``, then (after ``before_replay()``,
+        when given) the graph launched once and waited for: (record's result, the graph)."""
         with stream:
             stream.begin_capture()
-            cp.multiply(x, 2, out=y)
-            cp.add(y, 1, out=y)
+            out = record()
             g = stream.end_capture()
-        y.fill(0)
+        if before_replay is not None:
+            before_replay()
         g.launch(stream)
         stream.synchronize()
+        return out, g
+
+    def elementwise_prealloc():
+        def record():
+            cp.multiply(x, 2, out=y)
+            cp.add(y, 1, out=y)
+        _, g = capture_and_replay(record, before_replay=lambda: y.fill(0))
         return {"ok": bool(cp.allclose(y, x * 2 + 1)), "graph": type(g).__name__}
 
     def elementwise_alloc():  # temporaries from the pool inside capture
-        with stream:
-            stream.begin_capture()
+        def record():
             z = x * 3 + 1
-            w = z.sum()
-            g = stream.end_capture()
-        g.launch(stream)
-        stream.synchronize()
+            return z, z.sum()
+        (z, w), _ = capture_and_replay(record)
         return {"ok": bool(cp.allclose(z, x * 3 + 1)) and abs(float(w) - float((x * 3 + 1).sum())) < 1,
                 "note": "allocation inside capture"}
 
     def matmul_plain():
         a = cp.ones((64, 64), cp.float32)
-        with stream:
-            stream.begin_capture()
-            c = a @ a
-            g = stream.end_capture()
-        g.launch(stream)
-        stream.synchronize()
+        c, _ = capture_and_replay(lambda: a @ a)
         return {"ok": bool(cp.allclose(c, 64))}
 
     def matmul_bound_handle():
@@ -154,11 +155,7 @@ def capture_probes():
         with stream:
             _ = a @ a  # binds CuPy's handle to this stream outside capture
             stream.synchronize()
-            stream.begin_capture()
-            c = a @ a
-            g = stream.end_capture()
-        g.launch(stream)
-        stream.synchronize()
+        c, _ = capture_and_replay(lambda: a @ a)
         return {"ok": bool(cp.allclose(c, 64))}
 
     def cublas_ctypes():
@@ -200,12 +197,7 @@ def capture_probes():
         return {"ok": first and second, "status": status, "library": path}
 
     def curand():
-        with stream:
-            stream.begin_capture()
-            r = cp.random.standard_normal(1024, dtype=cp.float32)
-            g = stream.end_capture()
-        g.launch(stream)
-        stream.synchronize()
+        r, _ = capture_and_replay(lambda: cp.random.standard_normal(1024, dtype=cp.float32))
         return {"ok": True, "std": float(r.std())}
 
     def replay_speed():

@@ -49,20 +49,17 @@ def op_cases():
             return _fwd_bwd(lambda a, b: a @ b, lambda a, b: a @ b, mg, th)
         return make
 
-    def conv(cin, cout, hw, n=64):
-        def make(dev):
-            mg, th = _pair([_np(n, cin, hw, hw), _np(cout, cin, 4, 4, seed=1) * 0.1],
-                           [True, True], dev)
-            return _fwd_bwd(lambda x, w: MF.conv2d(x, w, stride=2, padding=1),
-                            lambda x, w: TF.conv2d(x, w, stride=2, padding=1), mg, th)
-        return make
+    def conv(cin, cout, hw, transposed=False, n=64):
+        """A 4x4/2 convolution (``transposed``: a transposed one) of an (n, cin, hw, hw) batch."""
+        if transposed:
+            w_shape, f_mg, f_th = (cin, cout, 4, 4), MF.conv_transpose2d, TF.conv_transpose2d
+        else:
+            w_shape, f_mg, f_th = (cout, cin, 4, 4), MF.conv2d, TF.conv2d
 
-    def convT(cin, cout, hw, n=64):
         def make(dev):
-            mg, th = _pair([_np(n, cin, hw, hw), _np(cin, cout, 4, 4, seed=1) * 0.1],
-                           [True, True], dev)
-            return _fwd_bwd(lambda x, w: MF.conv_transpose2d(x, w, stride=2, padding=1),
-                            lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1), mg, th)
+            mg, th = _pair([_np(n, cin, hw, hw), _np(*w_shape, seed=1) * 0.1], [True, True], dev)
+            return _fwd_bwd(lambda x, w: f_mg(x, w, stride=2, padding=1),
+                            lambda x, w: f_th(x, w, stride=2, padding=1), mg, th)
         return make
 
     def batchnorm(dev):
@@ -105,8 +102,8 @@ def op_cases():
         ("matmul 64x6272 @ 6272x1", "op", matmul(64, 6272, 1)),
         ("conv2d 1->64, 28x28, 4x4/2", "op", conv(1, 64, 28)),
         ("conv2d 64->128, 14x14, 4x4/2", "op", conv(64, 128, 14)),
-        ("conv_transpose2d 128->64, 7x7, 4x4/2", "op", convT(128, 64, 7)),
-        ("conv_transpose2d 64->1, 14x14, 4x4/2", "op", convT(64, 1, 14)),
+        ("conv_transpose2d 128->64, 7x7, 4x4/2", "op", conv(128, 64, 7, transposed=True)),
+        ("conv_transpose2d 64->1, 14x14, 4x4/2", "op", conv(64, 1, 14, transposed=True)),
         ("batch_norm (64,128,7,7)", "op", batchnorm),
         ("leaky_relu>tanh>sigmoid (100,1024)", "op", act_chain),
         ("bce_with_logits (100,1)", "op", bce_logits),

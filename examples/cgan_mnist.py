@@ -14,25 +14,18 @@ import gans
 import minigrad
 from gans import cli, datasets
 from gans.common import save_image_grid
-from gans.trainer import fit
-from minigrad.data import DataLoader
 
 p = cli.script_parser(__doc__)
 p.add_argument("--model", default="cgan", choices=["cgan", "acgan"])
 p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
 p.add_argument("--epochs", type=cli.positive_int, default=10)
-p.add_argument("--out", default=None, type=cli.out_folder,
-               help="run folder (default: runs/MODEL_DATASET)")
-p.add_argument("--seed", type=cli.non_negative_int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+cli.add_run_options(p, None, "run folder (default: runs/MODEL_DATASET)")
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
 model = gans.get_model(args.model)()
-loader = DataLoader(datasets.load(args.dataset), batch_size=model.config.batch_size,
-                    shuffle=True, drop_last=True, seed=args.seed)
 out = args.out or f"runs/{args.model}_{args.dataset}"
-fit(model, loader, epochs=args.epochs, out_dir=out, dry_run=args.dry_run)
+cli.fit_script(model, datasets.load(args.dataset), args, out)
 
 labels = np.repeat(np.arange(10), 10)  # row c: ten samples of class c
 save_image_grid(model.sample(100, labels), f"{out}/classes.png", nrow=10)

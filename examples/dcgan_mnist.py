@@ -14,21 +14,16 @@ from gans import cli
 from gans.common import save_image_grid
 from gans.dcgan import DCGAN, Config
 from gans.latent import interpolate, vector_arithmetic
-from gans.trainer import fit
-from minigrad.data import DataLoader, mnist_dataset
+from minigrad.data import mnist_dataset
 
 p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=5)
-p.add_argument("--out", default="runs/dcgan_mnist", type=cli.out_folder)
-p.add_argument("--seed", type=cli.non_negative_int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+cli.add_run_options(p, "runs/dcgan_mnist")
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
 model = DCGAN(Config())
-loader = DataLoader(mnist_dataset("train"), batch_size=model.config.batch_size, shuffle=True,
-                    drop_last=True, seed=args.seed)
-fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run)
+cli.fit_script(model, mnist_dataset("train"), args)
 
 rng = np.random.default_rng(args.seed)
 rows = [interpolate(model, rng.standard_normal(100), rng.standard_normal(100), steps=8).numpy()

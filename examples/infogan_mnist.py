@@ -13,23 +13,18 @@ import minigrad
 from gans import cli, metrics
 from gans.common import save_image_grid
 from gans.infogan import Config, InfoGAN, categorical_code_accuracy, code_latents
-from gans.trainer import fit
-from minigrad.data import DataLoader, mnist_dataset
+from minigrad.data import mnist_dataset
 
 p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=5)
 p.add_argument("--lambda-cont", type=cli.number, default=0.1)
 p.add_argument("--learn-variance", action="store_true", help="Q predicts log sigma^2 too")
-p.add_argument("--out", default="runs/infogan_mnist", type=cli.out_folder)
-p.add_argument("--seed", type=cli.non_negative_int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+cli.add_run_options(p, "runs/infogan_mnist")
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
 model = InfoGAN(Config(lambda_cont=args.lambda_cont, learn_variance=args.learn_variance))
-loader = DataLoader(mnist_dataset("train"), batch_size=model.config.batch_size, shuffle=True,
-                    drop_last=True, seed=args.seed)
-fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run)
+cli.fit_script(model, mnist_dataset("train"), args)
 if not args.dry_run:
     for i in range(model.config.n_continuous):
         z = code_latents(model, continuous_index=i, n=10)

@@ -13,23 +13,18 @@ import minigrad
 from gans import cli
 from gans.common import save_image_grid
 from gans.latent import interpolate
-from gans.trainer import fit
 from gans.vae import VAE, Config, elbo
-from minigrad.data import DataLoader, mnist_dataset
+from minigrad.data import mnist_dataset
 
 p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=10)
 p.add_argument("--latent-dim", type=cli.positive_int, default=20)
-p.add_argument("--out", default="runs/vae_mnist", type=cli.out_folder)
-p.add_argument("--seed", type=cli.non_negative_int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+cli.add_run_options(p, "runs/vae_mnist")
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
 model = VAE(Config(latent_dim=args.latent_dim))
-loader = DataLoader(mnist_dataset("train"), batch_size=model.config.batch_size, shuffle=True,
-                    drop_last=True, seed=args.seed)
-fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run)
+cli.fit_script(model, mnist_dataset("train"), args)
 if not args.dry_run:
     test = mnist_dataset("test")
     r = elbo(model, test)

@@ -18,14 +18,11 @@ repository is regenerated only by naming it:
 """
 from pathlib import Path
 
-import matplotlib
+from gans import cli
+from gans import theory as T
+from gans.common import pyplot
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from gans import cli  # noqa: E402
-from gans import theory as T  # noqa: E402
+plt = pyplot()
 
 p = cli.script_parser(__doc__)
 p.add_argument("--d-steps", type=cli.positive_int, default=2000,

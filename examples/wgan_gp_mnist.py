@@ -11,9 +11,8 @@ and checkpoint.npz; run it again to resume. Score it with
 """
 import minigrad
 from gans import cli
-from gans.trainer import fit
 from gans.wgan_gp import WGANGP, Config
-from minigrad.data import DataLoader, mnist_dataset
+from minigrad.data import mnist_dataset
 
 p = cli.script_parser(__doc__)
 p.add_argument("--epochs", type=cli.positive_int, default=5)
@@ -21,17 +20,12 @@ p.add_argument("--critic", default="mlp", choices=["mlp", "conv"])
 p.add_argument("--gp-lambda", type=cli.number, default=10.0)
 p.add_argument("--d-steps", type=cli.positive_int, default=5,
                help="critic steps per generator step (the paper's n_critic)")
-p.add_argument("--out", default=None, type=cli.out_folder,
-               help="default runs/wgan_gp_<critic>_mnist")
-p.add_argument("--seed", type=cli.non_negative_int, default=0)
-p.add_argument("--dry-run", action="store_true", help="two steps, to check the set-up")
+cli.add_run_options(p, None, "default runs/wgan_gp_<critic>_mnist")
 args = p.parse_args()
 
 minigrad.manual_seed(args.seed)
 config = Config(critic=args.critic, gp_lambda=args.gp_lambda, d_steps=args.d_steps)
 model = WGANGP(config)
-loader = DataLoader(mnist_dataset("train"), batch_size=config.batch_size, shuffle=True,
-                    drop_last=True, seed=args.seed)
 out = args.out or f"runs/wgan_gp_{args.critic}_mnist"
-fit(model, loader, epochs=args.epochs, out_dir=out, dry_run=args.dry_run)
+cli.fit_script(model, mnist_dataset("train"), args, out)
 print(f"samples: {out}/samples/  loss curve: {out}/loss_curve.png")

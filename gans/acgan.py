@@ -29,22 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn
 from minigrad.nn import functional as F
 from gans import dcgan
-from gans.common import on
-from gans.dcgan import adam, dcgan_init
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.common import Network
+from gans.dcgan import NetsConfig, adam, dcgan_init
+from gans.losses import d_loss, g_loss, score_stats
+from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
+class Config(NetsConfig):
     n_classes: int = 10
-    channels: int = 1
-    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
-    g_features: int = 64
-    d_features: int = 64
     class_weight: float = option(1.0, "weight of L_C in both players' losses")
     fake_class_loss: bool = option(False, "True: D also learns the class of fakes (the paper)")
     lr: float = 2e-4
@@ -52,28 +47,22 @@ class Config(GANConfig):
     loss: str = option("non_saturating", "the source loss: or minimax, least_squares, hinge")
 
 
-class Generator(nn.Module):
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
-
+class Generator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.latent_dim)
-        self.net = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
-                                            img_size=cfg.img_size)
+        self.net = dcgan.generator(cfg, lib)
 
     def forward(self, z, y):
         return self.net(z * self.embed(y))  # label-modulated code -> (N, C, 28, 28)
 
 
-class Discriminator(nn.Module):
-    lib = nn  # as for Generator
-
+class Discriminator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
-        self.body = on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features, n_out=0,
-                                                 img_size=cfg.img_size)
+        self.body = dcgan.discriminator(cfg, lib, n_out=0)
         self.adv = lib.Linear(self.body.n_features, 1)
         self.cls = lib.Linear(self.body.n_features, cfg.n_classes)
 
@@ -84,17 +73,11 @@ class Discriminator(nn.Module):
 
 class ACGAN(GANModel):
     name = "acgan"
+    Generator, Discriminator = Generator, Discriminator  # built by GANModel.networks
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
-        cfg = self.config
-        check_loss(cfg.loss, UNCONSTRAINED)
-        G, D = self.networks()
-        self.declare(G=G, D=D, init=dcgan_init, optimizer=adam(cfg))
-
-    def networks(self, lib=nn):
-        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
-        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
+        self.declare(init=dcgan_init, optimizer=adam(self.config))
 
     def generate(self, z, labels=None):
         return self.G(z, labels)

@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import minigrad
-from minigrad import nn
-from gans.common import mlp, on, package
+from gans.common import Network, mlp, package
 from gans.dcgan import adam
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen, option
 
 
@@ -35,9 +34,7 @@ class Config(GANConfig):
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
 
 
-class Generator(nn.Module):
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
-
+class Generator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
@@ -51,9 +48,7 @@ class Generator(nn.Module):
         return self.net(h).reshape(-1, *self.shape)           # (N, C, H, W)
 
 
-class Discriminator(nn.Module):
-    lib = nn  # as for Generator
-
+class Discriminator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
@@ -68,17 +63,11 @@ class Discriminator(nn.Module):
 
 class ConditionalGAN(GANModel):
     name = "cgan"
+    Generator, Discriminator = Generator, Discriminator  # built by GANModel.networks
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
-        cfg = self.config
-        check_loss(cfg.loss, UNCONSTRAINED)
-        G, D = self.networks()
-        self.declare(G=G, D=D, optimizer=adam(cfg))
-
-    def networks(self, lib=nn):
-        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
-        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
+        self.declare(optimizer=adam(self.config))
 
     def generate(self, z, labels=None):
         return self.G(z, labels)

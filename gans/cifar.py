@@ -31,20 +31,18 @@ from __future__ import annotations
 
 import hashlib
 import io as _io
-import logging
 import os
 import pickle
 import sys
 import tarfile
 import urllib.request
-import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from minigrad.data import ArrayDataset, DatasetError, DatasetNotFoundError, cache_dir
-from minigrad.data import to_unit_range
+from minigrad.data import load_cache_file, save_cache_file, to_unit_range
 
 __all__ = [
     "CIFAR10_CLASSES", "CIFAR10_URL", "CIFAR10_MD5", "SafeUnpickler", "safe_unpickle",
@@ -52,7 +50,6 @@ __all__ = [
     "image_folder_dataset", "IMAGE_EXTENSIONS",
 ]
 
-log = logging.getLogger(__name__)
 
 #: The official CIFAR-10 "python version" and its MD5, as published on
 #: https://www.cs.toronto.edu/~kriz/cifar.html (also the checksum torchvision checks).
@@ -269,33 +266,21 @@ def load_image_folder(path, split: str = "train", image_size: int = 32, cache: b
 
 
 # ------------------------------------------------------------------------------ the cache
+def _check_colour(images, labels) -> None:
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 \
+            or labels.shape != (len(images),):
+        raise ValueError(f"unexpected arrays {images.dtype}{images.shape}, {labels.shape}")
+
+
 def _read_npz(path: Path):
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            images, labels = f["images"], f["labels"]
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 \
-                or labels.shape != (len(images),):
-            raise ValueError(f"unexpected arrays {images.dtype}{images.shape}, {labels.shape}")
-        return images, labels.astype(np.int64, copy=False)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
-        log.warning("ignoring invalid cache file %s (%s); rebuilding it", path, e)
-        return None
+    """The cached (uint8 (N, 3, H, W) images, labels), or None."""
+    return load_cache_file(path, _check_colour)
 
 
 def _write_npz(path: Path, images, labels) -> None:
-    """Atomic write (temp file + rename), uncompressed: loading it is one read. Failures only
-    log a warning (the data is still returned)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, images=images, labels=labels.astype(np.int64))
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("could not write cache file %s (%s)", path, e)
-        tmp.unlink(missing_ok=True)
+    """Uncompressed (loading it is one read), atomic; failures only log a warning (the data
+    is still returned)."""
+    save_cache_file(path, images, labels, compress=False)
 
 
 # ------------------------------------------------------------------------------ CIFAR-10

@@ -17,9 +17,10 @@ from minigrad import nn
 # ------------------------------------------------------------- one network, two frameworks
 # A variant's networks are written once, on minigrad's ``nn``; the PyTorch twins
 # (benchmarks/twins.py) build the very same classes on ``torch.nn``, as the toy GANs'
-# builders take ``lib=``. A network class builds its layers from its class attribute ``lib``
-# and calls ``self.lib.Module.__init__(self)`` (not ``super()``, which is bound to the class
-# it was written in), so that :func:`on` can rebase its body on another library's Module.
+# builders take ``lib=``. A network class derives from :class:`Network`, builds its layers
+# from its class attribute ``lib`` and calls ``self.lib.Module.__init__(self)`` (not
+# ``super()``, which is bound to the class it was written in), so that :func:`on` can rebase
+# its body on another library's Module.
 def package(lib):
     """The top-level package of the module library ``lib``: ``minigrad`` for ``minigrad.nn``,
     ``torch`` for ``torch.nn``; both have ``cat``, ``full_like``, ``rand``, ``tensor``, ``Tensor``
@@ -36,6 +37,14 @@ def on(lib, cls):
         return cls
     body = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
     return type(cls.__name__, (lib.Module,), {**body, "lib": lib})
+
+
+class Network(nn.Module):
+    """The base of a network class written once for both frameworks (see above): ``lib``, the
+    module library its layers come from, is minigrad's ``nn`` here and ``torch.nn`` in
+    ``on(torch.nn, cls)``."""
+
+    lib = nn
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -105,13 +114,20 @@ def image_grid(images: np.ndarray, nrow: int = 8, pad: int = 2) -> np.ndarray:
     return grid
 
 
-def save_image_grid(images, path, nrow: int = 8) -> Path:
-    """Write images (N, C, H, W) in [-1, 1] (Tensor or array) as one PNG grid."""
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (figures go to files, no display needed),
+    imported on first use, so that importing gans does not load matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_image_grid(images, path, nrow: int = 8) -> Path:
+    """Write images (N, C, H, W) in [-1, 1] (Tensor or array) as one PNG grid."""
+    plt = pyplot()
     if isinstance(images, minigrad.Tensor):
         images = images.numpy()
     grid = image_grid(images, nrow)

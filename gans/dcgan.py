@@ -28,18 +28,26 @@ from dataclasses import dataclass
 
 from minigrad import nn, optim
 from minigrad.nn import init
-from gans.common import on
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.common import Network, on
+from gans.losses import d_loss, g_loss, score_stats
 from gans.penalties import r1_penalty
 from gans.protocol import GANConfig, GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
+class NetsConfig(GANConfig):
+    """The fields the DCGAN pair's builders (:func:`generator`, :func:`discriminator`) read: the
+    Config of each variant built on that pair derives from it."""
     channels: int = 1
+    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
+    g_features: int = 64
+    d_features: int = 64
+
+
+@dataclass
+class Config(NetsConfig):
     img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
     g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
-    d_features: int = 64
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
@@ -59,11 +67,9 @@ def stages(img_size: int) -> tuple[int, int]:
     return base, k
 
 
-class Generator(nn.Module):
+class Generator(Network):
     """z -> Linear -> (f * 2^(k-1), base, base) -> [BN, ReLU, ConvT 4x4/2] x k -> Tanh
     (``stages(img_size)`` gives base and k; 28x28: the DCGAN-28 pair's layout)."""
-
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
 
     def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0, img_size=28):
         lib = self.lib
@@ -83,11 +89,9 @@ class Generator(nn.Module):
         return self.net(self.fc(z).reshape(-1, self.f2, self.base, self.base))
 
 
-class Discriminator(nn.Module):
+class Discriminator(Network):
     """Convolutional body shared by DCGAN, AC-GAN and InfoGAN; ``features`` gives
     (N, 2f*7*7) at 28x28, (N, 4f*4*4) at 32x32."""
-
-    lib = nn  # as for Generator
 
     def __init__(self, channels=1, features=64, n_out=1, batch_norm=True, img_size=28):
         lib = self.lib
@@ -111,6 +115,22 @@ class Discriminator(nn.Module):
         return self.head(self.body(x))  # (N, n_out) logits
 
 
+def generator(cfg, lib=nn):
+    """The DCGAN generator of a config (its ``latent_dim``, ``channels``, ``g_features`` and
+    ``img_size``), built with ``lib`` (``torch.nn`` for the twin): G of DCGAN, LSGAN, the WGANs
+    and AC-GAN."""
+    return on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
+                              img_size=cfg.img_size)
+
+
+def discriminator(cfg, lib=nn, n_out=1, batch_norm=True):
+    """The DCGAN discriminator of a config (its ``channels``, ``d_features`` and ``img_size``),
+    built with ``lib``: ``n_out`` logits (0: the flattened features, for a variant's own heads),
+    BatchNorm or not (the WGAN critic)."""
+    return on(lib, Discriminator)(cfg.channels, cfg.d_features, n_out=n_out,
+                                  batch_norm=batch_norm, img_size=cfg.img_size)
+
+
 def dcgan_init(module):
     """Radford et al.'s init: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02), bias 0.
     Apply with ``model.apply(dcgan_init)``."""
@@ -131,18 +151,15 @@ def adam(cfg):
 
 class DCGAN(GANModel):
     name = "dcgan"
-    losses = UNCONSTRAINED  # the losses ``loss`` may name (see gans/losses.py)
     d_batch_norm = True  # BatchNorm in D (SNGAN: off)
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        check_loss(cfg.loss, self.losses)
         if cfg.r1_gamma and self.d_batch_norm:
             raise ValueError("r1_gamma needs a discriminator without BatchNorm (the penalty is "
                              "per example; BatchNorm mixes the batch): use sngan")
-        G, D = self.networks()
-        self.declare(G=G, D=D, optimizer=adam(cfg))
+        self.declare(optimizer=adam(cfg))
 
     def networks(self, lib=nn):
         """G and D as they start, built with ``lib`` (``torch.nn`` for the twin, where
@@ -155,11 +172,8 @@ class DCGAN(GANModel):
     def pair(self, lib=nn):
         """(G, D) before init and constraint, built with ``lib``: the DCGAN pair at the
         config's ``img_size``."""
-        cfg = self.config
-        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
-                                   img_size=cfg.img_size),
-                on(lib, Discriminator)(cfg.channels, cfg.d_features,
-                                       batch_norm=self.d_batch_norm, img_size=cfg.img_size))
+        return (generator(self.config, lib),
+                discriminator(self.config, lib, batch_norm=self.d_batch_norm))
 
     def constrain(self, D, lib=nn):
         """D as trained: unchanged here; SNGAN normalises its layers."""

@@ -39,7 +39,7 @@ from minigrad.nn import functional as F
 from gans.common import image_grid
 from gans import dcgan
 from gans.dcgan import dcgan_init
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen, option
 
 
@@ -89,7 +89,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        body = dcgan.Discriminator(cfg.channels, cfg.d_features, n_out=0, img_size=cfg.img_size)
+        body = dcgan.discriminator(cfg, n_out=0)
         self.body = nn.Sequential(
             body,                                                                 # (N, 2f*7*7)
             nn.Linear(body.n_features, cfg.fc_features), nn.BatchNorm1d(cfg.fc_features),
@@ -138,7 +138,6 @@ class InfoGAN(GANModel):
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        check_loss(cfg.loss, UNCONSTRAINED)
         self.code_dim = cfg.n_categories + cfg.n_continuous
         self.declare(G=Generator(cfg), D=Discriminator(cfg), init=dcgan_init, optimizer={
             "G": lambda params: optim.Adam(params, lr=cfg.lr_g, betas=cfg.betas),

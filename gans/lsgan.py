@@ -23,18 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minigrad import nn
-from gans.common import on
-from gans.dcgan import Discriminator, Generator, adam, dcgan_init
+from gans.dcgan import NetsConfig, adam, dcgan_init, discriminator, generator
 from gans.losses import least_squares
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
-    channels: int = 1
-    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
-    g_features: int = 64
-    d_features: int = 64
+class Config(NetsConfig):
     a: float = option(0.0, "D's target for generated images")
     b: float = option(1.0, "D's target for real images")
     c: float = option(1.0, "the score G wants D to give its images")
@@ -47,16 +42,11 @@ class LSGAN(GANModel):
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
-        cfg = self.config
-        G, D = self.networks()
-        self.declare(G=G, D=D, init=dcgan_init, optimizer=adam(cfg))
+        self.declare(init=dcgan_init, optimizer=adam(self.config))
 
     def networks(self, lib=nn):
         """The DCGAN pair, built with ``lib`` (``torch.nn`` for the twin)."""
-        cfg = self.config
-        return (on(lib, Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
-                                   img_size=cfg.img_size),
-                on(lib, Discriminator)(cfg.channels, cfg.d_features, img_size=cfg.img_size))
+        return generator(self.config, lib), discriminator(self.config, lib)
 
     def generate(self, z, labels=None):
         return self.G(z)

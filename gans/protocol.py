@@ -38,10 +38,14 @@ The contract, both ways:
   the command line find ``latent_dim``, ``batch_size``, ``n_classes`` (None: unconditional),
   ``d_steps`` (discriminator steps per generator step: the k of Goodfellow et al.'s Algorithm 1,
   the n_critic of the WGANs) and ``ema`` under one name each. Every field is a command-line
-  option (``python -m gans train --model NAME --help``).
+  option (``python -m gans train --model NAME --help``). A config with a ``loss`` field is
+  checked against the model's ``losses`` (the names of gans/losses.py it may take) when the
+  model is made.
 - **Networks and optimizers** are declared by role with :meth:`GANModel.declare` (or by filling
   ``self.nets`` and ``self.optims`` when one optimizer serves several networks, as CycleGAN's
   does); checkpoints, devices, eval mode and the moving average of G follow from that.
+  ``declare(optimizer=...)`` with no networks declares the G and D of :meth:`GANModel.networks`,
+  which builds them with a module library (``torch.nn`` for the PyTorch twins).
 - **train_step(real, labels, update_g)** gets one batch as the loader yields it and does one D
   step, and a G step when ``update_g``. It returns a dict of detached 0-d tensors (the losses
   and whatever helps reading a run), left on the device: the trainer fetches them, many steps'
@@ -70,6 +74,8 @@ import numpy as np
 
 import minigrad
 from minigrad import nn
+from gans.common import on
+from gans.losses import UNCONSTRAINED, check_loss
 
 
 # ---------------------------------------------------------------------- context managers
@@ -215,6 +221,13 @@ class GANModel:
     name = "gan"
     #: False: batches are (images, labels); True: (x, y), images of two domains (CycleGAN)
     image_to_image = False
+    #: The names the config's ``loss`` may take (gans/losses.py), checked when the model is
+    #: made (configs without a ``loss`` field have their own): by default those that need no
+    #: Lipschitz constraint on D; a variant whose D is kept Lipschitz (SNGAN) allows them all.
+    losses: tuple = UNCONSTRAINED
+    #: The network classes of a variant whose G and D are built from its config alone
+    #: (``Generator(config)``), for the default :meth:`networks`.
+    Generator = Discriminator = None
 
     def __init__(self, config: GANConfig, device="cpu"):
         self.config = config
@@ -224,6 +237,8 @@ class GANModel:
         self.step = 0  # generator updates done (the trainer counts)
         self.d_step = 0  # discriminator updates done (the trainer counts)
         self.ema: dict[str, nn.Module] = {}  # role -> moving average of that network
+        if hasattr(config, "loss"):
+            check_loss(config.loss, self.losses)
 
     @property
     def conditional(self) -> bool:
@@ -231,10 +246,23 @@ class GANModel:
         return self.config.n_classes is not None
 
     # --------------------------------------------------------------- roles and updates
+    def networks(self, lib=nn):
+        """G and D as they start, built with the module library ``lib`` (``torch.nn`` for the
+        PyTorch twin, benchmarks/twins.py): here the variant's ``Generator(config)`` and
+        ``Discriminator(config)`` (see :func:`gans.common.on`); variants built otherwise
+        override it."""
+        if self.Generator is None or self.Discriminator is None:
+            raise NotImplementedError(f"{type(self).__name__} names no Generator and "
+                                      "Discriminator classes and has no networks() of its own")
+        return on(lib, self.Generator)(self.config), on(lib, self.Discriminator)(self.config)
+
     def declare(self, optimizer, init=None, **nets) -> None:
-        """Declare networks by role (``G=..., D=...``): each becomes ``self.<role>``, moves to the
-        model's device (after ``net.apply(init)`` when ``init`` is given) and gets its own
-        optimizer, ``optimizer(params)``, or ``optimizer[role](params)`` for a dict."""
+        """Declare networks by role (``G=..., D=...``; none given: the G and D of
+        :meth:`networks`): each becomes ``self.<role>``, moves to the model's device (after
+        ``net.apply(init)`` when ``init`` is given) and gets its own optimizer,
+        ``optimizer(params)``, or ``optimizer[role](params)`` for a dict."""
+        if not nets:
+            nets = dict(zip(("G", "D"), self.networks()))
         for role, net in nets.items():
             if init is not None:
                 net.apply(init)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from minigrad import nn
 from gans import dcgan
-from gans.common import on
+from gans.common import Network, on
 from gans.losses import LOSSES
 from gans.protocol import option
 
@@ -59,10 +59,8 @@ class Config(dcgan.Config):
                               "by 8")
 
 
-class StandardGenerator(nn.Module):
+class StandardGenerator(Network):
     """Miyato et al.'s standard-CNN generator (widths 8g, 4g, 2g, g; see the module docstring)."""
-
-    lib = nn  # gans.common.on(torch.nn, StandardGenerator) is the torch twin's
 
     def __init__(self, latent_dim=128, channels=3, features=64, img_size=32):
         lib = self.lib
@@ -83,11 +81,9 @@ class StandardGenerator(nn.Module):
         return self.net(self.fc(z).reshape(-1, self.top, self.base, self.base))
 
 
-class StandardDiscriminator(nn.Module):
+class StandardDiscriminator(Network):
     """Miyato et al.'s standard-CNN discriminator (see the module docstring); no normalisation
     here: SNGAN.constrain adds the spectral one to every layer."""
-
-    lib = nn  # as for StandardGenerator
 
     def __init__(self, channels=3, features=64, img_size=32, slope=0.1):
         lib = self.lib

@@ -141,11 +141,9 @@ def _curve_point(steps, folder, dataset, log) -> None:
 
 def plot_curve(curve: Path, png: Path, keys=("fid", "recall", "coverage")) -> None:
     """curve.jsonl as a figure: FID (left) and recall/coverage (right) against steps."""
-    import matplotlib
+    from gans.common import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points = [json.loads(line) for line in curve.read_text().splitlines() if line.strip()]
     steps = [p["steps"] for p in points]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minigrad import nn, optim
-from gans.common import mlp, on
-from gans.losses import UNCONSTRAINED, check_loss, d_loss, g_loss, score_stats
+from minigrad import optim
+from gans.common import Network, mlp
+from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANConfig, GANModel, frozen, option
 
 
@@ -68,9 +68,7 @@ LECTURE_MLPS = dict(g_hidden=(256, 512, 1024), d_hidden=(1024, 512, 256))
 LECTURE = dict(LECTURE_MLPS, lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, ema=0.0)
 
 
-class Generator(nn.Module):
-    lib = nn  # the module library; gans.common.on(torch.nn, Generator) is the torch twin's
-
+class Generator(Network):
     def __init__(self, cfg: Config):
         lib = self.lib
         lib.Module.__init__(self)
@@ -83,9 +81,7 @@ class Generator(nn.Module):
         return self.net(z).reshape(-1, *self.shape)  # (N, C, H, W)
 
 
-class Discriminator(nn.Module):
-    lib = nn  # as for Generator
-
+class Discriminator(Network):
     def __init__(self, cfg: Config):
         self.lib.Module.__init__(self)
         n_in = cfg.channels * cfg.img_size ** 2
@@ -107,19 +103,13 @@ def make_optimizer(params, cfg: Config, lr: float | None = None):
 
 class VanillaGAN(GANModel):
     name = "vanilla"
+    Generator, Discriminator = Generator, Discriminator  # built by GANModel.networks
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
         cfg = self.config
-        check_loss(cfg.loss, UNCONSTRAINED)
-        G, D = self.networks()
-        self.declare(G=G, D=D,
-                     optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
+        self.declare(optimizer={"G": lambda params: make_optimizer(params, cfg, cfg.lr_g),
                                 "D": lambda params: make_optimizer(params, cfg)})
-
-    def networks(self, lib=nn):
-        """G and D, built with ``lib`` (``torch.nn`` for the twin)."""
-        return on(lib, Generator)(self.config), on(lib, Discriminator)(self.config)
 
     def generate(self, z, labels=None):
         return self.G(z)

@@ -46,18 +46,13 @@ import minigrad
 from minigrad import nn, optim
 from minigrad.nn.utils import clamp_
 from gans import dcgan
-from gans.common import on
-from gans.dcgan import dcgan_init
+from gans.dcgan import NetsConfig, dcgan_init
 from gans.losses import d_loss, g_loss
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
-    channels: int = 1
-    img_size: int = option(28, "28 or 32 (the networks of gans.dcgan at that size)")
-    g_features: int = 64
-    d_features: int = 64
+class Config(NetsConfig):
     critic_batch_norm: bool = option(False, "True: the paper's DCGAN critic (see the docstring)")
     lr: float = option(5e-5, "RMSprop, both players")
     clip: float = option(0.01, "critic weights live in [-clip, clip]")
@@ -66,47 +61,34 @@ class Config(GANConfig):
     warmup_iters: int = 100
 
 
-class WGAN(GANModel):
-    name = "wgan"
+class WassersteinGAN(GANModel):
+    """What WGAN and WGAN-GP share: the critic step on E[D(G(z))] - E[D(x)] with G a constant,
+    and G's step on -E[D(G(z))]. They differ in how the critic is kept Lipschitz, one hook each:
+    WGAN clips its weights after every step (:meth:`constrain_critic`), WGAN-GP adds the
+    gradient penalty to its loss (:meth:`critic_loss`)."""
 
-    def __init__(self, config: Config | None = None, device="cpu"):
-        super().__init__(config or Config(), device)
-        cfg = self.config
-        G, D = self.networks()
-        self.declare(G=G, D=D, init=dcgan_init,
-                     optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
-        clamp_(self.D.parameters(), -cfg.clip, cfg.clip)  # start inside the constraint set
+    def critic_loss(self, D, real, fake, d_real, d_fake):
+        """The critic's loss from its mean scores, and the stats it adds to the log: here the
+        Wasserstein loss alone."""
+        return d_loss("wasserstein", d_real, d_fake), {}  # the means' means: the same numbers
 
-    def networks(self, lib=nn):
-        """G and the critic (the DCGAN pair), built with ``lib`` (``torch.nn`` for the twin)."""
-        cfg = self.config
-        return (on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
-                                         img_size=cfg.img_size),
-                on(lib, dcgan.Discriminator)(cfg.channels, cfg.d_features,
-                                             batch_norm=cfg.critic_batch_norm,
-                                             img_size=cfg.img_size))
-
-    def d_steps_per_g(self) -> int:
-        cfg = self.config
-        # self.step counts generator iterations (gen_iterations in the reference code).
-        if cfg.warmup_critic and (self.step < 25 or self.step % 500 == 0):
-            return cfg.warmup_iters
-        return cfg.d_steps
+    def constrain_critic(self, D) -> None:
+        """Runs after each critic update: nothing here."""
 
     def generate(self, z, labels=None):
         return self.G(z)
 
     def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n, c = self.G, self.D, real.shape[0], self.config.clip
+        G, D, n = self.G, self.D, real.shape[0]
 
-        # --- critic step: minimise E[D(G(z))] - E[D(x)], then clip the weights -----------
+        # --- critic step: minimise E[D(G(z))] - E[D(x)], then clip (WGAN) ------------------
         with minigrad.no_grad():  # G is a constant here
             fake = G(self.latent(n))
         d_real, d_fake = D(real).mean(), D(fake).mean()
-        loss_d = d_loss("wasserstein", d_real, d_fake)  # the means' means: the same numbers
+        loss_d, extra = self.critic_loss(D, real, fake, d_real, d_fake)
         self.update("D", loss_d)
-        clamp_(D.parameters(), -c, c)
-        stats = {"loss_d": loss_d.detach(), "w_dist": -loss_d.detach(),
+        self.constrain_critic(D)
+        stats = {"loss_d": loss_d.detach(), "w_dist": (d_real - d_fake).detach(), **extra,
                  "d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
         # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
@@ -116,3 +98,30 @@ class WGAN(GANModel):
                 self.update("G", loss_g)
             stats["loss_g"] = loss_g.detach()
         return stats
+
+
+class WGAN(WassersteinGAN):
+    name = "wgan"
+
+    def __init__(self, config: Config | None = None, device="cpu"):
+        super().__init__(config or Config(), device)
+        cfg = self.config
+        self.declare(init=dcgan_init, optimizer=lambda params: optim.RMSprop(params, lr=cfg.lr))
+        self.constrain_critic(self.D)  # start inside the constraint set
+
+    def networks(self, lib=nn):
+        """G and the critic (the DCGAN pair), built with ``lib`` (``torch.nn`` for the twin)."""
+        cfg = self.config
+        return (dcgan.generator(cfg, lib),
+                dcgan.discriminator(cfg, lib, batch_norm=cfg.critic_batch_norm))
+
+    def constrain_critic(self, D) -> None:
+        """Every critic weight clipped into [-clip, clip]."""
+        clamp_(D.parameters(), -self.config.clip, self.config.clip)
+
+    def d_steps_per_g(self) -> int:
+        cfg = self.config
+        # self.step counts generator iterations (gen_iterations in the reference code).
+        if cfg.warmup_critic and (self.step < 25 or self.step % 500 == 0):
+            return cfg.warmup_iters
+        return cfg.d_steps

@@ -34,14 +34,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import minigrad
 from minigrad import nn
 from gans import dcgan
-from gans.common import mlp, on
+from gans.common import Network, mlp, on
 from gans.dcgan import adam, dcgan_init, stages
-from gans.losses import d_loss, g_loss
+from gans.losses import d_loss
 from gans.penalties import gradient_penalty
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.protocol import GANConfig, option
+from gans.wgan import WassersteinGAN
 
 
 @dataclass
@@ -72,10 +72,9 @@ def mlp_critic(cfg: Config, lib=nn):
     return lib.Sequential(lib.Flatten(), mlp((n_in, *cfg.mlp_hidden, 1), lib=lib))  # (N, 1)
 
 
-class ConvCritic(nn.Module):
+class ConvCritic(Network):
     """DCGAN-shaped critic without BatchNorm (a per-sample function, as the penalty needs);
     one 4x4/2 convolution per halving of ``img_size`` (``gans.dcgan.stages``)."""
-    lib = nn  # gans.common.on(torch.nn, ConvCritic): the same critic in torch
 
     def __init__(self, channels=1, features=64, layer_norm=False, img_size=28):
         lib = self.lib
@@ -95,20 +94,18 @@ class ConvCritic(nn.Module):
         return self.net(x)
 
 
-class WGANGP(GANModel):
+class WGANGP(WassersteinGAN):
     name = "wgan_gp"
 
     def __init__(self, config: Config | None = None, device="cpu"):
         super().__init__(config or Config(), device)
-        G, D = self.networks()
-        self.declare(G=G, D=D, optimizer=adam(self.config))
+        self.declare(optimizer=adam(self.config))
 
     def networks(self, lib=nn):
         """G and the critic of the config, initialised, built with ``lib`` (``torch.nn`` for the
         twin, where ``dcgan_init`` does nothing: the twin copies these weights)."""
         cfg = self.config
-        G = on(lib, dcgan.Generator)(cfg.latent_dim, cfg.channels, cfg.g_features,
-                                     img_size=cfg.img_size)
+        G = dcgan.generator(cfg, lib)
         G.apply(dcgan_init)
         if cfg.critic == "mlp":
             return G, mlp_critic(cfg, lib)  # PyTorch's default (Kaiming-uniform) init
@@ -117,27 +114,10 @@ class WGANGP(GANModel):
                                           cfg.img_size).apply(dcgan_init)
         raise ValueError(f"critic must be 'mlp' or 'conv', got {cfg.critic!r}")
 
-    def generate(self, z, labels=None):
-        return self.G(z)
-
-    def train_step(self, real, labels=None, update_g=True) -> dict:
-        G, D, n, lam = self.G, self.D, real.shape[0], self.config.gp_lambda
-
-        # --- critic step: E[D(G(z))] - E[D(x)] + lambda * (||grad D(x_hat)|| - 1)^2 ---------
-        with minigrad.no_grad():  # G is a constant here
-            fake = G(self.latent(n))
-        d_real, d_fake = D(real).mean(), D(fake).mean()
+    def critic_loss(self, D, real, fake, d_real, d_fake):
+        """E[D(G(z))] - E[D(x)] + lambda * (||grad D(x_hat)|| - 1)^2, and the penalty's value;
+        the critic's update backpropagates through the penalty's gradient graph (double
+        backprop)."""
         gp = gradient_penalty(D, real, fake)
-        loss_d = d_loss("wasserstein", d_real, d_fake) + lam * gp  # the means' means: the same
-        self.update("D", loss_d)  # backward through the penalty's gradient graph: double backprop
-        w_dist = (d_real - d_fake).detach()
-        stats = {"loss_d": loss_d.detach(), "w_dist": w_dist, "gp": gp.detach(),
-                 "d_real": d_real.detach(), "d_fake": d_fake.detach()}
-
-        # --- G step: minimise -E[D(G(z))], critic frozen -----------------------------------
-        if update_g:
-            with frozen(D):
-                loss_g = g_loss("wasserstein", D(G(self.latent(n))))
-                self.update("G", loss_g)
-            stats["loss_g"] = loss_g.detach()
-        return stats
+        loss_d = d_loss("wasserstein", d_real, d_fake) + self.config.gp_lambda * gp
+        return loss_d, {"gp": gp.detach()}

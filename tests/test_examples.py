@@ -11,7 +11,7 @@ from minigrad.data import cache_dir, datasets
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py")
-                  if "--dry-run" in p.read_text())
+                  if "--dry-run" in p.read_text() or "cli.add_run_options(" in p.read_text())
 
 
 def _skip_without_mnist(user_cache):

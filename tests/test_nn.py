@@ -433,6 +433,14 @@ def _tnn():
     return torch.nn
 
 
+def _mlp_case(act: str, *args):
+    """Linear(4, 6), the activation class ``act(*args)`` of each framework, Linear(6, 3)."""
+    return (lambda: nn.Sequential(nn.Linear(4, 6), getattr(nn, act)(*args), nn.Linear(6, 3)),
+            lambda: _tnn().Sequential(_tnn().Linear(4, 6), getattr(_tnn(), act)(*args),
+                                      _tnn().Linear(6, 3)),
+            (5, 4), True)
+
+
 LAYER_CASES = {
     # name: (minigrad factory, torch factory, input shape, second order)
     "linear": (lambda: nn.Linear(5, 3), lambda: _tnn().Linear(5, 3), (4, 5), True),
@@ -461,21 +469,11 @@ LAYER_CASES = {
                            (3, 2, 4, 5), True),
     "layernorm_no_affine": (lambda: nn.LayerNorm(6, elementwise_affine=False),
                             lambda: _tnn().LayerNorm(6, elementwise_affine=False), (4, 6), True),
-    "mlp_leaky_relu": (lambda: nn.Sequential(nn.Linear(4, 6), nn.LeakyReLU(0.2), nn.Linear(6, 3)),
-                       lambda: _tnn().Sequential(_tnn().Linear(4, 6), _tnn().LeakyReLU(0.2),
-                                                 _tnn().Linear(6, 3)), (5, 4), True),
-    "mlp_relu": (lambda: nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)),
-                 lambda: _tnn().Sequential(_tnn().Linear(4, 6), _tnn().ReLU(),
-                                           _tnn().Linear(6, 3)), (5, 4), True),
-    "mlp_tanh": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)),
-                 lambda: _tnn().Sequential(_tnn().Linear(4, 6), _tnn().Tanh(),
-                                           _tnn().Linear(6, 3)), (5, 4), True),
-    "mlp_sigmoid": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Sigmoid(), nn.Linear(6, 3)),
-                    lambda: _tnn().Sequential(_tnn().Linear(4, 6), _tnn().Sigmoid(),
-                                              _tnn().Linear(6, 3)), (5, 4), True),
-    "mlp_softplus": (lambda: nn.Sequential(nn.Linear(4, 6), nn.Softplus(), nn.Linear(6, 3)),
-                     lambda: _tnn().Sequential(_tnn().Linear(4, 6), _tnn().Softplus(),
-                                               _tnn().Linear(6, 3)), (5, 4), True),
+    "mlp_leaky_relu": _mlp_case("LeakyReLU", 0.2),
+    "mlp_relu": _mlp_case("ReLU"),
+    "mlp_tanh": _mlp_case("Tanh"),
+    "mlp_sigmoid": _mlp_case("Sigmoid"),
+    "mlp_softplus": _mlp_case("Softplus"),
     "dcgan_block": (lambda: nn.Sequential(nn.Conv2d(2, 4, 4, 2, 1, bias=False),
                                           nn.BatchNorm2d(4), nn.LeakyReLU(0.2),
                                           nn.Flatten(), nn.Linear(16, 1)),

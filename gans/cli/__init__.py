@@ -11,9 +11,11 @@
     config_options.py  a Config dataclass as command-line options (shared with benchmarks/)
     options.py         option types, checked when the command line is read
     errors.py          a mistake costs one line (``gans: error: ...``), --debug shows the traceback
+    scripts.py         what the example scripts that train a variant share
 
-The example scripts and benchmarks use the last two through this package:
-``cli.script_parser(__doc__)``, ``cli.run(main)``, ``cli.positive_int``, ...
+The example scripts and benchmarks use the last three through this package:
+``cli.script_parser(__doc__)``, ``cli.run(main)``, ``cli.positive_int``,
+``cli.add_run_options(p, "runs/NAME")``, ``cli.fit_script(model, dataset, args)``, ...
 """
 from __future__ import annotations
 
@@ -23,3 +25,4 @@ from gans.cli.errors import (DEBUG_HINT, PROG, ArgumentParser, debugging,  # noq
                              describe, install, report, run, script_parser)
 from gans.cli.options import (device, non_negative_int, number, out_file,  # noqa: F401
                               out_folder, positive_int)
+from gans.cli.scripts import add_run_options, fit_script  # noqa: F401

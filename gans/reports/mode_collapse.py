@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gans import theory as T
+from gans.common import pyplot
 from gans.reports.mode_collapse_text import ALSO_TEXT, PROTOCOL_TEXT, SETUP_TEXT
 
 _PLAIN = dict(g_batchnorm=False)
@@ -192,11 +193,9 @@ def scatter_figure(panels, dataset, path, columns=5):
     """One scatter per (label, samples) of ``panels``, ``columns`` to a row."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
+
+    plt = pyplot()
 
     make_centres, std, _ = T.TOY_DATASETS[dataset]
     centres = make_centres()

@@ -10,17 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from minigrad.utils.io import CheckpointError, load, save
-from gans.common import save_image_grid
+from gans.common import pyplot, save_image_grid
 from gans.protocol import config_dict, upgrade_config_dict
 from gans.training.state import TrainState
 
 
 def _loss_curve(history, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     keys = [k for k in history[0] if k.startswith("loss") or k in ("d_x", "d_g_z", "w_dist")]
     keys = sorted({k for row in history for k in row if k in keys or k.startswith("loss")})
     fig, ax = plt.subplots(figsize=(7, 3.5))

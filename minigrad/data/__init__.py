@@ -1,4 +1,5 @@
-"""Datasets and mini-batch loading (pure NumPy): the IDX reader, the data cache, ``ArrayDataset``,
+"""Datasets and mini-batch loading (pure NumPy): the IDX reader, the data cache (its atomic
+``.npz`` files: ``load_cache_file``, ``save_cache_file``), ``ArrayDataset``,
 ``DataLoader`` and the samplers.
 
 The GAN zoo's data (MNIST, Fashion-MNIST, the toy mixtures, CIFAR-10) lives in ``gans/`` since
@@ -12,8 +13,10 @@ from .datasets import (
     DatasetError,
     DatasetNotFoundError,
     cache_dir,
+    load_cache_file,
     load_idx_folder,
     read_idx,
+    save_cache_file,
     to_unit_range,
     write_idx,
 )
@@ -27,8 +30,10 @@ __all__ = [
     "DatasetNotFoundError",
     "DistributedSampler",
     "cache_dir",
+    "load_cache_file",
     "load_idx_folder",
     "read_idx",
+    "save_cache_file",
     "to_unit_range",
     "write_idx",
 ]

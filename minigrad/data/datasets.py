@@ -245,29 +245,35 @@ def _cache_path(name: str, split: str) -> Path:
     return cache_dir() / f"{name}-{split}.npz"
 
 
-def _load_cache(name: str, split: str):
-    """Cached ``(images, labels)`` or None if absent; an invalid cache is ignored with a warning."""
-    path = _cache_path(name, split)
+def load_cache_file(path, check):
+    """``(images, labels)`` (labels int64) of the ``.npz`` cache file ``path``, or None when
+    there is none; a file that cannot be read, or whose arrays ``check(images, labels)`` rejects
+    (raising ValueError or DatasetError), is ignored with a warning, so the caller rebuilds it."""
+    path = Path(path)
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
             images, labels = f["images"], f["labels"]
-        _validate(images, labels, SPLIT_SIZES[split], str(path))
+        check(images, labels)
         return images, labels.astype(np.int64, copy=False)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, DatasetError) as e:
         log.warning("ignoring invalid cache file %s (%s); rebuilding it", path, e)
         return None
 
 
-def _save_cache(name: str, split: str, images, labels) -> None:
-    """Write the cache atomically (temp file + rename); failures only log a warning."""
-    path = _cache_path(name, split)
+def save_cache_file(path, images, labels, compress: bool = True) -> None:
+    """Write ``(images, labels)`` (labels as int64) to the ``.npz`` cache file ``path``
+    atomically: a temp file beside it, then a rename, so no reader ever sees half a file.
+    ``compress=False`` writes it uncompressed (loading it is one read). Failures only log a
+    warning: the caller has the data."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save = np.savez_compressed if compress else np.savez
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, images=images, labels=labels.astype(np.int64))
+            save(f, images=images, labels=labels.astype(np.int64))
         os.replace(tmp, path)
     except OSError as e:
         log.warning("could not write cache file %s (%s)", path, e)
@@ -278,11 +284,13 @@ def _cached(name: str, split: str, load):
     """``(images, labels)`` of a split: from the cache if it holds a valid copy, else from
     ``load()``, whose result is then cached."""
     _check_split(split)
-    cached = _load_cache(name, split)
+    path = _cache_path(name, split)
+    cached = load_cache_file(
+        path, lambda images, labels: _validate(images, labels, SPLIT_SIZES[split], str(path)))
     if cached is not None:
         return cached
     images, labels = load()
-    _save_cache(name, split, images, labels)
+    save_cache_file(path, images, labels)
     return images, labels
 
 

@@ -16,6 +16,19 @@ from minigrad.tensor import Tensor
 
 
 # ========================================================================= normalisation
+def _affine_parameters(module, shape, affine: bool, bias: bool) -> None:
+    """``module.weight`` (ones) and ``module.bias`` (zeros) of ``shape`` when ``affine`` (the bias
+    only with ``bias``); registered as None otherwise, as PyTorch does."""
+    if affine:
+        module.weight = Parameter(np.ones(shape, dtype=np.float32))
+    else:
+        module.register_parameter("weight", None)
+    if affine and bias:
+        module.bias = Parameter(np.zeros(shape, dtype=np.float32))
+    else:
+        module.register_parameter("bias", None)
+
+
 class _NormBase(Module):
     _expected = ""
 
@@ -24,15 +37,7 @@ class _NormBase(Module):
         self.num_features = int(num_features)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=np.float32))
-            if bias:
-                self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.num_features, self.affine, bias)
         if self.track_running_stats:
             self.register_buffer("running_mean", creation.zeros(self.num_features))
             self.register_buffer("running_var", creation.ones(self.num_features))
@@ -211,15 +216,7 @@ class LayerNorm(Module):
             normalized_shape = (int(normalized_shape),)
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
-        if self.elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=np.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias)
 
     def forward(self, x):
         k = len(self.normalized_shape)
