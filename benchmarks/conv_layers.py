@@ -1,7 +1,10 @@
-"""Every conv layer of DCGAN-28 and DCGAN-64, product by product, against the SGEMM peak.
+"""Every conv layer of DCGAN-28, DCGAN-64 and the 32x32x3 networks (DCGAN-32 and the WGAN-GP
+conv critic, which has DCGAN-32's D convolutions; SNGAN's standard CNN), product by product,
+against the SGEMM peak.
 
     python -m benchmarks.conv_layers --threads 2            # writes runs/conv_layers_2t.{json,md}
     python -m benchmarks.conv_layers --threads 1 --processes 3 --out benchmarks/results
+    python -m benchmarks.conv_layers --threads 1 --layer D32 --layer G32 --layer SN
 
 For each layer (batch 64) it times the three products a training step computes:
 
@@ -55,6 +58,25 @@ LAYERS = [
     ("G64 convT3 256->128 8->16", "convT", 256, 128, 8, 4, 2, 1),
     ("G64 convT4 128->64 16->32", "convT", 128, 64, 16, 4, 2, 1),
     ("G64 convT5 64->3 32->64", "convT", 64, 3, 32, 4, 2, 1),
+    # 3x32x32 (issue 26): DCGAN-32's D (also the WGAN-GP conv critic's convolutions) and G
+    ("D32 conv1 3->64 32->16", "conv", 3, 64, 32, 4, 2, 1),
+    ("D32 conv2 64->128 16->8", "conv", 64, 128, 16, 4, 2, 1),
+    ("D32 conv3 128->256 8->4", "conv", 128, 256, 8, 4, 2, 1),
+    ("G32 convT1 256->128 4->8", "convT", 256, 128, 4, 4, 2, 1),
+    ("G32 convT2 128->64 8->16", "convT", 128, 64, 8, 4, 2, 1),
+    ("G32 convT3 64->3 16->32", "convT", 64, 3, 16, 4, 2, 1),
+    # SNGAN's standard CNN at 32x32 (gans/sngan.py): D alternates 3x3/1 and 4x4/2 convolutions
+    ("SN-D conv1 3->64 32 k3", "conv", 3, 64, 32, 3, 1, 1),
+    ("SN-D conv2 64->64 32->16", "conv", 64, 64, 32, 4, 2, 1),
+    ("SN-D conv3 64->128 16 k3", "conv", 64, 128, 16, 3, 1, 1),
+    ("SN-D conv4 128->128 16->8", "conv", 128, 128, 16, 4, 2, 1),
+    ("SN-D conv5 128->256 8 k3", "conv", 128, 256, 8, 3, 1, 1),
+    ("SN-D conv6 256->256 8->4", "conv", 256, 256, 8, 4, 2, 1),
+    ("SN-D conv7 256->512 4 k3", "conv", 256, 512, 4, 3, 1, 1),
+    ("SN-G convT1 512->256 4->8", "convT", 512, 256, 4, 4, 2, 1),
+    ("SN-G convT2 256->128 8->16", "convT", 256, 128, 8, 4, 2, 1),
+    ("SN-G convT3 128->64 16->32", "convT", 128, 64, 16, 4, 2, 1),
+    ("SN-G conv 64->3 32 k3", "conv", 64, 3, 32, 3, 1, 1),
 ]
 PRODUCTS = ("fwd", "igrad", "wgrad")
 
@@ -268,7 +290,7 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=3, help="processes per framework")
     p.add_argument("--repeats", type=int, default=10, help="timed calls per product")
     p.add_argument("--layer", action="append", default=[],
-                   help="only layers whose name starts with this, e.g. D28 or G64 (repeatable)")
+                   help="only layers whose name starts with this, e.g. D28, G64, D32 or SN (repeatable)")
     p.add_argument("--out", type=Path, default=Path("runs"))
     p.add_argument("--child", choices=["minigrad", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
