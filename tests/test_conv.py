@@ -80,8 +80,14 @@ def test_adjoint_identity(cfg, kernels):
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(4, 9), st.integers(4, 9),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(1, 2), st.integers(0, 2), st.integers(0, 2), st.integers(1, 2),
-       st.integers(1, 2))
-def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw):
+       st.integers(1, 2), st.sampled_from([0, 4, 48]))
+def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw,
+                                          thin_k):
+    """The adjoint identities on random geometries, with ops/conv.py's THIN_K at 0 (every
+    product on channels-last rows), 4 (a mix: thin sides, and with stride 1 the flipped forms
+    of _flip_padding where the thin side is the other one) and the default."""
+    from minigrad.ops import conv as conv_ops
+
     k, s, p, d = (kh, kw), (sh, sw), (ph, pw), (dh, dw)
     oh, ow = _out_hw(h, w, k, s, p, d)
     if oh < 1 or ow < 1:
@@ -89,9 +95,16 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     rng = _rng(n * 100 + h)
     x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((oc, c) + k)
     y = rng.standard_normal((n, oc, oh, ow))
-    lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
-    rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
+    previous, conv_ops.THIN_K = conv_ops.THIN_K, thin_k
+    try:
+        lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
+        rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
+        gW = Conv2dGradWeight.apply(_t(x), _t(y), kernel_size=k, stride=s, padding=p,
+                                    dilation=d).data
+    finally:
+        conv_ops.THIN_K = previous
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-9, atol=1e-9)
 
 
 # ----------------------------------------------------------- gradcheck / gradgradcheck
@@ -352,6 +365,9 @@ _TRIO_GEOMETRIES = [  # (x shape, OC, kernel, stride, padding, dilation)
     ((2, 8, 7, 7), 1, (4, 4), (2, 2), (1, 1), (1, 1)),     # thin output
     ((2, 16, 9, 8), 12, (3, 2), (2, 1), (1, 0), (1, 2)),
     ((2, 5, 6, 6), 7, (2, 3), (1, 2), (2, 1), (2, 1)),
+    ((2, 8, 7, 6), 2, (3, 3), (1, 1), (1, 1), (1, 1)),     # thin output, stride 1: flipped
+    ((2, 6, 9, 8), 3, (3, 3), (1, 1), (2, 1), (2, 2)),     # the same, dilated
+    ((2, 8, 7, 7), 1, (3, 3), (1, 1), (3, 3), (1, 1)),     # p > K-1: no flipped form
 ]
 
 
@@ -432,5 +448,34 @@ def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
     np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
     for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
         np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+@pytest.mark.parametrize("thin_k", [0, None])
+def test_flipped_forms_agree_to_second_order(thin_k, monkeypatch):
+    """A stride-1 conv whose output is the thin side (6 -> 1 channels, 3x3: SNGAN's last layer
+    in small) runs as the flipped transposed convolution, its input gradient (a transposed
+    conv 1 -> 6) as the flipped conv, its weight gradient as the flipped one of the roles
+    swapped (ops/conv.py _flip_padding); with THIN_K = 0 all three run on channels-last rows.
+    Same values either way, and gradcheck/gradgradcheck pass through the flipped forms."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(37)
+    x = _t(rng.standard_normal((2, 6, 6, 5)), True)
+    W = _t(rng.standard_normal((1, 6, 3, 3)), True)
+    V = _t(rng.standard_normal((1, 6, 3, 3)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, p=(2, 1), d=(2, 1)).tanh()              # 6 -> 1 channel, dilated
+        return _convT(h, V, p=(1, 1), size=(6, 5))               # 1 -> 6 channels
+
+    if thin_k is not None:
+        expected = f(x, W, V).data
+        grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+        monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+        np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+        for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+            np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
     assert minigrad.gradcheck(f, [x, W, V], mode="fast")
     assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

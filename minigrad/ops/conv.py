@@ -88,6 +88,58 @@ def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
 THIN_K = 48
 
 
+def _flipped(W):
+    """(A, B, KH, KW) -> (B, A, KH, KW) with both kernel axes reversed (a view)."""
+    return W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+
+
+def _flip_padding(k, stride, padding, dilation):
+    """The padding of the flipped form of a stride-1 convolution, or None where there is none.
+
+    With stride 1, conv(x, W, padding p) == conv_transpose(x, _flipped(W), padding p') and
+    conv_transpose(x, W, p) == conv(x, _flipped(W), p'), where p' = dilation * (K - 1) - p
+    (each output pixel sees the same taps, met from the other side), and the weight gradient
+    is conv^*(x, gy, p) == _flipped(conv^*(gy, x, p')). So a product whose thin side (few
+    channels times taps) is the wrong one for the thin paths below can run on the other form:
+    SNGAN's last layer, a 3x3 convolution from 64 channels to 3, runs as a transposed
+    convolution whose output is the thin side, per image on NCHW arrays, instead of unfolding
+    its 64-channel 32x32 input into 65536 x 576 columns for a product with 3 columns."""
+    if tuple(stride) != (1, 1):
+        return None
+    p = tuple(dilation[i] * (k[i] - 1) - padding[i] for i in range(2))
+    return p if min(p) >= 0 else None
+
+
+def _conv_thin_in(xp, x, W, stride, padding, dilation):
+    """Conv2d's product for a thin input (KH*KW*C <= THIN_K): per image, W_rows @ unfold(x[n]),
+    NCHW out with no transposing copy."""
+    n = x.shape[0]
+    oc, _, kh, kw = W.shape
+    oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
+    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow)
+
+
+def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
+    """ConvTranspose2d's product for a thin output (KH*KW*OC <= THIN_K): per image from NCHW
+    x, W_rows^T @ x[n], folded."""
+    n, c, h, w = x.shape
+    _, oc, kh, kw = W.shape
+    u = _mm(xp, xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
+    return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
+
+
+def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation):
+    """Conv2dGradWeight's product for a thin x (KH*KW*C <= THIN_K): per image gy[n] @
+    unfold(x[n])^T, summed over the batch; C-contiguous (OC, C, KH, KW)."""
+    kh, kw = kernel_size
+    n, c = x.shape[:2]
+    oc = gy.shape[1]
+    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    gW = _mm(xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+    return _w_from_rows(xp, gW, oc, c, kh, kw)
+
+
 def _w_rows(W):
     """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
     a, b, kh, kw = W.shape
@@ -125,9 +177,14 @@ class Conv2d(Function):
         n = x.shape[0]
         oc, c, kh, kw = W.shape
         oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
-        if kh * kw * c <= THIN_K:  # thin input: per-image products give NCHW directly
-            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            y = _mm(self.xp, _w_rows(W), u).reshape(n, oc, oh, ow)
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if kh * kw * oc <= THIN_K < kh * kw * c else None
+        if kh * kw * c <= THIN_K or flip is not None:
+            if flip is None:  # thin input: per-image products give NCHW directly
+                y = _conv_thin_in(self.xp, x, W, stride, padding, dilation)
+            else:  # thin output, stride 1: the flipped transposed form (see _flip_padding)
+                y = _conv_transpose_thin_out(self.xp, x, _flipped(W), (oh, ow), stride, flip,
+                                             dilation)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -174,9 +231,13 @@ class ConvTranspose2d(Function):
                 f"conv_transpose2d: output size {tuple(output_size)} is inconsistent with input "
                 f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
                 f"{dilation}: a convolution of the output must give back the input size")
-        if kh * kw * oc <= THIN_K:  # thin output: per-image products straight from NCHW x
-            u = _mm(self.xp, self.xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
-            y = _fold(self.xp, u, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if kh * kw * c <= THIN_K < kh * kw * oc else None
+        if kh * kw * oc <= THIN_K or flip is not None:
+            if flip is None:  # thin output: per-image products straight from NCHW x
+                y = _conv_transpose_thin_out(self.xp, x, W, (oh, ow), stride, padding, dilation)
+            else:  # thin input, stride 1: the flipped conv form (see _flip_padding)
+                y = _conv_thin_in(self.xp, x, _flipped(W), stride, flip, dilation)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -222,9 +283,12 @@ class Conv2dGradWeight(Function):
         n, c = x.shape[:2]
         oc = gy.shape[1]
         if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
-            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            gW = _mm(self.xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
-            return _w_from_rows(self.xp, gW, oc, c, kh, kw)
+            return _grad_weight_thin_x(self.xp, x, gy, kernel_size, stride, padding, dilation)
+        flip = _flip_padding(kernel_size, stride, padding, dilation) \
+            if kh * kw * oc <= THIN_K else None
+        if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
+            g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
+            return self.xp.ascontiguousarray(_flipped(g))
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
