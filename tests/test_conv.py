@@ -80,12 +80,14 @@ def test_adjoint_identity(cfg, kernels):
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(4, 9), st.integers(4, 9),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(1, 2), st.integers(0, 2), st.integers(0, 2), st.integers(1, 2),
-       st.integers(1, 2), st.sampled_from([0, 4, 48]))
+       st.integers(1, 2), st.sampled_from([0, 4, 48]), st.sampled_from([0, 64]))
 def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw,
-                                          thin_k):
+                                          thin_k, winograd):
     """The adjoint identities on random geometries, with ops/conv.py's THIN_K at 0 (every
     product on channels-last rows), 4 (a mix: thin sides, and with stride 1 the flipped forms
-    of _flip_padding where the thin side is the other one) and the default."""
+    of _flip_padding where the thin side is the other one) and the default; and
+    WINOGRAD_MIN_WIDTH at 0 (every 3x3 stride-1 product that is not thin by Winograd) or the
+    default (none at these widths)."""
     from minigrad.ops import conv as conv_ops
 
     k, s, p, d = (kh, kw), (sh, sw), (ph, pw), (dh, dw)
@@ -96,6 +98,7 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((oc, c) + k)
     y = rng.standard_normal((n, oc, oh, ow))
     previous, conv_ops.THIN_K = conv_ops.THIN_K, thin_k
+    previous_w, conv_ops.WINOGRAD_MIN_WIDTH = conv_ops.WINOGRAD_MIN_WIDTH, winograd
     try:
         lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
         rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
@@ -103,6 +106,7 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
                                     dilation=d).data
     finally:
         conv_ops.THIN_K = previous
+        conv_ops.WINOGRAD_MIN_WIDTH = previous_w
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-9, atol=1e-9)
 
@@ -477,5 +481,83 @@ def test_flipped_forms_agree_to_second_order(thin_k, monkeypatch):
         np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
         for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
             np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+_WINOGRAD_GEOMETRIES = [  # (x shape, OC, padding): 3x3, stride 1, not thin at THIN_K = 4
+    ((2, 3, 6, 6), 2, (1, 1)),
+    ((2, 2, 7, 5), 3, (0, 2)),     # odd outputs: the last tiles overhang
+    ((1, 4, 5, 6), 4, (2, 1)),
+]
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _WINOGRAD_GEOMETRIES)
+def test_conv_trio_winograd_matches_reference_kernels(geom, mode, monkeypatch):
+    """With WINOGRAD_MIN_WIDTH = 0, Conv2d's forward and ConvTranspose2d's (by its flipped
+    form) run Winograd F(2x2, 3x3); against the reference im2col products, in both kernel
+    modes, numba bitwise equal to numpy (the transforms are bitwise equal)."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 4)
+    x_shape, oc, p = geom
+    k, s, d = (3, 3), (1, 1), (1, 1)
+    rng = _rng(23)
+    x = rng.standard_normal(x_shape)
+    W = rng.standard_normal((oc, x_shape[1]) + k)
+    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
+    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
+    attrs = dict(stride=s, padding=p, dilation=d)
+    calls = []
+    real = conv_ops._conv_winograd
+    monkeypatch.setattr(conv_ops, "_conv_winograd", lambda *a: calls.append(1) or real(*a))
+
+    def products():
+        with minigrad.no_grad():
+            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
+                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data)
+
+    previous = kernels.set_kernels(mode)
+    try:
+        got = products()
+        kernels.set_kernels("numpy")
+        spec = products()
+    finally:
+        kernels.set_kernels(previous)
+    assert len(calls) == 4
+    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_paths_agree_to_second_order(monkeypatch):
+    """Every 3x3 stride-1 product by Winograd (WINOGRAD_MIN_WIDTH = 0, THIN_K = 0: the forward
+    conv, the transposed conv's forward by its flipped form, and the same inside every
+    backward) gives the values and gradients of the im2col products, and gradcheck and
+    gradgradcheck pass through it."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(41)
+    x = _t(rng.standard_normal((2, 2, 5, 6)), True)
+    W = _t(rng.standard_normal((3, 2, 3, 3)), True)
+    V = _t(rng.standard_normal((3, 2, 3, 3)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, p=(1, 2)).tanh()                         # 2 -> 3 channels, (5, 8)
+        return _convT(h, V, p=(1, 1), size=(5, 8))                # 3 -> 2 channels
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    expected = f(x, W, V).data
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
     assert minigrad.gradcheck(f, [x, W, V], mode="fast")
     assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

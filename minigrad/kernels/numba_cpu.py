@@ -39,7 +39,7 @@ from . import reference as ref
 from .reference_optim import adam_scalars
 
 __all__ = [
-    "im2col_hwc", "col2im_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
@@ -429,6 +429,91 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
               else _col2im_hwc_scatter_kernel)
     kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
     return x
+
+
+# ======================================================================= Winograd F(2x2, 3x3)
+# The transforms of minigrad.kernels.reference.winograd_f2x3_input/_output, one pass each: the
+# reference's NumPy form makes 8 strided passes over arrays 4x the input's size (input) and
+# the products' size (output), which cost as much as the GEMMs they save. Each tile's additions
+# are the reference's, in its order (rows first, then columns), so the results are bitwise
+# equal to it (there are only additions: nothing for LLVM to contract into an FMA).
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_f2x3_input_kernel(x, ph, pw, th, tw, v):
+    """v (16, C, N*TH*TW) = B^T d B of every tile's 4x4 patch d of x zero-padded by (ph, pw)."""
+    n, c, h, w = x.shape
+    xpad = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
+    t = np.empty((4, 2 * tw + 2), x.dtype)
+    for ci in range(c):
+        for b in range(n):
+            for hh in range(h):
+                for ww in range(w):
+                    xpad[hh + ph, ww + pw] = x[b, ci, hh, ww]
+            for i in range(th):
+                r = 2 * i
+                for e in range(2 * tw + 2):  # B^T d: the four rows of the patches at tile row i
+                    t[0, e] = xpad[r, e] - xpad[r + 2, e]
+                    t[1, e] = xpad[r + 1, e] + xpad[r + 2, e]
+                    t[2, e] = xpad[r + 2, e] - xpad[r + 1, e]
+                    t[3, e] = xpad[r + 1, e] - xpad[r + 3, e]
+                base = (b * th + i) * tw
+                for a in range(4):  # (B^T d) B
+                    for j in range(tw):
+                        q = 2 * j
+                        v[4 * a, ci, base + j] = t[a, q] - t[a, q + 2]
+                        v[4 * a + 1, ci, base + j] = t[a, q + 1] + t[a, q + 2]
+                        v[4 * a + 2, ci, base + j] = t[a, q + 2] - t[a, q + 1]
+                        v[4 * a + 3, ci, base + j] = t[a, q + 1] - t[a, q + 3]
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_f2x3_output_kernel(m, th, tw, y):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 4x4 products in m (16, OC, N*TH*TW)."""
+    n, oc = y.shape[0], y.shape[1]
+    for o in range(oc):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for j in range(tw):  # scalars, no branches: the loop over j vectorises
+                    col = base + j
+                    s00 = m[0, o, col] + m[4, o, col] + m[8, o, col]  # A^T M, row 0
+                    s01 = m[1, o, col] + m[5, o, col] + m[9, o, col]
+                    s02 = m[2, o, col] + m[6, o, col] + m[10, o, col]
+                    s03 = m[3, o, col] + m[7, o, col] + m[11, o, col]
+                    s10 = m[4, o, col] - m[8, o, col] - m[12, o, col]  # row 1
+                    s11 = m[5, o, col] - m[9, o, col] - m[13, o, col]
+                    s12 = m[6, o, col] - m[10, o, col] - m[14, o, col]
+                    s13 = m[7, o, col] - m[11, o, col] - m[15, o, col]
+                    y[b, o, 2 * i, 2 * j] = s00 + s01 + s02             # (A^T M) A
+                    y[b, o, 2 * i, 2 * j + 1] = s01 - s02 - s03
+                    y[b, o, 2 * i + 1, 2 * j] = s10 + s11 + s12
+                    y[b, o, 2 * i + 1, 2 * j + 1] = s11 - s12 - s13
+
+
+def winograd_f2x3_input(x, padding):
+    """Numba winograd_f2x3_input; see :func:`minigrad.kernels.reference.winograd_f2x3_input`."""
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return ref.winograd_f2x3_input(x, padding)
+    n, c, h, w = x.shape
+    _, (ph, pw), _, oh, ow = ref._conv_geometry(h, w, 3, 3, 1, padding, 1)  # raises on empty
+    th, tw = ref._winograd_tiles(oh, ow)
+    v = np.empty((16, c, n * th * tw), dtype=x.dtype)
+    _winograd_f2x3_input_kernel(np.ascontiguousarray(x), ph, pw, th, tw, v)
+    return v
+
+
+def winograd_f2x3_output(m, y_shape):
+    """Numba winograd_f2x3_output; see :func:`minigrad.kernels.reference.winograd_f2x3_output`."""
+    n, oc, oh, ow = y_shape
+    th, tw = ref._winograd_tiles(oh, ow)
+    if not _is_float_ndarray(m) or m.shape != (16, oc, n * th * tw):
+        return ref.winograd_f2x3_output(m, y_shape)
+    y = np.empty((n, oc, 2 * th, 2 * tw), dtype=m.dtype)
+    _winograd_f2x3_output_kernel(np.ascontiguousarray(m), th, tw, y)
+    if (2 * th, 2 * tw) != (oh, ow):  # the last tiles overhang an odd output
+        y = np.ascontiguousarray(y[:, :, :oh, :ow])
+    return y
 
 
 def _say_if_compiling():

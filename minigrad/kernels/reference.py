@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
+    "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
     "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "matmul",
@@ -202,6 +203,97 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
             j0 = j * dw
             x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw] += col[:, i, j]
     return xp.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
+
+
+# ------------------------------------------------------------ Winograd F(2x2, 3x3)
+# A 3x3 stride-1 convolution computed on 2x2 output tiles (Lavin and Gray, "Fast Algorithms for
+# Convolutional Neural Networks", 2016): each tile's 4x4 input patch d and the 3x3 kernel g are
+# transformed, V = B^T d B and U = G g G^T, multiplied elementwise per channel pair and summed
+# over input channels, which for the 16 positions of a tile is 16 matrix products
+# M[xi] = U[xi] @ V[xi] (OC x C times C x tiles), and the product is transformed back,
+# Y = A^T M A. That is 16 multiplies per 4 outputs where the direct product has 36: 2.25x fewer
+# GEMM flops, for transforms that are only additions (B, A) and a tiny weight one (G). With
+#
+#     B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+#     G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+#     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+#
+# the rounding error stays that of a few additions (these are the F(2, 3) points 0, 1, -1, inf).
+
+def _winograd_tiles(oh, ow):
+    """The number of 2x2 output tiles down and across an (OH, OW) output."""
+    return -(-oh // 2), -(-ow // 2)
+
+
+def winograd_f2x3_weight(w):
+    """U = G g G^T for each (output, input) channel pair of a (OC, C, 3, 3) weight.
+
+    Returns a C-contiguous (16, OC, C) array of w's dtype: ``u[4*a + b] = (G w G^T)[:, :, a, b]``.
+    """
+    xp = _xp(w)
+    g = xp.asarray([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=w.dtype)
+    # one product over all channel pairs, (OC*C, 9) @ (9, 16) with the (9, 16) matrix
+    # kron(G, G)^T, not OC*C batched 4x3 products (20 ms for 512 x 256 channels)
+    oc, c = w.shape[:2]
+    u = xp.reshape(w, (oc * c, 9)) @ xp.kron(g, g).T   # (OC*C, 16): u[:, 4a + b]
+    return xp.ascontiguousarray(u.T).reshape(16, oc, c)
+
+
+def winograd_f2x3_input(x, padding):
+    """V = B^T d B for every 4x4 input patch d of every 2x2 output tile of a 3x3 stride-1
+    convolution of x (N, C, H, W) padded by ``padding`` (ph, pw) on each side.
+
+    Returns a C-contiguous (16, C, N*TH*TW) array of x's dtype, columns ordered (n, th, tw),
+    where (TH, TW) = ceil(OH/2), ceil(OW/2) tiles and OH = H + 2 ph - 2 (likewise OW); the
+    last tiles overhang the output where it is odd, reading zeros beyond the padding.
+    """
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    _, (ph, pw), _, oh, ow = _conv_geometry(h, w, 3, 3, 1, padding, 1)  # raises on empty
+    th, tw = _winograd_tiles(oh, ow)
+    # (C, N, 2TH + 2, 2TW + 2): padded, channels first so that each transformed position below
+    # is already one (C, N*TH*TW) block of the result.
+    xpad = xp.zeros((c, n, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    xpad[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)  # fits: H + 2 ph <= 2TH + 2
+    r = [xpad[:, :, a:a + 2 * th:2] for a in range(4)]          # patch row a of every tile
+    t = xp.empty((4, c, n, th, 2 * tw + 2), dtype=x.dtype)      # B^T d: rows transformed
+    xp.subtract(r[0], r[2], out=t[0])
+    xp.add(r[1], r[2], out=t[1])
+    xp.subtract(r[2], r[1], out=t[2])
+    xp.subtract(r[1], r[3], out=t[3])
+    q = [t[..., b:b + 2 * tw:2] for b in range(4)]              # patch column b
+    v = xp.empty((4, 4, c, n, th, tw), dtype=x.dtype)           # (B^T d) B
+    xp.subtract(q[0], q[2], out=v[:, 0])
+    xp.add(q[1], q[2], out=v[:, 1])
+    xp.subtract(q[2], q[1], out=v[:, 2])
+    xp.subtract(q[1], q[3], out=v[:, 3])
+    return v.reshape(16, c, n * th * tw)
+
+
+def winograd_f2x3_output(m, y_shape):
+    """Y = A^T M A: the (16, OC, N*TH*TW) products of :func:`winograd_f2x3_weight` and
+    :func:`winograd_f2x3_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
+    xp = _xp(m)
+    n, oc, oh, ow = y_shape
+    th, tw = _winograd_tiles(oh, ow)
+    if m.shape != (16, oc, n * th * tw):
+        raise ValueError(f"m has shape {m.shape}, expected {(16, oc, n * th * tw)}")
+    m = m.reshape(4, 4, oc, n, th, tw)
+    s = xp.empty((2, 4, oc, n, th, tw), dtype=m.dtype)           # A^T M: rows
+    xp.add(m[0], m[1], out=s[0])
+    s[0] += m[2]
+    xp.subtract(m[1], m[2], out=s[1])
+    s[1] -= m[3]
+    y = xp.empty((n, oc, th, 2, tw, 2), dtype=m.dtype)          # (A^T M) A, tile by tile
+    yt = y.transpose(3, 5, 1, 0, 2, 4)                          # (2, 2, OC, N, TH, TW) view
+    xp.add(s[:, 0], s[:, 1], out=yt[:, 0])
+    yt[:, 0] += s[:, 2]
+    xp.subtract(s[:, 1], s[:, 2], out=yt[:, 1])
+    yt[:, 1] -= s[:, 3]
+    y = y.reshape(n, oc, 2 * th, 2 * tw)
+    if (2 * th, 2 * tw) != (oh, ow):
+        y = xp.ascontiguousarray(y[:, :, :oh, :ow])
+    return y
 
 
 # --------------------------------------------------------------------------- scatter-add

@@ -140,6 +140,34 @@ def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation):
     return _w_from_rows(xp, gW, oc, c, kh, kw)
 
 
+#: Winograd F(2x2, 3x3) (kernels.winograd_f2x3_*: 2.25x fewer GEMM flops, for transforms that
+#: are additions) runs the 3x3 stride-1 undilated products of Conv2d's forward and, through the
+#: flipped form, of ConvTranspose2d's (a conv's input gradient) when C*OC/(C+OC) is at least
+#: this: the transforms cost ~(C + OC) per tile and the saving ~C*OC, and with fewer channels
+#: the GEMMs' inner dimension (C instead of 9C) is too short for OpenBLAS to run at full rate
+#: (at 1 thread, batch 64: SNGAN's 128->256 and 256->512 layers gain 25-30%, its 64->128 one
+#: nothing; benchmarks/NOTES.md). The weight gradient stays one GEMM on im2col.
+WINOGRAD_MIN_WIDTH = 64
+
+
+def _winograd_ok(W, stride, dilation):
+    """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3)."""
+    a, b, kh, kw = W.shape
+    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
+
+
+def _conv_winograd(xp, x, W, padding):
+    """conv(x, W) for a (OC, C, 3, 3) W, stride 1, no dilation, by Winograd F(2x2, 3x3):
+    16 products (OC, C) @ (C, tiles) between the transforms (kernels/reference.py)."""
+    n, _, h, w = x.shape
+    oc = W.shape[0]
+    u = kernels.get("winograd_f2x3_weight", xp)(W)            # (16, OC, C)
+    v = kernels.get("winograd_f2x3_input", xp)(x, padding)    # (16, C, N*TH*TW)
+    y_shape = (n, oc, h + 2 * padding[0] - 2, w + 2 * padding[1] - 2)
+    return kernels.get("winograd_f2x3_output", xp)(_mm(xp, u, v), y_shape)
+
+
 def _w_rows(W):
     """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
     a, b, kh, kw = W.shape
@@ -185,6 +213,11 @@ class Conv2d(Function):
             else:  # thin output, stride 1: the flipped transposed form (see _flip_padding)
                 y = _conv_transpose_thin_out(self.xp, x, _flipped(W), (oh, ow), stride, flip,
                                              dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        if cols is None and _winograd_ok(W, stride, dilation):
+            y = _conv_winograd(self.xp, x, W, padding)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -238,6 +271,13 @@ class ConvTranspose2d(Function):
                 y = _conv_transpose_thin_out(self.xp, x, W, (oh, ow), stride, padding, dilation)
             else:  # thin input, stride 1: the flipped conv form (see _flip_padding)
                 y = _conv_thin_in(self.xp, x, _flipped(W), stride, flip, dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if _winograd_ok(W, stride, dilation) else None
+        if flip is not None:  # the flipped conv form (see _flip_padding), by Winograd
+            y = _conv_winograd(self.xp, x, _flipped(W), flip)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
