@@ -54,6 +54,9 @@ CONV_CASES = [
     ((1, 16, 6, 5), 3, 2, (1, 1), (2, 2), (2, 2)),
     ((2, 9, 5, 8), 2, 4, (2, 1), (0, 2), (1, 2)),
     ((1, 1, 12, 11), 7, 7, (1, 1), (3, 3), (1, 1)),  # CycleGAN's 7x7 one-channel layer
+    # planes of >= 1024 pixels: numba's blocked channels-last copy, full 8 x 8 blocks and edges
+    ((1, 16, 32, 32), 4, 4, (2, 2), (1, 1), (1, 1)),
+    ((1, 11, 33, 35), 3, 3, (1, 1), (1, 2), (1, 1)),
 ]
 CONV_IDS = [f"x{c[0]}-k{c[1]}x{c[2]}-s{c[3]}-p{c[4]}-d{c[5]}".replace(" ", "") for c in CONV_CASES]
 

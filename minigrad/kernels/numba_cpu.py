@@ -310,13 +310,36 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
 _COL2IM_GATHER_MIN_C = 4
 
 
+#: Planes of at least this many pixels are transposed to channels-last in 8 x 8 blocks
+#: (_pad_channels_last): with channels innermost, a 32x32 plane's reads are 4 KiB apart and
+#: the plain loop ran at a third of copy speed, half of im2col's time on (64, 64, 32, 32)
+#: images (21 -> 12.7 ms with blocks, 1 thread); on 16x16 planes the plain loop was as fast or
+#: 5% faster. (The same blocks for col2im's way back did not pay: its gather dominates.)
+_BLOCKED_MIN_PIXELS = 1024
+
+
 @njit(cache=True, error_model="numpy")
 def _pad_channels_last(x, b, ph, pw, xpad):
     """xpad[ph:ph+H, pw:pw+W, :] = x[b].transpose(1, 2, 0); the border is left alone."""
     c, h, w = x.shape[1], x.shape[2], x.shape[3]
+    if h * w < _BLOCKED_MIN_PIXELS:
+        for hh in range(h):
+            for ww in range(w):
+                for ch in range(c):
+                    xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
+        return
+    c8, w8 = c - c % 8, w - w % 8  # each image row (C, W) -> (W, C) in 8 x 8 blocks
     for hh in range(h):
+        for c0 in range(0, c8, 8):
+            for w0 in range(0, w8, 8):
+                for k in range(8):
+                    for ch in range(8):
+                        xpad[hh + ph, w0 + k + pw, c0 + ch] = x[b, c0 + ch, hh, w0 + k]
+            for ww in range(w8, w):
+                for ch in range(c0, c0 + 8):
+                    xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
         for ww in range(w):
-            for ch in range(c):
+            for ch in range(c8, c):
                 xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
 
 
