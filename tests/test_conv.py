@@ -561,3 +561,94 @@ def test_winograd_paths_agree_to_second_order(monkeypatch):
         np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
     assert minigrad.gradcheck(f, [x, W, V], mode="fast")
     assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+_K4S2_GEOMETRIES = [  # (x shape, OC, padding): 4x4, stride 2
+    ((2, 3, 8, 8), 2, (1, 1)),
+    ((2, 2, 9, 7), 3, (1, 0)),     # odd outputs
+    ((1, 4, 7, 10), 2, (2, 1)),
+]
+
+
+def _force_winograd_k4s2(monkeypatch):
+    from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_C", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_PIXELS", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _K4S2_GEOMETRIES)
+def test_conv_trio_winograd_k4s2_matches_reference_kernels(geom, mode, monkeypatch):
+    """With the 4x4/2 Winograd thresholds at 0, Conv2d's forward and Conv2dGradWeight run on the
+    polyphase components; against the reference im2col products in both kernel modes, numba
+    bitwise equal to numpy."""
+    from minigrad import kernels
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    _force_winograd_k4s2(monkeypatch)
+    x_shape, oc, p = geom
+    k, s, d = (4, 4), (2, 2), (1, 1)
+    rng = _rng(29)
+    x = rng.standard_normal(x_shape)
+    W = rng.standard_normal((oc, x_shape[1]) + k)
+    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
+    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
+    attrs = dict(stride=s, padding=p, dilation=d)
+
+    def products():
+        with minigrad.no_grad():
+            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
+                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data,
+                    Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
+
+    previous = kernels.set_kernels(mode)
+    try:
+        got = products()
+        kernels.set_kernels("numpy")
+        spec = products()
+    finally:
+        kernels.set_kernels(previous)
+    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
+    """DCGAN's block in small, conv 4x4/2 then its transpose, with every 4x4/2 conv product that
+    can by Winograd (the forward, the memo of the transformed input for the weight gradient,
+    the transform of gy shared by a transposed conv's two gradients): the values and gradients
+    of the im2col products, and gradcheck/gradgradcheck pass through it."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(43)
+    x = _t(rng.standard_normal((2, 2, 8, 6)), True)
+    W = _t(rng.standard_normal((3, 2, 4, 4)), True)
+    V = _t(rng.standard_normal((3, 2, 4, 4)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, s=(2, 2), p=(1, 1)).tanh()                # 2 -> 3 channels, (4, 3)
+        return _convT(h, V, s=(2, 2), p=(1, 1), size=(8, 6))       # 3 -> 2 channels
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    expected = f(x, W, V).data
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    calls = []
+    real = conv_ops.kernels.get
+
+    def counting_get(name, *a):
+        if name.startswith("winograd_k4s2"):
+            calls.append(name)
+        return real(name, *a)
+
+    _force_winograd_k4s2(monkeypatch)
+    monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert "winograd_k4s2_grad_weight" in calls and "winograd_k4s2_output" in calls
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

@@ -40,6 +40,7 @@ from .reference_optim import adam_scalars
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
+    "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
@@ -539,6 +540,117 @@ def winograd_f2x3_output(m, y_shape):
     return y
 
 
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_weight_kernel(w, u):
+    """u (9, OC, 4C) = G g G^T of the polyphase 2x2 kernels of w (OC, C, 4, 4)."""
+    oc, c = w.shape[0], w.shape[1]
+    for o in range(oc):
+        for ci in range(c):
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    g00, g01 = w[o, ci, r, s], w[o, ci, r, 2 + s]
+                    g10, g11 = w[o, ci, 2 + r, s], w[o, ci, 2 + r, 2 + s]
+                    # kron(G, G) rows in the reference's order: (G g) first, then (. G^T)
+                    u[0, o, k] = g00
+                    u[1, o, k] = g00 + g01
+                    u[2, o, k] = g01
+                    u[3, o, k] = g00 + g10
+                    u[4, o, k] = g00 + g01 + g10 + g11
+                    u[5, o, k] = g01 + g11
+                    u[6, o, k] = g10
+                    u[7, o, k] = g10 + g11
+                    u[8, o, k] = g11
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_input_kernel(x, ph, pw, th, tw, v):
+    """v (9, 4C, N*TH*TW) = B^T d B of every tile's 3x3 patch of the polyphase components."""
+    n, c, h, w = x.shape
+    hp, wp = 4 * th + 2, 4 * tw + 2
+    hh, ww = min(h, hp - ph), min(w, wp - pw)
+    xpad = np.zeros((hp, wp), x.dtype)
+    t = np.empty((3, 2 * tw + 1), x.dtype)
+    for ci in range(c):
+        for b in range(n):
+            for i in range(hh):
+                for j in range(ww):
+                    xpad[i + ph, j + pw] = x[b, ci, i, j]
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    for ti in range(th):
+                        u0 = 4 * ti + r  # X_rs row 2 ti + a is xpad row 4 ti + 2a + r
+                        for e in range(2 * tw + 1):
+                            col = 2 * e + s
+                            t[0, e] = xpad[u0, col] - xpad[u0 + 2, col]
+                            t[1, e] = xpad[u0 + 2, col]
+                            t[2, e] = xpad[u0 + 4, col] - xpad[u0 + 2, col]
+                        base = (b * th + ti) * tw
+                        for a in range(3):
+                            for tj in range(tw):
+                                q = 2 * tj
+                                v[3 * a, k, base + tj] = t[a, q] - t[a, q + 1]
+                                v[3 * a + 1, k, base + tj] = t[a, q + 1]
+                                v[3 * a + 2, k, base + tj] = t[a, q + 2] - t[a, q + 1]
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_output_kernel(m, th, tw, y):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 3x3 products in m (9, OC, N*TH*TW)."""
+    n, oc = y.shape[0], y.shape[1]
+    for o in range(oc):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for j in range(tw):
+                    col = base + j
+                    s00 = m[0, o, col] + m[3, o, col]
+                    s01 = m[1, o, col] + m[4, o, col]
+                    s02 = m[2, o, col] + m[5, o, col]
+                    s10 = m[3, o, col] + m[6, o, col]
+                    s11 = m[4, o, col] + m[7, o, col]
+                    s12 = m[5, o, col] + m[8, o, col]
+                    y[b, o, 2 * i, 2 * j] = s00 + s01
+                    y[b, o, 2 * i, 2 * j + 1] = s01 + s02
+                    y[b, o, 2 * i + 1, 2 * j] = s10 + s11
+                    y[b, o, 2 * i + 1, 2 * j + 1] = s11 + s12
+
+
+def winograd_k4s2_weight(w):
+    """Numba winograd_k4s2_weight; see :func:`minigrad.kernels.reference.winograd_k4s2_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return ref.winograd_k4s2_weight(w)
+    u = np.empty((9, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
+    _winograd_k4s2_weight_kernel(np.ascontiguousarray(w), u)
+    return u
+
+
+def winograd_k4s2_input(x, padding):
+    """Numba winograd_k4s2_input; see :func:`minigrad.kernels.reference.winograd_k4s2_input`."""
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return ref.winograd_k4s2_input(x, padding)
+    n, c, h, w = x.shape
+    ph, pw = ref._pair(padding)
+    th, tw = ref._winograd_tiles(*ref._k4s2_out_hw(h, w, (ph, pw)))
+    v = np.empty((9, 4 * c, n * th * tw), dtype=x.dtype)
+    _winograd_k4s2_input_kernel(np.ascontiguousarray(x), ph, pw, th, tw, v)
+    return v
+
+
+def winograd_k4s2_output(m, y_shape):
+    """Numba winograd_k4s2_output; see :func:`minigrad.kernels.reference.winograd_k4s2_output`."""
+    n, oc, oh, ow = y_shape
+    th, tw = ref._winograd_tiles(oh, ow)
+    if not _is_float_ndarray(m) or m.shape != (9, oc, n * th * tw):
+        return ref.winograd_k4s2_output(m, y_shape)
+    y = np.empty((n, oc, 2 * th, 2 * tw), dtype=m.dtype)
+    _winograd_k4s2_output_kernel(np.ascontiguousarray(m), th, tw, y)
+    if (2 * th, 2 * tw) != (oh, ow):
+        y = np.ascontiguousarray(y[:, :, :oh, :ow])
+    return y
+
+
 def _say_if_compiling():
     """One line on stderr when Numba's disk cache holds none of these kernels yet (a first run
     on this machine, or this file was edited): the pause that follows is compilation."""
@@ -572,3 +684,4 @@ def rmsprop_update_multi(params, grads, square_avgs, grad_avgs, momentum_buffers
     for p, g, sq, ga, buf in zip(params, grads, square_avgs, grad_avgs, momentum_buffers):
         rmsprop_update(p, g, sq, ga, buf, lr=lr, alpha=alpha, eps=eps,
                        weight_decay=weight_decay, momentum=momentum, centered=centered)
+

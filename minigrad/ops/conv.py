@@ -168,6 +168,24 @@ def _conv_winograd(xp, x, W, padding):
     return kernels.get("winograd_f2x3_output", xp)(_mm(xp, u, v), y_shape)
 
 
+#: Winograd for 4x4 stride-2 products (kernels.winograd_k4s2_*: the 2x2 polyphase kernels by
+#: F(2x2, 2x2), 1.78x fewer GEMM flops): Conv2d's forward and Conv2dGradWeight, when both channel
+#: counts are at least WINOGRAD_K4S2_MIN_C and the conv output has at least
+#: WINOGRAD_K4S2_MIN_PIXELS pixels per image. Below that (DCGAN-32's 8 -> 4 layer) the weight
+#: transform and the short GEMMs cost what the flops save (at 1 thread, batch 64; the input
+#: gradient stays on col2im, where this form's scatter did not pay; benchmarks/NOTES.md).
+WINOGRAD_K4S2_MIN_C = 32
+WINOGRAD_K4S2_MIN_PIXELS = 64
+
+
+def _k4s2_ok(oc, c, k, stride, dilation, out_hw):
+    """Whether a conv (OC, C, *k) with this stride and dilation, giving out_hw, runs as
+    Winograd on its polyphase components."""
+    return (tuple(k) == (4, 4) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
+            and min(oc, c) >= WINOGRAD_K4S2_MIN_C
+            and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
+
+
 def _w_rows(W):
     """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
     a, b, kh, kw = W.shape
@@ -200,7 +218,7 @@ class Conv2d(Function):
     gx = conv_transpose2d(gy, W) (to x's size), gW = Conv2dGradWeight(x, gy), gb = sum of gy
     over (N, OH, OW)"""
 
-    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None):
+    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None, wv=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n = x.shape[0]
         oc, c, kh, kw = W.shape
@@ -218,6 +236,18 @@ class Conv2d(Function):
             return y
         if cols is None and _winograd_ok(W, stride, dilation):
             y = _conv_winograd(self.xp, x, W, padding)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        if cols is None and _k4s2_ok(oc, c, (kh, kw), stride, dilation, (oh, ow)):
+            if wv is None:
+                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)  # (9, 4C, tiles)
+            need = getattr(self, "needs_input_grad", None)
+            if need is not None and need[1] and wv.nbytes <= CACHE_COLS_BYTES:
+                self._wv = wv  # the transformed x: a memo for gW, as _cols is
+            u = kernels.get("winograd_k4s2_weight", self.xp)(W)              # (9, OC, 4C)
+            y = kernels.get("winograd_k4s2_output", self.xp)(_mm(self.xp, u, wv),
+                                                              (n, oc, oh, ow))
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -240,7 +270,8 @@ class Conv2d(Function):
         gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], rows=rows, **attrs) \
             if need[0] else None
         gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], gy_rows=rows,
-                                    cols=getattr(self, "_cols", None), **attrs) \
+                                    cols=getattr(self, "_cols", None),
+                                    wv=getattr(self, "_wv", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
             return gx, gW
@@ -298,9 +329,16 @@ class ConvTranspose2d(Function):
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
         kh, kw = W.shape[2:]
-        cols = _im2col(gy.xp, gy.data, kh, kw, **attrs) if need[0] and need[1] else None
-        gx = Conv2d.apply(gy, W, cols=cols, **attrs) if need[0] else None
-        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols,
+        # gy's columns (or, for the Winograd 4x4/2 form, its transform), shared by both products
+        cols = wv = None
+        if need[0] and need[1]:
+            if _k4s2_ok(W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
+                        x.shape[2:]):
+                wv = kernels.get("winograd_k4s2_input", gy.xp)(gy.data, self.padding)
+            else:
+                cols = _im2col(gy.xp, gy.data, kh, kw, **attrs)
+        gx = Conv2d.apply(gy, W, cols=cols, wv=wv, **attrs) if need[0] else None
+        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols, wv=wv,
                                     gy_rows=getattr(self, "_rows", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
@@ -316,7 +354,7 @@ class Conv2dGradWeight(Function):
     gx = conv_transpose2d(gy, ggW) (to x's size), ggy = conv2d(x, ggW)"""
 
     def forward(self, x, gy, *, kernel_size, stride, padding, dilation, cols=None,
-                gy_rows=None):
+                gy_rows=None, wv=None):
         self.kernel_size = kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = kernel_size
@@ -329,6 +367,12 @@ class Conv2dGradWeight(Function):
         if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
             g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
             return self.xp.ascontiguousarray(_flipped(g))
+        if cols is None and _k4s2_ok(oc, c, kernel_size, stride, dilation, gy.shape[2:]):
+            if wv is None:
+                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)   # (9, 4C, tiles)
+            z = kernels.get("winograd_k4s2_grad_output", self.xp)(gy)          # (9, OC, tiles)
+            return kernels.get("winograd_k4s2_grad_weight", self.xp)(
+                _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (9, OC, 4C)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
