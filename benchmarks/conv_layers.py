@@ -299,7 +299,8 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=3, help="processes per framework")
     p.add_argument("--repeats", type=int, default=10, help="timed calls per product")
     p.add_argument("--layer", action="append", default=[],
-                   help="only layers whose name starts with this, e.g. D28, G64, D32 or SN (repeatable)")
+                   help="only layers whose name starts with this, e.g. D28, G64, D32 or SN "
+                        "(repeatable)")
     p.add_argument("--out", type=Path, default=Path("runs"))
     p.add_argument("--cpu-time", action="store_true",
                    help="time with the process's CPU time instead of wall time (1 thread, a "

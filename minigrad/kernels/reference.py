@@ -303,7 +303,8 @@ def winograd_f2x3_output(m, y_shape):
 # input (space to depth): with i = 2a + r, j = 2b + s,
 #
 #     y[p, q] = sum_{c, i, j} W[c, i, j] x_pad[2p + i, 2q + j]
-#             = sum_{(c, r, s), a, b} W[c, 2a + r, 2b + s] X_rs[p + a, q + b],   X_rs[u, v] = x_pad[2u + r, 2v + s]
+#             = sum_{(c, r, s), a, b} W[c, 2a + r, 2b + s] X_rs[p + a, q + b],
+#     X_rs[u, v] = x_pad[2u + r, 2v + s]
 #
 # (4C input channels ordered (c, r, s), a 2x2 kernel), and that one runs as Winograd
 # F(2x2, 2x2): 9 multiplies per 2x2 output tile where the direct product has 16, i.e. 9

@@ -28,6 +28,13 @@ permuted, and the weight permuted to match (``_w_rows``, a copy of the small wei
 order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x faster than the
 (c, i, j) order's stride-KH*KW scatter (benchmarks/NOTES.md). Stride, padding and dilation are
 (h, w) tuples of ints; ``groups`` is not supported.
+
+Some products take a faster route to the same array, chosen from the shapes alone: per image
+on NCHW arrays when one side is thin (THIN_K), on the flipped form of a stride-1 product when
+its thin side is the other one (_flip_padding), and by Winograd's minimal filtering for wide
+3x3 stride-1 layers (WINOGRAD_MIN_WIDTH) and for 4x4 stride-2 ones on their polyphase
+components (WINOGRAD_K4S2_*). Each is a forward of one of the three ops on arrays; the backwards
+are the trio's, so gradients of every order are unchanged.
 """
 from __future__ import annotations
 
@@ -203,10 +210,11 @@ def _w_from_rows(xp, w_rows, a, b, kh, kw):
 #: memory per node.
 CACHE_COLS_BYTES = 128 << 20
 
-# NOTE on the ``cols=`` / ``rows=`` keyword arguments below: a backward that calls two of the
-# three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's needs
-# im2col(gy) twice) computes it once and hands it to both; Conv2d's backward also hands on the
-# im2col(x) of its forward, ConvTranspose2d's the rows(x) of its forward. They are memos of a
+# NOTE on the ``cols=`` / ``rows=`` / ``wv=`` keyword arguments below: a backward that calls two
+# of the three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's
+# im2col(gy), or on the 4x4/2 Winograd route its transform wv, twice) computes it once and hands
+# it to both; Conv2d's backward also hands on the im2col(x) (or wv) of its forward,
+# ConvTranspose2d's the rows(x) of its forward. They are memos of a
 # function of an input's array, not constants of the graph: each op's own backward still works
 # from its input Tensors, so every order of derivative is unaffected. (Like any saved input,
 # they assume x is not modified in place between forward and backward; PyTorch raises then.)
