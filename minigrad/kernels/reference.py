@@ -231,14 +231,28 @@ def winograd_f2x3_weight(w):
     """U = G g G^T for each (output, input) channel pair of a (OC, C, 3, 3) weight.
 
     Returns a C-contiguous (16, OC, C) array of w's dtype: ``u[4*a + b] = (G w G^T)[:, :, a, b]``.
+    Written out on slices (no constant array: nothing is copied to a GPU, which a CUDA graph
+    capture would refuse), rows first: G g = (g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2).
     """
     xp = _xp(w)
-    g = xp.asarray([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=w.dtype)
-    # one product over all channel pairs, (OC*C, 9) @ (9, 16) with the (9, 16) matrix
-    # kron(G, G)^T, not OC*C batched 4x3 products (20 ms for 512 x 256 channels)
     oc, c = w.shape[:2]
-    u = xp.reshape(w, (oc * c, 9)) @ xp.kron(g, g).T   # (OC*C, 16): u[:, 4a + b]
-    return xp.ascontiguousarray(u.T).reshape(16, oc, c)
+
+    def g_rows(a, out):
+        """out[k] = (G a)[k] along a's axis of length 3 taken first (a: (3, ...))."""
+        out[0] = a[0]
+        xp.add(a[0], a[1], out=out[1])
+        out[1] += a[2]
+        out[1] *= 0.5
+        xp.subtract(a[0], a[1], out=out[2])
+        out[2] += a[2]
+        out[2] *= 0.5
+        out[3] = a[2]
+
+    t = xp.empty((4, 3, oc, c), dtype=w.dtype)        # G g: (a, j, OC, C)
+    g_rows(w.transpose(2, 3, 0, 1), t)
+    u = xp.empty((4, 4, oc, c), dtype=w.dtype)        # (G g) G^T: (a, b, OC, C)
+    g_rows(t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
+    return u.reshape(16, oc, c)
 
 
 def winograd_f2x3_input(x, padding):
