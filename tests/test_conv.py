@@ -76,20 +76,30 @@ def test_adjoint_identity(cfg, kernels):
     np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-10)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(4, 9), st.integers(4, 9),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(1, 2), st.integers(0, 2), st.integers(0, 2), st.integers(1, 2),
-       st.integers(1, 2), st.sampled_from([0, 4, 48]), st.sampled_from([0, 64]))
+       st.integers(1, 2), st.sampled_from([0, 4, 48]), st.sampled_from([0, 64]),
+       st.booleans())
 def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw,
-                                          thin_k, winograd):
+                                          thin_k, winograd, k4s2):
     """The adjoint identities on random geometries, with ops/conv.py's THIN_K at 0 (every
     product on channels-last rows), 4 (a mix: thin sides, and with stride 1 the flipped forms
     of _flip_padding where the thin side is the other one) and the default; and
-    WINOGRAD_MIN_WIDTH at 0 (every 3x3 stride-1 product that is not thin by Winograd) or the
-    default (none at these widths)."""
+    WINOGRAD_MIN_WIDTH at 0 with a 3x3 stride-1 kernel (every such product that is not thin
+    by Winograd) or the default (none at these widths); with ``k4s2`` the kernel is 4x4,
+    stride 2, and the 4x4/2 Winograd thresholds are 0 (every such product that is not thin
+    takes it)."""
     from minigrad.ops import conv as conv_ops
 
+    if k4s2:
+        kh = kw = 4
+        sh = sw = 2
+        dh = dw = 1
+    elif winograd == 0:
+        kh = kw = 3
+        sh = sw = dh = dw = 1
     k, s, p, d = (kh, kw), (sh, sw), (ph, pw), (dh, dw)
     oh, ow = _out_hw(h, w, k, s, p, d)
     if oh < 1 or ow < 1:
@@ -99,6 +109,9 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     y = rng.standard_normal((n, oc, oh, ow))
     previous, conv_ops.THIN_K = conv_ops.THIN_K, thin_k
     previous_w, conv_ops.WINOGRAD_MIN_WIDTH = conv_ops.WINOGRAD_MIN_WIDTH, winograd
+    previous_k4 = conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS
+    if k4s2:
+        conv_ops.WINOGRAD_K4S2_MIN_C = conv_ops.WINOGRAD_K4S2_MIN_PIXELS = 0
     try:
         lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
         rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
@@ -107,6 +120,7 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     finally:
         conv_ops.THIN_K = previous
         conv_ops.WINOGRAD_MIN_WIDTH = previous_w
+        conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS = previous_k4
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-9, atol=1e-9)
 
