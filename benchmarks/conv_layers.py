@@ -1,7 +1,10 @@
-"""Every conv layer of DCGAN-28 and DCGAN-64, product by product, against the SGEMM peak.
+"""Every conv layer of DCGAN-28, DCGAN-64 and the 32x32x3 networks (DCGAN-32 and the WGAN-GP
+conv critic, which has DCGAN-32's D convolutions; SNGAN's standard CNN), product by product,
+against the SGEMM peak.
 
     python -m benchmarks.conv_layers --threads 2            # writes runs/conv_layers_2t.{json,md}
     python -m benchmarks.conv_layers --threads 1 --processes 3 --out benchmarks/results
+    python -m benchmarks.conv_layers --threads 1 --cpu-time --layer D32 --layer G32 --layer SN
 
 For each layer (batch 64) it times the three products a training step computes:
 
@@ -55,6 +58,25 @@ LAYERS = [
     ("G64 convT3 256->128 8->16", "convT", 256, 128, 8, 4, 2, 1),
     ("G64 convT4 128->64 16->32", "convT", 128, 64, 16, 4, 2, 1),
     ("G64 convT5 64->3 32->64", "convT", 64, 3, 32, 4, 2, 1),
+    # 3x32x32 (issue 26): DCGAN-32's D (also the WGAN-GP conv critic's convolutions) and G
+    ("D32 conv1 3->64 32->16", "conv", 3, 64, 32, 4, 2, 1),
+    ("D32 conv2 64->128 16->8", "conv", 64, 128, 16, 4, 2, 1),
+    ("D32 conv3 128->256 8->4", "conv", 128, 256, 8, 4, 2, 1),
+    ("G32 convT1 256->128 4->8", "convT", 256, 128, 4, 4, 2, 1),
+    ("G32 convT2 128->64 8->16", "convT", 128, 64, 8, 4, 2, 1),
+    ("G32 convT3 64->3 16->32", "convT", 64, 3, 16, 4, 2, 1),
+    # SNGAN's standard CNN at 32x32 (gans/sngan.py): D alternates 3x3/1 and 4x4/2 convolutions
+    ("SN-D conv1 3->64 32 k3", "conv", 3, 64, 32, 3, 1, 1),
+    ("SN-D conv2 64->64 32->16", "conv", 64, 64, 32, 4, 2, 1),
+    ("SN-D conv3 64->128 16 k3", "conv", 64, 128, 16, 3, 1, 1),
+    ("SN-D conv4 128->128 16->8", "conv", 128, 128, 16, 4, 2, 1),
+    ("SN-D conv5 128->256 8 k3", "conv", 128, 256, 8, 3, 1, 1),
+    ("SN-D conv6 256->256 8->4", "conv", 256, 256, 8, 4, 2, 1),
+    ("SN-D conv7 256->512 4 k3", "conv", 256, 512, 4, 3, 1, 1),
+    ("SN-G convT1 512->256 4->8", "convT", 512, 256, 4, 4, 2, 1),
+    ("SN-G convT2 256->128 8->16", "convT", 256, 128, 8, 4, 2, 1),
+    ("SN-G convT3 128->64 16->32", "convT", 128, 64, 16, 4, 2, 1),
+    ("SN-G conv 64->3 32 k3", "conv", 64, 3, 32, 3, 1, 1),
 ]
 PRODUCTS = ("fwd", "igrad", "wgrad")
 
@@ -72,14 +94,20 @@ def geometry(kind, cin, cout, h, k, s, p):
     return (N, cin, h, h), w_shape, (N, cout, oh, oh), 2 * N * conv_pixels * cin * cout * k * k
 
 
+#: The clock: wall time, or with --cpu-time the CPU time of the process (time.process_time),
+#: which on a loaded machine does not count the waits for a core (fair at 1 thread only: with
+#: more it adds up every thread, spinning ones included).
+_clock = time.perf_counter
+
+
 def _median_time(fn, repeats, warmup=2):
     for _ in range(warmup):
         fn()
     ts = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = _clock()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(_clock() - t0)
     return statistics.median(ts)
 
 
@@ -182,13 +210,14 @@ def child(framework, threads, repeats, layers):
     print(json.dumps(out))
 
 
-def _run_child(framework, threads, repeats, layers):
+def _run_child(framework, threads, repeats, layers, cpu_time=False):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         env[var] = str(threads)
     cmd = [sys.executable, "-m", "benchmarks.conv_layers", "--child", framework, "--threads",
-           str(threads), "--repeats", str(repeats)] + sum((["--layer", l] for l in layers), [])
+           str(threads), "--repeats", str(repeats)] + sum((["--layer", l] for l in layers), []) \
+        + (["--cpu-time"] if cpu_time else [])
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join([str(root)] + ([env["PYTHONPATH"]]
                                                       if "PYTHONPATH" in env else []))
@@ -196,14 +225,14 @@ def _run_child(framework, threads, repeats, layers):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def run(threads, processes, repeats, layers, out):
+def run(threads, processes, repeats, layers, out, cpu_time=False):
     from benchmarks import machine
 
     load_before = machine.load_average()
     runs = {"minigrad": [], "torch": []}
     for i in range(processes):  # A/B/A/B...
         for fw in ("minigrad", "torch"):
-            runs[fw].append(_run_child(fw, threads, repeats, layers))
+            runs[fw].append(_run_child(fw, threads, repeats, layers, cpu_time))
             print(f"  process {i + 1}/{processes} {fw} done", file=sys.stderr, flush=True)
     load_after = machine.load_average()
     med = statistics.median
@@ -222,9 +251,11 @@ def run(threads, processes, repeats, layers, out):
     info = machine.describe(threads, load_before, load_after)
     info["blas"] = runs["minigrad"][0]["blas"]  # the children's pools, not this process's
     info["torch_blas"] = runs["torch"][0]["blas"]
+    clock = "CPU time of the process" if cpu_time else "wall time"
     result = {"machine": info, "method": f"each framework alone in its own process, "
               f"alternating, {processes} processes each, median of per-process medians of "
-              f"{repeats} calls", "batch": N, "peak_gflops": peaks, "peak": peak, "rows": rows}
+              f"{repeats} calls ({clock})", "batch": N, "peak_gflops": peaks, "peak": peak,
+              "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"conv_layers_{threads}t"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
@@ -268,17 +299,24 @@ def main(argv=None):
     p.add_argument("--processes", type=int, default=3, help="processes per framework")
     p.add_argument("--repeats", type=int, default=10, help="timed calls per product")
     p.add_argument("--layer", action="append", default=[],
-                   help="only layers whose name starts with this, e.g. D28 or G64 (repeatable)")
+                   help="only layers whose name starts with this, e.g. D28, G64, D32 or SN "
+                        "(repeatable)")
     p.add_argument("--out", type=Path, default=Path("runs"))
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time with the process's CPU time instead of wall time (1 thread, a "
+                        "loaded machine)")
     p.add_argument("--child", choices=["minigrad", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.cpu_time:
+        global _clock
+        _clock = time.process_time
     from minigrad.backend import tune
 
     tune()
     if args.child:
         child(args.child, args.threads, args.repeats, args.layer)
     else:
-        run(args.threads, args.processes, args.repeats, args.layer, args.out)
+        run(args.threads, args.processes, args.repeats, args.layer, args.out, args.cpu_time)
 
 
 if __name__ == "__main__":

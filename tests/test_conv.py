@@ -76,12 +76,30 @@ def test_adjoint_identity(cfg, kernels):
     np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-10)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(4, 9), st.integers(4, 9),
        st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
        st.integers(1, 2), st.integers(0, 2), st.integers(0, 2), st.integers(1, 2),
-       st.integers(1, 2))
-def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw):
+       st.integers(1, 2), st.sampled_from([0, 4, 48]), st.sampled_from([0, 64]),
+       st.booleans())
+def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw, dh, dw,
+                                          thin_k, winograd, k4s2):
+    """The adjoint identities on random geometries, with ops/conv.py's THIN_K at 0 (every
+    product on channels-last rows), 4 (a mix: thin sides, and with stride 1 the flipped forms
+    of _flip_padding where the thin side is the other one) and the default; and
+    WINOGRAD_MIN_WIDTH at 0 with a 3x3 stride-1 kernel (every such product that is not thin
+    by Winograd) or the default (none at these widths); with ``k4s2`` the kernel is 4x4,
+    stride 2, and the 4x4/2 Winograd thresholds are 0 (every such product that is not thin
+    takes it)."""
+    from minigrad.ops import conv as conv_ops
+
+    if k4s2:
+        kh = kw = 4
+        sh = sw = 2
+        dh = dw = 1
+    elif winograd == 0:
+        kh = kw = 3
+        sh = sw = dh = dw = 1
     k, s, p, d = (kh, kw), (sh, sw), (ph, pw), (dh, dw)
     oh, ow = _out_hw(h, w, k, s, p, d)
     if oh < 1 or ow < 1:
@@ -89,9 +107,22 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     rng = _rng(n * 100 + h)
     x, W = rng.standard_normal((n, c, h, w)), rng.standard_normal((oc, c) + k)
     y = rng.standard_normal((n, oc, oh, ow))
-    lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
-    rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
+    previous, conv_ops.THIN_K = conv_ops.THIN_K, thin_k
+    previous_w, conv_ops.WINOGRAD_MIN_WIDTH = conv_ops.WINOGRAD_MIN_WIDTH, winograd
+    previous_k4 = conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS
+    if k4s2:
+        conv_ops.WINOGRAD_K4S2_MIN_C = conv_ops.WINOGRAD_K4S2_MIN_PIXELS = 0
+    try:
+        lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
+        rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
+        gW = Conv2dGradWeight.apply(_t(x), _t(y), kernel_size=k, stride=s, padding=p,
+                                    dilation=d).data
+    finally:
+        conv_ops.THIN_K = previous
+        conv_ops.WINOGRAD_MIN_WIDTH = previous_w
+        conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS = previous_k4
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-9, atol=1e-9)
 
 
 # ----------------------------------------------------------- gradcheck / gradgradcheck
@@ -352,6 +383,9 @@ _TRIO_GEOMETRIES = [  # (x shape, OC, kernel, stride, padding, dilation)
     ((2, 8, 7, 7), 1, (4, 4), (2, 2), (1, 1), (1, 1)),     # thin output
     ((2, 16, 9, 8), 12, (3, 2), (2, 1), (1, 0), (1, 2)),
     ((2, 5, 6, 6), 7, (2, 3), (1, 2), (2, 1), (2, 1)),
+    ((2, 8, 7, 6), 2, (3, 3), (1, 1), (1, 1), (1, 1)),     # thin output, stride 1: flipped
+    ((2, 6, 9, 8), 3, (3, 3), (1, 1), (2, 1), (2, 2)),     # the same, dilated
+    ((2, 8, 7, 7), 1, (3, 3), (1, 1), (3, 3), (1, 1)),     # p > K-1: no flipped form
 ]
 
 
@@ -432,5 +466,203 @@ def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
     np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
     for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
         np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+@pytest.mark.parametrize("thin_k", [0, None])
+def test_flipped_forms_agree_to_second_order(thin_k, monkeypatch):
+    """A stride-1 conv whose output is the thin side (6 -> 1 channels, 3x3: SNGAN's last layer
+    in small) runs as the flipped transposed convolution, its input gradient (a transposed
+    conv 1 -> 6) as the flipped conv, its weight gradient as the flipped one of the roles
+    swapped (ops/conv.py _flip_padding); with THIN_K = 0 all three run on channels-last rows.
+    Same values either way, and gradcheck/gradgradcheck pass through the flipped forms."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(37)
+    x = _t(rng.standard_normal((2, 6, 6, 5)), True)
+    W = _t(rng.standard_normal((1, 6, 3, 3)), True)
+    V = _t(rng.standard_normal((1, 6, 3, 3)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, p=(2, 1), d=(2, 1)).tanh()              # 6 -> 1 channel, dilated
+        return _convT(h, V, p=(1, 1), size=(6, 5))               # 1 -> 6 channels
+
+    if thin_k is not None:
+        expected = f(x, W, V).data
+        grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+        monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+        np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+        for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+            np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+_WINOGRAD_GEOMETRIES = [  # (x shape, OC, padding): 3x3, stride 1, not thin at THIN_K = 4
+    ((2, 3, 6, 6), 2, (1, 1)),
+    ((2, 2, 7, 5), 3, (0, 2)),     # odd outputs: the last tiles overhang
+    ((1, 4, 5, 6), 4, (2, 1)),
+]
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _WINOGRAD_GEOMETRIES)
+def test_conv_trio_winograd_matches_reference_kernels(geom, mode, monkeypatch):
+    """With WINOGRAD_MIN_WIDTH = 0, Conv2d's forward and ConvTranspose2d's (by its flipped
+    form) run Winograd F(2x2, 3x3); against the reference im2col products, in both kernel
+    modes, numba bitwise equal to numpy (the transforms are bitwise equal)."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 4)
+    x_shape, oc, p = geom
+    k, s, d = (3, 3), (1, 1), (1, 1)
+    rng = _rng(23)
+    x = rng.standard_normal(x_shape)
+    W = rng.standard_normal((oc, x_shape[1]) + k)
+    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
+    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
+    attrs = dict(stride=s, padding=p, dilation=d)
+    calls = []
+    real = conv_ops._conv_winograd
+    monkeypatch.setattr(conv_ops, "_conv_winograd", lambda *a: calls.append(1) or real(*a))
+
+    def products():
+        with minigrad.no_grad():
+            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
+                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data)
+
+    previous = kernels.set_kernels(mode)
+    try:
+        got = products()
+        kernels.set_kernels("numpy")
+        spec = products()
+    finally:
+        kernels.set_kernels(previous)
+    assert len(calls) == 4
+    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_paths_agree_to_second_order(monkeypatch):
+    """Every 3x3 stride-1 product by Winograd (WINOGRAD_MIN_WIDTH = 0, THIN_K = 0: the forward
+    conv, the transposed conv's forward by its flipped form, and the same inside every
+    backward) gives the values and gradients of the im2col products, and gradcheck and
+    gradgradcheck pass through it."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(41)
+    x = _t(rng.standard_normal((2, 2, 5, 6)), True)
+    W = _t(rng.standard_normal((3, 2, 3, 3)), True)
+    V = _t(rng.standard_normal((3, 2, 3, 3)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, p=(1, 2)).tanh()                         # 2 -> 3 channels, (5, 8)
+        return _convT(h, V, p=(1, 1), size=(5, 8))                # 3 -> 2 channels
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    expected = f(x, W, V).data
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
+    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+
+
+_K4S2_GEOMETRIES = [  # (x shape, OC, padding): 4x4, stride 2
+    ((2, 3, 8, 8), 2, (1, 1)),
+    ((2, 2, 9, 7), 3, (1, 0)),     # odd outputs
+    ((1, 4, 7, 10), 2, (2, 1)),
+]
+
+
+def _force_winograd_k4s2(monkeypatch):
+    from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_C", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_PIXELS", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _K4S2_GEOMETRIES)
+def test_conv_trio_winograd_k4s2_matches_reference_kernels(geom, mode, monkeypatch):
+    """With the 4x4/2 Winograd thresholds at 0, Conv2d's forward and Conv2dGradWeight run on the
+    polyphase components; against the reference im2col products in both kernel modes, numba
+    bitwise equal to numpy."""
+    from minigrad import kernels
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    _force_winograd_k4s2(monkeypatch)
+    x_shape, oc, p = geom
+    k, s, d = (4, 4), (2, 2), (1, 1)
+    rng = _rng(29)
+    x = rng.standard_normal(x_shape)
+    W = rng.standard_normal((oc, x_shape[1]) + k)
+    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
+    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
+    attrs = dict(stride=s, padding=p, dilation=d)
+
+    def products():
+        with minigrad.no_grad():
+            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
+                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data,
+                    Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
+
+    previous = kernels.set_kernels(mode)
+    try:
+        got = products()
+        kernels.set_kernels("numpy")
+        spec = products()
+    finally:
+        kernels.set_kernels(previous)
+    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
+    """DCGAN's block in small, conv 4x4/2 then its transpose, with every 4x4/2 conv product that
+    can by Winograd (the forward, the memo of the transformed input for the weight gradient,
+    the transform of gy shared by a transposed conv's two gradients): the values and gradients
+    of the im2col products, and gradcheck/gradgradcheck pass through it."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(43)
+    x = _t(rng.standard_normal((2, 2, 8, 6)), True)
+    W = _t(rng.standard_normal((3, 2, 4, 4)), True)
+    V = _t(rng.standard_normal((3, 2, 4, 4)), True)
+
+    def f(x, W, V):
+        h = _conv(x, W, s=(2, 2), p=(1, 1)).tanh()                # 2 -> 3 channels, (4, 3)
+        return _convT(h, V, s=(2, 2), p=(1, 1), size=(8, 6))       # 3 -> 2 channels
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    expected = f(x, W, V).data
+    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
+    calls = []
+    real = conv_ops.kernels.get
+
+    def counting_get(name, *a):
+        if name.startswith("winograd_k4s2"):
+            calls.append(name)
+        return real(name, *a)
+
+    _force_winograd_k4s2(monkeypatch)
+    monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
+    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
+        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert "winograd_k4s2_grad_weight" in calls and "winograd_k4s2_output" in calls
     assert minigrad.gradcheck(f, [x, W, V], mode="fast")
     assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

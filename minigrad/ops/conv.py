@@ -28,6 +28,13 @@ permuted, and the weight permuted to match (``_w_rows``, a copy of the small wei
 order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x faster than the
 (c, i, j) order's stride-KH*KW scatter (benchmarks/NOTES.md). Stride, padding and dilation are
 (h, w) tuples of ints; ``groups`` is not supported.
+
+Some products take a faster route to the same array, chosen from the shapes alone: per image
+on NCHW arrays when one side is thin (THIN_K), on the flipped form of a stride-1 product when
+its thin side is the other one (_flip_padding), and by Winograd's minimal filtering for wide
+3x3 stride-1 layers (WINOGRAD_MIN_WIDTH) and for 4x4 stride-2 ones on their polyphase
+components (WINOGRAD_K4S2_*). Each is a forward of one of the three ops on arrays; the backwards
+are the trio's, so gradients of every order are unchanged.
 """
 from __future__ import annotations
 
@@ -88,6 +95,104 @@ def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
 THIN_K = 48
 
 
+def _flipped(W):
+    """(A, B, KH, KW) -> (B, A, KH, KW) with both kernel axes reversed (a view)."""
+    return W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+
+
+def _flip_padding(k, stride, padding, dilation):
+    """The padding of the flipped form of a stride-1 convolution, or None where there is none.
+
+    With stride 1, conv(x, W, padding p) == conv_transpose(x, _flipped(W), padding p') and
+    conv_transpose(x, W, p) == conv(x, _flipped(W), p'), where p' = dilation * (K - 1) - p
+    (each output pixel sees the same taps, met from the other side), and the weight gradient
+    is conv^*(x, gy, p) == _flipped(conv^*(gy, x, p')). So a product whose thin side (few
+    channels times taps) is the wrong one for the thin paths below can run on the other form:
+    SNGAN's last layer, a 3x3 convolution from 64 channels to 3, runs as a transposed
+    convolution whose output is the thin side, per image on NCHW arrays, instead of unfolding
+    its 64-channel 32x32 input into 65536 x 576 columns for a product with 3 columns."""
+    if tuple(stride) != (1, 1):
+        return None
+    p = tuple(dilation[i] * (k[i] - 1) - padding[i] for i in range(2))
+    return p if min(p) >= 0 else None
+
+
+def _conv_thin_in(xp, x, W, stride, padding, dilation):
+    """Conv2d's product for a thin input (KH*KW*C <= THIN_K): per image, W_rows @ unfold(x[n]),
+    NCHW out with no transposing copy."""
+    n = x.shape[0]
+    oc, _, kh, kw = W.shape
+    oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
+    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow)
+
+
+def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
+    """ConvTranspose2d's product for a thin output (KH*KW*OC <= THIN_K): per image from NCHW
+    x, W_rows^T @ x[n], folded."""
+    n, c, h, w = x.shape
+    _, oc, kh, kw = W.shape
+    u = _mm(xp, xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
+    return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
+
+
+def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation):
+    """Conv2dGradWeight's product for a thin x (KH*KW*C <= THIN_K): per image gy[n] @
+    unfold(x[n])^T, summed over the batch; C-contiguous (OC, C, KH, KW)."""
+    kh, kw = kernel_size
+    n, c = x.shape[:2]
+    oc = gy.shape[1]
+    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    gW = _mm(xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+    return _w_from_rows(xp, gW, oc, c, kh, kw)
+
+
+#: Winograd F(2x2, 3x3) (kernels.winograd_f2x3_*: 2.25x fewer GEMM flops, for transforms that
+#: are additions) runs the 3x3 stride-1 undilated products of Conv2d's forward and, through the
+#: flipped form, of ConvTranspose2d's (a conv's input gradient) when C*OC/(C+OC) is at least
+#: this: the transforms cost ~(C + OC) per tile and the saving ~C*OC, and with fewer channels
+#: the GEMMs' inner dimension (C instead of 9C) is too short for OpenBLAS to run at full rate
+#: (at 1 thread, batch 64: SNGAN's 128->256 and 256->512 layers gain 25-30%, its 64->128 one
+#: nothing; benchmarks/NOTES.md). The weight gradient stays one GEMM on im2col.
+WINOGRAD_MIN_WIDTH = 64
+
+
+def _winograd_ok(W, stride, dilation):
+    """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3)."""
+    a, b, kh, kw = W.shape
+    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
+
+
+def _conv_winograd(xp, x, W, padding):
+    """conv(x, W) for a (OC, C, 3, 3) W, stride 1, no dilation, by Winograd F(2x2, 3x3):
+    16 products (OC, C) @ (C, tiles) between the transforms (kernels/reference.py)."""
+    n, _, h, w = x.shape
+    oc = W.shape[0]
+    u = kernels.get("winograd_f2x3_weight", xp)(W)            # (16, OC, C)
+    v = kernels.get("winograd_f2x3_input", xp)(x, padding)    # (16, C, N*TH*TW)
+    y_shape = (n, oc, h + 2 * padding[0] - 2, w + 2 * padding[1] - 2)
+    return kernels.get("winograd_f2x3_output", xp)(_mm(xp, u, v), y_shape)
+
+
+#: Winograd for 4x4 stride-2 products (kernels.winograd_k4s2_*: the 2x2 polyphase kernels by
+#: F(2x2, 2x2), 1.78x fewer GEMM flops): Conv2d's forward and Conv2dGradWeight, when both channel
+#: counts are at least WINOGRAD_K4S2_MIN_C and the conv output has at least
+#: WINOGRAD_K4S2_MIN_PIXELS pixels per image. Below that (DCGAN-32's 8 -> 4 layer) the weight
+#: transform and the short GEMMs cost what the flops save (at 1 thread, batch 64; the input
+#: gradient stays on col2im, where this form's scatter did not pay; benchmarks/NOTES.md).
+WINOGRAD_K4S2_MIN_C = 32
+WINOGRAD_K4S2_MIN_PIXELS = 64
+
+
+def _k4s2_ok(oc, c, k, stride, dilation, out_hw):
+    """Whether a conv (OC, C, *k) with this stride and dilation, giving out_hw, runs as
+    Winograd on its polyphase components."""
+    return (tuple(k) == (4, 4) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
+            and min(oc, c) >= WINOGRAD_K4S2_MIN_C
+            and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
+
+
 def _w_rows(W):
     """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
     a, b, kh, kw = W.shape
@@ -105,10 +210,11 @@ def _w_from_rows(xp, w_rows, a, b, kh, kw):
 #: memory per node.
 CACHE_COLS_BYTES = 128 << 20
 
-# NOTE on the ``cols=`` / ``rows=`` keyword arguments below: a backward that calls two of the
-# three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's needs
-# im2col(gy) twice) computes it once and hands it to both; Conv2d's backward also hands on the
-# im2col(x) of its forward, ConvTranspose2d's the rows(x) of its forward. They are memos of a
+# NOTE on the ``cols=`` / ``rows=`` / ``wv=`` keyword arguments below: a backward that calls two
+# of the three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's
+# im2col(gy), or on the 4x4/2 Winograd route its transform wv, twice) computes it once and hands
+# it to both; Conv2d's backward also hands on the im2col(x) (or wv) of its forward,
+# ConvTranspose2d's the rows(x) of its forward. They are memos of a
 # function of an input's array, not constants of the graph: each op's own backward still works
 # from its input Tensors, so every order of derivative is unaffected. (Like any saved input,
 # they assume x is not modified in place between forward and backward; PyTorch raises then.)
@@ -120,14 +226,36 @@ class Conv2d(Function):
     gx = conv_transpose2d(gy, W) (to x's size), gW = Conv2dGradWeight(x, gy), gb = sum of gy
     over (N, OH, OW)"""
 
-    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None):
+    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None, wv=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n = x.shape[0]
         oc, c, kh, kw = W.shape
         oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
-        if kh * kw * c <= THIN_K:  # thin input: per-image products give NCHW directly
-            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            y = _mm(self.xp, _w_rows(W), u).reshape(n, oc, oh, ow)
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if kh * kw * oc <= THIN_K < kh * kw * c else None
+        if kh * kw * c <= THIN_K or flip is not None:
+            if flip is None:  # thin input: per-image products give NCHW directly
+                y = _conv_thin_in(self.xp, x, W, stride, padding, dilation)
+            else:  # thin output, stride 1: the flipped transposed form (see _flip_padding)
+                y = _conv_transpose_thin_out(self.xp, x, _flipped(W), (oh, ow), stride, flip,
+                                             dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        if cols is None and _winograd_ok(W, stride, dilation):
+            y = _conv_winograd(self.xp, x, W, padding)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        if cols is None and _k4s2_ok(oc, c, (kh, kw), stride, dilation, (oh, ow)):
+            if wv is None:
+                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)  # (9, 4C, tiles)
+            need = getattr(self, "needs_input_grad", None)
+            if need is not None and need[1] and wv.nbytes <= CACHE_COLS_BYTES:
+                self._wv = wv  # the transformed x: a memo for gW, as _cols is
+            u = kernels.get("winograd_k4s2_weight", self.xp)(W)              # (9, OC, 4C)
+            y = kernels.get("winograd_k4s2_output", self.xp)(_mm(self.xp, u, wv),
+                                                              (n, oc, oh, ow))
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -150,7 +278,8 @@ class Conv2d(Function):
         gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], rows=rows, **attrs) \
             if need[0] else None
         gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], gy_rows=rows,
-                                    cols=getattr(self, "_cols", None), **attrs) \
+                                    cols=getattr(self, "_cols", None),
+                                    wv=getattr(self, "_wv", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
             return gx, gW
@@ -174,9 +303,20 @@ class ConvTranspose2d(Function):
                 f"conv_transpose2d: output size {tuple(output_size)} is inconsistent with input "
                 f"{(h, w)}, kernel {(kh, kw)}, stride {stride}, padding {padding}, dilation "
                 f"{dilation}: a convolution of the output must give back the input size")
-        if kh * kw * oc <= THIN_K:  # thin output: per-image products straight from NCHW x
-            u = _mm(self.xp, self.xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
-            y = _fold(self.xp, u, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if kh * kw * c <= THIN_K < kh * kw * oc else None
+        if kh * kw * oc <= THIN_K or flip is not None:
+            if flip is None:  # thin output: per-image products straight from NCHW x
+                y = _conv_transpose_thin_out(self.xp, x, W, (oh, ow), stride, padding, dilation)
+            else:  # thin input, stride 1: the flipped conv form (see _flip_padding)
+                y = _conv_thin_in(self.xp, x, _flipped(W), stride, flip, dilation)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        flip = _flip_padding((kh, kw), stride, padding, dilation) \
+            if _winograd_ok(W, stride, dilation) else None
+        if flip is not None:  # the flipped conv form (see _flip_padding), by Winograd
+            y = _conv_winograd(self.xp, x, _flipped(W), flip)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -197,9 +337,16 @@ class ConvTranspose2d(Function):
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
         kh, kw = W.shape[2:]
-        cols = _im2col(gy.xp, gy.data, kh, kw, **attrs) if need[0] and need[1] else None
-        gx = Conv2d.apply(gy, W, cols=cols, **attrs) if need[0] else None
-        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols,
+        # gy's columns (or, for the Winograd 4x4/2 form, its transform), shared by both products
+        cols = wv = None
+        if need[0] and need[1]:
+            if _k4s2_ok(W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
+                        x.shape[2:]):
+                wv = kernels.get("winograd_k4s2_input", gy.xp)(gy.data, self.padding)
+            else:
+                cols = _im2col(gy.xp, gy.data, kh, kw, **attrs)
+        gx = Conv2d.apply(gy, W, cols=cols, wv=wv, **attrs) if need[0] else None
+        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols, wv=wv,
                                     gy_rows=getattr(self, "_rows", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
@@ -215,16 +362,25 @@ class Conv2dGradWeight(Function):
     gx = conv_transpose2d(gy, ggW) (to x's size), ggy = conv2d(x, ggW)"""
 
     def forward(self, x, gy, *, kernel_size, stride, padding, dilation, cols=None,
-                gy_rows=None):
+                gy_rows=None, wv=None):
         self.kernel_size = kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = kernel_size
         n, c = x.shape[:2]
         oc = gy.shape[1]
         if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
-            u = _unfold(self.xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-            gW = _mm(self.xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
-            return _w_from_rows(self.xp, gW, oc, c, kh, kw)
+            return _grad_weight_thin_x(self.xp, x, gy, kernel_size, stride, padding, dilation)
+        flip = _flip_padding(kernel_size, stride, padding, dilation) \
+            if kh * kw * oc <= THIN_K else None
+        if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
+            g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
+            return self.xp.ascontiguousarray(_flipped(g))
+        if cols is None and _k4s2_ok(oc, c, kernel_size, stride, dilation, gy.shape[2:]):
+            if wv is None:
+                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)   # (9, 4C, tiles)
+            z = kernels.get("winograd_k4s2_grad_output", self.xp)(gy)          # (9, OC, tiles)
+            return kernels.get("winograd_k4s2_grad_weight", self.xp)(
+                _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (9, OC, 4C)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
