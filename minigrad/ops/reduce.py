@@ -11,6 +11,13 @@ def _kept_shape(shape, axis):
     return tuple(1 if i in axis else n for i, n in enumerate(shape))
 
 
+def _leading(axis):
+    """Whether a reduction over ``axis`` (a sorted tuple or None: all) removed leading axes only;
+    then its result already broadcasts back to the input's shape without a reshape (broadcasting
+    adds leading axes), which saves the backward an op."""
+    return axis is None or axis == tuple(range(len(axis)))
+
+
 class Sum(Function):
     """y = sum of x over ``axis`` (a tuple or None); gx = gy broadcast back to x's shape"""
 
@@ -20,7 +27,7 @@ class Sum(Function):
 
     def backward(self, gy):
         shape = self.inputs[0].shape
-        if not self.keepdims:
+        if not (self.keepdims or _leading(self.axis)):
             gy = gy.reshape(_kept_shape(shape, self.axis))
         return gy.expand(shape)
 
