@@ -39,17 +39,15 @@ class Mul(Function):
 
 
 class Div(Function):
-    """y = a / b; ga = gy / b, gb = -gy * a / b^2"""
+    """y = a / b; ga = gy / b, gb = -gy * a / b^2 = -ga * y"""
 
     def forward(self, a, b):
         return a / b
 
     def backward(self, gy):
-        a, b = self.inputs
-        need_a, need_b = self.needs_input_grad
-        ga = gy / b if need_a else None
-        gb = -(gy * a) / (b * b) if need_b else None
-        return ga, gb
+        ga = gy / self.inputs[1]
+        gb = -(ga * self.output) if self.needs_input_grad[1] else None  # 2 ops, not 4
+        return (ga if self.needs_input_grad[0] else None), gb
 
 
 class Neg(Function):
