@@ -393,8 +393,7 @@ def _count(x, axes):
 @op
 @numpy_aliases
 def mean(x, dim=None, keepdim=False):
-    axes = _axes("mean", dim, x.ndim)
-    return sum(x, axes, keepdim) * (1.0 / _count(x, axes))
+    return R.Mean.apply(x, axis=_axes("mean", dim, x.ndim), keepdims=bool(keepdim))
 
 
 @op

@@ -183,6 +183,22 @@ class Softplus(Function):
         return gy * self.inputs[0].sigmoid()
 
 
+class BCEWithLogits(Function):
+    """y = softplus(z) - z t (binary cross-entropy of sigmoid(z) against t, stable for any z);
+    gz = gy (sigmoid(z) - t), gt = -gy z
+
+    The loss of every GAN's D and G step as one op: composed it is three (Softplus, Mul, Sub)
+    and four more in its backward."""
+
+    def forward(self, z, t):
+        return self.xp.logaddexp(z.dtype.type(0), z) - z * t
+
+    def backward(self, gy):
+        z, t = self.inputs
+        need_z, need_t = self.needs_input_grad
+        return (gy * (z.sigmoid() - t) if need_z else None), (-(gy * z) if need_t else None)
+
+
 class LeakyReLU(Function):
     """y = x if x > 0 else slope * x (relu: slope = 0); gx = gy * (1 if x > 0 else slope)
 

@@ -1,4 +1,4 @@
-"""Reductions: sum and max (min, mean and var are composed from them)."""
+"""Reductions: sum, mean and max (min and var are composed from them)."""
 from __future__ import annotations
 
 from minigrad.autograd.function import Function
@@ -30,6 +30,22 @@ class Sum(Function):
         if not (self.keepdims or _leading(self.axis)):
             gy = gy.reshape(_kept_shape(shape, self.axis))
         return gy.expand(shape)
+
+
+class Mean(Sum):
+    """y = mean of x over ``axis`` (n values each); gx = gy / n broadcast back to x's shape
+
+    Sum's backward applied to gy / n. One op (one reduction kernel on a GPU) where sum then
+    times 1/n would be two."""
+
+    def forward(self, x, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        y = x.mean(axis=axis, keepdims=keepdims)
+        self.n = x.size // y.size if y.size else 1
+        return y
+
+    def backward(self, gy):
+        return Sum.backward(self, gy * (1.0 / self.n))
 
 
 class Max(Function):
