@@ -90,3 +90,60 @@ def test_a_dcgan_step_counts_its_batch_norm_and_conv_kernels():
     assert c["kernel.batch_norm_fwd"] == 2 + 3
     assert c["kernel.adam_update_multi"] == 2 and c["to_host"] == 0
     assert c["op"] > c["kernel"] > 0
+    # ops per step (benchmarks/gpu_kernels.py --device cpu; docs/gpu.md): 156 before BatchNorm
+    # took (N, C, *) itself, its bias gradient reused the input gradient's sum, a full or
+    # leading-axes sum's backward lost its reshape, mean became one op, the BCE loss one op and
+    # Linear's weight gradient one op (no Transpose)
+    assert c["op"] <= 112 and c["kernel"] <= 86, (c["op"], c["kernel"])
+
+
+def test_a_gan_loss_is_two_ops_and_five_in_its_backward():
+    """binary_cross_entropy_with_logits (mean): the fused elementwise loss and one Mean op
+    (were Softplus, Mul, Sub, Sum, MulConst); backward: Mean's scale and broadcast, and
+    gy * (sigmoid(z) - t) (were 6)."""
+    z = minigrad.randn(8, 1, requires_grad=True)
+    with counters.count() as c:
+        loss = minigrad.nn.functional.binary_cross_entropy_with_logits(z, minigrad.ones(8, 1))
+    assert c["op"] == 2, c
+    with counters.count() as c:
+        loss.backward()
+    assert c["op"] == 5, c
+
+
+def test_batch_norm_is_one_op_and_three_in_its_backward():
+    """Training-mode BatchNorm on (N, C, H, W): one op forward (no reshape to (N, C, L) and
+    back), and its backward three ops (input, weight, bias gradient) with one kernel between
+    them: the weight and bias gradients reuse the sums the input gradient's kernel took."""
+    x = minigrad.randn(4, 3, 5, 5, requires_grad=True)
+    w, b = minigrad.ones(3, requires_grad=True), minigrad.zeros(3, requires_grad=True)
+    with counters.count() as c:
+        y = minigrad.nn.functional.batch_norm(x, None, None, w, b, training=True)
+    assert (c["op"], c["kernel"], c["kernel.batch_norm_fwd"]) == (1, 1, 1), c
+    with counters.count() as c:
+        y.backward(minigrad.randn(4, 3, 5, 5))
+    assert (c["op"], c["kernel"], c["kernel.batch_norm_grad_input"]) == (3, 1, 1), c
+
+
+def test_spectral_norm_ops():
+    """A spectral-normalised Linear: sigma = u^T W v with u and v as a row and a column (no
+    reshapes around 1-D products), and W / sigma's gradient in sigma from the output (2 ops,
+    not 4), its weight gradient one op (LinearGradWeight): 6 ops forward, 11 backward (were 12
+    and 19). An SNGAN-32 step: 457 ops (was 728)."""
+    import gans
+
+    m = minigrad.nn.utils.spectral_norm(minigrad.nn.Linear(5, 4))
+    x = minigrad.randn(2, 5)
+    with counters.count() as c:
+        y = m(x).sum()
+    assert c["op"] == 6 and c["kernel"] == 3, c
+    with counters.count() as c:
+        y.backward()
+    assert c["op"] == 11 and c["kernel"] == 3, c
+    model = gans.get_model("sngan")(gans.get_config("sngan")(
+        g_features=4, d_features=4, batch_size=8, img_size=32, channels=3))
+    real = minigrad.tensor(np.random.default_rng(0).uniform(-1, 1, (8, 3, 32, 32))
+                           .astype(np.float32))
+    model.train_step(real)
+    with counters.count() as c:
+        model.train_step(real)
+    assert c["op"] <= 457 and c["to_host"] == 0, c["op"]

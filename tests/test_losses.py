@@ -255,6 +255,8 @@ def test_losses_gradcheck_gradgradcheck(reduction):
     _gg(lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction,
                                                         pos_weight=Tensor(np.array([2.0, 0.5]))),
         a * 3, rng.uniform(0, 1, (3, 2)), diff=(0, 1))
+    _gg(lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction=reduction),  # fused op
+        a * 3, rng.uniform(0, 1, (3, 2)), diff=(0, 1))
     _gg(lambda p, t: F.binary_cross_entropy(p, t, reduction=reduction), _probs((3, 2)),
         rng.uniform(0, 1, (3, 2)), diff=(0, 1))
     target = np.array([1, 0, 2])

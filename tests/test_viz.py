@@ -17,7 +17,9 @@ def _disc_loss():
     D = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
     x = minigrad.randn(5, 4)
     x.name = "x"
-    loss = F.binary_cross_entropy_with_logits(D(x), minigrad.ones(5, 1))
+    logits = D(x)
+    # the logits feed two ops (the loss and a penalty), so the graph has a shared node
+    loss = F.binary_cross_entropy_with_logits(logits, minigrad.ones(5, 1)) + logits.pow(2).mean()
     return D, loss
 
 
@@ -37,7 +39,7 @@ def test_dot_ops_leaves_and_edges():
     labels = set(nodes.values())
     # ops: Function class names with their output shapes
     assert "Linear\\n(5, 8)" in labels and "Linear\\n(5, 1)" in labels
-    assert "LeakyReLU\\n(5, 8)" in labels and "Softplus\\n(5, 1)" in labels
+    assert "LeakyReLU\\n(5, 8)" in labels and "BCEWithLogits\\n(5, 1)" in labels
     # leaves: parameter names (requires grad, marked), the data by Tensor.name, a constant
     assert "0.weight\\n(8, 4)\\nrequires_grad" in labels
     assert "2.bias\\n(1,)\\nrequires_grad" in labels
@@ -50,7 +52,7 @@ def test_dot_ops_leaves_and_edges():
     root = [k for k in nodes if re.search(rf"^  {k} \[.*peripheries=2", dot, re.M)]
     assert len(root) == 1 and all(b != by_label["x\\n(5, 4)"] for a, b, _ in edges)
     assert not any(a == root[0] for a, b, _ in edges)  # nothing consumes the output
-    # the shared Linear (5, 1) output feeds Softplus and Mul: one node, two out-edges
+    # the shared Linear (5, 1) output feeds BCEWithLogits and PowConst: one node, two out-edges
     lin = by_label["Linear\\n(5, 1)"]
     assert sum(a == lin for a, b, _ in edges) == 2
 
@@ -71,7 +73,7 @@ def test_text_tree():
     D, loss = _disc_loss()
     text = viz.to_text(loss, params={f"D.{k}": v for k, v in D.named_parameters()})
     lines = text.splitlines()
-    assert lines[0] == "[0] MulConst ()"  # mean = sum * (1/N): the output first
+    assert lines[0] == "[0] Add ()"  # loss + penalty: the output first
     assert any(re.search(r"\* D\.0\.weight \(8, 4\) requires_grad$", ln) for ln in lines)
     assert any(re.search(r"- x \(5, 4\) constant$", ln) for ln in lines)
     # the shared Linear is expanded once and referenced once
@@ -79,7 +81,7 @@ def test_text_tree():
     assert sum(ln.endswith("Linear (5, 1) ...") for ln in lines) == 1
     # indentation grows with depth
     depth = {ln.strip(): len(ln) - len(ln.lstrip(" |`-")) for ln in lines}
-    assert depth["[0] MulConst ()"] == 0
+    assert depth["[0] Add ()"] == 0
     leaf = viz.to_text(minigrad.Tensor([1.0], requires_grad=True, name="a"))
     assert leaf == "* a (1,) requires_grad\n"
 

@@ -82,7 +82,9 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
             order, masks = _prune(order, targets)
         for node in order:
             out = node._output_ref()
-            gy = grads.pop(id(out), None) if out is not None else None
+            if out is None:
+                continue
+            gy = grads.pop(id(out), None)
             if gy is None:
                 continue
             if out._retains_grad:
@@ -94,7 +96,7 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
                     f"{type(node).__name__} is once_differentiable: its backward cannot be "
                     "differentiated, so create_graph=True cannot go through it.")
             gxs = node.backward(gy)
-            if not isinstance(gxs, tuple):
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
             node_inputs = node.inputs
             if len(gxs) != len(node_inputs):
@@ -104,7 +106,9 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
                 if gx is None or not t.requires_grad:
                     continue
                 gd, td = gx.data, t.data
-                if gd.shape != td.shape or gd.dtype != td.dtype:
+                # NOTE: dtypes by identity first (numpy's builtin ones are singletons); _conform
+                # tells an equal dtype object from another dtype
+                if gd.dtype is not td.dtype or gd.shape != td.shape:
                     gx = _conform(node, gx, t)
                 k = id(t)
                 prev = grads.get(k)
@@ -147,7 +151,7 @@ def _conform(node, gx, t):
     if gx.data.shape != t.data.shape:
         raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
                            f"{gx.data.shape} for an input of shape {t.data.shape}")
-    return gx.to(dtype=t.data.dtype)
+    return gx if gx.data.dtype == t.data.dtype else gx.to(dtype=t.data.dtype)
 
 
 def _store_in_leaves(grads, root_grads, create_graph):

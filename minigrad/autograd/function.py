@@ -30,6 +30,7 @@ from minigrad.backend.counters import _active as _counting  # the list itself: o
 from minigrad.backend.counters import add as _count_event
 
 _FREED = "freed"
+_ndarray = np.ndarray
 
 
 class TensorBase:
@@ -44,11 +45,14 @@ class TensorBase:
 
 
 class Function:
+    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref
+    # (when recorded), xp (when not numpy). NOTE: the three set on every recorded node are slots
+    # (an op with no attributes of its own then never makes a __dict__: a node costs less to
+    # make and to free); the ops' own attributes (self.c, self.saved, ...) go in the __dict__.
+    __slots__ = ("inputs", "needs_input_grad", "_output_ref", "__dict__", "__weakref__")
     once_differentiable = False
     xp = np  # the array module of the inputs; apply() sets it on the node when not numpy
 
-    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref
-    # (when recorded), xp (when not numpy).
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -69,38 +73,42 @@ class Function:
         # NOTE: every op of every model passes here, so it is written for speed: one pass over
         # the inputs, the grad-mode ContextVar read only when some input requires grad.
         ctx = _new(cls)
-        first = inputs[0].data
+        x = inputs[0]
+        first = x.data
         t0 = type(first)
-        if t0 is not np.ndarray:  # NOTE: the class attribute xp is numpy
+        if t0 is not _ndarray:  # NOTE: the class attribute xp is numpy
             ctx.xp = backend.get_array_module(first)
-        n = len(inputs)
-        if n == 1:
-            arrays = (first,)
-            needs = (inputs[0].requires_grad,)
-        elif n == 2:
-            a, b = inputs
-            arrays = (first, b.data)
-            if type(arrays[1]) is not t0:
-                _device_mismatch(cls, inputs)
-            needs = (a.requires_grad, b.requires_grad)
+        if len(inputs) == 1:  # NOTE: the commonest case, without building tuples
+            record = x.requires_grad and _grad_enabled.get()
+            if record:
+                ctx.inputs = inputs
+                ctx.needs_input_grad = (True,)
+            y = ctx.forward(first, **attrs) if attrs else ctx.forward(first)  # NOTE: ** costs
         else:
-            arrays = [t.data for t in inputs]
-            for a in arrays:
-                if type(a) is not t0:
+            if len(inputs) == 2:
+                b = inputs[1]
+                arrays = (first, b.data)
+                if type(arrays[1]) is not t0:
                     _device_mismatch(cls, inputs)
-            needs = tuple([t.requires_grad for t in inputs])
-        record = True in needs and _grad_enabled.get()
-        if record:
-            ctx.inputs = inputs
-            ctx.needs_input_grad = needs
-        y = ctx.forward(*arrays, **attrs)
-        if type(y) is not np.ndarray and not isinstance(y, backend.array_types()):
+                needs = (x.requires_grad, b.requires_grad)
+            else:
+                arrays = [t.data for t in inputs]
+                for a in arrays:
+                    if type(a) is not t0:
+                        _device_mismatch(cls, inputs)
+                needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs and _grad_enabled.get()
+            if record:
+                ctx.inputs = inputs
+                ctx.needs_input_grad = needs
+            y = ctx.forward(*arrays, **attrs) if attrs else ctx.forward(*arrays)
+        if type(y) is not _ndarray and not isinstance(y, backend.array_types()):
             y = ctx.xp.asarray(y)
         if record:
-            out = inputs[0]._wrap(y, True, ctx)  # a plain Tensor
+            out = x._wrap(y, True, ctx)  # a plain Tensor
             ctx._output_ref = weakref.ref(out)
         else:
-            out = inputs[0]._wrap(y, False, None)
+            out = x._wrap(y, False, None)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
             _anomaly_hook[0](ctx, out, inputs)
         if _counting:  # backend.counters.count() is open

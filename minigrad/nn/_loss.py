@@ -118,7 +118,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
     if logits._ctx is not None:
         _warn_if_probabilities(logits)
     if pos_weight is None:
-        loss = _F.softplus(logits) - logits * t
+        loss = _E.BCEWithLogits.apply(logits, t)  # softplus(z) - z t, one op
     else:
         pw = _as_tensor(pos_weight, logits, logits.dtype)
         loss = (1 - t) * logits + (1 + (pw - 1) * t) * _F.softplus(-logits)

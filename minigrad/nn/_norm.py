@@ -95,8 +95,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         bias = Tensor._wrap(xp.zeros(c, dtype=input.dtype), False, None)
     track = running_mean is not None or running_var is not None
     stats = [] if track else None
-    y = _BatchNormOp.apply(input.reshape(input.shape[0], c, -1), weight, bias, eps=float(eps),
-                           stats=stats).reshape(input.shape)
+    y = _BatchNormOp.apply(input, weight, bias, eps=float(eps), stats=stats)
     if track:
         mean, var = stats
         _update_running(running_mean, mean, momentum)

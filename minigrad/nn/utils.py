@@ -201,11 +201,13 @@ class SpectralNorm:
             u_buf.data[...] = u  # in place, so references to the buffers stay valid
             v_buf.data[...] = v
         # NOTE: copies, so a later in-place update of the buffers (the next training forward,
-        # load_state_dict) cannot change the constants this call's graph holds.
-        u = Tensor._wrap(u.copy(), False, None)
-        v = Tensor._wrap(v.copy(), False, None)
-        sigma = u @ (w_mat @ v)                                             # 0-d
-        return weight / sigma
+        # load_state_dict) cannot change the constants this call's graph holds; as a row and a
+        # column, so that both products are plain matrix products (1-D operands would add a
+        # reshape before and after each, and their gradients).
+        u = Tensor._wrap(u.reshape(1, -1).copy(), False, None)
+        v = Tensor._wrap(v.reshape(-1, 1).copy(), False, None)
+        sigma = u @ (w_mat @ v)                                             # (1, 1)
+        return weight / (sigma if weight.ndim >= 2 else sigma.reshape(()))
 
     def remove(self, module: Module) -> None:
         with no_grad():

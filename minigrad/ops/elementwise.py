@@ -39,17 +39,15 @@ class Mul(Function):
 
 
 class Div(Function):
-    """y = a / b; ga = gy / b, gb = -gy * a / b^2"""
+    """y = a / b; ga = gy / b, gb = -gy * a / b^2 = -ga * y"""
 
     def forward(self, a, b):
         return a / b
 
     def backward(self, gy):
-        a, b = self.inputs
-        need_a, need_b = self.needs_input_grad
-        ga = gy / b if need_a else None
-        gb = -(gy * a) / (b * b) if need_b else None
-        return ga, gb
+        ga = gy / self.inputs[1]
+        gb = -(ga * self.output) if self.needs_input_grad[1] else None  # 2 ops, not 4
+        return (ga if self.needs_input_grad[0] else None), gb
 
 
 class Neg(Function):
@@ -183,6 +181,22 @@ class Softplus(Function):
 
     def backward(self, gy):
         return gy * self.inputs[0].sigmoid()
+
+
+class BCEWithLogits(Function):
+    """y = softplus(z) - z t (binary cross-entropy of sigmoid(z) against t, stable for any z);
+    gz = gy (sigmoid(z) - t), gt = -gy z
+
+    The loss of every GAN's D and G step as one op: composed it is three (Softplus, Mul, Sub)
+    and four more in its backward."""
+
+    def forward(self, z, t):
+        return self.xp.logaddexp(z.dtype.type(0), z) - z * t
+
+    def backward(self, gy):
+        z, t = self.inputs
+        need_z, need_t = self.needs_input_grad
+        return (gy * (z.sigmoid() - t) if need_z else None), (-(gy * z) if need_t else None)
 
 
 class LeakyReLU(Function):

@@ -1,4 +1,4 @@
-"""Reductions: sum and max (min, mean and var are composed from them)."""
+"""Reductions: sum, mean and max (min and var are composed from them)."""
 from __future__ import annotations
 
 from minigrad.autograd.function import Function
@@ -11,6 +11,13 @@ def _kept_shape(shape, axis):
     return tuple(1 if i in axis else n for i, n in enumerate(shape))
 
 
+def _leading(axis):
+    """Whether a reduction over ``axis`` (a sorted tuple or None: all) removed leading axes only;
+    then its result already broadcasts back to the input's shape without a reshape (broadcasting
+    adds leading axes), which saves the backward an op."""
+    return axis is None or axis == tuple(range(len(axis)))
+
+
 class Sum(Function):
     """y = sum of x over ``axis`` (a tuple or None); gx = gy broadcast back to x's shape"""
 
@@ -20,9 +27,25 @@ class Sum(Function):
 
     def backward(self, gy):
         shape = self.inputs[0].shape
-        if not self.keepdims:
+        if not (self.keepdims or _leading(self.axis)):
             gy = gy.reshape(_kept_shape(shape, self.axis))
         return gy.expand(shape)
+
+
+class Mean(Sum):
+    """y = mean of x over ``axis`` (n values each); gx = gy / n broadcast back to x's shape
+
+    Sum's backward applied to gy / n. One op (one reduction kernel on a GPU) where sum then
+    times 1/n would be two."""
+
+    def forward(self, x, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        y = x.mean(axis=axis, keepdims=keepdims)
+        self.n = x.size // y.size if y.size else 1
+        return y
+
+    def backward(self, gy):
+        return Sum.backward(self, gy * (1.0 / self.n))
 
 
 class Max(Function):
