@@ -125,6 +125,53 @@ def _training_set(images, labels, caller: str):
     return images, labels
 
 
+def _train_batch(model, opt, xb, yb, totals, **loss_kwargs):
+    """One optimizer step on the batch (xb, yb) by cross-entropy (``loss_kwargs``: e.g. label
+    smoothing); adds the batch's summed loss, correct predictions and size to ``totals``, a
+    [loss, correct, seen] list."""
+    logits = model(minigrad.Tensor(xb))
+    loss = F.cross_entropy(logits, minigrad.Tensor(yb), **loss_kwargs)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    totals[0] += float(loss.item()) * len(yb)
+    totals[1] += int((np.asarray(backend.to_device(logits.data, "cpu")).argmax(1) == yb).sum())
+    totals[2] += len(yb)
+
+
+def _epoch_row(model, epoch, totals, seconds, test):
+    """The history row of an epoch (its ``totals`` as in :func:`_train_batch`) and, with ``test``
+    (images, labels), the test accuracy; returns (row, seconds the test evaluation took)."""
+    loss_sum, correct, seen = totals
+    row = dict(epoch=epoch + 1, loss=loss_sum / seen, train_acc=correct / seen, seconds=seconds)
+    if test is None:
+        return row, 0.0
+    t_eval = time.perf_counter()
+    row["test_acc"] = evaluate_accuracy(model, *test)
+    return row, time.perf_counter() - t_eval
+
+
+def _resume(checkpoint, key, model, opt, log):
+    """(start epoch, history, seconds so far) of the run saved in ``checkpoint``, its model and
+    optimizer states loaded, when it is a run of the recipe ``key``; else (0, [], 0.0)."""
+    if checkpoint is not None and Path(checkpoint).is_file():
+        ck = io.load(checkpoint)
+        if ck.get("key") == key:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            log(f"  resuming from {checkpoint} after epoch {int(ck['epoch'])}")
+            return int(ck["epoch"]), list(ck["history"]), float(ck["seconds"])
+        log(f"  {checkpoint} is from another recipe: starting afresh")
+    return 0, [], 0.0
+
+
+def _log_epoch(log, row, epochs):
+    log(f"  epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}, train acc "
+        f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
+                                     if "test_acc" in row else "")
+        + f" ({row['seconds']:.0f} s)")
+
+
 def train_classifier(train_images: np.ndarray, train_labels: np.ndarray, *, epochs: int = 4,
                      batch_size: int = 128, lr: float = 2e-3, max_shift: int = 2, seed: int = 0,
                      test=None, model_kwargs=None, log=print):
@@ -163,32 +210,17 @@ def train_classifier(train_images: np.ndarray, train_labels: np.ndarray, *, epoc
         history = []
         t0, eval_seconds = time.perf_counter(), 0.0
         for epoch in range(epochs):
-            loss_sum, correct, seen = 0.0, 0, 0
+            totals = [0.0, 0, 0]
             for xb, yb in loader:
                 for g in opt.param_groups:
                     g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / total)))
-                xb = random_shift(xb, max_shift, shift_rng)
-                logits = model(minigrad.Tensor(xb))
-                loss = F.cross_entropy(logits, minigrad.Tensor(yb))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                _train_batch(model, opt, random_shift(xb, max_shift, shift_rng), yb, totals)
                 step += 1
-                loss_sum += float(loss.item()) * len(yb)
-                correct += int((np.asarray(backend.to_device(logits.data, "cpu")).argmax(1)
-                                == yb).sum())
-                seen += len(yb)
-            row = dict(epoch=epoch + 1, loss=loss_sum / seen, train_acc=correct / seen,
-                       seconds=time.perf_counter() - t0 - eval_seconds)
-            if test is not None:
-                t_eval = time.perf_counter()
-                row["test_acc"] = evaluate_accuracy(model, *test)
-                eval_seconds += time.perf_counter() - t_eval
+            row, seconds = _epoch_row(model, epoch, totals,
+                                      time.perf_counter() - t0 - eval_seconds, test)
+            eval_seconds += seconds
             history.append(row)
-            log(f"  epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train acc "
-                f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
-                                             if "test_acc" in row else "")
-                + f" ({row['seconds']:.0f} s)")
+            _log_epoch(log, row, epochs)
         model.eval()
         return model, dict(train_seconds=time.perf_counter() - t0 - eval_seconds,
                            epochs=epochs, history=history)
@@ -238,26 +270,16 @@ def train_colour_classifier(train_images: np.ndarray, train_labels: np.ndarray, 
         model.train()
         opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True,
                         weight_decay=weight_decay)
-        start_epoch, history, seconds_before = 0, [], 0.0
         ckpt_key = dict(widths=list(widths), epochs=epochs, batch_size=batch_size, lr=lr,
                         momentum=momentum, weight_decay=weight_decay,
                         warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, pad=pad,
                         flip=bool(flip), seed=seed, n=n)
-        if checkpoint is not None and Path(checkpoint).is_file():
-            ck = io.load(checkpoint)
-            if ck.get("key") == ckpt_key:
-                model.load_state_dict(ck["model"])
-                opt.load_state_dict(ck["opt"])
-                start_epoch, history = int(ck["epoch"]), list(ck["history"])
-                seconds_before = float(ck["seconds"])
-                log(f"  resuming from {checkpoint} after epoch {start_epoch}")
-            else:
-                log(f"  {checkpoint} is from another recipe: starting afresh")
+        start_epoch, history, seconds_before = _resume(checkpoint, ckpt_key, model, opt, log)
         t0, eval_seconds = time.perf_counter(), 0.0
         for epoch in range(start_epoch, epochs):
             rng = np.random.default_rng([seed, epoch])
             order = rng.permutation(n)
-            loss_sum, correct, seen = 0.0, 0, 0
+            totals = [0.0, 0, 0]
             for b in range(steps_per_epoch):
                 step = epoch * steps_per_epoch + b
                 for g in opt.param_groups:
@@ -267,32 +289,18 @@ def train_colour_classifier(train_images: np.ndarray, train_labels: np.ndarray, 
                 xb = random_shift(xb, pad, rng, fill=-1.0)
                 if flip:
                     xb = random_flip(xb, rng)
-                logits = model(minigrad.Tensor(xb))
-                loss = F.cross_entropy(logits, minigrad.Tensor(yb),
-                                       label_smoothing=label_smoothing)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                loss_sum += float(loss.item()) * len(yb)
-                correct += int((np.asarray(backend.to_device(logits.data, "cpu")).argmax(1)
-                                == yb).sum())
-                seen += len(yb)
-            row = dict(epoch=epoch + 1, loss=loss_sum / seen, train_acc=correct / seen,
-                       seconds=seconds_before + time.perf_counter() - t0 - eval_seconds)
-            if test is not None:
-                t_eval = time.perf_counter()
-                row["test_acc"] = evaluate_accuracy(model, *test)
-                eval_seconds += time.perf_counter() - t_eval
+                _train_batch(model, opt, xb, yb, totals, label_smoothing=label_smoothing)
+            row, seconds = _epoch_row(model, epoch, totals,
+                                      seconds_before + time.perf_counter() - t0 - eval_seconds,
+                                      test)
+            eval_seconds += seconds
             history.append(row)
             if checkpoint is not None and epoch + 1 < epochs:
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
                 io.save({"key": ckpt_key, "model": model.state_dict(),
                          "opt": opt.state_dict(), "epoch": epoch + 1, "history": history,
                          "seconds": row["seconds"]}, checkpoint)
-            log(f"  epoch {epoch + 1}/{epochs}: loss {row['loss']:.4f}, train acc "
-                f"{row['train_acc']:.2%}" + (f", test acc {row['test_acc']:.2%}"
-                                             if "test_acc" in row else "")
-                + f" ({row['seconds']:.0f} s)")
+            _log_epoch(log, row, epochs)
         model.eval()
         seconds = seconds_before + time.perf_counter() - t0 - eval_seconds
         return model, dict(train_seconds=seconds, epochs=epochs, history=history)

@@ -406,19 +406,16 @@ def _reference_products(x, W, gy, s, p, d):
     return y, gx, gW
 
 
-@pytest.mark.parametrize("mode", ["numpy", "numba"])
-@pytest.mark.parametrize("geom", _TRIO_GEOMETRIES)
-def test_conv_trio_matches_reference_kernels(geom, mode):
-    """Conv2d, ConvTranspose2d and Conv2dGradWeight (on channels-last rows or, for a thin side,
-    per image on NCHW arrays; in either kernel mode) against the same products built from the
-    reference im2col/col2im; and numba mode bitwise equal to numpy mode (same kernels' output,
-    same GEMM operands)."""
+def _assert_trio_matches_reference(geom, mode, seed, grad_weight=True):
+    """Conv2d, ConvTranspose2d and (with ``grad_weight``) Conv2dGradWeight of random data on
+    ``geom`` in kernel ``mode``: bitwise equal to numpy mode and equal to the products built
+    from the reference im2col/col2im."""
     from minigrad import kernels
 
     if mode == "numba":
         pytest.importorskip("numba")
     x_shape, oc, k, s, p, d = geom
-    rng = _rng(21)
+    rng = _rng(seed)
     x = rng.standard_normal(x_shape)
     W = rng.standard_normal((oc, x_shape[1]) + k)
     oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
@@ -427,9 +424,11 @@ def test_conv_trio_matches_reference_kernels(geom, mode):
 
     def products():
         with minigrad.no_grad():
-            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
-                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data,
-                    Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
+            out = [Conv2d.apply(_t(x), _t(W), **attrs).data,
+                   ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data]
+            if grad_weight:
+                out.append(Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
+            return out
 
     previous = kernels.set_kernels(mode)
     try:
@@ -438,10 +437,35 @@ def test_conv_trio_matches_reference_kernels(geom, mode):
         spec = products()
     finally:
         kernels.set_kernels(previous)
+    assert len(got) == (3 if grad_weight else 2)
     for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
         assert a.shape == e.shape and a.flags.c_contiguous
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+def _assert_same_to_second_order(f, inputs, switch):
+    """f's values and gradients unchanged by ``switch()`` (when given), and gradcheck and
+    gradgradcheck pass after it."""
+    if switch is not None:
+        expected = f(*inputs).data
+        grads = [g.data for g in minigrad.grad(f(*inputs).sum(), inputs)]
+        switch()
+        np.testing.assert_allclose(f(*inputs).data, expected, rtol=1e-12, atol=1e-12)
+        for a, b in zip(minigrad.grad(f(*inputs).sum(), inputs), grads):
+            np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    assert minigrad.gradcheck(f, inputs, mode="fast")
+    assert minigrad.gradgradcheck(f, inputs, mode="fast")
+
+
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _TRIO_GEOMETRIES)
+def test_conv_trio_matches_reference_kernels(geom, mode):
+    """Conv2d, ConvTranspose2d and Conv2dGradWeight (on channels-last rows or, for a thin side,
+    per image on NCHW arrays; in either kernel mode) against the same products built from the
+    reference im2col/col2im; and numba mode bitwise equal to numpy mode (same kernels' output,
+    same GEMM operands)."""
+    _assert_trio_matches_reference(geom, mode, 21)
 
 
 @pytest.mark.parametrize("thin_k", [0, 10 ** 6])
@@ -460,14 +484,9 @@ def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
         h = _conv(x, W, s=(2, 1), p=(1, 1)).tanh()                 # 1 -> 3 channels
         return _convT(h, V, s=(2, 2), size=(8, 14))                 # 3 -> 1 channel
 
-    expected = f(x, W, V).data  # the default THIN_K
-    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
-    monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
-    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
-    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
-    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
-    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+    # from the default THIN_K
+    _assert_same_to_second_order(f, [x, W, V],
+                                 lambda: monkeypatch.setattr(conv_ops, "THIN_K", thin_k))
 
 
 @pytest.mark.parametrize("thin_k", [0, None])
@@ -488,15 +507,8 @@ def test_flipped_forms_agree_to_second_order(thin_k, monkeypatch):
         h = _conv(x, W, p=(2, 1), d=(2, 1)).tanh()              # 6 -> 1 channel, dilated
         return _convT(h, V, p=(1, 1), size=(6, 5))               # 1 -> 6 channels
 
-    if thin_k is not None:
-        expected = f(x, W, V).data
-        grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
-        monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
-        np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
-        for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
-            np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
-    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
-    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+    switch = None if thin_k is None else lambda: monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+    _assert_same_to_second_order(f, [x, W, V], switch)
 
 
 _WINOGRAD_GEOMETRIES = [  # (x shape, OC, padding): 3x3, stride 1, not thin at THIN_K = 4
@@ -512,42 +524,17 @@ def test_conv_trio_winograd_matches_reference_kernels(geom, mode, monkeypatch):
     """With WINOGRAD_MIN_WIDTH = 0, Conv2d's forward and ConvTranspose2d's (by its flipped
     form) run Winograd F(2x2, 3x3); against the reference im2col products, in both kernel
     modes, numba bitwise equal to numpy (the transforms are bitwise equal)."""
-    from minigrad import kernels
     from minigrad.ops import conv as conv_ops
 
-    if mode == "numba":
-        pytest.importorskip("numba")
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
     monkeypatch.setattr(conv_ops, "THIN_K", 4)
-    x_shape, oc, p = geom
-    k, s, d = (3, 3), (1, 1), (1, 1)
-    rng = _rng(23)
-    x = rng.standard_normal(x_shape)
-    W = rng.standard_normal((oc, x_shape[1]) + k)
-    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
-    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
-    attrs = dict(stride=s, padding=p, dilation=d)
     calls = []
     real = conv_ops._conv_winograd
     monkeypatch.setattr(conv_ops, "_conv_winograd", lambda *a: calls.append(1) or real(*a))
-
-    def products():
-        with minigrad.no_grad():
-            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
-                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data)
-
-    previous = kernels.set_kernels(mode)
-    try:
-        got = products()
-        kernels.set_kernels("numpy")
-        spec = products()
-    finally:
-        kernels.set_kernels(previous)
+    x_shape, oc, p = geom
+    _assert_trio_matches_reference((x_shape, oc, (3, 3), (1, 1), p, (1, 1)), mode, 23,
+                                   grad_weight=False)
     assert len(calls) == 4
-    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
-        assert a.shape == e.shape and a.flags.c_contiguous
-        np.testing.assert_array_equal(a, b)
-        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
 
 
 def test_winograd_paths_agree_to_second_order(monkeypatch):
@@ -567,14 +554,8 @@ def test_winograd_paths_agree_to_second_order(monkeypatch):
         return _convT(h, V, p=(1, 1), size=(5, 8))                # 3 -> 2 channels
 
     monkeypatch.setattr(conv_ops, "THIN_K", 0)
-    expected = f(x, W, V).data
-    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
-    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
-    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
-    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
-    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
-    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")
+    _assert_same_to_second_order(
+        f, [x, W, V], lambda: monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0))
 
 
 _K4S2_GEOMETRIES = [  # (x shape, OC, padding): 4x4, stride 2
@@ -598,37 +579,9 @@ def test_conv_trio_winograd_k4s2_matches_reference_kernels(geom, mode, monkeypat
     """With the 4x4/2 Winograd thresholds at 0, Conv2d's forward and Conv2dGradWeight run on the
     polyphase components; against the reference im2col products in both kernel modes, numba
     bitwise equal to numpy."""
-    from minigrad import kernels
-
-    if mode == "numba":
-        pytest.importorskip("numba")
     _force_winograd_k4s2(monkeypatch)
     x_shape, oc, p = geom
-    k, s, d = (4, 4), (2, 2), (1, 1)
-    rng = _rng(29)
-    x = rng.standard_normal(x_shape)
-    W = rng.standard_normal((oc, x_shape[1]) + k)
-    oh, ow = _out_hw(x_shape[2], x_shape[3], k, s, p, d)
-    gy = rng.standard_normal((x_shape[0], oc, oh, ow))
-    attrs = dict(stride=s, padding=p, dilation=d)
-
-    def products():
-        with minigrad.no_grad():
-            return (Conv2d.apply(_t(x), _t(W), **attrs).data,
-                    ConvTranspose2d.apply(_t(gy), _t(W), output_size=x_shape[2:], **attrs).data,
-                    Conv2dGradWeight.apply(_t(x), _t(gy), kernel_size=k, **attrs).data)
-
-    previous = kernels.set_kernels(mode)
-    try:
-        got = products()
-        kernels.set_kernels("numpy")
-        spec = products()
-    finally:
-        kernels.set_kernels(previous)
-    for a, b, e in zip(got, spec, _reference_products(x, W, gy, s, p, d)):
-        assert a.shape == e.shape and a.flags.c_contiguous
-        np.testing.assert_array_equal(a, b)
-        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+    _assert_trio_matches_reference((x_shape, oc, (4, 4), (2, 2), p, (1, 1)), mode, 29)
 
 
 def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
@@ -648,8 +601,6 @@ def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
         return _convT(h, V, s=(2, 2), p=(1, 1), size=(8, 6))       # 3 -> 2 channels
 
     monkeypatch.setattr(conv_ops, "THIN_K", 0)
-    expected = f(x, W, V).data
-    grads = [g.data for g in minigrad.grad(f(x, W, V).sum(), [x, W, V])]
     calls = []
     real = conv_ops.kernels.get
 
@@ -658,11 +609,9 @@ def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
             calls.append(name)
         return real(name, *a)
 
-    _force_winograd_k4s2(monkeypatch)
-    monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
-    np.testing.assert_allclose(f(x, W, V).data, expected, rtol=1e-12, atol=1e-12)
-    for a, b in zip(minigrad.grad(f(x, W, V).sum(), [x, W, V]), grads):
-        np.testing.assert_allclose(a.data, b, rtol=1e-12, atol=1e-12)
+    def switch():
+        _force_winograd_k4s2(monkeypatch)
+        monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
+
+    _assert_same_to_second_order(f, [x, W, V], switch)
     assert "winograd_k4s2_grad_weight" in calls and "winograd_k4s2_output" in calls
-    assert minigrad.gradcheck(f, [x, W, V], mode="fast")
-    assert minigrad.gradgradcheck(f, [x, W, V], mode="fast")

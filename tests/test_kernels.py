@@ -9,6 +9,7 @@ import pytest
 
 from minigrad import kernels
 from minigrad.kernels import reference as ref
+from minigrad.kernels import reference_winograd
 
 from fresh_python import run_python
 
@@ -199,103 +200,19 @@ if hypothesis is not None:
                                       ref.col2im_hwc(g, x_shape, kh, kw, s, p, d))
 
 
-# =========================================================================== Winograd F(2x2, 3x3)
+# =========================================================================== Winograd
 
 # (x shape, OC, padding): even and odd outputs (the last tiles overhang), paddings 0-2, one
-# tile, non-square images.
-WINOGRAD_CASES = [
+# tile, non-square images, an input row and column a 4x4/2 conv never reads (7 wide, no
+# padding); each a case of both tilings, 3x3 stride-1 (f2x3) and 4x4 stride-2 (k4s2), where its
+# output is not empty.
+WINOGRAD_GEOMETRIES = [
     ((2, 3, 6, 6), 4, (1, 1)),
     ((2, 5, 7, 9), 3, (1, 1)),
     ((1, 4, 5, 8), 2, (0, 2)),
     ((3, 2, 3, 3), 5, (0, 0)),
     ((2, 6, 4, 5), 3, (2, 1)),
     ((1, 16, 8, 8), 8, (1, 1)),
-]
-WINOGRAD_IDS = [f"x{c[0]}-oc{c[1]}-p{c[2]}".replace(" ", "") for c in WINOGRAD_CASES]
-
-
-def _winograd_conv(mod, x, W, padding):
-    n, _, h, w = x.shape
-    y_shape = (n, W.shape[0], h + 2 * padding[0] - 2, w + 2 * padding[1] - 2)
-    u = mod.winograd_f2x3_weight(W) if hasattr(mod, "winograd_f2x3_weight") else \
-        ref.winograd_f2x3_weight(W)
-    return mod.winograd_f2x3_output(u @ mod.winograd_f2x3_input(x, padding), y_shape)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
-def test_winograd_reference_is_the_convolution(case, dtype):
-    """output(weight(W) @ input(x)) is the 3x3 stride-1 convolution (the im2col product, in
-    float64), to float rounding."""
-    x_shape, oc, p = case
-    rng = np.random.default_rng(11)
-    x, W = _randn(rng, x_shape, dtype), _randn(rng, (oc, x_shape[1], 3, 3), dtype)
-    y = _winograd_conv(ref, x, W, p)
-    n, c, h, w = x_shape
-    oh, ow = _out_hw(x_shape, 3, 3, (1, 1), p, (1, 1))
-    cols = ref.im2col_hwc(x.astype(np.float64), 3, 3, 1, p, 1)
-    expected = (cols @ W.astype(np.float64).transpose(0, 2, 3, 1).reshape(oc, -1).T) \
-        .reshape(n, oh, ow, oc).transpose(0, 3, 1, 2)
-    assert y.shape == expected.shape and y.dtype == dtype and y.flags.c_contiguous
-    tol = 1e-12 if dtype == np.float64 else 1e-5
-    np.testing.assert_allclose(y, expected, rtol=tol, atol=tol * np.abs(expected).max())
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=WINOGRAD_IDS)
-def test_numba_winograd_kernels_bitwise_equal_reference(nb, case, dtype):
-    x_shape, oc, p = case
-    rng = np.random.default_rng(12)
-    x = _randn(rng, x_shape, dtype)
-    v = nb.winograd_f2x3_input(x, p)
-    assert v.dtype == dtype and v.flags.c_contiguous
-    np.testing.assert_array_equal(v, ref.winograd_f2x3_input(x, p))
-    oh, ow = _out_hw(x_shape, 3, 3, (1, 1), p, (1, 1))
-    y_shape = (x_shape[0], oc, oh, ow)
-    m = _randn(rng, (16, oc, v.shape[2]), dtype)
-    y = nb.winograd_f2x3_output(m, y_shape)
-    assert y.shape == y_shape and y.dtype == dtype and y.flags.c_contiguous
-    np.testing.assert_array_equal(y, ref.winograd_f2x3_output(m, y_shape))
-
-
-def test_winograd_kernels_errors_and_non_contiguous_inputs(nb):
-    rng = np.random.default_rng(13)
-    x = rng.standard_normal((2, 7, 5, 3)).astype(np.float32).transpose(0, 3, 1, 2)
-    for mod in (ref, nb):
-        np.testing.assert_array_equal(mod.winograd_f2x3_input(x, (1, 0)),
-                                      ref.winograd_f2x3_input(np.ascontiguousarray(x), (1, 0)))
-        with pytest.raises(ValueError, match="empty convolution output"):
-            mod.winograd_f2x3_input(x[:, :, :1], (0, 0))
-        with pytest.raises(ValueError, match="m has shape"):
-            ref.winograd_f2x3_output(np.zeros((16, 2, 5), np.float32), (1, 2, 4, 4))
-    m = np.asfortranarray(rng.standard_normal((16, 2, 8)).astype(np.float32))
-    np.testing.assert_array_equal(nb.winograd_f2x3_output(m, (2, 2, 4, 3)),
-                                  ref.winograd_f2x3_output(m, (2, 2, 4, 3)))
-
-
-if hypothesis is not None:
-    @settings(max_examples=30, deadline=None)
-    @given(n=st.integers(1, 2), c=st.integers(1, 5), oc=st.integers(1, 4), h=st.integers(1, 9),
-           w=st.integers(1, 9), ph=st.integers(0, 2), pw=st.integers(0, 2))
-    def test_winograd_random_geometry(n, c, oc, h, w, ph, pw):
-        """Numba == reference bitwise, and both the convolution, on random geometries."""
-        pytest.importorskip("numba", reason="numba not installed")
-        from minigrad.kernels import numba_cpu
-        x_shape, p = (n, c, h, w), (ph, pw)
-        hypothesis.assume(min(_out_hw(x_shape, 3, 3, (1, 1), p, (1, 1))) >= 1)
-        rng = np.random.default_rng(0)
-        x, W = rng.standard_normal(x_shape), rng.standard_normal((oc, c, 3, 3))
-        y = _winograd_conv(ref, x, W, p)
-        np.testing.assert_array_equal(_winograd_conv(numba_cpu, x, W, p), y)
-        cols = ref.im2col_hwc(x, 3, 3, 1, p, 1)
-        expected = (cols @ W.transpose(0, 2, 3, 1).reshape(oc, -1).T).reshape(
-            n, y.shape[2], y.shape[3], oc).transpose(0, 3, 1, 2)
-        np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
-
-
-# (x shape, OC, padding) of 4x4 stride-2 convolutions: even and odd outputs, paddings 0-2,
-# an input row and column never read (7 wide, no padding), one tile.
-K4S2_CASES = [
     ((2, 3, 8, 8), 4, (1, 1)),
     ((2, 2, 9, 7), 3, (1, 0)),
     ((1, 3, 6, 10), 2, (2, 1)),
@@ -303,99 +220,126 @@ K4S2_CASES = [
     ((1, 2, 7, 7), 2, (0, 0)),
     ((1, 8, 16, 16), 5, (1, 1)),
 ]
-K4S2_IDS = [f"x{c[0]}-oc{c[1]}-p{c[2]}".replace(" ", "") for c in K4S2_CASES]
+TILINGS = {"f2x3": reference_winograd.F2X3, "k4s2": reference_winograd.K4S2}
+WINOGRAD_CASES = [(name, x_shape, oc, p) for name, t in TILINGS.items()
+                  for x_shape, oc, p in WINOGRAD_GEOMETRIES
+                  if min(_out_hw(x_shape, t.kernel, t.kernel, (t.stride,) * 2, p, (1, 1))) >= 1]
+WINOGRAD_IDS = [f"{c[0]}-x{c[1]}-oc{c[2]}-p{c[3]}".replace(" ", "") for c in WINOGRAD_CASES]
 
 
-def _k4s2_direct(x, W, gy, p):
-    """y = conv(x, W) and gW = conv^*(x, gy), 4x4 stride 2, as im2col products in float64."""
+def _winograd(mod, name, kind):
+    """Kernel winograd_<name>_<kind> of ``mod``, the reference's where mod has none."""
+    kernel = f"winograd_{name}_{kind}"
+    return getattr(mod, kernel, None) or getattr(ref, kernel)
+
+
+def _winograd_data(rng, name, x_shape, oc, padding, dtype):
+    """x, W and an output gradient gy of a ``name`` convolution (random normal)."""
+    k, s = TILINGS[name][:2]
+    x, W = _randn(rng, x_shape, dtype), _randn(rng, (oc, x_shape[1], k, k), dtype)
+    oh, ow = _out_hw(x_shape, k, k, (s, s), padding, (1, 1))
+    return x, W, _randn(rng, (x_shape[0], oc, oh, ow), dtype)
+
+
+def _winograd_products(mod, name, x, W, gy, padding):
+    """y = output(weight(W) @ input(x)) by ``mod``'s kernels, and for k4s2 the weight gradient
+    grad_weight(grad_output(gy) @ input(x)^T) by the reference's."""
+    v = _winograd(mod, name, "input")(x, padding)
+    y = _winograd(mod, name, "output")(_winograd(mod, name, "weight")(W) @ v, gy.shape)
+    if name == "f2x3":
+        return (y,)
+    gu = ref.winograd_k4s2_grad_output(gy) @ v.transpose(0, 2, 1)
+    return y, ref.winograd_k4s2_grad_weight(gu)
+
+
+def _direct(x, W, gy, stride, p):
+    """y = conv(x, W) and gW = conv^*(x, gy), as im2col products in float64."""
     n = x.shape[0]
-    oc = W.shape[0]
-    cols = ref.im2col_hwc(x.astype(np.float64), 4, 4, 2, p, 1)
+    oc, _, kh, kw = W.shape
+    cols = ref.im2col_hwc(x.astype(np.float64), kh, kw, stride, p, 1)
     w_rows = W.astype(np.float64).transpose(0, 2, 3, 1).reshape(oc, -1)
-    oh, ow = _out_hw(x.shape, 4, 4, (2, 2), p, (1, 1))
+    oh, ow = gy.shape[2:]
     y = (cols @ w_rows.T).reshape(n, oh, ow, oc).transpose(0, 3, 1, 2)
     gy_rows = gy.astype(np.float64).transpose(0, 2, 3, 1).reshape(-1, oc)
-    gW = (gy_rows.T @ cols).reshape(oc, 4, 4, -1).transpose(0, 3, 1, 2)
+    gW = (gy_rows.T @ cols).reshape(oc, kh, kw, -1).transpose(0, 3, 1, 2)
     return y, gW
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", K4S2_CASES, ids=K4S2_IDS)
-def test_winograd_k4s2_reference_is_the_convolution(case, dtype):
-    """output(weight(W) @ input(x)) is the 4x4 stride-2 convolution and
-    grad_weight(grad_output(gy) @ input(x)^T) its weight gradient, to float rounding."""
-    x_shape, oc, p = case
-    rng = np.random.default_rng(14)
-    x, W = _randn(rng, x_shape, dtype), _randn(rng, (oc, x_shape[1], 4, 4), dtype)
-    oh, ow = _out_hw(x_shape, 4, 4, (2, 2), p, (1, 1))
-    gy = _randn(rng, (x_shape[0], oc, oh, ow), dtype)
-    v = ref.winograd_k4s2_input(x, p)
-    y = ref.winograd_k4s2_output(ref.winograd_k4s2_weight(W) @ v, gy.shape)
-    gW = ref.winograd_k4s2_grad_weight(ref.winograd_k4s2_grad_output(gy) @ v.transpose(0, 2, 1))
+@pytest.mark.parametrize("name, x_shape, oc, p", WINOGRAD_CASES, ids=WINOGRAD_IDS)
+def test_winograd_reference_is_the_convolution(name, x_shape, oc, p, dtype):
+    """output(weight(W) @ input(x)) is the convolution (the im2col product, in float64) and,
+    for 4x4 stride-2 convs, grad_weight(grad_output(gy) @ input(x)^T) its weight gradient, to
+    float rounding."""
+    rng = np.random.default_rng(11)
+    x, W, gy = _winograd_data(rng, name, x_shape, oc, p, dtype)
     tol = 1e-12 if dtype == np.float64 else 1e-5
-    for got, expected in zip((y, gW), _k4s2_direct(x, W, gy, p)):
+    for got, expected in zip(_winograd_products(ref, name, x, W, gy, p),
+                             _direct(x, W, gy, TILINGS[name].stride, p)):
         assert got.shape == expected.shape and got.dtype == dtype and got.flags.c_contiguous
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
 
 
+def _assert_numba_equal_reference(nb, name, x, W, p, m, y_shape):
+    """Every Numba transform (input, output; the weight where Numba has one) bitwise equal to
+    the reference, C-contiguous, of the input's dtype."""
+    kinds = [("input", (x, p)), ("output", (m, y_shape))]
+    if hasattr(nb, f"winograd_{name}_weight"):
+        kinds.append(("weight", (W,)))
+    for kind, args in kinds:
+        got = _winograd(nb, name, kind)(*args)
+        assert got.dtype == x.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, _winograd(ref, name, kind)(*args))
+        assert kind != "output" or got.shape == y_shape
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", K4S2_CASES, ids=K4S2_IDS)
-def test_numba_winograd_k4s2_kernels_bitwise_equal_reference(nb, case, dtype):
-    x_shape, oc, p = case
-    rng = np.random.default_rng(15)
-    x, W = _randn(rng, x_shape, dtype), _randn(rng, (oc, x_shape[1], 4, 4), dtype)
-    for got, expected in ((nb.winograd_k4s2_input(x, p), ref.winograd_k4s2_input(x, p)),
-                          (nb.winograd_k4s2_weight(W), ref.winograd_k4s2_weight(W))):
-        assert got.dtype == dtype and got.flags.c_contiguous
-        np.testing.assert_array_equal(got, expected)
-    oh, ow = _out_hw(x_shape, 4, 4, (2, 2), p, (1, 1))
-    y_shape = (x_shape[0], oc, oh, ow)
-    m = _randn(rng, (9, oc, ref.winograd_k4s2_input(x, p).shape[2]), dtype)
-    y = nb.winograd_k4s2_output(m, y_shape)
-    assert y.shape == y_shape and y.dtype == dtype and y.flags.c_contiguous
-    np.testing.assert_array_equal(y, ref.winograd_k4s2_output(m, y_shape))
+@pytest.mark.parametrize("name, x_shape, oc, p", WINOGRAD_CASES, ids=WINOGRAD_IDS)
+def test_numba_winograd_kernels_bitwise_equal_reference(nb, name, x_shape, oc, p, dtype):
+    rng = np.random.default_rng(12)
+    x, W, gy = _winograd_data(rng, name, x_shape, oc, p, dtype)
+    v = _winograd(ref, name, "input")(x, p)
+    m = _randn(rng, (v.shape[0], oc, v.shape[2]), dtype)
+    _assert_numba_equal_reference(nb, name, x, W, p, m, gy.shape)
 
 
-def test_winograd_k4s2_errors_and_non_contiguous_inputs(nb):
-    rng = np.random.default_rng(16)
+@pytest.mark.parametrize("name", ["f2x3", "k4s2"])
+def test_winograd_kernels_errors_and_non_contiguous_inputs(nb, name):
+    rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 6, 9, 3)).astype(np.float32).transpose(0, 3, 1, 2)
-    W = rng.standard_normal((4, 4, 2, 3)).astype(np.float32).transpose(2, 3, 0, 1)
+    k = TILINGS[name].kernel
+    W = rng.standard_normal((k, k, 2, 3)).astype(np.float32).transpose(2, 3, 0, 1)
+    m = np.asfortranarray(rng.standard_normal((TILINGS[name].side ** 2, 2, 8)).astype(np.float32))
     for mod in (ref, nb):
-        np.testing.assert_array_equal(mod.winograd_k4s2_input(x, (1, 0)),
-                                      ref.winograd_k4s2_input(np.ascontiguousarray(x), (1, 0)))
-        np.testing.assert_array_equal(mod.winograd_k4s2_weight(W),
-                                      ref.winograd_k4s2_weight(np.ascontiguousarray(W)))
+        for kind, args in (("input", (x, (1, 0))), ("weight", (W,)), ("output", (m, (2, 2, 4, 3)))):
+            contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
+                               for a in args)
+            np.testing.assert_array_equal(_winograd(mod, name, kind)(*args),
+                                          _winograd(ref, name, kind)(*contiguous))
         with pytest.raises(ValueError, match="empty convolution output"):
-            mod.winograd_k4s2_input(x[:, :, :3], (0, 0))
+            _winograd(mod, name, "input")(x[:, :, :k - 1], (0, 0))
         with pytest.raises(ValueError, match="m has shape"):
-            ref.winograd_k4s2_output(np.zeros((9, 2, 5), np.float32), (1, 2, 4, 4))
+            _winograd(mod, name, "output")(np.zeros((m.shape[0], 2, 5), np.float32), (1, 2, 4, 4))
 
 
 if hypothesis is not None:
-    @settings(max_examples=30, deadline=None)
-    @given(n=st.integers(1, 2), c=st.integers(1, 4), oc=st.integers(1, 3),
-           h=st.integers(2, 11), w=st.integers(2, 11), ph=st.integers(0, 2),
-           pw=st.integers(0, 2))
-    def test_winograd_k4s2_random_geometry(n, c, oc, h, w, ph, pw):
-        """Numba == reference bitwise, and both the convolution and its weight gradient."""
+    @settings(max_examples=60, deadline=None)
+    @given(name=st.sampled_from(["f2x3", "k4s2"]), n=st.integers(1, 2), c=st.integers(1, 5),
+           oc=st.integers(1, 4), h=st.integers(1, 11), w=st.integers(1, 11),
+           ph=st.integers(0, 2), pw=st.integers(0, 2))
+    def test_winograd_random_geometry(name, n, c, oc, h, w, ph, pw):
+        """Numba == reference bitwise, and both the convolution (and for 4x4 stride-2 convs its
+        weight gradient), on random geometries."""
         pytest.importorskip("numba", reason="numba not installed")
         from minigrad.kernels import numba_cpu
+        k, s = TILINGS[name][:2]
         x_shape, p = (n, c, h, w), (ph, pw)
-        hypothesis.assume(min(_out_hw(x_shape, 4, 4, (2, 2), p, (1, 1))) >= 1)
-        rng = np.random.default_rng(0)
-        x, W = rng.standard_normal(x_shape), rng.standard_normal((oc, c, 4, 4))
-        oh, ow = _out_hw(x_shape, 4, 4, (2, 2), p, (1, 1))
-        gy = rng.standard_normal((n, oc, oh, ow))
-        v = ref.winograd_k4s2_input(x, p)
-        np.testing.assert_array_equal(numba_cpu.winograd_k4s2_input(x, p), v)
-        m = ref.winograd_k4s2_weight(W) @ v
-        np.testing.assert_array_equal(numba_cpu.winograd_k4s2_weight(W),
-                                      ref.winograd_k4s2_weight(W))
-        y = ref.winograd_k4s2_output(m, gy.shape)
-        np.testing.assert_array_equal(numba_cpu.winograd_k4s2_output(m, gy.shape), y)
-        gW = ref.winograd_k4s2_grad_weight(ref.winograd_k4s2_grad_output(gy) @
-                                           v.transpose(0, 2, 1))
-        for got, expected in zip((y, gW), _k4s2_direct(x, W, gy, p)):
+        hypothesis.assume(min(_out_hw(x_shape, k, k, (s, s), p, (1, 1))) >= 1)
+        x, W, gy = _winograd_data(np.random.default_rng(0), name, x_shape, oc, p, np.float64)
+        products = _winograd_products(ref, name, x, W, gy, p)
+        m = _winograd(ref, name, "weight")(W) @ _winograd(ref, name, "input")(x, p)
+        _assert_numba_equal_reference(numba_cpu, name, x, W, p, m, gy.shape)
+        for got, expected in zip(products, _direct(x, W, gy, s, p)):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 

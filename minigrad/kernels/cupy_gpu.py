@@ -333,20 +333,14 @@ def running_average(running, value, momentum, scale=1.0):
 
 
 # The optimizers' glue and the matrix products live in modules of their own; every kernel name
-# is answered here (the registry looks them up on this module).
-# The Winograd transforms: the reference's array code runs on CuPy unchanged (a few
-# elementwise passes; a fused kernel is left until a GPU profile asks for one).
-winograd_f2x3_weight = ref.winograd_f2x3_weight
-winograd_f2x3_input = ref.winograd_f2x3_input
-winograd_f2x3_output = ref.winograd_f2x3_output
-winograd_k4s2_weight = ref.winograd_k4s2_weight
-winograd_k4s2_input = ref.winograd_k4s2_input
-winograd_k4s2_output = ref.winograd_k4s2_output
-winograd_k4s2_grad_output = ref.winograd_k4s2_grad_output
-winograd_k4s2_grad_weight = ref.winograd_k4s2_grad_weight
-
+# is answered here (the registry looks them up on this module). The Winograd transforms are the
+# reference's array code, which runs on CuPy unchanged (a few elementwise passes; a fused kernel
+# is left until a GPU profile asks for one).
 from .cupy_blas import (  # noqa: E402,F401
     MULTI_DEVICE_STEPS, gemm_plan, matmul, prepare_capture, use_direct_cublas)
 from .cupy_optim import (  # noqa: E402,F401
     adam_update, adam_update_multi, adam_update_multi_device_steps, rmsprop_update,
     rmsprop_update_multi, sgd_update)
+from .reference_winograd import (  # noqa: E402,F401
+    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
+    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight)

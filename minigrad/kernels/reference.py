@@ -19,11 +19,7 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc",
-    "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
-    "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
-    "conv_output_size", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "matmul",
     # reference_optim.py
@@ -31,6 +27,10 @@ __all__ = [
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
     # reference_random.py
     "philox_fill", "philox_advance",
+    # reference_winograd.py
+    "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
+    "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
+    "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
 ]
 
 
@@ -207,246 +207,6 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
     return xp.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
-# ------------------------------------------------------------ Winograd F(2x2, 3x3)
-# A 3x3 stride-1 convolution computed on 2x2 output tiles (Lavin and Gray, "Fast Algorithms for
-# Convolutional Neural Networks", 2016): each tile's 4x4 input patch d and the 3x3 kernel g are
-# transformed, V = B^T d B and U = G g G^T, multiplied elementwise per channel pair and summed
-# over input channels, which for the 16 positions of a tile is 16 matrix products
-# M[xi] = U[xi] @ V[xi] (OC x C times C x tiles), and the product is transformed back,
-# Y = A^T M A. That is 16 multiplies per 4 outputs where the direct product has 36: 2.25x fewer
-# GEMM flops, for transforms that are only additions (B, A) and a tiny weight one (G). With
-#
-#     B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-#     G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
-#     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
-#
-# the rounding error stays that of a few additions (these are the F(2, 3) points 0, 1, -1, inf).
-
-def _winograd_tiles(oh, ow):
-    """The number of 2x2 output tiles down and across an (OH, OW) output."""
-    return -(-oh // 2), -(-ow // 2)
-
-
-def winograd_f2x3_weight(w):
-    """U = G g G^T for each (output, input) channel pair of a (OC, C, 3, 3) weight.
-
-    Returns a C-contiguous (16, OC, C) array of w's dtype: ``u[4*a + b] = (G w G^T)[:, :, a, b]``.
-    Written out on slices (no constant array: nothing is copied to a GPU, which a CUDA graph
-    capture would refuse), rows first: G g = (g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2).
-    """
-    xp = _xp(w)
-    oc, c = w.shape[:2]
-
-    def g_rows(a, out):
-        """out[k] = (G a)[k] along a's axis of length 3 taken first (a: (3, ...))."""
-        out[0] = a[0]
-        xp.add(a[0], a[1], out=out[1])
-        out[1] += a[2]
-        out[1] *= 0.5
-        xp.subtract(a[0], a[1], out=out[2])
-        out[2] += a[2]
-        out[2] *= 0.5
-        out[3] = a[2]
-
-    t = xp.empty((4, 3, oc, c), dtype=w.dtype)        # G g: (a, j, OC, C)
-    g_rows(w.transpose(2, 3, 0, 1), t)
-    u = xp.empty((4, 4, oc, c), dtype=w.dtype)        # (G g) G^T: (a, b, OC, C)
-    g_rows(t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
-    return u.reshape(16, oc, c)
-
-
-def winograd_f2x3_input(x, padding):
-    """V = B^T d B for every 4x4 input patch d of every 2x2 output tile of a 3x3 stride-1
-    convolution of x (N, C, H, W) padded by ``padding`` (ph, pw) on each side.
-
-    Returns a C-contiguous (16, C, N*TH*TW) array of x's dtype, columns ordered (n, th, tw),
-    where (TH, TW) = ceil(OH/2), ceil(OW/2) tiles and OH = H + 2 ph - 2 (likewise OW); the
-    last tiles overhang the output where it is odd, reading zeros beyond the padding.
-    """
-    xp = _xp(x)
-    n, c, h, w = x.shape
-    _, (ph, pw), _, oh, ow = _conv_geometry(h, w, 3, 3, 1, padding, 1)  # raises on empty
-    th, tw = _winograd_tiles(oh, ow)
-    # (C, N, 2TH + 2, 2TW + 2): padded, channels first so that each transformed position below
-    # is already one (C, N*TH*TW) block of the result.
-    xpad = xp.zeros((c, n, 2 * th + 2, 2 * tw + 2), dtype=x.dtype)
-    xpad[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)  # fits: H + 2 ph <= 2TH + 2
-    r = [xpad[:, :, a:a + 2 * th:2] for a in range(4)]          # patch row a of every tile
-    t = xp.empty((4, c, n, th, 2 * tw + 2), dtype=x.dtype)      # B^T d: rows transformed
-    xp.subtract(r[0], r[2], out=t[0])
-    xp.add(r[1], r[2], out=t[1])
-    xp.subtract(r[2], r[1], out=t[2])
-    xp.subtract(r[1], r[3], out=t[3])
-    q = [t[..., b:b + 2 * tw:2] for b in range(4)]              # patch column b
-    v = xp.empty((4, 4, c, n, th, tw), dtype=x.dtype)           # (B^T d) B
-    xp.subtract(q[0], q[2], out=v[:, 0])
-    xp.add(q[1], q[2], out=v[:, 1])
-    xp.subtract(q[2], q[1], out=v[:, 2])
-    xp.subtract(q[1], q[3], out=v[:, 3])
-    return v.reshape(16, c, n * th * tw)
-
-
-def winograd_f2x3_output(m, y_shape):
-    """Y = A^T M A: the (16, OC, N*TH*TW) products of :func:`winograd_f2x3_weight` and
-    :func:`winograd_f2x3_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
-    xp = _xp(m)
-    n, oc, oh, ow = y_shape
-    th, tw = _winograd_tiles(oh, ow)
-    if m.shape != (16, oc, n * th * tw):
-        raise ValueError(f"m has shape {m.shape}, expected {(16, oc, n * th * tw)}")
-    m = m.reshape(4, 4, oc, n, th, tw)
-    s = xp.empty((2, 4, oc, n, th, tw), dtype=m.dtype)           # A^T M: rows
-    xp.add(m[0], m[1], out=s[0])
-    s[0] += m[2]
-    xp.subtract(m[1], m[2], out=s[1])
-    s[1] -= m[3]
-    y = xp.empty((n, oc, th, 2, tw, 2), dtype=m.dtype)          # (A^T M) A, tile by tile
-    yt = y.transpose(3, 5, 1, 0, 2, 4)                          # (2, 2, OC, N, TH, TW) view
-    xp.add(s[:, 0], s[:, 1], out=yt[:, 0])
-    yt[:, 0] += s[:, 2]
-    xp.subtract(s[:, 1], s[:, 2], out=yt[:, 1])
-    yt[:, 1] -= s[:, 3]
-    y = y.reshape(n, oc, 2 * th, 2 * tw)
-    if (2 * th, 2 * tw) != (oh, ow):
-        y = xp.ascontiguousarray(y[:, :, :oh, :ow])
-    return y
-
-
-# ------------------------------------------------- Winograd for 4x4 stride-2 convolutions
-# A 4x4 stride-2 convolution is a 2x2 stride-1 one on the four polyphase components of its
-# input (space to depth): with i = 2a + r, j = 2b + s,
-#
-#     y[p, q] = sum_{c, i, j} W[c, i, j] x_pad[2p + i, 2q + j]
-#             = sum_{(c, r, s), a, b} W[c, 2a + r, 2b + s] X_rs[p + a, q + b],
-#     X_rs[u, v] = x_pad[2u + r, 2v + s]
-#
-# (4C input channels ordered (c, r, s), a 2x2 kernel), and that one runs as Winograd
-# F(2x2, 2x2): 9 multiplies per 2x2 output tile where the direct product has 16, i.e. 9
-# matrix products (OC, 4C) @ (4C, tiles), 1.78x fewer GEMM flops. With
-#
-#     B^T = [[1, -1, 0], [0, 1, 0], [0, -1, 1]],  G = [[1, 0], [1, 1], [0, 1]],
-#     A^T = [[1, 1, 0], [0, 1, 1]]
-#
-# every transform is additions of whole values (no halves): DCGAN's and the WGAN-GP critic's
-# convolutions, and SNGAN's 4x4/2 ones.
-
-def _k4s2_out_hw(h, w, padding):
-    """(OH, OW) of a 4x4 stride-2 convolution with ``padding``; raises on an empty output."""
-    return _conv_geometry(h, w, 4, 4, 2, padding, 1)[3:]
-
-
-def winograd_k4s2_weight(w):
-    """U = G g G^T of the polyphase 2x2 kernels g[(c, r, s)][a, b] = w[:, c, 2a + r, 2b + s] of
-    a (OC, C, 4, 4) weight: a C-contiguous (9, OC, 4C) array of w's dtype."""
-    xp = _xp(w)
-    oc, c = w.shape[:2]
-    # g_ab[o, c, r, s] = w[o, c, 2a + r, 2b + s]; G g G^T written out (rows: G g, then . G^T)
-    g00, g01, g10, g11 = w[:, :, :2, :2], w[:, :, :2, 2:], w[:, :, 2:, :2], w[:, :, 2:, 2:]
-    u = xp.empty((9, oc, c, 2, 2), dtype=w.dtype)
-    u[0], u[2], u[6], u[8] = g00, g01, g10, g11
-    xp.add(g00, g01, out=u[1])
-    xp.add(g00, g10, out=u[3])
-    xp.add(u[1], g10, out=u[4])
-    u[4] += g11
-    xp.add(g01, g11, out=u[5])
-    xp.add(g10, g11, out=u[7])
-    return u.reshape(9, oc, 4 * c)
-
-
-def winograd_k4s2_input(x, padding):
-    """V = B^T d B for the 3x3 patch d of every 2x2 output tile of the polyphase components
-    of x (N, C, H, W) zero-padded by ``padding``: a C-contiguous (9, 4C, N*TH*TW) array of x's
-    dtype, rows ordered (c, r, s), columns (n, th, tw), (TH, TW) = ceil(OH/2), ceil(OW/2)."""
-    xp = _xp(x)
-    n, c, h, w = x.shape
-    ph, pw = _pair(padding)
-    th, tw = _winograd_tiles(*_k4s2_out_hw(h, w, (ph, pw)))
-    hp, wp = 4 * th + 2, 4 * tw + 2    # the last tile's patch ends at row 4 TH + 1
-    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
-    hh, ww = min(h, hp - ph), min(w, wp - pw)  # rows and columns past hp are never read
-    xpad[:, :, ph:ph + hh, pw:pw + ww] = x.transpose(1, 0, 2, 3)[:, :, :hh, :ww]
-    # X[c, r, s, n, u, v] = xpad[c, n, 2u + r, 2v + s]: the polyphase components (a view)
-    X = xpad.reshape(c, n, hp // 2, 2, wp // 2, 2).transpose(0, 3, 5, 1, 2, 4)
-    r = [X[..., a:a + 2 * th:2, :] for a in range(3)]                  # patch row a
-    t = xp.empty((3, c, 2, 2, n, th, wp // 2), dtype=x.dtype)          # B^T d
-    xp.subtract(r[0], r[1], out=t[0])
-    t[1] = r[1]
-    xp.subtract(r[2], r[1], out=t[2])
-    q = [t[..., b:b + 2 * tw:2] for b in range(3)]                     # patch column b
-    v = xp.empty((3, 3, c, 2, 2, n, th, tw), dtype=x.dtype)            # (B^T d) B
-    xp.subtract(q[0], q[1], out=v[:, 0])
-    v[:, 1] = q[1]
-    xp.subtract(q[2], q[1], out=v[:, 2])
-    return v.reshape(9, 4 * c, n * th * tw)
-
-
-def winograd_k4s2_output(m, y_shape):
-    """Y = A^T M A: the (9, OC, N*TH*TW) products of :func:`winograd_k4s2_weight` and
-    :func:`winograd_k4s2_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
-    xp = _xp(m)
-    n, oc, oh, ow = y_shape
-    th, tw = _winograd_tiles(oh, ow)
-    if m.shape != (9, oc, n * th * tw):
-        raise ValueError(f"m has shape {m.shape}, expected {(9, oc, n * th * tw)}")
-    m = m.reshape(3, 3, oc, n, th, tw)
-    s = xp.empty((2, 3, oc, n, th, tw), dtype=m.dtype)                 # A^T M
-    xp.add(m[0], m[1], out=s[0])
-    xp.add(m[1], m[2], out=s[1])
-    y = xp.empty((n, oc, th, 2, tw, 2), dtype=m.dtype)                # (A^T M) A
-    yt = y.transpose(3, 5, 1, 0, 2, 4)
-    xp.add(s[:, 0], s[:, 1], out=yt[:, 0])
-    xp.add(s[:, 1], s[:, 2], out=yt[:, 1])
-    y = y.reshape(n, oc, 2 * th, 2 * tw)
-    if (2 * th, 2 * tw) != (oh, ow):
-        y = xp.ascontiguousarray(y[:, :, :oh, :ow])
-    return y
-
-
-# The weight gradient of y = A^T [U * V] A (elementwise per tile, summed over input channels)
-# by the adjoint: with Z = A gY A^T (each 2x2 tile of the output gradient to 3x3),
-#     gU = sum over tiles of Z * V    (9 products (OC, tiles) @ (tiles, 4C)),   gW = G^T gU G,
-# 1.78x fewer flops than rows(gy)^T @ im2col(x), and V is the forward's, when it ran this way.
-# (The input gradient the same way, gd = B (U * Z) B^T added back onto the overlapping
-# patches, did not pay: its scatter cost what the GEMMs saved; benchmarks/NOTES.md.)
-
-def winograd_k4s2_grad_output(gy):
-    """Z = A gY A^T for every 2x2 tile of gy (N, OC, OH, OW) (zeros past an odd edge): a
-    C-contiguous (9, OC, N*TH*TW) array of gy's dtype."""
-    xp = _xp(gy)
-    n, oc, oh, ow = gy.shape
-    th, tw = _winograd_tiles(oh, ow)
-    g = xp.zeros((oc, n, 2 * th, 2 * tw), dtype=gy.dtype)
-    g[:, :, :oh, :ow] = gy.transpose(1, 0, 2, 3)
-    r0, r1 = g[:, :, 0::2], g[:, :, 1::2]                              # (OC, N, TH, 2TW)
-    t = xp.empty((3, oc, n, th, 2 * tw), dtype=gy.dtype)              # A gY
-    t[0] = r0
-    xp.add(r0, r1, out=t[1])
-    t[2] = r1
-    q0, q1 = t[..., 0::2], t[..., 1::2]
-    z = xp.empty((3, 3, oc, n, th, tw), dtype=gy.dtype)               # (A gY) A^T
-    z[:, 0] = q0
-    xp.add(q0, q1, out=z[:, 1])
-    z[:, 2] = q1
-    return z.reshape(9, oc, n * th * tw)
-
-
-def winograd_k4s2_grad_weight(gu):
-    """gW = G^T gU G of (9, OC, 4C) products, back to a C-contiguous (OC, C, 4, 4) weight
-    gradient (the adjoint of :func:`winograd_k4s2_weight`)."""
-    xp = _xp(gu)
-    _, oc, c4 = gu.shape
-    c = c4 // 4
-    u = gu.reshape(3, 3, oc, c, 2, 2)
-    r = xp.empty((2, 3, oc, c, 2, 2), dtype=gu.dtype)                 # G^T gU: rows
-    xp.add(u[0], u[1], out=r[0])
-    xp.add(u[1], u[2], out=r[1])
-    gw = xp.empty((oc, c, 2, 2, 2, 2), dtype=gu.dtype)                 # (o, c, a, r, b, s)
-    gv = gw.transpose(2, 4, 0, 1, 3, 5)                                # (a, b, o, c, r, s)
-    xp.add(r[:, 0], r[:, 1], out=gv[:, 0])
-    xp.add(r[:, 1], r[:, 2], out=gv[:, 1])
-    return gw.reshape(oc, c, 4, 4)
-
-
 # --------------------------------------------------------------------------- scatter-add
 
 def scatter_add(target, index, values):
@@ -578,9 +338,12 @@ def running_average(running, value, momentum, scale=1.0):
     return running
 
 
-# The optimizers' and the random generator's references, in modules of their own; every kernel
-# name is answered here (the registry reads this module's __all__).
+# The Winograd transforms', the optimizers' and the random generator's references, in modules of
+# their own; every kernel name is answered here (the registry reads this module's __all__).
 from .reference_optim import (  # noqa: E402
     adam_update, adam_update_multi, adam_update_multi_device_steps, rmsprop_update,
     rmsprop_update_multi, sgd_update)
 from .reference_random import philox_advance, philox_fill  # noqa: E402
+from .reference_winograd import (  # noqa: E402
+    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
+    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight)

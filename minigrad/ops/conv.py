@@ -166,7 +166,7 @@ def _winograd_ok(W, stride, dilation):
 
 def _conv_winograd(xp, x, W, padding):
     """conv(x, W) for a (OC, C, 3, 3) W, stride 1, no dilation, by Winograd F(2x2, 3x3):
-    16 products (OC, C) @ (C, tiles) between the transforms (kernels/reference.py)."""
+    16 products (OC, C) @ (C, tiles) between the transforms (kernels/reference_winograd.py)."""
     n, _, h, w = x.shape
     oc = W.shape[0]
     u = kernels.get("winograd_f2x3_weight", xp)(W)            # (16, OC, C)

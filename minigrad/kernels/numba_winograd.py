@@ -1,0 +1,202 @@
+"""Numba (CPU) Winograd transforms, part of :mod:`minigrad.kernels.numba_cpu` (see its docstring
+for the fast-path policy): each one pass over its data where the NumPy reference
+(:mod:`minigrad.kernels.reference_winograd`) makes 8 strided passes over arrays 4x the input's
+size (input) and the products' size (output), which cost as much as the GEMMs they save.
+Each tile's additions are the reference's, in its order (rows first, then columns), so the
+results are bitwise equal to it (there are only additions: nothing for LLVM to contract into
+an FMA). The Python wrappers share the geometry of the reference (its ``Tiling`` s) and fall back
+to it on anything outside the fast path.
+"""
+
+import numpy as np
+from numba import njit
+
+from . import reference_winograd as ref
+from .numba_cpu import _is_float_ndarray
+from .reference_winograd import F2X3, K4S2, _crop, _tiling, _winograd_tiles
+
+
+# ------------------------------------------------------------ Winograd F(2x2, 3x3)
+
+@njit(cache=True, error_model="numpy")
+def _winograd_f2x3_input_kernel(x, ph, pw, th, tw, v):
+    """v (16, C, N*TH*TW) = B^T d B of every tile's 4x4 patch d of x zero-padded by (ph, pw)."""
+    n, c, h, w = x.shape
+    xpad = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
+    t = np.empty((4, 2 * tw + 2), x.dtype)
+    for ci in range(c):
+        for b in range(n):
+            for hh in range(h):
+                for ww in range(w):
+                    xpad[hh + ph, ww + pw] = x[b, ci, hh, ww]
+            for i in range(th):
+                r = 2 * i
+                for e in range(2 * tw + 2):  # B^T d: the four rows of the patches at tile row i
+                    t[0, e] = xpad[r, e] - xpad[r + 2, e]
+                    t[1, e] = xpad[r + 1, e] + xpad[r + 2, e]
+                    t[2, e] = xpad[r + 2, e] - xpad[r + 1, e]
+                    t[3, e] = xpad[r + 1, e] - xpad[r + 3, e]
+                base = (b * th + i) * tw
+                for a in range(4):  # (B^T d) B
+                    for j in range(tw):
+                        q = 2 * j
+                        v[4 * a, ci, base + j] = t[a, q] - t[a, q + 2]
+                        v[4 * a + 1, ci, base + j] = t[a, q + 1] + t[a, q + 2]
+                        v[4 * a + 2, ci, base + j] = t[a, q + 2] - t[a, q + 1]
+                        v[4 * a + 3, ci, base + j] = t[a, q + 1] - t[a, q + 3]
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_f2x3_output_kernel(m, th, tw, y):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 4x4 products in m (16, OC, N*TH*TW)."""
+    n, oc = y.shape[0], y.shape[1]
+    for o in range(oc):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for j in range(tw):  # scalars, no branches: the loop over j vectorises
+                    col = base + j
+                    s00 = m[0, o, col] + m[4, o, col] + m[8, o, col]  # A^T M, row 0
+                    s01 = m[1, o, col] + m[5, o, col] + m[9, o, col]
+                    s02 = m[2, o, col] + m[6, o, col] + m[10, o, col]
+                    s03 = m[3, o, col] + m[7, o, col] + m[11, o, col]
+                    s10 = m[4, o, col] - m[8, o, col] - m[12, o, col]  # row 1
+                    s11 = m[5, o, col] - m[9, o, col] - m[13, o, col]
+                    s12 = m[6, o, col] - m[10, o, col] - m[14, o, col]
+                    s13 = m[7, o, col] - m[11, o, col] - m[15, o, col]
+                    y[b, o, 2 * i, 2 * j] = s00 + s01 + s02             # (A^T M) A
+                    y[b, o, 2 * i, 2 * j + 1] = s01 - s02 - s03
+                    y[b, o, 2 * i + 1, 2 * j] = s10 + s11 + s12
+                    y[b, o, 2 * i + 1, 2 * j + 1] = s11 - s12 - s13
+
+
+# ------------------------------------------------- Winograd for 4x4 stride-2 convolutions
+
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_weight_kernel(w, u):
+    """u (9, OC, 4C) = G g G^T of the polyphase 2x2 kernels of w (OC, C, 4, 4)."""
+    oc, c = w.shape[0], w.shape[1]
+    for o in range(oc):
+        for ci in range(c):
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    g00, g01 = w[o, ci, r, s], w[o, ci, r, 2 + s]
+                    g10, g11 = w[o, ci, 2 + r, s], w[o, ci, 2 + r, 2 + s]
+                    # kron(G, G) rows in the reference's order: (G g) first, then (. G^T)
+                    u[0, o, k] = g00
+                    u[1, o, k] = g00 + g01
+                    u[2, o, k] = g01
+                    u[3, o, k] = g00 + g10
+                    u[4, o, k] = g00 + g01 + g10 + g11
+                    u[5, o, k] = g01 + g11
+                    u[6, o, k] = g10
+                    u[7, o, k] = g10 + g11
+                    u[8, o, k] = g11
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_input_kernel(x, ph, pw, th, tw, v):
+    """v (9, 4C, N*TH*TW) = B^T d B of every tile's 3x3 patch of the polyphase components."""
+    n, c, h, w = x.shape
+    hp, wp = 4 * th + 2, 4 * tw + 2
+    hh, ww = min(h, hp - ph), min(w, wp - pw)
+    xpad = np.zeros((hp, wp), x.dtype)
+    t = np.empty((3, 2 * tw + 1), x.dtype)
+    for ci in range(c):
+        for b in range(n):
+            for i in range(hh):
+                for j in range(ww):
+                    xpad[i + ph, j + pw] = x[b, ci, i, j]
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    for ti in range(th):
+                        u0 = 4 * ti + r  # X_rs row 2 ti + a is xpad row 4 ti + 2a + r
+                        for e in range(2 * tw + 1):
+                            col = 2 * e + s
+                            t[0, e] = xpad[u0, col] - xpad[u0 + 2, col]
+                            t[1, e] = xpad[u0 + 2, col]
+                            t[2, e] = xpad[u0 + 4, col] - xpad[u0 + 2, col]
+                        base = (b * th + ti) * tw
+                        for a in range(3):
+                            for tj in range(tw):
+                                q = 2 * tj
+                                v[3 * a, k, base + tj] = t[a, q] - t[a, q + 1]
+                                v[3 * a + 1, k, base + tj] = t[a, q + 1]
+                                v[3 * a + 2, k, base + tj] = t[a, q + 2] - t[a, q + 1]
+
+
+@njit(cache=True, error_model="numpy")
+def _winograd_k4s2_output_kernel(m, th, tw, y):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 3x3 products in m (9, OC, N*TH*TW)."""
+    n, oc = y.shape[0], y.shape[1]
+    for o in range(oc):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for j in range(tw):
+                    col = base + j
+                    s00 = m[0, o, col] + m[3, o, col]
+                    s01 = m[1, o, col] + m[4, o, col]
+                    s02 = m[2, o, col] + m[5, o, col]
+                    s10 = m[3, o, col] + m[6, o, col]
+                    s11 = m[4, o, col] + m[7, o, col]
+                    s12 = m[5, o, col] + m[8, o, col]
+                    y[b, o, 2 * i, 2 * j] = s00 + s01
+                    y[b, o, 2 * i, 2 * j + 1] = s01 + s02
+                    y[b, o, 2 * i + 1, 2 * j] = s10 + s11
+                    y[b, o, 2 * i + 1, 2 * j + 1] = s11 + s12
+
+
+# ------------------------------------------------------------------------------- wrappers
+
+def _input(tiling, kernel, reference, x, padding):
+    """V of x by the Numba ``kernel`` of ``tiling``: (side**2, phases*C, N*TH*TW)."""
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return reference(x, padding)
+    n, c = x.shape[:2]
+    (ph, pw), (th, tw) = _tiling(tiling, x.shape, padding)  # raises on an empty output
+    v = np.empty((tiling.side ** 2, tiling.phases * c, n * th * tw), dtype=x.dtype)
+    kernel(np.ascontiguousarray(x), ph, pw, th, tw, v)
+    return v
+
+
+def _output(tiling, kernel, reference, m, y_shape):
+    """Y = A^T M A by the Numba ``kernel`` of ``tiling``: the C-contiguous output ``y_shape``."""
+    n, oc, oh, ow = y_shape
+    th, tw = _winograd_tiles(oh, ow)
+    if not _is_float_ndarray(m) or m.shape != (tiling.side ** 2, oc, n * th * tw):
+        return reference(m, y_shape)
+    y = np.empty((n, oc, 2 * th, 2 * tw), dtype=m.dtype)
+    kernel(np.ascontiguousarray(m), th, tw, y)
+    return _crop(y, oh, ow)  # the last tiles overhang an odd output
+
+
+def winograd_f2x3_input(x, padding):
+    """Numba winograd_f2x3_input; see :func:`minigrad.kernels.reference.winograd_f2x3_input`."""
+    return _input(F2X3, _winograd_f2x3_input_kernel, ref.winograd_f2x3_input, x, padding)
+
+
+def winograd_f2x3_output(m, y_shape):
+    """Numba winograd_f2x3_output; see :func:`minigrad.kernels.reference.winograd_f2x3_output`."""
+    return _output(F2X3, _winograd_f2x3_output_kernel, ref.winograd_f2x3_output, m, y_shape)
+
+
+def winograd_k4s2_weight(w):
+    """Numba winograd_k4s2_weight; see :func:`minigrad.kernels.reference.winograd_k4s2_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return ref.winograd_k4s2_weight(w)
+    u = np.empty((9, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
+    _winograd_k4s2_weight_kernel(np.ascontiguousarray(w), u)
+    return u
+
+
+def winograd_k4s2_input(x, padding):
+    """Numba winograd_k4s2_input; see :func:`minigrad.kernels.reference.winograd_k4s2_input`."""
+    return _input(K4S2, _winograd_k4s2_input_kernel, ref.winograd_k4s2_input, x, padding)
+
+
+def winograd_k4s2_output(m, y_shape):
+    """Numba winograd_k4s2_output; see :func:`minigrad.kernels.reference.winograd_k4s2_output`."""
+    return _output(K4S2, _winograd_k4s2_output_kernel, ref.winograd_k4s2_output, m, y_shape)
