@@ -410,8 +410,11 @@ def _interrupt_when_ready(code: str):
     """Run ``python -c code``, send SIGINT once it prints 'ready'; (exit code, stderr)."""
     env = {k: v for k, v in os.environ.items() if k != "GANS_DEBUG"}
     env["PYTHONPATH"] = str(ROOT)
+    # as in a terminal, where Ctrl-C reaches the process: a shell without job control starts a
+    # background job (`.ci/run &`) with SIGINT ignored, and its children would inherit that
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGINT)
