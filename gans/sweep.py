@@ -231,7 +231,7 @@ def table(rows: list[dict]) -> str:
         for col in cols:
             keys = [k for k in present if COLUMNS[k] == col]
             vals = [r["scores"][k] for r in rs for k in keys if k in r["scores"]]
-            cells.append(_mean_std(vals))
+            cells.append(_mean_std(vals, COLUMN_DECIMALS.get(col, DECIMALS)))
         cells.append(f"{np.median([r['wall_s'] for r in rs]) / 60:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -241,26 +241,34 @@ def table(rows: list[dict]) -> str:
 
 
 def agreement(groups: dict) -> list[str]:
-    """Markdown lines: for each row trained by both frameworks (two or more seeds each), the
-    difference of the means of each score against twice its standard error; beyond that, the
-    two engines disagree by more than the seeds' spread explains."""
+    """Markdown lines: for each row trained by both frameworks (two or more seeds each), per
+    score the difference of the means, twice its standard error, and Welch's t-test (unequal
+    variances; its t distribution is what a handful of seeds calls for, where two standard
+    errors is a large-sample rule). "within": p >= 0.05, the difference is what the seeds'
+    spread explains."""
+    from scipy import stats
+
     lines = []
     for (model, dataset, framework, budget_), mine in sorted(groups.items()):
         twin = groups.get((model, dataset, "torch", budget_))
         if framework != "minigrad" or not twin or min(len(mine), len(twin)) < 2:
             continue
         if not lines:
-            lines = ["", "minigrad against its PyTorch twin (difference of the means, and two "
-                     "standard errors of that difference, sqrt(s1^2/n1 + s2^2/n2)):", "",
-                     "| model | dataset | budget | score | minigrad - torch | 2 SE | within |",
-                     "|---|---|---|---|---:|---:|---|"]
+            lines = ["", "minigrad against its PyTorch twin: the difference of the means, two "
+                     "standard errors of that difference (2 sqrt(s1^2/n1 + s2^2/n2)) and the "
+                     "p-value of Welch's t-test; within: p >= 0.05. With several scores "
+                     "compared, about one in twenty reads p < 0.05 by chance alone.", "",
+                     "| model | dataset | budget | score | minigrad - torch | 2 SE | p (Welch) "
+                     "| within |", "|---|---|---|---|---:|---:|---:|---|"]
         for key in [k for k in COLUMNS if all(k in r["scores"] for r in mine + twin)]:
             a = np.array([r["scores"][key] for r in mine], dtype=float)
             b = np.array([r["scores"][key] for r in twin], dtype=float)
             diff = a.mean() - b.mean()
             se2 = 2 * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+            p = stats.ttest_ind(a, b, equal_var=False).pvalue if se2 > 0 else \
+                float(diff == 0)
             lines.append(f"| {model} | {dataset} | {budget_} | {COLUMNS[key]} | {diff:.3g} | "
-                         f"{se2:.3g} | {'yes' if abs(diff) <= se2 else '**no**'} |")
+                         f"{se2:.3g} | {p:.2f} | {'yes' if p >= 0.05 else '**no**'} |")
     return lines
 
 
@@ -287,14 +295,18 @@ def seed_grids(rows: list[dict], out: Path, n: int = 64) -> list[str]:
         if lines else []
 
 
-def _mean_std(vals) -> str:
+#: Decimals of each column of the table (the same in every row); others get DECIMALS.
+COLUMN_DECIMALS = {"IS": 2, "FID": 2, "intra-class FID": 2, "classes": 1}
+DECIMALS = 3
+
+
+def _mean_std(vals, decimals: int = DECIMALS) -> str:
     if not vals:
         return ""
     vals = np.asarray(vals, dtype=float)
-    digits = 3 if np.abs(vals).max() < 10 else 1
     if len(vals) == 1:
-        return f"{vals[0]:.{digits}f}"
-    return f"{vals.mean():.{digits}f} +- {vals.std(ddof=1):.{digits}f}"
+        return f"{vals[0]:.{decimals}f}"
+    return f"{vals.mean():.{decimals}f} +- {vals.std(ddof=1):.{decimals}f}"
 
 
 def main(args) -> None:

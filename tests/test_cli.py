@@ -483,9 +483,9 @@ def test_sweep_table_gives_mean_and_spread_over_seeds(tmp_path, capsys):
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
     out = capsys.readouterr().out
-    assert "| dcgan | mnist | minigrad | 1 epoch | 937 | 0,1,2 | 5.000 +- 1.000 | 500.0 +- 100.0 |" \
+    assert "| dcgan | mnist | minigrad | 1 epoch | 937 | 0,1,2 | 5.00 +- 1.00 | 500.00 +- 100.00 |" \
         in out
-    assert "| dcgan | mnist | torch | 1 epoch | 937 | 0 | 5.000 | 500.0 |" in out
+    assert "| dcgan | mnist | torch | 1 epoch | 937 | 0 | 5.00 | 500.00 |" in out
     assert (tmp_path / "table.md").read_text().strip() == sweep.table(rows).strip()
     # a run already recorded is skipped, not trained again
     assert main(["sweep", "--models", "dcgan", "--seeds", "0", "--epochs", "1", "--out",
@@ -494,9 +494,10 @@ def test_sweep_table_gives_mean_and_spread_over_seeds(tmp_path, capsys):
 
 
 def test_sweep_table_compares_twins_and_draws_best_and_worst_seed(tmp_path, capsys):
-    """Where both frameworks trained a row on two or more seeds, the table says whether their
-    means differ by more than two standard errors of the difference; for each row of several
-    seeds, the grids of the best and the worst seed by FID are written and named."""
+    """Where both frameworks trained a row on two or more seeds, the table gives the difference
+    of their means, two standard errors of it and Welch's t-test, "within" when p >= 0.05; for
+    each row of several seeds, the grids of the best and the worst seed by FID are written and
+    named."""
     import json
 
     from gans import sweep
@@ -514,7 +515,15 @@ def test_sweep_table_compares_twins_and_draws_best_and_worst_seed(tmp_path, caps
     fid_line = next(line for line in twin_lines if "| FID |" in line)
     is_line = next(line for line in twin_lines if "| IS |" in line)
     assert fid_line.startswith("| dcgan | cifar10 | 2000 steps | FID | 0 |") and "yes" in fid_line
+    assert "| 1.00 | yes |" in fid_line
     assert "| -1 |" in is_line and "**no**" in is_line
+    # three seeds each, a difference past two standard errors (0.8 > 0.62) that Welch's t
+    # (2.6 degrees of freedom) still reads as chance: p = 0.09
+    few = [row(fw, s, fid, 2.0) for fw, fids in (("minigrad", (10.0, 10.5, 11.0)),
+                                                ("torch", (11.1, 11.3, 11.5)))
+           for s, fid in enumerate(fids)]
+    line = next(line for line in sweep.table(few).splitlines() if "2000 steps | FID |" in line)
+    assert "| -0.8 | 0.622 | 0.09 | yes |" in line, line
     assert "two standard errors" not in sweep.table(rows[:4])  # one torch seed: no spread
     for i, r in enumerate(rows[:3]):  # samples of the minigrad runs only
         folder = sweep.run_folder(tmp_path, r)
