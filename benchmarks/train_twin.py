@@ -1,5 +1,7 @@
 """Train the PyTorch twin of a gans model with the same data, batches, steps and seed, and write
-10000 samples for ``python -m gans score``.
+10000 samples for ``python -m gans score``; beside them, as ``python -m gans train`` writes them,
+config.json (the model's config) and metrics.csv (one row per D step: the losses the twin's step
+returned), so a twin run's curves compare with its minigrad run's.
 
     python -m benchmarks.train_twin --model vanilla --dataset mnist --epochs 20 \
         --out runs/vanilla_mnist_torch
@@ -8,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -55,11 +58,12 @@ def main(argv=None):
     loader = DataLoader(datasets.load(args.dataset, "train"), batch_size=model.config.batch_size,
                         shuffle=True, drop_last=True, seed=args.seed, to_tensor=False)
     k = model.d_steps_per_g()
-    t0, step = time.time(), 0
+    t0, step, rows = time.time(), 0, []
     for epoch in range(args.epochs):
         for images, labels in loader:
             step += 1
             stats = twin.train_step(images, labels, update_g=step % k == 0)
+            rows.append({"step": step, "epoch": epoch, **stats})
             if step == args.max_steps:
                 break
         print(f"epoch {epoch + 1}/{args.epochs}: step {step}, {stats}, "
@@ -69,6 +73,7 @@ def main(argv=None):
     wall = time.time() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    write_run_files(out, model, rows)
     labels = np.arange(args.n) % model.config.n_classes if twin.conditional else None
     samples = np.concatenate([twin.sample(min(500, args.n - s), None if labels is None else
                                           labels[s:s + 500]) for s in range(0, args.n, 500)])
@@ -81,6 +86,21 @@ def main(argv=None):
                                                   "max_steps": args.max_steps,
                                                   "wall_s": wall}, indent=1))
     print(f"twin trained {step} steps in {wall:.0f} s; samples in {out / 'samples.npy'}")
+
+
+def write_run_files(out: Path, model, rows: list[dict]) -> None:
+    """config.json as the trainer writes it ({"model": name, **config}) and metrics.csv (step,
+    epoch, then each number a step returned; blank where a step had none, e.g. loss_g on a
+    D-only step)."""
+    from gans.protocol import config_dict
+
+    (out / "config.json").write_text(json.dumps({"model": model.name,
+                                                 **config_dict(model.config)}, indent=2))
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with open(out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def load_results(out: Path) -> list[dict]:
 
 
 def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None,
-                 score_every=None) -> str:
+                 score_every=None, threads=None) -> str:
     args = ["python", "-m", "gans", "sweep", "--models", model, "--seeds", str(seed),
             "--dataset", dataset, "--epochs", str(epochs), "--n", str(n), "--out", str(out)]
     if max_steps:
@@ -75,6 +75,8 @@ def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None
         args += ["--score-every", str(score_every)]
     if framework != "minigrad":
         args += ["--framework", framework]
+        if threads:  # torch's thread count is an option with a default: say which ran
+            args += ["--threads", str(threads)]
     return shlex.join(args)
 
 
@@ -200,7 +202,7 @@ def run_one(model_name, seed, dataset, epochs, out: Path, n=10000, framework="mi
             "max_steps": max_steps, "seed": seed, "steps": int(steps), "wall_s": round(wall, 1),
             "threads": _threads(framework, threads), "scores": keep,
             "command": command_line(model_name, seed, dataset, epochs, framework, n, out,
-                                    max_steps, score_every)}
+                                    max_steps, score_every, threads)}
 
 
 def _threads(framework, threads) -> int:

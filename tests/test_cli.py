@@ -556,6 +556,9 @@ def test_sweep_budget_in_steps_is_its_own_row_and_key(tmp_path, capsys):
     assert line.endswith("--max-steps 1500")
     assert "--max-steps" not in sweep.command_line("sngan", 0, "cifar10", 5, "minigrad", 100,
                                                    tmp_path)
+    # a torch run's command says its threads (the option's default is not what a sweep may use)
+    assert sweep.command_line("dcgan", 0, "cifar10", 5, "torch", 100, tmp_path, 2000,
+                              threads=1).endswith("--framework torch --threads 1")
 
 
 def test_sweep_scores_a_curve_by_resuming_the_run(tmp_path, monkeypatch, capsys):

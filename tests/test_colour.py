@@ -353,6 +353,12 @@ def test_twin_script_follows_the_dataset_and_stops_at_max_steps(tmp_path, cache)
     summary = json.loads((tmp_path / "twin" / "summary.json").read_text())
     assert summary["steps"] == 4 and summary["max_steps"] == 4
     assert np.load(tmp_path / "twin" / "samples.npy").shape == (6, 3, 32, 32)
+    # config.json and metrics.csv as `gans train` writes them, so the curves compare
+    config = json.loads((tmp_path / "twin" / "config.json").read_text())
+    assert config["model"] == "dcgan" and (config["channels"], config["img_size"]) == (3, 32)
+    lines = (tmp_path / "twin" / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "step,epoch,loss_d,loss_g" and len(lines) == 1 + 4
+    assert lines[-1].startswith("4,1,")  # 3 batches per epoch: step 4 is epoch 1's first
 
 
 def test_wgan_gp_critic_follows_the_images():
