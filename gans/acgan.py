@@ -49,8 +49,8 @@ class Config(NetsConfig):
 
 class Generator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.latent_dim)
         self.net = dcgan.generator(cfg, lib)
 
@@ -60,8 +60,8 @@ class Generator(Network):
 
 class Discriminator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.body = dcgan.discriminator(cfg, lib, n_out=0)
         self.adv = lib.Linear(self.body.n_features, 1)
         self.cls = lib.Linear(self.body.n_features, cfg.n_classes)

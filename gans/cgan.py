@@ -36,8 +36,8 @@ class Config(GANConfig):
 
 class Generator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
         self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.latent_dim + cfg.embed_dim, *cfg.g_hidden,
@@ -50,8 +50,8 @@ class Generator(Network):
 
 class Discriminator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.channels * cfg.img_size ** 2 + cfg.embed_dim, *cfg.d_hidden, 1),
                        dropout=cfg.dropout, lib=lib)

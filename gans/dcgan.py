@@ -72,8 +72,8 @@ class Generator(Network):
     (``stages(img_size)`` gives base and k; 28x28: the DCGAN-28 pair's layout)."""
 
     def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0, img_size=28):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.base, k = stages(img_size)
         widths = [features * 2 ** i for i in reversed(range(k))]       # (4f,) 2f, f
         self.f2 = widths[0]
@@ -94,8 +94,8 @@ class Discriminator(Network):
     (N, 2f*7*7) at 28x28, (N, 4f*4*4) at 32x32."""
 
     def __init__(self, channels=1, features=64, n_out=1, batch_norm=True, img_size=28):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         base, k = stages(img_size)
         layers = [lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2)]  # (N, f, 14, 14)
         width = features
