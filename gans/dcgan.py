@@ -45,11 +45,17 @@ class NetsConfig(GANConfig):
 
 
 @dataclass
-class Config(NetsConfig):
-    img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
-    g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
+class AdamConfig(GANConfig):
+    """Adam's settings at Radford et al.'s values for GANs (lr 2e-4, beta1 = 0.5), the fields
+    :func:`adam` reads: the Config of each variant trained with that optimizer derives from it."""
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
+
+
+@dataclass
+class Config(NetsConfig, AdamConfig):
+    img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
+    g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
     r1_gamma: float = option(0.0,
                              "R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)")
