@@ -83,161 +83,192 @@ def _try(name, fn, results):
         results[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"[:400]}
 
 
-def capture_probes():
+def _capture_and_replay(stream, record, before_replay=None):
+    """``record()`` captured into a CUDA graph on ``stream``, then (after ``before_replay()``,
+    when given) the graph launched once and waited for: (record's result, the graph)."""
+    with stream:
+        stream.begin_capture()
+        out = record()
+        g = stream.end_capture()
+    if before_replay is not None:
+        before_replay()
+    g.launch(stream)
+    stream.synchronize()
+    return out, g
+
+
+def _elementwise_prealloc(stream, x, y):
+    import cupy as cp
+
+    def record():
+        cp.multiply(x, 2, out=y)
+        cp.add(y, 1, out=y)
+    _, g = _capture_and_replay(stream, record, before_replay=lambda: y.fill(0))
+    return {"ok": bool(cp.allclose(y, x * 2 + 1)), "graph": type(g).__name__}
+
+
+def _elementwise_alloc(stream, x):  # temporaries from the pool inside capture
+    import cupy as cp
+
+    def record():
+        z = x * 3 + 1
+        return z, z.sum()
+    (z, w), _ = _capture_and_replay(stream, record)
+    return {"ok": bool(cp.allclose(z, x * 3 + 1)) and abs(float(w) - float((x * 3 + 1).sum())) < 1,
+            "note": "allocation inside capture"}
+
+
+def _matmul_plain(stream):
+    import cupy as cp
+
+    a = cp.ones((64, 64), cp.float32)
+    c, _ = _capture_and_replay(stream, lambda: a @ a)
+    return {"ok": bool(cp.allclose(c, 64))}
+
+
+def _matmul_bound_handle(stream):
     import cupy as cp
     from cupy.cuda import cublas
+
+    a = cp.ones((64, 64), cp.float32)
+    c = cp.empty((64, 64), cp.float32)
+    handle = cp.cuda.device.get_cublas_handle()
+    cublas.setStream(handle, stream.ptr)
+    one = cp.ones((), cp.float32)
+    zero = cp.zeros((), cp.float32)
+    mode = cublas.getPointerMode(handle)
+    try:
+        cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
+        with stream:
+            stream.begin_capture()
+            cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64,
+                         a.data.ptr, 64, zero.data.ptr, c.data.ptr, 64)
+            g = stream.end_capture()
+    finally:  # NOTE: a handle left in device pointer mode makes later host-scalar calls fault
+        cublas.setPointerMode(handle, mode)
+        cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
+    with stream:
+        c.fill(0)
+        g.launch(stream)
+        stream.synchronize()
+    return {"ok": bool(cp.allclose(c, 64))}
+
+
+def _matmul_in_with_stream_bound(stream):
+    """cupy.matmul inside `with stream` after the handle was bound to it beforehand."""
+    import cupy as cp
+
+    a = cp.ones((64, 64), cp.float32)
+    with stream:
+        _ = a @ a  # binds CuPy's handle to this stream outside capture
+        stream.synchronize()
+    c, _ = _capture_and_replay(stream, lambda: a @ a)
+    return {"ok": bool(cp.allclose(c, 64))}
+
+
+def _cublas_ctypes(stream):
+    """cuBLAS's own cublasSgemm_v2, called through ctypes (CuPy's wrappers re-bind the
+    handle's stream on every call, and refuse to during capture), with the handle bound to
+    the capture stream before capture begins: what a capturable GEMM would do."""
+    import ctypes
+
+    import cupy as cp
+    from cupy.cuda import cublas
+
+    a = cp.ones((64, 64), cp.float32)
+    c = cp.empty((64, 64), cp.float32)
+    _ = a @ a  # cuBLAS loaded, CuPy's handle made
+    path = next(line.split()[-1] for line in open("/proc/self/maps")
+                if "libcublas.so" in line and "libcublasLt" not in line)
+    lib = ctypes.CDLL(path)
+    sgemm = lib.cublasSgemm_v2
+    sgemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                      ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                      ctypes.c_int]
+    handle = cp.cuda.device.get_cublas_handle()
+    alpha, beta = ctypes.c_float(1.0), ctypes.c_float(0.0)
+    cublas.setStream(handle, stream.ptr)
+    try:
+        with stream:
+            stream.begin_capture()
+            status = sgemm(handle, 0, 0, 64, 64, 64, ctypes.byref(alpha), a.data.ptr, 64,
+                           a.data.ptr, 64, ctypes.byref(beta), c.data.ptr, 64)
+            g = stream.end_capture()
+            c.fill(0)
+            g.launch(stream)
+            stream.synchronize()
+            first = bool(cp.allclose(c, 64))
+            a *= 2  # replays read the buffers as they are now
+            g.launch(stream)
+            stream.synchronize()
+            second = bool(cp.allclose(c, 256))
+    finally:
+        cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
+    return {"ok": first and second, "status": status, "library": path}
+
+
+def _curand(stream):
+    import cupy as cp
+
+    r, _ = _capture_and_replay(stream, lambda: cp.random.standard_normal(1024, dtype=cp.float32))
+    return {"ok": True, "std": float(r.std())}
+
+
+def _replay_speed(stream):
+    import cupy as cp
+
+    bufs = [cp.ones(64, cp.float32) for _ in range(2)]
+
+    def work():
+        for _ in range(50):
+            cp.multiply(bufs[0], 1.0001, out=bufs[1])
+            cp.multiply(bufs[1], 0.9999, out=bufs[0])
+    with stream:
+        for _ in range(3):
+            work()
+        stream.synchronize()
+        t = time.perf_counter()
+        for _ in range(20):
+            work()
+        stream.synchronize()
+        eager = (time.perf_counter() - t) / 20
+        stream.begin_capture()
+        work()
+        g = stream.end_capture()
+        g.launch(stream)
+        stream.synchronize()
+        t = time.perf_counter()
+        for _ in range(20):
+            g.launch(stream)
+        stream.synchronize()
+        replay = (time.perf_counter() - t) / 20
+    return {"ok": True, "eager_ms_100_kernels": round(eager * 1e3, 3),
+            "replay_ms_100_kernels": round(replay * 1e3, 3)}
+
+
+def capture_probes():
+    """Which CuPy operations stream capture records (the module docstring's ``capture``): one
+    probe each, in this order, on one non-blocking stream and two shared 1024-float buffers;
+    each probe's result, or how it failed."""
+    import cupy as cp
 
     results = {}
     x = cp.arange(1024, dtype=cp.float32)
     y = cp.empty_like(x)
     stream = cp.cuda.Stream(non_blocking=True)
-
-    def capture_and_replay(record, before_replay=None):
-        """``record()`` captured into a CUDA graph on ``stream``, then (after ``before_replay()``,
-        when given) the graph launched once and waited for: (record's result, the graph)."""
-        with stream:
-            stream.begin_capture()
-            out = record()
-            g = stream.end_capture()
-        if before_replay is not None:
-            before_replay()
-        g.launch(stream)
-        stream.synchronize()
-        return out, g
-
-    def elementwise_prealloc():
-        def record():
-            cp.multiply(x, 2, out=y)
-            cp.add(y, 1, out=y)
-        _, g = capture_and_replay(record, before_replay=lambda: y.fill(0))
-        return {"ok": bool(cp.allclose(y, x * 2 + 1)), "graph": type(g).__name__}
-
-    def elementwise_alloc():  # temporaries from the pool inside capture
-        def record():
-            z = x * 3 + 1
-            return z, z.sum()
-        (z, w), _ = capture_and_replay(record)
-        return {"ok": bool(cp.allclose(z, x * 3 + 1)) and abs(float(w) - float((x * 3 + 1).sum())) < 1,
-                "note": "allocation inside capture"}
-
-    def matmul_plain():
-        a = cp.ones((64, 64), cp.float32)
-        c, _ = capture_and_replay(lambda: a @ a)
-        return {"ok": bool(cp.allclose(c, 64))}
-
-    def matmul_bound_handle():
-        a = cp.ones((64, 64), cp.float32)
-        c = cp.empty((64, 64), cp.float32)
-        handle = cp.cuda.device.get_cublas_handle()
-        cublas.setStream(handle, stream.ptr)
-        one = cp.ones((), cp.float32)
-        zero = cp.zeros((), cp.float32)
-        mode = cublas.getPointerMode(handle)
-        try:
-            cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_DEVICE)
-            with stream:
-                stream.begin_capture()
-                cublas.sgemm(handle, 0, 0, 64, 64, 64, one.data.ptr, a.data.ptr, 64,
-                             a.data.ptr, 64, zero.data.ptr, c.data.ptr, 64)
-                g = stream.end_capture()
-        finally:  # NOTE: a handle left in device pointer mode makes later host-scalar calls fault
-            cublas.setPointerMode(handle, mode)
-            cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
-        with stream:
-            c.fill(0)
-            g.launch(stream)
-            stream.synchronize()
-        return {"ok": bool(cp.allclose(c, 64))}
-
-    def matmul_in_with_stream_bound():
-        """cupy.matmul inside `with stream` after the handle was bound to it beforehand."""
-        a = cp.ones((64, 64), cp.float32)
-        with stream:
-            _ = a @ a  # binds CuPy's handle to this stream outside capture
-            stream.synchronize()
-        c, _ = capture_and_replay(lambda: a @ a)
-        return {"ok": bool(cp.allclose(c, 64))}
-
-    def cublas_ctypes():
-        """cuBLAS's own cublasSgemm_v2, called through ctypes (CuPy's wrappers re-bind the
-        handle's stream on every call, and refuse to during capture), with the handle bound to
-        the capture stream before capture begins: what a capturable GEMM would do."""
-        import ctypes
-
-        a = cp.ones((64, 64), cp.float32)
-        c = cp.empty((64, 64), cp.float32)
-        _ = a @ a  # cuBLAS loaded, CuPy's handle made
-        path = next(line.split()[-1] for line in open("/proc/self/maps")
-                    if "libcublas.so" in line and "libcublasLt" not in line)
-        lib = ctypes.CDLL(path)
-        sgemm = lib.cublasSgemm_v2
-        sgemm.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
-                          ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                          ctypes.c_int]
-        handle = cp.cuda.device.get_cublas_handle()
-        alpha, beta = ctypes.c_float(1.0), ctypes.c_float(0.0)
-        cublas.setStream(handle, stream.ptr)
-        try:
-            with stream:
-                stream.begin_capture()
-                status = sgemm(handle, 0, 0, 64, 64, 64, ctypes.byref(alpha), a.data.ptr, 64,
-                               a.data.ptr, 64, ctypes.byref(beta), c.data.ptr, 64)
-                g = stream.end_capture()
-                c.fill(0)
-                g.launch(stream)
-                stream.synchronize()
-                first = bool(cp.allclose(c, 64))
-                a *= 2  # replays read the buffers as they are now
-                g.launch(stream)
-                stream.synchronize()
-                second = bool(cp.allclose(c, 256))
-        finally:
-            cublas.setStream(handle, cp.cuda.get_current_stream().ptr)
-        return {"ok": first and second, "status": status, "library": path}
-
-    def curand():
-        r, _ = capture_and_replay(lambda: cp.random.standard_normal(1024, dtype=cp.float32))
-        return {"ok": True, "std": float(r.std())}
-
-    def replay_speed():
-        bufs = [cp.ones(64, cp.float32) for _ in range(2)]
-
-        def work():
-            for _ in range(50):
-                cp.multiply(bufs[0], 1.0001, out=bufs[1])
-                cp.multiply(bufs[1], 0.9999, out=bufs[0])
-        with stream:
-            for _ in range(3):
-                work()
-            stream.synchronize()
-            t = time.perf_counter()
-            for _ in range(20):
-                work()
-            stream.synchronize()
-            eager = (time.perf_counter() - t) / 20
-            stream.begin_capture()
-            work()
-            g = stream.end_capture()
-            g.launch(stream)
-            stream.synchronize()
-            t = time.perf_counter()
-            for _ in range(20):
-                g.launch(stream)
-            stream.synchronize()
-            replay = (time.perf_counter() - t) / 20
-        return {"ok": True, "eager_ms_100_kernels": round(eager * 1e3, 3),
-                "replay_ms_100_kernels": round(replay * 1e3, 3)}
-
-    for name, fn in [("elementwise, preallocated", elementwise_prealloc),
-                     ("elementwise + reduction, pool allocation", elementwise_alloc),
-                     ("cupy.matmul", matmul_plain),
-                     ("cupy.matmul, handle bound before capture", matmul_in_with_stream_bound),
-                     ("cublas.sgemm, handle bound, device pointers", matmul_bound_handle),
+    for name, fn in [("elementwise, preallocated", lambda: _elementwise_prealloc(stream, x, y)),
+                     ("elementwise + reduction, pool allocation",
+                      lambda: _elementwise_alloc(stream, x)),
+                     ("cupy.matmul", lambda: _matmul_plain(stream)),
+                     ("cupy.matmul, handle bound before capture",
+                      lambda: _matmul_in_with_stream_bound(stream)),
+                     ("cublas.sgemm, handle bound, device pointers",
+                      lambda: _matmul_bound_handle(stream)),
                      ("cublasSgemm_v2 through ctypes, handle bound before capture",
-                      cublas_ctypes),
-                     ("cupy.random", curand),
-                     ("replay speed", replay_speed)]:
+                      lambda: _cublas_ctypes(stream)),
+                     ("cupy.random", lambda: _curand(stream)),
+                     ("replay speed", lambda: _replay_speed(stream))]:
         _try(name, fn, results)
         try:  # a failed capture can leave the stream capturing
             if stream.is_capturing():

@@ -32,25 +32,23 @@ import minigrad
 from minigrad.nn import functional as F
 from gans import dcgan
 from gans.common import Network
-from gans.dcgan import NetsConfig, adam, dcgan_init
+from gans.dcgan import AdamConfig, NetsConfig, adam, dcgan_init
 from gans.losses import d_loss, g_loss, score_stats
 from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(NetsConfig):
+class Config(NetsConfig, AdamConfig):
     n_classes: int = 10
     class_weight: float = option(1.0, "weight of L_C in both players' losses")
     fake_class_loss: bool = option(False, "True: D also learns the class of fakes (the paper)")
-    lr: float = 2e-4
-    betas: tuple = (0.5, 0.999)
     loss: str = option("non_saturating", "the source loss: or minimax, least_squares, hinge")
 
 
 class Generator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.latent_dim)
         self.net = dcgan.generator(cfg, lib)
 
@@ -60,8 +58,8 @@ class Generator(Network):
 
 class Discriminator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.body = dcgan.discriminator(cfg, lib, n_out=0)
         self.adv = lib.Linear(self.body.n_features, 1)
         self.cls = lib.Linear(self.body.n_features, cfg.n_classes)

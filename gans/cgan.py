@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import minigrad
 from gans.common import Network, mlp, package
-from gans.dcgan import adam
+from gans.dcgan import AdamConfig, adam
 from gans.losses import d_loss, g_loss, score_stats
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
+class Config(AdamConfig):
     n_classes: int = 10
     embed_dim: int = 10
     img_size: int = 28
@@ -29,15 +29,13 @@ class Config(GANConfig):
     g_hidden: tuple = (256, 512, 1024)
     d_hidden: tuple = (1024, 512, 256)
     dropout: float = 0.3
-    lr: float = 2e-4
-    betas: tuple = (0.5, 0.999)
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
 
 
 class Generator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
         self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.latent_dim + cfg.embed_dim, *cfg.g_hidden,
@@ -50,8 +48,8 @@ class Generator(Network):
 
 class Discriminator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.embed = lib.Embedding(cfg.n_classes, cfg.embed_dim)
         self.net = mlp((cfg.channels * cfg.img_size ** 2 + cfg.embed_dim, *cfg.d_hidden, 1),
                        dropout=cfg.dropout, lib=lib)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,9 @@ from minigrad import nn
 # ------------------------------------------------------------- one network, two frameworks
 # A variant's networks are written once, on minigrad's ``nn``; the PyTorch twins
 # (benchmarks/twins.py) build the very same classes on ``torch.nn``, as the toy GANs'
-# builders take ``lib=``. A network class derives from :class:`Network`, builds its layers
-# from its class attribute ``lib`` and calls ``self.lib.Module.__init__(self)`` (not
-# ``super()``, which is bound to the class it was written in), so that :func:`on` can rebase
-# its body on another library's Module.
+# builders take ``lib=``. A network class derives from :class:`Network` and builds its layers
+# from its class attribute ``lib``; otherwise it is an ordinary module (``super().__init__()``
+# first), and :func:`on` rebases its body on another library's Module.
 def package(lib):
     """The top-level package of the module library ``lib``: ``minigrad`` for ``minigrad.nn``,
     ``torch`` for ``torch.nn``; both have ``cat``, ``full_like``, ``rand``, ``tensor``, ``Tensor``
@@ -32,11 +32,33 @@ def package(lib):
 def on(lib, cls):
     """The network class ``cls`` (written on minigrad's ``nn``, see above) as a ``lib.Module``:
     ``on(torch.nn, Generator)`` is the PyTorch twin's generator, with the same code, layers,
-    parameter names and forward; ``on(cls.lib, cls)`` is ``cls`` itself."""
+    parameter names and forward; ``on(cls.lib, cls)`` is ``cls`` itself.
+
+    The body's methods are copied with their ``__class__`` cell (what zero-argument ``super()``
+    reads) pointing at the new class, as the compiler does for a class statement, so that
+    ``super().__init__()`` in ``cls`` initialises ``lib.Module`` in the copy."""
     if lib is cls.lib:
         return cls
-    body = {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__")}
-    return type(cls.__name__, (lib.Module,), {**body, "lib": lib})
+    cell = types.CellType()  # filled with the new class by type() (``__classcell__``)
+    body = {k: _with_class_cell(v, cell) for k, v in vars(cls).items()
+            if k not in ("__dict__", "__weakref__")}
+    return type(cls.__name__, (lib.Module,), {**body, "lib": lib, "__classcell__": cell})
+
+
+def _with_class_cell(fn, cell):
+    """The function ``fn`` with ``cell`` as its ``__class__`` cell; anything else (a function
+    that does not use ``super()`` or ``__class__``, a non-function) unchanged. (A property,
+    classmethod or staticmethod calling ``super()`` would need the same; no network has one.)"""
+    if not isinstance(fn, types.FunctionType) or "__class__" not in fn.__code__.co_freevars:
+        return fn
+    code = fn.__code__
+    closure = tuple(cell if name == "__class__" else old
+                    for name, old in zip(code.co_freevars, fn.__closure__))
+    copy = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, closure)
+    copy.__kwdefaults__, copy.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+    copy.__dict__.update(fn.__dict__)
+    copy.__annotations__ = fn.__annotations__
+    return copy
 
 
 class Network(nn.Module):

@@ -57,13 +57,13 @@ from minigrad import backend, nn, optim
 from minigrad.data import ArrayDataset, mnist_dataset
 from minigrad.nn import functional as F
 from gans.common import ImagePool
-from gans.dcgan import dcgan_init
+from gans.dcgan import AdamConfig, dcgan_init
 from gans.losses import least_squares
-from gans.protocol import GANConfig, GANModel, frozen, option
+from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(GANConfig):
+class Config(AdamConfig):
     latent_dim: int = option(0, "none: G's input is an image of domain X")
     batch_size: int = option(16, "the paper uses 1; a few images per step is far faster here")
     channels: int = 1
@@ -73,8 +73,6 @@ class Config(GANConfig):
     lambda_cyc: float = 10.0
     lambda_id: float = option(0.5, "identity weight as a fraction of lambda_cyc; 0 switches it off")
     pool_size: int = 50
-    lr: float = 2e-4
-    betas: tuple = (0.5, 0.999)
 
 
 # ------------------------------------------------------------------------------- domains

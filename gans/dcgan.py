@@ -45,11 +45,17 @@ class NetsConfig(GANConfig):
 
 
 @dataclass
-class Config(NetsConfig):
-    img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
-    g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
+class AdamConfig(GANConfig):
+    """Adam's settings at Radford et al.'s values for GANs (lr 2e-4, beta1 = 0.5), the fields
+    :func:`adam` reads: the Config of each variant trained with that optimizer derives from it."""
     lr: float = 2e-4
     betas: tuple = (0.5, 0.999)
+
+
+@dataclass
+class Config(NetsConfig, AdamConfig):
+    img_size: int = option(28, "28 (MNIST) or 32 (CIFAR-10); any size n * 2^k with 4 <= n < 8")
+    g_features: int = option(64, "2x this at 7x7, 1x at 14x14")
     loss: str = option("non_saturating", "or minimax, least_squares, hinge (gans/losses.py)")
     r1_gamma: float = option(0.0,
                              "R1 penalty weight, gamma/2 E||grad D(x)||^2 on real x (SNGAN's D)")
@@ -72,8 +78,8 @@ class Generator(Network):
     (``stages(img_size)`` gives base and k; 28x28: the DCGAN-28 pair's layout)."""
 
     def __init__(self, latent_dim=100, channels=1, features=64, extra_inputs=0, img_size=28):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.base, k = stages(img_size)
         widths = [features * 2 ** i for i in reversed(range(k))]       # (4f,) 2f, f
         self.f2 = widths[0]
@@ -94,8 +100,8 @@ class Discriminator(Network):
     (N, 2f*7*7) at 28x28, (N, 4f*4*4) at 32x32."""
 
     def __init__(self, channels=1, features=64, n_out=1, batch_norm=True, img_size=28):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         base, k = stages(img_size)
         layers = [lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2)]  # (N, f, 14, 14)
         width = features

@@ -23,18 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minigrad import nn
-from gans.dcgan import NetsConfig, adam, dcgan_init, discriminator, generator
+from gans.dcgan import AdamConfig, NetsConfig, adam, dcgan_init, discriminator, generator
 from gans.losses import least_squares
 from gans.protocol import GANModel, frozen, option
 
 
 @dataclass
-class Config(NetsConfig):
+class Config(NetsConfig, AdamConfig):
     a: float = option(0.0, "D's target for generated images")
     b: float = option(1.0, "D's target for real images")
     c: float = option(1.0, "the score G wants D to give its images")
-    lr: float = 2e-4
-    betas: tuple = (0.5, 0.999)
 
 
 class LSGAN(GANModel):

@@ -63,8 +63,8 @@ class StandardGenerator(Network):
     """Miyato et al.'s standard-CNN generator (widths 8g, 4g, 2g, g; see the module docstring)."""
 
     def __init__(self, latent_dim=128, channels=3, features=64, img_size=32):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.base = img_size // 8
         self.top = 8 * features
         self.fc = lib.Linear(latent_dim, self.top * self.base ** 2)
@@ -86,8 +86,8 @@ class StandardDiscriminator(Network):
     here: SNGAN.constrain adds the spectral one to every layer."""
 
     def __init__(self, channels=3, features=64, img_size=32, slope=0.1):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         d = features
         layers, width = [], channels
         for w in (d, 2 * d, 4 * d):

@@ -70,8 +70,8 @@ LECTURE = dict(LECTURE_MLPS, lr=2e-4, betas=(0.9, 0.999), g_batch_norm=False, em
 
 class Generator(Network):
     def __init__(self, cfg: Config):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         self.shape = (cfg.channels, cfg.img_size, cfg.img_size)
         n_out = cfg.channels * cfg.img_size ** 2
         self.net = mlp((cfg.latent_dim, *cfg.g_hidden, n_out), out_act=lib.Tanh(),
@@ -83,7 +83,7 @@ class Generator(Network):
 
 class Discriminator(Network):
     def __init__(self, cfg: Config):
-        self.lib.Module.__init__(self)
+        super().__init__()
         n_in = cfg.channels * cfg.img_size ** 2
         self.net = mlp((n_in, *cfg.d_hidden, 1), dropout=cfg.dropout, lib=self.lib)
 

@@ -77,8 +77,8 @@ class ConvCritic(Network):
     one 4x4/2 convolution per halving of ``img_size`` (``gans.dcgan.stages``)."""
 
     def __init__(self, channels=1, features=64, layer_norm=False, img_size=28):
+        super().__init__()
         lib = self.lib
-        lib.Module.__init__(self)
         base, k = stages(img_size)
         layers = [lib.Conv2d(channels, features, 4, 2, 1), lib.LeakyReLU(0.2)]  # (N, f, 14, 14)
         width, side = features, img_size // 2

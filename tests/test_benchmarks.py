@@ -76,6 +76,41 @@ def test_conv_layers_geometry_and_flops():
         assert flops == 2 * CL.N * small * small * cin * cout * k * k
 
 
+def test_on_rebases_a_network_whose_methods_call_super():
+    """gans.common.on gives the body of a Network class another library's Module as its base;
+    zero-argument super() in the copy reaches that Module, in the original minigrad's."""
+    import torch
+
+    import minigrad
+    from gans import sngan, wgan_gp
+    from gans.common import Network, on
+
+    class Net(Network):
+        def __init__(self, n):
+            super().__init__()
+            self.fc = self.lib.Linear(n, 1)
+
+        def train(self, mode=True):
+            self.trained = mode
+            return super().train(mode)
+
+    Twin = on(torch.nn, Net)
+    assert on(torch.nn, Net) is Twin and on(Net.lib, Net) is Net
+    assert Twin.__mro__ == (Twin, torch.nn.Module, object) and Twin.lib is torch.nn
+    for cls, base in ((Net, minigrad.nn.Module), (Twin, torch.nn.Module)):
+        net = cls(3)
+        assert isinstance(net, base) and list(dict(net.named_parameters())) == ["fc.weight",
+                                                                              "fc.bias"]
+        assert net.eval() is net and net.trained is False and net.fc.training is False
+    # the networks no default config builds (the twin tests below build the others)
+    for cls, args in ((sngan.StandardGenerator, (128, 3, 8, 32)),
+                      (sngan.StandardDiscriminator, (3, 8, 32)),
+                      (wgan_gp.ConvCritic, (3, 8, True, 32))):
+        mine, theirs = cls(*args), on(torch.nn, cls)(*args)
+        assert ({k: tuple(v.shape) for k, v in mine.state_dict().items()}
+                == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}), cls.__name__
+
+
 def test_twins_start_from_the_same_weights():
     import numpy as np
     import torch
