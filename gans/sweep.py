@@ -227,6 +227,7 @@ def table(rows: list[dict]) -> str:
     head = ["model", "dataset", "framework", "budget", "steps", "seeds", *cols, "min per run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (model, dataset, framework, budget_), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["seed"])  # the order they finished in is no order
         steps = sorted({r["steps"] for r in rs})
         cells = [model, dataset, framework, budget_, ",".join(map(str, steps)),
                  ",".join(str(r["seed"]) for r in rs)]
