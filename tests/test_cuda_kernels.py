@@ -189,6 +189,12 @@ CASES.update({
     "leaky_relu_fwd": ("leaky_relu_fwd", lambda r, d: ((_signed(r, d), 0.2), {})),
     "leaky_relu_bwd": ("leaky_relu_bwd",
                        lambda r, d: ((_signed(r, d), _signed(r, d), 0.01), {})),
+    # both tails (|x| up to ~40: exp(-|x|) underflows to 0 in float32), the signed zeros
+    "sigmoid_fwd": ("sigmoid_fwd", lambda r, d: ((_signed(r, d) * 4,), {})),
+    "bce_with_logits_fwd": ("bce_with_logits_fwd", lambda r, d: (
+        (_signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
+    "bce_with_logits_grad": ("bce_with_logits_grad", lambda r, d: (
+        (_signed(r, d), _signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
 })
 for _ams in (False, True):
     for _wd in (0.0, 0.01):
@@ -293,6 +299,9 @@ for _scale in (1.0, 64 / 63):
     CASES[f"running_average-{_scale:.3f}"] = ("running_average", (lambda sc: lambda r, d: (
         (r.standard_normal(37).astype(d), r.standard_normal(37).astype(d), 0.1, sc), {}))(
             _scale))
+CASES["batch_norm_running"] = ("batch_norm_running", lambda r, d: (
+    (r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d),
+     r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d), 0.1, 64 / 63), {}))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 

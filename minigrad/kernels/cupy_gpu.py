@@ -39,7 +39,8 @@ from . import reference as ref
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd", "batch_norm_fwd", "batch_norm_grad_input",
+    "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
+    "bce_with_logits_grad", "batch_norm_fwd", "batch_norm_grad_input", "batch_norm_running",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
@@ -291,6 +292,30 @@ def leaky_relu_bwd(x, gy, slope):
     return _elementwise("leaky_relu_bwd")(x, gy, _scalar(slope, gy))
 
 
+def sigmoid_fwd(x):
+    """``1 / (1 + exp(-x))``, stable on both tails, one fused CUDA pass (the reference's
+    expression is eight kernels)."""
+    if not _fast(x):
+        return ref.sigmoid_fwd(x)
+    return _elementwise("sigmoid_fwd")(x)
+
+
+def bce_with_logits_fwd(z, t):
+    """``logaddexp(0, z) - z t``, one fused CUDA pass (z and t broadcast as CuPy broadcasts);
+    the reference's expression is three kernels."""
+    if not _fast(z, t):
+        return ref.bce_with_logits_fwd(z, t)
+    return _elementwise("bce_with_logits_fwd")(z, t)
+
+
+def bce_with_logits_grad(gy, z, t):
+    """``gy (sigmoid(z) - t)``, one fused CUDA pass (ten kernels as the reference's
+    expression)."""
+    if not _fast(gy, z, t):
+        return ref.bce_with_logits_grad(gy, z, t)
+    return _elementwise("bce_with_logits_grad")(gy, z, t)
+
+
 # ------------------------------------------------------------------ counter-based random
 def philox_fill(out, key0, key1, ctr, normal):
     """CUDA Philox4x32-10 draws into ``out``, the counter read from device memory; see
@@ -330,6 +355,20 @@ def running_average(running, value, momentum, scale=1.0):
     _elementwise("running_average")(value.reshape(running.shape), dt(scale), dt(1.0 - momentum),
                                     dt(momentum), running)
     return running
+
+
+def batch_norm_running(running_mean, running_var, mean, var, momentum, var_scale):
+    """Both running statistics of a BatchNorm in one launch; see
+    :func:`minigrad.kernels.reference.batch_norm_running`."""
+    arrays = (running_mean, running_var, mean, var)
+    if not _fast(*arrays) or len({a.size for a in arrays}) != 1 or \
+            running_mean.shape != running_var.shape:
+        return ref.batch_norm_running(running_mean, running_var, mean, var, momentum, var_scale)
+    dt = running_mean.dtype.type
+    shape = running_mean.shape
+    _elementwise("batch_norm_running")(mean.reshape(shape), var.reshape(shape), dt(var_scale),
+                                       dt(1.0 - momentum), dt(momentum), running_mean,
+                                       running_var)
 
 
 # The optimizers' glue and the matrix products live in modules of their own; every kernel name

@@ -132,7 +132,9 @@ def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
     x, W_rows^T @ x[n], folded."""
     n, c, h, w = x.shape
     _, oc, kh, kw = W.shape
-    u = _mm(xp, xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
+    # _w_rows(W).T, C-contiguous, in one copy (the transpose of the rows' copy was a second)
+    w_cols = xp.ascontiguousarray(W.transpose(2, 3, 1, 0)).reshape(kh * kw * oc, c)
+    u = _mm(xp, w_cols, x.reshape(n, c, h * w))
     return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
 
 
