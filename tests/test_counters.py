@@ -211,3 +211,25 @@ def test_spectral_norm_ops():
     with counters.count() as c:
         model.train_step(real)
     assert c["op"] <= 457 and c["to_host"] == 0, c["op"]
+
+
+def test_the_winograd_routes_are_the_cpus():
+    """A 4x4 stride-2 convolution wide enough for the Winograd route takes it on the CPU, and on
+    a GPU (here the emulated one) the im2col route, one kernel where the transforms' array code
+    is tens of CuPy launches (kernels.winograd); both compute the same convolution."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 32, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((32, 32, 4, 4)) * 0.1).astype(np.float32)
+    with counters.count() as cpu:
+        y_cpu = minigrad.nn.functional.conv2d(minigrad.tensor(x), minigrad.tensor(w), None, 2, 1).numpy()
+    assert cpu["kernel.winograd_k4s2_input"] == 1 and cpu["kernel.im2col_hwc"] == 0, cpu
+    with emulated_cuda():
+        with counters.count() as gpu:
+            y = minigrad.nn.functional.conv2d(minigrad.tensor(x, device="cuda"), minigrad.tensor(w, device="cuda"),
+                         None, 2, 1)
+        y_gpu = np.asarray(y.data.view(np.ndarray))
+    assert gpu["kernel.im2col_hwc"] == 1 and gpu["launch"] <= 4, gpu
+    assert not any(k.startswith("kernel.winograd") for k in gpu), gpu
+    np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-4, atol=1e-4)
