@@ -286,6 +286,10 @@ _ELEMENTWISE_ACTIVATIONS = {
     "bce_with_logits_fwd": ElementwiseSource(
         "T z, T t", "T loss",
         "loss = (z > (T)0 ? z : (T)0) + log1p(exp(-fabs(z))) - z * t", ("z", "t")),
+    # reference.dropout_mask: scale where u >= p, else 0
+    "dropout_mask": ElementwiseSource(
+        "T u, T p, T scale", "T mask",
+        "mask = u >= p ? scale : (T)0", ("u",)),
     # reference.bce_with_logits_grad: gy (sigmoid(z) - t), the sigmoid as sigmoid_fwd's
     "bce_with_logits_grad": ElementwiseSource(
         "T gy, T z, T t", "T gz",

@@ -21,7 +21,7 @@ import numpy as np
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
-    "bce_with_logits_grad",
+    "bce_with_logits_grad", "dropout_mask",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
@@ -261,6 +261,12 @@ def bce_with_logits_fwd(z, t):
     here, one kernel on a GPU.)"""
     xp = _xp(z)
     return xp.logaddexp(z.dtype.type(0), z) - z * t
+
+
+def dropout_mask(u, p, scale):
+    """Dropout's mask from uniform draws u: ``scale`` where u >= p, else 0; u's dtype (p and
+    scale cast to it). (Three array passes here, one kernel on a GPU.)"""
+    return (u >= _scalar(p, u)).astype(u.dtype) * _scalar(scale, u)
 
 
 def bce_with_logits_grad(gy, z, t):
