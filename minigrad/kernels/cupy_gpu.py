@@ -10,8 +10,11 @@ Every public function has exactly the signature of its twin in
 * ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
   channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
   reference within float rounding, not bitwise).
-* ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
-  expression allocates.
+* ``leaky_relu_fwd/bwd``, ``sigmoid_fwd``, ``bce_with_logits_fwd/grad``, ``dropout_mask`` --
+  ``cupy.ElementwiseKernel`` s: one fused pass where the NumPy-style expression is 2-10 kernels
+  and as many temporaries.
+* ``running_average``, ``batch_norm_running`` -- BatchNorm's running statistics in place, one
+  pass (the second both buffers at once).
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
   the reference's (i.e. torch.optim's) formulas, in the same operation order.
 * ``scatter_add`` -- CuPy's atomic scatter (``cupy.add.at``, ``cupyx.scatter_add`` on old CuPy).
