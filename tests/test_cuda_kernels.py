@@ -596,6 +596,25 @@ def test_registry_picks_the_cupy_kernels():
 
 
 @needs_cuda
+def test_eager_batched_products_call_cublas_directly():
+    """Batched products (the thin convolutions': one weight matrix against a batch, a batch
+    against a transposed batch) go to cuBLAS's strided-batched GEMM directly in eager mode
+    (cupy_blas.direct; no pointer arrays, no copies) and equal CuPy's matmul; 2-D ones stay
+    CuPy's."""
+    from minigrad.kernels import cupy_blas
+
+    rng = np.random.default_rng(3)
+    w = cp.asarray(rng.standard_normal((64, 16)).astype(np.float32))
+    u = cp.asarray(rng.standard_normal((5, 16, 49)).astype(np.float32))
+    g = cp.asarray(rng.standard_normal((5, 64, 49)).astype(np.float32))
+    for a, b in ((w, u), (g, u.transpose(0, 2, 1)), (u.transpose(0, 2, 1), w.T)):
+        assert cupy_blas.direct(a, b)
+        np.testing.assert_allclose(cp.asnumpy(cupy_gpu.matmul(a, b)), cp.asnumpy(cp.matmul(a, b)),
+                                   rtol=1e-5, atol=1e-5)
+    assert not cupy_blas.direct(w, w.T) and not cupy_blas.direct(u.astype(cp.int32), u)
+
+
+@needs_cuda
 def test_cupy_kernels_on_strided_and_mixed_inputs():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 2, 9, 8)).astype(np.float32)

@@ -445,7 +445,8 @@ def test_bce_with_logits_gradient_op_gradcheck_gradgradcheck():
     from minigrad.ops.elementwise import BCEWithLogitsGrad
 
     rng = _rng(12)
-    gy, z, t = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)) * 3, rng.uniform(0, 1, (3, 2))
+    gy, z = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)) * 3
+    t = rng.uniform(0, 1, (3, 2))
     _gg(lambda a, b, c: BCEWithLogitsGrad.apply(a, b, c), gy, z, t, diff=(0, 1, 2))
     got = BCEWithLogitsGrad.apply(Tensor(gy), Tensor(z), Tensor(t)).data
     np.testing.assert_allclose(got, gy * (1 / (1 + np.exp(-z)) - t), rtol=1e-12)

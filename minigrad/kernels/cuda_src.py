@@ -365,7 +365,8 @@ ELEMENTWISE["running_average"] = ElementwiseSource(
     "running = running * one_minus_momentum + momentum * (value * scale)", ("value",))
 # both running statistics of a BatchNorm in one pass (reference.batch_norm_running)
 ELEMENTWISE["batch_norm_running"] = ElementwiseSource(
-    "T mean, T var, T var_scale, T one_minus_momentum, T momentum", "T running_mean, T running_var",
+    "T mean, T var, T var_scale, T one_minus_momentum, T momentum",
+    "T running_mean, T running_var",
     "running_mean = running_mean * one_minus_momentum + momentum * mean;\n"
     "running_var = running_var * one_minus_momentum + momentum * (var * var_scale)",
     ("mean", "var"))

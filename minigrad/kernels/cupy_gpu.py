@@ -43,7 +43,8 @@ from . import reference as ref
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
-    "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input", "batch_norm_running",
+    "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
+    "batch_norm_running",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",

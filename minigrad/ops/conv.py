@@ -163,8 +163,8 @@ def _winograd_ok(xp, W, stride, dilation):
     """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3) (on arrays of
     module ``xp``: where the kernel registry says that route pays, see kernels.winograd)."""
     a, b, kh, kw = W.shape
-    return kernels.winograd(xp) and ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
+    return (kernels.winograd(xp) and (kh, kw) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
 
 
 def _conv_winograd(xp, x, W, padding):
@@ -192,8 +192,8 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
     """Whether a conv (OC, C, *k) with this stride and dilation, giving out_hw, runs as
     Winograd on its polyphase components (on arrays of module ``xp``: where the kernel registry
     says that route pays, see kernels.winograd)."""
-    return kernels.winograd(xp) and (tuple(k) == (4, 4) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
-            and min(oc, c) >= WINOGRAD_K4S2_MIN_C
+    return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
+            and tuple(dilation) == (1, 1) and min(oc, c) >= WINOGRAD_K4S2_MIN_C
             and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
 
 
@@ -379,7 +379,8 @@ class Conv2dGradWeight(Function):
         if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
             g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
             return self.xp.ascontiguousarray(_flipped(g))
-        if cols is None and _k4s2_ok(self.xp, oc, c, kernel_size, stride, dilation, gy.shape[2:]):
+        if cols is None and _k4s2_ok(self.xp, oc, c, kernel_size, stride, dilation,
+                                     gy.shape[2:]):
             if wv is None:
                 wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)   # (9, 4C, tiles)
             z = kernels.get("winograd_k4s2_grad_output", self.xp)(gy)          # (9, OC, tiles)
