@@ -44,7 +44,7 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
-    "batch_norm_running",
+    "batch_norm_running", "nchw_from_rows",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
@@ -254,6 +254,21 @@ def batch_norm_grad_input(gy, xhat, weight, r):
                           cp.ascontiguousarray(weight), cp.ascontiguousarray(r), gx, sum_gy,
                           sum_gy_xhat) + _i32(n, c, length))
     return gx, sum_gy, sum_gy_xhat
+
+
+# -------------------------------------------------------------------- convolution output
+def nchw_from_rows(rows, n, h, w, bias=None):
+    """A convolution's rows (N*H*W, C) as C-contiguous (N, C, H, W) plus the bias, one
+    elementwise launch (the reference's in-place addition and transposing copy are two); see
+    :func:`minigrad.kernels.reference.nchw_from_rows`."""
+    if bias is None or not _fast(rows, bias) or rows.ndim != 2 or bias.size != rows.shape[1]:
+        return ref.nchw_from_rows(rows, n, h, w, bias)
+    cp = _cupy()
+    nchw = rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2)
+    with _device_scope(rows):
+        out = cp.empty(nchw.shape, dtype=rows.dtype)
+        cp.add(nchw, bias.reshape(1, -1, 1, 1), out=out)
+    return out
 
 
 # ------------------------------------------------------------------------------ scatter-add

@@ -49,11 +49,6 @@ def _to_rows(a):
     return a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
 
 
-def _from_rows(xp, rows, n, h, w):
-    """(N*H*W, C) -> C-contiguous (N, C, H, W)."""
-    return xp.ascontiguousarray(rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2))
-
-
 def conv_out_hw(hw, k, stride, padding, dilation):
     """Output (OH, OW) of a convolution of an (H, W) image with a (KH, KW) kernel."""
     return tuple(conv_output_size(hw[i], k[i], stride[i], padding[i], dilation[i])
@@ -270,9 +265,8 @@ class Conv2d(Function):
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
         y = _mm(self.xp, cols, _w_rows(W).T)               # (N*OH*OW, OC)
-        if b is not None:
-            y += b
-        return _from_rows(self.xp, y, n, oh, ow)
+        # C-contiguous NCHW plus the bias (one kernel on a GPU)
+        return kernels.get("nchw_from_rows", self.xp)(y, n, oh, ow, b)
 
     def backward(self, gy):
         x, W = self.inputs[0], self.inputs[1]
