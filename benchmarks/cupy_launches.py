@@ -27,7 +27,10 @@ kernel: the profiler's count leaves memsets and copies between host and device o
 this). What it does not model: the several kernels one cuBLAS call may run (split-K
 reductions, ...), CUB's two-pass reductions, and anything a GPU run does that the host does not
 (an array that is contiguous on one and not on the other). It is a model; the profiler's count
-(``benchmarks/gpu_kernels.py`` on a GPU) is the measurement.
+(``benchmarks/gpu_kernels.py`` on a GPU) is the measurement. Checked against it at 7800ba6,
+the commit an H200 profiled: 265 launches for the DCGAN-28 step where the profiler counted 276,
+4-11% under it for the other steps, and the DCGAN-28 step's most frequent kernels the same
+(docs/gpu.md).
 """
 from __future__ import annotations
 
