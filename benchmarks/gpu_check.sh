@@ -12,6 +12,8 @@
 #   nccl.log           the NCCL backend on one GPU: collectives and a DDP step
 #   transfers.log/json host<->device copies per training step, counted by the CUDA profiler
 #   gpu_kernels.*      CUDA kernels per training step, minigrad's and PyTorch's (profiler)
+#   host_kernels.*     the same steps on the emulated GPU (benchmarks/cupy_launches.py, no GPU
+#                      used): the host-side model of the launches, to set beside the profiler's
 #   capture.log, probe.json
 #                      what CuPy's stream capture accepts here (benchmarks/gpu_probe.py)
 #   gpu_graphs.*       the MLP GAN and DCGAN-28 steps replayed from a CUDA graph, against the
@@ -70,6 +72,7 @@ part step_compare 60 $PY -m pytest tests/test_cuda_kernels.py -k one_step -v -p 
 part graphs 120 $PY -m benchmarks.gpu_graphs --batches 64,256 --out "$OUT"
 part transfers 60 $PY -m benchmarks.gpu_transfers --model dcgan --steps 20 --out "$OUT"
 part kernels 90 $PY -m benchmarks.gpu_kernels --steps 10 --out "$OUT"
+part kernels_model 150 $PY -m benchmarks.gpu_kernels --device cpu --steps 1 --out "$OUT"
 part bench 120 $PY -m benchmarks --device cuda --threads 1 --out "$OUT"
 part nccl 60 $PY -m pytest tests/test_distributed.py -k nccl -v -rs -p no:cacheprovider
 part trajectory 60 $PY -m pytest tests/test_cuda_kernels.py -k 50_steps -v -p no:cacheprovider
@@ -136,6 +139,12 @@ if kernels:
     target("kernels per DCGAN step <= PyTorch's",
            f"{dc[0]['minigrad']:.0f} vs {dc[0]['torch']:.0f}" if dc else None,
            bool(dc) and dc[0]["minigrad"] <= dc[0]["torch"])
+model = load("host_kernels.json")
+if model:  # the emulated GPU's launches beside the profiler's count of the same commit
+    measured = {r["name"]: r["minigrad"] for r in (kernels or {}).get("rows", [])}
+    summary["kernels_model_vs_profiler"] = {
+        r["name"]: [round(r["emulated_launches"], 1), measured.get(r["name"])]
+        for r in model["rows"]}
 probe = load("probe.json")
 if probe and "capture" in probe:
     summary["capture_probe"] = {k: (v.get("ok") if isinstance(v, dict) else v)

@@ -15,7 +15,10 @@ PyTorch's.
 Beside the profiler's count, each row has minigrad's own host-side counts
 (``minigrad.backend.counters``): ops run per step and calls into the kernel registry per step.
 They are the same on every device, so ``--device cpu`` shows them on a machine without a GPU; a
-change that cuts launches shows there first.
+change that cuts launches shows there first. ``--device cpu`` also runs each minigrad step on
+an emulated GPU (``benchmarks/cupy_launches.py``: CuPy stood in for by NumPy, every array call
+and kernel recording the launches CuPy would make) and reports those launches per step and the
+most frequent ones: a model of the profiler's count, not a measurement.
 """
 from __future__ import annotations
 
@@ -62,6 +65,34 @@ def host_counts(fn, steps, warmup=1) -> dict:
             "to_host": c["to_host"] / steps}
 
 
+def emulated_launches(make, steps, warmup=1) -> dict:
+    """The launches per step CuPy would make for ``make``'s minigrad step, on the emulated GPU
+    of ``benchmarks/cupy_launches.py`` (the torch twin is built on the CPU and not run)."""
+    from contextlib import ExitStack
+    from unittest import mock
+
+    import torch
+
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad.backend import counters
+
+    with ExitStack() as stack:
+        stack.enter_context(emulated_cuda())
+        # the twin stays on the host: only minigrad's step is counted
+        stack.enter_context(mock.patch.object(torch.Tensor, "to", lambda self, *a, **k: self))
+        stack.enter_context(mock.patch.object(torch.nn.Module, "to",
+                                              lambda self, *a, **k: self))
+        fn_mg, _ = make("cuda")
+        for _ in range(warmup):
+            fn_mg()
+        with counters.count() as c:
+            for _ in range(steps):
+                fn_mg()
+    top = sorted(((k[len("launch."):], v / steps) for k, v in c.items()
+                  if k.startswith("launch.")), key=lambda kv: -kv[1])
+    return {"emulated_launches": c["launch"] / steps, "emulated_top": top[:12]}
+
+
 def count(steps=10, cases=None, device="cuda"):
     from benchmarks.suite import step_cases
 
@@ -72,6 +103,9 @@ def count(steps=10, cases=None, device="cuda"):
         fn_mg, fn_th = make(device)
         row = {"name": name, **host_counts(fn_mg, steps)}
         line = f"{name:55s} ops {row['ops']:6.1f}  registry kernels {row['registry_kernels']:5.1f}"
+        if device == "cpu":
+            row.update(emulated_launches(make, steps))
+            line += f"  emulated launches {row['emulated_launches']:6.1f}"
         if device == "cuda":
             mg, mg_top = _count(fn_mg, steps)
             th, th_top = _count(fn_th, steps)
@@ -85,9 +119,14 @@ def count(steps=10, cases=None, device="cuda"):
 
 def markdown(rows):
     if rows and "minigrad" not in rows[0]:  # --device cpu: the host-side counts only
-        lines = ["| case | minigrad ops/step | kernel-registry calls/step |", "|---|---:|---:|"]
-        lines += [f"| {r['name']} | {r['ops']:.0f} | {r['registry_kernels']:.0f} |"
-                  for r in rows]
+        lines = ["| case | minigrad ops/step | kernel-registry calls/step "
+                 "| emulated GPU launches/step |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['name']} | {r['ops']:.0f} | {r['registry_kernels']:.0f} "
+                  f"| {r['emulated_launches']:.0f} |" for r in rows]
+        for r in rows:
+            lines += ["", f"**{r['name']}**, most frequent emulated launches (per step):", "",
+                      "| kernel | n |", "|---|---:|"]
+            lines += [f"| `{k}` | {n:g} |" for k, n in r["emulated_top"]]
         return "\n".join(lines) + "\n"
     lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio | minigrad ops/step "
              "| kernel-registry calls/step |", "|---|---:|---:|---:|---:|---:|"]

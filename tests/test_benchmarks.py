@@ -371,4 +371,7 @@ def test_kernel_count_script_gives_host_counts_without_a_gpu(tmp_path):
     rows = json.loads((tmp_path / "host_kernels.json").read_text())["rows"]
     assert [r["name"] for r in rows] == ["DCGAN-28 step (batch 64)"]
     assert rows[0]["ops"] > rows[0]["registry_kernels"] > 0 and rows[0]["to_host"] == 0
+    # the same step on the emulated GPU (benchmarks/cupy_launches.py): CuPy's launches, modelled
+    assert rows[0]["emulated_launches"] > rows[0]["registry_kernels"]
+    assert dict(rows[0]["emulated_top"]).get("cupy_mat_ptrs") is None
     assert "| DCGAN-28 step (batch 64) |" in (tmp_path / "host_kernels.md").read_text()

@@ -189,6 +189,14 @@ CASES.update({
     "leaky_relu_fwd": ("leaky_relu_fwd", lambda r, d: ((_signed(r, d), 0.2), {})),
     "leaky_relu_bwd": ("leaky_relu_bwd",
                        lambda r, d: ((_signed(r, d), _signed(r, d), 0.01), {})),
+    # both tails (|x| up to ~40: exp(-|x|) underflows to 0 in float32), the signed zeros
+    "sigmoid_fwd": ("sigmoid_fwd", lambda r, d: ((_signed(r, d) * 4,), {})),
+    "bce_with_logits_fwd": ("bce_with_logits_fwd", lambda r, d: (
+        (_signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
+    "dropout_mask": ("dropout_mask", lambda r, d: (
+        (r.uniform(0, 1, (7, 33)).astype(d), 0.3, 1 / 0.7), {})),
+    "bce_with_logits_grad": ("bce_with_logits_grad", lambda r, d: (
+        (_signed(r, d), _signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
 })
 for _ams in (False, True):
     for _wd in (0.0, 0.01):
@@ -293,9 +301,16 @@ for _scale in (1.0, 64 / 63):
     CASES[f"running_average-{_scale:.3f}"] = ("running_average", (lambda sc: lambda r, d: (
         (r.standard_normal(37).astype(d), r.standard_normal(37).astype(d), 0.1, sc), {}))(
             _scale))
+CASES["batch_norm_running"] = ("batch_norm_running", lambda r, d: (
+    (r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d),
+     r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d), 0.1, 64 / 63), {}))
+CASES["nchw_from_rows"] = ("nchw_from_rows", lambda r, d: (
+    (r.standard_normal((2 * 3 * 5, 4)).astype(d), 2, 3, 5, r.standard_normal(4).astype(d)), {}))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 
+# arguments a kernel may use as scratch (contents unspecified after the call): not compared
+SCRATCH = {"nchw_from_rows": {0}}
 # copies and same-order sums: bitwise equal to the reference
 EXACT = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc"}
 # per-channel reductions in another order than NumPy's (a tree over a block's threads)
@@ -337,7 +352,7 @@ def _run_case(case, dtype, to_device, to_host, seed=0):
     else:
         pairs = [("result", expected, to_host(got))]
     pairs += [(f"arg{i}", e, to_host(g)) for i, (e, g) in enumerate(zip(ref_args, dev_args))
-              if isinstance(e, np.ndarray)]
+              if isinstance(e, np.ndarray) and i not in SCRATCH.get(kernel, ())]
     return kernel, pairs
 
 
@@ -565,7 +580,7 @@ def test_cuda_sources_on_the_host_match_the_reference(host_cupy, case, dtype):
     kernel, pairs = _run_case(case, dtype, np.copy, np.asarray)
     _assert_pairs(kernel, pairs, dtype)
     # the fast path ran (a kernel was built), not the reference fallback
-    if kernel != "scatter_add":
+    if kernel not in ("scatter_add", "nchw_from_rows"):  # these two are CuPy calls
         assert cupy_gpu._raw_kernels or cupy_gpu._elementwise_kernels, kernel
 
 
@@ -582,6 +597,25 @@ def test_cupy_kernels_match_the_reference(case, dtype):
 def test_registry_picks_the_cupy_kernels():
     for name in sorted(kernels.KERNEL_NAMES):
         assert kernels.get(name, cp) is getattr(cupy_gpu, name), name
+
+
+@needs_cuda
+def test_eager_batched_products_call_cublas_directly():
+    """Batched products (the thin convolutions': one weight matrix against a batch, a batch
+    against a transposed batch) go to cuBLAS's strided-batched GEMM directly in eager mode
+    (cupy_blas.direct; no pointer arrays, no copies) and equal CuPy's matmul; 2-D ones stay
+    CuPy's."""
+    from minigrad.kernels import cupy_blas
+
+    rng = np.random.default_rng(3)
+    w = cp.asarray(rng.standard_normal((64, 16)).astype(np.float32))
+    u = cp.asarray(rng.standard_normal((5, 16, 49)).astype(np.float32))
+    g = cp.asarray(rng.standard_normal((5, 64, 49)).astype(np.float32))
+    for a, b in ((w, u), (g, u.transpose(0, 2, 1)), (u.transpose(0, 2, 1), w.T)):
+        assert cupy_blas.direct(a, b)
+        np.testing.assert_allclose(cp.asnumpy(cupy_gpu.matmul(a, b)), cp.asnumpy(cp.matmul(a, b)),
+                                   rtol=1e-5, atol=1e-5)
+    assert not cupy_blas.direct(w, w.T) and not cupy_blas.direct(u.astype(cp.int32), u)
 
 
 @needs_cuda

@@ -436,3 +436,17 @@ def test_the_pretend_device_catches_a_value_check(pretend_gpu):
     with minigrad.detect_anomaly(check_forward=False), pytest.raises(AssertionError,
                                                                      match="device-to-host"):
         F.binary_cross_entropy(p, t)
+
+
+def test_bce_with_logits_gradient_op_gradcheck_gradgradcheck():
+    """BCEWithLogitsGrad (gz = gy (sigmoid(z) - t), the fused loss's gradient in z as one op):
+    its own first and second derivatives in all three inputs, so the loss is exact to third
+    order; and its value is the composed expression's."""
+    from minigrad.ops.elementwise import BCEWithLogitsGrad
+
+    rng = _rng(12)
+    gy, z = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)) * 3
+    t = rng.uniform(0, 1, (3, 2))
+    _gg(lambda a, b, c: BCEWithLogitsGrad.apply(a, b, c), gy, z, t, diff=(0, 1, 2))
+    got = BCEWithLogitsGrad.apply(Tensor(gy), Tensor(z), Tensor(t)).data
+    np.testing.assert_allclose(got, gy * (1 / (1 + np.exp(-z)) - t), rtol=1e-12)

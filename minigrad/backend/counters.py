@@ -18,6 +18,9 @@ GPU run would do:
     kernel    one call into the kernel registry (``minigrad.kernels.get``): a Numba or NumPy
               kernel on the CPU, a CUDA kernel (or a few) on a GPU; ``kernel.<name>`` counts
               each kernel apart, e.g. ``kernel.adam_update_multi``.
+    launch    one GPU kernel launch, on the emulated GPU of ``benchmarks/cupy_launches.py``
+              (CuPy stood in for by NumPy, each call recording the kernels CuPy would launch;
+              ``launch.<kernel>`` by name): a host-side model of the profiler's count.
 The CUDA profiler counts the launches themselves (``benchmarks/gpu_kernels.py``).
 
 With no ``count()`` active, ``add`` costs one test of an empty list.

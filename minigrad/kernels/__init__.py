@@ -39,8 +39,8 @@ from minigrad.backend import counters
 
 from . import reference
 
-__all__ = ["get", "set_kernels", "get_mode", "available_modes", "KERNEL_NAMES", "NUMBA_KERNELS",
-           "AUTO_NUMBA", "reference"]
+__all__ = ["get", "winograd", "set_kernels", "get_mode", "available_modes", "KERNEL_NAMES",
+           "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
 
 MODES = ("numpy", "numba", "auto")
 
@@ -175,6 +175,16 @@ def get(name, xp=numpy):
             raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
         fn = _cache[key] = _resolve(name, is_cupy)
     return fn
+
+
+def winograd(xp=numpy):
+    """Whether the convolutions' Winograd routes (``minigrad/ops/conv.py``: F(2x2, 3x3) and the
+    4x4 stride-2 polyphase form) are taken for arrays of module ``xp``. On the CPU, yes (the
+    ops' thresholds were measured there, NumPy or Numba). On a GPU, no: there the transforms
+    are the reference's array code, ten to thirty CuPy launches each, where the im2col route
+    is one kernel and a GEMM (``benchmarks/cupy_launches.py`` counts them: a DCGAN-64 step
+    emulates 556 launches with the Winograd routes, 322 without)."""
+    return xp is numpy or getattr(xp, "__name__", "") != "cupy"
 
 
 def _init_mode_from_env():

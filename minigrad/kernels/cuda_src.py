@@ -276,6 +276,26 @@ _ELEMENTWISE_ACTIVATIONS = {
     "leaky_relu_bwd": ElementwiseSource(
         "T x, T gy, T slope", "T gx",
         "gx = x > (T)0 ? gy : gy * slope", ("x", "gy")),
+    # reference.sigmoid_fwd: exp only ever sees -|x|
+    "sigmoid_fwd": ElementwiseSource(
+        "T x", "T y",
+        "const T e = exp(-fabs(x));\n"
+        "y = x >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)", ("x",)),
+    # reference.bce_with_logits_fwd: logaddexp(0, z) - z t, logaddexp as NumPy computes it
+    # (the larger argument plus log1p(exp(-|difference|)))
+    "bce_with_logits_fwd": ElementwiseSource(
+        "T z, T t", "T loss",
+        "loss = (z > (T)0 ? z : (T)0) + log1p(exp(-fabs(z))) - z * t", ("z", "t")),
+    # reference.dropout_mask: scale where u >= p, else 0
+    "dropout_mask": ElementwiseSource(
+        "T u, T p, T scale", "T mask",
+        "mask = u >= p ? scale : (T)0", ("u",)),
+    # reference.bce_with_logits_grad: gy (sigmoid(z) - t), the sigmoid as sigmoid_fwd's
+    "bce_with_logits_grad": ElementwiseSource(
+        "T gy, T z, T t", "T gz",
+        "const T e = exp(-fabs(z));\n"
+        "const T s = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);\n"
+        "gz = gy * (s - t)", ("gy", "z", "t")),
 }
 
 # Optimizers: one pass, in place. Scalars arrive already cast to the parameter's dtype and
@@ -343,6 +363,13 @@ ELEMENTWISE = dict(_ELEMENTWISE_ACTIVATIONS)
 ELEMENTWISE["running_average"] = ElementwiseSource(
     "T value, T scale, T one_minus_momentum, T momentum", "T running",
     "running = running * one_minus_momentum + momentum * (value * scale)", ("value",))
+# both running statistics of a BatchNorm in one pass (reference.batch_norm_running)
+ELEMENTWISE["batch_norm_running"] = ElementwiseSource(
+    "T mean, T var, T var_scale, T one_minus_momentum, T momentum",
+    "T running_mean, T running_var",
+    "running_mean = running_mean * one_minus_momentum + momentum * mean;\n"
+    "running_var = running_var * one_minus_momentum + momentum * (var * var_scale)",
+    ("mean", "var"))
 ELEMENTWISE.update({
     "adam_update": _adam(amsgrad=False),
     "adam_update_amsgrad": _adam(amsgrad=True),

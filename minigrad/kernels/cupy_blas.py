@@ -152,22 +152,42 @@ _direct = [False]
 
 
 def use_direct_cublas(flag: bool) -> bool:
-    """Make eager products call cuBLAS directly too, as captured ones do (the same kernels, so
-    an eager run and a replayed one compute the same bits); returns the previous setting."""
+    """Make every eager product call cuBLAS directly, as captured ones do (the same kernels, so
+    an eager run and a replayed one compute the same bits); returns the previous setting.
+    Batched products (an operand with more than two axes) always do (see ``direct``)."""
     previous, _direct[0] = _direct[0], bool(flag)
     return previous
 
 
+def direct(a, b) -> bool:
+    """Whether the eager product ``a @ b`` calls cuBLAS's gemmStridedBatched directly rather
+    than CuPy's matmul: float32/float64 device matrices of one dtype that are batched (an
+    operand with more than two axes), or any such pair under ``use_direct_cublas(True)``.
+
+    CuPy's matmul makes each batched operand C-contiguous (a copy kernel for a transposed view)
+    and, where a batch axis broadcasts (one weight matrix against a batch of images, the thin
+    convolutions' products), builds three arrays of matrix pointers first (three
+    ``cupy_mat_ptrs`` launches) for a gemmBatched; ``gemm_plan`` maps both layouts onto one
+    strided call with a stride of 0 (no copy, no pointer array). 2-D products stay CuPy's (one
+    GEMM already, and its Cython path costs the host less than this one's ctypes call)."""
+    cp = _g()._cupy()
+    if not (isinstance(a, cp.ndarray) and isinstance(b, cp.ndarray)) or a.dtype != b.dtype \
+            or a.dtype not in _g()._FLOATS or a.ndim < 2 or b.ndim < 2:
+        return False
+    return _direct[0] or a.ndim > 2 or b.ndim > 2
+
+
 def matmul(a, b):
-    """``a @ b`` on the GPU: CuPy's matmul, or inside a CUDA graph capture cuBLAS called
-    directly; see :func:`minigrad.kernels.reference.matmul`."""
+    """``a @ b`` on the GPU: CuPy's matmul, or cuBLAS called directly inside a CUDA graph
+    capture and for the products ``direct`` picks; see
+    :func:`minigrad.kernels.reference.matmul`."""
     from minigrad.backend import graphs
 
     if graphs.capturing() is not None:
         return _captured_matmul(a, b)
-    if _direct[0] and isinstance(a, _g()._cupy().ndarray) and isinstance(b, _g()._cupy().ndarray):
+    if direct(a, b):
         cp = _g()._cupy()
         _g()._backend_cuda.cublas().setStream(cp.cuda.device.get_cublas_handle(),
-                                         cp.cuda.get_current_stream().ptr)
+                                              cp.cuda.get_current_stream().ptr)
         return _captured_matmul(a, b)
     return a @ b

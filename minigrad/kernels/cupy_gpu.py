@@ -10,8 +10,11 @@ Every public function has exactly the signature of its twin in
 * ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
   channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
   reference within float rounding, not bitwise).
-* ``leaky_relu_fwd/bwd`` -- ``cupy.ElementwiseKernel`` s: one fused pass instead of the 2-5 temporaries the NumPy-style
-  expression allocates.
+* ``leaky_relu_fwd/bwd``, ``sigmoid_fwd``, ``bce_with_logits_fwd/grad``, ``dropout_mask`` --
+  ``cupy.ElementwiseKernel`` s: one fused pass where the NumPy-style expression is 2-10 kernels
+  and as many temporaries.
+* ``running_average``, ``batch_norm_running`` -- BatchNorm's running statistics in place, one
+  pass (the second both buffers at once).
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
   the reference's (i.e. torch.optim's) formulas, in the same operation order.
 * ``scatter_add`` -- CuPy's atomic scatter (``cupy.add.at``, ``cupyx.scatter_add`` on old CuPy).
@@ -39,7 +42,9 @@ from . import reference as ref
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd", "batch_norm_fwd", "batch_norm_grad_input",
+    "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
+    "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
+    "batch_norm_running", "nchw_from_rows",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
@@ -251,6 +256,21 @@ def batch_norm_grad_input(gy, xhat, weight, r):
     return gx, sum_gy, sum_gy_xhat
 
 
+# -------------------------------------------------------------------- convolution output
+def nchw_from_rows(rows, n, h, w, bias=None):
+    """A convolution's rows (N*H*W, C) as C-contiguous (N, C, H, W) plus the bias, one
+    elementwise launch (the reference's in-place addition and transposing copy are two); see
+    :func:`minigrad.kernels.reference.nchw_from_rows`."""
+    if bias is None or not _fast(rows, bias) or rows.ndim != 2 or bias.size != rows.shape[1]:
+        return ref.nchw_from_rows(rows, n, h, w, bias)
+    cp = _cupy()
+    nchw = rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2)
+    with _device_scope(rows):
+        out = cp.empty(nchw.shape, dtype=rows.dtype)
+        cp.add(nchw, bias.reshape(1, -1, 1, 1), out=out)
+    return out
+
+
 # ------------------------------------------------------------------------------ scatter-add
 def scatter_add(target, index, values):
     """In place ``target[index] += values`` with repeated indices accumulating (atomics);
@@ -289,6 +309,38 @@ def leaky_relu_bwd(x, gy, slope):
     if not _fast(x, gy):
         return ref.leaky_relu_bwd(x, gy, slope)
     return _elementwise("leaky_relu_bwd")(x, gy, _scalar(slope, gy))
+
+
+def sigmoid_fwd(x):
+    """``1 / (1 + exp(-x))``, stable on both tails, one fused CUDA pass (the reference's
+    expression is eight kernels)."""
+    if not _fast(x):
+        return ref.sigmoid_fwd(x)
+    return _elementwise("sigmoid_fwd")(x)
+
+
+def bce_with_logits_fwd(z, t):
+    """``logaddexp(0, z) - z t``, one fused CUDA pass (z and t broadcast as CuPy broadcasts);
+    the reference's expression is three kernels."""
+    if not _fast(z, t):
+        return ref.bce_with_logits_fwd(z, t)
+    return _elementwise("bce_with_logits_fwd")(z, t)
+
+
+def dropout_mask(u, p, scale):
+    """Dropout's mask (``scale`` where u >= p, else 0), one fused CUDA pass (three kernels as
+    the reference's expression)."""
+    if not _fast(u):
+        return ref.dropout_mask(u, p, scale)
+    return _elementwise("dropout_mask")(u, _scalar(p, u), _scalar(scale, u))
+
+
+def bce_with_logits_grad(gy, z, t):
+    """``gy (sigmoid(z) - t)``, one fused CUDA pass (ten kernels as the reference's
+    expression)."""
+    if not _fast(gy, z, t):
+        return ref.bce_with_logits_grad(gy, z, t)
+    return _elementwise("bce_with_logits_grad")(gy, z, t)
 
 
 # ------------------------------------------------------------------ counter-based random
@@ -330,6 +382,20 @@ def running_average(running, value, momentum, scale=1.0):
     _elementwise("running_average")(value.reshape(running.shape), dt(scale), dt(1.0 - momentum),
                                     dt(momentum), running)
     return running
+
+
+def batch_norm_running(running_mean, running_var, mean, var, momentum, var_scale):
+    """Both running statistics of a BatchNorm in one launch; see
+    :func:`minigrad.kernels.reference.batch_norm_running`."""
+    arrays = (running_mean, running_var, mean, var)
+    if not _fast(*arrays) or len({a.size for a in arrays}) != 1 or \
+            running_mean.shape != running_var.shape:
+        return ref.batch_norm_running(running_mean, running_var, mean, var, momentum, var_scale)
+    dt = running_mean.dtype.type
+    shape = running_mean.shape
+    _elementwise("batch_norm_running")(mean.reshape(shape), var.reshape(shape), dt(var_scale),
+                                       dt(1.0 - momentum), dt(momentum), running_mean,
+                                       running_var)
 
 
 # The optimizers' glue and the matrix products live in modules of their own; every kernel name

@@ -20,8 +20,10 @@ import numpy as np
 
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "conv_output_size", "scatter_add",
-    "leaky_relu_fwd", "leaky_relu_bwd",
-    "batch_norm_fwd", "batch_norm_grad_input", "running_average", "matmul",
+    "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
+    "bce_with_logits_grad", "dropout_mask",
+    "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
+    "nchw_from_rows",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
@@ -231,6 +233,17 @@ def scatter_add(target, index, values):
     return target
 
 
+def nchw_from_rows(rows, n, h, w, bias=None):
+    """Channels-last rows (N*H*W, C), a convolution's product, as a C-contiguous (N, C, H, W)
+    array, plus ``bias`` (C,) if given. ``rows`` is scratch (its contents afterwards are
+    unspecified): here the bias is added to it in place, then one transposing copy, the fastest
+    order on the CPU; on a GPU the copy and the addition are one kernel."""
+    xp = _xp(rows)
+    if bias is not None:
+        rows += bias
+    return xp.ascontiguousarray(rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2))
+
+
 # --------------------------------------------------------------------------- fused elementwise
 
 def leaky_relu_fwd(x, slope):
@@ -243,6 +256,35 @@ def leaky_relu_bwd(x, gy, slope):
     """Gradient of leaky ReLU: ``gy * (1 if x > 0 else slope)``; x, gy same shape."""
     xp = _xp(x)
     return xp.where(x > 0, gy, gy * _scalar(slope, gy))
+
+
+def sigmoid_fwd(x):
+    """``y = 1 / (1 + exp(-x))``, stable on both tails (exp only ever sees -|x|): 1 / (1 + e)
+    where x >= 0, e / (1 + e) elsewhere, e = exp(-|x|); x's dtype. (Eight array passes here,
+    one kernel on a GPU.)"""
+    xp = _xp(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def bce_with_logits_fwd(z, t):
+    """Binary cross-entropy of sigmoid(z) against t per element, ``softplus(z) - z t`` with
+    softplus(z) = logaddexp(0, z) (stable for any z); z and t broadcast. (Three array passes
+    here, one kernel on a GPU.)"""
+    xp = _xp(z)
+    return xp.logaddexp(z.dtype.type(0), z) - z * t
+
+
+def dropout_mask(u, p, scale):
+    """Dropout's mask from uniform draws u: ``scale`` where u >= p, else 0; u's dtype (p and
+    scale cast to it). (Three array passes here, one kernel on a GPU.)"""
+    return (u >= _scalar(p, u)).astype(u.dtype) * _scalar(scale, u)
+
+
+def bce_with_logits_grad(gy, z, t):
+    """The gradient of :func:`bce_with_logits_fwd` in z: ``gy (sigmoid(z) - t)``, sigmoid as
+    :func:`sigmoid_fwd` computes it. (Ten array passes here, one kernel on a GPU.)"""
+    return gy * (sigmoid_fwd(z) - t)
 
 
 # --------------------------------------------------------------------------- batch norm
@@ -336,6 +378,14 @@ def running_average(running, value, momentum, scale=1.0):
     running *= running.dtype.type(1.0 - momentum)
     running += running.dtype.type(momentum) * v
     return running
+
+
+def batch_norm_running(running_mean, running_var, mean, var, momentum, var_scale):
+    """BatchNorm's two running statistics at once, in place: ``running_average(running_mean,
+    mean, momentum)`` and ``running_average(running_var, var, momentum, var_scale)`` (one
+    kernel on a GPU where those are two). Returns nothing."""
+    running_average(running_mean, mean, momentum)
+    running_average(running_var, var, momentum, var_scale)
 
 
 # The Winograd transforms', the optimizers' and the random generator's references, in modules of

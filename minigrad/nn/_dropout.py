@@ -1,6 +1,7 @@
 """dropout and dropout2d of ``minigrad.nn.functional``."""
 from __future__ import annotations
 
+from minigrad import kernels
 from minigrad.creation import rand
 from minigrad.tensor import Tensor
 
@@ -13,8 +14,8 @@ def _check_p(p):
 
 def _keep_mask(x, shape, p):
     """A constant Tensor of shape ``shape``: 1/(1-p) with probability 1-p, else 0."""
-    u = rand(*shape, device=x.device).data
-    mask = (u >= p).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    u = rand(*shape, dtype=x.dtype, device=x.device).data
+    mask = kernels.get("dropout_mask", x.xp)(u, p, 1.0 / (1.0 - p))  # one kernel on a GPU
     return Tensor._wrap(mask, False, None)
 
 

@@ -98,8 +98,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     y = _BatchNormOp.apply(input, weight, bias, eps=float(eps), stats=stats)
     if track:
         mean, var = stats
-        _update_running(running_mean, mean, momentum)
-        _update_running(running_var, var, momentum, n / (n - 1))  # unbiased, as in PyTorch
+        if running_mean is not None and running_var is not None:  # one kernel for both
+            kernels.get("batch_norm_running", input.xp)(running_mean.data, running_var.data,
+                                                        mean, var, momentum, n / (n - 1))
+        else:
+            _update_running(running_mean, mean, momentum)
+            _update_running(running_var, var, momentum, n / (n - 1))  # unbiased, as PyTorch
     return y
 
 

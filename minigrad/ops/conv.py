@@ -49,11 +49,6 @@ def _to_rows(a):
     return a.transpose(0, 2, 3, 1).reshape(n * h * w, c)
 
 
-def _from_rows(xp, rows, n, h, w):
-    """(N*H*W, C) -> C-contiguous (N, C, H, W)."""
-    return xp.ascontiguousarray(rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2))
-
-
 def conv_out_hw(hw, k, stride, padding, dilation):
     """Output (OH, OW) of a convolution of an (H, W) image with a (KH, KW) kernel."""
     return tuple(conv_output_size(hw[i], k[i], stride[i], padding[i], dilation[i])
@@ -132,7 +127,9 @@ def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
     x, W_rows^T @ x[n], folded."""
     n, c, h, w = x.shape
     _, oc, kh, kw = W.shape
-    u = _mm(xp, xp.ascontiguousarray(_w_rows(W).T), x.reshape(n, c, h * w))
+    # _w_rows(W).T, C-contiguous, in one copy (the transpose of the rows' copy was a second)
+    w_cols = xp.ascontiguousarray(W.transpose(2, 3, 1, 0)).reshape(kh * kw * oc, c)
+    u = _mm(xp, w_cols, x.reshape(n, c, h * w))
     return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
 
 
@@ -157,11 +154,12 @@ def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation):
 WINOGRAD_MIN_WIDTH = 64
 
 
-def _winograd_ok(W, stride, dilation):
-    """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3)."""
+def _winograd_ok(xp, W, stride, dilation):
+    """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3) (on arrays of
+    module ``xp``: where the kernel registry says that route pays, see kernels.winograd)."""
     a, b, kh, kw = W.shape
-    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
+    return (kernels.winograd(xp) and (kh, kw) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
 
 
 def _conv_winograd(xp, x, W, padding):
@@ -185,11 +183,12 @@ WINOGRAD_K4S2_MIN_C = 32
 WINOGRAD_K4S2_MIN_PIXELS = 64
 
 
-def _k4s2_ok(oc, c, k, stride, dilation, out_hw):
+def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
     """Whether a conv (OC, C, *k) with this stride and dilation, giving out_hw, runs as
-    Winograd on its polyphase components."""
-    return (tuple(k) == (4, 4) and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
-            and min(oc, c) >= WINOGRAD_K4S2_MIN_C
+    Winograd on its polyphase components (on arrays of module ``xp``: where the kernel registry
+    says that route pays, see kernels.winograd)."""
+    return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
+            and tuple(dilation) == (1, 1) and min(oc, c) >= WINOGRAD_K4S2_MIN_C
             and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
 
 
@@ -242,12 +241,12 @@ class Conv2d(Function):
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
-        if cols is None and _winograd_ok(W, stride, dilation):
+        if cols is None and _winograd_ok(self.xp, W, stride, dilation):
             y = _conv_winograd(self.xp, x, W, padding)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
-        if cols is None and _k4s2_ok(oc, c, (kh, kw), stride, dilation, (oh, ow)):
+        if cols is None and _k4s2_ok(self.xp, oc, c, (kh, kw), stride, dilation, (oh, ow)):
             if wv is None:
                 wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)  # (9, 4C, tiles)
             need = getattr(self, "needs_input_grad", None)
@@ -266,9 +265,8 @@ class Conv2d(Function):
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
         y = _mm(self.xp, cols, _w_rows(W).T)               # (N*OH*OW, OC)
-        if b is not None:
-            y += b
-        return _from_rows(self.xp, y, n, oh, ow)
+        # C-contiguous NCHW plus the bias (one kernel on a GPU)
+        return kernels.get("nchw_from_rows", self.xp)(y, n, oh, ow, b)
 
     def backward(self, gy):
         x, W = self.inputs[0], self.inputs[1]
@@ -314,7 +312,7 @@ class ConvTranspose2d(Function):
                 y += b.reshape(1, oc, 1, 1)
             return y
         flip = _flip_padding((kh, kw), stride, padding, dilation) \
-            if _winograd_ok(W, stride, dilation) else None
+            if _winograd_ok(self.xp, W, stride, dilation) else None
         if flip is not None:  # the flipped conv form (see _flip_padding), by Winograd
             y = _conv_winograd(self.xp, x, _flipped(W), flip)
             if b is not None:
@@ -340,7 +338,7 @@ class ConvTranspose2d(Function):
         # gy's columns (or, for the Winograd 4x4/2 form, its transform), shared by both products
         cols = wv = None
         if need[0] and need[1]:
-            if _k4s2_ok(W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
+            if _k4s2_ok(gy.xp, W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
                         x.shape[2:]):
                 wv = kernels.get("winograd_k4s2_input", gy.xp)(gy.data, self.padding)
             else:
@@ -375,7 +373,8 @@ class Conv2dGradWeight(Function):
         if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
             g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
             return self.xp.ascontiguousarray(_flipped(g))
-        if cols is None and _k4s2_ok(oc, c, kernel_size, stride, dilation, gy.shape[2:]):
+        if cols is None and _k4s2_ok(self.xp, oc, c, kernel_size, stride, dilation,
+                                     gy.shape[2:]):
             if wv is None:
                 wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)   # (9, 4C, tiles)
             z = kernels.get("winograd_k4s2_grad_output", self.xp)(gy)          # (9, OC, tiles)

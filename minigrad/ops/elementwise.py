@@ -163,10 +163,8 @@ class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)); gx = gy * y * (1 - y)"""
 
     def forward(self, x):
-        xp = self.xp
-        # Stable on both tails: exp only ever sees non-positive arguments.
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        # stable on both tails (exp only ever sees -|x|); one kernel on a GPU
+        return kernels.get("sigmoid_fwd", self.xp)(x)
 
     def backward(self, gy):
         y = self.output
@@ -191,12 +189,31 @@ class BCEWithLogits(Function):
     and four more in its backward."""
 
     def forward(self, z, t):
-        return self.xp.logaddexp(z.dtype.type(0), z) - z * t
+        return kernels.get("bce_with_logits_fwd", self.xp)(z, t)  # one kernel on a GPU
 
     def backward(self, gy):
         z, t = self.inputs
         need_z, need_t = self.needs_input_grad
-        return (gy * (z.sigmoid() - t) if need_z else None), (-(gy * z) if need_t else None)
+        return (BCEWithLogitsGrad.apply(gy, z, t) if need_z else None), \
+            (-(gy * z) if need_t else None)
+
+
+class BCEWithLogitsGrad(Function):
+    """gz = gy (sigmoid(z) - t) (BCEWithLogits' gradient in z as one op, one kernel on a GPU,
+    where Sigmoid, Sub and Mul were three); gy, z and t of one shape. With ggz its incoming
+    gradient and s = sigmoid(z): g_gy = ggz (s - t), g_z = ggz gy s (1 - s), g_t = -ggz gy"""
+
+    def forward(self, gy, z, t):
+        return kernels.get("bce_with_logits_grad", self.xp)(gy, z, t)
+
+    def backward(self, ggz):
+        gy, z, t = self.inputs
+        need_gy, need_z, need_t = self.needs_input_grad
+        s = z.sigmoid() if need_gy or need_z else None
+        g_gy = ggz * (s - t) if need_gy else None
+        g_z = ggz * gy * (s * (1 - s)) if need_z else None
+        g_t = -(ggz * gy) if need_t else None
+        return g_gy, g_z, g_t
 
 
 class LeakyReLU(Function):

@@ -1,0 +1,467 @@
+"""The kernels a GPU step would launch, counted on the host: a stand-in for CuPy over NumPy.
+
+    from benchmarks.cupy_launches import emulated_cuda
+    with emulated_cuda():                      # minigrad sees a 'cuda' device backed by NumPy
+        model = gans.get_model("dcgan")(cfg, device="cuda")
+        with counters.count() as c:
+            model.train_step(real)
+    c["launch"], c["launch.cupy_copy__float32_float32"], ...
+
+Inside ``emulated_cuda()`` minigrad's one CuPy import (``minigrad.backend.cuda.cupy``) is a
+NumPy-backed stand-in: arrays are a NumPy subclass (:class:`DeviceArray`), the array calls
+minigrad makes on them compute on the host as usual, and each records the kernel launches CuPy
+would make for it in :mod:`minigrad.backend.counters` (event ``launch`` and
+``launch.<kernel name>``, named as the CUDA profiler names CuPy's kernels, e.g.
+``cupy_add__float32_float_float32`` for an array plus a Python scalar). The kernel registry's
+calls go to the NumPy reference and count the launches of ``minigrad.kernels.cupy_gpu``'s glue
+(one per kernel; the matrix products as CuPy's ``matmul`` or the direct cuBLAS call makes
+them). So a change that cuts launches shows here, without a GPU, and a test can hold it.
+
+What it models, from CuPy 14's sources (``cupy/_core/_routines_linalg.pyx``, ``core.pyx``):
+every ufunc call and reduction is one kernel; ``ascontiguousarray``, ``copy``, ``astype`` to
+another dtype, a ``reshape`` that cannot be a view and a ``__setitem__`` are copy kernels; a
+matrix product is one GEMM after copies of operands that are neither C- nor F-contiguous (2-D)
+or not C-contiguous (batched), and a batched product whose batch axes broadcast builds three
+pointer arrays first (``cupy_mat_ptrs``, one kernel each). ``zeros`` is a memset (not a
+kernel: the profiler's count leaves memsets and copies between host and device out, and so does
+this). What it does not model: the several kernels one cuBLAS call may run (split-K
+reductions, ...), CUB's two-pass reductions, and anything a GPU run does that the host does not
+(an array that is contiguous on one and not on the other). It is a model; the profiler's count
+(``benchmarks/gpu_kernels.py`` on a GPU) is the measurement. Checked against it at 7800ba6,
+the commit an H200 profiled: 265 launches for the DCGAN-28 step where the profiler counted 276,
+4-11% under it for the other steps, and the DCGAN-28 step's most frequent kernels the same
+(docs/gpu.md).
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from contextlib import contextmanager
+
+import numpy as np
+
+from minigrad.backend import counters
+
+__all__ = ["emulated_cuda", "DeviceArray", "launch"]
+
+
+def launch(name: str, n: int = 1) -> None:
+    """Record ``n`` launches of kernel ``name`` (events ``launch`` and ``launch.<name>``)."""
+    if counters._active:
+        counters.add("launch", n)
+        counters.add("launch." + name, n)
+
+
+class _Dev:
+    id = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Flags:
+    """A DeviceArray's flags: the host array's, with ``owndata`` as the device array's."""
+
+    def __init__(self, flags, owns):
+        self._f, self.owndata = flags, owns
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __getitem__(self, name):
+        return self.owndata if name.upper() == "OWNDATA" else self._f[name]
+
+
+def _host(a):
+    """A DeviceArray as the plain ndarray it is (a view); anything else as it is."""
+    return a.view(np.ndarray) if isinstance(a, DeviceArray) else a
+
+
+def _wrap(r):
+    """Results back on the 'device': ndarrays become DeviceArrays (views that say whether the
+    array they view owned its memory, as ``flags.owndata``), tuples and lists elementwise."""
+    if type(r) is np.ndarray:
+        d = r.view(DeviceArray)
+        d._owns = r.flags.owndata
+        return d
+    if isinstance(r, tuple):
+        return tuple(_wrap(x) for x in r)
+    if isinstance(r, list):
+        return [_wrap(x) for x in r]
+    return r
+
+
+def _tname(x):
+    """How CuPy's kernel names spell an operand's type: the dtype of an array, 'float'/'int'/
+    'bool' for a scalar (Python's or NumPy's: CuPy treats both as weakly typed)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.name
+    if isinstance(x, (bool, np.bool_)):
+        return "bool"
+    if isinstance(x, (int, np.integer)):
+        return "int"
+    if isinstance(x, (float, np.floating)):
+        return "float"
+    return type(x).__name__
+
+
+def _copy(dtype_from, dtype_to=None):
+    launch(f"cupy_copy__{np.dtype(dtype_from).name}_{np.dtype(dtype_to or dtype_from).name}")
+
+
+_REDUCTIONS = {"add": "cupy_sum", "multiply": "cupy_prod", "maximum": "cupy_max",
+               "minimum": "cupy_min", "logical_or": "cupy_any", "logical_and": "cupy_all"}
+
+
+class DeviceArray(np.ndarray):
+    """A NumPy array standing for a CuPy one: computes on the host, counts CuPy's launches."""
+
+    device = _Dev()
+    _owns = False  # views made by NumPy's own methods (slices, transposes) own nothing
+
+    @property
+    def flags(self):
+        return _Flags(self.view(np.ndarray).flags, self._owns)
+
+    # ---------------------------------------------------------------- elementwise, reductions
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        if method == "__call__":
+            if ufunc is np.matmul:
+                return _matmul(*inputs)
+            names = [_tname(x) for x in inputs]
+            res = ufunc(*[_host(x) for x in inputs],
+                        **({} if out is None else {"out": tuple(_host(o) for o in out)}),
+                        **kwargs)
+            outs = res if isinstance(res, tuple) else (res,)
+            names += [np.asarray(o).dtype.name for o in outs]
+            launch(f"cupy_{ufunc.__name__}__" + "_".join(names))
+        elif method == "reduce":
+            launch(_REDUCTIONS.get(ufunc.__name__, f"cupy_{ufunc.__name__}_reduce"))
+            if out is not None:
+                kwargs["out"] = tuple(_host(o) for o in out)
+            res = ufunc.reduce(*[_host(x) for x in inputs], **kwargs)
+        elif method == "at":
+            launch(f"cupy_scatter_{ufunc.__name__}")
+            res = ufunc.at(*[_host(x) for x in inputs], **kwargs)
+        else:
+            raise NotImplementedError(f"emulated CuPy: {ufunc.__name__}.{method}")
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _wrap(res)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        return _module_function(func.__name__, func)(*args, **kwargs)
+
+    def _reduce(self, kernel, method, *args, **kwargs):
+        r = getattr(self.view(np.ndarray), method)(*args, **kwargs)
+        # a reduction to one value goes to CUB (CuPy's default accelerator): another name
+        launch("cub_reduce" if np.size(r) == 1 and self.size > 1 else kernel)
+        return _wrap(r)
+
+    def sum(self, *a, **k):
+        return self._reduce("cupy_sum", "sum", *a, **k)
+
+    def mean(self, *a, **k):
+        return self._reduce("cupy_mean", "mean", *a, **k)
+
+    def max(self, *a, **k):
+        return self._reduce("cupy_max", "max", *a, **k)
+
+    def min(self, *a, **k):
+        return self._reduce("cupy_min", "min", *a, **k)
+
+    def var(self, *a, **k):
+        return self._reduce("cupy_var", "var", *a, **k)
+
+    # ---------------------------------------------------------------- copies and views
+    def copy(self, order="C"):
+        _copy(self.dtype)
+        return _wrap(self.view(np.ndarray).copy(order))
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        h = self.view(np.ndarray)
+        if np.dtype(dtype) == self.dtype and not copy:
+            return self
+        _copy(self.dtype, dtype)
+        return _wrap(h.astype(dtype, order=order, casting=casting, copy=True))
+
+    def reshape(self, *shape, **kwargs):
+        h = self.view(np.ndarray)
+        r = h.reshape(*shape, **kwargs)
+        if r.size and not np.shares_memory(r, h):
+            _copy(self.dtype)
+        return _wrap(r)
+
+    def ravel(self, order="C"):
+        return self.reshape(-1)
+
+    def flatten(self, order="C"):
+        return self.copy().reshape(-1)
+
+    def fill(self, value):
+        if value != 0:  # zero: a memset
+            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}")
+        self.view(np.ndarray).fill(value)
+
+    def __getitem__(self, index):
+        h = self.view(np.ndarray)
+        r = h[_host_index(index)]
+        if isinstance(r, np.ndarray) and r.size and not np.shares_memory(r, h):
+            launch("cupy_take")  # advanced indexing: a gather kernel
+        return _wrap(r) if isinstance(r, np.ndarray) else r
+
+    def __setitem__(self, index, value):
+        h = self.view(np.ndarray)
+        if getattr(h[_host_index(index)], "size", 1):
+            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}")
+        h[_host_index(index)] = _host(value)
+
+    def get(self, stream=None):
+        return np.array(self.view(np.ndarray))
+
+    def item(self):
+        return self.view(np.ndarray).item()
+
+    def tolist(self):
+        return self.view(np.ndarray).tolist()
+
+    def __reduce__(self):  # pickling (deepcopy, checkpoints) keeps a plain array
+        return np.array(self.view(np.ndarray)).__reduce__()
+
+
+def _host_index(index):
+    if isinstance(index, tuple):
+        return tuple(_host(i) for i in index)
+    return _host(index)
+
+
+# ------------------------------------------------------------------------ matrix products
+def _c_contig(a):
+    return a.flags.c_contiguous or a.size <= 1
+
+
+def _matmul(a, b):
+    """CuPy 14's ``matmul`` (``cupy/_core/_routines_linalg.pyx``): 2-D operands through ``dot``
+    (a copy of an operand neither C- nor F-contiguous, one GEMM); batched ones made
+    C-contiguous (a copy each where not), then one strided-batched GEMM, or, where a batch axis
+    broadcasts, three pointer arrays (``cupy_mat_ptrs``) and a batched GEMM."""
+    ha, hb = _host(a), _host(b)
+    if ha.ndim <= 2 and hb.ndim <= 2:
+        for m in (ha, hb):
+            if m.ndim == 2 and not (m.flags.c_contiguous or m.flags.f_contiguous):
+                _copy(m.dtype)
+        launch("gemm")
+        return _wrap(np.matmul(ha, hb))
+    for m in (ha, hb):
+        if not _c_contig(m):
+            _copy(m.dtype)
+    lead_a = (1,) * (max(ha.ndim, hb.ndim) - ha.ndim) + ha.shape[:-2]
+    lead_b = (1,) * (max(ha.ndim, hb.ndim) - hb.ndim) + hb.shape[:-2]
+    if any(x != y for x, y in zip(lead_a, lead_b)):
+        levels = max(len(lead_a), 1)
+        launch("cupy_mat_ptrs", 3 * levels)
+        launch("gemm_batched")
+    else:
+        launch("gemm_strided_batched")
+    return _wrap(np.matmul(ha, hb))
+
+
+def _direct_matmul(a, b):
+    """minigrad's direct cuBLAS product (``cupy_blas._captured_matmul``): one
+    gemmStridedBatched call on the operands as they lie when ``gemm_plan`` maps them, else
+    C-contiguous copies first."""
+    from minigrad.kernels.cupy_blas import gemm_plan
+
+    ha, hb = _host(a), _host(b)
+    plan = gemm_plan(ha.shape, ha.strides, hb.shape, hb.strides, ha.itemsize)
+    if plan is None:
+        for m in (ha, hb):
+            if not _c_contig(m):
+                _copy(m.dtype)
+    launch("gemm_strided_batched")
+    return _wrap(np.matmul(ha, hb))
+
+
+# ------------------------------------------------------------------------ module functions
+_VIEWS = {"broadcast_to", "transpose", "expand_dims", "squeeze", "moveaxis", "swapaxes",
+          "atleast_1d", "atleast_2d", "shape", "ndim", "result_type", "may_share_memory",
+          "shares_memory", "can_cast", "promote_types", "iscomplexobj", "isscalar", "dtype",
+          "broadcast_shapes", "broadcast_arrays"}
+_ALLOC = {"empty", "empty_like", "zeros", "zeros_like"}  # zeros: a memset, not a kernel
+_FILL = {"ones", "ones_like", "full", "full_like"}
+
+
+def _module_function(name, fn):
+    """``cupy.<name>`` for the stand-in: ``fn`` (numpy's) on host arrays, the launches CuPy
+    would make recorded, the arrays it returns put on the 'device'."""
+    def call(*args, **kwargs):
+        hargs = [_host_index(a) if isinstance(a, tuple) else
+                 [_host(x) for x in a] if isinstance(a, list) else _host(a) for a in args]
+        hkw = {k: _host(v) for k, v in kwargs.items()}
+        if name == "ascontiguousarray":
+            a = hargs[0]
+            if isinstance(a, np.ndarray) and not a.flags.c_contiguous and a.size:
+                _copy(a.dtype, hkw.get("dtype"))
+        elif name in ("asarray", "array") and isinstance(args[0], DeviceArray):
+            if name == "array" and kwargs.get("copy", True):
+                _copy(args[0].dtype)
+        elif name in _FILL:  # CuPy fills with zero by a memset (not a kernel)
+            value = 1 if name.startswith("ones") else (args[1] if len(args) > 1 else
+                                                       kwargs.get("fill_value"))
+            if not (np.ndim(value) == 0 and value == 0):
+                launch("cupy_full")
+        elif name in ("concatenate", "stack"):
+            for a in hargs[0]:
+                _copy(a.dtype)
+        elif name == "pad":
+            launch("cupy_full")
+            _copy(hargs[0].dtype)
+        elif name == "matmul":
+            return _matmul(*args)
+        elif name in ("dot", "tensordot", "einsum"):
+            launch(f"cupy_{name}")
+        elif name == "where":
+            launch("cupy_where")
+        elif name == "copyto":
+            _copy(hargs[1].dtype if isinstance(hargs[1], np.ndarray) else hargs[0].dtype)
+        elif name in ("sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std",
+                      "any", "all", "argmax", "argmin"):
+            launch(f"cupy_{name.lstrip('a') if name in ('amax', 'amin') else name}")
+        elif name not in _VIEWS and name not in _ALLOC and name not in ("asarray", "array"):
+            launch(f"cupy_{name}")
+        return _wrap(fn(*hargs, **hkw))
+    call.__name__ = name
+    return call
+
+
+class _Random:
+    """``cupy.random`` (the samplers nn.init and spectral_norm use): NumPy's, on the device."""
+
+    def __init__(self):
+        self._rs = np.random.RandomState(0)
+
+    def seed(self, seed=None):
+        self._rs = np.random.RandomState(seed)
+
+    def __getattr__(self, name):
+        fn = getattr(self._rs, name)
+
+        def draw(*args, dtype=None, **kwargs):
+            launch(f"curand_{name}")
+            r = np.asarray(fn(*args, **kwargs))
+            return _wrap(r.astype(dtype) if dtype is not None else r)
+        return draw
+
+
+class _Stream:
+    ptr = 0
+
+    def synchronize(self):
+        pass
+
+
+def _fake_cupy():
+    """The stand-in module: numpy's functions through ``_module_function``, a ``cuda``
+    namespace with what minigrad touches outside the kernels."""
+    m = types.ModuleType("cupy")
+    m.__name__ = "cupy"
+    m.ndarray = DeviceArray
+    m.random = _Random()
+    m.cuda = types.SimpleNamespace(Device=lambda *a: _Dev(),
+                                   get_current_stream=lambda: _Stream(),
+                                   runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    for dt in ("float16", "float32", "float64", "int32", "int64", "uint32", "uint8", "bool_",
+               "intp", "uintp", "dtype", "newaxis", "pi", "inf", "nan", "e"):
+        setattr(m, dt, getattr(np, dt))
+    m.asnumpy = lambda a: np.array(_host(a))
+
+    def __getattr__(name):
+        fn = getattr(np, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+        wrapped = _module_function(name, fn)
+        setattr(m, name, wrapped)
+        return wrapped
+    m.__getattr__ = __getattr__
+    return m
+
+
+# ------------------------------------------------------------------------ the kernel registry
+#: Kernels whose cupy_gpu glue makes its array inputs C-contiguous first (a copy where not).
+_CONTIGUOUS_INPUTS = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "batch_norm_fwd",
+                      "batch_norm_grad_input"}
+#: Kernels that are the reference's array code on CuPy too (counted through the stand-in).
+_ARRAY_CODE = {"winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
+               "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
+               "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight"}
+
+
+def _emulated_kernel(name, direct_gemm):
+    from minigrad.kernels import reference as ref
+
+    if name == "matmul":
+        if direct_gemm is not None:
+            return _direct_matmul if direct_gemm else _matmul
+        from minigrad.kernels import cupy_blas
+
+        def matmul(a, b):  # as cupy_blas.matmul chooses (outside a capture)
+            return (_direct_matmul if cupy_blas.direct(a, b) else _matmul)(a, b)
+        return matmul
+    fn = getattr(ref, name)
+    if name in _ARRAY_CODE:
+        return fn
+
+    def kernel(*args, **kwargs):
+        if name in _CONTIGUOUS_INPUTS:
+            for a in args:
+                if isinstance(a, np.ndarray) and not _c_contig(a):
+                    _copy(a.dtype)
+        launch("minigrad_" + name)
+
+        def host(a):
+            return [_host(x) for x in a] if isinstance(a, list) else _host_index(a) \
+                if isinstance(a, tuple) else _host(a)
+        return _wrap(fn(*[host(a) for a in args], **{k: host(v) for k, v in kwargs.items()}))
+    kernel.__name__ = name
+    return kernel
+
+
+@contextmanager
+def emulated_cuda(direct_gemm: bool | None = None):
+    """Inside: ``device='cuda'`` is the NumPy-backed stand-in, and every array call and kernel
+    on it records CuPy's launches (see the module's docstring). ``direct_gemm``: model the
+    matrix products as the direct cuBLAS call (True) or CuPy's matmul (False); None: each as
+    ``minigrad.kernels.cupy_blas.matmul`` would choose."""
+    from minigrad import kernels
+
+    cuda_mod = importlib.import_module("minigrad.backend.cuda")
+    fake = _fake_cupy()
+    ns = types.SimpleNamespace(**{n: _emulated_kernel(n, direct_gemm)
+                                  for n in kernels.KERNEL_NAMES})
+    saved = (cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module, dict(kernels._cache))
+    cuda_random = importlib.import_module("minigrad.kernels.cuda_random")
+    saved_gens = dict(cuda_random._generators)
+    had_cupy = sys.modules.get("cupy")
+    # reference.py's array code asks sys.modules which module owns an array (the Winograd
+    # transforms run as that code on CuPy too)
+    sys.modules["cupy"] = fake
+    cuda_mod.cupy, cuda_mod._n_devices = fake, 1
+    kernels._cupy_module = ns
+    kernels._cache.clear()
+    cuda_random._generators.clear()
+    try:
+        yield fake
+    finally:
+        if had_cupy is None:
+            del sys.modules["cupy"]
+        else:
+            sys.modules["cupy"] = had_cupy
+        cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module = saved[:3]
+        kernels._cache.clear()
+        kernels._cache.update(saved[3])
+        cuda_random._generators.clear()
+        cuda_random._generators.update(saved_gens)
