@@ -118,16 +118,29 @@ def count(steps=10, cases=None, device="cuda"):
 
 
 def markdown(rows):
+    """The counts per step as a table, then each case's most frequent kernels: the profiler's
+    for both frameworks on a GPU, the emulated launches alone with --device cpu."""
     if rows and "minigrad" not in rows[0]:  # --device cpu: the host-side counts only
-        lines = ["| case | minigrad ops/step | kernel-registry calls/step "
-                 "| emulated GPU launches/step |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['name']} | {r['ops']:.0f} | {r['registry_kernels']:.0f} "
-                  f"| {r['emulated_launches']:.0f} |" for r in rows]
-        for r in rows:
-            lines += ["", f"**{r['name']}**, most frequent emulated launches (per step):", "",
-                      "| kernel | n |", "|---|---:|"]
-            lines += [f"| `{k}` | {n:g} |" for k, n in r["emulated_top"]]
-        return "\n".join(lines) + "\n"
+        head = ["minigrad ops/step", "kernel-registry calls/step", "emulated GPU launches/step"]
+        cells = lambda r: [f"{r['ops']:.0f}", f"{r['registry_kernels']:.0f}",
+                           f"{r['emulated_launches']:.0f}"]
+        tops, title = [("kernel", "emulated_top")], "most frequent emulated launches"
+    else:
+        head = ["minigrad kernels/step", "PyTorch kernels/step", "ratio", "minigrad ops/step",
+                "kernel-registry calls/step"]
+        cells = lambda r: [f"{r['minigrad']:.0f}", f"{r['torch']:.0f}", f"{r['ratio']:.2f}x",
+                           f"{r['ops']:.0f}", f"{r['registry_kernels']:.0f}"]
+        tops, title = [("minigrad", "minigrad_top"), ("PyTorch", "torch_top")], \
+            "most frequent kernels"
+    lines = ["| case | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
+    lines += ["| " + " | ".join([r["name"], *cells(r)]) + " |" for r in rows]
+    for r in rows:
+        lines += ["", f"**{r['name']}**, {title} (per step):", "",
+                  "| " + " | ".join(f"{who} | n" for who, _ in tops) + " |",
+                  "|" + "---|---:|" * len(tops)]
+        for pairs in zip(*(r[key] for _, key in tops)):
+            lines.append("| " + " | ".join(f"`{k}` | {n:g}" for k, n in pairs) + " |")
+    return "\n".join(lines) + "\n"
     lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio | minigrad ops/step "
              "| kernel-registry calls/step |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['name']} | {r['minigrad']:.0f} | {r['torch']:.0f} | {r['ratio']:.2f}x "

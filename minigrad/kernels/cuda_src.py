@@ -269,33 +269,31 @@ def raw_source(name: str, ctype: str) -> str:
 # ------------------------------------------------------------------------ fused elementwise
 # Same formulas, in the same operation order, as reference.py. Literals are cast to T so that
 # float32 stays float32 (a bare 1.0 would be a double).
-_ELEMENTWISE_ACTIVATIONS = {
-    "leaky_relu_fwd": ElementwiseSource(
-        "T x, T slope", "T y",
-        "y = x > (T)0 ? x : x * slope", ("x",)),
-    "leaky_relu_bwd": ElementwiseSource(
-        "T x, T gy, T slope", "T gx",
-        "gx = x > (T)0 ? gy : gy * slope", ("x", "gy")),
-    # reference.sigmoid_fwd: exp only ever sees -|x|
-    "sigmoid_fwd": ElementwiseSource(
-        "T x", "T y",
-        "const T e = exp(-fabs(x));\n"
-        "y = x >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)", ("x",)),
+def _sigmoid(x: str) -> str:
+    """CUDA lines setting ``s`` to sigmoid(x) as reference.sigmoid_fwd computes it: exp only
+    ever sees -|x|."""
+    return (f"const T e = exp(-fabs({x}));\n"
+            f"const T s = {x} >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);\n")
+
+
+_ELEMENTWISE_ACTIVATIONS = {  # name: (inputs, outputs, body, the arrays that give the shape)
+    "leaky_relu_fwd": ElementwiseSource("T x, T slope", "T y",
+                                        "y = x > (T)0 ? x : x * slope", ("x",)),
+    "leaky_relu_bwd": ElementwiseSource("T x, T gy, T slope", "T gx",
+                                        "gx = x > (T)0 ? gy : gy * slope", ("x", "gy")),
+    "sigmoid_fwd": ElementwiseSource("T x", "T y", _sigmoid("x") + "y = s", ("x",)),
     # reference.bce_with_logits_fwd: logaddexp(0, z) - z t, logaddexp as NumPy computes it
     # (the larger argument plus log1p(exp(-|difference|)))
     "bce_with_logits_fwd": ElementwiseSource(
         "T z, T t", "T loss",
         "loss = (z > (T)0 ? z : (T)0) + log1p(exp(-fabs(z))) - z * t", ("z", "t")),
     # reference.dropout_mask: scale where u >= p, else 0
-    "dropout_mask": ElementwiseSource(
-        "T u, T p, T scale", "T mask",
-        "mask = u >= p ? scale : (T)0", ("u",)),
+    "dropout_mask": ElementwiseSource("T u, T p, T scale", "T mask",
+                                      "mask = u >= p ? scale : (T)0", ("u",)),
     # reference.bce_with_logits_grad: gy (sigmoid(z) - t), the sigmoid as sigmoid_fwd's
-    "bce_with_logits_grad": ElementwiseSource(
-        "T gy, T z, T t", "T gz",
-        "const T e = exp(-fabs(z));\n"
-        "const T s = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);\n"
-        "gz = gy * (s - t)", ("gy", "z", "t")),
+    "bce_with_logits_grad": ElementwiseSource("T gy, T z, T t", "T gz",
+                                              _sigmoid("z") + "gz = gy * (s - t)",
+                                              ("gy", "z", "t")),
 }
 
 # Optimizers: one pass, in place. Scalars arrive already cast to the parameter's dtype and
