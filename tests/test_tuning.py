@@ -17,7 +17,8 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 def run_python(code, **env):
     full = {k: v for k, v in os.environ.items()
-            if not k.startswith("MINIGRAD_") and k != "OPENBLAS_CORETYPE"}
+            if not k.startswith("MINIGRAD_")
+            and k not in ("OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT")}
     full.update(PYTHONPATH=str(ROOT), **env)
     res = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
                          cwd=ROOT, timeout=120)
@@ -45,6 +46,23 @@ def test_tune_reports_what_took_effect_and_can_be_turned_off():
     assert off["malloc"] == off["blas"] == "off" and off["openblas_coretype"] is None
     part = json.loads(run_python(code, MINIGRAD_MALLOC_TUNING="0"))
     assert part["malloc"] == "off" and part["blas"] != "off"
+    assert json.loads(run_python(code, MINIGRAD_BLAS_THREADS_TUNING="0"))["blas_threads"] == "off"
+
+
+def test_tune_restarts_openblas_workers_with_a_short_spin_and_gemms_still_agree():
+    """NumPy (and its OpenBLAS) loaded first: tune() has the library re-read
+    OPENBLAS_THREAD_TIMEOUT and restart its workers; products before and after are equal."""
+    code = ("import json, numpy as np, minigrad; rng = np.random.default_rng(0); "
+            "a = rng.standard_normal((300, 200)); b = rng.standard_normal((200, 250)); "
+            "before = a @ b; r = minigrad.backend.tune(); after = a @ b; "
+            "import os; print(json.dumps([r['blas_threads'], os.environ['OPENBLAS_THREAD_TIMEOUT'], "
+            "bool((before == after).all())]))")
+    said, value, same = json.loads(run_python(code, OPENBLAS_NUM_THREADS="2"))
+    assert same and value == "16"
+    assert said in ("OPENBLAS_THREAD_TIMEOUT=16, workers restarted",
+                    "OPENBLAS_THREAD_TIMEOUT=16 for the OpenBLAS loaded later")  # not OpenBLAS
+    mine = json.loads(run_python(code, OPENBLAS_THREAD_TIMEOUT="20"))
+    assert mine[0] == "OPENBLAS_THREAD_TIMEOUT=20 set by the user" and mine[1] == "20"
 
 
 def test_the_benchmark_entry_loads_no_numpy_before_it_sets_the_threads():

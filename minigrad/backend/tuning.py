@@ -4,7 +4,7 @@
 example scripts through ``gans.cli.script_parser``, ``python -m benchmarks``) call :func:`tune`
 first thing, and the benchmarks record what it did (:func:`tuning_report`) in every result.
 ``MINIGRAD_TUNING=0`` turns all of it off; ``MINIGRAD_BLAS_TUNING=0`` and
-``MINIGRAD_MALLOC_TUNING=0`` one part each.
+``MINIGRAD_MALLOC_TUNING=0`` and ``MINIGRAD_BLAS_THREADS_TUNING=0`` one part each.
 
 - **malloc** (Linux/glibc): keep large freed blocks in the heap. NOTE: every op allocates its
   output, and a conv layer allocates MBs (im2col columns, GEMM results, NCHW copies) per call.
@@ -22,6 +22,14 @@ first thing, and the benchmarks record what it did (:func:`tuning_report`) in ev
   variable, which the processes this one starts inherit (``python -m benchmarks`` runs each
   framework in its own process); for this process, export ``OPENBLAS_CORETYPE=SkylakeX`` before
   starting Python. An ``OPENBLAS_CORETYPE`` you set yourself wins.
+- **BLAS threads**: after each call OpenBLAS's idle worker threads spin for 2^28 cycles (about
+  0.1 s) before they sleep, on the cores that minigrad's own kernel threads
+  (``minigrad/kernels/threads.py``: im2col, col2im, the Winograd transforms) want right after
+  each GEMM; with them spinning, those kernels ran no faster on two threads than on one. This
+  sets ``OPENBLAS_THREAD_TIMEOUT`` to 2^THREAD_TIMEOUT cycles (tens of microseconds) and, where
+  NumPy's OpenBLAS is already loaded, has it read the variable again and restart its workers
+  (``openblas_read_env`` and ``blas_thread_shutdown_``, both exported; the next GEMM starts
+  them again with the new timeout). An ``OPENBLAS_THREAD_TIMEOUT`` you set yourself wins.
 
 This module imports only the standard library.
 """
@@ -44,6 +52,8 @@ def tune() -> dict:
     global _REPORT
     _REPORT = {"malloc": "off" if _off("MINIGRAD_MALLOC_TUNING") else _tune_malloc(),
                "blas": "off" if _off("MINIGRAD_BLAS_TUNING") else _tune_blas(),
+               "blas_threads": ("off" if _off("MINIGRAD_BLAS_THREADS_TUNING")
+                                else _tune_blas_threads()),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
     return dict(_REPORT)
 
@@ -67,6 +77,39 @@ def _tune_malloc() -> str:
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
     ok = bool(mallopt(M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1))
     return "large blocks kept in the heap" if ok else "mallopt refused: unchanged"
+
+
+#: OpenBLAS's idle workers spin for 2^THREAD_TIMEOUT cycles (its range is 4..30; 16 is ~20 us).
+THREAD_TIMEOUT = 16
+
+
+def _loaded_openblas() -> str | None:
+    """The path of an OpenBLAS library this process has loaded, or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return None
+    return next((p for p in sorted(paths) if ".so" in p), None)
+
+
+def _tune_blas_threads() -> str:
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        return f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']} set by the user"
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(THREAD_TIMEOUT)
+    path = _loaded_openblas()
+    if path is None:
+        return f"OPENBLAS_THREAD_TIMEOUT={THREAD_TIMEOUT} for the OpenBLAS loaded later"
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(path)
+        read_env, shutdown = lib.openblas_read_env, lib.blas_thread_shutdown_
+    except (OSError, AttributeError):
+        return f"OPENBLAS_THREAD_TIMEOUT={THREAD_TIMEOUT}; {path} could not re-read it"
+    read_env()
+    shutdown()  # the next BLAS call starts the workers again, with the new timeout
+    return f"OPENBLAS_THREAD_TIMEOUT={THREAD_TIMEOUT}, workers restarted"
 
 
 def _tune_blas() -> str:

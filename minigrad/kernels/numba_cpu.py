@@ -17,11 +17,15 @@ scalar constants already cast to the array dtype: Numba promotes
 ``float32 op int`` to float64, so a literal ``1`` inside a kernel would silently
 change float32 rounding.
 
-All kernels are serial.  ``parallel=True`` did make im2col/col2im/Adam up to 2x
-faster on an otherwise idle 2-core machine, but interleaved with BLAS matmuls
-(OpenBLAS worker threads spin after each call) the OpenMP-backed parallel
-regions became 10-30x *slower* than serial code -- and that interleaving is
-exactly what a training step does.  All kernels use ``error_model="numpy"`` (IEEE division, no
+No kernel uses Numba's ``parallel=True``: it did make im2col/col2im/Adam up to 2x faster
+on an otherwise idle 2-core machine, but interleaved with BLAS matmuls (OpenBLAS worker threads
+spin after each call) the OpenMP-backed parallel regions became 10-30x *slower* than serial
+code -- and that interleaving is exactly what a training step does. Instead the kernels that
+pass over whole activations (im2col, col2im, the Winograd transforms) take the range of their
+outer loop as two last arguments ``lo, hi`` and are compiled ``nogil=True``, and
+:mod:`minigrad.kernels.threads` splits that range across a pool of Python threads (its
+docstring says why that works where ``prange`` did not). The elementwise and optimizer kernels
+stay on one thread. All kernels use ``error_model="numpy"`` (IEEE division, no
 ZeroDivisionError check), which also lets LLVM vectorise the loops.
 
 Importing this module imports numba but compiles nothing; compilation happens
@@ -36,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from . import reference as ref
+from . import threads
 from .reference_optim import adam_scalars
 
 __all__ = [
@@ -126,15 +131,17 @@ def scatter_add(target, index, values):
 # =========================================================================== fused elementwise
 # Kernels work on flat 1-D arrays; the wrappers reshape (views, inputs are C-contiguous).
 
-@njit(cache=True, error_model="numpy")
-def _leaky_relu_fwd_kernel(x, slope, out):
+@njit(cache=True, error_model="numpy", nogil=True)
+def _leaky_relu_fwd_kernel(x, slope, out, lo, hi):
+    x, out = x[lo:hi], out[lo:hi]  # views: with range(lo, hi) the loop did not vectorise
     for i in range(x.shape[0]):
         v = x[i]
         out[i] = v if v > 0 else v * slope
 
 
-@njit(cache=True, error_model="numpy")
-def _leaky_relu_bwd_kernel(x, gy, slope, out):
+@njit(cache=True, error_model="numpy", nogil=True)
+def _leaky_relu_bwd_kernel(x, gy, slope, out, lo, hi):
+    x, gy, out = x[lo:hi], gy[lo:hi], out[lo:hi]
     for i in range(x.shape[0]):
         out[i] = gy[i] if x[i] > 0 else gy[i] * slope
 
@@ -149,7 +156,8 @@ def leaky_relu_fwd(x, slope):
     if not _elementwise_ok(x):
         return ref.leaky_relu_fwd(x, slope)
     out = np.empty_like(x)
-    _leaky_relu_fwd_kernel(_flat(x), x.dtype.type(slope), _flat(out))
+    # one thread: split in two, these memory-bound passes ran slower in a step (threads.py)
+    _leaky_relu_fwd_kernel(_flat(x), x.dtype.type(slope), _flat(out), 0, x.size)
     return out
 
 
@@ -158,7 +166,7 @@ def leaky_relu_bwd(x, gy, slope):
     if not _elementwise_ok(x, gy):
         return ref.leaky_relu_bwd(x, gy, slope)
     out = np.empty_like(gy)
-    _leaky_relu_bwd_kernel(_flat(x), _flat(gy), gy.dtype.type(slope), _flat(out))
+    _leaky_relu_bwd_kernel(_flat(x), _flat(gy), gy.dtype.type(slope), _flat(out), 0, x.size)
     return out
 
 
@@ -297,7 +305,7 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
 # order makes the innermost loop a contiguous run of C values on both sides (the channels-last
 # padded image and the row of cols), so these copy and add whole vectors that LLVM vectorises,
 # instead of the stride-KH*KW scatter of a (c, i, j) order (measured in benchmarks/NOTES.md).
-# Serial, for the reason given at the top of this module. Bitwise equal to the reference:
+# Split over the batch by minigrad.kernels.threads (see the top of this module). Bitwise equal to the reference:
 # im2col is a copy; col2im adds in increasing (i, j) order per pixel, as the reference's loop
 # does.
 #
@@ -309,6 +317,12 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
 # C = 4 (64 images, 14x14, k4 s2 p1), where the gather starts.
 
 _COL2IM_GATHER_MIN_C = 4
+
+# _BATCH_SLICES: these kernels run on the images lo..hi-1 (minigrad/kernels/threads.py splits
+# the batch) by slicing their arrays to that sub-batch and looping from 0, as before the split:
+# an index counted from an argument lo may be negative as far as LLVM knows, so every access
+# kept its wrap-around check and the inner loops stopped vectorising (leaky ReLU ran 10x slower
+# with range(lo, hi); col2im 40%).
 
 
 #: Planes of at least this many pixels are transposed to channels-last in 8 x 8 blocks
@@ -344,9 +358,11 @@ def _pad_channels_last(x, b, ph, pw, xpad):
                 xpad[hh + ph, ww + pw, ch] = x[b, ch, hh, ww]
 
 
-@njit(cache=True, error_model="numpy")
-def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), every entry written."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, lo, hi):
+    """x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C): the rows of images lo..hi-1, every entry
+    written."""
+    x, cols = x[lo:hi], cols[lo * oh * ow:hi * oh * ow]  # (see _BATCH_SLICES)
     n, c, h, w = x.shape
     xpad = np.zeros((h + 2 * ph, w + 2 * pw, c), x.dtype)
     for b in range(n):
@@ -363,13 +379,15 @@ def _im2col_hwc_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
                             cols[row, off + ch] = xpad[hi, wi, ch]
 
 
-@njit(cache=True, error_model="numpy")
-def _col2im_hwc_gather_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten.
+@njit(cache=True, error_model="numpy", nogil=True)
+def _col2im_hwc_gather_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x, lo, hi):
+    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), whose images lo..hi-1 are
+    overwritten.
 
     A gather: each pixel's C-vector is summed once, in a buffer, from the window entries that
     copied it, taken in increasing (i, j) order (the reference's order, so bitwise equal),
     instead of KH*KW scatter passes over a padded image."""
+    x, cols = x[lo:hi], cols[lo * oh * ow:hi * oh * ow]  # (see _BATCH_SLICES)
     n, c, h, w = x.shape
     acc = np.empty((h, w, c), x.dtype)
     for b in range(n):
@@ -396,14 +414,16 @@ def _col2im_hwc_gather_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                     x[b, ch, hh, ww] = acc[hh, ww, ch]
 
 
-@njit(cache=True, error_model="numpy")
-def _col2im_hwc_scatter_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), which is overwritten; for few channels.
+@njit(cache=True, error_model="numpy", nogil=True)
+def _col2im_hwc_scatter_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x, lo, hi):
+    """Sum cols (N*OH*OW, KH*KW*C) into x (N, C, H, W), whose images lo..hi-1 are
+    overwritten; for few channels.
 
     A scatter-add of each row into a zero-padded (C, HP, WP) image, channel by channel. It walks
     the output positions backwards, so that each pixel receives its taps in increasing (i, j)
     order (a larger i belongs to a smaller output row): the reference's order, so bitwise
     equal."""
+    x, cols = x[lo:hi], cols[lo * oh * ow:hi * oh * ow]  # (see _BATCH_SLICES)
     n, c, h, w = x.shape
     xpad = np.empty((c, h + 2 * ph, w + 2 * pw), x.dtype)
     for b in range(n):
@@ -432,7 +452,8 @@ def im2col_hwc(x, kh, kw, stride, padding, dilation):
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
     cols = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
-    _im2col_hwc_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    threads.run(_im2col_hwc_kernel, n, np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw,
+                oh, ow, cols, work=cols.size)
     return cols
 
 
@@ -451,7 +472,8 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
     x = np.empty((n, c, h, w), dtype=cols.dtype)
     kernel = (_col2im_hwc_gather_kernel if c >= _COL2IM_GATHER_MIN_C
               else _col2im_hwc_scatter_kernel)
-    kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    threads.run(kernel, n, np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x,
+                work=cols.size)
     return x
 
 

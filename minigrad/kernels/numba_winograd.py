@@ -12,19 +12,21 @@ import numpy as np
 from numba import njit
 
 from . import reference_winograd as ref
+from . import threads
 from .numba_cpu import _is_float_ndarray
 from .reference_winograd import F2X3, K4S2, _crop, _tiling, _winograd_tiles
 
 
 # ------------------------------------------------------------ Winograd F(2x2, 3x3)
 
-@njit(cache=True, error_model="numpy")
-def _winograd_f2x3_input_kernel(x, ph, pw, th, tw, v):
-    """v (16, C, N*TH*TW) = B^T d B of every tile's 4x4 patch d of x zero-padded by (ph, pw)."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f2x3_input_kernel(x, ph, pw, th, tw, v, lo, hi):
+    """v (16, C, N*TH*TW) = B^T d B of every tile's 4x4 patch d of x zero-padded by (ph, pw),
+    for the channels lo..hi-1."""
     n, c, h, w = x.shape
     xpad = np.zeros((2 * th + 2, 2 * tw + 2), x.dtype)
     t = np.empty((4, 2 * tw + 2), x.dtype)
-    for ci in range(c):
+    for ci in range(lo, hi):
         for b in range(n):
             for hh in range(h):
                 for ww in range(w):
@@ -46,11 +48,12 @@ def _winograd_f2x3_input_kernel(x, ph, pw, th, tw, v):
                         v[4 * a + 3, ci, base + j] = t[a, q + 1] - t[a, q + 3]
 
 
-@njit(cache=True, error_model="numpy")
-def _winograd_f2x3_output_kernel(m, th, tw, y):
-    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 4x4 products in m (16, OC, N*TH*TW)."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f2x3_output_kernel(m, th, tw, y, lo, hi):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 4x4 products in m (16, OC, N*TH*TW), for
+    the output channels lo..hi-1."""
     n, oc = y.shape[0], y.shape[1]
-    for o in range(oc):
+    for o in range(lo, hi):
         for b in range(n):
             for i in range(th):
                 base = (b * th + i) * tw
@@ -72,11 +75,12 @@ def _winograd_f2x3_output_kernel(m, th, tw, y):
 
 # ------------------------------------------------- Winograd for 4x4 stride-2 convolutions
 
-@njit(cache=True, error_model="numpy")
-def _winograd_k4s2_weight_kernel(w, u):
-    """u (9, OC, 4C) = G g G^T of the polyphase 2x2 kernels of w (OC, C, 4, 4)."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2_weight_kernel(w, u, lo, hi):
+    """u (9, OC, 4C) = G g G^T of the polyphase 2x2 kernels of w (OC, C, 4, 4), for the output
+    channels lo..hi-1."""
     oc, c = w.shape[0], w.shape[1]
-    for o in range(oc):
+    for o in range(lo, hi):
         for ci in range(c):
             for r in range(2):
                 for s in range(2):
@@ -95,15 +99,16 @@ def _winograd_k4s2_weight_kernel(w, u):
                     u[8, o, k] = g11
 
 
-@njit(cache=True, error_model="numpy")
-def _winograd_k4s2_input_kernel(x, ph, pw, th, tw, v):
-    """v (9, 4C, N*TH*TW) = B^T d B of every tile's 3x3 patch of the polyphase components."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2_input_kernel(x, ph, pw, th, tw, v, lo, hi):
+    """v (9, 4C, N*TH*TW) = B^T d B of every tile's 3x3 patch of the polyphase components of
+    the channels lo..hi-1."""
     n, c, h, w = x.shape
     hp, wp = 4 * th + 2, 4 * tw + 2
     hh, ww = min(h, hp - ph), min(w, wp - pw)
     xpad = np.zeros((hp, wp), x.dtype)
     t = np.empty((3, 2 * tw + 1), x.dtype)
-    for ci in range(c):
+    for ci in range(lo, hi):
         for b in range(n):
             for i in range(hh):
                 for j in range(ww):
@@ -127,11 +132,12 @@ def _winograd_k4s2_input_kernel(x, ph, pw, th, tw, v):
                                 v[3 * a + 2, k, base + tj] = t[a, q + 2] - t[a, q + 1]
 
 
-@njit(cache=True, error_model="numpy")
-def _winograd_k4s2_output_kernel(m, th, tw, y):
-    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 3x3 products in m (9, OC, N*TH*TW)."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2_output_kernel(m, th, tw, y, lo, hi):
+    """y (N, OC, 2TH, 2TW) = A^T M A of every tile's 3x3 products in m (9, OC, N*TH*TW), for
+    the output channels lo..hi-1."""
     n, oc = y.shape[0], y.shape[1]
-    for o in range(oc):
+    for o in range(lo, hi):
         for b in range(n):
             for i in range(th):
                 base = (b * th + i) * tw
@@ -158,7 +164,7 @@ def _input(tiling, kernel, reference, x, padding):
     n, c = x.shape[:2]
     (ph, pw), (th, tw) = _tiling(tiling, x.shape, padding)  # raises on an empty output
     v = np.empty((tiling.side ** 2, tiling.phases * c, n * th * tw), dtype=x.dtype)
-    kernel(np.ascontiguousarray(x), ph, pw, th, tw, v)
+    threads.run(kernel, c, np.ascontiguousarray(x), ph, pw, th, tw, v, work=v.size)
     return v
 
 
@@ -169,7 +175,7 @@ def _output(tiling, kernel, reference, m, y_shape):
     if not _is_float_ndarray(m) or m.shape != (tiling.side ** 2, oc, n * th * tw):
         return reference(m, y_shape)
     y = np.empty((n, oc, 2 * th, 2 * tw), dtype=m.dtype)
-    kernel(np.ascontiguousarray(m), th, tw, y)
+    threads.run(kernel, oc, np.ascontiguousarray(m), th, tw, y, work=m.size)
     return _crop(y, oh, ow)  # the last tiles overhang an odd output
 
 
@@ -188,7 +194,8 @@ def winograd_k4s2_weight(w):
     if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
         return ref.winograd_k4s2_weight(w)
     u = np.empty((9, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
-    _winograd_k4s2_weight_kernel(np.ascontiguousarray(w), u)
+    threads.run(_winograd_k4s2_weight_kernel, w.shape[0], np.ascontiguousarray(w), u,
+                work=u.size)
     return u
 
 

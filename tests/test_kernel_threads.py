@@ -1,0 +1,135 @@
+"""The CPU kernels' thread pool (minigrad/kernels/threads.py): a split changes no bit of any
+result, covers its range exactly once, and reports a chunk's error."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from minigrad.kernels import threads
+
+numba_cpu = pytest.importorskip("minigrad.kernels.numba_cpu")
+from minigrad.kernels import numba_winograd  # noqa: E402
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Every call split, whatever its size; the thread count restored afterwards."""
+    monkeypatch.setattr(threads, "MIN_WORK", 0)
+    previous = threads.get_num_threads()
+    yield
+    threads.set_num_threads(previous)
+
+
+def test_run_covers_the_range_once_in_contiguous_chunks(split_everything):
+    seen, lock = [], threading.Lock()
+
+    def kernel(tag, lo, hi):
+        with lock:
+            seen.append((tag, lo, hi, threading.current_thread().name))
+
+    for n, t in [(10, 3), (2, 4), (1, 2), (7, 1)]:
+        seen.clear()
+        threads.set_num_threads(t)
+        threads.run(kernel, n, "k", work=n)
+        chunks = sorted((lo, hi) for _, lo, hi, _ in seen)
+        assert chunks[0][0] == 0 and chunks[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))  # no gap, no overlap
+        assert len(chunks) == min(t, n) and all(hi > lo for lo, hi in chunks)
+        if min(t, n) > 1:  # the calling thread took one chunk, the pool the rest
+            names = {name for *_, name in seen}
+            assert threading.current_thread().name in names and len(names) > 1
+
+
+def test_small_work_stays_on_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_WORK", 100)
+    previous = threads.set_num_threads(4)
+    try:
+        calls = []
+        threads.run(lambda lo, hi: calls.append((lo, hi)), 8, work=99)
+        assert calls == [(0, 8)]
+    finally:
+        threads.set_num_threads(previous)
+
+
+def test_an_error_in_a_pool_chunk_reaches_the_caller(split_everything):
+    threads.set_num_threads(2)
+
+    def kernel(lo, hi):
+        if lo > 0:
+            raise IndexError("chunk failed")
+
+    with pytest.raises(IndexError, match="chunk failed"):
+        threads.run(kernel, 4, work=4)
+
+
+def test_a_forked_child_gets_a_new_pool(split_everything, monkeypatch):
+    threads.set_num_threads(2)
+    threads.run(lambda lo, hi: None, 2, work=2)
+    first = threads._pool
+    monkeypatch.setattr(threads, "_pool_pid", -1)  # as if this process were a fork of another
+    threads.run(lambda lo, hi: None, 2, work=2)
+    assert threads._pool is not first
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_names_a_bad_count(bad):
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        threads.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("value, message", [("two", "not a whole number"), ("0", "at least 1")])
+def test_a_bad_thread_variable_is_named(monkeypatch, value, message):
+    monkeypatch.setenv("MINIGRAD_NUM_THREADS", value)
+    with pytest.raises(ValueError, match=f"MINIGRAD_NUM_THREADS.*{message}"):
+        threads._from_env()
+
+
+def test_the_thread_variables_are_read_in_order(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    monkeypatch.delenv("MINIGRAD_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads._from_env() == 3
+    monkeypatch.setenv("MINIGRAD_NUM_THREADS", "5")
+    assert threads._from_env() == 5
+
+
+def _kernel_cases(rng):
+    """(name, call) for every split kernel, on shapes whose split leaves uneven chunks."""
+    x = rng.standard_normal((5, 6, 9, 8)).astype(np.float32)
+    x_few = rng.standard_normal((5, 2, 9, 8)).astype(np.float32)  # col2im's scatter form
+    geom = (3, 3, (2, 1), (1, 2), (1, 1))
+    cols = numba_cpu.im2col_hwc(x, *geom)
+    cols_few = numba_cpu.im2col_hwc(x_few, *geom)
+    x44 = rng.standard_normal((3, 5, 10, 10)).astype(np.float32)
+    w44 = rng.standard_normal((7, 5, 4, 4)).astype(np.float32)
+    m9 = rng.standard_normal((9, 7, 3 * 3 * 3)).astype(np.float32)
+    m16 = rng.standard_normal((16, 7, 5 * 5 * 4)).astype(np.float32)
+    return [
+        ("im2col_hwc", lambda: numba_cpu.im2col_hwc(x, *geom)),
+        ("col2im_hwc gather", lambda: numba_cpu.col2im_hwc(cols, x.shape, *geom)),
+        ("col2im_hwc scatter", lambda: numba_cpu.col2im_hwc(cols_few, x_few.shape, *geom)),
+        ("winograd_f2x3_input", lambda: numba_winograd.winograd_f2x3_input(x, (1, 1))),
+        ("winograd_f2x3_output", lambda: numba_winograd.winograd_f2x3_output(m16, (5, 7, 9, 8))),
+        ("winograd_k4s2_input", lambda: numba_winograd.winograd_k4s2_input(x44, (1, 1))),
+        ("winograd_k4s2_weight", lambda: numba_winograd.winograd_k4s2_weight(w44)),
+        ("winograd_k4s2_output", lambda: numba_winograd.winograd_k4s2_output(m9, (3, 7, 5, 5))),
+    ]
+
+
+@pytest.mark.parametrize("t", [2, 3, 8])
+def test_split_kernels_are_bitwise_equal_to_one_thread(split_everything, monkeypatch, t):
+    rng = np.random.default_rng(0)
+    splits = []
+    run = threads.run
+    monkeypatch.setattr(threads, "run", lambda k, n, *a, work: (splits.append(n), run(k, n, *a,
+                                                                                      work=work)))
+    for name, call in _kernel_cases(rng):
+        threads.set_num_threads(1)
+        one = call()
+        threads.set_num_threads(t)
+        splits.clear()
+        many = call()
+        assert splits and splits[0] > 1, f"{name} did not go through the split kernel"
+        assert many.shape == one.shape and np.array_equal(many, one), name
