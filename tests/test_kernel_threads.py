@@ -106,6 +106,7 @@ def _kernel_cases(rng):
     w44 = rng.standard_normal((7, 5, 4, 4)).astype(np.float32)
     m9 = rng.standard_normal((9, 7, 3 * 3 * 3)).astype(np.float32)
     m16 = rng.standard_normal((16, 7, 5 * 5 * 4)).astype(np.float32)
+    gu = rng.standard_normal((9, 7, 4 * 5)).astype(np.float32)
     return [
         ("im2col_hwc", lambda: numba_cpu.im2col_hwc(x, *geom)),
         ("col2im_hwc gather", lambda: numba_cpu.col2im_hwc(cols, x.shape, *geom)),
@@ -115,6 +116,7 @@ def _kernel_cases(rng):
         ("winograd_k4s2_input", lambda: numba_winograd.winograd_k4s2_input(x44, (1, 1))),
         ("winograd_k4s2_weight", lambda: numba_winograd.winograd_k4s2_weight(w44)),
         ("winograd_k4s2_output", lambda: numba_winograd.winograd_k4s2_output(m9, (3, 7, 5, 5))),
+        ("winograd_k4s2_grad_weight", lambda: numba_winograd.winograd_k4s2_grad_weight(gu)),
     ]
 
 

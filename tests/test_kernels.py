@@ -286,7 +286,11 @@ def _assert_numba_equal_reference(nb, name, x, W, p, m, y_shape):
     kinds = [("input", (x, p)), ("output", (m, y_shape))]
     if hasattr(nb, f"winograd_{name}_weight"):
         kinds.append(("weight", (W,)))
+    if name == "k4s2":  # the weight gradient's last transform (gu: any (9, OC, 4C) products)
+        gu = np.random.default_rng(3).standard_normal((9, m.shape[1], 4 * x.shape[1]))
+        kinds.append(("grad_weight", (gu.astype(x.dtype),)))
     for kind, args in kinds:
+        assert hasattr(nb, f"winograd_{name}_{kind}"), kind  # a Numba twin, not the fallback
         got = _winograd(nb, name, kind)(*args)
         assert got.dtype == x.dtype and got.flags.c_contiguous
         np.testing.assert_array_equal(got, _winograd(ref, name, kind)(*args))

@@ -46,7 +46,7 @@ from .reference_optim import adam_scalars
 __all__ = [
     "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "leaky_relu_fwd", "leaky_relu_bwd",
+    "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
 
@@ -480,8 +480,8 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
 # The Winograd transforms live in a module of their own; the registry finds them here.
 from . import numba_winograd  # noqa: E402
 from .numba_winograd import (  # noqa: E402,F401
-    winograd_f2x3_input, winograd_f2x3_output, winograd_k4s2_input, winograd_k4s2_output,
-    winograd_k4s2_weight)
+    winograd_f2x3_input, winograd_f2x3_output, winograd_k4s2_grad_weight, winograd_k4s2_input,
+    winograd_k4s2_output, winograd_k4s2_weight)
 
 
 def _say_if_compiling():

@@ -155,6 +155,24 @@ def _winograd_k4s2_output_kernel(m, th, tw, y, lo, hi):
                     y[b, o, 2 * i + 1, 2 * j + 1] = s11 + s12
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2_grad_weight_kernel(gu, gw, lo, hi):
+    """gw (OC, C, 4, 4) = G^T gU G of gu (9, OC, 4C) for the output channels lo..hi-1: rows
+    first (S = A^T m), then columns; gw[o, c, 2a + r, 2b + s] from gu[:, o, 4c + 2r + s]."""
+    c = gw.shape[1]
+    for o in range(lo, hi):
+        for ci in range(c):
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    for a in range(2):
+                        s0 = gu[3 * a, o, k] + gu[3 * a + 3, o, k]
+                        s1 = gu[3 * a + 1, o, k] + gu[3 * a + 4, o, k]
+                        s2 = gu[3 * a + 2, o, k] + gu[3 * a + 5, o, k]
+                        gw[o, ci, 2 * a + r, s] = s0 + s1
+                        gw[o, ci, 2 * a + r, 2 + s] = s1 + s2
+
+
 # ------------------------------------------------------------------------------- wrappers
 
 def _input(tiling, kernel, reference, x, padding):
@@ -207,3 +225,15 @@ def winograd_k4s2_input(x, padding):
 def winograd_k4s2_output(m, y_shape):
     """Numba winograd_k4s2_output; see :func:`minigrad.kernels.reference.winograd_k4s2_output`."""
     return _output(K4S2, _winograd_k4s2_output_kernel, ref.winograd_k4s2_output, m, y_shape)
+
+
+def winograd_k4s2_grad_weight(gu):
+    """Numba winograd_k4s2_grad_weight; see
+    :func:`minigrad.kernels.reference.winograd_k4s2_grad_weight`."""
+    if not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != 9 or gu.shape[2] % 4:
+        return ref.winograd_k4s2_grad_weight(gu)
+    oc, c = gu.shape[1], gu.shape[2] // 4
+    gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
+    threads.run(_winograd_k4s2_grad_weight_kernel, oc, np.ascontiguousarray(gu), gw,
+                work=gu.size)
+    return gw
