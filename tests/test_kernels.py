@@ -623,3 +623,40 @@ def test_import_is_lazy_and_env_var_selects_mode():
     assert first == "numpy False False"
     assert second == "False"  # numpy mode never imports numba
     assert run_python("import minigrad.kernels as k; print(k.get_mode())").strip() == "auto"
+
+
+# =========================================================================== batch norm
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 8, 49), (2, 3, 1), (1, 5, 7), (5, 1, 300)])
+def test_numba_batch_norm_matches_reference(nb, shape, dtype):
+    """Forward and input gradient of the Numba BatchNorm equal the reference to float rounding
+    (its per-channel sums accumulate in float64, the reference's in the dtype), including a
+    channel with one value (var 0) and an offset far from zero (cancellation in the var)."""
+    rng = np.random.default_rng(21)
+    x = (rng.standard_normal(shape) * 3 + 50).astype(dtype)
+    weight, bias = _randn(rng, shape[1:2], dtype), _randn(rng, shape[1:2], dtype)
+    gy = _randn(rng, shape, dtype)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    got, expected = nb.batch_norm_fwd(x, weight, bias, 1e-5), ref.batch_norm_fwd(x, weight,
+                                                                                  bias, 1e-5)
+    for g, e in zip(got, expected):
+        assert g.dtype == dtype and g.shape == e.shape and g.flags.c_contiguous
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+    xhat, r = expected[1], expected[4]
+    got = nb.batch_norm_grad_input(gy, xhat, weight, r)
+    expected = ref.batch_norm_grad_input(gy, xhat, weight, r)
+    for g, e in zip(got, expected):
+        assert g.dtype == dtype and g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=tol, atol=tol * max(1.0, np.abs(e).max()))
+
+
+def test_numba_batch_norm_falls_back_outside_its_fast_path(nb):
+    """Non-contiguous x, mixed dtypes, 4-d input: the reference's result (and its errors)."""
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((4, 3, 6)).astype(np.float32)
+    w, b = np.ones(3, np.float32), np.zeros(3, np.float32)
+    strided = np.asfortranarray(x)
+    for args in ((strided, w, b, 1e-5), (x, w.astype(np.float64), b, 1e-5)):
+        for g, e in zip(nb.batch_norm_fwd(*args), ref.batch_norm_fwd(*args)):
+            np.testing.assert_array_equal(g, e)

@@ -47,6 +47,7 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
+    "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
 
@@ -482,13 +483,15 @@ from . import numba_winograd  # noqa: E402
 from .numba_winograd import (  # noqa: E402,F401
     winograd_f2x3_input, winograd_f2x3_output, winograd_k4s2_grad_weight, winograd_k4s2_input,
     winograd_k4s2_output, winograd_k4s2_weight)
+from . import numba_norm  # noqa: E402
+from .numba_norm import batch_norm_fwd, batch_norm_grad_input  # noqa: E402,F401
 
 
 def _say_if_compiling():
     """One line on stderr when Numba's disk cache holds none of these kernels yet (a first run
     on this machine, or this file or numba_winograd.py was edited): the pause that follows is
     compilation."""
-    kernels = [f for f in (*globals().values(), *vars(numba_winograd).values())
+    kernels = [f for m in (globals(), vars(numba_winograd), vars(numba_norm)) for f in m.values()
                if hasattr(f, "_cache")]  # the @njit dispatchers
     try:
         index_files = [Path(f._cache._cache_file._index_path) for f in kernels]
