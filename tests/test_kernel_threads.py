@@ -109,6 +109,8 @@ def _kernel_cases(rng):
     gu = rng.standard_normal((9, 7, 4 * 5)).astype(np.float32)
     return [
         ("im2col_hwc", lambda: numba_cpu.im2col_hwc(x, *geom)),
+        ("unfold_hwc", lambda: numba_cpu.unfold_hwc(x, *geom)),
+        ("fold_hwc", lambda: numba_cpu.fold_hwc(numba_cpu.unfold_hwc(x, *geom), x.shape, *geom)),
         ("col2im_hwc gather", lambda: numba_cpu.col2im_hwc(cols, x.shape, *geom)),
         ("col2im_hwc scatter", lambda: numba_cpu.col2im_hwc(cols_few, x_few.shape, *geom)),
         ("winograd_f2x3_input", lambda: numba_winograd.winograd_f2x3_input(x, (1, 1))),

@@ -180,6 +180,23 @@ def test_unfold_fold_are_im2col_col2im_per_image_transposed(case, dtype):
         ref.fold_hwc(g[:, :-1], x_shape, kh, kw, s, p, d)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_numba_unfold_fold_bitwise_equal_reference(nb, case, dtype):
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(10)
+    x = _randn(rng, x_shape, dtype)
+    u = nb.unfold_hwc(x, kh, kw, s, p, d)
+    assert u.dtype == dtype and u.flags.c_contiguous
+    np.testing.assert_array_equal(u, ref.unfold_hwc(x, kh, kw, s, p, d))
+    g = _randn(rng, u.shape, dtype)
+    back = nb.fold_hwc(g, x_shape, kh, kw, s, p, d)
+    assert back.shape == x_shape and back.dtype == dtype and back.flags.c_contiguous
+    np.testing.assert_array_equal(back, ref.fold_hwc(g, x_shape, kh, kw, s, p, d))
+    with pytest.raises(ValueError, match="u has shape"):
+        nb.fold_hwc(g[:, :-1], x_shape, kh, kw, s, p, d)
+
+
 if hypothesis is not None:
     @settings(max_examples=40, deadline=None)
     @given(n=st.integers(1, 2), c=st.sampled_from([1, 2, 5, 16]), h=st.integers(1, 9),
@@ -198,6 +215,11 @@ if hypothesis is not None:
         g = rng.standard_normal(cols.shape).astype(np.float32)
         np.testing.assert_array_equal(numba_cpu.col2im_hwc(g, x_shape, kh, kw, s, p, d),
                                       ref.col2im_hwc(g, x_shape, kh, kw, s, p, d))
+        np.testing.assert_array_equal(numba_cpu.unfold_hwc(x, kh, kw, s, p, d),
+                                      ref.unfold_hwc(x, kh, kw, s, p, d))
+        gu = g.reshape(n, -1, g.shape[1]).transpose(0, 2, 1).copy()
+        np.testing.assert_array_equal(numba_cpu.fold_hwc(gu, x_shape, kh, kw, s, p, d),
+                                      ref.fold_hwc(gu, x_shape, kh, kw, s, p, d))
 
 
 # =========================================================================== Winograd

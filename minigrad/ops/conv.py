@@ -114,12 +114,12 @@ def _flip_padding(k, stride, padding, dilation):
 
 def _conv_thin_in(xp, x, W, stride, padding, dilation):
     """Conv2d's product for a thin input (KH*KW*C <= THIN_K): per image, W_rows @ unfold(x[n]),
-    NCHW out with no transposing copy."""
+    NCHW out with no transposing copy. Returns (y, the unfolded x)."""
     n = x.shape[0]
     oc, _, kh, kw = W.shape
     oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
     u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-    return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow)
+    return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow), u
 
 
 def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
@@ -133,13 +133,15 @@ def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
     return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
 
 
-def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation):
+def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation, u=None):
     """Conv2dGradWeight's product for a thin x (KH*KW*C <= THIN_K): per image gy[n] @
-    unfold(x[n])^T, summed over the batch; C-contiguous (OC, C, KH, KW)."""
+    unfold(x[n])^T, summed over the batch; C-contiguous (OC, C, KH, KW). ``u``: unfold(x) where
+    the forward kept it."""
     kh, kw = kernel_size
     n, c = x.shape[:2]
     oc = gy.shape[1]
-    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    if u is None:
+        u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
     gW = _mm(xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
     return _w_from_rows(xp, gW, oc, c, kh, kw)
 
@@ -209,13 +211,14 @@ def _w_from_rows(xp, w_rows, a, b, kh, kw):
 #: memory per node.
 CACHE_COLS_BYTES = 128 << 20
 
-# NOTE on the ``cols=`` / ``rows=`` / ``wv=`` keyword arguments below: a backward that calls two
-# of the three ops on the same array (Conv2d's backward needs rows(gy) twice, ConvTranspose2d's
-# im2col(gy), or on the 4x4/2 Winograd route its transform wv, twice) computes it once and hands
-# it to both; Conv2d's backward also hands on the im2col(x) (or wv) of its forward,
-# ConvTranspose2d's the rows(x) of its forward. They are memos of a
-# function of an input's array, not constants of the graph: each op's own backward still works
-# from its input Tensors, so every order of derivative is unaffected. (Like any saved input,
+# NOTE on the ``cols=`` / ``rows=`` / ``wv=`` / ``u=`` keyword arguments below: a backward that
+# calls two of the three ops on the same array (Conv2d's backward needs rows(gy) twice,
+# ConvTranspose2d's im2col(gy), or on the 4x4/2 Winograd route its transform wv, twice)
+# computes it once and hands it to both; Conv2d's backward also hands on the im2col(x) (or wv,
+# or a thin layer's unfold(x)) of its forward, ConvTranspose2d's the rows(x) of its forward.
+# They are memos of a function of an input's array, not constants of the graph: each op's own
+# backward still works from its input Tensors, so every order of derivative is unaffected.
+# (Like any saved input,
 # they assume x is not modified in place between forward and backward; PyTorch raises then.)
 
 
@@ -234,7 +237,10 @@ class Conv2d(Function):
             if kh * kw * oc <= THIN_K < kh * kw * c else None
         if kh * kw * c <= THIN_K or flip is not None:
             if flip is None:  # thin input: per-image products give NCHW directly
-                y = _conv_thin_in(self.xp, x, W, stride, padding, dilation)
+                y, u = _conv_thin_in(self.xp, x, W, stride, padding, dilation)
+                need = getattr(self, "needs_input_grad", None)
+                if need is not None and need[1] and u.nbytes <= CACHE_COLS_BYTES:
+                    self._u = u  # unfold(x.data): a memo for gW, as _cols is
             else:  # thin output, stride 1: the flipped transposed form (see _flip_padding)
                 y = _conv_transpose_thin_out(self.xp, x, _flipped(W), (oh, ow), stride, flip,
                                              dilation)
@@ -277,7 +283,8 @@ class Conv2d(Function):
             if need[0] else None
         gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], gy_rows=rows,
                                     cols=getattr(self, "_cols", None),
-                                    wv=getattr(self, "_wv", None), **attrs) \
+                                    wv=getattr(self, "_wv", None), u=getattr(self, "_u", None),
+                                    **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
             return gx, gW
@@ -307,7 +314,7 @@ class ConvTranspose2d(Function):
             if flip is None:  # thin output: per-image products straight from NCHW x
                 y = _conv_transpose_thin_out(self.xp, x, W, (oh, ow), stride, padding, dilation)
             else:  # thin input, stride 1: the flipped conv form (see _flip_padding)
-                y = _conv_thin_in(self.xp, x, _flipped(W), stride, flip, dilation)
+                y = _conv_thin_in(self.xp, x, _flipped(W), stride, flip, dilation)[0]
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -360,14 +367,14 @@ class Conv2dGradWeight(Function):
     gx = conv_transpose2d(gy, ggW) (to x's size), ggy = conv2d(x, ggW)"""
 
     def forward(self, x, gy, *, kernel_size, stride, padding, dilation, cols=None,
-                gy_rows=None, wv=None):
+                gy_rows=None, wv=None, u=None):
         self.kernel_size = kernel_size
         self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = kernel_size
         n, c = x.shape[:2]
         oc = gy.shape[1]
         if kh * kw * c <= THIN_K:  # thin x: per-image products from NCHW gy, summed over N
-            return _grad_weight_thin_x(self.xp, x, gy, kernel_size, stride, padding, dilation)
+            return _grad_weight_thin_x(self.xp, x, gy, kernel_size, stride, padding, dilation, u)
         flip = _flip_padding(kernel_size, stride, padding, dilation) \
             if kh * kw * oc <= THIN_K else None
         if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
