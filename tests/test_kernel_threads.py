@@ -117,6 +117,7 @@ def _kernel_cases(rng):
         ("winograd_f2x3_output", lambda: numba_winograd.winograd_f2x3_output(m16, (5, 7, 9, 8))),
         ("winograd_k4s2_input", lambda: numba_winograd.winograd_k4s2_input(x44, (1, 1))),
         ("winograd_k4s2_weight", lambda: numba_winograd.winograd_k4s2_weight(w44)),
+        ("winograd_f2x3_weight", lambda: numba_winograd.winograd_f2x3_weight(w44[:, :, :3, :3])),
         ("winograd_k4s2_output", lambda: numba_winograd.winograd_k4s2_output(m9, (3, 7, 5, 5))),
         ("winograd_k4s2_grad_weight", lambda: numba_winograd.winograd_k4s2_grad_weight(gu)),
     ]

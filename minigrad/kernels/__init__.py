@@ -49,24 +49,18 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 
 #: Kernels that have a Numba implementation in ``numba_cpu``.
 NUMBA_KERNELS = frozenset({
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add", "winograd_f2x3_input",
-    "winograd_f2x3_output",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
+    "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })
 
-#: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy in
-#: ``benchmarks/kernels_bench.py`` at the GANs' shapes (2-core CPU, float32).
-AUTO_NUMBA = frozenset({
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add", "winograd_f2x3_input",
-    "winograd_f2x3_output",
-    "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
-    "batch_norm_fwd", "batch_norm_grad_input",
-    "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
-})
+#: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy at the GANs' shapes
+#: (``benchmarks/kernels_bench.py``, and the training steps in benchmarks/NOTES.md; 2-core CPU,
+#: float32). Today that is all of them.
+AUTO_NUMBA = NUMBA_KERNELS
 
 _mode = "auto"
 _numba_module = None        # minigrad.kernels.numba_cpu once imported

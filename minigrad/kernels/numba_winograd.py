@@ -73,6 +73,38 @@ def _winograd_f2x3_output_kernel(m, th, tw, y, lo, hi):
                     y[b, o, 2 * i + 1, 2 * j + 1] = s11 - s12 - s13
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def _f2x3_g(g0, g1, g2, half):
+    """G g of three values: (g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2), the reference's
+    operations in its order."""
+    return g0, ((g0 + g1) + g2) * half, ((g0 - g1) + g2) * half, g2
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f2x3_weight_kernel(w, half, u, lo, hi):
+    """u (16, OC, C) = G g G^T of every 3x3 kernel of w (OC, C, 3, 3), for the output channels
+    lo..hi-1: rows first (G g), then columns; each output channel's 16 rows of C values are
+    collected in a buffer and written out whole (sixteen scattered stores per kernel ran 3x
+    slower than the reference)."""
+    c = w.shape[1]
+    t = np.empty((4, 3), w.dtype)
+    row = np.empty((16, c), w.dtype)
+    for o in range(lo, hi):
+        for ci in range(c):
+            for j in range(3):
+                t[0, j], t[1, j], t[2, j], t[3, j] = _f2x3_g(w[o, ci, 0, j], w[o, ci, 1, j],
+                                                             w[o, ci, 2, j], half)
+            for a in range(4):
+                u0, u1, u2, u3 = _f2x3_g(t[a, 0], t[a, 1], t[a, 2], half)
+                row[4 * a, ci] = u0
+                row[4 * a + 1, ci] = u1
+                row[4 * a + 2, ci] = u2
+                row[4 * a + 3, ci] = u3
+        for k in range(16):
+            for ci in range(c):
+                u[k, o, ci] = row[k, ci]
+
+
 # ------------------------------------------------- Winograd for 4x4 stride-2 convolutions
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -205,6 +237,16 @@ def winograd_f2x3_input(x, padding):
 def winograd_f2x3_output(m, y_shape):
     """Numba winograd_f2x3_output; see :func:`minigrad.kernels.reference.winograd_f2x3_output`."""
     return _output(F2X3, _winograd_f2x3_output_kernel, ref.winograd_f2x3_output, m, y_shape)
+
+
+def winograd_f2x3_weight(w):
+    """Numba winograd_f2x3_weight; see :func:`minigrad.kernels.reference.winograd_f2x3_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (3, 3):
+        return ref.winograd_f2x3_weight(w)
+    u = np.empty((16, w.shape[0], w.shape[1]), dtype=w.dtype)
+    threads.run(_winograd_f2x3_weight_kernel, w.shape[0], np.ascontiguousarray(w),
+                w.dtype.type(0.5), u, work=u.size)
+    return u
 
 
 def winograd_k4s2_weight(w):
