@@ -136,6 +136,26 @@ def test_a_gan_loss_and_a_sigmoid_are_one_kernel_each():
     np.testing.assert_allclose(s.data.view(np.ndarray), 1 / (1 + np.exp(-zz)), rtol=1e-6)
 
 
+def test_cross_entropy_is_one_kernel_and_its_gradient_another():
+    """cross_entropy on class indices (AC-GAN's auxiliary loss): on a GPU the rows' losses are
+    one kernel and their gradient one (were about ten launches each way), plus the mean."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda():
+        z = minigrad.randn(8, 10, device="cuda", requires_grad=True)
+        t = minigrad.tensor(np.arange(8) % 10, device="cuda")
+        with counters.count() as c:
+            loss = minigrad.nn.functional.cross_entropy(z, t)
+            (g,) = minigrad.grad(loss, [z])
+    assert (c["launch.minigrad_cross_entropy_fwd"], c["launch.minigrad_cross_entropy_grad"]) \
+        == (1, 1), c
+    assert c["launch"] <= 10, c  # the two, the mean's sums and divisions, the mask
+    p = np.exp(z.data.view(np.ndarray))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(8), np.arange(8)] -= 1
+    np.testing.assert_allclose(g.data.view(np.ndarray), p / 8, rtol=1e-5, atol=1e-7)
+
+
 def test_batch_norm_running_statistics_are_one_kernel():
     """Training BatchNorm with running statistics: one kernel updates both (was one each)."""
     bn = minigrad.nn.BatchNorm2d(3)

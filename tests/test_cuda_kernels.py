@@ -306,6 +306,19 @@ CASES["batch_norm_running"] = ("batch_norm_running", lambda r, d: (
      r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d), 0.1, 64 / 63), {}))
 CASES["nchw_from_rows"] = ("nchw_from_rows", lambda r, d: (
     (r.standard_normal((2 * 3 * 5, 4)).astype(d), 2, 3, 5, r.standard_normal(4).astype(d)), {}))
+def _cross_entropy_case(grad):
+    def build(rng, dtype):
+        z = (rng.standard_normal((7, 5)) * 3).astype(dtype)
+        z[1, 2] = 800.0  # exp would overflow unshifted
+        t = rng.integers(0, 5, 7)
+        t[3] = -100      # ignored
+        args = (z, t, -100)
+        return ((rng.standard_normal(7).astype(dtype),) + args if grad else args), {}
+    return build
+
+
+CASES["cross_entropy_fwd"] = ("cross_entropy_fwd", _cross_entropy_case(False))
+CASES["cross_entropy_grad"] = ("cross_entropy_grad", _cross_entropy_case(True))
 CASES["scatter_add"] = ("scatter_add", lambda r, d: (
     (np.zeros((6, 5), d), r.integers(-6, 6, size=20), r.standard_normal((20, 5)).astype(d)), {}))
 

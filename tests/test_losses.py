@@ -265,9 +265,40 @@ def test_losses_gradcheck_gradgradcheck(reduction):
     _gg(lambda z, p: F.cross_entropy(z, p, reduction=reduction), rng.standard_normal((3, 3)),
         rng.dirichlet(np.ones(3), 3), diff=(0, 1))
     _gg(lambda x: F.nll_loss(x, target, reduction=reduction), rng.standard_normal((3, 3)))
+    ignoring = np.array([1, 0, -100, 2])  # the fused rows op (CrossEntropyRows), one row ignored
+    _gg(lambda z: F.cross_entropy(z, ignoring, reduction=reduction), rng.standard_normal((4, 3)))
     _gg(lambda q, p: F.kl_div(q, p, reduction), rng.standard_normal((3, 3)),
         rng.dirichlet(np.ones(3), 3), diff=(0, 1))
     _gg(lambda m, lv: F.gaussian_kl(m, lv, reduction), a, b, diff=(0, 1))
+
+
+def test_fused_cross_entropy_equals_the_composed_one_on_hard_logits():
+    """cross_entropy on (N, C) logits and class indices runs as one op per row (and its gradient
+    as one); it equals nll_loss(log_softmax) in value and gradient, at logits of +-1000 (where a
+    plain exp overflows), -inf (a class that cannot be) and an ignored row."""
+    z = np.array([[1000.0, -1000.0, 0.0], [-np.inf, 2.0, 1.0], [3.0, 1.0, -2.0],
+                  [0.5, 0.5, 0.5]])
+    target = np.array([0, 1, -100, 2])
+    g = np.array([0.3, -1.2, 2.0, 0.7])
+    for reduction in REDUCTIONS:
+        fused, composed = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+        a = F.cross_entropy(fused, target, reduction=reduction)
+        b = F.nll_loss(F.log_softmax(composed, 1), target, reduction=reduction)
+        assert a._ctx is not None and type(a._ctx).__name__ != "NLLLoss"
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-12)
+        gy = Tensor(g if reduction == "none" else np.array(1.0))
+        (ga,), (gb,) = minigrad.grad(a, [fused], gy), minigrad.grad(b, [composed], gy)
+        np.testing.assert_allclose(ga.data, gb.data, rtol=1e-12, atol=1e-12)
+        assert np.isfinite(ga.data).all() and (ga.data[2] == 0).all()
+
+
+def test_cross_entropy_names_a_target_out_of_range():
+    z = minigrad.randn(3, 4)
+    for bad in (4, -2):
+        with pytest.raises(IndexError, match=f"cross_entropy: target {bad} is out of bounds "
+                                             "for 4 classes"):
+            F.cross_entropy(z, np.array([0, bad, 1]))
+    F.cross_entropy(z, np.array([0, -100, 3]))  # the ignored index is not a class
 
 
 # ================================================================================ errors

@@ -247,6 +247,45 @@ extern "C" __global__ void minigrad_batch_norm_grad_input(
 }
 """
 
+# ---------------------------------------------------------------------------- cross-entropy
+# One thread per row of z (N, C) (grid-stride over rows): the row's max (0 if not finite), its
+# log-sum-exp, then the loss or the C gradient entries; a row whose target is ignore_index gives
+# 0. Classes are few in the GANs here (10); a wide C would want a block per row.
+_CE_ROW = r"""
+    const long long step = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+        const T* zi = z + i * C;  /* (a target past int32 is never ignore_index) */
+        const long long t = target[i];
+        T m = zi[0];
+        for (int j = 1; j < C; ++j) m = zi[j] > m ? zi[j] : m;
+        if (!isfinite(m)) m = (T)0;
+        T s = (T)0;
+        for (int j = 0; j < C; ++j) s += exp(zi[j] - m);
+        const T lse = log(s) + m;
+"""
+
+_CROSS_ENTROPY_FWD = r"""
+extern "C" __global__ void minigrad_cross_entropy_fwd(
+        const T* __restrict__ z, const long long* __restrict__ target, T* __restrict__ loss,
+        const int n, const int C, const int ignore_index)
+{""" + _CE_ROW + r"""
+        loss[i] = t == ignore_index ? (T)0 : lse - zi[t];
+    }
+}
+"""
+
+_CROSS_ENTROPY_GRAD = r"""
+extern "C" __global__ void minigrad_cross_entropy_grad(
+        const T* __restrict__ gy, const T* __restrict__ z, const long long* __restrict__ target,
+        T* __restrict__ gz, const int n, const int C, const int ignore_index)
+{""" + _CE_ROW + r"""
+        const T g = t == ignore_index ? (T)0 : gy[i];
+        for (int j = 0; j < C; ++j)
+            gz[i * C + j] = (exp(zi[j] - lse) - (j == t ? (T)1 : (T)0)) * g;
+    }
+}
+"""
+
 #: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
 RAW_KERNELS = {
     "im2col_hwc": RawKernelSource("minigrad_im2col_hwc", _IM2COL_HWC),
@@ -256,6 +295,8 @@ RAW_KERNELS = {
     "batch_norm_fwd": RawKernelSource("minigrad_batch_norm_fwd", _BATCH_NORM_FWD),
     "batch_norm_grad_input": RawKernelSource("minigrad_batch_norm_grad_input",
                                              _BATCH_NORM_GRAD_INPUT),
+    "cross_entropy_fwd": RawKernelSource("minigrad_cross_entropy_fwd", _CROSS_ENTROPY_FWD),
+    "cross_entropy_grad": RawKernelSource("minigrad_cross_entropy_grad", _CROSS_ENTROPY_GRAD),
 }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
+    "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_running", "nchw_from_rows",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
@@ -317,6 +318,42 @@ def sigmoid_fwd(x):
     if not _fast(x):
         return ref.sigmoid_fwd(x)
     return _elementwise("sigmoid_fwd")(x)
+
+
+def _ce_ok(z, t, ignore_index):
+    return (_fast(z) and z.ndim == 2 and z.shape[1] >= 1 and t.shape == (z.shape[0],)
+            and t.dtype.kind in "iu" and type(t) is type(z)
+            and -_INT32_LIMIT <= ignore_index < _INT32_LIMIT)
+
+
+def cross_entropy_fwd(z, t, ignore_index):
+    """The rows' cross-entropy, one CUDA launch (a thread per row); see
+    :func:`minigrad.kernels.reference.cross_entropy_fwd`."""
+    if not _ce_ok(z, t, ignore_index):
+        return ref.cross_entropy_fwd(z, t, ignore_index)
+    cp = _cupy()
+    n, c = z.shape
+    with _device_scope(z):
+        loss = cp.empty(n, dtype=z.dtype)
+        _launch(_raw_kernel("cross_entropy_fwd", z.dtype), n,
+                (cp.ascontiguousarray(z), cp.ascontiguousarray(t, dtype=np.int64), loss)
+                + _i32(n, c, ignore_index))
+    return loss
+
+
+def cross_entropy_grad(gy, z, t, ignore_index):
+    """Its gradient in z, one CUDA launch; see
+    :func:`minigrad.kernels.reference.cross_entropy_grad`."""
+    if not _ce_ok(z, t, ignore_index) or not _fast(gy, z) or gy.shape != (z.shape[0],):
+        return ref.cross_entropy_grad(gy, z, t, ignore_index)
+    cp = _cupy()
+    n, c = z.shape
+    with _device_scope(z):
+        gz = cp.empty_like(z)
+        _launch(_raw_kernel("cross_entropy_grad", z.dtype), n,
+                (cp.ascontiguousarray(gy), cp.ascontiguousarray(z),
+                 cp.ascontiguousarray(t, dtype=np.int64), gz) + _i32(n, c, ignore_index))
+    return gz
 
 
 def bce_with_logits_fwd(z, t):

@@ -21,7 +21,7 @@ import numpy as np
 __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
-    "bce_with_logits_grad", "dropout_mask",
+    "bce_with_logits_grad", "dropout_mask", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
     "nchw_from_rows",
     # reference_optim.py
@@ -285,6 +285,44 @@ def bce_with_logits_grad(gy, z, t):
     """The gradient of :func:`bce_with_logits_fwd` in z: ``gy (sigmoid(z) - t)``, sigmoid as
     :func:`sigmoid_fwd` computes it. (Ten array passes here, one kernel on a GPU.)"""
     return gy * (sigmoid_fwd(z) - t)
+
+
+# --------------------------------------------------------------------------- cross-entropy
+# Rows of logits z (N, C) against class indices t (N,) (any integer dtype); a row whose target is
+# ignore_index contributes 0 and gets no gradient. Each row's log-sum-exp is shifted by the row's
+# max (by 0 where the max is not finite), as functional.logsumexp does.
+
+def _row_lse(z):
+    """log(sum(exp(z_i))) of every row of z (N, C), max-shifted; (N, 1), z's dtype."""
+    xp = _xp(z)
+    m = z.max(axis=1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, z.dtype.type(0))
+    return xp.log(xp.exp(z - m).sum(axis=1, keepdims=True)) + m
+
+
+def cross_entropy_fwd(z, t, ignore_index):
+    """Cross-entropy of softmax(z_i) against class t_i per row: ``lse(z_i) - z[i, t_i]``, 0
+    where t_i == ignore_index; (N,), z's dtype. (About ten array passes here, one kernel on a
+    GPU.)"""
+    xp = _xp(z)
+    ignored = t == ignore_index
+    safe = xp.where(ignored, 0, t).reshape(-1, 1)
+    out = (_row_lse(z) - xp.take_along_axis(z, safe, axis=1)).reshape(-1)
+    xp.copyto(out, z.dtype.type(0), where=ignored)
+    return out
+
+
+def cross_entropy_grad(gy, z, t, ignore_index):
+    """The gradient of :func:`cross_entropy_fwd` in z: ``gy_i (softmax(z_i) - onehot(t_i))``,
+    0 on the ignored rows; (N, C), z's dtype. (About twelve array passes here, one kernel on a
+    GPU.)"""
+    xp = _xp(z)
+    ignored = t == ignore_index
+    g = xp.exp(z - _row_lse(z))
+    g -= (xp.arange(z.shape[1]) == xp.where(ignored, 0, t).reshape(-1, 1)).astype(z.dtype)
+    w = gy.astype(z.dtype)  # a copy
+    xp.copyto(w, z.dtype.type(0), where=ignored)
+    return g * w.reshape(-1, 1)
 
 
 # --------------------------------------------------------------------------- batch norm

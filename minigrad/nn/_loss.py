@@ -13,6 +13,7 @@ import numpy as np
 from minigrad import functional as _F
 from minigrad.autograd.anomaly import is_anomaly_enabled
 from minigrad.functional import log_softmax
+from minigrad.ops import loss as _LOSS
 from minigrad.nn._norm import _channel_shape
 from minigrad.ops import elementwise as _E
 from minigrad.ops import shape as _S
@@ -168,6 +169,23 @@ def _class_targets(name, logits: Tensor, target):
     return idx
 
 
+def _class_indices(name, logits: Tensor, target, ignore_index: int):
+    """Integer class targets for logits (N, C, *), validated, as a flat index array on the
+    logits' device. An out-of-range target raises on the CPU, and on a GPU under anomaly
+    detection (there the check would wait for the device)."""
+    idx = _class_targets(name, logits, target)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {idx.dtype}")
+    c = logits.shape[1]
+    idx = logits.xp.asarray(idx).reshape(-1)
+    valid = idx != ignore_index
+    check = logits.xp is np or is_anomaly_enabled()
+    if check and bool(((idx < 0) | (idx >= c))[valid].any()):
+        bad = idx[valid & ((idx < 0) | (idx >= c))]
+        raise IndexError(f"{name}: target {int(bad[0])} is out of bounds for {c} classes")
+    return idx
+
+
 def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
@@ -175,17 +193,10 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     total weight of the non-ignored targets (PyTorch's rule)."""
     if input.ndim < 2:
         raise ValueError(f"nll_loss expects input (N, C, *), got shape {input.shape}")
-    idx = _class_targets("nll_loss", input, target)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: target must hold integer class indices, got dtype "
-                        f"{idx.dtype}")
+    idx = _class_indices("nll_loss", input, target, ignore_index)
     c = input.shape[1]
     xp = input.xp
-    idx = xp.asarray(idx).reshape(-1)
     valid = idx != ignore_index
-    if is_anomaly_enabled() and bool(((idx < 0) | (idx >= c))[valid].any()):
-        bad = idx[valid & ((idx < 0) | (idx >= c))]
-        raise IndexError(f"nll_loss: target {int(bad[0])} is out of bounds for {c} classes")
     safe = xp.where(valid, idx, 0)
     logp = input if input.ndim == 2 else \
         input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
@@ -202,6 +213,19 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     return _reduce(loss, reduction)
 
 
+def _cross_entropy_rows(logits: Tensor, target, ignore_index: int, reduction: str) -> Tensor:
+    """cross_entropy of (N, C) logits against class indices, no weight, no smoothing: one op
+    per row (minigrad/ops/loss.py; one kernel forward and one backward on a GPU), then the
+    reduction ('mean' over the non-ignored rows, as nll_loss)."""
+    idx = _class_indices("cross_entropy", logits, target, ignore_index)
+    xp = logits.xp
+    rows = _LOSS.CrossEntropyRows.apply(logits, target=idx, ignore_index=ignore_index)
+    if reduction == "mean":  # divided by a 0-d tensor: float(...) would sync the device
+        count = (idx != ignore_index).astype(logits.dtype).sum()
+        return rows.sum() / Tensor._wrap(xp.asarray(count), False, None)
+    return _reduce(rows, reduction)
+
+
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of softmax(logits) (N, C) or (N, C, *) against ``target``: class indices
@@ -214,10 +238,12 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     c = logits.shape[1]
-    logp = log_softmax(logits, 1)
     wshape = _channel_shape(logits)
     w = None if weight is None else _as_tensor(weight, logits, logits.dtype)
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if tdata.dtype.kind != "f" and label_smoothing == 0 and w is None and logits.ndim == 2:
+        return _cross_entropy_rows(logits, target, ignore_index, reduction)
+    logp = log_softmax(logits, 1)
     if tdata.dtype.kind == "f":  # class probabilities
         t = _target("cross_entropy", logits, target)
         if label_smoothing > 0:
