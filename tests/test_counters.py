@@ -197,6 +197,27 @@ def test_a_dcgan_step_on_the_emulated_gpu_launches_fewer_kernels():
     assert c["launch"] <= 165 and c["to_host"] == 0, c["launch"]
 
 
+def test_an_acgan_step_launches_no_more_kernels_than_pytorchs_profile():
+    """One AC-GAN step (batch 64) on the emulated GPU: 208 launches with the fused cross-entropy
+    (were 248 with log_softmax and nll_loss composed); PyTorch's profile counted 214."""
+    from benchmarks.cupy_launches import emulated_cuda
+    from benchmarks.suite import _batch, bench_config
+
+    with emulated_cuda():
+        minigrad.manual_seed(0)
+        import gans
+
+        model = gans.get_model("acgan")(bench_config("acgan"), device="cuda")
+        images, labels = _batch("acgan", 64)
+        real, y = minigrad.tensor(images, device="cuda"), minigrad.tensor(labels, device="cuda")
+        model.train_step(real, y)
+        with counters.count() as c:
+            model.train_step(real, y)
+    assert c["launch.minigrad_cross_entropy_fwd"] >= 2, c  # D's on real and fake, G's
+    assert c["launch.cupy_log"] == 0 and c["launch.cupy_isfinite"] == 0, c  # no log_softmax
+    assert c["launch"] <= 208 and c["to_host"] == 0, c["launch"]
+
+
 def test_batch_norm_is_one_op_and_three_in_its_backward():
     """Training-mode BatchNorm on (N, C, H, W): one op forward (no reshape to (N, C, L) and
     back), and its backward three ops (input, weight, bias gradient) with one kernel between
