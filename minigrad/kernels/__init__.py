@@ -51,6 +51,7 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 NUMBA_KERNELS = frozenset({
     "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
+    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })
@@ -60,6 +61,7 @@ NUMBA_KERNELS = frozenset({
 AUTO_NUMBA = frozenset({
     "im2col_hwc", "col2im_hwc", "scatter_add", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
+    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
     "leaky_relu_fwd", "leaky_relu_bwd",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })

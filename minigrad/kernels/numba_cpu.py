@@ -459,7 +459,7 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
 from . import numba_winograd  # noqa: E402
 from .numba_winograd import (  # noqa: E402,F401
     winograd_f2x3_input, winograd_f2x3_output, winograd_k4s2_input, winograd_k4s2_output,
-    winograd_k4s2_weight)
+    winograd_k4s2_weight, winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)
 
 
 def _say_if_compiling():
