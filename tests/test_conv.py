@@ -634,9 +634,11 @@ _K4S2T_GEOMETRIES = [
 
 def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None):
     """Every transposed 4x4/2 product that is not thin by Winograd on its output phases (and
-    none thin: THIN_K = 0); ``chunk_tiles``: the route's batch chunks, in tiles."""
+    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the route's batch chunks, in
+    tiles."""
     from minigrad.ops import conv as conv_ops
 
+    monkeypatch.setattr(conv_ops.kernels, "compiled", lambda *a: True)
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MAX_RATIO", 10 ** 9)
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MIN_TILES", 0)
     monkeypatch.setattr(conv_ops, "THIN_K", 0)

@@ -756,6 +756,22 @@ def test_registry_numba_and_auto_modes(nb, restore_mode):
         assert kernels.get(name) is expected
 
 
+def test_registry_compiled_says_which_kernels_are_numbas(nb, restore_mode):
+    """kernels.compiled(name): whether get(name) is not the reference's, in every mode, without
+    counting a kernel call."""
+    from minigrad.backend import counters
+
+    for mode, fast in (("numpy", set()), ("numba", kernels.NUMBA_KERNELS),
+                       ("auto", kernels.AUTO_NUMBA)):
+        kernels.set_kernels(mode)
+        with counters.count() as c:
+            answers = {name: kernels.compiled(name) for name in kernels.KERNEL_NAMES}
+        assert answers == {name: name in fast for name in kernels.KERNEL_NAMES}
+        assert c["kernel"] == 0
+    with pytest.raises(KeyError):
+        kernels.compiled("no_such_kernel")
+
+
 def test_registry_errors(restore_mode):
     with pytest.raises(ValueError):
         kernels.set_kernels("fortran")

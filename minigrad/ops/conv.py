@@ -210,7 +210,9 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
 #: pixel and channel) outweighs the products it saves: with many more input than output
 #: channels (128 -> 16 at 8x8: 0.87x, 256 -> 16: 0.63x, 64 -> 4: 0.96x; 64 -> 16 won 1.74x), and
 #: where the weight transform (36 C OC values, per call) meets too few tiles (512 -> 256 on a
-#: 2x2 input at batch 64, 64 tiles: 0.96x; with 128 tiles 1.13x; one 4x4 image: 0.5x).
+#: 2x2 input at batch 64, 64 tiles: 0.96x; with 128 tiles 1.13x; one 4x4 image: 0.5x). Only
+#: with the Numba transforms (kernels.compiled): the NumPy reference's are 5-10x slower, and
+#: with them DCGAN-32's layers ran at 0.5-0.65x (MINIGRAD_KERNELS=numpy).
 WINOGRAD_K4S2T_MAX_RATIO = 4
 WINOGRAD_K4S2T_MIN_TILES = 128
 
@@ -221,7 +223,8 @@ def _k4s2t_ok(xp, c, oc, k, stride, dilation, n, out_hw):
     ``xp``: where the kernel registry says that route pays, see kernels.winograd)."""
     return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
             and tuple(dilation) == (1, 1) and c <= WINOGRAD_K4S2T_MAX_RATIO * oc
-            and n * -(-out_hw[0] // 4) * -(-out_hw[1] // 4) >= WINOGRAD_K4S2T_MIN_TILES)
+            and n * -(-out_hw[0] // 4) * -(-out_hw[1] // 4) >= WINOGRAD_K4S2T_MIN_TILES
+            and kernels.compiled("winograd_k4s2t_input", xp))
 
 
 #: The route runs the batch in chunks of about this many tiles (whole images), through one V
