@@ -39,8 +39,8 @@ from minigrad.backend import counters
 
 from . import reference
 
-__all__ = ["get", "compiled", "winograd", "set_kernels", "get_mode", "available_modes", "KERNEL_NAMES",
-           "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
+__all__ = ["get", "compiled", "winograd", "set_kernels", "get_mode", "available_modes",
+           "KERNEL_NAMES", "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
 
 MODES = ("numpy", "numba", "auto")
 

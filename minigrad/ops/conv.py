@@ -204,15 +204,15 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
 #: output size. Taken when the input has at most WINOGRAD_K4S2T_MAX_RATIO times the output's
 #: channels and the output has at least WINOGRAD_K4S2T_MIN_TILES 4x4 tiles over the batch.
 #: Measured at 1 thread (CPU time, OPENBLAS_CORETYPE=SkylakeX and minigrad.backend.tune() as the
-#: entry points run; benchmarks/NOTES.md): 1.1-1.7x faster on every transposed 4x4/2 product of
-#: DCGAN-32/64 and SNGAN at batch 64 (C = OC or 2 OC), 1.7-3.3x on narrow ones (4-64 channels,
-#: col2im's share is larger there). It lost where the input transform (25 values per input
-#: pixel and channel) outweighs the products it saves: with many more input than output
-#: channels (128 -> 16 at 8x8: 0.87x, 256 -> 16: 0.63x, 64 -> 4: 0.96x; 64 -> 16 won 1.74x), and
-#: where the weight transform (36 C OC values, per call) meets too few tiles (512 -> 256 on a
-#: 2x2 input at batch 64, 64 tiles: 0.96x; with 128 tiles 1.13x; one 4x4 image: 0.5x). Only
-#: with the Numba transforms (kernels.compiled): the NumPy reference's are 5-10x slower, and
-#: with them DCGAN-32's layers ran at 0.5-0.65x (MINIGRAD_KERNELS=numpy).
+#: entry points run; benchmarks/NOTES.md): 1.15-1.85x faster on every transposed 4x4/2 product
+#: of DCGAN-32 and SNGAN at batch 64 (C = OC or 2 OC: G's layers, D's input gradients), 1.3-3.3x
+#: on narrow ones (1 to 64 channels: col2im's share is larger there). It lost where the input
+#: transform (25 values per input pixel and channel) outweighs the products it saves, with many
+#: more input than output channels (128 -> 16 at 8x8: 0.87x, 256 -> 16: 0.63x, 64 -> 4: 0.96x;
+#: 64 -> 16 won 1.74x), and where the weight transform (36 C OC values, per call) meets too few
+#: tiles (512 -> 256 on a 2x2 input at batch 64, 64 tiles: 0.96x; 128 tiles: 1.13x; one 4x4
+#: image: 0.5x). Only with the Numba transforms (kernels.compiled): the NumPy reference's are
+#: 5-14x slower, and with them DCGAN-32's layers ran at 0.52-0.65x (MINIGRAD_KERNELS=numpy).
 WINOGRAD_K4S2T_MAX_RATIO = 4
 WINOGRAD_K4S2T_MIN_TILES = 128
 
@@ -228,9 +228,9 @@ def _k4s2t_ok(xp, c, oc, k, stride, dilation, n, out_hw):
 
 
 #: The route runs the batch in chunks of about this many tiles (whole images), through one V
-#: and one M buffer: the products ran at 74-90 GFLOP/s on 1024-4096 tiles and at 86-95 on 128-256
-#: (V's block stays in the cache between its transform and its products), and a call's
-#: transient memory stays small (fresh pages cost more than the transforms).
+#: and one M buffer: its products ran at 83-98 GFLOP/s on 512 tiles and at 64-97 on 1024-4096
+#: (V's block stays in the cache between its transform and its products; below 256 the widest
+#: layers lose), and a call's transient memory stays small.
 WINOGRAD_K4S2T_CHUNK_TILES = 512
 
 
