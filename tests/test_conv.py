@@ -89,8 +89,8 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     of _flip_padding where the thin side is the other one) and the default; and
     WINOGRAD_MIN_WIDTH at 0 with a 3x3 stride-1 kernel (every such product that is not thin
     by Winograd) or the default (none at these widths); with ``k4s2`` the kernel is 4x4,
-    stride 2, and the 4x4/2 Winograd thresholds are 0 (every such product that is not thin
-    takes it)."""
+    stride 2, and the 4x4/2 Winograd thresholds are off (every such product that is not thin
+    takes it, the transposed one's forward included)."""
     from minigrad.ops import conv as conv_ops
 
     if k4s2:
@@ -110,8 +110,10 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
     previous, conv_ops.THIN_K = conv_ops.THIN_K, thin_k
     previous_w, conv_ops.WINOGRAD_MIN_WIDTH = conv_ops.WINOGRAD_MIN_WIDTH, winograd
     previous_k4 = conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS
+    previous_k4t = conv_ops.WINOGRAD_K4S2T_MAX_RATIO, conv_ops.WINOGRAD_K4S2T_MIN_TILES
     if k4s2:
         conv_ops.WINOGRAD_K4S2_MIN_C = conv_ops.WINOGRAD_K4S2_MIN_PIXELS = 0
+        conv_ops.WINOGRAD_K4S2T_MAX_RATIO, conv_ops.WINOGRAD_K4S2T_MIN_TILES = 10 ** 9, 0
     try:
         lhs = float((_conv(_t(x), _t(W), s=s, p=p, d=d).data * y).sum())
         rhs = float((x * _convT(_t(y), _t(W), s=s, p=p, d=d, size=(h, w)).data).sum())
@@ -121,6 +123,7 @@ def test_adjoint_identity_random_geometry(n, c, h, w, oc, kh, kw, sh, sw, ph, pw
         conv_ops.THIN_K = previous
         conv_ops.WINOGRAD_MIN_WIDTH = previous_w
         conv_ops.WINOGRAD_K4S2_MIN_C, conv_ops.WINOGRAD_K4S2_MIN_PIXELS = previous_k4
+        conv_ops.WINOGRAD_K4S2T_MAX_RATIO, conv_ops.WINOGRAD_K4S2T_MIN_TILES = previous_k4t
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(lhs, float((W * gW).sum()), rtol=1e-9, atol=1e-9)
 
@@ -615,3 +618,112 @@ def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
 
     _assert_same_to_second_order(f, [x, W, V], switch)
     assert "winograd_k4s2_grad_weight" in calls and "winograd_k4s2_output" in calls
+    assert "winograd_k4s2t_output" not in calls   # the transposed conv's forward: not forced
+
+
+# (x shape, OC, padding, extra output rows/columns): a transposed 4x4/2 conv from x; DCGAN's
+# padding 1 (even output, and odd), paddings 0 and 2 (the row phases share their patch), 3, and
+# mixed; batch 1.
+_K4S2T_GEOMETRIES = [
+    ((2, 3, 4, 4), 2, (1, 1), (0, 0)),
+    ((2, 2, 5, 3), 3, (1, 1), (1, 0)),
+    ((1, 3, 3, 4), 2, (0, 2), (0, 1)),
+    ((2, 2, 4, 5), 2, (3, 1), (1, 1)),
+]
+
+
+def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None):
+    """Every transposed 4x4/2 product that is not thin by Winograd on its output phases (and
+    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the route's batch chunks, in
+    tiles."""
+    from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops.kernels, "compiled", lambda *a: True)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MAX_RATIO", 10 ** 9)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MIN_TILES", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    if chunk_tiles is not None:
+        monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_CHUNK_TILES", chunk_tiles)
+
+
+@pytest.mark.parametrize("chunk_tiles", [None, 5])
+@pytest.mark.parametrize("mode", ["numpy", "numba"])
+@pytest.mark.parametrize("geom", _K4S2T_GEOMETRIES)
+def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, chunk_tiles,
+                                                             monkeypatch):
+    """ConvTranspose2d's forward by Winograd on its four output phases (in one chunk, and in
+    chunks of at most 5 tiles: whole images, the last chunk short where the batch does not
+    divide) against the im2col route (rows(x) @ W_rows, col2im) and the reference-kernel
+    product, in both kernel modes, numba bitwise equal to numpy; with a bias."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    if mode == "numba":
+        pytest.importorskip("numba")
+    x_shape, oc, p, extra = geom
+    size = tuple(2 * x_shape[2 + i] + 2 - 2 * p[i] + extra[i] for i in range(2))
+    rng = _rng(47)
+    x, W = rng.standard_normal(x_shape), rng.standard_normal((x_shape[1], oc, 4, 4))
+    b = rng.standard_normal(oc)
+    attrs = dict(stride=(2, 2), padding=p, dilation=(1, 1), output_size=size)
+
+    def forward():
+        with minigrad.no_grad():
+            return ConvTranspose2d.apply(_t(x), _t(W), _t(b), **attrs).data
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    im2col = forward()
+    _force_winograd_k4s2t(monkeypatch, chunk_tiles)
+    calls = []
+    real = conv_ops._conv_transpose_k4s2
+    monkeypatch.setattr(conv_ops, "_conv_transpose_k4s2", lambda *a: calls.append(1) or real(*a))
+    previous = kernels.set_kernels(mode)
+    try:
+        got = forward()
+        kernels.set_kernels("numpy")
+        spec = forward()
+    finally:
+        kernels.set_kernels(previous)
+    assert len(calls) == 2 and got.shape == (x_shape[0], oc) + size and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, spec)
+    np.testing.assert_allclose(got, im2col, rtol=1e-12, atol=1e-12)
+    # the transposed conv of x is the input gradient of the conv of a `size` image
+    _, gx, _ = _reference_products(np.zeros((x_shape[0], oc) + size), W, x, (2, 2), p, (1, 1))
+    np.testing.assert_allclose(got - b.reshape(1, oc, 1, 1), gx, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_k4s2t_paths_agree_to_second_order(monkeypatch):
+    """DCGAN's block in small (conv 4x4/2, its transpose, another transpose: odd padding and
+    even), with every transposed 4x4/2 product by Winograd on its output phases (the transposed
+    convs' forwards, the conv's input gradient, and the transposed products inside the
+    backwards of the backwards), with the 4x4/2 conv route's too, and in 1-image chunks: the
+    values and gradients of the im2col products, and gradcheck/gradgradcheck pass through it."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(53)
+    x = _t(rng.standard_normal((2, 2, 8, 6)), True)
+    W = _t(rng.standard_normal((3, 2, 4, 4)), True)
+    V = _t(rng.standard_normal((3, 2, 4, 4)), True)
+    Z = _t(rng.standard_normal((2, 2, 4, 4)), True)
+
+    def f(x, W, V, Z):
+        h = _conv(x, W, s=(2, 2), p=(1, 1)).tanh()                 # 2 -> 3 channels, (4, 3)
+        g = _convT(h, V, s=(2, 2), p=(1, 1), size=(8, 6)).tanh()    # 3 -> 2 channels
+        return _convT(g, Z, s=(2, 2), p=(2, 0), size=(15, 14))      # 2 -> 2, padding 2 and 0
+
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    calls = []
+    real = conv_ops.kernels.get
+
+    def counting_get(name, *a):
+        if name.startswith("winograd_k4s2t"):
+            calls.append(name)
+        return real(name, *a)
+
+    def switch():
+        _force_winograd_k4s2(monkeypatch)
+        _force_winograd_k4s2t(monkeypatch, chunk_tiles=1)
+        monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
+
+    _assert_same_to_second_order(f, [x, W, V, Z], switch)
+    assert "winograd_k4s2t_output" in calls and "winograd_k4s2t_weight" in calls

@@ -98,7 +98,10 @@ def test_a_dcgan_step_counts_its_batch_norm_and_conv_kernels():
     # Sub and Mul); kernel calls went 86 -> 93: the sigmoid, the loss and a convolution's NCHW
     # output with its bias are registry kernels now (one launch each on a GPU), the running
     # statistics one call per BatchNorm (was two)
-    assert c["op"] <= 106 and c["kernel"] <= 93, (c["op"], c["kernel"])
+    # 97 on the CPU: the step's four transposed 4x4/2 products (G's layer and D's input
+    # gradients) take the output-phase Winograd route there, three kernel calls each where
+    # col2im was one (on a GPU they stay on col2im: kernels.winograd)
+    assert c["op"] <= 106 and c["kernel"] <= 97, (c["op"], c["kernel"])
 
 
 def test_a_gan_loss_is_two_ops_and_three_in_its_backward():

@@ -10,7 +10,7 @@ import pytest
 from minigrad.kernels import threads
 
 numba_cpu = pytest.importorskip("minigrad.kernels.numba_cpu")
-from minigrad.kernels import numba_winograd  # noqa: E402
+from minigrad.kernels import numba_winograd, reference_winograd  # noqa: E402
 
 
 @pytest.fixture
@@ -107,6 +107,10 @@ def _kernel_cases(rng):
     m9 = rng.standard_normal((9, 7, 3 * 3 * 3)).astype(np.float32)
     m16 = rng.standard_normal((16, 7, 5 * 5 * 4)).astype(np.float32)
     gu = rng.standard_normal((9, 7, 4 * 5)).astype(np.float32)
+    # the transposed 4x4/2 route: x (3, 5, 5, 5) -> (3, 7, 10, 10), padding 1
+    wt = rng.standard_normal((5, 7, 4, 4)).astype(np.float32)
+    _, _, (th, tw) = reference_winograd._k4s2t_tiling((1, 1), (10, 10))
+    mt = rng.standard_normal((36, 7, 3 * th * tw)).astype(np.float32)
     return [
         ("im2col_hwc", lambda: numba_cpu.im2col_hwc(x, *geom)),
         ("unfold_hwc", lambda: numba_cpu.unfold_hwc(x, *geom)),
@@ -120,6 +124,11 @@ def _kernel_cases(rng):
         ("winograd_f2x3_weight", lambda: numba_winograd.winograd_f2x3_weight(w44[:, :, :3, :3])),
         ("winograd_k4s2_output", lambda: numba_winograd.winograd_k4s2_output(m9, (3, 7, 5, 5))),
         ("winograd_k4s2_grad_weight", lambda: numba_winograd.winograd_k4s2_grad_weight(gu)),
+        ("winograd_k4s2t_weight", lambda: numba_winograd.winograd_k4s2t_weight(wt, (1, 1))),
+        ("winograd_k4s2t_input",
+         lambda: numba_winograd.winograd_k4s2t_input(x44[:, :, :5, :5], (1, 1), (10, 10))),
+        ("winograd_k4s2t_output",
+         lambda: numba_winograd.winograd_k4s2t_output(mt, (3, 7, 10, 10), (1, 1))),
     ]
 
 

@@ -369,6 +369,164 @@ if hypothesis is not None:
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+# ------------------------------------------- Winograd for transposed 4x4 stride-2 convolutions
+
+# (x shape, OC, padding, extra output rows/columns (output_padding)): DCGAN's padding 1 with
+# even outputs (tiles of 4 output rows fill them: 4x4 and 8x8 inputs) and not (3x3, 5x7:
+# the last tiles overhang), paddings 0, 2 (the two row phases share their patch), 3 (odd
+# again, the patches start inside x) and mixed, odd output sizes, batch 1, one pixel.
+K4S2T_GEOMETRIES = [
+    ((2, 3, 4, 4), 5, (1, 1), (0, 0)),
+    ((1, 4, 8, 8), 3, (1, 1), (0, 0)),
+    ((2, 2, 3, 3), 2, (1, 1), (0, 0)),
+    ((1, 3, 5, 7), 4, (1, 1), (1, 1)),
+    ((2, 3, 4, 5), 2, (0, 0), (0, 1)),
+    ((1, 2, 6, 3), 3, (2, 2), (1, 0)),
+    ((2, 2, 5, 5), 2, (3, 3), (0, 1)),
+    ((1, 3, 7, 4), 2, (1, 2), (0, 0)),
+    ((2, 2, 3, 6), 3, (0, 3), (1, 1)),
+    ((1, 1, 1, 1), 2, (0, 1), (0, 0)),
+    ((3, 6, 2, 9), 4, (2, 1), (1, 0)),
+]
+K4S2T_IDS = [f"x{g[0]}-oc{g[1]}-p{g[2]}-e{g[3]}".replace(" ", "") for g in K4S2T_GEOMETRIES]
+
+
+def _k4s2t_output_size(x_shape, padding, extra):
+    return tuple(2 * x_shape[2 + i] + 2 - 2 * padding[i] + extra[i] for i in range(2))
+
+
+def _k4s2t_by_winograd(mod, x, W, padding, output_size, xp_matmul=np.matmul):
+    """conv_transpose(x, W) by ``mod``'s winograd_k4s2t_* kernels (the reference's where mod has
+    none) and one product per transformed position (ops/conv.py's route, in one chunk)."""
+    n, c = x.shape[:2]
+    oc = W.shape[1]
+    u = _winograd(mod, "k4s2t", "weight")(W, padding)
+    v = _winograd(mod, "k4s2t", "input")(x, padding, output_size)
+    offsets = reference_winograd.k4s2t_layout(padding).offsets
+    assert u.shape == (36, oc, c) and v.shape[:2] == (len(offsets) - 1, c)
+    m = np.empty((36, oc, v.shape[2]), dtype=np.result_type(u, v))
+    for q in range(v.shape[0]):
+        a, b = offsets[q], offsets[q + 1]
+        xp_matmul(u[a:b].reshape((b - a) * oc, c), v[q], out=m[a:b].reshape((b - a) * oc, -1))
+    return _winograd(mod, "k4s2t", "output")(m, (n, oc) + tuple(output_size), padding), m
+
+
+def _k4s2t_direct(x, W, padding, output_size):
+    """conv_transpose(x, W) as ops/conv.py's im2col route writes it: col2im(rows(x) @ W_rows)."""
+    n, c = x.shape[:2]
+    oc = W.shape[1]
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+    w_rows = W.transpose(0, 2, 3, 1).reshape(c, -1)
+    return ref.col2im_hwc(rows @ w_rows, (n, oc) + tuple(output_size), 4, 4, (2, 2), padding,
+                          (1, 1))
+
+
+def test_k4s2t_layout_names_every_phase_product_once():
+    """36 slots, one per (phase, position); grouped by the transformed position they read
+    (5 values per axis for an odd padding, 3 for an even one); minus signs only on phase 1's
+    first position along an odd-padded axis."""
+    for p, values in (((1, 1), (5, 5)), ((0, 2), (3, 3)), ((1, 0), (5, 3)), ((2, 3), (3, 5))):
+        lay = reference_winograd.k4s2t_layout(p)
+        assert lay.values == values and lay.offsets[0] == 0 and lay.offsets[-1] == 36
+        assert len(lay.offsets) == values[0] * values[1] + 1
+        slots = sorted(z for rs in lay.slots for row in rs for z in row)
+        assert slots == list(range(36))
+        for r in range(2):
+            for s in range(2):
+                for a in range(3):
+                    for b in range(3):
+                        neg = (p[0] % 2 and r == 1 and a == 0) != (p[1] % 2 and s == 1 and b == 0)
+                        assert lay.signs[lay.slots[r][s][3 * a + b]] == (-1 if neg else 1)
+    with pytest.raises(ValueError, match="negative"):
+        reference_winograd.k4s2t_layout((1, -1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, oc, p, extra", K4S2T_GEOMETRIES, ids=K4S2T_IDS)
+def test_winograd_k4s2t_reference_is_the_transposed_convolution(x_shape, oc, p, extra, dtype):
+    """output(weight(W) @ input(x)) per transformed position is col2im(rows(x) @ W_rows), the
+    im2col route's transposed convolution, to float rounding."""
+    rng = np.random.default_rng(14)
+    x, W = _randn(rng, x_shape, dtype), _randn(rng, (x_shape[1], oc, 4, 4), dtype)
+    size = _k4s2t_output_size(x_shape, p, extra)
+    got, _ = _k4s2t_by_winograd(ref, x, W, p, size)
+    expected = _k4s2t_direct(x.astype(np.float64), W.astype(np.float64), p, size)
+    assert got.shape == expected.shape and got.dtype == dtype and got.flags.c_contiguous
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+def _assert_numba_k4s2t_equal_reference(nb, x, W, p, size, m):
+    """The three Numba transforms bitwise equal to the reference's, C-contiguous, of the input's
+    dtype, and the same written into ``out`` arrays."""
+    y_shape = (x.shape[0], W.shape[1]) + tuple(size)
+    for kind, args in (("weight", (W, p)), ("input", (x, p, size)), ("output", (m, y_shape, p))):
+        got, expected = (getattr(mod, "winograd_k4s2t_" + kind)(*args) for mod in (nb, ref))
+        assert got.dtype == x.dtype and got.flags.c_contiguous and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+        if kind != "weight":
+            for mod in (nb, ref):
+                out = np.full_like(expected, np.nan)
+                assert getattr(mod, "winograd_k4s2t_" + kind)(*args, out=out) is out
+                np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, oc, p, extra", K4S2T_GEOMETRIES, ids=K4S2T_IDS)
+def test_numba_winograd_k4s2t_kernels_bitwise_equal_reference(nb, x_shape, oc, p, extra, dtype):
+    rng = np.random.default_rng(15)
+    x, W = _randn(rng, x_shape, dtype), _randn(rng, (x_shape[1], oc, 4, 4), dtype)
+    size = _k4s2t_output_size(x_shape, p, extra)
+    th, tw = -(-size[0] // 4), -(-size[1] // 4)
+    m = _randn(rng, (36, oc, x_shape[0] * th * tw), dtype)
+    _assert_numba_k4s2t_equal_reference(nb, x, W, p, size, m)
+
+
+def test_winograd_k4s2t_errors_and_non_contiguous_inputs(nb):
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32).transpose(0, 3, 1, 2)  # (2, 4, 5, 3)
+    W = rng.standard_normal((4, 4, 4, 3)).astype(np.float32).transpose(2, 3, 0, 1)  # (4, 3, 4, 4)
+    m = np.asfortranarray(rng.standard_normal((36, 3, 2 * 2 * 2)).astype(np.float32))
+    for mod in (ref, nb):
+        for kind, args in (("input", (x, (1, 1), (10, 6))), ("weight", (W, (1, 1))),
+                           ("output", (m, (2, 3, 7, 6), (1, 1)))):
+            contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
+                               for a in args)
+            np.testing.assert_array_equal(getattr(mod, "winograd_k4s2t_" + kind)(*args),
+                                          getattr(ref, "winograd_k4s2t_" + kind)(*contiguous))
+        with pytest.raises(ValueError, match="empty transposed convolution output"):
+            mod.winograd_k4s2t_input(x, (1, 1), (0, 6))
+        with pytest.raises(ValueError, match="negative"):
+            mod.winograd_k4s2t_weight(W, (-1, 0))
+        with pytest.raises(ValueError, match="m has shape"):
+            mod.winograd_k4s2t_output(m[:, :, :7], (2, 3, 7, 6), (1, 1))
+        with pytest.raises(ValueError, match="out must be"):
+            mod.winograd_k4s2t_output(m, (2, 3, 7, 6), (1, 1), out=np.empty((2, 3, 6, 7),
+                                                                             np.float32))
+        with pytest.raises(ValueError, match="out must be"):
+            mod.winograd_k4s2t_input(x, (1, 1), (10, 6), out=np.empty((25, 4, 9), np.float32))
+
+
+if hypothesis is not None:
+    @settings(max_examples=60, deadline=None)
+    @given(n=st.integers(1, 3), c=st.integers(1, 5), oc=st.integers(1, 4), h=st.integers(1, 9),
+           w=st.integers(1, 9), ph=st.integers(0, 3), pw=st.integers(0, 3),
+           eh=st.integers(0, 1), ew=st.integers(0, 1))
+    def test_winograd_k4s2t_random_geometry(n, c, oc, h, w, ph, pw, eh, ew):
+        """The transposed convolution by the reference's transforms (float64, to rounding) and
+        the Numba ones bitwise equal to them, on random geometries."""
+        pytest.importorskip("numba", reason="numba not installed")
+        from minigrad.kernels import numba_cpu
+        x_shape, p = (n, c, h, w), (ph, pw)
+        size = _k4s2t_output_size(x_shape, p, (eh, ew))
+        hypothesis.assume(min(size) >= 1)
+        rng = np.random.default_rng(0)
+        x, W = rng.standard_normal(x_shape), rng.standard_normal((c, oc, 4, 4))
+        got, m = _k4s2t_by_winograd(ref, x, W, p, size)
+        np.testing.assert_allclose(got, _k4s2t_direct(x, W, p, size), rtol=1e-12, atol=1e-12)
+        _assert_numba_k4s2t_equal_reference(numba_cpu, x, W, p, size, m)
+
+
 # =========================================================================== scatter-add
 
 def _scatter_cases(rng, dtype):
@@ -622,6 +780,22 @@ def test_registry_numba_and_auto_modes(nb, restore_mode):
     for name in kernels.KERNEL_NAMES:
         expected = getattr(nb if name in kernels.AUTO_NUMBA else ref, name)
         assert kernels.get(name) is expected
+
+
+def test_registry_compiled_says_which_kernels_are_numbas(nb, restore_mode):
+    """kernels.compiled(name): whether get(name) is not the reference's, in every mode, without
+    counting a kernel call."""
+    from minigrad.backend import counters
+
+    for mode, fast in (("numpy", set()), ("numba", kernels.NUMBA_KERNELS),
+                       ("auto", kernels.AUTO_NUMBA)):
+        kernels.set_kernels(mode)
+        with counters.count() as c:
+            answers = {name: kernels.compiled(name) for name in kernels.KERNEL_NAMES}
+        assert answers == {name: name in fast for name in kernels.KERNEL_NAMES}
+        assert c["kernel"] == 0
+    with pytest.raises(KeyError):
+        kernels.compiled("no_such_kernel")
 
 
 def test_registry_errors(restore_mode):

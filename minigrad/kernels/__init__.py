@@ -39,8 +39,8 @@ from minigrad.backend import counters
 
 from . import reference
 
-__all__ = ["get", "winograd", "set_kernels", "get_mode", "available_modes", "KERNEL_NAMES",
-           "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
+__all__ = ["get", "compiled", "winograd", "set_kernels", "get_mode", "available_modes",
+           "KERNEL_NAMES", "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
 
 MODES = ("numpy", "numba", "auto")
 
@@ -52,7 +52,8 @@ NUMBA_KERNELS = frozenset({
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
+    "winograd_k4s2_grad_weight", "winograd_k4s2t_weight", "winograd_k4s2t_input",
+    "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 })
@@ -173,6 +174,21 @@ def get(name, xp=numpy):
             raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
         fn = _cache[key] = _resolve(name, is_cupy)
     return fn
+
+
+def compiled(name, xp=numpy):
+    """Whether :func:`get` answers kernel ``name`` for arrays of module ``xp`` with a compiled
+    implementation (Numba's on the CPU, a CuPy kernel on a GPU) rather than the reference's
+    array code, in the current mode. Unlike :func:`get` it counts no kernel call: a route asks
+    it to decide whether its transforms are fast enough to pay (ops/conv.py)."""
+    is_cupy = xp is not numpy and getattr(xp, "__name__", "") == "cupy"
+    key = (name, _mode, is_cupy)
+    fn = _cache.get(key)
+    if fn is None:
+        if name not in KERNEL_NAMES:
+            raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
+        fn = _cache[key] = _resolve(name, is_cupy)
+    return fn is not getattr(reference, name)
 
 
 def winograd(xp=numpy):

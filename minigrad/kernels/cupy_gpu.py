@@ -52,6 +52,7 @@ __all__ = [
     "running_average", "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
+    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
 ]
 
 _THREADS = 256
@@ -446,4 +447,5 @@ from .cupy_optim import (  # noqa: E402,F401
     rmsprop_update_multi, sgd_update)
 from .reference_winograd import (  # noqa: E402,F401
     winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
-    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight)
+    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
+    winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)

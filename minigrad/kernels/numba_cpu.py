@@ -47,7 +47,8 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_weight", "leaky_relu_fwd", "leaky_relu_bwd",
+    "winograd_k4s2_grad_weight", "winograd_k4s2t_weight", "winograd_k4s2t_input",
+    "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
 ]
@@ -309,7 +310,8 @@ from .numba_conv import col2im_hwc, fold_hwc, im2col_hwc, unfold_hwc  # noqa: E4
 from . import numba_winograd  # noqa: E402
 from .numba_winograd import (  # noqa: E402,F401
     winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_weight,
-    winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight)
+    winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight, winograd_k4s2t_input,
+    winograd_k4s2t_output, winograd_k4s2t_weight)
 from . import numba_norm  # noqa: E402
 from .numba_norm import batch_norm_fwd, batch_norm_grad_input  # noqa: E402,F401
 

@@ -3,9 +3,10 @@ for the fast-path policy): each one pass over its data where the NumPy reference
 (:mod:`minigrad.kernels.reference_winograd`) makes 8 strided passes over arrays 4x the input's
 size (input) and the products' size (output), which cost as much as the GEMMs they save.
 Each tile's additions are the reference's, in its order (rows first, then columns), so the
-results are bitwise equal to it (there are only additions: nothing for LLVM to contract into
-an FMA). The Python wrappers share the geometry of the reference (its ``Tiling`` s) and fall back
-to it on anything outside the fast path.
+results are bitwise equal to it (there are only additions, and exact multiplications by +-1
+after them: nothing for LLVM to contract into an FMA). The Python wrappers share the geometry of
+the reference (its ``Tiling`` s, :func:`~minigrad.kernels.reference_winograd.k4s2t_layout`) and
+fall back to it on anything outside the fast path.
 """
 
 import numpy as np
@@ -205,6 +206,145 @@ def _winograd_k4s2_grad_weight_kernel(gu, gw, lo, hi):
                         gw[o, ci, 2 * a + r, 2 + s] = s1 + s2
 
 
+# --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
+# Each kernel's outermost loop runs over [lo, hi) (output or input channels), its temporaries
+# allocated per call: a caller may split that range into independent chunks. The tiles'
+# columns are ordered (th, tw, n), so that with x's columns split by parity and the batch last
+# (one channel at a time, in a small buffer; y's the same way back) every inner loop is a
+# unit-stride run over a tile row's TW*N columns of V or M, long even for 4x4 images.
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2t_weight_kernel(w, ph, pw, slots, signs, u, lo, hi):
+    """u (36, OC, C) = G g_rs G^T of the phases' 2x2 kernels of w (C, OC, 4, 4), times the
+    slots' signs (+-1: exact), for the output channels lo..hi; slots (2, 2, 9) and signs (36,)
+    as in reference_winograd.k4s2t_layout."""
+    c = w.shape[0]
+    g = np.empty((4, 4, c), w.dtype)   # w[:, o], taps first
+    for o in range(lo, hi):
+        for ci in range(c):
+            for i in range(4):
+                for j in range(4):
+                    g[i, j, ci] = w[ci, o, i, j]
+        for r in range(2):
+            i = (r + ph) % 2
+            for s in range(2):
+                j = (s + pw) % 2
+                # one slot's row at a time: the 36 rows of u lie OC*C apart, which for powers of
+                # two is one cache set; writing them together thrashed it (4x slower)
+                z = slots[r, s, 0]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * g[i + 2, j + 2, ci]
+                z = slots[r, s, 1]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * (g[i + 2, j + 2, ci] + g[i + 2, j, ci])
+                z = slots[r, s, 2]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * g[i + 2, j, ci]
+                z = slots[r, s, 3]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * (g[i + 2, j + 2, ci] + g[i, j + 2, ci])
+                z = slots[r, s, 4]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * (g[i + 2, j + 2, ci] + g[i + 2, j, ci]
+                                              + g[i, j + 2, ci] + g[i, j, ci])
+                z = slots[r, s, 5]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * (g[i + 2, j, ci] + g[i, j, ci])
+                z = slots[r, s, 6]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * g[i, j + 2, ci]
+                z = slots[r, s, 7]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * (g[i, j + 2, ci] + g[i, j, ci])
+                z = slots[r, s, 8]
+                for ci in range(c):
+                    u[z, o, ci] = signs[z] * g[i, j, ci]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2t_input_kernel(x, off_h, off_w, th, tw, kh, kw, v, lo, hi):
+    """v (KH*KW, C, TH*TW*N): the kh x kw transformed values (5 or 3 each way) of every tile,
+    for the input channels lo..hi; the padded image's row 0 is x row off_h (column off_w)."""
+    n, h, w = x.shape[0], x.shape[2], x.shape[3]
+    hp = 2 * th + kh // 2
+    i0, i1 = max(0, -off_h), min(hp, h - off_h)
+    j0, j1 = max(0, -off_w), min(2 * tw + 2, w - off_w)
+    run = tw * n                               # one tile row's columns (tw, n) in v
+    # one channel padded, its columns split by parity, batch last: xpad[i, j % 2, j // 2, b],
+    # so that every value below is a unit-stride run over a tile row's (tw, n)
+    xpad = np.zeros((hp, 2, tw + 1, n), x.dtype)
+    t = np.empty((kh, 2, tw + 1, n), x.dtype)  # the rows' values at one tile row
+    e0, e1 = (j0 + 1) // 2, (j1 + 1) // 2      # even columns 2jj in [j0, j1)
+    d0, d1 = j0 // 2, j1 // 2                  # odd columns 2jj + 1 in [j0, j1)
+    for ci in range(lo, hi):
+        for b in range(n):
+            for i in range(i0, i1):
+                for jj in range(e0, e1):
+                    xpad[i, 0, jj, b] = x[b, ci, i + off_h, 2 * jj + off_w]
+                for jj in range(d0, d1):
+                    xpad[i, 1, jj, b] = x[b, ci, i + off_h, 2 * jj + 1 + off_w]
+        xf = xpad.reshape(hp, 2 * run + 2 * n)
+        tf = t.reshape(kh, 2 * run + 2 * n)
+        for ti in range(th):
+            r0 = 2 * ti
+            # the rows' values, then the columns' (the reference's order)
+            for e in range(2 * run + 2 * n):
+                tf[0, e] = xf[r0, e] - xf[r0 + 1, e]
+                tf[1, e] = xf[r0 + 1, e]
+                tf[2, e] = xf[r0 + 2, e] - xf[r0 + 1, e]
+            if kh == 5:
+                for e in range(2 * run + 2 * n):
+                    tf[3, e] = xf[r0 + 2, e]
+                    tf[4, e] = xf[r0 + 3, e] - xf[r0 + 2, e]
+            col = ti * run
+            odd = run + n                          # where the odd columns start in a row of tf
+            for k in range(kh):
+                q = k * kw
+                for f in range(run):               # even column 2tj + 2 is f + n
+                    v[q, ci, col + f] = tf[k, f] - tf[k, odd + f]
+                    v[q + 1, ci, col + f] = tf[k, odd + f]
+                    v[q + 2, ci, col + f] = tf[k, n + f] - tf[k, odd + f]
+                if kw == 5:
+                    for f in range(run):
+                        v[q + 3, ci, col + f] = tf[k, n + f]
+                        v[q + 4, ci, col + f] = tf[k, odd + n + f] - tf[k, n + f]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2t_output_kernel(m, slots, th, tw, y, lo, hi):
+    """y (N, OC, OH, OW) = A^T M A of each phase's 3x3 products (slots (2, 2, 9) of m
+    (36, OC, TH*TW*N)), for the output channels lo..hi."""
+    n, oh, ow = y.shape[0], y.shape[2], y.shape[3]
+    run = tw * n
+    # one output channel, batch last, its columns X = 4tj + d as buf[Y, d, tj, b]: each phase's
+    # value below is a unit-stride run over a tile row's (tw, n)
+    buf = np.empty((4 * th, 4, run), m.dtype)
+    for o in range(lo, hi):
+        for ti in range(th):
+            col = ti * run
+            for r in range(2):
+                yr = 4 * ti + r
+                for s in range(2):
+                    z0, z1, z2 = slots[r, s, 0], slots[r, s, 1], slots[r, s, 2]
+                    z3, z4, z5 = slots[r, s, 3], slots[r, s, 4], slots[r, s, 5]
+                    z6, z7, z8 = slots[r, s, 6], slots[r, s, 7], slots[r, s, 8]
+                    for f in range(run):
+                        s00 = m[z0, o, col + f] + m[z3, o, col + f]
+                        s01 = m[z1, o, col + f] + m[z4, o, col + f]
+                        s02 = m[z2, o, col + f] + m[z5, o, col + f]
+                        s10 = m[z3, o, col + f] + m[z6, o, col + f]
+                        s11 = m[z4, o, col + f] + m[z7, o, col + f]
+                        s12 = m[z5, o, col + f] + m[z8, o, col + f]
+                        buf[yr, s, f] = s00 + s01
+                        buf[yr, s + 2, f] = s01 + s02
+                        buf[yr + 2, s, f] = s10 + s11
+                        buf[yr + 2, s + 2, f] = s11 + s12
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    y[b, o, i, j] = buf[i, j % 4, (j // 4) * n + b]
+
+
 # ------------------------------------------------------------------------------- wrappers
 
 def _input(tiling, kernel, reference, x, padding):
@@ -279,3 +419,45 @@ def winograd_k4s2_grad_weight(gu):
     threads.run(_winograd_k4s2_grad_weight_kernel, oc, np.ascontiguousarray(gu), gw,
                 work=gu.size)
     return gw
+
+
+def winograd_k4s2t_weight(w, padding):
+    """Numba winograd_k4s2t_weight; see :func:`minigrad.kernels.reference.winograd_k4s2t_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return ref.winograd_k4s2t_weight(w, padding)
+    layout = ref.k4s2t_layout(padding)
+    oc = w.shape[1]
+    u = np.empty((36, oc, w.shape[0]), dtype=w.dtype)
+    threads.run(_winograd_k4s2t_weight_kernel, oc, np.ascontiguousarray(w), int(padding[0]),
+                int(padding[1]), np.array(layout.slots, np.int64), np.array(layout.signs, w.dtype),
+                u, work=u.size)
+    return u
+
+
+def winograd_k4s2t_input(x, padding, output_size, out=None):
+    """Numba winograd_k4s2t_input; see :func:`minigrad.kernels.reference.winograd_k4s2t_input`."""
+    if not _is_float_ndarray(x) or x.ndim != 4 or not (out is None or _is_float_ndarray(out)):
+        return ref.winograd_k4s2t_input(x, padding, output_size, out)
+    n, c = x.shape[:2]
+    layout, (off_h, off_w), (th, tw) = ref._k4s2t_tiling(padding, output_size)
+    kh, kw = layout.values
+    shape = (kh * kw, c, n * th * tw)
+    ref._k4s2t_out(out, shape, x.dtype)
+    v = np.empty(shape, dtype=x.dtype) if out is None else out
+    threads.run(_winograd_k4s2t_input_kernel, c, np.ascontiguousarray(x), off_h, off_w, th, tw,
+                kh, kw, v, work=v.size)
+    return v
+
+
+def winograd_k4s2t_output(m, y_shape, padding, out=None):
+    """Numba winograd_k4s2t_output; see :func:`minigrad.kernels.reference.winograd_k4s2t_output`."""
+    n, oc, oh, ow = y_shape
+    layout, _, (th, tw) = ref._k4s2t_tiling(padding, (oh, ow))
+    if not _is_float_ndarray(m) or m.shape != (36, oc, n * th * tw) or not (
+            out is None or _is_float_ndarray(out)):
+        return ref.winograd_k4s2t_output(m, y_shape, padding, out)
+    ref._k4s2t_out(out, y_shape, m.dtype)
+    y = np.empty((n, oc, oh, ow), dtype=m.dtype) if out is None else out
+    threads.run(_winograd_k4s2t_output_kernel, oc, np.ascontiguousarray(m),
+                np.array(layout.slots, np.int64), th, tw, y, work=m.size)
+    return y

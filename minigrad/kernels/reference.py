@@ -33,6 +33,7 @@ __all__ = [
     "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
+    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
 ]
 
 
@@ -434,4 +435,5 @@ from .reference_optim import (  # noqa: E402
 from .reference_random import philox_advance, philox_fill  # noqa: E402
 from .reference_winograd import (  # noqa: E402
     winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
-    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight)
+    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
+    winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)

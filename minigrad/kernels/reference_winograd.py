@@ -2,14 +2,18 @@
 specification of every kernel: see its docstring for the dtype policy; xp-generic, so CuPy runs
 them unchanged).
 
-Two tilings of the output into 2x2 tiles share the machinery here: each transform matrix is one
-small function applied along the first index of its operand (:func:`_f2x3_bt`, :func:`_f2x3_at`,
-:func:`_k4s2_bt`, :func:`_k4s2_at`, :func:`_k4s2_a`), used twice, on the rows of every tile's
+Three Winograd forms on 2x2 output tiles share the machinery here: F(2x2, 3x3) for 3x3 stride-1
+convolutions (``winograd_f2x3_*``), F(2x2, 2x2) on the polyphase components of 4x4 stride-2 ones
+(``winograd_k4s2_*``), and F(2x2, 2x2) on the four output phases of 4x4 stride-2 *transposed*
+convolutions (``winograd_k4s2t_*``). Each transform matrix is one small function applied along
+the first index of its operand (:func:`_f2x3_bt`, :func:`_f2x3_at`, :func:`_k4s2_bt`,
+:func:`_k4s2_at`, :func:`_k4s2_a`, :func:`_k4s2t_bt`), used twice, on the rows of every tile's
 patch and then on its columns (:func:`_two_sided`, :func:`_at_two_sided`). The Numba twins in
 :mod:`minigrad.kernels.numba_winograd` are bitwise equal to these, so the order of every
 addition here is part of the specification.
 """
 
+import functools
 from typing import NamedTuple
 
 from .reference import _conv_geometry, _xp
@@ -50,18 +54,21 @@ def _crop(y, oh, ow):
     return y
 
 
-def _two_sided(xp, transform, sizes, rows, th, tw):
+def _two_sided(xp, transform, sizes, rows, th, tw, col_transform=None, col_sizes=None):
     """T d T^T of every tile's patch d: ``transform`` (k_in values to k_out, along the first
-    index of a sequence) applied to the patch rows, then to its columns. ``rows``: an array
-    whose last two axes are the padded image's rows and columns (tiles start every 2 of each).
-    Returns (k_out, k_out, ..., TH, TW): position (a, b) first."""
+    index of a sequence) applied to the patch rows, then to its columns (``col_transform`` and
+    ``col_sizes`` where the columns' transform is another one). ``rows``: an array whose last two
+    axes are the padded image's rows and columns (tiles start every 2 of each).
+    Returns (k_out, k_out (of the columns), ..., TH, TW): position (a, b) first."""
     k_in, k_out = sizes
+    if col_transform is None:
+        col_transform, col_sizes = transform, sizes
     r = [rows[..., a:a + 2 * th:2, :] for a in range(k_in)]            # patch row a
     t = xp.empty((k_out,) + r[0].shape, dtype=rows.dtype)             # T d
     transform(xp, r, t)
-    q = [t[..., b:b + 2 * tw:2] for b in range(k_in)]                  # patch column b
-    v = xp.empty((k_out,) + q[0].shape, dtype=rows.dtype)             # (T d) T^T: (a, b, ...)
-    transform(xp, q, v.swapaxes(0, 1))
+    q = [t[..., b:b + 2 * tw:2] for b in range(col_sizes[0])]          # patch column b
+    v = xp.empty((k_out, col_sizes[1]) + q[0].shape[1:], dtype=rows.dtype)  # (a, b, ...)
+    col_transform(xp, q, v.swapaxes(0, 1))
     return v
 
 
@@ -276,3 +283,192 @@ def winograd_k4s2_grad_weight(gu):
     gw = xp.empty((oc, c, 2, 2, 2, 2), dtype=gu.dtype)                 # (o, c, a, r, b, s)
     _at_two_sided(xp, _k4s2_at, gu.reshape(3, 3, oc, c, 2, 2), gw.transpose(2, 4, 0, 1, 3, 5))
     return gw.reshape(oc, c, 4, 4)
+
+
+# --------------------------------------- Winograd for 4x4 stride-2 *transposed* convolutions
+# y = conv_transpose(x, W) with W (C, OC, 4, 4), stride 2, padding (p, q):
+#
+#     y[o, Y, X] = sum_{c, h, w} x[c, h, w] W[c, o, i, j]   over Y = 2h - p + i, X = 2w - q + j.
+#
+# An output row Y = 2a + r (phase r in {0, 1}) meets only the kernel rows i of parity
+# t_r = (r + p) % 2: i = 2(a - h) + r + p, so with m_r = (r + p) // 2 it takes the x rows
+# h = a + m_r - 1 (tap i = t_r + 2) and h = a + m_r (tap t_r), and likewise for the columns. Each
+# of the four phases (r, s) is a stride-1 2x2 *correlation* of x,
+#
+#     y[o, 2a + r, 2b + s] = sum_{c, u, v} x[c, a + m_r - 1 + u, b + m_s - 1 + v] g_rs[c, o, u, v],
+#     g_rs[c, o, u, v] = W[c, o, t_r + 2 - 2u, t_s + 2 - 2v],
+#
+# and that one runs as Winograd F(2x2, 2x2) (the B, G, A of the 4x4 stride-2 convolution above)
+# on 2x2 tiles of phase outputs: a tile (ti, tj) is the 4x4 output block y[4ti:4ti + 4,
+# 4tj:4tj + 4], made of the 2x2 tiles a = 2ti + (0, 1), b = 2tj + (0, 1) of the four phases, and
+# each output pixel is written once (a gather, where col2im sums 4 window contributions).
+# Phase r's 3-row patch is x rows R + m_r - m_0 + (0, 1, 2), R = 2ti + m_0 - 1. With p even the
+# two row phases read the same patch (m_0 = m_1): 3 transformed values e = B^T d per tile row.
+# With p odd (DCGAN's p = 1) phase 1's patch is phase 0's one row down: over the 4 rows d of
+# both, phase 0 reads (d0 - d1, d1, d2 - d1) and phase 1 (d1 - d2, d2, d3 - d2), so the 5
+# values e = (d0 - d1, d1, d2 - d1, d2, d3 - d2) serve both, phase 1's first being -e2 (the
+# minus goes into its weight transform, exactly). Per tile the input transform makes
+# K_h x K_w = 25 (p, q odd), 15 or 9 (even) values per channel instead of 4 x 9 = 36; each
+# transformed position (k, l) is one (C, tiles) block of V read by the 1, 2 or 4 phases that use
+# it, so the products are one per position, (n_kl OC, C) @ (C, tiles), 36 OC rows in all: 9
+# multiplies per 2x2 tile of a phase where the direct product (rows(x) @ W_rows, then col2im)
+# has 16, 1.78x fewer GEMM flops. :func:`k4s2t_layout` names the 36 (phase, position) products:
+# "slots", grouped by the transformed position they read.
+
+class K4S2TLayout(NamedTuple):
+    """Where the 36 products (4 phases x 3 x 3 positions) of a transposed 4x4 stride-2
+    convolution with padding (p, q) live. ``values``: (K_h, K_w), transformed values per tile
+    along rows and columns (5 for an odd padding, 3 for an even one); V's position k*K_w + l
+    is read by slots ``offsets[k*K_w + l]`` to ``offsets[k*K_w + l + 1]``; ``slots[r][s][3a + b]``
+    is the slot of phase (r, s)'s product at position (a, b); ``signs[slot]`` is -1 where the
+    phase reads its value negated (phase 1's first value, odd padding: the weight transform
+    carries the minus)."""
+    values: tuple
+    offsets: tuple
+    slots: tuple
+    signs: tuple
+
+
+def _k4s2t_uses(p):
+    """For each transformed value along one axis (padding p): the (phase, position, sign) that
+    read it."""
+    if p % 2:
+        return (((0, 0, 1),), ((0, 1, 1),), ((0, 2, 1), (1, 0, -1)), ((1, 1, 1),), ((1, 2, 1),))
+    return tuple(((0, a, 1), (1, a, 1)) for a in range(3))
+
+
+def k4s2t_layout(padding):
+    """The :class:`K4S2TLayout` of padding (p, q) (a pair of non-negative ints)."""
+    ph, pw = (int(p) for p in padding)
+    if min(ph, pw) < 0:
+        raise ValueError(f"padding {(ph, pw)} is negative")
+    return _k4s2t_layout(ph % 2, pw % 2)   # it depends on the paddings' parities only
+
+
+@functools.lru_cache(maxsize=None)
+def _k4s2t_layout(ph, pw):
+    uses_h, uses_w = _k4s2t_uses(ph), _k4s2t_uses(pw)
+    offsets, signs = [0], []
+    slots = [[[0] * 9 for _ in range(2)] for _ in range(2)]
+    for uh in uses_h:
+        for uw in uses_w:
+            for r, a, sr in uh:
+                for s, b, ss in uw:
+                    slots[r][s][3 * a + b] = len(signs)
+                    signs.append(sr * ss)
+            offsets.append(len(signs))
+    return K4S2TLayout((len(uses_h), len(uses_w)), tuple(offsets),
+                       tuple(tuple(tuple(row) for row in rs) for rs in slots), tuple(signs))
+
+
+def _k4s2t_tiling(padding, output_size):
+    """(layout, (off_h, off_w), (TH, TW)) of a transposed 4x4 stride-2 convolution with this
+    padding onto ``output_size`` (OH, OW): the x row (column) of the padded patch image's row
+    (column) 0 is off_h = p // 2 - 1 (off_w); TH = ceil(OH / 4) tiles of 4 output rows.
+    Raises ValueError on an empty output or a negative padding."""
+    layout = k4s2t_layout(padding)
+    oh, ow = (int(s) for s in output_size)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"empty transposed convolution output {(oh, ow)}")
+    return layout, (int(padding[0]) // 2 - 1, int(padding[1]) // 2 - 1), (-(-oh // 4),
+                                                                           -(-ow // 4))
+
+
+def _k4s2t_bt(xp, d, out):
+    """out = the 3 (even padding) or 5 (odd) transformed values of d along the first index:
+    (d0 - d1, d1, d2 - d1[, d2, d3 - d2])."""
+    _k4s2_bt(xp, d, out)
+    if len(out) == 5:
+        out[3] = d[2]
+        xp.subtract(d[3], d[2], out=out[4])
+
+
+def winograd_k4s2t_weight(w, padding):
+    """U = G g_rs G^T of the four phases' 2x2 kernels of a transposed 4x4 stride-2 convolution's
+    (C, OC, 4, 4) weight with this padding: a C-contiguous (36, OC, C) array of w's dtype, one
+    (OC, C) block per slot of :func:`k4s2t_layout` (negated where its sign is -1)."""
+    xp = _xp(w)
+    c, oc = w.shape[:2]
+    layout = k4s2t_layout(padding)
+    wt = w.transpose(1, 0, 2, 3)                                       # (OC, C, 4, 4), a view
+    u = xp.empty((36, oc, c), dtype=w.dtype)
+    for r in range(2):
+        i = (r + int(padding[0])) % 2                                  # window row 1's tap
+        for s in range(2):
+            j = (s + int(padding[1])) % 2
+            g00, g01 = wt[:, :, i + 2, j + 2], wt[:, :, i + 2, j]
+            g10, g11 = wt[:, :, i, j + 2], wt[:, :, i, j]
+            z = layout.slots[r][s]
+            # in winograd_k4s2_weight's order
+            u[z[0]], u[z[2]], u[z[6]], u[z[8]] = g00, g01, g10, g11
+            xp.add(g00, g01, out=u[z[1]])
+            xp.add(g00, g10, out=u[z[3]])
+            xp.add(u[z[1]], g10, out=u[z[4]])
+            u[z[4]] += g11
+            xp.add(g01, g11, out=u[z[5]])
+            xp.add(g10, g11, out=u[z[7]])
+    for z, sign in enumerate(layout.signs):
+        if sign < 0:
+            xp.negative(u[z], out=u[z])
+    return u
+
+
+def _k4s2t_out(out, shape, dtype):
+    """Check that ``out`` (where given) is a C-contiguous array of this shape and dtype."""
+    if out is not None and (out.shape != tuple(shape) or out.dtype != dtype
+                            or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {tuple(shape)} array of {dtype}, not "
+                         f"{out.shape} {out.dtype}")
+
+
+def winograd_k4s2t_input(x, padding, output_size, out=None):
+    """V: the transformed values of every tile of a transposed 4x4 stride-2 convolution of x
+    (N, C, H, W) with this padding onto ``output_size`` (OH, OW) (see :class:`K4S2TLayout`): a
+    C-contiguous (K_h*K_w, C, TH*TW*N) array of x's dtype, columns ordered (th, tw, n): the batch
+    innermost, so that a fast kernel's inner loops run over N contiguous values on both sides
+    (the images are small: 4x4 to 16x16 in the GANs); (TH, TW) = ceil(OH/4), ceil(OW/4).
+    Patches reach past x's edges into zeros. Written into ``out`` where given (and returned)."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    layout, (off_h, off_w), (th, tw) = _k4s2t_tiling(padding, output_size)
+    kh, kw = layout.values
+    hp, wp = 2 * th + kh // 2, 2 * tw + kw // 2     # the last patch ends at row 2 TH + 1 or + 0
+    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
+    i0, i1 = max(0, -off_h), min(hp, h - off_h)
+    j0, j1 = max(0, -off_w), min(wp, w - off_w)
+    if i1 > i0 and j1 > j0:
+        xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
+                                                           j0 + off_w:j1 + off_w]
+    k_in = (kh + 3) // 2, (kw + 3) // 2                 # patch rows: 4 for 5 values, 3 for 3
+    v = _two_sided(xp, _k4s2t_bt, (k_in[0], kh), xpad, th, tw, _k4s2t_bt, (k_in[1], kw))
+    shape = (kh * kw, c, th * tw * n)
+    _k4s2t_out(out, shape, x.dtype)
+    v = v.transpose(0, 1, 2, 4, 5, 3)        # (KH, KW, C, N, TH, TW) -> columns (th, tw, n)
+    if out is None:
+        return xp.ascontiguousarray(v).reshape(shape)
+    out.reshape(v.shape)[...] = v
+    return out
+
+
+def winograd_k4s2t_output(m, y_shape, padding, out=None):
+    """Y = A^T M A of each phase: the (36, OC, TH*TW*N) products (slots of
+    :func:`k4s2t_layout`, columns ordered (th, tw, n)) back to the C-contiguous (N, OC, OH, OW)
+    output ``y_shape``, each phase's 2x2 tile at its pixels (2a + r, 2b + s) of the tile's 4x4
+    block. Written into ``out`` where given (and returned)."""
+    xp = _xp(m)
+    n, oc, oh, ow = y_shape
+    layout, _, (th, tw) = _k4s2t_tiling(padding, (oh, ow))
+    if m.shape != (36, oc, n * th * tw):
+        raise ValueError(f"m has shape {m.shape}, expected {(36, oc, n * th * tw)}")
+    y = xp.empty((n, oc, th, 2, 2, tw, 2, 2), dtype=m.dtype)           # (n, o, ti, a, r, tj, b, s)
+    for r in range(2):
+        for s in range(2):
+            m_rs = m[list(layout.slots[r][s])].reshape(3, 3, oc, th, tw, n)
+            _at_two_sided(xp, _k4s2_at, m_rs,
+                          y[:, :, :, :, r, :, :, s].transpose(3, 5, 1, 2, 4, 0))
+    _k4s2t_out(out, y_shape, m.dtype)
+    y = _crop(y.reshape(n, oc, 4 * th, 4 * tw), oh, ow)
+    if out is None:
+        return y
+    out[...] = y
+    return out

@@ -32,15 +32,18 @@ order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x fa
 Some products take a faster route to the same array, chosen from the shapes alone: per image
 on NCHW arrays when one side is thin (THIN_K), on the flipped form of a stride-1 product when
 its thin side is the other one (_flip_padding), and by Winograd's minimal filtering for wide
-3x3 stride-1 layers (WINOGRAD_MIN_WIDTH) and for 4x4 stride-2 ones on their polyphase
-components (WINOGRAD_K4S2_*). Each is a forward of one of the three ops on arrays; the backwards
-are the trio's, so gradients of every order are unchanged.
+3x3 stride-1 layers (WINOGRAD_MIN_WIDTH), for 4x4 stride-2 ones on their polyphase
+components (WINOGRAD_K4S2_*), and for the transposed 4x4 stride-2 product (ConvTranspose2d's
+forward, so also every 4x4/2 conv's input gradient) on its four output phases, each a 2x2
+correlation of x (WINOGRAD_K4S2T_*). Each is a forward of one of the three ops on arrays; the
+backwards are the trio's, so gradients of every order are unchanged.
 """
 from __future__ import annotations
 
 from minigrad import kernels
 from minigrad.autograd.function import Function
 from minigrad.kernels.reference import conv_output_size
+from minigrad.kernels.reference_winograd import k4s2t_layout
 
 
 def _to_rows(a):
@@ -180,7 +183,8 @@ def _conv_winograd(xp, x, W, padding):
 #: counts are at least WINOGRAD_K4S2_MIN_C and the conv output has at least
 #: WINOGRAD_K4S2_MIN_PIXELS pixels per image. Below that (DCGAN-32's 8 -> 4 layer) the weight
 #: transform and the short GEMMs cost what the flops save (at 1 thread, batch 64; the input
-#: gradient stays on col2im, where this form's scatter did not pay; benchmarks/NOTES.md).
+#: gradient, a transposed conv, does not go through this form, whose scatter did not pay, but
+#: through the output phases of WINOGRAD_K4S2T_* below; benchmarks/NOTES.md).
 WINOGRAD_K4S2_MIN_C = 32
 WINOGRAD_K4S2_MIN_PIXELS = 64
 
@@ -192,6 +196,76 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
     return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
             and tuple(dilation) == (1, 1) and min(oc, c) >= WINOGRAD_K4S2_MIN_C
             and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
+
+
+#: Winograd for the transposed 4x4 stride-2 product (ConvTranspose2d's forward: DCGAN's
+#: generator layers, and every 4x4/2 Conv2d's input gradient): its four output phases are 2x2
+#: correlations of x, each by F(2x2, 2x2) (kernels.winograd_k4s2t_*: 1.78x fewer GEMM flops than
+#: rows(x) @ W_rows, and an output transform that writes each pixel once where col2im sums four
+#: window contributions). Any padding (the kernels derive the phases' offsets from it) and
+#: output size. Taken when the input has at most WINOGRAD_K4S2T_MAX_RATIO times the output's
+#: channels and the output has at least WINOGRAD_K4S2T_MIN_TILES 4x4 tiles over the batch.
+#: Measured at 1 thread (CPU time, OPENBLAS_CORETYPE=SkylakeX and minigrad.backend.tune() as the
+#: entry points run; benchmarks/NOTES.md): 1.15-1.85x faster on every transposed 4x4/2 product
+#: of DCGAN-32 and SNGAN at batch 64 (C = OC or 2 OC: G's layers, D's input gradients), 1.3-3.3x
+#: on narrow ones (1 to 64 channels: col2im's share is larger there). It lost where the input
+#: transform (25 values per input pixel and channel) outweighs the products it saves, with many
+#: more input than output channels (128 -> 16 at 8x8: 0.87x, 256 -> 16: 0.63x, 64 -> 4: 0.96x;
+#: 64 -> 16 won 1.74x), and where the weight transform (36 C OC values, per call) meets too few
+#: tiles (512 -> 256 on a 2x2 input at batch 64, 64 tiles: 0.96x; 128 tiles: 1.13x; one 4x4
+#: image: 0.5x). Only with the Numba transforms (kernels.compiled): the NumPy reference's are
+#: 5-14x slower, and with them DCGAN-32's layers ran at 0.52-0.65x (MINIGRAD_KERNELS=numpy).
+WINOGRAD_K4S2T_MAX_RATIO = 4
+WINOGRAD_K4S2T_MIN_TILES = 128
+
+
+def _k4s2t_ok(xp, c, oc, k, stride, dilation, n, out_hw):
+    """Whether a transposed conv of a (C, OC, *k) weight with this stride and dilation, of a
+    batch of n onto out_hw pixels, runs by Winograd on its output phases (on arrays of module
+    ``xp``: where the kernel registry says that route pays, see kernels.winograd)."""
+    return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
+            and tuple(dilation) == (1, 1) and c <= WINOGRAD_K4S2T_MAX_RATIO * oc
+            and n * -(-out_hw[0] // 4) * -(-out_hw[1] // 4) >= WINOGRAD_K4S2T_MIN_TILES
+            and kernels.compiled("winograd_k4s2t_input", xp))
+
+
+#: The route runs the batch in chunks of about this many tiles (whole images), through one V
+#: and one M buffer: its products ran at 83-98 GFLOP/s on 512 tiles and at 64-97 on 1024-4096
+#: (V's block stays in the cache between its transform and its products; below 256 the widest
+#: layers lose), and a call's transient memory stays small.
+WINOGRAD_K4S2T_CHUNK_TILES = 512
+
+
+def _conv_transpose_k4s2(xp, x, W, output_size, padding):
+    """conv_transpose(x, W) for a (C, OC, 4, 4) W, stride 2, no dilation, by Winograd on its
+    four output phases: one product (n OC, C) @ (C, tiles) per transformed position, n the
+    phases that read it (reference_winograd.k4s2t_layout), between the transforms; the batch
+    in chunks of whole images (WINOGRAD_K4S2T_CHUNK_TILES)."""
+    n, c = x.shape[:2]
+    oc = W.shape[1]
+    oh, ow = output_size
+    layout = k4s2t_layout(padding)
+    positions = layout.values[0] * layout.values[1]
+    per_image = -(-oh // 4) * -(-ow // 4)                                      # tiles
+    nb = max(1, min(n, WINOGRAD_K4S2T_CHUNK_TILES // per_image))              # images a chunk
+    u = kernels.get("winograd_k4s2t_weight", xp)(W, padding)                  # (36, OC, C)
+    dtype = xp.result_type(x.dtype, u.dtype)
+    y = xp.empty((n, oc, oh, ow), dtype=dtype)
+    v_buf = xp.empty(positions * c * nb * per_image, dtype=x.dtype)
+    m_buf = xp.empty(36 * oc * nb * per_image, dtype=dtype)
+    for b0 in range(0, n, nb):
+        b1 = min(n, b0 + nb)
+        t = (b1 - b0) * per_image
+        v = kernels.get("winograd_k4s2t_input", xp)(                           # (P, C, t)
+            x[b0:b1], padding, output_size, out=v_buf[:positions * c * t].reshape(positions, c, t))
+        m = m_buf[:36 * oc * t].reshape(36, oc, t)
+        for q in range(positions):
+            i, j = layout.offsets[q], layout.offsets[q + 1]
+            # into m's slots: this route runs on the CPU only (kernels.winograd), so the array
+            # module's matmul with out= stands in for the registry's (which has none)
+            xp.matmul(u[i:j].reshape((j - i) * oc, c), v[q], out=m[i:j].reshape((j - i) * oc, t))
+        kernels.get("winograd_k4s2t_output", xp)(m, (b1 - b0, oc, oh, ow), padding, out=y[b0:b1])
+    return y
 
 
 def _w_rows(W):
@@ -278,7 +352,11 @@ class Conv2d(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
-        rows = _to_rows(gy.data) if need[0] and need[1] else None  # shared by both products
+        # rows(gy), shared by both products (unless gx goes by Winograd on its phases, which
+        # reads gy itself: then gW makes its own rows if its route needs them)
+        rows = _to_rows(gy.data) if need[0] and need[1] and not _k4s2t_ok(
+            gy.xp, W.shape[0], W.shape[1], W.shape[2:], self.stride, self.dilation,
+            x.shape[0], x.shape[2:]) else None
         gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], rows=rows, **attrs) \
             if need[0] else None
         gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], gy_rows=rows,
@@ -322,6 +400,12 @@ class ConvTranspose2d(Function):
             if _winograd_ok(self.xp, W, stride, dilation) else None
         if flip is not None:  # the flipped conv form (see _flip_padding), by Winograd
             y = _conv_winograd(self.xp, x, _flipped(W), flip)
+            if b is not None:
+                y += b.reshape(1, oc, 1, 1)
+            return y
+        if _k4s2t_ok(self.xp, c, oc, (kh, kw), stride, dilation, n, (oh, ow)):
+            # (a rows= memo handed in is not needed here; Conv2d.backward computes none for it)
+            y = _conv_transpose_k4s2(self.xp, x, W, (oh, ow), padding)
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
