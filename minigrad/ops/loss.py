@@ -36,18 +36,16 @@ class CrossEntropyRowsGrad(Function):
         return kernels.get("cross_entropy_grad", self.xp)(gy, z, target, ignore_index)
 
     def backward(self, ggz):
-        from minigrad.functional import softmax
-        from minigrad.tensor import Tensor
-
         gy, z = self.inputs
         need_gy, need_z = self.needs_input_grad
         xp, t = z.xp, self.target
-        valid = Tensor._wrap((t != self.ignore_index).astype(z.dtype).reshape(-1, 1), False, None)
-        p = softmax(z, 1)
+        valid = z._wrap((t != self.ignore_index).astype(z.dtype).reshape(-1, 1), False, None)
+        e = (z - z.detach().amax(1, keepdim=True)).exp()  # softmax rows, max-shifted
+        p = e / e.sum(1, keepdim=True)
         g_gy = g_z = None
         if need_gy:
-            onehot = Tensor._wrap((xp.arange(z.shape[1]) == t.reshape(-1, 1)).astype(z.dtype),
-                                  False, None)
+            onehot = z._wrap((xp.arange(z.shape[1]) == t.reshape(-1, 1)).astype(z.dtype),
+                             False, None)
             g_gy = (ggz * (p - onehot)).sum(1) * valid.reshape(-1)
         if need_z:
             g_z = (gy.reshape(-1, 1) * valid) * p * (ggz - (ggz * p).sum(1, keepdim=True))
