@@ -824,7 +824,7 @@ def test_import_is_lazy_and_env_var_selects_mode():
 # =========================================================================== batch norm
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(64, 8, 49), (2, 3, 1), (1, 5, 7), (5, 1, 300)])
+@pytest.mark.parametrize("shape", [(64, 8, 49), (2, 3, 4), (1, 5, 7), (5, 1, 300)])
 def test_numba_batch_norm_matches_reference(nb, shape, dtype):
     """Forward and input gradient of the Numba BatchNorm equal the reference to float rounding
     (its per-channel sums accumulate in float64, the reference's in the dtype), including a
@@ -848,11 +848,13 @@ def test_numba_batch_norm_matches_reference(nb, shape, dtype):
 
 
 def test_numba_batch_norm_falls_back_outside_its_fast_path(nb):
-    """Non-contiguous x, mixed dtypes, 4-d input: the reference's result (and its errors)."""
+    """Non-contiguous x, mixed dtypes, BatchNorm1d's (N, C, 1), 4-d input: the reference's
+    result (and its errors)."""
     rng = np.random.default_rng(22)
     x = rng.standard_normal((4, 3, 6)).astype(np.float32)
     w, b = np.ones(3, np.float32), np.zeros(3, np.float32)
     strided = np.asfortranarray(x)
-    for args in ((strided, w, b, 1e-5), (x, w.astype(np.float64), b, 1e-5)):
+    rows = rng.standard_normal((4, 3, 1)).astype(np.float32)
+    for args in ((strided, w, b, 1e-5), (x, w.astype(np.float64), b, 1e-5), (rows, w, b, 1e-5)):
         for g, e in zip(nb.batch_norm_fwd(*args), ref.batch_norm_fwd(*args)):
             np.testing.assert_array_equal(g, e)

@@ -82,8 +82,15 @@ def _batch_norm_grad_input_kernel(gy, xhat, weight, r, count, gx, sum_gy, sum_gy
                 gx[b, c, i] = gy[b, c, i] * k - (xhat[b, c, i] * kc + ka)
 
 
+# Below this many positions per (sample, channel) the per-channel loops stride across rows and
+# lose to the reference's passes along contiguous channels: BatchNorm1d's (N, C, 1) at C = 1024
+# took 0.50 ms here against the reference's 0.13 ms; at L = 4 this is already 1.2x faster.
+MIN_POSITIONS = 4
+
+
 def _fast(*arrays):
     return (_is_float_ndarray(*arrays) and arrays[0].ndim == 3
+            and arrays[0].shape[2] >= MIN_POSITIONS
             and all(a.flags.c_contiguous for a in arrays))
 
 
