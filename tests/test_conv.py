@@ -492,6 +492,33 @@ def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
                                  lambda: monkeypatch.setattr(conv_ops, "THIN_K", thin_k))
 
 
+def test_thin_side_backward_shares_one_unfold_and_makes_no_rows(monkeypatch):
+    """A transposed conv onto a thin output (G's last layer): its backward unfolds gy once for
+    both products (both take the thin-input paths) and makes no im2col; a conv from a thin
+    input (D's first layer) makes no rows(gy), which neither of its products reads."""
+    from minigrad.backend import counters
+    from minigrad.ops import conv as conv_ops
+
+    rows_made = []
+    to_rows = conv_ops._to_rows
+    monkeypatch.setattr(conv_ops, "_to_rows", lambda a: rows_made.append(a.shape) or to_rows(a))
+    rng = _rng(32)
+    x = _t(rng.standard_normal((2, 8, 7, 7)), True)
+    V = _t(rng.standard_normal((8, 1, 4, 4)), True)
+    y = _convT(x, V, s=(2, 2), p=(1, 1), size=(14, 14))
+    with counters.count() as c:
+        y.backward(_t(rng.standard_normal(y.shape)))
+    assert c["kernel.unfold_hwc"] == 1 and c["kernel.im2col_hwc"] == 0, dict(c)
+    assert x.grad is not None and V.grad is not None
+    z = _t(rng.standard_normal((2, 1, 14, 14)), True)
+    W = _t(rng.standard_normal((8, 1, 4, 4)), True)
+    h = _conv(z, W, s=(2, 2), p=(1, 1))
+    with counters.count() as c:
+        h.backward(_t(rng.standard_normal(h.shape)))
+    assert not rows_made and c["kernel.im2col_hwc"] == 0, (rows_made, dict(c))
+    assert z.grad is not None and W.grad is not None
+
+
 @pytest.mark.parametrize("thin_k", [0, None])
 def test_flipped_forms_agree_to_second_order(thin_k, monkeypatch):
     """A stride-1 conv whose output is the thin side (6 -> 1 channels, 3x3: SNGAN's last layer

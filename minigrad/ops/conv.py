@@ -115,13 +115,15 @@ def _flip_padding(k, stride, padding, dilation):
     return p if min(p) >= 0 else None
 
 
-def _conv_thin_in(xp, x, W, stride, padding, dilation):
+def _conv_thin_in(xp, x, W, stride, padding, dilation, u=None):
     """Conv2d's product for a thin input (KH*KW*C <= THIN_K): per image, W_rows @ unfold(x[n]),
-    NCHW out with no transposing copy. Returns (y, the unfolded x)."""
+    NCHW out with no transposing copy. Returns (y, the unfolded x); ``u``: unfold(x) where the
+    caller has it."""
     n = x.shape[0]
     oc, _, kh, kw = W.shape
     oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
-    u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
+    if u is None:
+        u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
     return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow), u
 
 
@@ -302,7 +304,7 @@ class Conv2d(Function):
     gx = conv_transpose2d(gy, W) (to x's size), gW = Conv2dGradWeight(x, gy), gb = sum of gy
     over (N, OH, OW)"""
 
-    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None, wv=None):
+    def forward(self, x, W, b=None, *, stride, padding, dilation, cols=None, wv=None, u=None):
         self.stride, self.padding, self.dilation = stride, padding, dilation
         n = x.shape[0]
         oc, c, kh, kw = W.shape
@@ -311,7 +313,7 @@ class Conv2d(Function):
             if kh * kw * oc <= THIN_K < kh * kw * c else None
         if kh * kw * c <= THIN_K or flip is not None:
             if flip is None:  # thin input: per-image products give NCHW directly
-                y, u = _conv_thin_in(self.xp, x, W, stride, padding, dilation)
+                y, u = _conv_thin_in(self.xp, x, W, stride, padding, dilation, u)
                 need = getattr(self, "needs_input_grad", None)
                 if need is not None and need[1] and u.nbytes <= CACHE_COLS_BYTES:
                     self._u = u  # unfold(x.data): a memo for gW, as _cols is
@@ -352,9 +354,11 @@ class Conv2d(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
-        # rows(gy), shared by both products (unless gx goes by Winograd on its phases, which
-        # reads gy itself: then gW makes its own rows if its route needs them)
-        rows = _to_rows(gy.data) if need[0] and need[1] and not _k4s2t_ok(
+        # rows(gy), shared by both products (unless x is thin, when both run on NCHW gy, or gx
+        # goes by Winograd on its phases, which reads gy itself: then gW makes its own rows if
+        # its route needs them)
+        rows = _to_rows(gy.data) if need[0] and need[1] and \
+            W.shape[1] * W.shape[2] * W.shape[3] > THIN_K and not _k4s2t_ok(
             gy.xp, W.shape[0], W.shape[1], W.shape[2:], self.stride, self.dilation,
             x.shape[0], x.shape[2:]) else None
         gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], rows=rows, **attrs) \
@@ -426,16 +430,19 @@ class ConvTranspose2d(Function):
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
         kh, kw = W.shape[2:]
-        # gy's columns (or, for the Winograd 4x4/2 form, its transform), shared by both products
-        cols = wv = None
+        # gy's columns (or, for the Winograd 4x4/2 form, its transform; for a thin gy, its
+        # per-image unfold), shared by both products
+        cols = wv = u = None
         if need[0] and need[1]:
-            if _k4s2_ok(gy.xp, W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
-                        x.shape[2:]):
+            if kh * kw * W.shape[1] <= THIN_K:  # both take the thin-input paths
+                u = _unfold(gy.xp, gy.data, kh, kw, **attrs)
+            elif _k4s2_ok(gy.xp, W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
+                          x.shape[2:]):
                 wv = kernels.get("winograd_k4s2_input", gy.xp)(gy.data, self.padding)
             else:
                 cols = _im2col(gy.xp, gy.data, kh, kw, **attrs)
-        gx = Conv2d.apply(gy, W, cols=cols, wv=wv, **attrs) if need[0] else None
-        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols, wv=wv,
+        gx = Conv2d.apply(gy, W, cols=cols, wv=wv, u=u, **attrs) if need[0] else None
+        gW = Conv2dGradWeight.apply(gy, x, kernel_size=(kh, kw), cols=cols, wv=wv, u=u,
                                     gy_rows=getattr(self, "_rows", None), **attrs) \
             if need[1] else None
         if len(self.inputs) == 2:
