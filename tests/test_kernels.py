@@ -547,6 +547,23 @@ def _scatter_cases(rng, dtype):
     ]
 
 
+@pytest.mark.parametrize("a_shape, b_shape", [((5, 1), (1, 7)), ((3, 5, 1), (1, 7)),
+                                              ((2, 1, 4, 1), (3, 1, 6)), ((1,), (1, 4)),
+                                              ((5, 1), (1,)), ((5, 2), (2, 7))])
+def test_matmul_kernel_is_numpy_matmul_outer_products_included(a_shape, b_shape):
+    """The registry's matmul (an outer product, inner dimension 1, runs as an elementwise
+    product) equals NumPy's matmul bitwise in values, shape and dtype, batch broadcasting and
+    1-d operands included; mismatched inner dimensions still raise NumPy's error."""
+    rng = np.random.default_rng(5)
+    for da, db in ((np.float32, np.float32), (np.float32, np.float64)):
+        a, b = rng.standard_normal(a_shape).astype(da), rng.standard_normal(b_shape).astype(db)
+        got, expected = ref.matmul(a, b), np.matmul(a, b)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="mismatch"):
+        ref.matmul(np.ones((3, 1)), np.ones((2, 4)))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_scatter_add_reference_is_np_add_at(dtype):
     rng = np.random.default_rng(5)

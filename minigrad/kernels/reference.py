@@ -401,7 +401,13 @@ def matmul(a, b):
 
     Every matrix product of the ops goes through this kernel name, so that a back end can take
     them over: on a GPU, inside a CUDA graph capture, ``cupy_gpu.matmul`` calls cuBLAS itself
-    (CuPy's matmul refuses to run while a stream is being captured)."""
+    (CuPy's matmul refuses to run while a stream is being captured).
+
+    An outer product (inner dimension 1: the weight gradient of spectral norm's ``W v``) is an
+    elementwise product, bitwise the same: OpenBLAS's GEMM took 7-15x longer for it (2.1 against
+    0.3 ms for 512 x 2304 at 2 threads, ~10 ms of an SNGAN-32 step)."""
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1 and b.shape[-2] == 1:
+        return a * b
     return a @ b
 
 
