@@ -147,3 +147,68 @@ def test_split_kernels_are_bitwise_equal_to_one_thread(split_everything, monkeyp
         many = call()
         assert splits and splits[0] > 1, f"{name} did not go through the split kernel"
         assert many.shape == one.shape and np.array_equal(many, one), name
+
+
+# ------------------------------------------------------ batched products (kernels/cpu_blas.py)
+from minigrad.kernels import cpu_blas  # noqa: E402
+
+
+def _blas_count():
+    found = cpu_blas._blas_thread_count()
+    if found is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS exporting openblas_set_num_threads")
+    return found
+
+
+@pytest.mark.parametrize("t", [2, 3])
+def test_split_batched_products_are_bitwise_numpy_matmul(split_everything, monkeypatch, t):
+    """A batch of products split over the kernel threads equals NumPy's ``a @ b`` bitwise (each
+    item is the same GEMM call): batched and shared operands, transposed views, a batch that
+    does not divide evenly, float64; OpenBLAS's own thread count is the same after as before."""
+    _, get_blas_threads = _blas_count()
+    rng = np.random.default_rng(3)
+    splits = []
+    run = threads.run
+    monkeypatch.setattr(threads, "run", lambda k, n, *a, work: (splits.append(n), run(k, n, *a,
+                                                                                      work=work)))
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    u = f32(12, 7, 20)
+    cases = [(f32(12, 5, 7), f32(12, 7, 9)),             # both batched
+             (f32(5, 7), u),                             # a shared weight (the thin forward)
+             (f32(12, 9, 20), u.transpose(0, 2, 1)),     # a transposed view (the thin gW)
+             (f32(13, 5, 7), f32(7, 3)),                 # a shared right operand, 13 items
+             (rng.standard_normal((9, 4, 6)), rng.standard_normal((9, 6, 5)))]  # float64
+    threads.set_num_threads(t)
+    before = get_blas_threads()
+    for a, b in cases:
+        splits.clear()
+        got = cpu_blas.matmul(a, b)
+        assert splits == [len(got)], (a.shape, b.shape)
+        expected = a @ b
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    assert get_blas_threads() == before
+
+
+def test_batched_products_left_to_numpy_where_a_split_does_not_fit(split_everything,
+                                                                   monkeypatch):
+    """One thread, 3 items on 2 threads, mixed dtypes, an outer product, 2-d products and a
+    mismatched batch go to the reference (which raises NumPy's error for the last)."""
+    _blas_count()
+    rng = np.random.default_rng(4)
+    splits = []
+    run = threads.run
+    monkeypatch.setattr(threads, "run", lambda k, n, *a, work: (splits.append(n), run(k, n, *a,
+                                                                                      work=work)))
+    a3, b3 = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 5, 2))
+    threads.set_num_threads(1)
+    np.testing.assert_array_equal(cpu_blas.matmul(np.tile(a3, (2, 1, 1)), np.tile(b3, (2, 1, 1))),
+                                  np.tile(a3, (2, 1, 1)) @ np.tile(b3, (2, 1, 1)))
+    threads.set_num_threads(2)
+    cases = [(a3, b3), (a3.astype(np.float32), b3), (a3[:, :, :1], b3[:, :1, :]),
+             (a3[0], b3[0])]
+    for a, b in cases:
+        np.testing.assert_array_equal(cpu_blas.matmul(a, b), a @ b)
+    assert not splits
+    with pytest.raises(ValueError):
+        cpu_blas.matmul(rng.standard_normal((4, 3, 5)), rng.standard_normal((2, 5, 2)))

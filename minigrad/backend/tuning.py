@@ -83,7 +83,7 @@ def _tune_malloc() -> str:
 THREAD_TIMEOUT = 16
 
 
-def _loaded_openblas() -> str | None:
+def loaded_openblas() -> str | None:
     """The path of an OpenBLAS library this process has loaded, or None."""
     try:
         with open("/proc/self/maps") as f:
@@ -97,7 +97,7 @@ def _tune_blas_threads() -> str:
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         return f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']} set by the user"
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(THREAD_TIMEOUT)
-    path = _loaded_openblas()
+    path = loaded_openblas()
     if path is None:
         return f"OPENBLAS_THREAD_TIMEOUT={THREAD_TIMEOUT} for the OpenBLAS loaded later"
     import ctypes

@@ -47,7 +47,7 @@ MODES = ("numpy", "numba", "auto")
 #: Every kernel name :func:`get` knows.
 KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 
-#: Kernels that have a Numba implementation in ``numba_cpu``.
+#: Kernels that have a CPU fast path in ``numba_cpu`` (Numba, or for matmul a threaded split).
 NUMBA_KERNELS = frozenset({
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
@@ -56,6 +56,7 @@ NUMBA_KERNELS = frozenset({
     "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
+    "matmul",  # not Numba code: small batched products split over threads (cpu_blas.py)
 })
 
 #: Kernels for which ``auto`` picks Numba: those where Numba beat NumPy at the GANs' shapes

@@ -314,6 +314,8 @@ from .numba_winograd import (  # noqa: E402,F401
     winograd_k4s2t_output, winograd_k4s2t_weight)
 from . import numba_norm  # noqa: E402
 from .numba_norm import batch_norm_fwd, batch_norm_grad_input  # noqa: E402,F401
+# not Numba: small batched products split over the kernel threads (cpu_blas.py)
+from .cpu_blas import matmul  # noqa: E402,F401
 
 
 def _say_if_compiling():

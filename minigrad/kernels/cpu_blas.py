@@ -1,0 +1,97 @@
+"""The CPU's batched matrix products split over the batch (part of
+:mod:`minigrad.kernels.numba_cpu`'s fast path; not Numba code, but the same policy: same
+signature as :func:`minigrad.kernels.reference.matmul`, the reference on anything else).
+
+NumPy's matmul on a batch calls one GEMM per item, and OpenBLAS shares each item between its
+threads: a start and a barrier per item, and items too small to split well. At two threads the
+thin convolution layers' per-image products ran no faster than at one (64 products of
+(64, 48) @ (48, 256): 1.07 against 1.14 ms), and the Winograd routes' 9 or 16 products of 67-134
+MFLOP each reached 50-90 GFLOP/s of OpenBLAS's ~170. Here the batch is cut in one chunk per
+kernel thread (:mod:`minigrad.kernels.threads`), and OpenBLAS is set to one thread for the
+split's duration and set back after: those two cases took 0.53 ms and 1.6-1.9x less time
+(benchmarks/NOTES.md). Every item is the same GEMM call as in one ``a @ b``, so the result is
+bitwise the same at any thread count.
+
+``openblas_set_num_threads_local`` (per thread, OpenBLAS 0.3.27+) looked like the cleaner tool,
+but in NumPy's OpenBLAS two threads setting and restoring it at once left the global count at 1
+(every later GEMM on one core: a DCGAN-32 step's 2-d products ran at 93 instead of 156
+GFLOP/s). The global setter costs ~1 us a pair; while a split runs, BLAS calls from other
+threads of the program also get one thread.
+
+Without OpenBLAS's setter (another BLAS), at one thread, or for a batch
+that would split unevenly into few items (3 items on 2 threads: OpenBLAS's own threads do
+better there), the product is the reference's ``a @ b``.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import numpy as np
+
+from minigrad.backend.tuning import loaded_openblas
+
+from . import reference as ref
+from . import threads
+
+#: OpenBLAS's thread-count setter and getter, under the names its builds export (NumPy's wheels
+#: ship scipy-openblas, whose symbols carry a prefix and suffix).
+_SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads")
+_GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+            "scipy_openblas_get_num_threads")
+_blas_threads = None   # (set, get) once looked up, False where there are none
+_lookup_lock = threading.Lock()
+
+
+def _blas_thread_count():
+    """OpenBLAS's (set_num_threads, get_num_threads), or None."""
+    global _blas_threads
+    with _lookup_lock:
+        if _blas_threads is None:
+            _blas_threads = False
+            path = loaded_openblas()
+            if path is not None:
+                try:
+                    lib = ctypes.CDLL(path)
+                except OSError:
+                    lib = None
+                found = [next((getattr(lib, n) for n in names if hasattr(lib, n)), None)
+                         for names in (_SETTERS, _GETTERS)] if lib is not None else [None]
+                if all(found):
+                    setter, getter = found
+                    setter.argtypes, setter.restype = [ctypes.c_int], None
+                    getter.argtypes, getter.restype = [], ctypes.c_int
+                    _blas_threads = (setter, getter)
+    return _blas_threads or None
+
+
+def _matmul_items(a, b, out, lo, hi):
+    """out[lo:hi] = a[lo:hi] @ b[lo:hi] (a 2-d operand is shared by every item)."""
+    np.matmul(a if a.ndim == 2 else a[lo:hi], b if b.ndim == 2 else b[lo:hi], out=out[lo:hi])
+
+
+def matmul(a, b):
+    """``a @ b``; a batch of products split over the kernel threads (module docstring).
+    See :func:`minigrad.kernels.reference.matmul`."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+            and a.ndim in (2, 3) and b.ndim in (2, 3) and 3 in (a.ndim, b.ndim)
+            and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
+            and a.shape[-1] == b.shape[-2] > 1):
+        return ref.matmul(a, b)
+    n = a.shape[0] if a.ndim == 3 else b.shape[0]
+    if (a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]) or n < 2:
+        return ref.matmul(a, b)
+    parts = threads.get_num_threads()
+    # an even split, or enough items that the uneven one costs little
+    if parts < 2 or (n % parts and n < 4 * parts) or _blas_thread_count() is None:
+        return ref.matmul(a, b)
+    set_blas_threads, get_blas_threads = _blas_threads
+    out = np.empty((n, a.shape[-2], b.shape[-1]), dtype=a.dtype)
+    previous = get_blas_threads()
+    set_blas_threads(1)  # for the split's items; OpenBLAS's count is global (see above)
+    try:
+        threads.run(_matmul_items, n, a, b, out, work=out.size)
+    finally:
+        set_blas_threads(previous)
+    return out
