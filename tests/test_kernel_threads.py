@@ -192,8 +192,9 @@ def test_split_batched_products_are_bitwise_numpy_matmul(split_everything, monke
 
 def test_batched_products_left_to_numpy_where_a_split_does_not_fit(split_everything,
                                                                    monkeypatch):
-    """One thread, 3 items on 2 threads, mixed dtypes, an outer product, 2-d products and a
-    mismatched batch go to the reference (which raises NumPy's error for the last)."""
+    """One thread, 3 items on 2 threads, items over SPLIT_MAX_FLOPS, mixed dtypes, an outer
+    product, 2-d products and a mismatched batch go to the reference (which raises NumPy's
+    error for the last)."""
     _blas_count()
     rng = np.random.default_rng(4)
     splits = []
@@ -209,6 +210,12 @@ def test_batched_products_left_to_numpy_where_a_split_does_not_fit(split_everyth
              (a3[0], b3[0])]
     for a, b in cases:
         np.testing.assert_array_equal(cpu_blas.matmul(a, b), a @ b)
+    a4, b4 = np.tile(a3, (2, 1, 1)), np.tile(b3, (2, 1, 1))  # 2 * 4 * 5 * 2 = 80 flops an item
+    monkeypatch.setattr(cpu_blas, "SPLIT_MAX_FLOPS", 79)
+    np.testing.assert_array_equal(cpu_blas.matmul(a4, b4), a4 @ b4)
     assert not splits
+    monkeypatch.setattr(cpu_blas, "SPLIT_MAX_FLOPS", 80)
+    np.testing.assert_array_equal(cpu_blas.matmul(a4, b4), a4 @ b4)
+    assert splits == [6]
     with pytest.raises(ValueError):
         cpu_blas.matmul(rng.standard_normal((4, 3, 5)), rng.standard_normal((2, 5, 2)))

@@ -5,11 +5,10 @@ signature as :func:`minigrad.kernels.reference.matmul`, the reference on anythin
 NumPy's matmul on a batch calls one GEMM per item, and OpenBLAS shares each item between its
 threads: a start and a barrier per item, and items too small to split well. At two threads the
 thin convolution layers' per-image products ran no faster than at one (64 products of
-(64, 48) @ (48, 256): 1.07 against 1.14 ms), and the Winograd routes' 9 or 16 products of 67-134
-MFLOP each reached 50-90 GFLOP/s of OpenBLAS's ~170. Here the batch is cut in one chunk per
-kernel thread (:mod:`minigrad.kernels.threads`), and OpenBLAS is set to one thread for the
-split's duration and set back after: those two cases took 0.53 ms and 1.6-1.9x less time
-(benchmarks/NOTES.md). Every item is the same GEMM call as in one ``a @ b``, so the result is
+(64, 48) @ (48, 256): 1.07 against 1.14 ms). Here the batch is cut in one chunk per kernel
+thread (:mod:`minigrad.kernels.threads`), and OpenBLAS is set to one thread for the split's
+duration and set back after: 0.53 ms (benchmarks/NOTES.md). Only batches of small items are
+split (:data:`SPLIT_MAX_FLOPS`). Every item is the same GEMM call as in one ``a @ b``, so the result is
 bitwise the same at any thread count.
 
 ``openblas_set_num_threads_local`` (per thread, OpenBLAS 0.3.27+) looked like the cleaner tool,
@@ -18,7 +17,7 @@ but in NumPy's OpenBLAS two threads setting and restoring it at once left the gl
 GFLOP/s). The global setter costs ~1 us a pair; while a split runs, BLAS calls from other
 threads of the program also get one thread.
 
-Without OpenBLAS's setter (another BLAS), at one thread, or for a batch
+Without OpenBLAS's setter (another BLAS), at one thread, for large items, or for a batch
 that would split unevenly into few items (3 items on 2 threads: OpenBLAS's own threads do
 better there), the product is the reference's ``a @ b``.
 """
@@ -33,6 +32,12 @@ from minigrad.backend.tuning import loaded_openblas
 
 from . import reference as ref
 from . import threads
+
+#: Items of at most this many flops (2 M K N) are split; larger ones are left to OpenBLAS's
+#: threads. In a training step the Winograd batches (9 or 16 items of 67-134 MFLOP) ran 5-15%
+#: slower split than left whole (SNGAN-32, per-product timing), though alone, in a loop, they
+#: had gained 1.6-1.9x (likely two threads streaming two items' operands through the shared cache).
+SPLIT_MAX_FLOPS = 16 << 20
 
 #: OpenBLAS's thread-count setter and getter, under the names its builds export (NumPy's wheels
 #: ship scipy-openblas, whose symbols carry a prefix and suffix).
@@ -83,8 +88,9 @@ def matmul(a, b):
     if (a.ndim == 3 and b.ndim == 3 and a.shape[0] != b.shape[0]) or n < 2:
         return ref.matmul(a, b)
     parts = threads.get_num_threads()
-    # an even split, or enough items that the uneven one costs little
-    if parts < 2 or (n % parts and n < 4 * parts) or _blas_thread_count() is None:
+    # small items; an even split, or enough items that the uneven one costs little
+    if (parts < 2 or 2 * a.shape[-2] * a.shape[-1] * b.shape[-1] > SPLIT_MAX_FLOPS
+            or (n % parts and n < 4 * parts) or _blas_thread_count() is None):
         return ref.matmul(a, b)
     set_blas_threads, get_blas_threads = _blas_threads
     out = np.empty((n, a.shape[-2], b.shape[-1]), dtype=a.dtype)
