@@ -219,3 +219,26 @@ def test_batched_products_left_to_numpy_where_a_split_does_not_fit(split_everyth
     assert splits == [6]
     with pytest.raises(ValueError):
         cpu_blas.matmul(rng.standard_normal((4, 3, 5)), rng.standard_normal((2, 5, 2)))
+
+
+def test_batched_products_from_several_threads_restore_openblas_count(split_everything):
+    """Splits started from several Python threads at once each read the OpenBLAS thread count
+    they restore; afterwards the count is what it was, and every product is still a @ b."""
+    _, get_blas_threads = _blas_count()
+    threads.set_num_threads(2)
+    before = get_blas_threads()
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((8, 6, 5)), rng.standard_normal((8, 5, 7))
+    expected, wrong = a @ b, []
+
+    def work():
+        for _ in range(200):
+            if not np.array_equal(cpu_blas.matmul(a, b), expected):
+                wrong.append(1)
+
+    callers = [threading.Thread(target=work) for _ in range(3)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert not wrong and get_blas_threads() == before

@@ -46,28 +46,31 @@ _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
 _GETTERS = ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
             "scipy_openblas_get_num_threads")
 _blas_threads = None   # (set, get) once looked up, False where there are none
-_lookup_lock = threading.Lock()
+# One split at a time: each reads the count it restores, so two splits from two threads at once
+# would have the second restore the first's 1 (the failure of the per-thread setter above).
+_split_lock = threading.Lock()
+
+
+def _find(lib, names):
+    return next((getattr(lib, n) for n in names if hasattr(lib, n)), None)
 
 
 def _blas_thread_count():
     """OpenBLAS's (set_num_threads, get_num_threads), or None."""
     global _blas_threads
-    with _lookup_lock:
+    with _split_lock:
         if _blas_threads is None:
             _blas_threads = False
             path = loaded_openblas()
-            if path is not None:
-                try:
-                    lib = ctypes.CDLL(path)
-                except OSError:
-                    lib = None
-                found = [next((getattr(lib, n) for n in names if hasattr(lib, n)), None)
-                         for names in (_SETTERS, _GETTERS)] if lib is not None else [None]
-                if all(found):
-                    setter, getter = found
-                    setter.argtypes, setter.restype = [ctypes.c_int], None
-                    getter.argtypes, getter.restype = [], ctypes.c_int
-                    _blas_threads = (setter, getter)
+            try:
+                lib = ctypes.CDLL(path) if path is not None else None
+            except OSError:
+                lib = None
+            setter, getter = (_find(lib, _SETTERS), _find(lib, _GETTERS)) if lib else (None, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                _blas_threads = (setter, getter)
     return _blas_threads or None
 
 
@@ -94,10 +97,11 @@ def matmul(a, b):
         return ref.matmul(a, b)
     set_blas_threads, get_blas_threads = _blas_threads
     out = np.empty((n, a.shape[-2], b.shape[-1]), dtype=a.dtype)
-    previous = get_blas_threads()
-    set_blas_threads(1)  # for the split's items; OpenBLAS's count is global (see above)
-    try:
-        threads.run(_matmul_items, n, a, b, out, work=out.size)
-    finally:
-        set_blas_threads(previous)
+    with _split_lock:
+        previous = get_blas_threads()
+        set_blas_threads(1)  # for the split's items; OpenBLAS's count is global (see above)
+        try:
+            threads.run(_matmul_items, n, a, b, out, work=out.size)
+        finally:
+            set_blas_threads(previous)
     return out
