@@ -14,8 +14,8 @@ wall time there (and an idle machine).
 
 Models: vanilla (batch 100), dcgan, acgan, wgan_gp_conv, wgan_gp_mlp (batch 64); at 3x32x32:
 dcgan32, sngan32, wgan_gp_conv32 (batch 64).
-Writes runs/steps_ab.json (or --out) and prints a markdown table of medians over processes (CPU
-time at one thread, wall time at more).
+Writes runs/steps_ab.json and steps_ab.md (or under --out) and prints the markdown table: the
+median over processes and their range (CPU time at one thread, wall time at more).
 """
 from __future__ import annotations
 
@@ -109,20 +109,31 @@ def main(argv=None):
     # CPU time at one thread (fair on a loaded machine); wall time at more, where the CPU time
     # adds up every thread, spinning ones included (see the module docstring)
     key = "cpu_ms" if (threads or 1) == 1 else "wall_ms"
-    what = "CPU time" if key == "cpu_ms" else "wall time"
-    lines = [f"{machine.load_note(info)}; {what}, median over {args.rounds} processes each",
-             "", "| step | before (ms) | after (ms) | PyTorch (ms) | before / torch | "
-             "after / torch |", "|---|---:|---:|---:|---:|---:|"]
-    for model, runs in results.items():
-        med = {k: statistics.median(r[key] for r in v) for k, v in runs.items()}
-        lines.append(f"| {model} | {med['before']:.1f} | {med['after']:.1f} | "
-                     f"{med['torch']:.1f} | {med['before'] / med['torch']:.2f}x | "
-                     f"{med['after'] / med['torch']:.2f}x |")
-    print("\n".join(lines))
+    text = f"{machine.load_note(info)}; " + table(results, key)
+    print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "steps_ab.json").write_text(json.dumps({"machine": info, "before":
                                                          str(args.before), "runs": results},
                                                         indent=1))
+    (args.out / "steps_ab.md").write_text(text + "\n")
+
+
+def table(results, key):
+    """Markdown: per model, the median over processes of each side and, beside it, the range
+    over processes (on a shared machine the spread is as informative as the median), then the
+    two ratios of medians. ``results``: {model: {"before"|"after"|"torch": [per-process dicts]}}."""
+    what = "CPU time" if key == "cpu_ms" else "wall time"
+    rounds = max(len(v) for runs in results.values() for v in runs.values())
+    lines = [f"{what}, median (min-max) over {rounds} processes each", "",
+             "| step | before (ms) | after (ms) | PyTorch (ms) | before / torch | "
+             "after / torch |", "|---|---:|---:|---:|---:|---:|"]
+    for model, runs in results.items():
+        vals = {k: [r[key] for r in v] for k, v in runs.items()}
+        med = {k: statistics.median(v) for k, v in vals.items()}
+        cell = {k: f"{med[k]:.1f} ({min(v):.1f}-{max(v):.1f})" for k, v in vals.items()}
+        lines.append(f"| {model} | {cell['before']} | {cell['after']} | {cell['torch']} | "
+                     f"{med['before'] / med['torch']:.2f}x | {med['after'] / med['torch']:.2f}x |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

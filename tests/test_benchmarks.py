@@ -246,6 +246,19 @@ def test_steps_ab_runs_each_framework_in_its_own_process(tmp_path):
     assert set(runs) == {"before", "after", "torch"}
     assert all(r["cpu_ms"] > 0 and r["wall_ms"] > 0 for v in runs.values() for r in v)
     assert result["machine"]["load_before"] is not None
+    assert "| vanilla |" in (tmp_path / "steps_ab.md").read_text()
+
+
+def test_steps_ab_table_gives_the_median_and_range_of_the_processes():
+    from benchmarks.steps_ab import table
+
+    runs = {"dcgan": {"before": [{"wall_ms": w} for w in (110.0, 100.0, 130.0)],
+                      "after": [{"wall_ms": w} for w in (90.0, 95.0, 80.0)],
+                      "torch": [{"wall_ms": w} for w in (50.0, 60.0, 40.0)]}}
+    text = table(runs, "wall_ms")
+    assert "wall time, median (min-max) over 3 processes each" in text
+    row = next(line for line in text.splitlines() if line.startswith("| dcgan |"))
+    assert row == "| dcgan | 110.0 (100.0-130.0) | 90.0 (80.0-95.0) | 50.0 (40.0-60.0) | 2.20x | 1.80x |"
 
 
 def test_dcgan64_benchmark_networks_match_torch():
