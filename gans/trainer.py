@@ -327,12 +327,13 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     run.start({"model": model.name, **config_dict(model.config)}, fresh=saved is None)
 
     t0, steps_before = time.time(), model.d_step
+    step_fn = _graphed_step(model, cuda_graph, world, say)  # (a fallback's line before the bar)
     with _progress_bar(progress and rank == 0, loader, epochs, max_steps, model.d_step) as bar, \
             _StopSignals() as stop:
         log = StepLog(state, run, world, 1 if on_step is not None else log_every, bar)
         loop = _Loop(state, run, log, stop, world, epochs=epochs, max_steps=max_steps,
                      sample_every=sample_every, checkpoint_every=checkpoint_every,
-                     on_step=on_step, step_fn=_graphed_step(model, cuda_graph, world, say))
+                     on_step=on_step, step_fn=step_fn)
         loop.train()
     loop.finish()
     say(f"{model.name}: {model.d_step - steps_before} steps in {time.time() - t0:.1f} s"
