@@ -35,6 +35,15 @@ ALIASES = {"fashion": "fashion_mnist", "fashion-mnist": "fashion_mnist",
            "fashionmnist": "fashion_mnist", "cifar-10": "cifar10", "cifar": "cifar10"}
 
 
+NEEDS_FOLDER = ("the imagefolder dataset needs its folder: imagefolder:PATH (class sub-folders of "
+                "PNG/JPEG images; PATH/train and PATH/test if present)")
+
+
+def spelled(names) -> str:
+    """``names`` as a user types them (imagefolder with its :PATH), comma-separated."""
+    return ", ".join(f"{n}:PATH" if n == "imagefolder" else n for n in names)
+
+
 def canonical_name(name: str) -> str:
     """``name`` as DATASETS spells it: an alias, or a known name in any case, becomes that name;
     anything else comes back unchanged."""
@@ -51,6 +60,8 @@ def load(name: str, split: str = "train", n: int | None = None, image_to_image: 
     mnist_xy: CycleGAN's unpaired domains, (x, y) images (see gans.cyclegan.unpaired_dataset).
     ``image_to_image``: random data as (x, y) images, for an image-to-image model."""
     name = canonical_name(name)
+    if name in ("imagefolder", "imagefolder:"):
+        raise ValueError(NEEDS_FOLDER)
     if name == "mnist":
         ds = data.mnist_dataset(split)
     elif name == "fashion_mnist":
@@ -75,7 +86,7 @@ def load(name: str, split: str = "train", n: int | None = None, image_to_image: 
             return data.ArrayDataset(images, -images[::-1].copy())
         return data.ArrayDataset(images, rng.integers(0, 10, count).astype(np.int64))
     else:
-        raise ValueError(f"unknown dataset {name!r}: choose from {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}: choose from {spelled(DATASETS)}")
     if n is not None:
         ds = data.ArrayDataset(*(a[:n] for a in ds.arrays))
     return ds

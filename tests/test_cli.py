@@ -193,6 +193,16 @@ def test_unknown_dataset_lists_the_valid_names(capsys):
     assert "dataset 'mnsit'" in line and "mnist, fashion_mnist" in line and "random" in line
     line = fails(["score", "s.npy", "--dataset", "svhn"], capsys, code=2)
     assert "dataset 'svhn'" in line and "fashion_mnist" in line
+    assert "imagefolder:PATH" in fails(["train", "--model", "dcgan", "--dataset", "cifar100"],
+                                       capsys, code=2)
+
+
+@pytest.mark.parametrize("value", ["imagefolder", "imagefolder:", "ImageFolder"])
+def test_image_folder_without_its_path_says_so(value, capsys):
+    line = fails(["train", "--model", "dcgan", "--dataset", value], capsys, code=2)
+    assert "needs its folder: imagefolder:PATH" in line and "unknown" not in line
+    with pytest.raises(ValueError, match="needs its folder"):
+        gans.datasets.load(value)
 
 
 @pytest.mark.parametrize("option, value", [

@@ -83,14 +83,17 @@ def device(text: str) -> str:
 def dataset_name(names):
     """An option type: one of ``names``, or another spelling of one (gans.datasets.ALIASES)."""
     def check(text):
-        from gans.datasets import canonical_name
+        from gans.datasets import NEEDS_FOLDER, canonical_name, spelled
 
         name = canonical_name(text)
-        if name.startswith("imagefolder:") and "imagefolder" in names and len(name) > 12:
-            return name  # imagefolder:PATH (the folder is checked when it is read)
+        if "imagefolder" in names and name.startswith("imagefolder"):
+            if name in ("imagefolder", "imagefolder:"):
+                raise argparse.ArgumentTypeError(NEEDS_FOLDER)
+            if name.startswith("imagefolder:"):
+                return name  # imagefolder:PATH (the folder is checked when it is read)
         if name not in names:
             raise argparse.ArgumentTypeError(f"unknown dataset {text!r} (choose from "
-                                             f"{', '.join(names)})")
+                                             f"{spelled(names)})")
         return name
     return check
 
