@@ -35,8 +35,9 @@ from . import threads
 
 #: Items of at most this many flops (2 M K N) are split; larger ones are left to OpenBLAS's
 #: threads. In a training step the Winograd batches (9 or 16 items of 67-134 MFLOP) ran 5-15%
-#: slower split than left whole (SNGAN-32, per-product timing), though alone, in a loop, they
-#: had gained 1.6-1.9x (likely two threads streaming two items' operands through the shared cache).
+#: slower split than left whole (SNGAN-32, per-product timing). Alone, in a loop, they once read
+#: 1.6-1.9x faster split, but a later run on a quieter host found no consistent difference
+#: (benchmarks/NOTES.md).
 SPLIT_MAX_FLOPS = 16 << 20
 
 #: OpenBLAS's thread-count setter and getter, under the names its builds export (NumPy's wheels
