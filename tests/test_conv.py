@@ -517,6 +517,14 @@ def test_thin_side_backward_shares_one_unfold_and_makes_no_rows(monkeypatch):
         h.backward(_t(rng.standard_normal(h.shape)))
     assert not rows_made and c["kernel.im2col_hwc"] == 0, (rows_made, dict(c))
     assert z.grad is not None and W.grad is not None
+    # a conv onto a thin output at stride 1 (SNGAN's last layer): both products take the
+    # flipped per-image forms, so no rows(gy) either
+    f = _t(rng.standard_normal((2, 8, 9, 9)), True)
+    F1 = _t(rng.standard_normal((1, 8, 3, 3)), True)
+    out = _conv(f, F1, p=(1, 1))
+    out.backward(_t(rng.standard_normal(out.shape)))
+    assert not rows_made, rows_made
+    assert f.grad is not None and F1.grad is not None
 
 
 @pytest.mark.parametrize("thin_k", [0, None])

@@ -354,13 +354,16 @@ class Conv2d(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
-        # rows(gy), shared by both products (unless x is thin, when both run on NCHW gy, or gx
+        # rows(gy), shared by both products (unless a thin side sends both to their per-image
+        # paths on NCHW gy: x thin, or the output thin at stride 1 (the flipped forms); or gx
         # goes by Winograd on its phases, which reads gy itself: then gW makes its own rows if
         # its route needs them)
-        rows = _to_rows(gy.data) if need[0] and need[1] and \
-            W.shape[1] * W.shape[2] * W.shape[3] > THIN_K and not _k4s2t_ok(
-            gy.xp, W.shape[0], W.shape[1], W.shape[2:], self.stride, self.dilation,
-            x.shape[0], x.shape[2:]) else None
+        oc, c, kh, kw = W.shape
+        thin = kh * kw * c <= THIN_K or (kh * kw * oc <= THIN_K and _flip_padding(
+            (kh, kw), self.stride, self.padding, self.dilation) is not None)
+        rows = _to_rows(gy.data) if need[0] and need[1] and not thin and not _k4s2t_ok(
+            gy.xp, oc, c, (kh, kw), self.stride, self.dilation, x.shape[0], x.shape[2:]) \
+            else None
         gx = ConvTranspose2d.apply(gy, W, output_size=x.shape[2:], rows=rows, **attrs) \
             if need[0] else None
         gW = Conv2dGradWeight.apply(x, gy, kernel_size=W.shape[2:], gy_rows=rows,
