@@ -167,6 +167,19 @@ def get(name, xp=numpy):
     if counters._active:  # one call into a kernel follows every get (see counters)
         counters.add("kernel")
         counters.add("kernel." + name)
+    return _lookup(name, xp)
+
+
+def compiled(name, xp=numpy):
+    """Whether :func:`get` answers kernel ``name`` for arrays of module ``xp`` with a compiled
+    implementation (Numba's on the CPU, a CuPy kernel on a GPU) rather than the reference's
+    array code, in the current mode. Unlike :func:`get` it counts no kernel call: a route asks
+    it to decide whether its transforms are fast enough to pay (ops/conv.py)."""
+    return _lookup(name, xp) is not getattr(reference, name)
+
+
+def _lookup(name, xp):
+    """The cached implementation of kernel ``name`` for arrays of module ``xp`` in this mode."""
     is_cupy = xp is not numpy and getattr(xp, "__name__", "") == "cupy"
     key = (name, _mode, is_cupy)
     fn = _cache.get(key)
@@ -175,21 +188,6 @@ def get(name, xp=numpy):
             raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
         fn = _cache[key] = _resolve(name, is_cupy)
     return fn
-
-
-def compiled(name, xp=numpy):
-    """Whether :func:`get` answers kernel ``name`` for arrays of module ``xp`` with a compiled
-    implementation (Numba's on the CPU, a CuPy kernel on a GPU) rather than the reference's
-    array code, in the current mode. Unlike :func:`get` it counts no kernel call: a route asks
-    it to decide whether its transforms are fast enough to pay (ops/conv.py)."""
-    is_cupy = xp is not numpy and getattr(xp, "__name__", "") == "cupy"
-    key = (name, _mode, is_cupy)
-    fn = _cache.get(key)
-    if fn is None:
-        if name not in KERNEL_NAMES:
-            raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
-        fn = _cache[key] = _resolve(name, is_cupy)
-    return fn is not getattr(reference, name)
 
 
 def winograd(xp=numpy):
