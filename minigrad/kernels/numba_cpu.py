@@ -39,19 +39,14 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from . import NUMBA_KERNELS
 from . import reference as ref
 from . import threads
 from .reference_optim import adam_scalars
 
-__all__ = [
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
-    "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
-    "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_weight", "winograd_k4s2t_weight", "winograd_k4s2t_input",
-    "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
-    "batch_norm_fwd", "batch_norm_grad_input",
-    "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
-]
+# Every kernel the registry takes from here (NUMBA_KERNELS lists them where importing this
+# module, and so numba, is not needed; matmul comes from cpu_blas).
+__all__ = sorted(NUMBA_KERNELS)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
