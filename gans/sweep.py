@@ -333,6 +333,7 @@ def main(args) -> None:
                               max_steps=args.max_steps, score_every=args.score_every)
                 with open(out / "results.jsonl", "a") as f:
                     f.write(json.dumps(row) + "\n")
+                done.add(key)  # a model or seed named twice is still trained once
                 print(f"[sweep] {model_name} seed {seed}: " + ", ".join(
                     f"{k} {v:.3g}" for k, v in row["scores"].items()))
     rows = load_results(out)

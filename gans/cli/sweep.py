@@ -7,6 +7,11 @@ import argparse
 from gans.cli import options
 
 
+def _repeated(values) -> list:
+    """The values that occur more than once in ``values`` (a list), each once, in order."""
+    return list(dict.fromkeys(v for i, v in enumerate(values) if v in values[:i]))
+
+
 def _int_list(text):
     try:
         values = [int(v) for v in text.split(",")]
@@ -15,6 +20,10 @@ def _int_list(text):
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected comma-separated "
                                          "whole numbers >= 0, like 0,1,2)")
+    repeats = _repeated(values)
+    if repeats:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (repeats "
+                                         f"{', '.join(map(str, repeats))}: name each seed once)")
     return values
 
 
@@ -25,6 +34,10 @@ def _model_list(names):
         if unknown or not wanted:
             raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown) or text!r} "
                                              f"(choose from {', '.join(names)})")
+        repeats = _repeated(wanted)
+        if repeats:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r} (repeats "
+                                             f"{', '.join(repeats)}: name each model once)")
         return wanted
     return check
 

@@ -1,0 +1,68 @@
+"""Inputs that were accepted and gave wrong or confusing results: repeated sweep seeds and
+models, config values out of their range, sampling labels, malformed results and labels files.
+Each is rejected with one line that names the option or file and what is wrong."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from gans import sweep
+from gans.__main__ import main
+
+
+def error_line(argv, capsys, code) -> str:
+    """Run ``python -m gans argv`` in this process expecting exit ``code`` (1: an error main
+    returns; 2: a malformed command line); the one line it printed."""
+    if code == 2:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+    else:
+        assert main(argv) == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gans: error: "), lines
+    return lines[0]
+
+
+# ----------------------------------------------------------------- A. sweep repeats
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """sweep.run_one replaced by a stub that records (model, seed) and scores the seed."""
+    calls = []
+
+    def run_one(model, seed, dataset, epochs, out, max_steps=None, **kw):
+        calls.append((model, seed))
+        out.mkdir(parents=True, exist_ok=True)
+        return dict(model=model, dataset=dataset, framework="minigrad", epochs=epochs,
+                    max_steps=max_steps, seed=seed, steps=4, wall_s=1.0,
+                    scores={"fid": float(seed)}, command="")
+
+    monkeypatch.setattr(sweep, "run_one", run_one)
+    return calls
+
+
+@pytest.mark.parametrize("option, value, repeats", [("--seeds", "0,0,1", "repeats 0"),
+                                                   ("--seeds", "2,1,2,1", "repeats 2, 1"),
+                                                   ("--models", "dcgan,dcgan", "repeats dcgan")])
+def test_sweep_rejects_a_repeated_seed_or_model(option, value, repeats, tmp_path, capsys,
+                                                fake_runs):
+    argv = ["sweep", "--models", "dcgan", "--seeds", "0", "--max-steps", "4",
+            "--out", str(tmp_path / "sw")]
+    argv[argv.index(option) + 1] = value
+    line = error_line(argv, capsys, 2)
+    assert f"argument {option}: invalid value {value!r} ({repeats}:" in line
+    assert fake_runs == [] and not (tmp_path / "sw").exists()
+
+
+def test_sweep_main_trains_and_tabulates_each_run_once(tmp_path, capsys, fake_runs):
+    """Called with repeats anyway (the library, past the parser): each (model, seed) once."""
+    args = argparse.Namespace(out=str(tmp_path), models=["dcgan", "dcgan"], seeds=[0, 0, 1],
+                              dataset="mnist", epochs=1, max_steps=4, score_every=None, n=8,
+                              framework="minigrad", threads=1, table=False)
+    sweep.main(args)
+    assert fake_runs == [("dcgan", 0), ("dcgan", 1)]
+    assert len(sweep.load_results(tmp_path)) == 2
+    assert "| dcgan | mnist | minigrad | 4 steps | 4 | 0,1 | 0.50 +- 0.71 |" in capsys.readouterr().out
