@@ -2,18 +2,25 @@
 the padding and output-size arithmetic the conv layers share."""
 from __future__ import annotations
 
+import numbers
+
 from minigrad.functional import pad
 from minigrad.ops import conv as _conv
 from minigrad.ops.linear import Linear as _LinearOp
 from minigrad.tensor import Tensor
 
 
-def _pair(v, name="value"):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+def _pair(v, name="value", low=None):
+    """(int, int) from an int or a pair of ints. Anything else is an error, not truncated (2.5
+    is not 2); with ``low``, so is a value below it (a stride of 0, a negative padding)."""
+    pair = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if not all(isinstance(n, numbers.Integral) for n in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}")
+    if low is not None and min(pair) < low:
+        raise ValueError(f"{name} must be >= {low}, got {v!r}")
+    return int(pair[0]), int(pair[1])
 
 
 # ============================================================================== linear
@@ -46,7 +53,7 @@ def _conv_padding(padding, weight, dilation, stride):
         sym = (totals[0] // 2, totals[1] // 2)
         extra = (0, totals[1] - 2 * sym[1], 0, totals[0] - 2 * sym[0])
         return sym, (extra if any(extra) else None)
-    return _pair(padding, "padding"), None
+    return _pair(padding, "padding", 0), None
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -62,7 +69,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: input of shape {input.shape} has {input.shape[1]} channels, "
                          f"but weight of shape {weight.shape} expects {weight.shape[1]}")
-    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    stride, dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
     padding, extra = _conv_padding(padding, weight, dilation, stride)
     if extra is not None:
         input = pad(input, extra)
@@ -112,13 +119,13 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"conv_transpose2d: input of shape {input.shape} has {input.shape[1]} "
                          f"channels, but weight of shape {weight.shape} expects {weight.shape[0]}")
-    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
-    dilation = _pair(dilation, "dilation")
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    dilation = _pair(dilation, "dilation", 1)
     if output_size is not None:
         output_padding = _output_padding_for(input.shape[2:], output_size, weight, stride,
                                              padding, dilation)
-    return _conv_transpose2d(input, weight, bias, stride, padding, _pair(output_padding),
-                             dilation)
+    output_padding = _pair(output_padding, "output_padding", 0)
+    return _conv_transpose2d(input, weight, bias, stride, padding, output_padding, dilation)
 
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation):

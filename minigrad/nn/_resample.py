@@ -17,10 +17,21 @@ def upsample_nearest(input: Tensor, scale_factor=2) -> Tensor:
     """Nearest-neighbour upsampling of input (N, C, H, W) by integer factors: each pixel becomes
     an s x s block. Composed as reshape -> expand -> reshape, so its gradient (the sum over
     each block) comes from BroadcastTo's backward with no code of its own."""
-    sh, sw = _pair(scale_factor, "scale_factor")
+    sh, sw = _pair(scale_factor, "scale_factor", 1)
     n, c, h, w = input.shape
     y = input.reshape(n, c, h, 1, w, 1).expand(n, c, h, sh, w, sw)
     return y.reshape(n, c, h * sh, w * sw)
+
+
+def _scale_pair(scale_factor, name="scale_factor"):
+    """(sh, sw) from a number or a pair of numbers, each finite and > 0 (else a ValueError: a
+    factor of 0 would divide by zero further on)."""
+    sf = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+    if len(sf) != 2 or not all(isinstance(s, numbers.Real) and math.isfinite(s) and s > 0
+                               for s in sf):
+        raise ValueError(f"{name} must be a positive number or a pair of them, got "
+                         f"{scale_factor!r}")
+    return sf
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
@@ -35,13 +46,16 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError("interpolate: give exactly one of size and scale_factor")
     h, w = input.shape[2:]
     if scale_factor is not None:
-        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        sf = _scale_pair(scale_factor)
         if all(float(s).is_integer() and s >= 1 for s in sf):
             return upsample_nearest(input, (int(sf[0]), int(sf[1])))
         out = (int(math.floor(h * sf[0])), int(math.floor(w * sf[1])))
+        if min(out) < 1:
+            raise ValueError(f"interpolate: scale_factor {scale_factor!r} makes an empty output "
+                             f"{out} from an input of shape {input.shape}")
         ratios = (1.0 / sf[0], 1.0 / sf[1])
     else:
-        out = _pair(size, "size")
+        out = _pair(size, "size", 1)
         if out[0] % h == 0 and out[1] % w == 0:
             return upsample_nearest(input, (out[0] // h, out[1] // w))
         ratios = (h / out[0], w / out[1])

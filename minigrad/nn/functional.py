@@ -26,8 +26,8 @@ This module is the table of exports; the definitions live beside it, one module 
 from __future__ import annotations
 
 from minigrad import functional as _F
-# (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair, _check_p, _update_running:
-# what the layers in minigrad.nn.layers call as F._name)
+# (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair, _check_p, _update_running,
+# _scale_pair: what the layers in minigrad.nn.layers call as F._name)
 from minigrad.nn._conv import (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair,
                                conv2d, conv_transpose2d, linear)
 from minigrad.nn._dropout import _check_p, dropout, dropout2d
@@ -35,7 +35,7 @@ from minigrad.nn._embedding import embedding, one_hot
 from minigrad.nn._loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                cross_entropy, gaussian_kl, kl_div, l1_loss, mse_loss, nll_loss)
 from minigrad.nn._norm import _update_running, batch_norm, group_norm, instance_norm, layer_norm
-from minigrad.nn._resample import interpolate, reflection_pad2d, upsample_nearest
+from minigrad.nn._resample import _scale_pair, interpolate, reflection_pad2d, upsample_nearest
 
 # Activations and shape ops: one definition, in minigrad.functional.
 relu = _F.relu

@@ -14,6 +14,7 @@ model-wide schemes such as DCGAN's N(0, 0.02) live with the models (``gans.dcgan
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -53,6 +54,15 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _is_empty(tensor: Tensor) -> bool:
+    """True (with PyTorch's warning) for a tensor with a zero-size dimension, which a fan-based
+    init leaves as it is: its fan may be 0 (``Linear(0, 2)``), and there is nothing to fill."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor):
@@ -111,7 +121,10 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     """He uniform: U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan).
 
     PyTorch's Linear and Conv layers use ``a=sqrt(5)``, which gives bound = 1 / sqrt(fan_in).
+    A zero-element tensor is left as it is, with a warning (PyTorch's rule).
     """
+    if _is_empty(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
@@ -120,7 +133,10 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
-    """He normal: N(0, std^2), std = gain / sqrt(fan)."""
+    """He normal: N(0, std^2), std = gain / sqrt(fan). A zero-element tensor is left as it is,
+    with a warning (PyTorch's rule)."""
+    if _is_empty(tensor):
+        return tensor
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 

@@ -2,6 +2,8 @@
 name the layer."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from minigrad.nn.module import Parameter
@@ -10,6 +12,17 @@ from minigrad.tensor import Tensor
 
 def _param(*shape):
     return Parameter(np.empty(shape, dtype=np.float32))
+
+
+def _size(layer: str, name: str, value) -> int:
+    """A constructor's size (features, channels) as an int >= 0. A float is a TypeError, as in
+    PyTorch: truncating 2.5 to 2 would hide the mistake. 0 is allowed (an empty layer)."""
+    if not isinstance(value, numbers.Integral):
+        raise TypeError(f"{layer}: {name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{layer}: {name} must be >= 0, got {value}")
+    return int(value)
 
 
 def _rank_error(layer, expected, x):

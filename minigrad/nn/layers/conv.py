@@ -5,7 +5,7 @@ import math
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _param, _rank_error
+from minigrad.nn.layers._common import _check_tensor, _param, _rank_error, _size
 from minigrad.nn.module import Module
 
 
@@ -13,16 +13,19 @@ from minigrad.nn.module import Module
 class _ConvNd(Module):
     def _init_common(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                      groups, bias, padding_mode):
+        name = type(self).__name__
         if groups != 1:
-            raise NotImplementedError(f"{type(self).__name__}: groups != 1 is not supported")
+            raise NotImplementedError(f"{name}: groups != 1 is not supported")
         if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode {padding_mode!r} is "
-                                      "not supported (use 'zeros', or pad with ReflectionPad2d)")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = F._pair(kernel_size, "kernel_size")
-        self.stride = F._pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
-        self.dilation = F._pair(dilation, "dilation")
+            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not supported "
+                                      "(use 'zeros', or pad with ReflectionPad2d)")
+        self.in_channels = _size(name, "in_channels", in_channels)
+        self.out_channels = _size(name, "out_channels", out_channels)
+        self.kernel_size = F._pair(kernel_size, f"{name}: kernel_size", 1)
+        self.stride = F._pair(stride, f"{name}: stride", 1)
+        self.padding = padding if isinstance(padding, str) else \
+            F._pair(padding, f"{name}: padding", 0)
+        self.dilation = F._pair(dilation, f"{name}: dilation", 1)
         self.groups = groups
         self.padding_mode = padding_mode
 
@@ -96,7 +99,7 @@ class ConvTranspose2d(_ConvNd):
             raise ValueError("ConvTranspose2d: padding must be an int or a pair of ints")
         self._init_common(in_channels, out_channels, kernel_size, stride, padding, dilation,
                           groups, bias, padding_mode)
-        self.output_padding = F._pair(output_padding, "output_padding")
+        self.output_padding = F._pair(output_padding, "ConvTranspose2d: output_padding", 0)
         for i in range(2):
             if self.output_padding[i] >= self.stride[i]:
                 raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be "

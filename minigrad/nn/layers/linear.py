@@ -5,7 +5,7 @@ import math
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _param
+from minigrad.nn.layers._common import _check_tensor, _param, _size
 from minigrad.nn.module import Module
 
 
@@ -26,7 +26,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _size("Linear", "in_features", in_features)
+        self.out_features = _size("Linear", "out_features", out_features)
         self.weight = _param(self.out_features, self.in_features)
         if bias:
             self.bias = _param(self.out_features)

@@ -22,6 +22,10 @@ class Upsample(Module):
                                       "'nearest')")
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
+        if size is not None:
+            F._pair(size, "Upsample: size", 1)
+        else:
+            F._scale_pair(scale_factor, "Upsample: scale_factor")
         self.size, self.mode, self.align_corners = size, mode, align_corners
         self.scale_factor = float(scale_factor) if isinstance(scale_factor, numbers.Number) \
             else scale_factor

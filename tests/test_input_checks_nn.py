@@ -1,0 +1,89 @@
+"""Bad arguments and inputs to nn layers, losses, the DataLoader, the factories and save get an
+error that names the problem (what was given, what was expected), as PyTorch's do; nothing is
+silently truncated, wrapped or promoted."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import nn
+from minigrad.nn import functional as F
+from minigrad.nn import init
+
+
+# ===================================================================== zero sizes (item 1)
+@pytest.mark.parametrize("make, x_shape, y_shape", [
+    (lambda: nn.Linear(0, 2), (3, 0), (3, 2)),
+    (lambda: nn.Linear(2, 0), (3, 2), (3, 0)),
+    (lambda: nn.Conv2d(0, 2, 3), (1, 0, 5, 5), (1, 2, 3, 3)),
+    (lambda: nn.ConvTranspose2d(0, 2, 3), (1, 0, 2, 2), (1, 2, 4, 4)),
+])
+def test_zero_size_layers_are_built_with_pytorchs_warning(make, x_shape, y_shape):
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        m = make()
+    y = m(minigrad.randn(*x_shape))
+    assert y.shape == y_shape
+    assert np.isfinite(y.data).all()
+
+
+def test_kaiming_init_of_an_empty_tensor_is_a_no_op():
+    for fn in (init.kaiming_uniform_, init.kaiming_normal_):
+        with pytest.warns(UserWarning, match="no-op"):
+            assert fn(minigrad.zeros(2, 0)).shape == (2, 0)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nn.Conv2d(1, 2, 3, stride=0), r"Conv2d: stride must be >= 1, got 0"),
+    (lambda: nn.Conv2d(1, 2, 3, dilation=(1, 0)), r"Conv2d: dilation must be >= 1, got \(1, 0\)"),
+    (lambda: nn.Conv2d(1, 2, 0), r"Conv2d: kernel_size must be >= 1, got 0"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, stride=-1), r"ConvTranspose2d: stride must be >= 1"),
+    (lambda: nn.Upsample(scale_factor=0), r"Upsample: scale_factor must be a positive number"),
+    (lambda: nn.Upsample(scale_factor=(2, -1)), r"scale_factor must be a positive.*\(2, -1\)"),
+    (lambda: nn.Upsample(size=0), r"Upsample: size must be >= 1, got 0"),
+])
+def test_zero_or_negative_strides_and_factors_are_named(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_functional_forms_check_stride_and_scale_too():
+    x, w = minigrad.randn(1, 1, 5, 5), minigrad.randn(2, 1, 3, 3)
+    with pytest.raises(ValueError, match="stride must be >= 1, got 0"):
+        F.conv2d(x, w, stride=0)
+    with pytest.raises(ValueError, match="dilation must be >= 1"):
+        F.conv_transpose2d(x, minigrad.randn(1, 2, 3, 3), dilation=0)
+    with pytest.raises(ValueError, match="scale_factor must be a positive number"):
+        F.interpolate(x, scale_factor=0)
+    with pytest.raises(ValueError, match=r"makes an empty output \(0, 0\)"):
+        F.interpolate(x, scale_factor=0.1)  # torch: "output sizes should be greater than 0"
+
+
+# ========================================================= non-integers, negatives (item 2)
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: nn.Conv2d(1, 2, 3, padding=-1), ValueError, r"Conv2d: padding must be >= 0, got -1"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, padding=(0, -1)), ValueError, "padding must be >= 0"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, 2, output_padding=-1), ValueError,
+     "output_padding must be >= 0"),
+    (lambda: nn.Conv2d(1, 2, 3, padding=1.5), TypeError, r"padding must be an int .*got 1.5"),
+    (lambda: nn.Conv2d(1, 2, (3, 2.5)), TypeError, r"kernel_size must be an int or a pair"),
+    (lambda: nn.Conv2d(1, 2, (3, 3, 3)), ValueError, r"kernel_size must be an int or a pair"),
+    (lambda: nn.Linear(2.5, 2), TypeError, r"Linear: in_features must be an int, got 2.5"),
+    (lambda: nn.Linear(2, -1), ValueError, r"Linear: out_features must be >= 0, got -1"),
+    (lambda: nn.Conv2d(2.0, 2, 3), TypeError, r"Conv2d: in_channels must be an int, got 2.0"),
+    (lambda: nn.Upsample(size=(3, 2.5)), TypeError, r"size must be an int or a pair of ints"),
+])
+def test_bad_layer_arguments_are_not_truncated(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_functional_conv_rejects_negative_padding():
+    with pytest.raises(ValueError, match="padding must be >= 0, got -1"):
+        F.conv2d(minigrad.randn(1, 1, 5, 5), minigrad.randn(2, 1, 3, 3), padding=-1)
+
+
+def test_numpy_integers_are_still_sizes():
+    m = nn.Conv2d(np.int64(1), np.int32(2), (np.int64(3), 3), stride=np.int64(2))
+    assert (m.in_channels, m.out_channels, m.kernel_size, m.stride) == (1, 2, (3, 3), (2, 2))
+    assert nn.Linear(np.int64(3), 2).in_features == 3
