@@ -2,6 +2,8 @@
 ``zeros_like``, ``ones_like``, ``full_like``, ``randn_like``. float32 unless told otherwise."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from minigrad import backend
@@ -10,8 +12,14 @@ from minigrad.tensor import Tensor
 
 
 def _shape(size):
+    """The shape from ``zeros(2, 3)`` or ``zeros((2, 3))``: ints >= 0, checked (2.5 is not
+    truncated to 2, as in PyTorch, which raises too)."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
+        size = size[0]
+    if not all(isinstance(n, numbers.Integral) for n in size):
+        raise TypeError(f"size must be ints, got {tuple(size)!r}")
+    if any(n < 0 for n in size):
+        raise ValueError(f"size must not be negative, got {tuple(size)!r}")
     return tuple(int(n) for n in size)
 
 

@@ -87,3 +87,36 @@ def test_numpy_integers_are_still_sizes():
     m = nn.Conv2d(np.int64(1), np.int32(2), (np.int64(3), 3), stride=np.int64(2))
     assert (m.in_channels, m.out_channels, m.kernel_size, m.stride) == (1, 2, (3, 3), (2, 2))
     assert nn.Linear(np.int64(3), 2).in_features == 3
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: nn.Embedding(10, 2.5), TypeError, r"Embedding: embedding_dim must be an int, got 2.5"),
+    (lambda: nn.Embedding(-1, 3), ValueError, r"Embedding: num_embeddings must be >= 0, got -1"),
+    (lambda: nn.BatchNorm2d(2.5), TypeError, r"BatchNorm2d: num_features must be an int"),
+    (lambda: nn.LayerNorm((3, 2.0)), TypeError, r"LayerNorm: normalized_shape must be an int"),
+    (lambda: nn.ReflectionPad2d(1.5), TypeError, r"ReflectionPad2d: padding must be an int or 4"),
+    (lambda: nn.ZeroPad2d((1, 2, 3)), ValueError, r"ZeroPad2d: padding must be an int or 4 ints"),
+])
+def test_other_layer_sizes_are_checked(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize("bad", [2.5, "4", 0, -1, True])
+def test_dataloader_batch_size_must_be_a_positive_int(bad):
+    from minigrad.data import DataLoader
+    with pytest.raises(ValueError, match=f"batch_size should be a positive integer, got "
+                                         f"{bad!r}".replace("(", r"\(")):
+        DataLoader(np.zeros((5, 2)), batch_size=bad)
+    assert DataLoader(np.zeros((5, 2)), batch_size=np.int64(2)).batch_size == 2
+
+
+def test_factories_reject_fractional_and_negative_sizes():
+    for make in (minigrad.randn, minigrad.rand, minigrad.zeros, minigrad.ones):
+        with pytest.raises(TypeError, match=r"size must be ints, got \(2.5, 3\)"):
+            make(2.5, 3)
+        with pytest.raises(TypeError, match=r"size must be ints, got \(2.5, 3\)"):
+            make((2.5, 3))
+        with pytest.raises(ValueError, match=r"size must not be negative, got \(2, -1\)"):
+            make(2, -1)
+        assert make(np.int64(2), 3).shape == make((2, 3)).shape == (2, 3)

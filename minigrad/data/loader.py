@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -48,8 +49,10 @@ class DataLoader:
     def __init__(self, dataset_or_arrays, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, seed=None, device=None, to_tensor: bool = True,
                  sampler=None):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
+                or batch_size < 1:  # PyTorch's check (and its ValueError); 2.5 is not 2
+            raise ValueError(f"DataLoader: batch_size should be a positive integer, got "
+                             f"{batch_size!r} ({type(batch_size).__name__})")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(a DistributedSampler shuffles itself: shuffle=True there)")

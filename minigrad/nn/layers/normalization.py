@@ -10,7 +10,7 @@ from minigrad import distributed as dist
 from minigrad.distributed.functional import all_reduce
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _rank_error
+from minigrad.nn.layers._common import _check_tensor, _rank_error, _size
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
@@ -34,7 +34,7 @@ class _NormBase(Module):
 
     def __init__(self, num_features, eps, momentum, affine, track_running_stats, bias=True):
         super().__init__()
-        self.num_features = int(num_features)
+        self.num_features = _size(type(self).__name__, "num_features", num_features)
         self.eps, self.momentum = float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         _affine_parameters(self, self.num_features, self.affine, bias)
@@ -213,8 +213,9 @@ class LayerNorm(Module):
                  bias: bool = True):
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(_size("LayerNorm", "normalized_shape", n)
+                                      for n in normalized_shape)
         self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
         _affine_parameters(self, self.normalized_shape, self.elementwise_affine, bias)
 

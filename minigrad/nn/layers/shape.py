@@ -47,10 +47,12 @@ class ReflectionPad2d(Module):
 
     def __init__(self, padding):
         super().__init__()
-        self.padding = (int(padding),) * 4 if isinstance(padding, numbers.Integral) \
-            else tuple(int(p) for p in padding)
-        if len(self.padding) != 4:
-            raise ValueError(f"ReflectionPad2d: padding must be an int or 4 ints, got {padding}")
+        pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * 4
+        if len(pads) != 4 or not all(isinstance(p, numbers.Integral) for p in pads):
+            error = ValueError if len(pads) != 4 else TypeError
+            raise error(f"{type(self).__name__}: padding must be an int or 4 ints (left, right, "
+                        f"top, bottom), got {padding!r}")
+        self.padding = tuple(int(p) for p in pads)
 
     def forward(self, x):
         if x.ndim not in (3, 4):

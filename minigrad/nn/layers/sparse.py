@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _param
+from minigrad.nn.layers._common import _param, _size
 from minigrad.nn.module import Module
 
 
@@ -14,7 +14,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError("padding_idx must be within num_embeddings")
