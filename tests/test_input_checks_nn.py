@@ -120,3 +120,21 @@ def test_factories_reject_fractional_and_negative_sizes():
         with pytest.raises(ValueError, match=r"size must not be negative, got \(2, -1\)"):
             make(2, -1)
         assert make(np.int64(2), 3).shape == make((2, 3)).shape == (2, 3)
+
+
+# ======================================================== negative embedding indices (item 3)
+def test_embedding_rejects_negative_indices_as_pytorch_does():
+    m = nn.Embedding(10, 3)
+    for bad in ([-1], [[0, -10]], [3, 10]):
+        with pytest.raises(IndexError, match=r"index out of range: indices must lie in \[0, 10\)"):
+            m(minigrad.tensor(bad))  # torch: IndexError "index out of range in self"
+    with minigrad.detect_anomaly(), pytest.raises(IndexError, match=r"\[-1, 2\]"):
+        F.embedding(np.array([2, -1]), m.weight)
+    assert m(minigrad.tensor([[0, 9]])).shape == (1, 2, 3)
+    assert F.embedding(np.zeros((0,), np.int64), m.weight).shape == (0, 3)
+
+
+def test_one_hot_rejects_negative_labels():
+    with pytest.raises(ValueError, match=r"class values must be in \[0, 3\), got values in "
+                                         r"\[-1, 2\]"):
+        F.one_hot(minigrad.tensor([-1, 2]), 3)

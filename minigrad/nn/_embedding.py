@@ -12,12 +12,17 @@ from minigrad.tensor import Tensor
 def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape) ->
     input.shape + (dim,). The gradient scatter-adds into the picked rows (repeats add up); the
-    row ``padding_idx`` receives none."""
+    row ``padding_idx`` receives none.
+
+    An index outside [0, num_embeddings) raises IndexError, as in PyTorch (a negative one would
+    otherwise pick a row from the end): always on the CPU, on a GPU under ``detect_anomaly()``
+    only, since the check reads the indices back (and CuPy wraps out-of-range indices)."""
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = weight.shape[0]
-    if is_anomaly_enabled() and idx.size and (idx.min() < -n or idx.max() >= n):
+    if (type(idx) is np.ndarray or is_anomaly_enabled()) and idx.size and \
+            (idx.min() < 0 or idx.max() >= n):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "
                          f"values in [{int(idx.min())}, {int(idx.max())}]")
     out = weight[weight.xp.asarray(idx)]
@@ -36,7 +41,8 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     xp = tensor.xp if isinstance(tensor, Tensor) else np
     if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if is_anomaly_enabled() and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+    if (type(idx) is np.ndarray or is_anomaly_enabled()) and idx.size and \
+            (idx.min() < 0 or idx.max() >= num_classes):  # as embedding's check
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype(np.int64)

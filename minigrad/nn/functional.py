@@ -12,10 +12,11 @@ and target shapes match (PyTorch only warns, then silently broadcasts, which has
 ``binary_cross_entropy_with_logits``); feeding them softmax or sigmoid outputs is the bug
 PyTorch-GAN's acgan/infogan ship with.
 
-Checks on *values* (probabilities outside [0, 1], class or embedding indices out of range) run
-only under ``minigrad.detect_anomaly()``: each must read the data back, which on a GPU is a
-device-to-host synchronisation on every call. Outside that mode the losses take their
-numerically safe form unconditionally. Checks on shapes and dtypes, which cost nothing, always run.
+Checks on *values* (probabilities or targets outside [0, 1], class or embedding indices out of
+range) must read the data back: on the CPU that is a min/max over a small array and they always
+run; on a GPU it is a device-to-host synchronisation on every call, so there they run only under
+``minigrad.detect_anomaly()``, and otherwise the losses take their numerically safe form
+unconditionally. Checks on shapes and dtypes, which cost nothing, always run.
 
 Notation: N batch, C channels/classes, H x W image size, L sequence length.
 
