@@ -23,7 +23,11 @@ in the message, instead of as a layer's error inside the first step.
 
 ``dry_run``: 2 steps, then the end-of-run outputs (metrics.csv, samples/final.png and a
 checkpoint marked as a dry run, which a later real run does not resume from), so the whole
-pipeline is exercised in seconds.
+pipeline is exercised in seconds. A folder holding a real run's checkpoint is refused
+(:class:`RunMismatch`) unless ``resume=False`` (--restart): a dry run never replaces a real run.
+
+A fresh run's config.json is written with its first file (after the first step), so a run
+that fails before then, e.g. in :func:`check_shapes`, leaves its folder as it was.
 
 Data-parallel (``mpiexec -n N``, after ``minigrad.distributed.init_process_group``): the model's
 networks are wrapped (:meth:`GANModel.distribute`), each process trains on its shard of every
@@ -270,6 +274,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
 
     ``max_steps`` stops after that many discriminator steps. ``dry_run``: 2 steps, no progress
     grids on the way; the end-of-run files are written (the checkpoint marked as a dry run).
+    A dry run into a folder holding a real run's checkpoint raises :class:`RunMismatch`,
+    unless ``resume=False``.
 
     ``log_every``: the steps' numbers (losses, scores, gradient norms) stay on the device and
     come to the host in one copy every ``log_every`` steps, and at an epoch's end, before a
@@ -313,6 +319,10 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         max_steps, sample_every, checkpoint_every = 2, 0, 0
     if world > 1:
         model.distribute()
+    if dry_run and resume and run.holds_real_run():
+        raise RunMismatch(f"{out_dir} holds a trained run, which a dry run would replace: "
+                          "choose another --out for the dry run, or pass --restart to replace "
+                          "the run")
     state = TrainState(model, loader, dry_run=dry_run)
     saved = run.read_checkpoint(model, say) if resume and not dry_run else None
     if saved is not None:

@@ -600,3 +600,31 @@ def test_sweep_scores_a_curve_by_resuming_the_run(tmp_path, monkeypatch, capsys)
                  str(tmp_path / "x")]) == 1
     assert "--score-every needs --max-steps" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------- run folders: nothing of a run lost by mistake
+def _files(folder: Path) -> dict:
+    """Every file under ``folder``: its bytes and modification time (to see that none changed)."""
+    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_never_replaces_a_real_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(TRAIN + ["--max-steps", "2", "--out", str(run)]) == 0
+    before = _files(run)
+    for model in ("vanilla", "dcgan"):
+        line = fails(["train", "--model", model, "--dataset", "random", "--no-progress",
+                      "--dry-run", "--out", str(run)], capsys)
+        assert str(run) in line and "--out" in line and "--restart" in line
+    assert _files(run) == before
+    # a dry run that fails its checks leaves the folder (here a dry run's) as it was
+    dry = tmp_path / "dry"
+    assert main(TRAIN + ["--dry-run", "--out", str(dry)]) == 0
+    before = _files(dry)
+    fails(["train", "--model", "dcgan", "--dataset", "random", "--no-progress", "--dry-run",
+           "--img-size", "32", "--out", str(dry)], capsys)
+    assert _files(dry) == before
+    # --restart: replacing the run is what was asked for
+    assert main(TRAIN + ["--dry-run", "--restart", "--out", str(run)]) == 0
+    assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 2

@@ -105,6 +105,7 @@ class RunFolder:
             raise NotADirectoryError(f"the run folder {self.path} is a file: choose another --out")
         self.writes = writes and self.path is not None
         self.checkpoint = None if self.path is None else self.path / "checkpoint.npz"
+        self._config, self._begun = None, False  # see start()
 
     def read_checkpoint(self, model, say=_quiet) -> dict | None:
         """The checkpoint to resume from: None when there is none (or a dry run's). Raises
@@ -142,11 +143,28 @@ class RunFolder:
                 "nothing to do. To train further, give a larger --epochs (or --max-steps); "
                 "to start over, --restart.")
 
+    def holds_real_run(self) -> bool:
+        """Whether a real run (not a dry run) left its checkpoint here; one that cannot be read
+        counts, as what it holds is unknown."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return False
+        try:
+            return not load(self.checkpoint)["loop"].get("dry_run")
+        except (CheckpointError, KeyError, TypeError, AttributeError):
+            return True
+
     def start(self, run_config: dict, fresh: bool) -> None:
-        if self.writes:
-            self.path.mkdir(parents=True, exist_ok=True)
-            if fresh:
-                (self.path / "config.json").write_text(json.dumps(run_config, indent=2))
+        """Note the run's config; a fresh run's config.json is written with the run's first
+        file (:meth:`_begin`), so a run that fails its checks before then changes nothing."""
+        self._config, self._begun = (run_config if fresh else None), False
+
+    def _begin(self) -> None:
+        if self._begun:
+            return
+        self._begun = True
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self._config is not None:
+            (self.path / "config.json").write_text(json.dumps(self._config, indent=2))
 
     def metrics(self, last_step: int) -> list:
         """The rows of metrics.csv up to ``last_step`` (none without a folder)."""
@@ -156,14 +174,17 @@ class RunFolder:
         """metrics.csv, then the checkpoint (so metrics.csv always holds the checkpoint's rows),
         each written atomically."""
         if self.writes:
+            self._begin()
             _write_csv(state.history, self.path / "metrics.csv")
             save(state.state_dict(), self.checkpoint)
 
     def grid(self, name: str, model) -> None:
         """samples/NAME: a grid from the model's fixed noise (sampled only when written)."""
         if self.writes:
+            self._begin()
             save_image_grid(model.sample_fixed(), self.path / "samples" / name)
 
     def loss_curve(self, history: list) -> None:
         if self.writes and history:
+            self._begin()
             _loss_curve(history, self.path / "loss_curve.png")
