@@ -628,3 +628,18 @@ def test_dry_run_never_replaces_a_real_run(tmp_path, capsys):
     # --restart: replacing the run is what was asked for
     assert main(TRAIN + ["--dry-run", "--restart", "--out", str(run)]) == 0
     assert len((run / "metrics.csv").read_text().splitlines()) == 1 + 2
+
+
+def test_a_new_run_removes_the_earlier_runs_files_and_no_others(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(TRAIN + ["--max-steps", "3", "--sample-every", "1", "--out", str(run)]) == 0
+    (run / "notes.txt").write_text("mine")
+    (run / "samples" / "mine.png").write_bytes(b"mine")
+    assert main(TRAIN + ["--max-steps", "1", "--restart", "--out", str(run)]) == 0
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()) == [
+        "checkpoint.npz", "config.json", "loss_curve.png", "metrics.csv", "notes.txt",
+        "samples/final.png", "samples/mine.png"]
+    capsys.readouterr()
+    assert main(["show", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "pictures (2):" in out and "step_" not in out and "mine.png" not in out

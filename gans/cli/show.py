@@ -39,7 +39,7 @@ def cmd_show(args):
                                        if k not in ("step", "epoch") and v not in ("", None)))
     else:
         print("steps: none recorded yet (no metrics.csv)")
-    pictures = sorted(run.rglob("*.png"))
+    pictures = _pictures(run)
     print(f"pictures ({len(pictures)}):" if pictures else "pictures: none yet")
     for p in pictures:
         print(f"  {p}")
@@ -49,3 +49,14 @@ def cmd_show(args):
 
         loop = load(ck).get("loop", {})
         print(f"checkpoint: {ck}" + (" (dry run)" if loop.get("dry_run") else ""))
+
+
+def _pictures(run: Path) -> list:
+    """The run's pictures: loss_curve.png and the grids in samples/ (the names the trainer
+    writes; a new run removes an earlier run's, so these are the current run's)."""
+    from gans.training.run_folder import GRID_NAMES
+
+    grids = run / "samples"
+    found = sorted(p for p in grids.iterdir() if GRID_NAMES.fullmatch(p.name)) \
+        if grids.is_dir() else []
+    return [p for p in [run / "loss_curve.png"] if p.exists()] + found

@@ -21,7 +21,8 @@ def add_parser(sub, config_cls=None):
         description="Train a variant with the paper's defaults; every field of its Config is "
                     "an option.\nAdd --model NAME --help to list that variant's config options.",
         epilog="Run folder: config.json, metrics.csv, loss_curve.png, samples/*.png and "
-               "checkpoint.npz.\nAn existing checkpoint there is resumed unless --restart.")
+               "checkpoint.npz.\nAn existing checkpoint there is resumed unless --restart; "
+               "a new run there first removes\nthe earlier run's files (those names only).")
     tr.add_argument("--model", required=True, choices=gans.available(), metavar="NAME",
                     help="the variant: " + ", ".join(gans.available()))
     tr.add_argument("--dataset", default="mnist", type=options.dataset_name(datasets.DATASETS),
@@ -50,7 +51,9 @@ def add_parser(sub, config_cls=None):
                     help="2 steps, then the end-of-run files (a final grid, metrics.csv and a "
                          "checkpoint marked as a dry run): checks the whole pipeline in seconds")
     tr.add_argument("--restart", action="store_true",
-                    help="start from scratch even if --out holds a checkpoint")
+                    help="start from scratch even if --out holds a checkpoint (the earlier "
+                         "run's checkpoint, metrics and pictures are removed when the new run "
+                         "writes its first file)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     options.add_device_and_seed(tr, "seeds the weights, the noise and the batch order")
     if config_cls is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,11 @@ def _read_csv(path, last_step: int) -> list:
             if r["step"] <= last_step:
                 rows.append(r)
     return rows
+
+
+#: What a run writes besides config.json: these files, and the grids in samples/ named so.
+_RUN_FILES = ("checkpoint.npz", "metrics.csv", "loss_curve.png")
+GRID_NAMES = re.compile(r"(step_\d{7,}|epoch_\d{3,}|final)\.png")
 
 
 class RunMismatch(ValueError):
@@ -164,7 +170,21 @@ class RunFolder:
         self._begun = True
         self.path.mkdir(parents=True, exist_ok=True)
         if self._config is not None:
+            self._clear()
             (self.path / "config.json").write_text(json.dumps(self._config, indent=2))
+
+    def _clear(self) -> None:
+        """A fresh run in a run folder (config.json or checkpoint.npz there): remove the files
+        that the earlier run wrote (by their names: nothing else in the folder), so that none
+        of them pass for the new run's."""
+        if not any((self.path / name).exists() for name in ("config.json", "checkpoint.npz")):
+            return
+        old = [self.path / name for name in _RUN_FILES]
+        grids = self.path / "samples"
+        if grids.is_dir():
+            old += [p for p in grids.iterdir() if GRID_NAMES.fullmatch(p.name)]
+        for path in old:
+            path.unlink(missing_ok=True)
 
     def metrics(self, last_step: int) -> list:
         """The rows of metrics.csv up to ``last_step`` (none without a folder)."""
