@@ -74,6 +74,8 @@ class Config(AdamConfig):
     lambda_id: float = option(0.5, "identity weight as a fraction of lambda_cyc; 0 switches it off")
     pool_size: int = 50
 
+    ranges = {"latent_dim": "[0, inf)"}  # unused: G's input is an image
+
 
 # ------------------------------------------------------------------------------- domains
 def thicken_and_invert(images: np.ndarray) -> np.ndarray:

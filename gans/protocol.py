@@ -38,7 +38,9 @@ The contract, both ways:
   the command line find ``latent_dim``, ``batch_size``, ``n_classes`` (None: unconditional),
   ``d_steps`` (discriminator steps per generator step: the k of Goodfellow et al.'s Algorithm 1,
   the n_critic of the WGANs) and ``ema`` under one name each. Every field is a command-line
-  option (``python -m gans train --model NAME --help``). A config with a ``loss`` field is
+  option (``python -m gans train --model NAME --help``); a value outside its field's range
+  (:data:`RANGES`: sizes >= 1, decays and probabilities in [0, 1), ...) is refused when the
+  config is made. A config with a ``loss`` field is
   checked against the model's ``losses`` (the names of gans/losses.py it may take) when the
   model is made.
 - **Networks and optimizers** are declared by role with :meth:`GANModel.declare` (or by filling
@@ -68,6 +70,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +128,68 @@ class GANConfig:
     n_classes: int | None = option(None, "classes of a conditional model; None: unconditional")
     d_steps: int = option(1, "discriminator steps per generator step (k; the WGANs' n_critic)")
     ema: float = option(0.0, "sample from a moving average of G's weights with this decay (0: off)")
+
+    #: Ranges of this variant's fields that differ from :data:`RANGES` (field name -> interval).
+    ranges = {}
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            want = self.expected(f.name, value)
+            if want:
+                raise ValueError(f"{type(self).__module__}.Config: {f.name} = {value!r} is out "
+                                 f"of range: expected {want} (--{f.name.replace('_', '-')})")
+
+    @classmethod
+    def expected(cls, name: str, value) -> str | None:
+        """None when ``value`` is in the range of field ``name`` (or it has none); else what the
+        field takes, as "a number in [0, 1)" or "whole numbers >= 1" (a tuple's items)."""
+        interval = {**RANGES, **cls.ranges}.get(name)
+        if interval is None or value is None:
+            return None
+        default = {f.name: f.default for f in dataclasses.fields(cls)}[name]
+        several = isinstance(default, tuple)
+        whole = isinstance(default[0] if several and default else default, int)
+        items = value if several and isinstance(value, (tuple, list)) else (value,)
+        kind = numbers.Integral if whole else numbers.Real
+        if all(isinstance(v, kind) and not isinstance(v, bool) and _inside(v, interval)
+               for v in items):
+            return None
+        what = ("whole number" if whole else "number") + ("s" if several else "")
+        return f"{'' if several else 'a '}{what} {_spelled(interval)}"
+
+
+#: The values a config field may take, by name, in every variant's Config that has that field
+#: (a variant's ``ranges`` overrides them); a tuple's items each. Checked when a config is made
+#: (:meth:`GANConfig.expected`) and when the command line is read. Whole numbers where the
+#: field's default is one.
+RANGES = {
+    **dict.fromkeys(["latent_dim", "batch_size", "n_classes", "d_steps", "channels", "img_size",
+                     "g_features", "d_features", "fc_features", "q_features", "embed_dim",
+                     "hidden", "g_hidden", "d_hidden", "mlp_hidden", "ngf", "ndf",
+                     "n_categories", "n_power_iterations"], "[1, inf)"),  # sizes
+    **dict.fromkeys(["g_fc_features", "n_continuous", "n_residual", "pool_size",
+                     "warmup_iters"], "[0, inf)"),  # counts, 0: none
+    **dict.fromkeys(["ema", "dropout", "betas", "momentum"], "[0, 1)"),  # decays, probabilities
+    **dict.fromkeys(["r1_gamma", "gp_lambda", "lambda_cyc", "lambda_id", "lambda_cat",
+                     "lambda_cont", "class_weight"], "[0, inf)"),  # weights of loss terms
+    **dict.fromkeys(["lr", "lr_g", "lr_d", "clip", "sweep"], "(0, inf)"),
+}
+
+
+def _inside(value, interval: str) -> bool:
+    """Whether ``value`` lies in ``interval``, written "[0, 1)", "(0, inf)"..."""
+    low, high = (float(t) for t in interval[1:-1].split(","))
+    return ((low < value or interval[0] == "[" and value == low)
+            and (value < high or interval[-1] == "]" and value == high))
+
+
+def _spelled(interval: str) -> str:
+    """``interval`` as a range in words: ">= 1", "> 0", or "in [0, 1)"."""
+    low, high = interval[1:-1].split(", ")
+    if high == "inf":
+        return f"{'>=' if interval[0] == '[' else '>'} {low}"
+    return f"in {interval}"
 
 
 #: Config fields renamed since earlier versions (old run folders still resume).

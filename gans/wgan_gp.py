@@ -62,6 +62,7 @@ class Config(GANConfig):
     betas: tuple = (0.0, 0.9)
 
     def __post_init__(self):
+        super().__post_init__()  # the ranges of the fields (gans.protocol.RANGES)
         if self.critic == "auto":  # resolved here, so a run's config.json names the critic
             self.critic = "conv" if self.channels > 1 else "mlp"
 

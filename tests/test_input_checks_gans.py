@@ -66,3 +66,47 @@ def test_sweep_main_trains_and_tabulates_each_run_once(tmp_path, capsys, fake_ru
     assert fake_runs == [("dcgan", 0), ("dcgan", 1)]
     assert len(sweep.load_results(tmp_path)) == 2
     assert "| dcgan | mnist | minigrad | 4 steps | 4 | 0,1 | 0.50 +- 0.71 |" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ B. config ranges
+@pytest.mark.parametrize("model, field, value, want", [
+    ("dcgan", "ema", 2.0, "a number in [0, 1)"), ("dcgan", "ema", -0.5, "a number in [0, 1)"),
+    ("sngan", "r1_gamma", -1.0, "a number >= 0"), ("wgan_gp", "gp_lambda", -10.0, ">= 0"),
+    ("vanilla", "dropout", 1.0, "in [0, 1)"), ("vanilla", "betas", (0.5, 1.5), "numbers in"),
+    ("wgan", "d_steps", 0, "a whole number >= 1"), ("dcgan", "channels", 0, ">= 1"),
+    ("dcgan", "latent_dim", 2.5, "a whole number"), ("vanilla", "g_hidden", (16, 0), ">= 1"),
+    ("wgan", "clip", 0.0, "a number > 0"), ("cgan", "n_classes", 0, ">= 1")])
+def test_config_rejects_a_value_out_of_range(model, field, value, want):
+    import gans
+
+    cls = gans.get_config(model)
+    with pytest.raises(ValueError) as info:
+        cls(**{field: value})
+    line = str(info.value)
+    assert "\n" not in line and f"{field} = {value!r} is out of range" in line
+    assert want in line and f"--{field.replace('_', '-')}" in line
+
+
+def test_config_defaults_and_edges_are_in_range():
+    import gans
+
+    for name in gans.available():
+        gans.get_config(name)()  # every variant's defaults
+    gans.get_config("dcgan")(ema=0.0, betas=(0.0, 0.9), r1_gamma=0.0)
+    gans.get_config("infogan")(g_fc_features=0)  # 0: off
+    gans.get_config("cyclegan")(latent_dim=0, pool_size=0, lambda_id=0.0)
+    assert gans.get_config("wgan_gp")(channels=3).critic == "conv"  # its own __post_init__
+
+
+@pytest.mark.parametrize("model, option, value, want", [
+    ("dcgan", "--ema", "2", "a number in [0, 1)"), ("dcgan", "--ema", "-0.5", "in [0, 1)"),
+    ("sngan", "--r1-gamma", "-1", "a number >= 0"), ("dcgan", "--channels", "0", ">= 1"),
+    ("dcgan", "--latent-dim", "0", "a whole number >= 1"), ("dcgan", "--channels", "-1", ">= 1"),
+    ("vanilla", "--g-hidden", "0", "whole numbers >= 1"), ("vanilla", "--betas", "0.5,1", "[0, 1)"),
+    ("dcgan", "--batch-size", "0", ">= 1"), ("dcgan", "--lr", "nan", "a number > 0")])
+def test_train_rejects_a_config_option_out_of_range(model, option, value, want, tmp_path,
+                                                    capsys):
+    line = error_line(["train", "--model", model, "--dataset", "random", "--max-steps", "1",
+                       "--no-progress", "--out", str(tmp_path / "run"), option, value], capsys, 2)
+    assert f"argument {option}: invalid value {value!r} (expected " in line and want in line
+    assert not (tmp_path / "run").exists()

@@ -14,14 +14,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from gans.cli.options import non_negative_int, number, positive_int
+from gans.cli.options import number
 
 PREFIX = "cfg_"  # the argparse dest of field ``lr`` is ``cfg_lr``
 
 
-def parse_value(text: str, default, name: str = ""):
-    """A config option's value, of the type of the field's ``default``; ArgumentTypeError names
-    what was expected (argparse prefixes the option)."""
+def parse_value(text: str, default, name: str = "", config_cls=None):
+    """A config option's value, of the type of the field's ``default`` and, given the Config
+    class, in the field's range (``config_cls.expected``); ArgumentTypeError names what was
+    expected (argparse prefixes the option)."""
+    value = _typed(text, default, name)
+    want = config_cls.expected(name, value) if config_cls is not None else None
+    if want:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected {want})")
+    return value
+
+
+def _typed(text: str, default, name: str):
     if isinstance(default, bool):
         if text.lower() in ("1", "true", "yes", "on"):
             return True
@@ -46,8 +55,12 @@ def parse_value(text: str, default, name: str = ""):
     if default is None or isinstance(default, str):
         return text
     if isinstance(default, int):
-        # sizes and counts: never negative; a batch and a step ratio hold at least one
-        return positive_int(text) if name in ("batch_size", "d_steps") else non_negative_int(text)
+        # sizes and counts: their ranges (>= 1, or >= 0) are the config's, see parse_value
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (expected a whole number)") from None
     return number(text)
 
 
@@ -71,7 +84,7 @@ def add_config_options(parser, config_cls) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         note = f"{f.metadata['help']}; " if "help" in f.metadata else ""
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=PREFIX + f.name, default=None,
-                           type=lambda t, d=default, n=f.name: parse_value(t, d, n),
+                           type=lambda t, d=default, n=f.name: parse_value(t, d, n, config_cls),
                            metavar=_metavar(default), help=f"{note}default: {shown}")
 
 
