@@ -69,3 +69,12 @@ def test_dataset_names_one_table():
     assert canonical_name("Fashion-MNIST") == "fashion_mnist" == canonical_name("fashion")
     assert canonical_name("MNIST") == "mnist"
     assert canonical_name("SomeFolder/X") == "SomeFolder/X"  # not a known name: unchanged
+
+
+def test_show_wants_a_run_folder(tmp_path, capsys):
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "holiday.png").write_bytes(b"not a run's")
+    assert main(["show", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"gans: error: {tmp_path} is not a run folder")
+    assert "config.json" in err and "checkpoint.npz" in err

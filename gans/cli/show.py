@@ -18,6 +18,9 @@ def cmd_show(args):
     run = Path(args.run)
     if not run.is_dir():
         raise FileNotFoundError(f"no run folder at {run} (train's --out names one)")
+    if not any((run / name).exists() for name in ("config.json", "checkpoint.npz")):
+        raise FileNotFoundError(f"{run} is not a run folder: it has no config.json or "
+                                "checkpoint.npz (train's --out names one)")
     print(f"run: {run}")
     cfg = run / "config.json"
     if cfg.exists():
