@@ -79,6 +79,7 @@ import minigrad
 from minigrad import nn
 from gans.common import on
 from gans.losses import UNCONSTRAINED, check_loss
+from gans.scores import validate_labels
 
 
 # ---------------------------------------------------------------------- context managers
@@ -368,11 +369,20 @@ class GANModel:
         """``n`` images (N, C, H, W) in [-1, 1], made in eval mode with no graph recorded, by the
         moving average of G when there is one.
 
-        Conditional models take ``labels`` (ints, default: 0..n_classes-1 repeated)."""
-        if self.conditional and labels is None:
+        Conditional models take ``labels`` (ints, default: 0..n_classes-1 repeated), one per
+        image, in [0, n_classes); unconditional ones take none."""
+        if labels is not None:
+            if not self.conditional:
+                raise ValueError(f"labels: {self.name} is unconditional (its config's n_classes "
+                                 "is None), so it takes no labels")
+            rows = n if z is None else z.shape[0]
+            if isinstance(labels, minigrad.Tensor):
+                labels = labels.numpy()
+            labels = validate_labels(labels, rows, self.config.n_classes)
+        elif self.conditional:
             labels = np.arange(n) % self.config.n_classes
-        if labels is not None and not isinstance(labels, minigrad.Tensor):
-            labels = minigrad.tensor(np.asarray(labels, dtype=np.int64), device=self.device)
+        if labels is not None:
+            labels = minigrad.tensor(labels, device=self.device)
         with self.sampling():
             return self.generate(self.latent(n) if z is None else z, labels)
 

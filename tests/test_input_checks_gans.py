@@ -103,10 +103,45 @@ def test_config_defaults_and_edges_are_in_range():
     ("sngan", "--r1-gamma", "-1", "a number >= 0"), ("dcgan", "--channels", "0", ">= 1"),
     ("dcgan", "--latent-dim", "0", "a whole number >= 1"), ("dcgan", "--channels", "-1", ">= 1"),
     ("vanilla", "--g-hidden", "0", "whole numbers >= 1"), ("vanilla", "--betas", "0.5,1", "[0, 1)"),
-    ("dcgan", "--batch-size", "0", ">= 1"), ("dcgan", "--lr", "nan", "a number > 0")])
+    ("dcgan", "--batch-size", "0", ">= 1"), ("dcgan", "--lr", "0", "a number > 0")])
 def test_train_rejects_a_config_option_out_of_range(model, option, value, want, tmp_path,
                                                     capsys):
     line = error_line(["train", "--model", model, "--dataset", "random", "--max-steps", "1",
                        "--no-progress", "--out", str(tmp_path / "run"), option, value], capsys, 2)
     assert f"argument {option}: invalid value {value!r} (expected " in line and want in line
     assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------- C. sampling labels
+@pytest.fixture(scope="module")
+def small_models():
+    """A conditional model (CGAN, 10 classes) and an unconditional one (DCGAN), both tiny."""
+    import gans
+
+    cgan = gans.get_model("cgan")(gans.get_config("cgan")(g_hidden=(8,), d_hidden=(8,)))
+    dcgan = gans.get_model("dcgan")(gans.get_config("dcgan")(g_features=4, d_features=4))
+    return cgan, dcgan
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([1.5, 3.0], "non-integer values"), ([-1, 0], "values in [-1, 0] outside 0..9"),
+    ([10, 0], "values in [0, 10] outside 0..9"), ([1, 2, 3], "does not match the 2 images"),
+    ([True, False], "not an integer type")])
+def test_sample_checks_the_labels(labels, message, small_models):
+    cgan, _ = small_models
+    with pytest.raises(ValueError, match=r"^labels: ") as info:
+        cgan.sample(2, np.array(labels))
+    assert message in str(info.value)
+
+
+def test_sample_takes_good_labels_and_refuses_them_unconditional(small_models):
+    import minigrad
+
+    cgan, dcgan = small_models
+    for labels in ([1, 2], np.array([1.0, 9.0]), range(2), minigrad.tensor(np.array([0, 9]))):
+        assert cgan.sample(2, labels).shape == (2, 1, 28, 28)
+    z = cgan.latent(3)
+    assert cgan.sample(99, [0, 1, 2], z=z).shape[0] == 3  # one label per row of z
+    with pytest.raises(ValueError, match="dcgan is unconditional .* takes no labels"):
+        dcgan.sample(2, np.array([3, 4]))
+    assert dcgan.sample(2).shape == (2, 1, 28, 28)
