@@ -643,3 +643,16 @@ def test_a_new_run_removes_the_earlier_runs_files_and_no_others(tmp_path, capsys
     assert main(["show", str(run)]) == 0
     out = capsys.readouterr().out
     assert "pictures (2):" in out and "step_" not in out and "mine.png" not in out
+
+
+def test_non_finite_numbers_and_a_diverged_run_are_one_line(tmp_path, capsys):
+    for value in ("inf", "-inf", "nan"):
+        line = fails(TRAIN + [f"--lr={value}", "--out", str(tmp_path / "r")], capsys, code=2)
+        assert f"argument --lr: invalid value '{value}' (expected a finite number)" in line
+    # a learning rate that blows the losses up: the trainer's line, not NumPy's warnings and
+    # not the line of a bug (with its --debug hint)
+    res = _gans("-m", "gans", *TRAIN, "--lr", "1e30", "--max-steps", "2",
+                "--out", str(tmp_path / "r"))
+    line = one_error_line(res.stderr)
+    assert res.returncode == 1 and "non-finite loss at step 1" in line, res.stderr
+    assert "lower learning rate" in line and "--debug" not in line

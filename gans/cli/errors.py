@@ -35,8 +35,10 @@ def _user_errors() -> tuple:
     """Exception types whose message is written for the user. Anything else is likely a bug:
     its line names the type and says how to see the traceback."""
     from minigrad.data import DatasetError
+    from gans.training.step_log import TrainingDiverged  # a NaN/inf loss: the settings' doing
 
-    return (ValueError, OSError, ImportError, DatasetError, argparse.ArgumentTypeError)
+    return (ValueError, OSError, ImportError, DatasetError, TrainingDiverged,
+            argparse.ArgumentTypeError)
 
 
 def describe(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ before any work starts."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -30,11 +31,15 @@ def non_negative_int(text: str) -> int:
 
 
 def number(text: str) -> float:
-    """An option type: a float; the error says so (argparse's own would say "invalid float")."""
+    """An option type: a finite float; the error says so (argparse's own would say "invalid
+    float", and would take inf and nan, which no rate or weight can be)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected a number)") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r} (expected a finite number)")
+    return value
 
 
 def out_folder(text: str) -> str:

@@ -80,6 +80,8 @@ def _join_mpi_job() -> tuple[int, int]:
 
 
 def cmd_train(args):
+    import numpy as np
+
     import gans
     import minigrad
     from gans import datasets
@@ -111,10 +113,13 @@ def cmd_train(args):
         loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
                             device=device)
     out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
-    fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, max_steps=args.max_steps, dry_run=args.dry_run,
-        resume=not args.restart, progress=not args.no_progress, log_every=args.log_every,
-        cuda_graph=args.cuda_graph)
+    # NumPy's overflow/NaN warnings off: a non-finite number that reaches the logged losses
+    # stops the run with one line of its own (TrainingDiverged: the step and the losses)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
+            checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
+            dry_run=args.dry_run, resume=not args.restart, progress=not args.no_progress,
+            log_every=args.log_every, cuda_graph=args.cuda_graph)
     if rank == 0:
         print(f"checkpoint: {Path(out) / 'checkpoint.npz'}"
               + (f" ({world} processes)" if world > 1 else ""))
