@@ -656,3 +656,10 @@ def test_non_finite_numbers_and_a_diverged_run_are_one_line(tmp_path, capsys):
     line = one_error_line(res.stderr)
     assert res.returncode == 1 and "non-finite loss at step 1" in line, res.stderr
     assert "lower learning rate" in line and "--debug" not in line
+
+
+def test_score_names_a_missing_labels_file(tmp_path, capsys):
+    samples = tmp_path / "s.npy"
+    np.save(samples, np.zeros((2, 1, 28, 28), np.float32))
+    line = fails(["score", str(samples), "--labels", str(tmp_path / "nope.npy")], capsys)
+    assert f"no labels file (.npy) at {tmp_path / 'nope.npy'}" in line and "Errno" not in line

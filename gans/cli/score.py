@@ -36,6 +36,9 @@ def cmd_score(args):
 
     check_file(args.samples, b"\x93NUMPY", "samples file (.npy)",
                "`python -m gans sample` writes one")
+    if args.labels is not None:
+        check_file(args.labels, b"\x93NUMPY", "labels file (.npy)",
+                   "`python -m gans sample` writes one beside a conditional model's samples")
     if not args.json:
         scores = metrics.score_file(args.samples, args.dataset, labels_path=args.labels)
         print(metrics.format_scores(scores, metrics.real_ceiling(args.dataset)))
