@@ -5,8 +5,8 @@ scores of real data, measured with the project's own classifier.
     scores = metrics.score_samples(images, "mnist")             # images (N, 1, 28, 28) in [-1, 1]
     print(metrics.format_scores(scores, metrics.real_ceiling("mnist")))
 
-or from the shell: ``python -m gans score samples.npy --dataset mnist [--json]`` (labels.npy
-beside samples.npy is used as the labels the samples were generated for).
+or from the shell: ``python -m gans score samples.npy --dataset mnist [--json]``
+(samples.labels.npy beside samples.npy is used as the labels the samples were generated for).
 
 Three modules, one job each: gans/classifier.py trains and caches the classifier and turns images
 into its features and class probabilities; gans/scores.py holds the math, pure functions on
@@ -231,23 +231,37 @@ def score_samples(images, dataset: str = "mnist", labels=None, splits: int = 1,
     return out
 
 
+def labels_file(samples) -> Path:
+    """Where the labels of the samples file ``NAME.npy`` go: ``NAME.labels.npy`` beside it."""
+    return Path(samples).with_suffix(".labels.npy")
+
+
+def labels_beside(samples) -> Path | None:
+    """The labels file of a samples file, if it has one: its :func:`labels_file`, or the older
+    name ``labels.npy`` beside a ``samples.npy`` (the sweep's pair) written with or after it
+    (an older one was not written for these samples)."""
+    samples = Path(samples)
+    if labels_file(samples).exists():
+        return labels_file(samples)
+    old = samples.with_name("labels.npy")
+    if (samples.name == "samples.npy" and samples.exists() and old.exists()
+            and old.stat().st_mtime >= samples.stat().st_mtime):
+        return old
+    return None
+
+
 def score_file(path, dataset: str = "mnist", labels_path=None, verbose: bool = True) -> dict:
-    """Score a ``.npy`` of samples; ``labels.npy`` in the same folder is used as the intended
-    labels when ``labels_path`` is not given (conditional models)."""
+    """Score a ``.npy`` of samples; when ``labels_path`` is not given, the labels file beside
+    it (:func:`labels_beside`: ``NAME.labels.npy``, which ``sample`` writes for conditional
+    models) is used as the intended labels."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no samples file at {path}")
-    try:
-        images = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a plain .npy array ({exc})") from exc
+    images = _load_npy(path, "samples file", "`python -m gans sample` writes one")
     if labels_path is None:
-        beside = path.with_name("labels.npy")
-        if beside.exists() and beside.resolve() != path.resolve():
-            labels_path = beside
+        labels_path = labels_beside(path)
     labels = None
     if labels_path is not None:
-        labels = np.load(labels_path, allow_pickle=False)
+        labels = _load_npy(labels_path, "labels file", "`python -m gans sample` writes one "
+                           "beside a conditional model's samples")
         if verbose:
             print(f"[metrics] intended labels from {labels_path}")
     scores = score_samples(validate_images(images, name=str(path),
@@ -259,6 +273,18 @@ def score_file(path, dataset: str = "mnist", labels_path=None, verbose: bool = T
     if labels_path is not None:
         scores["labels_file"] = str(labels_path)
     return scores
+
+
+def _load_npy(path, what: str, hint: str) -> np.ndarray:
+    """The array in the .npy file ``path``; one line naming the file when it is missing, not a
+    .npy file, or an array of Python objects (never unpickled)."""
+    from gans.protocol import check_file
+
+    check_file(path, b"\x93NUMPY", f"{what} (.npy)", hint)
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a plain .npy array ({exc})") from None
 
 
 def format_scores(scores: dict, ceiling: dict | None = None) -> str:

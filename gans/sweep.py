@@ -58,11 +58,35 @@ def run_folder(out: Path, row: dict) -> Path:
                         f"{limit}_seed{row['seed']}")
 
 
+#: The keys of a results row that the table and the sweep read.
+ROW_KEYS = ("model", "dataset", "framework", "epochs", "seed", "steps", "wall_s", "scores")
+
+
 def load_results(out: Path) -> list[dict]:
+    """The rows of OUT/results.jsonl (none when it does not exist); a line that is not a row
+    raises a ValueError naming the file and the line."""
     path = out / "results.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: not a JSON object (each line is one run's results)")
+        missing = [k for k in ROW_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"{where}: no {', '.join(missing)} (each line is one run's results, "
+                             "as sweep writes them)")
+        if not isinstance(row["scores"], dict):
+            raise ValueError(f"{where}: scores is {row['scores']!r}, not a JSON object")
+        rows.append(row)
+    return rows
 
 
 def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None,

@@ -145,3 +145,39 @@ def test_sample_takes_good_labels_and_refuses_them_unconditional(small_models):
     with pytest.raises(ValueError, match="dcgan is unconditional .* takes no labels"):
         dcgan.sample(2, np.array([3, 4]))
     assert dcgan.sample(2).shape == (2, 1, 28, 28)
+
+
+# ------------------------------------------------------------- D. bad files named
+GOOD_ROW = dict(model="dcgan", dataset="mnist", framework="minigrad", epochs=1, max_steps=None,
+                seed=0, steps=4, wall_s=1.0, scores={"fid": 1.0}, command="")
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"model": "dcgan" "seed": 1}', "line 2: not JSON (Expecting ',' delimiter at column 19)"),
+    ('{"model": "dcgan", "seed": 1}', "line 2: no dataset, framework, epochs, steps, wall_s, "),
+    ("[1, 2]", "line 2: not a JSON object"),
+    (json.dumps(dict(GOOD_ROW, scores=3)), "line 2: scores is 3, not a JSON object")])
+def test_sweep_names_the_bad_line_of_results_jsonl(line, message, tmp_path, capsys):
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(GOOD_ROW) + "\n" + line + "\n\n")
+    with pytest.raises(ValueError) as info:
+        sweep.load_results(tmp_path)
+    assert str(info.value).startswith(f"{path}, {message}")
+    assert message in error_line(["sweep", "--out", str(tmp_path), "--table"], capsys, 1)
+    path.write_text(json.dumps(GOOD_ROW) + "\n\n")  # blank lines are fine
+    assert sweep.load_results(tmp_path) == [GOOD_ROW]
+
+
+def test_score_file_names_a_labels_file_that_is_not_npy(tmp_path):
+    from gans import metrics
+
+    np.save(tmp_path / "s.npy", np.zeros((2, 1, 28, 28), np.float32))
+    text = tmp_path / "labels.txt"
+    text.write_text("0\n1\n")
+    with pytest.raises(ValueError, match=f"^{text} is not a labels file \\(.npy\\)"):
+        metrics.score_file(tmp_path / "s.npy", labels_path=text, verbose=False)
+    np.save(tmp_path / "labels.npy", np.array([{"a": 1}, None], dtype=object))  # found beside
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'labels.npy'}: not a plain .npy array"):
+        metrics.score_file(tmp_path / "s.npy", verbose=False)
+    with pytest.raises(FileNotFoundError, match="no labels file"):
+        metrics.score_file(tmp_path / "s.npy", labels_path=tmp_path / "nope.npy", verbose=False)
