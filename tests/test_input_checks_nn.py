@@ -134,7 +134,20 @@ def test_embedding_rejects_negative_indices_as_pytorch_does():
     assert F.embedding(np.zeros((0,), np.int64), m.weight).shape == (0, 3)
 
 
-def test_one_hot_rejects_negative_labels():
-    with pytest.raises(ValueError, match=r"class values must be in \[0, 3\), got values in "
-                                         r"\[-1, 2\]"):
-        F.one_hot(minigrad.tensor([-1, 2]), 3)
+# ==================================================================== BCE's target (item 4)
+@pytest.mark.parametrize("target, got", [([2.0, 0.0], r"values in \[0, 2\]"),
+                                         ([-0.5, 1.0], r"values in \[-0.5, 1\]"),
+                                         ([np.nan, 0.0], "NaN")])
+def test_bce_rejects_a_target_outside_0_1(target, got):
+    p = minigrad.tensor([0.3, 0.6])
+    with pytest.raises(ValueError, match=r"target in \[0, 1\].*got " + got):
+        nn.BCELoss()(p, minigrad.tensor(target))  # torch: "all elements of target should be..."
+    with pytest.raises(ValueError, match="got " + got):
+        F.binary_cross_entropy(p, np.array(target, np.float32))
+
+
+def test_bce_says_nan_for_a_nan_input_not_logits():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\] as input, got NaN") as e:
+        F.binary_cross_entropy(minigrad.tensor([np.nan, 0.5]), minigrad.tensor([1.0, 0.0]))
+    assert "logits" not in str(e.value)
+    F.binary_cross_entropy(minigrad.tensor([0.0, 1.0]), minigrad.tensor([1.0, 0.0]))  # boundary
