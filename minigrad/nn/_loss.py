@@ -83,27 +83,41 @@ def _clamped_log(p: Tensor) -> Tensor:
 
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1], logs clamped
-    at -100 as in PyTorch. An input outside [0, 1] (or NaN) raises, as in PyTorch; on a GPU
-    only under ``detect_anomaly()``, since the check reads the values back to the host (PyTorch
-    checks there with a device-side assert). Prefer :func:`binary_cross_entropy_with_logits`
-    (stable, and no sigmoid layer needed)."""
+    at -100 as in PyTorch. An input or target outside [0, 1] (or NaN) raises, as in PyTorch; on
+    a GPU only under ``detect_anomaly()``, since the check reads the values back to the host
+    (PyTorch checks there with a device-side assert). Prefer
+    :func:`binary_cross_entropy_with_logits` (stable, and no sigmoid layer needed)."""
     target = _target("binary_cross_entropy", input, target)
     if type(input.data) is np.ndarray or is_anomaly_enabled():
-        _check_probabilities(input)
+        _check_probabilities(input, target)
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:
         loss = loss * _as_tensor(weight, input, input.dtype)
     return _reduce(loss, reduction)
 
 
-def _check_probabilities(input: Tensor) -> None:
-    """ValueError unless every element of ``input`` lies in [0, 1] (reads the data back)."""
-    lo, hi = (float(input.data.min()), float(input.data.max())) if input.data.size else (0, 0)
-    if lo < 0 or hi > 1 or math.isnan(lo) or math.isnan(hi):
-        hint = (" They look like logits (unbounded scores): use "
-                "binary_cross_entropy_with_logits, which applies the sigmoid itself, stably.")
+def _value_range(t: Tensor):
+    """(min, max) of ``t`` as floats, NaN if it holds a NaN (reads the data back)."""
+    return (float(t.data.min()), float(t.data.max())) if t.data.size else (0.0, 0.0)
+
+
+def _check_probabilities(input: Tensor, target: Tensor) -> None:
+    """ValueError unless every element of ``input`` and ``target`` lies in [0, 1]."""
+    lo, hi = _value_range(input)
+    if math.isnan(lo) or math.isnan(hi):
+        raise ValueError("binary_cross_entropy expects probabilities in [0, 1] as input, got "
+                         "NaN (the model's output diverged or a NaN came in; "
+                         "minigrad.detect_anomaly() names the op that made it)")
+    if lo < 0 or hi > 1:
         raise ValueError(f"binary_cross_entropy expects probabilities in [0, 1] as input, got "
-                         f"values in [{lo:.4g}, {hi:.4g}].{hint}")
+                         f"values in [{lo:.4g}, {hi:.4g}]. They look like logits (unbounded "
+                         "scores): use binary_cross_entropy_with_logits, which applies the "
+                         "sigmoid itself, stably.")
+    lo, hi = _value_range(target)
+    if not 0 <= lo <= hi <= 1:  # False for NaN too
+        got = "NaN" if math.isnan(lo) or math.isnan(hi) else f"values in [{lo:.4g}, {hi:.4g}]"
+        raise ValueError(f"binary_cross_entropy expects a target in [0, 1] (all elements of "
+                         f"target should be between 0 and 1), got {got}")
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
