@@ -176,8 +176,9 @@ def test_score_file_names_a_labels_file_that_is_not_npy(tmp_path):
     text.write_text("0\n1\n")
     with pytest.raises(ValueError, match=f"^{text} is not a labels file \\(.npy\\)"):
         metrics.score_file(tmp_path / "s.npy", labels_path=text, verbose=False)
-    np.save(tmp_path / "labels.npy", np.array([{"a": 1}, None], dtype=object))  # found beside
-    with pytest.raises(ValueError, match=f"^{tmp_path / 'labels.npy'}: not a plain .npy array"):
-        metrics.score_file(tmp_path / "s.npy", verbose=False)
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(ValueError, match=f"^{objects}: not a plain .npy array"):
+        metrics.score_file(tmp_path / "s.npy", labels_path=objects, verbose=False)
     with pytest.raises(FileNotFoundError, match="no labels file"):
         metrics.score_file(tmp_path / "s.npy", labels_path=tmp_path / "nope.npy", verbose=False)
