@@ -63,12 +63,13 @@ ROW_KEYS = ("model", "dataset", "framework", "epochs", "seed", "steps", "wall_s"
 
 
 def load_results(out: Path) -> list[dict]:
-    """The rows of OUT/results.jsonl (none when it does not exist); a line that is not a row
-    raises a ValueError naming the file and the line."""
+    """The rows of OUT/results.jsonl (none when it does not exist), one per run: a run recorded
+    twice (by a sweep that repeated a seed, before that was refused) counts once, as first
+    recorded. A line that is not a row raises a ValueError naming the file and the line."""
     path = out / "results.jsonl"
     if not path.exists():
         return []
-    rows = []
+    rows = {}
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -85,8 +86,8 @@ def load_results(out: Path) -> list[dict]:
                              "as sweep writes them)")
         if not isinstance(row["scores"], dict):
             raise ValueError(f"{where}: scores is {row['scores']!r}, not a JSON object")
-        rows.append(row)
-    return rows
+        rows.setdefault(run_key(row), row)
+    return list(rows.values())
 
 
 def command_line(model, seed, dataset, epochs, framework, n, out, max_steps=None,

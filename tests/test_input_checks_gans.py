@@ -182,3 +182,12 @@ def test_score_file_names_a_labels_file_that_is_not_npy(tmp_path):
         metrics.score_file(tmp_path / "s.npy", labels_path=objects, verbose=False)
     with pytest.raises(FileNotFoundError, match="no labels file"):
         metrics.score_file(tmp_path / "s.npy", labels_path=tmp_path / "nope.npy", verbose=False)
+
+
+def test_sweep_tabulates_a_run_recorded_twice_once(tmp_path, capsys):
+    """A results.jsonl written before repeats were refused (seeds 0,0,1): seed 0 counts once."""
+    rows = [dict(GOOD_ROW, seed=s, scores={"fid": f}) for s, f in ((0, 1.0), (0, 1.0), (1, 3.0))]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert sweep.load_results(tmp_path) == [rows[0], rows[2]]
+    assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
+    assert "| 0,1 | 2.00 +- 1.41 |" in capsys.readouterr().out
