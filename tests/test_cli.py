@@ -663,3 +663,45 @@ def test_score_names_a_missing_labels_file(tmp_path, capsys):
     np.save(samples, np.zeros((2, 1, 28, 28), np.float32))
     line = fails(["score", str(samples), "--labels", str(tmp_path / "nope.npy")], capsys)
     assert f"no labels file (.npy) at {tmp_path / 'nope.npy'}" in line and "Errno" not in line
+
+
+def test_sample_never_overwrites_and_names_its_labels_after_the_samples(tmp_path, capsys):
+    cgan, vanilla = tmp_path / "cgan", tmp_path / "vanilla"
+    assert main(["train", "--model", "cgan", "--dataset", "random", "--dry-run", "--no-progress",
+                 "--out", str(cgan)]) == 0
+    assert main(TRAIN + ["--dry-run", "--out", str(vanilla)]) == 0
+    out = tmp_path / "s.npy"
+    sample = ["sample", "--checkpoint", str(cgan / "checkpoint.npz"), "--n", "3", "--out"]
+    assert main(sample + [str(out)]) == 0
+    assert np.load(out).shape == (3, 1, 28, 28)
+    assert np.load(tmp_path / "s.labels.npy").tolist() == [0, 1, 2]
+    before = _files(tmp_path)
+    line = fails(sample + [str(out)], capsys)
+    assert f"{out} exists" in line and "--overwrite" in line and "--out" in line
+    assert _files(tmp_path) == before
+    # samples named labels.npy stay samples (the labels were written over them)
+    assert main(sample + [str(tmp_path / "labels.npy")]) == 0
+    assert np.load(tmp_path / "labels.npy").shape == (3, 1, 28, 28)
+    # --overwrite; an unconditional model's samples do not keep the replaced ones' labels
+    assert main(["sample", "--checkpoint", str(vanilla / "checkpoint.npz"), "--n", "2",
+                 "--overwrite", "--out", str(out)]) == 0
+    assert np.load(out).shape == (2, 1, 28, 28) and not (tmp_path / "s.labels.npy").exists()
+
+
+def test_score_finds_the_labels_of_its_samples_only(tmp_path, monkeypatch):
+    metrics = importlib.import_module("gans.metrics")
+    monkeypatch.setattr(metrics, "score_samples", lambda images, dataset, labels=None, **kw: {
+        "labels": None if labels is None else labels.tolist()})
+    images = np.full((2, 1, 28, 28), -1, np.float32)
+    for name in ("s.npy", "t.npy", "samples.npy"):
+        np.save(tmp_path / name, images)
+    np.save(tmp_path / "s.labels.npy", np.array([3, 4]))
+    np.save(tmp_path / "labels.npy", np.array([5, 6]))  # written after samples.npy
+    os.utime(tmp_path / "samples.npy", (0, 0))
+    assert metrics.score_file(tmp_path / "s.npy", verbose=False)["labels"] == [3, 4]
+    assert metrics.score_file(tmp_path / "t.npy", verbose=False)["labels"] is None
+    # the sweep's pair: labels.npy beside samples.npy, but not one older than the samples
+    assert metrics.score_file(tmp_path / "samples.npy", verbose=False)["labels"] == [5, 6]
+    os.utime(tmp_path / "labels.npy", (0, 0))
+    os.utime(tmp_path / "samples.npy", (10, 10))
+    assert metrics.score_file(tmp_path / "samples.npy", verbose=False)["labels"] is None

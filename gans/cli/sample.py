@@ -10,13 +10,16 @@ def add_parser(sub):
     sa = sub.add_parser("sample", help="write generated images to a .npy",
                         description="Load a checkpoint written by train and write N generated "
                                     "images, float32 (N, C, H, W) in [-1, 1], to a .npy file "
-                                    "(conditional models: labels 0..9 cycled, in labels.npy "
-                                    "beside it).")
+                                    "(conditional models: labels 0..9 cycled, in NAME.labels.npy "
+                                    "beside NAME.npy, where score finds them).")
     sa.add_argument("--checkpoint", required=True, help="checkpoint.npz of a run folder")
     sa.add_argument("--n", type=options.positive_int, default=10000,
                     help="number of images (default: 10000)")
     sa.add_argument("--out", default="samples.npy", type=options.out_file,
                     help="output .npy (default: samples.npy; .npy is added to a name without it)")
+    sa.add_argument("--overwrite", action="store_true",
+                    help="replace --out and its labels file if they exist (without it, an "
+                         "existing one is an error)")
     options.add_device_and_seed(sa, "seeds the noise")
     return sa
 
@@ -31,8 +34,15 @@ def cmd_sample(args):
     import numpy as np
 
     import minigrad
+    from gans.metrics import labels_file
     from gans.protocol import load_model
 
+    out = npy_path(args.out)
+    labels_out = labels_file(out)  # NAME.labels.npy: a conditional model writes it
+    existing = [p for p in (out, labels_out) if p.exists()]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"{existing[0]} exists: pass --overwrite to replace it, or choose "
+                              "another --out")
     minigrad.manual_seed(args.seed)
     model = load_model(args.checkpoint, args.device)
     images, labels = [], []
@@ -42,10 +52,12 @@ def cmd_sample(args):
         images.append(model.sample(n, lab).numpy().astype(np.float32))
         if lab is not None:
             labels.append(lab)
-    out = npy_path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, np.concatenate(images))
     print(f"wrote {args.n} samples to {out}")
     if labels:
-        np.save(out.with_name("labels.npy"), np.concatenate(labels).astype(np.int64))
-        print(f"wrote their labels to {out.with_name('labels.npy')}")
+        np.save(labels_out, np.concatenate(labels).astype(np.int64))
+        print(f"wrote their labels to {labels_out}")
+    elif labels_out.exists():  # the labels of the samples just replaced: not these samples'
+        labels_out.unlink()
+        print(f"removed {labels_out}, the labels of the samples replaced")

@@ -22,7 +22,9 @@ def add_parser(sub):
     sc.add_argument("samples", help=".npy written by sample")
     sc.add_argument("--dataset", default="mnist", type=options.dataset_name(metrics_datasets),
                     help="mnist, fashion_mnist or cifar10 (default: mnist)")
-    sc.add_argument("--labels", default=None, help="labels.npy (default: beside the samples)")
+    sc.add_argument("--labels", default=None,
+                    help="the .npy of the labels the samples were generated for (default: "
+                         "NAME.labels.npy beside NAME.npy, as sample writes it)")
     sc.add_argument("--json", action="store_true",
                     help="print one JSON object (is, fid, kid, kid_std, precision, recall, "
                          "density, coverage, classes; label_acc and intra_fid with labels) "
