@@ -151,3 +151,34 @@ def test_bce_says_nan_for_a_nan_input_not_logits():
         F.binary_cross_entropy(minigrad.tensor([np.nan, 0.5]), minigrad.tensor([1.0, 0.0]))
     assert "logits" not in str(e.value)
     F.binary_cross_entropy(minigrad.tensor([0.0, 1.0]), minigrad.tensor([1.0, 0.0]))  # boundary
+
+
+# ======================================================== non-float inputs to layers (item 5)
+@pytest.mark.parametrize("make, shape, dtype", [
+    (lambda: nn.Linear(4, 2), (3, 4), np.int64),
+    (lambda: nn.Conv2d(1, 2, 3), (1, 1, 5, 5), np.uint8),
+    (lambda: nn.ConvTranspose2d(1, 2, 3), (1, 1, 3, 3), np.bool_),
+    (lambda: nn.BatchNorm1d(4), (3, 4), np.int64),
+    (lambda: nn.BatchNorm2d(2, affine=False), (2, 2, 3, 3), np.int32),
+    (lambda: nn.InstanceNorm2d(2), (1, 2, 3, 3), np.uint8),
+    (lambda: nn.LayerNorm(4), (3, 4), np.int64),
+])
+def test_float_layers_reject_non_float_input(make, shape, dtype):
+    m = make()
+    x = minigrad.tensor(np.ones(shape, dtype))
+    name = type(m).__name__
+    with pytest.raises(TypeError, match=rf"{name} expects a floating-point input \(float32, as its "
+                                        rf"parameters\), got dtype {np.dtype(dtype)}: convert it "
+                                        r"with x.float\(\)"):
+        m(x)
+    assert m(x.float()).dtype == np.float32  # the hint works
+
+
+def test_the_dtype_hint_follows_a_double_layer():
+    with pytest.raises(TypeError, match=r"\(float64, .*x.double\(\).*dtype='float64'"):
+        nn.Linear(4, 2).double()(minigrad.tensor(np.ones((3, 4), np.int64)))
+
+
+def test_float64_input_to_a_float32_layer_still_promotes():
+    # minigrad's rule for mixed floats (tests/test_dtypes.py); PyTorch would raise here.
+    assert nn.Linear(4, 2)(minigrad.randn(3, 4, dtype="float64")).dtype == np.float64

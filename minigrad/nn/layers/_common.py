@@ -33,3 +33,17 @@ def _check_tensor(layer, x):
     if type(x) is not Tensor and not isinstance(x, Tensor):
         raise TypeError(f"{type(layer).__name__}.forward expects a minigrad Tensor, got "
                         f"{type(x).__name__} (wrap arrays with minigrad.tensor(...))")
+
+
+def _check_float(layer, x):
+    """``_check_tensor``, and a TypeError unless ``x`` is floating point: a layer's float weights
+    would promote an integer input to float64 (or compute in uint8) where PyTorch raises. (A
+    float64 input to a float32 layer is promoted, minigrad's rule for mixed floats.)"""
+    _check_tensor(layer, x)
+    if x.dtype.kind != "f":
+        w = getattr(layer, "weight", None)
+        want = "float32" if w is None else str(w.dtype)
+        convert = "x.double()" if want == "float64" else "x.float()"
+        raise TypeError(f"{type(layer).__name__} expects a floating-point input ({want}, as its "
+                        f"parameters), got dtype {x.dtype}: convert it with {convert} (or create "
+                        f"it with minigrad.tensor(..., dtype='{want}'))")

@@ -5,7 +5,7 @@ import math
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _param, _rank_error, _size
+from minigrad.nn.layers._common import _check_float, _param, _rank_error, _size
 from minigrad.nn.module import Module
 
 
@@ -50,7 +50,7 @@ class _ConvNd(Module):
         return s
 
     def _check_input(self, x, channels_axis_size):
-        _check_tensor(self, x)
+        _check_float(self, x)
         if x.ndim != 4:
             _rank_error(self, "4-D input (N, C, H, W)", x)
         if x.shape[1] != channels_axis_size:

@@ -5,7 +5,7 @@ import math
 
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _param, _size
+from minigrad.nn.layers._common import _check_float, _param, _size
 from minigrad.nn.module import Module
 
 
@@ -43,7 +43,7 @@ class Linear(Module):
 
     def forward(self, x):
         w = self.weight
-        _check_tensor(self, x)
+        _check_float(self, x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r} expects input with {self.in_features} features in the "
                              f"last dimension, got input of shape {tuple(x.shape)} (weight shape "

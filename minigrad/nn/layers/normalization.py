@@ -10,7 +10,7 @@ from minigrad import distributed as dist
 from minigrad.distributed.functional import all_reduce
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_tensor, _rank_error, _size
+from minigrad.nn.layers._common import _check_float, _check_tensor, _rank_error, _size
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
@@ -68,6 +68,8 @@ class _NormBase(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{self!r} expects {self.num_features} channels (dim 1), got input "
                              f"of shape {tuple(x.shape)}")
+        if x.dtype.kind != "f":
+            _check_float(self, x)
 
     def _momentum(self):
         """The running-average factor of this step (PyTorch: momentum=None means a cumulative
@@ -225,6 +227,8 @@ class LayerNorm(Module):
             _check_tensor(self, x)
             raise ValueError(f"{self!r} expects input whose trailing dims are "
                              f"{self.normalized_shape}, got input of shape {tuple(x.shape)}")
+        if x.dtype.kind != "f":
+            _check_float(self, x)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
