@@ -19,7 +19,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.engine import backward as _backward
-from minigrad.autograd.function import TensorBase
+from minigrad.autograd.function import TensorBase, mark_modified
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -100,8 +100,10 @@ class RemovableHandle:
 class Tensor(TensorBase):
     # NOTE: _post_accumulate_grad_hooks is set only by register_post_accumulate_grad_hook (read
     # with getattr), so the constructors on the hot path do not pay for it.
+    # _modified_at (the in-place clock at this tensor's last in-place change) and _detached_from
+    # (the tensor detach() took its data from) are set only when needed and read with getattr.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
-                 "_post_accumulate_grad_hooks", "__weakref__")
+                 "_post_accumulate_grad_hooks", "_modified_at", "_detached_from", "__weakref__")
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -192,8 +194,11 @@ class Tensor(TensorBase):
         return self.numpy().tolist()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (no copy)."""
-        return Tensor._wrap(self.data, False, None)
+        """The same data, cut from the graph (no copy). Changing it in place counts as changing
+        this tensor too: a backward that needs this tensor's values then raises."""
+        t = Tensor._wrap(self.data, False, None)
+        t._detached_from = self
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._ctx is not None and not requires_grad:
@@ -292,12 +297,10 @@ class Tensor(TensorBase):
         return self
 
     def __setitem__(self, index, value):
-        if self.requires_grad and _grad_enabled.get():
-            raise RuntimeError("in-place assignment into a tensor that requires grad would corrupt "
-                               "its graph: build a new tensor (minigrad.where, cat) or assign "
-                               "under no_grad() to a leaf")
+        self._check_inplace("assignment t[...] = v")
         self.data[_index_arrays(index)] = (
             value.data if isinstance(value, Tensor) else value)
+        mark_modified((self,))
 
     # Comparisons give boolean tensors that carry no gradient.
     def _compare(self, other, op):
@@ -327,15 +330,30 @@ class Tensor(TensorBase):
         return self.transpose(-2, -1)
 
     # --------------------------------------------------- in-place (no graph) helpers
+    # They record no op: on a tensor that requires grad they need no_grad() and a leaf (as
+    # PyTorch's do on a leaf), and a backward that saved the old values raises (mark_modified).
+    def _check_inplace(self, what):
+        if self.requires_grad and _grad_enabled.get():
+            raise RuntimeError(
+                f"in-place {what} on a tensor that requires grad would corrupt its graph: build a "
+                "new tensor (x * 0, minigrad.where, cat), change a clone(), or, for a leaf such as "
+                "a parameter, do it under minigrad.no_grad()")
+
     def zero_(self):
+        self._check_inplace("zero_()")
         self.data[...] = 0
+        mark_modified((self,))
         return self
 
     def fill_(self, value):
+        self._check_inplace("fill_()")
         self.data[...] = value
+        mark_modified((self,))
         return self
 
     def copy_(self, src):
+        self._check_inplace("copy_()")
         self.data[...] = src.data if isinstance(src, Tensor) else src
+        mark_modified((self,))
         return self
 

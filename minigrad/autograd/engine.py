@@ -18,11 +18,13 @@ Around the chain rule:
 - when specific ``inputs`` are asked for (``grad``), the nodes that cannot reach any of them are
   pruned, and the others are told which of their inputs need a gradient;
 - unless ``retain_graph``, every visited node is released at the end; a second backward through
-  it raises.
+  it raises;
+- a node whose tensors were changed in place after it was recorded raises
+  (:func:`check_unmodified`), where its backward would read the new values.
 """
 from __future__ import annotations
 
-from minigrad.autograd.function import _FREED, TensorBase, _anomaly_hook
+from minigrad.autograd.function import _FREED, TensorBase, _anomaly_hook, _inplace_clock
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -91,6 +93,8 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
                 out.grad = gy if out.grad is None else out.grad + gy
             if targets is not None and id(out) in targets:
                 grads[id(out)] = gy  # complete: every consumer of `out` came before its node
+            if node._clock != _inplace_clock[0]:  # something changed in place since its forward
+                check_unmodified(node, out)
             if create_graph and node.once_differentiable:
                 raise RuntimeError(
                     f"{type(node).__name__} is once_differentiable: its backward cannot be "
@@ -130,6 +134,21 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
             for node in order:
                 node._release()
     return {keep[k]: g for k, g in grads.items()}
+
+
+def check_unmodified(node, out):
+    """Raise if an input or the output of ``node`` was changed in place after the node was
+    recorded (function.mark_modified): its backward would compute from values its forward never
+    saw (PyTorch: "modified by an inplace operation")."""
+    for t in (*node.inputs, out):
+        if getattr(t, "_modified_at", -1) > node._clock:
+            role = "output" if t is out else "input"
+            raise RuntimeError(
+                f"{type(node).__name__}'s backward needs its {role} of shape {tuple(t.shape)}, "
+                "which was changed in place after the forward (zero_, fill_, copy_, t[...] = v, an "
+                "optimizer's step or load_state_dict), so the gradient would be wrong. Compute the "
+                "loss again after the change (in a GAN: the generator's loss after D's optimizer "
+                "step, from a new D(fake)), or change a clone() instead.")
 
 
 def _prune(order, targets):

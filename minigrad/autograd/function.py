@@ -17,6 +17,12 @@ Rules for a backward (see ops/__init__.py for the names gy, gx, ...):
 - Return one gradient per input, ``None`` where ``self.needs_input_grad[i]`` is False.
 - An op whose backward is not itself differentiable sets ``once_differentiable = True``; the
   engine raises if a ``create_graph=True`` backward reaches it.
+
+In-place changes (``zero_``, ``fill_``, ``copy_``, ``t[i] = v``, an optimizer's step) would make a
+backward read values other than those its forward saw. Each one ticks a clock
+(:func:`mark_modified`); a recorded node keeps the clock's value, and the engine checks a node's
+tensors only when the clock has moved since (PyTorch's version counters, at the cost of one
+integer per node).
 """
 from __future__ import annotations
 
@@ -45,11 +51,11 @@ class TensorBase:
 
 
 class Function:
-    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref
-    # (when recorded), xp (when not numpy). NOTE: the three set on every recorded node are slots
+    # Set by apply(): inputs (tuple of Tensor), needs_input_grad (tuple of bool), _output_ref and
+    # _clock (when recorded), xp (when not numpy). NOTE: those set on every recorded node are slots
     # (an op with no attributes of its own then never makes a __dict__: a node costs less to
     # make and to free); the ops' own attributes (self.c, self.saved, ...) go in the __dict__.
-    __slots__ = ("inputs", "needs_input_grad", "_output_ref", "__dict__", "__weakref__")
+    __slots__ = ("inputs", "needs_input_grad", "_output_ref", "_clock", "__dict__", "__weakref__")
     once_differentiable = False
     xp = np  # the array module of the inputs; apply() sets it on the node when not numpy
 
@@ -107,6 +113,7 @@ class Function:
         if record:
             out = x._wrap(y, True, ctx)  # a plain Tensor
             ctx._output_ref = weakref.ref(out)
+            ctx._clock = _inplace_clock[0]
         else:
             out = x._wrap(y, False, None)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
@@ -125,6 +132,20 @@ class Function:
 
 
 _new = object.__new__
+# The in-place clock: how many in-place changes of tensors there have been (see mark_modified).
+_inplace_clock = [0]
+
+
+def mark_modified(tensors):
+    """Record that ``tensors`` were just changed in place: a backward through any node recorded
+    before now that saved one of them raises (engine.check_unmodified) instead of computing a
+    gradient from the new values. A tensor made by ``detach()`` marks its source too (same data).
+    Views made by ops (reshape, indexing) are not followed: they are separate tensors."""
+    clock = _inplace_clock[0] = _inplace_clock[0] + 1
+    for t in tensors:
+        while t is not None:
+            t._modified_at = clock
+            t = getattr(t, "_detached_from", None)
 # detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every
 # op; None (the mode off) costs one test per op.
 _anomaly_hook = [None]

@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.nn.parameter import Parameter, _rebuild_parameter  # noqa: F401 (old pickles)
 from minigrad.nn.registry import RemovableHandle, _Registry, _rebuild_registry  # noqa: F401
 from minigrad.tensor import Tensor
@@ -452,6 +453,7 @@ class Module:
         for t, value in todo:
             xp = t.xp
             t.data[...] = xp.asarray(value) if xp is not np else value
+        mark_modified([t for t, _ in todo])  # a graph recorded before this cannot backward
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------- printing

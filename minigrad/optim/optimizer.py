@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import enable_grad, no_grad
 from minigrad.tensor import Tensor
 
@@ -179,6 +180,7 @@ class Optimizer:
                     items.append((p, grad, state))
                 if items:
                     self._update_group(items, group)
+                    mark_modified([p for p, _, _ in items])  # a stale graph's backward raises
         return loss
 
     def _check_group(self, group: dict) -> None:

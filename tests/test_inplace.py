@@ -1,0 +1,105 @@
+"""In-place changes and the graph: a backward that would read values changed after its forward
+raises (PyTorch's "modified by an inplace operation"), and the in-place methods refuse to run on
+a tensor that requires grad while grad mode is on."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, optim
+
+STALE = "changed in place after the forward"
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.zero_(),
+    lambda t: t.fill_(2.0),
+    lambda t: t.copy_(np.ones(3, np.float32)),
+    lambda t: t.__setitem__(0, 5.0),
+])
+def test_inplace_method_on_a_tensor_that_requires_grad_raises_in_grad_mode(change):
+    x = mg.randn(3, requires_grad=True)
+    y = x.exp()
+    for t in (x, y):
+        before = t.data.copy()
+        with pytest.raises(RuntimeError, match="requires grad would corrupt its graph"):
+            change(t)
+        np.testing.assert_array_equal(t.data, before)  # nothing was written
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.zero_(),
+    lambda t: t.fill_(2.0),
+    lambda t: t.copy_(np.ones(3, np.float32)),
+    lambda t: t.__setitem__(0, 5.0),
+    lambda t: t.detach().fill_(0.5),  # same data: counts as a change of t
+])
+def test_backward_through_a_tensor_changed_after_its_forward_raises(change):
+    x = mg.randn(3, requires_grad=True)
+    y = x.exp()          # Exp's backward reads its output y
+    loss = (y * 2).sum()
+    with mg.no_grad():
+        change(y)
+    with pytest.raises(RuntimeError, match=STALE):
+        loss.backward()
+    assert x.grad is None
+
+
+def test_a_change_before_the_forward_or_after_the_backward_is_fine():
+    x = mg.randn(3, requires_grad=True)
+    with mg.no_grad():
+        x.fill_(0.5)                     # before the forward
+    loss = x.exp().sum()
+    other = mg.randn(3)
+    other.zero_()                        # a tensor the graph never saw
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, np.exp(0.5 * np.ones(3)), rtol=1e-6)
+    with mg.no_grad():
+        x.zero_()                        # after: the graph is gone
+    assert x.data.sum() == 0
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda ps: optim.SGD(ps, lr=0.1),
+    lambda ps: optim.Adam(ps, lr=0.1),
+    lambda ps: optim.RMSprop(ps, lr=0.1),
+])
+def test_optimizer_step_between_forward_and_backward_raises(make_opt):
+    """The classic GAN mistake: G's loss computed through D before D's step, backpropagated after
+    it, would mix D's old activations with its new weights."""
+    d = nn.Linear(4, 1)
+    opt_d = make_opt(d.parameters())
+    fake = mg.randn(8, 4, requires_grad=True)
+    d_loss = d(fake.detach()).mean()
+    g_loss = -d(fake).mean()             # before D's step
+    d_loss.backward()
+    opt_d.step()
+    with pytest.raises(RuntimeError, match=STALE):
+        g_loss.backward()
+    # the right order: G's loss from a new D(fake), after the step
+    (-d(fake).mean()).backward()
+    assert fake.grad is not None
+
+
+def test_load_state_dict_between_forward_and_backward_raises():
+    m = nn.Linear(3, 2)
+    loss = m(mg.randn(5, 3)).sum()
+    m.load_state_dict(nn.Linear(3, 2).state_dict())
+    with pytest.raises(RuntimeError, match=STALE):
+        loss.backward()
+
+
+def test_a_training_loop_with_optimizer_steps_runs_unchanged():
+    """Forward, backward, step, repeated: each graph is recorded after the last step, so the
+    check never fires, and the result equals the same loop written on raw arrays."""
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((3, 1)).astype(np.float32)
+    xs = rng.standard_normal((4, 6, 3)).astype(np.float32)
+    w = mg.tensor(w0.copy(), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    ref = w0.copy()
+    for x in xs:
+        opt.zero_grad()
+        ((mg.tensor(x) @ w) ** 2).mean().backward()
+        opt.step()
+        ref -= 0.1 * (2 * x.T @ (x @ ref) / len(x))
+    np.testing.assert_allclose(w.data, ref, rtol=1e-5)
