@@ -65,7 +65,8 @@ def test_sweep_main_trains_and_tabulates_each_run_once(tmp_path, capsys, fake_ru
     sweep.main(args)
     assert fake_runs == [("dcgan", 0), ("dcgan", 1)]
     assert len(sweep.load_results(tmp_path)) == 2
-    assert "| dcgan | mnist | minigrad | 4 steps | 4 | 0,1 | 0.50 +- 0.71 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| dcgan | mnist | minigrad | 4 steps | 4 | 0,1 | 0.50 +- 0.71 |" in out
 
 
 # ------------------------------------------------------------ B. config ranges
