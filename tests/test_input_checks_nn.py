@@ -182,3 +182,25 @@ def test_the_dtype_hint_follows_a_double_layer():
 def test_float64_input_to_a_float32_layer_still_promotes():
     # minigrad's rule for mixed floats (tests/test_dtypes.py); PyTorch would raise here.
     assert nn.Linear(4, 2)(minigrad.randn(3, 4, dtype="float64")).dtype == np.float64
+
+
+# ============================================================== unclear messages (item 6)
+@pytest.mark.parametrize("target", [minigrad.tensor([1.0, 2.0, 0.0]),
+                                    np.array([1.0, 2.0, 0.0], np.float32)])
+def test_cross_entropy_float_labels_say_what_targets_must_be(target):
+    fix = r"target.long\(\)" if isinstance(target, minigrad.Tensor) else \
+        r"target.astype\(np.int64\)"
+    with pytest.raises(ValueError, match=r"targets must be integer class indices of shape \(3,\) "
+                                         rf"\(convert float labels with {fix}\) or class "
+                                         r"probabilities of shape \(3, 4\)"):
+        nn.CrossEntropyLoss()(minigrad.randn(3, 4), target)
+
+
+def test_save_names_the_missing_folder_not_a_temporary_file(tmp_path):
+    path = tmp_path / "missing_dir" / "x.npz"
+    with pytest.raises(FileNotFoundError, match="the folder .*missing_dir'.*os.makedirs") as e:
+        minigrad.save({"a": 1}, path)
+    assert ".tmp" not in str(e.value)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        minigrad.save({"a": 1}, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind

@@ -259,6 +259,13 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         return _cross_entropy_rows(logits, target, ignore_index, reduction)
     logp = log_softmax(logits, 1)
     if tdata.dtype.kind == "f":  # class probabilities
+        if tdata.shape != logits.shape:
+            indices = (logits.shape[0],) + logits.shape[2:]
+            fix = "target.long()" if isinstance(target, Tensor) else "target.astype(np.int64)"
+            raise ValueError(f"cross_entropy: target of dtype {tdata.dtype} and shape "
+                             f"{tdata.shape} for input of shape {logits.shape}: targets must be "
+                             f"integer class indices of shape {indices} (convert float labels "
+                             f"with {fix}) or class probabilities of shape {logits.shape}")
         t = _target("cross_entropy", logits, target)
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / c

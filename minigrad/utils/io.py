@@ -27,6 +27,7 @@ checkpoint (or no file) and never a truncated one.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -143,6 +144,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     Raises:
         TypeError: ``obj`` contains something that cannot be stored without pickle (the message
             says where, e.g. ``obj['model']['fc.weight']``).
+        OSError: the file cannot be created (``FileNotFoundError`` for a missing folder,
+            ``IsADirectoryError`` when ``path`` is a folder); the message names the folder.
     """
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
@@ -151,8 +154,17 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     arrays[_STRUCT_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"minigrad.save: {path!r} is a folder; give the "
+                                              "path of a file to write")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
+                                   suffix=".tmp")
+    except OSError as e:  # name the folder, not the temporary file (nobody asked for it)
+        hint = "" if os.path.exists(directory) else \
+            " (create it first: os.makedirs(folder, exist_ok=True))"
+        raise type(e)(e.errno, f"minigrad.save: cannot write {path!r}: the folder "
+                               f"{directory!r}: {e.strerror}{hint}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
