@@ -7,7 +7,7 @@ discriminator step (the k of Goodfellow et al.'s Algorithm 1, n_critic for the W
 config's ``d_steps``), and counts the steps: ``model.d_step`` after every call, ``model.step``
 after every G step. Around that it keeps:
 
-    out_dir/config.json       the variant's config
+    out_dir/config.json       the variant's config (and what the caller records: ``record``)
     out_dir/metrics.csv       one row per step: the losses and D(x), D(G(z)) train_step returned
     out_dir/loss_curve.png    redrawn every epoch
     out_dir/samples/          grids from fixed noise (so progress is comparable across steps)
@@ -268,7 +268,7 @@ def _graphed_step(model, cuda_graph: bool, world: int, say):
 def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int = 500,
         checkpoint_every: int = 1000, resume: bool = True, max_steps: int | None = None,
         progress: bool = True, dry_run: bool = False, on_step=None, log_every: int = 50,
-        cuda_graph: bool = False):
+        cuda_graph: bool = False, record: dict | None = None):
     """Train ``model`` on batches from ``loader`` (yielding (images, labels)); returns history
     (one dict per step, the rows of metrics.csv).
 
@@ -296,6 +296,9 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     every later step of the same shape (:class:`minigrad.graphs.GraphedStep`): the same numbers,
     one launch per step instead of hundreds. Where that cannot be done (no GPU, several
     processes, a step that cannot be recorded) one line says why and the run trains eagerly.
+
+    ``record``: more to write into a fresh run's config.json beside the model and config (the
+    command line's dataset and seed, which it checks when it resumes the run).
 
     ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
     and, with ``progress=False``, no output either. ``on_step(model, stats)``: called after every
@@ -334,7 +337,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         state.history = run.metrics(model.d_step)
         say(f"resumed from {run.checkpoint} at epoch {state.epoch + 1}, batch {state.batch} "
             f"(step {model.d_step})")
-    run.start({"model": model.name, **config_dict(model.config)}, fresh=saved is None)
+    run.start({"model": model.name, **config_dict(model.config), **(record or {})},
+              fresh=saved is None)
 
     t0, steps_before = time.time(), model.d_step
     step_fn = _graphed_step(model, cuda_graph, world, say)  # (a fallback's line before the bar)

@@ -705,3 +705,28 @@ def test_score_finds_the_labels_of_its_samples_only(tmp_path, monkeypatch):
     os.utime(tmp_path / "labels.npy", (0, 0))
     os.utime(tmp_path / "samples.npy", (10, 10))
     assert metrics.score_file(tmp_path / "samples.npy", verbose=False)["labels"] is None
+
+
+def test_resuming_checks_the_dataset_and_the_seed(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(TRAIN + ["--max-steps", "1", "--seed", "3", "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["dataset"], config["seed"]) == ("random", 3)
+    before = _files(run)
+    line = fails(TRAIN + ["--max-steps", "2", "--seed", "7", "--out", str(run)], capsys)
+    assert "--seed 3, not 7" in line and "--restart" in line and "another --out" in line
+    mnist = [a if a != "random" else "mnist" for a in TRAIN]  # refused before any download
+    line = fails(mnist + ["--max-steps", "2", "--out", str(run)], capsys)
+    assert "--dataset random, not mnist" in line and "--restart" in line
+    assert _files(run) == before
+    # --seed left out: the run's own
+    assert main(TRAIN + ["--max-steps", "2", "--out", str(run)]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    # a run folder from before the dataset and seed were recorded resumes as it did
+    del config["dataset"], config["seed"]
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(TRAIN + ["--max-steps", "3", "--seed", "7", "--out", str(run)]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    # a new run: --seed's default, 0
+    assert main(TRAIN + ["--max-steps", "1", "--restart", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["seed"] == 0

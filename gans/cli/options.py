@@ -103,9 +103,11 @@ def dataset_name(names):
     return check
 
 
-def add_device_and_seed(parser, seed_help: str) -> None:
-    """The --device and --seed options that the commands which run a model share."""
+def add_device_and_seed(parser, seed_help: str, seed_default: int | None = 0) -> None:
+    """The --device and --seed options that the commands which run a model share (a
+    ``seed_default`` of None: the command decides, and ``seed_help`` says how)."""
     parser.add_argument("--device", default="cpu", type=device,
                         help="cpu, or cuda (a GPU through CuPy) (default: cpu)")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help=seed_help + " (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=seed_default,
+                        help=seed_help + ("" if seed_default is None
+                                          else f" (default: {seed_default})"))

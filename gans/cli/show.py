@@ -26,6 +26,9 @@ def cmd_show(args):
     if cfg.exists():
         config = json.loads(cfg.read_text())
         print(f"model: {config.pop('model', '?')}")
+        data = {k: config.pop(k) for k in ("dataset", "seed") if k in config}  # the CLI's runs
+        if data:
+            print("trained with: " + ", ".join(f"--{k} {v}" for k, v in data.items()))
         print("config: " + ", ".join(f"{k}={v}" for k, v in config.items()))
     metrics_csv = run / "metrics.csv"
     if metrics_csv.exists():

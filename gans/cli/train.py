@@ -28,7 +28,8 @@ def add_parser(sub, config_cls=None):
     tr.add_argument("--dataset", default="mnist", type=options.dataset_name(datasets.DATASETS),
                     help="mnist, fashion_mnist, mnist_xy (cyclegan), cifar10, "
                          "imagefolder:PATH (class sub-folders of images, 32x32 colour) or "
-                         "random (noise images: no download, for smoke tests) (default: mnist)")
+                         "random (noise images: no download, for smoke tests) (default: mnist; "
+                         "a resumed run must name the dataset it was started with)")
     tr.add_argument("--epochs", type=options.positive_int, default=5,
                     help="passes over the data (default: 5)")
     tr.add_argument("--out", default=None, type=options.out_folder,
@@ -55,7 +56,9 @@ def add_parser(sub, config_cls=None):
                          "run's checkpoint, metrics and pictures are removed when the new run "
                          "writes its first file)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
-    options.add_device_and_seed(tr, "seeds the weights, the noise and the batch order")
+    options.add_device_and_seed(tr, "seeds the weights, the noise and the batch order "
+                                    "(default: 0; resuming a run: the seed it was started with, "
+                                    "and another one is refused)", seed_default=None)
     if config_cls is not None:
         add_config_options(tr, config_cls)
     return tr
@@ -79,6 +82,26 @@ def _join_mpi_job() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def _dataset_record(name: str) -> str:
+    """--dataset as the run folder records it: imagefolder's path made absolute."""
+    if name.startswith("imagefolder:"):
+        return "imagefolder:" + str(Path(name.split(":", 1)[1]).resolve())
+    return name
+
+
+def _run_seed(args, out) -> int:
+    """The seed: --seed, or when it is left out, the seed of the run resumed in ``out`` (0 for
+    a new run). Resuming a run recorded with another dataset or seed raises RunMismatch."""
+    from gans.training.run_folder import RunFolder, check_same_data
+
+    run = RunFolder(out)
+    resumes = not (args.restart or args.dry_run) and run.holds_real_run()
+    saved = run.recorded() if resumes else {}
+    seed = saved.get("seed", 0) if args.seed is None else args.seed
+    check_same_data(saved, {"dataset": _dataset_record(args.dataset), "seed": seed}, out)
+    return seed
+
+
 def cmd_train(args):
     import numpy as np
 
@@ -89,37 +112,39 @@ def cmd_train(args):
     from minigrad.data import DataLoader, DistributedSampler
 
     rank, world = _join_mpi_job()
-    minigrad.manual_seed(args.seed)  # the same weights everywhere (DDP copies rank 0's anyway)
+    out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
+    seed = _run_seed(args, out)
+    minigrad.manual_seed(seed)  # the same weights everywhere (DDP copies rank 0's anyway)
     from gans.datasets import config_for
 
     # channels and img_size follow the data's images unless given
     config = config_for(gans.get_config(args.model), args.dataset, **config_overrides(args))
     model = gans.get_model(args.model)(config, device=args.device)
     if world > 1:
-        minigrad.manual_seed(args.seed + rank)  # but each process its own noise
+        minigrad.manual_seed(seed + rank)  # but each process its own noise
     batch = model.config.batch_size
     # random: enough noise images for two batches of this model's size (drop_last below).
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
                        image_to_image=model.image_to_image)
     device = args.device if args.device != "cpu" else None
     if world == 1:
-        loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=args.seed,
+        loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=seed,
                             device=device)
     else:  # --batch-size stays the global batch: each of the N processes takes batch / N of it
         if batch % world:
             raise ValueError(f"the batch size {batch} does not split over {world} processes: "
                              f"choose a multiple of {world} (--batch-size)")
-        sampler = DistributedSampler(ds, shuffle=True, seed=args.seed, drop_last=True)
+        sampler = DistributedSampler(ds, shuffle=True, seed=seed, drop_last=True)
         loader = DataLoader(ds, batch_size=batch // world, sampler=sampler, drop_last=True,
                             device=device)
-    out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
     # NumPy's overflow/NaN warnings off: a non-finite number that reaches the logged losses
     # stops the run with one line of its own (TrainingDiverged: the step and the losses)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         fit(model, loader, epochs=args.epochs, out_dir=out, sample_every=args.sample_every,
             checkpoint_every=args.checkpoint_every, max_steps=args.max_steps,
             dry_run=args.dry_run, resume=not args.restart, progress=not args.no_progress,
-            log_every=args.log_every, cuda_graph=args.cuda_graph)
+            log_every=args.log_every, cuda_graph=args.cuda_graph,
+            record={"dataset": _dataset_record(args.dataset), "seed": seed})
     if rank == 0:
         print(f"checkpoint: {Path(out) / 'checkpoint.npz'}"
               + (f" ({world} processes)" if world > 1 else ""))

@@ -93,6 +93,18 @@ def check_same_run(saved: dict, now: dict, out) -> None:
                           f"{'; '.join(diff)}. Resuming would mix two recipes: {hint}")
 
 
+def check_same_data(saved: dict, now: dict, out) -> None:
+    """Raise RunMismatch when the run in ``out`` recorded (in its config.json, ``saved``)
+    another value of a key of ``now`` (the command line's --dataset and --seed). A key it did
+    not record (a run from before they were recorded) is not checked."""
+    for key, value in now.items():
+        if key in saved and saved[key] != value:
+            raise RunMismatch(
+                f"{out} holds a run trained with --{key} {saved[key]}, not {value}: resuming "
+                f"would mix the two. Pass --{key} {saved[key]} to resume it, --restart to train "
+                f"from scratch in {out} (its files are replaced), or choose another --out")
+
+
 def _quiet(*args, **kwargs):
     pass
 
@@ -158,6 +170,13 @@ class RunFolder:
             return not load(self.checkpoint)["loop"].get("dry_run")
         except (CheckpointError, KeyError, TypeError, AttributeError):
             return True
+
+    def recorded(self) -> dict:
+        """What config.json records ({} without one, or when it cannot be read)."""
+        try:
+            return json.loads((self.path / "config.json").read_text())
+        except (OSError, ValueError, TypeError):
+            return {}
 
     def start(self, run_config: dict, fresh: bool) -> None:
         """Note the run's config; a fresh run's config.json is written with the run's first
