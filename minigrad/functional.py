@@ -360,6 +360,12 @@ def to(x, device=None, dtype=None):
                                                 device not in ("cpu", "cuda")
                                                 and not device.startswith("cuda:")):
         device, dtype = None, device
+        if isinstance(dtype, str):
+            try:
+                np.dtype(dtype)
+            except TypeError:
+                raise ValueError(f"to: {dtype!r} is neither a device ('cpu', 'cuda' or "
+                                 "'cuda:<index>') nor a dtype ('float32', ...)") from None
     y = x
     if dtype is not None and np.dtype(dtype) != x.dtype:
         dtype = np.dtype(dtype)

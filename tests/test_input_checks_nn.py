@@ -204,3 +204,13 @@ def test_save_names_the_missing_folder_not_a_temporary_file(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder"):
         minigrad.save({"a": 1}, tmp_path)
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+# ======================================================================= device strings
+def test_device_strings_that_are_neither_device_nor_dtype_are_named():
+    with pytest.raises(ValueError, match=r"'gpu' is neither a device \('cpu', 'cuda'"):
+        minigrad.randn(2).to("gpu")  # was numpy's "data type 'gpu' not understood"
+    with pytest.raises(ValueError, match="unknown device 'cuda:'"):
+        minigrad.device("cuda:")  # was taken as cuda:0
+    assert minigrad.randn(2).to("float64").dtype == np.float64
+    assert str(minigrad.device("cuda:1")) == "cuda:1"

@@ -21,8 +21,8 @@ class Device:
         if isinstance(spec, Device):
             self.type, self.index = spec.type, spec.index
             return
-        name, _, idx = str(spec).partition(":")
-        if name not in ("cpu", "cuda") or (idx and not idx.isdigit()):
+        name, colon, idx = str(spec).partition(":")
+        if name not in ("cpu", "cuda") or (colon and not idx.isdigit()):  # 'cuda:' too
             raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:<index>'")
         self.type = name
         self.index = int(idx) if idx else (0 if name == "cuda" else None)
