@@ -730,3 +730,26 @@ def test_resuming_checks_the_dataset_and_the_seed(tmp_path, capsys):
     # a new run: --seed's default, 0
     assert main(TRAIN + ["--max-steps", "1", "--restart", "--out", str(run)]) == 0
     assert json.loads((run / "config.json").read_text())["seed"] == 0
+
+
+def test_data_that_does_not_suit_the_model_is_one_line(tmp_path, monkeypatch, capsys):
+    Image = pytest.importorskip("PIL.Image")
+    for c in range(12):  # 12 classes, for models of 10
+        (tmp_path / "imgs" / f"class{c:02d}").mkdir(parents=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / f"imgs/class{c:02d}/a.png")
+    folder = ["--dataset", f"imagefolder:{tmp_path / 'imgs'}", "--batch-size", "4"]
+    for model in ("cgan", "acgan"):
+        line = fails(["train", "--model", model, *folder, "--no-progress", "--max-steps", "1",
+                      "--out", str(tmp_path / model)], capsys)
+        assert "has 12 classes" in line and f"{model} is set up for 10" in line
+        assert "--n-classes 12" in line and not (tmp_path / model).exists()
+    # image pairs (cyclegan's mnist_xy, here without MNIST) for a model of single images
+    from gans import datasets
+    from minigrad.data import ArrayDataset
+
+    x = np.zeros((8, 1, 28, 28), np.float32)
+    monkeypatch.setattr(datasets, "load", lambda *a, **kw: ArrayDataset(x, x))
+    for model in ("cgan", "dcgan"):
+        line = fails(["train", "--model", model, "--dataset", "mnist_xy", "--batch-size", "4",
+                      "--no-progress", "--out", str(tmp_path / "xy")], capsys)
+        assert "mnist_xy holds image pairs" in line and f"{model} trains on single images" in line

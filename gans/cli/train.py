@@ -102,6 +102,28 @@ def _run_seed(args, out) -> int:
     return seed
 
 
+def _check_data_fits(model, ds, dataset: str) -> None:
+    """Raise ValueError (one line) when ``model`` cannot train on ``ds``: image pairs (x, y)
+    for a model of labelled images or the reverse, or more classes than a conditional model's
+    n_classes."""
+    arrays = getattr(ds, "arrays", None)
+    if arrays is None or len(arrays) != 2:
+        return
+    pairs = arrays[1].ndim > 1
+    if pairs and not model.image_to_image:
+        raise ValueError(f"--dataset {dataset} holds image pairs (x, y), for image-to-image "
+                         f"models (cyclegan); {model.name} trains on single images: choose "
+                         "another --dataset")
+    if model.image_to_image and not pairs:
+        raise ValueError(f"{model.name} trains on image pairs (x, y), but --dataset {dataset} "
+                         "holds single images: choose --dataset mnist_xy (or random)")
+    if model.conditional and len(arrays[1]):
+        classes, n_classes = int(arrays[1].max()) + 1, model.config.n_classes
+        if classes > n_classes:
+            raise ValueError(f"--dataset {dataset} has {classes} classes, but {model.name} is "
+                             f"set up for {n_classes} (--n-classes): pass --n-classes {classes}")
+
+
 def cmd_train(args):
     import numpy as np
 
@@ -126,6 +148,7 @@ def cmd_train(args):
     # random: enough noise images for two batches of this model's size (drop_last below).
     ds = datasets.load(args.dataset, "train", n=2 * batch if args.dataset == "random" else None,
                        image_to_image=model.image_to_image)
+    _check_data_fits(model, ds, args.dataset)
     device = args.device if args.device != "cpu" else None
     if world == 1:
         loader = DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, seed=seed,
