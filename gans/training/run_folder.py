@@ -71,7 +71,8 @@ GRID_NAMES = re.compile(r"(step_\d{7,}|epoch_\d{3,}|final)\.png")
 
 
 class RunMismatch(ValueError):
-    """The run folder holds another model's run, or the same model with another config."""
+    """The run folder holds a run that this one may not resume or replace: another model's,
+    the same model's with another config, dataset or seed, or (for a dry run) a real run."""
 
 
 def _json_values(d: dict) -> dict:
