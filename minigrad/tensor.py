@@ -357,3 +357,33 @@ class Tensor(TensorBase):
         mark_modified((self,))
         return self
 
+    # t += v, t -= v, t *= v, t /= v change t's data in place, as in PyTorch (so that a manual
+    # update `with no_grad(): p -= lr * p.grad` changes the parameter, not a local name). In grad
+    # mode a tensor that requires grad is not changed: a leaf raises (as in PyTorch), and a
+    # tensor computed by ops gets t = t + v, a new node (PyTorch changes it in place and records
+    # the op; here other names for the old tensor keep the old value).
+    def _inplace_arith(self, other, name):
+        if self.requires_grad and _grad_enabled.get():
+            if self._ctx is None:
+                raise RuntimeError(
+                    f"a leaf tensor that requires grad (a parameter) cannot be changed by `{name}` "
+                    "in grad mode: do the update under minigrad.no_grad()")
+            return NotImplemented  # Python falls back to t = t <op> v, recorded
+        o = other.data if isinstance(other, Tensor) else other
+        data = self.data
+        if name == "+=":
+            data += o
+        elif name == "-=":
+            data -= o
+        elif name == "*=":
+            data *= o
+        else:
+            data /= o
+        mark_modified((self,))
+        return self
+
+    def __iadd__(self, other): return self._inplace_arith(other, "+=")
+    def __isub__(self, other): return self._inplace_arith(other, "-=")
+    def __imul__(self, other): return self._inplace_arith(other, "*=")
+    def __itruediv__(self, other): return self._inplace_arith(other, "/=")
+

@@ -103,3 +103,48 @@ def test_a_training_loop_with_optimizer_steps_runs_unchanged():
         opt.step()
         ref -= 0.1 * (2 * x.T @ (x @ ref) / len(x))
     np.testing.assert_allclose(w.data, ref, rtol=1e-5)
+
+
+def test_augmented_assignment_under_no_grad_changes_the_parameter_itself():
+    """A hand-written SGD step: `p -= lr * p.grad` must change the model's parameter (before,
+    Python rebound the loop variable to a new tensor and the model never changed)."""
+    m = nn.Linear(2, 1)
+    w0, b0 = m.weight.data.copy(), m.bias.data.copy()
+    m(mg.tensor(np.ones((3, 2), np.float32))).sum().backward()
+    with mg.no_grad():
+        for p in m.parameters():
+            p -= 0.1 * p.grad
+    np.testing.assert_allclose(m.weight.data, w0 - 0.1 * 3, rtol=1e-6)
+    np.testing.assert_allclose(m.bias.data, b0 - 0.1 * 3, rtol=1e-6)
+    t = mg.tensor(np.ones(3, np.float32))
+    alias = t
+    t += 1
+    t *= 3
+    t /= 2
+    t -= mg.tensor(np.ones(3, np.float32))
+    assert t is alias
+    np.testing.assert_array_equal(alias.data, np.full(3, 2.0, np.float32))
+
+
+def test_augmented_assignment_in_grad_mode():
+    """A parameter (a leaf that requires grad) refuses, as in PyTorch; a tensor computed by ops
+    becomes a new node (t = t + v), so its gradient is right."""
+    w = mg.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="under minigrad.no_grad"):
+        w += 1
+    x = mg.randn(3, requires_grad=True)
+    y = x * 2
+    y += x
+    y *= 3
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.full(3, 9.0), rtol=1e-6)
+
+
+def test_augmented_assignment_on_a_tensor_a_graph_saved_raises_at_backward():
+    x = mg.randn(3, requires_grad=True)
+    y = x.exp()
+    loss = y.sum()
+    with mg.no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match=STALE):
+        loss.backward()
