@@ -385,7 +385,10 @@ def test_one_hot():
     assert F.one_hot(np.array([[1], [3]])).shape == (2, 1, 4)
     with minigrad.detect_anomaly(), pytest.raises(ValueError, match="class values"):
         F.one_hot(np.array([5]), 3)
-    assert not F.one_hot(np.array([5]), 3).data.any()  # unchecked: no class matches
+    with pytest.raises(ValueError, match="class values"):  # always checked on the CPU
+        F.one_hot(np.array([5]), 3)
+    with pytest.raises(ValueError, match="class values"):
+        F.one_hot(Tensor(np.array([0, -1])), 3)
     if torch is not None:
         np.testing.assert_array_equal(
             F.one_hot(np.array([3, 0, 1]), 5).data,

@@ -35,15 +35,17 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding: labels of shape S -> S + (num_classes,) (torch semantics; call
     ``.float()`` to mix it with activations). ``num_classes=-1`` uses max(label) + 1. A label
-    outside [0, num_classes) raises under ``detect_anomaly()`` only; elsewhere its row is all
-    zeros (PyTorch raises on the CPU)."""
+    outside [0, num_classes) raises, as in PyTorch: always on the CPU, on a GPU under
+    ``detect_anomaly()`` (the check would read the labels back to the host every call; unchecked,
+    such a label's row is all zeros)."""
     idx = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {idx.dtype}")
     xp = tensor.xp if isinstance(tensor, Tensor) else np
     if num_classes == -1:
         num_classes = int(idx.max()) + 1 if idx.size else 0
-    if is_anomaly_enabled() and idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+    if (type(idx) is np.ndarray or is_anomaly_enabled()) and idx.size and \
+            (idx.min() < 0 or idx.max() >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got values in "
                          f"[{int(idx.min())}, {int(idx.max())}]")
     out = (idx[..., None] == xp.arange(num_classes)).astype(np.int64)
