@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gans.cli.config_options import add_config_options, config_class, config_overrides
+from gans.metrics import labels_file
 
 
 def main(argv=None):
@@ -79,7 +80,7 @@ def main(argv=None):
                                           labels[s:s + 500]) for s in range(0, args.n, 500)])
     np.save(out / "samples.npy", samples.astype(np.float32))
     if labels is not None:
-        np.save(out / "labels.npy", labels.astype(np.int64))
+        np.save(labels_file(out / "samples.npy"), labels.astype(np.int64))
     (out / "summary.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset,
                                                   "config": overrides,
                                                   "epochs": args.epochs, "steps": step,

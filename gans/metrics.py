@@ -238,8 +238,9 @@ def labels_file(samples) -> Path:
 
 def labels_beside(samples) -> Path | None:
     """The labels file of a samples file, if it has one: its :func:`labels_file`, or the older
-    name ``labels.npy`` beside a ``samples.npy`` (the sweep's pair) written with or after it
-    (an older one was not written for these samples)."""
+    name ``labels.npy`` beside a ``samples.npy`` (what sweeps and twin runs wrote before they
+    took the new name too) written with or after it (an older one was not written for these
+    samples)."""
     samples = Path(samples)
     if labels_file(samples).exists():
         return labels_file(samples)

@@ -146,7 +146,8 @@ def _write_samples(model, seed, n, folder) -> None:
               for s in range(0, n, 500)]
     np.save(folder / "samples.npy", np.concatenate(images).astype(np.float32))
     if labels is not None:
-        np.save(folder / "labels.npy", labels.astype(np.int64))
+        from gans.metrics import labels_file
+        np.save(labels_file(folder / "samples.npy"), labels.astype(np.int64))
 
 
 def _curve_point(steps, folder, dataset, log) -> None:

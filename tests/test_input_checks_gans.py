@@ -192,3 +192,16 @@ def test_sweep_tabulates_a_run_recorded_twice_once(tmp_path, capsys):
     assert sweep.load_results(tmp_path) == [rows[0], rows[2]]
     assert main(["sweep", "--out", str(tmp_path), "--table"]) == 0
     assert "| 0,1 | 2.00 +- 1.41 |" in capsys.readouterr().out
+
+
+def test_sweep_writes_a_conditional_models_labels_where_score_finds_them(tmp_path, small_models):
+    """The sweep's samples of a conditional model: labels in samples.labels.npy (sample's
+    naming), found by score, and no bare labels.npy that score could pair with other samples."""
+    from gans import metrics, sweep
+
+    cgan, _ = small_models
+    sweep._write_samples(cgan, 0, 12, tmp_path)
+    assert np.load(tmp_path / "samples.npy").shape == (12, 1, 28, 28)
+    assert metrics.labels_beside(tmp_path / "samples.npy") == tmp_path / "samples.labels.npy"
+    assert np.load(tmp_path / "samples.labels.npy").tolist() == [i % 10 for i in range(12)]
+    assert not (tmp_path / "labels.npy").exists()
