@@ -11,20 +11,12 @@ import pytest
 
 from gans import sweep
 from gans.__main__ import main
+from test_cli import fails
 
 
 def error_line(argv, capsys, code) -> str:
-    """Run ``python -m gans argv`` in this process expecting exit ``code`` (1: an error main
-    returns; 2: a malformed command line); the one line it printed."""
-    if code == 2:
-        with pytest.raises(SystemExit) as info:
-            main(argv)
-        assert info.value.code == 2
-    else:
-        assert main(argv) == code
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gans: error: "), lines
-    return lines[0]
+    """Run ``python -m gans argv`` expecting exit ``code``; the one error line it printed."""
+    return fails(argv, capsys, code)
 
 
 # ----------------------------------------------------------------- A. sweep repeats
