@@ -402,12 +402,33 @@ def mean(x, dim=None, keepdim=False):
     return R.Mean.apply(x, axis=_axes("mean", dim, x.ndim), keepdims=bool(keepdim))
 
 
+def _correction(op, dim, unbiased, correction):
+    """(dim, correction) from torch's var/std arguments: ``(dim, unbiased, keepdim)`` positionally
+    (a lone bool is ``unbiased``: ``x.var(False)``) or ``correction=`` by keyword; Bessel's
+    correction (1) by default."""
+    if isinstance(dim, (bool, np.bool_)):  # x.var(False): torch's var(unbiased) overload
+        if unbiased is not None:
+            raise TypeError(f"{op}({dim!r}, {unbiased!r}): a bool first argument is unbiased "
+                            "(over all dims), and takes nothing after it")
+        dim, unbiased = None, dim
+    if unbiased is None:
+        return dim, 1 if correction is None else correction
+    if not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"{op}: unbiased (the argument after dim, as in torch: {op}(dim, "
+                        f"unbiased, keepdim)) must be a bool, got {unbiased!r}; pass keepdim= by "
+                        "keyword")
+    if correction is not None:
+        raise TypeError(f"{op}: give unbiased or correction, not both")
+    return dim, int(unbiased)
+
+
 @op
 @numpy_aliases
-def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
-    """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c)."""
-    if unbiased is not None:
-        correction = 1 if unbiased else 0
+def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c),
+    with c = ``correction`` or ``int(unbiased)``; torch's argument order (dim, unbiased, keepdim).
+    """
+    dim, correction = _correction("var", dim, unbiased, correction)
     axes = _axes("var", dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
     dof = _count(x, axes) - correction
@@ -417,8 +438,10 @@ def var(x, dim=None, keepdim=False, correction=1, unbiased=None):
 
 @op
 @numpy_aliases
-def std(x, dim=None, keepdim=False, correction=1, unbiased=None):
-    return sqrt(var(x, dim, keepdim, correction, unbiased))
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """sqrt(var(x)), with var's arguments."""
+    dim, correction = _correction("std", dim, unbiased, correction)
+    return sqrt(var(x, dim, keepdim=keepdim, correction=correction))
 
 
 @op

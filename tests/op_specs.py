@@ -532,10 +532,10 @@ SPECS: list[OpSpec] = [
            _torch_reduce(lambda x, **k: x.sum(**k))),
     OpSpec("mean", lambda x, dim, keepdim: x.mean(dim, keepdim), reduction(),
            _np_reduce(np.mean), _torch_reduce(lambda x, **k: x.mean(**k))),
-    OpSpec("var", lambda x, dim, keepdim: x.var(dim, keepdim), reduction(min_dims=1, min_side=2),
+    OpSpec("var", lambda x, dim, keepdim: x.var(dim, keepdim=keepdim), reduction(min_dims=1, min_side=2),
            lambda x, dim, keepdim: np.var(x, axis=dim, ddof=1, keepdims=keepdim),
            _torch_reduce(lambda x, **k: x.var(**k))),
-    OpSpec("std", lambda x, dim, keepdim: x.std(dim, keepdim), reduction(min_dims=1, min_side=2),
+    OpSpec("std", lambda x, dim, keepdim: x.std(dim, keepdim=keepdim), reduction(min_dims=1, min_side=2),
            lambda x, dim, keepdim: np.std(x, axis=dim, ddof=1, keepdims=keepdim),
            # std = sqrt(var) has its kink where all values along dim coincide: keep them apart
            _torch_reduce(lambda x, **k: x.std(**k)), distinct=True, margin=0.25),

@@ -316,3 +316,45 @@ def test_gradient_conventions_at_kinks_match_torch(name, fn, values):
     (y * minigrad.tensor(w, dtype="float64")).sum().backward()
     (yt * torch.tensor(w)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), err_msg=name)
+
+
+# ------------------------------------------------ calls that mean what they mean in torch
+VAR_CALLS = [  # (call, as text for the test id); each applied to var and to std
+    (lambda f, x: f(x, 1, False), "(1, False)"),
+    (lambda f, x: f(x, 1, True), "(1, True)"),
+    (lambda f, x: f(x, 1, False, True), "(1, False, True)"),
+    (lambda f, x: f(x, 0, False, keepdim=True), "(0, False, keepdim=True)"),
+    (lambda f, x: f(x, False), "(False)"),
+    (lambda f, x: f(x, (0, 1), False), "((0, 1), False)"),
+    (lambda f, x: f(x, None, False), "(None, False)"),
+    (lambda f, x: f(x, 1, keepdim=True), "(1, keepdim=True)"),
+    (lambda f, x: f(x, dim=1, unbiased=False), "(dim=1, unbiased=False)"),
+    (lambda f, x: f(x, 1, correction=0), "(1, correction=0)"),
+    (lambda f, x: f(x, 1, correction=0.5, keepdim=True), "(1, correction=0.5, keepdim=True)"),
+    (lambda f, x: f(x, unbiased=False), "(unbiased=False)"),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("call,text", VAR_CALLS, ids=[c[1] for c in VAR_CALLS])
+def test_var_std_arguments_match_torch(name, call, text):
+    """torch's order is (dim, unbiased, keepdim): a second positional argument is unbiased."""
+    torch = pytest.importorskip("torch")
+    data = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]])
+    want = call(getattr(torch, name), torch.tensor(data)).numpy()
+    for fn in (getattr(minigrad, name), getattr(minigrad.Tensor, name)):
+        got = call(fn, minigrad.tensor(data, dtype="float64")).numpy()
+        assert got.shape == want.shape, text
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{name}{text}")
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_refuse_what_torch_refuses(name):
+    """A non-bool second argument (an old keepdim=1 written positionally) and unbiased together
+    with correction are errors, not a silent reading."""
+    x = minigrad.ones(2, 3)
+    for call in (lambda f: f(1, 1), lambda f: f(1, 0.0),
+                 lambda f: f(1, False, correction=0), lambda f: f(False, True)):
+        with pytest.raises(TypeError, match=name):
+            call(getattr(x, name))
