@@ -108,10 +108,13 @@ def _binary(fn, a: Tensor, b: Tensor):
 
 
 def _axes(op, dim, ndim):
-    """Normalise ``dim`` (int, tuple or None) to a sorted tuple of non-negative axes, or None."""
+    """Normalise ``dim`` (int, tuple or None) to a sorted tuple of non-negative axes, or None
+    (all axes): an empty ``dim`` (``()``, ``[]``) is all axes too, as in torch's reductions."""
     if dim is None:
         return None
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:
+        return None
     axes = tuple(sorted({_dim(op, d, ndim) for d in dims}))
     return axes if ndim else ()  # dim 0 of a 0-d tensor: the tensor itself
 
@@ -651,7 +654,7 @@ def squeeze(x, dim=None):
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = _axes("squeeze", dim, x.ndim)
+        axes = _axes("squeeze", dim, x.ndim) or ()  # squeeze(()) squeezes nothing (torch)
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
     return reshape(x, *shape)
 

@@ -358,3 +358,46 @@ def test_var_std_refuse_what_torch_refuses(name):
                  lambda f: f(1, False, correction=0), lambda f: f(False, True)):
         with pytest.raises(TypeError, match=name):
             call(getattr(x, name))
+
+
+EMPTY_DIM_REDUCTIONS = {  # name: (minigrad call, torch call), each given (x, dim, keepdim)
+    "sum": (lambda x, d, k: x.sum(d, k), lambda x, d, k: x.sum(d, k)),
+    "mean": (lambda x, d, k: x.mean(d, k), lambda x, d, k: x.mean(d, k)),
+    "amax": (lambda x, d, k: x.amax(d, k), lambda x, d, k: x.amax(d, k)),
+    "amin": (lambda x, d, k: minigrad.amin(x, d, k), lambda x, d, k: x.amin(d, k)),
+    # torch's var/std reduce everything over dim=() but their gradients are then inf (they
+    # divide by n - 1 with n = 1): compare with the all-dims reduction
+    "var": (lambda x, d, k: x.var(d, keepdim=k),
+            lambda x, d, k: x.var(tuple(range(x.ndim)), keepdim=k)),
+    "std": (lambda x, d, k: x.std(d, False, k),
+            lambda x, d, k: x.std(tuple(range(x.ndim)), False, k)),
+    "norm": (lambda x, d, k: x.norm(2, d, k),
+             lambda x, d, k: x.norm(2, d, k)),
+    "norm1": (lambda x, d, k: x.norm(1, d, k), lambda x, d, k: x.norm(1, d, k)),
+    # torch's logsumexp raises on dim=() (a bug): compare with its all-dims reduction
+    "logsumexp": (lambda x, d, k: x.logsumexp(d, k),
+                  lambda x, d, k: x.logsumexp(tuple(range(x.ndim)), k)),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [(), []], ids=["tuple", "list"])
+@pytest.mark.parametrize("name", list(EMPTY_DIM_REDUCTIONS))
+def test_reductions_over_an_empty_dim_list_reduce_everything(name, dim, keepdim):
+    """dim=() or [] is every dim, as in torch (it reduced nothing: x came back unchanged)."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = EMPTY_DIM_REDUCTIONS[name]
+    data = np.array([[1.0, -2.0, 4.0], [3.0, 5.0, -9.0]])
+    x = minigrad.tensor(data, dtype="float64", requires_grad=True)
+    xt = torch.tensor(data, requires_grad=True)
+    y, yt = ours(x, dim, keepdim), theirs(xt, dim, keepdim)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_squeeze_of_an_empty_dim_list_squeezes_nothing():
+    assert minigrad.ones(2, 1, 3).squeeze(()).shape == (2, 1, 3)  # as torch
