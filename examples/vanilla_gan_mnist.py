@@ -53,8 +53,10 @@ def main(argv=None):
     loader = DataLoader(data, batch_size=config.batch_size, shuffle=True, drop_last=True,
                         seed=args.seed)
     fit(model, loader, epochs=args.epochs, out_dir=args.out, dry_run=args.dry_run,
-        max_steps=args.max_steps, resume=not args.restart)
-    print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
+        max_steps=args.max_steps, resume=not args.restart,
+        record={"dataset": "mnist", "seed": args.seed})  # a resumed run keeps its seed
+    if not args.dry_run:  # a dry run draws no loss curve
+        print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,10 @@ def run(recipe: str, seed: int, stages, out: Path, n_samples: int, ema_decays=()
         fit(model, loader, epochs=10**6, out_dir=folder, max_steps=steps, sample_every=0,
             checkpoint_every=0, progress=False, on_step=extra)
         train_s = time.perf_counter() - t0
+        if model.d_step != steps:  # the folder's run was already past this stage
+            raise ValueError(f"{folder} holds a run trained to {model.d_step} steps, past the "
+                             f"stage {steps}: its scores would be recorded as step {steps}; "
+                             "choose another --out for these stages")
         if (recipe, seed, steps) in done:
             continue  # scored by an earlier sweep
         # With a moving average, G's live weights are scored too (the recipe without it), and
@@ -191,7 +195,8 @@ def main(argv=None):
     p.add_argument("--recipes", default="lecture,ema,bn_ema")
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--stages", default="3000,6000,9000")
-    p.add_argument("--samples", type=cli.positive_int, default=10000)
+    p.add_argument("--samples", type=cli.positive_int, default=10000,
+                   help="samples scored per point, a multiple of 1000 (default: 10000)")
     p.add_argument("--out", default="runs/vanilla_recipes", type=cli.out_folder)
     p.add_argument("--table", action="store_true", help="print OUT/results.jsonl as a table")
     p.add_argument("--step-times", action="store_true",
@@ -213,6 +218,9 @@ def main(argv=None):
         for recipe, ms in times.items():
             print(f"{recipe}: {ms:.1f} ms a step, {ms / ref:.2f}x")
         return
+    if args.samples % 1000:
+        p.error(f"--samples: {args.samples} is not a multiple of 1000 (they are drawn 1000 "
+                "at a time)")
     try:
         stages = [int(s) for s in args.stages.split(",")]
     except ValueError:

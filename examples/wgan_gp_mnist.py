@@ -6,8 +6,9 @@
 
 Leaves runs/wgan_gp_<critic>_mnist/ with samples/, loss_curve.png (w_dist and gp), metrics.csv
 and checkpoint.npz; run it again to resume. Score it with
-    python -m gans sample --checkpoint runs/wgan_gp_mlp_mnist/checkpoint.npz --out s.npy
-    python -m gans score s.npy
+    python -m gans sample --checkpoint runs/wgan_gp_mlp_mnist/checkpoint.npz --out wgan_gp.npy
+    python -m gans score wgan_gp.npy
+(sampling into an existing file again needs --overwrite).
 """
 import minigrad
 from gans import cli
@@ -28,4 +29,5 @@ config = Config(critic=args.critic, gp_lambda=args.gp_lambda, d_steps=args.d_ste
 model = WGANGP(config)
 out = args.out or f"runs/wgan_gp_{args.critic}_mnist"
 cli.fit_script(model, mnist_dataset("train"), args, out)
-print(f"samples: {out}/samples/  loss curve: {out}/loss_curve.png")
+if not args.dry_run:  # a dry run draws no loss curve
+    print(f"samples: {out}/samples/  loss curve: {out}/loss_curve.png")

@@ -26,4 +26,5 @@ config = Config(clip=args.clip, d_steps=args.d_steps, warmup_critic=args.warmup_
                 critic_batch_norm=args.critic_batch_norm)
 model = WGAN(config)
 cli.fit_script(model, mnist_dataset("train"), args)
-print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")
+if not args.dry_run:  # a dry run draws no loss curve
+    print(f"samples: {args.out}/samples/  loss curve: {args.out}/loss_curve.png")

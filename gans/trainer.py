@@ -61,7 +61,8 @@ from minigrad import backend, kernels
 from minigrad import distributed as dist
 from gans.protocol import config_dict
 # (RunMismatch, check_same_run, TrainingDiverged, TrainingInterrupted, _to_host: imported from here)
-from gans.training.run_folder import RunFolder, RunMismatch, _quiet, check_same_run
+from gans.training.run_folder import (RunFolder, RunMismatch, _quiet, check_same_data,
+                                      check_same_run)
 from gans.training.signals import TrainingInterrupted, _anyone, _StopSignals
 from gans.training.state import TrainState, resumes_exactly
 from gans.training.step_log import StepLog, TrainingDiverged, _to_host
@@ -298,7 +299,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
     processes, a step that cannot be recorded) one line says why and the run trains eagerly.
 
     ``record``: more to write into a fresh run's config.json beside the model and config (the
-    command line's dataset and seed, which it checks when it resumes the run).
+    command line's dataset and seed); resuming a run that recorded another value of one of them
+    raises RunMismatch.
 
     ``out_dir=None``: no files at all (no checkpoint, metrics.csv or grids; nothing to resume)
     and, with ``progress=False``, no output either. ``on_step(model, stats)``: called after every
@@ -326,6 +328,8 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         raise RunMismatch(f"{out_dir} holds a trained run, which a dry run would replace: "
                           "choose another --out for the dry run, or pass --restart to replace "
                           "the run")
+    if resume and not dry_run and record and run.holds_real_run():
+        check_same_data(run.recorded(), record, out_dir)  # e.g. another --seed or --dataset
     state = TrainState(model, loader, dry_run=dry_run)
     saved = run.read_checkpoint(model, say) if resume and not dry_run else None
     if saved is not None:

@@ -197,3 +197,26 @@ def test_sweep_writes_a_conditional_models_labels_where_score_finds_them(tmp_pat
     assert metrics.labels_beside(tmp_path / "samples.npy") == tmp_path / "samples.labels.npy"
     assert np.load(tmp_path / "samples.labels.npy").tolist() == [i % 10 for i in range(12)]
     assert not (tmp_path / "labels.npy").exists()
+
+
+def test_an_example_script_resumes_only_its_own_seed_and_dataset(tmp_path):
+    """fit_script (the examples' training call) records --seed (and --dataset where the script
+    has one): resuming with another value is refused, as `gans train` refuses it."""
+    import gans
+    from gans import datasets
+    from gans.cli.scripts import fit_script
+    from gans.training.run_folder import RunMismatch
+
+    def model():
+        return gans.get_model("vanilla")(gans.get_config("vanilla")(
+            g_hidden=(8,), d_hidden=(8,), batch_size=8))
+
+    data = datasets.load("random", n=16)
+    args = argparse.Namespace(epochs=1, out=str(tmp_path / "run"), dry_run=False, seed=0,
+                              dataset="random")
+    fit_script(model(), data, args)
+    more = argparse.Namespace(**{**vars(args), "epochs": 2})
+    for key, value in (("seed", 1), ("dataset", "mnist")):
+        with pytest.raises(RunMismatch, match=f"--{key}"):
+            fit_script(model(), data, argparse.Namespace(**{**vars(more), key: value}))
+    fit_script(model(), data, more)  # the same seed and dataset resume

@@ -24,4 +24,8 @@ def fit_script(model, dataset, args, out=None):
 
     loader = DataLoader(dataset, batch_size=model.config.batch_size, shuffle=True,
                         drop_last=True, seed=args.seed)
-    return fit(model, loader, epochs=args.epochs, out_dir=out or args.out, dry_run=args.dry_run)
+    record = {"seed": args.seed}  # a resumed run must keep its seed (and dataset, if chosen)
+    if getattr(args, "dataset", None) is not None:
+        record["dataset"] = args.dataset
+    return fit(model, loader, epochs=args.epochs, out_dir=out or args.out, dry_run=args.dry_run,
+               record=record)
