@@ -25,7 +25,7 @@ gradient penalty shows the forward ops, the backward ops computed from them (``L
 
 ``to_dot`` writes the Graphviz source by hand (no dependency); ``render`` needs the ``graphviz``
 Python package and Graphviz's ``dot`` program (``pip install graphviz`` and
-``apt-get install graphviz``, or ``pip install "minigrad[viz]"`` for the first).
+``apt-get install graphviz``, or ``pip install -e ".[viz]"`` in this checkout for the first).
 """
 from __future__ import annotations
 
@@ -229,8 +229,8 @@ def render(tensor: Tensor, path, format: str | None = None, params: dict | None 
     except ImportError:
         raise GraphvizNotFound(
             "render() needs the graphviz Python package: pip install graphviz (or "
-            "pip install \"minigrad[viz]\"), and Graphviz's dot program: apt-get install graphviz "
-            "(brew install graphviz on macOS). Without them, print(viz.to_text(t)) shows the "
+            "pip install -e \".[viz]\" in the checkout), and Graphviz's dot program: apt-get "
+            "install graphviz (brew install graphviz on macOS). Without them, print(viz.to_text(t)) shows the "
             "same graph as text, and viz.to_dot(t) gives the source to paste into any Graphviz "
             "viewer.") from None
     source = graphviz.Source(to_dot(tensor, params, title))

@@ -16,7 +16,7 @@ The command line of the GAN zoo: ``python -m gans {list,train,sample,score,show,
     python -m gans train --model wgan_gp --dataset random --dry-run --out runs/try
     python -m gans train --model wgan_gp --help                 # + that variant's config options
     python -m gans show runs/try                                # summary and picture paths
-    python -m gans sample --checkpoint runs/try/checkpoint.npz --n 1000 --out runs/try/s.npy
+    python -m gans sample --checkpoint runs/try/checkpoint.npz --out runs/try/s.npy --overwrite
     python -m gans score runs/try/s.npy --dataset mnist         # IS, FID, KID, precision, ...
     python -m gans sweep --models dcgan,sngan --seeds 0,1,2 --epochs 3 --out runs/sweep
 """
