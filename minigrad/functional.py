@@ -470,7 +470,7 @@ def max(x, dim=None, keepdim=False):
         return maximum(x, dim)
     if dim is None:
         return amax(x)
-    return MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+    return _select_along("argmax", x, dim, keepdim)
 
 
 @op
@@ -480,7 +480,26 @@ def min(x, dim=None, keepdim=False):
         return minimum(x, dim)
     if dim is None:
         return amin(x)
-    return MaxResult(amin(x, dim, keepdim), argmin(x, dim, keepdim))
+    return _select_along("argmin", x, dim, keepdim)
+
+
+def _select_along(op, x, dim, keepdim):
+    """(values, indices) of the max/min along one ``dim``: the values are x gathered at the
+    indices (a GetItem), so their gradient goes to the returned index alone, as in torch (on a
+    tie, not shared; with a NaN, to the NaN, which is the value and the index)."""
+    i = _arg_reduce(op, x, dim, keepdim)
+    if x.ndim == 0:
+        return MaxResult(S.GetItem.apply(x, index=()), i)
+    d = _dim(op, dim, x.ndim)
+    index = []  # i along d, and along each other axis its positions, shaped to broadcast with i
+    for a, n in enumerate(x.shape):
+        if a == d:
+            index.append(i.data)
+        else:
+            shape = [1] * i.ndim
+            shape[a if keepdim or a < d else a - 1] = n
+            index.append(x.xp.arange(n).reshape(shape))
+    return MaxResult(S.GetItem.apply(x, index=tuple(index)), i)
 
 
 def _arg_reduce(op, x, dim, keepdim):

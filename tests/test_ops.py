@@ -292,6 +292,15 @@ KINK_CASES = [
     ("amin ties", lambda lib, x: x.reshape(2, 3).amin(0), [1.0, 3.0, 3.0, 1.0, 2.0, 3.0]),
     ("max ties", lambda lib, x: x.max(), [1.0, 3.0, 3.0, 3.0]),
     ("min ties", lambda lib, x: x.min(), [0.0, 3.0, 0.0, 3.0]),
+    # max/min along a dim: all of the gradient to the returned index (a NaN is the max and min)
+    ("max(dim) ties", lambda lib, x: lib.max(x.reshape(2, 3), 1)[0],
+     [1.0, 3.0, 3.0, 2.0, 2.0, 2.0]),
+    ("min(dim) ties keepdim", lambda lib, x: x.reshape(2, 3).min(0, keepdim=True).values,
+     [1.0, 3.0, 3.0, 1.0, 2.0, 3.0]),
+    ("max(dim) NaN", lambda lib, x: x.reshape(2, 3).max(-1).values,
+     [1.0, float("nan"), 3.0, 2.0, 2.0, 2.0]),
+    ("min(dim) NaN", lambda lib, x: x.reshape(3, 2).min(0).values,
+     [1.0, 2.0, float("nan"), 2.0, 1.0, 2.0]),
     ("maximum ties", lambda lib, x: lib.maximum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
     ("minimum ties", lambda lib, x: lib.minimum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
     ("norm at 0", lambda lib, x: x.norm(), [0.0, 0.0]),
@@ -306,7 +315,8 @@ def _leaky(lib):
 @pytest.mark.parametrize("name,fn,values", KINK_CASES, ids=[c[0] for c in KINK_CASES])
 def test_gradient_conventions_at_kinks_match_torch(name, fn, values):
     """Exactly at a kink or a tie the derivative is a convention: take torch's (ties share the
-    gradient equally, relu'(0) = 0, leaky_relu'(0) = slope, clamp passes at the bounds)."""
+    gradient equally, relu'(0) = 0, leaky_relu'(0) = slope, clamp passes at the bounds; but
+    max/min along a dim send it all to the index they return)."""
     torch = pytest.importorskip("torch")
     x = minigrad.tensor(values, dtype="float64", requires_grad=True)
     xt = torch.tensor(values, dtype=torch.float64, requires_grad=True)
