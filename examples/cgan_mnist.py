@@ -15,18 +15,24 @@ import minigrad
 from gans import cli, datasets
 from gans.common import save_image_grid
 
-p = cli.script_parser(__doc__)
-p.add_argument("--model", default="cgan", choices=["cgan", "acgan"])
-p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
-p.add_argument("--epochs", type=cli.positive_int, default=10)
-cli.add_run_options(p, None, "run folder (default: runs/MODEL_DATASET)")
-args = p.parse_args()
 
-minigrad.manual_seed(args.seed)
-model = gans.get_model(args.model)()
-out = args.out or f"runs/{args.model}_{args.dataset}"
-cli.fit_script(model, datasets.load(args.dataset), args, out)
+def main(model_name="cgan", doc=__doc__):
+    p = cli.script_parser(doc)
+    p.add_argument("--model", default=model_name, choices=["cgan", "acgan"])
+    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
+    p.add_argument("--epochs", type=cli.positive_int, default=10)
+    cli.add_run_options(p, None, "run folder (default: runs/MODEL_DATASET)")
+    args = p.parse_args()
 
-labels = np.repeat(np.arange(10), 10)  # row c: ten samples of class c
-save_image_grid(model.sample(100, labels), f"{out}/classes.png", nrow=10)
-print(f"samples: {out}/samples/  one row per class: {out}/classes.png")
+    minigrad.manual_seed(args.seed)
+    model = gans.get_model(args.model)()
+    out = args.out or f"runs/{args.model}_{args.dataset}"
+    cli.fit_script(model, datasets.load(args.dataset), args, out)
+
+    labels = np.repeat(np.arange(10), 10)  # row c: ten samples of class c
+    save_image_grid(model.sample(100, labels), f"{out}/classes.png", nrow=10)
+    print(f"samples: {out}/samples/  one row per class: {out}/classes.png")
+
+
+if __name__ == "__main__":
+    main()
