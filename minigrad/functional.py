@@ -442,9 +442,12 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 @op
 @numpy_aliases
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """sqrt(var(x)), with var's arguments."""
+    """sqrt(var(x)), with var's arguments. Where var is 0 the gradient is 0, as in torch (not
+    1 / sqrt(0) times 0 = NaN); NaN (no degrees of freedom) stays NaN."""
     dim, correction = _correction("std", dim, unbiased, correction)
-    return sqrt(var(x, dim, keepdim=keepdim, correction=correction))
+    v = var(x, dim, keepdim=keepdim, correction=correction)
+    zero = v.data == 0  # NOTE: no host read: the mask stays on the device
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 @op

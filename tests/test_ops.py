@@ -304,6 +304,9 @@ KINK_CASES = [
     ("maximum ties", lambda lib, x: lib.maximum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
     ("minimum ties", lambda lib, x: lib.minimum(x[:3], x[3:]), [1.0, 2.0, 3.0, 1.0, 0.0, 3.0]),
     ("norm at 0", lambda lib, x: x.norm(), [0.0, 0.0]),
+    ("std at zero variance", lambda lib, x: x.std(), [2.0, 2.0, 2.0]),
+    ("std(dim) of a constant row", lambda lib, x: x.reshape(2, 3).std(1, keepdim=True),
+     [2.0, 2.0, 2.0, 1.0, 2.0, 4.0]),
 ]
 
 
@@ -411,3 +414,14 @@ def test_reductions_over_an_empty_dim_list_reduce_everything(name, dim, keepdim)
 
 def test_squeeze_of_an_empty_dim_list_squeezes_nothing():
     assert minigrad.ones(2, 1, 3).squeeze(()).shape == (2, 1, 3)  # as torch
+
+
+def test_std_at_zero_variance_second_order_is_finite():
+    """std's zero-variance gradient (0) is itself differentiable: finite second derivatives,
+    and the true ones where the variance is positive (gradgradcheck)."""
+    x = minigrad.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype="float64", requires_grad=True)
+    g, = minigrad.grad(x.std(1).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy()[0], 0.0)
+    gg, = minigrad.grad((g * g).sum() + g.sum(), x)
+    assert np.all(np.isfinite(gg.numpy()))
+    minigrad.gradgradcheck(lambda t: t.std(1), [x[1:].detach().requires_grad_()])
