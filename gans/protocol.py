@@ -237,7 +237,8 @@ def check_file(path, magic: bytes, what: str, hint: str) -> None:
 
 def load_model(checkpoint, device="cpu") -> "GANModel":
     """Rebuild a trained model from a checkpoint written by the trainer (``python -m gans
-    train``): its registry name and config are in the file."""
+    train``): its registry name and config are in the file. ``model.from_dry_run`` says whether
+    a dry run (two steps) wrote it."""
     import gans
     from minigrad.utils.io import load
 
@@ -256,6 +257,8 @@ def load_model(checkpoint, device="cpu") -> "GANModel":
     config = config_from_dict(gans.get_config(name), state["config"])
     model = gans.get_model(name)(config, device=device)
     model.load_state_dict(state)
+    loop = ckpt.get("loop")
+    model.from_dry_run = bool(isinstance(loop, dict) and loop.get("dry_run"))
     return model
 
 

@@ -103,7 +103,9 @@ def test_sample_from_the_dry_run_checkpoint(dry_run, tmp_path, capsys):
     x = np.load(out)
     assert x.shape == (7, 1, 28, 28) and x.dtype == np.float32
     assert np.abs(x).max() <= 1.0 and np.isfinite(x).all()
-    assert "wrote 7 samples" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "wrote 7 samples" in printed
+    assert "was written by a dry run (2 steps): its G is untrained" in printed
     # the seed decides the noise
     main(["sample", "--checkpoint", str(dry_run / "checkpoint.npz"), "--n", "7", "--out",
           str(tmp_path / "t.npy"), "--seed", "1"])

@@ -45,6 +45,8 @@ def cmd_sample(args):
                               "another --out")
     minigrad.manual_seed(args.seed)
     model = load_model(args.checkpoint, args.device)
+    if model.from_dry_run:
+        print(f"note: {args.checkpoint} was written by a dry run (2 steps): its G is untrained")
     images, labels = [], []
     for start in range(0, args.n, 500):
         n = min(500, args.n - start)
