@@ -208,20 +208,22 @@ def neg(x):
 
 @op(methods=("pow", "__pow__"))
 def pow(x, p):
+    """x ** p: a number p is PowConst, a tensor p Pow (x ** p with any signs, torch's gradients
+    at 0); an integer tensor p keeps a float x's dtype, as in torch."""
     if _is_number(p):
         return E.PowConst.apply(x, p=_py(p))
+    if not isinstance(x, Tensor):
+        return rpow(p, x)
     p = _tensor(p, x)
-    # Promote before the log: a float32 base with a float64 exponent is computed in float64.
-    dtype = np.result_type(x.dtype, p.dtype)
-    if p.dtype.kind == "f" and x.dtype != dtype:
-        x = to(x, dtype=dtype)
-    return exp(log(x) * p)
+    if p.data.dtype.kind != "f" and x.data.dtype.kind == "f":
+        p = to(p, dtype=x.data.dtype)
+    return _binary(E.Pow, x, p)
 
 
 @op(methods=("__rpow__",), export=False)
 def rpow(x, base):
     """base ** x for a number base."""
-    return exp(x * float(np.log(base)))
+    return _binary(E.Pow, _tensor(base, x), x)
 
 
 @op(methods=("matmul", "__matmul__"))

@@ -456,6 +456,14 @@ def norm_case(draw):
                            "dim": draw(dims(len(shape))), "keepdim": draw(st.booleans())})
 
 
+@st.composite
+def int_exponent_case(draw):
+    """A base of any sign and an int64 exponent tensor of its shape (the result keeps the base's
+    float dtype, as in torch)."""
+    shape = draw(shapes())
+    return Case((shape,), {"p": draw(hnp.arrays(np.int64, shape, elements=st.integers(-2, 3)))})
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -471,6 +479,9 @@ SPECS: list[OpSpec] = [
            # torch's pow backward masks exponent == 0, which zeroes the mixed second
            # derivative d2/(da db) there; minigrad gives the true value (1 at a=1, b=0).
            domain=(POS, (-2.0, 2.0)), kinks=(0.0,)),
+    OpSpec("pow_int_tensor", lambda x, p: x ** minigrad.tensor(p), int_exponent_case(),
+           lambda x, p: x ** p.astype(float), lambda x, p: x ** T().tensor(p),
+           kinks=(0.0,), margin=0.3),
     OpSpec("neg", lambda x: -x, unary(), np.negative, lambda x: -x),
     OpSpec("neg_fn", F.neg, unary(), np.negative, lambda x: -x),
     OpSpec("add_scalar", lambda x, c: x + c, unary(c=scalars), lambda x, c: x + c,

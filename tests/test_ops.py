@@ -425,3 +425,78 @@ def test_std_at_zero_variance_second_order_is_finite():
     gg, = minigrad.grad((g * g).sum() + g.sum(), x)
     assert np.all(np.isfinite(gg.numpy()))
     minigrad.gradgradcheck(lambda t: t.std(1), [x[1:].detach().requires_grad_()])
+
+
+# Where x ** p's formulas meet 0 * inf, log of 0 or of a negative base: torch's values.
+POW_BASES = [-2.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 2.0, -0.0, np.inf, np.nan, 1.0]
+POW_EXPONENTS = [2.0, 0.0, 0.5, -1.0, 0.0, 1.0, 0.5, -1.0, 2.0, 0.0, -0.5, 0.0, 0.0, 0.0, np.nan]
+
+
+def _same(got, want, what):
+    np.testing.assert_array_equal(got.numpy(), want.detach().numpy(), err_msg=what)
+
+
+@pytest.mark.torch
+def test_pow_tensor_exponent_values_and_gradients_match_torch():
+    """a ** b with a tensor b is xp.power (it was exp(log(a) b): NaN for a <= 0), with torch's
+    gradients at the edges: 0 wrt a where b = 0, 0 wrt b where a = 0 and b >= 0."""
+    torch = pytest.importorskip("torch")
+    a = minigrad.tensor(POW_BASES, dtype="float64", requires_grad=True)
+    b = minigrad.tensor(POW_EXPONENTS, dtype="float64", requires_grad=True)
+    at = torch.tensor(POW_BASES, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(POW_EXPONENTS, dtype=torch.float64, requires_grad=True)
+    y, yt = a ** b, at ** bt
+    _same(y, yt, "a ** b")
+    for g, gt, name in zip(minigrad.grad(y.sum(), [a, b]), torch.autograd.grad(yt.sum(), [at, bt]),
+                           "ab"):
+        _same(g, gt, f"d(a ** b)/d{name}")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("base", [0.0, -2.0, 2.0, 1.0, 0.5, 0])
+def test_number_to_a_tensor_power_matches_torch(base):
+    torch = pytest.importorskip("torch")
+    exps = [0.0, 1.0, 0.5, -1.0, 2.0, -2.0]
+    x = minigrad.tensor(exps, dtype="float64", requires_grad=True)
+    xt = torch.tensor(exps, dtype=torch.float64, requires_grad=True)
+    y, yt = base ** x, base ** xt
+    _same(y, yt, f"{base} ** x")
+    _same(minigrad.grad(y.sum(), x)[0], torch.autograd.grad(yt.sum(), xt)[0], f"d({base} ** x)")
+    _same(minigrad.pow(base, x), torch.pow(base, xt), f"pow({base}, x)")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("p", [0, 0.0])
+def test_pow_zero_gradient_at_zero_matches_torch(p):
+    """d(x ** 0)/dx is 0 everywhere (it was 0 * 0 ** -1 = NaN at x = 0)."""
+    torch = pytest.importorskip("torch")
+    x = minigrad.tensor([0.0, 2.0], requires_grad=True)
+    xt = torch.tensor([0.0, 2.0], requires_grad=True)
+    (x ** p).sum().backward()
+    (xt ** p).sum().backward()
+    _same(x.grad, xt.grad, "d(x ** 0)/dx")
+
+
+@pytest.mark.torch
+def test_pow_result_dtypes_match_torch():
+    torch = pytest.importorskip("torch")
+    cases = [([1.0, 2.0], "float32", 2, "int64"), ([1.0, 2.0], "float32", [2, 3], "int64"),
+             ([1.0, 2.0], "float64", [2, 3], "int32"), ([1.0, 2.0], "float32", [2.0], "float64"),
+             ([1, 2], "int64", [2, 3], "int64")]
+    for base, bdt, exp, edt in cases:
+        got = minigrad.tensor(base, dtype=bdt) ** minigrad.tensor(exp, dtype=edt)
+        want = torch.tensor(base, dtype=getattr(torch, bdt)) ** torch.tensor(
+            exp, dtype=getattr(torch, edt))
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (bdt, exp, edt)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_pow_tensor_edges_second_order_is_finite():
+    """The conventions' points keep NaN out of second derivatives (where the true ones exist)."""
+    a = minigrad.tensor([-2.0, 0.0, 0.0, 2.0], dtype="float64", requires_grad=True)
+    b = minigrad.tensor([2.0, 0.0, 2.0, 0.0], dtype="float64", requires_grad=True)
+    ga, gb = minigrad.grad((a ** b).sum(), [a, b], create_graph=True)
+    gga, = minigrad.grad(ga.sum(), [a])
+    np.testing.assert_allclose(gga.numpy(), [2.0, 0.0, 2.0, 0.0])
+    minigrad.gradgradcheck(lambda x: x ** minigrad.tensor([2.0, 3.0], dtype="float64"),
+                           [minigrad.tensor([-1.5, -0.7], dtype="float64", requires_grad=True)])

@@ -82,7 +82,8 @@ class MulConst(Function):
 
 
 class PowConst(Function):
-    """y = x ** p (p a Python number); gx = gy * p * x ** (p - 1)"""
+    """y = x ** p (p a Python number); gx = gy * p * x ** (p - 1), 0 for p = 0 (torch; the
+    formula would give 0 * 0 ** -1 = NaN at x = 0)"""
 
     def forward(self, x, p):
         self.p = p
@@ -95,7 +96,38 @@ class PowConst(Function):
             return gy * (x * 2)
         if p == 1:
             return gy
+        if p == 0:
+            return gy._wrap(self.xp.zeros_like(gy.data), False, None)
         return gy * (x ** (p - 1) * p)
+
+
+class Pow(Function):
+    """y = a ** b (both tensors); ga = gy * b * a ** (b - 1), gb = gy * y * log(a), with torch's
+    values where these are 0 * inf or NaN: ga = 0 where b = 0 (also at a = 0 or NaN), gb = 0
+    where a = 0 and b >= 0.
+
+    Those points evaluate the formula at a = 1 instead, which gives the 0 and keeps NaN out of
+    higher derivatives; elsewhere the derivatives are the true ones (so the mixed second
+    derivative at b = 0, a = 1 is 1, where torch's formula, masked at every b = 0, says 0)."""
+
+    def forward(self, a, b):
+        return self.xp.power(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        xp, ad, bd = self.xp, a.data, b.data
+        need_a, need_b = self.needs_input_grad
+        ga = gb = None
+        if need_a:  # b * a ** (b - 1) is 0 at b = 0 unless a ** -1 is not finite (a = 0 or NaN)
+            ga = gy * (b * _one_where((bd == 0) & ~(xp.abs(ad) > 0), a) ** (b - 1))
+        if need_b:
+            gb = gy * (self.output * _one_where((ad == 0) & (bd >= 0), a).log())
+        return ga, gb
+
+
+def _one_where(mask, t):
+    """t with 1 where ``mask`` (a constant array), differentiably in t."""
+    return Where.apply(t._wrap(t.xp.ones_like(t.data), False, None), t, cond=mask)
 
 
 class Exp(Function):
