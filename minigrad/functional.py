@@ -222,7 +222,9 @@ def pow(x, p):
 
 @op(methods=("__rpow__",), export=False)
 def rpow(x, base):
-    """base ** x for a number base."""
+    """base ** x for a number base; a float base with an integer x gives float32 (torch)."""
+    if x.data.dtype.kind != "f" and isinstance(_py(base), float):
+        x = to(x, dtype=np.float32)
     return _binary(E.Pow, _tensor(base, x), x)
 
 

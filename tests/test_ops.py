@@ -480,6 +480,14 @@ def test_pow_zero_gradient_at_zero_matches_torch(p):
 @pytest.mark.torch
 def test_pow_result_dtypes_match_torch():
     torch = pytest.importorskip("torch")
+    for base in (2.5, 2):
+        got, want = base ** minigrad.tensor([1, 2]), base ** torch.tensor([1, 2])
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), base
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    _pow_tensor_dtypes(torch)
+
+
+def _pow_tensor_dtypes(torch):
     cases = [([1.0, 2.0], "float32", 2, "int64"), ([1.0, 2.0], "float32", [2, 3], "int64"),
              ([1.0, 2.0], "float64", [2, 3], "int32"), ([1.0, 2.0], "float32", [2.0], "float64"),
              ([1, 2], "int64", [2, 3], "int64")]
