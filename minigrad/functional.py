@@ -309,12 +309,11 @@ def square(x): return pow(x, 2)
 
 
 @op(export=False)
-def softplus(x, beta=1.0, threshold=None):
-    """log(1 + exp(beta x)) / beta, computed stably for any x (``threshold`` is accepted for
-    torch compatibility and ignored: the stable form needs no cut-over)."""
-    if beta == 1:
-        return E.Softplus.apply(x)
-    return E.Softplus.apply(x * beta) * (1.0 / beta)
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, computed stably for any x, and x itself where
+    beta x > ``threshold`` (torch's cut-over: there the value is x and the gradient 1 exactly);
+    ``threshold=None``: the stable form everywhere."""
+    return E.Softplus.apply(x, beta=_py(beta), threshold=_py(threshold))
 
 
 @op(methods=("clamp", "clip"), export=("clamp", "clip"))

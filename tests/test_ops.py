@@ -508,3 +508,31 @@ def test_pow_tensor_edges_second_order_is_finite():
     np.testing.assert_allclose(gga.numpy(), [2.0, 0.0, 2.0, 0.0])
     minigrad.gradgradcheck(lambda x: x ** minigrad.tensor([2.0, 3.0], dtype="float64"),
                            [minigrad.tensor([-1.5, -0.7], dtype="float64", requires_grad=True)])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("beta,threshold", [(1.0, 20.0), (2.0, 4.0), (0.5, 1.0)])
+def test_softplus_threshold_matches_torch(beta, threshold):
+    """Past beta x > threshold softplus is x, gradient 1, exactly (the stable form was used
+    everywhere: x = 2.5, beta = 2, threshold = 4 gave 2.5034); nn.Softplus passes both on."""
+    torch = pytest.importorskip("torch")
+    values = [-30.0, -1.0, 0.0, 1.5, 2.5, 5.0, 19.0, 21.0, 60.0]
+    for dtype in ("float32", "float64"):
+        x = minigrad.tensor(values, dtype=dtype, requires_grad=True)
+        xt = torch.tensor(values, dtype=getattr(torch, dtype), requires_grad=True)
+        for y, yt in [(minigrad.nn.functional.softplus(x, beta, threshold),
+                       torch.nn.functional.softplus(xt, beta, threshold)),
+                      (minigrad.nn.Softplus(beta, threshold)(x),
+                       torch.nn.Softplus(beta, threshold)(xt))]:
+            np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-6, atol=0)
+            past = beta * np.array(values) > threshold
+            np.testing.assert_array_equal(y.numpy()[past], np.array(values, dtype)[past])
+            g, = minigrad.grad(y.sum(), x)
+            gt, = torch.autograd.grad(yt.sum(), xt)
+            np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-6, atol=0)
+            assert np.all(g.numpy()[past] == 1)
+
+
+def test_softplus_without_threshold_is_the_stable_form():
+    x = minigrad.tensor([25.0], dtype="float64")
+    assert minigrad.nn.functional.softplus(x, threshold=None).item() == np.logaddexp(0, 25.0)

@@ -136,7 +136,8 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None,
         loss = _E.BCEWithLogits.apply(logits, t)  # softplus(z) - z t, one op
     else:
         pw = _as_tensor(pos_weight, logits, logits.dtype)
-        loss = (1 - t) * logits + (1 + (pw - 1) * t) * _F.softplus(-logits)
+        # torch's own form: the stable softplus everywhere (no threshold cut-over)
+        loss = (1 - t) * logits + (1 + (pw - 1) * t) * _F.softplus(-logits, threshold=None)
     if weight is not None:
         loss = loss * _as_tensor(weight, logits, logits.dtype)
     return _reduce(loss, reduction)

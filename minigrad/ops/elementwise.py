@@ -204,13 +204,22 @@ class Sigmoid(Function):
 
 
 class Softplus(Function):
-    """y = log(1 + exp(x)), stable for any x; gx = gy * sigmoid(x)"""
+    """y = log(1 + exp(beta x)) / beta, stable for any x, and y = x where beta x > threshold
+    (torch's cut-over; threshold None: none); gx = gy * sigmoid(beta x), 1 past the threshold"""
 
-    def forward(self, x):
-        return self.xp.logaddexp(x.dtype.type(0), x)
+    def forward(self, x, beta, threshold):
+        self.beta = beta
+        z = x * beta if beta != 1 else x
+        y = self.xp.logaddexp(x.dtype.type(0), z)
+        if beta != 1:
+            y = y / beta
+        self.past = None if threshold is None else z > threshold  # a constant mask
+        return y if threshold is None else self.xp.where(self.past, x, y)
 
     def backward(self, gy):
-        return gy * self.inputs[0].sigmoid()
+        x = self.inputs[0]
+        s = (x * self.beta if self.beta != 1 else x).sigmoid()
+        return gy * (s if self.past is None else _one_where(self.past, s))
 
 
 class BCEWithLogits(Function):

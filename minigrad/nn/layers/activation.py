@@ -46,14 +46,14 @@ class Sigmoid(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(beta x)) / beta."""
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta, self.threshold = beta, threshold
 
     def forward(self, x):
-        return F.softplus(x, self.beta)
+        return F.softplus(x, self.beta, self.threshold)
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
