@@ -527,6 +527,22 @@ def test_layer_matches_torch(name):
 
 
 @needs_torch
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3), (2, 3, 4), (2, 3, 2, 2)])
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax"])
+def test_softmax_without_dim_takes_torchs_implicit_dim(name, shape):
+    """dim=None is dim 0 for 0-, 1- and 3-D inputs and 1 otherwise, with torch's warning (it was
+    always -1: a (2, 3, 4) input was normalised along the wrong dim, silently)."""
+    x_np = _rng(4).standard_normal(shape)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for") as ours:
+        y = getattr(nn, name)()(Tensor(x_np))
+    with pytest.warns(UserWarning, match="Implicit dimension choice for") as theirs:
+        yt = getattr(torch.nn, name)()(torch.from_numpy(x_np))
+    assert str(ours[0].message) == str(theirs[0].message)
+    assert ours[0].filename == __file__  # points at the module's caller
+    np.testing.assert_allclose(y.numpy(), yt.numpy(), rtol=1e-12)
+
+
+@needs_torch
 def test_leaky_relu_second_order_through_kinks():
     """LeakyReLU's mask is constant almost everywhere, so its second derivative vanishes;
     through a following layer the penalty still reaches the first layer's weights."""

@@ -1,6 +1,8 @@
 """Activations as layers: ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax."""
 from __future__ import annotations
 
+import warnings
+
 from minigrad.nn import functional as F
 from minigrad.nn.module import Module
 
@@ -59,13 +61,24 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
+def _implicit_dim(name: str, ndim: int) -> int:
+    """torch's dim for a Softmax made without one, with its deprecation warning: 0 for 0-, 1- and
+    3-D inputs (a vector, one unbatched C x H x W image), 1 otherwise (the batch's classes)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=4)  # the module's caller
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 class Softmax(Module):
+    """softmax along ``dim``; without one, torch's implicit choice (see _implicit_dim)."""
+
     def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
 
     def forward(self, x):
-        return F.softmax(x, self.dim if self.dim is not None else -1)
+        dim = self.dim if self.dim is not None else _implicit_dim("softmax", x.ndim)
+        return F.softmax(x, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -73,4 +86,5 @@ class Softmax(Module):
 
 class LogSoftmax(Softmax):
     def forward(self, x):
-        return F.log_softmax(x, self.dim if self.dim is not None else -1)
+        dim = self.dim if self.dim is not None else _implicit_dim("log_softmax", x.ndim)
+        return F.log_softmax(x, dim)
