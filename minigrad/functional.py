@@ -188,15 +188,19 @@ def div(a, b):
         return _binary(E.Div, a, b)
     if not isinstance(a, Tensor):
         return rdiv(b, a)
-    if _is_number(b):
-        return E.MulConst.apply(a, c=1.0 / _py(b))
+    if _is_number(b):  # a divide, as torch (not times 1 / b: 25 / 3 would be 1 ulp off)
+        if a.data.dtype.kind != "f":  # true division of integers: torch's default float
+            a = to(a, dtype=np.float32)
+        return E.DivConst.apply(a, c=_py(b))
     return _binary(E.Div, a, _tensor(b, a))
 
 
 @op(methods=("__rtruediv__",), export=False)
 def rdiv(a, b):
-    """b / a, for a Tensor a."""
+    """b / a, for a Tensor a: (1 / a) * b for a number b, as torch computes it."""
     if _is_number(b):
+        if a.data.dtype.kind != "f":  # torch's default float (an integer a ** -1 would raise)
+            a = to(a, dtype=np.float32)
         return E.MulConst.apply(E.PowConst.apply(a, p=-1), c=_py(b))
     return div(_tensor(b, a), a)
 

@@ -536,3 +536,43 @@ def test_softplus_threshold_matches_torch(beta, threshold):
 def test_softplus_without_threshold_is_the_stable_form():
     x = minigrad.tensor([25.0], dtype="float64")
     assert minigrad.nn.functional.softplus(x, threshold=None).item() == np.logaddexp(0, 25.0)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_division_by_a_number_is_torchs_to_the_bit(dtype):
+    """x / c divides (it multiplied by 1 / c: tensor([25.]) / 3 was 8.333334, torch 8.333333);
+    c / x is torch's own (1 / x) * c."""
+    torch = pytest.importorskip("torch")
+    data = np.random.default_rng(0).uniform(-10, 10, 1000).astype(dtype)
+    x, xt = minigrad.tensor(data), torch.tensor(data)
+    for c in (3, 7.0, 0.1, -3.3, 1e-3):
+        np.testing.assert_array_equal((x / c).numpy(), (xt / c).numpy(), err_msg=f"x / {c}")
+        np.testing.assert_array_equal((c / x).numpy(), (c / xt).numpy(), err_msg=f"{c} / x")
+    assert (minigrad.tensor([25.0]) / 3).item() == (torch.tensor([25.0]) / 3).item()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("c", [0, 0.0, -0.0])
+def test_division_by_zero_is_ieee_as_torch(c):
+    """x / 0 is inf, -inf or NaN (it raised ZeroDivisionError), its gradient inf."""
+    torch = pytest.importorskip("torch")
+    values = [1.0, 0.0, -1.0]
+    x = minigrad.tensor(values, requires_grad=True)
+    xt = torch.tensor(values, requires_grad=True)
+    y, yt = x / c, xt / c
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.torch
+def test_division_of_integer_tensors_by_numbers_is_float32_as_torch():
+    """2 / int_tensor works (it raised 'Integers to negative integer powers are not allowed')."""
+    torch = pytest.importorskip("torch")
+    for call in (lambda t: 2 / t, lambda t: 2.5 / t, lambda t: t / 2, lambda t: t / 2.5,
+                 lambda t: t / 0, lambda t: 1 / t):
+        got, want = call(minigrad.tensor([1, 0, 3])), call(torch.tensor([1, 0, 3]))
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -81,6 +81,17 @@ class MulConst(Function):
         return gy * self.c
 
 
+class DivConst(Function):
+    """y = x / c (c a Python number; c = 0 gives IEEE's inf and NaN); gx = gy / c"""
+
+    def forward(self, x, c):
+        self.c = c
+        return x / c
+
+    def backward(self, gy):
+        return DivConst.apply(gy, c=self.c)
+
+
 class PowConst(Function):
     """y = x ** p (p a Python number); gx = gy * p * x ** (p - 1), 0 for p = 0 (torch; the
     formula would give 0 * 0 ** -1 = NaN at x = 0)"""
