@@ -322,9 +322,20 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 @op(methods=("clamp", "clip"), export=("clamp", "clip"))
 def clamp(x, min=None, max=None):
+    """min(max(x, min), max); bounds are numbers or tensors (broadcast with x, and given
+    gradients as in torch)."""
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
-    return E.Clamp.apply(x, lo=_py(min), hi=_py(max))
+    if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
+        return E.Clamp.apply(x, lo=_py(min), hi=_py(max))
+    bounds = [_tensor(b, x) for b in (min, max) if b is not None]
+    try:
+        shape = _broadcast_shapes(x.shape, *[b.shape for b in bounds])
+    except ValueError:
+        raise ValueError(f"clamp: shapes {x.shape} and bounds {[b.shape for b in bounds]} "
+                         "cannot be broadcast together") from None
+    x, *bounds = [expand(t, *shape) for t in (x, *bounds)]
+    return E.ClampTensor.apply(x, *bounds, has_lo=min is not None, has_hi=max is not None)
 
 
 clip = clamp

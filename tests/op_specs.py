@@ -445,6 +445,14 @@ def clamp_case(draw):
                            "max": None if kind == "min" else hi})
 
 
+def _torch_clamp(x, lo, hi):
+    """torch.clamp with tensor bounds, x first broadcast to the result's shape (torch's backward
+    fails on a 0-d x with a larger bound: 'output with shape [] doesn't match ...')."""
+    torch = _torch()
+    shape = torch.broadcast_shapes(*[t.shape for t in (x, lo, hi) if t is not None])
+    return torch.clamp(x.expand(shape), lo, hi)
+
+
 def _clamp_kinks(kw):
     return tuple(v for v in (kw["min"], kw["max"]) if v is not None)
 
@@ -534,6 +542,14 @@ SPECS: list[OpSpec] = [
     OpSpec("cos", F.cos, unary(), np.cos, lambda x: x.cos(), domain=(-4.0, 4.0)),
     OpSpec("clamp", F.clamp, clamp_case(), lambda x, min, max: np.clip(x, min, max),
            lambda x, min, max: x.clamp(min, max), kinks=_clamp_kinks),
+    # tensor bounds, broadcast with x, lo > hi included (then y = hi); distinct: no x on a bound
+    OpSpec("clamp_tensor", lambda x, lo, hi: x.clamp(lo, hi), broadcast(3),
+           lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi),
+           lambda x, lo, hi: _torch_clamp(x, lo, hi), distinct=True),
+    OpSpec("clamp_tensor_min", lambda x, lo: minigrad.clamp(x, min=lo), broadcast(),
+           np.maximum, lambda x, lo: _torch_clamp(x, lo, None), distinct=True),
+    OpSpec("clamp_tensor_max", lambda x, hi: x.clip(max=hi), broadcast(),
+           np.minimum, lambda x, hi: _torch_clamp(x, None, hi), distinct=True),
     OpSpec("maximum", F.maximum, broadcast(), np.maximum, lambda a, b: T().maximum(a, b),
            distinct=True),
     OpSpec("minimum", F.minimum, broadcast(), np.minimum, lambda a, b: T().minimum(a, b),

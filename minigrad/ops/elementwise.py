@@ -322,6 +322,36 @@ class Clamp(Function):
         return gy * mask
 
 
+class ClampTensor(Function):
+    """y = min(max(x, lo), hi) with tensor bounds of x's shape (one may be absent: ``has_lo``,
+    ``has_hi`` say which are given, in that order after x). Torch's gradients, also where
+    lo > hi (y = hi there):
+    gx = gy where lo <= x <= hi; glo = gy where x < lo < hi; ghi = gy where x > hi or hi < lo"""
+
+    def forward(self, x, *bounds, has_lo, has_hi):
+        self.has_lo, self.has_hi = has_lo, has_hi
+        y = self.xp.maximum(x, bounds[0]) if has_lo else x
+        return self.xp.minimum(y, bounds[-1]) if has_hi else y
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        lo = self.inputs[1].data if self.has_lo else None
+        hi = self.inputs[-1].data if self.has_hi else None
+        inside = self.xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        grads = [gy * inside if self.needs_input_grad[0] else None]
+        if lo is not None:
+            below = x < lo if hi is None else (x < lo) & (lo < hi)
+            grads.append(gy * below if self.needs_input_grad[1] else None)
+        if hi is not None:
+            above = x > hi if lo is None else (x > hi) | (hi < lo)
+            grads.append(gy * above if self.needs_input_grad[-1] else None)
+        return tuple(grads)
+
+
 class Maximum(Function):
     """y = max(a, b); ga = gy * [a > b], gb = gy * [a < b]; ties split the gradient in half."""
 
