@@ -664,9 +664,12 @@ def expand(x, *sizes):
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
-    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     if shape == x.shape:
         return x
+    if builtins.min(shape) < 0:  # shape == x.shape covers () above
+        raise ValueError(f"expand: sizes {sizes} for shape {x.shape}: -1 keeps an existing dim "
+                         f"(not one of the {lead} new leading dims), other sizes must be >= 0")
     try:
         _broadcast_shapes(x.shape, shape)
     except ValueError:

@@ -585,3 +585,26 @@ def test_division_of_integer_tensors_by_numbers_is_float32_as_torch():
         got, want = call(minigrad.tensor([1, 0, 3])), call(torch.tensor([1, 0, 3]))
         assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape,dim", [((0,), None), ((0, 3), 0), ((3, 0), 1), ((0, 3), 1),
+                                       ((2, 0), ())])
+def test_mean_of_nothing_is_nan_with_an_empty_gradient(shape, dim):
+    """As torch (the backward raised ZeroDivisionError: n = 0)."""
+    torch = pytest.importorskip("torch")
+    x = minigrad.zeros(*shape, requires_grad=True)
+    xt = torch.zeros(*shape, requires_grad=True)
+    y, yt = (x.mean(), xt.mean()) if dim is None else (x.mean(dim), xt.mean(dim))
+    np.testing.assert_array_equal(y.numpy(), yt.detach().numpy())
+    y.sum().backward()
+    yt.sum().backward()
+    assert x.grad.shape == tuple(xt.grad.shape)
+
+
+@pytest.mark.parametrize("sizes", [(-1, 3), (-1, -1), (2, -1, 3), (-2, 3)])
+def test_expand_minus_one_only_keeps_an_existing_dim(sizes):
+    """torch: -1 is not allowed in a new leading dim (minigrad took the size of x's last dim)."""
+    with pytest.raises(ValueError, match="expand: sizes"):
+        minigrad.ones(3).expand(*sizes)
+    assert minigrad.ones(1, 3).expand(2, -1, -1).shape == (2, 1, 3)

@@ -36,7 +36,7 @@ class Mean(Sum):
     """y = mean of x over ``axis`` (n values each); gx = gy / n broadcast back to x's shape
 
     Sum's backward applied to gy / n. One op (one reduction kernel on a GPU) where sum then
-    times 1/n would be two."""
+    times 1/n would be two. An empty x (n = 0) has the mean NaN and an empty gradient."""
 
     def forward(self, x, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
@@ -45,7 +45,7 @@ class Mean(Sum):
         return y
 
     def backward(self, gy):
-        return Sum.backward(self, gy * (1.0 / self.n))
+        return Sum.backward(self, gy / self.n)  # n = 0: IEEE's inf, broadcast to no elements
 
 
 class Max(Function):
