@@ -8,7 +8,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.kernels import cuda_random
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, _number_dtype
 
 
 def _shape(size):
@@ -52,8 +52,10 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
-                 requires_grad)
+    """A tensor of ``size`` filled with ``fill_value``, of its dtype as in torch without
+    ``dtype``: bool for a bool, int64 for an integer, float32 otherwise."""
+    return _make(lambda xp, s, d: xp.full(s, fill_value, d), (size,),
+                 _number_dtype(fill_value) if dtype is None else dtype, device, requires_grad)
 
 
 def _random(kind, size, dtype, device, requires_grad):

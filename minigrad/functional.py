@@ -21,7 +21,8 @@ from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
 from minigrad.ops.matmul import MatMul
-from minigrad.tensor import Tensor, _dim, _index_arrays
+from minigrad.tensor import (_FLOAT32, Tensor, _category, _dim, _index_arrays,
+                             _number_dtype, _promote_types)
 
 __all__ = []  # filled by @op: what `minigrad` exports
 
@@ -52,20 +53,75 @@ def _is_number(x):
 
 
 def _py(x):
-    """A numpy scalar as the Python number it holds (others unchanged). numpy promotes
-    float32 arrays with float64/int64 *scalars* to float64, but with Python numbers it keeps
-    float32: scalar operands must take the tensor's dtype whichever kind they are."""
+    """A numpy scalar as the Python number it holds (others unchanged): numpy would let a
+    float64 or int64 *scalar* widen a float32 array, a Python number not."""
     return x.item() if isinstance(x, np.generic) else x
 
 
+def _scalar(b, a):
+    """``b`` as a Python number (``_py``) where an op may take it as a constant next to the
+    Tensor ``a``: ``b`` is a number and ``a`` is float, whose dtype a number never changes. None
+    otherwise: ``b`` then goes through ``_tensor``, where the promotion rule decides."""
+    t = type(b)
+    if t is not float and t is not int:  # NOTE: the common case pays two tests and no call
+        if not _is_number(b):
+            return None
+        b = _py(b)
+    return b if a.data.dtype.kind == "f" else None
+
+
+def _result_dtype(*operands):
+    """``torch.result_type`` of Tensors and Python numbers, the one type-promotion rule of every
+    op that mixes dtypes. Categories bool < integer < float; the result's category is the
+    highest present. Within it the dtype comes from the operands of the highest rank that have
+    that category, ranks being dimensioned tensors > 0-d tensors > numbers: a float32 tensor
+    with a 0-d float64 tensor or a Python float stays float32, an int64 tensor with a float32
+    tensor is float32, with a 0-d float64 tensor float64, with a Python float float32
+    (``_number_dtype``: torch's default float)."""
+    ranked = [None, None, None]  # dimensioned tensors, 0-d tensors, numbers
+    for x in operands:
+        if isinstance(x, Tensor):
+            dtype, rank = x.data.dtype, (0 if x.data.ndim else 1)
+        else:
+            dtype, rank = _number_dtype(x), 2
+        seen = ranked[rank]
+        ranked[rank] = dtype if seen is None else _promote_types(seen, dtype)
+    result = None
+    for dtype in ranked:
+        if dtype is not None and (result is None or _category(dtype) > _category(result)):
+            result = dtype
+    return result
+
+
+def _cast(x: Tensor, dtype) -> Tensor:
+    """``x`` as ``dtype`` (float to float differentiably, with ``to``)."""
+    return x if x.data.dtype == dtype else to(x, dtype=dtype)
+
+
+def _promote(*tensors):
+    """``tensors`` cast to their ``_result_dtype``."""
+    dtype = _result_dtype(*tensors)
+    return [_cast(t, dtype) for t in tensors]
+
+
+def _float(x: Tensor) -> Tensor:
+    """``x`` for a float op (exp, log, ...): an integer or bool tensor as float32, torch's
+    default float; a float tensor as it is."""
+    return x if x.data.dtype.kind == "f" else _cast(x, _FLOAT32)
+
+
 def _tensor(x, like: Tensor) -> Tensor:
-    """Make ``x`` a Tensor next to ``like``: Python numbers take ``like``'s dtype."""
+    """Make ``x`` a Tensor next to ``like``: a Python number becomes a 0-d tensor of the dtype
+    the two give (``_result_dtype``: ``like``'s own unless the number's category is above it)."""
     if isinstance(x, Tensor):
         return x
     if _is_number(x) or isinstance(x, (bool, np.bool_)):
+        dtype = like.data.dtype
+        if dtype.kind != "f":
+            dtype = _result_dtype(like, x)
         # NOTE: full, not asarray: on a GPU a fill kernel, not a copy from host memory (which
         # a CUDA graph capture could not record)
-        return Tensor._wrap(like.xp.full((), x, dtype=like.dtype), False, None)
+        return Tensor._wrap(like.xp.full((), x, dtype=dtype), False, None)
     return Tensor(x, device=like.device if like.device.type != "cpu" else None)
 
 
@@ -92,7 +148,18 @@ def _broadcast_shapes(*shapes):
 
 def _binary(fn, a: Tensor, b: Tensor):
     """``fn.apply(a, b)`` (an elementwise Function) on two tensors broadcast to one shape with
-    explicit BroadcastTo ops, so that gradients sum back; equal shapes go straight through."""
+    explicit BroadcastTo ops, so that gradients sum back; equal shapes go straight through.
+    Operands of two dtypes, or not float, go through ``_binary_promoted``."""
+    da, db = a.data, b.data
+    dtype = da.dtype
+    if dtype is not db.dtype or dtype is not _FLOAT32 and dtype.kind != "f":  # NOTE: hot path
+        return _binary_promoted(fn, a, b)
+    if da.shape == db.shape:
+        return fn.apply(a, b)
+    return _broadcast_apply(fn, a, b)
+
+
+def _broadcast_apply(fn, a: Tensor, b: Tensor):
     if a.data.shape == b.data.shape:
         return fn.apply(a, b)
     try:
@@ -105,6 +172,17 @@ def _binary(fn, a: Tensor, b: Tensor):
     if b.shape != shape:
         b = S.BroadcastTo.apply(b, shape=shape)
     return fn.apply(a, b)
+
+
+def _binary_promoted(fn, a: Tensor, b: Tensor):
+    """``_binary`` on both operands cast to their ``_result_dtype``. An op that makes floats of
+    integer or bool operands (true division) gives float32, torch's default float: numpy's
+    float64 quotient rounded to float32 is the float32 quotient (53 >= 2 * 24 + 2 bits)."""
+    a, b = _promote(a, b)
+    y = _broadcast_apply(fn, a, b)
+    if a.data.dtype.kind != "f" and y.data.dtype.kind == "f":
+        y = _cast(y, _FLOAT32)
+    return y
 
 
 def _axes(op, dim, ndim):
@@ -143,12 +221,14 @@ def numpy_aliases(fn):
 def add(a, b):
     if isinstance(b, Tensor) and isinstance(a, Tensor):  # the common case first
         return _binary(E.Add, a, b)
-    if _is_number(b):
-        return E.AddConst.apply(a, c=_py(b))
+    c = _scalar(b, a)
+    if c is not None:
+        return E.AddConst.apply(a, c=c)
     if not isinstance(a, Tensor):
         a, b = b, a
-        if _is_number(b):
-            return E.AddConst.apply(a, c=_py(b))
+        c = _scalar(b, a)
+        if c is not None:
+            return E.AddConst.apply(a, c=c)
     return _binary(E.Add, a, _tensor(b, a))
 
 
@@ -158,16 +238,18 @@ def sub(a, b):
         return _binary(E.Sub, a, b)
     if not isinstance(a, Tensor):
         return rsub(b, a)
-    if _is_number(b):
-        return E.AddConst.apply(a, c=-_py(b))
+    c = _scalar(b, a)
+    if c is not None:
+        return E.AddConst.apply(a, c=-c)
     return _binary(E.Sub, a, _tensor(b, a))
 
 
 @op(methods=("__rsub__",), export=False)
 def rsub(a, b):
     """b - a, for a Tensor a."""
-    if _is_number(b):
-        return E.AddConst.apply(E.Neg.apply(a), c=_py(b))
+    c = _scalar(b, a)
+    if c is not None:
+        return E.AddConst.apply(E.Neg.apply(a), c=c)
     return sub(_tensor(b, a), a)
 
 
@@ -177,8 +259,9 @@ def mul(a, b):
         return _binary(E.Mul, a, b)
     if not isinstance(a, Tensor):
         a, b = b, a
-    if _is_number(b):
-        return E.MulConst.apply(a, c=_py(b))
+    c = _scalar(b, a)
+    if c is not None:
+        return E.MulConst.apply(a, c=c)
     return _binary(E.Mul, a, _tensor(b, a))
 
 
@@ -238,6 +321,8 @@ def matmul(a, b):
     if not isinstance(a, Tensor):
         a = _tensor(a, b)
     b = _tensor(b, a)
+    if a.data.dtype != b.data.dtype:
+        a, b = _promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both operands need at least one dimension (use * for scalars)")
     va, vb = a.ndim == 1, b.ndim == 1
@@ -269,31 +354,31 @@ def rmatmul(a, b):
 
 # ------------------------------------------------------------------------ elementwise
 @op
-def exp(x): return E.Exp.apply(x)
+def exp(x): return E.Exp.apply(_float(x))
 
 
 @op
-def log(x): return E.Log.apply(x)
+def log(x): return E.Log.apply(_float(x))
 
 
 @op
-def sqrt(x): return E.Sqrt.apply(x)
+def sqrt(x): return E.Sqrt.apply(_float(x))
 
 
 @op
-def sin(x): return E.Sin.apply(x)
+def sin(x): return E.Sin.apply(_float(x))
 
 
 @op
-def cos(x): return E.Cos.apply(x)
+def cos(x): return E.Cos.apply(_float(x))
 
 
 @op
-def tanh(x): return E.Tanh.apply(x)
+def tanh(x): return E.Tanh.apply(_float(x))
 
 
 @op
-def sigmoid(x): return E.Sigmoid.apply(x)
+def sigmoid(x): return E.Sigmoid.apply(_float(x))
 
 
 @op(methods=("abs", "__abs__"))
@@ -305,6 +390,8 @@ def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
 
 
 def leaky_relu(x, negative_slope=0.01):
+    if x.data.dtype.kind != "f":  # as in torch: an integer result would drop the slope
+        raise TypeError(f"leaky_relu: expected a floating-point tensor, got {x.dtype}")
     return E.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
@@ -360,6 +447,8 @@ def where(cond, a, b):
     """a where ``cond`` else b; ``cond`` is a boolean tensor or array (it gets no gradient)."""
     like = a if isinstance(a, Tensor) else b
     a, b = _tensor(a, like), _tensor(b, like)
+    if a.data.dtype != b.data.dtype:
+        a, b = _promote(a, b)
     c = cond.data if isinstance(cond, Tensor) else like.xp.asarray(cond)
     try:
         shape = _broadcast_shapes(c.shape, a.shape, b.shape)
@@ -733,6 +822,8 @@ def cat(tensors, dim=0):
             raise ValueError(f"cat: shapes {first.shape} and {t.shape} differ outside dim {dim}")
     if len(tensors) == 1:
         return first
+    if any(t.data.dtype != first.data.dtype for t in tensors):
+        tensors = _promote(*tensors)
     return S.Concat.apply(*tensors, axis=d)
 
 

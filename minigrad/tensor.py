@@ -15,6 +15,9 @@ order stays one way (autograd -> ops -> tensor -> functional) and an op has one 
 """
 from __future__ import annotations
 
+import functools
+import numbers
+
 import numpy as np
 
 from minigrad import backend
@@ -23,19 +26,78 @@ from minigrad.autograd.function import TensorBase, mark_modified
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
-def _default_dtype(arr):
-    """Python floats become float32, ints int64, bools bool (like torch.tensor)."""
+# torch's dtype categories, lowest first (type promotion goes up: bool < integer < float)
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+_BOOL, _INT64, _FLOAT32 = np.dtype(np.bool_), np.dtype(np.int64), np.dtype(np.float32)
+_PYTHON_DTYPES = {bool: _BOOL, int: _INT64, float: _FLOAT32}
+
+
+def _category(dtype):
+    try:
+        return _CATEGORY[dtype.kind]
+    except KeyError:
+        raise TypeError(f"no type promotion for dtype {dtype}: tensors are bool, integer or "
+                        "float") from None
+
+
+def _promote_types(a, b):
+    """``torch.promote_types``: within a category numpy's rule (int32 with int64 is int64,
+    float32 with float64 float64); across categories the higher one's dtype as it is (int64
+    with float32 is float32, where numpy gives float64)."""
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca == cb:
+        return np.promote_types(a, b)
+    return a if ca > cb else b
+
+
+def _number_dtype(x):
+    """The dtype torch gives a Python number (NumPy scalars included) next to a tensor or in
+    ``full``: bool for a bool, int64 for an integer, float32 (torch's default float) otherwise.
+    (torch reads a NumPy bool scalar as a float there, not as a bool.)"""
+    if isinstance(x, bool):
+        return _BOOL
+    if type(x) is int or isinstance(x, numbers.Integral):
+        return _INT64
+    return _FLOAT32
+
+
+def _list_dtype(seq):
+    """torch.tensor's dtype for a (nested) list or tuple: the promotion (``_promote_types``) of
+    its elements' dtypes, a Python float counting as float32, an int as int64, a bool as bool, a
+    NumPy scalar or array as its own dtype; None for an empty one."""
+    dtypes = set()
+    for t in set(map(type, seq)):  # NOTE: the types, not the elements, in Python
+        if t in _PYTHON_DTYPES:
+            dtypes.add(_PYTHON_DTYPES[t])
+        elif t is list or t is tuple:
+            dtypes.update(_list_dtype(s) for s in seq if type(s) is t)
+        elif issubclass(t, np.generic):
+            dtypes.add(np.dtype(t))
+        else:
+            dtypes.update(np.asarray(s).dtype for s in seq if type(s) is t)
+    dtypes.discard(None)
+    return functools.reduce(_promote_types, dtypes) if dtypes else None
+
+
+def _default_dtype(arr, data=None):
+    """torch.tensor's dtype for ``data`` (``arr`` is numpy's reading of it): a Python float is
+    float32, an int int64, a bool bool; a NumPy scalar keeps its dtype; a list or tuple takes
+    ``_list_dtype`` ([1, 2.5] float32, [np.float64(1.)] float64, [np.int32(1)] int32)."""
     kind = arr.dtype.kind
-    if kind == "f":
-        return np.float32
-    if kind in "iu":
-        return np.int64
-    if kind == "b":
-        return np.bool_
     if kind in "US":
         first = f" ({arr.flat[0].item()!r}, ...)" if arr.size else ""
         raise TypeError(f"strings cannot become tensors{first}: a tensor holds numbers")
-    raise TypeError(f"cannot make a Tensor from data of dtype {arr.dtype}")
+    if kind not in _CATEGORY:
+        raise TypeError(f"cannot make a Tensor from data of dtype {arr.dtype}")
+    if isinstance(data, np.generic):
+        return arr.dtype
+    if isinstance(data, (list, tuple)):
+        dtype = _list_dtype(data)
+        if dtype is not None:
+            return dtype
+    return _FLOAT32 if kind == "f" else _INT64 if kind in "iu" else _BOOL
 
 
 def _as_array(data, dtype=None, device=None):
@@ -50,7 +112,8 @@ def _as_array(data, dtype=None, device=None):
         if arr.dtype == object:
             raise TypeError(f"cannot make a Tensor from {type(data).__name__} data: expected "
                             "numbers, nested lists of numbers, or an array")
-        arr = arr.astype(dtype if dtype is not None else _default_dtype(arr), copy=False)
+        arr = arr.astype(dtype if dtype is not None else _default_dtype(arr, data),
+                         copy=False)
     if device is not None:
         arr = backend.to_device(arr, device)
     return arr

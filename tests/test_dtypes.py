@@ -2,11 +2,20 @@
 
 - A float32 model computes in float32 through every op, gradients (of any order) included: no
   float64 tensor appears anywhere in the forward graph or in the graph of its gradients.
-- Python scalars (int, float, and numpy scalars, which numpy would otherwise promote) take the
-  tensor's dtype.
-- Mixing float32 and float64 tensors promotes to float64 (like numpy and torch); each input's
-  gradient has that input's dtype: the engine casts a gradient back to its input's dtype with the
-  differentiable ``Cast`` op, so this holds under ``create_graph=True`` as well.
+- Mixed dtypes promote by torch's rule (``torch.result_type``), implemented once in
+  ``functional._result_dtype``: categories bool < integer < float, the result in the highest
+  category present; within it, dimensioned tensors decide over 0-d tensors, and those over
+  Python numbers (numpy scalars count as numbers). A number of a *higher* category gives that
+  category's default dtype (float32, int64), a 0-d tensor its own (int64 with a 0-d float64
+  tensor is float64, as in torch). So a float32 tensor stays float32 with a Python float, a
+  numpy float64 scalar or a 0-d float64 tensor (``loss.sum() / mask.sum()``); an int64 tensor
+  with 0.5, with a float32 tensor or in true division is float32; float32 with a dimensioned
+  float64 tensor is float64 (each input's gradient has that input's dtype: the engine casts a
+  gradient back with the differentiable ``Cast`` op, so this holds under ``create_graph=True``
+  as well).
+- Float ops (exp, log, sqrt, sin, cos, tanh, sigmoid) give float32 for integer or bool tensors.
+- Factories infer as torch: ``tensor`` of Python floats float32, ints int64, bools bool, of a
+  numpy scalar its dtype; ``full`` takes its fill value's (bool, int64, float32).
 """
 from __future__ import annotations
 
@@ -17,6 +26,11 @@ from hypothesis import strategies as st
 
 import minigrad
 from op_specs import SPECS, SPEC_BY_NAME, as_tuple, draw_inputs
+
+try:
+    import torch
+except ImportError:  # the rules below are still checked; only the comparisons with torch skip
+    torch = None
 
 f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
 few_examples = settings(max_examples=max(3, settings().max_examples // 3))
@@ -119,9 +133,22 @@ def test_mixed_float32_float64_promotes(spec, order, data):
     dts = (dts * len(arrays))[:len(arrays)]
     xs = [minigrad.tensor(a, dtype=d, requires_grad=True) for a, d in zip(arrays, dts)]
     out = as_tuple(spec.fn(*xs, **kw))[0]
-    assert out.dtype == f64, f"{spec.name}: float32 with float64 gave {out.dtype}"
-    ref = spec.numpy_reference(*[x.numpy() for x in xs], **kw)
-    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-8, atol=1e-10)
+    # float64 when a dimensioned operand is float64, or when all are 0-d (torch.result_type);
+    # a 0-d float64 tensor leaves float32 as it is (cat and stack: every operand counts)
+    decide = [x for x in xs if x.ndim] or xs
+    if spec.name in ("cat", "stack"):
+        decide = xs
+    want = f64 if any(x.dtype == f64 for x in decide) else f32
+    assert out.dtype == want, f"{spec.name}: {[x.dtype for x in xs]} gave {out.dtype}"
+    if torch is not None and spec.name != "matmul":  # torch's matmul refuses mixed dtypes
+        t_out = as_tuple(spec.torch_reference(*[torch.tensor(x.numpy()) for x in xs], **kw))
+        assert t_out[0].dtype == getattr(torch, want.name), f"{spec.name}: torch disagrees"
+    if want == f32:  # computed in float32
+        ref = spec.numpy_reference(*[x.numpy().astype(f32).astype(f64) for x in xs], **kw)
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-6)
+    else:
+        ref = spec.numpy_reference(*[x.numpy() for x in xs], **kw)
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-8, atol=1e-10)
 
     out.sum().backward()
     for x in xs:
@@ -168,3 +195,183 @@ def test_factories_default_to_float32_and_respect_dtype():
     assert minigrad.ones_like(minigrad.zeros(2, dtype="float64")).dtype == f64
     with pytest.raises(TypeError, match="floating-point"):
         minigrad.tensor([1, 2], requires_grad=True)
+
+
+# ----------------------------------------------------- torch's promotion, call for call
+def _loss(name):
+    return lambda L: getattr(torch.nn.functional if L is torch else minigrad.nn.functional, name)
+
+
+def _f64(L):
+    return torch.float64 if L is torch else "float64"
+
+
+def _i32(L):
+    return torch.int32 if L is torch else "int32"
+
+
+# Each case runs as ``case(L)`` with L the module, torch or minigrad; both must give the same
+# dtype, shape and values, or both raise.
+PROMOTION_CASES = {
+    # a Python float with an integer or bool tensor: float32, never truncated
+    "where(c, int, 0.5)": lambda L: L.where(L.tensor([True, False]), L.tensor([1, 2]), 0.5),
+    "where(c, 0.5, int)": lambda L: L.where(L.tensor([True, False]), 0.5, L.tensor([1, 2])),
+    "maximum(int, 0.5)": lambda L: L.maximum(L.tensor([0, 1]), 0.5 if L is minigrad
+                                             else L.tensor(0.5)),
+    "minimum(0.5, int)": lambda L: L.minimum(0.5 if L is minigrad else L.tensor(0.5),
+                                             L.tensor([0, 1])),
+    "int * 0.5": lambda L: L.tensor([1, 2]) * 0.5,
+    "0.5 * int": lambda L: 0.5 * L.tensor([1, 2]),
+    "int + 0.5": lambda L: L.tensor([1, 2]) + 0.5,
+    "int - 0.5": lambda L: L.tensor([1, 2]) - 0.5,
+    "0.5 - int": lambda L: 0.5 - L.tensor([1, 2]),
+    "bool * 0.5": lambda L: L.tensor([True, False]) * 0.5,
+    "int + np.float64": lambda L: L.tensor([1, 2]) + np.float64(0.5),
+    "0-d int * 0.5": lambda L: L.tensor(3) * 0.5,
+    "bool + 1": lambda L: L.tensor([True, False]) + 1,
+    "int + np.bool_": lambda L: L.tensor([1, 2]) + np.bool_(True),  # torch: a float
+    "int + True": lambda L: L.tensor([1, 2]) + True,
+    "int32 * 5": lambda L: L.tensor([1, 2], dtype=_i32(L)) * 5,
+    # tensors of two categories: the higher category's dtype, not numpy's wider one
+    "int * f32": lambda L: L.tensor([1, 2]) * L.tensor([0.5, 0.5]),
+    "int / int": lambda L: L.tensor([1, 2]) / L.tensor([2, 2]),
+    "int / 2": lambda L: L.tensor([1, 2]) / 2,
+    "2 / int": lambda L: 2 / L.tensor([1, 2]),
+    "2 ** int": lambda L: 2 ** L.tensor([1, 2]),
+    "int ** int": lambda L: L.tensor([2, 3]) ** L.tensor([1, 2]),
+    "where(c, int, f32)": lambda L: L.where(L.tensor([True, False]), L.tensor([1, 2]),
+                                            L.tensor([0.5, 0.5])),
+    "cat(f32, int)": lambda L: L.cat([L.tensor([1.0, 2.0]), L.tensor([3])]),
+    "cat(int, f32)": lambda L: L.cat([L.tensor([3]), L.tensor([1.0, 2.0])]),
+    "stack(f32, int)": lambda L: L.stack([L.tensor([1.0, 2.0]), L.tensor([3, 4])]),
+    "stack(0-d f32, 0-d f64)": lambda L: L.stack([L.tensor(1.0), L.tensor(2.0, dtype=_f64(L))]),
+    # 0-d tensors do not raise the dtype within a category
+    "f32 * 0-d int64": lambda L: L.tensor([1.0, 2.0]) * L.tensor(3),
+    "f32 * 0-d f64": lambda L: L.tensor([1.0, 2.0]) * L.tensor(3.0, dtype=_f64(L)),
+    "f32.sum() / int.sum()": lambda L: L.tensor([1.0, 2.0]).sum() / L.tensor([1, 1]).sum(),
+    "int32 * 0-d int64": lambda L: L.tensor([1, 2], dtype=_i32(L)) * L.tensor(3),
+    "where(c, f32, 0-d f64)": lambda L: L.where(L.tensor([True, False]), L.tensor([1.0, 2.0]),
+                                                L.tensor(0.5, dtype=_f64(L))),
+    # ... but a higher category from a 0-d tensor does, with its own dtype
+    "int * 0-d f64": lambda L: L.tensor([1, 2]) * L.tensor(3.0, dtype=_f64(L)),
+    "0-d f32 * 0-d f64": lambda L: L.tensor(1.0) * L.tensor(3.0, dtype=_f64(L)),
+    # float ops on integer and bool tensors: float32
+    "int.exp()": lambda L: L.tensor([1, 2]).exp(),
+    "int.log()": lambda L: L.tensor([1, 2]).log(),
+    "int.sqrt()": lambda L: L.tensor([1, 2]).sqrt(),
+    "int.sin()": lambda L: L.tensor([1, 2]).sin(),
+    "int.cos()": lambda L: L.tensor([1, 2]).cos(),
+    "int.tanh()": lambda L: L.tensor([1, 2]).tanh(),
+    "int.sigmoid()": lambda L: L.tensor([0, 1]).sigmoid(),
+    "bool.exp()": lambda L: L.tensor([True, False]).exp(),
+    "int.abs()": lambda L: L.tensor([-1, 2]).abs(),  # not a float op: int64
+    "leaky_relu(int)": lambda L: (torch.nn.functional if L is torch
+                                  else minigrad.functional).leaky_relu(L.tensor([-1, 2]), 0.5),
+    # factories
+    "full((1,), 3)": lambda L: L.full((1,), 3),
+    "full((1,), True)": lambda L: L.full((1,), True),
+    "full((1,), 2.5)": lambda L: L.full((1,), 2.5),
+    "full((1,), np.int32)": lambda L: L.full((1,), np.int32(3)),
+    "tensor(np.float64)": lambda L: L.tensor(np.float64(1.5)),
+    "tensor(np.int32)": lambda L: L.tensor(np.int32(1)),
+    "tensor(np.float16)": lambda L: L.tensor(np.float16(1.5)),
+    "tensor([np.float64])": lambda L: L.tensor([np.float64(1.5)]),
+    "tensor([1, np.float64])": lambda L: L.tensor([1, np.float64(2.5)]),
+    "tensor([np.int64, 2.5])": lambda L: L.tensor([np.int64(1), 2.5]),
+    "tensor([[np.float32], [2.0]])": lambda L: L.tensor([[np.float32(1)], [2.0]]),
+    "tensor((np.int32, np.int32))": lambda L: L.tensor((np.int32(1), np.int32(2))),
+    "tensor([1, True])": lambda L: L.tensor([1, True]),
+    "tensor([])": lambda L: L.tensor([]),
+    # losses promote input and target as torch's do
+    "mse_loss(f32, f64)": lambda L: _loss("mse_loss")(L)(L.tensor([1.0, 2.0]),
+                                                         L.tensor([1.0, 3.5], dtype=_f64(L))),
+    "mse_loss(f64, f32)": lambda L: _loss("mse_loss")(L)(L.tensor([1.0, 2.0], dtype=_f64(L)),
+                                                         L.tensor([1.0, 3.5])),
+    "mse_loss(f32, int)": lambda L: _loss("mse_loss")(L)(L.tensor([1.0, 2.0]), L.tensor([1, 3])),
+    "l1_loss(f32, f64)": lambda L: _loss("l1_loss")(L)(L.tensor([1.0, 2.0]),
+                                                       L.tensor([1.0, 3.5], dtype=_f64(L))),
+    "bce_with_logits(f32, f64)": lambda L: _loss("binary_cross_entropy_with_logits")(L)(
+        L.tensor([0.5, -1.0]), L.tensor([1.0, 0.0], dtype=_f64(L))),
+    "cross_entropy(f32, f64 probabilities)": lambda L: _loss("cross_entropy")(L)(
+        L.tensor([[0.5, -1.0]]), L.tensor([[0.25, 0.75]], dtype=_f64(L))),
+    "kl_div(f32, f64)": lambda L: _loss("kl_div")(L)(L.tensor([-1.0, -0.5]),
+                                                     L.tensor([0.3, 0.7], dtype=_f64(L)),
+                                                     reduction="sum"),
+}
+
+# Silent differences still there: these ops' number paths are not yet on the rule above.
+NOT_YET = {
+    "clamp(int, 1.5)": lambda L: L.clamp(L.tensor([0, 1, 2]), 1.5),
+    "int ** 0.5": lambda L: L.tensor([1, 2]) ** 0.5,
+}
+
+
+def _run(case, L):
+    try:
+        return case(L)
+    except Exception as e:  # noqa: BLE001 - compared: both must raise
+        return e
+
+
+def _assert_like_torch(case):
+    want, got = _run(case, torch), _run(case, minigrad)
+    if isinstance(want, Exception) or isinstance(got, Exception):
+        assert isinstance(want, Exception) and isinstance(got, Exception), \
+            f"torch gave {want!r}, minigrad {got!r}"
+        return
+    want = want.detach().numpy()
+    assert got.dtype == want.dtype, f"dtype {got.dtype}, torch {want.dtype}"
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy().astype(f64), want.astype(f64), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(PROMOTION_CASES))
+def test_promotion_matches_torch(name):
+    if torch is None:
+        pytest.skip("torch is the oracle here")
+    _assert_like_torch(PROMOTION_CASES[name])
+
+
+@pytest.mark.xfail(reason="clamp's and pow's number paths keep numpy's promotion")
+@pytest.mark.parametrize("name", list(NOT_YET))
+def test_promotion_matches_torch_not_yet(name):
+    if torch is None:
+        pytest.skip("torch is the oracle here")
+    _assert_like_torch(NOT_YET[name])
+
+
+def test_mixed_dtype_gradients_match_torch():
+    """A float32 tensor with a 0-d float64 one (both recorded) computes in float32; each
+    gradient comes back in its input's dtype, with torch's values."""
+    if torch is None:
+        pytest.skip("torch is the oracle here")
+    x, s = np.array([0.5, -1.5, 2.0], np.float32), np.array(0.25)
+    outs = {}
+    for L in (torch, minigrad):
+        xt = L.tensor(x, requires_grad=True)
+        st_ = L.tensor(s, requires_grad=True)
+        y = (xt * st_ + xt / st_ - L.where(xt > 0, xt, st_)).sum() / L.tensor([1, 1]).sum()
+        y.backward()
+        outs[L] = [np.asarray(t.detach().numpy() if L is torch else t.numpy())
+                   for t in (y, xt.grad, st_.grad)]
+    for got, want in zip(outs[minigrad], outs[torch]):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_int_tensor_with_a_float_loses_nothing():
+    """Without torch too: the audit's examples, which truncated or widened."""
+    m = minigrad.where(minigrad.tensor([True, False]), minigrad.tensor([1, 2]), 0.5)
+    assert m.dtype == f32 and m.tolist() == [1.0, 0.5]
+    assert minigrad.maximum(minigrad.tensor([0, 1]), 0.5).tolist() == [0.5, 1.0]
+    assert minigrad.tensor([0, 1]).sigmoid().dtype == f32
+    assert (minigrad.tensor([1.0]).sum() / minigrad.tensor([1, 1]).sum()).dtype == f32
+    with pytest.raises(TypeError, match="floating-point"):
+        minigrad.functional.leaky_relu(minigrad.tensor([-1, 2]), 0.5)
+
+
+def test_reference_sigmoid_kernel_of_integers_is_float32():
+    from minigrad.kernels import reference
+    y = reference.sigmoid_fwd(np.array([0, 1]))
+    assert y.dtype == f32
+    np.testing.assert_allclose(y, [0.5, 1 / (1 + np.exp(-1))], rtol=1e-6)

@@ -261,9 +261,11 @@ def leaky_relu_bwd(x, gy, slope):
 
 def sigmoid_fwd(x):
     """``y = 1 / (1 + exp(-x))``, stable on both tails (exp only ever sees -|x|): 1 / (1 + e)
-    where x >= 0, e / (1 + e) elsewhere, e = exp(-|x|); x's dtype. (Eight array passes here,
-    one kernel on a GPU.)"""
+    where x >= 0, e / (1 + e) elsewhere, e = exp(-|x|); x's dtype, float32 (torch's default
+    float) for an integer or bool x. (Eight array passes here, one kernel on a GPU.)"""
     xp = _xp(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 

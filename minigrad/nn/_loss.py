@@ -45,7 +45,9 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _target(name, input: Tensor, target) -> Tensor:
-    """``target`` as a float Tensor of input's dtype, with input's shape (else a clear error)."""
+    """``target`` as a Tensor of input's shape (else a clear error) and of the dtype the two
+    promote to, as in torch: input's for an integer or bool target, float64 for a float64 target
+    of a float32 input (the loss is then float64; input's gradient stays float32)."""
     if isinstance(target, numbers.Number):
         raise TypeError(f"{name}: target must be a tensor of the input's shape {input.shape}, "
                         f"got the number {target!r} (use minigrad.full_like(input, {target!r}))")
@@ -55,10 +57,7 @@ def _target(name, input: Tensor, target) -> Tensor:
                          "must match (no implicit broadcasting in losses: check for an (N, 1) "
                          "vs (N,) mix-up)")
     if target.dtype != input.dtype:
-        if target.dtype.kind == "f" and target.requires_grad:
-            target = target.to(dtype=input.dtype)
-        else:
-            target = Tensor._wrap(target.data.astype(input.dtype), False, None)
+        target = _F._cast(target, _F._result_dtype(input, target))
     return target
 
 
