@@ -298,7 +298,10 @@ def pow(x, p):
     """x ** p: a number p is PowConst, a tensor p Pow (x ** p with any signs, torch's gradients
     at 0); an integer tensor p keeps a float x's dtype, as in torch."""
     if _is_number(p):
-        return E.PowConst.apply(x, p=_py(p))
+        p = _py(p)
+        if isinstance(p, float) and x.data.dtype.kind != "f":  # torch's default float
+            x = to(x, dtype=np.float32)
+        return E.PowConst.apply(x, p=p)
     if not isinstance(x, Tensor):
         return rpow(p, x)
     p = _tensor(p, x)
@@ -414,7 +417,10 @@ def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: give at least one of min and max")
     if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
-        return E.Clamp.apply(x, lo=_py(min), hi=_py(max))
+        lo, hi = _py(min), _py(max)
+        if x.data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
+            x = to(x, dtype=np.float32)  # an integer x with a float bound: torch's default float
+        return E.Clamp.apply(x, lo=lo, hi=hi)
     bounds = [_tensor(b, x) for b in (min, max) if b is not None]
     try:
         shape = _broadcast_shapes(x.shape, *[b.shape for b in bounds])

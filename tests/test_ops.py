@@ -608,3 +608,14 @@ def test_expand_minus_one_only_keeps_an_existing_dim(sizes):
     with pytest.raises(ValueError, match="expand: sizes"):
         minigrad.ones(3).expand(*sizes)
     assert minigrad.ones(1, 3).expand(2, -1, -1).shape == (2, 1, 3)
+
+
+@pytest.mark.torch
+def test_integer_tensors_with_float_numbers_in_pow_and_clamp_are_float32_as_torch():
+    torch = pytest.importorskip("torch")
+    for call in (lambda L: L.tensor([1, 4]) ** 0.5, lambda L: L.tensor([1, 4]) ** 2,
+                 lambda L: L.tensor([1, 4]).clamp(min=1.5), lambda L: L.tensor([1, 4]).clamp(0, 3),
+                 lambda L: L.tensor([1, 4]).clamp(max=2.5)):
+        got, want = call(minigrad), call(torch)
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
