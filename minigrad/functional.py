@@ -421,7 +421,7 @@ def clamp(x, min=None, max=None):
         if x.data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
             x = to(x, dtype=np.float32)  # an integer x with a float bound: torch's default float
         return E.Clamp.apply(x, lo=lo, hi=hi)
-    bounds = [_tensor(b, x) for b in (min, max) if b is not None]
+    x, *bounds = _promote(x, *[_tensor(b, x) for b in (min, max) if b is not None])
     try:
         shape = _broadcast_shapes(x.shape, *[b.shape for b in bounds])
     except ValueError:

@@ -611,11 +611,17 @@ def test_expand_minus_one_only_keeps_an_existing_dim(sizes):
 
 
 @pytest.mark.torch
-def test_integer_tensors_with_float_numbers_in_pow_and_clamp_are_float32_as_torch():
+def test_pow_and_clamp_promote_as_torch():
+    """An integer tensor with a float number is float32; clamp's tensor bounds promote with x
+    by torch's rule (a 0-d float64 bound leaves a float32 x float32)."""
     torch = pytest.importorskip("torch")
     for call in (lambda L: L.tensor([1, 4]) ** 0.5, lambda L: L.tensor([1, 4]) ** 2,
                  lambda L: L.tensor([1, 4]).clamp(min=1.5), lambda L: L.tensor([1, 4]).clamp(0, 3),
-                 lambda L: L.tensor([1, 4]).clamp(max=2.5)):
+                 lambda L: L.tensor([1, 4]).clamp(max=2.5),
+                 lambda L: L.tensor([1.0, 4.0]).clamp(min=L.tensor(1.5, dtype=L.float64)),
+                 lambda L: L.tensor([1.0, 4.0]).clamp(L.tensor([1.5], dtype=L.float64)),
+                 lambda L: L.tensor([1, 4]).clamp(max=L.tensor(2.5)),
+                 lambda L: L.tensor([1, 4]).clamp(L.tensor(0), L.tensor([3]))):
         got, want = call(minigrad), call(torch)
         assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
         np.testing.assert_array_equal(got.numpy(), want.numpy())
