@@ -271,20 +271,19 @@ def div(a, b):
         return _binary(E.Div, a, b)
     if not isinstance(a, Tensor):
         return rdiv(b, a)
-    if _is_number(b):  # a divide, as torch (not times 1 / b: 25 / 3 would be 1 ulp off)
-        if a.data.dtype.kind != "f":  # true division of integers: torch's default float
-            a = to(a, dtype=np.float32)
-        return E.DivConst.apply(a, c=_py(b))
+    c = _scalar(b, a)  # a divide, as torch (not times 1 / b: 25 / 3 would be 1 ulp off)
+    if c is not None:
+        return E.DivConst.apply(a, c=c)
+    if _is_number(b):  # an integer tensor: true division in torch's default float
+        return E.DivConst.apply(_float(a), c=_py(b))
     return _binary(E.Div, a, _tensor(b, a))
 
 
 @op(methods=("__rtruediv__",), export=False)
 def rdiv(a, b):
     """b / a, for a Tensor a: (1 / a) * b for a number b, as torch computes it."""
-    if _is_number(b):
-        if a.data.dtype.kind != "f":  # torch's default float (an integer a ** -1 would raise)
-            a = to(a, dtype=np.float32)
-        return E.MulConst.apply(E.PowConst.apply(a, p=-1), c=_py(b))
+    if _is_number(b):  # _float: an integer a ** -1 would raise
+        return E.MulConst.apply(E.PowConst.apply(_float(a), p=-1), c=_py(b))
     return div(_tensor(b, a), a)
 
 
@@ -299,9 +298,7 @@ def pow(x, p):
     at 0); an integer tensor p keeps a float x's dtype, as in torch."""
     if _is_number(p):
         p = _py(p)
-        if isinstance(p, float) and x.data.dtype.kind != "f":  # torch's default float
-            x = to(x, dtype=np.float32)
-        return E.PowConst.apply(x, p=p)
+        return E.PowConst.apply(_float(x) if isinstance(p, float) else x, p=p)
     if not isinstance(x, Tensor):
         return rpow(p, x)
     p = _tensor(p, x)
@@ -313,8 +310,8 @@ def pow(x, p):
 @op(methods=("__rpow__",), export=False)
 def rpow(x, base):
     """base ** x for a number base; a float base with an integer x gives float32 (torch)."""
-    if x.data.dtype.kind != "f" and isinstance(_py(base), float):
-        x = to(x, dtype=np.float32)
+    if isinstance(_py(base), float):
+        x = _float(x)
     return _binary(E.Pow, _tensor(base, x), x)
 
 
@@ -418,8 +415,8 @@ def clamp(x, min=None, max=None):
         raise ValueError("clamp: give at least one of min and max")
     if not (isinstance(min, Tensor) or isinstance(max, Tensor)):
         lo, hi = _py(min), _py(max)
-        if x.data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
-            x = to(x, dtype=np.float32)  # an integer x with a float bound: torch's default float
+        if isinstance(lo, float) or isinstance(hi, float):  # an integer x becomes float32
+            x = _float(x)
         return E.Clamp.apply(x, lo=lo, hi=hi)
     x, *bounds = _promote(x, *[_tensor(b, x) for b in (min, max) if b is not None])
     try:
