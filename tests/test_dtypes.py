@@ -297,10 +297,6 @@ PROMOTION_CASES = {
     "kl_div(f32, f64)": lambda L: _loss("kl_div")(L)(L.tensor([-1.0, -0.5]),
                                                      L.tensor([0.3, 0.7], dtype=_f64(L)),
                                                      reduction="sum"),
-}
-
-# Silent differences still there: these ops' number paths are not yet on the rule above.
-NOT_YET = {
     "clamp(int, 1.5)": lambda L: L.clamp(L.tensor([0, 1, 2]), 1.5),
     "int ** 0.5": lambda L: L.tensor([1, 2]) ** 0.5,
 }
@@ -330,14 +326,6 @@ def test_promotion_matches_torch(name):
     if torch is None:
         pytest.skip("torch is the oracle here")
     _assert_like_torch(PROMOTION_CASES[name])
-
-
-@pytest.mark.xfail(reason="clamp's and pow's number paths keep numpy's promotion")
-@pytest.mark.parametrize("name", list(NOT_YET))
-def test_promotion_matches_torch_not_yet(name):
-    if torch is None:
-        pytest.skip("torch is the oracle here")
-    _assert_like_torch(NOT_YET[name])
 
 
 def test_mixed_dtype_gradients_match_torch():
