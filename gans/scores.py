@@ -147,6 +147,11 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"features: shape {f.shape}; need (N >= 2, D)")
+    if not np.isfinite(f).all():
+        bad = ~np.isfinite(f).all(1)
+        raise ValueError(f"features: {int(bad.sum())} of {len(f)} rows hold NaN or inf (the "
+                         f"first is row {int(bad.argmax())}): the images or the network that "
+                         "made the features went wrong")
     return f.mean(0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 

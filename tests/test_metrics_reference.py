@@ -134,3 +134,10 @@ def test_inception_score_matches_torchmetrics_formula():
     mean, std = scores.inception_score(logits.softmax(1).numpy(), splits=10, return_std=True)
     assert mean == pytest.approx(np.mean(per_split), rel=1e-12)
     assert std == pytest.approx(np.std(per_split), rel=1e-9)
+
+
+def test_feature_statistics_names_non_finite_features():
+    f = np.ones((4, 3))
+    f[2, 1] = np.nan
+    with pytest.raises(ValueError, match="1 of 4 rows hold NaN or inf .* row 2"):
+        scores.feature_statistics(f)
