@@ -30,7 +30,7 @@ class DataLoader:
             array, or a tuple/list of equal-length arrays (first axis = samples). A generic
             dataset with ``__len__`` and a ``__getitem__`` accepting an index array (returning one
             array or a tuple of arrays for the whole batch) works too.
-        batch_size: samples per batch.
+        batch_size: samples per batch (1 by default, as in PyTorch).
         shuffle: draw a fresh permutation at the start of every epoch (every ``iter()``).
         drop_last: skip the final batch if it has fewer than ``batch_size`` samples.
         seed: seed of the ``np.random.Generator`` used for shuffling; two loaders with the same
@@ -46,7 +46,7 @@ class DataLoader:
     batch only. Dtypes are kept (float32 stays float32).
     """
 
-    def __init__(self, dataset_or_arrays, batch_size: int = 64, shuffle: bool = False,
+    def __init__(self, dataset_or_arrays, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed=None, device=None, to_tensor: bool = True,
                  sampler=None):
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) \
