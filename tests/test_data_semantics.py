@@ -18,3 +18,11 @@ def test_default_batch_size_is_one():
     loader = DataLoader(np.arange(10.0), to_tensor=False)
     assert len(loader) == 10
     assert [b[0].shape for b in loader] == [(1,)] * 10
+
+
+def test_tensor_batches_do_not_alias_the_dataset():
+    # torch's collate stacks into a new tensor: changing a batch never changes the data
+    x = np.zeros((4, 2), np.float32)
+    for (xb,) in DataLoader(x, batch_size=2):
+        xb += 1
+    assert not x.any()

@@ -41,9 +41,10 @@ class DataLoader:
             ``len()``, e.g. a ``DistributedSampler``: this process's shard); excludes
             ``shuffle``, which is the sampler's business then.
 
-    Each batch is a tuple with one entry per array, ``(batch, *shape[1:])``. Without shuffling the
-    entries are views (slices) of the arrays; with shuffling they are fancy-indexed copies of the
-    batch only. Dtypes are kept (float32 stays float32).
+    Each batch is a tuple with one entry per array, ``(batch, *shape[1:])``. Dtypes are kept
+    (float32 stays float32). Tensors never share memory with the dataset (as PyTorch's collated
+    batches: an in-place change of a batch leaves the data alone); with ``to_tensor=False`` and no
+    shuffling the entries are views (slices) of the arrays, otherwise copies of the batch only.
     """
 
     def __init__(self, dataset_or_arrays, batch_size: int = 1, shuffle: bool = False,
@@ -109,7 +110,10 @@ class DataLoader:
         for b in range(len(self)):
             start, stop = b * self.batch_size, min((b + 1) * self.batch_size, n)
             index = slice(start, stop) if order is None else order[start:stop]
-            yield self._wrap(self._fetch(index))
+            batch = self._fetch(index)
+            if self.to_tensor and order is None:  # slices are views: copy, as torch's stack does
+                batch = tuple(np.array(b) for b in batch)
+            yield self._wrap(batch)
 
     # --------------------------------------------------------------- exact resumption
     def state_dict(self) -> dict:
