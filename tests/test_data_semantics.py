@@ -26,3 +26,47 @@ def test_tensor_batches_do_not_alias_the_dataset():
     for (xb,) in DataLoader(x, batch_size=2):
         xb += 1
     assert not x.any()
+
+
+def test_per_sample_dataset_is_collated():
+    class Pairs:  # a PyTorch-style dataset: one sample per int index
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.array([i, 10 + i], np.float32), int(i)
+
+    (xb, yb), _ = _epoch(DataLoader(Pairs(), batch_size=2, to_tensor=False))
+    # torch: [tensor([[0., 10.], [1., 11.]]), tensor([0, 1])]
+    assert xb.tolist() == [[0, 10], [1, 11]] and xb.dtype == np.float32
+    assert yb.tolist() == [0, 1] and yb.dtype == np.int64
+
+
+def test_dict_samples_and_python_number_dtypes():
+    class Records:
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"x": float(i), "label": i, "flag": i > 0, "name": f"s{i}"}
+
+    batches = list(DataLoader(Records(), batch_size=2, to_tensor=False))
+    # torch: float -> float64, int -> int64, bool -> bool, strings stay a list
+    first = batches[0]
+    assert first["x"].dtype == np.float64 and first["x"].tolist() == [0.0, 1.0]
+    assert first["label"].dtype == np.int64 and first["flag"].dtype == np.bool_
+    assert first["name"] == ["s0", "s1"]
+    assert batches[1]["label"].tolist() == [2]
+    tensors = next(iter(DataLoader(Records(), batch_size=2)))
+    assert isinstance(tensors["x"], minigrad.Tensor) and tensors["name"] == ["s0", "s1"]
+
+
+def test_list_is_a_dataset_of_samples():
+    # torch: DataLoader([1, 2, 3, 4, 5], batch_size=2) -> [1, 2], [3, 4], [5]
+    batches = _epoch(DataLoader([1, 2, 3, 4, 5], batch_size=2, to_tensor=False))
+    assert [b[0].tolist() for b in batches] == [[1, 2], [3, 4], [5]]
+    # torch: DataLoader(list(zip(x, y))) batches (x, y) pairs
+    x, y = np.arange(5.0), np.arange(5)
+    xb, yb = next(iter(DataLoader(list(zip(x, y)), batch_size=3, to_tensor=False)))
+    assert xb.tolist() == [0.0, 1.0, 2.0] and yb.tolist() == [0, 1, 2]
+    assert len(DistributedSampler([np.zeros(5)] * 3, num_replicas=1, rank=0)) == 3

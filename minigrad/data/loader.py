@@ -7,14 +7,15 @@ import numbers
 
 import numpy as np
 
-__all__ = ["DataLoader"]
+__all__ = ["DataLoader", "collate"]
 
 
 def _as_arrays(data) -> tuple[np.ndarray, ...] | None:
-    """The arrays behind ``data`` if it is array-backed, else None (a generic dataset)."""
+    """The arrays behind ``data`` if it is array-backed, else None (a dataset of samples,
+    a list included, as in PyTorch)."""
     if isinstance(data, np.ndarray):
         return (data,)
-    if isinstance(data, (tuple, list)):
+    if isinstance(data, tuple):
         return tuple(np.asarray(a) for a in data)
     arrays = getattr(data, "arrays", None)
     if arrays is not None:
@@ -22,14 +23,39 @@ def _as_arrays(data) -> tuple[np.ndarray, ...] | None:
     return None
 
 
+def collate(samples: list):
+    """A batch from a list of samples, as ``torch.utils.data.default_collate``: tuples and lists
+    give a tuple of batches, dicts a dict, strings a list; arrays and numbers are stacked, keeping
+    their dtype (Python float -> float64, int -> int64, bool -> bool)."""
+    first = samples[0]
+    if isinstance(first, dict):
+        return {key: collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in samples):
+            raise RuntimeError("DataLoader: each sample in a batch should have the same number "
+                               f"of fields, got {sorted({len(s) for s in samples})}")
+        return tuple(collate(list(field)) for field in zip(*samples))
+    if isinstance(first, str):
+        return list(samples)
+    from minigrad.tensor import Tensor  # lazy: the engine imports this package
+
+    batch = np.stack([np.asarray(s.data if isinstance(s, Tensor) else s) for s in samples])
+    if batch.dtype.hasobject:
+        raise TypeError("DataLoader: a sample must hold arrays, numbers, strings, dicts, tuples "
+                        f"or lists; found {type(first).__name__}")
+    return batch
+
+
 class DataLoader:
     """Iterate over a dataset in mini-batches.
 
     Args:
         dataset_or_arrays: an ``ArrayDataset`` (or anything with an ``arrays`` attribute), one
-            array, or a tuple/list of equal-length arrays (first axis = samples). A generic
-            dataset with ``__len__`` and a ``__getitem__`` accepting an index array (returning one
-            array or a tuple of arrays for the whole batch) works too.
+            array, or a tuple of equal-length arrays (first axis = samples): batches are indexed
+            out of the arrays at once. Any other dataset, a list included, is PyTorch's map-style
+            dataset: ``__len__`` and ``__getitem__(i)`` giving one sample, batched by
+            :func:`collate` (tuples, dicts, arrays, numbers); one with ``__getitems__(indices)``
+            gives the batch's samples in one call instead.
         batch_size: samples per batch (1 by default, as in PyTorch).
         shuffle: draw a fresh permutation at the start of every epoch (every ``iter()``).
         drop_last: skip the final batch if it has fewer than ``batch_size`` samples.
@@ -83,23 +109,28 @@ class DataLoader:
             return n // self.batch_size
         return math.ceil(n / self.batch_size)
 
-    def _fetch(self, index) -> tuple:
+    def _fetch(self, index):
         if self.arrays is not None:
             return tuple(a[index] for a in self.arrays)
-        if isinstance(index, slice):
-            index = np.arange(self.n)[index]
-        items = self.dataset[index]
-        return tuple(items) if isinstance(items, (tuple, list)) else (items,)
+        indices = range(self.n)[index] if isinstance(index, slice) else index.tolist()
+        getitems = getattr(self.dataset, "__getitems__", None)
+        samples = getitems(list(indices)) if getitems else [self.dataset[i] for i in indices]
+        batch = collate(list(samples))
+        return batch if isinstance(batch, (tuple, dict)) else (batch,)
 
-    def _wrap(self, batch: tuple) -> tuple:
+    def _wrap(self, batch):
         if not self.to_tensor:
+            return batch
+        if isinstance(batch, dict):
+            return {key: self._wrap(b) for key, b in batch.items()}
+        if isinstance(batch, tuple):
+            return tuple(self._wrap(b) for b in batch)
+        if isinstance(batch, list):  # strings
             return batch
         from minigrad.tensor import Tensor  # lazy: the engine imports this package
 
-        tensors = tuple(Tensor(b) for b in batch)
-        if self.device is not None:
-            tensors = tuple(t.to(self.device) for t in tensors)
-        return tensors
+        tensor = Tensor(batch)
+        return tensor if self.device is None else tensor.to(self.device)
 
     def __iter__(self):
         if self.sampler is not None:
@@ -111,8 +142,8 @@ class DataLoader:
             start, stop = b * self.batch_size, min((b + 1) * self.batch_size, n)
             index = slice(start, stop) if order is None else order[start:stop]
             batch = self._fetch(index)
-            if self.to_tensor and order is None:  # slices are views: copy, as torch's stack does
-                batch = tuple(np.array(b) for b in batch)
+            if self.to_tensor and order is None and self.arrays is not None:
+                batch = tuple(np.array(b) for b in batch)  # views: copy, as torch's stack does
             yield self._wrap(batch)
 
     # --------------------------------------------------------------- exact resumption
