@@ -70,3 +70,17 @@ def test_list_is_a_dataset_of_samples():
     xb, yb = next(iter(DataLoader(list(zip(x, y)), batch_size=3, to_tensor=False)))
     assert xb.tolist() == [0.0, 1.0, 2.0] and yb.tolist() == [0, 1, 2]
     assert len(DistributedSampler([np.zeros(5)] * 3, num_replicas=1, rank=0)) == 3
+
+
+def test_sampler_is_iterated_not_trusted_for_length():
+    class Longer:  # torch iterates what the sampler yields; len() only sizes len(loader)
+        def __iter__(self):
+            return iter([3, 2, 1, 0])
+
+        def __len__(self):
+            return 2
+
+    batches = _epoch(DataLoader(np.arange(4), batch_size=1, sampler=Longer(), to_tensor=False))
+    assert [b[0].tolist() for b in batches] == [[3], [2], [1], [0]]
+    gen = DataLoader(np.arange(4), batch_size=3, sampler=iter([3, 2, 1, 0]), to_tensor=False)
+    assert [b[0].tolist() for b in gen] == [[3, 2, 1], [0]]

@@ -134,13 +134,15 @@ class DataLoader:
 
     def __iter__(self):
         if self.sampler is not None:
-            order = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+            # what it yields, as in torch (its len() only sizes len(loader))
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
         else:
             order = self.rng.permutation(self.n) if self.shuffle else None
         n = self.n if order is None else len(order)
-        for b in range(len(self)):
-            start, stop = b * self.batch_size, min((b + 1) * self.batch_size, n)
-            index = slice(start, stop) if order is None else order[start:stop]
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            end = min(start + self.batch_size, n)
+            index = slice(start, end) if order is None else order[start:end]
             batch = self._fetch(index)
             if self.to_tensor and order is None and self.arrays is not None:
                 batch = tuple(np.array(b) for b in batch)  # views: copy, as torch's stack does
