@@ -84,3 +84,20 @@ def test_sampler_is_iterated_not_trusted_for_length():
     assert [b[0].tolist() for b in batches] == [[3], [2], [1], [0]]
     gen = DataLoader(np.arange(4), batch_size=3, sampler=iter([3, 2, 1, 0]), to_tensor=False)
     assert [b[0].tolist() for b in gen] == [[3, 2, 1], [0]]
+
+
+def test_state_dict_after_iter_gives_the_next_epoch():
+    # iter() starts an epoch (draws its order); state_dict() then describes the next one
+    def loader(seed):
+        return DataLoader(np.arange(20), batch_size=20, shuffle=True, seed=seed,
+                          to_tensor=False)
+
+    a = loader(0)
+    it = iter(a)
+    state = a.state_dict()
+    first = next(it)[0]
+    second = next(iter(a))[0]
+    b = loader(1)
+    b.load_state_dict(state)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(next(iter(b))[0], second)

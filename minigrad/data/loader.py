@@ -133,11 +133,16 @@ class DataLoader:
         return tensor if self.device is None else tensor.to(self.device)
 
     def __iter__(self):
+        """One epoch's batches; its order is drawn here, at ``iter()`` (not at the first
+        ``next()``), so ``state_dict()`` after ``iter()`` describes the epoch after it."""
         if self.sampler is not None:
             # what it yields, as in torch (its len() only sizes len(loader))
             order = np.fromiter(iter(self.sampler), dtype=np.int64)
         else:
             order = self.rng.permutation(self.n) if self.shuffle else None
+        return self._batches(order)
+
+    def _batches(self, order):
         n = self.n if order is None else len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         for start in range(0, stop, self.batch_size):
