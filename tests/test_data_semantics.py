@@ -101,3 +101,9 @@ def test_state_dict_after_iter_gives_the_next_epoch():
     b.load_state_dict(state)
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(next(iter(b))[0], second)
+
+
+def test_numpy_float64_scalar_round_trips_as_numpy(tmp_path):
+    io.save({"x": np.float64(1.5), "y": np.float32(2.5)}, tmp_path / "c")
+    back = io.load(tmp_path / "c")
+    assert type(back["x"]) is np.float64 and type(back["y"]) is np.float32

@@ -66,6 +66,10 @@ def _encode(obj, arrays: dict, path: list):
         {"l": [...]}  a list;     {"t": [...]} a tuple
         {"d": [[key, value], ...]}  a dict, keys encoded like values, insertion order kept
     """
+    if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
+        key = f"a{len(arrays)}"
+        arrays[key] = _check_array(np.asarray(obj), path)
+        return {"n": key}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         if type(obj) not in (type(None), bool, int, float, str):
             # subclasses (e.g. IntEnum) would come back as the base type: say so instead
@@ -74,10 +78,6 @@ def _encode(obj, arrays: dict, path: list):
         return {"v": obj}
     if isinstance(obj, Tensor):
         obj = obj.data
-    if isinstance(obj, np.generic):
-        key = f"a{len(arrays)}"
-        arrays[key] = _check_array(np.asarray(obj), path)
-        return {"n": key}
     if isinstance(obj, backend.array_types()):
         key = f"a{len(arrays)}"
         arrays[key] = _check_array(backend.to_device(obj, "cpu"), path)
