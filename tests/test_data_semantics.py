@@ -13,6 +13,9 @@ def _epoch(loader):
     return [tuple(np.asarray(b) for b in batch) for batch in loader]
 
 
+# ------------------------------------------------------------------------------ DataLoader
+
+
 def test_default_batch_size_is_one():
     # torch: DataLoader(x) has batch_size=1, so len 10 and batches of one sample
     loader = DataLoader(np.arange(10.0), to_tensor=False)
@@ -103,7 +106,21 @@ def test_state_dict_after_iter_gives_the_next_epoch():
     np.testing.assert_array_equal(next(iter(b))[0], second)
 
 
+# ------------------------------------------------------------------------------ save / load
+
+
 def test_numpy_float64_scalar_round_trips_as_numpy(tmp_path):
     io.save({"x": np.float64(1.5), "y": np.float32(2.5)}, tmp_path / "c")
     back = io.load(tmp_path / "c")
     assert type(back["x"]) is np.float64 and type(back["y"]) is np.float32
+
+
+def test_shared_arrays_stay_shared(tmp_path):
+    # torch.load keeps one tensor saved under two names as one object
+    a = np.arange(3.0)
+    t = minigrad.tensor([1.0, 2.0])
+    io.save({"a": a, "b": [a], "t": t, "u": t}, tmp_path / "c")
+    back = io.load(tmp_path / "c")
+    assert back["a"] is back["b"][0] and back["t"] is back["u"]
+    with np.load(tmp_path / "c") as f:
+        assert len(f.files) == 3  # two arrays and the structure record

@@ -13,8 +13,10 @@ an optimizer state dict keeps its integer keys. That covers ``module.state_dict(
 File format: an ordinary ``.npz`` (a zip of ``.npy`` files) that ``numpy.load(path,
 allow_pickle=False)`` reads. Every array is stored under a key ``a0``, ``a1``, ...; the key
 ``__minigrad__`` holds a UTF-8 JSON document (as a uint8 array) describing the nested structure,
-with the scalars inline and ``{"a": "a3"}`` where an array goes. Nothing is pickled, so loading a
-file cannot execute code.
+with the scalars inline and ``{"a": "a3"}`` where an array goes. An array (or Tensor) met twice is
+stored once and loads as one object, as ``torch.load`` keeps a tensor saved under two names
+shared (views of one array are stored apart). Nothing is pickled, so loading a file cannot
+execute code.
 
 Tensors are stored as their data and come back as **arrays**, not Tensors: a state dict is data,
 and ``Module.load_state_dict`` / ``Optimizer.load_state_dict`` copy arrays into the live
@@ -56,8 +58,9 @@ def _where(path: list) -> str:
     return "obj" + "".join(f"[{k!r}]" for k in path)
 
 
-def _encode(obj, arrays: dict, path: list):
-    """The JSON description of ``obj``; arrays are moved into ``arrays`` under fresh keys.
+def _encode(obj, arrays: dict, path: list, seen: dict):
+    """The JSON description of ``obj``; arrays are moved into ``arrays`` under fresh keys, one
+    key per array object (``seen``: id -> key), so an array stored twice loads as one object.
 
     Every node is a one-key dict whose key says what it is::
 
@@ -79,18 +82,19 @@ def _encode(obj, arrays: dict, path: list):
     if isinstance(obj, Tensor):
         obj = obj.data
     if isinstance(obj, backend.array_types()):
-        key = f"a{len(arrays)}"
-        arrays[key] = _check_array(backend.to_device(obj, "cpu"), path)
-        return {"a": key}
+        if id(obj) not in seen:  # obj lives as long as the structure being saved
+            seen[id(obj)] = key = f"a{len(arrays)}"
+            arrays[key] = _check_array(backend.to_device(obj, "cpu"), path)
+        return {"a": seen[id(obj)]}
     if isinstance(obj, dict):
         items = []
         for k, v in obj.items():
-            items.append([_encode_key(k, path), _encode(v, arrays, path + [k])])
+            items.append([_encode_key(k, path), _encode(v, arrays, path + [k], seen)])
         return {"d": items}
     if isinstance(obj, list):
-        return {"l": [_encode(v, arrays, path + [i]) for i, v in enumerate(obj)]}
+        return {"l": [_encode(v, arrays, path + [i], seen) for i, v in enumerate(obj)]}
     if isinstance(obj, tuple):
-        return {"t": [_encode(v, arrays, path + [i]) for i, v in enumerate(obj)]}
+        return {"t": [_encode(v, arrays, path + [i], seen) for i, v in enumerate(obj)]}
     hint = ""
     if hasattr(obj, "state_dict"):
         hint = "; save its .state_dict() instead"
@@ -120,8 +124,9 @@ def _decode(node, arrays: dict, device):
     if tag == "v":
         return value
     if tag == "a":
-        a = arrays[value]
-        return a if device is None else backend.to_device(a, device)
+        if device is not None:  # moved once: a second visit finds it there (a no-op)
+            arrays[value] = backend.to_device(arrays[value], device)
+        return arrays[value]
     if tag == "n":
         return arrays[value][()]
     if tag == "l":
@@ -149,7 +154,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     """
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
-    doc = {"format": _FORMAT, "version": _VERSION, "root": _encode(obj, arrays, [])}
+    doc = {"format": _FORMAT, "version": _VERSION, "root": _encode(obj, arrays, [], {})}
     text = json.dumps(doc, allow_nan=True, separators=(",", ":"))
     arrays[_STRUCT_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
