@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import weakref
 
 import numpy as np
 
@@ -164,9 +165,11 @@ class Tensor(TensorBase):
     # NOTE: _post_accumulate_grad_hooks is set only by register_post_accumulate_grad_hook (read
     # with getattr), so the constructors on the hot path do not pay for it.
     # _modified_at (the in-place clock at this tensor's last in-place change) and _detached_from
-    # (the tensor detach() took its data from) are set only when needed and read with getattr.
+    # (a weak reference to the tensor detach() took its data from: a detached tensor must not
+    # keep a graph alive) are set only when needed, read with getattr, and not pickled.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
                  "_post_accumulate_grad_hooks", "_modified_at", "_detached_from", "__weakref__")
+    _PICKLED = __slots__[:7]
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -260,8 +263,15 @@ class Tensor(TensorBase):
         """The same data, cut from the graph (no copy). Changing it in place counts as changing
         this tensor too: a backward that needs this tensor's values then raises."""
         t = Tensor._wrap(self.data, False, None)
-        t._detached_from = self
+        t._detached_from = weakref.ref(self)
         return t
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self._PICKLED if hasattr(self, k)}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._ctx is not None and not requires_grad:

@@ -148,3 +148,23 @@ def test_augmented_assignment_on_a_tensor_a_graph_saved_raises_at_backward():
         y += 1
     with pytest.raises(RuntimeError, match=STALE):
         loss.backward()
+
+
+def test_a_detached_tensor_keeps_no_graph_alive_and_pickles():
+    """detach() remembers its source weakly (for the in-place check): keeping detached values
+    (a log of losses, a list of samples) must not keep their graphs, and they copy and pickle."""
+    import copy
+    import gc
+    import pickle
+    import weakref
+
+    x = mg.randn(3, requires_grad=True)
+    y = x.exp() * 2
+    kept = y.detach()
+    alive = weakref.ref(y)
+    del y
+    gc.collect()
+    assert alive() is None
+    kept.fill_(1.0)  # the source is gone: nothing to mark, no error
+    for twin in (copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
+        np.testing.assert_array_equal(twin.data, kept.data)

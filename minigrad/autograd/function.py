@@ -145,7 +145,10 @@ def mark_modified(tensors):
     for t in tensors:
         while t is not None:
             t._modified_at = clock
-            t = getattr(t, "_detached_from", None)
+            source = getattr(t, "_detached_from", None)  # a weak reference, or None
+            t = source() if source is not None else None
+
+
 # detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every
 # op; None (the mode off) costs one test per op.
 _anomaly_hook = [None]
