@@ -328,10 +328,10 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
         raise RunMismatch(f"{out_dir} holds a trained run, which a dry run would replace: "
                           "choose another --out for the dry run, or pass --restart to replace "
                           "the run")
-    if resume and not dry_run and record and run.holds_real_run():
-        check_same_data(run.recorded(), record, out_dir)  # e.g. another --seed or --dataset
     state = TrainState(model, loader, dry_run=dry_run)
     saved = run.read_checkpoint(model, say) if resume and not dry_run else None
+    if saved is not None and record:
+        check_same_data(run.recorded(), record, out_dir)  # e.g. another --seed or --dataset
     if saved is not None:
         done = run.complete(saved, len(loader), epochs, max_steps)
         state.load_state_dict(saved, rank)  # a complete run too: ``model`` is the trained one

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import operator
 import weakref
 
 import numpy as np
@@ -26,6 +27,10 @@ from minigrad.autograd.engine import backward as _backward
 from minigrad.autograd.function import TensorBase, mark_modified
 from minigrad.autograd.grad_mode import _grad_enabled
 
+
+# The array operations behind t += v, t -= v, t *= v, t /= v (Tensor._inplace_arith).
+_INPLACE = {"+=": operator.iadd, "-=": operator.isub, "*=": operator.imul,
+            "/=": operator.itruediv}
 
 # torch's dtype categories, lowest first (type promotion goes up: bool < integer < float)
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
@@ -169,7 +174,8 @@ class Tensor(TensorBase):
     # keep a graph alive) are set only when needed, read with getattr, and not pickled.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
                  "_post_accumulate_grad_hooks", "_modified_at", "_detached_from", "__weakref__")
-    _PICKLED = __slots__[:7]
+    _PICKLED = tuple(k for k in __slots__ if k not in ("_modified_at", "_detached_from",
+                                                         "__weakref__"))
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -442,16 +448,7 @@ class Tensor(TensorBase):
                     f"a leaf tensor that requires grad (a parameter) cannot be changed by `{name}` "
                     "in grad mode: do the update under minigrad.no_grad()")
             return NotImplemented  # Python falls back to t = t <op> v, recorded
-        o = other.data if isinstance(other, Tensor) else other
-        data = self.data
-        if name == "+=":
-            data += o
-        elif name == "-=":
-            data -= o
-        elif name == "*=":
-            data *= o
-        else:
-            data /= o
+        _INPLACE[name](self.data, other.data if isinstance(other, Tensor) else other)
         mark_modified((self,))
         return self
 
