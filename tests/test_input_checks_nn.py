@@ -179,9 +179,34 @@ def test_the_dtype_hint_follows_a_double_layer():
         nn.Linear(4, 2).double()(minigrad.tensor(np.ones((3, 4), np.int64)))
 
 
-def test_float64_input_to_a_float32_layer_still_promotes():
-    # minigrad's rule for mixed floats (tests/test_dtypes.py); PyTorch would raise here.
-    assert nn.Linear(4, 2)(minigrad.randn(3, 4, dtype="float64")).dtype == np.float64
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.Linear(4, 2), (3, 4)),
+    (lambda: nn.Conv2d(1, 2, 3), (1, 1, 5, 5)),
+    (lambda: nn.ConvTranspose2d(1, 2, 3), (1, 1, 3, 3)),
+    (lambda: nn.BatchNorm1d(4), (3, 4)),
+    (lambda: nn.BatchNorm2d(2, affine=False), (2, 2, 3, 3)),
+    (lambda: nn.InstanceNorm2d(2, affine=True), (1, 2, 3, 3)),
+    (lambda: nn.LayerNorm(4), (3, 4)),
+])
+def test_a_float64_batch_into_a_float32_layer_is_refused(make, shape):
+    # As in PyTorch ("mat1 and mat2 must have the same dtype"): promoting would run the whole
+    # model in float64 without a word (NumPy's arrays are float64 by default).
+    m = make()
+    x = minigrad.tensor(np.ones(shape))
+    name = type(m).__name__
+    with pytest.raises(TypeError, match=rf"{name} expects a float32 input \(float32, as its "
+                                        rf"parameters\), got dtype float64: convert it with "
+                                        r"x.float\(\), or the model to float64 with "
+                                        r".to\('float64'\)"):
+        m(x)
+    assert m(x.float()).dtype == np.float32  # either hint works
+    assert m.to("float64")(x).dtype == np.float64
+
+
+def test_a_layer_without_parameters_takes_any_float():
+    m = nn.InstanceNorm2d(2)  # no affine parameters, no running statistics
+    for dtype in (np.float32, np.float64):
+        assert m(minigrad.tensor(np.ones((1, 2, 3, 3), dtype))).dtype == dtype
 
 
 # ============================================================== unclear messages (item 6)

@@ -35,15 +35,29 @@ def _check_tensor(layer, x):
                         f"{type(x).__name__} (wrap arrays with minigrad.tensor(...))")
 
 
+def _param_dtype(layer):
+    """The dtype a layer computes in: its weight's, else its running mean's (BatchNorm without
+    affine), else None (a layer with neither takes any float)."""
+    for name in ("weight", "running_mean"):
+        t = getattr(layer, name, None)
+        if t is not None:
+            return t.dtype
+    return None
+
+
 def _check_float(layer, x):
-    """``_check_tensor``, and a TypeError unless ``x`` is floating point: a layer's float weights
-    would promote an integer input to float64 (or compute in uint8) where PyTorch raises. (A
-    float64 input to a float32 layer is promoted, minigrad's rule for mixed floats.)"""
+    """``_check_tensor``, and a TypeError unless ``x`` is floating point of the layer's own dtype
+    (``_param_dtype``), as in PyTorch: an integer input would be promoted to float64 (or computed
+    in uint8), and a float64 batch (NumPy's default) into a float32 model would silently run the
+    whole model in float64, at twice the time and memory."""
     _check_tensor(layer, x)
-    if x.dtype.kind != "f":
-        w = getattr(layer, "weight", None)
-        want = "float32" if w is None else str(w.dtype)
-        convert = "x.double()" if want == "float64" else "x.float()"
-        raise TypeError(f"{type(layer).__name__} expects a floating-point input ({want}, as its "
-                        f"parameters), got dtype {x.dtype}: convert it with {convert} (or create "
-                        f"it with minigrad.tensor(..., dtype='{want}'))")
+    want = _param_dtype(layer)
+    if x.dtype.kind == "f" and (want is None or x.dtype == want):
+        return
+    want = "float32" if want is None else str(want)
+    convert = "x.double()" if want == "float64" else "x.float()"
+    what = "a floating-point" if x.dtype.kind != "f" else f"a {want}"
+    model = "" if x.dtype.kind != "f" else f", or the model to {x.dtype} with .to({str(x.dtype)!r})"
+    raise TypeError(f"{type(layer).__name__} expects {what} input ({want}, as its "
+                    f"parameters), got dtype {x.dtype}: convert it with {convert}{model} (or "
+                    f"create it with minigrad.tensor(..., dtype='{want}'))")

@@ -10,7 +10,8 @@ from minigrad import distributed as dist
 from minigrad.distributed.functional import all_reduce
 from minigrad.nn import functional as F
 from minigrad.nn import init
-from minigrad.nn.layers._common import _check_float, _check_tensor, _rank_error, _size
+from minigrad.nn.layers._common import (_check_float, _check_tensor, _param_dtype, _rank_error,
+                                        _size)
 from minigrad.nn.module import Module, Parameter
 from minigrad.tensor import Tensor
 
@@ -68,7 +69,7 @@ class _NormBase(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{self!r} expects {self.num_features} channels (dim 1), got input "
                              f"of shape {tuple(x.shape)}")
-        if x.dtype.kind != "f":
+        if x.dtype.kind != "f" or x.dtype != _param_dtype(self):
             _check_float(self, x)
 
     def _momentum(self):
@@ -227,7 +228,7 @@ class LayerNorm(Module):
             _check_tensor(self, x)
             raise ValueError(f"{self!r} expects input whose trailing dims are "
                              f"{self.normalized_shape}, got input of shape {tuple(x.shape)}")
-        if x.dtype.kind != "f":
+        if x.dtype.kind != "f" or x.dtype != _param_dtype(self):
             _check_float(self, x)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
