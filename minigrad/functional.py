@@ -716,6 +716,13 @@ view = reshape
 
 
 @op
+def clone(x):
+    """A copy of ``x`` in memory of its own, in the graph (gradient: the identity), as
+    torch.clone: changing it in place leaves ``x`` and every graph that saved ``x`` alone."""
+    return S.Clone.apply(x)
+
+
+@op
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)

@@ -18,13 +18,12 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
-import weakref
 
 import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.engine import backward as _backward
-from minigrad.autograd.function import TensorBase, mark_modified
+from minigrad.autograd.function import TensorBase, mark_modified, version_box
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -169,13 +168,13 @@ class RemovableHandle:
 class Tensor(TensorBase):
     # NOTE: _post_accumulate_grad_hooks is set only by register_post_accumulate_grad_hook (read
     # with getattr), so the constructors on the hot path do not pay for it.
-    # _modified_at (the in-place clock at this tensor's last in-place change) and _detached_from
-    # (a weak reference to the tensor detach() took its data from: a detached tensor must not
-    # keep a graph alive) are set only when needed, read with getattr, and not pickled.
+    # _version (a one-element list: the in-place clock at the last in-place change of this
+    # tensor's memory, shared with the views and detached twins over it; see
+    # autograd.function.mark_modified) is set only when needed, read with getattr, and not
+    # pickled. Sharing a list, not a reference to the source tensor, keeps no graph alive.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
-                 "_post_accumulate_grad_hooks", "_modified_at", "_detached_from", "__weakref__")
-    _PICKLED = tuple(k for k in __slots__ if k not in ("_modified_at", "_detached_from",
-                                                         "__weakref__"))
+                 "_post_accumulate_grad_hooks", "_version", "__weakref__")
+    _PICKLED = tuple(k for k in __slots__ if k not in ("_version", "__weakref__"))
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -269,7 +268,7 @@ class Tensor(TensorBase):
         """The same data, cut from the graph (no copy). Changing it in place counts as changing
         this tensor too: a backward that needs this tensor's values then raises."""
         t = Tensor._wrap(self.data, False, None)
-        t._detached_from = weakref.ref(self)
+        t._version = version_box(self)
         return t
 
     def __getstate__(self):

@@ -595,6 +595,7 @@ SPECS: list[OpSpec] = [
     # ---------------------------------------------------------------- shape ops
     OpSpec("reshape", lambda x, shape: x.reshape(shape), reshape_case(),
            lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape(shape)),
+    OpSpec("clone", lambda x: x.clone(), unary(), lambda x: x.copy(), lambda x: x.clone()),
     OpSpec("view", lambda x, shape: x.view(*shape), reshape_case(),
            lambda x, shape: x.reshape(shape), lambda x, shape: x.view(shape)),
     OpSpec("flatten", lambda x, start_dim, end_dim: x.flatten(start_dim, end_dim), flatten_case(),

@@ -234,8 +234,8 @@ def test_methods_and_exports_are_the_functional_definitions():
         assert getattr(T, method) is fn, method
     # the public surface stays what it was: no helper leaks into minigrad's namespace
     assert set(F.__all__) == {
-        "abs", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "cos", "exp",
-        "flatten", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
+        "abs", "amax", "amin", "argmax", "argmin", "cat", "chunk", "clamp", "clip", "clone", "cos",
+        "exp", "flatten", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
         "minimum", "norm", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
         "softmax", "split", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "transpose",
         "unsqueeze", "var", "where"}

@@ -168,3 +168,51 @@ def test_a_detached_tensor_keeps_no_graph_alive_and_pickles():
     kept.fill_(1.0)  # the source is gone: nothing to mark, no error
     for twin in (copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
         np.testing.assert_array_equal(twin.data, kept.data)
+
+
+# Views share their base's record of changes, as PyTorch's views share its version counter: an op
+# whose output is a view of an input's memory (reshape, indexing, transpose) links the two.
+@pytest.mark.parametrize("saved, change", [
+    (lambda b: b.reshape(4), lambda b: b.zero_()),                  # the base, after a view
+    (lambda b: b, lambda b: b[0].fill_(3.0)),                        # a view, after the base
+    (lambda b: b.reshape(4), lambda b: b.T.fill_(3.0)),              # a sibling view
+    (lambda b: b.reshape(4)[1:], lambda b: b.__setitem__((1, 1), 7.0)),  # a view of a view
+    (lambda b: b.T.detach(), lambda b: b.reshape(4).copy_(np.ones(4, np.float32))),
+])
+def test_a_change_through_another_view_of_the_same_memory_raises(saved, change):
+    b = mg.randn(2, 2)
+    s = saved(b)
+    w = mg.randn(*s.shape, requires_grad=True)
+    loss = (s * w).sum()  # Mul's backward reads s for w's gradient
+    with mg.no_grad():
+        change(b)
+    with pytest.raises(RuntimeError, match=STALE):
+        loss.backward()
+
+
+def test_a_copy_is_not_a_view_and_its_source_may_change():
+    b = mg.randn(2, 2)
+    w = mg.randn(4, requires_grad=True)
+    for s in (b.T.reshape(4), b.clone().reshape(4), b * 1.0):  # new memory
+        s = s.reshape(4)
+        loss = (s * w).sum()
+        expected = s.data.copy()
+        b.fill_(9.0)
+        loss.backward()
+        np.testing.assert_array_equal(w.grad.data, expected)
+        w.grad = None
+
+
+def test_a_view_keeps_no_graph_alive():
+    import gc
+    import weakref
+
+    x = mg.randn(2, 3, requires_grad=True)
+    y = x.exp() * 2
+    with mg.no_grad():
+        v = y.reshape(6)  # shares y's memory
+    alive = weakref.ref(y)
+    del y
+    gc.collect()
+    assert alive() is None
+    v.fill_(1.0)  # nothing left that saved it: no error

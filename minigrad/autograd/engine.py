@@ -141,7 +141,8 @@ def check_unmodified(node, out):
     recorded (function.mark_modified): its backward would compute from values its forward never
     saw (PyTorch: "modified by an inplace operation")."""
     for t in (*node.inputs, out):
-        if getattr(t, "_modified_at", -1) > node._clock:
+        box = getattr(t, "_version", None)  # shared with the tensors over the same memory
+        if box is not None and box[0] > node._clock:
             role = "output" if t is out else "input"
             raise RuntimeError(
                 f"{type(node).__name__}'s backward needs its {role} of shape {tuple(t.shape)}, "

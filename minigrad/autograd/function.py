@@ -22,7 +22,10 @@ In-place changes (``zero_``, ``fill_``, ``copy_``, ``t[i] = v``, an optimizer's 
 backward read values other than those its forward saw. Each one ticks a clock
 (:func:`mark_modified`); a recorded node keeps the clock's value, and the engine checks a node's
 tensors only when the clock has moved since (PyTorch's version counters, at the cost of one
-integer per node).
+integer per node). Tensors that share memory share the record of their last change: an op whose
+output is a view of an input's data (reshape, indexing, transpose, ...) and ``detach()`` hand
+the output the input's ``_version`` box, as PyTorch's views share their base's version counter,
+so changing a view counts as changing its base and every other view of it.
 """
 from __future__ import annotations
 
@@ -116,6 +119,8 @@ class Function:
             ctx._clock = _inplace_clock[0]
         else:
             out = x._wrap(y, False, None)
+        if y.base is not None or y is first:  # NOTE: rare; most ops' outputs own their memory
+            _share_version(out, y, inputs)
         if _anomaly_hook[0] is not None:  # detect_anomaly(): checks every op, recorded or not
             _anomaly_hook[0](ctx, out, inputs)
         if _counting:  # backend.counters.count() is open
@@ -138,15 +143,37 @@ _inplace_clock = [0]
 
 def mark_modified(tensors):
     """Record that ``tensors`` were just changed in place: a backward through any node recorded
-    before now that saved one of them raises (engine.check_unmodified) instead of computing a
-    gradient from the new values. A tensor made by ``detach()`` marks its source too (same data).
-    Views made by ops (reshape, indexing) are not followed: they are separate tensors."""
+    before now that saved one of them, or a tensor sharing its memory (a view made by an op, the
+    tensor it views, another view of that, a ``detach()``-ed twin), raises
+    (engine.check_unmodified) instead of computing a gradient from the new values."""
     clock = _inplace_clock[0] = _inplace_clock[0] + 1
     for t in tensors:
-        while t is not None:
-            t._modified_at = clock
-            source = getattr(t, "_detached_from", None)  # a weak reference, or None
-            t = source() if source is not None else None
+        box = getattr(t, "_version", None)
+        if box is None:
+            t._version = [clock]
+        else:
+            box[0] = clock
+
+
+def version_box(t):
+    """The one-element list holding the clock of the last in-place change of ``t``'s memory,
+    shared by every tensor over that memory (made on first use: -1, never changed)."""
+    box = getattr(t, "_version", None)
+    if box is None:
+        box = t._version = [-1]
+    return box
+
+
+def _share_version(out, y, inputs):
+    """``out`` (array ``y``) came from an op: if ``y`` is an input's array or a view of it, ``out``
+    shares that input's version box. (NumPy and CuPy name as a view's ``base`` the array that
+    owns the memory, so one comparison with an input's array and its base covers views of views.)"""
+    base = y.base
+    for t in inputs:
+        td = t.data
+        if y is td or (base is not None and (base is td or base is td.base)):
+            out._version = version_box(t)
+            return
 
 
 # detect_anomaly() (autograd/anomaly.py) installs hook(ctx, out, inputs) here, called after every

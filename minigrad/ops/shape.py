@@ -1,4 +1,4 @@
-"""Shape primitives: reshape, transpose, broadcast_to / sum_to, indexing, concatenation, pad."""
+"""Shape primitives: reshape, clone, transpose, broadcast_to / sum_to, indexing, concatenation, pad."""
 from __future__ import annotations
 
 from minigrad import kernels
@@ -13,6 +13,16 @@ class Reshape(Function):
 
     def backward(self, gy):
         return gy.reshape(self.inputs[0].shape)
+
+
+class Clone(Function):
+    """y = a copy of x in memory of its own; gx = gy"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
 
 
 class Transpose(Function):
