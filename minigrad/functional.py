@@ -509,9 +509,19 @@ def _count(x, axes):
     return math.prod([x.shape[a] for a in axes])
 
 
+def _need_float(op, x):
+    """mean/var/std of integers or booleans are refused, as torch refuses them (NumPy's float64
+    result would break the dtype rules, and a silent float32 would hide an integer tensor that
+    is probably a mistake, such as labels or a mask)."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}(): needs a floating-point tensor, got {x.dtype}: convert it first, "
+                        f"x.float().{op}()")
+
+
 @op
 @numpy_aliases
 def mean(x, dim=None, keepdim=False):
+    _need_float("mean", x)
     return R.Mean.apply(x, axis=_axes("mean", dim, x.ndim), keepdims=bool(keepdim))
 
 
@@ -541,6 +551,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance with Bessel's correction by default (torch.var): sum((x - mean)^2) / (n - c),
     with c = ``correction`` or ``int(unbiased)``; torch's argument order (dim, unbiased, keepdim).
     """
+    _need_float("var", x)
     dim, correction = _correction("var", dim, unbiased, correction)
     axes = _axes("var", dim, x.ndim)
     d = x - mean(x, axes, keepdim=True)
@@ -554,6 +565,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """sqrt(var(x)), with var's arguments. Where var is 0 the gradient is 0, as in torch (not
     1 / sqrt(0) times 0 = NaN); NaN (no degrees of freedom) stays NaN."""
+    _need_float("std", x)
     dim, correction = _correction("std", dim, unbiased, correction)
     v = var(x, dim, keepdim=keepdim, correction=correction)
     zero = v.data == 0  # NOTE: no host read: the mask stays on the device

@@ -299,6 +299,11 @@ PROMOTION_CASES = {
                                                      reduction="sum"),
     "clamp(int, 1.5)": lambda L: L.clamp(L.tensor([0, 1, 2]), 1.5),
     "int ** 0.5": lambda L: L.tensor([1, 2]) ** 0.5,
+    # mean, var and std of integers or booleans: refused, as torch refuses them (not float64)
+    "mean(int)": lambda L: L.tensor([1, 2]).mean(),
+    "mean(bool)": lambda L: L.tensor([True, False]).mean(),
+    "var(int, dim)": lambda L: L.tensor([[1, 2]]).var(1),
+    "std(int)": lambda L: L.tensor([1, 2, 4]).std(),
 }
 
 
