@@ -320,13 +320,15 @@ class Tensor(TensorBase):
     def cuda(self):
         return self.to("cuda")
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
+    def backward(self, gradient=None, retain_graph=None, create_graph=False,
+                 inputs=None) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
         ``retain_graph`` (default: ``create_graph``) keeps the graph for another backward;
-        ``create_graph=True`` records the backward itself so the gradients can be differentiated.
+        ``create_graph=True`` records the backward itself so the gradients can be differentiated;
+        ``inputs`` (tensors) limits the accumulation to those tensors' ``.grad``, as in torch.
         """
-        _backward(self, gradient, retain_graph, create_graph)
+        _backward(self, gradient, retain_graph, create_graph, inputs)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self):

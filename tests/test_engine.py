@@ -441,3 +441,28 @@ def test_fan_in_sums_keep_arrays_and_dtypes():
     (z * w + z).sum().backward()  # z * w is float64: its gradient into z is cast back
     assert z.grad.dtype == np.float32
     np.testing.assert_array_equal(z.grad.data, [4.0, 5.0])
+
+
+# ------------------------------------------------------------------ backward(inputs=)
+def test_backward_with_inputs_fills_only_their_grad_as_torch():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    w = minigrad.tensor([3.0, 4.0], requires_grad=True)
+    h = x * w
+    out = (h * h).sum()
+    out.backward(inputs=[x], retain_graph=True)
+    np.testing.assert_allclose(x.grad.data, [18.0, 64.0])  # 2 x w^2
+    assert w.grad is None
+    out.backward(inputs=h)                    # a non-leaf: its .grad, as in torch
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    assert w.grad is None
+    np.testing.assert_allclose(x.grad.data, [18.0, 64.0])  # unchanged by the second backward
+
+
+def test_backward_with_inputs_refuses_an_empty_list_and_a_tensor_without_grad():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    out = (x * x).sum()
+    with pytest.raises(RuntimeError, match="inputs= is empty"):
+        out.backward(inputs=[])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        out.backward(inputs=[minigrad.tensor([1.0])])
+    assert x.grad is None

@@ -174,17 +174,18 @@ def _conform(node, gx, t):
     return gx if gx.data.dtype == t.data.dtype else gx.to(dtype=t.data.dtype)
 
 
-def _store_in_leaves(grads, root_grads, create_graph):
-    """``backward``'s second half: add each leaf's gradient into its ``.grad``; returns the
-    leaves that have post-accumulate-grad hooks."""
+def _store_in_leaves(grads, root_grads, create_graph, only=None):
+    """``backward``'s second half: add each leaf's gradient (or, given ``only``, a set of ids,
+    each of those tensors' gradient, leaf or not) into its ``.grad``; returns the leaves that have
+    post-accumulate-grad hooks."""
     # One gradient may reach two leaves (x + y), or be the caller's own `gradient` passed through
     # (x + 1): never alias .grad with either.
     handed_out = {id(g.data) for g in root_grads}
     hooked = []
     for t, g in grads.items():
-        if t._ctx is not None or not t.requires_grad:
+        if (t._ctx is not None if only is None else id(t) not in only) or not t.requires_grad:
             continue
-        if getattr(t, "_post_accumulate_grad_hooks", None):
+        if t._ctx is None and getattr(t, "_post_accumulate_grad_hooks", None):
             hooked.append(t)
         if create_graph:  # Tensor ops, so that .grad keeps its graph
             if id(g) in handed_out:
@@ -206,6 +207,11 @@ def _store_in_leaves(grads, root_grads, create_graph):
     return hooked
 
 
+def _describe(t):
+    return (f"a tensor of shape {tuple(t.shape)} that does not require grad"
+            if isinstance(t, TensorBase) else type(t).__name__)
+
+
 def _as_gradient(g, like):
     """``g`` (a Tensor, an array, a list or a number) as a Tensor of ``like``'s dtype and
     device; None gives ones (the gradient of a scalar output with respect to itself)."""
@@ -216,8 +222,20 @@ def _as_gradient(g, like):
     return like._wrap(like.xp.asarray(g, dtype=like.dtype), False, None)
 
 
-def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
-    """``Tensor.backward``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad``."""
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """``Tensor.backward``: accumulate d(tensor)/d(leaf) into every leaf's ``.grad`` (or, given
+    ``inputs``, only into those tensors' ``.grad``, leaves or not, as in torch)."""
+    only = None
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, TensorBase) else list(inputs)
+        if not inputs:
+            raise RuntimeError("backward(): inputs= is empty: leave it out to accumulate into "
+                               "every leaf, or name the tensors whose .grad should be filled")
+        for t in inputs:
+            if not isinstance(t, TensorBase) or not t.requires_grad:
+                raise RuntimeError(f"backward(): each of inputs= must be a tensor that requires "
+                                   f"grad, got {_describe(t)}")
+        only = {id(t) for t in inputs}
     if not tensor.requires_grad:
         raise RuntimeError("backward() called on a tensor that does not require grad and has no "
                            "graph: did you compute it under no_grad() or from detached tensors?")
@@ -230,9 +248,9 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     if gradient.shape != tensor.shape:
         raise RuntimeError(f"backward(): gradient shape {gradient.shape} does not match the "
                            f"tensor's shape {tensor.shape}")
-    grads = compute_gradients([tensor], [gradient], None, retain_graph, create_graph)
+    grads = compute_gradients([tensor], [gradient], inputs, retain_graph, create_graph)
     # After every leaf has its gradient (DistributedDataParallel reduces them from here).
-    for t in _store_in_leaves(grads, [gradient], create_graph):
+    for t in _store_in_leaves(grads, [gradient], create_graph, only):
         for hook in list(t._post_accumulate_grad_hooks.values()):
             hook(t)
 
