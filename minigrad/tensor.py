@@ -314,6 +314,12 @@ class Tensor(TensorBase):
     def long(self):
         return Tensor._wrap(self.data.astype(np.int64), False, None)
 
+    def int(self):
+        return Tensor._wrap(self.data.astype(np.int32), False, None)
+
+    def bool(self):
+        return Tensor._wrap(self.data.astype(np.bool_), False, None)
+
     def cpu(self):
         return self.to("cpu")
 

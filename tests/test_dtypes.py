@@ -368,3 +368,14 @@ def test_reference_sigmoid_kernel_of_integers_is_float32():
     y = reference.sigmoid_fwd(np.array([0, 1]))
     assert y.dtype == f32
     np.testing.assert_allclose(y, [0.5, 1 / (1 + np.exp(-1))], rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["long", "int", "bool", "float", "double"])
+def test_dtype_conversion_methods_match_torch(method):
+    if torch is None:
+        pytest.skip("torch is the oracle here")
+    values = [-1.5, 0.0, 2.7]
+    want = getattr(torch.tensor(values), method)().numpy()
+    got = getattr(minigrad.tensor(values), method)()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.numpy(), want)
