@@ -1,0 +1,54 @@
+"""Behaviours that match PyTorch's: containers, train/eval, attribute assignment, nn.init and
+nn.utils in place, clip_grad_norm_'s norm types, optimizer state dicts. Each test states what
+torch does; the ones that can compare against torch do where it is installed."""
+from __future__ import annotations
+
+import pytest
+
+import minigrad.nn as nn
+
+
+def _names(container):
+    return list(container._modules)
+
+
+# ------------------------------------------------------------------ Sequential del / insert
+def test_sequential_del_renumbers_like_torch():
+    a, b, c, d = nn.ReLU(), nn.Tanh(), nn.Sigmoid(), nn.Identity()
+    s = nn.Sequential(a, b, c, d)
+    del s[0]
+    assert _names(s) == ["0", "1", "2"] and list(s) == [b, c, d]
+    assert s[0] is b and s._modules["0"] is b and s.__dict__["0"] is b
+    del s[1:]
+    assert _names(s) == ["0"] and list(s) == [b]
+    assert "1" not in s.__dict__ and "2" not in s.__dict__
+    s.append(a)  # numbering goes on from the renumbered keys
+    assert _names(s) == ["0", "1"] and list(s) == [b, a]
+
+
+def test_sequential_insert_negative_index_counts_like_list_insert():
+    for index in range(-3, 4):
+        mods = [nn.ReLU(), nn.Tanh(), nn.Sigmoid()]
+        new = nn.Identity()
+        s = nn.Sequential(*mods)
+        s.insert(index, new)
+        mods.insert(index, new)
+        assert list(s) == mods and _names(s) == ["0", "1", "2", "3"], index
+    for index in (-4, 4):
+        with pytest.raises(IndexError):
+            nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid()).insert(index, nn.Identity())
+
+
+def test_sequential_del_and_insert_match_torch():
+    torch = pytest.importorskip("torch")
+
+    def keys_and_types(lib, edit):
+        s = lib.Sequential(lib.ReLU(), lib.Tanh(), lib.Sigmoid())
+        edit(s, lib)
+        return [(k, type(m).__name__) for k, m in s._modules.items()]
+
+    edits = [lambda s, lib: s.__delitem__(0), lambda s, lib: s.__delitem__(-2),
+             lambda s, lib: s.__delitem__(slice(0, 2)), lambda s, lib: s.insert(-1, lib.Identity()),
+             lambda s, lib: s.insert(-3, lib.Identity()), lambda s, lib: s.insert(3, lib.Identity())]
+    for edit in edits:
+        assert keys_and_types(nn, edit) == keys_and_types(torch.nn, edit)
