@@ -52,3 +52,45 @@ def test_sequential_del_and_insert_match_torch():
              lambda s, lib: s.insert(-3, lib.Identity()), lambda s, lib: s.insert(3, lib.Identity())]
     for edit in edits:
         assert keys_and_types(nn, edit) == keys_and_types(torch.nn, edit)
+
+
+# ------------------------------------------------------------------ train / eval
+def _recording(lib):
+    class Recording(lib.Module):
+        """Counts its train() calls and keeps its Dropout child in eval mode, always."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+            self.drop = lib.Dropout(0.5)
+
+        def train(self, mode=True):
+            self.calls.append(mode)
+            super().train(mode)
+            self.drop.training = False
+            return self
+
+    return Recording
+
+
+def test_train_and_eval_call_each_childs_train():
+    rec = _recording(nn)()
+    m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(rec))
+    m.eval()
+    m.train()
+    assert rec.calls == [False, True]
+    assert m.training and rec.training and not rec.drop.training  # the override was honoured
+    m.train(False)
+    assert rec.calls == [False, True, False] and not m[0].training
+
+
+def test_train_override_matches_torch():
+    torch = pytest.importorskip("torch")
+    states = []
+    for lib in (nn, torch.nn):
+        rec = _recording(lib)()
+        m = lib.Sequential(lib.Linear(2, 2), lib.Sequential(rec))
+        m.eval()
+        m.train()
+        states.append((rec.calls, [x.training for x in m.modules()]))
+    assert states[0] == states[1]

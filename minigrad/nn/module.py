@@ -304,11 +304,13 @@ class Module:
 
     # --------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (``self.training``) on this module and all descendants."""
+        """Set training mode (``self.training``) on this module, then call each child's
+        ``train(mode)`` (as PyTorch, so a child that overrides ``train`` is honoured)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        self.__dict__["training"] = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> "Module":
