@@ -94,3 +94,24 @@ def test_train_override_matches_torch():
         m.train()
         states.append((rec.calls, [x.training for x in m.modules()]))
     assert states[0] == states[1]
+
+
+# ------------------------------------------------------------------ attribute assignment
+def test_module_assigned_over_a_parameter_is_refused():
+    lin = nn.Linear(2, 2)
+    weight = lin.weight
+    with pytest.raises(TypeError, match=r"cannot assign 'Linear' as parameter 'weight' "
+                                        r"\(minigrad.nn.Parameter or None expected\)"):
+        lin.weight = nn.Linear(2, 2)
+    assert lin.weight is weight and lin._parameters["weight"] is weight
+    assert "weight" not in lin._modules
+    lin.weight = None  # None is still accepted, as in torch
+    assert lin._parameters["weight"] is None
+
+
+def test_module_assigned_over_a_parameter_matches_torch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"as parameter 'weight' \(torch.nn.Parameter or None"):
+        torch.nn.Linear(2, 2).weight = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"as parameter 'weight' \(minigrad.nn.Parameter or None"):
+        nn.Linear(2, 2).weight = nn.Linear(2, 2)

@@ -191,16 +191,16 @@ class Module:
             if name not in d["_parameters"]:
                 self._forget(name)
             self.register_parameter(name, value)
+        elif "_parameters" in d and name in d["_parameters"]:  # before Module, as in torch
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__!r} as parameter {name!r} "
+                                "(minigrad.nn.Parameter or None expected)")
+            self._parameters[name] = None
         elif isinstance(value, Module):
             self._check_name(name, "module")
             if name not in d["_modules"]:
                 self._forget(name)
             self.add_module(name, value)
-        elif "_parameters" in d and name in d["_parameters"]:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__!r} as parameter {name!r} "
-                                "(minigrad.nn.Parameter or None expected)")
-            self._parameters[name] = None
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__!r} as child module {name!r} "
