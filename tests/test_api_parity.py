@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import minigrad
 import minigrad.nn as nn
 
 
@@ -115,3 +116,49 @@ def test_module_assigned_over_a_parameter_matches_torch():
         torch.nn.Linear(2, 2).weight = torch.nn.Linear(2, 2)
     with pytest.raises(TypeError, match=r"as parameter 'weight' \(minigrad.nn.Parameter or None"):
         nn.Linear(2, 2).weight = nn.Linear(2, 2)
+
+
+# ------------------------------------------------------------------ nn.init / nn.utils in place
+_FILLS = {
+    "uniform_": lambda init, t: init.uniform_(t, -1.0, 1.0),
+    "normal_": lambda init, t: init.normal_(t, 0.0, 1.0),
+    "constant_": lambda init, t: init.constant_(t, 0.3),
+    "zeros_": lambda init, t: init.zeros_(t),
+    "ones_": lambda init, t: init.ones_(t),
+    "xavier_uniform_": lambda init, t: init.xavier_uniform_(t),
+    "xavier_normal_": lambda init, t: init.xavier_normal_(t),
+    "kaiming_uniform_": lambda init, t: init.kaiming_uniform_(t),
+    "kaiming_normal_": lambda init, t: init.kaiming_normal_(t),
+}
+
+
+def _stale_backward_raises(lib, init, fill):
+    """Whether a backward through a graph that saved a weight raises after ``fill`` refilled it
+    (torch: 'modified by an inplace operation'; minigrad: 'changed in place')."""
+    w = lib.nn.Parameter(lib.randn(3, 4))
+    loss = (w * w).sum()
+    assert fill(init, w) is w
+    try:
+        loss.backward()
+    except RuntimeError as e:
+        assert "in place" in str(e) or "inplace" in str(e)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(_FILLS))
+def test_init_fill_makes_a_stale_backward_raise(name):
+    """The gradient would be computed from values the forward never saw."""
+    assert _stale_backward_raises(minigrad, nn.init, _FILLS[name])
+
+
+@pytest.mark.parametrize("name", sorted(_FILLS))
+def test_init_fill_and_stale_backward_match_torch(name):
+    torch = pytest.importorskip("torch")
+    assert _stale_backward_raises(minigrad, nn.init, _FILLS[name]) \
+        == _stale_backward_raises(torch, torch.nn.init, _FILLS[name])
+
+
+def test_clamp_makes_a_stale_backward_raise():
+    clamp = lambda utils, w: utils.clamp_([w], -0.01, 0.01) or w  # noqa: E731
+    assert _stale_backward_raises(minigrad, nn.utils, clamp)

@@ -1,7 +1,9 @@
 """Parameter initialisation, in place, with PyTorch's formulas (``torch.nn.init``).
 
 Every function fills ``tensor.data`` in place (no graph is recorded) from minigrad's random
-generator (``minigrad.manual_seed`` makes it reproducible) and returns the tensor.
+generator (``minigrad.manual_seed`` makes it reproducible) and returns the tensor. As with any
+in-place change (``mark_modified``), a backward through a graph recorded before that saved the
+tensor then raises, as in PyTorch.
 
 Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out *
 prod(kernel). For a ConvTranspose2d weight (in, out, KH, KW) this is PyTorch's convention too
@@ -19,6 +21,7 @@ import warnings
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.tensor import Tensor
 
 
@@ -28,6 +31,7 @@ def _gen(tensor):
 
 def _fill(tensor: Tensor, values) -> Tensor:
     tensor.data[...] = values  # casts to the tensor's dtype (samples are drawn in float64)
+    mark_modified((tensor,))  # a graph that saved the old values cannot backward
     return tensor
 
 

@@ -20,6 +20,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.nn.layers import ConvTranspose2d
 from minigrad.nn.module import Module, Parameter
@@ -126,7 +127,8 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
     """Clamp parameter *values* in place into ``[min, max]``: WGAN's weight clipping.
 
     Call it after the optimizer step; it works on ``p.data`` directly, so no graph is recorded
-    and the optimizer's references to the arrays stay valid. Equivalent to::
+    and the optimizer's references to the arrays stay valid; like an optimizer step, it makes a
+    backward through a graph recorded before it raise. Equivalent to::
 
         for p in critic.parameters():
             p.data.clip(-c, c, out=p.data)
@@ -144,11 +146,13 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
         raise ValueError("clamp_: at least one of min and max must be given")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clamp_: min ({min}) must not exceed max ({max})")
-    for p in _as_list(parameters):
+    params = _as_list(parameters)
+    for p in params:
         a = p.data
         lo = None if min is None else _scalar(min, a)
         hi = None if max is None else _scalar(max, a)
         p.xp.clip(a, lo, hi, out=a)
+    mark_modified(params)  # a graph that saved the old values cannot backward
 
 
 # ================================================================= spectral normalisation
