@@ -3,6 +3,9 @@ nn.utils in place, clip_grad_norm_'s norm types, optimizer state dicts. Each tes
 torch does; the ones that can compare against torch do where it is installed."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 import minigrad
@@ -162,3 +165,64 @@ def test_init_fill_and_stale_backward_match_torch(name):
 def test_clamp_makes_a_stale_backward_raise():
     clamp = lambda utils, w: utils.clamp_([w], -0.01, 0.01) or w  # noqa: E731
     assert _stale_backward_raises(minigrad, nn.utils, clamp)
+
+
+# ------------------------------------------------------------------ clip_grad_norm_ norm types
+def _with_grads(lib, grads):
+    params = []
+    for g in grads:
+        p = lib.nn.Parameter(lib.zeros(*g.shape))
+        p.grad = lib.tensor(g.copy())
+        params.append(p)
+    return params
+
+
+def _example_grads():
+    return [np.array([3.0, -4.0, 0.0, 0.5], np.float32),
+            np.array([[0.25, -2.0], [1.0, 1.0]], np.float32), np.zeros(3, np.float32)]
+
+
+def test_clip_grad_norm_computes_minus_inf_zero_and_negative_norms():
+    """torch's total norm is the p-norm of the per-gradient p-norms, for every p: -inf is the
+    smallest |g| (0 here), 0 counts the gradients whose norm is not 0, p < 0 is 0 as soon as
+    one element is 0."""
+    grads = _example_grads()
+    for norm_type, total in ((-math.inf, 0.0), (0, 2.0), (0.0, 2.0), (-1, 0.0), ("-inf", 0.0)):
+        params = _with_grads(minigrad, grads)
+        out = nn.utils.clip_grad_norm_(params, 1.0, norm_type)
+        assert out.dtype == np.float32 and out.item() == total, norm_type
+        coef = min(1.0, 1.0 / (total + 1e-6))
+        for p, g in zip(params, grads):
+            np.testing.assert_allclose(p.grad.data, g * coef, rtol=1e-6)
+    grads = [g + 0.125 for g in grads]  # no zero element
+    total = nn.utils.clip_grad_norm_(_with_grads(minigrad, grads), 1.0, -2.0).item()
+    norms = [np.sum(np.abs(g.astype(np.float64)) ** -2.0) ** -0.5 for g in grads]
+    assert total == pytest.approx(np.sum(np.array(norms) ** -2.0) ** -0.5, rel=1e-5)
+    assert total == pytest.approx(np.sum(np.abs(np.concatenate([g.ravel() for g in grads]))
+                                         ** -2.0) ** -0.5, rel=1e-5)
+    total = nn.utils.clip_grad_norm_(_with_grads(minigrad, grads), 1.0, math.nan)
+    assert math.isnan(total.item())
+
+
+def test_clip_grad_norm_minus_inf_of_an_empty_gradient_raises():
+    """A min over nothing has no value; torch raises for -inf and p < 0 as well."""
+    for norm_type in (-math.inf, -1.0):
+        params = _with_grads(minigrad, [np.ones(2, np.float32), np.ones(0, np.float32)])
+        with pytest.raises(RuntimeError, match="empty"):
+            nn.utils.clip_grad_norm_(params, 1.0, norm_type)
+        np.testing.assert_array_equal(params[0].grad.data, np.ones(2))
+
+
+@pytest.mark.parametrize("norm_type", [-math.inf, "-inf", -2.5, -1, 0, math.nan])
+@pytest.mark.parametrize("zero_element", [False, True])
+def test_clip_grad_norm_norm_types_match_torch(norm_type, zero_element):
+    torch = pytest.importorskip("torch")
+    grads = _example_grads()
+    if not zero_element:
+        grads = [g + 0.125 for g in grads]
+    ours, theirs = _with_grads(minigrad, grads), _with_grads(torch, grads)
+    total = nn.utils.clip_grad_norm_(ours, 1.0, norm_type)
+    t_total = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type)
+    np.testing.assert_allclose(total.item(), t_total.item(), rtol=1e-5)
+    for p, t in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
