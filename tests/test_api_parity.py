@@ -226,3 +226,44 @@ def test_clip_grad_norm_norm_types_match_torch(norm_type, zero_element):
     np.testing.assert_allclose(total.item(), t_total.item(), rtol=1e-5)
     for p, t in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.data, t.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------------ optimizer state dicts
+def _adam_with_state():
+    p = nn.Parameter(minigrad.ones(2))
+    opt = minigrad.optim.Adam([p], lr=0.1, weight_decay=0.5)
+    p.grad = minigrad.ones(2)
+    opt.step()
+    return p, opt
+
+
+def test_adam_refuses_a_state_dict_with_decoupled_weight_decay():
+    """An AdamW state (torch's Adam/AdamW save decoupled_weight_decay=True) would be trained
+    with Adam's L2 decay instead: minigrad's Adam has no decoupled decay, so it refuses."""
+    _, source = _adam_with_state()
+    state = source.state_dict()
+    state["param_groups"][0]["decoupled_weight_decay"] = True
+    p, opt = _adam_with_state()
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        opt.load_state_dict(state)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"] and opt.state[p]["step"] == 1
+    state["param_groups"][0]["decoupled_weight_decay"] = False  # torch's Adam: loads
+    opt.load_state_dict(state)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_adam_refuses_torch_adamw_state_dict():
+    torch = pytest.importorskip("torch")
+    tp = torch.nn.Parameter(torch.ones(2))
+    adamw = torch.optim.AdamW([tp], lr=0.1)
+    tp.grad = torch.ones(2)
+    adamw.step()
+    p, opt = _adam_with_state()
+    with pytest.raises(ValueError, match="decoupled_weight_decay"):
+        opt.load_state_dict(adamw.state_dict())
+    # torch's own Adam takes the flag and becomes AdamW; minigrad's cannot, so it refuses.
+    t_adam = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))])
+    t_adam.load_state_dict(adamw.state_dict())
+    assert t_adam.param_groups[0]["decoupled_weight_decay"] is True
