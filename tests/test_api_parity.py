@@ -267,3 +267,27 @@ def test_adam_refuses_torch_adamw_state_dict():
     t_adam = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))])
     t_adam.load_state_dict(adamw.state_dict())
     assert t_adam.param_groups[0]["decoupled_weight_decay"] is True
+
+
+# ------------------------------------------------------------------ containers refuse non-Modules
+@pytest.mark.parametrize("kind", ["Sequential", "ModuleList"])
+def test_containers_refuse_a_non_module_before_changing_anything(kind):
+    """Every way in raises a TypeError naming the bad type and leaves the container as it was
+    (torch's extend appends the good modules before the bad one, and its inserts raise
+    AssertionError or nothing at all)."""
+    a, b = nn.ReLU(), nn.Tanh()
+    make = (lambda: nn.Sequential(a, b)) if kind == "Sequential" else \
+        (lambda: nn.ModuleList([a, b]))
+    edits = {"append": lambda c: c.append(3), "extend": lambda c: c.extend([nn.Sigmoid(), 3]),
+             "insert": lambda c: c.insert(0, 3), "insert at end": lambda c: c.insert(2, 3),
+             "setitem": lambda c: c.__setitem__(0, 3)}
+    if kind == "ModuleList":
+        edits["+="] = lambda c: c.__iadd__([nn.Sigmoid(), 3])
+    for what, edit in edits.items():
+        c = make()
+        with pytest.raises(TypeError, match=r"\bint\b"):
+            edit(c)
+        assert _names(c) == ["0", "1"] and list(c) == [a, b], what
+        assert "2" not in c.__dict__, what
+    with pytest.raises(TypeError, match=r"\bint\b"):
+        nn.Sequential(a, 3) if kind == "Sequential" else nn.ModuleList([a, 3])

@@ -11,6 +11,16 @@ from collections import OrderedDict
 from minigrad.nn.module import Module
 
 
+def _checked(modules, where):
+    """``modules`` as a list, after checking that each is a Module (or None, as ``add_module``
+    allows): a bad element raises TypeError naming its type before the container changes."""
+    modules = list(modules)
+    for i, m in enumerate(modules):
+        if m is not None and not isinstance(m, Module):
+            raise TypeError(f"{where}: element {i} is {type(m).__name__}, not a Module subclass")
+    return modules
+
+
 def _set_children(container, modules):
     """Make ``modules`` the container's children, registered as "0", "1", ... in order."""
     for key in list(container._modules):
@@ -73,7 +83,7 @@ class Sequential(Module):
         return self
 
     def extend(self, modules) -> "Sequential":
-        for m in modules:
+        for m in _checked(modules, "Sequential.extend"):
             self.append(m)
         return self
 
@@ -83,7 +93,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"index {index} is out of range")
         mods.insert(index, module)  # a negative index counts as list.insert's (and torch's)
-        _set_children(self, mods)
+        _set_children(self, _checked(mods, "Sequential.insert"))
         return self
 
 
@@ -128,14 +138,14 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules) -> "ModuleList":
-        for m in modules:
+        for m in _checked(modules, "ModuleList.extend"):
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
         mods = list(self._modules.values())
         mods.insert(index, module)
-        _set_children(self, mods)
+        _set_children(self, _checked(mods, "ModuleList.insert"))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over it instead")
