@@ -291,3 +291,41 @@ def test_containers_refuse_a_non_module_before_changing_anything(kind):
         assert "2" not in c.__dict__, what
     with pytest.raises(TypeError, match=r"\bint\b"):
         nn.Sequential(a, 3) if kind == "Sequential" else nn.ModuleList([a, 3])
+
+
+# ------------------------------------------------------------------ nn.init argument checks
+def test_init_uniform_and_normal_refuse_bad_ranges():
+    """torch raises for from > to and for std < 0 (nan included); the message names the
+    arguments, and the tensor is left as it was."""
+    t = minigrad.ones(2, 3)
+    for a, b in ((2.0, 1.0), (math.nan, 1.0), (0.0, math.nan)):
+        with pytest.raises(ValueError, match=r"uniform_.*a <= b.*a=.*b="):
+            nn.init.uniform_(t, a, b)
+    for std in (-1.0, -1e-9, math.nan):
+        with pytest.raises(ValueError, match=r"normal_.*std >= 0.*std="):
+            nn.init.normal_(t, 0.0, std)
+    with pytest.raises(ValueError, match=r"normal_.*std="):
+        nn.init.xavier_normal_(t, gain=-1.0)
+    with pytest.raises(ValueError, match=r"uniform_.*a <= b"):
+        nn.init.xavier_uniform_(t, gain=-1.0)
+    np.testing.assert_array_equal(t.data, np.ones((2, 3)))
+    assert nn.init.uniform_(t, 0.5, 0.5) is t and (t.data == 0.5).all()  # a == b: a constant
+    assert nn.init.normal_(t, 0.25, 0.0) is t and (t.data == 0.25).all()  # std 0: the mean
+
+
+def test_init_bad_ranges_raise_in_torch_too():
+    torch = pytest.importorskip("torch")
+    refused = []
+    for lib, init, t in ((minigrad, nn.init, minigrad.ones(2, 3)),
+                         (torch, torch.nn.init, torch.ones(2, 3))):
+        outcome = []
+        for fill in (lambda: init.uniform_(t, 2.0, 1.0), lambda: init.normal_(t, 0.0, -1.0),
+                     lambda: init.normal_(t, 0.0, math.nan),
+                     lambda: init.xavier_normal_(t, gain=-1.0)):
+            try:
+                fill()
+                outcome.append(False)
+            except (ValueError, RuntimeError):  # torch raises RuntimeError, minigrad ValueError
+                outcome.append(True)
+        refused.append(outcome)
+    assert refused[0] == refused[1] == [True] * 4

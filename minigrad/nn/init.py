@@ -86,12 +86,16 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with samples of U(a, b)."""
+    """Fill with samples of U(a, b); ``a <= b`` (PyTorch raises otherwise too)."""
+    if not a <= b:  # nan too
+        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     return _fill(tensor, _gen(tensor).uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with samples of N(mean, std^2)."""
+    """Fill with samples of N(mean, std^2); ``std >= 0`` (PyTorch raises otherwise too)."""
+    if not std >= 0:  # nan too
+        raise ValueError(f"normal_: expected std >= 0, got std={std}")
     return _fill(tensor, _gen(tensor).normal(mean, std, size=tensor.shape))
 
 
