@@ -11,11 +11,30 @@ from collections import OrderedDict
 from minigrad.nn.module import Module
 
 
+def _checked(modules, where):
+    """``modules`` as a list, after checking that each is a Module (or None, as ``add_module``
+    allows): a bad element raises TypeError naming its type before the container changes."""
+    modules = list(modules)
+    for i, m in enumerate(modules):
+        if m is not None and not isinstance(m, Module):
+            raise TypeError(f"{where}: element {i} is {type(m).__name__}, not a Module subclass")
+    return modules
+
+
+def _set_children(container, modules):
+    """Make ``modules`` the container's children, registered as "0", "1", ... in order."""
+    for key in list(container._modules):
+        del container._modules[key]
+    for i, m in enumerate(modules):
+        container.add_module(str(i), m)
+
+
 class Sequential(Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Built from modules (named "0", "1", ...) or from one OrderedDict of name -> module.
-    Supports indexing (a slice gives a Sequential), ``len``, iteration and ``append``.
+    Supports indexing (a slice gives a Sequential), ``len``, iteration and ``append``. As in
+    PyTorch, ``del`` and ``insert`` renumber the children "0", "1", ... (names are lost).
     """
 
     def __init__(self, *args):
@@ -49,11 +68,9 @@ class Sequential(Module):
         self.add_module(key, module)
 
     def __delitem__(self, idx):
-        if isinstance(idx, slice):
-            for key in list(self._modules.keys())[idx]:
-                del self._modules[key]
-        else:
-            del self._modules[list(self._modules.keys())[self._index(idx)]]
+        mods = list(self._modules.values())
+        del mods[idx if isinstance(idx, slice) else self._index(idx)]
+        _set_children(self, mods)
 
     def __len__(self):
         return len(self._modules)
@@ -66,7 +83,7 @@ class Sequential(Module):
         return self
 
     def extend(self, modules) -> "Sequential":
-        for m in modules:
+        for m in _checked(modules, "Sequential.extend"):
             self.append(m)
         return self
 
@@ -75,11 +92,8 @@ class Sequential(Module):
         n = len(mods)
         if not -n <= index <= n:
             raise IndexError(f"index {index} is out of range")
-        mods.insert(index % (n + 1) if index < 0 else index, module)
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        mods.insert(index, module)  # a negative index counts as list.insert's (and torch's)
+        _set_children(self, _checked(mods, "Sequential.insert"))
         return self
 
 
@@ -108,10 +122,7 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         mods = list(self._modules.values())
         del mods[idx]
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _set_children(self, mods)
 
     def __len__(self):
         return len(self._modules)
@@ -127,17 +138,14 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules) -> "ModuleList":
-        for m in modules:
+        for m in _checked(modules, "ModuleList.extend"):
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
         mods = list(self._modules.values())
         mods.insert(index, module)
-        for k in list(self._modules.keys()):
-            del self._modules[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _set_children(self, _checked(mods, "ModuleList.insert"))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over it instead")

@@ -1,7 +1,9 @@
 """Parameter initialisation, in place, with PyTorch's formulas (``torch.nn.init``).
 
 Every function fills ``tensor.data`` in place (no graph is recorded) from minigrad's random
-generator (``minigrad.manual_seed`` makes it reproducible) and returns the tensor.
+generator (``minigrad.manual_seed`` makes it reproducible) and returns the tensor. As with any
+in-place change (``mark_modified``), a backward through a graph recorded before that saved the
+tensor then raises, as in PyTorch.
 
 Fans of a weight of shape (out, in, *kernel): fan_in = in * prod(kernel), fan_out = out *
 prod(kernel). For a ConvTranspose2d weight (in, out, KH, KW) this is PyTorch's convention too
@@ -19,6 +21,7 @@ import warnings
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.tensor import Tensor
 
 
@@ -28,6 +31,7 @@ def _gen(tensor):
 
 def _fill(tensor: Tensor, values) -> Tensor:
     tensor.data[...] = values  # casts to the tensor's dtype (samples are drawn in float64)
+    mark_modified((tensor,))  # a graph that saved the old values cannot backward
     return tensor
 
 
@@ -82,12 +86,16 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with samples of U(a, b)."""
+    """Fill with samples of U(a, b); ``a <= b`` (PyTorch raises otherwise too)."""
+    if not a <= b:  # nan too
+        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     return _fill(tensor, _gen(tensor).uniform(a, b, size=tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    """Fill with samples of N(mean, std^2)."""
+    """Fill with samples of N(mean, std^2); ``std >= 0`` (PyTorch raises otherwise too)."""
+    if not std >= 0:  # nan too
+        raise ValueError(f"normal_: expected std >= 0, got std={std}")
     return _fill(tensor, _gen(tensor).normal(mean, std, size=tensor.shape))
 
 

@@ -191,16 +191,16 @@ class Module:
             if name not in d["_parameters"]:
                 self._forget(name)
             self.register_parameter(name, value)
+        elif "_parameters" in d and name in d["_parameters"]:  # before Module, as in torch
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__!r} as parameter {name!r} "
+                                "(minigrad.nn.Parameter or None expected)")
+            self._parameters[name] = None
         elif isinstance(value, Module):
             self._check_name(name, "module")
             if name not in d["_modules"]:
                 self._forget(name)
             self.add_module(name, value)
-        elif "_parameters" in d and name in d["_parameters"]:
-            if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__!r} as parameter {name!r} "
-                                "(minigrad.nn.Parameter or None expected)")
-            self._parameters[name] = None
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__!r} as child module {name!r} "
@@ -304,11 +304,13 @@ class Module:
 
     # --------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (``self.training``) on this module and all descendants."""
+        """Set training mode (``self.training``) on this module, then call each child's
+        ``train(mode)`` (as PyTorch, so a child that overrides ``train`` is honoured)."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        self.__dict__["training"] = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> "Module":

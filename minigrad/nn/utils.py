@@ -20,6 +20,7 @@ from typing import Iterable, Union
 import numpy as np
 
 from minigrad import backend
+from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.nn.layers import ConvTranspose2d
 from minigrad.nn.module import Module, Parameter
@@ -42,25 +43,52 @@ def _scalar(value, array):
     return array.dtype.type(value)
 
 
+def _vector_norm(a, p: float):
+    """``torch.linalg.vector_norm(a, p)`` of a raw array, a 0-d array in its dtype: the p-norm
+    for p > 0, max |a| (inf), min |a| (-inf), the number of non-zero elements (0), and
+    ``(sum |a|^p)^(1/p)`` for p < 0 (0 as soon as one element is 0)."""
+    xp = backend.get_array_module(a)
+    if p == 2.0:
+        return xp.sqrt(xp.vdot(a.ravel(), a.ravel()))
+    if p == 0:
+        return xp.asarray(xp.count_nonzero(a), dtype=a.dtype)
+    if a.size == 0:
+        if p < 0:  # -inf too: a min over nothing
+            raise RuntimeError(f"clip_grad_norm_: the {p} norm of an empty gradient is undefined "
+                               "(the operation has no identity), as in torch")
+        return xp.zeros((), a.dtype)  # the inf norm too (torch raises there)
+    if math.isinf(p):
+        return xp.abs(a).max() if p > 0 else xp.abs(a).min()
+    p_ = _scalar(p, a)
+    with np.errstate(divide="ignore"):  # 0 ** p = inf for p < 0, whose norm is then 0
+        return (xp.abs(a) ** p_).sum() ** (1 / p_)
+
+
 def clip_grad_norm_(parameters: _Params, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale the gradients so that their joint norm is at most ``max_norm``.
 
-    The norm is taken over all gradients together, as if concatenated into one vector
-    (``norm_type`` p: ``(sum |g|^p)^(1/p)``; ``float('inf')`` for the max-abs norm). If it exceeds
-    ``max_norm`` every gradient is multiplied by ``max_norm / (total_norm + 1e-6)``, the formula of
+    The norm is torch's: the ``norm_type``-norm of the gradients' own ``norm_type``-norms. For
+    every p but 0 that is the norm of all gradients concatenated into one vector (p:
+    ``(sum |g|^p)^(1/p)``, negative p included; ``inf``: max |g|; ``-inf``: min |g|); for p = 0
+    it is the number of gradients that are not all zero. If it exceeds ``max_norm`` every
+    gradient is multiplied by ``max_norm / (total_norm + 1e-6)``, the formula of
     ``torch.nn.utils.clip_grad_norm_``. Parameters without a gradient are ignored.
 
     Args:
         parameters: a Tensor or an iterable of Tensors (e.g. ``model.parameters()``).
         max_norm: the largest allowed norm.
-        norm_type: p of the p-norm (``2.0`` default, ``float('inf')`` allowed).
+        norm_type: p of the p-norm (``2.0`` default; any float, ``float('inf')`` and
+            ``float('-inf')`` included, or a string ``float`` reads, such as ``'inf'``).
         error_if_nonfinite: raise if the total norm is nan or inf (otherwise the gradients are
             scaled by a nan/0 factor, as in torch).
 
     Returns:
         The total norm of the gradients *before* clipping, a 0-d Tensor (without grad) in the
         gradients' dtype and on their device.
+
+    Raises:
+        RuntimeError: for ``norm_type`` < 0 (-inf included) when a gradient is empty, as torch.
     """
     params = [p for p in _as_list(parameters) if p.grad is not None]
     norm_type = float(norm_type)
@@ -74,21 +102,10 @@ def clip_grad_norm_(parameters: _Params, max_norm: float, norm_type: float = 2.0
         raise TypeError("clip_grad_norm_: all gradients must have the same dtype, got "
                         f"{sorted({str(g.dtype) for g in grads})}")
 
-    # Per-gradient norms, then the norm of those norms: equal to the norm of the concatenation,
-    # without building it.
-    if math.isinf(norm_type):
-        norms = xp.stack([xp.abs(g).max() if g.size else xp.zeros((), dtype) for g in grads])
-        total = norms.max()
-    elif norm_type == 2.0:
-        norms = xp.stack([xp.sqrt(xp.vdot(g.ravel(), g.ravel())) for g in grads])
-        total = xp.sqrt(xp.vdot(norms, norms))
-    elif norm_type > 0:
-        p_ = _scalar(norm_type, grads[0])
-        norms = xp.stack([(xp.abs(g) ** p_).sum() ** (1 / p_) for g in grads])
-        total = ((norms ** p_).sum()) ** (1 / p_)
-    else:
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
-    total = xp.asarray(total, dtype=dtype)
+    # Per-gradient norms, then the norm of those norms (torch's definition): for p != 0 the
+    # norm of the concatenation, without building it.
+    norms = xp.stack([xp.asarray(_vector_norm(g, norm_type), dtype=dtype) for g in grads])
+    total = xp.asarray(_vector_norm(norms, norm_type), dtype=dtype)
 
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -126,7 +143,8 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
     """Clamp parameter *values* in place into ``[min, max]``: WGAN's weight clipping.
 
     Call it after the optimizer step; it works on ``p.data`` directly, so no graph is recorded
-    and the optimizer's references to the arrays stay valid. Equivalent to::
+    and the optimizer's references to the arrays stay valid; like an optimizer step, it makes a
+    backward through a graph recorded before it raise. Equivalent to::
 
         for p in critic.parameters():
             p.data.clip(-c, c, out=p.data)
@@ -144,11 +162,13 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
         raise ValueError("clamp_: at least one of min and max must be given")
     if min is not None and max is not None and min > max:
         raise ValueError(f"clamp_: min ({min}) must not exceed max ({max})")
-    for p in _as_list(parameters):
+    params = _as_list(parameters)
+    for p in params:
         a = p.data
         lo = None if min is None else _scalar(min, a)
         hi = None if max is None else _scalar(max, a)
         p.xp.clip(a, lo, hi, out=a)
+    mark_modified(params)  # a graph that saved the old values cannot backward
 
 
 # ================================================================= spectral normalisation

@@ -46,7 +46,12 @@ class Adam(Optimizer):
         lr: learning rate (default 1e-3). betas: (beta1, beta2), each in [0, 1).
         eps: added to the denominator. weight_decay: L2 coefficient.
         amsgrad: use the running max of v. maximize: ascend instead of descend.
+
+    ``load_state_dict`` refuses a state dict of torch's AdamW (or Adam with
+    ``decoupled_weight_decay=True``): its decay is not this L2 penalty.
     """
+
+    _unsupported_options = {"decoupled_weight_decay": False}
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False):

@@ -60,6 +60,11 @@ class Optimizer:
     Subclasses implement ``_update(p, grad, state, group)`` on raw arrays.
     """
 
+    #: Options of torch's optimizer that this one does not implement, with the value that means
+    #: "off": a loaded state dict whose group has another value is refused, since it would
+    #: silently train differently here (Adam: torch's decoupled_weight_decay, i.e. AdamW).
+    _unsupported_options: dict = {}
+
     def __init__(self, params: Iterable[Any], defaults: dict):
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
@@ -255,6 +260,12 @@ class Optimizer:
                 raise ValueError(f"loaded state dict contains a parameter group ({i}) that doesn't "
                                  f"match the size of the optimizer's group: "
                                  f"{len(saved['params'])} vs {len(group['params'])} parameters")
+            for name, off in self._unsupported_options.items():
+                if saved.get(name, off) != off:
+                    raise ValueError(
+                        f"loaded state dict's parameter group {i} has {name}={saved[name]!r}, "
+                        f"which minigrad's {type(self).__name__} does not implement: it would "
+                        "train differently from the optimizer that saved it")
 
         id_map = {}
         for group, saved in zip(self.param_groups, saved_groups):
