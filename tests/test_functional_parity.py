@@ -1,0 +1,36 @@
+"""minigrad.nn.functional against torch.nn.functional on edge cases (empty batches, ignored
+targets, argument shapes) where the two once differed; each test names what torch does."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad
+import minigrad.nn.functional as F
+from minigrad import Tensor
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    return torch, torch.nn.functional
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("channels", [(3, 4), (64, 1), (1, 64)])
+def test_conv_on_an_empty_batch_has_zero_weight_gradients(transposed, channels):
+    # torch: an (0, C, H, W) batch convolves to (0, OC, OH, OW), and its weight and bias
+    # gradients are zeros. The thin-input weight gradient reshaped (0, OC, -1) and raised.
+    torch, TF = _torch()
+    c, oc = channels
+    rng = np.random.default_rng(0)
+    x = np.zeros((0, c, 8, 8))
+    w = rng.standard_normal((c, oc, 3, 3) if transposed else (oc, c, 3, 3))
+    b = rng.standard_normal(oc)
+    f, tf = (F.conv_transpose2d, TF.conv_transpose2d) if transposed else (F.conv2d, TF.conv2d)
+    xs = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y, yt = f(*xs, padding=1), tf(*ts, padding=1)
+    assert y.shape == tuple(yt.shape)
+    for g, gt in zip(minigrad.grad(y.sum(), xs), torch.autograd.grad(yt.sum(), ts)):
+        assert g.shape == tuple(gt.shape)
+        np.testing.assert_array_equal(g.data, gt.numpy())
