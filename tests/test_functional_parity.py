@@ -2,6 +2,8 @@
 targets, argument shapes) where the two once differed; each test names what torch does."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,19 @@ def test_conv_on_an_empty_batch_has_zero_weight_gradients(transposed, channels):
     for g, gt in zip(minigrad.grad(y.sum(), xs), torch.autograd.grad(yt.sum(), ts)):
         assert g.shape == tuple(gt.shape)
         np.testing.assert_array_equal(g.data, gt.numpy())
+
+
+@pytest.mark.parametrize("bias_shape", [(3,), (4, 1), ()])
+@pytest.mark.parametrize("fn", ["linear", "conv2d", "conv_transpose2d"])
+def test_a_bias_of_the_wrong_shape_is_refused(fn, bias_shape):
+    # torch's conv2d and conv_transpose2d raise "expected bias to be 1-dimensional with 4
+    # elements". minigrad raised NumPy's "cannot reshape array of size 3" or broadcast a (4, 1)
+    # bias into the output; linear broadcast a 0-d bias and then failed in its backward.
+    rng = np.random.default_rng(0)
+    x, w = {"linear": ((2, 3), (4, 3)), "conv2d": ((2, 3, 5, 5), (4, 3, 3, 3)),
+            "conv_transpose2d": ((2, 3, 5, 5), (3, 4, 3, 3))}[fn]
+    x, w = Tensor(rng.standard_normal(x)), Tensor(rng.standard_normal(w), requires_grad=True)
+    b = Tensor(rng.standard_normal(bias_shape), requires_grad=True)
+    with pytest.raises(ValueError, match=rf"{fn}: weight of shape .* expects a bias of shape "
+                                         rf"\(4,\), got shape {re.escape(str(bias_shape))}"):
+        getattr(F, fn)(x, w, b)
