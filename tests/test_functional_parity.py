@@ -52,3 +52,17 @@ def test_a_bias_of_the_wrong_shape_is_refused(fn, bias_shape):
     with pytest.raises(ValueError, match=rf"{fn}: weight of shape .* expects a bias of shape "
                                          rf"\(4,\), got shape {re.escape(str(bias_shape))}"):
         getattr(F, fn)(x, w, b)
+
+
+@pytest.mark.parametrize("fn, probabilities", [("nll_loss", False), ("cross_entropy", False),
+                                               ("cross_entropy", True)])
+def test_a_class_weight_of_the_wrong_length_is_refused(fn, probabilities):
+    # torch: "weight tensor should be defined either for all 4 classes or no classes". minigrad
+    # raised NumPy's "index 3 is out of bounds for axis 0 with size 3" (class indices) or
+    # "cannot reshape array" (class probabilities).
+    rng = np.random.default_rng(0)
+    z = Tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    target = rng.dirichlet(np.ones(4), 5) if probabilities else np.array([0, 3, 1, 3, 2])
+    with pytest.raises(ValueError, match=rf"{fn}: weight must hold one value per class, shape "
+                                         r"\(4,\) for input of shape \(5, 4\), got shape \(3,\)"):
+        getattr(F, fn)(z, target, weight=Tensor(np.ones(3)))

@@ -200,6 +200,18 @@ def _class_indices(name, logits: Tensor, target, ignore_index: int):
     return idx
 
 
+def _class_weight(name, weight, input: Tensor) -> Tensor:
+    """The per-class ``weight`` as a Tensor of input's dtype (torch refuses another dtype; it
+    never promotes the loss); a ValueError unless it holds one value per class
+    (C = input.shape[1]), as in torch."""
+    w = _F._cast(_as_tensor(weight, input, input.dtype), input.dtype)
+    if w.shape != (input.shape[1],):
+        raise ValueError(f"{name}: weight must hold one value per class, shape "
+                         f"({input.shape[1]},) for input of shape {input.shape}, got shape "
+                         f"{w.shape}")
+    return w
+
+
 def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
@@ -217,8 +229,7 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     picked = logp[xp.arange(safe.shape[0]), safe]
     w = valid.astype(input.dtype)
     if weight is not None:
-        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
-        w = w * wt.astype(input.dtype)[safe]
+        w = w * _class_weight("nll_loss", weight, input).data[safe]
     loss = -picked * Tensor._wrap(w, False, None)
     if reduction == "mean":  # divided by a 0-d tensor: float(w.sum()) would sync the device
         return loss.sum() / Tensor._wrap(xp.asarray(w.sum()), False, None)
@@ -253,7 +264,7 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     c = logits.shape[1]
     wshape = _channel_shape(logits)
-    w = None if weight is None else _as_tensor(weight, logits, logits.dtype)
+    w = None if weight is None else _class_weight("cross_entropy", weight, logits)
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
     if tdata.dtype.kind != "f" and label_smoothing == 0 and w is None and logits.ndim == 2:
         return _cross_entropy_rows(logits, target, ignore_index, reduction)
