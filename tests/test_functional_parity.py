@@ -66,3 +66,29 @@ def test_a_class_weight_of_the_wrong_length_is_refused(fn, probabilities):
     with pytest.raises(ValueError, match=rf"{fn}: weight must hold one value per class, shape "
                                          r"\(4,\) for input of shape \(5, 4\), got shape \(3,\)"):
         getattr(F, fn)(z, target, weight=Tensor(np.ones(3)))
+
+
+@pytest.mark.parametrize("case", ["nll_loss", "nll_loss weight", "cross_entropy weight",
+                                  "cross_entropy smoothing"])
+def test_every_target_ignored_gives_nan_mean_and_zero_gradient(case):
+    # torch: 'mean' over no targets is 0 / 0 = NaN, and the gradient is 0 (no target
+    # contributes). minigrad divided by the 0 total, and inf * 0 made every gradient NaN
+    # (not plain cross_entropy, whose fused rows op masks the ignored rows).
+    torch, TF = _torch()
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, 4))
+    target = np.array([-100, -100, -100])
+    kw = {"weight": rng.uniform(0.5, 2, 4)} if "weight" in case else {}
+    if "smoothing" in case:
+        kw["label_smoothing"] = 0.2
+    name = case.split()[0]
+    x, xt = Tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    y = getattr(F, name)(x, target, **{k: Tensor(v) if k == "weight" else v
+                                       for k, v in kw.items()})
+    yt = getattr(TF, name)(xt, torch.tensor(target), **{
+        k: torch.tensor(v) if k == "weight" else v for k, v in kw.items()})
+    assert np.isnan(y.item()) and np.isnan(yt.item())
+    y.backward()
+    yt.backward()
+    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+    np.testing.assert_array_equal(x.grad.data, 0.0)

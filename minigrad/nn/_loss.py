@@ -212,6 +212,18 @@ def _class_weight(name, weight, input: Tensor) -> Tensor:
     return w
 
 
+def _mean_over_weight(total: Tensor, weight_sum) -> Tensor:
+    """total / weight_sum, the 'mean' of the class losses, for weight_sum (the weight of the
+    non-ignored targets) a 0-d array on total's device (float() of it would sync a GPU).
+    With every target ignored it is 0: the value is then NaN (torch's 0 / 0) and the gradient
+    0, as torch's; a plain division would send inf * 0 = NaN into every element's gradient."""
+    xp = total.xp
+    none = xp.asarray(weight_sum == 0)
+    safe = xp.where(none, 1, weight_sum).astype(total.dtype)
+    nan = xp.where(none, xp.nan, 0).astype(total.dtype)
+    return total / Tensor._wrap(safe, False, None) + Tensor._wrap(nan, False, None)
+
+
 def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
@@ -231,8 +243,8 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     if weight is not None:
         w = w * _class_weight("nll_loss", weight, input).data[safe]
     loss = -picked * Tensor._wrap(w, False, None)
-    if reduction == "mean":  # divided by a 0-d tensor: float(w.sum()) would sync the device
-        return loss.sum() / Tensor._wrap(xp.asarray(w.sum()), False, None)
+    if reduction == "mean":
+        return _mean_over_weight(loss.sum(), w.sum())
     if reduction == "none":
         return loss.reshape((input.shape[0],) + input.shape[2:])
     return _reduce(loss, reduction)
@@ -245,7 +257,8 @@ def _cross_entropy_rows(logits: Tensor, target, ignore_index: int, reduction: st
     idx = _class_indices("cross_entropy", logits, target, ignore_index)
     xp = logits.xp
     rows = _LOSS.CrossEntropyRows.apply(logits, target=idx, ignore_index=ignore_index)
-    if reduction == "mean":  # divided by a 0-d tensor: float(...) would sync the device
+    if reduction == "mean":  # divided by a 0-d tensor: float(...) would sync the device (with
+        # every row ignored this is 0 / 0 = NaN, and the op's gradient masks those rows: 0)
         count = (idx != ignore_index).astype(logits.dtype).sum()
         return rows.sum() / Tensor._wrap(xp.asarray(count), False, None)
     return _reduce(rows, reduction)
@@ -289,12 +302,12 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     idx = logits.xp.asarray(_class_targets("cross_entropy", logits, target))
     ignore = Tensor._wrap((idx != ignore_index).astype(logits.dtype), False, None)
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * ignore
-    if reduction == "mean":  # the weight of the non-ignored targets, as a 0-d tensor (no sync)
+    if reduction == "mean":  # over the weight of the non-ignored targets
         if w is None:
             denom = ignore.data.sum()
         else:
             denom = (w.data[logits.xp.where(idx != ignore_index, idx, 0)] * ignore.data).sum()
-        smooth = smooth.sum() / Tensor._wrap(logits.xp.asarray(denom), False, None)
+        smooth = _mean_over_weight(smooth.sum(), denom)
     else:
         smooth = _reduce(smooth, reduction)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
