@@ -92,3 +92,32 @@ def test_every_target_ignored_gives_nan_mean_and_zero_gradient(case):
     yt.backward()
     np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
     np.testing.assert_array_equal(x.grad.data, 0.0)
+
+
+@pytest.mark.parametrize("case", ["nll_loss", "cross_entropy", "cross_entropy weight smoothing",
+                                  "cross_entropy probabilities"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_an_unbatched_sample_is_a_batch_of_one(case, reduction):
+    # torch takes one sample of logits (C,) with a 0-d class index (or (C,) probabilities);
+    # 'none' gives a 0-d loss. minigrad refused it ("expects logits (N, C, *)").
+    torch, TF = _torch()
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(4)
+    target = rng.dirichlet(np.ones(4)) if "probabilities" in case else np.array(2)
+    kw = {"reduction": reduction}
+    if "weight" in case:
+        kw.update(weight=rng.uniform(0.5, 2, 4), label_smoothing=0.1)
+    name = case.split()[0]
+    xs = [Tensor(z, requires_grad=True), Tensor(target, requires_grad=target.dtype.kind == "f")]
+    ts = [torch.tensor(z, requires_grad=True),
+          torch.tensor(target, requires_grad=target.dtype.kind == "f")]
+    y = getattr(F, name)(*xs, **{k: Tensor(v) if k == "weight" else v for k, v in kw.items()})
+    yt = getattr(TF, name)(*ts, **{k: torch.tensor(v) if k == "weight" else v
+                                   for k, v in kw.items()})
+    assert y.shape == tuple(yt.shape) == ()
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12)
+    diff = [i for i in range(2) if ts[i].requires_grad]
+    gs = minigrad.grad(y, [xs[i] for i in diff])
+    gts = torch.autograd.grad(yt, [ts[i] for i in diff])
+    for g, gt in zip(gs, gts):
+        np.testing.assert_allclose(g.data, gt.numpy(), rtol=1e-10, atol=1e-14)

@@ -224,13 +224,32 @@ def _mean_over_weight(total: Tensor, weight_sum) -> Tensor:
     return total / Tensor._wrap(safe, False, None) + Tensor._wrap(nan, False, None)
 
 
+def _unbatched(loss, input: Tensor, target, reduction: str, **kw) -> Tensor:
+    """``loss`` of an unbatched input (C,) and its target (a 0-d class index, or (C,)
+    probabilities) as a batch of one; 'none' gives a 0-d loss, as torch's."""
+    target = target if isinstance(target, Tensor) else np.asarray(target)
+    if target.shape != (() if target.dtype.kind in "iub" else input.shape):
+        noun, probs = ("logits", f" or probabilities of shape {input.shape}") \
+            if loss is cross_entropy else ("input", "")
+        raise ValueError(f"{loss.__name__}: {noun} of shape {input.shape} (one unbatched sample) "
+                         f"take a 0-d integer class index{probs}, got a target of dtype "
+                         f"{target.dtype} and shape {target.shape}")
+    out = loss(input.reshape(1, *input.shape), target.reshape(1, *target.shape),
+               reduction=reduction, **kw)
+    return out.reshape(()) if reduction == "none" else out
+
+
 def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
-    input (N, C) or (N, C, *) and class indices target (N,) or (N, *). 'mean' divides by the
-    total weight of the non-ignored targets (PyTorch's rule)."""
+    input (N, C) or (N, C, *) and class indices target (N,) or (N, *) (or one unbatched sample:
+    input (C,), a 0-d target). 'mean' divides by the total weight of the non-ignored targets
+    (PyTorch's rule)."""
+    if input.ndim == 1:  # one unbatched sample (C,), as torch: a batch of one
+        return _unbatched(nll_loss, input, target, reduction, weight=weight,
+                          ignore_index=ignore_index)
     if input.ndim < 2:
-        raise ValueError(f"nll_loss expects input (N, C, *), got shape {input.shape}")
+        raise ValueError(f"nll_loss expects input (N, C, *) or (C,), got shape {input.shape}")
     idx = _class_indices("nll_loss", input, target, ignore_index)
     c = input.shape[1]
     xp = input.xp
@@ -267,12 +286,17 @@ def _cross_entropy_rows(logits: Tensor, target, ignore_index: int, reduction: st
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of softmax(logits) (N, C) or (N, C, *) against ``target``: class indices
-    (N,) / (N, *) or class probabilities of the logits' shape. Takes **logits**: softmax is
+    (N,) / (N, *) or class probabilities of the logits' shape (or one unbatched sample: logits
+    (C,), a 0-d index or (C,) probabilities). Takes **logits**: softmax is
     applied here (feeding it softmax outputs applies it twice). ``label_smoothing`` eps mixes
     the target with the uniform distribution: (1 - eps) target + eps / C (PyTorch's rule,
     including its weighting and 'mean' normalisation)."""
+    if logits.ndim == 1:  # one unbatched sample (C,), as torch: a batch of one
+        return _unbatched(cross_entropy, logits, target, reduction, weight=weight,
+                          ignore_index=ignore_index, label_smoothing=label_smoothing)
     if logits.ndim < 2:
-        raise ValueError(f"cross_entropy expects logits (N, C, *), got shape {logits.shape}")
+        raise ValueError(f"cross_entropy expects logits (N, C, *) or (C,), got shape "
+                         f"{logits.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     c = logits.shape[1]
