@@ -121,3 +121,14 @@ def test_an_unbatched_sample_is_a_batch_of_one(case, reduction):
     gts = torch.autograd.grad(yt, [ts[i] for i in diff])
     for g, gt in zip(gs, gts):
         np.testing.assert_allclose(g.data, gt.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_kl_div_batchmean_of_an_empty_batch_is_nan():
+    # torch: sum / N = 0 / 0 = NaN. minigrad raised Python's ZeroDivisionError.
+    torch, TF = _torch()
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    y = F.kl_div(x, np.zeros((0, 3)), reduction="batchmean")
+    assert np.isnan(y.item())
+    assert np.isnan(TF.kl_div(torch.zeros(0, 3), torch.zeros(0, 3), reduction="batchmean").item())
+    y.backward()
+    assert x.grad.shape == (0, 3)

@@ -348,8 +348,9 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     else:  # 0 log 0 = 0, without evaluating log(0); always this form (no sync on the data)
         positive = t.data > 0
         loss = _F.where(positive, t * (_F.log(_F.where(positive, t, 1.0)) - input), 0.0)
-    if reduction == "batchmean":
-        return loss.sum() * (1.0 / input.shape[0]) if input.ndim else loss.sum()
+    if reduction == "batchmean":  # an empty batch gives NaN (0 / 0), as torch's
+        n = input.shape[0] if input.ndim else 1
+        return loss.sum() * (1.0 / n if n else math.nan)
     return _reduce(loss, reduction)
 
 
