@@ -132,3 +132,41 @@ def test_kl_div_batchmean_of_an_empty_batch_is_nan():
     assert np.isnan(TF.kl_div(torch.zeros(0, 3), torch.zeros(0, 3), reduction="batchmean").item())
     y.backward()
     assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("fn, param", [
+    ("batch_norm", "weight"), ("batch_norm", "bias"), ("batch_norm", "running_mean"),
+    ("batch_norm", "running_var"), ("instance_norm", "weight"), ("instance_norm", "running_var"),
+    ("group_norm", "weight"), ("group_norm", "bias")])
+def test_norm_parameters_of_the_wrong_length_are_refused(fn, param):
+    # torch: "weight should contain 3 elements not 4" (and the like for bias and the running
+    # statistics). minigrad failed in NumPy ("operands could not be broadcast", "cannot
+    # reshape array of size 4 into shape (3,)") or in a reshape of its own.
+    x = minigrad.randn(4, 3, 5, dtype="float64")
+    kw = {"running_mean": Tensor(np.zeros(3)), "running_var": Tensor(np.ones(3)),
+          "training": True} if fn == "batch_norm" else {}
+    kw[param] = Tensor(np.ones(4))
+    args = (1,) if fn == "group_norm" else ()
+    with pytest.raises(ValueError, match=rf"{fn}: {param} must hold one value per channel, "
+                                         r"shape \(3,\) for input of shape \(4, 3, 5\), got "
+                                         r"shape \(4,\)"):
+        getattr(F, fn)(x, *args, **kw)
+
+
+@pytest.mark.parametrize("shape", [(4,), (1,)])
+def test_layer_norm_weight_must_have_the_normalized_shape(shape):
+    # torch: "Expected weight to be of same shape as normalized_shape". minigrad broadcast a
+    # (1,) weight silently and refused a (4,) one only in the multiplication.
+    x = minigrad.randn(2, 5)
+    with pytest.raises(ValueError, match=r"layer_norm: weight must have the shape "
+                                         r"normalized_shape = \(5,\), got shape "
+                                         + re.escape(str(shape))):
+        F.layer_norm(x, 5, minigrad.ones(*shape))
+
+
+def test_group_norm_of_a_1d_input_is_refused():
+    # torch: "Expected at least 2 dimensions for input tensor". minigrad: Python's "not enough
+    # values to unpack".
+    with pytest.raises(ValueError, match=r"group_norm expects an input \(N, C, \*\), got shape "
+                                         r"\(6,\)"):
+        F.group_norm(minigrad.randn(6), 2)
