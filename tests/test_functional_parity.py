@@ -170,3 +170,13 @@ def test_group_norm_of_a_1d_input_is_refused():
     with pytest.raises(ValueError, match=r"group_norm expects an input \(N, C, \*\), got shape "
                                          r"\(6,\)"):
         F.group_norm(minigrad.randn(6), 2)
+
+
+def test_group_norm_of_an_empty_batch():
+    # torch: an empty (0, C, *) batch normalises to an empty output (and gradient). minigrad's
+    # reshape to (0, groups, -1) could not infer the -1 and raised.
+    x = Tensor(np.zeros((0, 6, 3)), requires_grad=True)
+    y = F.group_norm(x, 2, Tensor(np.ones(6)), Tensor(np.zeros(6)))
+    assert y.shape == (0, 6, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 6, 3)

@@ -183,7 +183,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
     _check_channel_params("group_norm", input, weight=weight, bias=bias)
-    g = input.reshape(n, num_groups, -1)
+    # the group size spelled out, not -1: an empty batch (N = 0) cannot infer it
+    g = input.reshape(n, num_groups, c // num_groups * int(np.prod(input.shape[2:])))
     d, _ = _centre(g, (2,))
     var = (d ** 2).mean(2, keepdim=True)
     y = (d * (var + eps) ** -0.5).reshape(input.shape)
