@@ -180,3 +180,19 @@ def test_group_norm_of_an_empty_batch():
     assert y.shape == (0, 6, 3)
     y.sum().backward()
     assert x.grad.shape == (0, 6, 3)
+
+
+@pytest.mark.parametrize("padding_idx", [6, -7])
+def test_embedding_padding_idx_out_of_range_is_refused(padding_idx):
+    # torch: "Padding_idx must be within num_embeddings" (as minigrad's nn.Embedding says). The
+    # functional form wrapped it modulo num_embeddings silently (6 -> row 0, -7 -> row 5).
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be within "
+                                         rf"num_embeddings = 6, got {padding_idx}"):
+        F.embedding(np.array([0, 1]), minigrad.randn(6, 4), padding_idx=padding_idx)
+
+
+def test_embedding_weight_must_be_2d():
+    # torch: "'weight' must be 2-D". minigrad indexed a 1-D weight and returned its elements.
+    with pytest.raises(ValueError, match=r"embedding: weight must be 2-D \(num_embeddings, "
+                                         r"embedding_dim\), got shape \(4,\)"):
+        F.embedding(np.array([1]), minigrad.randn(4))
