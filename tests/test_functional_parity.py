@@ -196,3 +196,24 @@ def test_embedding_weight_must_be_2d():
     with pytest.raises(ValueError, match=r"embedding: weight must be 2-D \(num_embeddings, "
                                          r"embedding_dim\), got shape \(4,\)"):
         F.embedding(np.array([1]), minigrad.randn(4))
+
+
+@pytest.mark.parametrize("case", ["bce weight", "bce_with_logits weight",
+                                  "bce_with_logits pos_weight"])
+def test_a_float64_loss_weight_keeps_a_float32_loss_float32(case):
+    # torch: the weight and pos_weight of the binary losses take the input's dtype, so a
+    # float32 model's loss stays float32. minigrad promoted the loss (and so every gradient
+    # tensor after it) to float64.
+    torch, TF = _torch()
+    rng = np.random.default_rng(0)
+    p, t = rng.uniform(0.1, 0.9, (2, 3)).astype(np.float32), rng.uniform(0, 1, (2, 3))
+    t, w = t.astype(np.float32), rng.uniform(0.5, 2, 3)
+    name, arg = case.split()
+    fn = "binary_cross_entropy" if name == "bce" else "binary_cross_entropy_with_logits"
+    x = Tensor(p, requires_grad=True)
+    y = getattr(F, fn)(x, Tensor(t), **{arg: Tensor(w)})
+    yt = getattr(TF, fn)(torch.tensor(p), torch.tensor(t), **{arg: torch.tensor(w)})
+    assert yt.dtype == torch.float32 and y.dtype == np.float32
+    np.testing.assert_allclose(y.item(), yt.item(), rtol=1e-6)
+    y.backward()
+    assert x.grad.dtype == np.float32

@@ -21,9 +21,11 @@ from minigrad.tensor import Tensor
 
 
 def _as_tensor(x, like: Tensor, dtype=None) -> Tensor:
-    """``x`` as a Tensor on ``like``'s device (arrays/lists converted, Tensors kept)."""
+    """``x`` as a Tensor on ``like``'s device (arrays/lists converted, Tensors kept), of
+    ``dtype`` if given (a loss's weights take the input's dtype: torch never promotes the loss
+    to a weight's dtype)."""
     if isinstance(x, Tensor):
-        return x
+        return x if dtype is None else _F._cast(x, dtype)
     arr = like.xp.asarray(x)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
@@ -204,7 +206,7 @@ def _class_weight(name, weight, input: Tensor) -> Tensor:
     """The per-class ``weight`` as a Tensor of input's dtype (torch refuses another dtype; it
     never promotes the loss); a ValueError unless it holds one value per class
     (C = input.shape[1]), as in torch."""
-    w = _F._cast(_as_tensor(weight, input, input.dtype), input.dtype)
+    w = _as_tensor(weight, input, input.dtype)
     if w.shape != (input.shape[1],):
         raise ValueError(f"{name}: weight must hold one value per class, shape "
                          f"({input.shape[1]},) for input of shape {input.shape}, got shape "
