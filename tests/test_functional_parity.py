@@ -217,3 +217,14 @@ def test_a_float64_loss_weight_keeps_a_float32_loss_float32(case):
     np.testing.assert_allclose(y.item(), yt.item(), rtol=1e-6)
     y.backward()
     assert x.grad.dtype == np.float32
+
+
+def test_cross_entropy_refuses_ignore_index_with_probability_targets():
+    # torch: "ignore_index is not supported for floating point target" (for an ignore_index
+    # >= 0; negative ones are accepted and do nothing). minigrad dropped it silently.
+    z = minigrad.randn(3, 4)
+    p = F.softmax(minigrad.randn(3, 4), 1)
+    with pytest.raises(ValueError, match=r"cross_entropy: ignore_index \(1\) is not supported "
+                                         r"for class-probability \(float\) targets"):
+        F.cross_entropy(z, p, ignore_index=1)
+    F.cross_entropy(z, p, ignore_index=-5)

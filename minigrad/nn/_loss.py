@@ -316,6 +316,9 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
                              f"{tdata.shape} for input of shape {logits.shape}: targets must be "
                              f"integer class indices of shape {indices} (convert float labels "
                              f"with {fix}) or class probabilities of shape {logits.shape}")
+        if ignore_index >= 0:  # torch's rule: negative ones are accepted and mean nothing
+            raise ValueError(f"cross_entropy: ignore_index ({ignore_index}) is not supported for "
+                             "class-probability (float) targets: there is no class to ignore")
         t = _target("cross_entropy", logits, target)
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / c
