@@ -228,3 +228,25 @@ def test_cross_entropy_refuses_ignore_index_with_probability_targets():
                                          r"for class-probability \(float\) targets"):
         F.cross_entropy(z, p, ignore_index=1)
     F.cross_entropy(z, p, ignore_index=-5)
+
+
+def test_interpolate_nearest_picks_torchs_source_pixels():
+    # torch (aten UpSample.h) computes src = min(floor(dst * scale), in - 1) in float32, with
+    # scale = float32(1 / scale_factor) or float32(in) / out, and copies where the size is
+    # unchanged. minigrad computed in float64, which moves some outputs by one pixel (26 rows
+    # resized to 22: output row 11 read row 11 * 26 / 22 = 13, torch's float32 product reads
+    # row 12), and shifted an unchanged size (8 rows at scale_factor 1.1 came back as rows
+    # 0, 0, 1, ..., 6).
+    torch, TF = _torch()
+    wrong = []
+    for h in range(1, 41):
+        x = np.arange(h, dtype=np.float64).reshape(1, 1, h, 1)
+        resized = [dict(size=(out, 1)) for out in range(1, 3 * h + 2)]
+        resized += [dict(scale_factor=(s, 1)) for s in (0.3, 0.6, 0.7, 0.9, 1.1, 1.3, 1.5, 2.5,
+                                                        2.9, 1 / 3, 2 / 3, 4 / 3) if h * s >= 1]
+        for kw in resized:
+            got = F.interpolate(Tensor(x), **kw).data.ravel()
+            want = TF.interpolate(torch.from_numpy(x), **kw).numpy().ravel()
+            if got.shape != want.shape or not np.array_equal(got, want):
+                wrong.append((h, kw))
+    assert not wrong, f"{len(wrong)} resizes differ from torch, e.g. {wrong[:3]}"
