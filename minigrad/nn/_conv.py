@@ -23,6 +23,14 @@ def _pair(v, name="value", low=None):
     return int(pair[0]), int(pair[1])
 
 
+def _check_bias(name, bias, weight, n):
+    """ValueError unless ``bias`` is None or of shape (n,) (a bias of another shape would be
+    broadcast into the output, or fail in NumPy, where torch raises)."""
+    if bias is not None and tuple(bias.shape) != (n,):
+        raise ValueError(f"{name}: weight of shape {weight.shape} expects a bias of shape "
+                         f"({n},), got shape {tuple(bias.shape)}")
+
+
 # ============================================================================== linear
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias: input (*, in_features), weight (out_features, in_features),
@@ -33,6 +41,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {input.shape} does not end in in_features = "
                          f"{weight.shape[1]} (weight shape {weight.shape})")
+    _check_bias("linear", bias, weight, weight.shape[0])
     if bias is None:
         return _LinearOp.apply(input, weight)
     return _LinearOp.apply(input, weight, bias)
@@ -69,6 +78,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: input of shape {input.shape} has {input.shape[1]} channels, "
                          f"but weight of shape {weight.shape} expects {weight.shape[1]}")
+    _check_bias("conv2d", bias, weight, weight.shape[0])
     stride, dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
     padding, extra = _conv_padding(padding, weight, dilation, stride)
     if extra is not None:
@@ -119,6 +129,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"conv_transpose2d: input of shape {input.shape} has {input.shape[1]} "
                          f"channels, but weight of shape {weight.shape} expects {weight.shape[0]}")
+    _check_bias("conv_transpose2d", bias, weight, weight.shape[1])
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     dilation = _pair(dilation, "dilation", 1)
     if output_size is not None:

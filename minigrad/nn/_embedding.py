@@ -20,7 +20,13 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     idx = input.data if isinstance(input, Tensor) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
     n = weight.shape[0]
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise ValueError(f"embedding: padding_idx must be within num_embeddings = {n}, got "
+                         f"{padding_idx}")
     if (type(idx) is np.ndarray or is_anomaly_enabled()) and idx.size and \
             (idx.min() < 0 or idx.max() >= n):
         raise IndexError(f"embedding: index out of range: indices must lie in [0, {n}), got "

@@ -21,9 +21,11 @@ from minigrad.tensor import Tensor
 
 
 def _as_tensor(x, like: Tensor, dtype=None) -> Tensor:
-    """``x`` as a Tensor on ``like``'s device (arrays/lists converted, Tensors kept)."""
+    """``x`` as a Tensor on ``like``'s device (arrays/lists converted, Tensors kept), of
+    ``dtype`` if given (a loss's weights take the input's dtype: torch never promotes the loss
+    to a weight's dtype)."""
     if isinstance(x, Tensor):
-        return x
+        return x if dtype is None else _F._cast(x, dtype)
     arr = like.xp.asarray(x)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
@@ -200,13 +202,56 @@ def _class_indices(name, logits: Tensor, target, ignore_index: int):
     return idx
 
 
+def _class_weight(name, weight, input: Tensor) -> Tensor:
+    """The per-class ``weight`` as a Tensor of input's dtype (torch refuses another dtype; it
+    never promotes the loss); a ValueError unless it holds one value per class
+    (C = input.shape[1]), as in torch."""
+    w = _as_tensor(weight, input, input.dtype)
+    if w.shape != (input.shape[1],):
+        raise ValueError(f"{name}: weight must hold one value per class, shape "
+                         f"({input.shape[1]},) for input of shape {input.shape}, got shape "
+                         f"{w.shape}")
+    return w
+
+
+def _mean_over_weight(total: Tensor, weight_sum) -> Tensor:
+    """total / weight_sum, the 'mean' of the class losses, for weight_sum (the weight of the
+    non-ignored targets) a 0-d array on total's device (float() of it would sync a GPU).
+    With every target ignored it is 0: the value is then NaN (torch's 0 / 0) and the gradient
+    0, as torch's; a plain division would send inf * 0 = NaN into every element's gradient."""
+    xp = total.xp
+    none = xp.asarray(weight_sum == 0)
+    safe = xp.where(none, 1, weight_sum).astype(total.dtype)
+    nan = xp.where(none, xp.nan, 0).astype(total.dtype)
+    return total / Tensor._wrap(safe, False, None) + Tensor._wrap(nan, False, None)
+
+
+def _unbatched(loss, input: Tensor, target, reduction: str, **kw) -> Tensor:
+    """``loss`` of an unbatched input (C,) and its target (a 0-d class index, or (C,)
+    probabilities) as a batch of one; 'none' gives a 0-d loss, as torch's."""
+    target = target if isinstance(target, Tensor) else np.asarray(target)
+    if target.shape != (() if target.dtype.kind in "iub" else input.shape):
+        noun, probs = ("logits", f" or probabilities of shape {input.shape}") \
+            if loss is cross_entropy else ("input", "")
+        raise ValueError(f"{loss.__name__}: {noun} of shape {input.shape} (one unbatched sample) "
+                         f"take a 0-d integer class index{probs}, got a target of dtype "
+                         f"{target.dtype} and shape {target.shape}")
+    out = loss(input.reshape(1, *input.shape), target.reshape(1, *target.shape),
+               reduction=reduction, **kw)
+    return out.reshape(()) if reduction == "none" else out
+
+
 def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[n, target[n]] * weight[target[n]] for log-probabilities
-    input (N, C) or (N, C, *) and class indices target (N,) or (N, *). 'mean' divides by the
-    total weight of the non-ignored targets (PyTorch's rule)."""
+    input (N, C) or (N, C, *) and class indices target (N,) or (N, *) (or one unbatched sample:
+    input (C,), a 0-d target). 'mean' divides by the total weight of the non-ignored targets
+    (PyTorch's rule)."""
+    if input.ndim == 1:  # one unbatched sample (C,), as torch: a batch of one
+        return _unbatched(nll_loss, input, target, reduction, weight=weight,
+                          ignore_index=ignore_index)
     if input.ndim < 2:
-        raise ValueError(f"nll_loss expects input (N, C, *), got shape {input.shape}")
+        raise ValueError(f"nll_loss expects input (N, C, *) or (C,), got shape {input.shape}")
     idx = _class_indices("nll_loss", input, target, ignore_index)
     c = input.shape[1]
     xp = input.xp
@@ -217,11 +262,10 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
     picked = logp[xp.arange(safe.shape[0]), safe]
     w = valid.astype(input.dtype)
     if weight is not None:
-        wt = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
-        w = w * wt.astype(input.dtype)[safe]
+        w = w * _class_weight("nll_loss", weight, input).data[safe]
     loss = -picked * Tensor._wrap(w, False, None)
-    if reduction == "mean":  # divided by a 0-d tensor: float(w.sum()) would sync the device
-        return loss.sum() / Tensor._wrap(xp.asarray(w.sum()), False, None)
+    if reduction == "mean":
+        return _mean_over_weight(loss.sum(), w.sum())
     if reduction == "none":
         return loss.reshape((input.shape[0],) + input.shape[2:])
     return _reduce(loss, reduction)
@@ -234,7 +278,8 @@ def _cross_entropy_rows(logits: Tensor, target, ignore_index: int, reduction: st
     idx = _class_indices("cross_entropy", logits, target, ignore_index)
     xp = logits.xp
     rows = _LOSS.CrossEntropyRows.apply(logits, target=idx, ignore_index=ignore_index)
-    if reduction == "mean":  # divided by a 0-d tensor: float(...) would sync the device
+    if reduction == "mean":  # divided by a 0-d tensor: float(...) would sync the device (with
+        # every row ignored this is 0 / 0 = NaN, and the op's gradient masks those rows: 0)
         count = (idx != ignore_index).astype(logits.dtype).sum()
         return rows.sum() / Tensor._wrap(xp.asarray(count), False, None)
     return _reduce(rows, reduction)
@@ -243,17 +288,22 @@ def _cross_entropy_rows(logits: Tensor, target, ignore_index: int, reduction: st
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of softmax(logits) (N, C) or (N, C, *) against ``target``: class indices
-    (N,) / (N, *) or class probabilities of the logits' shape. Takes **logits**: softmax is
+    (N,) / (N, *) or class probabilities of the logits' shape (or one unbatched sample: logits
+    (C,), a 0-d index or (C,) probabilities). Takes **logits**: softmax is
     applied here (feeding it softmax outputs applies it twice). ``label_smoothing`` eps mixes
     the target with the uniform distribution: (1 - eps) target + eps / C (PyTorch's rule,
     including its weighting and 'mean' normalisation)."""
+    if logits.ndim == 1:  # one unbatched sample (C,), as torch: a batch of one
+        return _unbatched(cross_entropy, logits, target, reduction, weight=weight,
+                          ignore_index=ignore_index, label_smoothing=label_smoothing)
     if logits.ndim < 2:
-        raise ValueError(f"cross_entropy expects logits (N, C, *), got shape {logits.shape}")
+        raise ValueError(f"cross_entropy expects logits (N, C, *) or (C,), got shape "
+                         f"{logits.shape}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     c = logits.shape[1]
     wshape = _channel_shape(logits)
-    w = None if weight is None else _as_tensor(weight, logits, logits.dtype)
+    w = None if weight is None else _class_weight("cross_entropy", weight, logits)
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
     if tdata.dtype.kind != "f" and label_smoothing == 0 and w is None and logits.ndim == 2:
         return _cross_entropy_rows(logits, target, ignore_index, reduction)
@@ -266,6 +316,9 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
                              f"{tdata.shape} for input of shape {logits.shape}: targets must be "
                              f"integer class indices of shape {indices} (convert float labels "
                              f"with {fix}) or class probabilities of shape {logits.shape}")
+        if ignore_index >= 0:  # torch's rule: negative ones are accepted and mean nothing
+            raise ValueError(f"cross_entropy: ignore_index ({ignore_index}) is not supported for "
+                             "class-probability (float) targets: there is no class to ignore")
         t = _target("cross_entropy", logits, target)
         if label_smoothing > 0:
             t = t * (1 - label_smoothing) + label_smoothing / c
@@ -278,12 +331,12 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     idx = logits.xp.asarray(_class_targets("cross_entropy", logits, target))
     ignore = Tensor._wrap((idx != ignore_index).astype(logits.dtype), False, None)
     smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * ignore
-    if reduction == "mean":  # the weight of the non-ignored targets, as a 0-d tensor (no sync)
+    if reduction == "mean":  # over the weight of the non-ignored targets
         if w is None:
             denom = ignore.data.sum()
         else:
             denom = (w.data[logits.xp.where(idx != ignore_index, idx, 0)] * ignore.data).sum()
-        smooth = smooth.sum() / Tensor._wrap(logits.xp.asarray(denom), False, None)
+        smooth = _mean_over_weight(smooth.sum(), denom)
     else:
         smooth = _reduce(smooth, reduction)
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
@@ -300,8 +353,9 @@ def kl_div(input: Tensor, target, reduction: str = "mean", log_target: bool = Fa
     else:  # 0 log 0 = 0, without evaluating log(0); always this form (no sync on the data)
         positive = t.data > 0
         loss = _F.where(positive, t * (_F.log(_F.where(positive, t, 1.0)) - input), 0.0)
-    if reduction == "batchmean":
-        return loss.sum() * (1.0 / input.shape[0]) if input.ndim else loss.sum()
+    if reduction == "batchmean":  # an empty batch gives NaN (0 / 0), as torch's
+        n = input.shape[0] if input.ndim else 1
+        return loss.sum() * (1.0 / n if n else math.nan)
     return _reduce(loss, reduction)
 
 

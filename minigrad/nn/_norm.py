@@ -17,6 +17,16 @@ def _channel_shape(x):
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def _check_channel_params(name, input, **params):
+    """ValueError unless each of ``params`` that is given holds one value per channel (shape
+    (C,), C = input.shape[1]), as torch requires (else a NumPy broadcast or reshape failed)."""
+    c = input.shape[1]
+    for key, p in params.items():
+        if p is not None and tuple(p.shape) != (c,):
+            raise ValueError(f"{name}: {key} must hold one value per channel, shape ({c},) for "
+                             f"input of shape {input.shape}, got shape {tuple(p.shape)}")
+
+
 def _centre(x, axes):
     """(x - mean(x), mean(x)) over ``axes``.
 
@@ -67,6 +77,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects an input (N, C, *), got shape {input.shape}")
+    _check_channel_params("batch_norm", input, running_mean=running_mean,
+                          running_var=running_var, weight=weight, bias=bias)
     c = input.shape[1]
     wshape = _channel_shape(input)
     if not training:
@@ -117,6 +129,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if input.ndim < 3:
         raise ValueError(f"instance_norm expects an input (N, C, *spatial), got shape "
                          f"{input.shape}")
+    _check_channel_params("instance_norm", input, running_mean=running_mean,
+                          running_var=running_var, weight=weight, bias=bias)
     wshape = _channel_shape(input)
     if not use_input_stats:
         if running_mean is None or running_var is None:
@@ -144,6 +158,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if input.shape[input.ndim - k:] != normalized_shape or input.ndim < k:
         raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                          f"got input of shape {input.shape}")
+    for key, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {key} must have the shape normalized_shape = "
+                             f"{normalized_shape}, got shape {tuple(p.shape)}")
     axes = tuple(range(input.ndim - k, input.ndim))
     d, _ = _centre(input, axes)
     var = _F.mean(d ** 2, axes, keepdim=True)
@@ -159,10 +177,14 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Group normalisation: the C channels of input (N, C, *) split into ``num_groups`` groups,
     each normalised over its channels and spatial positions; then a per-channel affine."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm expects an input (N, C, *), got shape {input.shape}")
     n, c = input.shape[:2]
     if c % num_groups:
         raise ValueError(f"group_norm: {c} channels are not divisible into {num_groups} groups")
-    g = input.reshape(n, num_groups, -1)
+    _check_channel_params("group_norm", input, weight=weight, bias=bias)
+    # the group size spelled out, not -1: an empty batch (N = 0) cannot infer it
+    g = input.reshape(n, num_groups, c // num_groups * int(np.prod(input.shape[2:])))
     d, _ = _centre(g, (2,))
     var = (d ** 2).mean(2, keepdim=True)
     y = (d * (var + eps) ** -0.5).reshape(input.shape)

@@ -37,7 +37,8 @@ def _scale_pair(scale_factor, name="scale_factor"):
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners=None) -> Tensor:
     """Resize input (N, C, H, W) with mode 'nearest' (PyTorch's index rule
-    src = floor(dst * in / out)); integer scale factors take the reshape/expand fast path."""
+    src = floor(dst * in / out), in float32; the identity where the size is unchanged); integer
+    scale factors take the reshape/expand fast path."""
     if mode != "nearest":
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only 'nearest')")
     if input.ndim != 4:
@@ -53,16 +54,26 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         if min(out) < 1:
             raise ValueError(f"interpolate: scale_factor {scale_factor!r} makes an empty output "
                              f"{out} from an input of shape {input.shape}")
-        ratios = (1.0 / sf[0], 1.0 / sf[1])
+        ratios = (np.float32(1.0 / sf[0]), np.float32(1.0 / sf[1]))
     else:
         out = _pair(size, "size", 1)
         if out[0] % h == 0 and out[1] % w == 0:
             return upsample_nearest(input, (out[0] // h, out[1] // w))
-        ratios = (h / out[0], w / out[1])
-    xp = input.xp
-    ih = xp.minimum(xp.floor(xp.arange(out[0]) * ratios[0]).astype(np.int64), h - 1)
-    iw = xp.minimum(xp.floor(xp.arange(out[1]) * ratios[1]).astype(np.int64), w - 1)
+        ratios = (np.float32(h) / np.float32(out[0]), np.float32(w) / np.float32(out[1]))
+    ih = _nearest_source(input.xp, h, out[0], ratios[0])
+    iw = _nearest_source(input.xp, w, out[1], ratios[1])
     return input[:, :, ih][:, :, :, iw]
+
+
+def _nearest_source(xp, n_in, n_out, ratio):
+    """The source index of each of ``n_out`` outputs, by torch's rule for mode 'nearest'
+    (aten/src/ATen/native/UpSample.h, nearest_idx): the identity where the size is unchanged
+    (a scale factor of 1.1 on 8 pixels), else min(floor(dst * ratio), n_in - 1) computed in
+    float32, as torch computes it (in float64 some indices land one pixel lower)."""
+    if n_out == n_in:
+        return xp.arange(n_out)
+    src = xp.floor(xp.arange(n_out, dtype=np.float32) * np.float32(ratio))
+    return xp.minimum(src.astype(np.int64), n_in - 1)
 
 
 def reflection_pad2d(input: Tensor, padding) -> Tensor:

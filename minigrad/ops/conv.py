@@ -147,7 +147,8 @@ def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation, u=Non
     oc = gy.shape[1]
     if u is None:
         u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-    gW = _mm(xp, gy.reshape(n, oc, -1), u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
+    gy = gy.reshape(n, oc, gy.shape[2] * gy.shape[3])  # not -1: N = 0 is an empty batch
+    gW = _mm(xp, gy, u.transpose(0, 2, 1)).sum(0)  # (OC, KH*KW*C)
     return _w_from_rows(xp, gW, oc, c, kh, kw)
 
 
