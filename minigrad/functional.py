@@ -287,7 +287,7 @@ def rdiv(a, b):
     return div(_tensor(b, a), a)
 
 
-@op(methods=("__neg__",), export=False)
+@op(methods=("neg", "__neg__"))
 def neg(x):
     return E.Neg.apply(x)
 
@@ -395,8 +395,32 @@ def leaky_relu(x, negative_slope=0.01):
     return E.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
-@op(export=False)
+@op
 def square(x): return pow(x, 2)
+
+
+@op
+def log1p(x):
+    """log(1 + x), exact for small x (where 1 + x would round away x's digits)."""
+    return E.Log1p.apply(_float(x))
+
+
+@op
+def expm1(x):
+    """exp(x) - 1, exact for small x."""
+    return E.Expm1.apply(_float(x))
+
+
+@op
+def rsqrt(x):
+    """1 / sqrt(x): one op, x ** -0.5 (NaN for x < 0, inf at 0, as in torch)."""
+    return E.PowConst.apply(_float(x), p=-0.5)
+
+
+@op
+def reciprocal(x):
+    """1 / x (an integer x gives float32, as in torch)."""
+    return E.PowConst.apply(_float(x), p=-1)
 
 
 @op(export=False)
@@ -734,6 +758,17 @@ def clone(x):
     return S.Clone.apply(x)
 
 
+@op(export=False)
+def view_as(x, other):
+    """``x`` viewed with ``other``'s shape (torch's method; no function)."""
+    return reshape(x, *other.shape)
+
+
+@op(export=False)
+def reshape_as(x, other):
+    return reshape(x, *other.shape)
+
+
 @op
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
@@ -766,6 +801,70 @@ def transpose(x, dim0, dim1):
     axes = list(range(x.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(x, *axes)
+
+
+@op
+def t(x):
+    """The transpose of a matrix; a 0-d or 1-d tensor as it is (torch.t's rule: at most 2 dims)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dimensions, got {x.ndim} (shape "
+                         f"{x.shape}); use transpose(dim0, dim1) or permute for more")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def _dims_arg(op, dims, ndim):
+    """``dims`` of flip/roll (an int, ints or one sequence) as distinct non-negative axes."""
+    dims = _shape_arg(dims)
+    axes = tuple(_dim(op, d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dims {dims} name a dim more than once")
+    return axes
+
+
+@op
+def flip(x, *args, dims=None):
+    """``x`` reversed along ``dims`` (``x.flip(0, 1)``, ``minigrad.flip(x, (0, 1))``,
+    ``dims=``); a copy, as torch.flip."""
+    if (dims is None) == (not args):
+        raise TypeError("flip: give the dims once, positionally or as dims=")
+    axes = _dims_arg("flip", args if dims is None else (dims,), x.ndim)
+    if x.ndim == 0 or not axes:
+        return clone(x)
+    return S.Flip.apply(x, axes=axes)
+
+
+@op
+def roll(x, shifts, dims=None):
+    """``x`` shifted cyclically by ``shifts`` along ``dims`` (an int or a sequence, one shift
+    per dim); without ``dims``, over the flattened tensor, its shape kept (torch.roll)."""
+    many = isinstance(shifts, (tuple, list))
+    shifts = tuple(int(s) for s in shifts) if many else int(shifts)
+    if dims is None:
+        if many and len(shifts) != 1:
+            raise ValueError(f"roll: {len(shifts)} shifts need as many dims, got none")
+        return S.Roll.apply(x, shifts=shifts[0] if many else shifts, axes=None)
+    axes = _shape_arg((dims,)) if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(_dim("roll", d, x.ndim) for d in axes)
+    shifts = shifts if many else (shifts,)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    if x.ndim == 0:
+        return clone(x)
+    return S.Roll.apply(x, shifts=shifts, axes=axes)
+
+
+@op(export=False)
+def repeat(x, *sizes):
+    """``x`` tiled: ``sizes[i]`` copies along dim i, with new leading dims when ``sizes`` is
+    longer than x.shape (torch's repeat, a method only; numpy's tile). Always a copy."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims "
+                         f"(shape {x.shape}): give at least one per dim")
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+               for n in sizes):
+        raise ValueError(f"repeat: sizes must be ints >= 0, got {sizes}")
+    return S.Repeat.apply(x, reps=tuple(int(n) for n in sizes))
 
 
 @op(methods=("expand", "broadcast_to"), export=False)

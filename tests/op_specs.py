@@ -89,11 +89,11 @@ def shapes(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE):
                             max_side=max_side)
 
 
-def unary(min_dims=0, min_side=1, **kw_strategies):
+def unary(min_dims=0, min_side=1, max_dims=MAX_DIMS, **kw_strategies):
     """One input of any shape (0-d included), plus keyword arguments drawn from strategies."""
     @st.composite
     def draw_case(draw):
-        shape = draw(shapes(min_dims=min_dims, min_side=min_side))
+        shape = draw(shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side))
         return Case((shape,), {k: draw(s) for k, s in kw_strategies.items()})
     return draw_case()
 
@@ -472,6 +472,52 @@ def int_exponent_case(draw):
     return Case((shape,), {"p": draw(hnp.arrays(np.int64, shape, elements=st.integers(-2, 3)))})
 
 
+# ------------------------------------------------------------- flip, roll, repeat, t
+@st.composite
+def flip_case(draw):
+    shape = draw(shapes())
+    nd = len(shape)
+    axes = draw(st.lists(st.integers(0, max(nd, 1) - 1), max_size=max(nd, 1), unique=True))
+    return Case((shape,), {"dims": tuple(a - max(nd, 1) if draw(st.booleans()) else a
+                                         for a in axes)})
+
+
+@st.composite
+def roll_case(draw):
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    if draw(st.booleans()):  # over the flattened tensor
+        return Case((shape,), {"shifts": draw(st.integers(-7, 7)), "dims": None})
+    axes = draw(st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd,
+                         unique_by=lambda d: d % nd))
+    shifts = tuple(draw(st.integers(-4, 4)) for _ in axes)
+    if len(axes) == 1 and draw(st.booleans()):
+        return Case((shape,), {"shifts": shifts[0], "dims": axes[0]})
+    return Case((shape,), {"shifts": shifts, "dims": tuple(axes)})
+
+
+@st.composite
+def repeat_case(draw):
+    shape = draw(shapes(max_side=2))
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    return Case((shape,), {"sizes": lead + tuple(draw(st.integers(1, 3)) for _ in shape)})
+
+
+def _no_minus_one(case):
+    """A reshape case with its -1 worked out (the shape of a tensor for view_as/reshape_as)."""
+    shape, size = case.kw["shape"], math.prod(case.shapes[0])
+    known = math.prod(n for n in shape if n != -1)
+    return Case(case.shapes, {"shape": tuple(size // known if n == -1 else n for n in shape)})
+
+
+def _np_flip(x, dims):
+    return np.flip(x, dims) if x.ndim else x.copy()
+
+
+def _np_roll(x, shifts, dims):
+    return np.roll(x, shifts, dims)
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -492,6 +538,7 @@ SPECS: list[OpSpec] = [
            kinks=(0.0,), margin=0.3),
     OpSpec("neg", lambda x: -x, unary(), np.negative, lambda x: -x),
     OpSpec("neg_fn", F.neg, unary(), np.negative, lambda x: -x),
+    OpSpec("neg_method", lambda x: x.neg(), unary(), np.negative, lambda x: x.neg()),
     OpSpec("add_scalar", lambda x, c: x + c, unary(c=scalars), lambda x, c: x + c,
            lambda x, c: x + c),
     OpSpec("radd_scalar", lambda x, c: c + x, unary(c=scalars), lambda x, c: c + x,
@@ -522,6 +569,14 @@ SPECS: list[OpSpec] = [
     OpSpec("exp", F.exp, unary(), np.exp, lambda x: x.exp()),
     OpSpec("log", F.log, unary(), np.log, lambda x: x.log(), domain=POS),
     OpSpec("sqrt", F.sqrt, unary(), np.sqrt, lambda x: x.sqrt(), domain=POS),
+    OpSpec("square", minigrad.square, unary(), np.square, lambda x: T().square(x)),
+    OpSpec("log1p", minigrad.log1p, unary(), np.log1p, lambda x: T().log1p(x),
+           domain=(-0.8, 3.0)),
+    OpSpec("expm1", lambda x: x.expm1(), unary(), np.expm1, lambda x: x.expm1()),
+    OpSpec("rsqrt", minigrad.rsqrt, unary(), lambda x: 1 / np.sqrt(x), lambda x: T().rsqrt(x),
+           domain=POS),
+    OpSpec("reciprocal", lambda x: x.reciprocal(), unary(), np.reciprocal,
+           lambda x: x.reciprocal(), kinks=(0.0,), margin=0.3),
     OpSpec("abs", F.abs, unary(), np.abs, lambda x: x.abs(), kinks=(0.0,)),
     OpSpec("tanh", F.tanh, unary(), np.tanh, lambda x: x.tanh(), domain=(-3.0, 3.0)),
     OpSpec("sigmoid", F.sigmoid, unary(), _np_sigmoid, lambda x: x.sigmoid(),
@@ -607,6 +662,22 @@ SPECS: list[OpSpec] = [
            lambda x, dim0, dim1: x.transpose(dim0, dim1)),
     OpSpec("permute", lambda x, dims: x.permute(*dims), permute_case(),
            lambda x, dims: np.transpose(x, dims), lambda x, dims: x.permute(*dims)),
+    OpSpec("t", minigrad.t, unary(max_dims=2), lambda x: x.T, lambda x: T().t(x)),
+    OpSpec("t_method", lambda x: x.t(), unary(max_dims=2), lambda x: x.T, lambda x: x.t()),
+    OpSpec("view_as", lambda x, shape: x.view_as(minigrad.zeros(*shape)),
+           reshape_case().map(_no_minus_one),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.view_as(T().zeros(shape))),
+    OpSpec("reshape_as", lambda x, shape: x.reshape_as(minigrad.zeros(*shape)),
+           reshape_case().map(_no_minus_one),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape_as(T().zeros(shape))),
+    OpSpec("flip", minigrad.flip, flip_case(), _np_flip,
+           lambda x, dims: T().flip(x, dims)),
+    OpSpec("flip_method", lambda x, dims: x.flip(*dims), flip_case().filter(
+        lambda c: c.kw["dims"]), _np_flip, lambda x, dims: x.flip(dims)),
+    OpSpec("roll", minigrad.roll, roll_case(), _np_roll, lambda x, shifts, dims: T().roll(
+        x, shifts, dims) if dims is not None else T().roll(x, shifts)),
+    OpSpec("repeat", lambda x, sizes: x.repeat(*sizes), repeat_case(),
+           lambda x, sizes: np.tile(x, sizes), lambda x, sizes: x.repeat(sizes)),
     OpSpec("T", lambda x: x.T, unary(min_dims=1), lambda x: x.T,
            lambda x: x.permute(*reversed(range(x.ndim)))),
     OpSpec("expand", lambda x, sizes: x.expand(*sizes), expand_case(),

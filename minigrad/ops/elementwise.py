@@ -396,3 +396,23 @@ class Cast(Function):
 
     def backward(self, gy):
         return gy.to(dtype=self.inputs[0].dtype)
+
+
+class Log1p(Function):
+    """y = log(1 + x), accurate for small x; gx = gy / (1 + x)"""
+
+    def forward(self, x):
+        return self.xp.log1p(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] + 1)
+
+
+class Expm1(Function):
+    """y = exp(x) - 1, accurate for small x; gx = gy * (y + 1)"""
+
+    def forward(self, x):
+        return self.xp.expm1(x)
+
+    def backward(self, gy):
+        return gy * (self.output + 1)
