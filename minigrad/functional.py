@@ -489,6 +489,54 @@ def where(cond, a, b):
     return E.Where.apply(a, b, cond=like.xp.broadcast_to(c, shape))
 
 
+@op
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where the boolean ``mask`` (broadcast with x) is True: a where(), so
+    the gradient is 0 at the filled places, and a 0-d tensor ``value`` gets the sum of the
+    gradient there. The value takes x's dtype (2.7 fills an int64 tensor with 2, as in torch)."""
+    m = mask.data if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) != np.bool_:
+        what = m.dtype if hasattr(m, "dtype") else type(m).__name__
+        raise TypeError(f"masked_fill: the mask must be a bool tensor, got {what} (compare, "
+                        "e.g. x > 0, or convert with .bool())")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: the value must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {value.shape}")
+        value = _cast(value, x.data.dtype)
+    elif _is_number(value) or isinstance(value, (bool, np.bool_)):
+        value = Tensor._wrap(x.xp.full((), _py(value), dtype=x.data.dtype), False, None)
+    else:
+        raise TypeError(f"masked_fill: the value must be a number or a 0-d tensor, got "
+                        f"{type(value).__name__}")
+    return where(mask, value, x)
+
+
+@op
+def lerp(x, end, weight):
+    """x + weight * (end - x), differentiable in x, end and a tensor weight (broadcast together).
+    Computed as torch does, from the nearer end: with weight >= 0.5 as end - (end - x) (1 -
+    weight), so weight 1 gives end exactly."""
+    if not isinstance(end, Tensor):
+        raise TypeError(f"lerp: end must be a tensor, got {type(end).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"lerp: expected a floating-point tensor, got {x.dtype}")
+    if end.data.dtype != x.data.dtype:
+        raise TypeError(f"lerp: expected end of dtype {x.dtype} (that of the input), got "
+                        f"{end.dtype}")
+    d = end - x
+    if isinstance(weight, Tensor):
+        if weight.data.dtype.kind != "f" or weight.ndim and weight.data.dtype != x.data.dtype:
+            raise TypeError(f"lerp: expected a weight of dtype {x.dtype}, got {weight.dtype}")
+        weight = _cast(weight, x.data.dtype)
+        near = x.xp.abs(weight.data) < 0.5  # a constant: both forms have the same derivatives
+        return where(near, x + weight * d, end - d * (1 - weight))
+    if not _is_number(weight):
+        raise TypeError(f"lerp: weight must be a number or a tensor, got {type(weight).__name__}")
+    weight = _py(weight)
+    return x + d * weight if builtins.abs(weight) < 0.5 else end - d * (1 - weight)
+
+
 @op(export=False)
 def to(x, device=None, dtype=None):
     """Convert dtype (differentiable) and/or move between devices; ``x.to(dtype)`` and
@@ -594,6 +642,19 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     v = var(x, dim, keepdim=keepdim, correction=correction)
     zero = v.data == 0  # NOTE: no host read: the mask stays on the device
     return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
+
+
+@op
+@numpy_aliases
+def cumsum(x, dim, *, dtype=None):
+    """Running sums along ``dim``: y[i] = x[0] + ... + x[i]. Integer and bool tensors sum in
+    int64 (torch's rule); ``dtype`` casts x first."""
+    if dtype is not None:
+        x = to(x, dtype=dtype)
+    d = _dim("cumsum", dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(R.Cumsum.apply(reshape(x, 1), axis=0), ())
+    return R.Cumsum.apply(x, axis=d)
 
 
 @op
@@ -924,6 +985,45 @@ def getitem(x, index):
     """``x[index]`` for any numpy index; the gradient scatter-adds (repeated indices add up)."""
     index = _index_arrays(index)
     return S.GetItem.apply(x, index=index)
+
+
+@op
+@numpy_aliases
+def gather(x, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (likewise for the others): ``index``
+    (int64 or int32) has x's rank and, outside ``dim``, sizes no larger than x's; out has its
+    shape. A GetItem with integer arrays, so the gradient scatter-adds into x (repeated indices
+    add up). ``sparse_grad`` is torch's, accepted and ignored (the gradient is dense)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"gather: index must be a tensor, got {type(index).__name__}")
+    if index.data.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an int64 or int32 tensor, got {index.dtype}")
+    d = _dim("gather", dim, x.ndim)
+    if x.ndim <= 1 and index.ndim <= 1:  # torch lets 0-d and 1-d mix here
+        if x.ndim == 0 or index.ndim == 0:
+            return reshape(gather(reshape(x, -1), 0, reshape(index, -1)), *index.shape)
+    elif index.ndim != x.ndim:
+        raise ValueError(f"gather: index of shape {index.shape} must have the rank of the input "
+                         f"(shape {x.shape})")
+    for a, (m, n) in enumerate(zip(index.shape, x.shape)):
+        if a != d and m > n:
+            raise ValueError(f"gather: index of shape {index.shape} is larger than the input "
+                             f"{x.shape} at dimension {a} (only dim {d} may be larger)")
+    n = x.shape[d]
+    i = index.data
+    # NOTE: numpy would read negative indices from the end; torch refuses them (one host read)
+    if i.size and (int(i.min()) < 0 or int(i.max()) >= n):
+        bad = int(i.min()) if int(i.min()) < 0 else int(i.max())
+        raise IndexError(f"gather: index {bad} is out of bounds for dimension {d} with size {n}")
+    where_ = []  # index along d; along each other axis its positions, shaped to broadcast
+    for a, m in enumerate(index.shape):
+        if a == d:
+            where_.append(i)
+        else:
+            shape = [1] * index.ndim
+            shape[a] = m
+            where_.append(x.xp.arange(m).reshape(shape))
+    return S.GetItem.apply(x, index=tuple(where_))
 
 
 @op(methods=())

@@ -518,6 +518,46 @@ def _np_roll(x, shifts, dims):
     return np.roll(x, shifts, dims)
 
 
+# ---------------------------------------------------- gather, masked_fill, lerp
+@st.composite
+def gather_case(draw):
+    """An index of x's rank: along dim any length (repeats included), elsewhere up to x's."""
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    ishape = tuple(draw(st.integers(1, 4)) if a == dim % nd else draw(st.integers(1, n))
+                   for a, n in enumerate(shape))
+    index = draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[dim] - 1)))
+    return Case((shape,), {"dim": dim, "index": index})
+
+
+def _np_gather(x, dim, index):
+    d = dim % x.ndim
+    part = x[tuple(slice(None) if a == d else slice(0, m) for a, m in enumerate(index.shape))]
+    return np.take_along_axis(part, index, axis=d)
+
+
+@st.composite
+def masked_fill_case(draw, tensor_value=False):
+    """x and a bool mask that broadcast together (the result has the broadcast shape)."""
+    r = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=MAX_DIMS,
+                                               max_side=MAX_SIDE))
+    x_shape, m_shape = r.input_shapes
+    kw = {"mask": draw(hnp.arrays(np.bool_, m_shape))}
+    if tensor_value:
+        return Case((x_shape, ()), kw)
+    kw["value"] = draw(st.sampled_from([0.0, -1.5, 3]))
+    return Case((x_shape,), kw)
+
+
+def _np_masked_fill(x, mask, value):
+    return np.where(mask, value, x)
+
+
+def _lerp_weights():
+    return st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, -0.5, 1.5])
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -595,6 +635,12 @@ SPECS: list[OpSpec] = [
            domain=(-4.0, 4.0), kinks=lambda kw: (kw["threshold"] / kw["beta"],)),
     OpSpec("sin", F.sin, unary(), np.sin, lambda x: x.sin(), domain=(-4.0, 4.0)),
     OpSpec("cos", F.cos, unary(), np.cos, lambda x: x.cos(), domain=(-4.0, 4.0)),
+    OpSpec("lerp", minigrad.lerp, broadcast(3), lambda a, b, w: a + w * (b - a),
+           lambda a, b, w: T().lerp(a, b, w), domain=((-2.0, 2.0), (-2.0, 2.0), (-0.5, 1.5)),
+           kinks=(0.5, -0.5)),  # torch changes form at |w| = 0.5: equal values, not bits
+    OpSpec("lerp_scalar", lambda a, b, weight: a.lerp(b, weight), broadcast().flatmap(
+        lambda c: _lerp_weights().map(lambda w: Case(c.shapes, {"weight": w}))),
+           lambda a, b, weight: a + weight * (b - a), lambda a, b, weight: a.lerp(b, weight)),
     OpSpec("clamp", F.clamp, clamp_case(), lambda x, min, max: np.clip(x, min, max),
            lambda x, min, max: x.clamp(min, max), kinks=_clamp_kinks),
     # tensor bounds, broadcast with x, lo > hi included (then y = hi); distinct: no x on a bound
@@ -637,6 +683,10 @@ SPECS: list[OpSpec] = [
     OpSpec("max_all", lambda x: x.max(), unary(), np.max, lambda x: x.max(), distinct=True),
     OpSpec("min_all", lambda x: minigrad.min(x), unary(), np.min, lambda x: x.min(),
            distinct=True),
+    OpSpec("cumsum", lambda x, dim: x.cumsum(dim), one_dim(), lambda x, dim: np.cumsum(x, dim),
+           lambda x, dim: x.cumsum(dim)),
+    OpSpec("cumsum_fn", minigrad.cumsum, one_dim(), lambda x, dim: np.cumsum(x, dim),
+           lambda x, dim: T().cumsum(x, dim)),
     OpSpec("logsumexp", lambda x, dim, keepdim: x.logsumexp(dim, keepdim),
            reduction(min_dims=1, allow_none=False), _np_logsumexp,
            lambda x, dim, keepdim: T().logsumexp(x, dim, keepdim), domain=(-4.0, 4.0)),
@@ -699,6 +749,16 @@ SPECS: list[OpSpec] = [
            uses_kernels=True),
     OpSpec("getitem_mask", _getitem, mask_index_case(), _getitem, _torch_getitem,
            uses_kernels=True),
+    OpSpec("gather", lambda x, dim, index: x.gather(dim, minigrad.tensor(index)), gather_case(),
+           _np_gather, lambda x, dim, index: T().gather(x, dim, T().tensor(index)),
+           uses_kernels=True),
+    OpSpec("masked_fill", lambda x, mask, value: x.masked_fill(minigrad.tensor(mask), value),
+           masked_fill_case(), _np_masked_fill,
+           lambda x, mask, value: x.masked_fill(T().tensor(mask), value)),
+    OpSpec("masked_fill_tensor_value", lambda x, v, mask: minigrad.masked_fill(
+        x, minigrad.tensor(mask), v), masked_fill_case(tensor_value=True),
+           lambda x, v, mask: np.where(mask, v, x),
+           lambda x, v, mask: T().masked_fill(x, T().tensor(mask), v)),
     # ------------------------------------------------------------- join and split
     OpSpec("cat", lambda *xs, dim: minigrad.cat(xs, dim), cat_case(),
            lambda *xs, dim: np.concatenate(xs, axis=dim), lambda *xs, dim: T().cat(xs, dim)),

@@ -78,3 +78,101 @@ def test_log1p_and_expm1_are_exact_for_tiny_values():
     x = mg.tensor([1e-10, -1e-12], dtype="float64")
     np.testing.assert_allclose(x.log1p().numpy(), [1e-10 - 5e-21, -1e-12 - 5e-25], rtol=1e-15)
     np.testing.assert_allclose(x.expm1().numpy(), [1e-10 + 5e-21, -1e-12 + 5e-25], rtol=1e-15)
+
+
+# ------------------------------------------------------- cumsum, gather, masked_fill, lerp
+@pytest.mark.parametrize("call,error,match", [
+    (lambda L, x: x.gather(1, L.tensor([[0.0]])), TypeError, "gather: index must be an int64"),
+    (lambda L, x: x.gather(1, L.tensor([0, 1])), ValueError, "gather: index of shape .* must "
+     "have the rank of the input"),
+    (lambda L, x: x.gather(1, L.tensor([[0], [1], [0]])), ValueError,
+     r"larger than the input \(2, 3\) at dimension 0"),
+    (lambda L, x: x.gather(1, L.tensor([[0], [3]])), IndexError,
+     "gather: index 3 is out of bounds for dimension 1 with size 3"),
+    (lambda L, x: x.gather(1, L.tensor([[0], [-1]])), IndexError,
+     "gather: index -1 is out of bounds for dimension 1 with size 3"),
+    (lambda L, x: x.gather(2, L.tensor([[0]])), IndexError, "gather: dimension 2 is out of range"),
+    (lambda L, x: x.masked_fill(L.tensor([1, 0, 1]), 0.0), TypeError,
+     "masked_fill: the mask must be a bool tensor, got int64"),
+    (lambda L, x: x.masked_fill(L.tensor([True, False, True]), L.tensor([1.0, 2.0])),
+     ValueError, "masked_fill: the value must be a number or a 0-d tensor"),
+    (lambda L, x: x.masked_fill(L.tensor([True, False]), 0.0), ValueError,
+     "cannot be broadcast"),
+    (lambda L, x: x.lerp(L.ones(2, 3, dtype=L.float64), 0.5), TypeError,
+     "lerp: expected end of dtype float32"),
+    (lambda L, x: x.lerp(L.ones(2, 3), L.ones(2, 3, dtype=L.float64)), TypeError,
+     "lerp: expected a weight of dtype float32"),
+    (lambda L, x: x.long().lerp(L.ones(2, 3).long(), 0.5), TypeError,
+     "lerp: expected a floating-point tensor"),
+    (lambda L, x: x.lerp(1.0, 0.5), TypeError, "lerp: end must be a tensor"),
+    (lambda L, x: x.cumsum(2), IndexError, "cumsum: dimension 2 is out of range"),
+])
+def test_gather_masked_fill_lerp_cumsum_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call(mg, mg.ones(2, 3))
+    with pytest.raises(Exception):  # torch refuses the same calls
+        call(torch, torch.ones(2, 3))
+
+
+def test_gather_matches_torch_for_mixed_ranks_and_int32_and_repeats():
+    x, xt = _pair([1.0, 2.0, 3.0])
+    _same(mg.gather(x, 0, mg.tensor(2)), torch.gather(xt, 0, torch.tensor(2)))
+    _same(x.gather(-1, mg.tensor([2, 2, 0], dtype="int32")),
+          xt.gather(-1, torch.tensor([2, 2, 0], dtype=torch.int32)))
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    index = np.array([[0, 0, 3, 0, 2], [1, 1, 1, 1, 1]])
+    x = mg.tensor(values, requires_grad=True)
+    xt = torch.tensor(values, requires_grad=True)
+    y, yt = x.gather(1, mg.tensor(index)), xt.gather(1, torch.tensor(index))
+    _same(y, yt)
+    w = np.arange(10, dtype=np.float32).reshape(2, 5)
+    (y * mg.tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    _same(x.grad, xt.grad)  # repeated indices add up; the unreached row gets 0
+
+
+@pytest.mark.parametrize("values", [[1, 2, 3], [True, True, False], [1.5, -2.0]])
+@pytest.mark.parametrize("dtype", [None, "int32", "float64"])
+def test_cumsum_dtypes_as_torch(values, dtype):
+    if dtype == "int32" and isinstance(values[0], float):
+        values = [1, -2]
+    x, xt = mg.tensor(values, dtype=dtype), torch.tensor(values, dtype=getattr(torch, dtype)
+                                                          if dtype else None)
+    _same(x.cumsum(0), xt.cumsum(0))
+    _same(mg.cumsum(x, 0, dtype="float64"), torch.cumsum(xt, 0, dtype=torch.float64))
+    _same(mg.cumsum(x[0], -1), torch.cumsum(xt[0], -1))  # 0-d
+
+
+def test_masked_fill_values_and_dtypes_as_torch():
+    x, xt = _pair([[0.5, -1.0, 2.0]])
+    m = np.array([[True], [False]])
+    _same(x.masked_fill(mg.tensor(m), float("-inf")),
+          xt.masked_fill(torch.tensor(m), float("-inf")))  # the attention-mask idiom
+    i, it = _pair([1, 2, 3], np.int64)
+    mask = np.array([True, False, True])
+    _same(i.masked_fill(mg.tensor(mask), 2.7), it.masked_fill(torch.tensor(mask), 2.7))
+    _same(x.masked_fill(mg.tensor([True, False, False]), mg.tensor(4.0, dtype="float64")),
+          xt.masked_fill(torch.tensor([True, False, False]), torch.tensor(4.0,
+                                                                          dtype=torch.float64)))
+
+
+def test_masked_fill_gradient_is_zero_where_filled():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = mg.tensor(0.0, requires_grad=True)
+    (x.masked_fill(mg.tensor([True, False, True]), v) * mg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 2, 0])
+    assert v.grad.item() == 4.0
+
+
+def test_lerp_ends_are_exact():
+    """weight 0 gives start and weight 1 gives end bit for bit, as torch's two-sided formula
+    (in between torch fuses the multiply-add: equal to rounding)."""
+    a, at = _pair([0.1, 1e8, -3.3])
+    b, bt = _pair([0.7, 1.0, 1e-8])
+    for w in (0.0, 1.0, 0.3, 0.9):
+        for got, want in [(a.lerp(b, w), at.lerp(bt, w)),
+                          (a.lerp(b, mg.full((3,), w)), at.lerp(bt, torch.full((3,), w)))]:
+            if w in (0.0, 1.0):
+                _same(got, want)
+            else:
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
