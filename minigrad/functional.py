@@ -315,6 +315,51 @@ def rpow(x, base):
     return _binary(E.Pow, _tensor(base, x), x)
 
 
+def _integer_division(op, a, b):
+    """Integer remainder and floor division by 0 raise ZeroDivisionError, as in torch (numpy
+    gives 0 with a warning). One host read, for integer tensors only."""
+    if b.data.dtype.kind in "iub" and a.data.dtype.kind in "iub" and not b.data.all():
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+
+
+@op(methods=("remainder", "__mod__"))
+def remainder(a, b):
+    """a - floor(a / b) * b, with the sign of the divisor b (Python's %, torch.remainder): 5 % -3
+    is -1, -5 % 3 is 1. Gradients as torch's: 1 for a, -floor(a / b) for b."""
+    if not isinstance(a, Tensor):
+        return rremainder(b, a)
+    b = _tensor(b, a)
+    _integer_division("remainder", a, b)
+    return _binary(E.Remainder, a, b)
+
+
+@op(methods=("__rmod__",), export=False)
+def rremainder(a, b):
+    """b % a, for a Tensor a."""
+    b = _tensor(b, a)
+    _integer_division("remainder", b, a)
+    return _binary(E.Remainder, b, a)
+
+
+@op(methods=("floor_divide", "__floordiv__"))
+def floor_divide(a, b):
+    """floor(a / b) (Python's //, torch.floor_divide, which rounds down since torch 1.13). Not
+    differentiable: a backward through it raises, as in torch."""
+    if not isinstance(a, Tensor):
+        return rfloor_divide(b, a)
+    b = _tensor(b, a)
+    _integer_division("floor_divide", a, b)
+    return _binary(E.FloorDivide, a, b)
+
+
+@op(methods=("__rfloordiv__",), export=False)
+def rfloor_divide(a, b):
+    """b // a, for a Tensor a."""
+    b = _tensor(b, a)
+    _integer_division("floor_divide", b, a)
+    return _binary(E.FloorDivide, b, a)
+
+
 @op(methods=("matmul", "__matmul__"))
 def matmul(a, b):
     """Matrix product with numpy's rules: 1-D operands are promoted and the added dim removed."""
@@ -387,6 +432,63 @@ def abs(x): return E.Abs.apply(x)
 
 @op
 def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
+
+
+def _step(fn, x, decimals=0):
+    """A rounding op: gradient 0; an integer tensor is its own floor/ceil/round/trunc (a copy,
+    as in torch)."""
+    if fn != "sign" and x.data.dtype.kind != "f":
+        if x.data.dtype.kind == "b":
+            raise TypeError(f"{fn}: not defined for a bool tensor")
+        return Tensor._wrap(x.data.copy(), False, None)
+    return E.Step.apply(x, fn=fn, decimals=decimals) if decimals else E.Step.apply(x, fn=fn)
+
+
+@op
+def sign(x):
+    """-1, 0 or 1 by the sign of x (0 for NaN, as in torch); gradient 0."""
+    if x.data.dtype.kind == "b":  # numpy has no sign for bools; torch's is the bool itself
+        return Tensor._wrap(x.data.copy(), False, None)
+    return _step("sign", x)
+
+
+@op
+def floor(x): return _step("floor", x)
+
+
+@op
+def ceil(x): return _step("ceil", x)
+
+
+@op
+def trunc(x): return _step("trunc", x)
+
+
+@op
+def round(x, *, decimals=0):
+    """Round half to even (torch.round), to ``decimals`` places (negative: tens, hundreds, ...);
+    gradient 0."""
+    if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    return _step("round", x, int(decimals))
+
+
+@op
+def isnan(x):
+    """A bool tensor, True where x is NaN (no gradient)."""
+    return Tensor._wrap(x.xp.isnan(x.data), False, None)
+
+
+@op
+def isinf(x):
+    """A bool tensor, True where x is +-inf (no gradient)."""
+    return Tensor._wrap(x.xp.isinf(x.data), False, None)
+
+
+@op
+def isfinite(x):
+    """A bool tensor, True where x is neither NaN nor +-inf (no gradient)."""
+    return Tensor._wrap(x.xp.isfinite(x.data), False, None)
 
 
 def leaky_relu(x, negative_slope=0.01):

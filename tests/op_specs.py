@@ -658,6 +658,36 @@ SPECS: list[OpSpec] = [
     OpSpec("where", lambda a, b, cond: F.where(cond, a, b), where_case(),
            lambda a, b, cond: np.where(cond, a, b),
            lambda a, b, cond: T().where(T().as_tensor(cond), a, b)),
+    # ------------------------------------------ rounding: gradient 0 (kinks: the jumps)
+    OpSpec("sign", minigrad.sign, unary(), np.sign, lambda x: T().sign(x), kinks=(0.0,)),
+    OpSpec("floor", lambda x: x.floor(), unary(), np.floor, lambda x: x.floor(),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("ceil", minigrad.ceil, unary(), np.ceil, lambda x: T().ceil(x),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("trunc", minigrad.trunc, unary(), np.trunc, lambda x: T().trunc(x),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("round", lambda x: x.round(), unary(), np.round, lambda x: x.round(),
+           kinks=(-1.5, -0.5, 0.5, 1.5)),
+    OpSpec("round_decimals", lambda x, decimals: minigrad.round(x, decimals=decimals),
+           unary(decimals=st.sampled_from([1, 2])), lambda x, decimals: np.round(x, decimals),
+           lambda x, decimals: T().round(x, decimals=decimals),
+           kinks=lambda kw: tuple((k + 0.5) / 10 ** kw["decimals"] for k in range(-201, 201)),
+           margin=1e-3),
+    # ------------------------- remainder: jumps where a / b is an integer, kept off the domain
+    OpSpec("remainder_scalar", lambda x, c: x % c,
+           unary(c=st.sampled_from([1.5, -0.75, 2.5, -2, 3])), lambda x, c: np.remainder(x, c),
+           lambda x, c: x % c, kinks=lambda kw: tuple(k * kw["c"] for k in range(-4, 5)),
+           margin=0.05),
+    OpSpec("remainder", lambda a, b: a % b, broadcast(), np.remainder, lambda a, b: a % b,
+           domain=((-1.95, -1.05), (2.0, 3.0))),        # floor(a / b) = -1
+    OpSpec("remainder_negative_divisor", minigrad.remainder, broadcast(), np.remainder,
+           lambda a, b: T().remainder(a, b), domain=((1.05, 1.95), (-3.0, -2.0))),  # -1
+    OpSpec("remainder_method", lambda a, b: a.remainder(b), broadcast(), np.remainder,
+           lambda a, b: a.remainder(b), domain=((4.2, 5.8), (3.0, 4.0))),            # 1
+    # torch has no derivative of number % tensor; minigrad's is -floor(c / x), as for tensors
+    OpSpec("rremainder_scalar", lambda x, c: c % x, unary(c=st.sampled_from([3.0, -2.5])),
+           lambda x, c: np.remainder(c, x), None, domain=(0.5, 2.0),
+           kinks=lambda kw: tuple(kw["c"] / k for k in range(-8, 9) if k), margin=0.02),
     # ---------------------------------------------------------------- reductions
     OpSpec("sum", lambda x, dim, keepdim: x.sum(dim, keepdim), reduction(), _np_reduce(np.sum),
            _torch_reduce(lambda x, **k: x.sum(**k))),

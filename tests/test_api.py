@@ -245,7 +245,8 @@ def test_methods_and_exports_are_the_functional_definitions():
         "unsqueeze", "var", "where",
         # torch's top-level functions (repeat, view_as and reshape_as are methods only, as there)
         "neg", "square", "log1p", "expm1", "rsqrt", "reciprocal", "t", "flip", "roll", "cumsum",
-        "gather", "masked_fill", "lerp"}
+        "gather", "masked_fill", "lerp", "sign", "floor", "ceil", "round", "trunc", "isnan",
+        "isinf", "isfinite", "remainder", "floor_divide"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
     for name in ("repeat", "view_as", "reshape_as"):  # methods only, as in torch
         assert hasattr(T, name) and not hasattr(minigrad, name), name

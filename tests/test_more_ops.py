@@ -176,3 +176,130 @@ def test_lerp_ends_are_exact():
                 _same(got, want)
             else:
                 np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+# --------------------------------------------------- rounding, tests, remainder, floor_divide
+SPECIAL = [1.5, -2.5, 0.5, -0.5, -0.0, 2.7, -3.2, 1e30, float("nan"), float("inf"), float("-inf")]
+
+
+def _same_bits(got, want):
+    """Values, dtype and signed zeros as torch's (NaN where torch has NaN)."""
+    want = want.detach().numpy()
+    got = got.numpy()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    same = ((got == want) & (np.signbit(got) == np.signbit(want))) | (np.isnan(got) &
+                                                                      np.isnan(want))
+    assert same.all(), f"minigrad {got[~same]}, torch {want[~same]}"
+
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "trunc", "isnan",
+                                  "isfinite", "isinf"])
+def test_rounding_and_tests_match_torch(name):
+    for dtype in (np.float32, np.float64):
+        x, xt = _pair(SPECIAL, dtype)
+        _same_bits(getattr(mg, name)(x), getattr(torch, name)(xt))
+        _same_bits(getattr(x, name)(), getattr(xt, name)())
+    for values in ([3, -2, 0], [True, False]):  # integer and bool tensors, as torch has them
+        i, it = _pair(values, np.asarray(values).dtype)
+        want = _run(lambda: getattr(torch, name)(it))
+        got = _run(lambda: getattr(mg, name)(i))
+        if isinstance(want, Exception):
+            assert isinstance(got, Exception), f"torch raised {want!r}"
+        else:
+            _same(got, want)
+
+
+def _run(f):
+    try:
+        return f()
+    except Exception as e:  # noqa: BLE001 - compared with torch's
+        return e
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 3, -1, -2])
+def test_round_decimals_matches_torch(decimals):
+    values = np.random.default_rng(decimals + 5).standard_normal(1000) * 300
+    for dtype in (np.float32, np.float64):
+        x, xt = _pair(values, dtype)
+        _same_bits(x.round(decimals=decimals), xt.round(decimals=decimals))
+
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "trunc"])
+def test_rounding_gradient_is_zero_as_torch(name):
+    x = mg.tensor([0.3, -1.7, 2.5], requires_grad=True)
+    xt = torch.tensor([0.3, -1.7, 2.5], requires_grad=True)
+    (getattr(x, name)() * 3).sum().backward()
+    (getattr(xt, name)() * 3).sum().backward()
+    _same(x.grad, xt.grad)
+
+
+def test_isnan_isfinite_carry_no_gradient():
+    x = mg.tensor([1.0, float("nan")], requires_grad=True)
+    for y in (x.isnan(), mg.isfinite(x), x.isinf()):
+        assert y.dtype == np.bool_ and not y.requires_grad
+
+
+# a, b pairs for % and //: tensors, numbers on either side, mixed dtypes
+DIVISION_CASES = {
+    "f32 % f32": lambda L: (L.tensor([5.0, -5.0, 5.0, -5.0, 0.5, -0.5]),
+                            L.tensor([3.0, 3.0, -3.0, -3.0, -0.25, 0.25])),
+    "f32 % 1.5": lambda L: (L.tensor([-2.0, -0.0, 0.7, 4.5]), 1.5),
+    "f32 % -2": lambda L: (L.tensor([-3.0, 0.0, 3.0, 4.0]), -2),
+    "7 % f32": lambda L: (7, L.tensor([2.0, -2.0, 0.5])),
+    "int % int": lambda L: (L.tensor([7, -7, 7, -7]), L.tensor([3, 3, -3, -3])),
+    "int % 2.5": lambda L: (L.tensor([7, -7]), 2.5),
+    "-7 % int": lambda L: (-7, L.tensor([3, -3])),
+    "f32 % 0": lambda L: (L.tensor([1.0, -1.0, 0.0]), 0.0),
+    "f64 % f32": lambda L: (L.tensor([5.5, -1.0], dtype=L.float64), L.tensor([2.0, 2.0])),
+    "bcast": lambda L: (L.tensor([[5.5], [-1.0]]), L.tensor([2.0, -3.0, 0.5])),
+}
+
+
+@pytest.mark.parametrize("op", ["%", "//", "remainder", "floor_divide"])
+@pytest.mark.parametrize("case", list(DIVISION_CASES))
+def test_remainder_and_floor_divide_match_torch(case, op):
+    def call(L):
+        a, b = DIVISION_CASES[case](L)
+        if op == "%":
+            return a % b
+        if op == "//":
+            return a // b
+        return getattr(L, op)(a, b)
+    with np.errstate(all="ignore"):
+        got = call(mg)
+    _same_bits(got, call(torch))
+
+
+@pytest.mark.parametrize("op", ["%", "//"])
+def test_integer_division_by_zero_raises_as_torch(op):
+    # torch raises RuntimeError("ZeroDivisionError"), minigrad Python's ZeroDivisionError
+    for L, error in ((torch, RuntimeError), (mg, ZeroDivisionError)):
+        a, b = L.tensor([1, 2]), L.tensor([1, 0])
+        with pytest.raises(error, match="ZeroDivisionError" if L is torch else "by zero"):
+            a % b if op == "%" else a // b
+        with pytest.raises(error):
+            a % 0 if op == "%" else a // 0
+
+
+def test_remainder_gradients_match_torch():
+    a0, b0 = np.array([5.0, -7.0, 0.5]), np.array([3.0, 2.0, -0.2])
+    grads = {}
+    for L in (torch, mg):
+        a = L.tensor(a0, requires_grad=True)
+        b = L.tensor(b0, requires_grad=True)
+        (L.remainder(a, b) * L.tensor([1.0, 2.0, 3.0], dtype=L.float64)).sum().backward()
+        grads[L] = (a.grad, b.grad)
+    for got, want in zip(grads[mg], grads[torch]):
+        _same(got, want)  # 1 for a; -floor(a / b) for b
+
+
+def test_floor_divide_has_no_gradient_as_torch():
+    for L in (torch, mg):
+        x = L.tensor([1.5, -2.0], requires_grad=True)
+        y = x // 2
+        assert y.requires_grad  # torch records it, and refuses the backward
+        with pytest.raises(RuntimeError, match="floor_divide"):
+            y.sum().backward()
+    x = mg.tensor([1.5, -2.0], requires_grad=True)
+    (x.detach() // 2 + x).sum().backward()  # detached operands: fine
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 1])
