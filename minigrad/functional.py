@@ -16,7 +16,9 @@ import numbers
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, creation
+from minigrad.autograd.function import mark_modified
+from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
@@ -1229,3 +1231,104 @@ def pad(x, pad, mode="constant", value=0.0):
             idx = np.clip(idx, 0, n - 1)
         y = getitem(y, (slice(None),) * axis + (x.xp.asarray(idx),))
     return y
+
+
+
+# ---------------------------------------------------------------------- in-place versions
+# torch's in-place methods, under the rule of Tensor.zero_/fill_/copy_: they record no op, so on
+# a tensor that requires grad they need no_grad() (a leaf such as a parameter: an EMA update, an
+# init); a backward that saved the old values raises (mark_modified). Each computes the result
+# with the op it is named after (its promotion, broadcasting and checks), then writes it into
+# the tensor's memory, which keeps its shape and dtype as in torch.
+def _inplace(x, what, compute):
+    x._check_inplace(what)
+    with no_grad():
+        y = compute()
+    if y.shape != x.shape:
+        raise ValueError(f"{what}: the result has shape {y.shape}, the tensor {x.shape}: in place, "
+                         "only the other operands broadcast (to the tensor's shape)")
+    if _category(y.data.dtype) > _category(x.data.dtype):
+        raise TypeError(f"{what}: a {y.dtype} result cannot be written into a {x.dtype} tensor "
+                        "(in place the tensor keeps its dtype, and torch casts no float to an "
+                        "integer, nor a number to a bool): convert the tensor first")
+    x.data[...] = y.data
+    mark_modified((x,))
+    return x
+
+
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
+
+
+@op(export=False)
+def add_(x, other, *, alpha=1):
+    """x += alpha * other, in place; returns x."""
+    return _inplace(x, "add_()", lambda: x + _scaled(other, alpha))
+
+
+@op(export=False)
+def sub_(x, other, *, alpha=1):
+    """x -= alpha * other, in place; returns x."""
+    return _inplace(x, "sub_()", lambda: x - _scaled(other, alpha))
+
+
+@op(export=False)
+def mul_(x, other):
+    return _inplace(x, "mul_()", lambda: x * other)
+
+
+@op(export=False)
+def div_(x, other):
+    """x /= other, in place (true division: refused on an integer tensor, as in torch)."""
+    return _inplace(x, "div_()", lambda: x / other)
+
+
+@op(methods=("clamp_", "clip_"), export=False)
+def clamp_(x, min=None, max=None):
+    return _inplace(x, "clamp_()", lambda: clamp(x, min, max))
+
+
+@op(export=False)
+def lerp_(x, end, weight):
+    """x += weight * (end - x), in place (an exponential moving average of weights:
+    ``ema.lerp_(p, 1 - decay)``)."""
+    return _inplace(x, "lerp_()", lambda: lerp(x, end, weight))
+
+
+@op(export=False)
+def masked_fill_(x, mask, value):
+    return _inplace(x, "masked_fill_()", lambda: masked_fill(x, mask, value))
+
+
+def _random_fill(x, what, draw):
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{what}: needs a floating-point tensor, got {x.dtype}")
+    return _inplace(x, what, draw)
+
+
+@op(export=False)
+def uniform_(x, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples of U(a, b) from minigrad's generator (``manual_seed`` makes them
+    reproducible; torch calls a and b ``from`` and ``to``); returns x."""
+    _no_generator("uniform_", generator)
+    if not a <= b:
+        raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
+    return _random_fill(x, "uniform_()", lambda: creation.rand(
+        *x.shape, dtype=x.dtype, device=x.device) * (b - a) + a)
+
+
+@op(export=False)
+def normal_(x, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples of N(mean, std^2) from minigrad's generator, the draws of
+    ``minigrad.randn`` (``manual_seed`` makes them reproducible); returns x."""
+    _no_generator("normal_", generator)
+    if not std >= 0:
+        raise ValueError(f"normal_: expects std >= 0, got {std}")
+    return _random_fill(x, "normal_()", lambda: creation.randn(
+        *x.shape, dtype=x.dtype, device=x.device) * std + mean)
+
+
+def _no_generator(op, generator):
+    if generator is not None:
+        raise NotImplementedError(f"{op}: generator= is not supported; minigrad has one "
+                                  "generator per device, seeded by minigrad.manual_seed")
