@@ -16,7 +16,9 @@ import numbers
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, creation
+from minigrad.autograd.function import mark_modified
+from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
@@ -287,7 +289,7 @@ def rdiv(a, b):
     return div(_tensor(b, a), a)
 
 
-@op(methods=("__neg__",), export=False)
+@op(methods=("neg", "__neg__"))
 def neg(x):
     return E.Neg.apply(x)
 
@@ -313,6 +315,51 @@ def rpow(x, base):
     if isinstance(_py(base), float):
         x = _float(x)
     return _binary(E.Pow, _tensor(base, x), x)
+
+
+def _integer_division(op, a, b):
+    """Integer remainder and floor division by 0 raise ZeroDivisionError, as in torch (numpy
+    gives 0 with a warning). One host read, for integer tensors only."""
+    if b.data.dtype.kind in "iub" and a.data.dtype.kind in "iub" and not b.data.all():
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+
+
+@op(methods=("remainder", "__mod__"))
+def remainder(a, b):
+    """a - floor(a / b) * b, with the sign of the divisor b (Python's %, torch.remainder): 5 % -3
+    is -1, -5 % 3 is 1. Gradients as torch's: 1 for a, -floor(a / b) for b."""
+    if not isinstance(a, Tensor):
+        return rremainder(b, a)
+    b = _tensor(b, a)
+    _integer_division("remainder", a, b)
+    return _binary(E.Remainder, a, b)
+
+
+@op(methods=("__rmod__",), export=False)
+def rremainder(a, b):
+    """b % a, for a Tensor a."""
+    b = _tensor(b, a)
+    _integer_division("remainder", b, a)
+    return _binary(E.Remainder, b, a)
+
+
+@op(methods=("floor_divide", "__floordiv__"))
+def floor_divide(a, b):
+    """floor(a / b) (Python's //, torch.floor_divide, which rounds down since torch 1.13). Not
+    differentiable: a backward through it raises, as in torch."""
+    if not isinstance(a, Tensor):
+        return rfloor_divide(b, a)
+    b = _tensor(b, a)
+    _integer_division("floor_divide", a, b)
+    return _binary(E.FloorDivide, a, b)
+
+
+@op(methods=("__rfloordiv__",), export=False)
+def rfloor_divide(a, b):
+    """b // a, for a Tensor a."""
+    b = _tensor(b, a)
+    _integer_division("floor_divide", b, a)
+    return _binary(E.FloorDivide, b, a)
 
 
 @op(methods=("matmul", "__matmul__"))
@@ -389,14 +436,95 @@ def abs(x): return E.Abs.apply(x)
 def relu(x): return E.LeakyReLU.apply(x, slope=0.0)
 
 
+def _step(fn, x, decimals=0):
+    """A rounding op: gradient 0; an integer tensor is its own floor/ceil/round/trunc (a copy,
+    as in torch)."""
+    if fn != "sign" and x.data.dtype.kind != "f":
+        if x.data.dtype.kind == "b":
+            raise TypeError(f"{fn}: not defined for a bool tensor")
+        return Tensor._wrap(x.data.copy(), False, None)
+    return E.Step.apply(x, fn=fn, decimals=decimals) if decimals else E.Step.apply(x, fn=fn)
+
+
+@op
+def sign(x):
+    """-1, 0 or 1 by the sign of x (0 for NaN, as in torch); gradient 0."""
+    if x.data.dtype.kind == "b":  # numpy has no sign for bools; torch's is the bool itself
+        return Tensor._wrap(x.data.copy(), False, None)
+    return _step("sign", x)
+
+
+@op
+def floor(x): return _step("floor", x)
+
+
+@op
+def ceil(x): return _step("ceil", x)
+
+
+@op
+def trunc(x): return _step("trunc", x)
+
+
+@op
+def round(x, *, decimals=0):
+    """Round half to even (torch.round), to ``decimals`` places (negative: tens, hundreds, ...);
+    gradient 0."""
+    if not isinstance(decimals, (int, np.integer)) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    return _step("round", x, int(decimals))
+
+
+@op
+def isnan(x):
+    """A bool tensor, True where x is NaN (no gradient)."""
+    return Tensor._wrap(x.xp.isnan(x.data), False, None)
+
+
+@op
+def isinf(x):
+    """A bool tensor, True where x is +-inf (no gradient)."""
+    return Tensor._wrap(x.xp.isinf(x.data), False, None)
+
+
+@op
+def isfinite(x):
+    """A bool tensor, True where x is neither NaN nor +-inf (no gradient)."""
+    return Tensor._wrap(x.xp.isfinite(x.data), False, None)
+
+
 def leaky_relu(x, negative_slope=0.01):
     if x.data.dtype.kind != "f":  # as in torch: an integer result would drop the slope
         raise TypeError(f"leaky_relu: expected a floating-point tensor, got {x.dtype}")
     return E.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
-@op(export=False)
+@op
 def square(x): return pow(x, 2)
+
+
+@op
+def log1p(x):
+    """log(1 + x), exact for small x (where 1 + x would round away x's digits)."""
+    return E.Log1p.apply(_float(x))
+
+
+@op
+def expm1(x):
+    """exp(x) - 1, exact for small x."""
+    return E.Expm1.apply(_float(x))
+
+
+@op
+def rsqrt(x):
+    """1 / sqrt(x): one op, x ** -0.5 (NaN for x < 0, inf at 0, as in torch)."""
+    return E.PowConst.apply(_float(x), p=-0.5)
+
+
+@op
+def reciprocal(x):
+    """1 / x (an integer x gives float32, as in torch)."""
+    return E.PowConst.apply(_float(x), p=-1)
 
 
 @op(export=False)
@@ -463,6 +591,54 @@ def where(cond, a, b):
     if b.shape != shape:
         b = expand(b, *shape)
     return E.Where.apply(a, b, cond=like.xp.broadcast_to(c, shape))
+
+
+@op
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where the boolean ``mask`` (broadcast with x) is True: a where(), so
+    the gradient is 0 at the filled places, and a 0-d tensor ``value`` gets the sum of the
+    gradient there. The value takes x's dtype (2.7 fills an int64 tensor with 2, as in torch)."""
+    m = mask.data if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) != np.bool_:
+        what = m.dtype if hasattr(m, "dtype") else type(m).__name__
+        raise TypeError(f"masked_fill: the mask must be a bool tensor, got {what} (compare, "
+                        "e.g. x > 0, or convert with .bool())")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: the value must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {value.shape}")
+        value = _cast(value, x.data.dtype)
+    elif _is_number(value) or isinstance(value, (bool, np.bool_)):
+        value = Tensor._wrap(x.xp.full((), _py(value), dtype=x.data.dtype), False, None)
+    else:
+        raise TypeError(f"masked_fill: the value must be a number or a 0-d tensor, got "
+                        f"{type(value).__name__}")
+    return where(mask, value, x)
+
+
+@op
+def lerp(x, end, weight):
+    """x + weight * (end - x), differentiable in x, end and a tensor weight (broadcast together).
+    Computed as torch does, from the nearer end: with weight >= 0.5 as end - (end - x) (1 -
+    weight), so weight 1 gives end exactly."""
+    if not isinstance(end, Tensor):
+        raise TypeError(f"lerp: end must be a tensor, got {type(end).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"lerp: expected a floating-point tensor, got {x.dtype}")
+    if end.data.dtype != x.data.dtype:
+        raise TypeError(f"lerp: expected end of dtype {x.dtype} (that of the input), got "
+                        f"{end.dtype}")
+    d = end - x
+    if isinstance(weight, Tensor):
+        if weight.data.dtype.kind != "f" or weight.ndim and weight.data.dtype != x.data.dtype:
+            raise TypeError(f"lerp: expected a weight of dtype {x.dtype}, got {weight.dtype}")
+        weight = _cast(weight, x.data.dtype)
+        near = x.xp.abs(weight.data) < 0.5  # a constant: both forms have the same derivatives
+        return where(near, x + weight * d, end - d * (1 - weight))
+    if not _is_number(weight):
+        raise TypeError(f"lerp: weight must be a number or a tensor, got {type(weight).__name__}")
+    weight = _py(weight)
+    return x + d * weight if builtins.abs(weight) < 0.5 else end - d * (1 - weight)
 
 
 @op(export=False)
@@ -570,6 +746,19 @@ def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
     v = var(x, dim, keepdim=keepdim, correction=correction)
     zero = v.data == 0  # NOTE: no host read: the mask stays on the device
     return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
+
+
+@op
+@numpy_aliases
+def cumsum(x, dim, *, dtype=None):
+    """Running sums along ``dim``: y[i] = x[0] + ... + x[i]. Integer and bool tensors sum in
+    int64 (torch's rule); ``dtype`` casts x first."""
+    if dtype is not None:
+        x = to(x, dtype=dtype)
+    d = _dim("cumsum", dim, x.ndim)
+    if x.ndim == 0:
+        return reshape(R.Cumsum.apply(reshape(x, 1), axis=0), ())
+    return R.Cumsum.apply(x, axis=d)
 
 
 @op
@@ -734,6 +923,17 @@ def clone(x):
     return S.Clone.apply(x)
 
 
+@op(export=False)
+def view_as(x, other):
+    """``x`` viewed with ``other``'s shape (torch's method; no function)."""
+    return reshape(x, *other.shape)
+
+
+@op(export=False)
+def reshape_as(x, other):
+    return reshape(x, *other.shape)
+
+
 @op
 def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
@@ -766,6 +966,70 @@ def transpose(x, dim0, dim1):
     axes = list(range(x.ndim))
     axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
     return permute(x, *axes)
+
+
+@op
+def t(x):
+    """The transpose of a matrix; a 0-d or 1-d tensor as it is (torch.t's rule: at most 2 dims)."""
+    if x.ndim > 2:
+        raise ValueError(f"t: expects a tensor with <= 2 dimensions, got {x.ndim} (shape "
+                         f"{x.shape}); use transpose(dim0, dim1) or permute for more")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def _dims_arg(op, dims, ndim):
+    """``dims`` of flip/roll (an int, ints or one sequence) as distinct non-negative axes."""
+    dims = _shape_arg(dims)
+    axes = tuple(_dim(op, d, ndim) for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dims {dims} name a dim more than once")
+    return axes
+
+
+@op
+def flip(x, *args, dims=None):
+    """``x`` reversed along ``dims`` (``x.flip(0, 1)``, ``minigrad.flip(x, (0, 1))``,
+    ``dims=``); a copy, as torch.flip."""
+    if (dims is None) == (not args):
+        raise TypeError("flip: give the dims once, positionally or as dims=")
+    axes = _dims_arg("flip", args if dims is None else (dims,), x.ndim)
+    if x.ndim == 0 or not axes:
+        return clone(x)
+    return S.Flip.apply(x, axes=axes)
+
+
+@op
+def roll(x, shifts, dims=None):
+    """``x`` shifted cyclically by ``shifts`` along ``dims`` (an int or a sequence, one shift
+    per dim); without ``dims``, over the flattened tensor, its shape kept (torch.roll)."""
+    many = isinstance(shifts, (tuple, list))
+    shifts = tuple(int(s) for s in shifts) if many else int(shifts)
+    if dims is None:
+        if many and len(shifts) != 1:
+            raise ValueError(f"roll: {len(shifts)} shifts need as many dims, got none")
+        return S.Roll.apply(x, shifts=shifts[0] if many else shifts, axes=None)
+    axes = _shape_arg((dims,)) if isinstance(dims, (tuple, list)) else (dims,)
+    axes = tuple(_dim("roll", d, x.ndim) for d in axes)
+    shifts = shifts if many else (shifts,)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    if x.ndim == 0:
+        return clone(x)
+    return S.Roll.apply(x, shifts=shifts, axes=axes)
+
+
+@op(export=False)
+def repeat(x, *sizes):
+    """``x`` tiled: ``sizes[i]`` copies along dim i, with new leading dims when ``sizes`` is
+    longer than x.shape (torch's repeat, a method only; numpy's tile). Always a copy."""
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims "
+                         f"(shape {x.shape}): give at least one per dim")
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+               for n in sizes):
+        raise ValueError(f"repeat: sizes must be ints >= 0, got {sizes}")
+    return S.Repeat.apply(x, reps=tuple(int(n) for n in sizes))
 
 
 @op(methods=("expand", "broadcast_to"), export=False)
@@ -825,6 +1089,45 @@ def getitem(x, index):
     """``x[index]`` for any numpy index; the gradient scatter-adds (repeated indices add up)."""
     index = _index_arrays(index)
     return S.GetItem.apply(x, index=index)
+
+
+@op
+@numpy_aliases
+def gather(x, dim, index, *, sparse_grad=False):
+    """out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (likewise for the others): ``index``
+    (int64 or int32) has x's rank and, outside ``dim``, sizes no larger than x's; out has its
+    shape. A GetItem with integer arrays, so the gradient scatter-adds into x (repeated indices
+    add up). ``sparse_grad`` is torch's, accepted and ignored (the gradient is dense)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"gather: index must be a tensor, got {type(index).__name__}")
+    if index.data.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an int64 or int32 tensor, got {index.dtype}")
+    d = _dim("gather", dim, x.ndim)
+    if x.ndim <= 1 and index.ndim <= 1:  # torch lets 0-d and 1-d mix here
+        if x.ndim == 0 or index.ndim == 0:
+            return reshape(gather(reshape(x, -1), 0, reshape(index, -1)), *index.shape)
+    elif index.ndim != x.ndim:
+        raise ValueError(f"gather: index of shape {index.shape} must have the rank of the input "
+                         f"(shape {x.shape})")
+    for a, (m, n) in enumerate(zip(index.shape, x.shape)):
+        if a != d and m > n:
+            raise ValueError(f"gather: index of shape {index.shape} is larger than the input "
+                             f"{x.shape} at dimension {a} (only dim {d} may be larger)")
+    n = x.shape[d]
+    i = index.data
+    # NOTE: numpy would read negative indices from the end; torch refuses them (one host read)
+    if i.size and (int(i.min()) < 0 or int(i.max()) >= n):
+        bad = int(i.min()) if int(i.min()) < 0 else int(i.max())
+        raise IndexError(f"gather: index {bad} is out of bounds for dimension {d} with size {n}")
+    where_ = []  # index along d; along each other axis its positions, shaped to broadcast
+    for a, m in enumerate(index.shape):
+        if a == d:
+            where_.append(i)
+        else:
+            shape = [1] * index.ndim
+            shape[a] = m
+            where_.append(x.xp.arange(m).reshape(shape))
+    return S.GetItem.apply(x, index=tuple(where_))
 
 
 @op(methods=())
@@ -928,3 +1231,104 @@ def pad(x, pad, mode="constant", value=0.0):
             idx = np.clip(idx, 0, n - 1)
         y = getitem(y, (slice(None),) * axis + (x.xp.asarray(idx),))
     return y
+
+
+
+# ---------------------------------------------------------------------- in-place versions
+# torch's in-place methods, under the rule of Tensor.zero_/fill_/copy_: they record no op, so on
+# a tensor that requires grad they need no_grad() (a leaf such as a parameter: an EMA update, an
+# init); a backward that saved the old values raises (mark_modified). Each computes the result
+# with the op it is named after (its promotion, broadcasting and checks), then writes it into
+# the tensor's memory, which keeps its shape and dtype as in torch.
+def _inplace(x, what, compute):
+    x._check_inplace(what)
+    with no_grad():
+        y = compute()
+    if y.shape != x.shape:
+        raise ValueError(f"{what}: the result has shape {y.shape}, the tensor {x.shape}: in place, "
+                         "only the other operands broadcast (to the tensor's shape)")
+    if _category(y.data.dtype) > _category(x.data.dtype):
+        raise TypeError(f"{what}: a {y.dtype} result cannot be written into a {x.dtype} tensor "
+                        "(in place the tensor keeps its dtype, and torch casts no float to an "
+                        "integer, nor a number to a bool): convert the tensor first")
+    x.data[...] = y.data
+    mark_modified((x,))
+    return x
+
+
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
+
+
+@op(export=False)
+def add_(x, other, *, alpha=1):
+    """x += alpha * other, in place; returns x."""
+    return _inplace(x, "add_()", lambda: x + _scaled(other, alpha))
+
+
+@op(export=False)
+def sub_(x, other, *, alpha=1):
+    """x -= alpha * other, in place; returns x."""
+    return _inplace(x, "sub_()", lambda: x - _scaled(other, alpha))
+
+
+@op(export=False)
+def mul_(x, other):
+    return _inplace(x, "mul_()", lambda: x * other)
+
+
+@op(export=False)
+def div_(x, other):
+    """x /= other, in place (true division: refused on an integer tensor, as in torch)."""
+    return _inplace(x, "div_()", lambda: x / other)
+
+
+@op(methods=("clamp_", "clip_"), export=False)
+def clamp_(x, min=None, max=None):
+    return _inplace(x, "clamp_()", lambda: clamp(x, min, max))
+
+
+@op(export=False)
+def lerp_(x, end, weight):
+    """x += weight * (end - x), in place (an exponential moving average of weights:
+    ``ema.lerp_(p, 1 - decay)``)."""
+    return _inplace(x, "lerp_()", lambda: lerp(x, end, weight))
+
+
+@op(export=False)
+def masked_fill_(x, mask, value):
+    return _inplace(x, "masked_fill_()", lambda: masked_fill(x, mask, value))
+
+
+def _random_fill(x, what, draw):
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{what}: needs a floating-point tensor, got {x.dtype}")
+    return _inplace(x, what, draw)
+
+
+@op(export=False)
+def uniform_(x, a=0.0, b=1.0, *, generator=None):
+    """Fill with samples of U(a, b) from minigrad's generator (``manual_seed`` makes them
+    reproducible; torch calls a and b ``from`` and ``to``); returns x."""
+    _no_generator("uniform_", generator)
+    if not a <= b:
+        raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
+    return _random_fill(x, "uniform_()", lambda: creation.rand(
+        *x.shape, dtype=x.dtype, device=x.device) * (b - a) + a)
+
+
+@op(export=False)
+def normal_(x, mean=0.0, std=1.0, *, generator=None):
+    """Fill with samples of N(mean, std^2) from minigrad's generator, the draws of
+    ``minigrad.randn`` (``manual_seed`` makes them reproducible); returns x."""
+    _no_generator("normal_", generator)
+    if not std >= 0:
+        raise ValueError(f"normal_: expects std >= 0, got {std}")
+    return _random_fill(x, "normal_()", lambda: creation.randn(
+        *x.shape, dtype=x.dtype, device=x.device) * std + mean)
+
+
+def _no_generator(op, generator):
+    if generator is not None:
+        raise NotImplementedError(f"{op}: generator= is not supported; minigrad has one "
+                                  "generator per device, seeded by minigrad.manual_seed")

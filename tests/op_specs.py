@@ -89,11 +89,11 @@ def shapes(min_dims=0, max_dims=MAX_DIMS, min_side=1, max_side=MAX_SIDE):
                             max_side=max_side)
 
 
-def unary(min_dims=0, min_side=1, **kw_strategies):
+def unary(min_dims=0, min_side=1, max_dims=MAX_DIMS, **kw_strategies):
     """One input of any shape (0-d included), plus keyword arguments drawn from strategies."""
     @st.composite
     def draw_case(draw):
-        shape = draw(shapes(min_dims=min_dims, min_side=min_side))
+        shape = draw(shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side))
         return Case((shape,), {k: draw(s) for k, s in kw_strategies.items()})
     return draw_case()
 
@@ -472,6 +472,92 @@ def int_exponent_case(draw):
     return Case((shape,), {"p": draw(hnp.arrays(np.int64, shape, elements=st.integers(-2, 3)))})
 
 
+# ------------------------------------------------------------- flip, roll, repeat, t
+@st.composite
+def flip_case(draw):
+    shape = draw(shapes())
+    nd = len(shape)
+    axes = draw(st.lists(st.integers(0, max(nd, 1) - 1), max_size=max(nd, 1), unique=True))
+    return Case((shape,), {"dims": tuple(a - max(nd, 1) if draw(st.booleans()) else a
+                                         for a in axes)})
+
+
+@st.composite
+def roll_case(draw):
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    if draw(st.booleans()):  # over the flattened tensor
+        return Case((shape,), {"shifts": draw(st.integers(-7, 7)), "dims": None})
+    axes = draw(st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd,
+                         unique_by=lambda d: d % nd))
+    shifts = tuple(draw(st.integers(-4, 4)) for _ in axes)
+    if len(axes) == 1 and draw(st.booleans()):
+        return Case((shape,), {"shifts": shifts[0], "dims": axes[0]})
+    return Case((shape,), {"shifts": shifts, "dims": tuple(axes)})
+
+
+@st.composite
+def repeat_case(draw):
+    shape = draw(shapes(max_side=2))
+    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
+    return Case((shape,), {"sizes": lead + tuple(draw(st.integers(1, 3)) for _ in shape)})
+
+
+def _no_minus_one(case):
+    """A reshape case with its -1 worked out (the shape of a tensor for view_as/reshape_as)."""
+    shape, size = case.kw["shape"], math.prod(case.shapes[0])
+    known = math.prod(n for n in shape if n != -1)
+    return Case(case.shapes, {"shape": tuple(size // known if n == -1 else n for n in shape)})
+
+
+def _np_flip(x, dims):
+    return np.flip(x, dims) if x.ndim else x.copy()
+
+
+def _np_roll(x, shifts, dims):
+    return np.roll(x, shifts, dims)
+
+
+# ---------------------------------------------------- gather, masked_fill, lerp
+@st.composite
+def gather_case(draw):
+    """An index of x's rank: along dim any length (repeats included), elsewhere up to x's."""
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    ishape = tuple(draw(st.integers(1, 4)) if a == dim % nd else draw(st.integers(1, n))
+                   for a, n in enumerate(shape))
+    index = draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[dim] - 1)))
+    return Case((shape,), {"dim": dim, "index": index})
+
+
+def _np_gather(x, dim, index):
+    d = dim % x.ndim
+    part = x[tuple(slice(None) if a == d else slice(0, m) for a, m in enumerate(index.shape))]
+    return np.take_along_axis(part, index, axis=d)
+
+
+@st.composite
+def masked_fill_case(draw, tensor_value=False):
+    """x and a bool mask that broadcast together (the result has the broadcast shape)."""
+    r = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=MAX_DIMS,
+                                               max_side=MAX_SIDE))
+    x_shape, m_shape = r.input_shapes
+    kw = {"mask": draw(hnp.arrays(np.bool_, m_shape))}
+    if tensor_value:
+        return Case((x_shape, ()), kw)
+    kw["value"] = draw(st.sampled_from([0.0, -1.5, 3]))
+    return Case((x_shape,), kw)
+
+
+def _np_masked_fill(x, mask, value):
+    return np.where(mask, value, x)
+
+
+def _lerp_weights():
+    return st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, -0.5, 1.5])
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -492,6 +578,7 @@ SPECS: list[OpSpec] = [
            kinks=(0.0,), margin=0.3),
     OpSpec("neg", lambda x: -x, unary(), np.negative, lambda x: -x),
     OpSpec("neg_fn", F.neg, unary(), np.negative, lambda x: -x),
+    OpSpec("neg_method", lambda x: x.neg(), unary(), np.negative, lambda x: x.neg()),
     OpSpec("add_scalar", lambda x, c: x + c, unary(c=scalars), lambda x, c: x + c,
            lambda x, c: x + c),
     OpSpec("radd_scalar", lambda x, c: c + x, unary(c=scalars), lambda x, c: c + x,
@@ -522,6 +609,14 @@ SPECS: list[OpSpec] = [
     OpSpec("exp", F.exp, unary(), np.exp, lambda x: x.exp()),
     OpSpec("log", F.log, unary(), np.log, lambda x: x.log(), domain=POS),
     OpSpec("sqrt", F.sqrt, unary(), np.sqrt, lambda x: x.sqrt(), domain=POS),
+    OpSpec("square", minigrad.square, unary(), np.square, lambda x: T().square(x)),
+    OpSpec("log1p", minigrad.log1p, unary(), np.log1p, lambda x: T().log1p(x),
+           domain=(-0.8, 3.0)),
+    OpSpec("expm1", lambda x: x.expm1(), unary(), np.expm1, lambda x: x.expm1()),
+    OpSpec("rsqrt", minigrad.rsqrt, unary(), lambda x: 1 / np.sqrt(x), lambda x: T().rsqrt(x),
+           domain=POS),
+    OpSpec("reciprocal", lambda x: x.reciprocal(), unary(), np.reciprocal,
+           lambda x: x.reciprocal(), kinks=(0.0,), margin=0.3),
     OpSpec("abs", F.abs, unary(), np.abs, lambda x: x.abs(), kinks=(0.0,)),
     OpSpec("tanh", F.tanh, unary(), np.tanh, lambda x: x.tanh(), domain=(-3.0, 3.0)),
     OpSpec("sigmoid", F.sigmoid, unary(), _np_sigmoid, lambda x: x.sigmoid(),
@@ -540,6 +635,12 @@ SPECS: list[OpSpec] = [
            domain=(-4.0, 4.0), kinks=lambda kw: (kw["threshold"] / kw["beta"],)),
     OpSpec("sin", F.sin, unary(), np.sin, lambda x: x.sin(), domain=(-4.0, 4.0)),
     OpSpec("cos", F.cos, unary(), np.cos, lambda x: x.cos(), domain=(-4.0, 4.0)),
+    OpSpec("lerp", minigrad.lerp, broadcast(3), lambda a, b, w: a + w * (b - a),
+           lambda a, b, w: T().lerp(a, b, w), domain=((-2.0, 2.0), (-2.0, 2.0), (-0.5, 1.5)),
+           kinks=(0.5, -0.5)),  # torch changes form at |w| = 0.5: equal values, not bits
+    OpSpec("lerp_scalar", lambda a, b, weight: a.lerp(b, weight), broadcast().flatmap(
+        lambda c: _lerp_weights().map(lambda w: Case(c.shapes, {"weight": w}))),
+           lambda a, b, weight: a + weight * (b - a), lambda a, b, weight: a.lerp(b, weight)),
     OpSpec("clamp", F.clamp, clamp_case(), lambda x, min, max: np.clip(x, min, max),
            lambda x, min, max: x.clamp(min, max), kinks=_clamp_kinks),
     # tensor bounds, broadcast with x, lo > hi included (then y = hi); distinct: no x on a bound
@@ -557,6 +658,36 @@ SPECS: list[OpSpec] = [
     OpSpec("where", lambda a, b, cond: F.where(cond, a, b), where_case(),
            lambda a, b, cond: np.where(cond, a, b),
            lambda a, b, cond: T().where(T().as_tensor(cond), a, b)),
+    # ------------------------------------------ rounding: gradient 0 (kinks: the jumps)
+    OpSpec("sign", minigrad.sign, unary(), np.sign, lambda x: T().sign(x), kinks=(0.0,)),
+    OpSpec("floor", lambda x: x.floor(), unary(), np.floor, lambda x: x.floor(),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("ceil", minigrad.ceil, unary(), np.ceil, lambda x: T().ceil(x),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("trunc", minigrad.trunc, unary(), np.trunc, lambda x: T().trunc(x),
+           kinks=(-2.0, -1.0, 0.0, 1.0, 2.0)),
+    OpSpec("round", lambda x: x.round(), unary(), np.round, lambda x: x.round(),
+           kinks=(-1.5, -0.5, 0.5, 1.5)),
+    OpSpec("round_decimals", lambda x, decimals: minigrad.round(x, decimals=decimals),
+           unary(decimals=st.sampled_from([1, 2])), lambda x, decimals: np.round(x, decimals),
+           lambda x, decimals: T().round(x, decimals=decimals),
+           kinks=lambda kw: tuple((k + 0.5) / 10 ** kw["decimals"] for k in range(-201, 201)),
+           margin=1e-3),
+    # ------------------------- remainder: jumps where a / b is an integer, kept off the domain
+    OpSpec("remainder_scalar", lambda x, c: x % c,
+           unary(c=st.sampled_from([1.5, -0.75, 2.5, -2, 3])), lambda x, c: np.remainder(x, c),
+           lambda x, c: x % c, kinks=lambda kw: tuple(k * kw["c"] for k in range(-4, 5)),
+           margin=0.05),
+    OpSpec("remainder", lambda a, b: a % b, broadcast(), np.remainder, lambda a, b: a % b,
+           domain=((-1.95, -1.05), (2.0, 3.0))),        # floor(a / b) = -1
+    OpSpec("remainder_negative_divisor", minigrad.remainder, broadcast(), np.remainder,
+           lambda a, b: T().remainder(a, b), domain=((1.05, 1.95), (-3.0, -2.0))),  # -1
+    OpSpec("remainder_method", lambda a, b: a.remainder(b), broadcast(), np.remainder,
+           lambda a, b: a.remainder(b), domain=((4.2, 5.8), (3.0, 4.0))),            # 1
+    # torch has no derivative of number % tensor; minigrad's is -floor(c / x), as for tensors
+    OpSpec("rremainder_scalar", lambda x, c: c % x, unary(c=st.sampled_from([3.0, -2.5])),
+           lambda x, c: np.remainder(c, x), None, domain=(0.5, 2.0),
+           kinks=lambda kw: tuple(kw["c"] / k for k in range(-8, 9) if k), margin=0.02),
     # ---------------------------------------------------------------- reductions
     OpSpec("sum", lambda x, dim, keepdim: x.sum(dim, keepdim), reduction(), _np_reduce(np.sum),
            _torch_reduce(lambda x, **k: x.sum(**k))),
@@ -582,6 +713,10 @@ SPECS: list[OpSpec] = [
     OpSpec("max_all", lambda x: x.max(), unary(), np.max, lambda x: x.max(), distinct=True),
     OpSpec("min_all", lambda x: minigrad.min(x), unary(), np.min, lambda x: x.min(),
            distinct=True),
+    OpSpec("cumsum", lambda x, dim: x.cumsum(dim), one_dim(), lambda x, dim: np.cumsum(x, dim),
+           lambda x, dim: x.cumsum(dim)),
+    OpSpec("cumsum_fn", minigrad.cumsum, one_dim(), lambda x, dim: np.cumsum(x, dim),
+           lambda x, dim: T().cumsum(x, dim)),
     OpSpec("logsumexp", lambda x, dim, keepdim: x.logsumexp(dim, keepdim),
            reduction(min_dims=1, allow_none=False), _np_logsumexp,
            lambda x, dim, keepdim: T().logsumexp(x, dim, keepdim), domain=(-4.0, 4.0)),
@@ -607,6 +742,22 @@ SPECS: list[OpSpec] = [
            lambda x, dim0, dim1: x.transpose(dim0, dim1)),
     OpSpec("permute", lambda x, dims: x.permute(*dims), permute_case(),
            lambda x, dims: np.transpose(x, dims), lambda x, dims: x.permute(*dims)),
+    OpSpec("t", minigrad.t, unary(max_dims=2), lambda x: x.T, lambda x: T().t(x)),
+    OpSpec("t_method", lambda x: x.t(), unary(max_dims=2), lambda x: x.T, lambda x: x.t()),
+    OpSpec("view_as", lambda x, shape: x.view_as(minigrad.zeros(*shape)),
+           reshape_case().map(_no_minus_one),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.view_as(T().zeros(shape))),
+    OpSpec("reshape_as", lambda x, shape: x.reshape_as(minigrad.zeros(*shape)),
+           reshape_case().map(_no_minus_one),
+           lambda x, shape: x.reshape(shape), lambda x, shape: x.reshape_as(T().zeros(shape))),
+    OpSpec("flip", minigrad.flip, flip_case(), _np_flip,
+           lambda x, dims: T().flip(x, dims)),
+    OpSpec("flip_method", lambda x, dims: x.flip(*dims), flip_case().filter(
+        lambda c: c.kw["dims"]), _np_flip, lambda x, dims: x.flip(dims)),
+    OpSpec("roll", minigrad.roll, roll_case(), _np_roll, lambda x, shifts, dims: T().roll(
+        x, shifts, dims) if dims is not None else T().roll(x, shifts)),
+    OpSpec("repeat", lambda x, sizes: x.repeat(*sizes), repeat_case(),
+           lambda x, sizes: np.tile(x, sizes), lambda x, sizes: x.repeat(sizes)),
     OpSpec("T", lambda x: x.T, unary(min_dims=1), lambda x: x.T,
            lambda x: x.permute(*reversed(range(x.ndim)))),
     OpSpec("expand", lambda x, sizes: x.expand(*sizes), expand_case(),
@@ -628,6 +779,16 @@ SPECS: list[OpSpec] = [
            uses_kernels=True),
     OpSpec("getitem_mask", _getitem, mask_index_case(), _getitem, _torch_getitem,
            uses_kernels=True),
+    OpSpec("gather", lambda x, dim, index: x.gather(dim, minigrad.tensor(index)), gather_case(),
+           _np_gather, lambda x, dim, index: T().gather(x, dim, T().tensor(index)),
+           uses_kernels=True),
+    OpSpec("masked_fill", lambda x, mask, value: x.masked_fill(minigrad.tensor(mask), value),
+           masked_fill_case(), _np_masked_fill,
+           lambda x, mask, value: x.masked_fill(T().tensor(mask), value)),
+    OpSpec("masked_fill_tensor_value", lambda x, v, mask: minigrad.masked_fill(
+        x, minigrad.tensor(mask), v), masked_fill_case(tensor_value=True),
+           lambda x, v, mask: np.where(mask, v, x),
+           lambda x, v, mask: T().masked_fill(x, T().tensor(mask), v)),
     # ------------------------------------------------------------- join and split
     OpSpec("cat", lambda *xs, dim: minigrad.cat(xs, dim), cat_case(),
            lambda *xs, dim: np.concatenate(xs, axis=dim), lambda *xs, dim: T().cat(xs, dim)),

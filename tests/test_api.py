@@ -119,6 +119,10 @@ DIM_ERRORS = {
     "split": (lambda x: x.split(1, 2), 2, "[-2, 1]"),
     "chunk": (lambda x: x.chunk(2, -3), -3, "[-2, 1]"),
     "flatten": (lambda x: x.flatten(0, 2), 2, "[-2, 1]"),
+    "flip": (lambda x: x.flip(2), 2, "[-2, 1]"),
+    "roll": (lambda x: x.roll(1, -3), -3, "[-2, 1]"),
+    "cumsum": (lambda x: x.cumsum(-3), -3, "[-2, 1]"),
+    "gather": (lambda x: x.gather(2, minigrad.zeros(2, 3, dtype="int64")), 2, "[-2, 1]"),
     "size": (lambda x: x.size(-3), -3, "[-2, 1]"),
     "Unflatten": (lambda x: minigrad.nn.Unflatten(2, (3, 1))(x), 2, "[-2, 1]"),
 }
@@ -238,8 +242,14 @@ def test_methods_and_exports_are_the_functional_definitions():
         "exp", "flatten", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
         "minimum", "norm", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "sin",
         "softmax", "split", "sqrt", "squeeze", "stack", "std", "sum", "tanh", "transpose",
-        "unsqueeze", "var", "where"}
+        "unsqueeze", "var", "where",
+        # torch's top-level functions (repeat, view_as and reshape_as are methods only, as there)
+        "neg", "square", "log1p", "expm1", "rsqrt", "reciprocal", "t", "flip", "roll", "cumsum",
+        "gather", "masked_fill", "lerp", "sign", "floor", "ceil", "round", "trunc", "isnan",
+        "isinf", "isfinite", "remainder", "floor_divide"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
+    for name in ("repeat", "view_as", "reshape_as"):  # methods only, as in torch
+        assert hasattr(T, name) and not hasattr(minigrad, name), name
 
 
 def test_registering_an_op_never_overrides_a_tensor_attribute():

@@ -10,12 +10,27 @@ from minigrad import nn, optim
 STALE = "changed in place after the forward"
 
 
+# torch's in-place methods (minigrad.functional): the same rule as zero_, fill_ and copy_
+INPLACE_OPS = [
+    lambda t: t.add_(mg.tensor([1.0, 2.0, 3.0]), alpha=2),
+    lambda t: t.sub_(0.5),
+    lambda t: t.mul_(mg.tensor(3.0)),
+    lambda t: t.div_(2),
+    lambda t: t.clamp_(-0.1, 0.1),
+    lambda t: t.clip_(max=0.0),
+    lambda t: t.lerp_(mg.zeros(3), 0.25),
+    lambda t: t.masked_fill_(mg.tensor([True, False, True]), 0.0),
+    lambda t: t.uniform_(-1, 1),
+    lambda t: t.normal_(0.0, 2.0),
+]
+
+
 @pytest.mark.parametrize("change", [
     lambda t: t.zero_(),
     lambda t: t.fill_(2.0),
     lambda t: t.copy_(np.ones(3, np.float32)),
     lambda t: t.__setitem__(0, 5.0),
-])
+] + INPLACE_OPS)
 def test_inplace_method_on_a_tensor_that_requires_grad_raises_in_grad_mode(change):
     x = mg.randn(3, requires_grad=True)
     y = x.exp()
@@ -32,7 +47,7 @@ def test_inplace_method_on_a_tensor_that_requires_grad_raises_in_grad_mode(chang
     lambda t: t.copy_(np.ones(3, np.float32)),
     lambda t: t.__setitem__(0, 5.0),
     lambda t: t.detach().fill_(0.5),  # same data: counts as a change of t
-])
+] + INPLACE_OPS + [lambda t: t.detach().lerp_(mg.ones(3), 0.5)])
 def test_backward_through_a_tensor_changed_after_its_forward_raises(change):
     x = mg.randn(3, requires_grad=True)
     y = x.exp()          # Exp's backward reads its output y
@@ -216,3 +231,95 @@ def test_a_view_keeps_no_graph_alive():
     gc.collect()
     assert alive() is None
     v.fill_(1.0)  # nothing left that saved it: no error
+
+
+# ------------------------------------------------- torch's in-place methods, against torch
+def _torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("name,args,kw", [
+    ("add_", ([1.0, -2.0, 0.5],), {}),
+    ("add_", ([1.0, -2.0, 0.5],), {"alpha": -0.5}),
+    ("add_", (2,), {}),
+    ("sub_", ([[1.0, -2.0, 0.5]],), {"alpha": 3}),  # a 1 x 3 operand into a 1 x 3 tensor
+    ("sub_", (0.25,), {}),
+    ("mul_", ([1.0, -2.0, 0.5],), {}),
+    ("mul_", (-1.5,), {}),
+    ("div_", ([4.0, -2.0, 0.5],), {}),
+    ("div_", (3,), {}),
+    ("clamp_", (-0.2, 0.3), {}),
+    ("clamp_", (), {"min": 0.0}),
+    ("clip_", (), {"max": 0.1}),
+    ("lerp_", ([1.0, 1.0, -1.0], 0.25), {}),
+    ("lerp_", ([1.0, 1.0, -1.0], 0.9), {}),
+    ("masked_fill_", ("mask", -1.0), {}),
+])
+def test_inplace_methods_match_torch_and_return_self(name, args, kw):
+    torch = _torch()
+    start = np.array([[0.5, -0.25, 2.0]], np.float32)
+
+    def make(L, a):
+        if isinstance(a, list):
+            return L.tensor(np.broadcast_to(np.array(a, np.float32), (1, 3)) if name == "sub_"
+                            else np.array(a, np.float32))
+        if a == "mask":
+            return L.tensor([True, False, True])
+        return a
+
+    x, xt = mg.tensor(start), torch.tensor(start)
+    out = getattr(x, name)(*[make(mg, a) for a in args], **kw)
+    out_t = getattr(xt, name)(*[make(torch, a) for a in args], **kw)
+    assert out is x and out_t is xt
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(x.numpy(), xt.numpy(), rtol=1e-6)
+
+
+def test_inplace_methods_change_a_parameter_under_no_grad():
+    """The EMA of a generator's weights, as written for torch."""
+    torch = _torch()
+    w0, p0 = np.array([1.0, 2.0], np.float32), np.array([3.0, -1.0], np.float32)
+    ema, p = mg.nn.Parameter(mg.tensor(w0)), mg.nn.Parameter(mg.tensor(p0))
+    ema_t, p_t = torch.nn.Parameter(torch.tensor(w0)), torch.nn.Parameter(torch.tensor(p0))
+    with mg.no_grad():
+        ema.lerp_(p, 1 - 0.999)
+        ema.mul_(2).add_(p, alpha=0.5)
+    with torch.no_grad():
+        ema_t.lerp_(p_t, 1 - 0.999)
+        ema_t.mul_(2).add_(p_t, alpha=0.5)
+    np.testing.assert_allclose(ema.data, ema_t.detach().numpy(), rtol=1e-6)
+    assert ema.requires_grad
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.ones(3).add_(L.ones(2, 3)),                  # would need a bigger tensor
+    lambda L: L.tensor([1, 2]).div_(2),                      # float into int64
+    lambda L: L.tensor([1, 2]).add_(0.5),
+    lambda L: L.tensor([1, 2]).uniform_(),
+    lambda L: L.ones(3).masked_fill_(L.tensor([1, 0, 1]), 0.0),
+    lambda L: L.ones(3).uniform_(1.0, -1.0),
+    lambda L: L.ones(3).normal_(0.0, -1.0),
+])
+def test_inplace_methods_refuse_what_torch_refuses(call):
+    torch = _torch()
+    with pytest.raises(Exception):
+        call(torch)
+    with pytest.raises((TypeError, ValueError), match=r"_\(\)|masked_fill|needs|expects"):
+        call(mg)
+
+
+def test_random_fills_follow_manual_seed_and_the_distribution():
+    mg.manual_seed(3)
+    want = mg.randn(4000) * 2.0 + 1.0
+    mg.manual_seed(3)
+    x = mg.zeros(4000).normal_(1.0, 2.0)
+    np.testing.assert_array_equal(x.numpy(), want.numpy())  # the draws of minigrad.randn
+    assert abs(x.numpy().mean() - 1.0) < 0.15 and abs(x.numpy().std() - 2.0) < 0.15
+    mg.manual_seed(3)
+    u = mg.zeros(4000, dtype="float64").uniform_(-2.0, 3.0)
+    assert u.dtype == np.float64
+    assert u.numpy().min() >= -2.0 and u.numpy().max() < 3.0
+    assert abs(u.numpy().mean() - 0.5) < 0.15
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(mg.zeros(4000, dtype="float64").uniform_(-2.0, 3.0).numpy(),
+                                  u.numpy())

@@ -396,3 +396,79 @@ class Cast(Function):
 
     def backward(self, gy):
         return gy.to(dtype=self.inputs[0].dtype)
+
+
+class Log1p(Function):
+    """y = log(1 + x), accurate for small x; gx = gy / (1 + x)"""
+
+    def forward(self, x):
+        return self.xp.log1p(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] + 1)
+
+
+class Expm1(Function):
+    """y = exp(x) - 1, accurate for small x; gx = gy * (y + 1)"""
+
+    def forward(self, x):
+        return self.xp.expm1(x)
+
+    def backward(self, gy):
+        return gy * (self.output + 1)
+
+
+class Step(Function):
+    """y = sign, floor, ceil, trunc or round of x (``fn``; round to ``decimals`` places, half to
+    even); gx = 0, torch's value, at the jumps too. The zero gradient is a constant, so exact at
+    every order."""
+
+    def forward(self, x, fn, decimals=0):
+        xp = self.xp
+        if fn == "sign":  # NaN has sign 0 in torch (numpy: NaN)
+            return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))
+        if fn != "round" or decimals == 0:
+            return getattr(xp, fn)(x)
+        # torch's rounding to decimals, in x's dtype (numpy's multiplies by 10^-d for d < 0)
+        if decimals > 0:
+            ten = x.dtype.type(10.0 ** decimals)
+            return xp.rint(x * ten) / ten
+        ten = x.dtype.type(10.0 ** -decimals)
+        return xp.rint(x / ten) * ten
+
+    def backward(self, gy):
+        return gy._wrap(self.xp.zeros_like(gy.data), False, None)
+
+
+class Remainder(Function):
+    """y = a - floor(a / b) b, with the sign of b (Python's %, torch.remainder); ga = gy,
+    gb = -gy floor(a / b) (torch's; floor(a / b) is piecewise constant: a constant array)"""
+
+    def forward(self, a, b):
+        xp = self.xp
+        if a.dtype.kind != "f":
+            return xp.remainder(a, b)
+        # torch's float formula: fmod, moved by b where its sign is not b's. (numpy's remainder
+        # gives the same numbers, but a zero result the sign of b where torch's has a's.)
+        m = xp.fmod(a, b)
+        return xp.where((m != 0) & ((b < 0) != (m < 0)), m + b, m)
+
+    def backward(self, gy):
+        need_a, need_b = self.needs_input_grad
+        gb = None
+        if need_b:
+            a, b = self.inputs[0].data, self.inputs[1].data
+            gb = gy * -self.xp.floor_divide(a, b)
+        return (gy if need_a else None), gb
+
+
+class FloorDivide(Function):
+    """y = floor(a / b) (Python's //, torch.floor_divide); no derivative, as in torch: a backward
+    through it raises (a zero gradient would silently train nothing)"""
+
+    def forward(self, a, b):
+        return self.xp.floor_divide(a, b)
+
+    def backward(self, gy):
+        raise RuntimeError("floor_divide (//) has no derivative (torch defines none): detach() "
+                           "its operands, or use (a / b) for a differentiable quotient")

@@ -1,7 +1,8 @@
-"""Reductions: sum, mean and max (min and var are composed from them)."""
+"""Reductions: sum, mean and max (min and var are composed from them), and the scan cumsum."""
 from __future__ import annotations
 
 from minigrad.autograd.function import Function
+from minigrad.ops.shape import Flip
 
 
 def _kept_shape(shape, axis):
@@ -67,3 +68,16 @@ class Max(Function):
         if not self.keepdims:
             gy = gy.reshape(kept)
         return gy.expand(x.shape) * share
+
+
+class Cumsum(Function):
+    """y_i = sum of x_j for j <= i along ``axis``; gx_j = sum of gy_i for i >= j, the cumulative
+    sum of gy from the other end: flip(cumsum(flip(gy)))"""
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return self.xp.cumsum(x, axis=axis)
+
+    def backward(self, gy):
+        axes = (self.axis,)
+        return Flip.apply(Cumsum.apply(Flip.apply(gy, axes=axes), axis=self.axis), axes=axes)

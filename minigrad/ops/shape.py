@@ -128,3 +128,45 @@ class Pad(Function):
     def backward(self, gy):
         index = tuple(slice(lo, n - hi) for (lo, hi), n in zip(self.widths, gy.shape))
         return gy[index]
+
+
+class Flip(Function):
+    """y = x reversed along ``axes`` (a copy, as torch.flip); gx = gy reversed along them"""
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return self.xp.flip(x, axes).copy()  # NOTE: numpy's flip is a view; torch's a copy
+
+    def backward(self, gy):
+        return Flip.apply(gy, axes=self.axes)
+
+
+class Roll(Function):
+    """y = x shifted cyclically by ``shifts`` along ``axes`` (None: x flattened);
+    gx = gy shifted back"""
+
+    def forward(self, x, shifts, axes):
+        self.shifts, self.axes = shifts, axes
+        return self.xp.roll(x, shifts, axes)
+
+    def backward(self, gy):
+        back = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return Roll.apply(gy, shifts=back, axes=self.axes)
+
+
+class Repeat(Function):
+    """y = x tiled ``reps`` times along each dim (x first given leading dims of size 1 up to
+    len(reps), as torch's repeat); gx = gy viewed as (r0, n0, r1, n1, ...) summed over the r's
+
+    One op that always copies (torch's repeat never aliases x); composed of reshape, expand and
+    reshape, a repeat of ones would be a view, and one of a size-1 dim a read-only broadcast."""
+
+    def forward(self, x, reps):
+        self.reps = reps
+        return self.xp.tile(x, reps)
+
+    def backward(self, gy):
+        shape = (1,) * (len(self.reps) - self.inputs[0].ndim) + self.inputs[0].shape
+        split = tuple(v for r, n in zip(self.reps, shape) for v in (r, n))
+        summed = tuple(range(0, len(split), 2))
+        return gy.reshape(split).sum(summed).reshape(self.inputs[0].shape)
