@@ -317,49 +317,40 @@ def rpow(x, base):
     return _binary(E.Pow, _tensor(base, x), x)
 
 
-def _integer_division(op, a, b):
-    """Integer remainder and floor division by 0 raise ZeroDivisionError, as in torch (numpy
-    gives 0 with a warning). One host read, for integer tensors only."""
+def _division(op, cls, a, b):
+    """``cls`` (Remainder, FloorDivide) of a and b, one of them a Tensor. Integer division by 0
+    raises ZeroDivisionError, as in torch (numpy gives 0 with a warning): one host read, for
+    integer tensors only."""
+    a, b = (a, _tensor(b, a)) if isinstance(a, Tensor) else (_tensor(a, b), b)
     if b.data.dtype.kind in "iub" and a.data.dtype.kind in "iub" and not b.data.all():
         raise ZeroDivisionError(f"{op}: integer division by zero")
+    return _binary(cls, a, b)
 
 
 @op(methods=("remainder", "__mod__"))
 def remainder(a, b):
     """a - floor(a / b) * b, with the sign of the divisor b (Python's %, torch.remainder): 5 % -3
     is -1, -5 % 3 is 1. Gradients as torch's: 1 for a, -floor(a / b) for b."""
-    if not isinstance(a, Tensor):
-        return rremainder(b, a)
-    b = _tensor(b, a)
-    _integer_division("remainder", a, b)
-    return _binary(E.Remainder, a, b)
+    return _division("remainder", E.Remainder, a, b)
 
 
 @op(methods=("__rmod__",), export=False)
 def rremainder(a, b):
     """b % a, for a Tensor a."""
-    b = _tensor(b, a)
-    _integer_division("remainder", b, a)
-    return _binary(E.Remainder, b, a)
+    return _division("remainder", E.Remainder, b, a)
 
 
 @op(methods=("floor_divide", "__floordiv__"))
 def floor_divide(a, b):
     """floor(a / b) (Python's //, torch.floor_divide, which rounds down since torch 1.13). Not
     differentiable: a backward through it raises, as in torch."""
-    if not isinstance(a, Tensor):
-        return rfloor_divide(b, a)
-    b = _tensor(b, a)
-    _integer_division("floor_divide", a, b)
-    return _binary(E.FloorDivide, a, b)
+    return _division("floor_divide", E.FloorDivide, a, b)
 
 
 @op(methods=("__rfloordiv__",), export=False)
 def rfloor_divide(a, b):
     """b // a, for a Tensor a."""
-    b = _tensor(b, a)
-    _integer_division("floor_divide", b, a)
-    return _binary(E.FloorDivide, b, a)
+    return _division("floor_divide", E.FloorDivide, b, a)
 
 
 @op(methods=("matmul", "__matmul__"))
