@@ -1107,8 +1107,9 @@ def gather(x, dim, index, *, sparse_grad=False):
     n = x.shape[d]
     i = index.data
     # NOTE: numpy would read negative indices from the end; torch refuses them (one host read)
-    if i.size and (int(i.min()) < 0 or int(i.max()) >= n):
-        bad = int(i.min()) if int(i.min()) < 0 else int(i.max())
+    lo, hi = (int(i.min()), int(i.max())) if i.size else (0, 0)
+    if lo < 0 or hi >= n:
+        bad = lo if lo < 0 else hi
         raise IndexError(f"gather: index {bad} is out of bounds for dimension {d} with size {n}")
     where_ = []  # index along d; along each other axis its positions, shaped to broadcast
     for a, m in enumerate(index.shape):
@@ -1300,7 +1301,9 @@ def _random_fill(x, what, draw):
 @op(export=False)
 def uniform_(x, a=0.0, b=1.0, *, generator=None):
     """Fill with samples of U(a, b) from minigrad's generator (``manual_seed`` makes them
-    reproducible; torch calls a and b ``from`` and ``to``); returns x."""
+    reproducible; torch calls a and b ``from`` and ``to``); returns x. The draws are
+    ``minigrad.rand``'s, not ``nn.init.uniform_``'s (which draws float64 on the host, the stream
+    every published figure was made with), so the two differ for one seed, unlike torch's."""
     _no_generator("uniform_", generator)
     if not a <= b:
         raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
@@ -1311,7 +1314,8 @@ def uniform_(x, a=0.0, b=1.0, *, generator=None):
 @op(export=False)
 def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """Fill with samples of N(mean, std^2) from minigrad's generator, the draws of
-    ``minigrad.randn`` (``manual_seed`` makes them reproducible); returns x."""
+    ``minigrad.randn`` (``manual_seed`` makes them reproducible); returns x. Not the draws of
+    ``nn.init.normal_`` (see ``uniform_``)."""
     _no_generator("normal_", generator)
     if not std >= 0:
         raise ValueError(f"normal_: expects std >= 0, got {std}")
