@@ -1089,10 +1089,7 @@ def gather(x, dim, index, *, sparse_grad=False):
     (int64 or int32) has x's rank and, outside ``dim``, sizes no larger than x's; out has its
     shape. A GetItem with integer arrays, so the gradient scatter-adds into x (repeated indices
     add up). ``sparse_grad`` is torch's, accepted and ignored (the gradient is dense)."""
-    if not isinstance(index, Tensor):
-        raise TypeError(f"gather: index must be a tensor, got {type(index).__name__}")
-    if index.data.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be an int64 or int32 tensor, got {index.dtype}")
+    i = _int_index("gather", index)
     d = _dim("gather", dim, x.ndim)
     if x.ndim <= 1 and index.ndim <= 1:  # torch lets 0-d and 1-d mix here
         if x.ndim == 0 or index.ndim == 0:
@@ -1104,22 +1101,8 @@ def gather(x, dim, index, *, sparse_grad=False):
         if a != d and m > n:
             raise ValueError(f"gather: index of shape {index.shape} is larger than the input "
                              f"{x.shape} at dimension {a} (only dim {d} may be larger)")
-    n = x.shape[d]
-    i = index.data
-    # NOTE: numpy would read negative indices from the end; torch refuses them (one host read)
-    lo, hi = (int(i.min()), int(i.max())) if i.size else (0, 0)
-    if lo < 0 or hi >= n:
-        bad = lo if lo < 0 else hi
-        raise IndexError(f"gather: index {bad} is out of bounds for dimension {d} with size {n}")
-    where_ = []  # index along d; along each other axis its positions, shaped to broadcast
-    for a, m in enumerate(index.shape):
-        if a == d:
-            where_.append(i)
-        else:
-            shape = [1] * index.ndim
-            shape[a] = m
-            where_.append(x.xp.arange(m).reshape(shape))
-    return S.GetItem.apply(x, index=tuple(where_))
+    _check_range("gather", i, x.shape[d], d)
+    return _take_along(x, d, i)
 
 
 @op(methods=())
@@ -1226,6 +1209,447 @@ def pad(x, pad, mode="constant", value=0.0):
 
 
 
+# ------------------------------------------------------------ sorting, selection, products
+# Composites of the primitives above, so each has its gradient at every order with no backward
+# of its own: sorted or selected values are x gathered at integer indices (a GetItem: the
+# gradient goes back to where each value came from; the indices are constants, as torch's);
+# prod and cumprod are trees of multiplications, exact where an element is zero (where the
+# textbook gy * y / x divides by zero); scatter_add and index_add are IndexAdd, GetItem's
+# adjoint.
+SortResult = collections.namedtuple("SortResult", ["values", "indices"])
+
+
+def _along(xp, d, i):
+    """The index tuple that reads (or writes) an array at the integer array ``i`` along dim
+    ``d`` and at i's own positions along the others: for d = 0, element [a][b][c] of the block
+    is [i[a][b][c]][b][c] of the array."""
+    index = []
+    for a, m in enumerate(i.shape):
+        if a == d:
+            index.append(i)
+        else:
+            shape = [1] * i.ndim
+            shape[a] = m
+            index.append(xp.arange(m).reshape(shape))
+    return tuple(index)
+
+
+def _take_along(x, d, i):
+    """x at ``_along(d, i)``: a GetItem, whose gradient scatter-adds into x."""
+    return S.GetItem.apply(x, index=_along(x.xp, d, i))
+
+
+def _int_index(op, index, what="index"):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}: {what} must be a tensor, got {type(index).__name__}")
+    if index.data.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {what} must be an int64 or int32 tensor, got {index.dtype}")
+    return index.data
+
+
+def _check_range(op, i, n, d):
+    """torch refuses indices outside [0, n) (numpy would read negative ones from the end): one
+    host read of the min and the max."""
+    lo, hi = (int(i.min()), int(i.max())) if i.size else (0, 0)
+    if lo < 0 or hi >= n:
+        raise IndexError(f"{op}: index {lo if lo < 0 else hi} is out of bounds for dimension "
+                         f"{d} with size {n}")
+
+
+def _as_1d(x, fn):
+    """fn(x viewed as 1-d, dim 0) for a 0-d x, its results (tensors or tuples of them) back to
+    0-d: torch treats a scalar as a one-element dim -1/0."""
+    out = fn(reshape(x, 1))
+    if isinstance(out, tuple):
+        return type(out)(*(reshape(t, ()) for t in out))
+    return reshape(out, ())
+
+
+def _argsort(xp, a, d, descending):
+    """Indices that sort the array ``a`` along ``d``: ties in their original order, NaN as the
+    largest value (last, or first when descending), as torch's stable sort."""
+    if not descending:
+        return xp.argsort(a, axis=d, kind="stable")
+    # sorted ascending from the far end, then read backwards: largest first, ties still in
+    # their original order
+    r = xp.flip(xp.argsort(xp.flip(a, d), axis=d, kind="stable"), d)
+    return (a.shape[d] - 1) - r
+
+
+def _indices(i):
+    return Tensor._wrap(i, False, None)
+
+
+@op
+@numpy_aliases
+def sort(x, dim=-1, descending=False, stable=False):
+    """(values, indices) of x sorted along ``dim``, smallest first (``descending``: largest
+    first), as torch.sort. The sort is always stable (equal values keep their order, which torch
+    promises only with ``stable=True``); NaN counts as the largest value."""
+    d = _dim("sort", dim, x.ndim)
+    if x.ndim == 0:
+        return _as_1d(x, lambda v: sort(v, 0, descending))
+    i = _argsort(x.xp, x.data, d, descending)
+    return SortResult(_take_along(x, d, i), _indices(i))
+
+
+@op
+@numpy_aliases
+def argsort(x, dim=-1, descending=False, stable=False):
+    """The indices of ``sort(x, dim, descending)``."""
+    return sort(x, dim, descending).indices
+
+
+@op
+@numpy_aliases
+def msort(x):
+    """x sorted along its first dim (torch.msort)."""
+    return sort(x, 0).values
+
+
+@op
+@numpy_aliases
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the ``k`` largest elements along ``dim`` (``largest=False``: the k
+    smallest), largest first, as torch.topk; equal values in their original order, NaN the
+    largest. Always sorted (torch leaves the order open when ``sorted=False``)."""
+    d = _dim("topk", dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    least = 0 if x.ndim else 1  # a 0-d tensor has exactly one top element
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not least <= k <= n:
+        raise ValueError(f"topk: k={k!r} must be a whole number in [{least}, {n}] (the size of "
+                         f"dim {dim})")
+    if x.ndim == 0:
+        return _as_1d(x, lambda v: topk(v, k, 0, largest))
+    i = _argsort(x.xp, x.data, d, largest)[(slice(None),) * d + (slice(0, int(k)),)]
+    return SortResult(_take_along(x, d, i), _indices(i))
+
+
+def _pick_sorted(op, x, dim, keepdim, position):
+    """(values, indices) of the element at ``position(n, nan_count_array)`` of each sorted
+    slice along ``dim`` (0-based, an array of positions broadcasting against the slices)."""
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return _as_1d(x, lambda v: _pick_sorted(op, v, 0, keepdim, position))
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"{op}: dim {dim} is empty (size 0), so it has no such element")
+    xp = x.xp
+    order = _argsort(xp, x.data, d, False)
+    at = position(n, xp.isnan(x.data).sum(axis=d, keepdims=True)
+                  if x.data.dtype.kind == "f" else xp.zeros((1,) * x.ndim, np.int64))
+    i = xp.take_along_axis(order, xp.broadcast_to(at, order.shape[:d] + (1,) + order.shape[d + 1:])
+                           .astype(order.dtype, copy=False), axis=d)
+    values = _take_along(x, d, i)
+    if not keepdim:
+        values, i = squeeze(values, d), i.squeeze(axis=d)
+    return MaxResult(values, _indices(i))
+
+
+@op
+@numpy_aliases
+def kthvalue(x, k, dim=-1, keepdim=False):
+    """(values, indices) of the k-th smallest element (k from 1) along ``dim``, as
+    torch.kthvalue."""
+    n = x.shape[_dim("kthvalue", dim, x.ndim)] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"kthvalue: k={k!r} must be a whole number in [1, {n}] (the size of "
+                         f"dim {dim})")
+    return _pick_sorted("kthvalue", x, dim, keepdim, lambda n, nans: np.int64(k - 1))
+
+
+@op
+@numpy_aliases
+def median(x, dim=None, keepdim=False):
+    """The median, as torch.median: the lower of the two middle values for an even count (not
+    their mean, as numpy's), NaN if the values include one. ``x.median()`` is one value over
+    all elements; ``x.median(dim)`` gives (values, indices)."""
+    def position(n, nans):  # the lower middle, or the first NaN (NaN sorts last)
+        return x.xp.where(nans > 0, n - nans, (n - 1) // 2)
+    if dim is None:
+        if x.data.size == 0:
+            raise ValueError("median: the tensor is empty")
+        return _pick_sorted("median", reshape(x, -1), 0, False, position).values
+    return _pick_sorted("median", x, dim, keepdim, position)
+
+
+def _narrow(x, d, start, length):
+    return S.GetItem.apply(x, index=(slice(None),) * d + (slice(start, start + length),))
+
+
+@op
+@numpy_aliases
+def narrow(x, dim, start, length):
+    """x[..., start:start + length, ...] along ``dim`` (a view, as torch.narrow); a negative
+    start counts from the end."""
+    d = _dim("narrow", dim, x.ndim)
+    n = x.shape[d]
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise IndexError(f"narrow: start {start} and length {length} exceed dim {dim} of size "
+                         f"{n}")
+    return _narrow(x, d, start, length)
+
+
+def _integer_product_dtype(x, dtype):
+    """prod/cumprod compute in ``dtype`` if given, integers and bools in int64 (torch's rule)."""
+    if dtype is not None:
+        return to(x, dtype=dtype)
+    if x.data.dtype.kind in "biu" and x.data.dtype != np.int64:
+        return to(x, dtype=np.int64)
+    return x
+
+
+@op
+@numpy_aliases
+def prod(x, dim=None, keepdim=False, *, dtype=None):
+    """The product of the elements (all, or along one ``dim``), as torch.prod. Computed as a
+    tree of pairwise products (log2(n) multiplications of halves), so the gradient is exact
+    where elements are zero and every order of derivative comes from Mul's backward. The
+    rounding differs from a running product in the last bits."""
+    x = _integer_product_dtype(x, dtype)
+    if dim is None:
+        y = prod(reshape(x, -1), 0)
+        return reshape(y, (1,) * x.ndim) if keepdim else y
+    d = _dim("prod", dim, x.ndim)
+    if x.ndim == 0:
+        return x
+    n = x.shape[d]
+    if n == 0:  # the empty product
+        return sum(x, d, keepdim) + 1
+    while n > 1:
+        h = n // 2
+        y = _narrow(x, d, 0, h) * _narrow(x, d, h, h)
+        if n % 2:
+            y = cat([y, _narrow(x, d, 2 * h, 1)], d)
+        x, n = y, h + n % 2
+    return x if keepdim else squeeze(x, d)
+
+
+@op
+@numpy_aliases
+def cumprod(x, dim, *, dtype=None):
+    """Running products along ``dim``: y[i] = x[0] * ... * x[i], as torch.cumprod. A scan of
+    log2(n) multiplications (y[i] *= y[i - s] for s = 1, 2, 4, ...), so as with prod the
+    gradient is exact at zeros and comes from Mul's backward at every order."""
+    x = _integer_product_dtype(x, dtype)
+    d = _dim("cumprod", dim, x.ndim)
+    if x.ndim == 0:
+        return x
+    n, s = x.shape[d], 1
+    while s < n:
+        x = cat([_narrow(x, d, 0, s), _narrow(x, d, s, n - s) * _narrow(x, d, 0, n - s)], d)
+        s *= 2
+    return x
+
+
+def _tri(op, x, diagonal, lower):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dims (a matrix or a batch of "
+                         f"them), got shape {x.shape}")
+    h, w = x.shape[-2:]
+    keep = x.xp.tri(h, w, k=diagonal, dtype=bool)  # on and below the diagonal'th diagonal
+    if not lower:
+        keep = ~x.xp.tri(h, w, k=diagonal - 1, dtype=bool)
+    return masked_fill(x, Tensor._wrap(~keep, False, None), 0)
+
+
+@op
+@numpy_aliases
+def tril(x, diagonal=0):
+    """The lower triangle of the last two dims (on and below the ``diagonal``-th diagonal:
+    0 the main one, > 0 above it); the rest 0."""
+    return _tri("tril", x, diagonal, True)
+
+
+@op
+@numpy_aliases
+def triu(x, diagonal=0):
+    """The upper triangle of the last two dims (on and above the ``diagonal``-th diagonal);
+    the rest 0."""
+    return _tri("triu", x, diagonal, False)
+
+
+@op
+def bmm(a, b):
+    """Batched matrix product of two 3-d tensors, (B, N, K) @ (B, K, M) -> (B, N, M), as
+    torch.bmm (no broadcasting: use matmul for that)."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.ndim != 3 or b.ndim != 3:
+        raise ValueError(f"bmm: expects two 3-d tensors, got shapes {getattr(a, 'shape', a)} "
+                         f"and {getattr(b, 'shape', b)}")
+    if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: shapes {a.shape} and {b.shape} do not fit (B, N, K) @ (B, K, M)")
+    return matmul(a, b)
+
+
+@op(methods=("outer", "ger"), export=("outer", "ger"))
+def outer(a, b):
+    """The outer product of two 1-d tensors: out[i, j] = a[i] * b[j]."""
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)) or a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expects two 1-d tensors, got shapes {getattr(a, 'shape', a)} "
+                         f"and {getattr(b, 'shape', b)}")
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+ger = outer
+
+
+@op
+@numpy_aliases
+def unbind(x, dim=0):
+    """The slices of x along ``dim``, without it, as a tuple (views, as torch.unbind)."""
+    d = _dim("unbind", dim, x.ndim)
+    if x.ndim == 0:
+        raise ValueError("unbind: a 0-d tensor has no dim to unbind")
+    return tuple(S.GetItem.apply(x, index=(slice(None),) * d + (k,)) for k in range(x.shape[d]))
+
+
+@op
+@numpy_aliases
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along ``dim``: out[i] = x[i + 1] - x[i], n times, after
+    joining ``prepend`` and ``append`` (tensors) on either side, as torch.diff."""
+    d = _dim("diff", dim, x.ndim)
+    if x.ndim == 0:
+        raise ValueError("diff: expects a tensor of at least 1 dim")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"diff: n={n!r} must be a whole number >= 0")
+    parts = [t for t in (prepend, x, append) if t is not None]
+    if len(parts) > 1:
+        x = cat(parts, d)
+    for _ in range(n):
+        m = x.shape[d]
+        if m == 0:
+            break
+        a, b = _narrow(x, d, 1, m - 1), _narrow(x, d, 0, m - 1)
+        x = a != b if x.data.dtype.kind == "b" else a - b  # bool: torch's xor
+    return x
+
+
+@op
+@numpy_aliases
+def index_select(x, dim, index):
+    """The slices of x at the positions in ``index`` (a 1-d int tensor) along ``dim``, in its
+    order, repeats allowed; a copy, as torch.index_select. The gradient scatter-adds."""
+    d = _dim("index_select", dim, x.ndim)
+    i = _int_index("index_select", index)
+    if i.ndim > 1:
+        raise ValueError(f"index_select: index must be 0-d or 1-d, got shape {index.shape}")
+    if x.ndim == 0:
+        return reshape(index_select(reshape(x, 1), 0, index), () if i.ndim == 0 else (-1,))
+    _check_range("index_select", i, x.shape[d], dim)
+    return S.GetItem.apply(x, index=(slice(None),) * d + (i.reshape(-1),))
+
+
+def _scatter_positions(op, x, d, i, src_shape=None):
+    """The index tuple that puts the elements of an ``i``-shaped block (``i`` along d, their
+    own positions elsewhere) into x, after torch's shape checks for scatter/scatter_add."""
+    if i.ndim != x.ndim:
+        raise ValueError(f"{op}: index of shape {i.shape} must have the rank of the tensor "
+                         f"({x.shape})")
+    for a, m in enumerate(i.shape):
+        if (a != d and m > x.shape[a]) or (src_shape is not None and m > src_shape[a]):
+            raise ValueError(f"{op}: index of shape {i.shape} is larger than the tensor "
+                             f"{x.shape} or src {src_shape} at dim {a}")
+    _check_range(op, i, x.shape[d], d)
+    return _along(x.xp, d, i)
+
+
+def _leading(src, shape):
+    """src's leading block of ``shape`` (torch reads only as much of src as the index has)."""
+    if src.shape == tuple(shape):
+        return src
+    return getitem(src, tuple(slice(0, m) for m in shape))
+
+
+@op
+@numpy_aliases
+def scatter_add(x, dim, index, src):
+    """A copy of x with src's elements added at ``index`` along ``dim``: for dim 0,
+    out[index[a][b]][b] += src[a][b]; repeated indices add up. As torch.scatter_add."""
+    d = _dim("scatter_add", dim, x.ndim)
+    i = _int_index("scatter_add", index)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    where_ = _scatter_positions("scatter_add", x, d, i, src.shape)
+    part = _leading(src, i.shape)
+    _same_dtype("scatter_add", x, src)
+    return x + S.IndexAdd.apply(part, shape=x.shape, index=where_)
+
+
+def _same_dtype(op, x, src):
+    if src.data.dtype != x.data.dtype:
+        raise TypeError(f"{op}: the tensor ({x.dtype}) and the source ({src.dtype}) must have "
+                        "the same dtype, as in torch: convert one first")
+
+
+@op
+@numpy_aliases
+def scatter(x, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of x with the elements at ``index`` along ``dim`` replaced by src's (or by
+    ``value``): for dim 0, out[index[a][b]][b] = src[a][b], as torch.scatter. An index that
+    names one position twice is refused when src is a tensor (torch leaves which value wins
+    undefined); ``reduce`` is not supported (use scatter_add)."""
+    if reduce is not None:
+        raise NotImplementedError("scatter: reduce= is not supported; use scatter_add for sums")
+    d = _dim("scatter", dim, x.ndim)
+    i = _int_index("scatter", index)
+    if src is not None and not isinstance(src, Tensor):
+        if value is not None or not _is_number(src):
+            raise TypeError(f"scatter: src must be a tensor or a number, got {src!r}")
+        src, value = None, src  # torch's scatter(dim, index, 2.0)
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give either src (a tensor) or value (a number)")
+    where_ = _scatter_positions("scatter", x, d, i, None if src is None else src.shape)
+    hit = x.xp.zeros(x.shape, dtype=bool)
+    hit[where_] = True
+    mask = Tensor._wrap(hit, False, None)
+    if src is None:
+        return masked_fill(x, mask, value)
+    if int(hit.sum()) != i.size:
+        raise ValueError("scatter: index names some positions more than once; which src value "
+                         "lands there is undefined (torch's rule): use unique indices, or "
+                         "scatter_add to add them")
+    _same_dtype("scatter", x, src)
+    part = _leading(src, i.shape)
+    return masked_fill(x, mask, 0) + S.IndexAdd.apply(part, shape=x.shape, index=where_)
+
+
+@op
+@numpy_aliases
+def index_add(x, dim, index, source, *, alpha=1):
+    """A copy of x with ``alpha * source``'s slices added at the positions in ``index`` (1-d)
+    along ``dim``; repeated positions add up. As torch.index_add."""
+    d = _dim("index_add", dim, x.ndim)
+    i = _int_index("index_add", index)
+    if i.ndim != 1:
+        raise ValueError(f"index_add: index must be 1-d, got shape {index.shape}")
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_add: source must be a tensor, got {type(source).__name__}")
+    want = x.shape[:d] + (i.size,) + x.shape[d + 1:]
+    if source.shape != want:
+        raise ValueError(f"index_add: source has shape {source.shape}, expected {want} (x's "
+                         f"shape with dim {dim} the index's length)")
+    _check_range("index_add", i, x.shape[d], dim)
+    _same_dtype("index_add", x, source)
+    return x + S.IndexAdd.apply(_scaled(source, alpha), shape=x.shape,
+                                index=(slice(None),) * d + (i,))
+
+
+@op
+def nonzero(x, *, as_tuple=False):
+    """The positions of the non-zero elements: an (n, ndim) int64 tensor, one row per element
+    in row-major order, or with ``as_tuple`` one 1-d tensor per dim. No gradient (indices)."""
+    found = x.xp.nonzero(x.data) if x.ndim else x.xp.nonzero(x.data.reshape(1))
+    if as_tuple:
+        return tuple(_indices(a.astype(np.int64, copy=False)) for a in found)
+    if x.ndim == 0:
+        return _indices(x.xp.zeros((found[0].size, 0), dtype=np.int64))
+    return _indices(x.xp.stack(found, axis=1).astype(np.int64, copy=False))
+
+
+
 # ---------------------------------------------------------------------- in-place versions
 # torch's in-place methods, under the rule of Tensor.zero_/fill_/copy_: they record no op, so on
 # a tensor that requires grad they need no_grad() (a leaf such as a parameter: an EMA update, an
@@ -1290,6 +1714,22 @@ def lerp_(x, end, weight):
 @op(export=False)
 def masked_fill_(x, mask, value):
     return _inplace(x, "masked_fill_()", lambda: masked_fill(x, mask, value))
+
+
+@op(export=False)
+def scatter_(x, dim, index, src=None, *, value=None, reduce=None):
+    return _inplace(x, "scatter_()", lambda: scatter(x, dim, index, src, value=value,
+                                                     reduce=reduce))
+
+
+@op(export=False)
+def scatter_add_(x, dim, index, src):
+    return _inplace(x, "scatter_add_()", lambda: scatter_add(x, dim, index, src))
+
+
+@op(export=False)
+def index_add_(x, dim, index, source, *, alpha=1):
+    return _inplace(x, "index_add_()", lambda: index_add(x, dim, index, source, alpha=alpha))
 
 
 def _random_fill(x, what, draw):

@@ -558,6 +558,141 @@ def _lerp_weights():
     return st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, -0.5, 1.5])
 
 
+# ------------------------------------ sorting, selection, products, scatter (composites)
+def _sel(x, dim, index):
+    """numpy: x at ``index`` (a 1-d int array) along ``dim``."""
+    return np.take(x, index, axis=dim)
+
+
+@st.composite
+def sort_case(draw):
+    shape = draw(shapes(min_dims=1))
+    return Case((shape,), {"dim": draw(st.integers(-len(shape), len(shape) - 1)),
+                           "descending": draw(st.booleans())})
+
+
+def _np_sort(x, dim, descending):
+    y = np.sort(x, axis=dim)
+    return np.flip(y, dim) if descending else y
+
+
+@st.composite
+def topk_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((shape,), {"dim": dim, "k": draw(st.integers(0, shape[dim])),
+                           "largest": draw(st.booleans())})
+
+
+def _np_topk(x, dim, k, largest):
+    return np.take(_np_sort(x, dim, largest), np.arange(k), axis=dim)
+
+
+@st.composite
+def kth_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((shape,), {"dim": dim, "k": draw(st.integers(1, shape[dim])),
+                           "keepdim": draw(st.booleans())})
+
+
+def _np_kth(x, dim, k, keepdim):
+    y = np.take(np.sort(x, axis=dim), [k - 1], axis=dim)
+    return y if keepdim else np.squeeze(y, dim)
+
+
+def _np_median(x, dim, keepdim):
+    return _np_kth(x, dim, (x.shape[dim] + 1) // 2, keepdim)  # the lower middle
+
+
+@st.composite
+def tri_case(draw):
+    return Case((draw(shapes(min_dims=2)),), {"diagonal": draw(st.integers(-2, 2))})
+
+
+@st.composite
+def bmm_case(draw):
+    b, n, k, m = (draw(st.integers(1, MAX_SIDE)) for _ in range(4))
+    return Case(((b, n, k), (b, k, m)), {})
+
+
+@st.composite
+def outer_case(draw):
+    return Case(((draw(st.integers(1, 4)),), (draw(st.integers(1, 4)),)), {})
+
+
+@st.composite
+def diff_case(draw):
+    shape = draw(shapes(min_dims=1))
+    return Case((shape,), {"dim": draw(st.integers(-len(shape), len(shape) - 1)),
+                           "n": draw(st.integers(0, 3))})
+
+
+@st.composite
+def index_select_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    index = draw(hnp.arrays(np.int64, (draw(st.integers(0, 4)),),
+                            elements=st.integers(0, shape[dim] - 1)))
+    return Case((shape,), {"dim": dim, "index": index})
+
+
+@st.composite
+def narrow_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    start = draw(st.integers(0, shape[dim]))
+    return Case((shape,), {"dim": dim, "start": start,
+                           "length": draw(st.integers(0, shape[dim] - start))})
+
+
+@st.composite
+def scatter_case(draw, unique=False, larger_src=False):
+    """x, src and an index of x's rank, no larger than x outside dim; src the index's shape (or
+    ``larger_src``: up to one more along each dim, of which torch reads the leading block); with
+    ``unique`` no position of x is named twice (scatter's rule)."""
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    d = dim % nd
+    ishape = tuple(draw(st.integers(1, n)) for n in shape)
+    src_shape = tuple(m + draw(st.integers(0, int(larger_src))) for m in ishape)
+    if unique:  # along d, distinct rows of x for each other position: a permutation's head
+        keys = draw(hnp.arrays(np.float64, ishape[:d] + (shape[d],) + ishape[d + 1:],
+                               elements=st.floats(0, 1), unique=True))
+        index = np.take(np.argsort(keys, axis=d), np.arange(ishape[d]), axis=d)
+    else:
+        index = draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[d] - 1)))
+    return Case((shape, src_shape), {"dim": dim, "index": index})
+
+
+def _np_scatter(x, src, dim, index, add):
+    out = x.copy()
+    d = dim % x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = pos[:d] + (index[pos],) + pos[d + 1:]
+        out[target] = out[target] + src[pos] if add else src[pos]
+    return out
+
+
+@st.composite
+def index_add_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    d = dim % len(shape)
+    index = draw(hnp.arrays(np.int64, (draw(st.integers(1, 4)),),
+                            elements=st.integers(0, shape[d] - 1)))
+    source = shape[:d] + (index.size,) + shape[d + 1:]
+    return Case((shape, source), {"dim": dim, "index": index,
+                                  "alpha": draw(st.sampled_from([1, 2.0, -0.5]))})
+
+
+def _np_index_add(x, source, dim, index, alpha):
+    out = x.copy()
+    np.add.at(out, (slice(None),) * (dim % x.ndim) + (index,), alpha * source)
+    return out
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -798,6 +933,65 @@ SPECS: list[OpSpec] = [
            lambda x, split_size, dim: x.split(split_size, dim)),
     OpSpec("chunk", lambda x, chunks, dim: x.chunk(chunks, dim), chunk_case(), _np_chunk,
            lambda x, chunks, dim: x.chunk(chunks, dim)),
+    # ------------------- sorting, selection, products, scatter (composites of GetItem, Mul)
+    OpSpec("sort", lambda x, dim, descending: x.sort(dim, descending).values, sort_case(),
+           _np_sort, lambda x, dim, descending: x.sort(dim=dim, descending=descending).values,
+           distinct=True),
+    OpSpec("msort", minigrad.msort, unary(min_dims=1), lambda x: np.sort(x, axis=0),
+           lambda x: T().msort(x), distinct=True),
+    OpSpec("topk", lambda x, dim, k, largest: x.topk(k, dim, largest).values, topk_case(),
+           _np_topk, lambda x, dim, k, largest: x.topk(k, dim, largest).values, distinct=True),
+    OpSpec("kthvalue", lambda x, dim, k, keepdim: x.kthvalue(k, dim, keepdim).values,
+           kth_case(), _np_kth, lambda x, dim, k, keepdim: x.kthvalue(k, dim, keepdim).values,
+           distinct=True),
+    OpSpec("median_dim", lambda x, dim, keepdim: x.median(dim, keepdim).values,
+           reduction(min_dims=1, allow_none=False, allow_tuple=False), _np_median,
+           lambda x, dim, keepdim: x.median(dim, keepdim).values, distinct=True),
+    OpSpec("median_all", lambda x: minigrad.median(x), unary(),
+           lambda x: _np_median(x.reshape(-1), 0, False), lambda x: x.median(), distinct=True),
+    OpSpec("prod", lambda x, dim, keepdim: x.prod(dim, keepdim),
+           reduction(allow_tuple=False), lambda x, dim, keepdim: np.prod(x, dim, keepdims=keepdim),
+           lambda x, dim, keepdim: x.prod(dim, keepdim) if dim is not None else
+           x.prod().reshape((1,) * x.ndim if keepdim else ()), kinks=(0.0,), margin=0.05),
+    # (away from 0: torch's gradient of prod divides by x, exact at 0 itself but not near it,
+    # e.g. its second derivative at x = (1, 1e-150) is 0 where the true one is not; exact zeros
+    # are compared with torch in tests/test_more_ops.py)
+    OpSpec("cumprod", minigrad.cumprod, one_dim(), lambda x, dim: np.cumprod(x, dim),
+           lambda x, dim: T().cumprod(x, dim), kinks=(0.0,), margin=0.05),
+    OpSpec("tril", lambda x, diagonal: x.tril(diagonal), tri_case(),
+           lambda x, diagonal: np.tril(x, diagonal), lambda x, diagonal: x.tril(diagonal)),
+    OpSpec("triu", minigrad.triu, tri_case(), lambda x, diagonal: np.triu(x, diagonal),
+           lambda x, diagonal: T().triu(x, diagonal)),
+    OpSpec("bmm", minigrad.bmm, bmm_case(), np.matmul, lambda a, b: T().bmm(a, b)),
+    OpSpec("outer", lambda a, b: a.outer(b), outer_case(), np.outer, lambda a, b: T().outer(a, b)),
+    OpSpec("unbind", lambda x, dim: x.unbind(dim), one_dim(),
+           lambda x, dim: tuple(np.moveaxis(x, dim, 0)), lambda x, dim: x.unbind(dim)),
+    OpSpec("diff", lambda x, dim, n: x.diff(n, dim), diff_case(),
+           lambda x, dim, n: np.diff(x, n, axis=dim), lambda x, dim, n: x.diff(n, dim)),
+    OpSpec("narrow", lambda x, dim, start, length: x.narrow(dim, start, length), narrow_case(),
+           lambda x, dim, start, length: np.take(x, np.arange(start, start + length), axis=dim),
+           lambda x, dim, start, length: x.narrow(dim, start, length)),
+    OpSpec("index_select", lambda x, dim, index: x.index_select(dim, minigrad.tensor(index)),
+           index_select_case(), _sel,
+           lambda x, dim, index: x.index_select(dim, T().tensor(index)), uses_kernels=True),
+    OpSpec("scatter_add", lambda x, src, dim, index: x.scatter_add(dim, minigrad.tensor(index),
+                                                                   src),
+           scatter_case(), lambda x, src, dim, index: _np_scatter(x, src, dim, index, True),
+           lambda x, src, dim, index: x.scatter_add(dim, T().tensor(index), src),
+           uses_kernels=True),
+    # (no torch twin: torch 2.13's backward of scatter_add with a src larger than the index
+    # returns src's gradient in the index's shape, and its autograd refuses it)
+    OpSpec("scatter_add_larger_src", lambda x, src, dim, index: x.scatter_add(
+        dim, minigrad.tensor(index), src), scatter_case(larger_src=True),
+           lambda x, src, dim, index: _np_scatter(x, src, dim, index, True)),
+    OpSpec("scatter", lambda x, src, dim, index: x.scatter(dim, minigrad.tensor(index), src),
+           scatter_case(unique=True),
+           lambda x, src, dim, index: _np_scatter(x, src, dim, index, False),
+           lambda x, src, dim, index: x.scatter(dim, T().tensor(index), src), uses_kernels=True),
+    OpSpec("index_add", lambda x, s, dim, index, alpha: x.index_add(
+        dim, minigrad.tensor(index), s, alpha=alpha), index_add_case(), _np_index_add,
+           lambda x, s, dim, index, alpha: x.index_add(dim, T().tensor(index), s, alpha=alpha),
+           uses_kernels=True),
     OpSpec("pad_constant", F.pad, pad_case("constant"), _np_pad, _torch_pad),
     OpSpec("pad_reflect", F.pad, pad_case("reflect"), _np_pad, _torch_pad, uses_kernels=True),
     OpSpec("pad_replicate", F.pad, pad_case("replicate"), _np_pad, _torch_pad,

@@ -66,6 +66,8 @@ def _numerical_jacobian(fn, inputs, k, t, eps):
         minus = _eval(fn, inputs)[k]
         flat[e] = old
         cols.append(((plus - minus) / (2 * eps)).reshape(-1))
+    if not cols:  # an empty input: no rows (the output's size comes from one evaluation)
+        return np.zeros((0, np.size(_eval(fn, inputs)[k])))
     return np.array(cols).reshape(flat.size, -1)
 
 
@@ -101,7 +103,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full",
             rows.append([np.zeros(t.data.size) if g is None else
                          g.data.astype(np.float64).reshape(-1) for (_, t), g in zip(diff, gs)])
         for n, (i, t) in enumerate(diff):
-            analytical = np.array([r[n] for r in rows])  # (len(us), t.size)
+            analytical = np.array([r[n] for r in rows]).reshape(len(us), t.data.size)
             if mode == "full":
                 numerical = _numerical_jacobian(fn, inputs, k, t, eps).T
                 where = f"for input {i}, output {k} (rows: output elements, cols: input elements)"
