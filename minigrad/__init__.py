@@ -6,7 +6,18 @@
     gx, = minigrad.grad(y, x, create_graph=True)   # dy/dx, itself differentiable
     gx.sum().backward()                             # x.grad = d(sum dy/dx)/dx
 """
+import warnings as _warnings
+
 import numpy as _np
+
+# IEEE results without NumPy's RuntimeWarnings, as in torch: log(0) is -inf and 0/0 is NaN,
+# silently (minigrad.detect_anomaly() names the op that first makes a NaN). NumPy would print
+# a warning pointing into minigrad's own source on every such op. Only the floating-point
+# warnings raised from minigrad's modules are filtered: a user's own NumPy code keeps its
+# warnings. (A filter costs nothing per op; np.errstate around each op would cost ~1 us.)
+_warnings.filterwarnings(
+    "ignore", message=r"(divide by zero|invalid value|overflow|underflow) encountered",
+    category=RuntimeWarning, module=r"minigrad(\.|$)")
 
 from minigrad.tensor import Tensor
 from minigrad.autograd import (Function, GradcheckError, enable_grad, grad, gradcheck,

@@ -47,3 +47,25 @@ def test_the_example_takes_the_max_steps_its_complete_run_message_suggests():
 
 def test_passing_tests_leave_no_temporary_files(pytestconfig):
     assert pytestconfig.getini("tmp_path_retention_policy") == "failed"
+
+
+def test_ieee_results_come_without_numpys_warnings_as_in_torch():
+    """log(0), 0/0, sqrt(-1), overflow and the mean of nothing give -inf/NaN/inf silently, as
+    torch's do (NumPy would print a RuntimeWarning pointing into minigrad's source each time),
+    in a fresh interpreter with Python's default filters; the user's own NumPy code still
+    warns."""
+    from tests.fresh_python import run_python
+    out = run_python(
+        "import warnings\n"
+        "import numpy as np\n"
+        "import minigrad as mg\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    x = mg.tensor([0.0, -1.0, 1e30], requires_grad=True)\n"
+        "    y = x.log() + x.sqrt() + x / mg.zeros(3) + x ** 20 + x.exp() + mg.zeros(0).mean()\n"
+        "    y.sum().backward()\n"
+        "    mine = len(caught)\n"
+        "    np.log(np.zeros(1))\n"
+        "print(mine, len(caught) - mine, y.numpy().tolist(), x.grad.numpy().tolist())\n")
+    mine, theirs, values = out.split(" ", 2)
+    assert (mine, theirs) == ("0", "1"), out  # none from minigrad's ops, numpy's own still
+    assert "nan" in values and "inf" in values, out

@@ -41,7 +41,10 @@ class Mean(Sum):
 
     def forward(self, x, axis, keepdims):
         self.axis, self.keepdims = axis, keepdims
-        y = x.mean(axis=axis, keepdims=keepdims)
+        if x.size == 0:  # NaN where torch's is, without NumPy's "mean of empty slice" warning
+            y = x.sum(axis=axis, keepdims=keepdims) * self.xp.nan
+        else:
+            y = x.mean(axis=axis, keepdims=keepdims)
         self.n = x.size // y.size if y.size else 1
         return y
 
