@@ -419,6 +419,19 @@ def tanh(x): return E.Tanh.apply(_float(x))
 def sigmoid(x): return E.Sigmoid.apply(_float(x))
 
 
+@op
+def erf(x):
+    """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (GELU's Gaussian CDF is
+    (1 + erf(x / sqrt(2))) / 2)."""
+    return E.Erf.apply(_float(x))
+
+
+@op
+def erfc(x):
+    """1 - erf(x), computed without the cancellation where erf(x) is near 1 (x > ~3)."""
+    return E.Erfc.apply(_float(x))
+
+
 @op(methods=("abs", "__abs__"))
 def abs(x): return E.Abs.apply(x)
 

@@ -693,6 +693,87 @@ def _np_index_add(x, source, dim, index, alpha):
     return out
 
 
+# ------------------------------------------------ activations of nn.functional (composites)
+import minigrad.nn.functional as NF  # noqa: E402
+
+
+def _np_erf(x):
+    from scipy import special
+    return special.erf(x)
+
+
+def _np_gelu(x, approximate):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _np_erf(x / np.sqrt(2)))
+
+
+def _np_elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(x))
+
+
+_SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+
+
+def _np_softplus(x):
+    return np.logaddexp(0, x)
+
+
+@st.composite
+def glu_case(draw):
+    shape = list(draw(shapes(min_dims=1)))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    shape[dim] = 2 * draw(st.integers(1, 2))
+    return Case((tuple(shape),), {"dim": dim})
+
+
+def _np_glu(x, dim):
+    a, b = np.split(x, 2, axis=dim)
+    return a * _np_sigmoid(b)
+
+
+@st.composite
+def prelu_case(draw):
+    """x of 1-4 dims and a weight of one slope, or one per channel (dim 1) for 2+ dims."""
+    shape = draw(shapes(min_dims=1, max_dims=4 if MAX_DIMS < 4 else MAX_DIMS, max_side=2))
+    k = shape[1] if len(shape) >= 2 and draw(st.booleans()) else 1
+    return Case((shape, (k,)), {})
+
+
+def _np_prelu(x, w):
+    if w.size > 1:
+        w = w.reshape((-1,) + (1,) * (x.ndim - 2))
+    return np.where(x > 0, x, w * x)
+
+
+@st.composite
+def two_same(draw, min_dims=1, min_side=1, **kw):
+    """Two inputs of one shape, plus keyword arguments drawn from strategies."""
+    shape = draw(shapes(min_dims=min_dims, min_side=min_side))
+    return Case((shape, shape), {k: draw(s) for k, s in kw.items()})
+
+
+def _np_normalize(x, p, dim):
+    n = np.sum(np.abs(x) ** p, axis=dim, keepdims=True) ** (1 / p)
+    return x / np.maximum(n, 1e-12)
+
+
+def _np_cosine(a, b, dim):
+    na = np.maximum(np.linalg.norm(a, axis=dim, keepdims=True), 1e-8)
+    nb = np.maximum(np.linalg.norm(b, axis=dim, keepdims=True), 1e-8)
+    return np.sum((a / na) * (b / nb), axis=dim)
+
+
+def _np_smooth_l1(a, b, beta, reduction):
+    d = np.abs(a - b)
+    loss = np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta) if beta else d
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _np_huber(a, b, delta, reduction):
+    return delta * _np_smooth_l1(a, b, delta, reduction)
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -770,6 +851,61 @@ SPECS: list[OpSpec] = [
            domain=(-4.0, 4.0), kinks=lambda kw: (kw["threshold"] / kw["beta"],)),
     OpSpec("sin", F.sin, unary(), np.sin, lambda x: x.sin(), domain=(-4.0, 4.0)),
     OpSpec("cos", F.cos, unary(), np.cos, lambda x: x.cos(), domain=(-4.0, 4.0)),
+    OpSpec("erf", minigrad.erf, unary(), _np_erf, lambda x: T().erf(x)),
+    OpSpec("erfc", lambda x: x.erfc(), unary(), lambda x: 1 - _np_erf(x), lambda x: x.erfc()),
+    # ------------------------------------------ nn.functional's other activations (composites)
+    OpSpec("gelu", NF.gelu, unary(approximate=st.sampled_from(["none", "tanh"])), _np_gelu,
+           lambda x, approximate: _tF().gelu(x, approximate=approximate), domain=(-4.0, 4.0)),
+    OpSpec("elu", NF.elu, unary(alpha=st.sampled_from([1.0, 0.5, 2.0])), _np_elu,
+           lambda x, alpha: _tF().elu(x, alpha), kinks=(0.0,)),
+    OpSpec("selu", NF.selu, unary(), lambda x: _SELU[1] * _np_elu(x, _SELU[0]),
+           lambda x: _tF().selu(x), kinks=(0.0,)),
+    OpSpec("celu", NF.celu, unary(alpha=st.sampled_from([1.0, 0.5, 2.0])),
+           lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(x / alpha)),
+           lambda x, alpha: _tF().celu(x, alpha), kinks=(0.0,)),
+    OpSpec("silu", NF.silu, unary(), lambda x: x * _np_sigmoid(x), lambda x: _tF().silu(x),
+           domain=(-4.0, 4.0)),
+    OpSpec("mish", NF.mish, unary(), lambda x: x * np.tanh(_np_softplus(x)),
+           lambda x: _tF().mish(x), domain=(-4.0, 4.0)),
+    OpSpec("hardtanh", lambda x, lo, hi: NF.hardtanh(x, lo, hi), unary(
+        lo=st.sampled_from([-1.0, -0.5]),
+                                          hi=st.sampled_from([1.0, 1.5])),
+           lambda x, lo, hi: np.clip(x, lo, hi), lambda x, lo, hi: _tF().hardtanh(x, lo, hi),
+           kinks=lambda kw: (kw["lo"], kw["hi"])),
+    OpSpec("relu6", NF.relu6, unary(), lambda x: np.clip(x, 0, 6),
+           lambda x: _tF().relu6(x), domain=(-2.0, 8.0), kinks=(0.0, 6.0)),
+    # (torch's hardsigmoid has no second derivative, "not implemented": its twin here is its
+    # formula in torch ops; tests/test_activations.py compares the first with torch's own)
+    OpSpec("hardsigmoid", NF.hardsigmoid, unary(), lambda x: np.clip(x / 6 + 0.5, 0, 1),
+           lambda x: T().clamp(x / 6 + 0.5, 0, 1), domain=(-5.0, 5.0), kinks=(-3.0, 3.0)),
+    OpSpec("hardswish", NF.hardswish, unary(), lambda x: x * np.clip(x + 3, 0, 6) / 6,
+           lambda x: _tF().hardswish(x), domain=(-5.0, 5.0), kinks=(-3.0, 3.0)),
+    OpSpec("logsigmoid", NF.logsigmoid, unary(), lambda x: -_np_softplus(-x),
+           lambda x: _tF().logsigmoid(x), domain=(-4.0, 4.0)),
+    OpSpec("softsign", NF.softsign, unary(), lambda x: x / (1 + np.abs(x)),
+           lambda x: _tF().softsign(x), kinks=(0.0,)),
+    OpSpec("glu", NF.glu, glu_case(), _np_glu, lambda x, dim: _tF().glu(x, dim)),
+    OpSpec("prelu", NF.prelu, prelu_case(), _np_prelu, lambda x, w: _tF().prelu(x, w),
+           kinks=(0.0,)),
+    # (both with at least 2 elements along dim: along a single one the result is the constant
+    # +-1, whose second derivative, 0, is a float32 cancellation of terms ~1/x^2)
+    OpSpec("normalize", NF.normalize, unary(min_dims=2, min_side=2,
+                                            p=st.sampled_from([1.0, 2.0])).map(
+        lambda c: Case(c.shapes, {**c.kw, "dim": 1})), _np_normalize,
+           lambda x, p, dim: _tF().normalize(x, p, dim), kinks=(0.0,), margin=0.05),
+    OpSpec("cosine_similarity", NF.cosine_similarity, two_same(min_dims=1, min_side=2, dim=st.just(-1)),
+           _np_cosine, lambda a, b, dim: _tF().cosine_similarity(a, b, dim),
+           kinks=(0.0,), margin=0.05),
+    OpSpec("smooth_l1_loss", lambda a, b, beta, reduction: NF.smooth_l1_loss(
+        a, b, reduction, beta), two_same(min_dims=0, beta=st.sampled_from([1.0, 0.5, 0.0]),
+                                         reduction=st.sampled_from(["mean", "sum", "none"])),
+           _np_smooth_l1, lambda a, b, beta, reduction: _tF().smooth_l1_loss(
+               a, b, reduction=reduction, beta=beta), distinct=True, margin=0.05),
+    OpSpec("huber_loss", lambda a, b, delta, reduction: NF.huber_loss(a, b, reduction, delta),
+           two_same(min_dims=0, delta=st.sampled_from([1.0, 0.5]),
+                    reduction=st.sampled_from(["mean", "sum", "none"])),
+           _np_huber, lambda a, b, delta, reduction: _tF().huber_loss(
+               a, b, reduction=reduction, delta=delta), distinct=True, margin=0.05),
     OpSpec("lerp", minigrad.lerp, broadcast(3), lambda a, b, w: a + w * (b - a),
            lambda a, b, w: T().lerp(a, b, w), domain=((-2.0, 2.0), (-2.0, 2.0), (-0.5, 1.5)),
            kinks=(0.5, -0.5)),  # torch changes form at |w| = 0.5: equal values, not bits

@@ -52,7 +52,7 @@ __all__ = [
     "running_average", "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
-    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
+    "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output", "erf", "erfc",
 ]
 
 _THREADS = 256
@@ -319,6 +319,19 @@ def sigmoid_fwd(x):
     if not _fast(x):
         return ref.sigmoid_fwd(x)
     return _elementwise("sigmoid_fwd")(x)
+
+
+def erf(x):
+    """The error function on the GPU: CuPy's (cupyx.scipy.special), one elementwise kernel.
+    See :func:`minigrad.kernels.reference.erf`."""
+    from cupyx.scipy import special
+    return special.erf(x)
+
+
+def erfc(x):
+    """1 - erf(x) on the GPU (cupyx.scipy.special). See :func:`minigrad.kernels.reference.erfc`."""
+    from cupyx.scipy import special
+    return special.erfc(x)
 
 
 def _ce_ok(z, t, ignore_index):

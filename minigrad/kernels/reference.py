@@ -23,7 +23,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
-    "nchw_from_rows",
+    "nchw_from_rows", "erf", "erfc",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
@@ -268,6 +268,19 @@ def sigmoid_fwd(x):
         x = x.astype(np.float32)
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def erf(x):
+    """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise, x's dtype
+    (SciPy's, to the last bits in float64; NumPy has none). On a GPU, CuPy's (cupy_gpu.erf)."""
+    from scipy import special
+    return special.erf(x)
+
+
+def erfc(x):
+    """1 - erf(x), without the cancellation where erf(x) is near 1 (SciPy's)."""
+    from scipy import special
+    return special.erfc(x)
 
 
 def bce_with_logits_fwd(z, t):

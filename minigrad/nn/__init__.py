@@ -17,6 +17,9 @@ from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNo
                                 Linear, LogSoftmax, MSELoss, NLLLoss, ReflectionPad2d, ReLU,
                                 Sigmoid, Softmax, Softplus, SyncBatchNorm, Tanh, Unflatten,
                                 Upsample, ZeroPad2d)
+from minigrad.nn.layers import (CELU, ELU, GELU, GLU, SELU, GroupNorm, Hardsigmoid,
+                                Hardswish, Hardtanh, HuberLoss, LogSigmoid, Mish, PReLU, ReLU6,
+                                SiLU, SmoothL1Loss, Softsign)
 from minigrad.nn.containers import ModuleDict, ModuleList, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
@@ -30,4 +33,7 @@ __all__ = [
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
+    "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
+    "HuberLoss",
 ]

@@ -74,6 +74,28 @@ def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(_F.abs(input - _target("l1_loss", input, target)), reduction)
 
 
+def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target), reduced;
+    beta = 0 is l1_loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = input - _target("smooth_l1_loss", input, target)
+    if beta == 0:
+        return _reduce(_F.abs(d), reduction)
+    a = _F.abs(d)
+    return _reduce(_F.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere, reduced: delta times
+    smooth_l1_loss with beta = delta."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = input - _target("huber_loss", input, target)
+    a = _F.abs(d)
+    return _reduce(_F.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+
+
 def _clamped_log(p: Tensor) -> Tensor:
     """max(log p, -100) as in torch's BCELoss, without evaluating log(0) (or log of a negative
     number, which an out-of-range probability gives): where p <= 0 the value is -100 and the

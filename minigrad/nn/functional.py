@@ -21,7 +21,7 @@ unconditionally. Checks on shapes and dtypes, which cost nothing, always run.
 Notation: N batch, C channels/classes, H x W image size, L sequence length.
 
 This module is the table of exports; the definitions live beside it, one module per kind:
-``_conv.py`` (linear, convolutions), ``_norm.py``, ``_dropout.py``, ``_embedding.py``,
+``_conv.py`` (linear, convolutions), ``_activation.py``, ``_norm.py``, ``_dropout.py``, ``_embedding.py``,
 ``_resample.py`` and ``_loss.py``.
 """
 from __future__ import annotations
@@ -33,8 +33,12 @@ from minigrad.nn._conv import (_LinearOp, _conv2d, _conv_transpose2d, _output_pa
                                conv2d, conv_transpose2d, linear)
 from minigrad.nn._dropout import _check_p, dropout, dropout2d
 from minigrad.nn._embedding import embedding, one_hot
+from minigrad.nn._activation import (celu, cosine_similarity, elu, gelu, glu, hardsigmoid,
+                                     hardswish, hardtanh, logsigmoid, mish, normalize, prelu,
+                                     relu6, selu, silu, softsign)
 from minigrad.nn._loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
-                               cross_entropy, gaussian_kl, kl_div, l1_loss, mse_loss, nll_loss)
+                               cross_entropy, gaussian_kl, huber_loss, kl_div, l1_loss, mse_loss,
+                               nll_loss, smooth_l1_loss)
 from minigrad.nn._norm import _update_running, batch_norm, group_norm, instance_norm, layer_norm
 from minigrad.nn._resample import _scale_pair, interpolate, reflection_pad2d, upsample_nearest
 
@@ -56,4 +60,7 @@ __all__ = [
     "group_norm", "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
     "interpolate", "reflection_pad2d", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div", "gaussian_kl",
+    "gelu", "elu", "selu", "celu", "silu", "mish", "hardtanh", "relu6", "hardsigmoid",
+    "hardswish", "logsigmoid", "softsign", "glu", "prelu", "normalize", "cosine_similarity",
+    "smooth_l1_loss", "huber_loss",
 ]

@@ -2,6 +2,8 @@
 ``functional._binary``), so no backward here deals with shapes."""
 from __future__ import annotations
 
+import math
+
 from minigrad import kernels
 from minigrad.autograd.function import Function
 
@@ -200,6 +202,32 @@ class Tanh(Function):
     def backward(self, gy):
         y = self.output
         return gy * (1 - y * y)
+
+
+class Erf(Function):
+    """y = erf(x); gx = gy * 2/sqrt(pi) * exp(-x^2)"""
+
+    def forward(self, x):
+        return kernels.get("erf", self.xp)(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * ((x * x).neg().exp() * _TWO_OVER_SQRT_PI)
+
+
+class Erfc(Function):
+    """y = erfc(x) = 1 - erf(x), accurate where erf(x) is near 1; gx = -gy * 2/sqrt(pi) *
+    exp(-x^2)"""
+
+    def forward(self, x):
+        return kernels.get("erfc", self.xp)(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * ((x * x).neg().exp() * -_TWO_OVER_SQRT_PI)
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 class Sigmoid(Function):
@@ -409,13 +437,14 @@ class Log1p(Function):
 
 
 class Expm1(Function):
-    """y = exp(x) - 1, accurate for small x; gx = gy * (y + 1)"""
+    """y = exp(x) - 1, accurate for small x; gx = gy * exp(x) (not y + 1, which rounds to 0
+    where exp(x) < eps: ELU's gradient at x = -50 would be 0 instead of 2e-22)"""
 
     def forward(self, x):
         return self.xp.expm1(x)
 
     def backward(self, gy):
-        return gy * (self.output + 1)
+        return gy * self.inputs[0].exp()
 
 
 class Step(Function):

@@ -10,15 +10,17 @@ Bad inputs fail early with the layer and both shapes in the message, e.g.
 ``ValueError: Conv2d(1, 64, kernel_size=(4, 4), ...) expects 1 input channels, got input of
 shape (64, 3, 64, 64) (weight shape (64, 1, 4, 4))``.
 """
-from minigrad.nn.layers.activation import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax,
-                                           Softplus, Tanh)
+from minigrad.nn.layers.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish,
+                                           Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
+                                           PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
+                                           Softsign, Tanh)
 from minigrad.nn.layers.conv import Conv2d, ConvTranspose2d
 from minigrad.nn.layers.dropout import Dropout, Dropout2d
 from minigrad.nn.layers.linear import Identity, Linear
-from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss,
-                                     NLLLoss)
-from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm,
-                                              SyncBatchNorm)
+from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
+                                     L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
+from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,
+                                              LayerNorm, SyncBatchNorm)
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
 
@@ -28,4 +30,8 @@ __all__ = [
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    # torch's other activations, GroupNorm and the robust regression losses
+    "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
+    "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
+    "HuberLoss",
 ]

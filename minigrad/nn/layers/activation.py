@@ -1,10 +1,14 @@
-"""Activations as layers: ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax."""
+"""Activations as layers: ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, LogSoftmax, and
+torch's others (GELU, ELU, SELU, CELU, SiLU, Mish, Hardtanh, ReLU6, Hardsigmoid, Hardswish,
+LogSigmoid, Softsign, GLU, PReLU with its learned slopes)."""
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from minigrad.nn import functional as F
-from minigrad.nn.module import Module
+from minigrad.nn.module import Module, Parameter
 
 
 # ============================================================================ activations
@@ -88,3 +92,126 @@ class LogSoftmax(Softmax):
     def forward(self, x):
         dim = self.dim if self.dim is not None else _implicit_dim("log_softmax", x.ndim)
         return F.log_softmax(x, dim)
+
+
+class _Elementwise(Module):
+    """An activation with no parameters: ``fn(x, **args)``, the args in the repr."""
+    fn = None
+
+    def __init__(self, **args):
+        super().__init__()
+        self._args = args
+        for k, v in args.items():
+            setattr(self, k, v)
+
+    def forward(self, x):
+        return type(self).fn(x, **{k: getattr(self, k) for k in self._args})
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={getattr(self, k)!r}" for k in self._args
+                         if k != "inplace" or getattr(self, k))
+
+
+class GELU(_Elementwise):
+    fn = staticmethod(F.gelu)
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__(approximate=approximate)
+
+
+class ELU(_Elementwise):
+    fn = staticmethod(F.elu)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha=alpha, inplace=inplace)
+
+
+class SELU(_Elementwise):
+    fn = staticmethod(F.selu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class CELU(_Elementwise):
+    fn = staticmethod(F.celu)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha=alpha, inplace=inplace)
+
+
+class SiLU(_Elementwise):
+    fn = staticmethod(F.silu)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class Mish(_Elementwise):
+    fn = staticmethod(F.mish)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class Hardtanh(_Elementwise):
+    fn = staticmethod(F.hardtanh)
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__(min_val=min_val, max_val=max_val, inplace=inplace)
+
+
+class ReLU6(_Elementwise):
+    fn = staticmethod(F.relu6)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class Hardsigmoid(_Elementwise):
+    fn = staticmethod(F.hardsigmoid)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class Hardswish(_Elementwise):
+    fn = staticmethod(F.hardswish)
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
+class LogSigmoid(_Elementwise):
+    fn = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Elementwise):
+    fn = staticmethod(F.softsign)
+
+
+class GLU(_Elementwise):
+    fn = staticmethod(F.glu)
+
+    def __init__(self, dim: int = -1):
+        super().__init__(dim=dim)
+
+
+class PReLU(Module):
+    """x where x > 0, a * x elsewhere, with a learned: one slope, or one per channel
+    (``num_parameters`` = C), each starting at ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) \
+                or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a whole number >= 1, got "
+                             f"{num_parameters!r}")
+        self.num_parameters, self.init = num_parameters, float(init)
+        self.weight = Parameter(np.full(num_parameters, init, dtype=np.float32))
+
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

@@ -235,3 +235,32 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalisation of (N, C, *): the C channels in ``num_groups`` groups, each image's
+    group normalised over its channels and positions; weight (ones) and bias (zeros) per
+    channel when ``affine``. No running statistics (the same in training and eval)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 *, bias: bool = True):
+        super().__init__()
+        self.num_groups = _size("GroupNorm", "num_groups", num_groups)
+        self.num_channels = _size("GroupNorm", "num_channels", num_channels)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.eps, self.affine = float(eps), bool(affine)
+        _affine_parameters(self, (self.num_channels,), self.affine, bias)
+
+    def forward(self, x):
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            _check_tensor(self, x)
+            raise ValueError(f"{self!r} expects input (N, {self.num_channels}, *), got input of "
+                             f"shape {tuple(x.shape)}")
+        if x.dtype.kind != "f" or (self.affine and x.dtype != _param_dtype(self)):
+            _check_float(self, x)
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
