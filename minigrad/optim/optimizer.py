@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from minigrad import backend
+from minigrad.backend import graphs
 from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import enable_grad, no_grad
 from minigrad.tensor import Tensor
@@ -161,12 +162,14 @@ class Optimizer:
         enabled before the update. The update itself runs under ``no_grad`` on ``p.data`` in place;
         ``p.grad`` is never modified.
         """
+        self._opt_called = True  # lr_scheduler warns when its step() comes before this one
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        recording = graphs.capturing() is not None
         with no_grad():
-            for group in self.param_groups:
+            for index, group in enumerate(self.param_groups):
                 self._check_group(group)
                 items = []
                 for p in group["params"]:
@@ -184,9 +187,31 @@ class Optimizer:
                         state = self.state[p] = {}
                     items.append((p, grad, state))
                 if items:
+                    if recording:  # before _update_group's hooks: it refuses before they count
+                        graphs.on_replay(self._replay_check(index, group))
                     self._update_group(items, group)
                     mark_modified([p for p, _, _ in items])  # a stale graph's backward raises
         return loss
+
+    def _replay_check(self, index: int, group: dict):
+        """A CUDA graph records the step's launches with the group's hyperparameters (the lr
+        above all) as constants: a replay after they changed (an lr scheduler, a hand edit)
+        would silently train with the recorded ones. The check this returns runs before each
+        replay (:func:`minigrad.backend.graphs.on_replay`) and raises instead."""
+        recorded = {name: copy.deepcopy(group[name]) for name in self.defaults if name in group}
+
+        def check():
+            groups = self.param_groups
+            now = groups[index] if index < len(groups) else {}
+            changed = [f"{name} {value!r} -> {now.get(name)!r}" for name, value in recorded.items()
+                       if now.get(name) != value]
+            if changed:
+                raise RuntimeError(
+                    f"CUDA graph replay: parameter group {index} of {type(self).__name__} changed "
+                    f"since the step was recorded ({', '.join(changed)}); the recorded launch "
+                    "holds the old values and would train with them. Record the step again "
+                    "after changing them, or step eagerly while an lr scheduler changes the lr")
+        return check
 
     def _check_group(self, group: dict) -> None:
         """Hook: validate a group's hyperparameters before a step (they may have been edited)."""
