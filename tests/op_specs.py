@@ -25,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad
 import minigrad.functional as F
+import minigrad.nn.functional as NF
 
 MAX_DIMS = 3
 MAX_SIDE = 3  # up to 27 elements: full-Jacobian gradchecks stay fast
@@ -772,6 +773,84 @@ def _np_smooth_l1(a, b, beta, reduction):
 
 def _np_huber(a, b, delta, reduction):
     return delta * _np_smooth_l1(a, b, delta, reduction)
+# ---------------------------------------------------------------------------- pooling
+@st.composite
+def pool_case(draw, kind):
+    """A (C, H, W) or (N, C, H, W) input of at most 2 planes of up to 5x5 and a pooling torch
+    accepts: padding <= kernel // 2, and H, W >= max(effective kernel - 2 padding, dilation),
+    so every window holds an input element (a dilated window can otherwise lie in the padding,
+    which torch fills with -inf and minigrad refuses)."""
+    lead = draw(st.sampled_from([(1,), (2,), (1, 1), (1, 2), (2, 1)]))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    p = tuple(draw(st.integers(0, n // 2)) for n in k)
+    d = tuple(draw(st.integers(1, 2)) for _ in range(2)) if kind == "max" else (1, 1)
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i], d[i]), 5))
+               for i in range(2))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    square = k[0] == k[1] and p[0] == p[1]  # int arguments where they may be
+    kw = {"kernel_size": k[0] if square and draw(st.booleans()) else k, "stride": stride,
+          "padding": p[0] if square else p, "ceil_mode": draw(st.booleans())}
+    if kind == "max":
+        kw["dilation"] = d
+    else:
+        kw["count_include_pad"] = draw(st.booleans())
+        kw["divisor_override"] = draw(st.sampled_from([None, None, 3, -2]))
+    return Case((lead + hw,), kw)
+
+
+@st.composite
+def adaptive_pool_case(draw):
+    lead = draw(st.sampled_from([(1,), (2,), (1, 1), (1, 2), (2, 1)]))
+    hw = tuple(draw(st.integers(1, 5)) for _ in range(2))
+    size = draw(st.one_of(st.integers(1, 6), st.tuples(st.integers(1, 6),
+                                                       st.none() | st.integers(1, 6))))
+    return Case((lead + hw,), {"output_size": size})
+
+
+def _np_pool_output(n, k, s, p, d, ceil_mode):
+    """torch's pooling_output_shape (aten/src/ATen/native/Pool.h)."""
+    o = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    return o - 1 if ceil_mode and (o - 1) * s >= n + p else o
+
+
+def _np_pool(x, kernel_size, stride, padding, ceil_mode, dilation=1, count_include_pad=True,
+             divisor_override=None, reduce="max"):
+    """Max or average pooling by loops over the output pixels (torch's CPU kernels' rules)."""
+    def pair(v):
+        return tuple(v) if isinstance(v, tuple) else (v, v)
+    k, p, d = pair(kernel_size), pair(padding), pair(dilation)
+    s = k if stride is None else pair(stride)
+    *lead, h, w = x.shape
+    oh, ow = (_np_pool_output(n, k[i], s[i], p[i], d[i], ceil_mode) for i, n in enumerate((h, w)))
+    out = np.empty(tuple(lead) + (oh, ow))
+    for i, j in np.ndindex(oh, ow):
+        r0, c0 = i * s[0] - p[0], j * s[1] - p[1]
+        rows = [r for r in range(r0, r0 + d[0] * (k[0] - 1) + 1, d[0]) if 0 <= r < h]
+        cols = [c for c in range(c0, c0 + d[1] * (k[1] - 1) + 1, d[1]) if 0 <= c < w]
+        win = x[..., rows, :][..., cols]
+        if reduce == "max":
+            out[..., i, j] = win.max(axis=(-2, -1))
+            continue
+        if divisor_override is not None:
+            div = divisor_override
+        elif count_include_pad:  # the padding counts, the overhang past it does not
+            div = (min(r0 + k[0], h + p[0]) - r0) * (min(c0 + k[1], w + p[1]) - c0)
+        else:
+            div = len(rows) * len(cols)
+        out[..., i, j] = win.sum(axis=(-2, -1)) / div
+    return out
+
+
+def _np_adaptive_pool(x, output_size, reduce):
+    *lead, h, w = x.shape
+    size = output_size if isinstance(output_size, tuple) else (output_size, output_size)
+    oh, ow = (n if o is None else o for o, n in zip(size, (h, w)))
+    out = np.empty(tuple(lead) + (oh, ow))
+    for i, j in np.ndindex(oh, ow):
+        rows = slice(math.floor(i * h / oh), math.ceil((i + 1) * h / oh))
+        cols = slice(math.floor(j * w / ow), math.ceil((j + 1) * w / ow))
+        out[..., i, j] = getattr(x[..., rows, cols], reduce)(axis=(-2, -1))
+    return out
 
 
 # ------------------------------------------------------------------------------- table
@@ -1131,6 +1210,19 @@ SPECS: list[OpSpec] = [
     OpSpec("pad_constant", F.pad, pad_case("constant"), _np_pad, _torch_pad),
     OpSpec("pad_reflect", F.pad, pad_case("reflect"), _np_pad, _torch_pad, uses_kernels=True),
     OpSpec("pad_replicate", F.pad, pad_case("replicate"), _np_pad, _torch_pad,
+           uses_kernels=True),
+    # ------------------------------- pooling (composites of GetItem, max(dim), where, sum)
+    OpSpec("max_pool2d", NF.max_pool2d, pool_case("max"), _np_pool,
+           lambda x, **kw: _tF().max_pool2d(x, **kw), distinct=True, uses_kernels=True),
+    OpSpec("avg_pool2d", NF.avg_pool2d, pool_case("avg"),
+           lambda x, **kw: _np_pool(x, reduce="mean", **kw),
+           lambda x, **kw: _tF().avg_pool2d(x, **kw), uses_kernels=True),
+    OpSpec("adaptive_avg_pool2d", NF.adaptive_avg_pool2d, adaptive_pool_case(),
+           lambda x, output_size: _np_adaptive_pool(x, output_size, "mean"),
+           lambda x, output_size: _tF().adaptive_avg_pool2d(x, output_size), uses_kernels=True),
+    OpSpec("adaptive_max_pool2d", NF.adaptive_max_pool2d, adaptive_pool_case(),
+           lambda x, output_size: _np_adaptive_pool(x, output_size, "max"),
+           lambda x, output_size: _tF().adaptive_max_pool2d(x, output_size), distinct=True,
            uses_kernels=True),
 ]
 

@@ -11,11 +11,12 @@ with PyTorch's names and semantics::
     loss = F.binary_cross_entropy_with_logits(D(x), minigrad.ones(len(x), 1))
 """
 from minigrad.nn import functional, init, utils
-from minigrad.nn.layers import (BCELoss, BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, Conv2d,
+from minigrad.nn.layers import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BCELoss,
+                                BCEWithLogitsLoss, BatchNorm1d, BatchNorm2d, Conv2d,
                                 ConvTranspose2d, CrossEntropyLoss, Dropout, Dropout2d, Embedding,
                                 Flatten, Identity, InstanceNorm2d, L1Loss, LayerNorm, LeakyReLU,
-                                Linear, LogSoftmax, MSELoss, NLLLoss, ReflectionPad2d, ReLU,
-                                Sigmoid, Softmax, Softplus, SyncBatchNorm, Tanh, Unflatten,
+                                Linear, LogSoftmax, MaxPool2d, MSELoss, NLLLoss, ReflectionPad2d,
+                                ReLU, Sigmoid, Softmax, Softplus, SyncBatchNorm, Tanh, Unflatten,
                                 Upsample, ZeroPad2d)
 from minigrad.nn.layers import (CELU, ELU, GELU, GLU, SELU, GroupNorm, Hardsigmoid,
                                 Hardswish, Hardtanh, HuberLoss, LogSigmoid, Mish, PReLU, ReLU6,
@@ -28,7 +29,8 @@ __all__ = [
     "functional", "init", "utils", "parallel", "Module", "Parameter", "Sequential", "ModuleList",
     "ModuleDict",
     "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
-    "SyncBatchNorm", "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding",
+    "SyncBatchNorm", "InstanceNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Dropout", "Dropout2d", "Embedding",
     "Upsample",
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",

@@ -21,14 +21,14 @@ unconditionally. Checks on shapes and dtypes, which cost nothing, always run.
 Notation: N batch, C channels/classes, H x W image size, L sequence length.
 
 This module is the table of exports; the definitions live beside it, one module per kind:
-``_conv.py`` (linear, convolutions), ``_activation.py``, ``_norm.py``, ``_dropout.py``, ``_embedding.py``,
-``_resample.py`` and ``_loss.py``.
+``_conv.py`` (linear, convolutions), ``_activation.py``, ``_norm.py``, ``_pool.py``,
+``_dropout.py``, ``_embedding.py``, ``_resample.py`` and ``_loss.py``.
 """
 from __future__ import annotations
 
 from minigrad import functional as _F
 # (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair, _check_p, _update_running,
-# _scale_pair: what the layers in minigrad.nn.layers call as F._name)
+# _pool_args, _scale_pair: what the layers in minigrad.nn.layers call as F._name)
 from minigrad.nn._conv import (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair,
                                conv2d, conv_transpose2d, linear)
 from minigrad.nn._dropout import _check_p, dropout, dropout2d
@@ -40,6 +40,8 @@ from minigrad.nn._loss import (binary_cross_entropy, binary_cross_entropy_with_l
                                cross_entropy, gaussian_kl, huber_loss, kl_div, l1_loss, mse_loss,
                                nll_loss, smooth_l1_loss)
 from minigrad.nn._norm import _update_running, batch_norm, group_norm, instance_norm, layer_norm
+from minigrad.nn._pool import (_pool_args, adaptive_avg_pool2d, adaptive_max_pool2d,
+                               avg_pool2d, max_pool2d)
 from minigrad.nn._resample import _scale_pair, interpolate, reflection_pad2d, upsample_nearest
 
 # Activations and shape ops: one definition, in minigrad.functional.
@@ -57,7 +59,8 @@ pad = _F.pad
 __all__ = [
     "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
     "pad", "linear", "conv2d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm",
-    "group_norm", "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
+    "group_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
     "interpolate", "reflection_pad2d", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div", "gaussian_kl",
     "gelu", "elu", "selu", "celu", "silu", "mish", "hardtanh", "relu6", "hardsigmoid",

@@ -21,12 +21,15 @@ from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLos
                                      L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,
                                               LayerNorm, SyncBatchNorm)
+from minigrad.nn.layers.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d,
+                                        MaxPool2d)
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
 
 __all__ = [
     "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
-    "InstanceNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Embedding", "Upsample",
+    "InstanceNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d", "Dropout", "Dropout2d", "Embedding", "Upsample",
     "ReflectionPad2d", "ZeroPad2d", "Flatten", "Unflatten", "ReLU", "LeakyReLU", "Tanh",
     "Sigmoid", "Softplus", "Softmax", "LogSoftmax", "MSELoss", "L1Loss", "BCELoss",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
