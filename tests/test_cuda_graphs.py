@@ -194,6 +194,38 @@ def test_replayed_dcgan_steps_match_eager_ones():
             [s["step"] for s in opt_e.state.values()] == [steps] * len(opt_e.state)
 
 
+@pytest.mark.gpu
+@needs_cuda
+def test_two_captured_steps_share_adams_step_counts():
+    """Steps with and without G's update are two graphs; both update D with Adam, whose bias
+    corrections read the step count on the device. Replayed in turn (two D-only steps, then a
+    full one, as with n_critic = 3) they must match the eager run: each graph counting in its
+    own copy of D's steps left the other's replays out (the count stale by a third)."""
+    batch, steps = 16, 30
+    eager, graphed = _dcgan_pair(batch)
+    step = graphs.GraphedStep(graphed, warmup=3)
+    rng = np.random.default_rng(4)
+    data = [minigrad.tensor(rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32),
+                            device="cuda") for _ in range(4)]
+    cupy_gpu.use_direct_cublas(True)
+    try:
+        for fn in (eager.train_step, step):
+            minigrad.manual_seed(12)
+            for i in range(steps):
+                fn(data[i % len(data)], update_g=i % 3 == 2)
+    finally:
+        cupy_gpu.use_direct_cublas(False)
+    assert step.fallback is None and len(step.graphs) == 2
+    for role in ("G", "D"):
+        for (name, a), (_, b) in zip(eager.nets[role].named_parameters(),
+                                     graphed.nets[role].named_parameters()):
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{role}.{name}")
+        opt_e, opt_g = eager.optims[role], graphed.optims[role]
+        assert [s["step"] for s in opt_g.state.values()] == \
+            [s["step"] for s in opt_e.state.values()]
+
+
 @pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")
 def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
     from gans.dcgan import DCGAN, Config

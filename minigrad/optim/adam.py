@@ -104,7 +104,11 @@ class Adam(Optimizer):
 
     def _prepare_capture(self):
         """Before a CUDA graph capture: the state exists (eager steps made it) and each group
-        has its device copy of the step counts."""
+        has its device copy of the step counts, set to the host's. A group that already has
+        one keeps that array (its values refreshed in place): the graphs recorded before count
+        in it, and a second capture (a step without G's update, a short last batch) must count
+        in the same memory, or each graph's replays would leave the other's count behind and
+        Adam's bias corrections would use stale steps."""
         for group in self.param_groups:
             params = group["params"]
             if not params or params[0].device.type != "cuda":
@@ -113,8 +117,13 @@ class Adam(Optimizer):
             if missing:
                 raise RuntimeError("Adam: a parameter has no optimizer state yet; capture after "
                                    "an eager step that updated every parameter")
-            self._device_steps[id(group)] = params[0].xp.asarray(
+            steps = params[0].xp.asarray(
                 np.array([self.state[p]["step"] for p in params], dtype=np.int64))
+            current = self._device_steps.get(id(group))
+            if current is not None and current.shape == steps.shape:
+                current[...] = steps
+            else:
+                self._device_steps[id(group)] = steps
 
     def _captured_update(self, items, group):
         from minigrad.backend import graphs
