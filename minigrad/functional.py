@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from minigrad import backend, creation
+from minigrad import backend, creation, kernels
 from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import elementwise as E
@@ -1281,11 +1281,12 @@ def _as_1d(x, fn):
 def _argsort(xp, a, d, descending):
     """Indices that sort the array ``a`` along ``d``: ties in their original order, NaN as the
     largest value (last, or first when descending), as torch's stable sort."""
+    argsort = kernels.get("argsort_stable", xp)
     if not descending:
-        return xp.argsort(a, axis=d, kind="stable")
+        return argsort(a, d)
     # sorted ascending from the far end, then read backwards: largest first, ties still in
     # their original order
-    r = xp.flip(xp.argsort(xp.flip(a, d), axis=d, kind="stable"), d)
+    r = xp.flip(argsort(xp.flip(a, d), d), d)
     return (a.shape[d] - 1) - r
 
 

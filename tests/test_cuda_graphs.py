@@ -184,14 +184,21 @@ def test_replayed_dcgan_steps_match_eager_ones():
         cupy_gpu.use_direct_cublas(False)
     assert step.fallback is None and len(step.graphs) == 1
     np.testing.assert_allclose(losses["graphed"], losses["eager"], rtol=1e-4, atol=1e-5)
+    _assert_same_state(eager, graphed)
+    for role in ("G", "D"):
+        assert [s["step"] for s in graphed.optims[role].state.values()] == \
+            [steps] * len(graphed.optims[role].state)
+
+
+def _assert_same_state(eager, graphed):
+    """The same weights (to float32 rounding) and the same optimizer step counts."""
     for role in ("G", "D"):
         for (name, a), (_, b) in zip(eager.nets[role].named_parameters(),
                                      graphed.nets[role].named_parameters()):
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5,
                                        err_msg=f"{role}.{name}")
-        opt_e, opt_g = eager.optims[role], graphed.optims[role]
-        assert [s["step"] for s in opt_g.state.values()] == \
-            [s["step"] for s in opt_e.state.values()] == [steps] * len(opt_e.state)
+        assert [s["step"] for s in graphed.optims[role].state.values()] == \
+            [s["step"] for s in eager.optims[role].state.values()]
 
 
 @pytest.mark.gpu
@@ -216,14 +223,7 @@ def test_two_captured_steps_share_adams_step_counts():
     finally:
         cupy_gpu.use_direct_cublas(False)
     assert step.fallback is None and len(step.graphs) == 2
-    for role in ("G", "D"):
-        for (name, a), (_, b) in zip(eager.nets[role].named_parameters(),
-                                     graphed.nets[role].named_parameters()):
-            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5,
-                                       err_msg=f"{role}.{name}")
-        opt_e, opt_g = eager.optims[role], graphed.optims[role]
-        assert [s["step"] for s in opt_g.state.values()] == \
-            [s["step"] for s in opt_e.state.values()]
+    _assert_same_state(eager, graphed)
 
 
 @pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")

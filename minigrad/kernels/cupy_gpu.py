@@ -53,6 +53,7 @@ __all__ = [
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output", "erf", "erfc",
+    "argsort_stable",
 ]
 
 _THREADS = 256
@@ -319,6 +320,12 @@ def sigmoid_fwd(x):
     if not _fast(x):
         return ref.sigmoid_fwd(x)
     return _elementwise("sigmoid_fwd")(x)
+
+
+def argsort_stable(a, axis):
+    """CuPy's argsort (Thrust's stable sort, which takes no ``kind``). See
+    :func:`minigrad.kernels.reference.argsort_stable`."""
+    return a.argsort(axis=axis)
 
 
 def erf(x):

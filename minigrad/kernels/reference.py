@@ -23,7 +23,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
-    "nchw_from_rows", "erf", "erfc",
+    "nchw_from_rows", "erf", "erfc", "argsort_stable",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
@@ -268,6 +268,12 @@ def sigmoid_fwd(x):
         x = x.astype(np.float32)
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def argsort_stable(a, axis):
+    """Indices that sort ``a`` along ``axis``, equal values in their original order (a stable
+    sort: NumPy's kind="stable"; CuPy's sort is always stable and takes no kind, cupy_gpu's)."""
+    return a.argsort(axis=axis, kind="stable")
 
 
 def erf(x):

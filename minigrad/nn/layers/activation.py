@@ -112,6 +112,13 @@ class _Elementwise(Module):
                          if k != "inplace" or getattr(self, k))
 
 
+class _InplaceOnly(_Elementwise):
+    """An activation whose one argument is torch's ``inplace`` (accepted and ignored)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(inplace=inplace)
+
+
 class GELU(_Elementwise):
     fn = staticmethod(F.gelu)
 
@@ -126,11 +133,8 @@ class ELU(_Elementwise):
         super().__init__(alpha=alpha, inplace=inplace)
 
 
-class SELU(_Elementwise):
+class SELU(_InplaceOnly):
     fn = staticmethod(F.selu)
-
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
 
 class CELU(_Elementwise):
@@ -140,18 +144,12 @@ class CELU(_Elementwise):
         super().__init__(alpha=alpha, inplace=inplace)
 
 
-class SiLU(_Elementwise):
+class SiLU(_InplaceOnly):
     fn = staticmethod(F.silu)
 
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
-
-class Mish(_Elementwise):
+class Mish(_InplaceOnly):
     fn = staticmethod(F.mish)
-
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
 
 class Hardtanh(_Elementwise):
@@ -161,25 +159,16 @@ class Hardtanh(_Elementwise):
         super().__init__(min_val=min_val, max_val=max_val, inplace=inplace)
 
 
-class ReLU6(_Elementwise):
+class ReLU6(_InplaceOnly):
     fn = staticmethod(F.relu6)
 
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
-
-class Hardsigmoid(_Elementwise):
+class Hardsigmoid(_InplaceOnly):
     fn = staticmethod(F.hardsigmoid)
 
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
-
-class Hardswish(_Elementwise):
+class Hardswish(_InplaceOnly):
     fn = staticmethod(F.hardswish)
-
-    def __init__(self, inplace: bool = False):
-        super().__init__(inplace=inplace)
 
 
 class LogSigmoid(_Elementwise):
