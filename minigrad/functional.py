@@ -1350,8 +1350,8 @@ def _pick_sorted(op, x, dim, keepdim, position):
         raise IndexError(f"{op}: dim {dim} is empty (size 0), so it has no such element")
     xp = x.xp
     order = _argsort(xp, x.data, d, False)
-    at = position(n, xp.isnan(x.data).sum(axis=d, keepdims=True)
-                  if x.data.dtype.kind == "f" else xp.zeros((1,) * x.ndim, np.int64))
+    at = xp.asarray(position(n, xp.isnan(x.data).sum(axis=d, keepdims=True)
+                             if x.data.dtype.kind == "f" else xp.zeros((1,) * x.ndim, np.int64)))
     i = xp.take_along_axis(order, xp.broadcast_to(at, order.shape[:d] + (1,) + order.shape[d + 1:])
                            .astype(order.dtype, copy=False), axis=d)
     values = _take_along(x, d, i)
