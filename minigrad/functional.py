@@ -22,7 +22,7 @@ from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
-from minigrad.ops.matmul import MatMul
+from minigrad.ops.matmul import Einsum, MatMul
 from minigrad.tensor import (_FLOAT32, Tensor, _category, _dim, _index_arrays,
                              _number_dtype, _promote_types)
 
@@ -1483,6 +1483,66 @@ def triu(x, diagonal=0):
     """The upper triangle of the last two dims (on and above the ``diagonal``-th diagonal);
     the rest 0."""
     return _tri("triu", x, diagonal, False)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@op(methods=())
+def einsum(equation, *operands):
+    """Einstein summation, as torch.einsum: ``einsum("ij,jk->ik", a, b)`` is a @ b; a letter
+    in several operands is multiplied along, one absent from the output summed over; without
+    '->' the output is the letters that appear once, in alphabetical order; '...' stands for
+    the leading dims, broadcast across operands. Operands may also come as one list. A letter
+    repeated within an operand takes its diagonal ('ii->i'). The gradient of each operand is
+    an einsum of the output's gradient with the others (ops/matmul.py: Einsum)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
+    if not operands or not all(isinstance(t, Tensor) for t in operands):
+        raise TypeError("einsum: expects tensors after the equation")
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    subs = lhs.split(",")
+    if len(subs) != len(operands):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(subs)} operands, got "
+                         f"{len(operands)}")
+    bad = set(eq) - set(_LETTERS) - set(",.->")
+    if bad:
+        raise ValueError(f"einsum: subscripts must be letters a-z, A-Z, got {sorted(bad)} in "
+                         f"{equation!r}")
+    # '...': as many fresh letters as the most leading dims any operand has, right-aligned
+    free = [c for c in _LETTERS if c not in eq]
+    spans = []
+    for s, t in zip(subs, operands):
+        named = len(s.replace("...", ""))
+        if s.count("...") > 1 or s.replace("...", "").count(".") or \
+                ("..." not in s and named != t.ndim) or named > t.ndim:
+            raise ValueError(f"einsum: subscripts {s!r} do not fit an operand of shape "
+                             f"{tuple(t.shape)} (one letter per dim, '...' at most once)")
+        spans.append(t.ndim - named if "..." in s else 0)
+    ell = "".join(free[:builtins.max(spans, default=0)])
+    subs = tuple(s.replace("...", ell[len(ell) - e:]) for s, e in zip(subs, spans))
+    if arrow:
+        if out.count("...") > 1 or out.replace("...", "").count("."):
+            raise ValueError(f"einsum: bad output subscripts {out!r}")
+        out = out.replace("...", ell)
+        unknown = set(out) - set("".join(subs))
+        if unknown or len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscripts {out!r} must be distinct letters of the "
+                             "inputs")
+    else:  # implicit: the broadcast dims, then the letters that appear once, sorted
+        counts = collections.Counter("".join(subs))
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    for c in set("".join(subs)):
+        sizes = {n for s, t in zip(subs, operands) for d, n in zip(s, t.shape) if d == c}
+        if len(sizes - {1}) > 1:
+            raise ValueError(f"einsum: subscript {c!r} has sizes {sorted(sizes)} in "
+                             f"{equation!r}")
+    if any(t.data.dtype != operands[0].data.dtype for t in operands):
+        operands = _promote(*operands)
+    return Einsum.apply(*operands, subscripts=subs, output=out)
 
 
 @op

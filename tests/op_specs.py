@@ -853,6 +853,24 @@ def _np_adaptive_pool(x, output_size, reduce):
     return out
 
 
+# ------------------------------------------------------------------------------ einsum
+_EINSUMS = ["ij,jk->ik", "ij->ji", "ii->i", "ii->", "ij->", "bij,bjk->bik", "i,i->", "i,j->ij",
+            "...ij,...jk->...ik", "ij,ij->ij", "ijk->kji", "ij,jk", "ba", "iij->j", "abc,cd->abd",
+            "i,ij,j->", "ij,ij->j", "...i->...", "ii,i->i"]
+
+
+@st.composite
+def einsum_case(draw):
+    """One of _EINSUMS, each letter a size of 1-3 (size 1 where a letter may broadcast), the
+    ellipsis one or two leading dims."""
+    eq = draw(st.sampled_from(_EINSUMS))
+    size = {c: draw(st.integers(1, MAX_SIDE)) for c in sorted(set(eq) - set(",.->"))}
+    lead = tuple(draw(st.integers(1, 2)) for _ in range(draw(st.integers(0, 2))))
+    shapes = tuple(lead + tuple(size[c] for c in s.replace("...", "")) if "..." in s else
+                   tuple(size[c] for c in s) for s in eq.partition("->")[0].split(","))
+    return Case(shapes, {"equation": eq})
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -900,6 +918,9 @@ SPECS: list[OpSpec] = [
            lambda x, c: c ** x, lambda x, c: c ** x),
     OpSpec("matmul", lambda a, b: a @ b, matmul_case(), np.matmul, lambda a, b: a @ b),
     OpSpec("matmul_fn", F.matmul, matmul_case(), np.matmul, lambda a, b: T().matmul(a, b)),
+    OpSpec("einsum", lambda *xs, equation: minigrad.einsum(equation, *xs), einsum_case(),
+           lambda *xs, equation: np.einsum(equation, *xs),
+           lambda *xs, equation: T().einsum(equation, *xs)),
     # --------------------------------------------------------------- elementwise
     OpSpec("exp", F.exp, unary(), np.exp, lambda x: x.exp()),
     OpSpec("log", F.log, unary(), np.log, lambda x: x.log(), domain=POS),

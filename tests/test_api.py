@@ -249,7 +249,7 @@ def test_methods_and_exports_are_the_functional_definitions():
         "isinf", "isfinite", "remainder", "floor_divide", "sort", "argsort", "msort", "topk",
         "kthvalue", "median", "narrow", "prod", "cumprod", "tril", "triu", "bmm", "outer", "ger",
         "unbind", "diff", "index_select", "scatter", "scatter_add", "index_add", "nonzero",
-        "erf", "erfc"}
+        "erf", "erfc", "einsum"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
     for name in ("repeat", "view_as", "reshape_as"):  # methods only, as in torch
         assert hasattr(T, name) and not hasattr(minigrad, name), name

@@ -247,3 +247,29 @@ def test_gradcheck_handles_empty_outputs():
     x = mg.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     assert mg.gradcheck(lambda t: t.topk(0).values, [x])
     assert mg.gradgradcheck(lambda t: t.topk(0).values, [x])
+
+
+# -------------------------------------------------------------------------------- einsum
+@pytest.mark.parametrize("equation,shapes,match", [
+    ("ij,jk->ik", [(2, 3), (4, 5)], r"subscript 'j' has sizes \[3, 4\]"),
+    ("ij,jk->ik", [(2, 3)], r"names 2 operands, got 1"),
+    ("ijk->i", [(2, 3)], r"subscripts 'ijk' do not fit an operand of shape \(2, 3\)"),
+    ("ij->ii", [(2, 2)], r"output subscripts 'ii' must be distinct letters"),
+    ("ij->k", [(2, 2)], r"output subscripts 'k' must be distinct letters of the inputs"),
+    ("i1->i", [(2, 2)], r"subscripts must be letters"),
+    ("....i->i", [(2, 2)], r"do not fit"),
+])
+def test_einsum_errors_name_the_problem(equation, shapes, match):
+    xs = [mg.ones(*s) for s in shapes]
+    with pytest.raises(ValueError, match=match):
+        mg.einsum(equation, *xs)
+    with pytest.raises(Exception):  # torch refuses the same calls
+        torch.einsum(equation, *[torch.ones(*s) for s in shapes])
+
+
+def test_einsum_takes_a_list_and_promotes_dtypes_as_matmul_does():
+    """float64 with float32 computes in float64, as minigrad's matmul (torch refuses both)."""
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(3, dtype=np.float32)
+    got = mg.einsum("ij,j->i", [mg.tensor(a), mg.tensor(b)])
+    _same(got, torch.einsum("ij,j->i", [torch.tensor(a), torch.tensor(b, dtype=torch.float64)]))
+    _same(mg.tensor(a) @ mg.tensor(b), torch.tensor(a) @ torch.tensor(b, dtype=torch.float64))
