@@ -420,6 +420,108 @@ def sigmoid(x): return E.Sigmoid.apply(_float(x))
 
 
 @op
+def tan(x): return E.Tan.apply(_float(x))
+
+
+@op(methods=("asin", "arcsin"), export=("asin", "arcsin"))
+def asin(x): return E.Asin.apply(_float(x))
+
+
+@op(methods=("acos", "arccos"), export=("acos", "arccos"))
+def acos(x): return E.Acos.apply(_float(x))
+
+
+@op(methods=("atan", "arctan"), export=("atan", "arctan"))
+def atan(x): return E.Atan.apply(_float(x))
+
+
+@op(methods=("atan2", "arctan2"), export=("atan2", "arctan2"))
+def atan2(a, b):
+    """The angle of the point (b, a) in (-pi, pi], elementwise with broadcasting."""
+    return _binary(E.Atan2, *_float_pair(a, b))
+
+
+@op
+def sinh(x): return E.Sinh.apply(_float(x))
+
+
+@op
+def cosh(x): return E.Cosh.apply(_float(x))
+
+
+@op(methods=("asinh", "arcsinh"), export=("asinh", "arcsinh"))
+def asinh(x): return E.Asinh.apply(_float(x))
+
+
+@op(methods=("acosh", "arccosh"), export=("acosh", "arccosh"))
+def acosh(x): return E.Acosh.apply(_float(x))
+
+
+@op(methods=("atanh", "arctanh"), export=("atanh", "arctanh"))
+def atanh(x): return E.Atanh.apply(_float(x))
+
+
+# numpy's names, which torch also takes
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+@op
+def log2(x): return E.Log2.apply(_float(x))
+
+
+@op
+def log10(x): return E.Log10.apply(_float(x))
+
+
+@op
+def exp2(x): return E.Exp2.apply(_float(x))
+
+
+def _float_pair(a, b):
+    """Two operands of a float binary op as tensors, integers and bools as float32."""
+    if not isinstance(a, Tensor):
+        a = _tensor(a, b)
+    b = _tensor(b, a)
+    return _float(a), _float(b)
+
+
+@op
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)), without overflow: shifted by the larger (detached: the shift
+    cancels exactly, as in logsumexp)."""
+    a, b = _float_pair(a, b)
+    m = maximum(a, b).detach()
+    m = Tensor._wrap(m.xp.where(m.xp.isfinite(m.data), m.data, 0), False, None)
+    return log(exp(a - m) + exp(b - m)) + m
+
+
+@op
+def xlogy(x, y):
+    """x * log(y), and 0 where x is 0 and y is not NaN (y = 0 included), as torch.xlogy."""
+    x, y = _float_pair(x, y)
+    zero = (x.data == 0) & ~x.xp.isnan(y.data)
+    return where(zero, 0.0, x * log(where(zero, 1.0, y)))
+
+
+@op
+def logit(x, eps=None):
+    """log(x / (1 - x)), x first clamped to [eps, 1 - eps] if eps is given (the gradient 0
+    outside, as torch's)."""
+    x = _float(x)
+    if eps is not None:
+        x = clamp(x, eps, 1 - eps)
+    return log(x) - log1p(-x)
+
+
+@op
+def hypot(a, b):
+    """sqrt(a^2 + b^2), elementwise with broadcasting."""
+    a, b = _float_pair(a, b)
+    return sqrt(a * a + b * b)
+
+
+@op
 def erf(x):
     """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt (GELU's Gaussian CDF is
     (1 + erf(x / sqrt(2))) / 2)."""
@@ -765,6 +867,27 @@ def cumsum(x, dim, *, dtype=None):
     return R.Cumsum.apply(x, axis=d)
 
 
+def _truth(op, x, dim, keepdim):
+    axes = _axes(op, dim, x.ndim)
+    reduce = x.data.all if op == "all" else x.data.any
+    return Tensor._wrap(x.xp.asarray(reduce(axis=axes, keepdims=bool(keepdim))), False, None)
+
+
+@op
+@numpy_aliases
+def all(x, dim=None, keepdim=False):
+    """Whether every element is non-zero (over ``dim``, or all): a bool tensor, as torch.all
+    (``if x.all():`` works as before; ``bool(...)`` for a Python bool)."""
+    return _truth("all", x, dim, keepdim)
+
+
+@op
+@numpy_aliases
+def any(x, dim=None, keepdim=False):
+    """Whether some element is non-zero (over ``dim``, or all): a bool tensor, as torch.any."""
+    return _truth("any", x, dim, keepdim)
+
+
 @op
 @numpy_aliases
 def amax(x, dim=None, keepdim=False):
@@ -1030,7 +1153,7 @@ def repeat(x, *sizes):
     if len(sizes) < x.ndim:
         raise ValueError(f"repeat: {len(sizes)} sizes {sizes} for a tensor of {x.ndim} dims "
                          f"(shape {x.shape}): give at least one per dim")
-    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+    if not builtins.all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
                for n in sizes):
         raise ValueError(f"repeat: sizes must be ints >= 0, got {sizes}")
     return S.Repeat.apply(x, reps=tuple(int(n) for n in sizes))
@@ -1135,7 +1258,7 @@ def cat(tensors, dim=0):
             raise ValueError(f"cat: shapes {first.shape} and {t.shape} differ outside dim {dim}")
     if len(tensors) == 1:
         return first
-    if any(t.data.dtype != first.data.dtype for t in tensors):
+    if builtins.any(t.data.dtype != first.data.dtype for t in tensors):
         tensors = _promote(*tensors)
     return S.Concat.apply(*tensors, axis=d)
 
@@ -1500,7 +1623,7 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the equation must be a string, got {type(equation).__name__}")
-    if not operands or not all(isinstance(t, Tensor) for t in operands):
+    if not operands or not builtins.all(isinstance(t, Tensor) for t in operands):
         raise TypeError("einsum: expects tensors after the equation")
     eq = equation.replace(" ", "")
     lhs, arrow, out = eq.partition("->")
@@ -1540,7 +1663,7 @@ def einsum(equation, *operands):
         if len(sizes - {1}) > 1:
             raise ValueError(f"einsum: subscript {c!r} has sizes {sorted(sizes)} in "
                              f"{equation!r}")
-    if any(t.data.dtype != operands[0].data.dtype for t in operands):
+    if builtins.any(t.data.dtype != operands[0].data.dtype for t in operands):
         operands = _promote(*operands)
     return Einsum.apply(*operands, subscripts=subs, output=out)
 

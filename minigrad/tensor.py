@@ -404,8 +404,6 @@ class Tensor(TensorBase):
     def __or__(self, other): return self._compare(other, lambda a, b: a | b)
 
     # ------------------------------------------- methods beyond the ops in functional
-    def all(self): return bool(self.data.all())
-    def any(self): return bool(self.data.any())
 
     @property
     def T(self):

@@ -249,7 +249,9 @@ def test_methods_and_exports_are_the_functional_definitions():
         "isinf", "isfinite", "remainder", "floor_divide", "sort", "argsort", "msort", "topk",
         "kthvalue", "median", "narrow", "prod", "cumprod", "tril", "triu", "bmm", "outer", "ger",
         "unbind", "diff", "index_select", "scatter", "scatter_add", "index_add", "nonzero",
-        "erf", "erfc", "einsum"}
+        "erf", "erfc", "einsum", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh",
+        "acosh", "atanh", "arcsin", "arccos", "arctan", "arctan2", "arcsinh", "arccosh",
+        "arctanh", "log2", "log10", "exp2", "logaddexp", "xlogy", "logit", "hypot", "all", "any"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
     for name in ("repeat", "view_as", "reshape_as"):  # methods only, as in torch
         assert hasattr(T, name) and not hasattr(minigrad, name), name

@@ -303,3 +303,43 @@ def test_floor_divide_has_no_gradient_as_torch():
     x = mg.tensor([1.5, -2.0], requires_grad=True)
     (x.detach() // 2 + x).sum().backward()  # detached operands: fine
     np.testing.assert_array_equal(x.grad.numpy(), [1, 1])
+
+
+# -------------------------------------------- all/any, trigonometry's edges, logaddexp, ...
+@pytest.mark.parametrize("values", [[[1, 0], [1, 1]], [[0.0, 0.0]], [True], 3, []])
+def test_all_and_any_are_bool_tensors_with_dims_as_torch(values):
+    x, xt = _pair(values, np.asarray(values).dtype if np.size(values) else np.float32)
+    _same(x.all(), xt.all())
+    _same(mg.any(x), torch.any(xt))
+    if x.ndim:
+        _same(x.all(dim=0), xt.all(dim=0))
+        _same(x.any(-1, keepdim=True), xt.any(-1, keepdim=True))
+
+
+def test_edges_match_torch():
+    inf, nan = float("inf"), float("nan")
+    a, at = _pair([-inf, inf, 1000.0, 1.0, -inf])
+    b, bt = _pair([-inf, 1.0, 1000.0, nan, 5.0])
+    for fn in ("logaddexp", "atan2", "hypot"):  # infinities and NaN where torch has them;
+        got, want = getattr(mg, fn)(a, b), getattr(torch, fn)(at, bt)  # finite values to an ulp
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1.2e-7, err_msg=fn)
+    x, xt = _pair([0.0, 0.0, 2.0, -1.0])
+    y, yt = _pair([0.0, nan, 3.0, 0.0])
+    np.testing.assert_array_equal(mg.xlogy(x, y).numpy(), torch.xlogy(xt, yt).numpy())
+    p, pt = _pair([0.0, 1e-9, 0.5, 1.0])
+    np.testing.assert_allclose(mg.logit(p, eps=1e-6).numpy(), torch.logit(pt, eps=1e-6).numpy(),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(mg.logit(p).numpy(), torch.logit(pt).numpy())
+    v, vt = _pair([1.0, 8.0, 1024.0, 0.0, -1.0])
+    for fn in ("log2", "exp2"):  # exact at powers of two, as torch's
+        np.testing.assert_array_equal(getattr(mg, fn)(v).numpy(), getattr(torch, fn)(vt).numpy())
+    v, vt = _pair([1.0, 8.0, 1000.0, 0.0, -1.0])  # NumPy's float32 log10(1000) is an ulp off
+    np.testing.assert_allclose(mg.log10(v).numpy(), torch.log10(vt).numpy(), rtol=1.2e-7)
+
+
+def test_numpy_names_of_the_inverse_functions_are_the_same_ops():
+    for short, long in (("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"),
+                        ("atan2", "arctan2"), ("asinh", "arcsinh"), ("acosh", "arccosh"),
+                        ("atanh", "arctanh")):
+        assert getattr(mg, short) is getattr(mg, long)
+        assert getattr(mg.Tensor, short) is getattr(mg.Tensor, long)

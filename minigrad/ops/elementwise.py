@@ -193,6 +193,150 @@ class Cos(Function):
         return -(gy * self.inputs[0].sin())
 
 
+class Tan(Function):
+    """y = tan(x); gx = gy * (1 + y^2)"""
+
+    def forward(self, x):
+        return self.xp.tan(x)
+
+    def backward(self, gy):
+        y = self.output
+        return gy * (y * y + 1)
+
+
+class Asin(Function):
+    """y = asin(x); gx = gy / sqrt(1 - x^2)"""
+
+    def forward(self, x):
+        return self.xp.arcsin(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (1 - x * x).rsqrt()
+
+
+class Acos(Function):
+    """y = acos(x); gx = -gy / sqrt(1 - x^2)"""
+
+    def forward(self, x):
+        return self.xp.arccos(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return -gy * (1 - x * x).rsqrt()
+
+
+class Atan(Function):
+    """y = atan(x); gx = gy / (1 + x^2)"""
+
+    def forward(self, x):
+        return self.xp.arctan(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy / (x * x + 1)
+
+
+class Atan2(Function):
+    """y = atan2(a, b), the angle of the point (b, a); ga = gy b / (a^2 + b^2),
+    gb = -gy a / (a^2 + b^2)"""
+
+    def forward(self, a, b):
+        return self.xp.arctan2(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        r = gy / (a * a + b * b)
+        need_a, need_b = self.needs_input_grad
+        return (r * b if need_a else None), (-r * a if need_b else None)
+
+
+class Sinh(Function):
+    """y = sinh(x); gx = gy * cosh(x)"""
+
+    def forward(self, x):
+        return self.xp.sinh(x)
+
+    def backward(self, gy):
+        return gy * self.inputs[0].cosh()
+
+
+class Cosh(Function):
+    """y = cosh(x); gx = gy * sinh(x)"""
+
+    def forward(self, x):
+        return self.xp.cosh(x)
+
+    def backward(self, gy):
+        return gy * self.inputs[0].sinh()
+
+
+class Asinh(Function):
+    """y = asinh(x); gx = gy / sqrt(x^2 + 1)"""
+
+    def forward(self, x):
+        return self.xp.arcsinh(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (x * x + 1).rsqrt()
+
+
+class Acosh(Function):
+    """y = acosh(x) (x >= 1); gx = gy / sqrt(x^2 - 1)"""
+
+    def forward(self, x):
+        return self.xp.arccosh(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (x * x - 1).rsqrt()
+
+
+class Atanh(Function):
+    """y = atanh(x) (|x| < 1); gx = gy / (1 - x^2)"""
+
+    def forward(self, x):
+        return self.xp.arctanh(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy / (1 - x * x)
+
+
+class Log2(Function):
+    """y = log2(x) (exact at powers of two); gx = gy / (x ln 2)"""
+
+    def forward(self, x):
+        return self.xp.log2(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] * _LN2)
+
+
+class Log10(Function):
+    """y = log10(x); gx = gy / (x ln 10)"""
+
+    def forward(self, x):
+        return self.xp.log10(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] * _LN10)
+
+
+class Exp2(Function):
+    """y = 2^x; gx = gy * y ln 2"""
+
+    def forward(self, x):
+        return self.xp.exp2(x)
+
+    def backward(self, gy):
+        return gy * (self.output * _LN2)
+
+
+_LN2, _LN10 = math.log(2), math.log(10)
+
+
 class Tanh(Function):
     """y = tanh(x); gx = gy * (1 - y^2)"""
 
