@@ -1835,6 +1835,221 @@ def index_add(x, dim, index, source, *, alpha=1):
 
 
 @op
+def clamp_min(x, min):
+    """clamp(x, min=min)."""
+    return clamp(x, min=min)
+
+
+@op
+def clamp_max(x, max):
+    """clamp(x, max=max)."""
+    return clamp(x, max=max)
+
+
+@op
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal of the (dim1, dim2) planes (offset > 0 above the main one), as a last dim;
+    a copy (torch's is a view). The gradient goes back onto the diagonal."""
+    a, b = _dim("diagonal", dim1, x.ndim), _dim("diagonal", dim2, x.ndim)
+    if x.ndim < 2 or a == b:
+        raise ValueError(f"diagonal: needs two different dims of a tensor of 2+ dims, got dims "
+                         f"{dim1} and {dim2} of shape {x.shape}")
+    rows = builtins.max(0, builtins.min(x.shape[a] + builtins.min(offset, 0),
+                                        x.shape[b] - builtins.max(offset, 0)))
+    k = x.xp.arange(rows)
+    i, j = k - builtins.min(offset, 0), k + builtins.max(offset, 0)
+    rest = [d for d in range(x.ndim) if d not in (a, b)]
+    moved = permute(x, *rest, a, b)
+    return S.GetItem.apply(moved, index=(Ellipsis, i, j))
+
+
+@op
+def diag_embed(x, offset=0, dim1=-2, dim2=-1):
+    """Matrices whose (offset) diagonal is x's last dim, zero elsewhere; the inverse of
+    diagonal (for the default dims, the last two)."""
+    if (dim1, dim2) not in ((-2, -1), (x.ndim - 1, x.ndim)):
+        raise NotImplementedError("diag_embed: only the default dims (-2, -1) are supported")
+    n = x.shape[-1] + builtins.abs(offset)
+    k = x.xp.arange(x.shape[-1])
+    i, j = k - builtins.min(offset, 0), k + builtins.max(offset, 0)
+    return S.IndexAdd.apply(x, shape=x.shape[:-1] + (n, n), index=(Ellipsis, i, j))
+
+
+@op
+def diag(x, diagonal=0):
+    """A 1-d x: the square matrix with x on its ``diagonal``-th diagonal; a 2-d x: that
+    diagonal of it."""
+    if x.ndim == 1:
+        return diag_embed(x, diagonal)
+    if x.ndim == 2:
+        return globals()["diagonal"](x, diagonal)
+    raise ValueError(f"diag: expects a 1-d or 2-d tensor, got shape {x.shape}")
+
+
+@op
+def trace(x):
+    """The sum of a matrix's main diagonal."""
+    if x.ndim != 2:
+        raise ValueError(f"trace: expects a matrix, got shape {x.shape}")
+    return sum(diagonal(x))
+
+
+@op
+def repeat_interleave(x, repeats, dim=None):
+    """Each element (of the flattened x, or each slice along ``dim``) repeated ``repeats``
+    times in place: [1, 2] -> [1, 1, 2, 2]; ``repeats`` an int or one per element/slice."""
+    if dim is None:
+        x, d = reshape(x, -1), 0
+    else:
+        d = _dim("repeat_interleave", dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    r = repeats.data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if r.dtype.kind not in "iu" or r.ndim > 1 or (r.ndim == 1 and r.size != n) or \
+            (r.size and int(r.min()) < 0):
+        raise ValueError(f"repeat_interleave: repeats must be a whole number >= 0 or {n} of "
+                         f"them, got {repeats!r}")
+    index = x.xp.repeat(x.xp.arange(n), x.xp.asarray(r))
+    return S.GetItem.apply(x, index=(slice(None),) * d + (index,))
+
+
+@op(methods=())
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids of 1-d tensors, each expanded to the grid's shape: 'ij' (torch's
+    default: dims in the tensors' order) or 'xy' (the first two swapped, as numpy's)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not builtins.all(isinstance(t, Tensor) and t.ndim <= 1 for t in tensors):
+        raise ValueError("meshgrid: expects 0-d or 1-d tensors")
+    ts = [reshape(t, -1) for t in tensors]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = [expand(reshape(t, tuple(-1 if k == i else 1 for k in range(len(ts)))), *shape)
+             for i, t in enumerate(ts)]
+    if indexing == "xy" and len(ts) >= 2:  # the same grids with their first two dims swapped
+        grids = [transpose(g, 0, 1) for g in grids]
+    return tuple(grids)
+
+
+def _running(op, x, dim, bigger):
+    """(values, indices) of the running max (min) along dim, as torch's cummax/cummin: on a tie
+    the latest position; from a NaN on, the NaN (the latest one)."""
+    d = _dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return _as_1d(x, lambda v: _running(op, v, 0, bigger))
+    xp, a = x.xp, x.data
+    shape = [1] * x.ndim
+    shape[d] = x.shape[d]
+    pos = xp.arange(x.shape[d]).reshape(shape)
+    best = (xp.maximum if bigger else xp.minimum).accumulate(a, axis=d)  # NaN propagates
+    i = xp.maximum.accumulate(xp.where(a == best, pos, 0), axis=d)
+    if a.dtype.kind == "f":
+        last_nan = xp.maximum.accumulate(xp.where(xp.isnan(a), pos, -1), axis=d)
+        i = xp.where(last_nan >= 0, last_nan, i)
+    i = i.astype(np.int64, copy=False)
+    return SortResult(_take_along(x, d, i), _indices(i))
+
+
+@op
+@numpy_aliases
+def cummax(x, dim):
+    """(values, indices) of the running maximum along ``dim``, as torch.cummax."""
+    return _running("cummax", x, dim, True)
+
+
+@op
+@numpy_aliases
+def cummin(x, dim):
+    """(values, indices) of the running minimum along ``dim``, as torch.cummin."""
+    return _running("cummin", x, dim, False)
+
+
+@op
+@numpy_aliases
+def nansum(x, dim=None, keepdim=False):
+    """The sum with NaNs counted as 0."""
+    return sum(where(isnan(x), 0.0, x), dim, keepdim)
+
+
+@op
+@numpy_aliases
+def nanmean(x, dim=None, keepdim=False):
+    """The mean of the non-NaN elements (NaN where there are none)."""
+    keep = Tensor._wrap(~x.xp.isnan(x.data), False, None)
+    count = sum(_cast(keep, x.data.dtype), dim, keepdim)
+    return nansum(x, dim, keepdim) / count
+
+
+@op
+@numpy_aliases
+def var_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean), as torch.var_mean."""
+    return var(x, dim, unbiased, keepdim, correction=correction), mean(
+        x, _correction("var_mean", dim, unbiased, correction)[0], keepdim)
+
+
+@op
+@numpy_aliases
+def std_mean(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean), as torch.std_mean."""
+    return std(x, dim, unbiased, keepdim, correction=correction), mean(
+        x, _correction("std_mean", dim, unbiased, correction)[0], keepdim)
+
+
+@op
+@numpy_aliases
+def count_nonzero(x, dim=None):
+    """The number of non-zero elements (over ``dim``): int64, no gradient."""
+    axes = _axes("count_nonzero", dim, x.ndim)
+    return _indices(x.xp.asarray(x.xp.count_nonzero(x.data, axis=axes), dtype=np.int64))
+
+
+@op
+def bincount(x, weights=None, minlength=0):
+    """How often each value 0, 1, ... occurs in the 1-d int tensor x (with ``weights``: their
+    sums); no gradient."""
+    if x.ndim != 1 or x.data.dtype.kind not in "iu":
+        raise ValueError(f"bincount: expects a 1-d int tensor, got {x.dtype} of shape {x.shape}")
+    if x.data.size and int(x.data.min()) < 0:
+        raise ValueError("bincount: the values must be >= 0")
+    w = None if weights is None else weights.data
+    out = x.xp.bincount(x.data, weights=w, minlength=minlength)
+    return Tensor._wrap(out if w is not None else out.astype(np.int64), False, None)
+
+
+@op
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of x, in ascending order (always sorted); with ``return_inverse``
+    each element's position among them, with ``return_counts`` how often each occurs. No
+    gradient (as torch's)."""
+    if dim is not None:
+        raise NotImplementedError("unique: dim is not supported")
+    out = x.xp.unique(x.data, return_inverse=return_inverse, return_counts=return_counts)
+    if not (return_inverse or return_counts):
+        return Tensor._wrap(out, False, None)
+    values, *rest = out
+    result = [Tensor._wrap(values, False, None)]
+    if return_inverse:
+        result.append(_indices(rest.pop(0).reshape(x.shape).astype(np.int64)))
+    if return_counts:
+        result.append(_indices(rest.pop(0).astype(np.int64)))
+    return tuple(result)
+
+
+@op(methods=())
+def searchsorted(sorted_sequence, values, *, right=False, side=None):
+    """Where each of ``values`` would go in the sorted 1-d ``sorted_sequence`` to keep it sorted
+    (the first such place, or the last with ``right``/side='right'); int64, no gradient."""
+    if sorted_sequence.ndim != 1:
+        raise NotImplementedError("searchsorted: only a 1-d sorted_sequence is supported")
+    if side is None:
+        side = "right" if right else "left"
+    v = values.data if isinstance(values, Tensor) else sorted_sequence.xp.asarray(values)
+    out = sorted_sequence.xp.searchsorted(sorted_sequence.data, v, side=side)
+    return _indices(sorted_sequence.xp.asarray(out, dtype=np.int64))
+
+
+@op
 def nonzero(x, *, as_tuple=False):
     """The positions of the non-zero elements: an (n, ndim) int64 tensor, one row per element
     in row-major order, or with ``as_tuple`` one 1-d tensor per dim. No gradient (indices)."""

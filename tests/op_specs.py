@@ -871,6 +871,55 @@ def einsum_case(draw):
     return Case(shapes, {"equation": eq})
 
 
+# ------------------------------------------------ diagonals, repeats, running extremes, nan*
+@st.composite
+def diagonal_case(draw):
+    shape = draw(shapes(min_dims=2))
+    nd = len(shape)
+    d1 = draw(st.integers(-nd, nd - 1))
+    d2 = draw(st.integers(-nd, nd - 1).filter(lambda d: d % nd != d1 % nd))
+    return Case((shape,), {"offset": draw(st.integers(-2, 2)), "dim1": d1, "dim2": d2})
+
+
+@st.composite
+def repeat_interleave_case(draw):
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    per_slice = draw(st.booleans())
+    repeats = (draw(hnp.arrays(np.int64, (shape[dim],), elements=st.integers(0, 3)))
+               if per_slice else draw(st.integers(0, 3)))
+    return Case((shape,), {"repeats": repeats, "dim": dim})
+
+
+def _np_nanmean(x, nans, dim, keepdim):
+    y = np.where(nans, np.nan, x)
+    return np.nanmean(y, dim, keepdims=keepdim)
+
+
+@st.composite
+def with_nans(draw, keep_one=False):
+    """One input of 1+ dims, a dim, keepdim, and a mask of elements to make NaN (with
+    ``keep_one``, never a whole slice along dim: its nanmean would be NaN)."""
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    nans = draw(hnp.arrays(np.bool_, shape))
+    if keep_one:
+        nans[(slice(None),) * (dim % len(shape)) + (0,)] = False
+    return Case((shape,), {"dim": dim, "keepdim": draw(st.booleans()), "nans": nans})
+
+
+def _with_nans(x, nans):
+    return x.masked_fill(minigrad.tensor(nans), float("nan")) if isinstance(x, minigrad.Tensor) \
+        else x.masked_fill(_torch().tensor(nans), float("nan"))
+
+
+@st.composite
+def meshgrid_case(draw):
+    n = draw(st.integers(1, 3))
+    return Case(tuple((draw(st.integers(1, 3)),) for _ in range(n)),
+                {"indexing": draw(st.sampled_from(["ij", "xy"]))})
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -1253,6 +1302,59 @@ SPECS: list[OpSpec] = [
         dim, minigrad.tensor(index), s, alpha=alpha), index_add_case(), _np_index_add,
            lambda x, s, dim, index, alpha: x.index_add(dim, T().tensor(index), s, alpha=alpha),
            uses_kernels=True),
+    OpSpec("diagonal", lambda x, offset, dim1, dim2: x.diagonal(offset, dim1, dim2),
+           diagonal_case(), lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2),
+           lambda x, offset, dim1, dim2: x.diagonal(offset, dim1, dim2), uses_kernels=True),
+    OpSpec("diag_embed", lambda x, offset: minigrad.diag_embed(x, offset),
+           unary(min_dims=1, offset=st.integers(-2, 2)),
+           lambda x, offset: np.apply_along_axis(lambda v: np.diag(v, offset), -1, x)
+           if x.ndim > 1 else np.diag(x, offset),
+           lambda x, offset: T().diag_embed(x, offset), uses_kernels=True),
+    OpSpec("diag", lambda x, diagonal: minigrad.diag(x, diagonal),
+           unary(min_dims=1, max_dims=2, diagonal=st.integers(-2, 2)),
+           lambda x, diagonal: np.diag(x, diagonal),
+           lambda x, diagonal: T().diag(x, diagonal), uses_kernels=True),
+    OpSpec("trace", lambda x: x.trace(), unary(min_dims=2, max_dims=2), np.trace,
+           lambda x: x.trace(), uses_kernels=True),
+    OpSpec("repeat_interleave", lambda x, repeats, dim: x.repeat_interleave(
+        minigrad.tensor(repeats) if isinstance(repeats, np.ndarray) else repeats, dim),
+           repeat_interleave_case(), lambda x, repeats, dim: np.repeat(x, repeats, dim),
+           lambda x, repeats, dim: x.repeat_interleave(
+               T().tensor(repeats) if isinstance(repeats, np.ndarray) else repeats, dim),
+           uses_kernels=True),
+    OpSpec("cummax", lambda x, dim: x.cummax(dim).values, one_dim(),
+           lambda x, dim: np.maximum.accumulate(x, dim), lambda x, dim: x.cummax(dim).values,
+           distinct=True, uses_kernels=True),
+    OpSpec("cummin", lambda x, dim: minigrad.cummin(x, dim).values, one_dim(),
+           lambda x, dim: np.minimum.accumulate(x, dim), lambda x, dim: T().cummin(x, dim).values,
+           distinct=True, uses_kernels=True),
+    OpSpec("nansum", lambda x, dim, keepdim, nans: _with_nans(x, nans).nansum(dim, keepdim),
+           with_nans(), lambda x, dim, keepdim, nans: np.nansum(np.where(nans, np.nan, x), dim,
+                                                              keepdims=keepdim),
+           lambda x, dim, keepdim, nans: _with_nans(x, nans).nansum(dim, keepdim)),
+    OpSpec("nanmean", lambda x, dim, keepdim, nans: minigrad.nanmean(_with_nans(x, nans), dim,
+                                                                    keepdim),
+           with_nans(keep_one=True),
+           lambda x, dim, keepdim, nans: _np_nanmean(x, nans, dim, keepdim),
+           lambda x, dim, keepdim, nans: T().nanmean(_with_nans(x, nans), dim, keepdim)),
+    OpSpec("var_mean", lambda x, dim, keepdim: minigrad.var_mean(x, dim, keepdim=keepdim),
+           reduction(min_dims=1, min_side=2), lambda x, dim, keepdim: (
+               np.var(x, dim, ddof=1, keepdims=keepdim), np.mean(x, dim, keepdims=keepdim)),
+           lambda x, dim, keepdim: T().var_mean(x, dim, keepdim=keepdim)),
+    OpSpec("std_mean", lambda x, dim, keepdim: x.std_mean(dim, keepdim=keepdim),
+           reduction(min_dims=1, min_side=2), lambda x, dim, keepdim: (
+               np.std(x, dim, ddof=1, keepdims=keepdim), np.mean(x, dim, keepdims=keepdim)),
+           lambda x, dim, keepdim: T().std_mean(x, dim, keepdim=keepdim), distinct=True,
+           margin=0.25),
+    OpSpec("clamp_min", lambda x, lo: x.clamp_min(lo), unary(lo=st.sampled_from([-0.5, 0.3])),
+           lambda x, lo: np.maximum(x, lo), lambda x, lo: x.clamp_min(lo),
+           kinks=lambda kw: (kw["lo"],)),
+    OpSpec("clamp_max", lambda x, hi: minigrad.clamp_max(x, hi),
+           unary(hi=st.sampled_from([-0.5, 0.3])), lambda x, hi: np.minimum(x, hi),
+           lambda x, hi: T().clamp_max(x, hi), kinks=lambda kw: (kw["hi"],)),
+    OpSpec("meshgrid", lambda *xs, indexing: minigrad.meshgrid(*xs, indexing=indexing),
+           meshgrid_case(), lambda *xs, indexing: tuple(np.meshgrid(*xs, indexing=indexing)),
+           lambda *xs, indexing: T().meshgrid(*xs, indexing=indexing)),
     OpSpec("pad_constant", F.pad, pad_case("constant"), _np_pad, _torch_pad),
     OpSpec("pad_reflect", F.pad, pad_case("reflect"), _np_pad, _torch_pad, uses_kernels=True),
     OpSpec("pad_replicate", F.pad, pad_case("replicate"), _np_pad, _torch_pad,

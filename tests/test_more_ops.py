@@ -343,3 +343,67 @@ def test_numpy_names_of_the_inverse_functions_are_the_same_ops():
                         ("atanh", "arctanh")):
         assert getattr(mg, short) is getattr(mg, long)
         assert getattr(mg.Tensor, short) is getattr(mg.Tensor, long)
+
+
+# ------------------------------- running extremes, counting, unique, searchsorted, diagonals
+def test_cummax_cummin_indices_are_torchs_on_ties_and_nan():
+    nan = float("nan")
+    x, xt = _pair([[1.0, 3.0, 3.0, 2.0, nan, 5.0, nan, 0.0], [2.0, 2.0, 1.0, 4.0, 4.0, 0.0, 9.0,
+                                                               9.0]])
+    for fn in ("cummax", "cummin"):
+        got, want = getattr(x, fn)(1), getattr(xt, fn)(1)
+        _same(got.indices, want.indices)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+
+
+def test_counting_and_searching_match_torch():
+    x, xt = _pair([[0, 3, 3], [1, 0, 3]], np.int64)
+    _same(x.count_nonzero(), xt.count_nonzero())
+    _same(mg.count_nonzero(x, dim=1), torch.count_nonzero(xt, dim=1))
+    _same(mg.bincount(x[0]), torch.bincount(xt[0]))
+    _same(mg.bincount(x[1], minlength=6), torch.bincount(xt[1], minlength=6))
+    w, wt = _pair([0.5, 1.0, 2.0], np.float64)
+    _same(mg.bincount(x[0], weights=w), torch.bincount(xt[0], weights=wt))
+    for got, want in zip(x.unique(return_inverse=True, return_counts=True),
+                         xt.unique(return_inverse=True, return_counts=True)):
+        _same(got, want)
+    s, st = _pair([1.0, 3.0, 3.0, 5.0])
+    v, vt = _pair([[0.0, 3.0], [4.0, 9.0]])
+    _same(mg.searchsorted(s, v), torch.searchsorted(st, vt))
+    _same(mg.searchsorted(s, v, right=True), torch.searchsorted(st, vt, right=True))
+
+
+def test_diagonal_helpers_and_repeats_match_torch():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x, xt = _pair(a)
+    for args in ((0, 1, 2), (1, 2, 0), (-1, 0, 2), (2, -1, -2)):
+        _same(x.diagonal(*args), xt.diagonal(*args))
+    _same(mg.diag(x[0], 1), torch.diag(xt[0], 1))
+    _same(mg.diag_embed(x[:, 0], -1), torch.diag_embed(xt[:, 0], -1))
+    _same(x[0].trace(), xt[0].trace())
+    _same(x.repeat_interleave(2), xt.repeat_interleave(2))
+    _same(x.repeat_interleave(mg.tensor([0, 2, 1]), dim=1),
+          xt.repeat_interleave(torch.tensor([0, 2, 1]), dim=1))
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda x: x.diagonal(0, 1, 1), ValueError, r"diagonal: needs two different dims"),
+    (lambda x: mg.diag(x[None]), ValueError, r"diag: expects a 1-d or 2-d tensor"),
+    (lambda x: x.trace(), None, None),
+    (lambda x: x.repeat_interleave(mg.tensor([1, 2])), ValueError,
+     r"repeat_interleave: repeats must be a whole number >= 0 or 6 of them"),
+    (lambda x: x.repeat_interleave(-1), ValueError, r"repeat_interleave: repeats must be"),
+    (lambda x: mg.bincount(x.long()), ValueError, r"bincount: expects a 1-d int tensor"),
+    (lambda x: mg.bincount(mg.tensor([1, -1])), ValueError, r"bincount: the values must be"),
+    (lambda x: mg.meshgrid(x, x), ValueError, r"meshgrid: expects 0-d or 1-d tensors"),
+    (lambda x: mg.meshgrid(x[0], indexing="yx"), ValueError, r"indexing must be 'ij' or 'xy'"),
+])
+def test_more_errors_name_the_problem(call, error, match):
+    x = mg.ones(2, 3)
+    if error is None:  # a valid call: trace of a 2 x 3 matrix is allowed, as in torch
+        _same(call(x), call(torch.ones(2, 3)))
+        return
+    with pytest.raises(error, match=match):
+        call(x)
+    with pytest.raises(Exception):
+        call(torch.ones(2, 3))
