@@ -228,7 +228,7 @@ def test_functional_conv_errors():
         F.conv2d(minigrad.randn(3, 8, 8), W)
     with pytest.raises(ValueError, match="has 2 channels"):
         F.conv2d(minigrad.randn(2, 2, 8, 8), W)
-    with pytest.raises(NotImplementedError, match="groups"):
+    with pytest.raises(ValueError, match="must both be divisible by groups = 3"):
         F.conv2d(x, W, groups=3)
     with pytest.raises(ValueError, match="empty convolution output"):
         F.conv2d(minigrad.randn(1, 3, 2, 2), W)

@@ -902,8 +902,8 @@ def test_other_layer_messages():
         nn.Unflatten(1, (3, 5))(minigrad.randn(2, 12))
     with pytest.raises(ValueError, match="output_padding"):
         nn.ConvTranspose2d(1, 1, 3, stride=2, output_padding=2)
-    with pytest.raises(NotImplementedError, match="groups"):
-        nn.Conv2d(4, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"out_channels \(3\) must be divisible by groups"):
+        nn.Conv2d(4, 3, 3, groups=2)
     with pytest.raises(TypeError, match="integers"):
         nn.Embedding(3, 2)(minigrad.randn(4))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from minigrad.functional import pad
+from minigrad.functional import cat, pad, split
 from minigrad.ops import conv as _conv
 from minigrad.ops.linear import Linear as _LinearOp
 from minigrad.tensor import Tensor
@@ -67,23 +67,45 @@ def _conv_padding(padding, weight, dilation, stride):
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
-    """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W), weight (OC, C, KH, KW),
-    bias (OC,) -> (N, OC, OH, OW), OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1."""
-    if groups != 1:
-        raise NotImplementedError("conv2d: groups != 1 is not supported")
+    """2-D cross-correlation (PyTorch's conv2d): input (N, C, H, W), weight (OC, C / groups,
+    KH, KW), bias (OC,) -> (N, OC, OH, OW), OH = (H + 2 PH - DH (KH - 1) - 1) // SH + 1. With
+    ``groups``, the channels in that many groups, each convolved with its OC / groups filters
+    alone (groups = C: a depthwise convolution)."""
     if input.ndim != 4:
         raise ValueError(f"conv2d expects a 4-D input (N, C, H, W), got shape {input.shape}")
     if weight.ndim != 4:
         raise ValueError(f"conv2d expects a 4-D weight (OC, C, KH, KW), got shape {weight.shape}")
-    if input.shape[1] != weight.shape[1]:
+    _check_groups("conv2d", groups, input.shape[1], weight.shape[0])
+    if input.shape[1] != weight.shape[1] * groups:
         raise ValueError(f"conv2d: input of shape {input.shape} has {input.shape[1]} channels, "
-                         f"but weight of shape {weight.shape} expects {weight.shape[1]}")
+                         f"but weight of shape {weight.shape} expects {weight.shape[1] * groups}"
+                         + (f" ({groups} groups of {weight.shape[1]})" if groups > 1 else ""))
     _check_bias("conv2d", bias, weight, weight.shape[0])
     stride, dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
     padding, extra = _conv_padding(padding, weight, dilation, stride)
     if extra is not None:
         input = pad(input, extra)
-    return _conv2d(input, weight, bias, stride, padding, dilation)
+    return _grouped(lambda x, w, b: _conv2d(x, w, b, stride, padding, dilation),
+                    input, weight, bias, groups, weight.shape[0] // groups)
+
+
+def _check_groups(name, groups, c, oc):
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{name}: groups must be a whole number >= 1, got {groups!r}")
+    if c % groups or oc % groups:
+        raise ValueError(f"{name}: {c} input and {oc} output channels must both be divisible "
+                         f"by groups = {groups}")
+
+
+def _grouped(conv, x, weight, bias, groups, out_per_group):
+    """``conv(x, weight, bias)``, or with groups > 1 the concatenation of the groups' convolutions
+    (a composite: its gradient is the groups' gradients, concatenated back)."""
+    if groups == 1:
+        return conv(x, weight, bias)
+    xs = split(x, x.shape[1] // groups, 1)
+    ws = split(weight, weight.shape[0] // groups, 0)
+    bs = split(bias, out_per_group, 0) if bias is not None else [None] * groups
+    return cat([conv(*parts) for parts in zip(xs, ws, bs)], 1)
 
 
 def _conv2d(x, weight, bias, stride, padding, dilation):
@@ -116,10 +138,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                      padding=0, output_padding=0, groups: int = 1, dilation=1, *,
                      output_size=None) -> Tensor:
     """2-D transposed convolution (PyTorch's conv_transpose2d, the adjoint of conv2d):
-    input (N, C, H, W), weight (C, OC, KH, KW), bias (OC,) -> (N, OC, OH, OW) with
+    input (N, C, H, W), weight (C, OC / groups, KH, KW), bias (OC,) -> (N, OC, OH, OW) with
     OH = (H - 1) SH - 2 PH + DH (KH - 1) + output_padding + 1 (or ``output_size``)."""
-    if groups != 1:
-        raise NotImplementedError("conv_transpose2d: groups != 1 is not supported")
     if input.ndim != 4:
         raise ValueError(f"conv_transpose2d expects a 4-D input (N, C, H, W), got shape "
                          f"{input.shape}")
@@ -129,14 +149,17 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if input.shape[1] != weight.shape[0]:
         raise ValueError(f"conv_transpose2d: input of shape {input.shape} has {input.shape[1]} "
                          f"channels, but weight of shape {weight.shape} expects {weight.shape[0]}")
-    _check_bias("conv_transpose2d", bias, weight, weight.shape[1])
+    _check_groups("conv_transpose2d", groups, input.shape[1], weight.shape[1] * groups)
+    _check_bias("conv_transpose2d", bias, weight, weight.shape[1] * groups)
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     dilation = _pair(dilation, "dilation", 1)
     if output_size is not None:
         output_padding = _output_padding_for(input.shape[2:], output_size, weight, stride,
                                              padding, dilation)
     output_padding = _pair(output_padding, "output_padding", 0)
-    return _conv_transpose2d(input, weight, bias, stride, padding, output_padding, dilation)
+    return _grouped(lambda x, w, b: _conv_transpose2d(x, w, b, stride, padding, output_padding,
+                                                      dilation),
+                    input, weight, bias, groups, weight.shape[1])
 
 
 def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation):
@@ -153,3 +176,54 @@ def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, dilation
     args = (x, weight) if bias is None else (x, weight, bias)
     return _conv.ConvTranspose2d.apply(*args, stride=stride, padding=padding, dilation=dilation,
                                        output_size=size)
+
+
+# ====================================================================== one-dimensional
+def _single(v, name="value", low=None):
+    """An int from an int or a 1-tuple (torch's 1-d convolution arguments), checked as _pair."""
+    one = tuple(v) if isinstance(v, (tuple, list)) else (v,)
+    if len(one) != 1:
+        raise ValueError(f"{name} must be an int or a 1-tuple, got {v!r}")
+    return _pair(one[0], name, low)[0]
+
+
+def _as_planes(name, input, weight):
+    """(N, C, 1, L) from a batched (N, C, L) or unbatched (C, L) input, the weight as
+    (A, B, 1, K), and whether the input was unbatched."""
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name} expects a 3-D input (N, C, L) or a 2-D one (C, L), got shape "
+                         f"{input.shape}")
+    if weight.ndim != 3:
+        raise ValueError(f"{name} expects a 3-D weight, got shape {weight.shape}")
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    return x.unsqueeze(2), weight.unsqueeze(2), input.ndim == 2
+
+
+def _from_planes(y, unbatched):
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation (PyTorch's conv1d): input (N, C, L) or (C, L), weight
+    (OC, C / groups, K), bias (OC,) -> (N, OC, OL), OL = (L + 2 P - D (K - 1) - 1) // S + 1;
+    padding an int, 'valid' or 'same'. conv2d on (N, C, 1, L)."""
+    x, w, unbatched = _as_planes("conv1d", input, weight)
+    pad_ = padding if isinstance(padding, str) else (0, _single(padding, "padding", 0))
+    y = conv2d(x, w, bias, (1, _single(stride, "stride", 1)), pad_,
+               (1, _single(dilation, "dilation", 1)), groups)
+    return _from_planes(y, unbatched)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution (PyTorch's conv_transpose1d): input (N, C, L) or (C, L),
+    weight (C, OC / groups, K) -> (N, OC, OL), OL = (L - 1) S - 2 P + D (K - 1) +
+    output_padding + 1. conv_transpose2d on (N, C, 1, L)."""
+    x, w, unbatched = _as_planes("conv_transpose1d", input, weight)
+    y = conv_transpose2d(x, w, bias, (1, _single(stride, "stride", 1)),
+                         (0, _single(padding, "padding", 0)),
+                         (0, _single(output_padding, "output_padding", 0)), groups,
+                         (1, _single(dilation, "dilation", 1)))
+    return _from_planes(y, unbatched)

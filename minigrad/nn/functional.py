@@ -30,7 +30,8 @@ from minigrad import functional as _F
 # (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair, _check_p, _update_running,
 # _pool_args, _scale_pair: what the layers in minigrad.nn.layers call as F._name)
 from minigrad.nn._conv import (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair,
-                               conv2d, conv_transpose2d, linear)
+                               _single, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
+                               linear)
 from minigrad.nn._dropout import _check_p, dropout, dropout2d
 from minigrad.nn._embedding import embedding, one_hot
 from minigrad.nn._activation import (celu, cosine_similarity, elu, gelu, glu, hardsigmoid,
@@ -58,7 +59,7 @@ pad = _F.pad
 
 __all__ = [
     "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
-    "pad", "linear", "conv2d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm",
+    "pad", "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm",
     "group_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
     "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
     "interpolate", "reflection_pad2d", "mse_loss", "l1_loss", "binary_cross_entropy",

@@ -14,7 +14,7 @@ from minigrad.nn.layers.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmo
                                            Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
                                            PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
                                            Softsign, Tanh)
-from minigrad.nn.layers.conv import Conv2d, ConvTranspose2d
+from minigrad.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from minigrad.nn.layers.dropout import Dropout, Dropout2d
 from minigrad.nn.layers.linear import Identity, Linear
 from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss,
@@ -36,5 +36,5 @@ __all__ = [
     # torch's other activations, GroupNorm and the robust regression losses
     "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
-    "HuberLoss",
+    "HuberLoss", "Conv1d", "ConvTranspose1d",
 ]
