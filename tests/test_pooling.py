@@ -334,3 +334,52 @@ def test_a_window_wholly_in_the_padding_is_refused_where_torch_returns_minus_inf
     assert torch.isinf(v).all() and (i >= 3).all()
     with pytest.raises(ValueError, match="holds no input element"):
         F.max_pool2d(minigrad.zeros(1, 1, 1, 3), (2, 1), 1, (1, 0), (2, 1))
+
+
+# ============================================================================ one-dimensional
+@pytest.mark.parametrize("name,args,kw", [
+    ("MaxPool1d", (3,), dict(stride=2, padding=1, return_indices=True)),
+    ("MaxPool1d", (2,), dict(dilation=2, ceil_mode=True)),
+    ("AvgPool1d", (3, 2, 1), dict(count_include_pad=False, ceil_mode=True)),
+    ("AvgPool1d", (2,), {}),
+    ("AdaptiveAvgPool1d", (4,), {}),
+    ("AdaptiveMaxPool1d", (4,), dict(return_indices=True)),
+])
+@pytest.mark.parametrize("shape", [(2, 3, 9), (3, 9)])
+def test_1d_pooling_layers_match_torch(name, args, kw, shape):
+    """Values, indices and gradients (a tie in the first window) against torch's layers."""
+    a = np.random.default_rng(5).standard_normal(shape)
+    a[..., 0, 1] = a[..., 0, 0]
+    mine, theirs = getattr(nn, name)(*args, **kw), getattr(torch.nn, name)(*args, **kw)
+    assert repr(mine) == repr(theirs)
+    xm, xt = minigrad.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    ym, yt = mine(xm), theirs(xt)
+    if kw.get("return_indices"):
+        (ym, im), (yt, it) = ym, yt
+        np.testing.assert_array_equal(im.numpy(), it.numpy())
+    np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), rtol=1e-12)
+    (ym * ym).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn,args", [("max_pool1d", (2, 1)), ("avg_pool1d", (3, 2, 1)),
+                                     ("adaptive_avg_pool1d", (3,)),
+                                     ("adaptive_max_pool1d", (2,))])
+def test_1d_pooling_functionals_pass_gradgradcheck(fn, args):
+    x = minigrad.tensor(np.random.default_rng(6).permutation(np.arange(10.0)).reshape(1, 2, 5),
+                        requires_grad=True)
+    call = lambda t: getattr(F, fn)(t, *args)  # noqa: E731
+    assert minigrad.gradcheck(call, [x])
+    assert minigrad.gradgradcheck(call, [x])
+
+
+def test_1d_pooling_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r"max_pool1d expects a 2-D \(C, L\) or 3-D \(N, C, L\)"):
+        F.max_pool1d(minigrad.ones(1, 1, 2, 2), 2)
+    with pytest.raises(ValueError, match=r"kernel_size must be an int or a 1-tuple"):
+        nn.AvgPool1d((2, 2))
+    with pytest.raises(ValueError, match=r"padding .* must be at most half the kernel"):
+        nn.MaxPool1d(2, padding=2)
+    with pytest.raises(ValueError, match=r"MaxPool1d expects a 2-D input \(C, L\) or 3-D input"):
+        nn.MaxPool1d(2)(minigrad.ones(1, 1, 2, 2))

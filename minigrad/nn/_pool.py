@@ -32,7 +32,7 @@ import numbers
 import numpy as np
 
 from minigrad.functional import where
-from minigrad.nn._conv import _pair
+from minigrad.nn._conv import _pair, _single
 from minigrad.tensor import Tensor
 
 
@@ -241,3 +241,50 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     _check_input("adaptive_max_pool2d", input)
     rows, cols = _adaptive("adaptive_max_pool2d", input, output_size)
     return _max(input, rows, cols, return_indices)
+
+
+# ====================================================================== one-dimensional
+# The 2-d poolings on (..., C, 1, L): windows 1 x K, so the indices h * W + w are positions in L.
+def _planes(op, input):
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3) or 0 in input.shape[-2:]:
+        raise ValueError(f"{op} expects a 2-D (C, L) or 3-D (N, C, L) input with non-empty C and "
+                         f"L, got shape {tuple(getattr(input, 'shape', ()))}")
+    return input.unsqueeze(-2)
+
+
+def _lines(y):
+    return tuple(t.squeeze(-2) for t in y) if isinstance(y, tuple) else y.squeeze(-2)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """max_pool2d along L of input (N, C, L) or (C, L); the indices are positions in L."""
+    k = _single(kernel_size, "max_pool1d: kernel_size", 1)
+    s = k if stride is None or stride == [] else _single(stride, "max_pool1d: stride", 1)
+    return _lines(max_pool2d(_planes("max_pool1d", input), (1, k), (1, s),
+                             (0, _single(padding, "max_pool1d: padding", 0)),
+                             (1, _single(dilation, "max_pool1d: dilation", 1)), ceil_mode,
+                             return_indices))
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """avg_pool2d along L of input (N, C, L) or (C, L)."""
+    k = _single(kernel_size, "avg_pool1d: kernel_size", 1)
+    s = k if stride is None or stride == [] else _single(stride, "avg_pool1d: stride", 1)
+    return _lines(avg_pool2d(_planes("avg_pool1d", input), (1, k), (1, s),
+                             (0, _single(padding, "avg_pool1d: padding", 0)), ceil_mode,
+                             count_include_pad))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """adaptive_avg_pool2d along L of input (N, C, L) or (C, L)."""
+    size = _single(output_size, "adaptive_avg_pool1d: output_size", 0)
+    return _lines(adaptive_avg_pool2d(_planes("adaptive_avg_pool1d", input), (1, size)))
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """adaptive_max_pool2d along L of input (N, C, L) or (C, L)."""
+    size = _single(output_size, "adaptive_max_pool1d: output_size", 0)
+    return _lines(adaptive_max_pool2d(_planes("adaptive_max_pool1d", input), (1, size),
+                                      return_indices))

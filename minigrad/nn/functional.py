@@ -41,8 +41,9 @@ from minigrad.nn._loss import (binary_cross_entropy, binary_cross_entropy_with_l
                                cross_entropy, gaussian_kl, huber_loss, kl_div, l1_loss, mse_loss,
                                nll_loss, smooth_l1_loss)
 from minigrad.nn._norm import _update_running, batch_norm, group_norm, instance_norm, layer_norm
-from minigrad.nn._pool import (_pool_args, adaptive_avg_pool2d, adaptive_max_pool2d,
-                               avg_pool2d, max_pool2d)
+from minigrad.nn._pool import (_pool_args, adaptive_avg_pool1d, adaptive_avg_pool2d,
+                               adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                               max_pool1d, max_pool2d)
 from minigrad.nn._resample import _scale_pair, interpolate, reflection_pad2d, upsample_nearest
 
 # Activations and shape ops: one definition, in minigrad.functional.
@@ -61,6 +62,7 @@ __all__ = [
     "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
     "pad", "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm",
     "group_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+    "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
     "interpolate", "reflection_pad2d", "mse_loss", "l1_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div", "gaussian_kl",

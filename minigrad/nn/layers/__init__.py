@@ -21,7 +21,8 @@ from minigrad.nn.layers.loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLos
                                      L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,
                                               LayerNorm, SyncBatchNorm)
-from minigrad.nn.layers.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d,
+from minigrad.nn.layers.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                                        AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
                                         MaxPool2d)
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
@@ -36,5 +37,6 @@ __all__ = [
     # torch's other activations, GroupNorm and the robust regression losses
     "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
-    "HuberLoss", "Conv1d", "ConvTranspose1d",
+    "HuberLoss", "Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
 ]
