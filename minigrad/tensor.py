@@ -23,7 +23,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.autograd.engine import backward as _backward
-from minigrad.autograd.function import TensorBase, mark_modified, version_box
+from minigrad.autograd.function import TensorBase, _grad_hooks_used, mark_modified, version_box
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -173,8 +173,8 @@ class Tensor(TensorBase):
     # autograd.function.mark_modified) is set only when needed, read with getattr, and not
     # pickled. Sharing a list, not a reference to the source tensor, keeps no graph alive.
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_retains_grad",
-                 "_post_accumulate_grad_hooks", "_version", "__weakref__")
-    _PICKLED = tuple(k for k in __slots__ if k not in ("_version", "__weakref__"))
+                 "_post_accumulate_grad_hooks", "_grad_hooks", "_version", "__weakref__")
+    _PICKLED = tuple(k for k in __slots__ if k not in ("_version", "_grad_hooks", "__weakref__"))
     # Make `ndarray * Tensor` call Tensor.__rmul__ instead of numpy broadcasting over a Tensor.
     __array_priority__ = 1000
 
@@ -289,6 +289,21 @@ class Tensor(TensorBase):
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         self._retains_grad = True
+
+    def register_hook(self, hook) -> "RemovableHandle":
+        """Call ``hook(grad)`` with this tensor's gradient each time a backward or ``grad()``
+        computes it, before it is used further: the hook may return a tensor of the same shape
+        to use instead (None keeps it). On a leaf, before ``.grad`` accumulates it; on an
+        intermediate tensor, before its gradient flows on to the inputs (and before
+        ``retain_grad()`` stores it). PyTorch's semantics; ``remove()`` on the returned handle
+        unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        hooks = getattr(self, "_grad_hooks", None)
+        if hooks is None:
+            hooks = self._grad_hooks = {}
+        _grad_hooks_used[0] = True
+        return RemovableHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
         """Call ``hook(self)`` after each ``backward()`` has accumulated into this leaf's

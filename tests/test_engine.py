@@ -466,3 +466,39 @@ def test_backward_with_inputs_refuses_an_empty_list_and_a_tensor_without_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         out.backward(inputs=[minigrad.tensor([1.0])])
     assert x.grad is None
+
+
+# ------------------------------------------------------------------ Tensor.register_hook
+def _hooked_run(lib, make):
+    """A backward through a hooked intermediate (whose hook replaces its gradient) and a hooked
+    leaf; returns (x.grad, y.grad (retained), the gradients the first hook saw)."""
+    x = make([1.0, 2.0, 3.0])
+    y = x * 2
+    seen = []
+    y.register_hook(lambda g: seen.append(g.numpy().tolist()) or g * 10)
+    y.retain_grad()
+    x.register_hook(lambda g: g + 1)
+    (y * y).sum().backward()
+    return x.grad.numpy().tolist(), y.grad.numpy().tolist(), seen
+
+
+def test_register_hook_runs_and_replaces_gradients_as_torchs():
+    torch = pytest.importorskip("torch")
+    got = _hooked_run(minigrad, lambda v: minigrad.tensor(v, requires_grad=True))
+    want = _hooked_run(torch, lambda v: torch.tensor(v, requires_grad=True))
+    assert got == want == ([81.0, 161.0, 241.0], [40.0, 80.0, 120.0], [[4.0, 8.0, 12.0]])
+
+
+def test_register_hook_in_grad_removal_and_errors():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: g * 3)
+    g, = minigrad.grad((x * x).sum(), x)  # grad() runs tensor hooks too, as torch's
+    np.testing.assert_array_equal(g.numpy(), [6.0, 12.0])
+    handle.remove()
+    g, = minigrad.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(g.numpy(), [2.0, 4.0])
+    x.register_hook(lambda g: minigrad.ones(3))
+    with pytest.raises(RuntimeError, match=r"a gradient hook returned .* for a gradient of shape"):
+        (x * x).sum().backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        minigrad.ones(2).register_hook(lambda g: g)

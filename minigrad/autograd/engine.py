@@ -24,7 +24,8 @@ Around the chain rule:
 """
 from __future__ import annotations
 
-from minigrad.autograd.function import _FREED, TensorBase, _anomaly_hook, _inplace_clock
+from minigrad.autograd.function import (_FREED, TensorBase, _anomaly_hook, _grad_hooks_used,
+                                        _inplace_clock)
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -64,7 +65,8 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
     Returns ``{tensor: gradient}`` for every leaf that requires grad and was reached, and, when
     ``inputs`` is given, for each of those tensors that was reached (leaf or not; the nodes
     that cannot reach any of them are skipped). Writes no ``.grad`` (except on ``retain_grad()``
-    tensors on the way) and runs no hooks.
+    tensors on the way); runs the tensors' gradient hooks (``Tensor.register_hook``) on each
+    gradient once it is complete, not the post-accumulate ones.
     """
     if retain_graph is None:
         retain_graph = create_graph
@@ -76,6 +78,7 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
     # Without create_graph the sums of fan-in are taken on the raw arrays (no graph records them
     # either way; this skips an op's dispatch). detect_anomaly() keeps the op, to check the sums.
     raw_sums = not create_graph and _anomaly_hook[0] is None
+    hooks_used = _grad_hooks_used[0]
     targets, masks = None, {}
     token = _grad_enabled.set(bool(create_graph))
     try:
@@ -89,6 +92,8 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
             gy = grads.pop(id(out), None)
             if gy is None:
                 continue
+            if hooks_used and getattr(out, "_grad_hooks", None):
+                gy = _run_grad_hooks(out, gy)
             if out._retains_grad:
                 out.grad = gy if out.grad is None else out.grad + gy
             if targets is not None and id(out) in targets:
@@ -126,6 +131,11 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
                     grads[k] = gx._wrap(total, False, None)
                 else:
                     grads[k] = prev + gx
+        if hooks_used:  # the leaves' gradients are complete now
+            for k, g in grads.items():
+                t = keep[k]
+                if t._ctx is None and getattr(t, "_grad_hooks", None):
+                    grads[k] = _run_grad_hooks(t, g)
     finally:
         _grad_enabled.reset(token)
         for node, mask in masks.items():
@@ -134,6 +144,19 @@ def compute_gradients(roots, root_grads, inputs=None, retain_graph=None, create_
             for node in order:
                 node._release()
     return {keep[k]: g for k, g in grads.items()}
+
+
+def _run_grad_hooks(t, g):
+    """``g`` through t's gradient hooks, in registration order (a hook may replace it)."""
+    for hook in list(t._grad_hooks.values()):
+        new = hook(g)
+        if new is not None:
+            if not isinstance(new, TensorBase) or new.shape != g.shape:
+                raise RuntimeError(f"a gradient hook returned {_describe(new)} for a gradient of "
+                                   f"shape {tuple(g.shape)}: return a tensor of that shape, or "
+                                   "None to keep it")
+            g = new
+    return g
 
 
 def check_unmodified(node, out):

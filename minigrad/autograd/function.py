@@ -39,6 +39,9 @@ from minigrad.backend.counters import _active as _counting  # the list itself: o
 from minigrad.backend.counters import add as _count_event
 
 _FREED = "freed"
+# Whether any tensor ever had a gradient hook (Tensor.register_hook): until then the engine does
+# not look for them (one test per backward instead of one attribute lookup per node).
+_grad_hooks_used = [False]
 _ndarray = np.ndarray
 
 
