@@ -22,10 +22,12 @@ _warnings.filterwarnings(
 from minigrad.tensor import Tensor
 from minigrad.autograd import (Function, GradcheckError, enable_grad, grad, gradcheck,
                                gradgradcheck, is_grad_enabled, no_grad, set_grad_enabled)
+from minigrad.autograd import no_grad as inference_mode  # torch's faster no_grad: the same here
 from minigrad.autograd.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from minigrad.backend import Device, cuda, device, manual_seed
-from minigrad.creation import (arange, eye, full, full_like, linspace, ones, ones_like, rand,
-                               rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                               full_like, linspace, ones, ones_like, rand, rand_like, randint,
+                               randn, randn_like, randperm, tensor, zeros, zeros_like)
 from minigrad import functional
 # The ops: every function functional.py registers with @op(export=...) (its __all__), e.g.
 # minigrad.exp, minigrad.softmax, minigrad.cat; torch's names, so sum/max/min/pow/abs shadow

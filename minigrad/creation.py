@@ -134,5 +134,75 @@ def eye(n, m=None, dtype=None, device=None) -> Tensor:
     return Tensor._wrap(_dev(device).xp.eye(n, m, dtype=dtype or np.float32), False, None)
 
 
+def from_numpy(array) -> Tensor:
+    """A tensor sharing ``array``'s memory (changes to one show in the other), its dtype kept,
+    as torch.from_numpy; ``tensor()`` copies instead."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: dtype {array.dtype} is not supported")
+    return Tensor._wrap(array, False, None)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, without a copy where it already is one of that dtype and device
+    (a Tensor returned as is, a NumPy array shared), as torch.as_tensor."""
+    if isinstance(data, Tensor):
+        if (dtype is None or np.dtype(dtype) == data.dtype) and \
+                (device is None or _dev(device) == data.device):
+            return data
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and device is None and data.dtype.kind in "biuf" and \
+            (dtype is None or np.dtype(dtype) == data.dtype):
+        return Tensor._wrap(data, False, None)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``size`` whose values are unspecified (here zeros: NumPy's empty memory
+    would differ between runs), as torch.empty."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return _like(empty, x, dtype, requires_grad)
+
+
+def randperm(n, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n - 1 (int64) from minigrad's generator."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"randperm: n must be a whole number >= 0, got {n!r}")
+    keys = rand(int(n), dtype=np.float64, device=device)
+    return Tensor._wrap(keys.xp.argsort(keys.data).astype(dtype or np.int64), False, None)
+
+
+# x.new_zeros(...) and kin: the factories with x's dtype and device (unless given), as torch's
+# Tensor methods; attached here, where the factories live (tensor.py does not import this module).
+def _new_factory(make):
+    def method(self, *size, dtype=None, requires_grad=False) -> Tensor:
+        return make(*size, dtype=dtype or self.dtype, device=self.device,
+                    requires_grad=requires_grad)
+    method.__name__ = f"new_{make.__name__}"
+    method.__doc__ = f"{make.__name__}(*size) with this tensor's dtype and device."
+    return method
+
+
+def _new_full(self, size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """full(size, fill_value) with this tensor's dtype and device."""
+    return full(size, fill_value, dtype=dtype or self.dtype, device=self.device,
+                requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, requires_grad=False) -> Tensor:
+    """A new leaf tensor of ``data`` (copied) with this tensor's dtype and device."""
+    return tensor(data, dtype=dtype or self.dtype, device=self.device,
+                  requires_grad=requires_grad)
+
+
+Tensor.new_zeros, Tensor.new_ones, Tensor.new_empty = (_new_factory(f) for f in (zeros, ones,
+                                                                                  empty))
+Tensor.new_full, Tensor.new_tensor = _new_full, _new_tensor
+
 __all__ = ["tensor", "zeros", "ones", "full", "randn", "rand", "randint", "arange", "linspace",
-           "zeros_like", "ones_like", "randn_like", "rand_like", "full_like", "eye"]
+           "zeros_like", "ones_like", "randn_like", "rand_like", "full_like", "eye",
+           "from_numpy", "as_tensor", "empty", "empty_like", "randperm"]

@@ -2062,6 +2062,291 @@ def nonzero(x, *, as_tuple=False):
 
 
 
+# ------------------------------------------------------------ comparisons, logic, odds and ends
+def _compare_op(name, fn):
+    def compare(a, b):
+        if not isinstance(a, Tensor):
+            raise TypeError(f"{name}: the first argument must be a tensor, got "
+                            f"{type(a).__name__}")
+        return fn(a, b)
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"The elementwise comparison ``a {_COMPARE_SYMBOLS[name]} b``: a bool " \
+                      "tensor (b a tensor or a number, broadcast), no gradient."
+    return op(compare)
+
+
+_COMPARE_SYMBOLS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+eq = _compare_op("eq", lambda a, b: a == b)
+ne = _compare_op("ne", lambda a, b: a != b)
+lt = _compare_op("lt", lambda a, b: a < b)
+le = _compare_op("le", lambda a, b: a <= b)
+gt = _compare_op("gt", lambda a, b: a > b)
+ge = _compare_op("ge", lambda a, b: a >= b)
+
+
+def _data(x, like):
+    return x.data if isinstance(x, Tensor) else like.xp.asarray(x)
+
+
+@op
+def logical_not(x):
+    return Tensor._wrap(x.xp.logical_not(x.data), False, None)
+
+
+@op
+def logical_and(a, b):
+    return Tensor._wrap(a.xp.logical_and(a.data, _data(b, a)), False, None)
+
+
+@op
+def logical_or(a, b):
+    return Tensor._wrap(a.xp.logical_or(a.data, _data(b, a)), False, None)
+
+
+@op
+def logical_xor(a, b):
+    return Tensor._wrap(a.xp.logical_xor(a.data, _data(b, a)), False, None)
+
+
+@op
+def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """|a - b| <= atol + rtol |b| elementwise: a bool tensor, as torch.isclose."""
+    return Tensor._wrap(a.xp.isclose(a.data, _data(b, a), rtol=rtol, atol=atol,
+                                     equal_nan=equal_nan), False, None)
+
+
+@op
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether isclose holds everywhere: a Python bool, as torch.allclose."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+
+
+@op
+def equal(a, b):
+    """Whether a and b have one shape and equal elements: a Python bool, as torch.equal."""
+    return isinstance(b, Tensor) and a.shape == b.shape and bool((a.data == b.data).all())
+
+
+@op
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's largest
+    and lowest finite values by default); the gradient passes where x is finite, 0 elsewhere."""
+    if x.data.dtype.kind != "f":
+        return clone(x)
+    info = np.finfo(x.data.dtype)
+    hi, lo = info.max if posinf is None else posinf, info.min if neginf is None else neginf
+    d = x.data
+    fill = x.xp.where(x.xp.isnan(d), nan, x.xp.where(d > 0, hi, lo)).astype(d.dtype)
+    return where(x.xp.isfinite(d), x, Tensor._wrap(fill, False, None))
+
+
+@op
+def masked_select(x, mask):
+    """The elements of x where ``mask`` (a bool tensor broadcast with x) is True, as a 1-d
+    tensor in row-major order; the gradient scatter-adds back."""
+    m = _data(mask, x)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+    shape = _broadcast_shapes(x.shape, m.shape)
+    if x.shape != shape:
+        x = expand(x, *shape)
+    return S.GetItem.apply(x, index=x.xp.broadcast_to(m, shape))
+
+
+@op
+def select(x, dim, index):
+    """x[..., index, ...] along ``dim`` (that dim removed), as torch.select."""
+    d = _dim("select", dim, x.ndim)
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} is out of range for dim {dim} of size {n}")
+    return S.GetItem.apply(x, index=(slice(None),) * d + (int(index),))
+
+
+@op(methods=("movedim", "moveaxis"), export=("movedim", "moveaxis"))
+def movedim(x, source, destination):
+    """x with dims ``source`` (an int or a tuple) moved to ``destination``, the others in
+    their order, as torch.movedim."""
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {source} and destination {destination} must name "
+                         "as many dims")
+    src = [_dim("movedim", d, x.ndim) for d in src]
+    dst = [_dim("movedim", d, x.ndim) for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dim in {source} or {destination}")
+    order = [d for d in range(x.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, *order)
+
+
+moveaxis = movedim
+
+
+@op(methods=("swapaxes", "swapdims"), export=("swapaxes", "swapdims"))
+def swapaxes(x, axis0, axis1):
+    """transpose(x, axis0, axis1) (numpy's name)."""
+    return transpose(x, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+@op
+def addcmul(x, tensor1, tensor2, *, value=1):
+    """x + value * tensor1 * tensor2."""
+    return x + tensor1 * tensor2 * value if value != 1 else x + tensor1 * tensor2
+
+
+@op
+def addcdiv(x, tensor1, tensor2, *, value=1):
+    """x + value * tensor1 / tensor2."""
+    return x + tensor1 / tensor2 * value if value != 1 else x + tensor1 / tensor2
+
+
+@op
+def mm(a, b):
+    """The product of two matrices (2-d only, as torch.mm; matmul broadcasts)."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expects two matrices, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+@op
+def mv(a, v):
+    """A matrix times a vector."""
+    if a.ndim != 2 or v.ndim != 1:
+        raise ValueError(f"mv: expects a matrix and a vector, got shapes {a.shape} and {v.shape}")
+    return matmul(a, v)
+
+
+@op
+def dot(a, b):
+    """The dot product of two 1-d tensors of one length."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"dot: expects two 1-d tensors of one length, got shapes {a.shape} "
+                         f"and {b.shape}")
+    return sum(a * b)
+
+
+@op(methods=())
+def vstack(tensors):
+    """cat along dim 0, 1-d tensors as rows first (torch.vstack)."""
+    return cat([reshape(t, 1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+@op(methods=())
+def hstack(tensors):
+    """cat along dim 1, or dim 0 for 1-d tensors (torch.hstack)."""
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+@op
+def unflatten(x, dim, sizes):
+    """Dim ``dim`` split into ``sizes`` (one may be -1), as torch.unflatten."""
+    d = _dim("unflatten", dim, x.ndim)
+    sizes = tuple(sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != x.shape[d]) or \
+            (-1 in sizes and (known == 0 or x.shape[d] % known)):
+        raise ValueError(f"unflatten: sizes {sizes} do not fill dim {dim} of size {x.shape[d]}")
+    return reshape(x, x.shape[:d] + sizes + x.shape[d + 1:])
+
+
+@op
+def sinc(x):
+    """sin(pi x) / (pi x), and 1 at 0 (where its gradient is 0)."""
+    x = _float(x)
+    zero = x.data == 0
+    px = where(zero, 1.0, x) * math.pi
+    return where(zero, 1.0, sin(px) / px)
+
+
+@op
+def fmod(a, b):
+    """a - trunc(a / b) b, with the sign of the dividend a (C's fmod, torch.fmod; % follows
+    the divisor's sign instead)."""
+    a, b = (a, _tensor(b, a)) if isinstance(a, Tensor) else (_tensor(a, b), b)
+    return a - trunc(a / b) * b if a.data.dtype.kind == "f" or b.data.dtype.kind == "f" else \
+        Tensor._wrap(a.xp.fmod(a.data, b.data), False, None)
+
+
+@op
+def frac(x):
+    """x - trunc(x): the fractional part, with x's sign (gradient 1)."""
+    return x - trunc(x).detach()
+
+
+@op
+def sgn(x):
+    """sign(x) (torch.sgn, its complex-aware name)."""
+    return sign(x)
+
+
+@op
+def absolute(x):
+    return abs(x)
+
+
+@op
+def negative(x):
+    return neg(x)
+
+
+@op(methods=("multiply", "mul"), export=("multiply",))
+def multiply(a, b):
+    """a * b (torch.multiply; also the method x.mul(b))."""
+    return mul(a, b)
+
+
+@op(methods=("divide", "div", "true_divide"), export=("divide", "true_divide"))
+def divide(a, b, *, rounding_mode=None):
+    """a / b, or rounded with ``rounding_mode`` 'trunc' or 'floor' (torch.divide; also the
+    methods x.div(b), x.true_divide(b))."""
+    if rounding_mode is None:
+        return div(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        return trunc(div(a, b)) if not (isinstance(a, Tensor) and a.data.dtype.kind in "iu"
+                                        and not isinstance(b, float)) else \
+            Tensor._wrap(a.xp.trunc(a.data / _data(b, a)).astype(a.data.dtype), False, None)
+    raise ValueError(f"divide: rounding_mode must be None, 'trunc' or 'floor', got "
+                     f"{rounding_mode!r}")
+
+
+true_divide = divide
+
+
+@op(methods=("subtract", "sub"), export=("subtract",))
+def subtract(a, b, *, alpha=1):
+    """a - alpha * b (torch.subtract; also the method x.sub(b))."""
+    return sub(a, b if alpha == 1 else b * alpha)
+
+
+@op(methods=("add",), export=False)
+def _add_method(a, b, *, alpha=1):
+    """x.add(b, alpha=1): x + alpha * b."""
+    return add(a, b if alpha == 1 else b * alpha)
+
+
+def is_tensor(obj):
+    """Whether obj is a minigrad Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(x):
+    """Whether x's dtype is a float."""
+    return x.data.dtype.kind == "f"
+
+
+__all__ += ["is_tensor", "is_floating_point"]
+Tensor.is_floating_point = is_floating_point
+
+
 # ---------------------------------------------------------------------- in-place versions
 # torch's in-place methods, under the rule of Tensor.zero_/fill_/copy_: they record no op, so on
 # a tensor that requires grad they need no_grad() (a leaf such as a parameter: an EMA update, an

@@ -319,6 +319,35 @@ class Tensor(TensorBase):
             hooks = self._post_accumulate_grad_hooks = {}
         return RemovableHandle(hooks, hook)
 
+    # ----------------------------------------------------------- memory and new tensors
+    def is_contiguous(self) -> bool:
+        """Whether the data is one C-ordered block (a transpose's is not)."""
+        return bool(self.data.flags.c_contiguous)
+
+    def contiguous(self) -> "Tensor":
+        """self if its data is C-contiguous, else a contiguous copy (``clone``), as in torch."""
+        return self if self.data.flags.c_contiguous else self.clone()
+
+    def stride(self, dim=None):
+        """The step in elements between neighbours along each dim (or along ``dim``)."""
+        steps = tuple(s // self.data.itemsize for s in self.data.strides)
+        return steps if dim is None else steps[_dim("stride", dim, self.ndim)]
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """self converted to other's dtype."""
+        return self.to(dtype=other.dtype)
+
     # .to() itself is an op (minigrad.functional.to: a dtype cast is differentiable).
     def float(self):
         return self.to(dtype=np.float32)
