@@ -33,6 +33,15 @@ class _ConvNd(Module):
         self.groups = groups
         self.padding_mode = padding_mode
 
+    def _make_parameters(self, *weight_shape, bias: bool):
+        """The weight of ``weight_shape`` and the (out_channels,) bias, torch's init."""
+        self.weight = _param(*weight_shape)
+        if bias:
+            self.bias = _param(self.out_channels)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
@@ -76,13 +85,8 @@ class Conv2d(_ConvNd):
         super().__init__()
         self._init_common(in_channels, out_channels, kernel_size, stride, padding, dilation,
                           groups, bias, padding_mode)
-        self.weight = _param(self.out_channels, self.in_channels // self.groups,
-                             *self.kernel_size)
-        if bias:
-            self.bias = _param(self.out_channels)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters(self.out_channels, self.in_channels // self.groups,
+                              *self.kernel_size, bias=bias)
 
     def forward(self, x):
         self._check_input(x, self.in_channels)
@@ -113,13 +117,8 @@ class ConvTranspose2d(_ConvNd):
             if self.output_padding[i] >= self.stride[i]:
                 raise ValueError(f"ConvTranspose2d: output_padding {self.output_padding} must be "
                                  f"smaller than the stride {self.stride}")
-        self.weight = _param(self.in_channels, self.out_channels // self.groups,
-                             *self.kernel_size)
-        if bias:
-            self.bias = _param(self.out_channels)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters(self.in_channels, self.out_channels // self.groups,
+                              *self.kernel_size, bias=bias)
 
     def forward(self, x, output_size=None):
         self._check_input(x, self.in_channels)
@@ -181,13 +180,8 @@ class Conv1d(_Conv1dMixin, _ConvNd):
                           _pair_1d(padding, f"{name}: padding", 0),
                           _pair_1d(dilation, f"{name}: dilation", 1), groups, bias, padding_mode)
         self._as_1d()
-        self.weight = _param(self.out_channels, self.in_channels // self.groups,
-                             *self.kernel_size)
-        if bias:
-            self.bias = _param(self.out_channels)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters(self.out_channels, self.in_channels // self.groups,
+                              *self.kernel_size, bias=bias)
 
     def forward(self, x):
         self._check_input(x, self.in_channels)
@@ -214,13 +208,8 @@ class ConvTranspose1d(_Conv1dMixin, _ConvNd):
                           _pair_1d(padding, f"{name}: padding", 0),
                           _pair_1d(dilation, f"{name}: dilation", 1), groups, bias, padding_mode)
         self._as_1d(output_padding)
-        self.weight = _param(self.in_channels, self.out_channels // self.groups,
-                             *self.kernel_size)
-        if bias:
-            self.bias = _param(self.out_channels)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self._make_parameters(self.in_channels, self.out_channels // self.groups,
+                              *self.kernel_size, bias=bias)
 
     def forward(self, x):
         self._check_input(x, self.in_channels)
