@@ -23,6 +23,7 @@ from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, GroupNor
                                               LayerNorm, SyncBatchNorm)
 from minigrad.nn.layers.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d,
                                         MaxPool2d)
+from minigrad.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
 
@@ -37,4 +38,6 @@ __all__ = [
     "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
     "HuberLoss",
+    # recurrent layers
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
 ]
