@@ -22,6 +22,7 @@ from minigrad.nn.layers import (CELU, ELU, GELU, GLU, SELU, GroupNorm, Hardsigmo
                                 Hardswish, Hardtanh, HuberLoss, LogSigmoid, Mish, PReLU, ReLU6,
                                 SiLU, SmoothL1Loss, Softsign, Conv1d, ConvTranspose1d, MaxPool1d,
                                 AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
+from minigrad.nn.layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.nn.containers import ModuleDict, ModuleList, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
@@ -40,4 +41,5 @@ __all__ = [
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
     "HuberLoss", "Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d",
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
 ]

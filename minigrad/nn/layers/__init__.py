@@ -24,6 +24,7 @@ from minigrad.nn.layers.normalization import (BatchNorm1d, BatchNorm2d, GroupNor
 from minigrad.nn.layers.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                                         AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
                                         MaxPool2d)
+from minigrad.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
 
@@ -39,4 +40,6 @@ __all__ = [
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
     "HuberLoss", "Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d",
+    # recurrent layers
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
 ]

@@ -36,9 +36,10 @@ def _check_tensor(layer, x):
 
 
 def _param_dtype(layer):
-    """The dtype a layer computes in: its weight's, else its running mean's (BatchNorm without
-    affine), else None (a layer with neither takes any float)."""
-    for name in ("weight", "running_mean"):
+    """The dtype a layer computes in: its weight's (a recurrent layer's first input weight),
+    else its running mean's (BatchNorm without affine), else None (a layer with neither takes any
+    float)."""
+    for name in ("weight", "weight_ih", "weight_ih_l0", "running_mean"):
         t = getattr(layer, name, None)
         if t is not None:
             return t.dtype
