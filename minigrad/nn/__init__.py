@@ -21,6 +21,7 @@ from minigrad.nn.layers import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d,
 from minigrad.nn.layers import (CELU, ELU, GELU, GLU, SELU, GroupNorm, Hardsigmoid,
                                 Hardswish, Hardtanh, HuberLoss, LogSigmoid, Mish, PReLU, ReLU6,
                                 SiLU, SmoothL1Loss, Softsign)
+from minigrad.nn.layers import MultiheadAttention
 from minigrad.nn.containers import ModuleDict, ModuleList, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
@@ -37,5 +38,5 @@ __all__ = [
     "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
-    "HuberLoss",
+    "HuberLoss", "MultiheadAttention",
 ]

@@ -14,6 +14,7 @@ from minigrad.nn.layers.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmo
                                            Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
                                            PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
                                            Softsign, Tanh)
+from minigrad.nn.layers.attention import MultiheadAttention
 from minigrad.nn.layers.conv import Conv2d, ConvTranspose2d
 from minigrad.nn.layers.dropout import Dropout, Dropout2d
 from minigrad.nn.layers.linear import Identity, Linear
@@ -37,4 +38,6 @@ __all__ = [
     "GELU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "ReLU6", "Hardsigmoid",
     "Hardswish", "LogSigmoid", "Softsign", "GLU", "PReLU", "GroupNorm", "SmoothL1Loss",
     "HuberLoss",
+    # attention
+    "MultiheadAttention",
 ]
