@@ -23,6 +23,7 @@ from minigrad.nn.layers import (CELU, ELU, GELU, GLU, SELU, GroupNorm, Hardsigmo
                                 SiLU, SmoothL1Loss, Softsign, Conv1d, ConvTranspose1d, MaxPool1d,
                                 AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d)
 from minigrad.nn.layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from minigrad.nn.layers import MultiheadAttention
 from minigrad.nn.containers import ModuleDict, ModuleList, Sequential
 from minigrad.nn.module import Module, Parameter
 from minigrad.nn import parallel  # DistributedDataParallel (after Module: it subclasses it)
@@ -42,4 +43,5 @@ __all__ = [
     "HuberLoss", "Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
     "AdaptiveMaxPool1d",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
+    "MultiheadAttention",
 ]

@@ -22,13 +22,15 @@ Notation: N batch, C channels/classes, H x W image size, L sequence length.
 
 This module is the table of exports; the definitions live beside it, one module per kind:
 ``_conv.py`` (linear, convolutions), ``_activation.py``, ``_norm.py``, ``_pool.py``,
-``_dropout.py``, ``_embedding.py``, ``_resample.py`` and ``_loss.py``.
+``_dropout.py``, ``_embedding.py``, ``_resample.py``, ``_loss.py`` and ``_attention.py``
+(scaled_dot_product_attention).
 """
 from __future__ import annotations
 
 from minigrad import functional as _F
 # (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair, _check_p, _update_running,
 # _pool_args, _scale_pair: what the layers in minigrad.nn.layers call as F._name)
+from minigrad.nn._attention import scaled_dot_product_attention
 from minigrad.nn._conv import (_LinearOp, _conv2d, _conv_transpose2d, _output_padding_for, _pair,
                                _single, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
                                linear)
@@ -68,5 +70,5 @@ __all__ = [
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "kl_div", "gaussian_kl",
     "gelu", "elu", "selu", "celu", "silu", "mish", "hardtanh", "relu6", "hardsigmoid",
     "hardswish", "logsigmoid", "softsign", "glu", "prelu", "normalize", "cosine_similarity",
-    "smooth_l1_loss", "huber_loss",
+    "smooth_l1_loss", "huber_loss", "scaled_dot_product_attention",
 ]

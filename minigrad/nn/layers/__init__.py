@@ -14,6 +14,7 @@ from minigrad.nn.layers.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmo
                                            Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
                                            PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
                                            Softsign, Tanh)
+from minigrad.nn.layers.attention import MultiheadAttention
 from minigrad.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from minigrad.nn.layers.dropout import Dropout, Dropout2d
 from minigrad.nn.layers.linear import Identity, Linear
@@ -42,4 +43,6 @@ __all__ = [
     "AdaptiveMaxPool1d",
     # recurrent layers
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
+    # attention
+    "MultiheadAttention",
 ]

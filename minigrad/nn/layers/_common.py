@@ -46,19 +46,21 @@ def _param_dtype(layer):
     return None
 
 
-def _check_float(layer, x):
+def _check_float(layer, x, name="input", want=None):
     """``_check_tensor``, and a TypeError unless ``x`` is floating point of the layer's own dtype
-    (``_param_dtype``), as in PyTorch: an integer input would be promoted to float64 (or computed
-    in uint8), and a float64 batch (NumPy's default) into a float32 model would silently run the
-    whole model in float64, at twice the time and memory."""
+    (``want``, else ``_param_dtype``), as in PyTorch: an integer input would be promoted to
+    float64 (or computed in uint8), and a float64 batch (NumPy's default) into a float32 model
+    would silently run the whole model in float64, at twice the time and memory. ``name``: what
+    the message calls ``x`` (a layer with several inputs names the one at fault)."""
     _check_tensor(layer, x)
-    want = _param_dtype(layer)
+    want = _param_dtype(layer) if want is None else want
     if x.dtype.kind == "f" and (want is None or x.dtype == want):
         return
     want = "float32" if want is None else str(want)
-    convert = "x.double()" if want == "float64" else "x.float()"
+    var = "x" if name == "input" else name
+    convert = f"{var}.double()" if want == "float64" else f"{var}.float()"
     what = "a floating-point" if x.dtype.kind != "f" else f"a {want}"
     model = "" if x.dtype.kind != "f" else f", or the model to {x.dtype} with .to({str(x.dtype)!r})"
-    raise TypeError(f"{type(layer).__name__} expects {what} input ({want}, as its "
+    raise TypeError(f"{type(layer).__name__} expects {what} {name} ({want}, as its "
                     f"parameters), got dtype {x.dtype}: convert it with {convert}{model} (or "
                     f"create it with minigrad.tensor(..., dtype='{want}'))")
