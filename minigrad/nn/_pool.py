@@ -31,7 +31,8 @@ import numbers
 
 import numpy as np
 
-from minigrad.functional import where
+from minigrad.functional import reshape, where
+from minigrad.ops import shape as S
 from minigrad.nn._conv import _pair, _single
 from minigrad.tensor import Tensor
 
@@ -159,15 +160,24 @@ def _adaptive(op, x, output_size):
 
 # ================================================================================ pooling
 def _max(x, rows, cols, return_indices):
-    y, table, _ = _windows(x, rows, cols)
-    values, arg = y.max(-1)
+    """The first maximum of each window: found on the raw arrays (the windows gathered without
+    a graph, then argmax), then read from x at its flat position, one GetItem of the output's
+    size, so the backward scatters one value per window, not K (the windows' graph was most of
+    the time: 3x3 stride-1 windows on (32, 32, 32, 32) took 267 ms against torch's 16)."""
+    *lead, h, w = x.shape
+    table, _ = _table(rows, cols, w)
+    oh, ow, k = table.shape
+    xp = x.xp
+    planes = reshape(x, (-1, h * w))                                   # (B, HW)
+    t = xp.asarray(table.reshape(oh * ow, k))
+    arg = planes.data[:, t].argmax(-1)                                 # (B, OH*OW): first max
+    pos = t[xp.arange(oh * ow), arg]                                   # flat positions in a plane
+    values = S.GetItem.apply(planes, index=(xp.arange(pos.shape[0])[:, None], pos))
+    values = reshape(values, (*lead, oh, ow))
     if not return_indices:
         return values
-    xp = x.xp
-    t = xp.asarray(table)
-    oh, ow = table.shape[:2]
-    indices = t[xp.arange(oh)[:, None], xp.arange(ow), arg.data]
-    return values, Tensor._wrap(indices, False, None)
+    return values, Tensor._wrap(pos.reshape(*lead, oh, ow).astype(np.int64, copy=False), False,
+                                None)
 
 
 def _average(x, rows, cols, divisor):
