@@ -1863,6 +1863,9 @@ def diagonal(x, offset=0, dim1=0, dim2=1):
     return S.GetItem.apply(moved, index=(Ellipsis, i, j))
 
 
+_diagonal = diagonal  # (diag's argument is called diagonal, as torch's)
+
+
 @op
 def diag_embed(x, offset=0, dim1=-2, dim2=-1):
     """Matrices whose (offset) diagonal is x's last dim, zero elsewhere; the inverse of
@@ -1882,7 +1885,7 @@ def diag(x, diagonal=0):
     if x.ndim == 1:
         return diag_embed(x, diagonal)
     if x.ndim == 2:
-        return globals()["diagonal"](x, diagonal)
+        return _diagonal(x, diagonal)
     raise ValueError(f"diag: expects a 1-d or 2-d tensor, got shape {x.shape}")
 
 
@@ -2311,9 +2314,13 @@ def divide(a, b, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(a, b)
     if rounding_mode == "trunc":
-        return trunc(div(a, b)) if not (isinstance(a, Tensor) and a.data.dtype.kind in "iu"
-                                        and not isinstance(b, float)) else \
-            Tensor._wrap(a.xp.trunc(a.data / _data(b, a)).astype(a.data.dtype), False, None)
+        a, b = (a, _tensor(b, a)) if isinstance(a, Tensor) else (_tensor(a, b), b)
+        if a.data.dtype.kind in "iu" and b.data.dtype.kind in "iu":  # integers stay integers
+            if not b.data.all():
+                raise ZeroDivisionError("divide: integer division by zero")
+            q = a.xp.trunc(a.data / b.data).astype(a.xp.result_type(a.data, b.data))
+            return Tensor._wrap(q, False, None)
+        return trunc(div(a, b))
     raise ValueError(f"divide: rounding_mode must be None, 'trunc' or 'floor', got "
                      f"{rounding_mode!r}")
 
