@@ -1067,7 +1067,8 @@ SPECS: list[OpSpec] = [
                                             p=st.sampled_from([1.0, 2.0])).map(
         lambda c: Case(c.shapes, {**c.kw, "dim": 1})), _np_normalize,
            lambda x, p, dim: _tF().normalize(x, p, dim), kinks=(0.0,), margin=0.05),
-    OpSpec("cosine_similarity", NF.cosine_similarity, two_same(min_dims=1, min_side=2, dim=st.just(-1)),
+    OpSpec("cosine_similarity", NF.cosine_similarity,
+           two_same(min_dims=1, min_side=2, dim=st.just(-1)),
            _np_cosine, lambda a, b, dim: _tF().cosine_similarity(a, b, dim),
            kinks=(0.0,), margin=0.05),
     OpSpec("smooth_l1_loss", lambda a, b, beta, reduction: NF.smooth_l1_loss(

@@ -62,7 +62,8 @@ pad = _F.pad
 
 __all__ = [
     "relu", "leaky_relu", "tanh", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
-    "pad", "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm",
+    "pad", "linear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "batch_norm",
+    "instance_norm", "layer_norm",
     "group_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
     "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
     "dropout", "dropout2d", "embedding", "one_hot", "upsample_nearest",
