@@ -1,22 +1,22 @@
 """The pooling of ``minigrad.nn.functional``: max_pool2d, avg_pool2d, adaptive_avg_pool2d and
-adaptive_max_pool2d, with torch's geometry, tie rule and argument checks.
+adaptive_max_pool2d (and their 1-d forms), with torch's geometry, tie rule and argument checks.
 
-Each pooling is one gather and one reduction, so its gradient at every order comes from the
-primitives (GetItem, whose backward scatter-adds, and the reductions) with no backward of its own:
+Each pooling is built of primitives (GetItem, whose backward scatter-adds, pad, sums), so its
+gradient at every order comes with no backward of its own:
 
 1. A *window table* (OH, OW, K), built on the host from each axis's window positions (cached per
    geometry), holds for each output pixel the flat positions h * W + w of its K window elements
-   in row-major order. A position in the
-   padding (or, in adaptive pooling, past a bin smaller than the largest) holds instead the first
-   in-bounds row or column of its window, and is masked out (zero) where it would count: in the
-   average.
-2. ``x.reshape(..., H * W)[..., table]`` gathers the windows, (..., OH, OW, K). Where the windows
-   tile the plane (stride = kernel, no padding: the common case) a reshape and a permute give the
-   same array without a gather.
-3. max takes ``windows.max(-1)``, whose value is the element at the returned index (so the whole
-   gradient goes to one element, the first maximum in row-major order, as torch's); its
-   ``return_indices`` are the table read at that index. The average is the sum over the
-   unmasked elements divided by torch's divisor.
+   in row-major order. A position in the padding (or, in adaptive pooling, past a bin smaller
+   than the largest) holds instead the first in-bounds row or column of its window, and is
+   masked out (zero) where it would count: in the average.
+2. Max pooling finds each window's first maximum on the raw arrays (the windows gathered through
+   the table, then argmax: no graph), and reads that element from x with one GetItem of the
+   output's size, so the whole gradient goes to it (torch's tie rule) and the backward scatters
+   one value per window. ``return_indices`` are those flat positions.
+3. Average pooling adds up the KH x KW strided slices of the zero-padded input and divides by
+   torch's divisor; adaptive average pooling (bins of varying size) gathers its windows through
+   the table (``x.reshape(..., H * W)[..., table]``, or a reshape where they tile the plane) and
+   sums the unmasked elements.
 
 Why a padded position repeats an in-bounds element rather than holding -inf: where the maximum
 of a window ties with such a copy, the copy maps back (through the table) to the element torch
@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 
-from minigrad.functional import reshape, where
+from minigrad.functional import pad, reshape, where
 from minigrad.ops import shape as S
 from minigrad.nn._conv import _pair, _single
 from minigrad.tensor import Tensor
@@ -232,7 +232,25 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
             else:
                 counts.append(valid.sum(1))
         divisor = np.outer(counts[0], counts[1]).astype(np.float64)
-    return _average(input, rows, cols, divisor)
+    return _sliding_sum(input, k, s, p, (len(rows[0]), len(cols[0]))) / Tensor._wrap(
+        input.xp.asarray(divisor, dtype=input.dtype), False, None)
+
+
+def _sliding_sum(x, k, s, p, out):
+    """The sum over each KH x KW window, ``s`` apart over x zero-padded by ``p`` (and on the
+    bottom and right as far as a ceil-mode window reaches): KH * KW strided slices of the padded
+    x added up. Their gradients are views written into zeros, where gathering the windows would
+    copy K values per output and scatter them back."""
+    h, w = x.shape[-2:]
+    need = [(out[i] - 1) * s[i] + k[i] for i in range(2)]  # padded extent the windows reach
+    extra = [max(0, need[0] - h - p[0]), max(0, need[1] - w - p[1])]
+    xp_ = pad(x, (p[1], extra[1], p[0], extra[0])) if any(p) or any(extra) else x
+    total = None
+    for i in range(k[0]):
+        for j in range(k[1]):
+            part = xp_[..., i:i + (out[0] - 1) * s[0] + 1:s[0], j:j + (out[1] - 1) * s[1] + 1:s[1]]
+            total = part if total is None else total + part
+    return total
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
