@@ -10,9 +10,10 @@ gradient at every order comes with no backward of its own:
    than the largest) holds instead the first in-bounds row or column of its window, and is
    masked out (zero) where it would count: in the average.
 2. Max pooling finds each window's first maximum on the raw arrays (the windows gathered through
-   the table, then a max and a comparison per window element: no graph), and reads that element from x with one GetItem of the
-   output's size, so the whole gradient goes to it (torch's tie rule) and the backward scatters
-   one value per window. ``return_indices`` are those flat positions.
+   the table, then a max and a comparison per window element: no graph), and reads that element
+   from x with one GetItem of the output's size, so the whole gradient goes to it (torch's tie
+   rule) and the backward scatters one value per window. ``return_indices`` are those flat
+   positions.
 3. Average pooling adds up the KH x KW strided slices of the zero-padded input and divides by
    torch's divisor; adaptive average pooling (bins of varying size) gathers its windows through
    the table (``x.reshape(..., H * W)[..., table]``, or a reshape where they tile the plane) and
