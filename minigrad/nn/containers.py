@@ -100,6 +100,22 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules, registered as children "0", "1", ... (no forward of its own)."""
 
+    def __repr__(self):
+        """torch's: a run of children with the same repr printed once, as ``(0-5): 6 x ...``."""
+        from minigrad.nn.module import _addindent
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []  # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2)
+                 for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:

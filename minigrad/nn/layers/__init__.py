@@ -28,6 +28,9 @@ from minigrad.nn.layers.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, Ad
 from minigrad.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minigrad.nn.layers.shape import Flatten, ReflectionPad2d, Unflatten, Upsample, ZeroPad2d
 from minigrad.nn.layers.sparse import Embedding
+from minigrad.nn.layers.transformer import (Transformer, TransformerDecoder,
+                                            TransformerDecoderLayer, TransformerEncoder,
+                                            TransformerEncoderLayer)
 
 __all__ = [
     "Identity", "Linear", "Conv2d", "ConvTranspose2d", "BatchNorm1d", "BatchNorm2d",
@@ -45,4 +48,7 @@ __all__ = [
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
     # attention
     "MultiheadAttention",
+    # transformer layers
+    "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerDecoder", "Transformer",
 ]
