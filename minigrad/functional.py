@@ -2340,18 +2340,16 @@ def _add_method(a, b, *, alpha=1):
     return add(a, b if alpha == 1 else b * alpha)
 
 
+@op(methods=())
 def is_tensor(obj):
     """Whether obj is a minigrad Tensor."""
     return isinstance(obj, Tensor)
 
 
+@op
 def is_floating_point(x):
     """Whether x's dtype is a float."""
     return x.data.dtype.kind == "f"
-
-
-__all__ += ["is_tensor", "is_floating_point"]
-Tensor.is_floating_point = is_floating_point
 
 
 # ---------------------------------------------------------------------- in-place versions

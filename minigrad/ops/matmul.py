@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from minigrad import kernels
 from minigrad.autograd.function import Function
+from minigrad.ops.shape import IndexAdd
 
 
 class MatMul(Function):
@@ -39,8 +40,6 @@ class Einsum(Function):
         return self.xp.einsum(",".join(subscripts) + "->" + output, *xs, optimize=len(xs) > 1)
 
     def backward(self, gy):
-        from minigrad.ops.shape import IndexAdd
-
         xs, subs = self.inputs, self.subscripts
         size = {}
         for s, x in zip(subs, xs):

@@ -161,8 +161,9 @@ class _Conv1dMixin:
 
 
 def _pair_1d(v, name, low):
-    """A 1-d argument as the (1, v) pair Conv2d's checks take."""
-    return v if isinstance(v, str) else (1 if low == 1 else 0, F._single(v, name, low))
+    """A 1-d argument as the pair Conv2d's checks take: (low, v), the unit height's own value
+    (stride and dilation 1, padding 0) first."""
+    return v if isinstance(v, str) else (low, F._single(v, name, low))
 
 
 class Conv1d(_Conv1dMixin, _ConvNd):
