@@ -396,6 +396,8 @@ _CONTIGUOUS_INPUTS = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "bat
                       "batch_norm_grad_input"}
 #: Kernels that are the reference's array code on CuPy too (counted through the stand-in).
 _ARRAY_CODE = {"winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
+               "winograd_f4x3_weight", "winograd_f4x3_input", "winograd_f4x3_output",
+               "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
                "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
                "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
                "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output"}

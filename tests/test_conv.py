@@ -553,34 +553,66 @@ _WINOGRAD_GEOMETRIES = [  # (x shape, OC, padding): 3x3, stride 1, not thin at T
     ((2, 3, 6, 6), 2, (1, 1)),
     ((2, 2, 7, 5), 3, (0, 2)),     # odd outputs: the last tiles overhang
     ((1, 4, 5, 6), 4, (2, 1)),
+    ((2, 3, 5, 4), 2, (0, 0)),     # a 3x2 output: F(2x2, 3x3) whatever WINOGRAD_TILE says
 ]
 
 
+def _spy_winograd_kernels(monkeypatch):
+    """The names of the 3x3 Winograd kernels (winograd_f2x3_*, winograd_f4x3_*) the
+    convolutions ask for, in order."""
+    from minigrad import kernels
+
+    used = []
+    real = kernels.get
+
+    def get(name, *a, **k):
+        if name.startswith("winograd_f"):
+            used.append(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(kernels, "get", get)
+    return used
+
+
+def _tilings(used, kind="output"):
+    """The tilings ('f2x3', 'f4x3') of the ``kind`` transforms among ``used`` kernel names."""
+    return [n.split("_")[1] for n in used if n.split("_", 2)[2] == kind]
+
+
+@pytest.mark.parametrize("tile", [2, 4])
 @pytest.mark.parametrize("mode", ["numpy", "numba"])
 @pytest.mark.parametrize("geom", _WINOGRAD_GEOMETRIES)
-def test_conv_trio_winograd_matches_reference_kernels(geom, mode, monkeypatch):
+def test_conv_trio_winograd_matches_reference_kernels(geom, mode, tile, monkeypatch):
     """With WINOGRAD_MIN_WIDTH = 0, Conv2d's forward and ConvTranspose2d's (by its flipped
-    form) run Winograd F(2x2, 3x3); against the reference im2col products, in both kernel
-    modes, numba bitwise equal to numpy (the transforms are bitwise equal)."""
+    form) run Winograd, F(4x4, 3x3) where WINOGRAD_TILE is 4 and the output is at least 4x4,
+    else F(2x2, 3x3), and Conv2dGradWeight on F(4x4, 3x3)'s tiles where the forward would;
+    against the reference im2col products, in both kernel modes, numba bitwise equal to numpy
+    (the transforms are bitwise equal)."""
     from minigrad.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_TILE", tile)
     monkeypatch.setattr(conv_ops, "THIN_K", 4)
-    calls = []
-    real = conv_ops._conv_winograd
-    monkeypatch.setattr(conv_ops, "_conv_winograd", lambda *a: calls.append(1) or real(*a))
+    used = _spy_winograd_kernels(monkeypatch)
     x_shape, oc, p = geom
-    _assert_trio_matches_reference((x_shape, oc, (3, 3), (1, 1), p, (1, 1)), mode, 23,
-                                   grad_weight=False)
-    assert len(calls) == 4
+    _assert_trio_matches_reference((x_shape, oc, (3, 3), (1, 1), p, (1, 1)), mode, 23)
+    # the forward's output is y, the transposed product's (by the flipped conv) is x
+    sides = (_out_hw(x_shape[2], x_shape[3], (3, 3), (1, 1), p, (1, 1)), x_shape[2:])
+    expected = ["f4x3" if tile == 4 and min(hw) >= 4 else "f2x3" for hw in sides]
+    assert _tilings(used) == expected * 2   # in the mode tested, then in numpy's for the spec
+    assert _tilings(used, "grad_output") == ["f4x3"] * 2 * (expected[0] == "f4x3")
 
 
-def test_winograd_paths_agree_to_second_order(monkeypatch):
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_paths_agree_to_second_order(tile, monkeypatch):
     """Every 3x3 stride-1 product by Winograd (WINOGRAD_MIN_WIDTH = 0, THIN_K = 0: the forward
     conv, the transposed conv's forward by its flipped form, and the same inside every
-    backward) gives the values and gradients of the im2col products, and gradcheck and
-    gradgradcheck pass through it."""
+    backward; F(4x4, 3x3) with tile 4, the outputs being 5x8) gives the values and gradients
+    of the im2col products, and gradcheck and gradgradcheck pass through it."""
     from minigrad.ops import conv as conv_ops
+
+    monkeypatch.setattr(conv_ops, "WINOGRAD_TILE", tile)
+    used = _spy_winograd_kernels(monkeypatch)
 
     rng = _rng(41)
     x = _t(rng.standard_normal((2, 2, 5, 6)), True)
@@ -594,6 +626,32 @@ def test_winograd_paths_agree_to_second_order(monkeypatch):
     monkeypatch.setattr(conv_ops, "THIN_K", 0)
     _assert_same_to_second_order(
         f, [x, W, V], lambda: monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0))
+    assert used and set(_tilings(used)) == {"f4x3" if tile == 4 else "f2x3"}
+    assert bool(_tilings(used, "grad_output")) == (tile == 4)
+
+
+def test_winograd_weight_gradient_reuses_the_forwards_transform(monkeypatch):
+    """A recorded Conv2d on the F(4x4, 3x3) route keeps its transformed input for the weight
+    gradient (two input transforms in forward and backward: x's, and gy's for the input
+    gradient's flipped product, not a third), and the gradients are the im2col route's."""
+    from minigrad.ops import conv as conv_ops
+
+    rng = _rng(43)
+    x = _t(rng.standard_normal((2, 32, 6, 5)), True)     # width 16: Winograd by default
+    W = _t(rng.standard_normal((32, 32, 3, 3)), True)
+
+    def grads():
+        return [g.data for g in minigrad.grad((_conv(x, W, p=(1, 1)) ** 2).sum(), [x, W])]
+
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 10 ** 6)
+    expected = grads()
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 16)
+    used = _spy_winograd_kernels(monkeypatch)
+    got = grads()
+    assert _tilings(used, "input") == ["f4x3", "f4x3"]
+    assert _tilings(used, "grad_output") == ["f4x3"]
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 _K4S2_GEOMETRIES = [  # (x shape, OC, padding): 4x4, stride 2

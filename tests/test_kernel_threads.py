@@ -106,6 +106,7 @@ def _kernel_cases(rng):
     w44 = rng.standard_normal((7, 5, 4, 4)).astype(np.float32)
     m9 = rng.standard_normal((9, 7, 3 * 3 * 3)).astype(np.float32)
     m16 = rng.standard_normal((16, 7, 5 * 5 * 4)).astype(np.float32)
+    m36 = rng.standard_normal((36, 7, 5 * 3 * 2)).astype(np.float32)
     gu = rng.standard_normal((9, 7, 4 * 5)).astype(np.float32)
     # the transposed 4x4/2 route: x (3, 5, 5, 5) -> (3, 7, 10, 10), padding 1
     wt = rng.standard_normal((5, 7, 4, 4)).astype(np.float32)
@@ -119,6 +120,12 @@ def _kernel_cases(rng):
         ("col2im_hwc scatter", lambda: numba_cpu.col2im_hwc(cols_few, x_few.shape, *geom)),
         ("winograd_f2x3_input", lambda: numba_winograd.winograd_f2x3_input(x, (1, 1))),
         ("winograd_f2x3_output", lambda: numba_winograd.winograd_f2x3_output(m16, (5, 7, 9, 8))),
+        ("winograd_f4x3_input", lambda: numba_winograd.winograd_f4x3_input(x, (1, 1))),
+        ("winograd_f4x3_output", lambda: numba_winograd.winograd_f4x3_output(m36, (5, 7, 9, 8))),
+        ("winograd_f4x3_weight", lambda: numba_winograd.winograd_f4x3_weight(w44[:, :, :3, :3])),
+        ("winograd_f4x3_grad_output",
+         lambda: numba_winograd.winograd_f4x3_grad_output(x44[:, :, :9, :7])),
+        ("winograd_f4x3_grad_weight", lambda: numba_winograd.winograd_f4x3_grad_weight(m36)),
         ("winograd_k4s2_input", lambda: numba_winograd.winograd_k4s2_input(x44, (1, 1))),
         ("winograd_k4s2_weight", lambda: numba_winograd.winograd_k4s2_weight(w44)),
         ("winograd_f2x3_weight", lambda: numba_winograd.winograd_f2x3_weight(w44[:, :, :3, :3])),

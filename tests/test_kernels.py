@@ -226,8 +226,8 @@ if hypothesis is not None:
 
 # (x shape, OC, padding): even and odd outputs (the last tiles overhang), paddings 0-2, one
 # tile, non-square images, an input row and column a 4x4/2 conv never reads (7 wide, no
-# padding); each a case of both tilings, 3x3 stride-1 (f2x3) and 4x4 stride-2 (k4s2), where its
-# output is not empty.
+# padding); each a case of every tiling, 3x3 stride-1 (f2x3, f4x3) and 4x4 stride-2 (k4s2), where
+# its output is not empty.
 WINOGRAD_GEOMETRIES = [
     ((2, 3, 6, 6), 4, (1, 1)),
     ((2, 5, 7, 9), 3, (1, 1)),
@@ -242,7 +242,8 @@ WINOGRAD_GEOMETRIES = [
     ((1, 2, 7, 7), 2, (0, 0)),
     ((1, 8, 16, 16), 5, (1, 1)),
 ]
-TILINGS = {"f2x3": reference_winograd.F2X3, "k4s2": reference_winograd.K4S2}
+TILINGS = {"f2x3": reference_winograd.F2X3, "f4x3": reference_winograd.F4X3,
+           "k4s2": reference_winograd.K4S2}
 WINOGRAD_CASES = [(name, x_shape, oc, p) for name, t in TILINGS.items()
                   for x_shape, oc, p in WINOGRAD_GEOMETRIES
                   if min(_out_hw(x_shape, t.kernel, t.kernel, (t.stride,) * 2, p, (1, 1))) >= 1]
@@ -264,14 +265,15 @@ def _winograd_data(rng, name, x_shape, oc, padding, dtype):
 
 
 def _winograd_products(mod, name, x, W, gy, padding):
-    """y = output(weight(W) @ input(x)) by ``mod``'s kernels, and for k4s2 the weight gradient
-    grad_weight(grad_output(gy) @ input(x)^T) by the reference's."""
+    """y = output(weight(W) @ input(x)) by ``mod``'s kernels, and for k4s2 and f4x3 the weight
+    gradient grad_weight(grad_output(gy) @ input(x)^T) (the reference's kernels where ``mod``
+    has none)."""
     v = _winograd(mod, name, "input")(x, padding)
     y = _winograd(mod, name, "output")(_winograd(mod, name, "weight")(W) @ v, gy.shape)
     if name == "f2x3":
         return (y,)
-    gu = ref.winograd_k4s2_grad_output(gy) @ v.transpose(0, 2, 1)
-    return y, ref.winograd_k4s2_grad_weight(gu)
+    gu = _winograd(mod, name, "grad_output")(gy) @ v.transpose(0, 2, 1)
+    return y, _winograd(mod, name, "grad_weight")(gu)
 
 
 def _direct(x, W, gy, stride, p):
@@ -291,8 +293,8 @@ def _direct(x, W, gy, stride, p):
 @pytest.mark.parametrize("name, x_shape, oc, p", WINOGRAD_CASES, ids=WINOGRAD_IDS)
 def test_winograd_reference_is_the_convolution(name, x_shape, oc, p, dtype):
     """output(weight(W) @ input(x)) is the convolution (the im2col product, in float64) and,
-    for 4x4 stride-2 convs, grad_weight(grad_output(gy) @ input(x)^T) its weight gradient, to
-    float rounding."""
+    for 4x4 stride-2 convs and F(4x4, 3x3), grad_weight(grad_output(gy) @ input(x)^T) its
+    weight gradient, to float rounding."""
     rng = np.random.default_rng(11)
     x, W, gy = _winograd_data(rng, name, x_shape, oc, p, dtype)
     tol = 1e-12 if dtype == np.float64 else 1e-5
@@ -302,15 +304,19 @@ def test_winograd_reference_is_the_convolution(name, x_shape, oc, p, dtype):
         np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
 
 
-def _assert_numba_equal_reference(nb, name, x, W, p, m, y_shape):
-    """Every Numba transform (input, output; the weight where Numba has one) bitwise equal to
-    the reference, C-contiguous, of the input's dtype."""
+def _assert_numba_equal_reference(nb, name, x, W, p, m, gy):
+    """Every Numba transform (input, output; the weight and the weight gradient's where Numba
+    has them) bitwise equal to the reference, C-contiguous, of the input's dtype."""
+    y_shape = gy.shape
     kinds = [("input", (x, p)), ("output", (m, y_shape))]
     if hasattr(nb, f"winograd_{name}_weight"):
         kinds.append(("weight", (W,)))
-    if name == "k4s2":  # the weight gradient's last transform (gu: any (9, OC, 4C) products)
-        gu = np.random.default_rng(3).standard_normal((9, m.shape[1], 4 * x.shape[1]))
+    if name != "f2x3":  # the weight gradient's last transform (gu: any (side^2, OC, C') products)
+        gu = np.random.default_rng(3).standard_normal((m.shape[0], m.shape[1],
+                                                       TILINGS[name].phases * x.shape[1]))
         kinds.append(("grad_weight", (gu.astype(x.dtype),)))
+    if name == "f4x3":
+        kinds.append(("grad_output", (gy,)))
     for kind, args in kinds:
         assert hasattr(nb, f"winograd_{name}_{kind}"), kind  # a Numba twin, not the fallback
         got = _winograd(nb, name, kind)(*args)
@@ -326,16 +332,19 @@ def test_numba_winograd_kernels_bitwise_equal_reference(nb, name, x_shape, oc, p
     x, W, gy = _winograd_data(rng, name, x_shape, oc, p, dtype)
     v = _winograd(ref, name, "input")(x, p)
     m = _randn(rng, (v.shape[0], oc, v.shape[2]), dtype)
-    _assert_numba_equal_reference(nb, name, x, W, p, m, gy.shape)
+    _assert_numba_equal_reference(nb, name, x, W, p, m, gy)
 
 
-@pytest.mark.parametrize("name", ["f2x3", "k4s2"])
+@pytest.mark.parametrize("name", ["f2x3", "f4x3", "k4s2"])
 def test_winograd_kernels_errors_and_non_contiguous_inputs(nb, name):
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 6, 9, 3)).astype(np.float32).transpose(0, 3, 1, 2)
     k = TILINGS[name].kernel
     W = rng.standard_normal((k, k, 2, 3)).astype(np.float32).transpose(2, 3, 0, 1)
-    m = np.asfortranarray(rng.standard_normal((TILINGS[name].side ** 2, 2, 8)).astype(np.float32))
+    tile = TILINGS[name].tile
+    tiles = 2 * -(-4 // tile) * -(-3 // tile)   # of the (2, 2, 4, 3) output below
+    m = np.asfortranarray(rng.standard_normal((TILINGS[name].side ** 2, 2, tiles))
+                          .astype(np.float32))
     for mod in (ref, nb):
         for kind, args in (("input", (x, (1, 0))), ("weight", (W,)), ("output", (m, (2, 2, 4, 3)))):
             contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
@@ -350,12 +359,13 @@ def test_winograd_kernels_errors_and_non_contiguous_inputs(nb, name):
 
 if hypothesis is not None:
     @settings(max_examples=60, deadline=None)
-    @given(name=st.sampled_from(["f2x3", "k4s2"]), n=st.integers(1, 2), c=st.integers(1, 5),
+    @given(name=st.sampled_from(["f2x3", "f4x3", "k4s2"]), n=st.integers(1, 2),
+           c=st.integers(1, 5),
            oc=st.integers(1, 4), h=st.integers(1, 11), w=st.integers(1, 11),
            ph=st.integers(0, 2), pw=st.integers(0, 2))
     def test_winograd_random_geometry(name, n, c, oc, h, w, ph, pw):
-        """Numba == reference bitwise, and both the convolution (and for 4x4 stride-2 convs its
-        weight gradient), on random geometries."""
+        """Numba == reference bitwise, and both the convolution (and for 4x4 stride-2 convs and
+        F(4x4, 3x3) its weight gradient), on random geometries."""
         pytest.importorskip("numba", reason="numba not installed")
         from minigrad.kernels import numba_cpu
         k, s = TILINGS[name][:2]
@@ -364,7 +374,7 @@ if hypothesis is not None:
         x, W, gy = _winograd_data(np.random.default_rng(0), name, x_shape, oc, p, np.float64)
         products = _winograd_products(ref, name, x, W, gy, p)
         m = _winograd(ref, name, "weight")(W) @ _winograd(ref, name, "input")(x, p)
-        _assert_numba_equal_reference(numba_cpu, name, x, W, p, m, gy.shape)
+        _assert_numba_equal_reference(numba_cpu, name, x, W, p, m, gy)
         for got, expected in zip(products, _direct(x, W, gy, s, p)):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 

@@ -51,6 +51,8 @@ KERNEL_NAMES = frozenset(reference.__all__) - {"conv_output_size"}
 NUMBA_KERNELS = frozenset({
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
     "winograd_f2x3_input", "winograd_f2x3_output", "winograd_f2x3_weight",
+    "winograd_f4x3_input", "winograd_f4x3_output", "winograd_f4x3_weight",
+    "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_weight", "winograd_k4s2t_weight", "winograd_k4s2t_input",
     "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",

@@ -15,7 +15,7 @@ from numba import njit
 from . import reference_winograd as ref
 from . import threads
 from .numba_cpu import _is_float_ndarray
-from .reference_winograd import F2X3, K4S2, _crop, _tiling, _winograd_tiles
+from .reference_winograd import F2X3, F4X3, K4S2, _crop, _tiling, _winograd_tiles
 
 
 # ------------------------------------------------------------ Winograd F(2x2, 3x3)
@@ -104,6 +104,223 @@ def _winograd_f2x3_weight_kernel(w, half, u, lo, hi):
         for k in range(16):
             for ci in range(c):
                 u[k, o, ci] = row[k, ci]
+
+
+# ------------------------------------------------------------ Winograd F(4x4, 3x3)
+# The reference's operations in its order; its products by 2, 4 and 8 are sums here (s + s is
+# 2s exactly, as is the product), so no constant has to be of the array's dtype.
+
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _f4x3_bt(d0, d1, d2, d3, d4, d5):
+    """B^T d of six values (reference_winograd._f4x3_bt)."""
+    e = d4 - d2
+    f = d0 - d2
+    f = f + f
+    r0 = (f + f) + e
+    f = d1 + d2
+    f = f + f
+    r1 = (d3 + d4) - (f + f)
+    f = d1 - d2
+    f = f + f
+    r2 = (d4 - d3) + (f + f)
+    f = d3 - d1
+    f = f + f
+    r3 = e + f
+    r4 = e - f
+    f = d1 - d3
+    f = f + f
+    r5 = (f + f) + (d5 - d3)
+    return r0, r1, r2, r3, r4, r5
+
+
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _f4x3_at(m0, m1, m2, m3, m4, m5):
+    """A^T m of six values (reference_winograd._f4x3_at)."""
+    a = m1 + m2
+    b = m1 - m2
+    c = m3 + m4
+    d = m3 - m4
+    c2 = c + c
+    d2 = d + d
+    d4 = d2 + d2
+    return (m0 + a) + c, d2 + b, a + (c2 + c2), (b + (d4 + d4)) + m5
+
+
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _f4x3_g(g0, g1, g2, four, minus_six, twenty_four):
+    """G g of three values (reference_winograd._f4x3_g); the constants of g's dtype."""
+    s = g0 + g2
+    p = g2 * four + g0
+    t = g1 + g1
+    return (g0 / four, (s + g1) / minus_six, (s - g1) / minus_six, (p + t) / twenty_four,
+            (p - t) / twenty_four, g2)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f4x3_input_kernel(x, ph, pw, th, tw, v, lo, hi):
+    """v (36, C, N*TH*TW) = B^T d B of every tile's 6x6 patch d of x zero-padded by (ph, pw),
+    for the channels lo..hi-1. Per channel, the patches of all its tiles are gathered first
+    (d[6p + q, tile]), then transformed in passes over all tiles at once (each a loop with six
+    loads and six stores, which vectorises): B^T along the patch rows p (into e), then B along
+    the columns q, written to v's rows. (Tile row by tile row, the loops were 4-18 long and
+    ran 3x slower.)"""
+    n, c, h, w = x.shape
+    tiles = n * th * tw
+    xpad = np.zeros((4 * th + 2, 4 * tw + 2), x.dtype)
+    d = np.empty((36, tiles), x.dtype)
+    e = np.empty((36, tiles), x.dtype)     # B^T d: row k, column q at 6k + q
+    for ci in range(lo, hi):
+        for b in range(n):
+            for hh in range(h):
+                for ww in range(w):
+                    xpad[hh + ph, ww + pw] = x[b, ci, hh, ww]
+            for i in range(th):
+                base = (b * th + i) * tw
+                for p in range(6):
+                    for q in range(6):
+                        for j in range(tw):
+                            d[6 * p + q, base + j] = xpad[4 * i + p, 4 * j + q]
+        for q in range(6):
+            for t in range(tiles):
+                e[q, t], e[6 + q, t], e[12 + q, t], e[18 + q, t], e[24 + q, t], e[30 + q, t] = \
+                    _f4x3_bt(d[q, t], d[6 + q, t], d[12 + q, t], d[18 + q, t], d[24 + q, t],
+                             d[30 + q, t])
+        for k in range(6):
+            r = 6 * k
+            for t in range(tiles):
+                (v[r, ci, t], v[r + 1, ci, t], v[r + 2, ci, t], v[r + 3, ci, t], v[r + 4, ci, t],
+                 v[r + 5, ci, t]) = _f4x3_bt(e[r, t], e[r + 1, t], e[r + 2, t], e[r + 3, t],
+                                             e[r + 4, t], e[r + 5, t])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f4x3_output_kernel(m, th, tw, y, lo, hi):
+    """y (N, OC, 4TH, 4TW) = A^T M A of every tile's 6x6 products in m (36, OC, N*TH*TW), for
+    the output channels lo..hi-1. Per output channel, in passes over all its tiles at once
+    (each a loop over contiguous rows with six loads and four stores, which vectorises): A^T
+    along each of the six columns of products (into s), then along each of the four rows that
+    gives (into z), and the tiles' 4x4 values out to y. (One tile at a time, 36 loads and 16
+    stores per iteration, ran 4-5x slower: that loop stayed scalar.)"""
+    n = y.shape[0]
+    cols = m.shape[2]
+    s = np.empty((4, 6, cols), m.dtype)    # A^T M: row r, column k
+    z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
+    for o in range(lo, hi):
+        for k in range(6):
+            for col in range(cols):
+                s[0, k, col], s[1, k, col], s[2, k, col], s[3, k, col] = _f4x3_at(
+                    m[k, o, col], m[6 + k, o, col], m[12 + k, o, col], m[18 + k, o, col],
+                    m[24 + k, o, col], m[30 + k, o, col])
+        for r in range(4):
+            for col in range(cols):
+                z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
+                    _f4x3_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
+                             s[r, 4, col], s[r, 5, col])
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for r in range(4):
+                    for j in range(tw):
+                        for c in range(4):
+                            y[b, o, 4 * i + r, 4 * j + c] = z[4 * r + c, base + j]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f4x3_weight_kernel(w, four, minus_six, twenty_four, u, lo, hi):
+    """u (36, OC, C) = G g G^T of every 3x3 kernel of w (OC, C, 3, 3), for the output channels
+    lo..hi-1: per output channel, G along the kernels' rows for all C input channels at once
+    (into t), then along the columns, written to u's rows (loops over C, which vectorise; one
+    kernel at a time ran 5x slower)."""
+    c = w.shape[1]
+    t = np.empty((6, 3, c), w.dtype)       # G g: row a, column j
+    for o in range(lo, hi):
+        for j in range(3):
+            for ci in range(c):
+                t[0, j, ci], t[1, j, ci], t[2, j, ci], t[3, j, ci], t[4, j, ci], t[5, j, ci] = \
+                    _f4x3_g(w[o, ci, 0, j], w[o, ci, 1, j], w[o, ci, 2, j], four, minus_six,
+                            twenty_four)
+        for a in range(6):
+            r = 6 * a
+            for ci in range(c):
+                (u[r, o, ci], u[r + 1, o, ci], u[r + 2, o, ci], u[r + 3, o, ci], u[r + 4, o, ci],
+                 u[r + 5, o, ci]) = _f4x3_g(t[a, 0, ci], t[a, 1, ci], t[a, 2, ci], four,
+                                            minus_six, twenty_four)
+
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _f4x3_a(g0, g1, g2, g3):
+    """A g of four values (reference_winograd._f4x3_a)."""
+    p = g0 + g2
+    q = g1 + g3
+    r = (g2 + g2)
+    r = (r + r) + g0
+    s = (g3 + g3)
+    s = (s + s) + g1
+    s = s + s
+    return g0, p + q, p - q, r + s, r - s, g3
+
+
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
+    """G^T u of six values (reference_winograd._f4x3_gt); the constants of u's dtype."""
+    a = u1 + u2
+    b = u3 + u4
+    return ((u0 / four - a / six) + b / twenty_four, (u2 - u1) / six + (u3 - u4) / twelve,
+            (b - a) / six + u5)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f4x3_grad_output_kernel(gy, th, tw, z, lo, hi):
+    """z (36, OC, N*TH*TW) = A g A^T of every 4x4 tile g of gy (N, OC, OH, OW), zeros past its
+    edge, for the output channels lo..hi-1: per channel the tiles gathered (g[4p + q, tile]),
+    then A along the tile rows p (into e) and along the columns q, in passes over all tiles."""
+    n, _, oh, ow = gy.shape
+    tiles = n * th * tw
+    g = np.zeros((16, tiles), gy.dtype)
+    e = np.empty((24, tiles), gy.dtype)    # A g: row k, column q at 4k + q
+    for o in range(lo, hi):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for p in range(4):
+                    if 4 * i + p < oh:
+                        for j in range(tw):
+                            for q in range(4):
+                                g[4 * p + q, base + j] = \
+                                    gy[b, o, 4 * i + p, 4 * j + q] if 4 * j + q < ow else 0
+                    else:
+                        for j in range(tw):
+                            for q in range(4):
+                                g[4 * p + q, base + j] = 0
+        for q in range(4):
+            for t in range(tiles):
+                e[q, t], e[4 + q, t], e[8 + q, t], e[12 + q, t], e[16 + q, t], e[20 + q, t] = \
+                    _f4x3_a(g[q, t], g[4 + q, t], g[8 + q, t], g[12 + q, t])
+        for k in range(6):
+            r = 6 * k
+            for t in range(tiles):
+                (z[r, o, t], z[r + 1, o, t], z[r + 2, o, t], z[r + 3, o, t], z[r + 4, o, t],
+                 z[r + 5, o, t]) = _f4x3_a(e[4 * k, t], e[4 * k + 1, t], e[4 * k + 2, t],
+                                           e[4 * k + 3, t])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_f4x3_grad_weight_kernel(gu, four, six, twelve, twenty_four, gw, lo, hi):
+    """gw (OC, C, 3, 3) = G^T gU G of the (36, OC, C) products gu, for the output channels
+    lo..hi-1: G^T along the rows of positions for all C input channels at once (into s), then
+    along the columns."""
+    c = gu.shape[2]
+    s = np.empty((3, 6, c), gu.dtype)      # G^T gU: row r, column b
+    for o in range(lo, hi):
+        for b in range(6):
+            for ci in range(c):
+                s[0, b, ci], s[1, b, ci], s[2, b, ci] = _f4x3_gt(
+                    gu[b, o, ci], gu[6 + b, o, ci], gu[12 + b, o, ci], gu[18 + b, o, ci],
+                    gu[24 + b, o, ci], gu[30 + b, o, ci], four, six, twelve, twenty_four)
+        for r in range(3):
+            for ci in range(c):
+                gw[o, ci, r, 0], gw[o, ci, r, 1], gw[o, ci, r, 2] = _f4x3_gt(
+                    s[r, 0, ci], s[r, 1, ci], s[r, 2, ci], s[r, 3, ci], s[r, 4, ci], s[r, 5, ci],
+                    four, six, twelve, twenty_four)
 
 
 # ------------------------------------------------- Winograd for 4x4 stride-2 convolutions
@@ -361,10 +578,10 @@ def _input(tiling, kernel, reference, x, padding):
 def _output(tiling, kernel, reference, m, y_shape):
     """Y = A^T M A by the Numba ``kernel`` of ``tiling``: the C-contiguous output ``y_shape``."""
     n, oc, oh, ow = y_shape
-    th, tw = _winograd_tiles(oh, ow)
+    th, tw = _winograd_tiles(oh, ow, tiling.tile)
     if not _is_float_ndarray(m) or m.shape != (tiling.side ** 2, oc, n * th * tw):
         return reference(m, y_shape)
-    y = np.empty((n, oc, 2 * th, 2 * tw), dtype=m.dtype)
+    y = np.empty((n, oc, tiling.tile * th, tiling.tile * tw), dtype=m.dtype)
     threads.run(kernel, oc, np.ascontiguousarray(m), th, tw, y, work=m.size)
     return _crop(y, oh, ow)  # the last tiles overhang an odd output
 
@@ -387,6 +604,53 @@ def winograd_f2x3_weight(w):
     threads.run(_winograd_f2x3_weight_kernel, w.shape[0], np.ascontiguousarray(w),
                 w.dtype.type(0.5), u, work=u.size)
     return u
+
+
+def winograd_f4x3_input(x, padding):
+    """Numba winograd_f4x3_input; see :func:`minigrad.kernels.reference.winograd_f4x3_input`."""
+    return _input(F4X3, _winograd_f4x3_input_kernel, ref.winograd_f4x3_input, x, padding)
+
+
+def winograd_f4x3_output(m, y_shape):
+    """Numba winograd_f4x3_output; see :func:`minigrad.kernels.reference.winograd_f4x3_output`."""
+    return _output(F4X3, _winograd_f4x3_output_kernel, ref.winograd_f4x3_output, m, y_shape)
+
+
+def winograd_f4x3_weight(w):
+    """Numba winograd_f4x3_weight; see :func:`minigrad.kernels.reference.winograd_f4x3_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (3, 3):
+        return ref.winograd_f4x3_weight(w)
+    u = np.empty((36, w.shape[0], w.shape[1]), dtype=w.dtype)
+    dt = w.dtype.type
+    threads.run(_winograd_f4x3_weight_kernel, w.shape[0], np.ascontiguousarray(w), dt(4), dt(-6),
+                dt(24), u, work=u.size)
+    return u
+
+
+def winograd_f4x3_grad_output(gy):
+    """Numba winograd_f4x3_grad_output; see
+    :func:`minigrad.kernels.reference.winograd_f4x3_grad_output`."""
+    if not _is_float_ndarray(gy) or gy.ndim != 4:
+        return ref.winograd_f4x3_grad_output(gy)
+    n, oc, oh, ow = gy.shape
+    th, tw = _winograd_tiles(oh, ow, 4)
+    z = np.empty((36, oc, n * th * tw), dtype=gy.dtype)
+    threads.run(_winograd_f4x3_grad_output_kernel, oc, np.ascontiguousarray(gy), th, tw, z,
+                work=z.size)
+    return z
+
+
+def winograd_f4x3_grad_weight(gu):
+    """Numba winograd_f4x3_grad_weight; see
+    :func:`minigrad.kernels.reference.winograd_f4x3_grad_weight`."""
+    if not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != 36:
+        return ref.winograd_f4x3_grad_weight(gu)
+    oc, c = gu.shape[1:]
+    gw = np.empty((oc, c, 3, 3), dtype=gu.dtype)
+    dt = gu.dtype.type
+    threads.run(_winograd_f4x3_grad_weight_kernel, oc, np.ascontiguousarray(gu), dt(4), dt(6),
+                dt(12), dt(24), gw, work=gu.size)
+    return gw
 
 
 def winograd_k4s2_weight(w):

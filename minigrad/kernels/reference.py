@@ -31,6 +31,8 @@ __all__ = [
     "philox_fill", "philox_advance",
     # reference_winograd.py
     "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
+    "winograd_f4x3_weight", "winograd_f4x3_input", "winograd_f4x3_output",
+    "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
@@ -461,6 +463,8 @@ from .reference_optim import (  # noqa: E402
     rmsprop_update_multi, sgd_update)
 from .reference_random import philox_advance, philox_fill  # noqa: E402
 from .reference_winograd import (  # noqa: E402
-    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
+    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_f4x3_grad_output,
+    winograd_f4x3_grad_weight, winograd_f4x3_input, winograd_f4x3_output, winograd_f4x3_weight,
+    winograd_k4s2_grad_output,
     winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
     winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)

@@ -2,13 +2,14 @@
 specification of every kernel: see its docstring for the dtype policy; xp-generic, so CuPy runs
 them unchanged).
 
-Three Winograd forms on 2x2 output tiles share the machinery here: F(2x2, 3x3) for 3x3 stride-1
-convolutions (``winograd_f2x3_*``), F(2x2, 2x2) on the polyphase components of 4x4 stride-2 ones
-(``winograd_k4s2_*``), and F(2x2, 2x2) on the four output phases of 4x4 stride-2 *transposed*
-convolutions (``winograd_k4s2t_*``). Each transform matrix is one small function applied along
-the first index of its operand (:func:`_f2x3_bt`, :func:`_f2x3_at`, :func:`_k4s2_bt`,
-:func:`_k4s2_at`, :func:`_k4s2_a`, :func:`_k4s2t_bt`), used twice, on the rows of every tile's
-patch and then on its columns (:func:`_two_sided`, :func:`_at_two_sided`). The Numba twins in
+Four Winograd forms share the machinery here: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1
+convolutions (``winograd_f2x3_*``, ``winograd_f4x3_*``), F(2x2, 2x2) on the polyphase components
+of 4x4 stride-2 ones (``winograd_k4s2_*``), and F(2x2, 2x2) on the four output phases of 4x4
+stride-2 *transposed* convolutions (``winograd_k4s2t_*``). Each transform matrix is one small
+function applied along the first index of its operand (:func:`_f2x3_bt`, :func:`_f2x3_at`,
+:func:`_f4x3_bt`, :func:`_f4x3_g`, :func:`_f4x3_at`, :func:`_k4s2_bt`, :func:`_k4s2_at`,
+:func:`_k4s2_a`, :func:`_k4s2t_bt`), used twice, on the rows of every tile's patch and then on
+its columns (:func:`_two_sided`, :func:`_at_two_sided`). The Numba twins in
 :mod:`minigrad.kernels.numba_winograd` are bitwise equal to these, so the order of every
 addition here is part of the specification.
 """
@@ -21,52 +22,54 @@ from .reference import _conv_geometry, _xp
 
 class Tiling(NamedTuple):
     """One Winograd tiling: a ``kernel`` x ``kernel`` convolution of stride ``stride`` computed
-    on 2x2 output tiles with ``side`` x ``side`` transformed positions per tile, on ``phases``
-    input channels per channel (4 polyphase components for stride 2)."""
+    on ``tile`` x ``tile`` output tiles with ``side`` x ``side`` transformed positions per tile,
+    on ``phases`` input channels per channel (4 polyphase components for stride 2)."""
     kernel: int
     stride: int
     side: int
     phases: int
+    tile: int = 2
 
 
 F2X3 = Tiling(kernel=3, stride=1, side=4, phases=1)
+F4X3 = Tiling(kernel=3, stride=1, side=6, phases=1, tile=4)
 K4S2 = Tiling(kernel=4, stride=2, side=3, phases=4)
 
 
-def _winograd_tiles(oh, ow):
-    """The number of 2x2 output tiles down and across an (OH, OW) output."""
-    return -(-oh // 2), -(-ow // 2)
+def _winograd_tiles(oh, ow, tile=2):
+    """The number of ``tile`` x ``tile`` output tiles down and across an (OH, OW) output."""
+    return -(-oh // tile), -(-ow // tile)
 
 
 def _tiling(tiling, x_shape, padding):
     """((ph, pw), (TH, TW)) of a ``tiling`` convolution of an x of shape ``x_shape``: its
-    padding and its 2x2 output tiles. Raises ValueError on an empty output."""
+    padding and its output tiles. Raises ValueError on an empty output."""
     k = tiling.kernel
     _, pad, _, oh, ow = _conv_geometry(x_shape[2], x_shape[3], k, k, tiling.stride, padding, 1)
-    return pad, _winograd_tiles(oh, ow)
+    return pad, _winograd_tiles(oh, ow, tiling.tile)
 
 
 def _crop(y, oh, ow):
-    """A (N, OC, 2TH, 2TW) output cut to (OH, OW) where the last tiles overhang it (copied to
+    """A (N, OC, tile*TH, tile*TW) output cut to (OH, OW) where the last tiles overhang it (copied to
     C-contiguous)."""
     if y.shape[2:] != (oh, ow):
         y = _xp(y).ascontiguousarray(y[:, :, :oh, :ow])
     return y
 
 
-def _two_sided(xp, transform, sizes, rows, th, tw, col_transform=None, col_sizes=None):
+def _two_sided(xp, transform, sizes, rows, th, tw, col_transform=None, col_sizes=None, step=2):
     """T d T^T of every tile's patch d: ``transform`` (k_in values to k_out, along the first
     index of a sequence) applied to the patch rows, then to its columns (``col_transform`` and
     ``col_sizes`` where the columns' transform is another one). ``rows``: an array whose last two
-    axes are the padded image's rows and columns (tiles start every 2 of each).
+    axes are the padded image's rows and columns (tiles start every ``step`` of each).
     Returns (k_out, k_out (of the columns), ..., TH, TW): position (a, b) first."""
     k_in, k_out = sizes
     if col_transform is None:
         col_transform, col_sizes = transform, sizes
-    r = [rows[..., a:a + 2 * th:2, :] for a in range(k_in)]            # patch row a
+    r = [rows[..., a:a + step * th:step, :] for a in range(k_in)]      # patch row a
     t = xp.empty((k_out,) + r[0].shape, dtype=rows.dtype)             # T d
     transform(xp, r, t)
-    q = [t[..., b:b + 2 * tw:2] for b in range(col_sizes[0])]          # patch column b
+    q = [t[..., b:b + step * tw:step] for b in range(col_sizes[0])]    # patch column b
     v = xp.empty((k_out, col_sizes[1]) + q[0].shape[1:], dtype=rows.dtype)  # (a, b, ...)
     col_transform(xp, q, v.swapaxes(0, 1))
     return v
@@ -74,8 +77,8 @@ def _two_sided(xp, transform, sizes, rows, th, tw, col_transform=None, col_sizes
 
 def _at_two_sided(xp, at, m, out):
     """out[a, b] = (A^T m A)[a, b] for the (k, k, ...) products m, A^T being ``at``
-    (k values to 2); ``out`` is a (2, 2, ...) view, written in place."""
-    s = xp.empty((2,) + m.shape[1:], dtype=m.dtype)                    # A^T M: rows
+    (k values to t); ``out`` is a (t, t, ...) view, written in place."""
+    s = xp.empty(out.shape[:1] + m.shape[1:], dtype=m.dtype)           # A^T M: rows
     at(xp, m, s)
     at(xp, s.swapaxes(0, 1), out.swapaxes(0, 1))                       # (A^T M) A
 
@@ -85,13 +88,14 @@ def _products_back(tiling, at, m, y_shape):
     (N, OC, OH, OW) output ``y_shape``."""
     xp = _xp(m)
     n, oc, oh, ow = y_shape
-    th, tw = _winograd_tiles(oh, ow)
+    t = tiling.tile
+    th, tw = _winograd_tiles(oh, ow, t)
     k = tiling.side
     if m.shape != (k * k, oc, n * th * tw):
         raise ValueError(f"m has shape {m.shape}, expected {(k * k, oc, n * th * tw)}")
-    y = xp.empty((n, oc, th, 2, tw, 2), dtype=m.dtype)                 # tile by tile
+    y = xp.empty((n, oc, th, t, tw, t), dtype=m.dtype)                 # tile by tile
     _at_two_sided(xp, at, m.reshape(k, k, oc, n, th, tw), y.transpose(3, 5, 1, 0, 2, 4))
-    return _crop(y.reshape(n, oc, 2 * th, 2 * tw), oh, ow)
+    return _crop(y.reshape(n, oc, t * th, t * tw), oh, ow)
 
 
 # ------------------------------------------------------------ Winograd F(2x2, 3x3)
@@ -176,6 +180,185 @@ def winograd_f2x3_output(m, y_shape):
     """Y = A^T M A: the (16, OC, N*TH*TW) products of :func:`winograd_f2x3_weight` and
     :func:`winograd_f2x3_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
     return _products_back(F2X3, _f2x3_at, m, y_shape)
+
+
+# ------------------------------------------------------------ Winograd F(4x4, 3x3)
+# The same 3x3 stride-1 convolution on 4x4 output tiles (Lavin and Gray's F(4x4, 3x3)): 6x6
+# input patches, 36 products M[xi] = U[xi] @ V[xi] per tile of 16 outputs, 2.25 multiplies per
+# output where F(2x2, 3x3) has 4 and the direct product 9 (4x fewer GEMM flops than im2col, 1.78x
+# fewer than F(2x2, 3x3)), for transforms with more terms. With the points 0, 1, -1, 2, -2, inf:
+#
+#     B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+#            [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+#     G   = [[1/4, 0, 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6],
+#            [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]]
+#     A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+#
+# Each row is written as sums of differences in which only whole sums are scaled, and only by
+# powers of two (exact), so that the Numba twins round the same way whether or not LLVM fuses a
+# product into an addition; G's thirds are divisions. The larger points cost accuracy: in
+# float32 the output's error is a few times F(2x2, 3x3)'s (about 1e-6 of its largest value at
+# the GANs' widths; tests/test_kernels.py holds both to the same bound against float64).
+
+def _f4x3_bt(xp, d, out):
+    """out = B^T d along the first index (d: 6 values, out: 6)."""
+    e = xp.subtract(d[4], d[2])                          # d4 - d2, used by rows 0, 3 and 4
+    xp.subtract(d[0], d[2], out=out[0])
+    out[0] *= 4
+    out[0] += e
+    f = xp.add(d[1], d[2])
+    f *= 4
+    xp.add(d[3], d[4], out=out[1])
+    out[1] -= f
+    xp.subtract(d[1], d[2], out=f)
+    f *= 4
+    xp.subtract(d[4], d[3], out=out[2])
+    out[2] += f
+    xp.subtract(d[3], d[1], out=f)
+    f *= 2
+    xp.add(e, f, out=out[3])
+    xp.subtract(e, f, out=out[4])
+    xp.subtract(d[1], d[3], out=out[5])
+    out[5] *= 4
+    xp.subtract(d[5], d[3], out=e)
+    out[5] += e
+
+
+def _f4x3_g(xp, g, out):
+    """out = G g along the first index (g: 3 values, out: 6):
+    (g0/4, -(g0 + g2 + g1)/6, -(g0 + g2 - g1)/6, (g0 + 4 g2 + 2 g1)/24, (g0 + 4 g2 - 2 g1)/24,
+    g2)."""
+    xp.divide(g[0], 4, out=out[0])
+    s = xp.add(g[0], g[2])
+    xp.add(s, g[1], out=out[1])
+    out[1] /= -6
+    xp.subtract(s, g[1], out=out[2])
+    out[2] /= -6
+    xp.multiply(g[2], 4, out=s)
+    s += g[0]
+    t = xp.multiply(g[1], 2)
+    xp.add(s, t, out=out[3])
+    out[3] /= 24
+    xp.subtract(s, t, out=out[4])
+    out[4] /= 24
+    out[5] = g[2]
+
+
+def _f4x3_at(xp, m, out):
+    """out = A^T m along the first index (m: 6 values, out: 4)."""
+    a = xp.add(m[1], m[2])
+    b = xp.subtract(m[1], m[2])
+    c = xp.add(m[3], m[4])
+    d = xp.subtract(m[3], m[4])
+    xp.add(m[0], a, out=out[0])
+    out[0] += c
+    xp.multiply(d, 2, out=out[1])
+    out[1] += b
+    c *= 4
+    xp.add(a, c, out=out[2])
+    d *= 8
+    xp.add(b, d, out=out[3])
+    out[3] += m[5]
+
+
+def winograd_f4x3_weight(w):
+    """U = G g G^T (F(4x4, 3x3)) for each (output, input) channel pair of a (OC, C, 3, 3)
+    weight: a C-contiguous (36, OC, C) array of w's dtype, ``u[6*a + b] = (G w G^T)[:, :, a,
+    b]``; rows first, as :func:`winograd_f2x3_weight`."""
+    xp = _xp(w)
+    oc, c = w.shape[:2]
+    t = xp.empty((6, 3, oc, c), dtype=w.dtype)        # G g: (a, j, OC, C)
+    _f4x3_g(xp, w.transpose(2, 3, 0, 1), t)
+    u = xp.empty((6, 6, oc, c), dtype=w.dtype)        # (G g) G^T: (a, b, OC, C)
+    _f4x3_g(xp, t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
+    return u.reshape(36, oc, c)
+
+
+def winograd_f4x3_input(x, padding):
+    """V = B^T d B for every 6x6 input patch d of every 4x4 output tile of a 3x3 stride-1
+    convolution of x (N, C, H, W) padded by ``padding``: a C-contiguous (36, C, N*TH*TW) array
+    of x's dtype, columns ordered (n, th, tw), (TH, TW) = ceil(OH/4), ceil(OW/4); the last
+    tiles overhang the output where 4 does not divide it, reading zeros."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (ph, pw), (th, tw) = _tiling(F4X3, x.shape, padding)  # raises on an empty output
+    xpad = xp.zeros((c, n, 4 * th + 2, 4 * tw + 2), dtype=x.dtype)
+    xpad[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)  # fits: H + 2 ph <= 4TH + 2
+    v = _two_sided(xp, _f4x3_bt, (6, 6), xpad, th, tw, step=4)
+    return v.reshape(36, c, n * th * tw)
+
+
+def winograd_f4x3_output(m, y_shape):
+    """Y = A^T M A: the (36, OC, N*TH*TW) products of :func:`winograd_f4x3_weight` and
+    :func:`winograd_f4x3_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
+    return _products_back(F4X3, _f4x3_at, m, y_shape)
+
+
+# The weight gradient by the adjoint, as for the 4x4/2 form below: with Z = A gY A^T (each 4x4
+# tile of the output gradient to 6x6, zeros past the output's edge),
+#     gU = sum over tiles of Z * V    (36 products (OC, tiles) @ (tiles, C)),   gW = G^T gU G,
+# 4x fewer flops than rows(gy)^T @ im2col(x), and V is the forward's, when it ran this way. A
+# is A^T's transpose and G^T G's; in both only whole sums are scaled by powers of two, and G^T's
+# fractions are divisions, as in the forward transforms.
+
+def _f4x3_a(xp, g, out):
+    """out = A g along the first index (g: 4 values, out: 6):
+    (g0, p + q, p - q, r + s, r - s, g3) with p = g0 + g2, q = g1 + g3, r = g0 + 4 g2,
+    s = 2 (g1 + 4 g3)."""
+    out[0] = g[0]
+    p = xp.add(g[0], g[2])
+    q = xp.add(g[1], g[3])
+    xp.add(p, q, out=out[1])
+    xp.subtract(p, q, out=out[2])
+    xp.multiply(g[2], 4, out=p)
+    p += g[0]
+    xp.multiply(g[3], 4, out=q)
+    q += g[1]
+    q *= 2
+    xp.add(p, q, out=out[3])
+    xp.subtract(p, q, out=out[4])
+    out[5] = g[3]
+
+
+def _f4x3_gt(xp, u, out):
+    """out = G^T u along the first index (u: 6 values, out: 3): with a = u1 + u2,
+    b = u3 + u4, (u0/4 - a/6 + b/24, (u2 - u1)/6 + (u3 - u4)/12, (b - a)/6 + u5)."""
+    a = xp.add(u[1], u[2])
+    b = xp.add(u[3], u[4])
+    t = xp.divide(a, 6)
+    xp.divide(u[0], 4, out=out[0])
+    out[0] -= t
+    xp.divide(b, 24, out=t)
+    out[0] += t
+    xp.subtract(u[2], u[1], out=out[1])
+    out[1] /= 6
+    xp.subtract(u[3], u[4], out=t)
+    t /= 12
+    out[1] += t
+    xp.subtract(b, a, out=out[2])
+    out[2] /= 6
+    out[2] += u[5]
+
+
+def winograd_f4x3_grad_output(gy):
+    """Z = A gY A^T for every 4x4 tile of gy (N, OC, OH, OW) (zeros past the output's edge): a
+    C-contiguous (36, OC, N*TH*TW) array of gy's dtype."""
+    xp = _xp(gy)
+    n, oc, oh, ow = gy.shape
+    th, tw = _winograd_tiles(oh, ow, 4)
+    g = xp.zeros((oc, n, 4 * th, 4 * tw), dtype=gy.dtype)
+    g[:, :, :oh, :ow] = gy.transpose(1, 0, 2, 3)
+    return _two_sided(xp, _f4x3_a, (4, 6), g, th, tw, step=4).reshape(36, oc, n * th * tw)
+
+
+def winograd_f4x3_grad_weight(gu):
+    """gW = G^T gU G of (36, OC, C) products, back to a C-contiguous (OC, C, 3, 3) weight
+    gradient (the adjoint of :func:`winograd_f4x3_weight`)."""
+    xp = _xp(gu)
+    _, oc, c = gu.shape
+    gw = xp.empty((oc, c, 3, 3), dtype=gu.dtype)
+    _at_two_sided(xp, _f4x3_gt, gu.reshape(6, 6, oc, c), gw.transpose(2, 3, 0, 1))
+    return gw
 
 
 # ------------------------------------------------- Winograd for 4x4 stride-2 convolutions

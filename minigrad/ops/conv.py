@@ -32,7 +32,7 @@ order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x fa
 Some products take a faster route to the same array, chosen from the shapes alone: per image
 on NCHW arrays when one side is thin (THIN_K), on the flipped form of a stride-1 product when
 its thin side is the other one (_flip_padding), and by Winograd's minimal filtering for wide
-3x3 stride-1 layers (WINOGRAD_MIN_WIDTH), for 4x4 stride-2 ones on their polyphase
+3x3 stride-1 layers (WINOGRAD_MIN_WIDTH, WINOGRAD_TILE), for 4x4 stride-2 ones on their polyphase
 components (WINOGRAD_K4S2_*), and for the transposed 4x4 stride-2 product (ConvTranspose2d's
 forward, so also every 4x4/2 conv's input gradient) on its four output phases, each a 2x2
 correlation of x (WINOGRAD_K4S2T_*). Each is a forward of one of the three ops on arrays; the
@@ -152,33 +152,55 @@ def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation, u=Non
     return _w_from_rows(xp, gW, oc, c, kh, kw)
 
 
-#: Winograd F(2x2, 3x3) (kernels.winograd_f2x3_*: 2.25x fewer GEMM flops, for transforms that
-#: are additions) runs the 3x3 stride-1 undilated products of Conv2d's forward and, through the
-#: flipped form, of ConvTranspose2d's (a conv's input gradient) when C*OC/(C+OC) is at least
-#: this: the transforms cost ~(C + OC) per tile and the saving ~C*OC, and with fewer channels
-#: the GEMMs' inner dimension (C instead of 9C) is too short for OpenBLAS to run at full rate
-#: (at 1 thread, batch 64: SNGAN's 128->256 and 256->512 layers gain 25-30%, its 64->128 one
-#: nothing; benchmarks/NOTES.md). The weight gradient stays one GEMM on im2col.
-WINOGRAD_MIN_WIDTH = 64
+#: Winograd (F(4x4, 3x3) or F(2x2, 3x3), WINOGRAD_TILE below: 4x or 2.25x fewer GEMM flops than
+#: im2col, for transforms that are sums) runs the 3x3 stride-1 undilated products of Conv2d's
+#: forward and, through the flipped form, of ConvTranspose2d's (a conv's input gradient) when
+#: C*OC/(C+OC) is at least this: the transforms cost ~(C + OC) per tile and the saving ~C*OC,
+#: and with fewer channels the GEMMs' inner dimension (C instead of 9C) is too short for
+#: OpenBLAS to run at full rate. With F(4x4, 3x3), 2 threads, batch 64: 32->32 channels at
+#: 32x32 (width 16) took 9.4 ms against im2col's 14.7, 16->32 (10.7) 6.2 against 8.0 but at
+#: 14x14 and below im2col won under width 22 (benchmarks/NOTES.md; F(2x2, 3x3) alone had paid
+#: from 64).
+WINOGRAD_MIN_WIDTH = 16
 
 
-def _winograd_ok(xp, W, stride, dilation):
-    """Whether a product with weight W (A, B, KH, KW) runs as Winograd F(2x2, 3x3) (on arrays of
-    module ``xp``: where the kernel registry says that route pays, see kernels.winograd)."""
-    a, b, kh, kw = W.shape
+def _winograd_ok(xp, w_shape, stride, dilation):
+    """Whether a product with a weight of shape ``w_shape`` (A, B, KH, KW) runs by Winograd
+    (:func:`_conv_winograd`, on arrays of module ``xp``: where the kernel registry says that
+    route pays, see kernels.winograd)."""
+    a, b, kh, kw = w_shape
     return (kernels.winograd(xp) and (kh, kw) == (3, 3) and tuple(stride) == (1, 1)
             and tuple(dilation) == (1, 1) and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
 
 
+#: The output tile of those Winograd products: 4 for F(4x4, 3x3) (kernels.winograd_f4x3_*: 36
+#: products per 16 outputs, 1.78x fewer GEMM flops than F(2x2, 3x3), for transforms with more
+#: terms and about 10x its float32 rounding error, ~1e-6 of the output's largest value;
+#: reference_winograd.py) wherever the output is at least 4x4, else 2; 2 everywhere selects
+#: F(2x2, 3x3) alone. With F(4x4, 3x3) the weight gradient of such a product (Conv2dGradWeight)
+#: runs on the same tiles too (36 products (OC, tiles) @ (tiles, C), 4x fewer flops than
+#: im2col's, from the forward's transformed input). On SNGAN-32's layers, 2 threads, batch 64,
+#: F(4x4, 3x3) took 0.65-0.75x of F(2x2, 3x3)'s time and 0.5-0.6x of im2col's
+#: (benchmarks/NOTES.md).
+WINOGRAD_TILE = 4
+
+
+def _f4x3_ok(out_hw):
+    """Whether a Winograd product with an output of (OH, OW) pixels runs as F(4x4, 3x3)."""
+    return WINOGRAD_TILE == 4 and min(out_hw) >= 4
+
+
 def _conv_winograd(xp, x, W, padding):
-    """conv(x, W) for a (OC, C, 3, 3) W, stride 1, no dilation, by Winograd F(2x2, 3x3):
-    16 products (OC, C) @ (C, tiles) between the transforms (kernels/reference_winograd.py)."""
+    """conv(x, W) for a (OC, C, 3, 3) W, stride 1, no dilation, by Winograd F(4x4, 3x3) (36
+    products (OC, C) @ (C, tiles) between the transforms) or F(2x2, 3x3) (16 products; see
+    WINOGRAD_TILE and kernels/reference_winograd.py). Returns (y, the transformed x)."""
     n, _, h, w = x.shape
     oc = W.shape[0]
-    u = kernels.get("winograd_f2x3_weight", xp)(W)            # (16, OC, C)
-    v = kernels.get("winograd_f2x3_input", xp)(x, padding)    # (16, C, N*TH*TW)
     y_shape = (n, oc, h + 2 * padding[0] - 2, w + 2 * padding[1] - 2)
-    return kernels.get("winograd_f2x3_output", xp)(_mm(xp, u, v), y_shape)
+    name = "f4x3" if _f4x3_ok(y_shape[2:]) else "f2x3"
+    u = kernels.get(f"winograd_{name}_weight", xp)(W)            # (36 or 16, OC, C)
+    v = kernels.get(f"winograd_{name}_input", xp)(x, padding)    # (36 or 16, C, N*TH*TW)
+    return kernels.get(f"winograd_{name}_output", xp)(_mm(xp, u, v), y_shape), v
 
 
 #: Winograd for 4x4 stride-2 products (kernels.winograd_k4s2_*: the 2x2 polyphase kernels by
@@ -292,7 +314,8 @@ CACHE_COLS_BYTES = 128 << 20
 # calls two of the three ops on the same array (Conv2d's backward needs rows(gy) twice,
 # ConvTranspose2d's im2col(gy), or on the 4x4/2 Winograd route its transform wv, twice)
 # computes it once and hands it to both; Conv2d's backward also hands on the im2col(x) (or wv,
-# or a thin layer's unfold(x)) of its forward, ConvTranspose2d's the rows(x) of its forward.
+# the Winograd transform of x on the 4x4/2 or the F(4x4, 3x3) route, or a thin layer's
+# unfold(x)) of its forward, ConvTranspose2d's the rows(x) of its forward.
 # They are memos of a function of an input's array, not constants of the graph: each op's own
 # backward still works from its input Tensors, so every order of derivative is unaffected.
 # (Like any saved input,
@@ -324,8 +347,12 @@ class Conv2d(Function):
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
-        if cols is None and _winograd_ok(self.xp, W, stride, dilation):
-            y = _conv_winograd(self.xp, x, W, padding)
+        if cols is None and _winograd_ok(self.xp, W.shape, stride, dilation):
+            y, v = _conv_winograd(self.xp, x, W, padding)
+            need = getattr(self, "needs_input_grad", None)
+            if (need is not None and need[1] and _f4x3_ok((oh, ow))
+                    and v.nbytes <= CACHE_COLS_BYTES):
+                self._wv = v  # the F(4x4, 3x3) transform of x: a memo for gW, as _cols is
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -405,9 +432,9 @@ class ConvTranspose2d(Function):
                 y += b.reshape(1, oc, 1, 1)
             return y
         flip = _flip_padding((kh, kw), stride, padding, dilation) \
-            if _winograd_ok(self.xp, W, stride, dilation) else None
+            if _winograd_ok(self.xp, W.shape, stride, dilation) else None
         if flip is not None:  # the flipped conv form (see _flip_padding), by Winograd
-            y = _conv_winograd(self.xp, x, _flipped(W), flip)
+            y = _conv_winograd(self.xp, x, _flipped(W), flip)[0]
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -475,6 +502,13 @@ class Conv2dGradWeight(Function):
         if flip is not None:  # thin gy, stride 1: the flipped form (see _flip_padding)
             g = _grad_weight_thin_x(self.xp, gy, x, kernel_size, stride, flip, dilation)
             return self.xp.ascontiguousarray(_flipped(g))
+        if cols is None and _winograd_ok(self.xp, (oc, c) + tuple(kernel_size), stride,
+                                         dilation) and _f4x3_ok(gy.shape[2:]):
+            if wv is None:
+                wv = kernels.get("winograd_f4x3_input", self.xp)(x, padding)   # (36, C, tiles)
+            z = kernels.get("winograd_f4x3_grad_output", self.xp)(gy)          # (36, OC, tiles)
+            return kernels.get("winograd_f4x3_grad_weight", self.xp)(
+                _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (36, OC, C)
         if cols is None and _k4s2_ok(self.xp, oc, c, kernel_size, stride, dilation,
                                      gy.shape[2:]):
             if wv is None:
