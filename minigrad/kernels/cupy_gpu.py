@@ -50,6 +50,8 @@ __all__ = [
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
     "running_average", "winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",
+    "winograd_f4x3_weight", "winograd_f4x3_input", "winograd_f4x3_output",
+    "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output", "erf", "erfc",
@@ -466,6 +468,8 @@ from .cupy_optim import (  # noqa: E402,F401
     adam_update, adam_update_multi, adam_update_multi_device_steps, rmsprop_update,
     rmsprop_update_multi, sgd_update)
 from .reference_winograd import (  # noqa: E402,F401
-    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_k4s2_grad_output,
-    winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
-    winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)
+    winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_f4x3_grad_output,
+    winograd_f4x3_grad_weight, winograd_f4x3_input, winograd_f4x3_output, winograd_f4x3_weight,
+    winograd_k4s2_grad_output, winograd_k4s2_grad_weight, winograd_k4s2_input,
+    winograd_k4s2_output, winograd_k4s2_weight, winograd_k4s2t_input, winograd_k4s2t_output,
+    winograd_k4s2t_weight)
