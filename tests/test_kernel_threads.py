@@ -131,6 +131,8 @@ def _kernel_cases(rng):
         ("winograd_f2x3_weight", lambda: numba_winograd.winograd_f2x3_weight(w44[:, :, :3, :3])),
         ("winograd_k4s2_output", lambda: numba_winograd.winograd_k4s2_output(m9, (3, 7, 5, 5))),
         ("winograd_k4s2_grad_weight", lambda: numba_winograd.winograd_k4s2_grad_weight(gu)),
+        ("winograd_k4s2_grad_output",
+         lambda: numba_winograd.winograd_k4s2_grad_output(x44[:, :, :9, :7])),
         ("winograd_k4s2t_weight", lambda: numba_winograd.winograd_k4s2t_weight(wt, (1, 1))),
         ("winograd_k4s2t_input",
          lambda: numba_winograd.winograd_k4s2t_input(x44[:, :, :5, :5], (1, 1), (10, 10))),

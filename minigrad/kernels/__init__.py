@@ -54,8 +54,8 @@ NUMBA_KERNELS = frozenset({
     "winograd_f4x3_input", "winograd_f4x3_output", "winograd_f4x3_weight",
     "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
-    "winograd_k4s2_grad_weight", "winograd_k4s2t_weight", "winograd_k4s2t_input",
-    "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
+    "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight", "winograd_k4s2t_weight",
+    "winograd_k4s2t_input", "winograd_k4s2t_output", "leaky_relu_fwd", "leaky_relu_bwd",
     "batch_norm_fwd", "batch_norm_grad_input",
     "adam_update", "rmsprop_update", "adam_update_multi", "rmsprop_update_multi",
     "matmul",  # not Numba code: small batched products split over threads (cpu_blas.py)

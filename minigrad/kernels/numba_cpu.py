@@ -305,7 +305,8 @@ from .numba_conv import col2im_hwc, fold_hwc, im2col_hwc, unfold_hwc  # noqa: E4
 from . import numba_winograd  # noqa: E402
 from .numba_winograd import (  # noqa: E402,F401
     winograd_f2x3_input, winograd_f2x3_output, winograd_f2x3_weight, winograd_f4x3_grad_output,
-    winograd_f4x3_grad_weight, winograd_f4x3_input, winograd_f4x3_output, winograd_f4x3_weight, winograd_k4s2_grad_weight, winograd_k4s2_input,
+    winograd_f4x3_grad_weight, winograd_f4x3_input, winograd_f4x3_output, winograd_f4x3_weight,
+    winograd_k4s2_grad_output, winograd_k4s2_grad_weight, winograd_k4s2_input,
     winograd_k4s2_output, winograd_k4s2_weight, winograd_k4s2t_input, winograd_k4s2t_output,
     winograd_k4s2t_weight)
 from . import numba_norm  # noqa: E402

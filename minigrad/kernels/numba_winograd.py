@@ -423,6 +423,42 @@ def _winograd_k4s2_grad_weight_kernel(gu, gw, lo, hi):
                         gw[o, ci, 2 * a + r, 2 + s] = s1 + s2
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2_grad_output_kernel(gy, th, tw, z, lo, hi):
+    """z (9, OC, N*TH*TW) = A g A^T of every 2x2 tile g of gy (N, OC, OH, OW), zeros past its
+    edge, for the output channels lo..hi-1: per channel the tiles gathered (g[2p + q, tile]),
+    then A along the tile rows p (into e) and along the columns q, in passes over all tiles
+    (the reference's order; A's rows are (g0, g0 + g1, g1))."""
+    n, _, oh, ow = gy.shape
+    tiles = n * th * tw
+    g = np.zeros((4, tiles), gy.dtype)
+    e = np.empty((6, tiles), gy.dtype)     # A g: row k, column q at 2k + q
+    for o in range(lo, hi):
+        for b in range(n):
+            for i in range(th):
+                base = (b * th + i) * tw
+                for p in range(2):
+                    if 2 * i + p < oh:
+                        for j in range(tw):
+                            for q in range(2):
+                                g[2 * p + q, base + j] = \
+                                    gy[b, o, 2 * i + p, 2 * j + q] if 2 * j + q < ow else 0
+                    else:
+                        for j in range(tw):
+                            g[2 * p, base + j] = 0
+                            g[2 * p + 1, base + j] = 0
+        for q in range(2):
+            for t in range(tiles):
+                e[q, t] = g[q, t]
+                e[2 + q, t] = g[q, t] + g[2 + q, t]
+                e[4 + q, t] = g[2 + q, t]
+        for k in range(3):
+            for t in range(tiles):
+                z[3 * k, o, t] = e[2 * k, t]
+                z[3 * k + 1, o, t] = e[2 * k, t] + e[2 * k + 1, t]
+                z[3 * k + 2, o, t] = e[2 * k + 1, t]
+
+
 # --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
 # Each kernel's outermost loop runs over [lo, hi) (output or input channels), its temporaries
 # allocated per call: a caller may split that range into independent chunks. The tiles'
@@ -671,6 +707,19 @@ def winograd_k4s2_input(x, padding):
 def winograd_k4s2_output(m, y_shape):
     """Numba winograd_k4s2_output; see :func:`minigrad.kernels.reference.winograd_k4s2_output`."""
     return _output(K4S2, _winograd_k4s2_output_kernel, ref.winograd_k4s2_output, m, y_shape)
+
+
+def winograd_k4s2_grad_output(gy):
+    """Numba winograd_k4s2_grad_output; see
+    :func:`minigrad.kernels.reference.winograd_k4s2_grad_output`."""
+    if not _is_float_ndarray(gy) or gy.ndim != 4:
+        return ref.winograd_k4s2_grad_output(gy)
+    n, oc, oh, ow = gy.shape
+    th, tw = _winograd_tiles(oh, ow)
+    z = np.empty((9, oc, n * th * tw), dtype=gy.dtype)
+    threads.run(_winograd_k4s2_grad_output_kernel, oc, np.ascontiguousarray(gy), th, tw, z,
+                work=z.size)
+    return z
 
 
 def winograd_k4s2_grad_weight(gu):
