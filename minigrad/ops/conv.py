@@ -158,9 +158,8 @@ def _grad_weight_thin_x(xp, x, gy, kernel_size, stride, padding, dilation, u=Non
 #: C*OC/(C+OC) is at least this: the transforms cost ~(C + OC) per tile and the saving ~C*OC,
 #: and with fewer channels the GEMMs' inner dimension (C instead of 9C) is too short for
 #: OpenBLAS to run at full rate. With F(4x4, 3x3), 2 threads, batch 64: 32->32 channels at
-#: 32x32 (width 16) took 9.4 ms against im2col's 14.7, 16->32 (10.7) 6.2 against 8.0 but at
-#: 14x14 and below im2col won under width 22 (benchmarks/NOTES.md; F(2x2, 3x3) alone had paid
-#: from 64).
+#: 32x32 (width 16) took 9.4 ms against im2col's 14.7, 8->64 (width 7) 9.5 against 7.4, and at
+#: 14x14 and 7x7 the two were close (benchmarks/NOTES.md; F(2x2, 3x3) alone had paid from 64).
 WINOGRAD_MIN_WIDTH = 16
 
 
@@ -173,15 +172,15 @@ def _winograd_ok(xp, w_shape, stride, dilation):
             and tuple(dilation) == (1, 1) and a * b >= WINOGRAD_MIN_WIDTH * (a + b))
 
 
-#: The output tile of those Winograd products: 4 for F(4x4, 3x3) (kernels.winograd_f4x3_*: 36
-#: products per 16 outputs, 1.78x fewer GEMM flops than F(2x2, 3x3), for transforms with more
-#: terms and about 10x its float32 rounding error, ~1e-6 of the output's largest value;
-#: reference_winograd.py) wherever the output is at least 4x4, else 2; 2 everywhere selects
-#: F(2x2, 3x3) alone. With F(4x4, 3x3) the weight gradient of such a product (Conv2dGradWeight)
-#: runs on the same tiles too (36 products (OC, tiles) @ (tiles, C), 4x fewer flops than
-#: im2col's, from the forward's transformed input). On SNGAN-32's layers, 2 threads, batch 64,
-#: F(4x4, 3x3) took 0.65-0.75x of F(2x2, 3x3)'s time and 0.5-0.6x of im2col's
-#: (benchmarks/NOTES.md).
+#: The output tile of those Winograd products. With 4, F(4x4, 3x3) runs them wherever the output
+#: is at least 4x4, and F(2x2, 3x3) below that; with 2, F(2x2, 3x3) runs them all.
+#: F(4x4, 3x3) (kernels.winograd_f4x3_*) makes 36 products per 16 outputs: 1.78x fewer GEMM
+#: flops than F(2x2, 3x3), for transforms with more terms and more float32 rounding (up to 9e-6
+#: of the output's largest value, where F(2x2, 3x3) stayed under 7e-7; reference_winograd.py).
+#: The weight gradient of such a product (Conv2dGradWeight) runs on the same tiles: 36 products
+#: (OC, tiles) @ (tiles, C), 4x fewer flops than im2col's, from the forward's transformed input.
+#: On SNGAN-32's layers, 2 threads, batch 64, F(4x4, 3x3) took 0.67-1.0x of F(2x2, 3x3)'s time
+#: (1.0x on the 4x4 images) and 0.53-0.85x of im2col's (benchmarks/NOTES.md).
 WINOGRAD_TILE = 4
 
 
