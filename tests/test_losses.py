@@ -82,6 +82,43 @@ def test_bce_clamps_log_like_torch():
 
 
 @needs_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_gradients_at_the_ends_match_torch(dtype):
+    """At p = 0 or 1, and within 1e-12 of them, BCE's value, its gradients in p and in the
+    target, and their gradients in turn are torch's: the gradient floors p (1 - p) at 1e-12
+    (+-1e12 where p = 0 or 1 meets the other label, 0 where it meets its own, as torch gives,
+    where the clamped logs alone would give 0 or -1), the target's gradient is infinite there,
+    and the second derivative has torch's own floors."""
+    p = np.array([0.0, 1e-8, 0.3, 1 - 1e-7, 1.0, 1.0, 0.0, 1e-13, 0.5, 1e-12, 2e-12], dtype)
+    t = np.array([1.0, 0.0, 0.6, 0.0, 0.0, 1.0, 0.0, 1.0, 0.2, 0.3, 0.9], dtype)
+    w, gg = np.linspace(1, 2, p.size, dtype=dtype), np.linspace(0.5, 1.5, p.size, dtype=dtype)
+    rtol = 1e-4 if dtype == "float32" else 1e-8
+
+    def derivatives(lib, tensor, bce, grad):
+        P, T = tensor(p, requires_grad=True), tensor(t, requires_grad=True)
+        loss = bce(P, T, reduction="none")
+        gp, gt = grad((loss * tensor(w)).sum(), [P, T], create_graph=True)
+        return [loss, gp, gt] + list(grad((gp * tensor(gg)).sum(), [P, T]))
+
+    ours = derivatives(minigrad, Tensor, F.binary_cross_entropy, minigrad.grad)
+    theirs = derivatives(torch, torch.tensor, TF.binary_cross_entropy, torch.autograd.grad)
+    for name, a, b in zip(["loss", "d/dp", "d/dt", "d2/dp2", "d2/dpdt"], ours, theirs):
+        assert a.dtype == dtype, name
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=rtol, atol=0, err_msg=name)
+    assert ours[1].data[0] == -1e12 and ours[1].data[5] == 0   # p = 0 with t = 1; p = t = 1
+
+
+def test_bce_gradients_pass_gradcheck():
+    """float64, p away from the floors: the one op's first and second derivatives are the
+    composite's (finite differences)."""
+    p = Tensor(_probs((4, 3), seed=5), requires_grad=True)
+    t = Tensor(_rng(6).uniform(0, 1, (4, 3)), requires_grad=True)
+    f = lambda p, t: F.binary_cross_entropy(p, t, reduction="sum")  # noqa: E731
+    assert minigrad.gradcheck(f, [p, t])
+    assert minigrad.gradgradcheck(f, [p, t])
+
+
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_bce_with_logits_matches_torch(reduction):
     rng = _rng(4)
@@ -337,8 +374,9 @@ def test_bce_on_logits_suggests_the_logits_version():
 
 
 def test_bce_at_the_boundary_takes_the_clamped_path():
-    # p = 0 and 1 give torch's clamped values (log clamped at -100) and finite gradients; a p
-    # outside [0, 1] is an error, as in torch.
+    # p = 0 and 1 give torch's clamped values (log clamped at -100) and torch's gradients (p (1 -
+    # p) floored at 1e-12), without evaluating log 0; a p outside [0, 1] is an error, as in
+    # torch.
     with pytest.raises(ValueError, match=r"in \[0, 1\] as input, got values in \[0, 1.5\]"):
         F.binary_cross_entropy(Tensor(np.array([1.5, 0.0])), Tensor(np.array([0.0, 1.0])))
     p = Tensor(np.array([0.0, 0.0, 1.0, 0.25]), requires_grad=True)
@@ -347,7 +385,7 @@ def test_bce_at_the_boundary_takes_the_clamped_path():
         loss = F.binary_cross_entropy(p, t, reduction="none")
         loss.sum().backward()
     np.testing.assert_allclose(loss.data, [0.0, 100.0, 100.0, -np.log(0.25)])
-    np.testing.assert_allclose(p.grad.data, [1.0, 0.0, 0.0, -1 / 0.25])
+    np.testing.assert_allclose(p.grad.data, [0.0, -1e12, 1e12, -1 / 0.25])
     if torch is not None:  # the in-range elements agree with torch's clamped BCE
         tp = torch.tensor([0.0, 1.0, 0.25], dtype=torch.float64, requires_grad=True)
         want = TF.binary_cross_entropy(tp, torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64),

@@ -96,24 +96,17 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     return _reduce(_F.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
 
 
-def _clamped_log(p: Tensor) -> Tensor:
-    """max(log p, -100) as in torch's BCELoss, without evaluating log(0) (or log of a negative
-    number, which an out-of-range probability gives): where p <= 0 the value is -100 and the
-    gradient 0. Always this form: testing the data for zeros first would sync the device."""
-    positive = p.data > 0
-    return _F.where(positive, _F.clamp(_F.log(_F.where(positive, p, 1.0)), min=-100.0), -100.0)
-
-
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1], logs clamped
-    at -100 as in PyTorch. An input or target outside [0, 1] (or NaN) raises, as in PyTorch; on
+    at -100 and the gradient's p (1 - p) at 1e-12, as in PyTorch (one op:
+    ``minigrad.ops.loss.BinaryCrossEntropy``). An input or target outside [0, 1] (or NaN) raises, as in PyTorch; on
     a GPU only under ``detect_anomaly()``, since the check reads the values back to the host
     (PyTorch checks there with a device-side assert). Prefer
     :func:`binary_cross_entropy_with_logits` (stable, and no sigmoid layer needed)."""
     target = _target("binary_cross_entropy", input, target)
     if type(input.data) is np.ndarray or is_anomaly_enabled():
         _check_probabilities(input, target)
-    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    loss = _LOSS.BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _as_tensor(weight, input, input.dtype)
     return _reduce(loss, reduction)
