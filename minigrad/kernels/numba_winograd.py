@@ -269,28 +269,31 @@ def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _gather_output_tiles(gy, o, th, tw, size, g):
+    """g[size*p + q, (b*TH + i)*TW + j] = gy[b, o, size*i + p, size*j + q], zero past gy's
+    edge: the size x size tiles of output channel o, one row per position in the tile."""
+    n, _, oh, ow = gy.shape
+    for b in range(n):
+        for i in range(th):
+            base = (b * th + i) * tw
+            for p in range(size):
+                r = size * i + p
+                for j in range(tw):
+                    for q in range(size):
+                        c = size * j + q
+                        g[size * p + q, base + j] = gy[b, o, r, c] if r < oh and c < ow else 0
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_f4x3_grad_output_kernel(gy, th, tw, z, lo, hi):
     """z (36, OC, N*TH*TW) = A g A^T of every 4x4 tile g of gy (N, OC, OH, OW), zeros past its
     edge, for the output channels lo..hi-1: per channel the tiles gathered (g[4p + q, tile]),
     then A along the tile rows p (into e) and along the columns q, in passes over all tiles."""
-    n, _, oh, ow = gy.shape
-    tiles = n * th * tw
-    g = np.zeros((16, tiles), gy.dtype)
+    tiles = gy.shape[0] * th * tw
+    g = np.empty((16, tiles), gy.dtype)
     e = np.empty((24, tiles), gy.dtype)    # A g: row k, column q at 4k + q
     for o in range(lo, hi):
-        for b in range(n):
-            for i in range(th):
-                base = (b * th + i) * tw
-                for p in range(4):
-                    if 4 * i + p < oh:
-                        for j in range(tw):
-                            for q in range(4):
-                                g[4 * p + q, base + j] = \
-                                    gy[b, o, 4 * i + p, 4 * j + q] if 4 * j + q < ow else 0
-                    else:
-                        for j in range(tw):
-                            for q in range(4):
-                                g[4 * p + q, base + j] = 0
+        _gather_output_tiles(gy, o, th, tw, 4, g)
         for q in range(4):
             for t in range(tiles):
                 e[q, t], e[4 + q, t], e[8 + q, t], e[12 + q, t], e[16 + q, t], e[20 + q, t] = \
@@ -429,24 +432,11 @@ def _winograd_k4s2_grad_output_kernel(gy, th, tw, z, lo, hi):
     edge, for the output channels lo..hi-1: per channel the tiles gathered (g[2p + q, tile]),
     then A along the tile rows p (into e) and along the columns q, in passes over all tiles
     (the reference's order; A's rows are (g0, g0 + g1, g1))."""
-    n, _, oh, ow = gy.shape
-    tiles = n * th * tw
-    g = np.zeros((4, tiles), gy.dtype)
+    tiles = gy.shape[0] * th * tw
+    g = np.empty((4, tiles), gy.dtype)
     e = np.empty((6, tiles), gy.dtype)     # A g: row k, column q at 2k + q
     for o in range(lo, hi):
-        for b in range(n):
-            for i in range(th):
-                base = (b * th + i) * tw
-                for p in range(2):
-                    if 2 * i + p < oh:
-                        for j in range(tw):
-                            for q in range(2):
-                                g[2 * p + q, base + j] = \
-                                    gy[b, o, 2 * i + p, 2 * j + q] if 2 * j + q < ow else 0
-                    else:
-                        for j in range(tw):
-                            g[2 * p, base + j] = 0
-                            g[2 * p + 1, base + j] = 0
+        _gather_output_tiles(gy, o, th, tw, 2, g)
         for q in range(2):
             for t in range(tiles):
                 e[q, t] = g[q, t]
@@ -622,6 +612,17 @@ def _output(tiling, kernel, reference, m, y_shape):
     return _crop(y, oh, ow)  # the last tiles overhang an odd output
 
 
+def _grad_output(tiling, kernel, reference, gy):
+    """Z = A gY A^T by the Numba ``kernel`` of ``tiling``: (side**2, OC, N*TH*TW)."""
+    if not _is_float_ndarray(gy) or gy.ndim != 4:
+        return reference(gy)
+    n, oc, oh, ow = gy.shape
+    th, tw = _winograd_tiles(oh, ow, tiling.tile)
+    z = np.empty((tiling.side ** 2, oc, n * th * tw), dtype=gy.dtype)
+    threads.run(kernel, oc, np.ascontiguousarray(gy), th, tw, z, work=z.size)
+    return z
+
+
 def winograd_f2x3_input(x, padding):
     """Numba winograd_f2x3_input; see :func:`minigrad.kernels.reference.winograd_f2x3_input`."""
     return _input(F2X3, _winograd_f2x3_input_kernel, ref.winograd_f2x3_input, x, padding)
@@ -632,14 +633,20 @@ def winograd_f2x3_output(m, y_shape):
     return _output(F2X3, _winograd_f2x3_output_kernel, ref.winograd_f2x3_output, m, y_shape)
 
 
+def _weight_3x3(side, kernel, reference, w, *constants):
+    """U = G g G^T of a (OC, C, 3, 3) w by the Numba ``kernel`` (its ``constants`` of w's
+    dtype before u): (side**2, OC, C)."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (3, 3):
+        return reference(w)
+    u = np.empty((side * side, w.shape[0], w.shape[1]), dtype=w.dtype)
+    threads.run(kernel, w.shape[0], np.ascontiguousarray(w),
+                *(w.dtype.type(k) for k in constants), u, work=u.size)
+    return u
+
+
 def winograd_f2x3_weight(w):
     """Numba winograd_f2x3_weight; see :func:`minigrad.kernels.reference.winograd_f2x3_weight`."""
-    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (3, 3):
-        return ref.winograd_f2x3_weight(w)
-    u = np.empty((16, w.shape[0], w.shape[1]), dtype=w.dtype)
-    threads.run(_winograd_f2x3_weight_kernel, w.shape[0], np.ascontiguousarray(w),
-                w.dtype.type(0.5), u, work=u.size)
-    return u
+    return _weight_3x3(4, _winograd_f2x3_weight_kernel, ref.winograd_f2x3_weight, w, 0.5)
 
 
 def winograd_f4x3_input(x, padding):
@@ -654,26 +661,14 @@ def winograd_f4x3_output(m, y_shape):
 
 def winograd_f4x3_weight(w):
     """Numba winograd_f4x3_weight; see :func:`minigrad.kernels.reference.winograd_f4x3_weight`."""
-    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (3, 3):
-        return ref.winograd_f4x3_weight(w)
-    u = np.empty((36, w.shape[0], w.shape[1]), dtype=w.dtype)
-    dt = w.dtype.type
-    threads.run(_winograd_f4x3_weight_kernel, w.shape[0], np.ascontiguousarray(w), dt(4), dt(-6),
-                dt(24), u, work=u.size)
-    return u
+    return _weight_3x3(6, _winograd_f4x3_weight_kernel, ref.winograd_f4x3_weight, w, 4, -6, 24)
 
 
 def winograd_f4x3_grad_output(gy):
     """Numba winograd_f4x3_grad_output; see
     :func:`minigrad.kernels.reference.winograd_f4x3_grad_output`."""
-    if not _is_float_ndarray(gy) or gy.ndim != 4:
-        return ref.winograd_f4x3_grad_output(gy)
-    n, oc, oh, ow = gy.shape
-    th, tw = _winograd_tiles(oh, ow, 4)
-    z = np.empty((36, oc, n * th * tw), dtype=gy.dtype)
-    threads.run(_winograd_f4x3_grad_output_kernel, oc, np.ascontiguousarray(gy), th, tw, z,
-                work=z.size)
-    return z
+    return _grad_output(F4X3, _winograd_f4x3_grad_output_kernel, ref.winograd_f4x3_grad_output,
+                        gy)
 
 
 def winograd_f4x3_grad_weight(gu):
@@ -712,14 +707,8 @@ def winograd_k4s2_output(m, y_shape):
 def winograd_k4s2_grad_output(gy):
     """Numba winograd_k4s2_grad_output; see
     :func:`minigrad.kernels.reference.winograd_k4s2_grad_output`."""
-    if not _is_float_ndarray(gy) or gy.ndim != 4:
-        return ref.winograd_k4s2_grad_output(gy)
-    n, oc, oh, ow = gy.shape
-    th, tw = _winograd_tiles(oh, ow)
-    z = np.empty((9, oc, n * th * tw), dtype=gy.dtype)
-    threads.run(_winograd_k4s2_grad_output_kernel, oc, np.ascontiguousarray(gy), th, tw, z,
-                work=z.size)
-    return z
+    return _grad_output(K4S2, _winograd_k4s2_grad_output_kernel, ref.winograd_k4s2_grad_output,
+                        gy)
 
 
 def winograd_k4s2_grad_weight(gu):

@@ -149,13 +149,19 @@ def winograd_f2x3_weight(w):
     Written out on slices (no constant array: nothing is copied to a GPU, which a CUDA graph
     capture would refuse), rows first.
     """
+    return _g_two_sided(_f2x3_g, 4, w)
+
+
+def _g_two_sided(g, side, w):
+    """G w G^T for each (output, input) channel pair of a (OC, C, 3, 3) weight, G being ``g``
+    (3 values to ``side``): rows first, then columns; a C-contiguous (side**2, OC, C) array."""
     xp = _xp(w)
     oc, c = w.shape[:2]
-    t = xp.empty((4, 3, oc, c), dtype=w.dtype)        # G g: (a, j, OC, C)
-    _f2x3_g(xp, w.transpose(2, 3, 0, 1), t)
-    u = xp.empty((4, 4, oc, c), dtype=w.dtype)        # (G g) G^T: (a, b, OC, C)
-    _f2x3_g(xp, t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
-    return u.reshape(16, oc, c)
+    t = xp.empty((side, 3, oc, c), dtype=w.dtype)     # G g: (a, j, OC, C)
+    g(xp, w.transpose(2, 3, 0, 1), t)
+    u = xp.empty((side, side, oc, c), dtype=w.dtype)  # (G g) G^T: (a, b, OC, C)
+    g(xp, t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
+    return u.reshape(side * side, oc, c)
 
 
 def winograd_f2x3_input(x, padding):
@@ -266,13 +272,7 @@ def winograd_f4x3_weight(w):
     """U = G g G^T (F(4x4, 3x3)) for each (output, input) channel pair of a (OC, C, 3, 3)
     weight: a C-contiguous (36, OC, C) array of w's dtype, ``u[6*a + b] = (G w G^T)[:, :, a,
     b]``; rows first, as :func:`winograd_f2x3_weight`."""
-    xp = _xp(w)
-    oc, c = w.shape[:2]
-    t = xp.empty((6, 3, oc, c), dtype=w.dtype)        # G g: (a, j, OC, C)
-    _f4x3_g(xp, w.transpose(2, 3, 0, 1), t)
-    u = xp.empty((6, 6, oc, c), dtype=w.dtype)        # (G g) G^T: (a, b, OC, C)
-    _f4x3_g(xp, t.transpose(1, 0, 2, 3), u.transpose(1, 0, 2, 3))
-    return u.reshape(36, oc, c)
+    return _g_two_sided(_f4x3_g, 6, w)
 
 
 def winograd_f4x3_input(x, padding):
