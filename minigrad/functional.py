@@ -1897,6 +1897,39 @@ def trace(x):
     return sum(diagonal(x))
 
 
+# ----------------------------------------------------------------------- linear algebra
+# torch's top-level names (and Tensor methods) for functions of minigrad.linalg, which builds on
+# this module: it is imported on first use.
+@op
+def inverse(x):
+    """x^{-1} for x (..., n, n): ``minigrad.linalg.inv``."""
+    from minigrad import linalg
+    return linalg.inv(x)
+
+
+@op
+def det(x):
+    """det(x) for x (..., n, n): ``minigrad.linalg.det`` (its gradient exact at singular x)."""
+    from minigrad import linalg
+    return linalg.det(x)
+
+
+@op
+def slogdet(x):
+    """(sign, logabsdet) of det(x): ``minigrad.linalg.slogdet``."""
+    from minigrad import linalg
+    return linalg.slogdet(x)
+
+
+@op
+def logdet(x):
+    """log det(x) for x (..., n, n), as torch.logdet: NaN where det(x) < 0, -inf where it is 0.
+    Gradient x^{-T} (0 where the value is NaN; at a singular x, LinAlgError)."""
+    from minigrad import linalg
+    sign, logabsdet = linalg.slogdet(x)
+    return where(sign.data < 0, math.nan, logabsdet)
+
+
 @op
 def repeat_interleave(x, repeats, dim=None):
     """Each element (of the flattened x, or each slice along ``dim``) repeated ``repeats``

@@ -920,6 +920,122 @@ def meshgrid_case(draw):
                 {"indexing": draw(st.sampled_from(["ij", "xy"]))})
 
 
+# ------------------------------------------------------------------------ linear algebra
+LINALG = (-1.0, 1.0)  # entries of the drawn matrices, before _conditioned
+
+
+def _mT(a):
+    return a.swapaxes(-1, -2) if isinstance(a, np.ndarray) else a.mT
+
+
+def _conditioned(a, negative=False):
+    """a + 4 I (with ``negative``, the last diagonal entry -4): for n <= 3 and entries in [-1, 1]
+    strictly diagonally dominant (|4| - 1 > 2 >= any off-diagonal row sum), so invertible and
+    well-conditioned, its determinant of the shift's sign. For minigrad, numpy or torch ``a``,
+    in its dtype."""
+    shift = np.diag(np.full(a.shape[-1], 4.0))
+    if negative:
+        shift[-1, -1] = -4.0
+    if isinstance(a, np.ndarray):
+        return a + shift
+    if isinstance(a, minigrad.Tensor):
+        return a + minigrad.tensor(shift.astype(a.dtype))
+    return a + _torch().tensor(shift, dtype=a.dtype)
+
+
+def _spd(a):
+    """A symmetric positive-definite matrix from a: (a + a^T) / 2 + 4 I (see _conditioned)."""
+    return _conditioned((a + _mT(a)) * 0.5)
+
+
+def square(max_batch_dims=2, **kw_strategies):
+    """One batch of square matrices (*, n, n), up to 2 x 2 of them, n 1-3."""
+    @st.composite
+    def draw_case(draw):
+        batch = draw(shapes(min_dims=0, max_dims=max_batch_dims, max_side=2))
+        n = draw(st.integers(1, MAX_SIDE))
+        return Case((batch + (n, n),), {k: draw(s) for k, s in kw_strategies.items()})
+    return draw_case()
+
+
+def _vector_rhs(a_shape, b_shape):
+    """torch.linalg.solve's rule: B is a (batch of) vector(s) when 1-d or of A's shape minus its
+    last dim."""
+    return len(b_shape) == 1 or (len(b_shape) == len(a_shape) - 1 and
+                                 tuple(b_shape) == tuple(a_shape[:-1]))
+
+
+@st.composite
+def solve_case(draw):
+    """A (*, n, n) and B: a vector (n,), a batch of vectors A.shape[:-1], or matrices (*, n, k)
+    (``left=False``: (*, k, n)) whose batch dims broadcast with A's."""
+    n = draw(st.integers(1, MAX_SIDE))
+    kind = draw(st.sampled_from(["vector", "vectors", "matrices"]))
+    if kind != "matrices":
+        batch = draw(shapes(min_dims=0, max_dims=2, max_side=2))
+        return Case((batch + (n, n), (n,) if kind == "vector" else batch + (n,)), {"left": True})
+    pair = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
+                                                  max_side=2))
+    batch_a, batch_b = pair.input_shapes
+    k, left = draw(st.integers(1, 3)), draw(st.booleans())
+    a_shape, b_shape = batch_a + (n, n), batch_b + ((n, k) if left else (k, n))
+    if _vector_rhs(a_shape, b_shape):  # taken for vectors, which left=False refuses (torch)
+        left = True
+    return Case((a_shape, b_shape), {"left": left})
+
+
+def _np_solve(a, b, left):
+    a = _conditioned(a)
+    vector = _vector_rhs(a.shape, b.shape)
+    if vector:
+        b = b[..., None]
+    if not left:
+        a, b = _mT(a), _mT(b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    x = np.linalg.solve(np.broadcast_to(a, batch + a.shape[-2:]),
+                        np.broadcast_to(b, batch + b.shape[-2:]))
+    if not left:
+        x = _mT(x)
+    return x[..., 0] if vector else x
+
+
+def _np_vector_norm(x, ord, dim, keepdim):
+    ax = np.abs(x)
+    if ord == math.inf:
+        return ax.max(axis=dim, keepdims=keepdim)
+    if ord == -math.inf:
+        return ax.min(axis=dim, keepdims=keepdim)
+    return (ax ** ord).sum(axis=dim, keepdims=keepdim) ** (1.0 / ord)
+
+
+def _alternating(x):
+    """x times a fixed pattern of signs (+, -, +, ...), for minigrad, numpy or torch x: with x
+    drawn positive and distinct, |result| has no kinks and no ties, and both signs appear."""
+    shape = tuple(x.shape)
+    signs = np.where(np.arange(math.prod(shape)).reshape(shape) % 2 == 0, 1.0, -1.0)
+    if isinstance(x, np.ndarray):
+        return x * signs
+    if isinstance(x, minigrad.Tensor):
+        return x * minigrad.tensor(signs.astype(x.dtype))
+    return x * _torch().tensor(signs, dtype=x.dtype)
+
+
+def with_ord(cases, ords):
+    """``cases`` with an ``ord`` drawn from ``ords`` added to their keyword arguments."""
+    return st.tuples(cases, st.sampled_from(ords)).map(
+        lambda t: Case(t[0].shapes, {**t[0].kw, "ord": t[1]}))
+
+
+@st.composite
+def matrix_dims_case(draw):
+    """Input of 2+ dims, two distinct dims (maybe negative) and keepdim."""
+    shape = draw(shapes(min_dims=2))
+    nd = len(shape)
+    d0 = draw(st.integers(-nd, nd - 1))
+    d1 = draw(st.integers(-nd, nd - 1).filter(lambda d: d % nd != d0 % nd))
+    return Case((shape,), {"dim": (d0, d1), "keepdim": draw(st.booleans())})
+
+
 # ------------------------------------------------------------------------------- table
 POS = (0.2, 3.0)   # log, sqrt, non-integer powers
 T = _torch
@@ -1317,6 +1433,55 @@ SPECS: list[OpSpec] = [
            lambda x, diagonal: T().diag(x, diagonal), uses_kernels=True),
     OpSpec("trace", lambda x: x.trace(), unary(min_dims=2, max_dims=2), np.trace,
            lambda x: x.trace(), uses_kernels=True),
+    # ------------------------------------------------------------------- linear algebra
+    # (inputs moved to well-conditioned matrices by _conditioned / _spd, inside fn)
+    OpSpec("linalg.inv", lambda a: minigrad.linalg.inv(_conditioned(a)), square(),
+           lambda a: np.linalg.inv(_conditioned(a)), lambda a: T().linalg.inv(_conditioned(a)),
+           domain=LINALG),
+    OpSpec("inverse", lambda a: _conditioned(a).inverse(), square(),
+           lambda a: np.linalg.inv(_conditioned(a)), lambda a: _conditioned(a).inverse(),
+           domain=LINALG),
+    OpSpec("linalg.det", lambda a, negative: minigrad.linalg.det(_conditioned(a, negative)),
+           square(negative=st.booleans()), lambda a, negative: np.linalg.det(
+               _conditioned(a, negative)),
+           lambda a, negative: T().linalg.det(_conditioned(a, negative)), domain=LINALG),
+    OpSpec("det", lambda a: minigrad.det(_conditioned(a)), square(),
+           lambda a: np.linalg.det(_conditioned(a)), lambda a: T().det(_conditioned(a)),
+           domain=LINALG),
+    OpSpec("linalg.slogdet", lambda a, negative: tuple(minigrad.linalg.slogdet(
+        _conditioned(a, negative))), square(negative=st.booleans()),
+           lambda a, negative: tuple(np.linalg.slogdet(_conditioned(a, negative))),
+           lambda a, negative: tuple(T().linalg.slogdet(_conditioned(a, negative))),
+           domain=LINALG),
+    OpSpec("slogdet_method", lambda a: tuple(_conditioned(a, True).slogdet()), square(),
+           lambda a: tuple(np.linalg.slogdet(_conditioned(a, True))),
+           lambda a: tuple(_conditioned(a, True).slogdet()), domain=LINALG),
+    OpSpec("logdet", lambda a: minigrad.logdet(_conditioned(a)), square(),
+           lambda a: np.linalg.slogdet(_conditioned(a))[1],
+           lambda a: T().logdet(_conditioned(a)), domain=LINALG),
+    OpSpec("linalg.solve", lambda a, b, left: minigrad.linalg.solve(_conditioned(a), b,
+                                                                    left=left),
+           solve_case(), _np_solve,
+           lambda a, b, left: T().linalg.solve(_conditioned(a), b, left=left), domain=LINALG),
+    OpSpec("linalg.cholesky", lambda a, upper: minigrad.linalg.cholesky(_spd(a), upper=upper),
+           square(upper=st.booleans()),
+           lambda a, upper: (_mT if upper else np.asarray)(np.linalg.cholesky(_spd(a))),
+           lambda a, upper: T().linalg.cholesky(_spd(a), upper=upper), domain=LINALG),
+    OpSpec("linalg.vector_norm", lambda x, ord, dim, keepdim: minigrad.linalg.vector_norm(
+        x, ord, dim, keepdim), with_ord(reduction(), [2, 1, 3, 1.5, 0.5, -1]),
+           _np_vector_norm, lambda x, ord, dim, keepdim: T().linalg.vector_norm(
+               x, ord, dim, keepdim), kinks=(0.0,), margin=0.05),
+    OpSpec("linalg.vector_norm_inf", lambda x, ord, dim, keepdim: minigrad.linalg.vector_norm(
+        _alternating(x), ord, dim, keepdim), with_ord(reduction(), [math.inf, -math.inf]),
+           lambda x, ord, dim, keepdim: _np_vector_norm(_alternating(x), ord, dim, keepdim),
+           lambda x, ord, dim, keepdim: T().linalg.vector_norm(_alternating(x), ord, dim,
+                                                               keepdim),
+           domain=(0.1, 2.0), distinct=True),
+    OpSpec("linalg.matrix_norm_fro", lambda x, dim, keepdim: minigrad.linalg.matrix_norm(
+        x, "fro", dim, keepdim), matrix_dims_case(),
+           lambda x, dim, keepdim: np.sqrt((x * x).sum(axis=dim, keepdims=keepdim)),
+           lambda x, dim, keepdim: T().linalg.matrix_norm(x, "fro", dim, keepdim),
+           kinks=(0.0,), margin=0.05),
     OpSpec("repeat_interleave", lambda x, repeats, dim: x.repeat_interleave(
         minigrad.tensor(repeats) if isinstance(repeats, np.ndarray) else repeats, dim),
            repeat_interleave_case(), lambda x, repeats, dim: np.repeat(x, repeats, dim),

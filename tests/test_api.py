@@ -195,7 +195,8 @@ def _module_path(name):
 
 # The import order: a module may import from its own layer or the ones before it, never after.
 LAYERS = [["minigrad.backend"], ["minigrad.kernels"], ["minigrad.autograd"], ["minigrad.ops"],
-          ["minigrad.tensor"], ["minigrad.functional", "minigrad.creation", "minigrad.distributed"],
+          ["minigrad.tensor"], ["minigrad.functional", "minigrad.creation", "minigrad.distributed",
+                                "minigrad.linalg"],
           ["minigrad.nn"],
           ["minigrad.optim", "minigrad.data", "minigrad.utils", "minigrad.viz"]]
 
@@ -259,7 +260,9 @@ def test_methods_and_exports_are_the_functional_definitions():
         "logical_xor", "isclose", "allclose", "equal", "nan_to_num", "masked_select", "select",
         "movedim", "moveaxis", "swapaxes", "swapdims", "addcmul", "addcdiv", "mm", "mv", "dot",
         "vstack", "hstack", "unflatten", "sinc", "fmod", "frac", "sgn", "absolute", "negative",
-        "multiply", "divide", "true_divide", "subtract", "is_tensor", "is_floating_point"}
+        "multiply", "divide", "true_divide", "subtract", "is_tensor", "is_floating_point",
+        # torch's top-level names for functions of minigrad.linalg
+        "inverse", "det", "logdet", "slogdet"}
     assert not hasattr(T, "where") and not hasattr(T, "cat")  # functions only, as in torch
     for name in ("repeat", "view_as", "reshape_as"):  # methods only, as in torch
         assert hasattr(T, name) and not hasattr(minigrad, name), name
