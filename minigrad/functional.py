@@ -13,6 +13,7 @@ import collections
 import functools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from minigrad.autograd.grad_mode import no_grad
 from minigrad.ops import elementwise as E
 from minigrad.ops import reduce as R
 from minigrad.ops import shape as S
+from minigrad.ops.distance import Cdist
 from minigrad.ops.matmul import Einsum, MatMul
 from minigrad.tensor import (_FLOAT32, Tensor, _category, _dim, _index_arrays,
                              _number_dtype, _promote_types)
@@ -532,6 +534,47 @@ def erf(x):
 def erfc(x):
     """1 - erf(x), computed without the cancellation where erf(x) is near 1 (x > ~3)."""
     return E.Erfc.apply(_float(x))
+
+
+@op
+def lgamma(x):
+    """log|Gamma(x)|, as torch.lgamma; its gradient is digamma(x). torch 2.13's values at the
+    poles: +inf at 0, -0.0, the negative integers and +-inf (SciPy's gammaln(-inf) is -inf)."""
+    return E.Lgamma.apply(_float(x))
+
+
+@op
+def digamma(x):
+    """digamma(x) = d/dx log Gamma(x) (torch.digamma; SciPy's psi); its gradient is
+    polygamma(1, x). torch 2.13's values at the poles: -inf at 0.0, +inf at -0.0 (the one-sided
+    limits), NaN at the negative integers and at -inf."""
+    return E.Digamma.apply(_float(x))
+
+
+@op(methods=())
+def polygamma(n, x):
+    """The n-th derivative of digamma (torch.polygamma(n, x); n = 0 is digamma); its gradient is
+    polygamma(n + 1, x). torch 2.13's values at the poles x = 0, -1, -2, ...: for n = 1 +inf at
+    0 and, at a negative integer, the large finite pi^2 / sin^2(pi x) torch's reflection formula
+    gives there (sin(pi x) is a rounding error, not 0: 6.58e32 at x = -1 in float64); for n >= 2
+    (-1)^(n+1) inf. At -inf: NaN for n = 1, (-1)^(n+1) inf for n >= 2; at +inf: 0 for n = 1,
+    NaN for n >= 2 (torch's Hurwitz zeta). Elsewhere the values are SciPy's, correct to an ulp
+    or two (torch's own trigamma is off by up to 5e-10 relative, its digamma by ~1e-12)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"polygamma: n must be an int (the order: polygamma(n, x), n first, as "
+                        f"torch), got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"polygamma: n must be >= 0 (the order of the derivative), got {n}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"polygamma: x must be a tensor, got {type(x).__name__}")
+    x = _float(x)
+    return E.Digamma.apply(x) if n == 0 else E.Polygamma.apply(x, n=int(n))
+
+
+@op(methods=("polygamma",), export=False)
+def _polygamma_method(x, n):
+    """``x.polygamma(n)``: polygamma(n, x) (torch's method takes the order only)."""
+    return polygamma(n, x)
 
 
 @op(methods=("abs", "__abs__"))
@@ -1510,6 +1553,96 @@ def median(x, dim=None, keepdim=False):
     return _pick_sorted("median", x, dim, keepdim, position)
 
 
+_QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op, x, q, dim, keepdim, interpolation, ignore_nan):
+    """quantile / nanquantile, torch's algorithm (aten Sorting.cpp): sort the values along
+    ``dim``, rank = q (n - 1) with n the count of values (nanquantile: of the non-NaN ones;
+    quantile: a slice with a NaN gets rank n - 1, its last, NaN), then per interpolation mode
+    the value at floor(rank) (lower), ceil(rank) (higher), rank rounded half to even (nearest),
+    or lerp(value at floor, value at ceil, weight) with weight rank - floor(rank) (linear) or
+    1/2 (midpoint). The ranks are computed in x's dtype, as torch's. Values are gathered from
+    ``sort``'s, so the gradient goes to the elements picked (with ties, those of the stable
+    sort, as torch's); in linear mode a tensor q gets the gradient (n - 1)(above - below)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expects a tensor, got {type(x).__name__}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expects a float32 or float64 tensor, got {x.dtype}")
+    if interpolation not in _QUANTILE_MODES:
+        raise ValueError(f"{op}: interpolation must be one of {', '.join(_QUANTILE_MODES)}, "
+                         f"got {interpolation!r}")
+    xp, dtype = x.xp, x.data.dtype
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise ValueError(f"{op}: q must be a number, a 0-d or a 1-d tensor, got a tensor of "
+                             f"shape {q.shape}")
+        if q.data.dtype != dtype:
+            raise TypeError(f"{op}: q must have the input's dtype {x.dtype}, got {q.dtype}")
+        if not bool(((q.data >= 0) & (q.data <= 1)).all()):  # NaN fails too
+            raise ValueError(f"{op}: q values must be in [0, 1], got {q.tolist()}")
+        many = q.ndim == 1
+        qv = q if many else reshape(q, 1)
+    elif _is_number(q):
+        if not 0 <= q <= 1:
+            raise ValueError(f"{op}: q must be in [0, 1], got {q}")
+        many = False
+        qv = Tensor._wrap(xp.full((1,), _py(q), dtype=dtype), False, None)
+    else:
+        raise TypeError(f"{op}: q must be a number or a tensor, got {type(q).__name__}")
+    if x.data.size == 0:
+        raise ValueError(f"{op}: the input tensor is empty (shape {x.shape})")
+    if dim is None:
+        v = reshape(x, -1)
+    else:
+        d = _dim(op, dim, x.ndim)
+        v = reshape(x, 1) if x.ndim == 0 else movedim(x, d, -1)
+    s = sort(v, -1).values                      # (..., n): the reduced dims, then dim's values
+    n, last = s.shape[-1], s.ndim - 1
+    nan = xp.isnan(s.data)
+    if ignore_nan:
+        counts = (~nan).sum(axis=-1, keepdims=True).astype(dtype)  # (..., 1)
+        ranks = qv * (counts - 1)                                   # (..., Q)
+        ranks = where(ranks.data < 0, 0.0, ranks)  # no value but NaN: rank 0, NaN
+    else:
+        ranks = where(nan.any(axis=-1, keepdims=True), float(n - 1), qv * (n - 1))
+    r = ranks.data
+    if interpolation in ("lower", "higher", "nearest"):
+        r = {"lower": xp.floor, "higher": xp.ceil, "nearest": xp.round}[interpolation](r)
+        y = _take_along(s, last, r.astype(np.int64))
+    else:
+        below = xp.floor(r)
+        lo = _take_along(s, last, below.astype(np.int64))
+        hi = _take_along(s, last, xp.ceil(r).astype(np.int64))
+        y = lerp(lo, hi, 0.5 if interpolation == "midpoint" else ranks - below)
+    y = movedim(y, -1, 0) if y.ndim > 1 else y  # (Q, ...)
+    if not many:
+        y = squeeze(y, 0)
+    if keepdim:
+        if dim is None:
+            y = reshape(y, (y.shape[:1] if many else ()) + (1,) * x.ndim)
+        elif x.ndim:
+            y = unsqueeze(y, d + many)
+    return y
+
+
+@op
+def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles of the values (all, or along ``dim``), as torch.quantile: q a number
+    or a 0-d or 1-d tensor in [0, 1] of x's dtype (1-d: a leading dim of len(q) in the
+    result); ``interpolation`` 'linear', 'lower', 'higher', 'midpoint' or 'nearest' (half to
+    even) between the two values around rank q (n - 1). A slice holding a NaN gives NaN.
+    Differentiable through ``sort`` (and in q, in linear mode). See :func:`_quantile`."""
+    return _quantile("quantile", x, q, dim, keepdim, interpolation, False)
+
+
+@op
+def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile ignoring NaNs, as torch.nanquantile: the ranks count the non-NaN values of each
+    slice; a slice of NaNs only gives NaN."""
+    return _quantile("nanquantile", x, q, dim, keepdim, interpolation, True)
+
+
 def _narrow(x, d, start, length):
     return S.GetItem.apply(x, index=(slice(None),) * d + (slice(start, start + length),))
 
@@ -1690,6 +1823,163 @@ def outer(a, b):
 
 
 ger = outer
+
+
+def _two_tensors(op, a, b, same_dtype=True):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f"{op}: expects two tensors, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    if same_dtype and a.data.dtype != b.data.dtype:
+        raise TypeError(f"{op}: expects both tensors of one dtype, got {a.dtype} and {b.dtype}")
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+@op(methods=())
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """The p-norm distance between each row of x1 and each row of x2, as torch.cdist:
+    x1 (..., P, M), x2 (..., R, M) -> (..., P, R), batch dims broadcast; p >= 0 (0: the count
+    of differing coordinates, inf: the largest difference).
+
+    Gradients are torch's (ops/distance.py), also where the distance is not differentiable: 0 at
+    coincident points and where a coordinate difference is 0 (p <= 1), and for p = inf the whole
+    gradient to every coordinate tied for the largest difference. They are differentiable
+    again (torch 2.13 has no second derivative of cdist).
+
+    Always the exact differences: ``compute_mode`` is accepted for torch's signature, but the
+    matrix-product form torch uses for p = 2 when P or R exceeds 25 (faster, with cancellation
+    near coincident points) is not implemented."""
+    _two_tensors("cdist", x1, x2)
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise ValueError(f"cdist: expects tensors of at least 2 dims ((..., P, M) and "
+                         f"(..., R, M)), got shapes {x1.shape} and {x2.shape}")
+    if x1.data.dtype.kind != "f":
+        raise TypeError(f"cdist: expects floating-point tensors, got {x1.dtype}")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: x1 and x2 must have the same number of columns (last dim), "
+                         f"got x1 {x1.shape} with {x1.shape[-1]} and x2 {x2.shape} with "
+                         f"{x2.shape[-1]}")
+    if not _is_number(p) or not p >= 0:  # NaN fails too
+        raise ValueError(f"cdist: p must be a number >= 0, got {p!r}")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: compute_mode must be one of {_CDIST_MODES}, got "
+                         f"{compute_mode!r}")
+    try:
+        batch = _broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of shapes {x1.shape} and {x2.shape} cannot be "
+                         "broadcast together") from None
+    if x1.shape[:-2] != batch:
+        x1 = expand(x1, *batch, *x1.shape[-2:])
+    if x2.shape[:-2] != batch:
+        x2 = expand(x2, *batch, *x2.shape[-2:])
+    return Cdist.apply(x1, x2, p=float(p))
+
+
+def _tensordot_dims(a, b, dims):
+    """torch.tensordot's ``dims`` as two lists of non-negative dims of a and of b."""
+    if isinstance(dims, Tensor):  # a 0-d count or a (2, n) tensor of dims
+        dims = dims.tolist()
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        if dims < 0:
+            raise ValueError(f"tensordot: dims must be >= 0, got {dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise ValueError(f"tensordot: dims={dims} contracts more dims than the operands "
+                             f"have (shapes {a.shape} and {b.shape})")
+        return list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    ok = isinstance(dims, (list, tuple)) and len(dims) == 2 and builtins.all(
+        isinstance(d, (list, tuple)) for d in dims)
+    if not ok:
+        raise TypeError(f"tensordot: dims must be an int or a pair of lists of dims "
+                        f"(([dims of a], [dims of b])), got {dims!r}")
+    da, db = list(dims[0]), list(dims[1])
+    if len(da) != len(db):
+        raise ValueError(f"tensordot: the two lists of dims must be equally long, got {da} and "
+                         f"{db}")
+    da = [_dim("tensordot", d, a.ndim) for d in da]
+    db = [_dim("tensordot", d, b.ndim) for d in db]
+    for name, ds, orig in (("a", da, dims[0]), ("b", db, dims[1])):
+        if len(set(ds)) != len(ds):
+            raise ValueError(f"tensordot: a dim of {name} appears twice in {list(orig)}")
+    return da, db
+
+
+@op(methods=())
+def tensordot(a, b, dims=2):
+    """The sum over paired dims of a and b of their product, as torch.tensordot: ``dims`` an
+    int n (a's last n dims with b's first n, in order) or two lists ``([dims of a], [dims of
+    b])`` (also a tensor of them); the result's dims are a's others, then b's others. A size-1
+    dim may pair with any size (summed), as in torch. An einsum, so its gradient is einsum's."""
+    _two_tensors("tensordot", a, b)
+    da, db = _tensordot_dims(a, b, dims)
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j] and a.shape[i] != 1 and b.shape[j] != 1:
+            raise ValueError(f"tensordot: contracted dims must have one size, but dim {i} of a "
+                             f"{a.shape} has {a.shape[i]} and dim {j} of b {b.shape} has "
+                             f"{b.shape[j]}")
+    if a.ndim + b.ndim - len(da) > len(_LETTERS):
+        raise ValueError(f"tensordot: more than {len(_LETTERS)} dims in all are not supported")
+    letters = iter(_LETTERS)
+    sa = [next(letters) for _ in range(a.ndim)]
+    sb = [None] * b.ndim
+    for i, j in zip(da, db):
+        sb[j] = sa[i]
+    sb = [c if c is not None else next(letters) for c in sb]
+    out = [c for i, c in enumerate(sa) if i not in da] + \
+        [c for j, c in enumerate(sb) if j not in db]
+    return Einsum.apply(a, b, subscripts=("".join(sa), "".join(sb)), output="".join(out))
+
+
+@op
+def kron(a, b):
+    """The Kronecker product, as torch.kron: the operand with fewer dims gets leading 1s, and
+    block (i_0, i_1, ...) of the result, of b's shape, is a[i_0, i_1, ...] * b; result shape
+    (a_0 b_0, a_1 b_1, ...). A product of reshaped operands, so its gradients are Mul's."""
+    _two_tensors("kron", a, b, same_dtype=False)
+    if a.data.dtype != b.data.dtype:
+        a, b = _promote(a, b)
+    n = builtins.max(a.ndim, b.ndim)
+    sa = (1,) * (n - a.ndim) + a.shape
+    sb = (1,) * (n - b.ndim) + b.shape
+    ea = reshape(a, tuple(v for m in sa for v in (m, 1)))  # (a_0, 1, a_1, 1, ...)
+    eb = reshape(b, tuple(v for m in sb for v in (1, m)))  # (1, b_0, 1, b_1, ...)
+    return reshape(ea * eb, tuple(m * k for m, k in zip(sa, sb)))
+
+
+@op
+def cross(a, b, dim=None):
+    """The cross product of 3-vectors along ``dim``, as torch.cross: a and b of the same number
+    of dims, broadcast along the others. ``dim=None`` is torch.cross's default, the first dim of
+    a of size 3 (torch warns that it will become -1, torch.linalg.cross's; this warns too):
+    pass dim=-1 for the last."""
+    _two_tensors("cross", a, b)
+    if a.ndim != b.ndim:
+        raise ValueError(f"cross: expects tensors with the same number of dims, got shapes "
+                         f"{a.shape} and {b.shape}")
+    if dim is None:
+        sizes = list(a.shape)
+        if 3 not in sizes:
+            raise ValueError(f"cross: no dim of size 3 in shape {a.shape} (dim=None takes the "
+                             "first one)")
+        warnings.warn("cross: dim=None takes the first dim of size 3, as torch.cross (which "
+                      "deprecates it); pass dim explicitly, e.g. dim=-1", UserWarning,
+                      stacklevel=2)
+        dim = sizes.index(3)
+    d = _dim("cross", dim, a.ndim)
+    if a.ndim == 0 or a.shape[d] != 3 or b.shape[d] != 3:
+        raise ValueError(f"cross: dim {dim} must have size 3 in both tensors, got shapes "
+                         f"{a.shape} and {b.shape}")
+    try:
+        shape = _broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"cross: shapes {a.shape} and {b.shape} cannot be broadcast "
+                         "together") from None
+    a0, a1, a2 = (_narrow(a, d, i, 1) for i in range(3))
+    b0, b1, b2 = (_narrow(b, d, i, 1) for i in range(3))
+    y = cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+    return y if y.shape == shape else expand(y, *shape)
 
 
 @op

@@ -871,6 +871,124 @@ def einsum_case(draw):
     return Case(shapes, {"equation": eq})
 
 
+# ------------------------------------------- gamma family, distances, products, quantiles
+def _np_polygamma(x, n):
+    from scipy import special
+    return special.polygamma(n, x)
+
+
+def _np_lgamma(x):
+    from scipy import special
+    return special.gammaln(x)
+
+
+@st.composite
+def cdist_case(draw):
+    """x1 (..., P, M) and x2 (..., R, M), batch dims (0-2) that broadcast, p > 0 finite (p = 0
+    and inf, and coincident points, are in tests/test_special_ops.py)."""
+    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2,
+                                                    min_side=1, max_side=2))
+    p_rows, r_rows, m = (draw(st.integers(1, MAX_SIDE)) for _ in range(3))
+    return Case((batch.input_shapes[0] + (p_rows, m), batch.input_shapes[1] + (r_rows, m)),
+                {"p": draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]))})
+
+
+def _np_cdist(x1, x2, p):
+    d = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
+    return (d ** p).sum(-1) ** (1 / p)
+
+
+def _torch_cdist_composite(x1, x2, p):
+    """torch.cdist's distance in torch's differentiable ops: torch 2.13 has no second
+    derivative of cdist (its _cdist_backward is not differentiable), and the table compares
+    second derivatives. Away from coincident points (``distinct``) the two agree; torch.cdist
+    itself is compared at first order, coincident points included, in test_special_ops.py."""
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).abs().pow(p).sum(-1).pow(1 / p)
+
+
+@st.composite
+def tensordot_case(draw):
+    """dims an int n (a's last n with b's first n) or two lists (any order, negative dims)."""
+    side = st.integers(1, MAX_SIDE)
+    if draw(st.booleans()):
+        n = draw(st.integers(0, 2))
+        shared = tuple(draw(side) for _ in range(n))
+        a = tuple(draw(side) for _ in range(draw(st.integers(0, 2)))) + shared
+        b = shared + tuple(draw(side) for _ in range(draw(st.integers(0, 2))))
+        return Case((a, b), {"dims": n})
+    a = draw(shapes(min_dims=1))
+    k = draw(st.integers(1, len(a)))
+    da = draw(st.permutations(range(len(a))))[:k]
+    nb = k + draw(st.integers(0, 2))
+    db = draw(st.permutations(range(nb)))[:k]
+    b = [None] * nb
+    for i, j in zip(da, db):
+        b[j] = a[i]
+    b = tuple(m if m is not None else draw(side) for m in b)
+    da = [d - len(a) if draw(st.booleans()) else d for d in da]
+    db = [d - nb if draw(st.booleans()) else d for d in db]
+    return Case((a, b), {"dims": (da, db)})
+
+
+@st.composite
+def kron_case(draw):
+    return Case((draw(shapes(max_dims=3)), draw(shapes(max_dims=3))), {})
+
+
+@st.composite
+def cross_case(draw):
+    """Two shapes of one rank with 3 at ``dim``, broadcasting along the others."""
+    shape = list(draw(shapes(min_dims=1)))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    shape[dim] = 3
+    other = [m if i == dim % nd or not draw(st.booleans()) else 1 for i, m in enumerate(shape)]
+    if draw(st.booleans()):
+        shape, other = other, shape
+    return Case((tuple(shape), tuple(other)), {"dim": dim})
+
+
+# q values whose ranks q (n - 1) are exact in float32 and float64 alike (NumPy's reference
+# ranks in float64, minigrad and torch in the input's dtype: 0.3 * 10 would round across an
+# integer); other q are compared with torch, which ranks as minigrad does, in test_special_ops
+_DYADIC_Q = [0.0, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0]
+_QUANTILE_MODES = ["linear", "lower", "higher", "midpoint", "nearest"]
+
+
+@st.composite
+def quantile_case(draw):
+    case = draw(reduction(allow_tuple=False))
+    q = draw(st.one_of(st.sampled_from(_DYADIC_Q),
+                       st.lists(st.sampled_from(_DYADIC_Q), min_size=1, max_size=3).map(
+                           np.array)))
+    return Case(case.shapes, dict(case.kw, q=q,
+                                  interpolation=draw(st.sampled_from(_QUANTILE_MODES))))
+
+
+@st.composite
+def nanquantile_case(draw):
+    case = draw(with_nans(keep_one=True))
+    return Case(case.shapes, dict(case.kw, q=draw(st.sampled_from(_DYADIC_Q)),
+                                  interpolation=draw(st.sampled_from(_QUANTILE_MODES))))
+
+
+def _q(q, like):
+    """q as the op takes it: a float, or a tensor of the input's dtype and kind."""
+    if not isinstance(q, np.ndarray):
+        return q
+    if isinstance(like, minigrad.Tensor):
+        return minigrad.tensor(q.astype(like.dtype))
+    return _torch().tensor(q, dtype=like.dtype)
+
+
+def _quantile(module, x, q, dim, keepdim, interpolation):
+    return module.quantile(x, _q(q, x), dim, keepdim, interpolation=interpolation)
+
+
+def _np_quantile(x, q, dim, keepdim, interpolation):
+    return np.quantile(x, q, axis=dim, keepdims=keepdim, method=interpolation)
+
+
 # ------------------------------------------------ diagonals, repeats, running extremes, nan*
 @st.composite
 def diagonal_case(draw):
@@ -1143,6 +1261,15 @@ SPECS: list[OpSpec] = [
            kinks=(0.0,), margin=0.2),
     OpSpec("erf", minigrad.erf, unary(), _np_erf, lambda x: T().erf(x)),
     OpSpec("erfc", lambda x: x.erfc(), unary(), lambda x: 1 - _np_erf(x), lambda x: x.erfc()),
+    # the gamma family away from its poles (the poles: test_special_ops.py)
+    OpSpec("lgamma", minigrad.lgamma, unary(), _np_lgamma, lambda x: T().lgamma(x),
+           domain=(0.2, 4.0)),
+    OpSpec("digamma", lambda x: x.digamma(), unary(), lambda x: _np_polygamma(x, 0),
+           lambda x: x.digamma(), domain=(0.2, 4.0)),
+    OpSpec("polygamma", lambda x, n: minigrad.polygamma(n, x), unary(n=st.integers(0, 3)),
+           _np_polygamma, lambda x, n: T().polygamma(n, x), domain=(0.2, 4.0)),
+    OpSpec("polygamma_method", lambda x, n: x.polygamma(n), unary(n=st.integers(1, 2)),
+           _np_polygamma, lambda x, n: x.polygamma(n), domain=(0.2, 4.0)),
     # ------------------------------------------ nn.functional's other activations (composites)
     OpSpec("gelu", NF.gelu, unary(approximate=st.sampled_from(["none", "tanh"])), _np_gelu,
            lambda x, approximate: _tF().gelu(x, approximate=approximate), domain=(-4.0, 4.0)),
@@ -1391,6 +1518,30 @@ SPECS: list[OpSpec] = [
            lambda x, diagonal: T().triu(x, diagonal)),
     OpSpec("bmm", minigrad.bmm, bmm_case(), np.matmul, lambda a, b: T().bmm(a, b)),
     OpSpec("outer", lambda a, b: a.outer(b), outer_case(), np.outer, lambda a, b: T().outer(a, b)),
+    # distinct: no two coordinates equal, so no coincident points and no zero differences
+    OpSpec("cdist", minigrad.cdist, cdist_case(), _np_cdist, _torch_cdist_composite,
+           distinct=True, margin=0.05),
+    OpSpec("tensordot", lambda a, b, dims: minigrad.tensordot(a, b, dims), tensordot_case(),
+           lambda a, b, dims: np.tensordot(a, b, dims),
+           lambda a, b, dims: T().tensordot(a, b, dims)),
+    OpSpec("kron", lambda a, b: a.kron(b), kron_case(), np.kron, lambda a, b: T().kron(a, b)),
+    OpSpec("cross", lambda a, b, dim: a.cross(b, dim), cross_case(),
+           lambda a, b, dim: np.cross(a, b, axis=dim),
+           lambda a, b, dim: T().linalg.cross(a, b, dim=dim)),
+    # distinct: ties make the picked element (and so the gradient) jump
+    OpSpec("quantile", lambda x, **kw: _quantile(minigrad, x, **kw), quantile_case(),
+           _np_quantile, lambda x, **kw: _quantile(T(), x, **kw), distinct=True),
+    OpSpec("quantile_method", lambda x, q, dim, keepdim, interpolation: x.quantile(
+        _q(q, x), dim, keepdim, interpolation=interpolation), quantile_case(), _np_quantile,
+           lambda x, q, dim, keepdim, interpolation: x.quantile(
+               _q(q, x), dim, keepdim, interpolation=interpolation), distinct=True),
+    OpSpec("nanquantile", lambda x, nans, q, dim, keepdim, interpolation: minigrad.nanquantile(
+        _with_nans(x, nans), q, dim, keepdim, interpolation=interpolation), nanquantile_case(),
+           lambda x, nans, q, dim, keepdim, interpolation: np.nanquantile(
+               np.where(nans, np.nan, x), q, axis=dim, keepdims=keepdim, method=interpolation),
+           lambda x, nans, q, dim, keepdim, interpolation: T().nanquantile(
+               _with_nans(x, nans), q, dim, keepdim, interpolation=interpolation),
+           distinct=True),
     OpSpec("unbind", lambda x, dim: x.unbind(dim), one_dim(),
            lambda x, dim: tuple(np.moveaxis(x, dim, 0)), lambda x, dim: x.unbind(dim)),
     OpSpec("diff", lambda x, dim, n: x.diff(n, dim), diff_case(),

@@ -55,7 +55,7 @@ __all__ = [
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output", "erf", "erfc",
-    "argsort_stable",
+    "lgamma", "digamma", "polygamma", "argsort_stable",
 ]
 
 _THREADS = 256
@@ -341,6 +341,32 @@ def erfc(x):
     """1 - erf(x) on the GPU (cupyx.scipy.special). See :func:`minigrad.kernels.reference.erfc`."""
     from cupyx.scipy import special
     return special.erfc(x)
+
+
+def lgamma(x):
+    """log|Gamma(x)| on the GPU: CuPy's gammaln (cupyx.scipy.special) with torch's values at
+    the poles and infinities. See :func:`minigrad.kernels.reference.lgamma`."""
+    from cupyx.scipy import special
+    return ref._lgamma_poles(_cupy(), x, special.gammaln(x).astype(x.dtype, copy=False))
+
+
+def digamma(x):
+    """digamma on the GPU (cupyx.scipy.special), torch's values at the poles. See
+    :func:`minigrad.kernels.reference.digamma`."""
+    from cupyx.scipy import special
+    return ref._digamma_poles(_cupy(), x, special.digamma(x).astype(x.dtype, copy=False))
+
+
+def polygamma(n, x):
+    """polygamma(n, x) on the GPU (cupyx.scipy.special; n a Python int), torch's values at the
+    poles. See :func:`minigrad.kernels.reference.polygamma`."""
+    from cupyx.scipy import special
+    if n == 0:
+        return digamma(x)
+    cp = _cupy()
+    # CuPy's polygamma broadcasts n with x: n as a 0-d array of x's dtype
+    y = special.polygamma(cp.asarray(n, dtype=x.dtype), x).astype(x.dtype, copy=False)
+    return ref._polygamma_poles(cp, n, x, y)
 
 
 def _ce_ok(z, t, ignore_index):

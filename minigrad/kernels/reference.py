@@ -23,7 +23,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
-    "nchw_from_rows", "erf", "erfc", "argsort_stable",
+    "nchw_from_rows", "erf", "erfc", "lgamma", "digamma", "polygamma", "argsort_stable",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
@@ -289,6 +289,83 @@ def erfc(x):
     """1 - erf(x), without the cancellation where erf(x) is near 1 (SciPy's)."""
     from scipy import special
     return special.erfc(x)
+
+
+# ------------------------------------------------------------------ the gamma family
+# SciPy's functions, with torch's values (torch 2.13, CPU) where the two differ: at the poles
+# x = 0, -1, -2, ... and at +-inf. The fix-ups are array code (xp-generic), shared with
+# cupy_gpu, whose CuPy functions are fixed up the same way.
+
+def _nonpositive_integers(xp, x):
+    """Where x is 0, -0.0, a negative integer or -inf: the poles of the gamma family."""
+    return (x <= 0) & (xp.floor(x) == x)
+
+
+def _lgamma_poles(xp, x, y):
+    """log|Gamma(x)| with torch's values: +inf at 0, the negative integers and -inf (SciPy's
+    gammaln(-inf) is -inf); +inf at +inf is the libraries' own."""
+    return xp.where(_nonpositive_integers(xp, x), x.dtype.type(xp.inf), y)
+
+
+def _digamma_poles(xp, x, y):
+    """digamma with torch's values: -inf at +0.0 and +inf at -0.0 (the limits from the right
+    and the left), NaN at the negative integers and -inf, +inf at +inf."""
+    inf = x.dtype.type(xp.inf)
+    y = xp.where(_nonpositive_integers(xp, x), x.dtype.type(xp.nan), y)
+    y = xp.where(x == 0, xp.copysign(inf, -x), y)
+    return xp.where(x == inf, inf, y)
+
+
+def _polygamma_poles(xp, n, x, y):
+    """``y`` = polygamma(n, x), n >= 1, with torch's values.
+
+    n = 1 (trigamma): for x < 1/2 torch computes pi^2 / sin^2(pi x) - trigamma(1 - x) (the
+    reflection formula), so at x = 0 and -0.0 it gives +inf, at -inf NaN, and at a negative
+    integer a large finite number: sin(pi x) there is the rounding error of pi x, not 0
+    (6.58e32 at x = -1 in float64, 1.29e15 in float32). That value is pi^2 / sin^2(pi x) in
+    x's dtype, computed here: at a negative integer -k the first term is at least pi^2 and
+    trigamma(1 + k) < 1 / k stays below half its ulp for every k (about 1e33 / k^2 with ulp
+    1e17 / k^2 in float64), so torch's sum rounds to the first term. +inf gives 0.
+    n >= 2: (-1)^(n+1) inf at 0, the negative integers and -inf (torch's Hurwitz zeta is +inf
+    there), NaN at +inf (SciPy: 0)."""
+    dtype = x.dtype.type
+    poles = _nonpositive_integers(xp, x)
+    if n == 1:
+        with np.errstate(all="ignore"):  # sin(-inf) is NaN, and pi^2 / 0 is inf: both meant
+            pi = dtype(np.pi)
+            s = xp.sin(xp.where(poles, x, dtype(0.5)) * pi)
+            return xp.where(poles, pi * pi / (s * s), y)
+    y = xp.where(poles, dtype(xp.inf if n % 2 else -xp.inf), y)
+    return xp.where(x == xp.inf, dtype(xp.nan), y)
+
+
+def lgamma(x):
+    """log|Gamma(x)|, elementwise, x's dtype (SciPy's gammaln): +inf at 0, at the negative
+    integers and at +-inf, as torch.lgamma. On a GPU, CuPy's (cupy_gpu.lgamma); the gamma
+    family takes NumPy arrays only here, as erf does."""
+    from scipy import special
+    with np.errstate(all="ignore"):
+        return _lgamma_poles(_xp(x), x, special.gammaln(x).astype(x.dtype, copy=False))
+
+
+def digamma(x):
+    """digamma(x) = d/dx log Gamma(x), elementwise, x's dtype (SciPy's psi), with torch's values
+    at the poles: -inf at 0.0, +inf at -0.0, NaN at the negative integers."""
+    from scipy import special
+    with np.errstate(all="ignore"):
+        return _digamma_poles(_xp(x), x, special.psi(x).astype(x.dtype, copy=False))
+
+
+def polygamma(n, x):
+    """The n-th derivative of digamma (n >= 0 an int; n = 0 is digamma), elementwise, x's dtype
+    (SciPy's polygamma, which computes in float64), with torch's values at the poles and at
+    +-inf (see _polygamma_poles)."""
+    from scipy import special
+    if n == 0:
+        return digamma(x)
+    with np.errstate(all="ignore"):
+        y = special.polygamma(n, x).astype(x.dtype, copy=False)
+        return _polygamma_poles(_xp(x), n, x, y)
 
 
 def bce_with_logits_fwd(z, t):

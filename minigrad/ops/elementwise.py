@@ -374,6 +374,41 @@ class Erfc(Function):
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
+# The gamma family: each derivative is the next member, so gradients of every order are
+# Polygamma of a higher n. Values at the poles (0, -1, -2, ...) and +-inf are torch's (see
+# kernels/reference.py), and the gradients there follow from them, as torch's do.
+class Lgamma(Function):
+    """y = log|Gamma(x)|; gx = gy * digamma(x)"""
+
+    def forward(self, x):
+        return kernels.get("lgamma", self.xp)(x)
+
+    def backward(self, gy):
+        return gy * Digamma.apply(self.inputs[0])
+
+
+class Digamma(Function):
+    """y = digamma(x) = d/dx log Gamma(x); gx = gy * polygamma(1, x)"""
+
+    def forward(self, x):
+        return kernels.get("digamma", self.xp)(x)
+
+    def backward(self, gy):
+        return gy * Polygamma.apply(self.inputs[0], n=1)
+
+
+class Polygamma(Function):
+    """y = polygamma(n, x), the n-th derivative of digamma (n >= 1 here; n = 0 is Digamma);
+    gx = gy * polygamma(n + 1, x)"""
+
+    def forward(self, x, n):
+        self.n = n
+        return kernels.get("polygamma", self.xp)(n, x)
+
+    def backward(self, gy):
+        return gy * Polygamma.apply(self.inputs[0], n=self.n + 1)
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)); gx = gy * y * (1 - y)"""
 
