@@ -99,9 +99,9 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)) for probabilities p = ``input`` in [0, 1], logs clamped
     at -100 and the gradient's p (1 - p) at 1e-12, as in PyTorch (one op:
-    ``minigrad.ops.loss.BinaryCrossEntropy``). An input or target outside [0, 1] (or NaN) raises, as in PyTorch; on
-    a GPU only under ``detect_anomaly()``, since the check reads the values back to the host
-    (PyTorch checks there with a device-side assert). Prefer
+    ``minigrad.ops.loss.BinaryCrossEntropy``). An input or target outside [0, 1] (or NaN)
+    raises, as in PyTorch; on a GPU only under ``detect_anomaly()``, since the check reads the
+    values back to the host (PyTorch checks there with a device-side assert). Prefer
     :func:`binary_cross_entropy_with_logits` (stable, and no sigmoid layer needed)."""
     target = _target("binary_cross_entropy", input, target)
     if type(input.data) is np.ndarray or is_anomaly_enabled():
