@@ -110,7 +110,7 @@ def _winograd_f2x3_weight_kernel(w, half, u, lo, hi):
 # The reference's operations in its order; its products by 2, 4 and 8 are sums here (s + s is
 # 2s exactly, as is the product), so no constant has to be of the array's dtype.
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _f4x3_bt(d0, d1, d2, d3, d4, d5):
     """B^T d of six values (reference_winograd._f4x3_bt)."""
     e = d4 - d2
@@ -133,7 +133,7 @@ def _f4x3_bt(d0, d1, d2, d3, d4, d5):
     return r0, r1, r2, r3, r4, r5
 
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _f4x3_at(m0, m1, m2, m3, m4, m5):
     """A^T m of six values (reference_winograd._f4x3_at)."""
     a = m1 + m2
@@ -146,7 +146,7 @@ def _f4x3_at(m0, m1, m2, m3, m4, m5):
     return (m0 + a) + c, d2 + b, a + (c2 + c2), (b + (d4 + d4)) + m5
 
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _f4x3_g(g0, g1, g2, four, minus_six, twenty_four):
     """G g of three values (reference_winograd._f4x3_g); the constants of g's dtype."""
     s = g0 + g2
@@ -246,7 +246,7 @@ def _winograd_f4x3_weight_kernel(w, four, minus_six, twenty_four, u, lo, hi):
                  u[r + 5, o, ci]) = _f4x3_g(t[a, 0, ci], t[a, 1, ci], t[a, 2, ci], four,
                                             minus_six, twenty_four)
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _f4x3_a(g0, g1, g2, g3):
     """A g of four values (reference_winograd._f4x3_a)."""
     p = g0 + g2
@@ -259,7 +259,7 @@ def _f4x3_a(g0, g1, g2, g3):
     return g0, p + q, p - q, r + s, r - s, g3
 
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
     """G^T u of six values (reference_winograd._f4x3_gt); the constants of u's dtype."""
     a = u1 + u2
