@@ -243,7 +243,7 @@ WINOGRAD_GEOMETRIES = [
     ((1, 8, 16, 16), 5, (1, 1)),
 ]
 TILINGS = {"f2x3": reference_winograd.F2X3, "f4x3": reference_winograd.F4X3,
-           "k4s2": reference_winograd.K4S2}
+           "k4s2": reference_winograd.K4S2, "k4s2f4": reference_winograd.K4S2F4}
 WINOGRAD_CASES = [(name, x_shape, oc, p) for name, t in TILINGS.items()
                   for x_shape, oc, p in WINOGRAD_GEOMETRIES
                   if min(_out_hw(x_shape, t.kernel, t.kernel, (t.stride,) * 2, p, (1, 1))) >= 1]
@@ -335,7 +335,7 @@ def test_numba_winograd_kernels_bitwise_equal_reference(nb, name, x_shape, oc, p
     _assert_numba_equal_reference(nb, name, x, W, p, m, gy)
 
 
-@pytest.mark.parametrize("name", ["f2x3", "f4x3", "k4s2"])
+@pytest.mark.parametrize("name", list(TILINGS))
 def test_winograd_kernels_errors_and_non_contiguous_inputs(nb, name):
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 6, 9, 3)).astype(np.float32).transpose(0, 3, 1, 2)
@@ -359,7 +359,7 @@ def test_winograd_kernels_errors_and_non_contiguous_inputs(nb, name):
 
 if hypothesis is not None:
     @settings(max_examples=60, deadline=None)
-    @given(name=st.sampled_from(["f2x3", "f4x3", "k4s2"]), n=st.integers(1, 2),
+    @given(name=st.sampled_from(list(TILINGS)), n=st.integers(1, 2),
            c=st.integers(1, 5),
            oc=st.integers(1, 4), h=st.integers(1, 11), w=st.integers(1, 11),
            ph=st.integers(0, 2), pw=st.integers(0, 2))

@@ -15,7 +15,7 @@ from numba import njit
 from . import reference_winograd as ref
 from . import threads
 from .numba_cpu import _is_float_ndarray
-from .reference_winograd import F2X3, F4X3, K4S2, _crop, _tiling, _winograd_tiles
+from .reference_winograd import F2X3, F4X3, K4S2, K4S2F4, _crop, _tiling, _winograd_tiles
 
 
 # ------------------------------------------------------------ Winograd F(2x2, 3x3)
@@ -201,7 +201,6 @@ def _winograd_f4x3_output_kernel(m, th, tw, y, lo, hi):
     along each of the six columns of products (into s), then along each of the four rows that
     gives (into z), and the tiles' 4x4 values out to y. (One tile at a time, 36 loads and 16
     stores per iteration, ran 4-5x slower: that loop stayed scalar.)"""
-    n = y.shape[0]
     cols = m.shape[2]
     s = np.empty((4, 6, cols), m.dtype)    # A^T M: row r, column k
     z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
@@ -216,13 +215,7 @@ def _winograd_f4x3_output_kernel(m, th, tw, y, lo, hi):
                 z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
                     _f4x3_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
                              s[r, 4, col], s[r, 5, col])
-        for b in range(n):
-            for i in range(th):
-                base = (b * th + i) * tw
-                for r in range(4):
-                    for j in range(tw):
-                        for c in range(4):
-                            y[b, o, 4 * i + r, 4 * j + c] = z[4 * r + c, base + j]
+        _scatter_output_tiles(z, o, th, tw, 4, y)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -266,6 +259,20 @@ def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
     b = u3 + u4
     return ((u0 / four - a / six) + b / twenty_four, (u2 - u1) / six + (u3 - u4) / twelve,
             (b - a) / six + u5)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _scatter_output_tiles(z, o, th, tw, size, y):
+    """y[b, o, size*i + p, size*j + q] = z[size*p + q, (b*TH + i)*TW + j]: the size x size
+    tiles of output channel o, one row of z per position in the tile, into y (N, OC,
+    size*TH, size*TW); the inverse of :func:`_gather_output_tiles`."""
+    for b in range(y.shape[0]):
+        for i in range(th):
+            base = (b * th + i) * tw
+            for p in range(size):
+                for j in range(tw):
+                    for q in range(size):
+                        y[b, o, size * i + p, size * j + q] = z[size * p + q, base + j]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -447,6 +454,184 @@ def _winograd_k4s2_grad_output_kernel(gy, th, tw, z, lo, hi):
                 z[3 * k, o, t] = e[2 * k, t]
                 z[3 * k + 1, o, t] = e[2 * k, t] + e[2 * k + 1, t]
                 z[3 * k + 2, o, t] = e[2 * k + 1, t]
+
+
+# ------------------------------------ Winograd F(4x4, 2x2) for 4x4 stride-2 convolutions
+# The reference's operations in its order (reference_winograd._k4s2f4_*); its products by 2, 4
+# and 8 are sums here, its divisions by 2 and 6 divisions by constants of the array's dtype.
+# The kernels are F(4x4, 3x3)'s, with 5x5 patches of the four polyphase components.
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_bt(d0, d1, d2, d3, d4):
+    """B^T d of five values (reference_winograd._k4s2f4_bt)."""
+    a = d3 - d1
+    b = d2 - d3
+    f = d0 - d2
+    g = d2 - d1
+    return (f + f) + a, (d1 + d1) + b, (g + g) + b, a, (d4 - d2) - (a + a)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_g(g0, g1, two, six):
+    """G g of two values (reference_winograd._k4s2f4_g); the constants of g's dtype."""
+    return g0 / two, (g0 + g1) / two, (g0 - g1) / six, ((g1 + g1) + g0) / six, g1
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_at(m0, m1, m2, m3, m4):
+    """A^T m of five values (reference_winograd._k4s2f4_at)."""
+    p = m1 + m2
+    q = m1 - m2
+    t2 = m3 + m3
+    t4 = t2 + t2
+    t8 = t4 + t4
+    return (m0 + p) + m3, q + t2, p + t4, (q + t8) + m4
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_a(g0, g1, g2, g3):
+    """A g of four values (reference_winograd._k4s2f4_a)."""
+    p = g0 + g2
+    q = g1 + g3
+    r = g2 + g2
+    r = (r + r) + g0
+    s = g3 + g3
+    s = (s + s) + g1
+    s = s + s
+    return g0, p + q, p - q, r + s, g3
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_gt(u0, u1, u2, u3, u4, two, six):
+    """G^T u of five values (reference_winograd._k4s2f4_gt); the constants of u's dtype."""
+    t = (u2 + u3) / six
+    t2 = ((u3 + u3) - u2) / six
+    return (u0 + u1) / two + t, (u1 / two + t2) + u4
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_weight_kernel(w, two, six, u, lo, hi):
+    """u (25, OC, 4C) = G g G^T of the polyphase 2x2 kernels of w (OC, C, 4, 4), for the output
+    channels lo..hi-1: per output channel, G along the kernels' rows for all 4C kernels at
+    once (into t), then along the columns, written to u's rows."""
+    c = w.shape[1]
+    t = np.empty((5, 2, 4 * c), w.dtype)   # G g: row a, column b
+    for o in range(lo, hi):
+        for ci in range(c):
+            for r in range(2):
+                for s in range(2):
+                    k = (ci * 2 + r) * 2 + s
+                    for b in range(2):
+                        t[0, b, k], t[1, b, k], t[2, b, k], t[3, b, k], t[4, b, k] = _k4s2f4_g(
+                            w[o, ci, r, 2 * b + s], w[o, ci, 2 + r, 2 * b + s], two, six)
+        for a in range(5):
+            row = 5 * a
+            for k in range(4 * c):
+                u[row, o, k], u[row + 1, o, k], u[row + 2, o, k], u[row + 3, o, k], \
+                    u[row + 4, o, k] = _k4s2f4_g(t[a, 0, k], t[a, 1, k], two, six)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_input_kernel(x, ph, pw, th, tw, v, lo, hi):
+    """v (25, 4C, N*TH*TW) = B^T d B of every tile's 5x5 patch of the polyphase components of
+    the channels lo..hi-1: per channel the batch padded, then per component its patches
+    gathered (d[5p + q, tile]) and transformed in passes over all tiles, as F(4x4, 3x3)'s."""
+    n, c, h, w = x.shape
+    hp, wp = 8 * th + 2, 8 * tw + 2
+    hh, ww = min(h, hp - ph), min(w, wp - pw)
+    tiles = n * th * tw
+    xpad = np.zeros((n, hp, wp), x.dtype)
+    d = np.empty((25, tiles), x.dtype)
+    e = np.empty((25, tiles), x.dtype)     # B^T d: row k, column q at 5k + q
+    for ci in range(lo, hi):
+        for b in range(n):
+            for i in range(hh):
+                for j in range(ww):
+                    xpad[b, i + ph, j + pw] = x[b, ci, i, j]
+        for r in range(2):
+            for s in range(2):
+                k = (ci * 2 + r) * 2 + s
+                for b in range(n):   # component (r, s) row 4i + p is xpad row 8i + 2p + r
+                    for i in range(th):
+                        base = (b * th + i) * tw
+                        for p in range(5):
+                            for q in range(5):
+                                for j in range(tw):
+                                    d[5 * p + q, base + j] = xpad[b, 8 * i + 2 * p + r,
+                                                                  8 * j + 2 * q + s]
+                for q in range(5):
+                    for t in range(tiles):
+                        e[q, t], e[5 + q, t], e[10 + q, t], e[15 + q, t], e[20 + q, t] = \
+                            _k4s2f4_bt(d[q, t], d[5 + q, t], d[10 + q, t], d[15 + q, t],
+                                       d[20 + q, t])
+                for a in range(5):
+                    row = 5 * a
+                    for t in range(tiles):
+                        v[row, k, t], v[row + 1, k, t], v[row + 2, k, t], v[row + 3, k, t], \
+                            v[row + 4, k, t] = _k4s2f4_bt(e[row, t], e[row + 1, t],
+                                                          e[row + 2, t], e[row + 3, t],
+                                                          e[row + 4, t])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_output_kernel(m, th, tw, y, lo, hi):
+    """y (N, OC, 4TH, 4TW) = A^T M A of every tile's 5x5 products in m (25, OC, N*TH*TW), for
+    the output channels lo..hi-1, in passes over all tiles as F(4x4, 3x3)'s."""
+    cols = m.shape[2]
+    s = np.empty((4, 5, cols), m.dtype)    # A^T M: row r, column k
+    z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
+    for o in range(lo, hi):
+        for k in range(5):
+            for col in range(cols):
+                s[0, k, col], s[1, k, col], s[2, k, col], s[3, k, col] = _k4s2f4_at(
+                    m[k, o, col], m[5 + k, o, col], m[10 + k, o, col], m[15 + k, o, col],
+                    m[20 + k, o, col])
+        for r in range(4):
+            for col in range(cols):
+                z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
+                    _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
+                               s[r, 4, col])
+        _scatter_output_tiles(z, o, th, tw, 4, y)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_grad_output_kernel(gy, th, tw, z, lo, hi):
+    """z (25, OC, N*TH*TW) = A g A^T of every 4x4 tile g of gy (N, OC, OH, OW), zeros past its
+    edge, for the output channels lo..hi-1, in passes over all tiles as F(4x4, 3x3)'s."""
+    tiles = gy.shape[0] * th * tw
+    g = np.empty((16, tiles), gy.dtype)
+    e = np.empty((20, tiles), gy.dtype)    # A g: row k, column q at 4k + q
+    for o in range(lo, hi):
+        _gather_output_tiles(gy, o, th, tw, 4, g)
+        for q in range(4):
+            for t in range(tiles):
+                e[q, t], e[4 + q, t], e[8 + q, t], e[12 + q, t], e[16 + q, t] = _k4s2f4_a(
+                    g[q, t], g[4 + q, t], g[8 + q, t], g[12 + q, t])
+        for k in range(5):
+            r = 5 * k
+            for t in range(tiles):
+                z[r, o, t], z[r + 1, o, t], z[r + 2, o, t], z[r + 3, o, t], z[r + 4, o, t] = \
+                    _k4s2f4_a(e[4 * k, t], e[4 * k + 1, t], e[4 * k + 2, t], e[4 * k + 3, t])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_grad_weight_kernel(gu, two, six, gw, lo, hi):
+    """gw (OC, C, 4, 4) = G^T gU G of the (25, OC, 4C) products gu, for the output channels
+    lo..hi-1: G^T along the rows of positions for all 4C kernels at once (into s), then along
+    the columns; gw[o, c, 2a + r, 2b + s] from column 4c + 2r + s."""
+    c4 = gu.shape[2]
+    s = np.empty((2, 5, c4), gu.dtype)     # G^T gU: row a, column b
+    for o in range(lo, hi):
+        for b in range(5):
+            for k in range(c4):
+                s[0, b, k], s[1, b, k] = _k4s2f4_gt(gu[b, o, k], gu[5 + b, o, k],
+                                                    gu[10 + b, o, k], gu[15 + b, o, k],
+                                                    gu[20 + b, o, k], two, six)
+        for a in range(2):
+            for k in range(c4):
+                ci, r, ss = k >> 2, (k >> 1) & 1, k & 1
+                gw[o, ci, 2 * a + r, ss], gw[o, ci, 2 * a + r, 2 + ss] = _k4s2f4_gt(
+                    s[a, 0, k], s[a, 1, k], s[a, 2, k], s[a, 3, k], s[a, 4, k], two, six)
 
 
 # --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
@@ -720,6 +905,49 @@ def winograd_k4s2_grad_weight(gu):
     gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
     threads.run(_winograd_k4s2_grad_weight_kernel, oc, np.ascontiguousarray(gu), gw,
                 work=gu.size)
+    return gw
+
+def winograd_k4s2f4_weight(w):
+    """Numba winograd_k4s2f4_weight; see
+    :func:`minigrad.kernels.reference.winograd_k4s2f4_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return ref.winograd_k4s2f4_weight(w)
+    u = np.empty((25, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
+    dt = w.dtype.type
+    threads.run(_winograd_k4s2f4_weight_kernel, w.shape[0], np.ascontiguousarray(w), dt(2),
+                dt(6), u, work=u.size)
+    return u
+
+
+def winograd_k4s2f4_input(x, padding):
+    """Numba winograd_k4s2f4_input; see :func:`minigrad.kernels.reference.winograd_k4s2f4_input`."""
+    return _input(K4S2F4, _winograd_k4s2f4_input_kernel, ref.winograd_k4s2f4_input, x, padding)
+
+
+def winograd_k4s2f4_output(m, y_shape):
+    """Numba winograd_k4s2f4_output; see
+    :func:`minigrad.kernels.reference.winograd_k4s2f4_output`."""
+    return _output(K4S2F4, _winograd_k4s2f4_output_kernel, ref.winograd_k4s2f4_output, m,
+                   y_shape)
+
+
+def winograd_k4s2f4_grad_output(gy):
+    """Numba winograd_k4s2f4_grad_output; see
+    :func:`minigrad.kernels.reference.winograd_k4s2f4_grad_output`."""
+    return _grad_output(K4S2F4, _winograd_k4s2f4_grad_output_kernel,
+                        ref.winograd_k4s2f4_grad_output, gy)
+
+
+def winograd_k4s2f4_grad_weight(gu):
+    """Numba winograd_k4s2f4_grad_weight; see
+    :func:`minigrad.kernels.reference.winograd_k4s2f4_grad_weight`."""
+    if not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != 25 or gu.shape[2] % 4:
+        return ref.winograd_k4s2f4_grad_weight(gu)
+    oc, c = gu.shape[1], gu.shape[2] // 4
+    gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
+    dt = gu.dtype.type
+    threads.run(_winograd_k4s2f4_grad_weight_kernel, oc, np.ascontiguousarray(gu), dt(2), dt(6),
+                gw, work=gu.size)
     return gw
 
 

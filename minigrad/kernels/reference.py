@@ -35,6 +35,8 @@ __all__ = [
     "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
     "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
+    "winograd_k4s2f4_weight", "winograd_k4s2f4_input", "winograd_k4s2f4_output",
+    "winograd_k4s2f4_grad_output", "winograd_k4s2f4_grad_weight",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
 ]
 
@@ -544,4 +546,6 @@ from .reference_winograd import (  # noqa: E402
     winograd_f4x3_grad_weight, winograd_f4x3_input, winograd_f4x3_output, winograd_f4x3_weight,
     winograd_k4s2_grad_output,
     winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
-    winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)
+    winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight,
+    winograd_k4s2f4_grad_output, winograd_k4s2f4_grad_weight, winograd_k4s2f4_input,
+    winograd_k4s2f4_output, winograd_k4s2f4_weight)
