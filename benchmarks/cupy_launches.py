@@ -400,6 +400,8 @@ _ARRAY_CODE = {"winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_out
                "winograd_f4x3_grad_output", "winograd_f4x3_grad_weight",
                "winograd_k4s2_weight", "winograd_k4s2_input", "winograd_k4s2_output",
                "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
+               "winograd_k4s2f4_weight", "winograd_k4s2f4_input", "winograd_k4s2f4_output",
+               "winograd_k4s2f4_grad_output", "winograd_k4s2f4_grad_weight",
                "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output"}
 
 

@@ -655,32 +655,53 @@ def test_winograd_weight_gradient_reuses_the_forwards_transform(monkeypatch):
 
 
 _K4S2_GEOMETRIES = [  # (x shape, OC, padding): 4x4, stride 2
-    ((2, 3, 8, 8), 2, (1, 1)),
-    ((2, 2, 9, 7), 3, (1, 0)),     # odd outputs
+    ((2, 3, 8, 8), 2, (1, 1)),     # a 4x4 output: F(4x4, 2x2) where K4S2_TILE is 4
+    ((2, 2, 9, 7), 3, (1, 0)),     # odd outputs; 4x2, F(2x2, 2x2) whatever K4S2_TILE says
     ((1, 4, 7, 10), 2, (2, 1)),
+    ((1, 2, 16, 14), 3, (1, 1)),   # 8x7: the last F(4x4, 2x2) tiles overhang
 ]
 
 
-def _force_winograd_k4s2(monkeypatch):
+def _force_winograd_k4s2(monkeypatch, tile=None):
+    """Every 4x4/2 conv product that is not thin (none is: THIN_K = 0) by Winograd on its
+    polyphase components, on ``tile`` x ``tile`` output tiles (K4S2_TILE, where given) where
+    they make fewer products."""
     from minigrad.ops import conv as conv_ops
 
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_C", 0)
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_PIXELS", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2F4_FEW_TILES_MIN_C", 0)
+    if tile is not None:
+        monkeypatch.setattr(conv_ops, "K4S2_TILE", tile)
     monkeypatch.setattr(conv_ops, "THIN_K", 0)
 
 
+@pytest.mark.parametrize("tile", [2, 4])
 @pytest.mark.parametrize("mode", ["numpy", "numba"])
 @pytest.mark.parametrize("geom", _K4S2_GEOMETRIES)
-def test_conv_trio_winograd_k4s2_matches_reference_kernels(geom, mode, monkeypatch):
+def test_conv_trio_winograd_k4s2_matches_reference_kernels(geom, mode, tile, monkeypatch):
     """With the 4x4/2 Winograd thresholds at 0, Conv2d's forward and Conv2dGradWeight run on the
-    polyphase components; against the reference im2col products in both kernel modes, numba
-    bitwise equal to numpy."""
-    _force_winograd_k4s2(monkeypatch)
+    polyphase components, by F(4x4, 2x2) where K4S2_TILE is 4 and it makes fewer products than
+    F(2x2, 2x2), else by F(2x2, 2x2); against the reference im2col products in both kernel
+    modes, numba bitwise equal to numpy."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    _force_winograd_k4s2(monkeypatch, tile)
+    used = []
+    real = kernels.get
+    monkeypatch.setattr(kernels, "get", lambda name, *a: used.append(name) or real(name, *a))
     x_shape, oc, p = geom
     _assert_trio_matches_reference((x_shape, oc, (4, 4), (2, 2), p, (1, 1)), mode, 29)
+    out_hw = _out_hw(x_shape[2], x_shape[3], (4, 4), (2, 2), p, (1, 1))
+    f4 = 25 * -(-out_hw[0] // 4) * -(-out_hw[1] // 4) < 9 * -(-out_hw[0] // 2) * -(-out_hw[1] // 2)
+    name = "k4s2f4" if tile == 4 and f4 else "k4s2"
+    assert conv_ops._k4s2_tiling(out_hw) == name
+    assert f"winograd_{name}_output" in used and f"winograd_{name}_grad_weight" in used
 
 
-def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_k4s2_paths_agree_to_second_order(tile, monkeypatch):
     """DCGAN's block in small, conv 4x4/2 then its transpose, with every 4x4/2 conv product that
     can by Winograd (the forward, the memo of the transformed input for the weight gradient,
     the transform of gy shared by a transposed conv's two gradients): the values and gradients
@@ -706,11 +727,12 @@ def test_winograd_k4s2_paths_agree_to_second_order(monkeypatch):
         return real(name, *a)
 
     def switch():
-        _force_winograd_k4s2(monkeypatch)
+        _force_winograd_k4s2(monkeypatch, tile)
         monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
 
     _assert_same_to_second_order(f, [x, W, V], switch)
-    assert "winograd_k4s2_grad_weight" in calls and "winograd_k4s2_output" in calls
+    name = "k4s2f4" if tile == 4 else "k4s2"   # the (4, 3) output: 1 tile of 4x4 or 4 of 2x2
+    assert f"winograd_{name}_grad_weight" in calls and f"winograd_{name}_output" in calls
     assert "winograd_k4s2t_output" not in calls   # the transposed conv's forward: not forced
 
 

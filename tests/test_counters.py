@@ -272,7 +272,7 @@ def test_the_winograd_routes_are_the_cpus():
     w = (rng.standard_normal((32, 32, 4, 4)) * 0.1).astype(np.float32)
     with counters.count() as cpu:
         y_cpu = conv2d(minigrad.tensor(x), minigrad.tensor(w), None, 2, 1).numpy()
-    assert cpu["kernel.winograd_k4s2_input"] == 1 and cpu["kernel.im2col_hwc"] == 0, cpu
+    assert cpu["kernel.winograd_k4s2f4_input"] == 1 and cpu["kernel.im2col_hwc"] == 0, cpu
     with emulated_cuda():
         with counters.count() as gpu:
             y = conv2d(minigrad.tensor(x, device="cuda"), minigrad.tensor(w, device="cuda"),

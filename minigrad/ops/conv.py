@@ -217,9 +217,36 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
     """Whether a conv (OC, C, *k) with this stride and dilation, giving out_hw, runs as
     Winograd on its polyphase components (on arrays of module ``xp``: where the kernel registry
     says that route pays, see kernels.winograd)."""
-    return (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
-            and tuple(dilation) == (1, 1) and min(oc, c) >= WINOGRAD_K4S2_MIN_C
-            and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS)
+    if not (kernels.winograd(xp) and tuple(k) == (4, 4) and tuple(stride) == (2, 2)
+            and tuple(dilation) == (1, 1)):
+        return False
+    if _k4s2_tiling(out_hw) == "k4s2f4":
+        few = -(-out_hw[0] // 4) * -(-out_hw[1] // 4) < 4
+        return min(oc, c) >= (WINOGRAD_K4S2F4_FEW_TILES_MIN_C if few else WINOGRAD_K4S2_MIN_C)
+    return min(oc, c) >= WINOGRAD_K4S2_MIN_C and out_hw[0] * out_hw[1] >= WINOGRAD_K4S2_MIN_PIXELS
+
+
+#: The output tile of those products: with 4, F(4x4, 2x2) (kernels.winograd_k4s2f4_*: 25
+#: products per 16 outputs, 2.56x fewer GEMM flops than im2col, 1.44x fewer than F(2x2, 2x2),
+#: and 0.69x the transformed values) wherever it makes fewer products than F(2x2, 2x2) over the
+#: output's tiles (outputs of 3x3, 4x4, 7x7 and up; not 5x5 or 6x6, whose last tiles overhang
+#: by more), F(2x2, 2x2) elsewhere; with 2, F(2x2, 2x2) everywhere. Its float32 error is
+#: larger: 5.5e-6 of the output's largest value against under 1e-6 (reference_winograd.py).
+#: F(4x4, 2x2) pays on smaller outputs than F(2x2, 2x2) did: with at least 4 tiles per image
+#: (7x7 outputs, DCGAN-28's 64 -> 128 layer: forward 5.7 ms against im2col's 6.8) at
+#: WINOGRAD_K4S2_MIN_C channels, with 1 to 3 tiles (4x4 outputs) from
+#: WINOGRAD_K4S2F4_FEW_TILES_MIN_C channels: 128 -> 256 at 8 -> 4 ran its forward in 5.3 ms
+#: against im2col's 6.7, 64 -> 64 in 1.3 against 1.0 (2 threads, batch 64; benchmarks/NOTES.md).
+K4S2_TILE = 4
+WINOGRAD_K4S2F4_FEW_TILES_MIN_C = 128
+
+
+def _k4s2_tiling(out_hw):
+    """The Winograd tiling of a 4x4 stride-2 product with an (OH, OW) output: "k4s2f4"
+    (F(4x4, 2x2)) or "k4s2" (F(2x2, 2x2)), the kernels' infix (see K4S2_TILE)."""
+    oh, ow = out_hw
+    f4 = 25 * -(-oh // 4) * -(-ow // 4)
+    return "k4s2f4" if K4S2_TILE == 4 and f4 < 9 * -(-oh // 2) * -(-ow // 2) else "k4s2"
 
 
 #: Winograd for the transposed 4x4 stride-2 product (ConvTranspose2d's forward: DCGAN's
@@ -356,14 +383,15 @@ class Conv2d(Function):
                 y += b.reshape(1, oc, 1, 1)
             return y
         if cols is None and _k4s2_ok(self.xp, oc, c, (kh, kw), stride, dilation, (oh, ow)):
+            name = _k4s2_tiling((oh, ow))
             if wv is None:
-                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)  # (9, 4C, tiles)
+                wv = kernels.get(f"winograd_{name}_input", self.xp)(x, padding)  # (25|9, 4C, t)
             need = getattr(self, "needs_input_grad", None)
             if need is not None and need[1] and wv.nbytes <= CACHE_COLS_BYTES:
                 self._wv = wv  # the transformed x: a memo for gW, as _cols is
-            u = kernels.get("winograd_k4s2_weight", self.xp)(W)              # (9, OC, 4C)
-            y = kernels.get("winograd_k4s2_output", self.xp)(_mm(self.xp, u, wv),
-                                                              (n, oc, oh, ow))
+            u = kernels.get(f"winograd_{name}_weight", self.xp)(W)              # (25|9, OC, 4C)
+            y = kernels.get(f"winograd_{name}_output", self.xp)(_mm(self.xp, u, wv),
+                                                                 (n, oc, oh, ow))
             if b is not None:
                 y += b.reshape(1, oc, 1, 1)
             return y
@@ -468,7 +496,8 @@ class ConvTranspose2d(Function):
                 u = _unfold(gy.xp, gy.data, kh, kw, **attrs)
             elif _k4s2_ok(gy.xp, W.shape[0], W.shape[1], (kh, kw), self.stride, self.dilation,
                           x.shape[2:]):
-                wv = kernels.get("winograd_k4s2_input", gy.xp)(gy.data, self.padding)
+                wv = kernels.get(f"winograd_{_k4s2_tiling(x.shape[2:])}_input", gy.xp)(
+                    gy.data, self.padding)
             else:
                 cols = _im2col(gy.xp, gy.data, kh, kw, **attrs)
         gx = Conv2d.apply(gy, W, cols=cols, wv=wv, u=u, **attrs) if need[0] else None
@@ -510,11 +539,12 @@ class Conv2dGradWeight(Function):
                 _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (36, OC, C)
         if cols is None and _k4s2_ok(self.xp, oc, c, kernel_size, stride, dilation,
                                      gy.shape[2:]):
+            name = _k4s2_tiling(gy.shape[2:])
             if wv is None:
-                wv = kernels.get("winograd_k4s2_input", self.xp)(x, padding)   # (9, 4C, tiles)
-            z = kernels.get("winograd_k4s2_grad_output", self.xp)(gy)          # (9, OC, tiles)
-            return kernels.get("winograd_k4s2_grad_weight", self.xp)(
-                _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (9, OC, 4C)
+                wv = kernels.get(f"winograd_{name}_input", self.xp)(x, padding)  # (25|9, 4C, t)
+            z = kernels.get(f"winograd_{name}_grad_output", self.xp)(gy)         # (25|9, OC, t)
+            return kernels.get(f"winograd_{name}_grad_weight", self.xp)(
+                _mm(self.xp, z, wv.transpose(0, 2, 1)))                          # (25|9, OC, 4C)
         if cols is None:
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
