@@ -402,6 +402,7 @@ _ARRAY_CODE = {"winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_out
                "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
                "winograd_k4s2f4_weight", "winograd_k4s2f4_input", "winograd_k4s2f4_output",
                "winograd_k4s2f4_grad_output", "winograd_k4s2f4_grad_weight",
+               "winograd_k4s2tf4_weight", "winograd_k4s2tf4_input", "winograd_k4s2tf4_output",
                "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output"}
 
 

@@ -537,6 +537,87 @@ if hypothesis is not None:
         _assert_numba_k4s2t_equal_reference(numba_cpu, x, W, p, size, m)
 
 
+# ------------------------- Winograd F(4x4, 2x2) for transposed 4x4 stride-2 convolutions
+
+def _k4s2tf4_by_winograd(mod, x, W, padding, output_size):
+    """conv_transpose(x, W) by ``mod``'s winograd_k4s2tf4_* kernels: one product per phase and
+    position, (OC, C) @ (C, tiles), as ops/conv.py's route; and the products."""
+    n, c = x.shape[:2]
+    oc = W.shape[1]
+    u = getattr(mod, "winograd_k4s2tf4_weight")(W, padding)
+    v = getattr(mod, "winograd_k4s2tf4_input")(x, padding, output_size)
+    th, tw = -(-output_size[0] // 8), -(-output_size[1] // 8)
+    assert u.shape == (100, oc, c) and v.shape == (100, c, n * th * tw)
+    m = u @ v
+    return getattr(mod, "winograd_k4s2tf4_output")(m, (n, oc) + tuple(output_size)), m
+
+
+def _assert_k4s2tf4(x, W, p, size, tol):
+    """The reference's transposed convolution against col2im(rows(x) @ W_rows) in float64, and
+    every Numba transform bitwise equal to the reference's (C-contiguous, of x's dtype)."""
+    from minigrad.kernels import numba_cpu
+
+    got, m = _k4s2tf4_by_winograd(ref, x, W, p, size)
+    expected = _k4s2t_direct(x.astype(np.float64), W.astype(np.float64), p, size)
+    assert got.shape == expected.shape and got.dtype == x.dtype and got.flags.c_contiguous
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    y_shape = (x.shape[0], W.shape[1]) + tuple(size)
+    for kind, args in (("weight", (W, p)), ("input", (x, p, size)), ("output", (m, y_shape))):
+        got, expected = (getattr(mod, "winograd_k4s2tf4_" + kind)(*args)
+                         for mod in (numba_cpu, ref))
+        assert got.dtype == x.dtype and got.flags.c_contiguous and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, oc, p, extra", K4S2T_GEOMETRIES, ids=K4S2T_IDS)
+def test_winograd_k4s2tf4_is_the_transposed_convolution(nb, x_shape, oc, p, extra, dtype):
+    """output(weight(W) @ input(x)) per phase and position is the im2col route's transposed
+    convolution to float rounding (F(4x4, 2x2)'s, held to F(2x2, 2x2)'s bound), and the Numba
+    kernels are bitwise the reference's."""
+    rng = np.random.default_rng(17)
+    x, W = _randn(rng, x_shape, dtype), _randn(rng, (x_shape[1], oc, 4, 4), dtype)
+    _assert_k4s2tf4(x, W, p, _k4s2t_output_size(x_shape, p, extra),
+                    1e-12 if dtype == np.float64 else 1e-5)
+
+
+def test_winograd_k4s2tf4_errors_and_non_contiguous_inputs(nb):
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32).transpose(0, 3, 1, 2)  # (2, 4, 5, 3)
+    W = rng.standard_normal((4, 4, 4, 3)).astype(np.float32).transpose(2, 3, 0, 1)  # (4, 3, 4, 4)
+    m = np.asfortranarray(rng.standard_normal((100, 3, 2 * 1 * 1)).astype(np.float32))
+    for mod in (ref, nb):
+        for kind, args in (("input", (x, (1, 1), (10, 6))), ("weight", (W, (1, 1))),
+                           ("output", (m, (2, 3, 7, 6)))):
+            contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
+                               for a in args)
+            np.testing.assert_array_equal(getattr(mod, "winograd_k4s2tf4_" + kind)(*args),
+                                          getattr(ref, "winograd_k4s2tf4_" + kind)(*contiguous))
+        with pytest.raises(ValueError, match="empty transposed convolution output"):
+            mod.winograd_k4s2tf4_input(x, (1, 1), (0, 6))
+        with pytest.raises(ValueError, match="negative"):
+            mod.winograd_k4s2tf4_weight(W, (-1, 0))
+        with pytest.raises(ValueError, match="m has shape"):
+            mod.winograd_k4s2tf4_output(m[:, :, :1], (2, 3, 7, 6))
+
+
+if hypothesis is not None:
+    @settings(max_examples=40, deadline=None)
+    @given(n=st.integers(1, 3), c=st.integers(1, 5), oc=st.integers(1, 4), h=st.integers(1, 10),
+           w=st.integers(1, 10), ph=st.integers(0, 3), pw=st.integers(0, 3),
+           eh=st.integers(0, 1), ew=st.integers(0, 1))
+    def test_winograd_k4s2tf4_random_geometry(n, c, oc, h, w, ph, pw, eh, ew):
+        """The F(4x4, 2x2) transposed convolution on random geometries (float64, to rounding),
+        the Numba kernels bitwise equal to the reference's."""
+        pytest.importorskip("numba", reason="numba not installed")
+        x_shape, p = (n, c, h, w), (ph, pw)
+        size = _k4s2t_output_size(x_shape, p, (eh, ew))
+        hypothesis.assume(min(size) >= 1)
+        rng = np.random.default_rng(0)
+        _assert_k4s2tf4(rng.standard_normal(x_shape), rng.standard_normal((c, oc, 4, 4)), p, size,
+                        1e-12)
+
+
 # =========================================================================== scatter-add
 
 def _scatter_cases(rng, dtype):

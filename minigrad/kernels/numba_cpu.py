@@ -309,7 +309,8 @@ from .numba_winograd import (  # noqa: E402,F401
     winograd_k4s2_grad_output, winograd_k4s2_grad_weight, winograd_k4s2_input,
     winograd_k4s2_output, winograd_k4s2_weight, winograd_k4s2f4_grad_output,
     winograd_k4s2f4_grad_weight, winograd_k4s2f4_input, winograd_k4s2f4_output,
-    winograd_k4s2f4_weight, winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight)
+    winograd_k4s2f4_weight, winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight,
+    winograd_k4s2tf4_input, winograd_k4s2tf4_output, winograd_k4s2tf4_weight)
 from . import numba_norm  # noqa: E402
 from .numba_norm import batch_norm_fwd, batch_norm_grad_input  # noqa: E402,F401
 # not Numba: small batched products split over the kernel threads (cpu_blas.py)

@@ -262,17 +262,19 @@ def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _scatter_output_tiles(z, o, th, tw, size, y):
-    """y[b, o, size*i + p, size*j + q] = z[size*p + q, (b*TH + i)*TW + j]: the size x size
-    tiles of output channel o, one row of z per position in the tile, into y (N, OC,
-    size*TH, size*TW); the inverse of :func:`_gather_output_tiles`."""
+def _scatter_output_tiles(z, o, th, tw, size, y, step=1, r0=0, s0=0):
+    """y[b, o, step*(size*i + p) + r0, step*(size*j + q) + s0] = z[size*p + q, (b*TH + i)*TW +
+    j]: the size x size tiles of output channel o, one row of z per position in the tile, into
+    y (N, OC, step*size*TH, step*size*TW) (every step-th pixel from (r0, s0): one phase of a
+    transposed convolution's output); with step 1 the inverse of :func:`_gather_output_tiles`."""
     for b in range(y.shape[0]):
         for i in range(th):
             base = (b * th + i) * tw
             for p in range(size):
                 for j in range(tw):
                     for q in range(size):
-                        y[b, o, size * i + p, size * j + q] = z[size * p + q, base + j]
+                        y[b, o, step * (size * i + p) + r0, step * (size * j + q) + s0] = \
+                            z[size * p + q, base + j]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -532,65 +534,87 @@ def _winograd_k4s2f4_weight_kernel(w, two, six, u, lo, hi):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_patches(xpad, tile_step, step, r0, s0, th, tw, v, row, d, e):
+    """v[:, row, tile] = B^T d B of every tile's 5x5 patch d of the padded batch xpad (N, HP,
+    WP) of one channel, patch value (p, q) of tile (b, i, j) at xpad[b, tile_step*i + step*p +
+    r0, tile_step*j + step*q + s0]: the patches gathered (d[5p + q, tile]), then transformed in
+    passes over all tiles (d and e: (25, N*TH*TW) buffers), as F(4x4, 3x3)'s."""
+    n = xpad.shape[0]
+    tiles = n * th * tw
+    for b in range(n):
+        for i in range(th):
+            base = (b * th + i) * tw
+            for p in range(5):
+                for q in range(5):
+                    for j in range(tw):
+                        d[5 * p + q, base + j] = xpad[b, tile_step * i + step * p + r0,
+                                                      tile_step * j + step * q + s0]
+    for q in range(5):
+        for t in range(tiles):
+            e[q, t], e[5 + q, t], e[10 + q, t], e[15 + q, t], e[20 + q, t] = _k4s2f4_bt(
+                d[q, t], d[5 + q, t], d[10 + q, t], d[15 + q, t], d[20 + q, t])
+    for a in range(5):
+        k = 5 * a
+        for t in range(tiles):
+            v[k, row, t], v[k + 1, row, t], v[k + 2, row, t], v[k + 3, row, t], \
+                v[k + 4, row, t] = _k4s2f4_bt(e[k, t], e[k + 1, t], e[k + 2, t], e[k + 3, t],
+                                              e[k + 4, t])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _pad_channel(x, ci, i0, i1, j0, j1, off_h, off_w, xpad):
+    """xpad[b, i, j] = x[b, ci, i + off_h, j + off_w] for i in [i0, i1), j in [j0, j1) (the
+    rest of xpad, zeros, untouched)."""
+    for b in range(x.shape[0]):
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                xpad[b, i, j] = x[b, ci, i + off_h, j + off_w]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2f4_input_kernel(x, ph, pw, th, tw, v, lo, hi):
     """v (25, 4C, N*TH*TW) = B^T d B of every tile's 5x5 patch of the polyphase components of
-    the channels lo..hi-1: per channel the batch padded, then per component its patches
-    gathered (d[5p + q, tile]) and transformed in passes over all tiles, as F(4x4, 3x3)'s."""
+    the channels lo..hi-1: per channel the batch padded, then per component (r, s) its
+    patches (component row 4i + p is xpad row 8i + 2p + r)."""
     n, c, h, w = x.shape
     hp, wp = 8 * th + 2, 8 * tw + 2
-    hh, ww = min(h, hp - ph), min(w, wp - pw)
     tiles = n * th * tw
     xpad = np.zeros((n, hp, wp), x.dtype)
     d = np.empty((25, tiles), x.dtype)
     e = np.empty((25, tiles), x.dtype)     # B^T d: row k, column q at 5k + q
     for ci in range(lo, hi):
-        for b in range(n):
-            for i in range(hh):
-                for j in range(ww):
-                    xpad[b, i + ph, j + pw] = x[b, ci, i, j]
+        _pad_channel(x, ci, ph, ph + min(h, hp - ph), pw, pw + min(w, wp - pw), -ph, -pw, xpad)
         for r in range(2):
             for s in range(2):
-                k = (ci * 2 + r) * 2 + s
-                for b in range(n):   # component (r, s) row 4i + p is xpad row 8i + 2p + r
-                    for i in range(th):
-                        base = (b * th + i) * tw
-                        for p in range(5):
-                            for q in range(5):
-                                for j in range(tw):
-                                    d[5 * p + q, base + j] = xpad[b, 8 * i + 2 * p + r,
-                                                                  8 * j + 2 * q + s]
-                for q in range(5):
-                    for t in range(tiles):
-                        e[q, t], e[5 + q, t], e[10 + q, t], e[15 + q, t], e[20 + q, t] = \
-                            _k4s2f4_bt(d[q, t], d[5 + q, t], d[10 + q, t], d[15 + q, t],
-                                       d[20 + q, t])
-                for a in range(5):
-                    row = 5 * a
-                    for t in range(tiles):
-                        v[row, k, t], v[row + 1, k, t], v[row + 2, k, t], v[row + 3, k, t], \
-                            v[row + 4, k, t] = _k4s2f4_bt(e[row, t], e[row + 1, t],
-                                                          e[row + 2, t], e[row + 3, t],
-                                                          e[row + 4, t])
+                _k4s2f4_patches(xpad, 8, 2, r, s, th, tw, v, (ci * 2 + r) * 2 + s, d, e)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_products_back(m, first, o, s, z):
+    """z[4r + c, tile] = (A^T M A)[r, c] of every tile's 5x5 products m[first + 5a + b, o,
+    tile], in passes over all tiles (s: a (4, 5, tiles) buffer), as F(4x4, 3x3)'s."""
+    cols = m.shape[2]
+    for k in range(5):
+        for col in range(cols):
+            s[0, k, col], s[1, k, col], s[2, k, col], s[3, k, col] = _k4s2f4_at(
+                m[first + k, o, col], m[first + 5 + k, o, col], m[first + 10 + k, o, col],
+                m[first + 15 + k, o, col], m[first + 20 + k, o, col])
+    for r in range(4):
+        for col in range(cols):
+            z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
+                _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
+                           s[r, 4, col])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2f4_output_kernel(m, th, tw, y, lo, hi):
     """y (N, OC, 4TH, 4TW) = A^T M A of every tile's 5x5 products in m (25, OC, N*TH*TW), for
-    the output channels lo..hi-1, in passes over all tiles as F(4x4, 3x3)'s."""
+    the output channels lo..hi-1."""
     cols = m.shape[2]
     s = np.empty((4, 5, cols), m.dtype)    # A^T M: row r, column k
     z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
     for o in range(lo, hi):
-        for k in range(5):
-            for col in range(cols):
-                s[0, k, col], s[1, k, col], s[2, k, col], s[3, k, col] = _k4s2f4_at(
-                    m[k, o, col], m[5 + k, o, col], m[10 + k, o, col], m[15 + k, o, col],
-                    m[20 + k, o, col])
-        for r in range(4):
-            for col in range(cols):
-                z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
-                    _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
-                               s[r, 4, col])
+        _k4s2f4_products_back(m, 0, o, s, z)
         _scatter_output_tiles(z, o, th, tw, 4, y)
 
 
@@ -632,6 +656,71 @@ def _winograd_k4s2f4_grad_weight_kernel(gu, two, six, gw, lo, hi):
                 ci, r, ss = k >> 2, (k >> 1) & 1, k & 1
                 gw[o, ci, 2 * a + r, ss], gw[o, ci, 2 * a + r, 2 + ss] = _k4s2f4_gt(
                     s[a, 0, k], s[a, 1, k], s[a, 2, k], s[a, 3, k], s[a, 4, k], two, six)
+
+
+# ------------------------ Winograd F(4x4, 2x2) for 4x4 stride-2 transposed convolutions
+# Each phase (r, s) is F(4x4, 2x2) on shifted 5x5 patches of x (reference_winograd's
+# winograd_k4s2tf4_*): the kernels above, with the phases' patch offsets and taps.
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2tf4_weight_kernel(w, ph, pw, two, six, u, lo, hi):
+    """u (100, OC, C) = G g_rs G^T of the four phases' 2x2 kernels g_rs[c, o, a, b] =
+    w[c, o, t_r + 2 - 2a, t_s + 2 - 2b] (t_r = (r + ph) % 2) of w (C, OC, 4, 4), phase (r, s)
+    at rows 25 (2r + s), for the output channels lo..hi-1: per output channel and phase, G along
+    the kernels' rows for all C input channels at once (into t), then along the columns."""
+    c = w.shape[0]
+    t = np.empty((5, 2, c), w.dtype)       # G g: row a, column b
+    for o in range(lo, hi):
+        for r in range(2):
+            i = (r + ph) % 2
+            for s in range(2):
+                j = (s + pw) % 2
+                for b in range(2):
+                    for ci in range(c):
+                        t[0, b, ci], t[1, b, ci], t[2, b, ci], t[3, b, ci], t[4, b, ci] = \
+                            _k4s2f4_g(w[ci, o, i + 2, j + 2 - 2 * b], w[ci, o, i, j + 2 - 2 * b],
+                                      two, six)
+                for a in range(5):
+                    row = 25 * (2 * r + s) + 5 * a
+                    for ci in range(c):
+                        u[row, o, ci], u[row + 1, o, ci], u[row + 2, o, ci], \
+                            u[row + 3, o, ci], u[row + 4, o, ci] = _k4s2f4_g(
+                                t[a, 0, ci], t[a, 1, ci], two, six)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2tf4_input_kernel(x, off_h, off_w, dr, ds, th, tw, v, lo, hi):
+    """v (4, 25, C, N*TH*TW) = B^T d B of each phase's 5x5 patch d of every 8x8 output tile,
+    for the channels lo..hi-1: per channel the batch padded (xpad row i is x row i + off_h),
+    then per phase (r, s) its patches (tile row i's from xpad row 4i + r dr)."""
+    n, c, h, w = x.shape
+    hp, wp = 4 * th + 1 + dr, 4 * tw + 1 + ds
+    tiles = n * th * tw
+    xpad = np.zeros((n, hp, wp), x.dtype)
+    d = np.empty((25, tiles), x.dtype)
+    e = np.empty((25, tiles), x.dtype)
+    i0, i1 = max(0, -off_h), min(hp, h - off_h)
+    j0, j1 = max(0, -off_w), min(wp, w - off_w)
+    for ci in range(lo, hi):
+        _pad_channel(x, ci, i0, i1, j0, j1, off_h, off_w, xpad)
+        for r in range(2):
+            for s in range(2):
+                _k4s2f4_patches(xpad, 4, 1, r * dr, s * ds, th, tw, v[2 * r + s], ci, d, e)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2tf4_output_kernel(m, th, tw, y, lo, hi):
+    """y (N, OC, 8TH, 8TW) = each phase's A^T M A of every tile's 5x5 products in m (100, OC,
+    N*TH*TW) (phase (r, s) at rows 25 (2r + s)) at its pixels (2a + r, 2b + s), for the output
+    channels lo..hi-1."""
+    cols = m.shape[2]
+    s = np.empty((4, 5, cols), m.dtype)
+    z = np.empty((16, cols), m.dtype)
+    for o in range(lo, hi):
+        for r in range(2):
+            for c in range(2):
+                _k4s2f4_products_back(m, 25 * (2 * r + c), o, s, z)
+                _scatter_output_tiles(z, o, th, tw, 4, y, 2, r, c)
 
 
 # --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
@@ -949,6 +1038,45 @@ def winograd_k4s2f4_grad_weight(gu):
     threads.run(_winograd_k4s2f4_grad_weight_kernel, oc, np.ascontiguousarray(gu), dt(2), dt(6),
                 gw, work=gu.size)
     return gw
+
+def winograd_k4s2tf4_weight(w, padding):
+    """Numba winograd_k4s2tf4_weight; see
+    :func:`minigrad.kernels.reference.winograd_k4s2tf4_weight`."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return ref.winograd_k4s2tf4_weight(w, padding)
+    ref.k4s2t_layout(padding)                      # checks the padding
+    c, oc = w.shape[:2]
+    u = np.empty((100, oc, c), dtype=w.dtype)
+    dt = w.dtype.type
+    threads.run(_winograd_k4s2tf4_weight_kernel, oc, np.ascontiguousarray(w), int(padding[0]),
+                int(padding[1]), dt(2), dt(6), u, work=u.size)
+    return u
+
+
+def winograd_k4s2tf4_input(x, padding, output_size):
+    """Numba winograd_k4s2tf4_input; see
+    :func:`minigrad.kernels.reference.winograd_k4s2tf4_input`."""
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return ref.winograd_k4s2tf4_input(x, padding, output_size)
+    (off_h, off_w), (dr, ds), (th, tw) = ref._k4s2tf4_tiling(padding, output_size)
+    n, c = x.shape[:2]
+    v = np.empty((4, 25, c, n * th * tw), dtype=x.dtype)
+    threads.run(_winograd_k4s2tf4_input_kernel, c, np.ascontiguousarray(x), off_h, off_w, dr, ds,
+                th, tw, v, work=v.size)
+    return v.reshape(100, c, n * th * tw)
+
+
+def winograd_k4s2tf4_output(m, y_shape):
+    """Numba winograd_k4s2tf4_output; see
+    :func:`minigrad.kernels.reference.winograd_k4s2tf4_output`."""
+    n, oc, oh, ow = y_shape
+    th, tw = -(-oh // 8), -(-ow // 8)
+    if not _is_float_ndarray(m) or m.shape != (100, oc, n * th * tw):
+        return ref.winograd_k4s2tf4_output(m, y_shape)
+    y = np.empty((n, oc, 8 * th, 8 * tw), dtype=m.dtype)
+    threads.run(_winograd_k4s2tf4_output_kernel, oc, np.ascontiguousarray(m), th, tw, y,
+                work=m.size)
+    return _crop(y, oh, ow)
 
 
 def winograd_k4s2t_weight(w, padding):

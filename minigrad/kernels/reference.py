@@ -37,6 +37,7 @@ __all__ = [
     "winograd_k4s2_grad_output", "winograd_k4s2_grad_weight",
     "winograd_k4s2f4_weight", "winograd_k4s2f4_input", "winograd_k4s2f4_output",
     "winograd_k4s2f4_grad_output", "winograd_k4s2f4_grad_weight",
+    "winograd_k4s2tf4_weight", "winograd_k4s2tf4_input", "winograd_k4s2tf4_output",
     "winograd_k4s2t_weight", "winograd_k4s2t_input", "winograd_k4s2t_output",
 ]
 
@@ -548,4 +549,5 @@ from .reference_winograd import (  # noqa: E402
     winograd_k4s2_grad_weight, winograd_k4s2_input, winograd_k4s2_output, winograd_k4s2_weight,
     winograd_k4s2t_input, winograd_k4s2t_output, winograd_k4s2t_weight,
     winograd_k4s2f4_grad_output, winograd_k4s2f4_grad_weight, winograd_k4s2f4_input,
-    winograd_k4s2f4_output, winograd_k4s2f4_weight)
+    winograd_k4s2f4_output, winograd_k4s2f4_weight,
+    winograd_k4s2tf4_input, winograd_k4s2tf4_output, winograd_k4s2tf4_weight)

@@ -810,3 +810,85 @@ def winograd_k4s2t_output(m, y_shape, padding, out=None):
         return y
     out[...] = y
     return out
+
+
+# --------------------------- Winograd F(4x4, 2x2) for 4x4 stride-2 *transposed* convolutions
+# The four output phases of the transposed convolution above, each a stride-1 2x2 correlation
+# of x with g_rs, on 4x4 tiles of phase outputs by F(4x4, 2x2) (the B, G, A of
+# winograd_k4s2f4_*): a tile (ti, tj) is the 8x8 output block y[8ti:8ti + 8, 8tj:8tj + 8], each
+# phase's 5x5 patch of x starting at x row 4ti + m_r - 1 (column likewise). The phases' patches
+# are one row apart where the padding is odd, so none is shared: V holds 4 x 25 transformed
+# values per tile and channel (phase-major, 6.25 per input pixel, as the F(2x2, 2x2) layout's 25
+# per 4 pixels), and the products are 100 (OC, C) @ (C, tiles), 1.5625 multiplies per output
+# where F(2x2, 2x2)'s layout has 2.25 (1.44x fewer GEMM flops) and rows(x) @ W_rows 4.
+
+def _k4s2tf4_tiling(padding, output_size):
+    """((off_h, off_w), (dr, ds), (TH, TW)) of a transposed 4x4 stride-2 convolution with this
+    padding onto ``output_size`` (OH, OW) on F(4x4, 2x2) tiles: the x row of phase 0's patch
+    row 0 of tile row 0 is off_h = p // 2 - 1 (column off_w), phase 1's patches start dr = p % 2
+    rows lower (ds columns right), TH = ceil(OH / 8) tiles of 8 output rows. Raises ValueError
+    on an empty output or a negative padding."""
+    (off_h, off_w), _ = _k4s2t_tiling(padding, output_size)[1:]
+    oh, ow = (int(s) for s in output_size)
+    return (off_h, off_w), (int(padding[0]) % 2, int(padding[1]) % 2), (-(-oh // 8),
+                                                                         -(-ow // 8))
+
+
+def winograd_k4s2tf4_weight(w, padding):
+    """U = G g_rs G^T (F(4x4, 2x2)) of the four phases' 2x2 kernels g_rs[c, o, u, v] =
+    w[c, o, t_r + 2 - 2u, t_s + 2 - 2v] (t_r = (r + p) % 2) of a transposed 4x4 stride-2
+    convolution's (C, OC, 4, 4) weight with this padding: a C-contiguous (100, OC, C) array of
+    w's dtype, phase (r, s)'s 25 positions at 25 (2r + s)."""
+    xp = _xp(w)
+    c, oc = w.shape[:2]
+    k4s2t_layout(padding)                                              # checks the padding
+    u = xp.empty((4, 5, 5, oc, c), dtype=w.dtype)
+    wt = w.transpose(1, 0, 2, 3)                                       # (OC, C, 4, 4), a view
+    for r in range(2):
+        i = (r + int(padding[0])) % 2
+        for s in range(2):
+            j = (s + int(padding[1])) % 2
+            wk = wt[:, :, i::2, j::2][:, :, ::-1, ::-1].transpose(2, 3, 0, 1)  # (u, v, OC, C)
+            u[2 * r + s] = _g_two_sided(_k4s2f4_g, 5, wk)
+    return u.reshape(100, oc, c)
+
+
+def winograd_k4s2tf4_input(x, padding, output_size):
+    """V = B^T d B for the 5x5 patch d of every phase of every 8x8 output tile of a transposed
+    4x4 stride-2 convolution of x (N, C, H, W) with this padding onto ``output_size``: a
+    C-contiguous (100, C, N*TH*TW) array of x's dtype, phase (r, s)'s 25 positions at
+    25 (2r + s), columns ordered (n, th, tw); patches reach past x's edges into zeros."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    (off_h, off_w), (dr, ds), (th, tw) = _k4s2tf4_tiling(padding, output_size)
+    hp, wp = 4 * th + 1 + dr, 4 * tw + 1 + ds   # the last patch ends at row 4 TH + dr
+    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
+    i0, i1 = max(0, -off_h), min(hp, h - off_h)
+    j0, j1 = max(0, -off_w), min(wp, w - off_w)
+    if i1 > i0 and j1 > j0:
+        xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
+                                                           j0 + off_w:j1 + off_w]
+    v = xp.empty((4, 25, c, n * th * tw), dtype=x.dtype)
+    for r in range(2):
+        for s in range(2):
+            v[2 * r + s] = _two_sided(xp, _k4s2f4_bt, (5, 5), xpad[:, :, r * dr:, s * ds:], th,
+                                      tw, step=4).reshape(25, c, n * th * tw)
+    return v.reshape(100, c, n * th * tw)
+
+
+def winograd_k4s2tf4_output(m, y_shape):
+    """Y = A^T M A of each phase: the (100, OC, N*TH*TW) products (phase (r, s)'s at
+    25 (2r + s), columns ordered (n, th, tw)) back to the C-contiguous (N, OC, OH, OW) output
+    ``y_shape``, each phase's 4x4 tile at its pixels (2a + r, 2b + s) of the tile's 8x8 block."""
+    xp = _xp(m)
+    n, oc, oh, ow = y_shape
+    th, tw = -(-oh // 8), -(-ow // 8)
+    if m.shape != (100, oc, n * th * tw):
+        raise ValueError(f"m has shape {m.shape}, expected {(100, oc, n * th * tw)}")
+    y = xp.empty((n, oc, th, 4, 2, tw, 4, 2), dtype=m.dtype)           # (n, o, ti, a, r, tj, b, s)
+    for r in range(2):
+        for s in range(2):
+            m_rs = m[25 * (2 * r + s):25 * (2 * r + s) + 25].reshape(5, 5, oc, n, th, tw)
+            _at_two_sided(xp, _k4s2f4_at, m_rs,
+                          y[:, :, :, :, r, :, :, s].transpose(3, 5, 1, 0, 2, 4))
+    return _crop(y.reshape(n, oc, 8 * th, 8 * tw), oh, ow)
