@@ -747,12 +747,15 @@ _K4S2T_GEOMETRIES = [
 ]
 
 
-def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None):
+def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None, tile=None):
     """Every transposed 4x4/2 product that is not thin by Winograd on its output phases (and
-    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the route's batch chunks, in
-    tiles."""
+    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the F(2x2, 2x2) route's batch
+    chunks, in tiles; ``tile``: K4S2_TILE, where given (4: F(4x4, 2x2) where it makes fewer
+    products)."""
     from minigrad.ops import conv as conv_ops
 
+    if tile is not None:
+        monkeypatch.setattr(conv_ops, "K4S2_TILE", tile)
     monkeypatch.setattr(conv_ops.kernels, "compiled", lambda *a: True)
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MAX_RATIO", 10 ** 9)
     monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_MIN_TILES", 0)
@@ -761,15 +764,16 @@ def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None):
         monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_CHUNK_TILES", chunk_tiles)
 
 
-@pytest.mark.parametrize("chunk_tiles", [None, 5])
+@pytest.mark.parametrize("tile, chunk_tiles", [(2, None), (2, 5), (4, None)])
 @pytest.mark.parametrize("mode", ["numpy", "numba"])
 @pytest.mark.parametrize("geom", _K4S2T_GEOMETRIES)
-def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, chunk_tiles,
+def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, tile, chunk_tiles,
                                                              monkeypatch):
-    """ConvTranspose2d's forward by Winograd on its four output phases (in one chunk, and in
-    chunks of at most 5 tiles: whole images, the last chunk short where the batch does not
-    divide) against the im2col route (rows(x) @ W_rows, col2im) and the reference-kernel
-    product, in both kernel modes, numba bitwise equal to numpy; with a bias."""
+    """ConvTranspose2d's forward by Winograd on its four output phases, by F(2x2, 2x2) (in one
+    chunk, and in chunks of at most 5 tiles: whole images, the last chunk short where the batch
+    does not divide) and by F(4x4, 2x2) (every geometry here makes fewer products that way),
+    against the im2col route (rows(x) @ W_rows, col2im) and the reference-kernel product, in
+    both kernel modes, numba bitwise equal to numpy; with a bias."""
     from minigrad import kernels
     from minigrad.ops import conv as conv_ops
 
@@ -788,7 +792,8 @@ def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, chunk_ti
 
     monkeypatch.setattr(conv_ops, "THIN_K", 0)
     im2col = forward()
-    _force_winograd_k4s2t(monkeypatch, chunk_tiles)
+    _force_winograd_k4s2t(monkeypatch, chunk_tiles, tile)
+    assert conv_ops._k4s2t_f4(size) == (tile == 4)
     calls = []
     real = conv_ops._conv_transpose_k4s2
     monkeypatch.setattr(conv_ops, "_conv_transpose_k4s2", lambda *a: calls.append(1) or real(*a))
@@ -807,7 +812,8 @@ def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, chunk_ti
     np.testing.assert_allclose(got - b.reshape(1, oc, 1, 1), gx, rtol=1e-12, atol=1e-12)
 
 
-def test_winograd_k4s2t_paths_agree_to_second_order(monkeypatch):
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_k4s2t_paths_agree_to_second_order(tile, monkeypatch):
     """DCGAN's block in small (conv 4x4/2, its transpose, another transpose: odd padding and
     even), with every transposed 4x4/2 product by Winograd on its output phases (the transposed
     convs' forwards, the conv's input gradient, and the transposed products inside the
@@ -836,9 +842,10 @@ def test_winograd_k4s2t_paths_agree_to_second_order(monkeypatch):
         return real(name, *a)
 
     def switch():
-        _force_winograd_k4s2(monkeypatch)
-        _force_winograd_k4s2t(monkeypatch, chunk_tiles=1)
+        _force_winograd_k4s2(monkeypatch, tile)
+        _force_winograd_k4s2t(monkeypatch, chunk_tiles=1, tile=tile)
         monkeypatch.setattr(conv_ops.kernels, "get", counting_get)
 
     _assert_same_to_second_order(f, [x, W, V, Z], switch)
-    assert "winograd_k4s2t_output" in calls and "winograd_k4s2t_weight" in calls
+    name = "k4s2tf4" if tile == 4 else "k4s2t"   # every output here: fewer products by F(4x4)
+    assert f"winograd_{name}_output" in calls and f"winograd_{name}_weight" in calls

@@ -112,6 +112,9 @@ def _kernel_cases(rng):
     wt = rng.standard_normal((5, 7, 4, 4)).astype(np.float32)
     _, _, (th, tw) = reference_winograd._k4s2t_tiling((1, 1), (10, 10))
     mt = rng.standard_normal((36, 7, 3 * th * tw)).astype(np.float32)
+    m25 = rng.standard_normal((25, 7, 3 * 2 * 2)).astype(np.float32)   # (3, 7, 5, 5) by F(4x4)
+    gu25 = rng.standard_normal((25, 7, 4 * 5)).astype(np.float32)
+    m100 = rng.standard_normal((100, 7, 3 * 2 * 2)).astype(np.float32)  # (3, 7, 10, 10)
     return [
         ("im2col_hwc", lambda: numba_cpu.im2col_hwc(x, *geom)),
         ("unfold_hwc", lambda: numba_cpu.unfold_hwc(x, *geom)),
@@ -133,6 +136,18 @@ def _kernel_cases(rng):
         ("winograd_k4s2_grad_weight", lambda: numba_winograd.winograd_k4s2_grad_weight(gu)),
         ("winograd_k4s2_grad_output",
          lambda: numba_winograd.winograd_k4s2_grad_output(x44[:, :, :9, :7])),
+        ("winograd_k4s2f4_input", lambda: numba_winograd.winograd_k4s2f4_input(x44, (1, 1))),
+        ("winograd_k4s2f4_weight", lambda: numba_winograd.winograd_k4s2f4_weight(w44)),
+        ("winograd_k4s2f4_output",
+         lambda: numba_winograd.winograd_k4s2f4_output(m25, (3, 7, 5, 5))),
+        ("winograd_k4s2f4_grad_weight", lambda: numba_winograd.winograd_k4s2f4_grad_weight(gu25)),
+        ("winograd_k4s2f4_grad_output",
+         lambda: numba_winograd.winograd_k4s2f4_grad_output(x44[:, :, :9, :7])),
+        ("winograd_k4s2tf4_weight", lambda: numba_winograd.winograd_k4s2tf4_weight(wt, (1, 1))),
+        ("winograd_k4s2tf4_input",
+         lambda: numba_winograd.winograd_k4s2tf4_input(x44[:, :, :5, :5], (1, 1), (10, 10))),
+        ("winograd_k4s2tf4_output",
+         lambda: numba_winograd.winograd_k4s2tf4_output(m100, (3, 7, 10, 10))),
         ("winograd_k4s2t_weight", lambda: numba_winograd.winograd_k4s2t_weight(wt, (1, 1))),
         ("winograd_k4s2t_input",
          lambda: numba_winograd.winograd_k4s2t_input(x44[:, :, :5, :5], (1, 1), (10, 10))),

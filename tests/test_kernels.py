@@ -547,7 +547,7 @@ def _k4s2tf4_by_winograd(mod, x, W, padding, output_size):
     u = getattr(mod, "winograd_k4s2tf4_weight")(W, padding)
     v = getattr(mod, "winograd_k4s2tf4_input")(x, padding, output_size)
     th, tw = -(-output_size[0] // 8), -(-output_size[1] // 8)
-    assert u.shape == (100, oc, c) and v.shape == (100, c, n * th * tw)
+    assert u.shape == (100, oc, c) and v.shape == (100, c, th * tw * n)
     m = u @ v
     return getattr(mod, "winograd_k4s2tf4_output")(m, (n, oc) + tuple(output_size)), m
 

@@ -262,19 +262,17 @@ def _f4x3_gt(u0, u1, u2, u3, u4, u5, four, six, twelve, twenty_four):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _scatter_output_tiles(z, o, th, tw, size, y, step=1, r0=0, s0=0):
-    """y[b, o, step*(size*i + p) + r0, step*(size*j + q) + s0] = z[size*p + q, (b*TH + i)*TW +
-    j]: the size x size tiles of output channel o, one row of z per position in the tile, into
-    y (N, OC, step*size*TH, step*size*TW) (every step-th pixel from (r0, s0): one phase of a
-    transposed convolution's output); with step 1 the inverse of :func:`_gather_output_tiles`."""
+def _scatter_output_tiles(z, o, th, tw, size, y):
+    """y[b, o, size*i + p, size*j + q] = z[size*p + q, (b*TH + i)*TW + j]: the size x size
+    tiles of output channel o, one row of z per position in the tile, into y (N, OC,
+    size*TH, size*TW); the inverse of :func:`_gather_output_tiles`."""
     for b in range(y.shape[0]):
         for i in range(th):
             base = (b * th + i) * tw
             for p in range(size):
                 for j in range(tw):
                     for q in range(size):
-                        y[b, o, step * (size * i + p) + r0, step * (size * j + q) + s0] = \
-                            z[size * p + q, base + j]
+                        y[b, o, size * i + p, size * j + q] = z[size * p + q, base + j]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -590,20 +588,14 @@ def _winograd_k4s2f4_input_kernel(x, ph, pw, th, tw, v, lo, hi):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _k4s2f4_products_back(m, first, o, s, z):
-    """z[4r + c, tile] = (A^T M A)[r, c] of every tile's 5x5 products m[first + 5a + b, o,
-    tile], in passes over all tiles (s: a (4, 5, tiles) buffer), as F(4x4, 3x3)'s."""
-    cols = m.shape[2]
+def _k4s2f4_at_columns(m, first, o, s):
+    """s[r, b, tile] = (A^T M)[r, b]: A^T along each of the five columns of every tile's 5x5
+    products m[first + 5a + b, o, tile], in passes over all tiles."""
     for k in range(5):
-        for col in range(cols):
+        for col in range(m.shape[2]):
             s[0, k, col], s[1, k, col], s[2, k, col], s[3, k, col] = _k4s2f4_at(
                 m[first + k, o, col], m[first + 5 + k, o, col], m[first + 10 + k, o, col],
                 m[first + 15 + k, o, col], m[first + 20 + k, o, col])
-    for r in range(4):
-        for col in range(cols):
-            z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
-                _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
-                           s[r, 4, col])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -614,7 +606,12 @@ def _winograd_k4s2f4_output_kernel(m, th, tw, y, lo, hi):
     s = np.empty((4, 5, cols), m.dtype)    # A^T M: row r, column k
     z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
     for o in range(lo, hi):
-        _k4s2f4_products_back(m, 0, o, s, z)
+        _k4s2f4_at_columns(m, 0, o, s)
+        for r in range(4):
+            for col in range(cols):
+                z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
+                    _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
+                               s[r, 4, col])
         _scatter_output_tiles(z, o, th, tw, 4, y)
 
 
@@ -690,37 +687,79 @@ def _winograd_k4s2tf4_weight_kernel(w, ph, pw, two, six, u, lo, hi):
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2tf4_input_kernel(x, off_h, off_w, dr, ds, th, tw, v, lo, hi):
-    """v (4, 25, C, N*TH*TW) = B^T d B of each phase's 5x5 patch d of every 8x8 output tile,
-    for the channels lo..hi-1: per channel the batch padded (xpad row i is x row i + off_h),
-    then per phase (r, s) its patches (tile row i's from xpad row 4i + r dr)."""
+    """v (4, 25, C, TH*TW*N) = B^T d B of each phase's 5x5 patch d of every 8x8 output tile,
+    for the channels lo..hi-1. Per channel the batch is padded with the images innermost
+    (xt[i, j, b] = x[b, ci, i + off_h, j + off_w]), so that every transform below is a loop
+    over the N contiguous images of one tile (the tiles per image are few: 1 to 4 in the GANs,
+    and tile by tile within an image the loops were 1-2 long); phase (r, s)'s patch of tile
+    (i, j) starts at xt row 4i + r dr, column 4j + s ds: B^T along its rows (into e), then B
+    along the columns, straight into v."""
     n, c, h, w = x.shape
     hp, wp = 4 * th + 1 + dr, 4 * tw + 1 + ds
-    tiles = n * th * tw
-    xpad = np.zeros((n, hp, wp), x.dtype)
-    d = np.empty((25, tiles), x.dtype)
-    e = np.empty((25, tiles), x.dtype)
+    xt = np.zeros((hp, wp, n), x.dtype)
+    e = np.empty((25, n), x.dtype)         # B^T d: row k, column q at 5k + q
     i0, i1 = max(0, -off_h), min(hp, h - off_h)
     j0, j1 = max(0, -off_w), min(wp, w - off_w)
     for ci in range(lo, hi):
-        _pad_channel(x, ci, i0, i1, j0, j1, off_h, off_w, xpad)
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                for b in range(n):
+                    xt[i, j, b] = x[b, ci, i + off_h, j + off_w]
         for r in range(2):
             for s in range(2):
-                _k4s2f4_patches(xpad, 4, 1, r * dr, s * ds, th, tw, v[2 * r + s], ci, d, e)
+                vp = v[2 * r + s]
+                for ti in range(th):
+                    u0 = 4 * ti + r * dr
+                    for tj in range(tw):
+                        c0 = 4 * tj + s * ds
+                        base = (ti * tw + tj) * n
+                        for q in range(5):
+                            for b in range(n):
+                                e[q, b], e[5 + q, b], e[10 + q, b], e[15 + q, b], \
+                                    e[20 + q, b] = _k4s2f4_bt(
+                                        xt[u0, c0 + q, b], xt[u0 + 1, c0 + q, b],
+                                        xt[u0 + 2, c0 + q, b], xt[u0 + 3, c0 + q, b],
+                                        xt[u0 + 4, c0 + q, b])
+                        for a in range(5):
+                            k = 5 * a
+                            for b in range(n):
+                                vp[k, ci, base + b], vp[k + 1, ci, base + b], \
+                                    vp[k + 2, ci, base + b], vp[k + 3, ci, base + b], \
+                                    vp[k + 4, ci, base + b] = _k4s2f4_bt(
+                                        e[k, b], e[k + 1, b], e[k + 2, b], e[k + 3, b],
+                                        e[k + 4, b])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2tf4_output_kernel(m, th, tw, y, lo, hi):
-    """y (N, OC, 8TH, 8TW) = each phase's A^T M A of every tile's 5x5 products in m (100, OC,
-    N*TH*TW) (phase (r, s) at rows 25 (2r + s)) at its pixels (2a + r, 2b + s), for the output
-    channels lo..hi-1."""
-    cols = m.shape[2]
-    s = np.empty((4, 5, cols), m.dtype)
-    z = np.empty((16, cols), m.dtype)
+    """y (N, OC, OH, OW) = each phase's A^T M A of every tile's 5x5 products in m (100, OC,
+    TH*TW*N, the images innermost; phase (r, s) at rows 25 (2r + s)) at its pixels
+    (2a + r, 2b + s), for the output channels lo..hi-1. Per channel: A^T along the products'
+    columns (into s), then along the rows that gives, straight into a buffer with the images
+    innermost (buf[Y, X, b]: unit-stride runs over the batch on both sides), then the buffer
+    out to y, cropped to (OH, OW), as winograd_k4s2t_output's."""
+    n, oh, ow = y.shape[0], y.shape[2], y.shape[3]
+    s = np.empty((4, 5, m.shape[2]), m.dtype)
+    buf = np.empty((8 * th, 8 * tw, n), m.dtype)
     for o in range(lo, hi):
         for r in range(2):
             for c in range(2):
-                _k4s2f4_products_back(m, 25 * (2 * r + c), o, s, z)
-                _scatter_output_tiles(z, o, th, tw, 4, y, 2, r, c)
+                _k4s2f4_at_columns(m, 25 * (2 * r + c), o, s)
+                for p in range(4):
+                    for ti in range(th):
+                        yr = 8 * ti + 2 * p + r
+                        for tj in range(tw):
+                            base = (ti * tw + tj) * n
+                            x0 = 8 * tj + c
+                            for b in range(n):
+                                buf[yr, x0, b], buf[yr, x0 + 2, b], buf[yr, x0 + 4, b], \
+                                    buf[yr, x0 + 6, b] = _k4s2f4_at(
+                                        s[p, 0, base + b], s[p, 1, base + b], s[p, 2, base + b],
+                                        s[p, 3, base + b], s[p, 4, base + b])
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    y[b, o, i, j] = buf[i, j, b]
 
 
 # --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
@@ -1060,10 +1099,10 @@ def winograd_k4s2tf4_input(x, padding, output_size):
         return ref.winograd_k4s2tf4_input(x, padding, output_size)
     (off_h, off_w), (dr, ds), (th, tw) = ref._k4s2tf4_tiling(padding, output_size)
     n, c = x.shape[:2]
-    v = np.empty((4, 25, c, n * th * tw), dtype=x.dtype)
+    v = np.empty((4, 25, c, th * tw * n), dtype=x.dtype)
     threads.run(_winograd_k4s2tf4_input_kernel, c, np.ascontiguousarray(x), off_h, off_w, dr, ds,
                 th, tw, v, work=v.size)
-    return v.reshape(100, c, n * th * tw)
+    return v.reshape(100, c, th * tw * n)
 
 
 def winograd_k4s2tf4_output(m, y_shape):
@@ -1073,10 +1112,10 @@ def winograd_k4s2tf4_output(m, y_shape):
     th, tw = -(-oh // 8), -(-ow // 8)
     if not _is_float_ndarray(m) or m.shape != (100, oc, n * th * tw):
         return ref.winograd_k4s2tf4_output(m, y_shape)
-    y = np.empty((n, oc, 8 * th, 8 * tw), dtype=m.dtype)
+    y = np.empty((n, oc, oh, ow), dtype=m.dtype)
     threads.run(_winograd_k4s2tf4_output_kernel, oc, np.ascontiguousarray(m), th, tw, y,
                 work=m.size)
-    return _crop(y, oh, ow)
+    return y
 
 
 def winograd_k4s2t_weight(w, padding):

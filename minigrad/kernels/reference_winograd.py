@@ -856,8 +856,9 @@ def winograd_k4s2tf4_weight(w, padding):
 def winograd_k4s2tf4_input(x, padding, output_size):
     """V = B^T d B for the 5x5 patch d of every phase of every 8x8 output tile of a transposed
     4x4 stride-2 convolution of x (N, C, H, W) with this padding onto ``output_size``: a
-    C-contiguous (100, C, N*TH*TW) array of x's dtype, phase (r, s)'s 25 positions at
-    25 (2r + s), columns ordered (n, th, tw); patches reach past x's edges into zeros."""
+    C-contiguous (100, C, TH*TW*N) array of x's dtype, phase (r, s)'s 25 positions at
+    25 (2r + s), columns ordered (th, tw, n) (the batch innermost, as winograd_k4s2t_input's:
+    the fast kernels' loops run over it); patches reach past x's edges into zeros."""
     xp = _xp(x)
     n, c, h, w = x.shape
     (off_h, off_w), (dr, ds), (th, tw) = _k4s2tf4_tiling(padding, output_size)
@@ -868,17 +869,17 @@ def winograd_k4s2tf4_input(x, padding, output_size):
     if i1 > i0 and j1 > j0:
         xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
                                                            j0 + off_w:j1 + off_w]
-    v = xp.empty((4, 25, c, n * th * tw), dtype=x.dtype)
+    v = xp.empty((4, 5, 5, c, th, tw, n), dtype=x.dtype)
     for r in range(2):
         for s in range(2):
             v[2 * r + s] = _two_sided(xp, _k4s2f4_bt, (5, 5), xpad[:, :, r * dr:, s * ds:], th,
-                                      tw, step=4).reshape(25, c, n * th * tw)
-    return v.reshape(100, c, n * th * tw)
+                                      tw, step=4).transpose(0, 1, 2, 4, 5, 3)  # batch last
+    return v.reshape(100, c, th * tw * n)
 
 
 def winograd_k4s2tf4_output(m, y_shape):
-    """Y = A^T M A of each phase: the (100, OC, N*TH*TW) products (phase (r, s)'s at
-    25 (2r + s), columns ordered (n, th, tw)) back to the C-contiguous (N, OC, OH, OW) output
+    """Y = A^T M A of each phase: the (100, OC, TH*TW*N) products (phase (r, s)'s at
+    25 (2r + s), columns ordered (th, tw, n)) back to the C-contiguous (N, OC, OH, OW) output
     ``y_shape``, each phase's 4x4 tile at its pixels (2a + r, 2b + s) of the tile's 8x8 block."""
     xp = _xp(m)
     n, oc, oh, ow = y_shape
@@ -888,7 +889,7 @@ def winograd_k4s2tf4_output(m, y_shape):
     y = xp.empty((n, oc, th, 4, 2, tw, 4, 2), dtype=m.dtype)           # (n, o, ti, a, r, tj, b, s)
     for r in range(2):
         for s in range(2):
-            m_rs = m[25 * (2 * r + s):25 * (2 * r + s) + 25].reshape(5, 5, oc, n, th, tw)
+            m_rs = m[25 * (2 * r + s):25 * (2 * r + s) + 25].reshape(5, 5, oc, th, tw, n)
             _at_two_sided(xp, _k4s2f4_at, m_rs,
-                          y[:, :, :, :, r, :, :, s].transpose(3, 5, 1, 0, 2, 4))
+                          y[:, :, :, :, r, :, :, s].transpose(3, 5, 1, 2, 4, 0))
     return _crop(y.reshape(n, oc, 8 * th, 8 * tw), oh, ow)
