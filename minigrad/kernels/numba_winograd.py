@@ -532,59 +532,54 @@ def _winograd_k4s2f4_weight_kernel(w, two, six, u, lo, hi):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _k4s2f4_patches(xpad, tile_step, step, r0, s0, th, tw, v, row, d, e):
-    """v[:, row, tile] = B^T d B of every tile's 5x5 patch d of the padded batch xpad (N, HP,
-    WP) of one channel, patch value (p, q) of tile (b, i, j) at xpad[b, tile_step*i + step*p +
-    r0, tile_step*j + step*q + s0]: the patches gathered (d[5p + q, tile]), then transformed in
-    passes over all tiles (d and e: (25, N*TH*TW) buffers), as F(4x4, 3x3)'s."""
-    n = xpad.shape[0]
-    tiles = n * th * tw
-    for b in range(n):
-        for i in range(th):
-            base = (b * th + i) * tw
-            for p in range(5):
-                for q in range(5):
-                    for j in range(tw):
-                        d[5 * p + q, base + j] = xpad[b, tile_step * i + step * p + r0,
-                                                      tile_step * j + step * q + s0]
-    for q in range(5):
-        for t in range(tiles):
-            e[q, t], e[5 + q, t], e[10 + q, t], e[15 + q, t], e[20 + q, t] = _k4s2f4_bt(
-                d[q, t], d[5 + q, t], d[10 + q, t], d[15 + q, t], d[20 + q, t])
-    for a in range(5):
-        k = 5 * a
-        for t in range(tiles):
-            v[k, row, t], v[k + 1, row, t], v[k + 2, row, t], v[k + 3, row, t], \
-                v[k + 4, row, t] = _k4s2f4_bt(e[k, t], e[k + 1, t], e[k + 2, t], e[k + 3, t],
-                                              e[k + 4, t])
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def _pad_channel(x, ci, i0, i1, j0, j1, off_h, off_w, xpad):
-    """xpad[b, i, j] = x[b, ci, i + off_h, j + off_w] for i in [i0, i1), j in [j0, j1) (the
-    rest of xpad, zeros, untouched)."""
-    for b in range(x.shape[0]):
-        for i in range(i0, i1):
+def _batch_last(x, ci, i0, i1, j0, j1, off_h, off_w, xt):
+    """xt[i, j, b] = x[b, ci, i + off_h, j + off_w] for i in [i0, i1), j in [j0, j1) (the rest of
+    xt, zeros, untouched): one channel of the batch with the images innermost. Row by row of
+    x (with the images innermost here, the reads a power of two apart fell into one cache set:
+    the transforms that use it ran 1.5x slower)."""
+    for i in range(i0, i1):
+        for b in range(x.shape[0]):
             for j in range(j0, j1):
-                xpad[b, i, j] = x[b, ci, i + off_h, j + off_w]
+                xt[i, j, b] = x[b, ci, i + off_h, j + off_w]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _winograd_k4s2f4_input_kernel(x, ph, pw, th, tw, v, lo, hi):
-    """v (25, 4C, N*TH*TW) = B^T d B of every tile's 5x5 patch of the polyphase components of
-    the channels lo..hi-1: per channel the batch padded, then per component (r, s) its
-    patches (component row 4i + p is xpad row 8i + 2p + r)."""
-    n, c, h, w = x.shape
-    hp, wp = 8 * th + 2, 8 * tw + 2
-    tiles = n * th * tw
-    xpad = np.zeros((n, hp, wp), x.dtype)
-    d = np.empty((25, tiles), x.dtype)
-    e = np.empty((25, tiles), x.dtype)     # B^T d: row k, column q at 5k + q
-    for ci in range(lo, hi):
-        _pad_channel(x, ci, ph, ph + min(h, hp - ph), pw, pw + min(w, wp - pw), -ph, -pw, xpad)
-        for r in range(2):
-            for s in range(2):
-                _k4s2f4_patches(xpad, 8, 2, r, s, th, tw, v, (ci * 2 + r) * 2 + s, d, e)
+def _batch_first(buf, o, y):
+    """y[b, o, i, j] = buf[i, j, b] over y's (OH, OW) (buf may overhang it): channel o of the
+    batch back from the images innermost."""
+    for b in range(y.shape[0]):
+        for i in range(y.shape[2]):
+            for j in range(y.shape[3]):
+                y[b, o, i, j] = buf[i, j, b]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_patches(xt, tile_step, step, r0, s0, th, tw, v, row, e):
+    """v[:, row, (i*TW + j)*N + b] = B^T d B of every tile's 5x5 patch d of one channel's padded
+    images xt (HP, WP, N), patch value (p, q) of tile (i, j) at xt[tile_step*i + step*p + r0,
+    tile_step*j + step*q + s0, b]: B^T along the patch rows (into e, (25, N)), then B along
+    its columns, straight into v; every loop runs over the N contiguous images (the tiles per
+    image are few, 1 to 16 in the GANs: tile by tile within an image the loops were 1-2 long).
+    (Collecting a channel's 25 rows in a buffer and writing them out one at a time was 5-15%
+    slower.)"""
+    n = xt.shape[2]
+    for ti in range(th):
+        u0 = tile_step * ti + r0
+        for tj in range(tw):
+            c0 = tile_step * tj + s0
+            base = (ti * tw + tj) * n
+            for q in range(5):
+                cq = c0 + step * q
+                for b in range(n):
+                    e[q, b], e[5 + q, b], e[10 + q, b], e[15 + q, b], e[20 + q, b] = _k4s2f4_bt(
+                        xt[u0, cq, b], xt[u0 + step, cq, b], xt[u0 + 2 * step, cq, b],
+                        xt[u0 + 3 * step, cq, b], xt[u0 + 4 * step, cq, b])
+            for a in range(5):
+                k = 5 * a
+                for b in range(n):
+                    v[k, row, base + b], v[k + 1, row, base + b], v[k + 2, row, base + b], \
+                        v[k + 3, row, base + b], v[k + 4, row, base + b] = _k4s2f4_bt(
+                            e[k, b], e[k + 1, b], e[k + 2, b], e[k + 3, b], e[k + 4, b])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -599,40 +594,79 @@ def _k4s2f4_at_columns(m, first, o, s):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
+def _k4s2f4_tiles_out(s, th, tw, step, r0, s0, buf):
+    """buf[step*(4i + p) + r0, step*(4j + q) + s0, b] = (A^T M A)[p, q] of tile (i, j) of image
+    b: A^T along the rows of s (the tiles' A^T M, (4, 5, TH*TW*N), the images innermost), each
+    loop over the N images (every step-th pixel from (r0, s0): one phase of a transposed
+    convolution's output)."""
+    n = buf.shape[2]
+    for p in range(4):
+        for ti in range(th):
+            yr = step * (4 * ti + p) + r0
+            for tj in range(tw):
+                base = (ti * tw + tj) * n
+                x0 = 4 * step * tj + s0
+                for b in range(n):
+                    buf[yr, x0, b], buf[yr, x0 + step, b], buf[yr, x0 + 2 * step, b], \
+                        buf[yr, x0 + 3 * step, b] = _k4s2f4_at(
+                            s[p, 0, base + b], s[p, 1, base + b], s[p, 2, base + b],
+                            s[p, 3, base + b], s[p, 4, base + b])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _winograd_k4s2f4_input_kernel(x, ph, pw, th, tw, v, lo, hi):
+    """v (25, 4C, TH*TW*N) = B^T d B of every tile's 5x5 patch of the polyphase components of
+    the channels lo..hi-1: per channel the batch padded with the images innermost, then per
+    component (r, s) its patches (component row 4i + p is the padded row 8i + 2p + r)."""
+    n, c, h, w = x.shape
+    hp, wp = 8 * th + 2, 8 * tw + 2
+    xt = np.zeros((hp, wp, n), x.dtype)
+    e = np.empty((25, n), x.dtype)         # B^T d: row k, column q at 5k + q
+    for ci in range(lo, hi):
+        _batch_last(x, ci, ph, ph + min(h, hp - ph), pw, pw + min(w, wp - pw), -ph, -pw, xt)
+        for r in range(2):
+            for s in range(2):
+                _k4s2f4_patches(xt, 8, 2, r, s, th, tw, v, (ci * 2 + r) * 2 + s, e)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2f4_output_kernel(m, th, tw, y, lo, hi):
-    """y (N, OC, 4TH, 4TW) = A^T M A of every tile's 5x5 products in m (25, OC, N*TH*TW), for
-    the output channels lo..hi-1."""
-    cols = m.shape[2]
-    s = np.empty((4, 5, cols), m.dtype)    # A^T M: row r, column k
-    z = np.empty((16, cols), m.dtype)      # (A^T M) A: row r, column c at 4r + c
+    """y (N, OC, OH, OW) = A^T M A of every tile's 5x5 products in m (25, OC, TH*TW*N), for the
+    output channels lo..hi-1: per channel A^T along the products' columns (into s), then along
+    the rows that gives into a buffer with the images innermost, then out to y, cropped."""
+    s = np.empty((4, 5, m.shape[2]), m.dtype)
+    buf = np.empty((4 * th, 4 * tw, y.shape[0]), m.dtype)
     for o in range(lo, hi):
         _k4s2f4_at_columns(m, 0, o, s)
-        for r in range(4):
-            for col in range(cols):
-                z[4 * r, col], z[4 * r + 1, col], z[4 * r + 2, col], z[4 * r + 3, col] = \
-                    _k4s2f4_at(s[r, 0, col], s[r, 1, col], s[r, 2, col], s[r, 3, col],
-                               s[r, 4, col])
-        _scatter_output_tiles(z, o, th, tw, 4, y)
+        _k4s2f4_tiles_out(s, th, tw, 1, 0, 0, buf)
+        _batch_first(buf, o, y)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2f4_grad_output_kernel(gy, th, tw, z, lo, hi):
-    """z (25, OC, N*TH*TW) = A g A^T of every 4x4 tile g of gy (N, OC, OH, OW), zeros past its
-    edge, for the output channels lo..hi-1, in passes over all tiles as F(4x4, 3x3)'s."""
-    tiles = gy.shape[0] * th * tw
-    g = np.empty((16, tiles), gy.dtype)
-    e = np.empty((20, tiles), gy.dtype)    # A g: row k, column q at 4k + q
+    """z (25, OC, TH*TW*N) = A g A^T of every 4x4 tile g of gy (N, OC, OH, OW), zeros past its
+    edge, for the output channels lo..hi-1: per channel the batch with the images innermost,
+    then per tile A along its rows (into e) and along its columns, each loop over the images."""
+    n, _, oh, ow = gy.shape
+    gt = np.zeros((4 * th, 4 * tw, n), gy.dtype)
+    e = np.empty((20, n), gy.dtype)        # A g: row k, column q at 4k + q
     for o in range(lo, hi):
-        _gather_output_tiles(gy, o, th, tw, 4, g)
-        for q in range(4):
-            for t in range(tiles):
-                e[q, t], e[4 + q, t], e[8 + q, t], e[12 + q, t], e[16 + q, t] = _k4s2f4_a(
-                    g[q, t], g[4 + q, t], g[8 + q, t], g[12 + q, t])
-        for k in range(5):
-            r = 5 * k
-            for t in range(tiles):
-                z[r, o, t], z[r + 1, o, t], z[r + 2, o, t], z[r + 3, o, t], z[r + 4, o, t] = \
-                    _k4s2f4_a(e[4 * k, t], e[4 * k + 1, t], e[4 * k + 2, t], e[4 * k + 3, t])
+        _batch_last(gy, o, 0, oh, 0, ow, 0, 0, gt)
+        for ti in range(th):
+            for tj in range(tw):
+                base = (ti * tw + tj) * n
+                for q in range(4):
+                    cq = 4 * tj + q
+                    for b in range(n):
+                        e[q, b], e[4 + q, b], e[8 + q, b], e[12 + q, b], e[16 + q, b] = \
+                            _k4s2f4_a(gt[4 * ti, cq, b], gt[4 * ti + 1, cq, b],
+                                      gt[4 * ti + 2, cq, b], gt[4 * ti + 3, cq, b])
+                for k in range(5):
+                    r = 5 * k
+                    for b in range(n):
+                        z[r, o, base + b], z[r + 1, o, base + b], z[r + 2, o, base + b], \
+                            z[r + 3, o, base + b], z[r + 4, o, base + b] = _k4s2f4_a(
+                                e[4 * k, b], e[4 * k + 1, b], e[4 * k + 2, b], e[4 * k + 3, b])
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -688,78 +722,35 @@ def _winograd_k4s2tf4_weight_kernel(w, ph, pw, two, six, u, lo, hi):
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2tf4_input_kernel(x, off_h, off_w, dr, ds, th, tw, v, lo, hi):
     """v (4, 25, C, TH*TW*N) = B^T d B of each phase's 5x5 patch d of every 8x8 output tile,
-    for the channels lo..hi-1. Per channel the batch is padded with the images innermost
-    (xt[i, j, b] = x[b, ci, i + off_h, j + off_w]), so that every transform below is a loop
-    over the N contiguous images of one tile (the tiles per image are few: 1 to 4 in the GANs,
-    and tile by tile within an image the loops were 1-2 long); phase (r, s)'s patch of tile
-    (i, j) starts at xt row 4i + r dr, column 4j + s ds: B^T along its rows (into e), then B
-    along the columns, straight into v."""
+    for the channels lo..hi-1: per channel the batch padded with the images innermost (row i
+    is x row i + off_h), then per phase (r, s) its patches (tile row i's from row 4i + r dr)."""
     n, c, h, w = x.shape
     hp, wp = 4 * th + 1 + dr, 4 * tw + 1 + ds
     xt = np.zeros((hp, wp, n), x.dtype)
-    e = np.empty((25, n), x.dtype)         # B^T d: row k, column q at 5k + q
+    e = np.empty((25, n), x.dtype)
     i0, i1 = max(0, -off_h), min(hp, h - off_h)
     j0, j1 = max(0, -off_w), min(wp, w - off_w)
     for ci in range(lo, hi):
-        for i in range(i0, i1):
-            for j in range(j0, j1):
-                for b in range(n):
-                    xt[i, j, b] = x[b, ci, i + off_h, j + off_w]
+        _batch_last(x, ci, i0, i1, j0, j1, off_h, off_w, xt)
         for r in range(2):
             for s in range(2):
-                vp = v[2 * r + s]
-                for ti in range(th):
-                    u0 = 4 * ti + r * dr
-                    for tj in range(tw):
-                        c0 = 4 * tj + s * ds
-                        base = (ti * tw + tj) * n
-                        for q in range(5):
-                            for b in range(n):
-                                e[q, b], e[5 + q, b], e[10 + q, b], e[15 + q, b], \
-                                    e[20 + q, b] = _k4s2f4_bt(
-                                        xt[u0, c0 + q, b], xt[u0 + 1, c0 + q, b],
-                                        xt[u0 + 2, c0 + q, b], xt[u0 + 3, c0 + q, b],
-                                        xt[u0 + 4, c0 + q, b])
-                        for a in range(5):
-                            k = 5 * a
-                            for b in range(n):
-                                vp[k, ci, base + b], vp[k + 1, ci, base + b], \
-                                    vp[k + 2, ci, base + b], vp[k + 3, ci, base + b], \
-                                    vp[k + 4, ci, base + b] = _k4s2f4_bt(
-                                        e[k, b], e[k + 1, b], e[k + 2, b], e[k + 3, b],
-                                        e[k + 4, b])
+                _k4s2f4_patches(xt, 4, 1, r * dr, s * ds, th, tw, v[2 * r + s], ci, e)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _winograd_k4s2tf4_output_kernel(m, th, tw, y, lo, hi):
     """y (N, OC, OH, OW) = each phase's A^T M A of every tile's 5x5 products in m (100, OC,
     TH*TW*N, the images innermost; phase (r, s) at rows 25 (2r + s)) at its pixels
-    (2a + r, 2b + s), for the output channels lo..hi-1. Per channel: A^T along the products'
-    columns (into s), then along the rows that gives, straight into a buffer with the images
-    innermost (buf[Y, X, b]: unit-stride runs over the batch on both sides), then the buffer
-    out to y, cropped to (OH, OW), as winograd_k4s2t_output's."""
-    n, oh, ow = y.shape[0], y.shape[2], y.shape[3]
+    (2a + r, 2b + s), for the output channels lo..hi-1: per channel and phase as
+    winograd_k4s2f4_output's, into one buffer, then out to y, cropped."""
     s = np.empty((4, 5, m.shape[2]), m.dtype)
-    buf = np.empty((8 * th, 8 * tw, n), m.dtype)
+    buf = np.empty((8 * th, 8 * tw, y.shape[0]), m.dtype)
     for o in range(lo, hi):
         for r in range(2):
             for c in range(2):
                 _k4s2f4_at_columns(m, 25 * (2 * r + c), o, s)
-                for p in range(4):
-                    for ti in range(th):
-                        yr = 8 * ti + 2 * p + r
-                        for tj in range(tw):
-                            base = (ti * tw + tj) * n
-                            x0 = 8 * tj + c
-                            for b in range(n):
-                                buf[yr, x0, b], buf[yr, x0 + 2, b], buf[yr, x0 + 4, b], \
-                                    buf[yr, x0 + 6, b] = _k4s2f4_at(
-                                        s[p, 0, base + b], s[p, 1, base + b], s[p, 2, base + b],
-                                        s[p, 3, base + b], s[p, 4, base + b])
-        for b in range(n):
-            for i in range(oh):
-                for j in range(ow):
-                    y[b, o, i, j] = buf[i, j, b]
+                _k4s2f4_tiles_out(s, th, tw, 2, r, c, buf)
+        _batch_first(buf, o, y)
 
 
 # --------------------------------------- Winograd for 4x4 stride-2 transposed convolutions
@@ -1049,14 +1040,27 @@ def winograd_k4s2f4_weight(w):
 
 def winograd_k4s2f4_input(x, padding):
     """Numba winograd_k4s2f4_input; see :func:`minigrad.kernels.reference.winograd_k4s2f4_input`."""
-    return _input(K4S2F4, _winograd_k4s2f4_input_kernel, ref.winograd_k4s2f4_input, x, padding)
+    if not _is_float_ndarray(x) or x.ndim != 4:
+        return ref.winograd_k4s2f4_input(x, padding)
+    n, c = x.shape[:2]
+    (ph, pw), (th, tw) = _tiling(K4S2F4, x.shape, padding)  # raises on an empty output
+    v = np.empty((25, 4 * c, th * tw * n), dtype=x.dtype)
+    threads.run(_winograd_k4s2f4_input_kernel, c, np.ascontiguousarray(x), ph, pw, th, tw, v,
+                work=v.size)
+    return v
 
 
 def winograd_k4s2f4_output(m, y_shape):
     """Numba winograd_k4s2f4_output; see
     :func:`minigrad.kernels.reference.winograd_k4s2f4_output`."""
-    return _output(K4S2F4, _winograd_k4s2f4_output_kernel, ref.winograd_k4s2f4_output, m,
-                   y_shape)
+    n, oc, oh, ow = y_shape
+    th, tw = _winograd_tiles(oh, ow, 4)
+    if not _is_float_ndarray(m) or m.shape != (25, oc, n * th * tw):
+        return ref.winograd_k4s2f4_output(m, y_shape)
+    y = np.empty((n, oc, oh, ow), dtype=m.dtype)
+    threads.run(_winograd_k4s2f4_output_kernel, oc, np.ascontiguousarray(m), th, tw, y,
+                work=m.size)
+    return y
 
 
 def winograd_k4s2f4_grad_output(gy):

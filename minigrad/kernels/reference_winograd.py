@@ -581,8 +581,9 @@ def winograd_k4s2f4_weight(w):
 
 def winograd_k4s2f4_input(x, padding):
     """V = B^T d B for the 5x5 patch d of every 4x4 output tile of the polyphase components
-    of x (N, C, H, W) zero-padded by ``padding``: a C-contiguous (25, 4C, N*TH*TW) array of x's
-    dtype, rows ordered (c, r, s), columns (n, th, tw), (TH, TW) = ceil(OH/4), ceil(OW/4)."""
+    of x (N, C, H, W) zero-padded by ``padding``: a C-contiguous (25, 4C, TH*TW*N) array of x's
+    dtype, rows ordered (c, r, s), columns (th, tw, n) (the images innermost, as
+    winograd_k4s2tf4_input's), (TH, TW) = ceil(OH/4), ceil(OW/4)."""
     xp = _xp(x)
     n, c, h, w = x.shape
     (ph, pw), (th, tw) = _tiling(K4S2F4, x.shape, padding)
@@ -591,25 +592,36 @@ def winograd_k4s2f4_input(x, padding):
     hh, ww = min(h, hp - ph), min(w, wp - pw)  # rows and columns past hp are never read
     xpad[:, :, ph:ph + hh, pw:pw + ww] = x.transpose(1, 0, 2, 3)[:, :, :hh, :ww]
     X = xpad.reshape(c, n, hp // 2, 2, wp // 2, 2).transpose(0, 3, 5, 1, 2, 4)
-    v = _two_sided(xp, _k4s2f4_bt, (5, 5), X, th, tw, step=4)
-    return v.reshape(25, 4 * c, n * th * tw)
+    v = _two_sided(xp, _k4s2f4_bt, (5, 5), X, th, tw, step=4)     # (5, 5, C, 2, 2, N, TH, TW)
+    return xp.ascontiguousarray(v.transpose(0, 1, 2, 3, 4, 6, 7, 5)).reshape(25, 4 * c,
+                                                                             th * tw * n)
 
 
 def winograd_k4s2f4_output(m, y_shape):
-    """Y = A^T M A: the (25, OC, N*TH*TW) products of :func:`winograd_k4s2f4_weight` and
-    :func:`winograd_k4s2f4_input` back to the C-contiguous (N, OC, OH, OW) output ``y_shape``."""
-    return _products_back(K4S2F4, _k4s2f4_at, m, y_shape)
+    """Y = A^T M A: the (25, OC, TH*TW*N) products of :func:`winograd_k4s2f4_weight` and
+    :func:`winograd_k4s2f4_input` (columns ordered (th, tw, n)) back to the C-contiguous
+    (N, OC, OH, OW) output ``y_shape``."""
+    xp = _xp(m)
+    n, oc, oh, ow = y_shape
+    th, tw = _winograd_tiles(oh, ow, 4)
+    if m.shape != (25, oc, n * th * tw):
+        raise ValueError(f"m has shape {m.shape}, expected {(25, oc, n * th * tw)}")
+    y = xp.empty((n, oc, th, 4, tw, 4), dtype=m.dtype)                 # tile by tile
+    _at_two_sided(xp, _k4s2f4_at, m.reshape(5, 5, oc, th, tw, n), y.transpose(3, 5, 1, 2, 4, 0))
+    return _crop(y.reshape(n, oc, 4 * th, 4 * tw), oh, ow)
 
 
 def winograd_k4s2f4_grad_output(gy):
     """Z = A gY A^T for every 4x4 tile of gy (N, OC, OH, OW) (zeros past the output's edge): a
-    C-contiguous (25, OC, N*TH*TW) array of gy's dtype."""
+    C-contiguous (25, OC, TH*TW*N) array of gy's dtype, columns ordered (th, tw, n) as
+    :func:`winograd_k4s2f4_input`'s."""
     xp = _xp(gy)
     n, oc, oh, ow = gy.shape
     th, tw = _winograd_tiles(oh, ow, 4)
     g = xp.zeros((oc, n, 4 * th, 4 * tw), dtype=gy.dtype)
     g[:, :, :oh, :ow] = gy.transpose(1, 0, 2, 3)
-    return _two_sided(xp, _k4s2f4_a, (4, 5), g, th, tw, step=4).reshape(25, oc, n * th * tw)
+    z = _two_sided(xp, _k4s2f4_a, (4, 5), g, th, tw, step=4)         # (5, 5, OC, N, TH, TW)
+    return xp.ascontiguousarray(z.transpose(0, 1, 2, 4, 5, 3)).reshape(25, oc, th * tw * n)
 
 
 def winograd_k4s2f4_grad_weight(gu):
