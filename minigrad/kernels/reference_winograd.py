@@ -2,14 +2,16 @@
 specification of every kernel: see its docstring for the dtype policy; xp-generic, so CuPy runs
 them unchanged).
 
-Four Winograd forms share the machinery here: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1
-convolutions (``winograd_f2x3_*``, ``winograd_f4x3_*``), F(2x2, 2x2) on the polyphase components
-of 4x4 stride-2 ones (``winograd_k4s2_*``), and F(2x2, 2x2) on the four output phases of 4x4
-stride-2 *transposed* convolutions (``winograd_k4s2t_*``). Each transform matrix is one small
+Six Winograd forms share the machinery here: F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1
+convolutions (``winograd_f2x3_*``, ``winograd_f4x3_*``), F(2x2, 2x2) and F(4x4, 2x2) on the
+polyphase components of 4x4 stride-2 ones (``winograd_k4s2_*``, ``winograd_k4s2f4_*``), and
+F(2x2, 2x2) and F(4x4, 2x2) on the four output phases of 4x4 stride-2 *transposed*
+convolutions (``winograd_k4s2t_*``, ``winograd_k4s2tf4_*``). Each transform matrix is one small
 function applied along the first index of its operand (:func:`_f2x3_bt`, :func:`_f2x3_at`,
 :func:`_f4x3_bt`, :func:`_f4x3_g`, :func:`_f4x3_at`, :func:`_k4s2_bt`, :func:`_k4s2_at`,
-:func:`_k4s2_a`, :func:`_k4s2t_bt`), used twice, on the rows of every tile's patch and then on
-its columns (:func:`_two_sided`, :func:`_at_two_sided`). The Numba twins in
+:func:`_k4s2_a`, :func:`_k4s2t_bt`, :func:`_k4s2f4_bt`, ...), used twice, on the rows of every
+tile's patch and then on its columns (:func:`_two_sided`, :func:`_at_two_sided`,
+:func:`_g_two_sided`). The Numba twins in
 :mod:`minigrad.kernels.numba_winograd` are bitwise equal to these, so the order of every
 addition here is part of the specification.
 """
