@@ -90,7 +90,8 @@ def emulated_launches(make, steps, warmup=1) -> dict:
                 fn_mg()
     top = sorted(((k[len("launch."):], v / steps) for k, v in c.items()
                   if k.startswith("launch.")), key=lambda kv: -kv[1])
-    return {"emulated_launches": c["launch"] / steps, "emulated_top": top[:12]}
+    return {"emulated_launches": c["launch"] / steps, "emulated_top": top[:12],
+            "emulated_registry_kernels": c["kernel"] / steps}
 
 
 def count(steps=10, cases=None, device="cuda"):

@@ -143,15 +143,26 @@ def test_twins_start_from_the_same_weights():
 @pytest.mark.parametrize("name,loss", [("lsgan", None), ("sngan", "hinge"),
                                        ("sngan", "wasserstein"), ("dcgan", "least_squares"),
                                        ("acgan", "hinge")])
-def test_twins_of_the_losses_take_the_same_first_steps(name, loss):
+@pytest.mark.parametrize("precision", ["highest", "high"])
+def test_twins_of_the_losses_take_the_same_first_steps(name, loss, precision, monkeypatch):
     """LSGAN, SNGAN (spectral norm's power iteration included) and a loss other than the
     default: equal losses over three steps from equal weights and noise (no Dropout in these
-    networks: its masks differ between the frameworks)."""
+    networks: its masks differ between the frameworks), with the convolutions at "highest"
+    precision (minigrad.set_conv_precision: the rounding of PyTorch's own within float32's last
+    digits); at the default "high" the first step's losses agree to 1e-5, and the later steps
+    part by more (Adam's first steps move a weight by about the learning rate whatever its
+    gradient's size, so a gradient rounded near zero decides a whole step: LSGAN's third G
+    loss read 0.8636 against PyTorch's 0.8653)."""
     import numpy as np
 
     import gans
     import minigrad
     from benchmarks.twins import Twin
+    from minigrad.ops import conv as conv_ops
+
+    for tile in ("WINOGRAD_TILE", "K4S2_TILE"):   # restored after the test
+        monkeypatch.setattr(conv_ops, tile, getattr(conv_ops, tile))
+    minigrad.set_conv_precision(precision)
 
     minigrad.manual_seed(0)
     cfg = gans.get_config(name)(**({"loss": loss} if loss else {}))
@@ -163,11 +174,12 @@ def test_twins_of_the_losses_take_the_same_first_steps(name, loss):
     real = rng.uniform(-1, 1, (8, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, 8)
     lab = minigrad.tensor(labels) if model.conditional else None
-    for step in range(3):
+    for step in range(3 if precision == "highest" else 1):
         mine = model.train_step(minigrad.tensor(real), lab)
         theirs = twin.train_step(real, labels if model.conditional else None)
         for key in ("loss_d", "loss_g"):
-            assert np.isclose(mine[key], theirs[key], rtol=1e-3, atol=1e-5), (step, key)
+            tol = 1e-3 if precision == "highest" else 1e-5
+            assert np.isclose(mine[key], theirs[key], rtol=tol, atol=1e-5), (step, key)
 
 
 @pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
@@ -383,8 +395,12 @@ def test_kernel_count_script_gives_host_counts_without_a_gpu(tmp_path):
                              "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "host_kernels.json").read_text())["rows"]
     assert [r["name"] for r in rows] == ["DCGAN-28 step (batch 64)"]
-    assert rows[0]["ops"] > rows[0]["registry_kernels"] > 0 and rows[0]["to_host"] == 0
-    # the same step on the emulated GPU (benchmarks/cupy_launches.py): CuPy's launches, modelled
-    assert rows[0]["emulated_launches"] > rows[0]["registry_kernels"]
+    assert rows[0]["ops"] > 0 and rows[0]["registry_kernels"] > 0 and rows[0]["to_host"] == 0
+    # the same step on the emulated GPU (benchmarks/cupy_launches.py): CuPy's launches, modelled,
+    # more than its kernel-registry calls, which are fewer than the CPU's (a Winograd product is
+    # four or five calls on the CPU, the GPU takes im2col: kernels.winograd)
+    row = rows[0]
+    assert row["emulated_launches"] > row["emulated_registry_kernels"]
+    assert 0 < row["emulated_registry_kernels"] < row["registry_kernels"]
     assert dict(rows[0]["emulated_top"]).get("cupy_mat_ptrs") is None
     assert "| DCGAN-28 step (batch 64) |" in (tmp_path / "host_kernels.md").read_text()

@@ -849,3 +849,37 @@ def test_winograd_k4s2t_paths_agree_to_second_order(tile, monkeypatch):
     _assert_same_to_second_order(f, [x, W, V, Z], switch)
     name = "k4s2tf4" if tile == 4 else "k4s2t"   # every output here: fewer products by F(4x4)
     assert f"winograd_{name}_output" in calls and f"winograd_{name}_weight" in calls
+
+
+def test_conv_precision_picks_the_winograd_tiles(monkeypatch):
+    """minigrad.set_conv_precision: "high" (the default) runs the wide 3x3 and 4x4/2 products on
+    4x4 Winograd tiles, "highest" on 2x2 ones, and both give the convolution (float64, to
+    rounding); an unknown level is an error that names the levels."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    for tile in ("WINOGRAD_TILE", "K4S2_TILE"):   # restored after the test
+        monkeypatch.setattr(conv_ops, tile, getattr(conv_ops, tile))
+    assert minigrad.get_conv_precision() == "high"
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_WIDTH", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_C", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2_MIN_PIXELS", 0)
+    monkeypatch.setattr(conv_ops, "THIN_K", 0)
+    used = []
+    real = kernels.get
+    monkeypatch.setattr(kernels, "get", lambda name, *a: used.append(name) or real(name, *a))
+    rng = _rng(61)
+    x = rng.standard_normal((2, 3, 16, 16))
+    w3, w4 = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((4, 3, 4, 4))
+    outputs = {}
+    for precision, names in (("high", ("f4x3", "k4s2f4")), ("highest", ("f2x3", "k4s2"))):
+        minigrad.set_conv_precision(precision)
+        assert minigrad.get_conv_precision() == precision
+        used.clear()
+        outputs[precision] = [minigrad.nn.functional.conv2d(_t(x), _t(w), None, s, 1).numpy()
+                              for w, s in ((w3, 1), (w4, 2))]
+        assert [n for n in used if n.endswith("_output")] == [f"winograd_{n}_output" for n in names]
+    for a, b in zip(outputs["high"], outputs["highest"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="'high', 'highest'"):
+        minigrad.set_conv_precision("medium")

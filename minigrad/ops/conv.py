@@ -231,7 +231,9 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
 #: and 0.69x the transformed values) wherever it makes fewer products than F(2x2, 2x2) over the
 #: output's tiles (outputs of 3x3, 4x4, 7x7 and up; not 5x5 or 6x6, whose last tiles overhang
 #: by more), F(2x2, 2x2) elsewhere; with 2, F(2x2, 2x2) everywhere. Its float32 error is
-#: larger: 5.5e-6 of the output's largest value against under 1e-6 (reference_winograd.py).
+#: larger: up to 9e-6 of the output's largest value on DCGAN-32's and DCGAN-64's layers, where
+#: F(2x2, 2x2) stayed under 1.3e-6 and im2col under 6e-7 (F(4x4, 3x3)'s is the same 9e-6;
+#: benchmarks/NOTES.md).
 #: F(4x4, 2x2) pays on smaller outputs than F(2x2, 2x2) did: with at least 4 tiles per image
 #: (7x7 outputs, DCGAN-28's 64 -> 128 layer: forward 5.7 ms against im2col's 6.8) at
 #: WINOGRAD_K4S2_MIN_C channels, with 1 to 3 tiles (4x4 outputs) from
@@ -239,6 +241,31 @@ def _k4s2_ok(xp, oc, c, k, stride, dilation, out_hw):
 #: against im2col's 6.7, 64 -> 64 in 1.3 against 1.0 (2 threads, batch 64; benchmarks/NOTES.md).
 K4S2_TILE = 4
 WINOGRAD_K4S2F4_FEW_TILES_MIN_C = 128
+
+#: set_conv_precision's levels: the output tile of every Winograd form (WINOGRAD_TILE, K4S2_TILE).
+_CONV_PRECISION_TILES = {"high": 4, "highest": 2}
+
+
+def set_conv_precision(precision):
+    """How exactly the CPU's convolutions round, as torch.set_float32_matmul_precision:
+    "high" (the default) runs the Winograd products on 4x4 output tiles where they pay
+    (F(4x4, 3x3), F(4x4, 2x2): 2.25-4x fewer GEMM flops, float32 errors up to ~1e-5 of the
+    output's largest value); "highest" on 2x2 tiles only (F(2x2, 3x3), F(2x2, 2x2): errors under
+    ~1.3e-6, as the im2col products' few 1e-7, for more time in the wide layers). Both are
+    deterministic; in float64 both are exact to ~1e-14. Training trajectories of the two part
+    in float32's last digits, and then by more: Adam's first steps move every weight by about
+    the learning rate whatever its gradient's size, so the sign of a gradient that rounds to
+    near zero decides a whole step (compare with PyTorch step by step at "highest")."""
+    global WINOGRAD_TILE, K4S2_TILE
+    if precision not in _CONV_PRECISION_TILES:
+        raise ValueError(f"conv precision must be one of {sorted(_CONV_PRECISION_TILES)}, not "
+                         f"{precision!r}")
+    WINOGRAD_TILE = K4S2_TILE = _CONV_PRECISION_TILES[precision]
+
+
+def get_conv_precision():
+    """The convolutions' precision set by :func:`set_conv_precision` ("high" or "highest")."""
+    return "highest" if WINOGRAD_TILE == K4S2_TILE == 2 else "high"
 
 
 def _k4s2_tiling(out_hw):
