@@ -404,3 +404,22 @@ def test_kernel_count_script_gives_host_counts_without_a_gpu(tmp_path):
     assert 0 < row["emulated_registry_kernels"] < row["registry_kernels"]
     assert dict(rows[0]["emulated_top"]).get("cupy_mat_ptrs") is None
     assert "| DCGAN-28 step (batch 64) |" in (tmp_path / "host_kernels.md").read_text()
+
+
+def test_winograd_accuracy_script_measures_every_route(monkeypatch, capsys):
+    """benchmarks/winograd_accuracy on one small layer of each form: three errors a row, each
+    within float32's Winograd bounds, and ops/conv.py's settings left as they were."""
+    from benchmarks import winograd_accuracy
+    from minigrad.ops import conv as conv_ops
+
+    before = (conv_ops.WINOGRAD_TILE, conv_ops.K4S2_TILE, conv_ops.WINOGRAD_K4S2_MIN_C)
+    monkeypatch.setattr(winograd_accuracy, "LAYERS", [("c", "conv", 8, 16, 8, 4, 2),
+                                                       ("t", "convT", 16, 8, 4, 4, 2),
+                                                       ("k3", "conv", 8, 16, 8, 3, 1)])
+    winograd_accuracy.main()
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 3
+    for row in rows:
+        errors = [float(cell) for cell in row.strip("| ").split(" | ")[1:]]
+        assert len(errors) == 3 and all(0 < e < 2e-5 for e in errors), row
+    assert (conv_ops.WINOGRAD_TILE, conv_ops.K4S2_TILE, conv_ops.WINOGRAD_K4S2_MIN_C) == before
