@@ -490,15 +490,9 @@ def _k4s2f4_at(m0, m1, m2, m3, m4):
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _k4s2f4_a(g0, g1, g2, g3):
-    """A g of four values (reference_winograd._k4s2f4_a)."""
-    p = g0 + g2
-    q = g1 + g3
-    r = g2 + g2
-    r = (r + r) + g0
-    s = g3 + g3
-    s = (s + s) + g1
-    s = s + s
-    return g0, p + q, p - q, r + s, g3
+    """A g of four values (reference_winograd._k4s2f4_a): F(4x4, 3x3)'s without its point -2."""
+    a0, a1, a2, a3, _, a5 = _f4x3_a(g0, g1, g2, g3)
+    return a0, a1, a2, a3, a5
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -305,10 +305,10 @@ def winograd_f4x3_output(m, y_shape):
 # is A^T's transpose and G^T G's; in both only whole sums are scaled by powers of two, and G^T's
 # fractions are divisions, as in the forward transforms.
 
-def _f4x3_a(xp, g, out):
-    """out = A g along the first index (g: 4 values, out: 6):
-    (g0, p + q, p - q, r + s, r - s, g3) with p = g0 + g2, q = g1 + g3, r = g0 + 4 g2,
-    s = 2 (g1 + 4 g3)."""
+def _a_rows(xp, g, out):
+    """out[:4] = the rows of A at the points 0, 1, -1, 2 (F(4x4, 3x3)'s and F(4x4, 2x2)'s) of
+    g (4 values): (g0, p + q, p - q, r + s) with p = g0 + g2, q = g1 + g3, r = g0 + 4 g2,
+    s = 2 (g1 + 4 g3); returns (r, s)."""
     out[0] = g[0]
     p = xp.add(g[0], g[2])
     q = xp.add(g[1], g[3])
@@ -320,7 +320,14 @@ def _f4x3_a(xp, g, out):
     q += g[1]
     q *= 2
     xp.add(p, q, out=out[3])
-    xp.subtract(p, q, out=out[4])
+    return p, q
+
+
+def _f4x3_a(xp, g, out):
+    """out = A g along the first index (g: 4 values, out: 6):
+    (g0, p + q, p - q, r + s, r - s, g3) (:func:`_a_rows`)."""
+    r, s = _a_rows(xp, g, out)
+    xp.subtract(r, s, out=out[4])
     out[5] = g[3]
 
 
@@ -540,19 +547,9 @@ def _k4s2f4_at(xp, m, out):
 
 
 def _k4s2f4_a(xp, g, out):
-    """out = A g along the first index (g: 4 values, out: 5):
-    (g0, p + q, p - q, (g0 + 4 g2) + 2 (g1 + 4 g3), g3) with p = g0 + g2, q = g1 + g3."""
-    out[0] = g[0]
-    p = xp.add(g[0], g[2])
-    q = xp.add(g[1], g[3])
-    xp.add(p, q, out=out[1])
-    xp.subtract(p, q, out=out[2])
-    xp.multiply(g[2], 4, out=p)
-    p += g[0]
-    xp.multiply(g[3], 4, out=q)
-    q += g[1]
-    q *= 2
-    xp.add(p, q, out=out[3])
+    """out = A g along the first index (g: 4 values, out: 5): F(4x4, 3x3)'s A without its
+    point -2, (g0, p + q, p - q, r + s, g3) (:func:`_a_rows`)."""
+    _a_rows(xp, g, out)
     out[4] = g[3]
 
 
