@@ -471,11 +471,18 @@ def winograd_k4s2_grad_output(gy):
 def winograd_k4s2_grad_weight(gu):
     """gW = G^T gU G of (9, OC, 4C) products, back to a C-contiguous (OC, C, 4, 4) weight
     gradient (the adjoint of :func:`winograd_k4s2_weight`)."""
+    return _polyphase_grad_weight(_k4s2_at, 3, gu)
+
+
+def _polyphase_grad_weight(gt, side, gu):
+    """G^T gU G of (side**2, OC, 4C) products, G^T being ``gt`` (side values to 2), back to the
+    C-contiguous (OC, C, 4, 4) weight gradient of the polyphase 2x2 kernels, gw[o, c, 2a + r,
+    2b + s] from column 4c + 2r + s."""
     xp = _xp(gu)
     _, oc, c4 = gu.shape
     c = c4 // 4
     gw = xp.empty((oc, c, 2, 2, 2, 2), dtype=gu.dtype)                 # (o, c, a, r, b, s)
-    _at_two_sided(xp, _k4s2_at, gu.reshape(3, 3, oc, c, 2, 2), gw.transpose(2, 4, 0, 1, 3, 5))
+    _at_two_sided(xp, gt, gu.reshape(side, side, oc, c, 2, 2), gw.transpose(2, 4, 0, 1, 3, 5))
     return gw.reshape(oc, c, 4, 4)
 
 
@@ -626,12 +633,7 @@ def winograd_k4s2f4_grad_output(gy):
 def winograd_k4s2f4_grad_weight(gu):
     """gW = G^T gU G of (25, OC, 4C) products, back to a C-contiguous (OC, C, 4, 4) weight
     gradient (the adjoint of :func:`winograd_k4s2f4_weight`)."""
-    xp = _xp(gu)
-    _, oc, c4 = gu.shape
-    c = c4 // 4
-    gw = xp.empty((oc, c, 2, 2, 2, 2), dtype=gu.dtype)                 # (o, c, a, r, b, s)
-    _at_two_sided(xp, _k4s2f4_gt, gu.reshape(5, 5, oc, c, 2, 2), gw.transpose(2, 4, 0, 1, 3, 5))
-    return gw.reshape(oc, c, 4, 4)
+    return _polyphase_grad_weight(_k4s2f4_gt, 5, gu)
 
 
 # --------------------------------------- Winograd for 4x4 stride-2 *transposed* convolutions
