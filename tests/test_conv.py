@@ -883,3 +883,23 @@ def test_conv_precision_picks_the_winograd_tiles(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="'high', 'highest'"):
         minigrad.set_conv_precision("medium")
+
+
+def test_conv_precision_from_the_environment():
+    """MINIGRAD_CONV_PRECISION sets the initial precision of every entry point; a bad value
+    stops the import with an error that names the variable and the levels."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import minigrad; print(minigrad.get_conv_precision())"
+    for value, expected in (("highest", "highest"), (" High ", "high"), ("", "high")):
+        env = dict(os.environ, MINIGRAD_CONV_PRECISION=value)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        assert out.strip() == expected, value
+    env = dict(os.environ, MINIGRAD_CONV_PRECISION="fast")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "MINIGRAD_CONV_PRECISION: conv precision must be one of ['high', 'highest']" in \
+        res.stderr

@@ -40,6 +40,8 @@ backwards are the trio's, so gradients of every order are unchanged.
 """
 from __future__ import annotations
 
+import os
+
 from minigrad import kernels
 from minigrad.autograd.function import Function
 from minigrad.kernels.reference import conv_output_size
@@ -255,7 +257,8 @@ def set_conv_precision(precision):
     deterministic; in float64 both are exact to ~1e-14. Training trajectories of the two part
     in float32's last digits, and then by more: Adam's first steps move every weight by about
     the learning rate whatever its gradient's size, so the sign of a gradient that rounds to
-    near zero decides a whole step (compare with PyTorch step by step at "highest")."""
+    near zero decides a whole step (compare with PyTorch step by step at "highest"). The
+    environment variable MINIGRAD_CONV_PRECISION sets the level at import."""
     global WINOGRAD_TILE, K4S2_TILE
     if precision not in _CONV_PRECISION_TILES:
         raise ValueError(f"conv precision must be one of {sorted(_CONV_PRECISION_TILES)}, not "
@@ -266,6 +269,14 @@ def set_conv_precision(precision):
 def get_conv_precision():
     """The convolutions' precision set by :func:`set_conv_precision` ("high" or "highest")."""
     return "highest" if WINOGRAD_TILE == K4S2_TILE == 2 else "high"
+
+
+# The initial precision, for any entry point (the CLI, the examples): MINIGRAD_CONV_PRECISION.
+if os.environ.get("MINIGRAD_CONV_PRECISION", "").strip():
+    try:
+        set_conv_precision(os.environ["MINIGRAD_CONV_PRECISION"].strip().lower())
+    except ValueError as e:
+        raise ValueError(f"MINIGRAD_CONV_PRECISION: {e}") from None
 
 
 def _k4s2_tiling(out_hw):
