@@ -749,8 +749,8 @@ _K4S2T_GEOMETRIES = [
 
 def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None, tile=None):
     """Every transposed 4x4/2 product that is not thin by Winograd on its output phases (and
-    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the F(2x2, 2x2) route's batch
-    chunks, in tiles; ``tile``: K4S2_TILE, where given (4: F(4x4, 2x2) where it makes fewer
+    none thin: THIN_K = 0), in numpy mode too; ``chunk_tiles``: the route's batch chunks, in
+    tiles; ``tile``: K4S2_TILE, where given (4: F(4x4, 2x2) where it makes fewer
     products)."""
     from minigrad.ops import conv as conv_ops
 
@@ -764,14 +764,14 @@ def _force_winograd_k4s2t(monkeypatch, chunk_tiles=None, tile=None):
         monkeypatch.setattr(conv_ops, "WINOGRAD_K4S2T_CHUNK_TILES", chunk_tiles)
 
 
-@pytest.mark.parametrize("tile, chunk_tiles", [(2, None), (2, 5), (4, None)])
+@pytest.mark.parametrize("tile, chunk_tiles", [(2, None), (2, 5), (4, None), (4, 2)])
 @pytest.mark.parametrize("mode", ["numpy", "numba"])
 @pytest.mark.parametrize("geom", _K4S2T_GEOMETRIES)
 def test_conv_transpose_winograd_k4s2t_matches_im2col_route(geom, mode, tile, chunk_tiles,
                                                              monkeypatch):
-    """ConvTranspose2d's forward by Winograd on its four output phases, by F(2x2, 2x2) (in one
-    chunk, and in chunks of at most 5 tiles: whole images, the last chunk short where the batch
-    does not divide) and by F(4x4, 2x2) (every geometry here makes fewer products that way),
+    """ConvTranspose2d's forward by Winograd on its four output phases, by F(2x2, 2x2) and by
+    F(4x4, 2x2) (every geometry here makes fewer products that way), each in one chunk and in
+    chunks of a few tiles (whole images, the last chunk short where the batch does not divide),
     against the im2col route (rows(x) @ W_rows, col2im) and the reference-kernel product, in
     both kernel modes, numba bitwise equal to numpy; with a bias."""
     from minigrad import kernels

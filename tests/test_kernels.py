@@ -567,6 +567,12 @@ def _assert_k4s2tf4(x, W, p, size, tol):
                          for mod in (numba_cpu, ref))
         assert got.dtype == x.dtype and got.flags.c_contiguous and got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)
+    for mod in (numba_cpu, ref):   # the output into a given array (the route's batch chunks)
+        out = np.full_like(expected, np.nan)
+        assert mod.winograd_k4s2tf4_output(m, y_shape, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+        with pytest.raises(ValueError, match="out must be"):
+            mod.winograd_k4s2tf4_output(m, y_shape, out=out[:, :, :, :-1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1103,14 +1103,15 @@ def winograd_k4s2tf4_input(x, padding, output_size):
     return v.reshape(100, c, th * tw * n)
 
 
-def winograd_k4s2tf4_output(m, y_shape):
+def winograd_k4s2tf4_output(m, y_shape, out=None):
     """Numba winograd_k4s2tf4_output; see
     :func:`minigrad.kernels.reference.winograd_k4s2tf4_output`."""
     n, oc, oh, ow = y_shape
     th, tw = -(-oh // 8), -(-ow // 8)
     if not _is_float_ndarray(m) or m.shape != (100, oc, n * th * tw):
-        return ref.winograd_k4s2tf4_output(m, y_shape)
-    y = np.empty((n, oc, oh, ow), dtype=m.dtype)
+        return ref.winograd_k4s2tf4_output(m, y_shape, out)
+    ref._k4s2t_out(out, y_shape, m.dtype)
+    y = np.empty((n, oc, oh, ow), dtype=m.dtype) if out is None else out
     threads.run(_winograd_k4s2tf4_output_kernel, oc, np.ascontiguousarray(m), th, tw, y,
                 work=m.size)
     return y

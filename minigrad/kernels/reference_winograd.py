@@ -890,10 +890,12 @@ def winograd_k4s2tf4_input(x, padding, output_size):
     return v.reshape(100, c, th * tw * n)
 
 
-def winograd_k4s2tf4_output(m, y_shape):
+def winograd_k4s2tf4_output(m, y_shape, out=None):
     """Y = A^T M A of each phase: the (100, OC, TH*TW*N) products (phase (r, s)'s at
     25 (2r + s), columns ordered (th, tw, n)) back to the C-contiguous (N, OC, OH, OW) output
-    ``y_shape``, each phase's 4x4 tile at its pixels (2a + r, 2b + s) of the tile's 8x8 block."""
+    ``y_shape``, each phase's 4x4 tile at its pixels (2a + r, 2b + s) of the tile's 8x8 block.
+    Written into ``out`` where given (and returned)."""
+    _k4s2t_out(out, y_shape, m.dtype)
     xp = _xp(m)
     n, oc, oh, ow = y_shape
     th, tw = -(-oh // 8), -(-ow // 8)
@@ -905,4 +907,8 @@ def winograd_k4s2tf4_output(m, y_shape):
             m_rs = m[25 * (2 * r + s):25 * (2 * r + s) + 25].reshape(5, 5, oc, th, tw, n)
             _at_two_sided(xp, _k4s2f4_at, m_rs,
                           y[:, :, :, :, r, :, :, s].transpose(3, 5, 1, 2, 4, 0))
-    return _crop(y.reshape(n, oc, 8 * th, 8 * tw), oh, ow)
+    y = _crop(y.reshape(n, oc, 8 * th, 8 * tw), oh, ow)
+    if out is None:
+        return y
+    out[...] = y
+    return out

@@ -339,14 +339,26 @@ def _conv_transpose_k4s2(xp, x, W, output_size, padding):
     four output phases: by F(4x4, 2x2) where _k4s2t_f4 says, one product per phase and
     position; else by F(2x2, 2x2), one product (n OC, C) @ (C, tiles) per transformed position,
     n the phases that read it (reference_winograd.k4s2t_layout), between the transforms; the
-    batch in chunks of whole images (WINOGRAD_K4S2T_CHUNK_TILES)."""
+    batch in chunks of whole images of at most WINOGRAD_K4S2T_CHUNK_TILES tiles (4x4 or 8x8
+    blocks: DCGAN-32's and DCGAN-28's layers run in one), so that a call's transient memory
+    stays small."""
     n, c = x.shape[:2]
     oc = W.shape[1]
     oh, ow = output_size
     if _k4s2t_f4(output_size):
         u = kernels.get("winograd_k4s2tf4_weight", xp)(W, padding)                # (100, OC, C)
-        v = kernels.get("winograd_k4s2tf4_input", xp)(x, padding, output_size)    # (100, C, t)
-        return kernels.get("winograd_k4s2tf4_output", xp)(_mm(xp, u, v), (n, oc, oh, ow))
+        per_image = -(-oh // 8) * -(-ow // 8)                                      # 8x8 tiles
+        nb = max(1, min(n, WINOGRAD_K4S2T_CHUNK_TILES // per_image))              # images a chunk
+        if nb == n:
+            v = kernels.get("winograd_k4s2tf4_input", xp)(x, padding, output_size)  # (100, C, t)
+            return kernels.get("winograd_k4s2tf4_output", xp)(_mm(xp, u, v), (n, oc, oh, ow))
+        y = xp.empty((n, oc, oh, ow), dtype=xp.result_type(x.dtype, u.dtype))
+        for b0 in range(0, n, nb):
+            b1 = min(n, b0 + nb)
+            v = kernels.get("winograd_k4s2tf4_input", xp)(x[b0:b1], padding, output_size)
+            kernels.get("winograd_k4s2tf4_output", xp)(_mm(xp, u, v), (b1 - b0, oc, oh, ow),
+                                                       out=y[b0:b1])
+        return y
     layout = k4s2t_layout(padding)
     positions = layout.values[0] * layout.values[1]
     per_image = -(-oh // 4) * -(-ow // 4)                                      # tiles
