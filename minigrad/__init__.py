@@ -42,5 +42,5 @@ bool_ = _np.bool_
 __version__ = "0.1.0"
 
 from minigrad import distributed, graphs, linalg, nn, optim, utils  # noqa: E402
-from minigrad.ops.conv import get_conv_precision, set_conv_precision  # noqa: E402
+from minigrad.ops.conv import get_conv_precision, set_conv_precision  # noqa: E402,F401
 from minigrad.utils.io import load, save  # noqa: E402
