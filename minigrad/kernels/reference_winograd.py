@@ -433,15 +433,24 @@ def winograd_k4s2_input(x, padding):
     of x (N, C, H, W) zero-padded by ``padding``: a C-contiguous (9, 4C, N*TH*TW) array of x's
     dtype, rows ordered (c, r, s), columns (n, th, tw), (TH, TW) = ceil(OH/2), ceil(OW/2)."""
     xp = _xp(x)
+    n, c = x.shape[:2]
+    X, (th, tw) = _polyphase(K4S2, x, padding)
+    return _two_sided(xp, _k4s2_bt, (3, 3), X, th, tw).reshape(9, 4 * c, n * th * tw)
+
+
+def _polyphase(tiling, x, padding):
+    """(X, (TH, TW)): the polyphase components X[c, r, s, n, u, v] = xpad[c, n, 2u + r, 2v + s]
+    (a view) of x (N, C, H, W) zero-padded by ``padding``, as far as the last of a 4x4 stride-2
+    ``tiling``'s (TH, TW) tiles reads (the last tile's patch ends at padded row 2 tile TH + 1,
+    tile being the tiling's output tile)."""
+    xp = _xp(x)
     n, c, h, w = x.shape
-    (ph, pw), (th, tw) = _tiling(K4S2, x.shape, padding)
-    hp, wp = 4 * th + 2, 4 * tw + 2    # the last tile's patch ends at row 4 TH + 1
+    (ph, pw), (th, tw) = _tiling(tiling, x.shape, padding)
+    hp, wp = 2 * tiling.tile * th + 2, 2 * tiling.tile * tw + 2
     xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
     hh, ww = min(h, hp - ph), min(w, wp - pw)  # rows and columns past hp are never read
     xpad[:, :, ph:ph + hh, pw:pw + ww] = x.transpose(1, 0, 2, 3)[:, :, :hh, :ww]
-    # X[c, r, s, n, u, v] = xpad[c, n, 2u + r, 2v + s]: the polyphase components (a view)
-    X = xpad.reshape(c, n, hp // 2, 2, wp // 2, 2).transpose(0, 3, 5, 1, 2, 4)
-    return _two_sided(xp, _k4s2_bt, (3, 3), X, th, tw).reshape(9, 4 * c, n * th * tw)
+    return xpad.reshape(c, n, hp // 2, 2, wp // 2, 2).transpose(0, 3, 5, 1, 2, 4), (th, tw)
 
 
 def winograd_k4s2_output(m, y_shape):
@@ -591,13 +600,8 @@ def winograd_k4s2f4_input(x, padding):
     dtype, rows ordered (c, r, s), columns (th, tw, n) (the images innermost, as
     winograd_k4s2tf4_input's), (TH, TW) = ceil(OH/4), ceil(OW/4)."""
     xp = _xp(x)
-    n, c, h, w = x.shape
-    (ph, pw), (th, tw) = _tiling(K4S2F4, x.shape, padding)
-    hp, wp = 8 * th + 2, 8 * tw + 2    # the last tile's patch ends at row 8 TH + 1
-    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
-    hh, ww = min(h, hp - ph), min(w, wp - pw)  # rows and columns past hp are never read
-    xpad[:, :, ph:ph + hh, pw:pw + ww] = x.transpose(1, 0, 2, 3)[:, :, :hh, :ww]
-    X = xpad.reshape(c, n, hp // 2, 2, wp // 2, 2).transpose(0, 3, 5, 1, 2, 4)
+    n, c = x.shape[:2]
+    X, (th, tw) = _polyphase(K4S2F4, x, padding)
     v = _two_sided(xp, _k4s2f4_bt, (5, 5), X, th, tw, step=4)     # (5, 5, C, 2, 2, N, TH, TW)
     return xp.ascontiguousarray(v.transpose(0, 1, 2, 3, 4, 6, 7, 5)).reshape(25, 4 * c,
                                                                              th * tw * n)
