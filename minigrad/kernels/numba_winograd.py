@@ -982,14 +982,33 @@ def winograd_f4x3_grad_weight(gu):
     return gw
 
 
+def _polyphase_weight(side, kernel, reference, w, *constants):
+    """U = G g G^T of the polyphase 2x2 kernels of a (OC, C, 4, 4) w by the Numba ``kernel``
+    (its ``constants`` of w's dtype before u): (side**2, OC, 4C)."""
+    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
+        return reference(w)
+    u = np.empty((side * side, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
+    threads.run(kernel, w.shape[0], np.ascontiguousarray(w),
+                *(w.dtype.type(k) for k in constants), u, work=u.size)
+    return u
+
+
+def _polyphase_grad_weight(side, kernel, reference, gu, *constants):
+    """gW = G^T gU G of (side**2, OC, 4C) products by the Numba ``kernel`` (its ``constants``
+    of gu's dtype before gw): the (OC, C, 4, 4) weight gradient."""
+    if (not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != side * side
+            or gu.shape[2] % 4):
+        return reference(gu)
+    oc, c = gu.shape[1], gu.shape[2] // 4
+    gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
+    threads.run(kernel, oc, np.ascontiguousarray(gu), *(gu.dtype.type(k) for k in constants),
+                gw, work=gu.size)
+    return gw
+
+
 def winograd_k4s2_weight(w):
     """Numba winograd_k4s2_weight; see :func:`minigrad.kernels.reference.winograd_k4s2_weight`."""
-    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
-        return ref.winograd_k4s2_weight(w)
-    u = np.empty((9, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
-    threads.run(_winograd_k4s2_weight_kernel, w.shape[0], np.ascontiguousarray(w), u,
-                work=u.size)
-    return u
+    return _polyphase_weight(3, _winograd_k4s2_weight_kernel, ref.winograd_k4s2_weight, w)
 
 
 def winograd_k4s2_input(x, padding):
@@ -1012,24 +1031,15 @@ def winograd_k4s2_grad_output(gy):
 def winograd_k4s2_grad_weight(gu):
     """Numba winograd_k4s2_grad_weight; see
     :func:`minigrad.kernels.reference.winograd_k4s2_grad_weight`."""
-    if not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != 9 or gu.shape[2] % 4:
-        return ref.winograd_k4s2_grad_weight(gu)
-    oc, c = gu.shape[1], gu.shape[2] // 4
-    gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
-    threads.run(_winograd_k4s2_grad_weight_kernel, oc, np.ascontiguousarray(gu), gw,
-                work=gu.size)
-    return gw
+    return _polyphase_grad_weight(3, _winograd_k4s2_grad_weight_kernel,
+                                  ref.winograd_k4s2_grad_weight, gu)
+
 
 def winograd_k4s2f4_weight(w):
     """Numba winograd_k4s2f4_weight; see
     :func:`minigrad.kernels.reference.winograd_k4s2f4_weight`."""
-    if not _is_float_ndarray(w) or w.ndim != 4 or w.shape[2:] != (4, 4):
-        return ref.winograd_k4s2f4_weight(w)
-    u = np.empty((25, w.shape[0], 4 * w.shape[1]), dtype=w.dtype)
-    dt = w.dtype.type
-    threads.run(_winograd_k4s2f4_weight_kernel, w.shape[0], np.ascontiguousarray(w), dt(2),
-                dt(6), u, work=u.size)
-    return u
+    return _polyphase_weight(5, _winograd_k4s2f4_weight_kernel, ref.winograd_k4s2f4_weight, w,
+                             2, 6)
 
 
 def winograd_k4s2f4_input(x, padding):
@@ -1067,14 +1077,9 @@ def winograd_k4s2f4_grad_output(gy):
 def winograd_k4s2f4_grad_weight(gu):
     """Numba winograd_k4s2f4_grad_weight; see
     :func:`minigrad.kernels.reference.winograd_k4s2f4_grad_weight`."""
-    if not _is_float_ndarray(gu) or gu.ndim != 3 or gu.shape[0] != 25 or gu.shape[2] % 4:
-        return ref.winograd_k4s2f4_grad_weight(gu)
-    oc, c = gu.shape[1], gu.shape[2] // 4
-    gw = np.empty((oc, c, 4, 4), dtype=gu.dtype)
-    dt = gu.dtype.type
-    threads.run(_winograd_k4s2f4_grad_weight_kernel, oc, np.ascontiguousarray(gu), dt(2), dt(6),
-                gw, work=gu.size)
-    return gw
+    return _polyphase_grad_weight(5, _winograd_k4s2f4_grad_weight_kernel,
+                                  ref.winograd_k4s2f4_grad_weight, gu, 2, 6)
+
 
 def winograd_k4s2tf4_weight(w, padding):
     """Numba winograd_k4s2tf4_weight; see

@@ -729,6 +729,21 @@ def _k4s2t_tiling(padding, output_size):
                                                                            -(-ow // 4))
 
 
+def _window(x, off_h, off_w, hp, wp):
+    """(C, N, hp, wp): x (N, C, H, W) channels first, its row i + off_h at row i (column
+    likewise), zeros where that is outside x: the padded patches' image of a transposed
+    convolution."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
+    i0, i1 = max(0, -off_h), min(hp, h - off_h)
+    j0, j1 = max(0, -off_w), min(wp, w - off_w)
+    if i1 > i0 and j1 > j0:
+        xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
+                                                           j0 + off_w:j1 + off_w]
+    return xpad
+
+
 def _k4s2t_bt(xp, d, out):
     """out = the 3 (even padding) or 5 (odd) transformed values of d along the first index:
     (d0 - d1, d1, d2 - d1[, d2, d3 - d2])."""
@@ -784,16 +799,11 @@ def winograd_k4s2t_input(x, padding, output_size, out=None):
     (the images are small: 4x4 to 16x16 in the GANs); (TH, TW) = ceil(OH/4), ceil(OW/4).
     Patches reach past x's edges into zeros. Written into ``out`` where given (and returned)."""
     xp = _xp(x)
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     layout, (off_h, off_w), (th, tw) = _k4s2t_tiling(padding, output_size)
     kh, kw = layout.values
-    hp, wp = 2 * th + kh // 2, 2 * tw + kw // 2     # the last patch ends at row 2 TH + 1 or + 0
-    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
-    i0, i1 = max(0, -off_h), min(hp, h - off_h)
-    j0, j1 = max(0, -off_w), min(wp, w - off_w)
-    if i1 > i0 and j1 > j0:
-        xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
-                                                           j0 + off_w:j1 + off_w]
+    # the last patch ends at row 2 TH + 1 or + 0
+    xpad = _window(x, off_h, off_w, 2 * th + kh // 2, 2 * tw + kw // 2)
     k_in = (kh + 3) // 2, (kw + 3) // 2                 # patch rows: 4 for 5 values, 3 for 3
     v = _two_sided(xp, _k4s2t_bt, (k_in[0], kh), xpad, th, tw, _k4s2t_bt, (k_in[1], kw))
     shape = (kh * kw, c, th * tw * n)
@@ -877,15 +887,9 @@ def winograd_k4s2tf4_input(x, padding, output_size):
     25 (2r + s), columns ordered (th, tw, n) (the batch innermost, as winograd_k4s2t_input's:
     the fast kernels' loops run over it); patches reach past x's edges into zeros."""
     xp = _xp(x)
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     (off_h, off_w), (dr, ds), (th, tw) = _k4s2tf4_tiling(padding, output_size)
-    hp, wp = 4 * th + 1 + dr, 4 * tw + 1 + ds   # the last patch ends at row 4 TH + dr
-    xpad = xp.zeros((c, n, hp, wp), dtype=x.dtype)
-    i0, i1 = max(0, -off_h), min(hp, h - off_h)
-    j0, j1 = max(0, -off_w), min(wp, w - off_w)
-    if i1 > i0 and j1 > j0:
-        xpad[:, :, i0:i1, j0:j1] = x.transpose(1, 0, 2, 3)[:, :, i0 + off_h:i1 + off_h,
-                                                           j0 + off_w:j1 + off_w]
+    xpad = _window(x, off_h, off_w, 4 * th + 1 + dr, 4 * tw + 1 + ds)  # last patch: row 4 TH + dr
     v = xp.empty((4, 5, 5, c, th, tw, n), dtype=x.dtype)
     for r in range(2):
         for s in range(2):
