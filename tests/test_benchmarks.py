@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -423,3 +424,83 @@ def test_winograd_accuracy_script_measures_every_route(monkeypatch, capsys):
         errors = [float(cell) for cell in row.strip("| ").split(" | ")[1:]]
         assert len(errors) == 3 and all(0 < e < 2e-5 for e in errors), row
     assert (conv_ops.WINOGRAD_TILE, conv_ops.K4S2_TILE, conv_ops.WINOGRAD_K4S2_MIN_C) == before
+
+
+def _write_gpu_check_folder(out, graphs_text=None):
+    """A made-up gpu_check.sh folder: three parts (one failed), an eager table, a replay table
+    with a fallback at batch 256, the transfer and kernel counts."""
+    (out / "parts.tsv").write_text("env\t0\t3\nbench\t0\t80\nnccl\t1\t9\n")
+    rows = [("MLP GAN step (batch 100)", 1.2), ("DCGAN-28 step (batch 64)", 0.9),
+            ("DCGAN-64 step (batch 64, 3x64x64)", 1.4), ("conv2d 1->64, 28x28, 4x4/2", 1.6),
+            ("conv_transpose2d 64->1, 14x14, 4x4/2", 1.1), ("batch_norm (64,128,7,7)", 1.0)]
+    (out / "bench_cuda.json").write_text(json.dumps(
+        {"rows": [{"name": n, "ratio": r} for n, r in rows]}))
+    graphs = [{"name": "MLP GAN step (batch 100)", "batch": 100, "ms": {},
+               "replayed_over_torch": 0.2, "fallback": None},
+              {"name": "DCGAN-28 step (batch 64)", "batch": 64, "ms": {},
+               "replayed_over_torch": 0.4, "fallback": None},
+              {"name": "DCGAN-28 step (batch 256)", "batch": 256, "ms": {},
+               "replayed_over_torch": 0.3, "fallback": "capture failed at ..."}]
+    (out / "gpu_graphs.json").write_text(graphs_text if graphs_text is not None
+                                         else json.dumps({"rows": graphs}))
+    (out / "transfers.json").write_text(json.dumps({"d2h_inside_steps": 0}))
+    (out / "gpu_kernels.json").write_text(json.dumps({"rows": [
+        {"name": "DCGAN-28 step (batch 64)", "minigrad": 190.0, "torch": 182.0}]}))
+
+
+def test_gpu_check_summary_names_every_target_and_whether_it_was_met(tmp_path):
+    """benchmarks/gpu_summary (the last step of gpu_check.sh) on a made-up folder: each of the
+    GPU issue's targets with its value; a failed part fails the whole; a replay that fell back
+    to eager does not meet its target; a target whose part left nothing is None, not met."""
+    from benchmarks.gpu_summary import main, summarize
+    _write_gpu_check_folder(tmp_path)
+    s = summarize(tmp_path, 42)
+    t = {k: v["met"] for k, v in s["targets"].items()}
+    assert s["total_seconds"] == 42 and not s["all_passed"] and len(s["parts"]) == 3
+    assert t["eager: every training step <= 1.3x PyTorch"] is False   # DCGAN-64 at 1.4x
+    assert "DCGAN-64" in s["targets"]["eager: every training step <= 1.3x PyTorch"]["value"]
+    assert t["eager: DCGAN-28 step <= 1.0x"] is True
+    assert t["eager: conv2d 1->64 <= 1.5x"] is False
+    assert t["eager: conv_transpose2d 64->1 <= 1.5x"] is True
+    assert t["eager: batch_norm <= 1.5x"] is True
+    assert t["replayed step: DCGAN-28 and MLP GAN <= 0.5x PyTorch eager"] is True
+    assert t["replayed step: DCGAN-28 and MLP GAN <= 0.5x PyTorch eager (batch 256)"] is False
+    assert t["0 device-to-host copies inside a step"] is True
+    assert t["kernels per DCGAN step <= PyTorch's"] is False  # 190 against 182
+    assert s["bench_cuda"]["DCGAN-28 step (batch 64)"] == 0.9
+    # a part that died mid-write: its file is named, its targets unmeasured, the rest stands
+    _write_gpu_check_folder(tmp_path, graphs_text='{"rows": [')
+    assert main([str(tmp_path), "7"]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert "gpu_graphs.json" in s["unreadable"]
+    assert s["targets"]["replayed step: DCGAN-28 and MLP GAN <= 0.5x PyTorch eager"] == \
+        {"value": None, "met": None}
+    assert s["targets"]["eager: DCGAN-28 step <= 1.0x"]["met"] is True
+    # an empty folder (every part skipped): every target named, none measured
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    s = summarize(empty, 0)
+    assert not s["all_passed"] and len(s["targets"]) == 9
+    assert all(v == {"value": None, "met": None} for v in s["targets"].values())
+
+
+def test_gpu_check_script_names_modules_and_tests_that_exist():
+    """gpu_check.sh runs on a GPU machine only, where a renamed module or test would cost a
+    part of a rare run: every ``-m benchmarks.X`` it calls exists, and each of its ``-k``
+    selections of single test files picks at least one test."""
+    import re
+    root = Path(__file__).resolve().parent.parent
+    script = (root / "benchmarks" / "gpu_check.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(root / "benchmarks" / "gpu_check.sh")]).returncode == 0
+    modules = set(re.findall(r"-m benchmarks\.(\w+)", script))
+    assert {"gpu_graphs", "gpu_transfers", "gpu_kernels", "gpu_probe", "gpu_summary"} <= modules
+    for m in modules:
+        assert (root / "benchmarks" / f"{m}.py").exists(), m
+    selections = re.findall(r"-m pytest (tests/\w+\.py) -k (\w+)", script)
+    assert len(selections) == 3, selections
+    for path, k in selections:
+        r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                            "-p", "no:cacheprovider", path, "-k", k],
+                           cwd=root, capture_output=True, text=True)
+        picked = [line for line in r.stdout.splitlines() if line.startswith(path + "::")]
+        assert r.returncode == 0 and picked, (path, k, r.stdout[-500:])
