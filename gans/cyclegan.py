@@ -12,8 +12,11 @@ accepts, and the two mappings are asked to undo each other (cycle consistency):
     L_cyc = E_x[||F(G(x)) - x||_1] + E_y[||G(F(y)) - y||_1]          lambda_cyc = 10
     L_id  = E_y[||G(y) - y||_1] + E_x[||F(x) - x||_1]                 lambda_id = 0.5 * lambda_cyc
 D is updated on a history of generated images (an :class:`gans.common.ImagePool` of 50) rather
-than only the latest ones, which damps oscillation. Adam(2e-4, (0.5, 0.999)) for all four nets.
-(The paper also decays the learning rate linearly to 0 over its second 100 epochs; not done here.)
+than only the latest ones, which damps oscillation. Adam(2e-4, (0.5, 0.999)) for all four nets,
+the same lr for 100 epochs, then decayed linearly to 0 over the next 100. The decay is the
+trainer's, for any variant (:meth:`gans.protocol.GANModel.lr_factor`), and off by default here,
+where a few epochs of MNIST already translate well: ``--lr-decay-start 100 --lr-decay-epochs
+100 --epochs 200`` is the paper's schedule, or any shorter one in its proportions.
 
 The domains (:func:`domain_datasets`, :func:`unpaired_dataset`):
     X = MNIST digits: white strokes on black.

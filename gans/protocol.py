@@ -129,6 +129,10 @@ class GANConfig:
     n_classes: int | None = option(None, "classes of a conditional model; None: unconditional")
     d_steps: int = option(1, "discriminator steps per generator step (k; the WGANs' n_critic)")
     ema: float = option(0.0, "sample from a moving average of G's weights with this decay (0: off)")
+    lr_decay_epochs: int = option(0, "decay every learning rate linearly to 0 over this many "
+                                     "epochs (0: constant; CycleGAN's paper: 100)")
+    lr_decay_start: int = option(0, "the epoch (from 0) whose lr is the first decayed one "
+                                    "(CycleGAN's paper: 100)")
 
     #: Ranges of this variant's fields that differ from :data:`RANGES` (field name -> interval).
     ranges = {}
@@ -170,7 +174,7 @@ RANGES = {
                      "hidden", "g_hidden", "d_hidden", "mlp_hidden", "ngf", "ndf",
                      "n_categories", "n_power_iterations"], "[1, inf)"),  # sizes
     **dict.fromkeys(["g_fc_features", "n_continuous", "n_residual", "pool_size",
-                     "warmup_iters"], "[0, inf)"),  # counts, 0: none
+                     "warmup_iters", "lr_decay_epochs", "lr_decay_start"], "[0, inf)"),  # counts
     **dict.fromkeys(["ema", "dropout", "betas", "momentum"], "[0, 1)"),  # decays, probabilities
     **dict.fromkeys(["r1_gamma", "gp_lambda", "lambda_cyc", "lambda_id", "lambda_cat",
                      "lambda_cont", "class_weight"], "[0, inf)"),  # weights of loss terms
@@ -351,6 +355,35 @@ class GANModel:
     def d_steps_per_g(self) -> int:
         """The schedule, asked by the trainer before each batch: D steps per G step right now."""
         return self.config.d_steps
+
+    # ------------------------------------------------------------ learning-rate schedule
+    def lr_factor(self, epoch: int) -> float:
+        """What every learning rate is multiplied by in ``epoch`` (counted from 0): 1 before the
+        config's ``lr_decay_start``, then 1 - j / (lr_decay_epochs + 1) in the decay's j-th
+        epoch (j = 1, 2, ...), down to 1 / (lr_decay_epochs + 1) in its last one and 0 after.
+        CycleGAN's schedule (Zhu et al. 2017, and pix2pix's): ``lr_decay_start = 100``,
+        ``lr_decay_epochs = 100``, 200 epochs. 1 throughout when ``lr_decay_epochs`` is 0."""
+        n = self.config.lr_decay_epochs
+        if not n:
+            return 1.0
+        return max(0.0, 1.0 - max(0, epoch - self.config.lr_decay_start + 1) / (n + 1))
+
+    def schedule_lr(self, epoch: int) -> bool:
+        """Set the lr of every optimizer's groups for ``epoch`` (the trainer calls it as each
+        epoch starts, a resumed one too): ``initial_lr * lr_factor(epoch)``, where each group's
+        ``initial_lr`` is its lr when first scheduled, kept in the group (and so in checkpoints)
+        as ``torch.optim.lr_scheduler`` keeps it. The lr is a function of the epoch, not of the
+        last lr, so a resumed run has the very floats of an uninterrupted one. Returns whether
+        an lr changed. Does nothing without a decay (an lr set by hand stays)."""
+        if not self.config.lr_decay_epochs:
+            return False
+        factor, changed = self.lr_factor(epoch), False
+        for opt in self.optims.values():
+            for group in opt.param_groups:
+                lr = group.setdefault("initial_lr", group["lr"]) * factor
+                if group["lr"] != lr:
+                    group["lr"], changed = lr, True
+        return changed
 
     def train_step(self, real, labels=None, update_g=True) -> dict:  # pragma: no cover
         raise NotImplementedError

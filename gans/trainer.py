@@ -172,6 +172,10 @@ class _Loop:
         False when ``max_steps`` stopped the run inside the epoch."""
         state, model = self.state, self.model
         state.start_epoch()
+        # the epoch's learning rates (a no-op unless the config decays them); a step recorded
+        # as a CUDA graph holds the old ones as constants, so it is recorded again
+        if model.schedule_lr(state.epoch) and self.step_fn is not None:
+            self.step_fn.reset()
         for batch_i, batch in enumerate(state.loader):
             if batch_i < state.batch:
                 continue  # resuming inside an epoch: the same order, from where it was
@@ -343,6 +347,13 @@ def fit(model, loader, *, epochs: int = 1, out_dir="runs/gan", sample_every: int
             f"(step {model.d_step})")
     run.start({"model": model.name, **config_dict(model.config), **(record or {})},
               fresh=saved is None)
+    cfg = model.config
+    last = cfg.lr_decay_start + cfg.lr_decay_epochs  # the last epoch (from 1) whose lr is above 0
+    if cfg.lr_decay_epochs and epochs > last:
+        say(f"note: the learning rates reach 0 after epoch {last} (lr_decay_start "
+            f"{cfg.lr_decay_start} + lr_decay_epochs {cfg.lr_decay_epochs}): "
+            + (f"epoch {epochs}" if epochs == last + 1 else f"epochs {last + 1}-{epochs}")
+            + " will not change the weights")
 
     t0, steps_before = time.time(), model.d_step
     step_fn = _graphed_step(model, cuda_graph, world, say)  # (a fallback's line before the bar)

@@ -64,6 +64,12 @@ class GraphedStep:
         if model.device.type != "cuda":
             self._fall_back(f"capture needs a CUDA device (the model is on {model.device})")
 
+    def reset(self) -> None:
+        """Forget the recorded graphs: the next call of each shape records its step again. For
+        after a change the recorded launches do not see, such as new learning rates (the
+        trainer's lr schedule calls it; a replay after an lr change raises instead)."""
+        self.graphs.clear()
+
     def _fall_back(self, reason):
         self.fallback = reason
         self.say(f"--cuda-graph: {reason}; training eagerly")

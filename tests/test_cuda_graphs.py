@@ -249,7 +249,10 @@ def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
 
 @pytest.mark.gpu
 @needs_cuda
-def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step():
+@pytest.mark.parametrize("decay", [{}, dict(lr_decay_start=1, lr_decay_epochs=3)])
+def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(decay):
+    """The replayed fit logs what the eager one does, step for step; with an lr decay, every
+    epoch's new lr is recorded again (a replay of a stale graph would raise)."""
     from gans.dcgan import DCGAN, Config
     from gans.trainer import fit
     from minigrad.data import ArrayDataset, DataLoader
@@ -262,7 +265,7 @@ def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step():
     try:
         for graph in (False, True):
             minigrad.manual_seed(0)
-            model = DCGAN(Config(batch_size=16), device="cuda")
+            model = DCGAN(Config(batch_size=16, **decay), device="cuda")
             loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, seed=0,
                                 device="cuda")
             histories.append(fit(model, loader, epochs=5, out_dir=None, progress=False,

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import gans
+import minigrad
 from gans import datasets
 from gans.trainer import RunMismatch, fit
 from minigrad.data import DataLoader
@@ -258,3 +259,81 @@ def test_a_kill_between_the_last_batchs_checkpoint_and_the_epochs_end_resumes_ex
     assert ((tmp_path / "clean" / "metrics.csv").read_text()
             == (tmp_path / "killed" / "metrics.csv").read_text())
     assert (tmp_path / "killed" / "samples" / "epoch_002.png").exists()
+
+
+# ------------------------------------------------------------------ learning-rate decay
+def test_lr_decay_is_cyclegans_rule_and_torchs_lambdalr_float_for_float():
+    """lr_decay_start S, lr_decay_epochs n: the lr of epoch e (from 0) is lr * (1 - max(0,
+    e + 1 - S) / (n + 1)), the rule of CycleGAN's and pix2pix's code, which torch runs as a
+    LambdaLR stepped once an epoch: the same floats, and 0 from epoch S + n on."""
+    torch = pytest.importorskip("torch")
+    start, n, lr = 2, 3, 2e-4
+    model = _small_vanilla(lr=lr, lr_decay_start=start, lr_decay_epochs=n)
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: 1.0 - max(0, e + 1 - start) / float(n + 1))
+    ours, theirs = [], []
+    for epoch in range(8):
+        model.schedule_lr(epoch)
+        ours.append([g["lr"] for o in model.optims.values() for g in o.param_groups])
+        theirs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # the same floats up to the decay's end (epoch S + n, lr 0), where the reference code's
+    # runs stop; the rule would go negative after it, and minigrad's stays at 0
+    assert [o[0] for o in ours[:start + n + 1]] == theirs[:start + n + 1]
+    assert all(len(set(o)) == 1 for o in ours)
+    assert theirs[:2] == [lr, lr] and theirs[2] == lr * 0.75 and theirs[start + n] == 0.0
+    assert [o[0] for o in ours[start + n:]] == [0.0] * 3
+    # off (the default): the optimizers' groups are not touched
+    model = _small_vanilla()
+    assert not model.schedule_lr(5)
+    assert all("initial_lr" not in g for o in model.optims.values() for g in o.param_groups)
+
+
+def test_fit_decays_the_lr_by_epoch_and_resumes_exactly(tmp_path, capsys):
+    """Each step trains with its epoch's lr (both networks); a run stopped inside the decay and
+    resumed ends bit for bit as one that never stopped; a decay that reaches 0 before the last
+    epoch is said; another decay on resume is refused like any other config change."""
+    seen = []
+    record = lambda model, stats: seen.append(
+        (model.d_step, model.optims["G"].param_groups[0]["lr"],
+         model.optims["D"].param_groups[0]["lr"]))
+    kw = dict(lr_decay_start=1, lr_decay_epochs=2)
+    minigrad.manual_seed(0)
+    fit(_small_vanilla(**kw), _loader(), epochs=4, out_dir=tmp_path / "a", progress=False,
+        sample_every=0, on_step=record)
+    lr = gans.get_config("vanilla")().lr
+    want = [lr, lr * (1 - 1 / 3), lr * (1 - 2 / 3), 0.0]  # 3 batches an epoch
+    assert [(s, g, d) for s, g, d in seen] == [(s, want[(s - 1) // 3], want[(s - 1) // 3])
+                                               for s in range(1, 13)]
+    assert "learning rates reach 0 after epoch 3 (lr_decay_start 1 + lr_decay_epochs 2): " \
+        "epoch 4 will not change the weights" in capsys.readouterr().out
+    minigrad.manual_seed(0)
+    fit(_small_vanilla(**kw), _loader(), epochs=4, out_dir=tmp_path / "b", progress=False,
+        sample_every=0, max_steps=5)  # inside the decay's first epoch
+    minigrad.manual_seed(1)  # the checkpoint's weights and RNG states replace what this makes
+    fit(_small_vanilla(**kw), _loader(), epochs=4, out_dir=tmp_path / "b", progress=False,
+        sample_every=0)
+    _assert_identical(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(RunMismatch, match="lr_decay_epochs"):
+        fit(_small_vanilla(lr_decay_start=1, lr_decay_epochs=5), _loader(), epochs=6,
+            out_dir=tmp_path / "b", progress=False)
+
+
+def test_lr_change_makes_a_graphed_step_record_again(monkeypatch):
+    """A step recorded as a CUDA graph holds the lr as a constant: when the schedule changes
+    the lr at an epoch's start, the trainer has the graphs recorded again (on the CPU the
+    GraphedStep trains eagerly, but is reset all the same)."""
+    import minigrad.graphs
+
+    step = minigrad.graphs.GraphedStep(_small_vanilla(), say=lambda _: None)
+    step.graphs[(True, (4, 1))] = "a recorded graph"
+    step.reset()
+    assert step.graphs == {}
+    resets = []
+    monkeypatch.setattr(minigrad.graphs.GraphedStep, "reset", lambda self: resets.append(1))
+    fit(_small_vanilla(lr_decay_start=2, lr_decay_epochs=2), _loader(), epochs=5,
+        out_dir=None, progress=False, cuda_graph=True)
+    assert len(resets) == 3  # epochs 2, 3 and 4 (from 0) start with a new lr

@@ -79,8 +79,9 @@ def run_config(name, dataset, steps, batch_size, seed):
 
 def cache_key(cfg):
     fields = dataclasses.asdict(cfg)
-    if not fields["latent_components"]:  # added later: keys of runs without it stay as they were
-        del fields["latent_components"]
+    for name in ("latent_components", "lr_decay_epochs", "lr_decay_start"):
+        if not fields[name]:  # added later: keys of runs without them stay as they were
+            del fields[name]
     text = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
