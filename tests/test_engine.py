@@ -192,41 +192,6 @@ def test_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
 
 
-def test_gradients_accumulate_into_the_grad_tensor_that_is_there():
-    """As torch's AccumulateGrad: a second backward adds into the existing .grad (a reference
-    held to it sees the sum; torch.Tensor.grad keeps its identity too), while the gradient a
-    caller passed in, and one a first backward handed to two leaves, are never written into.
-    With create_graph the sum is a new tensor that keeps its graph, as in torch."""
-    torch = pytest.importorskip("torch")
-    x, y = t64([1.0, -2.0]), t64([0.5, 4.0])
-    tx = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
-    seed = minigrad.tensor(np.array([1.0, 1.0]))
-    (x + y).backward(seed)             # one gradient reaching two leaves, the caller's own
-    held, seed_before = x.grad, seed.numpy().copy()
-    (x * x).sum().backward()
-    (tx + 0).backward(torch.ones(2))
-    t_held = tx.grad
-    (tx * tx).sum().backward()
-    assert x.grad is held and tx.grad is t_held
-    np.testing.assert_array_equal(held.numpy(), tx.grad.numpy())
-    np.testing.assert_array_equal(y.grad.numpy(), [1.0, 1.0])
-    np.testing.assert_array_equal(seed.numpy(), seed_before)
-    # a .grad that does not own its memory (a view set by hand) is replaced, not written into
-    base = np.zeros(4)
-    x.grad = minigrad.tensor(base[:2])
-    (x * 2).sum().backward()
-    np.testing.assert_array_equal(base, np.zeros(4))
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
-    # create_graph: out of place, and differentiable
-    z = t64([3.0])
-    (z * z).sum().backward(create_graph=True)
-    first = z.grad
-    (z * z).sum().backward(create_graph=True)
-    assert z.grad is not first and z.grad.requires_grad
-    np.testing.assert_array_equal(first.numpy(), [6.0])
-    np.testing.assert_array_equal(z.grad.numpy(), [12.0])
-
-
 # -------------------------------------------------------------------------- grad modes
 def test_no_grad_records_nothing():
     x = t64([1.0, 2.0])

@@ -25,7 +25,7 @@ Around the chain rule:
 from __future__ import annotations
 
 from minigrad.autograd.function import (_FREED, TensorBase, _anomaly_hook, _grad_hooks_used,
-                                        _inplace_clock, mark_modified)
+                                        _inplace_clock)
 from minigrad.autograd.grad_mode import _grad_enabled
 
 
@@ -216,18 +216,8 @@ def _store_in_leaves(grads, root_grads, create_graph, only=None):
             handed_out.add(id(g))
             t.grad = g if t.grad is None else t.grad + g
             continue
-        old = t.grad
-        if old is not None:
-            od = old.data
-            if (not old.requires_grad and type(od) is type(g.data) and od.shape == g.data.shape
-                    and od.dtype == g.data.dtype and od.flags.owndata
-                    and getattr(od.flags, "writeable", True)):
-                # PyTorch's accumulation: into the .grad tensor that is there (one a caller
-                # holds sees the sum), a tick of the in-place clock as for any in-place change
-                od += g.data
-                mark_modified([old])
-                continue
-            data = od + g.data
+        if t.grad is not None:
+            data = t.grad.data + g.data
         else:
             # NOTE: a view (reshape/slice of another gradient, a read-only broadcast from a
             # sum's backward) would alias another leaf's .grad or be unwritable: copy it.
