@@ -392,7 +392,8 @@ def _fake_cupy():
 
 # ------------------------------------------------------------------------ the kernel registry
 #: Kernels whose cupy_gpu glue makes its array inputs C-contiguous first (a copy where not).
-_CONTIGUOUS_INPUTS = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "batch_norm_fwd",
+_CONTIGUOUS_INPUTS = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "im2col_chw",
+                      "col2im_chw", "unfold_chw", "fold_chw", "batch_norm_fwd",
                       "batch_norm_grad_input"}
 #: Kernels that are the reference's array code on CuPy too (counted through the stand-in).
 _ARRAY_CODE = {"winograd_f2x3_weight", "winograd_f2x3_input", "winograd_f2x3_output",

@@ -471,6 +471,45 @@ def test_conv_trio_matches_reference_kernels(geom, mode):
     _assert_trio_matches_reference(geom, mode, 21)
 
 
+@pytest.mark.parametrize("thin_k", [None, 0, 10 ** 6])
+@pytest.mark.parametrize("geom", _TRIO_GEOMETRIES)
+def test_the_gpus_column_order_gives_the_same_convolutions(geom, thin_k, monkeypatch):
+    """A GPU orders im2col's columns (c, i, j) (kernels.conv_columns: the weight's rows are a
+    view of W there), the CPU (i, j, c). Run on the CPU in the GPU's order, with the reference
+    kernels of that order, a conv, a transposed conv and both their gradients give the CPU's
+    values, and gradcheck and gradgradcheck pass: on the thin paths, the rows paths
+    (THIN_K 0 or huge) and the flipped forms alike."""
+    from minigrad import kernels
+    from minigrad.ops import conv as conv_ops
+
+    (n, c, h, w), oc, k, s, p, d = geom
+    rng = _rng(41)
+    x = _t(rng.standard_normal((n, c, h, w)), True)
+    W = _t(rng.standard_normal((oc, c) + k), True)
+    b = _t(rng.standard_normal(oc), True)
+    V = _t(rng.standard_normal((oc, 2) + k), True)
+    if thin_k is not None:
+        monkeypatch.setattr(conv_ops, "THIN_K", thin_k)
+    monkeypatch.setattr(kernels, "winograd", lambda xp=None: False)  # the GPU's routes
+
+    def f(x, W, b, V):
+        h = _conv(x, W, b, s=s, p=p, d=d).tanh()
+        return _convT(h, V, s=s, p=p, d=d, size=x.shape[2:])
+
+    calls = {}
+    real_get = kernels.get
+
+    def get(name, xp=np):
+        calls[name] = calls.get(name, 0) + 1
+        return real_get(name, xp)
+    _assert_same_to_second_order(f, [x, W, b, V], lambda: monkeypatch.setattr(
+        kernels, "conv_columns", lambda xp=np: "chw"))
+    monkeypatch.setattr(kernels, "get", get)
+    minigrad.grad(f(x, W, b, V).sum(), [x, W, b, V])
+    assert not any(name.endswith("_hwc") for name in calls), calls
+    assert any(name.endswith("_chw") for name in calls), calls
+
+
 @pytest.mark.parametrize("thin_k", [0, 10 ** 6])
 def test_thin_and_rows_paths_agree_to_second_order(thin_k, monkeypatch):
     """ops/conv.py THIN_K picks per-image products on NCHW arrays (unfold/fold) or products on

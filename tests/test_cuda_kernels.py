@@ -181,10 +181,11 @@ def _fold_case(geom):
 
 CASES = {}
 for _i, _g in enumerate(CONV_GEOMETRIES):
-    CASES[f"im2col_hwc-{_i}"] = ("im2col_hwc", _im2col_case(_g))
-    CASES[f"col2im_hwc-{_i}"] = ("col2im_hwc", _col2im_case(_g))
-    CASES[f"unfold_hwc-{_i}"] = ("unfold_hwc", _im2col_case(_g))
-    CASES[f"fold_hwc-{_i}"] = ("fold_hwc", _fold_case(_g))
+    for _order in ("hwc", "chw"):  # the CPU's column order and a GPU's
+        CASES[f"im2col_{_order}-{_i}"] = (f"im2col_{_order}", _im2col_case(_g))
+        CASES[f"col2im_{_order}-{_i}"] = (f"col2im_{_order}", _col2im_case(_g))
+        CASES[f"unfold_{_order}-{_i}"] = (f"unfold_{_order}", _im2col_case(_g))
+        CASES[f"fold_{_order}-{_i}"] = (f"fold_{_order}", _fold_case(_g))
 CASES.update({
     "leaky_relu_fwd": ("leaky_relu_fwd", lambda r, d: ((_signed(r, d), 0.2), {})),
     "leaky_relu_bwd": ("leaky_relu_bwd",
@@ -325,7 +326,8 @@ CASES["scatter_add"] = ("scatter_add", lambda r, d: (
 # arguments a kernel may use as scratch (contents unspecified after the call): not compared
 SCRATCH = {"nchw_from_rows": {0}}
 # copies and same-order sums: bitwise equal to the reference
-EXACT = {"im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc"}
+EXACT = {f"{kind}_{order}" for kind in ("im2col", "col2im", "unfold", "fold")
+         for order in ("hwc", "chw")}
 # per-channel reductions in another order than NumPy's (a tree over a block's threads)
 REDUCTIONS = {"batch_norm_fwd", "batch_norm_grad_input"}
 

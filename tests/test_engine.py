@@ -112,6 +112,39 @@ def test_leaf_gradient_does_not_alias_the_callers_gradient():
     assert not np.shares_memory(x.grad.data, g.data)
 
 
+def test_leaf_gradients_take_the_leafs_layout_and_no_other_arrays_memory():
+    """What a leaf's .grad may be without a copy: the gradient array itself or a reshape of an
+    array nothing else holds (a conv's weight gradient, an (OC, C, KH, KW) view of its product:
+    no copy kernel on a GPU). Copied: a slice of a larger gradient (a concatenation's, whose
+    other slices reach other leaves), a view of the caller's gradient, and a transposed view
+    (.grad is C-contiguous like the leaf, torch's gradient layout contract)."""
+    a, b = t64([1.0, 2.0]), t64([3.0])
+    minigrad.cat([a, b]).backward(t64([5.0, 6.0, 7.0], requires_grad=False))
+    assert a.grad.data.base is None and b.grad.data.base is None
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    m = t64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    m.T.backward(t64(np.arange(6.0).reshape(3, 2), requires_grad=False) * 1.0)
+    assert m.grad.data.flags.c_contiguous
+    np.testing.assert_array_equal(m.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+    users = np.arange(8.0)
+    x = t64([0.0, 0.0, 0.0, 0.0])
+    x.reshape(2, 2).backward(minigrad.tensor(users[:4].reshape(2, 2)))
+    assert not np.shares_memory(x.grad.data, users)
+
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad.backend import counters
+
+    with emulated_cuda():  # DCGAN's first layer: its weight gradient is a view of a product
+        xc = minigrad.randn(4, 1, 12, 12, device="cuda")
+        w = minigrad.randn(8, 1, 4, 4, device="cuda", requires_grad=True)
+        y = minigrad.nn.functional.conv2d(xc, w, None, 2, 1)
+        gy = minigrad.randn(*y.shape, device="cuda")
+        with counters.count() as c:
+            y.backward(gy)
+    assert c["launch.cupy_copy__float32_float32"] == 0, dict(c)
+    assert w.grad.shape == (8, 1, 4, 4) and w.grad.data.flags.c_contiguous
+
+
 def test_leaf_gradients_are_writable_arrays():
     """A sum's backward broadcasts (a read-only, stride-0 view); .grad must own its memory
     (optimizers and gradient clipping update it in place)."""

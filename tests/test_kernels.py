@@ -133,6 +133,43 @@ def test_im2col_matches_torch_unfold():
     np.testing.assert_array_equal(ref.im2col_hwc(x, kh, kw, s, p, d), expected)
 
 
+@pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
+def test_chw_kernels_are_torchs_unfold_and_fold(case):
+    """The (c, i, j) column order a GPU takes (kernels.conv_columns): unfold_chw and fold_chw
+    are torch's unfold and fold, float for float; im2col_chw/col2im_chw are the same per image,
+    transposed; all four the (i, j, c) kernels with the columns permuted; the sums in fold and
+    col2im bitwise those of the (i, j, c) ones (the same order per pixel)."""
+    torch = pytest.importorskip("torch")
+    x_shape, kh, kw, s, p, d = case
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape)
+    n, c = x_shape[:2]
+    tx = torch.from_numpy(x)
+    u = ref.unfold_chw(x, kh, kw, s, p, d)
+    assert u.flags.c_contiguous
+    np.testing.assert_array_equal(
+        u, torch.nn.functional.unfold(tx, (kh, kw), dilation=d, padding=p, stride=s).numpy())
+    cols = ref.im2col_chw(x, kh, kw, s, p, d)
+    assert cols.flags.c_contiguous and cols.shape == (u.shape[0] * u.shape[2], u.shape[1])
+    np.testing.assert_array_equal(cols, u.transpose(0, 2, 1).reshape(cols.shape))
+    hwc = ref.im2col_hwc(x, kh, kw, s, p, d)
+    np.testing.assert_array_equal(
+        cols, hwc.reshape(-1, kh, kw, c).transpose(0, 3, 1, 2).reshape(cols.shape))
+    g = rng.standard_normal(u.shape)
+    back = ref.fold_chw(g, x_shape, kh, kw, s, p, d)
+    np.testing.assert_array_equal(back, torch.nn.functional.fold(
+        torch.from_numpy(g), x_shape[2:], (kh, kw), dilation=d, padding=p, stride=s).numpy())
+    g_hwc = np.ascontiguousarray(g.reshape(n, c, kh, kw, -1).transpose(0, 2, 3, 1, 4))
+    np.testing.assert_array_equal(back, ref.fold_hwc(g_hwc.reshape(g.shape), x_shape, kh, kw,
+                                                     s, p, d))
+    g_cols = np.ascontiguousarray(g.transpose(0, 2, 1)).reshape(cols.shape)
+    np.testing.assert_array_equal(ref.col2im_chw(g_cols, x_shape, kh, kw, s, p, d), back)
+    with pytest.raises(ValueError, match="u has shape"):
+        ref.fold_chw(g[:, :-1], x_shape, kh, kw, s, p, d)
+    with pytest.raises(ValueError, match="cols has shape"):
+        ref.col2im_chw(g_cols[:-1], x_shape, kh, kw, s, p, d)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
 def test_numba_conv_kernels_bitwise_equal_reference(nb, case, dtype):

@@ -202,8 +202,11 @@ def _store_in_leaves(grads, root_grads, create_graph, only=None):
     each of those tensors' gradient, leaf or not) into its ``.grad``; returns the leaves that have
     post-accumulate-grad hooks."""
     # One gradient may reach two leaves (x + y), or be the caller's own `gradient` passed through
-    # (x + 1): never alias .grad with either.
-    handed_out = {id(g.data) for g in root_grads}
+    # (x + 1): never alias .grad with either (nor with a view of either: the ids of the arrays
+    # and of the views' bases are kept).
+    handed_out = set()
+    for g in root_grads:
+        handed_out.update(_memory_ids(g.data))
     hooked = []
     for t, g in grads.items():
         if (t._ctx is not None if only is None else id(t) not in only) or not t.requires_grad:
@@ -219,15 +222,28 @@ def _store_in_leaves(grads, root_grads, create_graph, only=None):
         if t.grad is not None:
             data = t.grad.data + g.data
         else:
-            # NOTE: a view (reshape/slice of another gradient, a read-only broadcast from a
-            # sum's backward) would alias another leaf's .grad or be unwritable: copy it.
+            # NOTE: copied when it is an array handed out already or a view of one, a slice
+            # (its base holds more: a concatenation's gradient, which the other parts' leaves
+            # get slices of), read-only (a broadcast from a sum's backward) or not C-contiguous
+            # (a leaf's .grad has the layout of the leaf, as torch's gradient layout contract
+            # asks: the optimizers' kernels read both as flat runs). A reshape of an array
+            # nothing else holds (a weight gradient's (OC, C, KH, KW) view of its product) is
+            # kept as it is: a copy kernel fewer on a GPU.
             data = g.data
-            if id(data) in handed_out or not data.flags.owndata or \
-                    not getattr(data.flags, "writeable", True):
+            base = data.base
+            if (id(data) in handed_out or not getattr(data.flags, "writeable", True)
+                    or not data.flags.c_contiguous
+                    or (base is not None and (id(base) in handed_out or base.size != data.size))):
                 data = data.copy()
-        handed_out.add(id(data))
+        handed_out.update(_memory_ids(data))
         t.grad = t._wrap(data, False, None)
     return hooked
+
+
+def _memory_ids(a):
+    """The ids that name ``a``'s memory: its own, and its base's when it is a view (NumPy and
+    CuPy name as a view's base the array that owns the memory)."""
+    return (id(a),) if a.base is None else (id(a), id(a.base))
 
 
 def _describe(t):

@@ -39,7 +39,8 @@ from minigrad.backend import counters
 
 from . import reference
 
-__all__ = ["get", "compiled", "winograd", "set_kernels", "get_mode", "available_modes",
+__all__ = ["get", "compiled", "winograd", "conv_columns", "set_kernels", "get_mode",
+           "available_modes",
            "KERNEL_NAMES", "NUMBA_KERNELS", "AUTO_NUMBA", "reference"]
 
 MODES = ("numpy", "numba", "auto")
@@ -193,6 +194,17 @@ def _lookup(name, xp):
             raise KeyError(f"unknown kernel {name!r}; known: {sorted(KERNEL_NAMES)}")
         fn = _cache[key] = _resolve(name, is_cupy)
     return fn
+
+
+def conv_columns(xp=numpy):
+    """The column order the convolutions' im2col/unfold take for arrays of module ``xp``, as the
+    suffix of their kernels' names: ``"hwc"`` on the CPU, window offset (i, j) then channel c,
+    whose fast kernels copy a pixel's C channels as one run; ``"chw"`` on a GPU, channel then
+    (i, j) (torch's ``unfold`` order), where one thread per element reads neighbouring pixels
+    and a weight's rows are a view of it, not a copy per call (``minigrad/ops/conv.py``
+    permutes the weight to match the order asked here)."""
+    is_cupy = xp is not numpy and getattr(xp, "__name__", "") == "cupy"
+    return "chw" if is_cupy else "hwc"
 
 
 def winograd(xp=numpy):

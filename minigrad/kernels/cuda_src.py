@@ -44,8 +44,9 @@ ElementwiseSource = namedtuple("ElementwiseSource",
                                ["in_params", "out_params", "operation", "array_inputs"])
 
 # ------------------------------------------------------------------------ im2col / col2im
-# The columns are ordered (i, j, c), as in reference.im2col_hwc / col2im_hwc and the Numba
-# kernels.
+# Each in two column orders: (i, j, c) as in reference.im2col_hwc / col2im_hwc and the Numba
+# kernels (the CPU's), and (c, i, j) as in reference.im2col_chw / col2im_chw (a GPU's; see
+# minigrad.kernels.conv_columns).
 
 def _conv_kernel(function: str, arrays: str, body: str) -> str:
     """The source of ``extern "C" __global__ void <function>(<arrays>, <geometry>)``: ``body``
@@ -69,16 +70,30 @@ extern "C" __global__ void {function}(
 """
 
 
-# im2col_hwc: one thread per element of cols (N*OH*OW, KH*KW*C), in memory order, so the
-# writes coalesce:
-#   cols[(n*OH + oh)*OW + ow, (i*KW + j)*C + c] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
-_IM2COL_HWC = _conv_kernel("minigrad_im2col_hwc", "const T* __restrict__ x, T* __restrict__ cols",
-                           r"""
-        const int col = idx % kkc;          /* (i, j, c) */
-        const int row = idx / kkc;          /* (n, oh, ow) */
-        const int c = col % C;
-        const int j = (col / C) % KW;
-        const int i = col / (C * KW);
+# The column index of window offset (i, j) and channel c, and its inverse, in each column
+# order: (i, j, c) for the *_hwc kernels, (c, i, j) (torch's unfold order) for the *_chw ones.
+_COLUMN = {"hwc": "(i * KW + j) * C + c", "chw": "(c * KH + i) * KW + j"}
+_DECODE = {
+    "hwc": """
+        const int c = {k} % C;
+        const int j = ({k} / C) % KW;
+        const int i = {k} / (C * KW);""",
+    "chw": """
+        const int j = {k} % KW;
+        const int i = ({k} / KW) % KH;
+        const int c = {k} / (KH * KW);""",
+}
+
+
+# im2col: one thread per element of cols (N*OH*OW, KH*KW*C), in memory order, so the writes
+# coalesce:
+#   cols[(n*OH + oh)*OW + ow, column(i, j, c)] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
+def _im2col(order: str) -> str:
+    return _conv_kernel(f"minigrad_im2col_{order}",
+                        "const T* __restrict__ x, T* __restrict__ cols", r"""
+        const int col = idx % kkc;          /* (i, j, c) or (c, i, j) */
+        const int row = idx / kkc;          /* (n, oh, ow) */""" + _DECODE[order].format(k="col")
+                        + r"""
         const int ow = row % OW;
         const int oh = (row / OW) % OH;
         const int n = row / (OW * OH);
@@ -88,11 +103,13 @@ _IM2COL_HWC = _conv_kernel("minigrad_im2col_hwc", "const T* __restrict__ x, T* _
             ? x[((n * C + c) * H + h) * W + w] : (T)0;
 """)
 
-# col2im_hwc, the adjoint of im2col_hwc, as a *gather*: one thread per pixel x[n, c, h, w] sums
-# the window entries that copied it, so no two threads write the same address and no atomics
-# are needed. (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
+
+# col2im, the adjoint of im2col, as a *gather*: one thread per pixel x[n, c, h, w] sums the
+# window entries that copied it, so no two threads write the same address and no atomics are
+# needed. (i, j) contributes iff h + PH - i*DH = oh*SH and w + PW - j*DW = ow*SW for some
 # 0 <= oh < OH, 0 <= ow < OW. Contributions are added in increasing (i, j) order starting from
-# 0, the order of the reference's loop, so the float sums are bitwise the reference's.
+# 0, the order of the reference's loop, so the float sums are bitwise the reference's (in
+# either column order: the order of the sum is the pixel's windows', not the columns').
 def _gather(source: str, entry: str) -> str:
     """The body of an adjoint as a gather: pixel idx = x[n, c, h, w] sums ``source[entry]``
     over the windows (i, j) -> output position (oh, ow) that copied it."""
@@ -121,33 +138,37 @@ def _gather(source: str, entry: str) -> str:
 """
 
 
-_COL2IM_HWC = _conv_kernel("minigrad_col2im_hwc", "const T* __restrict__ cols, T* __restrict__ x",
-                           _gather("cols", "((n * OH + oh) * OW + ow) * kkc + (i * KW + j) * C + c"))
+def _col2im(order: str) -> str:
+    return _conv_kernel(f"minigrad_col2im_{order}",
+                        "const T* __restrict__ cols, T* __restrict__ x",
+                        _gather("cols", f"((n * OH + oh) * OW + ow) * kkc + {_COLUMN[order]}"))
 
-# unfold_hwc: im2col_hwc per image, transposed (the thin layers' layout): one thread per
-# element of u (N, KH*KW*C, OH*OW), in memory order:
-#   u[n, (i*KW + j)*C + c, oh*OW + ow] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
-_UNFOLD_HWC = _conv_kernel("minigrad_unfold_hwc", "const T* __restrict__ x, T* __restrict__ u",
-                           r"""
+
+# unfold: im2col per image, transposed (the thin layers' layout): one thread per element of
+# u (N, KH*KW*C, OH*OW), in memory order:
+#   u[n, column(i, j, c), oh*OW + ow] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]
+def _unfold(order: str) -> str:
+    return _conv_kernel(f"minigrad_unfold_{order}",
+                        "const T* __restrict__ x, T* __restrict__ u", r"""
         const int ohw = OH * OW;
         const int p = idx % ohw;            /* (oh, ow) */
-        const int k = (idx / ohw) % kkc;    /* (i, j, c) */
-        const int n = idx / (ohw * kkc);
-        const int c = k % C;
-        const int j = (k / C) % KW;
-        const int i = k / (C * KW);
+        const int k = (idx / ohw) % kkc;    /* (i, j, c) or (c, i, j) */
+        const int n = idx / (ohw * kkc);""" + _DECODE[order].format(k="k") + r"""
         const int h = (p / OW) * SH - PH + i * DH;
         const int w = (p % OW) * SW - PW + j * DW;
         u[idx] = (h >= 0 && h < H && w >= 0 && w < W)
             ? x[((n * C + c) * H + h) * W + w] : (T)0;
 """)
 
-# fold_hwc, the adjoint of unfold_hwc, as a gather like col2im_hwc: one thread per pixel sums
-# the entries of u that copied it, in increasing (i, j) order from 0 (the reference's order,
-# so bitwise equal to it).
-_FOLD_HWC = _conv_kernel("minigrad_fold_hwc", "const T* __restrict__ u, T* __restrict__ x",
-                         _gather("u", "(((long long)n * kkc + (i * KW + j) * C + c) * OH + oh) "
-                                      "* OW + ow"))
+
+# fold, the adjoint of unfold, as a gather like col2im: one thread per pixel sums the entries
+# of u that copied it, in increasing (i, j) order from 0 (the reference's order, so bitwise
+# equal to it).
+def _fold(order: str) -> str:
+    return _conv_kernel(f"minigrad_fold_{order}", "const T* __restrict__ u, T* __restrict__ x",
+                        _gather("u", f"(((long long)n * kkc + {_COLUMN[order]}) * OH + oh) "
+                                     "* OW + ow"))
+
 
 # ---------------------------------------------------------------------------- batch norm
 # One block per channel (grid-stride over channels, so any launch shape is correct): the
@@ -288,10 +309,10 @@ extern "C" __global__ void minigrad_cross_entropy_grad(
 
 #: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
 RAW_KERNELS = {
-    "im2col_hwc": RawKernelSource("minigrad_im2col_hwc", _IM2COL_HWC),
-    "col2im_hwc": RawKernelSource("minigrad_col2im_hwc", _COL2IM_HWC),
-    "unfold_hwc": RawKernelSource("minigrad_unfold_hwc", _UNFOLD_HWC),
-    "fold_hwc": RawKernelSource("minigrad_fold_hwc", _FOLD_HWC),
+    **{f"{kind}_{order}": RawKernelSource(f"minigrad_{kind}_{order}", make(order))
+       for order in ("hwc", "chw")
+       for kind, make in (("im2col", _im2col), ("col2im", _col2im), ("unfold", _unfold),
+                          ("fold", _fold))},
     "batch_norm_fwd": RawKernelSource("minigrad_batch_norm_fwd", _BATCH_NORM_FWD),
     "batch_norm_grad_input": RawKernelSource("minigrad_batch_norm_grad_input",
                                              _BATCH_NORM_GRAD_INPUT),

@@ -6,7 +6,8 @@ Every public function has exactly the signature of its twin in
 * ``im2col_hwc`` / ``col2im_hwc`` and their per-image twins ``unfold_hwc`` / ``fold_hwc`` --
   ``cupy.RawKernel`` s with one thread per output element; ``col2im_hwc`` and ``fold_hwc``
   gather, for each pixel, the window entries that copied it, so they need no atomics and are
-  bitwise equal to the reference (their sums run in the reference's order).
+  bitwise equal to the reference (their sums run in the reference's order); and the same four
+  with the columns ordered (c, i, j), ``im2col_chw`` ..., the ones a GPU's convolutions use.
 * ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
   channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
   reference within float rounding, not bitwise).
@@ -41,7 +42,8 @@ from . import cuda_src
 from . import reference as ref
 
 __all__ = [
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "im2col_chw", "col2im_chw",
+    "unfold_chw", "fold_chw", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
     "cross_entropy_fwd", "cross_entropy_grad",
@@ -165,7 +167,7 @@ def _folding(name, a, x_shape, kh, kw, stride, padding, dilation, a_shape):
     n, c, h, w = (int(s) for s in x_shape)
     (sh, sw), (ph, pw), (dh, dw), oh, ow = ref._conv_geometry(
         h, w, kh, kw, stride, padding, dilation)
-    what = "cols" if name == "col2im_hwc" else "u"
+    what = "cols" if name.startswith("col2im") else "u"
     if a.shape != a_shape(n, c, oh, ow):
         raise ValueError(f"{what} has shape {a.shape}, expected {a_shape(n, c, oh, ow)}")
     total = n * c * h * w
@@ -180,13 +182,20 @@ def _folding(name, a, x_shape, kh, kw, stride, padding, dilation, a_shape):
     return x
 
 
+def _cols_shape(kh, kw):
+    return lambda n, c, oh, ow: (n * oh * ow, kh * kw * c)
+
+
+def _u_shape(kh, kw):
+    return lambda n, c, oh, ow: (n, kh * kw * c, oh * ow)
+
+
 def im2col_hwc(x, kh, kw, stride, padding, dilation):
     """CUDA im2col_hwc; see :func:`minigrad.kernels.reference.im2col_hwc`.
 
     x (N, C, H, W) -> cols (N*OH*OW, KH*KW*C), C-contiguous, x's dtype.
     """
-    return _unfolding("im2col_hwc", x, kh, kw, stride, padding, dilation,
-                      lambda n, c, oh, ow: (n * oh * ow, kh * kw * c))
+    return _unfolding("im2col_hwc", x, kh, kw, stride, padding, dilation, _cols_shape(kh, kw))
 
 
 def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
@@ -195,7 +204,7 @@ def col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation):
     cols (N*OH*OW, KH*KW*C) -> x (N, C, H, W), cols' dtype.
     """
     return _folding("col2im_hwc", cols, x_shape, kh, kw, stride, padding, dilation,
-                    lambda n, c, oh, ow: (n * oh * ow, kh * kw * c))
+                    _cols_shape(kh, kw))
 
 
 def unfold_hwc(x, kh, kw, stride, padding, dilation):
@@ -204,8 +213,7 @@ def unfold_hwc(x, kh, kw, stride, padding, dilation):
 
     x (N, C, H, W) -> u (N, KH*KW*C, OH*OW), C-contiguous, x's dtype.
     """
-    return _unfolding("unfold_hwc", x, kh, kw, stride, padding, dilation,
-                      lambda n, c, oh, ow: (n, kh * kw * c, oh * ow))
+    return _unfolding("unfold_hwc", x, kh, kw, stride, padding, dilation, _u_shape(kh, kw))
 
 
 def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
@@ -213,8 +221,30 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
 
     u (N, KH*KW*C, OH*OW) -> x (N, C, H, W), u's dtype.
     """
-    return _folding("fold_hwc", u, x_shape, kh, kw, stride, padding, dilation,
-                    lambda n, c, oh, ow: (n, kh * kw * c, oh * ow))
+    return _folding("fold_hwc", u, x_shape, kh, kw, stride, padding, dilation, _u_shape(kh, kw))
+
+
+# The same four with the columns ordered (c, i, j), the order a GPU's convolutions take
+# (kernels.conv_columns): the weight's rows are then a view of W, not a copy per call.
+def im2col_chw(x, kh, kw, stride, padding, dilation):
+    """CUDA im2col_chw; see :func:`minigrad.kernels.reference.im2col_chw`."""
+    return _unfolding("im2col_chw", x, kh, kw, stride, padding, dilation, _cols_shape(kh, kw))
+
+
+def col2im_chw(cols, x_shape, kh, kw, stride, padding, dilation):
+    """CUDA col2im_chw (a gather); see :func:`minigrad.kernels.reference.col2im_chw`."""
+    return _folding("col2im_chw", cols, x_shape, kh, kw, stride, padding, dilation,
+                    _cols_shape(kh, kw))
+
+
+def unfold_chw(x, kh, kw, stride, padding, dilation):
+    """CUDA unfold_chw (torch's unfold); see :func:`minigrad.kernels.reference.unfold_chw`."""
+    return _unfolding("unfold_chw", x, kh, kw, stride, padding, dilation, _u_shape(kh, kw))
+
+
+def fold_chw(u, x_shape, kh, kw, stride, padding, dilation):
+    """CUDA fold_chw (a gather); see :func:`minigrad.kernels.reference.fold_chw`."""
+    return _folding("fold_chw", u, x_shape, kh, kw, stride, padding, dilation, _u_shape(kh, kw))
 
 
 # ------------------------------------------------------------------------------- batch norm

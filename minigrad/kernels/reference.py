@@ -19,7 +19,8 @@ import sys
 import numpy as np
 
 __all__ = [
-    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "conv_output_size", "scatter_add",
+    "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "im2col_chw", "col2im_chw",
+    "unfold_chw", "fold_chw", "conv_output_size", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
@@ -213,6 +214,63 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
             j0 = j * dw
             x_pad[:, :, i0:i0 + sh * oh:sh, j0:j0 + sw * ow:sw] += col[:, i, j]
     return xp.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
+
+
+# ------------------------------------------------- the same four in torch's column order
+# im2col_chw, col2im_chw, unfold_chw and fold_chw are the four above with the columns (the rows
+# of u) ordered (c, i, j), the order of torch's ``unfold`` (and of ``W.reshape(C_out, -1)``),
+# instead of (i, j, c). A GPU takes this order (``kernels.conv_columns``): there the weight's
+# rows are a view of W, where the CPU's order needs a copy of W per call, and one thread per
+# element reads neighbouring pixels rather than pixels a channel apart. The four are written
+# as permutations of the (i, j, c) ones, which are the specification; a sum over a pixel's
+# windows is taken in the same (i, j) order, so a permuted result is the same floats.
+
+def _chw_from_hwc(a, kh, kw, c, axis):
+    """``a`` with its axis ``axis`` (length KH*KW*C, ordered (i, j, c)) reordered (c, i, j):
+    a C-contiguous copy."""
+    xp = _xp(a)
+    shape = a.shape[:axis] + (kh, kw, c) + a.shape[axis + 1:]
+    order = tuple(range(axis)) + (axis + 2, axis, axis + 1) + tuple(range(axis + 3, a.ndim + 2))
+    return xp.ascontiguousarray(a.reshape(shape).transpose(order)).reshape(a.shape)
+
+
+def _hwc_from_chw(a, kh, kw, c, axis):
+    """The inverse of :func:`_chw_from_hwc`."""
+    xp = _xp(a)
+    shape = a.shape[:axis] + (c, kh, kw) + a.shape[axis + 1:]
+    order = tuple(range(axis)) + (axis + 1, axis + 2, axis) + tuple(range(axis + 3, a.ndim + 2))
+    return xp.ascontiguousarray(a.reshape(shape).transpose(order)).reshape(a.shape)
+
+
+def im2col_chw(x, kh, kw, stride, padding, dilation):
+    """:func:`im2col_hwc` with the columns ordered (c, i, j)::
+
+        cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
+
+    A convolution is then ``cols @ weight.reshape(C_out, -1).T``."""
+    return _chw_from_hwc(im2col_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1], 1)
+
+
+def col2im_chw(cols, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`im2col_chw` (:func:`col2im_hwc` on columns ordered (c, i, j))."""
+    if cols.ndim != 2 or cols.shape[1] != kh * kw * x_shape[1]:
+        return col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)  # its error
+    return col2im_hwc(_hwc_from_chw(cols, kh, kw, x_shape[1], 1), x_shape, kh, kw, stride,
+                      padding, dilation)
+
+
+def unfold_chw(x, kh, kw, stride, padding, dilation):
+    """:func:`unfold_hwc` with the rows of each image's matrix ordered (c, i, j): torch's
+    ``unfold`` exactly, (N, C*KH*KW, OH*OW)."""
+    return _chw_from_hwc(unfold_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1], 1)
+
+
+def fold_chw(u, x_shape, kh, kw, stride, padding, dilation):
+    """Adjoint of :func:`unfold_chw`: torch's ``fold``."""
+    if u.ndim != 3 or u.shape[1] != kh * kw * x_shape[1]:
+        return fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)  # its error
+    return fold_hwc(_hwc_from_chw(u, kh, kw, x_shape[1], 1), x_shape, kh, kw, stride,
+                    padding, dilation)
 
 
 # --------------------------------------------------------------------------- scatter-add

@@ -22,12 +22,15 @@ not the node's own output).
 
 Layout choices (for speed on CPU): im2col rows are ordered (n, oh, ow), so the product gives
 channels-last ``(N*OH*OW, OC)``; one transposing copy turns it into C-contiguous NCHW, which the
-next elementwise kernel (leaky ReLU, batch norm) wants. The columns are ordered (i, j, c)
-(``kernels.im2col_hwc``), not (c, i, j) as written above: the same product with the columns
-permuted, and the weight permuted to match (``_w_rows``, a copy of the small weight). In that
-order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x faster than the
-(c, i, j) order's stride-KH*KW scatter (benchmarks/NOTES.md). Stride, padding and dilation are
-(h, w) tuples of ints; ``groups`` is not supported.
+next elementwise kernel (leaky ReLU, batch norm) wants. On the CPU the columns are ordered
+(i, j, c) (``kernels.im2col_hwc``), not (c, i, j) as written above: the same product with the
+columns permuted, and the weight permuted to match (``_w_rows``, a copy of the small weight).
+In that order im2col copies, and col2im adds, whole runs of C contiguous values, 3-6x faster
+than the (c, i, j) order's stride-KH*KW scatter (benchmarks/NOTES.md). A GPU takes the (c, i, j)
+order (``kernels.im2col_chw``), where a thread per element reads neighbouring pixels either way
+and the weight's rows are then W2 itself, a view: a copy kernel fewer per call. The registry
+says which (``kernels.conv_columns``), and ``_w_rows``/``_w_from_rows`` follow it. Stride,
+padding and dilation are (h, w) tuples of ints; ``groups`` is not supported.
 
 Some products take a faster route to the same array, chosen from the shapes alone: per image
 on NCHW arrays when one side is thin (THIN_K), on the flipped form of a stride-1 product when
@@ -67,23 +70,27 @@ def _mm(xp, a, b):
 
 
 def _im2col(xp, x, kh, kw, stride, padding, dilation):
-    """(N, C, H, W) -> (N*OH*OW, KH*KW*C), columns ordered (i, j, c)."""
-    return kernels.get("im2col_hwc", xp)(x, kh, kw, stride, padding, dilation)
+    """(N, C, H, W) -> (N*OH*OW, KH*KW*C), columns in the back end's order (conv_columns)."""
+    name = "im2col_" + kernels.conv_columns(xp)
+    return kernels.get(name, xp)(x, kh, kw, stride, padding, dilation)
 
 
 def _col2im(xp, cols, x_shape, kh, kw, stride, padding, dilation):
     """Adjoint of _im2col: (N*OH*OW, KH*KW*C) -> (N, C, H, W)."""
-    return kernels.get("col2im_hwc", xp)(cols, x_shape, kh, kw, stride, padding, dilation)
+    name = "col2im_" + kernels.conv_columns(xp)
+    return kernels.get(name, xp)(cols, x_shape, kh, kw, stride, padding, dilation)
 
 
 def _unfold(xp, x, kh, kw, stride, padding, dilation):
     """(N, C, H, W) -> (N, KH*KW*C, OH*OW): _im2col per image, transposed."""
-    return kernels.get("unfold_hwc", xp)(x, kh, kw, stride, padding, dilation)
+    name = "unfold_" + kernels.conv_columns(xp)
+    return kernels.get(name, xp)(x, kh, kw, stride, padding, dilation)
 
 
 def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
     """Adjoint of _unfold: (N, KH*KW*C, OH*OW) -> (N, C, H, W)."""
-    return kernels.get("fold_hwc", xp)(u, x_shape, kh, kw, stride, padding, dilation)
+    name = "fold_" + kernels.conv_columns(xp)
+    return kernels.get(name, xp)(u, x_shape, kh, kw, stride, padding, dilation)
 
 
 #: A product whose weight rows have at most this many columns (KH*KW*C of Conv2d's input,
@@ -126,7 +133,7 @@ def _conv_thin_in(xp, x, W, stride, padding, dilation, u=None):
     oh, ow = conv_out_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
     if u is None:
         u = _unfold(xp, x, kh, kw, stride, padding, dilation)  # (N, K, OH*OW)
-    return _mm(xp, _w_rows(W), u).reshape(n, oc, oh, ow), u
+    return _mm(xp, _w_rows(xp, W), u).reshape(n, oc, oh, ow), u
 
 
 def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
@@ -134,8 +141,11 @@ def _conv_transpose_thin_out(xp, x, W, output_size, stride, padding, dilation):
     x, W_rows^T @ x[n], folded."""
     n, c, h, w = x.shape
     _, oc, kh, kw = W.shape
-    # _w_rows(W).T, C-contiguous, in one copy (the transpose of the rows' copy was a second)
-    w_cols = xp.ascontiguousarray(W.transpose(2, 3, 1, 0)).reshape(kh * kw * oc, c)
+    # _w_rows(W).T: in the (c, i, j) order a transposed view of W, which the product takes as
+    # it is; in the CPU's (i, j, c) order C-contiguous, in one copy (the transpose of the
+    # rows' copy was a second)
+    w_cols = _w_rows(xp, W).T if kernels.conv_columns(xp) == "chw" else \
+        xp.ascontiguousarray(W.transpose(2, 3, 1, 0)).reshape(kh * kw * oc, c)
     u = _mm(xp, w_cols, x.reshape(n, c, h * w))
     return _fold(xp, u, (n, oc) + tuple(output_size), kh, kw, stride, padding, dilation)
 
@@ -383,14 +393,20 @@ def _conv_transpose_k4s2(xp, x, W, output_size, padding):
     return y
 
 
-def _w_rows(W):
-    """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's (i, j, c) column order."""
+def _w_rows(xp, W):
+    """(A, B, KH, KW) -> (A, KH*KW*B): each row of W in _im2col's column order, (i, j, b) on
+    the CPU (a copy) or (b, i, j) on a GPU (W2 of the module docstring: a view of a contiguous
+    W)."""
     a, b, kh, kw = W.shape
+    if kernels.conv_columns(xp) == "chw":
+        return W.reshape(a, b * kh * kw)
     return W.transpose(0, 2, 3, 1).reshape(a, kh * kw * b)
 
 
 def _w_from_rows(xp, w_rows, a, b, kh, kw):
     """Inverse of _w_rows: (A, KH*KW*B) -> C-contiguous (A, B, KH, KW)."""
+    if kernels.conv_columns(xp) == "chw":
+        return xp.ascontiguousarray(w_rows).reshape(a, b, kh, kw)
     return xp.ascontiguousarray(w_rows.reshape(a, kh, kw, b).transpose(0, 3, 1, 2))
 
 
@@ -465,7 +481,7 @@ class Conv2d(Function):
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
-        y = _mm(self.xp, cols, _w_rows(W).T)               # (N*OH*OW, OC)
+        y = _mm(self.xp, cols, _w_rows(self.xp, W).T)               # (N*OH*OW, OC)
         # C-contiguous NCHW plus the bias (one kernel on a GPU)
         return kernels.get("nchw_from_rows", self.xp)(y, n, oh, ow, b)
 
@@ -541,7 +557,7 @@ class ConvTranspose2d(Function):
         if need is not None and need[1] and rows.nbytes <= CACHE_COLS_BYTES:
             self._rows = rows  # rows(x.data): a memo for gW, see the NOTE above
         # W (C, OC, KH, KW) -> (C, KH*KW*OC): cols (N*H*W, KH*KW*OC) in _col2im's order
-        cols = _mm(self.xp, rows, _w_rows(W))
+        cols = _mm(self.xp, rows, _w_rows(self.xp, W))
         y = _col2im(self.xp, cols, (n, oc, oh, ow), kh, kw, stride, padding, dilation)
         if b is not None:
             y += b.reshape(1, oc, 1, 1)
@@ -613,11 +629,17 @@ class Conv2dGradWeight(Function):
             cols = _im2col(self.xp, x, kh, kw, stride, padding, dilation)
         if gy_rows is None:
             gy_rows = _to_rows(gy)
-        # NOTE: computed as (cols^T @ gy_rows)^T, the same product with the long output-pixel
-        # dimension as the inner one and OC last: with 2 threads OpenBLAS ran gy_rows^T @ cols
-        # (M = OC = 128, K = N*OH*OW = 3136..16384) at 5 GFLOP/s and this form at 20-26, equal
-        # at 1 thread (benchmarks/NOTES.md).
-        gW = _mm(self.xp, cols.T, gy_rows).T               # (OC, KH*KW*C)
+        if kernels.conv_columns(self.xp) == "chw":
+            # W's own layout, (OC, C*KH*KW) C-contiguous: its (OC, C, KH, KW) is a view
+            gW = _mm(self.xp, gy_rows.T, cols)
+        else:
+            # NOTE: computed as (cols^T @ gy_rows)^T, the same product with the long output-
+            # pixel dimension as the inner one and OC last: with 2 threads OpenBLAS ran
+            # gy_rows^T @ cols (M = OC = 128, K = N*OH*OW = 3136..16384) at 5 GFLOP/s and this
+            # form at 20-26, equal at 1 thread (benchmarks/NOTES.md). The (i, j, c) columns
+            # need a permuting copy into W's layout either way, so the transposed result costs
+            # nothing more.
+            gW = _mm(self.xp, cols.T, gy_rows).T           # (OC, KH*KW*C)
         return _w_from_rows(self.xp, gW, oc, c, kh, kw)
 
     def backward(self, ggW):
