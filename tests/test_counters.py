@@ -4,6 +4,7 @@ GPU run would copy)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import minigrad
 from minigrad import backend
@@ -284,3 +285,28 @@ def test_the_winograd_routes_are_the_cpus():
     assert gpu["kernel.im2col_chw"] == 1 and gpu["launch"] <= 3, gpu  # im2col, GEMM, NCHW
     assert not any(k.startswith("kernel.winograd") for k in gpu), gpu
     np.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_thin_convolution_and_its_gradients_launch_nine_kernels(transposed):
+    """The benchmark's conv2d 1->64 (and conv_transpose2d 64->1), forward, .sum() and backward
+    on the emulated GPU: 9 launches (were 13 and 12). The weight's rows and the weight
+    gradient are views in the GPU's column order, and the sum's broadcast gradient is made
+    contiguous once for both products, not copied by each."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    rng = np.random.default_rng(0)
+    shape, w_shape = ((64, 64, 14, 14), (64, 1, 4, 4)) if transposed else \
+        ((64, 1, 28, 28), (64, 1, 4, 4))
+    op = minigrad.nn.functional.conv_transpose2d if transposed else minigrad.nn.functional.conv2d
+    with emulated_cuda():
+        x = minigrad.tensor(rng.standard_normal(shape).astype(np.float32), device="cuda",
+                            requires_grad=True)
+        w = minigrad.tensor(rng.standard_normal(w_shape).astype(np.float32), device="cuda",
+                            requires_grad=True)
+        op(x, w, None, 2, 1).sum().backward()  # the kernels' first use
+        x.grad = w.grad = None
+        with counters.count() as c:
+            op(x, w, None, 2, 1).sum().backward()
+    assert c["launch"] <= 9, dict(c)
+    assert c["launch.cupy_copy__float32_float32"] <= 1, dict(c)  # the broadcast gy, once

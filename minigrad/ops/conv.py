@@ -489,6 +489,7 @@ class Conv2d(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+        gy = gy.contiguous()  # once for both products (a sum's broadcast gradient is not)
         # rows(gy), shared by both products (unless a thin side sends both to their per-image
         # paths on NCHW gy: x thin, or the output thin at stride 1 (the flipped forms); or gx
         # goes by Winograd on its phases, which reads gy itself: then gW makes its own rows if
@@ -567,6 +568,7 @@ class ConvTranspose2d(Function):
         x, W = self.inputs[0], self.inputs[1]
         need = self.needs_input_grad
         attrs = dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+        gy = gy.contiguous()  # once for both products (a sum's broadcast gradient is not)
         kh, kw = W.shape[2:]
         # gy's columns (or, for the Winograd 4x4/2 form, its transform; for a thin gy, its
         # per-image unfold), shared by both products
