@@ -225,21 +225,13 @@ def fold_hwc(u, x_shape, kh, kw, stride, padding, dilation):
 # as permutations of the (i, j, c) ones, which are the specification; a sum over a pixel's
 # windows is taken in the same (i, j) order, so a permuted result is the same floats.
 
-def _chw_from_hwc(a, kh, kw, c, axis):
-    """``a`` with its axis ``axis`` (length KH*KW*C, ordered (i, j, c)) reordered (c, i, j):
-    a C-contiguous copy."""
-    xp = _xp(a)
-    shape = a.shape[:axis] + (kh, kw, c) + a.shape[axis + 1:]
-    order = tuple(range(axis)) + (axis + 2, axis, axis + 1) + tuple(range(axis + 3, a.ndim + 2))
-    return xp.ascontiguousarray(a.reshape(shape).transpose(order)).reshape(a.shape)
-
-
-def _hwc_from_chw(a, kh, kw, c, axis):
-    """The inverse of :func:`_chw_from_hwc`."""
-    xp = _xp(a)
-    shape = a.shape[:axis] + (c, kh, kw) + a.shape[axis + 1:]
-    order = tuple(range(axis)) + (axis + 1, axis + 2, axis) + tuple(range(axis + 3, a.ndim + 2))
-    return xp.ascontiguousarray(a.reshape(shape).transpose(order)).reshape(a.shape)
+def _reordered(a, kh, kw, c, to_chw):
+    """``a`` with its axis 1 (of length KH*KW*C) reordered from (i, j, c) to (c, i, j)
+    (``to_chw``) or back: a C-contiguous copy."""
+    split, perm = ((kh, kw, c), (2, 0, 1)) if to_chw else ((c, kh, kw), (1, 2, 0))
+    order = (0,) + tuple(1 + k for k in perm) + tuple(range(4, a.ndim + 2))
+    moved = a.reshape(a.shape[:1] + split + a.shape[2:]).transpose(order)
+    return _xp(a).ascontiguousarray(moved).reshape(a.shape)
 
 
 def im2col_chw(x, kh, kw, stride, padding, dilation):
@@ -248,28 +240,30 @@ def im2col_chw(x, kh, kw, stride, padding, dilation):
         cols[(n*OH + oh)*OW + ow, (c*KH + i)*KW + j] = x_padded[n, c, oh*sh + i*dh, ow*sw + j*dw]
 
     A convolution is then ``cols @ weight.reshape(C_out, -1).T``."""
-    return _chw_from_hwc(im2col_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1], 1)
+    return _reordered(im2col_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1],
+                      True)
 
 
 def col2im_chw(cols, x_shape, kh, kw, stride, padding, dilation):
     """Adjoint of :func:`im2col_chw` (:func:`col2im_hwc` on columns ordered (c, i, j))."""
     if cols.ndim != 2 or cols.shape[1] != kh * kw * x_shape[1]:
         return col2im_hwc(cols, x_shape, kh, kw, stride, padding, dilation)  # its error
-    return col2im_hwc(_hwc_from_chw(cols, kh, kw, x_shape[1], 1), x_shape, kh, kw, stride,
+    return col2im_hwc(_reordered(cols, kh, kw, x_shape[1], False), x_shape, kh, kw, stride,
                       padding, dilation)
 
 
 def unfold_chw(x, kh, kw, stride, padding, dilation):
     """:func:`unfold_hwc` with the rows of each image's matrix ordered (c, i, j): torch's
     ``unfold`` exactly, (N, C*KH*KW, OH*OW)."""
-    return _chw_from_hwc(unfold_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1], 1)
+    return _reordered(unfold_hwc(x, kh, kw, stride, padding, dilation), kh, kw, x.shape[1],
+                      True)
 
 
 def fold_chw(u, x_shape, kh, kw, stride, padding, dilation):
     """Adjoint of :func:`unfold_chw`: torch's ``fold``."""
     if u.ndim != 3 or u.shape[1] != kh * kw * x_shape[1]:
         return fold_hwc(u, x_shape, kh, kw, stride, padding, dilation)  # its error
-    return fold_hwc(_hwc_from_chw(u, kh, kw, x_shape[1], 1), x_shape, kh, kw, stride,
+    return fold_hwc(_reordered(u, kh, kw, x_shape[1], False), x_shape, kh, kw, stride,
                     padding, dilation)
 
 
