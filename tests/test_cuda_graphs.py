@@ -54,6 +54,9 @@ def _layouts(rng):
     yield rng.standard_normal((3, 5)).astype(f).T, rng.standard_normal((4, 3)).astype(f).T
     yield rng.standard_normal((2, 5, 3)).astype(f), rng.standard_normal((2, 3, 4)).astype(f)
     yield rng.standard_normal((5, 3)).astype(f), rng.standard_normal((6, 3, 4)).astype(f)  # bcast
+    # a transposed matrix for every item: the thin transposed conv's W.reshape(C, -1).T (the
+    # GPU's column order)
+    yield rng.standard_normal((3, 5)).astype(f).T, rng.standard_normal((6, 3, 4)).astype(f)
     u = rng.standard_normal((6, 3, 4)).astype(f)
     yield rng.standard_normal((6, 5, 4)).astype(f), u.transpose(0, 2, 1)  # batched .mT
     yield rng.standard_normal((2, 3, 5, 3)).astype(f), rng.standard_normal((3, 4)).astype(f)
