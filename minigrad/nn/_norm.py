@@ -36,22 +36,6 @@ def _centre(x, axes):
     return x + (-mean), mean
 
 
-def _normalize(x, axes, eps, weight, bias, wshape):
-    """(x - mean) / sqrt(var + eps) * weight + bias over ``axes`` (biased variance), composed
-    from primitives; the per-channel scale weight / sqrt(var + eps) is formed on the small
-    statistics tensor so that only four full-size passes remain (centre, square, scale, shift).
-    ``d ** 2`` rather than ``d * d``: one gradient into d instead of two to add up."""
-    d, mean = _centre(x, axes)
-    var = _F.mean(d ** 2, axes, keepdim=True)
-    scale = (var + eps) ** -0.5
-    if weight is not None:
-        scale = scale * weight.reshape(wshape)
-    y = d * scale
-    if bias is not None:
-        y = y + bias.reshape(wshape)
-    return y, mean, var
-
-
 def _update_running(running, value, momentum, scale=1.0):
     """running <- (1 - momentum) running + momentum (scale value), in place on the raw array (so
     outside any graph; one kernel, one launch on a GPU); nothing when running is None."""
@@ -131,19 +115,30 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                          f"{input.shape}")
     _check_channel_params("instance_norm", input, running_mean=running_mean,
                           running_var=running_var, weight=weight, bias=bias)
-    wshape = _channel_shape(input)
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise ValueError("instance_norm: use_input_stats=False needs running statistics")
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
-    axes = tuple(range(2, input.ndim))
     n = int(np.prod(input.shape[2:]))
     if n <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape}")
-    y, mean, var = _normalize(input, axes, eps, weight, bias, wshape)
-    _update_running(running_mean, mean.data.mean(axis=0), momentum)
-    _update_running(running_var, (var.data * (n / (n - 1))).mean(axis=0), momentum)
+    # Each (sample, channel) is a channel of one sample: BatchNorm's fused op on the
+    # (1, N*C, *spatial) view, the affine parameters tiled over the samples (torch computes
+    # instance_norm the same way): one op and one kernel where the composed form took ~15.
+    nb, c = input.shape[:2]
+    xp = input.xp
+    w = weight.repeat(nb) if weight is not None else \
+        Tensor._wrap(xp.ones(nb * c, dtype=input.dtype), False, None)
+    b = bias.repeat(nb) if bias is not None else \
+        Tensor._wrap(xp.zeros(nb * c, dtype=input.dtype), False, None)
+    stats = []
+    y = _BatchNormOp.apply(input.reshape((1, nb * c) + input.shape[2:]), w, b, eps=float(eps),
+                           stats=stats).reshape(input.shape)
+    if running_mean is not None or running_var is not None:
+        mean, var = (s.reshape(nb, c) for s in stats)
+        _update_running(running_mean, mean.mean(axis=0), momentum)
+        _update_running(running_var, (var * (n / (n - 1))).mean(axis=0), momentum)
     return y
 
 
