@@ -327,3 +327,35 @@ def test_instance_norm_is_batch_norms_fused_op(affine):
     with counters.count() as c:
         y.backward(minigrad.randn(4, 3, 5, 5))
     assert c["kernel.batch_norm_grad_input"] == 1 and c["op"] == (9 if affine else 3), dict(c)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("gans").available()))
+def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
+    """Each variant's train_step and sample on the emulated GPU (benchmarks/cupy_launches.py:
+    the GPU's code paths, on NumPy): finite numbers, and no array copied to the host inside a
+    step, so none waits for the GPU (the GPU issue's first target, for every variant here
+    where the profiler on a GPU has checked the DCGAN step)."""
+    import gans
+    from benchmarks.cupy_launches import emulated_cuda
+
+    cfg = gans.get_config(name)(batch_size=4)
+    rng = np.random.default_rng(0)
+    shape = (4, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
+             getattr(cfg, "img_size", 28))
+    with emulated_cuda():
+        minigrad.manual_seed(0)
+        model = gans.get_model(name)(cfg, device="cuda")
+
+        def images():
+            return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
+        batch = (images(), images()) if model.image_to_image else \
+            (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 4), device="cuda")) \
+            if model.conditional else (images(),)
+        model.train_step(*batch)
+        with counters.count() as c:
+            stats = model.train_step(*batch)
+        assert c["to_host"] == 0, (name, dict(c))
+        values = {k: float(v.data) for k, v in stats.items()}
+        samples = model.sample(2)
+    assert values and all(np.isfinite(v) for v in values.values()), values
+    assert samples.shape == (2,) + shape[1:]
