@@ -337,3 +337,49 @@ def test_lr_change_makes_a_graphed_step_record_again(monkeypatch):
     fit(_small_vanilla(lr_decay_start=2, lr_decay_epochs=2), _loader(), epochs=5,
         out_dir=None, progress=False, cuda_graph=True)
     assert len(resets) == 3  # epochs 2, 3 and 4 (from 0) start with a new lr
+
+
+def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path):
+    """On a GPU the noise and Dropout's masks come from the counter-based generator on the
+    device (minigrad.kernels.cuda_random), which a checkpoint must hold too: a run on the
+    emulated GPU stopped inside an epoch and resumed ends bit for bit as one that never stopped
+    (before, the checkpoint held the CPU generator alone, and the resumed run drew other
+    numbers from its first step)."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    def run(out, **kw):
+        minigrad.manual_seed(0)
+        cfg = gans.get_config("vanilla")(g_hidden=(16,), d_hidden=(16,), batch_size=4, ema=0.9)
+        model = gans.get_model("vanilla")(cfg, device="cuda")
+        loader = DataLoader(datasets.load("random", n=12), batch_size=4, shuffle=True,
+                            drop_last=True, seed=0, device="cuda")
+        fit(model, loader, epochs=3, out_dir=out, progress=False, sample_every=0, **kw)
+
+    with emulated_cuda():
+        run(tmp_path / "a")
+        run(tmp_path / "b", max_steps=5)
+        run(tmp_path / "b")
+    _assert_identical(tmp_path / "a", tmp_path / "b")
+
+
+def test_rng_state_holds_the_gpu_generators():
+    """backend.get_rng_state/set_rng_state: the CPU generator and, once a GPU has drawn, its
+    counter-based generator (seed, key, counter); restoring replays the same draws on both,
+    also after a manual_seed in between (what VAE's elbo and the classifier's training do)."""
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad import backend
+
+    with emulated_cuda():
+        minigrad.manual_seed(3)
+        minigrad.randn(5, device="cuda")
+        state = backend.get_rng_state()
+        assert state["cuda"]["seed"] == 3 and "0" in state["cuda"]["generators"]
+        first = (minigrad.randn(7).numpy(), minigrad.randn(7, device="cuda").numpy())
+        minigrad.manual_seed(99)
+        minigrad.randn(3, device="cuda")
+        backend.set_rng_state(state)
+        again = (minigrad.randn(7).numpy(), minigrad.randn(7, device="cuda").numpy())
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    minigrad.manual_seed(0)
+    assert "cuda" not in backend.get_rng_state()  # a CPU run's checkpoints are as before

@@ -5,6 +5,8 @@ they have: they call ``xp.<function>`` and let the module do the work.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from minigrad.backend import counters
@@ -139,12 +141,33 @@ def rng(dev=CPU):
 
 
 def get_rng_state() -> dict:
-    """The state of minigrad's CPU generator (JSON-able), for exact resumption."""
-    return _rng.bit_generator.state
+    """The state of minigrad's generators (JSON-able), for exact resumption: the CPU's (numpy's
+    bit_generator state) and, once a GPU has drawn, under ``"cuda"`` the seed the GPUs'
+    counter-based generators are keyed from and each one's key and counter (one small copy
+    from each device)."""
+    state = dict(_rng.bit_generator.state)
+    gpu = sys.modules.get("minigrad.kernels.cuda_random")
+    made = {} if gpu is None else {str(i): gen.get_state() for i, (epoch, gen)
+                                   in gpu._generators.items() if epoch == seed_epoch}
+    if made:
+        state["cuda"] = {"seed": cuda_seed, "generators": made}
+    return state
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned (a state without ``"cuda"``, as checkpoints
+    of CPU runs hold, leaves the GPUs' generators as they are)."""
+    global cuda_seed, seed_epoch
+    state = dict(state)
+    gpu = state.pop("cuda", None)
     _rng.bit_generator.state = state
+    if gpu is not None and _cuda.is_available():
+        from minigrad.kernels import cuda_random
+
+        if gpu["seed"] != cuda_seed:  # a manual_seed since: the generators are remade
+            cuda_seed, seed_epoch = gpu["seed"], seed_epoch + 1
+        for index, saved in gpu["generators"].items():  # (a kept one keeps its counter's
+            cuda_random.generator(Device(f"cuda:{index}")).set_state(saved)  # memory)
 
 
 def manual_seed(seed: int) -> None:
