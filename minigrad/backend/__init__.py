@@ -5,8 +5,6 @@ they have: they call ``xp.<function>`` and let the module do the work.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from minigrad.backend import counters
@@ -140,15 +138,22 @@ def rng(dev=CPU):
     return _rng
 
 
+#: Set by minigrad.kernels.cuda_random when it is imported (this package sits below the kernels,
+#: so they register here instead of being imported): () -> {device index: state} of the GPUs'
+#: counter-based generators made since the last manual_seed.
+_gpu_rng_states = None
+#: {device index: state} that set_rng_state restored for the GPUs' generators; cuda_random
+#: applies each when its generator is next asked for (manual_seed drops them).
+_gpu_rng_pending = {}
+
+
 def get_rng_state() -> dict:
     """The state of minigrad's generators (JSON-able), for exact resumption: the CPU's (numpy's
     bit_generator state) and, once a GPU has drawn, under ``"cuda"`` the seed the GPUs'
     counter-based generators are keyed from and each one's key and counter (one small copy
     from each device)."""
     state = dict(_rng.bit_generator.state)
-    gpu = sys.modules.get("minigrad.kernels.cuda_random")
-    made = {} if gpu is None else {str(i): gen.get_state() for i, (epoch, gen)
-                                   in gpu._generators.items() if epoch == seed_epoch}
+    made = _gpu_rng_states() if _gpu_rng_states is not None else {}
     if made:
         state["cuda"] = {"seed": cuda_seed, "generators": made}
     return state
@@ -161,13 +166,11 @@ def set_rng_state(state: dict) -> None:
     state = dict(state)
     gpu = state.pop("cuda", None)
     _rng.bit_generator.state = state
-    if gpu is not None and _cuda.is_available():
-        from minigrad.kernels import cuda_random
-
-        if gpu["seed"] != cuda_seed:  # a manual_seed since: the generators are remade
-            cuda_seed, seed_epoch = gpu["seed"], seed_epoch + 1
-        for index, saved in gpu["generators"].items():  # (a kept one keeps its counter's
-            cuda_random.generator(Device(f"cuda:{index}")).set_state(saved)  # memory)
+    if gpu is not None:
+        if gpu["seed"] != cuda_seed:  # a manual_seed since: the generators are remade; one
+            cuda_seed, seed_epoch = gpu["seed"], seed_epoch + 1  # kept keeps its counter's memory
+        _gpu_rng_pending.clear()
+        _gpu_rng_pending.update({int(i): saved for i, saved in gpu["generators"].items()})
 
 
 def manual_seed(seed: int) -> None:
@@ -176,5 +179,6 @@ def manual_seed(seed: int) -> None:
     global _rng, cuda_seed, seed_epoch
     _rng = np.random.default_rng(seed)
     cuda_seed, seed_epoch = int(seed), seed_epoch + 1
+    _gpu_rng_pending.clear()
     if _cuda.is_available():
         _cuda.cupy.random.seed(seed)

@@ -99,4 +99,27 @@ def generator(dev) -> CudaGenerator:
         seed = None if backend.cuda_seed is None else backend.cuda_seed + index
         gen = CudaGenerator(index, seed)
         _generators[index] = (backend.seed_epoch, gen)
+    saved = backend._gpu_rng_pending.pop(index, None)  # a state set_rng_state restored
+    if saved is not None:
+        gen.set_state(saved)
     return gen
+
+
+def _states() -> dict:
+    """{device index: state} of the generators made since the last manual_seed (what
+    ``backend.get_rng_state`` saves), each a restored state not yet applied as it is."""
+    from minigrad import backend
+
+    states = {str(i): gen.get_state() for i, (epoch, gen) in _generators.items()
+              if epoch == backend.seed_epoch}
+    states.update({str(i): s for i, s in backend._gpu_rng_pending.items()})
+    return states
+
+
+def _register():
+    from minigrad import backend
+
+    backend._gpu_rng_states = _states
+
+
+_register()

@@ -72,57 +72,68 @@ def _flat(a):
 # =========================================================================== scatter-add
 
 @njit(cache=True, error_model="numpy")
-def _scatter_add_rows_kernel(target, index, values):
-    """target (M, K), index (B,) ints, values (B, K): target[index[b]] += values[b].
+def _scatter_add_axis_kernel(target, index, values):
+    """target (A, M, K), index (B,) ints, values (A, B, K): target[a, index[b]] += values[a, b]
+    (axis 0 of an array is A = 1).
 
-    Sequential on purpose: repeated indices would race in a parallel loop.
+    Sequential on purpose: repeated indices would race in a parallel loop. Each element of
+    target receives its values in increasing b, the order of ``np.add.at``: the same floats.
     """
-    m = target.shape[0]
+    m = target.shape[1]
     for b in range(index.shape[0]):
         r = index[b]
         if r < 0:
             r += m
         if r < 0 or r >= m:
             raise IndexError("scatter_add: index out of bounds")
-        for k in range(target.shape[1]):
-            target[r, k] += values[b, k]
+    for a in range(target.shape[0]):
+        for b in range(index.shape[0]):
+            r = index[b]
+            if r < 0:
+                r += m
+            for k in range(target.shape[2]):
+                target[a, r, k] += values[a, b, k]
 
 
-def _axis0_int_index(index):
-    """The integer array if ``index`` selects rows along axis 0 (``x[idx]``,
-    ``x[idx, :]``, ``x[idx, ...]``), else None."""
-    if isinstance(index, tuple):
-        if not index:
-            return None
-        rest = index[1:]
-        if not all(r is Ellipsis or (isinstance(r, slice) and r == slice(None)) for r in rest):
-            return None
-        if sum(r is Ellipsis for r in rest) > 1:
-            return None
-        index = index[0]
-    if type(index) is np.ndarray and index.dtype.kind in "iu" and index.ndim >= 1:
-        return index
-    return None
+def _axis_int_index(index, ndim):
+    """(axis, the integer array) if ``index`` selects along one axis with an integer array and
+    takes everything else (``x[idx]``, ``x[idx, ...]``, ``x[:, :, idx]``, ``x[:, idx, :]``:
+    reflect and replicate padding, index_select), else None."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    axis = next((i for i, r in enumerate(index) if type(r) is np.ndarray), None)
+    if axis is None or axis >= ndim:
+        return None
+    idx = index[axis]
+    full = lambda r: isinstance(r, slice) and r == slice(None)
+    rest = index[axis + 1:]
+    if (idx.dtype.kind not in "iu" or idx.ndim < 1 or not all(full(r) for r in index[:axis])
+            or not all(r is Ellipsis or full(r) for r in rest)
+            or sum(r is Ellipsis for r in rest) > 1 or (axis > 0 and idx.ndim != 1)):
+        return None
+    return axis, idx
 
 
 def scatter_add(target, index, values):
     """Numba scatter-add; see :func:`minigrad.kernels.reference.scatter_add`.
 
-    Fast path: ``index`` is an integer array (any ndim, possibly wrapped as
-    ``(idx, slice(None), ...)``) selecting along axis 0 of a C-contiguous
-    float ``target``, and ``values`` has exactly the shape of ``target[index]``.
-    Everything else falls back to ``np.add.at``.  Returns ``target``.
+    Fast path: ``index`` is an integer array selecting along one axis of a C-contiguous float
+    ``target`` (any ndim along axis 0, ``(idx, slice(None), ...)``; 1-D along a later axis,
+    ``(slice(None), ..., idx, ...)``), and ``values`` has exactly the shape of
+    ``target[index]``. Everything else falls back to ``np.add.at``. Returns ``target``.
     """
-    idx = _axis0_int_index(index)
-    if (idx is None or not _is_float_ndarray(target, values) or target.ndim < 1
-            or not target.flags.c_contiguous
-            or values.shape != idx.shape + target.shape[1:]):
+    found = _axis_int_index(index, getattr(target, "ndim", 0))
+    if found is None or not _is_float_ndarray(target, values) or \
+            not target.flags.c_contiguous:
         return ref.scatter_add(target, index, values)
-    row_size = math.prod(target.shape[1:])
-    rows = target.reshape(target.shape[0], row_size)
+    axis, idx = found
+    shape = target.shape
+    if values.shape != shape[:axis] + idx.shape + shape[axis + 1:]:
+        return ref.scatter_add(target, index, values)
+    lead, row_size = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
     flat_idx = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)
-    _scatter_add_rows_kernel(rows, flat_idx,
-                             np.ascontiguousarray(values).reshape(idx.size, row_size))
+    _scatter_add_axis_kernel(target.reshape(lead, shape[axis], row_size), flat_idx,
+                             np.ascontiguousarray(values).reshape(lead, idx.size, row_size))
     return target
 
 

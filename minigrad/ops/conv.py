@@ -94,12 +94,14 @@ def _fold(xp, u, x_shape, kh, kw, stride, padding, dilation):
 
 
 #: A product whose weight rows have at most this many columns (KH*KW*C of Conv2d's input,
-#: KH*KW*OC of ConvTranspose2d's output: the one-channel side of DCGAN's first and last layers)
-#: runs per image on the NCHW arrays (_unfold/_fold) instead of on channels-last rows: then
-#: neither the wide input nor the wide output is transposed, and those copies, not the small
-#: GEMMs, were most of such a layer's time (benchmarks/NOTES.md). Conv2dGradWeight does the same
-#: when its x is the thin side (one product per image, summed over the batch).
-THIN_K = 48
+#: KH*KW*OC of ConvTranspose2d's output: the one- or three-channel side of DCGAN's first and
+#: last layers, 16 and 48, and of CycleGAN's 7x7 ones, 49) runs per image on the NCHW arrays
+#: (_unfold/_fold) instead of on channels-last rows: then neither the wide input nor the wide
+#: output is transposed, and those copies, not the small GEMMs, were most of such a layer's
+#: time (benchmarks/NOTES.md). Conv2dGradWeight does the same when its x is the thin side (one
+#: product per image, summed over the batch). (At 48, CycleGAN's 7x7 layers took the rows:
+#: its 1-thread step took 490 ms, against 258 ms at 64.)
+THIN_K = 64
 
 
 def _flipped(W):
