@@ -483,7 +483,7 @@ class Conv2d(Function):
         need = getattr(self, "needs_input_grad", None)  # set only when this node is recorded
         if need is not None and need[1] and cols.nbytes <= CACHE_COLS_BYTES:
             self._cols = cols  # im2col(x.data): a memo for gW, see the NOTE above
-        y = _mm(self.xp, cols, _w_rows(self.xp, W).T)               # (N*OH*OW, OC)
+        y = _mm(self.xp, cols, _w_rows(self.xp, W).T)      # (N*OH*OW, OC)
         # C-contiguous NCHW plus the bias (one kernel on a GPU)
         return kernels.get("nchw_from_rows", self.xp)(y, n, oh, ow, b)
 
