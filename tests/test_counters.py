@@ -359,3 +359,29 @@ def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
         samples = model.sample(2)
     assert values and all(np.isfinite(v) for v in values.values()), values
     assert samples.shape == (2,) + shape[1:]
+
+
+def test_dropout_is_one_op_and_one_kernel_with_the_masks_floats():
+    """F.dropout: one op and one kernel each way (dropout_apply, the mask and the product in one
+    pass; on the emulated GPU the draw's two kernels and that one, where the mask and the
+    product were two), the same floats as x * mask from the same draws."""
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad.kernels import reference as ref
+
+    x = minigrad.randn(6, 7, requires_grad=True)
+    minigrad.manual_seed(5)
+    with counters.count() as c:
+        y = minigrad.nn.functional.dropout(x, 0.3)
+    assert c["op"] == 1 and c["kernel.dropout_apply"] == 1, dict(c)
+    minigrad.manual_seed(5)
+    u = minigrad.rand(6, 7).numpy()
+    np.testing.assert_array_equal(y.numpy(), x.numpy() * ref.dropout_mask(u, 0.3, 1 / 0.7))
+    with counters.count() as c:
+        y.backward(minigrad.ones(6, 7))
+    assert c["op"] == 1 and c["kernel.dropout_apply"] == 1, dict(c)
+    np.testing.assert_array_equal(x.grad.numpy(), ref.dropout_mask(u, 0.3, 1 / 0.7))
+    with emulated_cuda():
+        xg = minigrad.randn(6, 7, device="cuda", requires_grad=True)
+        with counters.count() as c:
+            minigrad.nn.functional.dropout(xg, 0.3)
+    assert c["launch"] == 3 and c["launch.minigrad_dropout_apply"] == 1, dict(c)

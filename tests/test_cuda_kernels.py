@@ -196,6 +196,8 @@ CASES.update({
         (_signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
     "dropout_mask": ("dropout_mask", lambda r, d: (
         (r.uniform(0, 1, (7, 33)).astype(d), 0.3, 1 / 0.7), {})),
+    "dropout_apply": ("dropout_apply", lambda r, d: (
+        (_signed(r, d), r.uniform(0, 1, (7, 33)).astype(d), 0.3, 1 / 0.7), {})),
     "bce_with_logits_grad": ("bce_with_logits_grad", lambda r, d: (
         (_signed(r, d), _signed(r, d) * 4, r.uniform(0, 1, (7, 33)).astype(d)), {})),
 })

@@ -352,6 +352,9 @@ _ELEMENTWISE_ACTIVATIONS = {  # name: (inputs, outputs, body, the arrays that gi
     # reference.dropout_mask: scale where u >= p, else 0
     "dropout_mask": ElementwiseSource("T u, T p, T scale", "T mask",
                                       "mask = u >= p ? scale : (T)0", ("u",)),
+    # reference.dropout_apply: x times that mask (the same product, so the same floats)
+    "dropout_apply": ElementwiseSource("T x, T u, T p, T scale", "T y",
+                                       "y = x * (u >= p ? scale : (T)0)", ("x", "u")),
     # reference.bce_with_logits_grad: gy (sigmoid(z) - t), the sigmoid as sigmoid_fwd's
     "bce_with_logits_grad": ElementwiseSource("T gy, T z, T t", "T gz",
                                               _sigmoid("z") + "gz = gy * (s - t)",

@@ -11,9 +11,9 @@ Every public function has exactly the signature of its twin in
 * ``batch_norm_fwd`` / ``batch_norm_grad_input`` -- one RawKernel launch each, one block per
   channel reducing in shared memory (the sums run in another order than NumPy's: equal to the
   reference within float rounding, not bitwise).
-* ``leaky_relu_fwd/bwd``, ``sigmoid_fwd``, ``bce_with_logits_fwd/grad``, ``dropout_mask`` --
-  ``cupy.ElementwiseKernel`` s: one fused pass where the NumPy-style expression is 2-10 kernels
-  and as many temporaries.
+* ``leaky_relu_fwd/bwd``, ``sigmoid_fwd``, ``bce_with_logits_fwd/grad``, ``dropout_mask``,
+  ``dropout_apply`` -- ``cupy.ElementwiseKernel`` s: one fused pass where the NumPy-style
+  expression is 2-10 kernels and as many temporaries.
 * ``running_average``, ``batch_norm_running`` -- BatchNorm's running statistics in place, one
   pass (the second both buffers at once).
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
@@ -45,7 +45,7 @@ __all__ = [
     "im2col_hwc", "col2im_hwc", "unfold_hwc", "fold_hwc", "im2col_chw", "col2im_chw",
     "unfold_chw", "fold_chw", "scatter_add",
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
-    "bce_with_logits_grad", "dropout_mask", "batch_norm_fwd", "batch_norm_grad_input",
+    "bce_with_logits_grad", "dropout_mask", "dropout_apply", "batch_norm_fwd", "batch_norm_grad_input",
     "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_running", "nchw_from_rows",
     "adam_update", "rmsprop_update", "sgd_update",
@@ -452,6 +452,13 @@ def dropout_mask(u, p, scale):
     if not _fast(u):
         return ref.dropout_mask(u, p, scale)
     return _elementwise("dropout_mask")(u, _scalar(p, u), _scalar(scale, u))
+
+
+def dropout_apply(x, u, p, scale):
+    """Dropout applied, ``x * mask``, one fused CUDA pass (the mask and the product were two)."""
+    if not _fast(x, u) or x.shape != u.shape:
+        return ref.dropout_apply(x, u, p, scale)
+    return _elementwise("dropout_apply")(x, u, _scalar(p, x), _scalar(scale, x))
 
 
 def bce_with_logits_grad(gy, z, t):

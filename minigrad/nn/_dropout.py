@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from minigrad import kernels
 from minigrad.creation import rand
+from minigrad.ops.elementwise import Dropout as _DropoutOp
 from minigrad.tensor import Tensor
 
 
@@ -21,13 +22,15 @@ def _keep_mask(x, shape, p):
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only).
-    The mask comes from minigrad's generator (``minigrad.manual_seed``)."""
+    The mask comes from minigrad's generator (``minigrad.manual_seed``): uniform draws, kept
+    where they are >= p, applied in one op (``ops.elementwise.Dropout``)."""
     _check_p(p)
     if not training or p == 0:
         return input
     if p == 1:
         return input * 0.0
-    return input * _keep_mask(input, input.shape, p)
+    u = rand(*input.shape, dtype=input.dtype, device=input.device).data
+    return _DropoutOp.apply(input, u=u, p=p, scale=1.0 / (1.0 - p))
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

@@ -501,6 +501,20 @@ class LeakyReLUGrad(Function):
         return LeakyReLUGrad.apply(ggx, self.inputs[1], slope=self.slope), None
 
 
+class Dropout(Function):
+    """y = x * mask, mask = scale where u >= p else 0, from uniform draws u (a constant of the
+    graph, like a ReLU's mask); gx = Dropout(gy) with the same u: the op is linear in x, and
+    its backward is itself (so every order of derivative). One kernel (``dropout_apply``)
+    where the mask and the product were two, the same floats."""
+
+    def forward(self, x, u, p, scale):
+        self.u, self.p, self.scale = u, p, scale
+        return kernels.get("dropout_apply", self.xp)(x, u, p, scale)
+
+    def backward(self, gy):
+        return Dropout.apply(gy, u=self.u, p=self.p, scale=self.scale)
+
+
 class Abs(Function):
     """y = |x|; gx = gy * sign(x)  (sign is a constant: its derivative is 0 almost everywhere)"""
 
