@@ -529,29 +529,38 @@ def test_numba_winograd_k4s2t_kernels_bitwise_equal_reference(nb, x_shape, oc, p
     _assert_numba_k4s2t_equal_reference(nb, x, W, p, size, m)
 
 
-def test_winograd_k4s2t_errors_and_non_contiguous_inputs(nb):
+@pytest.mark.parametrize("name, products, tiles, out_args", [
+    ("k4s2t", 36, 2 * 2 * 2, ((1, 1),)),   # F(2x2, 2x2) per phase; its output takes the padding
+    ("k4s2tf4", 100, 2 * 1 * 1, ()),       # F(4x4, 2x2) per phase
+])
+def test_winograd_transposed_errors_and_non_contiguous_inputs(nb, name, products, tiles,
+                                                               out_args):
+    """The transposed 4x4/2 routes' transforms (reference and Numba) take non-contiguous inputs
+    as their contiguous copies, and name what is wrong with a bad size, padding, m or out."""
     rng = np.random.default_rng(16)
     x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32).transpose(0, 3, 1, 2)  # (2, 4, 5, 3)
     W = rng.standard_normal((4, 4, 4, 3)).astype(np.float32).transpose(2, 3, 0, 1)  # (4, 3, 4, 4)
-    m = np.asfortranarray(rng.standard_normal((36, 3, 2 * 2 * 2)).astype(np.float32))
+    m = np.asfortranarray(rng.standard_normal((products, 3, tiles)).astype(np.float32))
     for mod in (ref, nb):
+        def kernel(kind, mod=mod):
+            return getattr(mod, f"winograd_{name}_{kind}")
         for kind, args in (("input", (x, (1, 1), (10, 6))), ("weight", (W, (1, 1))),
-                           ("output", (m, (2, 3, 7, 6), (1, 1)))):
+                           ("output", (m, (2, 3, 7, 6)) + out_args)):
             contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
                                for a in args)
-            np.testing.assert_array_equal(getattr(mod, "winograd_k4s2t_" + kind)(*args),
-                                          getattr(ref, "winograd_k4s2t_" + kind)(*contiguous))
+            np.testing.assert_array_equal(kernel(kind)(*args),
+                                          getattr(ref, f"winograd_{name}_{kind}")(*contiguous))
         with pytest.raises(ValueError, match="empty transposed convolution output"):
-            mod.winograd_k4s2t_input(x, (1, 1), (0, 6))
+            kernel("input")(x, (1, 1), (0, 6))
         with pytest.raises(ValueError, match="negative"):
-            mod.winograd_k4s2t_weight(W, (-1, 0))
+            kernel("weight")(W, (-1, 0))
         with pytest.raises(ValueError, match="m has shape"):
-            mod.winograd_k4s2t_output(m[:, :, :7], (2, 3, 7, 6), (1, 1))
+            kernel("output")(m[:, :, :tiles - 1], (2, 3, 7, 6), *out_args)
         with pytest.raises(ValueError, match="out must be"):
-            mod.winograd_k4s2t_output(m, (2, 3, 7, 6), (1, 1), out=np.empty((2, 3, 6, 7),
-                                                                             np.float32))
-        with pytest.raises(ValueError, match="out must be"):
-            mod.winograd_k4s2t_input(x, (1, 1), (10, 6), out=np.empty((25, 4, 9), np.float32))
+            kernel("output")(m, (2, 3, 7, 6), *out_args, out=np.empty((2, 3, 6, 7), np.float32))
+        if name == "k4s2t":  # (its input transform writes into a caller's buffer too)
+            with pytest.raises(ValueError, match="out must be"):
+                kernel("input")(x, (1, 1), (10, 6), out=np.empty((25, 4, 9), np.float32))
 
 
 if hypothesis is not None:
@@ -622,26 +631,6 @@ def test_winograd_k4s2tf4_is_the_transposed_convolution(nb, x_shape, oc, p, extr
     x, W = _randn(rng, x_shape, dtype), _randn(rng, (x_shape[1], oc, 4, 4), dtype)
     _assert_k4s2tf4(x, W, p, _k4s2t_output_size(x_shape, p, extra),
                     1e-12 if dtype == np.float64 else 1e-5)
-
-
-def test_winograd_k4s2tf4_errors_and_non_contiguous_inputs(nb):
-    rng = np.random.default_rng(18)
-    x = rng.standard_normal((2, 5, 3, 4)).astype(np.float32).transpose(0, 3, 1, 2)  # (2, 4, 5, 3)
-    W = rng.standard_normal((4, 4, 4, 3)).astype(np.float32).transpose(2, 3, 0, 1)  # (4, 3, 4, 4)
-    m = np.asfortranarray(rng.standard_normal((100, 3, 2 * 1 * 1)).astype(np.float32))
-    for mod in (ref, nb):
-        for kind, args in (("input", (x, (1, 1), (10, 6))), ("weight", (W, (1, 1))),
-                           ("output", (m, (2, 3, 7, 6)))):
-            contiguous = tuple(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a
-                               for a in args)
-            np.testing.assert_array_equal(getattr(mod, "winograd_k4s2tf4_" + kind)(*args),
-                                          getattr(ref, "winograd_k4s2tf4_" + kind)(*contiguous))
-        with pytest.raises(ValueError, match="empty transposed convolution output"):
-            mod.winograd_k4s2tf4_input(x, (1, 1), (0, 6))
-        with pytest.raises(ValueError, match="negative"):
-            mod.winograd_k4s2tf4_weight(W, (-1, 0))
-        with pytest.raises(ValueError, match="m has shape"):
-            mod.winograd_k4s2tf4_output(m[:, :, :1], (2, 3, 7, 6))
 
 
 if hypothesis is not None:
