@@ -382,4 +382,28 @@ def test_rng_state_holds_the_gpu_generators():
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     minigrad.manual_seed(0)
-    assert "cuda" not in backend.get_rng_state()  # a CPU run's checkpoints are as before
+    assert backend.get_rng_state()["cuda"] == {"seed": 0, "generators": {}}  # a CPU run's
+
+
+@pytest.mark.parametrize("between", ["draw", "reseed and draw"])
+def test_a_state_saved_before_any_gpu_draw_restores_the_gpu_generator_too(between):
+    """Saved before the GPU drew (a CPU checkpoint, or VAE's elbo and the classifiers' training,
+    which save, reseed, draw and restore): after set_rng_state the GPU draws what it would have
+    drawn had nothing happened in between, instead of going on from the in-between draws."""
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad import backend
+
+    with emulated_cuda():
+        minigrad.manual_seed(1)
+        state = backend.get_rng_state()
+        expected = minigrad.randn(6, device="cuda").numpy()
+        backend.set_rng_state(state)
+        if between == "reseed and draw":
+            minigrad.manual_seed(99)
+        minigrad.randn(5, device="cuda")
+        assert backend.get_rng_state()["cuda"]["generators"]["0"]["counter"] > 0
+        backend.set_rng_state(state)
+        restored = backend.get_rng_state()["cuda"]
+        assert restored["seed"] == 1
+        assert restored["generators"].get("0", {"counter": 0})["counter"] == 0
+        np.testing.assert_array_equal(minigrad.randn(6, device="cuda").numpy(), expected)

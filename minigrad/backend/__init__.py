@@ -142,35 +142,40 @@ def rng(dev=CPU):
 #: so they register here instead of being imported): () -> {device index: state} of the GPUs'
 #: counter-based generators made since the last manual_seed.
 _gpu_rng_states = None
-#: {device index: state} that set_rng_state restored for the GPUs' generators; cuda_random
-#: applies each when its generator is next asked for (manual_seed drops them).
+#: {device index: state} that set_rng_state restored for the GPUs' generators (None: as first
+#: made); cuda_random applies each when its generator is next asked for (manual_seed drops them).
 _gpu_rng_pending = {}
 
 
 def get_rng_state() -> dict:
     """The state of minigrad's generators (JSON-able), for exact resumption: the CPU's (numpy's
-    bit_generator state) and, once a GPU has drawn, under ``"cuda"`` the seed the GPUs'
-    counter-based generators are keyed from and each one's key and counter (one small copy
-    from each device)."""
+    bit_generator state) and, under ``"cuda"``, the seed the GPUs' counter-based generators are
+    keyed from (None: the OS's entropy) with the key and counter of each one made since the last
+    ``manual_seed`` (one small copy from each device; none on a CPU run)."""
     state = dict(_rng.bit_generator.state)
     made = _gpu_rng_states() if _gpu_rng_states is not None else {}
-    if made:
-        state["cuda"] = {"seed": cuda_seed, "generators": made}
+    state["cuda"] = {"seed": cuda_seed, "generators": made}
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore what :func:`get_rng_state` returned (a state without ``"cuda"``, as checkpoints
-    of CPU runs hold, leaves the GPUs' generators as they are)."""
+    """Restore what :func:`get_rng_state` returned. The GPUs' generators come back as they were,
+    those made since the save included (as first made: a ``manual_seed`` in between, as VAE's
+    elbo and the classifiers' training make, leaks nothing). A state without ``"cuda"`` (a
+    checkpoint from before it was saved) leaves the GPUs' generators as they are."""
     global cuda_seed, seed_epoch
     state = dict(state)
     gpu = state.pop("cuda", None)
     _rng.bit_generator.state = state
-    if gpu is not None:
-        if gpu["seed"] != cuda_seed:  # a manual_seed since: the generators are remade; one
-            cuda_seed, seed_epoch = gpu["seed"], seed_epoch + 1  # kept keeps its counter's memory
-        _gpu_rng_pending.clear()
-        _gpu_rng_pending.update({int(i): saved for i, saved in gpu["generators"].items()})
+    if gpu is None:
+        return
+    if gpu["seed"] is None or gpu["seed"] != cuda_seed:  # the generators are remade; one kept
+        cuda_seed, seed_epoch = gpu["seed"], seed_epoch + 1  # keeps its counter's memory
+    made_since = _gpu_rng_states() if _gpu_rng_states is not None else {}
+    _gpu_rng_pending.clear()
+    # None: back to the state it was made in (see minigrad.kernels.cuda_random.generator)
+    _gpu_rng_pending.update({int(i): None for i in made_since})
+    _gpu_rng_pending.update({int(i): saved for i, saved in gpu["generators"].items()})
 
 
 def manual_seed(seed: int) -> None:

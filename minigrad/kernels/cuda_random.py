@@ -35,7 +35,7 @@ class CudaGenerator:
     def manual_seed(self, seed: int | None) -> None:
         if seed is None:
             seed = int(np.random.SeedSequence().entropy)
-        self._key = int(seed) & _MASK64
+        self._key = self.first_key = int(seed) & _MASK64
         self._ctr = None  # the device counter, made (zero) on the first draw
 
     def _counter(self):
@@ -99,9 +99,9 @@ def generator(dev) -> CudaGenerator:
         seed = None if backend.cuda_seed is None else backend.cuda_seed + index
         gen = CudaGenerator(index, seed)
         _generators[index] = (backend.seed_epoch, gen)
-    saved = backend._gpu_rng_pending.pop(index, None)  # a state set_rng_state restored
-    if saved is not None:
-        gen.set_state(saved)
+    if index in backend._gpu_rng_pending:  # a state set_rng_state restored
+        saved = backend._gpu_rng_pending.pop(index)
+        gen.set_state(saved if saved is not None else {"key": gen.first_key, "counter": 0})
     return gen
 
 
@@ -112,7 +112,9 @@ def _states() -> dict:
 
     states = {str(i): gen.get_state() for i, (epoch, gen) in _generators.items()
               if epoch == backend.seed_epoch}
-    states.update({str(i): s for i, s in backend._gpu_rng_pending.items()})
+    states.update({str(i): s if s is not None else {"key": _generators[i][1].first_key,
+                                                    "counter": 0}
+                   for i, s in backend._gpu_rng_pending.items()})
     return states
 
 
