@@ -250,7 +250,7 @@ def test_spectral_norm_ops():
     x = minigrad.randn(2, 5)
     with counters.count() as c:
         y = m(x).sum()
-    assert c["op"] == 6 and c["kernel"] == 3, c
+    assert c["op"] == 6 and c["kernel.matmul"] == 3 and c["kernel.l2_normalize"] == 2, c
     with counters.count() as c:
         y.backward()
     assert c["op"] == 11 and c["kernel"] == 3, c
@@ -262,6 +262,37 @@ def test_spectral_norm_ops():
     with counters.count() as c:
         model.train_step(real)
     assert c["op"] <= 457 and c["to_host"] == 0, c["op"]
+
+
+def test_spectral_norm_on_the_emulated_gpu_launches_ten_kernels():
+    """A spectral-normalised Linear's training forward on the emulated GPU: the power iteration
+    is two matrix-vector products and two l2_normalize kernels (the norm and the division in
+    one launch, where the array code took four), the buffers' two in-place copies, then sigma's
+    two products, W's and the division: 10 launches (18 before). The iteration's u and v are
+    the graph's constants as they are; in eval mode (no iteration) the buffers' arrays are
+    copied instead, so that a later update of the buffers cannot reach a graph."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda():
+        minigrad.manual_seed(0)
+        m = minigrad.nn.utils.spectral_norm(minigrad.nn.Linear(6, 5, bias=False)).to("cuda")
+        x = minigrad.randn(3, 6, device="cuda")
+        with counters.count() as c:
+            y = m(x)
+        assert c["launch"] == 10 and c["launch.minigrad_l2_normalize"] == 2 and \
+            c["launch.cupy_copy__float32_float32"] == 2, dict(c)
+        m.eval()
+        with counters.count() as c:
+            y_eval = m(x)
+        assert c["launch"] == 6 and c["launch.minigrad_l2_normalize"] == 0, dict(c)
+        m(x).sum().backward()
+        expected = m.weight_orig.grad.numpy().copy()
+        m.weight_orig.grad = None
+        m.train()
+        m(x)  # moves the buffers in place
+        y_eval.sum().backward()  # with the u and v it was computed with
+        np.testing.assert_array_equal(m.weight_orig.grad.numpy(), expected)
+        y.sum().backward()
 
 
 def test_the_winograd_routes_are_the_cpus():

@@ -307,6 +307,11 @@ for _scale in (1.0, 64 / 63):
 CASES["batch_norm_running"] = ("batch_norm_running", lambda r, d: (
     (r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d),
      r.standard_normal(37).astype(d), r.uniform(0.5, 2, 37).astype(d), 0.1, 64 / 63), {}))
+for _n in (1, 37, 1000):  # one thread's worth; past a block (strided loops)
+    CASES[f"l2_normalize-{_n}"] = ("l2_normalize", (lambda n: lambda r, d: (
+        (r.standard_normal(n).astype(d), 1e-12), {}))(_n))
+CASES["l2_normalize-tiny"] = ("l2_normalize", lambda r, d: (  # the norm under eps: a / eps
+    ((r.standard_normal(9) * 1e-9).astype(d), 1e-6), {}))
 CASES["nchw_from_rows"] = ("nchw_from_rows", lambda r, d: (
     (r.standard_normal((2 * 3 * 5, 4)).astype(d), 2, 3, 5, r.standard_normal(4).astype(d)), {}))
 def _cross_entropy_case(grad):

@@ -307,6 +307,20 @@ extern "C" __global__ void minigrad_cross_entropy_grad(
 }
 """
 
+# y = a / max(sqrt(sum(a^2)), eps) for a 1-D a, in one block (reference.l2_normalize)
+_L2_NORMALIZE = _BLOCK_SUM + r"""
+extern "C" __global__ void minigrad_l2_normalize(
+        const T* __restrict__ a, T* __restrict__ y, const int n, const T eps)
+{
+    __shared__ T s[MG_BN_THREADS];
+    T acc = (T)0;
+    for (int t = threadIdx.x; t < n; t += blockDim.x) acc += a[t] * a[t];
+    const T norm = sqrt(mg_block_sum(acc, s));
+    const T d = norm > eps ? norm : eps;
+    for (int t = threadIdx.x; t < n; t += blockDim.x) y[t] = a[t] / d;
+}
+"""
+
 #: kernel name -> (name of its ``extern "C"`` function, CUDA C source without the typedef)
 RAW_KERNELS = {
     **{f"{kind}_{order}": RawKernelSource(f"minigrad_{kind}_{order}", make(order))
@@ -318,6 +332,7 @@ RAW_KERNELS = {
                                              _BATCH_NORM_GRAD_INPUT),
     "cross_entropy_fwd": RawKernelSource("minigrad_cross_entropy_fwd", _CROSS_ENTROPY_FWD),
     "cross_entropy_grad": RawKernelSource("minigrad_cross_entropy_grad", _CROSS_ENTROPY_GRAD),
+    "l2_normalize": RawKernelSource("minigrad_l2_normalize", _L2_NORMALIZE),
 }
 
 

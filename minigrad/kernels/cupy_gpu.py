@@ -14,6 +14,8 @@ Every public function has exactly the signature of its twin in
 * ``leaky_relu_fwd/bwd``, ``sigmoid_fwd``, ``bce_with_logits_fwd/grad``, ``dropout_mask``,
   ``dropout_apply`` -- ``cupy.ElementwiseKernel`` s: one fused pass where the NumPy-style
   expression is 2-10 kernels and as many temporaries.
+* ``l2_normalize`` -- one block's RawKernel: the norm of a vector and the division by it
+  (spectral norm's power iteration; the array code is four launches).
 * ``running_average``, ``batch_norm_running`` -- BatchNorm's running statistics in place, one
   pass (the second both buffers at once).
 * ``adam_update``, ``rmsprop_update``, ``sgd_update`` -- fused in-place ElementwiseKernels with
@@ -47,7 +49,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "dropout_apply", "batch_norm_fwd", "batch_norm_grad_input",
     "cross_entropy_fwd", "cross_entropy_grad",
-    "batch_norm_running", "nchw_from_rows",
+    "batch_norm_running", "nchw_from_rows", "l2_normalize",
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi",
     "philox_fill", "philox_advance", "matmul", "adam_update_multi_device_steps",
@@ -307,6 +309,21 @@ def nchw_from_rows(rows, n, h, w, bias=None):
         out = cp.empty(nchw.shape, dtype=rows.dtype)
         cp.add(nchw, bias.reshape(1, -1, 1, 1), out=out)
     return out
+
+
+# ------------------------------------------------------------------------ l2 normalization
+def l2_normalize(a, eps):
+    """``a / max(||a||_2, eps)`` of a 1-D array in one launch (one block); see
+    :func:`minigrad.kernels.reference.l2_normalize`."""
+    if not _fast(a) or a.ndim != 1 or a.size == 0:
+        return ref.l2_normalize(a, eps)
+    cp = _cupy()
+    with _device_scope(a):
+        y = cp.empty_like(a)
+        _raw_kernel("l2_normalize", a.dtype)(
+            (1,), (cuda_src.BN_THREADS,), (cp.ascontiguousarray(a), y) + _i32(a.size)
+            + (_scalar(eps, a),))
+    return y
 
 
 # ------------------------------------------------------------------------------ scatter-add

@@ -24,7 +24,7 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "dropout_apply", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
-    "nchw_from_rows", "erf", "erfc", "lgamma", "digamma", "polygamma", "argsort_stable",
+    "nchw_from_rows", "l2_normalize", "erf", "erfc", "lgamma", "digamma", "polygamma", "argsort_stable",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
@@ -571,6 +571,15 @@ def matmul(a, b):
     if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1 and b.shape[-2] == 1:
         return a * b
     return a @ b
+
+
+# ------------------------------------------------------------------------ l2 normalization
+
+def l2_normalize(a, eps):
+    """``a / max(||a||_2, eps)`` for a 1-D array ``a`` (``F.normalize(a, dim=0, eps=eps)``, spectral
+    norm's power iteration): a new array of a's dtype."""
+    xp = _xp(a)
+    return a / xp.maximum(xp.sqrt(xp.vdot(a, a)), a.dtype.type(eps))
 
 
 # ------------------------------------------------------------------- running statistics

@@ -19,7 +19,7 @@ from typing import Iterable, Union
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, kernels
 from minigrad.autograd.function import mark_modified
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.nn.layers import ConvTranspose2d
@@ -173,9 +173,9 @@ def clamp_(parameters: _Params, min: float, max: float) -> None:  # noqa: A002 (
 
 # ================================================================= spectral normalisation
 def _normalize(a, eps):
-    """a / max(||a||_2, eps) on a raw 1-D array (``F.normalize(a, dim=0, eps=eps)``)."""
-    xp = backend.get_array_module(a)
-    return a / xp.maximum(xp.sqrt(xp.vdot(a, a)), _scalar(eps, a))
+    """a / max(||a||_2, eps) on a raw 1-D array (``F.normalize(a, dim=0, eps=eps)``): one
+    kernel on a GPU."""
+    return kernels.get("l2_normalize", backend.get_array_module(a))(a, eps)
 
 
 class SpectralNorm:
@@ -220,12 +220,15 @@ class SpectralNorm:
                 u = _normalize(w @ v, self.eps)
             u_buf.data[...] = u  # in place, so references to the buffers stay valid
             v_buf.data[...] = v
-        # NOTE: copies, so a later in-place update of the buffers (the next training forward,
-        # load_state_dict) cannot change the constants this call's graph holds; as a row and a
-        # column, so that both products are plain matrix products (1-D operands would add a
-        # reshape before and after each, and their gradients).
-        u = Tensor._wrap(u.reshape(1, -1).copy(), False, None)
-        v = Tensor._wrap(v.reshape(-1, 1).copy(), False, None)
+        else:
+            # NOTE: copies, so a later in-place update of the buffers (the next training
+            # forward, load_state_dict) cannot change the constants this call's graph holds
+            # (the iteration's u and v are new arrays the buffers hold copies of)
+            u, v = u.copy(), v.copy()
+        # as a row and a column, so that both products are plain matrix products (1-D operands
+        # would add a reshape before and after each, and their gradients)
+        u = Tensor._wrap(u.reshape(1, -1), False, None)
+        v = Tensor._wrap(v.reshape(-1, 1), False, None)
         sigma = u @ (w_mat @ v)                                             # (1, 1)
         return weight / (sigma if weight.ndim >= 2 else sigma.reshape(()))
 
