@@ -43,7 +43,7 @@ import numpy as np
 
 from minigrad.backend import counters
 
-__all__ = ["emulated_cuda", "DeviceArray", "launch"]
+__all__ = ["emulated_cuda", "DeviceArray", "launch", "uncapturable"]
 
 
 def launch(name: str, n: int = 1) -> None:
@@ -51,6 +51,17 @@ def launch(name: str, n: int = 1) -> None:
     if counters._active:
         counters.add("launch", n)
         counters.add("launch." + name, n)
+
+
+def uncapturable(what: str) -> None:
+    """Record a call a CUDA graph capture could not record (events ``uncapturable`` and
+    ``uncapturable.<what>``): a product through CuPy's cuBLAS wrappers (``cublas``: they rebind
+    the handle's stream, which CuPy refuses while capturing; the kernel registry's ``matmul``
+    calls cuBLAS itself there), a draw from ``cupy.random`` (``curand``) or a copy of host data
+    to the device (``host_to_device``: CuPy refuses it during a capture)."""
+    if counters._active:
+        counters.add("uncapturable")
+        counters.add("uncapturable." + what)
 
 
 class _Dev:
@@ -83,10 +94,15 @@ def _host(a):
 
 def _wrap(r):
     """Results back on the 'device': ndarrays become DeviceArrays (views that say whether the
-    array they view owned its memory, as ``flags.owndata``), tuples and lists elementwise."""
+    array they view owned its memory, as ``flags.owndata``), NumPy scalars 0-d ones, tuples
+    and lists elementwise."""
     if type(r) is np.ndarray:
         d = r.view(DeviceArray)
         d._owns = r.flags.owndata
+        return d
+    if isinstance(r, np.generic):  # a NumPy scalar (a full reduction...): CuPy's is 0-d
+        d = np.asarray(r).view(DeviceArray)
+        d._owns = True
         return d
     if isinstance(r, tuple):
         return tuple(_wrap(x) for x in r)
@@ -130,7 +146,8 @@ class DeviceArray(np.ndarray):
     # ---------------------------------------------------------------- elementwise, reductions
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         if method == "__call__":
-            if ufunc is np.matmul:
+            if ufunc is np.matmul:  # ``a @ b`` on arrays: CuPy's matmul
+                uncapturable("cublas")
                 return _matmul(*inputs)
             names = [_tname(x) for x in inputs]
             res = ufunc(*[_host(x) for x in inputs],
@@ -309,6 +326,8 @@ def _module_function(name, fn):
         elif name in ("asarray", "array") and isinstance(args[0], DeviceArray):
             if name == "array" and kwargs.get("copy", True):
                 _copy(args[0].dtype)
+        elif name in ("asarray", "array"):
+            uncapturable("host_to_device")
         elif name in _FILL:  # CuPy fills with zero by a memset (not a kernel)
             value = 1 if name.startswith("ones") else (args[1] if len(args) > 1 else
                                                        kwargs.get("fill_value"))
@@ -321,8 +340,10 @@ def _module_function(name, fn):
             launch("cupy_full")
             _copy(hargs[0].dtype)
         elif name == "matmul":
+            uncapturable("cublas")
             return _matmul(*args)
-        elif name in ("dot", "tensordot", "einsum"):
+        elif name in ("dot", "vdot", "inner", "tensordot", "einsum"):
+            uncapturable("cublas")
             launch(f"cupy_{name}")
         elif name == "where":
             launch("cupy_where")
@@ -351,6 +372,7 @@ class _Random:
         fn = getattr(self._rs, name)
 
         def draw(*args, dtype=None, **kwargs):
+            uncapturable("curand")
             launch(f"curand_{name}")
             r = np.asarray(fn(*args, **kwargs))
             return _wrap(r.astype(dtype) if dtype is not None else r)

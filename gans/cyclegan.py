@@ -192,6 +192,14 @@ class CycleGAN(GANModel):
         self.pool_x, self.pool_y = ImagePool(cfg.pool_size, seed=1), ImagePool(cfg.pool_size, 2)
         self._test_domains = None
 
+    @property
+    def capture_refusal(self):
+        if self.config.pool_size:
+            return (f"CycleGAN's image pool (--pool-size {self.config.pool_size}) chooses on the "
+                    "host, each step, which fakes D sees, and a replayed step would repeat one "
+                    "step's choices (--pool-size 0 can be recorded)")
+        return None
+
     # ---------------------------------------------------------------- translating
     def test_domains(self):
         """The test-split (X, Y) datasets, loaded once (for sampling and grids)."""

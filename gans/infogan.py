@@ -145,23 +145,28 @@ class InfoGAN(GANModel):
 
     # ---------------------------------------------------------------------------- codes
     def sample_codes(self, n: int, rng=None):
-        """z (n, 62) ~ N(0, I), c_cat (n,) ~ Cat(K), c_cont (n, L) ~ U(-1, 1), as numpy."""
+        """z (n, 62) ~ N(0, I), c_cat (n,) ~ Cat(K), c_cont (n, L) ~ U(-1, 1): Tensors on the
+        model's device from minigrad's generator (seeded by manual_seed, saved in checkpoints;
+        on a GPU the device's own, so a step copies nothing from the host and a captured one
+        draws fresh codes on every replay), or NumPy arrays from ``rng``."""
         cfg = self.config
-        if rng is None:  # minigrad's generator: seeded by manual_seed, saved in checkpoints
-            # (CPU tensors: their arrays are the numpy codes, no copy to count)
-            z = minigrad.randn(n, cfg.latent_dim).data
-            c_cat = minigrad.randint(0, cfg.n_categories, (n,)).data.astype(np.int64)
-            c_cont = minigrad.rand(n, cfg.n_continuous).data * 2 - 1
-            return z, c_cat, c_cont.astype(np.float32)
+        if rng is None:
+            z = minigrad.randn(n, cfg.latent_dim, device=self.device)
+            c_cat = minigrad.randint(0, cfg.n_categories, (n,), device=self.device)
+            c_cont = minigrad.rand(n, cfg.n_continuous, device=self.device) * 2 - 1
+            return z, c_cat, c_cont
         z = rng.standard_normal((n, cfg.latent_dim)).astype(np.float32)
         c_cat = rng.integers(0, cfg.n_categories, n).astype(np.int64)
         c_cont = rng.uniform(-1, 1, (n, cfg.n_continuous)).astype(np.float32)
         return z, c_cat, c_cont
 
     def join(self, z, c_cat, c_cont) -> minigrad.Tensor:
-        """G's input [z, one_hot(c_cat), c_cont] as one (n, 62 + K + L) Tensor."""
-        one_hot = np.eye(self.config.n_categories, dtype=np.float32)[np.asarray(c_cat)]
-        return minigrad.tensor(np.concatenate([z, one_hot, c_cont], axis=1), device=self.device)
+        """G's input [z, one_hot(c_cat), c_cont] as one (n, 62 + K + L) Tensor on the model's
+        device, from Tensors there (sample_codes) or NumPy arrays."""
+        z, c_cat, c_cont = (v if isinstance(v, minigrad.Tensor) else
+                            minigrad.tensor(v, device=self.device) for v in (z, c_cat, c_cont))
+        one_hot = minigrad.eye(self.config.n_categories, device=self.device)[c_cat]
+        return minigrad.cat([z, one_hot, c_cont], dim=1)
 
     def latent(self, n: int, rng=None):
         return self.join(*self.sample_codes(n, rng))
@@ -179,10 +184,8 @@ class InfoGAN(GANModel):
     # ------------------------------------------------------------------------- training
     def train_step(self, real, labels=None, update_g=True) -> dict:
         G, D, n, loss = self.G, self.D, real.shape[0], self.config.loss
-        z, c_cat, c_cont = self.sample_codes(n)
-        c_cat_t = minigrad.tensor(c_cat, device=self.device)
-        c_cont_t = minigrad.tensor(c_cont, device=self.device)
-        fake = G(self.join(z, c_cat, c_cont))
+        z, c_cat_t, c_cont_t = self.sample_codes(n)
+        fake = G(self.join(z, c_cat_t, c_cont_t))
 
         # --- D/Q step: -log D(x) - log(1 - D(G(z,c))) + lambda * (-L_I) -------------------
         real_scores, _ = D(real)

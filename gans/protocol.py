@@ -314,6 +314,13 @@ class GANModel:
             check_loss(config.loss, self.losses)
 
     @property
+    def capture_refusal(self) -> str | None:
+        """Why one recorded CUDA graph cannot stand for every step of this model (the host
+        decides something anew each step, which replays would repeat), or None. ``--cuda-graph``
+        then says it and trains eagerly (``minigrad.graphs.GraphedStep``)."""
+        return None
+
+    @property
     def conditional(self) -> bool:
         """True when G and D take class labels (``n_classes`` is set)."""
         return self.config.n_classes is not None

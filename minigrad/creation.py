@@ -58,14 +58,19 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
                  _number_dtype(fill_value) if dtype is None else dtype, device, requires_grad)
 
 
+def _generator(dev):
+    """minigrad's generator for ``dev``: numpy's on the CPU; on a GPU the counter-based one,
+    whose counter lives on the device (capturable: a replayed graph draws fresh numbers)."""
+    if dev.type == "cuda":
+        dev.xp  # noqa: B018 - a clear error when CUDA is unavailable
+        return cuda_random.generator(dev)
+    return backend.rng(dev)
+
+
 def _random(kind, size, dtype, device, requires_grad):
     dev = _dev(device)
     dtype = np.dtype(dtype or np.float32)
-    if dev.type == "cuda":  # counter on the device: capturable, replays draw fresh numbers
-        dev.xp  # noqa: B018 - a clear error when CUDA is unavailable
-        gen = cuda_random.generator(dev)
-    else:
-        gen = backend.rng(dev)
+    gen = _generator(dev)
     shape = _shape(size)
     arr = gen.standard_normal(shape, dtype=dtype) if kind == "normal" else \
         gen.random(shape, dtype=dtype)
@@ -83,10 +88,10 @@ def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def randint(low, high, size, device=None) -> Tensor:
-    dev = _dev(device)
-    arr = backend.rng(dev).integers(low, high, size=tuple(size)) if dev.type == "cpu" else \
-        backend.rng(dev).randint(low, high, size=tuple(size))
-    return Tensor._wrap(arr.astype(np.int64), False, None)
+    """Integers in [low, high), int64, from minigrad's generator (on a GPU its counter-based
+    one, so a captured step draws fresh labels on every replay)."""
+    arr = _generator(_dev(device)).integers(low, high, size=tuple(size))
+    return Tensor._wrap(arr.astype(np.int64, copy=False), False, None)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None) -> Tensor:

@@ -50,9 +50,9 @@ class GraphedStep:
     The first ``warmup`` calls run eagerly (they make the optimizer state and compile the
     kernels); the next call copies its batch into static tensors and records the step; every
     call then copies its batch in and replays. Each ``update_g`` (and each batch shape, e.g. a
-    short last batch) gets its own graph. Where a step cannot be captured (no GPU, or the
-    capture fails), ``fallback`` holds the reason, ``say`` is told it in one line, and every
-    call runs eagerly.
+    short last batch) gets its own graph. Where a step cannot be captured (no GPU, a model
+    whose ``capture_refusal`` says why, or the capture fails), ``fallback`` holds the reason,
+    ``say`` is told it in one line, and every call runs eagerly.
     """
 
     def __init__(self, model, warmup: int = 2, say=print):
@@ -61,8 +61,11 @@ class GraphedStep:
         self.fallback = None
         self.fallback_traceback = None
         self.eager_calls = 0
+        refusal = getattr(model, "capture_refusal", None)
         if model.device.type != "cuda":
             self._fall_back(f"capture needs a CUDA device (the model is on {model.device})")
+        elif refusal:
+            self._fall_back(refusal)
 
     def reset(self) -> None:
         """Forget the recorded graphs: the next call of each shape records its step again. For

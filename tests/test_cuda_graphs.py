@@ -74,6 +74,28 @@ def test_gemm_plan_computes_the_product():
                                    err_msg=f"{a.shape} {a.strides} @ {b.shape} {b.strides}")
 
 
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (3, 4)), ((5, 3), (3,)), ((3,), (3,)),
+                                              ((2, 5, 3), (3,)), ((3,), (2, 3, 4))])
+def test_captured_products_take_vectors_as_numpy_does(a_shape, b_shape):
+    """Inside a capture a product is one cuBLAS GEMM of matrices; a 1-D operand (spectral
+    norm's power iteration) goes in as a one-row or one-column matrix and comes out as
+    np.matmul's result, shape and all."""
+    from minigrad.kernels import cupy_blas
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    seen = []
+
+    def product(x, y):
+        seen.append((x.shape, y.shape))
+        assert x.ndim >= 2 and y.ndim >= 2
+        return x @ y
+    got = cupy_blas.with_vectors_as_matrices(a, b, product)
+    expected = np.matmul(a, b)
+    assert len(seen) == 1 and np.shape(got) == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 def test_gemm_plan_declines_layouts_one_call_cannot_take():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 8)).astype(np.float32)
@@ -117,11 +139,35 @@ def test_without_a_gpu_capture_says_why_and_steps_run_eagerly():
     assert {k: float(v) for k, v in got.items()} == {k: float(v) for k, v in expected.items()}
 
 
+@pytest.mark.parametrize("pool_size", [50, 0])
+def test_a_model_that_decides_on_the_host_each_step_is_not_recorded(pool_size):
+    """CycleGAN's image pool chooses on the host, per image and step, which fakes D sees; a
+    replay would repeat one step's choices, so GraphedStep says why and trains eagerly (on the
+    emulated GPU, where the device check passes). Without a pool nothing stops the capture."""
+    import gans
+    from benchmarks.cupy_launches import emulated_cuda
+
+    said = []
+    with emulated_cuda():
+        model = gans.get_model("cyclegan")(gans.get_config("cyclegan")(pool_size=pool_size),
+                                           device="cuda")
+        step = graphs.GraphedStep(model, say=said.append)
+    if pool_size:
+        assert step.fallback is not None and "image pool (--pool-size 50)" in step.fallback
+        assert said == [f"--cuda-graph: {step.fallback}; training eagerly"]
+    else:
+        assert step.fallback is None and said == []
+
+
 # ================================================================================ on a GPU
 @needs_cuda
 def test_captured_products_match_cupy():
     rng = np.random.default_rng(2)
-    pairs = [(cp.asarray(a), cp.asarray(b)) for a, b in _layouts(rng)]
+    vectors = [(rng.standard_normal((3, 5)).astype(np.float32).T,  # spectral norm's W^T u
+                rng.standard_normal(3).astype(np.float32)),
+               (rng.standard_normal(4).astype(np.float32),
+                rng.standard_normal((4, 6)).astype(np.float32))]
+    pairs = [(cp.asarray(a), cp.asarray(b)) for a, b in [*_layouts(rng), *vectors]]
     g = graphs.CUDAGraph()
     with graphs.graph(g):
         outs = [minigrad.kernels.get("matmul", cp)(a, b) for a, b in pairs]
@@ -191,6 +237,49 @@ def test_replayed_dcgan_steps_match_eager_ones():
     for role in ("G", "D"):
         assert [s["step"] for s in graphed.optims[role].state.values()] == \
             [steps] * len(graphed.optims[role].state)
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("name", sorted(__import__("gans").available()))
+def test_every_variants_step_is_recorded_and_replays_as_eager(name):
+    """Each variant's step (small networks, batch 8; CycleGAN without its image pool, which
+    refuses) recorded once and replayed for 6 steps against the same steps run eagerly: no
+    fallback, the same statistics step for step. The emulated GPU finds nothing a capture
+    refuses in any variant's step (tests/test_counters.py); this is the GPU's word on it."""
+    import gans
+
+    extra = {"pool_size": 0} if name == "cyclegan" else {}
+    cfg = gans.get_config(name)(batch_size=8, **extra)
+    rng = np.random.default_rng(0)
+    shape = (8, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
+             getattr(cfg, "img_size", 28))
+    minigrad.manual_seed(0)
+    eager = gans.get_model(name)(cfg, device="cuda")
+    graphed = copy.deepcopy(eager)
+
+    def images():
+        return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
+    batches = [(images(), images()) if eager.image_to_image else
+               (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 8), device="cuda"))
+               if eager.conditional else (images(),) for _ in range(3)]
+    said = []
+    step = graphs.GraphedStep(graphed, warmup=2, say=said.append)
+    cupy_gpu.use_direct_cublas(True)  # the eager twin multiplies as the graph does
+    try:
+        stats = {}
+        for who, fn in (("eager", eager.train_step), ("graphed", step)):
+            minigrad.manual_seed(11)
+            stats[who] = [{k: float(v) for k, v in fn(*batches[i % 3], update_g=True).items()}
+                          for i in range(6)]
+    finally:
+        cupy_gpu.use_direct_cublas(False)
+    assert step.fallback is None and said == [], (step.fallback, step.fallback_traceback)
+    for i, (a, b) in enumerate(zip(stats["eager"], stats["graphed"])):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5,
+                                       err_msg=f"{name} step {i}: {k}")
 
 
 def _assert_same_state(eager, graphed):

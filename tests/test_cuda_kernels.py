@@ -693,6 +693,25 @@ def test_cuda_generator_is_philox_with_its_counter_on_the_device():
                                   cp.asnumpy(x))
 
 
+@pytest.mark.parametrize("where", ["emulated", pytest.param("cuda", marks=needs_cuda)])
+def test_randint_on_a_gpu_maps_the_generators_uniforms(where):
+    """minigrad.randint on a GPU: low + floor(u (high - low)) of the counter-based generator's
+    float64 uniforms (so a captured step draws fresh labels on every replay, where cuRAND
+    would refuse the capture): every value in [low, high) drawn, none outside, about evenly."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda() if where == "emulated" else nullcontext():
+        minigrad.manual_seed(7)
+        ints = minigrad.randint(3, 13, (4001,), device="cuda")
+        minigrad.manual_seed(7)
+        u = minigrad.rand(4001, dtype=np.float64, device="cuda").numpy()
+        assert ints.device.type == "cuda" and ints.dtype == np.int64
+        ints = ints.numpy()
+    np.testing.assert_array_equal(ints, np.floor(u * 10).astype(np.int64) + 3)
+    counts = np.bincount(ints - 3, minlength=10)
+    assert counts.size == 10 and counts.min() > 300, counts
+
+
 # =============================================== 5. device-to-host copies in a training step
 class _CopyCounter:
     """Counts device-to-host copies: calls of ``cupy.ndarray.get`` and ``cupy.asnumpy`` (the

@@ -8,8 +8,9 @@ that a captured CUDA graph would freeze: a graph replay draws fresh numbers exac
 eager step would have (cuRAND refuses to run inside a stream capture at all). The draws do not
 depend on the launch shape, and ``manual_seed`` makes them reproducible.
 
-Other samplers (``uniform``, ``normal``, ``integers``... as called by ``nn.init`` and spectral
-norm at construction time) are CuPy's ``cupy.random`` (``minigrad.backend.rng``), reseeded by
+``minigrad.randint`` (the labels a conditional GAN's step draws) takes integers from the same
+draws. Other samplers (``uniform``, ``normal``... as called by ``nn.init`` and spectral norm at
+construction time) are CuPy's ``cupy.random`` (``minigrad.backend.rng``), reseeded by
 ``manual_seed`` too.
 """
 from __future__ import annotations
@@ -69,6 +70,24 @@ class CudaGenerator:
     def random(self, size=None, dtype=np.float64):
         """Uniform samples in [0, 1) of shape ``size``."""
         return self._draw(size, dtype, False)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        """Integers in [low, high) (numpy's ``Generator.integers``; ``high`` None: [0, low)):
+        ``low + floor(u (high - low))`` from one uniform draw u per value, u a 32-bit word over
+        2**32 (the multiply-shift mapping without its rejection step: each value's chance is off
+        by at most (high - low) / 2**32; ``u (high - low)`` stays below ``high - low`` in float64
+        rounding)."""
+        if high is None:
+            low, high = 0, low
+        low, high = int(low), int(high)
+        if high <= low:
+            raise ValueError(f"integers: high ({high}) must exceed low ({low})")
+        u = self._draw(size, np.float64, False)
+        u *= high - low
+        out = u.astype(dtype)
+        if low:
+            out += low
+        return out
 
     def get_state(self) -> dict:
         """The seed and the counter (one device-to-host copy), JSON-able."""

@@ -177,12 +177,26 @@ def direct(a, b) -> bool:
     return _direct[0] or a.ndim > 2 or b.ndim > 2
 
 
+def with_vectors_as_matrices(a, b, product):
+    """``product(a, b)`` for NumPy's matmul with 1-D operands, by a ``product`` of matrices: a
+    vector ``a`` is a row and ``b`` a column, and the axis each added is dropped from the
+    result (so a vector times a vector is 0-d)."""
+    out = product(a.reshape(1, -1) if a.ndim == 1 else a, b.reshape(-1, 1) if b.ndim == 1 else b)
+    if b.ndim == 1:
+        out = out[..., 0]
+    if a.ndim == 1:
+        out = out[..., 0, :] if b.ndim > 1 else out[..., 0]
+    return out
+
+
 def matmul(a, b):
     """``a @ b`` on the GPU: CuPy's matmul, or cuBLAS called directly inside a CUDA graph
-    capture and for the products ``direct`` picks; see
-    :func:`minigrad.kernels.reference.matmul`."""
+    capture and for the products ``direct`` picks (a 1-D operand as a one-row or one-column
+    matrix there); see :func:`minigrad.kernels.reference.matmul`."""
     from minigrad.backend import graphs
 
+    if (a.ndim == 1 or b.ndim == 1) and graphs.capturing() is not None:
+        return with_vectors_as_matrices(a, b, matmul)
     if graphs.capturing() is not None:
         return _captured_matmul(a, b)
     if direct(a, b):

@@ -215,9 +215,10 @@ class SpectralNorm:
         u, v = u_buf.data, v_buf.data
         if do_power_iteration:
             w = w_mat.data  # raw arrays: the iteration records no graph
-            for _ in range(self.n_power_iterations):
-                v = _normalize(w.T @ u, self.eps)
-                u = _normalize(w @ v, self.eps)
+            xp = backend.get_array_module(w)
+            for _ in range(self.n_power_iterations):  # products through the registry: a CUDA
+                v = _normalize(kernels.get("matmul", xp)(w.T, u), self.eps)  # graph records them
+                u = _normalize(kernels.get("matmul", xp)(w, v), self.eps)
             u_buf.data[...] = u  # in place, so references to the buffers stay valid
             v_buf.data[...] = v
         else:
