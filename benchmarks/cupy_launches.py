@@ -43,14 +43,72 @@ import numpy as np
 
 from minigrad.backend import counters
 
-__all__ = ["emulated_cuda", "DeviceArray", "launch", "uncapturable"]
+__all__ = ["emulated_cuda", "emulated_capture", "trace_launches", "DeviceArray", "launch",
+           "uncapturable"]
 
 
-def launch(name: str, n: int = 1) -> None:
-    """Record ``n`` launches of kernel ``name`` (events ``launch`` and ``launch.<name>``)."""
+def launch(name: str, n: int = 1, args=()) -> None:
+    """Record ``n`` launches of kernel ``name`` (events ``launch`` and ``launch.<name>``), and
+    in an open :func:`trace_launches` the name with what ``args`` holds besides the arrays."""
     if counters._active:
         counters.add("launch", n)
         counters.add("launch." + name, n)
+    if _trace:
+        _trace[-1].append((name, n, _host_values(args)))
+
+
+_trace = []  # the open trace_launches() lists
+
+
+def _host_values(obj):
+    """What a launch takes from the host in ``obj``: scalars as they are, an array as its
+    shape and dtype (its memory is the device's), lists, tuples and dicts item by item."""
+    if isinstance(obj, np.ndarray):
+        return ("array", obj.shape, obj.dtype.str)
+    if isinstance(obj, (list, tuple)):
+        return tuple(_host_values(x) for x in obj)
+    if isinstance(obj, dict):
+        return tuple(sorted((k, _host_values(v)) for k, v in obj.items()))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+@contextmanager
+def trace_launches():
+    """Inside: every launch is also listed, in order, as ``(name, n, host values)``, the host
+    values being the scalars (and arrays' shapes) it was given. A CUDA graph replays the
+    recorded launches with the recorded values: two steps whose lists differ would make a
+    replay compute with stale ones."""
+    _trace.append([])
+    try:
+        yield _trace[-1]
+    finally:
+        _trace.pop()
+
+
+@contextmanager
+def emulated_capture():
+    """Inside (within :func:`emulated_cuda`): ``minigrad.backend.graphs.capturing()`` answers a
+    stand-in graph, so the code takes its capture paths (Adam's step counts on the device, the
+    optimizers' replay checks, ...) without recording anything; its ``on_replay`` hooks are
+    collected (``graph._hooks``), never run unless the caller runs them."""
+    from minigrad.backend import graphs
+
+    class _Graph:
+        def __init__(self):
+            self._hooks = []
+
+        def constant(self, host_array):
+            return _wrap(np.array(host_array))
+
+    g = _Graph()
+    previous = getattr(graphs._local, "graph", None)
+    graphs._local.graph = g
+    try:
+        yield g
+    finally:
+        graphs._local.graph = previous
 
 
 def uncapturable(what: str) -> None:
@@ -155,7 +213,7 @@ class DeviceArray(np.ndarray):
                         **kwargs)
             outs = res if isinstance(res, tuple) else (res,)
             names += [np.asarray(o).dtype.name for o in outs]
-            launch(f"cupy_{ufunc.__name__}__" + "_".join(names))
+            launch(f"cupy_{ufunc.__name__}__" + "_".join(names), args=(inputs, kwargs))
         elif method == "reduce":
             launch(_REDUCTIONS.get(ufunc.__name__, f"cupy_{ufunc.__name__}_reduce"))
             if out is not None:
@@ -221,7 +279,7 @@ class DeviceArray(np.ndarray):
 
     def fill(self, value):
         if value != 0:  # zero: a memset
-            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}")
+            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}", args=(value,))
         self.view(np.ndarray).fill(value)
 
     def __getitem__(self, index):
@@ -234,7 +292,7 @@ class DeviceArray(np.ndarray):
     def __setitem__(self, index, value):
         h = self.view(np.ndarray)
         if getattr(h[_host_index(index)], "size", 1):
-            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}")
+            launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}", args=(value,))
         h[_host_index(index)] = _host(value)
 
     def get(self, stream=None):
@@ -332,7 +390,7 @@ def _module_function(name, fn):
             value = 1 if name.startswith("ones") else (args[1] if len(args) > 1 else
                                                        kwargs.get("fill_value"))
             if not (np.ndim(value) == 0 and value == 0):
-                launch("cupy_full")
+                launch("cupy_full", args=(value,))
         elif name in ("concatenate", "stack"):
             for a in hargs[0]:
                 _copy(a.dtype)
@@ -449,7 +507,7 @@ def _emulated_kernel(name, direct_gemm):
             for a in args:
                 if isinstance(a, np.ndarray) and not _c_contig(a):
                     _copy(a.dtype)
-        launch("minigrad_" + name)
+        launch("minigrad_" + name, args=(args, kwargs))
 
         def host(a):
             return [_host(x) for x in a] if isinstance(a, list) else _host_index(a) \

@@ -7,6 +7,7 @@ against their eager twins.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 
@@ -157,6 +158,62 @@ def test_a_model_that_decides_on_the_host_each_step_is_not_recorded(pool_size):
         assert said == [f"--cuda-graph: {step.fallback}; training eagerly"]
     else:
         assert step.fallback is None and said == []
+
+
+def _two_traced_steps(name, capture):
+    """Two steps of variant ``name`` (batch 4) on the emulated GPU after two eager ones, each
+    traced (kernel, launches, host values); ``capture``: through the code's capture paths."""
+    import gans
+    from benchmarks.cupy_launches import emulated_capture, emulated_cuda, trace_launches
+
+    extra = {"pool_size": 0} if name == "cyclegan" else {}
+    cfg = gans.get_config(name)(batch_size=4, **extra)
+    rng = np.random.default_rng(0)
+    shape = (4, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
+             getattr(cfg, "img_size", 28))
+    traces = []
+    with emulated_cuda():
+        minigrad.manual_seed(0)
+        model = gans.get_model(name)(cfg, device="cuda")
+
+        def images():
+            return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
+        batch = (images(), images()) if model.image_to_image else \
+            (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 4), device="cuda")) \
+            if model.conditional else (images(),)
+        for _ in range(2):
+            model.train_step(*batch)
+        for opt in model.optims.values():
+            opt._prepare_capture()
+        for _ in range(2):
+            with (emulated_capture() if capture else contextlib.nullcontext()) as g, \
+                    trace_launches() as trace:
+                model.train_step(*batch)
+            for hook in getattr(g, "_hooks", ()):  # what a replay runs on the host first
+                hook()
+            traces.append(trace)
+    return traces
+
+
+@pytest.mark.parametrize("name", sorted(__import__("gans").available()))
+def test_a_recorded_step_of_every_variant_holds_no_value_that_changes_per_step(name):
+    """A CUDA graph replays its launches with the values the host gave them when it was
+    recorded. Two steps through the capture paths on the emulated GPU launch the same kernels
+    with the same host values (scalars, shapes), so a replay computes what an eager step
+    would; a value the host changes per step (Adam's step count, had it not been kept on the
+    device under capture) would differ here."""
+    first, second = _two_traced_steps(name, capture=True)
+    assert len(first) == len(second) and len(first) > 50
+    changed = [(i, a[0]) for i, (a, b) in enumerate(zip(first, second)) if a != b]
+    assert changed == [], changed[:5]
+
+
+def test_the_trace_sees_a_value_the_host_changes_per_step():
+    """The same two eager steps differ exactly at Adam's updates: their step counts come from
+    the host there (the check above can fail)."""
+    first, second = _two_traced_steps("dcgan", capture=False)
+    changed = [a[0] for a, b in zip(first, second) if a != b]
+    assert changed == ["minigrad_adam_update_multi"] * 2, changed
 
 
 # ================================================================================ on a GPU
