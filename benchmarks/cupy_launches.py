@@ -31,9 +31,21 @@ reductions, ...), CUB's two-pass reductions, and anything a GPU run does that th
 the commit an H200 profiled: 265 launches for the DCGAN-28 step where the profiler counted 276,
 4-11% under it for the other steps, and the DCGAN-28 step's most frequent kernels the same
 (docs/gpu.md).
+
+CUDA graphs, emulated: the stand-in's ``cuda.Stream`` captures (``minigrad.graphs.graph`` and
+``GraphedStep`` run unchanged). While capturing, each launch is kept as a step that redoes it
+on the arrays' memory as it is then; what it wrote into existing memory is undone (a capture
+runs nothing), and a replay runs the steps in order. A replay therefore computes what the
+eager step computes, bit for bit, unless the step holds a value the host would change (which
+the replay repeats) or does work outside the launches; a copy to the host, a cuRAND draw, a
+host-to-device copy or a product through CuPy's cuBLAS wrappers inside a capture raises, as
+on a GPU (event ``uncapturable`` counts them outside one). :func:`trace_launches` lists each
+launch with its host values, :func:`emulated_capture` runs code through its capture paths
+without recording.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import types
@@ -120,6 +132,7 @@ def uncapturable(what: str) -> None:
     if counters._active:
         counters.add("uncapturable")
         counters.add("uncapturable." + what)
+    _no_capture(what)
 
 
 class _Dev:
@@ -169,6 +182,96 @@ def _wrap(r):
     return r
 
 
+# ------------------------------------------------------------------- an emulated capture
+# Inside ``cupy.cuda.Stream.begin_capture()`` of the stand-in (minigrad.backend.graphs.graph
+# calls it) each launch is also kept as a step of the graph: a function that redoes it on the
+# arrays' memory as it is then. What a launch writes into existing memory is undone at once (a
+# capture runs nothing); a new array keeps the values computed, which stand for the garbage a
+# real capture leaves there. ``graph.launch()`` (a replay) runs the steps in order.
+_captures = []  # the open captures' lists of steps
+
+
+def _fresh(compute):
+    """``compute()``'s new array(s), on the 'device'; in a capture also a step that computes
+    them again into the same memory."""
+    if not _captures:
+        return _wrap(compute())
+    with np.errstate(all="ignore"):  # values standing for a capture's garbage
+        res = _wrap(compute())
+    _captures[-1].append(lambda: _copy_into(res, compute()))
+    return res
+
+
+def _copy_into(dst, src):
+    if isinstance(dst, (tuple, list)):
+        for d, x in zip(dst, src):
+            _copy_into(d, x)
+    elif isinstance(dst, np.ndarray) and dst is not src:
+        np.copyto(dst.view(np.ndarray), src, casting="unsafe")
+
+
+def _arrays(obj):
+    """The host views of the writable arrays in ``obj`` (nested lists, tuples and dicts)."""
+    if isinstance(obj, np.ndarray):
+        return [_host(obj)] if obj.flags.writeable else []
+    if isinstance(obj, (list, tuple)):
+        return [a for x in obj for a in _arrays(x)]
+    if isinstance(obj, dict):
+        return [a for x in obj.values() for a in _arrays(x)]
+    return []
+
+
+def _in_place(run, written):
+    """``run()``, which writes into the arrays of ``written``; in a capture it is kept as a
+    step and its writes are undone."""
+    if not _captures:
+        return run()
+    saved = [(a, a.copy()) for a in _arrays(written)]
+    with np.errstate(all="ignore"):
+        out = run()
+    _captures[-1].append(run)
+    for a, before in saved:
+        np.copyto(a, before)
+    return out
+
+
+def _no_capture(what):
+    if _captures:
+        raise RuntimeError(f"emulated CUDA graph capture: {what} cannot be recorded")
+
+
+class _EmulatedGraph:
+    """What ``end_capture()`` returns: the recorded steps, run in order by ``launch``."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def launch(self, stream=None):
+        launch("cuda_graph_launch")
+        for step in self.steps:
+            step()
+
+
+class _CaptureStream:
+    """``cupy.cuda.Stream`` as minigrad.backend.graphs uses it."""
+    ptr = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+    def begin_capture(self):
+        _captures.append([])
+
+    def end_capture(self):
+        return _EmulatedGraph(_captures.pop())
+
+
 def _tname(x):
     """How CuPy's kernel names spell an operand's type: the dtype of an array, 'float'/'int'/
     'bool' for a scalar (Python's or NumPy's: CuPy treats both as weakly typed)."""
@@ -208,34 +311,42 @@ class DeviceArray(np.ndarray):
                 uncapturable("cublas")
                 return _matmul(*inputs)
             names = [_tname(x) for x in inputs]
-            res = ufunc(*[_host(x) for x in inputs],
-                        **({} if out is None else {"out": tuple(_host(o) for o in out)}),
-                        **kwargs)
+            hin = [_host(x) for x in inputs]
+            if out is None:
+                res = _fresh(lambda: ufunc(*hin, **kwargs))
+            else:
+                hout = tuple(_host(o) for o in out)
+                res = _in_place(lambda: ufunc(*hin, out=hout, **kwargs), hout)
             outs = res if isinstance(res, tuple) else (res,)
             names += [np.asarray(o).dtype.name for o in outs]
             launch(f"cupy_{ufunc.__name__}__" + "_".join(names), args=(inputs, kwargs))
         elif method == "reduce":
             launch(_REDUCTIONS.get(ufunc.__name__, f"cupy_{ufunc.__name__}_reduce"))
-            if out is not None:
-                kwargs["out"] = tuple(_host(o) for o in out)
-            res = ufunc.reduce(*[_host(x) for x in inputs], **kwargs)
+            hin = [_host(x) for x in inputs]
+            if out is None:
+                res = _fresh(lambda: ufunc.reduce(*hin, **kwargs))
+            else:
+                hout = tuple(_host(o) for o in out)
+                _in_place(lambda: ufunc.reduce(*hin, out=hout, **kwargs), hout)
         elif method == "at":
             launch(f"cupy_scatter_{ufunc.__name__}")
-            res = ufunc.at(*[_host(x) for x in inputs], **kwargs)
+            hin = [_host(x) for x in inputs]
+            res = _in_place(lambda: ufunc.at(*hin, **kwargs), hin[:1])
         else:
             raise NotImplementedError(f"emulated CuPy: {ufunc.__name__}.{method}")
         if out is not None:
             return out[0] if len(out) == 1 else out
-        return _wrap(res)
+        return res
 
     def __array_function__(self, func, types_, args, kwargs):
         return _module_function(func.__name__, func)(*args, **kwargs)
 
     def _reduce(self, kernel, method, *args, **kwargs):
-        r = getattr(self.view(np.ndarray), method)(*args, **kwargs)
+        h = self.view(np.ndarray)
+        r = _fresh(lambda: getattr(h, method)(*args, **kwargs))
         # a reduction to one value goes to CUB (CuPy's default accelerator): another name
-        launch("cub_reduce" if np.size(r) == 1 and self.size > 1 else kernel)
-        return _wrap(r)
+        launch("cub_reduce" if r.size == 1 and self.size > 1 else kernel)
+        return r
 
     def sum(self, *a, **k):
         return self._reduce("cupy_sum", "sum", *a, **k)
@@ -252,23 +363,46 @@ class DeviceArray(np.ndarray):
     def var(self, *a, **k):
         return self._reduce("cupy_var", "var", *a, **k)
 
+    def std(self, *a, **k):
+        return self._reduce("cupy_std", "std", *a, **k)
+
+    def prod(self, *a, **k):
+        return self._reduce("cupy_prod", "prod", *a, **k)
+
+    def any(self, *a, **k):
+        return self._reduce("cupy_any", "any", *a, **k)
+
+    def all(self, *a, **k):
+        return self._reduce("cupy_all", "all", *a, **k)
+
+    def argmax(self, *a, **k):
+        return self._reduce("cupy_argmax", "argmax", *a, **k)
+
+    def argmin(self, *a, **k):
+        return self._reduce("cupy_argmin", "argmin", *a, **k)
+
+    def cumsum(self, *a, **k):
+        return self._reduce("cupy_cumsum", "cumsum", *a, **k)
+
     # ---------------------------------------------------------------- copies and views
     def copy(self, order="C"):
         _copy(self.dtype)
-        return _wrap(self.view(np.ndarray).copy(order))
+        h = self.view(np.ndarray)
+        return _fresh(lambda: h.copy(order))
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         h = self.view(np.ndarray)
         if np.dtype(dtype) == self.dtype and not copy:
             return self
         _copy(self.dtype, dtype)
-        return _wrap(h.astype(dtype, order=order, casting=casting, copy=True))
+        return _fresh(lambda: h.astype(dtype, order=order, casting=casting, copy=True))
 
     def reshape(self, *shape, **kwargs):
         h = self.view(np.ndarray)
         r = h.reshape(*shape, **kwargs)
         if r.size and not np.shares_memory(r, h):
             _copy(self.dtype)
+            return _fresh(lambda: h.reshape(*shape, **kwargs))
         return _wrap(r)
 
     def ravel(self, order="C"):
@@ -280,28 +414,35 @@ class DeviceArray(np.ndarray):
     def fill(self, value):
         if value != 0:  # zero: a memset
             launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}", args=(value,))
-        self.view(np.ndarray).fill(value)
+        h = self.view(np.ndarray)
+        _in_place(lambda: h.fill(value), [h])
 
     def __getitem__(self, index):
         h = self.view(np.ndarray)
-        r = h[_host_index(index)]
+        hidx = _host_index(index)
+        r = h[hidx]
         if isinstance(r, np.ndarray) and r.size and not np.shares_memory(r, h):
             launch("cupy_take")  # advanced indexing: a gather kernel
+            return _fresh(lambda: h[hidx])
         return _wrap(r) if isinstance(r, np.ndarray) else r
 
     def __setitem__(self, index, value):
         h = self.view(np.ndarray)
-        if getattr(h[_host_index(index)], "size", 1):
+        hidx, hv = _host_index(index), _host(value)
+        if getattr(h[hidx], "size", 1):
             launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}", args=(value,))
-        h[_host_index(index)] = _host(value)
+        _in_place(lambda: h.__setitem__(hidx, hv), [h])
 
     def get(self, stream=None):
+        _no_capture("a copy to the host")
         return np.array(self.view(np.ndarray))
 
     def item(self):
+        _no_capture("a copy to the host")
         return self.view(np.ndarray).item()
 
     def tolist(self):
+        _no_capture("a copy to the host")
         return self.view(np.ndarray).tolist()
 
     def __reduce__(self):  # pickling (deepcopy, checkpoints) keeps a plain array
@@ -330,7 +471,7 @@ def _matmul(a, b):
             if m.ndim == 2 and not (m.flags.c_contiguous or m.flags.f_contiguous):
                 _copy(m.dtype)
         launch("gemm")
-        return _wrap(np.matmul(ha, hb))
+        return _fresh(lambda: np.matmul(ha, hb))
     for m in (ha, hb):
         if not _c_contig(m):
             _copy(m.dtype)
@@ -342,7 +483,7 @@ def _matmul(a, b):
         launch("gemm_batched")
     else:
         launch("gemm_strided_batched")
-    return _wrap(np.matmul(ha, hb))
+    return _fresh(lambda: np.matmul(ha, hb))
 
 
 def _direct_matmul(a, b):
@@ -358,7 +499,7 @@ def _direct_matmul(a, b):
             if not _c_contig(m):
                 _copy(m.dtype)
     launch("gemm_strided_batched")
-    return _wrap(np.matmul(ha, hb))
+    return _fresh(lambda: np.matmul(ha, hb))
 
 
 # ------------------------------------------------------------------------ module functions
@@ -412,7 +553,21 @@ def _module_function(name, fn):
             launch(f"cupy_{name.lstrip('a') if name in ('amax', 'amin') else name}")
         elif name not in _VIEWS and name not in _ALLOC and name not in ("asarray", "array"):
             launch(f"cupy_{name}")
-        return _wrap(fn(*hargs, **hkw))
+        # what a capture keeps of it: nothing for a view or an allocation, a memset for zeros,
+        # the writes into existing memory, or the new array computed again
+        if name in _VIEWS or name in ("asarray", "empty", "empty_like"):
+            return _wrap(fn(*hargs, **hkw))
+        if name in ("zeros", "zeros_like"):
+            r = _wrap(fn(*hargs, **hkw))
+            if _captures:
+                _captures[-1].append(lambda: r.view(np.ndarray).fill(0))
+            return r
+        if name == "copyto":
+            return _in_place(lambda: fn(*hargs, **hkw), hargs[:1])
+        if hkw.get("out") is not None:
+            _in_place(lambda: fn(*hargs, **hkw), [hkw["out"]])
+            return kwargs["out"]
+        return _fresh(lambda: fn(*hargs, **hkw))
     call.__name__ = name
     return call
 
@@ -453,6 +608,10 @@ def _fake_cupy():
     m.random = _Random()
     m.cuda = types.SimpleNamespace(Device=lambda *a: _Dev(),
                                    get_current_stream=lambda: _Stream(),
+                                   Stream=lambda *a, **k: _CaptureStream(),
+                                   MemoryPool=lambda *a: types.SimpleNamespace(malloc=None),
+                                   using_allocator=lambda *a: contextlib.nullcontext(),
+                                   device=types.SimpleNamespace(get_cublas_handle=lambda: 0),
                                    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
     for dt in ("float16", "float32", "float64", "int32", "int64", "uint32", "uint8", "bool_",
                "intp", "uintp", "dtype", "newaxis", "pi", "inf", "nan", "e"):
@@ -512,7 +671,18 @@ def _emulated_kernel(name, direct_gemm):
         def host(a):
             return [_host(x) for x in a] if isinstance(a, list) else _host_index(a) \
                 if isinstance(a, tuple) else _host(a)
-        return _wrap(fn(*[host(a) for a in args], **{k: host(v) for k, v in kwargs.items()}))
+        hargs, hkw = [host(a) for a in args], {k: host(v) for k, v in kwargs.items()}
+        if not _captures:
+            return _wrap(fn(*hargs, **hkw))
+        # in a capture: the kernel's writes into its arguments undone, its new arrays kept and
+        # computed again (into the same memory) by the graph's step
+        saved = [(a, a.copy()) for a in _arrays((hargs, hkw))]
+        with np.errstate(all="ignore"):
+            res = _wrap(fn(*hargs, **hkw))
+        _captures[-1].append(lambda: _copy_into(res, fn(*hargs, **hkw)))
+        for a, before in saved:
+            np.copyto(a, before)
+        return res
     kernel.__name__ = name
     return kernel
 
@@ -538,6 +708,12 @@ def emulated_cuda(direct_gemm: bool | None = None):
     sys.modules["cupy"] = fake
     cuda_mod.cupy, cuda_mod._n_devices = fake, 1
     kernels._cupy_module = ns
+    # a CUDA graph capture (minigrad.backend.graphs.graph) binds cuBLAS's handle to its stream
+    # and loads cuBLAS first: nothing to bind or load here
+    from minigrad.kernels import cupy_gpu
+    saved_capture = (cuda_mod.cublas, cupy_gpu.prepare_capture)
+    cuda_mod.cublas = lambda: types.SimpleNamespace(setStream=lambda handle, stream: None)
+    cupy_gpu.prepare_capture = lambda: None
     kernels._cache.clear()
     cuda_random._generators.clear()
     try:
@@ -548,6 +724,8 @@ def emulated_cuda(direct_gemm: bool | None = None):
         else:
             sys.modules["cupy"] = had_cupy
         cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module = saved[:3]
+        cuda_mod.cublas, cupy_gpu.prepare_capture = saved_capture
+        _captures.clear()
         kernels._cache.clear()
         kernels._cache.update(saved[3])
         cuda_random._generators.clear()

@@ -207,8 +207,9 @@ def test_an_acgan_step_launches_no_more_kernels_than_pytorchs_profile():
     """One AC-GAN step (batch 64) on the emulated GPU: 208 launches with the fused cross-entropy
     (were 248 with log_softmax and nll_loss composed), 192 with the GPU's column order, 194
     with the fake labels drawn by the counter-based generator (a draw, the counter's advance, a
-    scale and a cast where cuRAND's draw was one launch, which a capture refuses); PyTorch's
-    profile counted 214."""
+    scale and a cast where cuRAND's draw was one launch, which a capture refuses), 195 with
+    the accuracy's argmax, which the emulated GPU did not count before; PyTorch's profile
+    counted 214."""
     from benchmarks.cupy_launches import emulated_cuda
     from benchmarks.suite import _batch, bench_config
 
@@ -224,7 +225,7 @@ def test_an_acgan_step_launches_no_more_kernels_than_pytorchs_profile():
             model.train_step(real, y)
     assert c["launch.minigrad_cross_entropy_fwd"] >= 2, c  # D's on real and fake, G's
     assert c["launch.cupy_log"] == 0 and c["launch.cupy_isfinite"] == 0, c  # no log_softmax
-    assert c["launch"] <= 194 and c["to_host"] == 0, c["launch"]
+    assert c["launch"] <= 195 and c["to_host"] == 0, c["launch"]
 
 
 def test_batch_norm_is_one_op_and_three_in_its_backward():

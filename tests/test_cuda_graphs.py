@@ -22,6 +22,27 @@ _backend_cuda = importlib.import_module("minigrad.backend.cuda")
 cp = _backend_cuda.cupy
 needs_cuda = pytest.mark.skipif(not minigrad.cuda.is_available(), reason="no CUDA device/CuPy: "
                                 + (minigrad.cuda.unavailable_reason() or "unavailable"))
+#: Where a capture test runs: on the emulated GPU (benchmarks/cupy_launches.py: CuPy stood in
+#: for by NumPy; a capture keeps each launch as a step that a replay runs again on the memory
+#: as it is then, so a replay must equal the eager step bit for bit), and on a real one.
+WHERE = ["emulated", pytest.param("cuda", marks=[pytest.mark.gpu, needs_cuda])]
+
+
+def _on(where):
+    if where == "emulated":
+        from benchmarks.cupy_launches import emulated_cuda
+
+        return emulated_cuda()
+    return contextlib.nullcontext()
+
+
+def _assert_close(got, expected, where, err_msg=""):
+    """Bit for bit on the emulated GPU (the same NumPy ops in both runs), to float32 rounding
+    on a real one."""
+    if where == "emulated":
+        np.testing.assert_array_equal(got, expected, err_msg=err_msg)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=err_msg)
 
 
 # ======================================================= the GEMM plan, run on the host
@@ -264,13 +285,17 @@ def _dcgan_pair(batch):
     return eager, graphed
 
 
-@pytest.mark.gpu
-@needs_cuda
-def test_replayed_dcgan_steps_match_eager_ones():
-    """100 DCGAN steps replayed from a captured step against the same 100 steps run eagerly,
-    from one state and one seed: the same losses step for step, the same weights at the end,
-    and the optimizer's step counts kept on the host (checkpoints save them)."""
-    batch, steps = 64, 100
+@pytest.mark.parametrize("where", WHERE)
+def test_replayed_dcgan_steps_match_eager_ones(where):
+    """100 DCGAN steps (20 at batch 16 on the emulated GPU) replayed from a captured step
+    against the same steps run eagerly, from one state and one seed: the same losses step for
+    step, the same weights at the end, and the optimizer's step counts kept on the host
+    (checkpoints save them)."""
+    with _on(where):
+        _replay_dcgan(where, *((64, 100) if where == "cuda" else (16, 20)))
+
+
+def _replay_dcgan(where, batch, steps):
     eager, graphed = _dcgan_pair(batch)
     step = graphs.GraphedStep(graphed, warmup=2)
     rng = np.random.default_rng(3)
@@ -289,24 +314,34 @@ def test_replayed_dcgan_steps_match_eager_ones():
     finally:
         cupy_gpu.use_direct_cublas(False)
     assert step.fallback is None and len(step.graphs) == 1
-    np.testing.assert_allclose(losses["graphed"], losses["eager"], rtol=1e-4, atol=1e-5)
-    _assert_same_state(eager, graphed)
+    _assert_close(losses["graphed"], losses["eager"], where)
+    _assert_same_state(eager, graphed, where)
     for role in ("G", "D"):
         assert [s["step"] for s in graphed.optims[role].state.values()] == \
             [steps] * len(graphed.optims[role].state)
 
 
-@pytest.mark.gpu
-@needs_cuda
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("name", sorted(__import__("gans").available()))
-def test_every_variants_step_is_recorded_and_replays_as_eager(name):
+def test_every_variants_step_is_recorded_and_replays_as_eager(name, where):
     """Each variant's step (small networks, batch 8; CycleGAN without its image pool, which
-    refuses) recorded once and replayed for 6 steps against the same steps run eagerly: no
-    fallback, the same statistics step for step. The emulated GPU finds nothing a capture
-    refuses in any variant's step (tests/test_counters.py); this is the GPU's word on it."""
+    refuses) recorded once and replayed for 4 steps after 2 eager ones, against the same 6
+    steps run eagerly: no fallback, the same statistics step for step, the same weights and
+    optimizer step counts at the end."""
+    with _on(where):
+        _replay_variant(name, where)
+
+
+def _replay_variant(name, where):
     import gans
 
+    # CycleGAN without its image pool; on the emulated GPU narrower networks where the
+    # config has the knobs (the host computes every launch twice there)
     extra = {"pool_size": 0} if name == "cyclegan" else {}
+    if where == "emulated":
+        extra.update({"ngf": 8, "ndf": 8, "n_residual": 1} if name == "cyclegan" else
+                     {"g_features": 16, "d_features": 16}
+                     if hasattr(gans.get_config(name), "g_features") else {})
     cfg = gans.get_config(name)(batch_size=8, **extra)
     rng = np.random.default_rng(0)
     shape = (8, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
@@ -332,47 +367,48 @@ def test_every_variants_step_is_recorded_and_replays_as_eager(name):
     finally:
         cupy_gpu.use_direct_cublas(False)
     assert step.fallback is None and said == [], (step.fallback, step.fallback_traceback)
+    assert len(step.graphs) == 1
     for i, (a, b) in enumerate(zip(stats["eager"], stats["graphed"])):
         assert a.keys() == b.keys()
         for k in a:
-            np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5,
-                                       err_msg=f"{name} step {i}: {k}")
+            _assert_close(b[k], a[k], where, err_msg=f"{name} step {i}: {k}")
+    _assert_same_state(eager, graphed, where)
 
 
-def _assert_same_state(eager, graphed):
-    """The same weights (to float32 rounding) and the same optimizer step counts."""
-    for role in ("G", "D"):
+def _assert_same_state(eager, graphed, where="cuda"):
+    """The same weights (see _assert_close) and the same optimizer step counts."""
+    for role in eager.nets:
         for (name, a), (_, b) in zip(eager.nets[role].named_parameters(),
                                      graphed.nets[role].named_parameters()):
-            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5,
-                                       err_msg=f"{role}.{name}")
-        assert [s["step"] for s in graphed.optims[role].state.values()] == \
-            [s["step"] for s in eager.optims[role].state.values()]
+            _assert_close(b.numpy(), a.numpy(), where, err_msg=f"{role}.{name}")
+    for role in eager.optims:
+        assert [s.get("step") for s in graphed.optims[role].state.values()] == \
+            [s.get("step") for s in eager.optims[role].state.values()]
 
 
-@pytest.mark.gpu
-@needs_cuda
-def test_two_captured_steps_share_adams_step_counts():
+@pytest.mark.parametrize("where", WHERE)
+def test_two_captured_steps_share_adams_step_counts(where):
     """Steps with and without G's update are two graphs; both update D with Adam, whose bias
     corrections read the step count on the device. Replayed in turn (two D-only steps, then a
     full one, as with n_critic = 3) they must match the eager run: each graph counting in its
     own copy of D's steps left the other's replays out (the count stale by a third)."""
-    batch, steps = 16, 30
-    eager, graphed = _dcgan_pair(batch)
-    step = graphs.GraphedStep(graphed, warmup=3)
-    rng = np.random.default_rng(4)
-    data = [minigrad.tensor(rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32),
-                            device="cuda") for _ in range(4)]
-    cupy_gpu.use_direct_cublas(True)
-    try:
-        for fn in (eager.train_step, step):
-            minigrad.manual_seed(12)
-            for i in range(steps):
-                fn(data[i % len(data)], update_g=i % 3 == 2)
-    finally:
-        cupy_gpu.use_direct_cublas(False)
-    assert step.fallback is None and len(step.graphs) == 2
-    _assert_same_state(eager, graphed)
+    batch, steps = 16, 30 if where == "cuda" else 12
+    with _on(where):
+        eager, graphed = _dcgan_pair(batch)
+        step = graphs.GraphedStep(graphed, warmup=3)
+        rng = np.random.default_rng(4)
+        data = [minigrad.tensor(rng.uniform(-1, 1, (batch, 1, 28, 28)).astype(np.float32),
+                                device="cuda") for _ in range(4)]
+        cupy_gpu.use_direct_cublas(True)
+        try:
+            for fn in (eager.train_step, step):
+                minigrad.manual_seed(12)
+                for i in range(steps):
+                    fn(data[i % len(data)], update_g=i % 3 == 2)
+        finally:
+            cupy_gpu.use_direct_cublas(False)
+        assert step.fallback is None and len(step.graphs) == 2
+        _assert_same_state(eager, graphed, where)
 
 
 @pytest.mark.skipif(minigrad.cuda.is_available(), reason="a CUDA device is present")
@@ -396,10 +432,9 @@ def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
     assert histories[0] == histories[1] and len(histories[1]) == 4
 
 
-@pytest.mark.gpu
-@needs_cuda
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("decay", [{}, dict(lr_decay_start=1, lr_decay_epochs=3)])
-def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(decay):
+def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(decay, where):
     """The replayed fit logs what the eager one does, step for step; with an lr decay, every
     epoch's new lr is recorded again (a replay of a stale graph would raise)."""
     from gans.dcgan import DCGAN, Config
@@ -412,20 +447,21 @@ def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(decay):
     histories = []
     previous = cupy_gpu.use_direct_cublas(True)
     try:
-        for graph in (False, True):
-            minigrad.manual_seed(0)
-            model = DCGAN(Config(batch_size=16, **decay), device="cuda")
-            loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, seed=0,
-                                device="cuda")
-            histories.append(fit(model, loader, epochs=5, out_dir=None, progress=False,
-                                 cuda_graph=graph, log_every=7))
+        with _on(where):
+            for graph in (False, True):
+                minigrad.manual_seed(0)
+                model = DCGAN(Config(batch_size=16, **decay), device="cuda")
+                loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, seed=0,
+                                    device="cuda")
+                histories.append(fit(model, loader, epochs=5, out_dir=None, progress=False,
+                                     cuda_graph=graph, log_every=7))
     finally:
         cupy_gpu.use_direct_cublas(previous)
     eager, graphed = histories
     assert [r["step"] for r in graphed] == list(range(1, 21))
     for a, b in zip(eager, graphed):
         for k in a:
-            assert b[k] == pytest.approx(a[k], rel=1e-4, abs=1e-5), (a["step"], k)
+            _assert_close(b[k], a[k], where, err_msg=f"step {a['step']}: {k}")
 
 
 def test_gpu_modules_reach_cupy_through_the_backend_module():

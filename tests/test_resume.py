@@ -339,12 +339,16 @@ def test_lr_change_makes_a_graphed_step_record_again(monkeypatch):
     assert len(resets) == 3  # epochs 2, 3 and 4 (from 0) start with a new lr
 
 
-def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path):
+@pytest.mark.parametrize("cuda_graph", [False, True])
+def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path, cuda_graph):
     """On a GPU the noise and Dropout's masks come from the counter-based generator on the
     device (minigrad.kernels.cuda_random), which a checkpoint must hold too: a run on the
     emulated GPU stopped inside an epoch and resumed ends bit for bit as one that never stopped
     (before, the checkpoint held the CPU generator alone, and the resumed run drew other
-    numbers from its first step)."""
+    numbers from its first step). With ``cuda_graph`` both replay a recorded step (the resumed
+    one records it anew after its own two eager steps; the emulated replay computes what the
+    eager step does, bit for bit), and the checkpoints' optimizer step counts are the
+    replays' too."""
     from benchmarks.cupy_launches import emulated_cuda
 
     def run(out, **kw):
@@ -353,7 +357,8 @@ def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path):
         model = gans.get_model("vanilla")(cfg, device="cuda")
         loader = DataLoader(datasets.load("random", n=12), batch_size=4, shuffle=True,
                             drop_last=True, seed=0, device="cuda")
-        fit(model, loader, epochs=3, out_dir=out, progress=False, sample_every=0, **kw)
+        fit(model, loader, epochs=3, out_dir=out, progress=False, sample_every=0,
+            cuda_graph=cuda_graph, **kw)
 
     with emulated_cuda():
         run(tmp_path / "a")

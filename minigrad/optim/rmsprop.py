@@ -44,7 +44,10 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _update_group(self, items, group):
+        from minigrad.backend import graphs
+
         momentum, centered = group["momentum"], group["centered"]
+        recording = graphs.capturing() is not None
         for p, _, state in items:
             if "step" not in state:
                 state["step"] = 0
@@ -53,8 +56,14 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = self._zeros_like(p)
             if centered and state.get("grad_avg") is None:
                 state["grad_avg"] = self._zeros_like(p)
-            state["step"] += 1
+            if not recording:
+                state["step"] += 1
         states = [state for _, _, state in items]
+        if recording:  # the update runs at each replay of a CUDA graph, and so does the count
+            def count_step():
+                for state in states:
+                    state["step"] += 1
+            graphs.on_replay(count_step)
         kernels.get("rmsprop_update_multi", items[0][0].xp)(
             [p.data for p, _, _ in items], [grad for _, grad, _ in items],
             [s["square_avg"] for s in states],
