@@ -1377,28 +1377,14 @@ def pad(x, pad, mode="constant", value=0.0):
         if mode == "reflect" and (lo >= n or hi >= n):
             raise ValueError(f"pad: reflect padding ({lo}, {hi}) must be smaller than the "
                              f"dimension ({n})")
-        y = getitem(y, (slice(None),) * axis + (_pad_index(mode, n, lo, hi, x.device),))
-    return y
-
-
-_pad_indices = {}  # (mode, n, lo, hi, device) -> the gather's index array on that device
-
-
-def _pad_index(mode, n, lo, hi, device):
-    """The positions of x along an axis of length n that reflect/replicate padding by (lo, hi)
-    reads, made once per device: a GPU's step then copies nothing from the host for it (a copy
-    a CUDA graph capture refuses), and the index is never changed in place."""
-    key = (mode, n, lo, hi, device)
-    idx = _pad_indices.get(key)
-    if idx is None:
         idx = np.arange(-lo, n + hi)
         if mode == "reflect":
             idx = np.abs(idx)
             idx = np.where(idx > n - 1, 2 * (n - 1) - idx, idx)
         else:
             idx = np.clip(idx, 0, n - 1)
-        idx = _pad_indices[key] = device.xp.asarray(idx)
-    return idx
+        y = getitem(y, (slice(None),) * axis + (backend.device_constant(idx, x.data),))
+    return y
 
 
 

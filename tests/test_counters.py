@@ -400,6 +400,45 @@ def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
     assert samples.shape == (2,) + shape[1:]
 
 
+def test_pooling_and_padding_copy_nothing_from_the_host_after_their_first_call():
+    """Pooling's window tables, masks and divisors and padding's gather index are computed on
+    the host from shapes alone; on a GPU each is copied to the device once
+    (backend.device_constant) rather than on every call: a copy is a wait, and a CUDA graph
+    capture refuses it. The values are the CPU's."""
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad.nn import functional as F
+
+    def input(device):
+        return minigrad.tensor(np.random.default_rng(0).standard_normal((2, 3, 9, 9))
+                               .astype(np.float32), device=device, requires_grad=True)
+
+    def run(x):
+        ys = [F.max_pool2d(x, 3, 2), F.avg_pool2d(x, 3, 2, padding=1, count_include_pad=False),
+              F.adaptive_avg_pool2d(x, 4), F.adaptive_max_pool2d(x, 4), F.avg_pool2d(x, 2),
+              F.max_pool2d(x, 3, 3, ceil_mode=True), F.pad(x, (2, 2, 1, 1), mode="reflect"),
+              F.pad(x, (1, 3, 0, 2), mode="replicate")]
+        sum(y.sum() for y in ys).backward()
+        return [y.numpy() for y in ys] + [x.grad.numpy()]
+
+    expected = run(input("cpu"))
+    with emulated_cuda():
+        run(input("cuda"))
+        x = input("cuda")
+        with counters.count() as c:
+            got = run(x)
+    assert c["uncapturable.host_to_device"] == 0 and c["to_host"] == len(got), dict(c)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    table = np.arange(6).reshape(2, 3)
+    with emulated_cuda() as cp:
+        like = cp.zeros(1)
+        first = minigrad.backend.device_constant(table, like)
+        assert minigrad.backend.device_constant(table.copy(), like) is first
+        assert minigrad.backend.device_constant(table + 1, like) is not first
+        np.testing.assert_array_equal(cp.asnumpy(first), table)
+    assert minigrad.backend.device_constant(table, np.zeros(1)) is table
+
+
 def test_the_emulated_gpu_flags_what_a_capture_refuses():
     """The emulated GPU counts the calls a CUDA graph capture would refuse (event
     ``uncapturable``): products through CuPy's cuBLAS wrappers (``@``, ``vdot``), draws from

@@ -79,6 +79,24 @@ def device_of(array) -> Device:
     return Device(f"cuda:{array.device.id}")
 
 
+_constants = {}  # (device, dtype, shape, bytes) -> the device's copy of a host array
+
+
+def device_constant(host, like):
+    """The NumPy array ``host`` on the device of array ``like``: itself on the CPU; on a GPU a
+    copy made the first time these values are asked for there and reused after, so a step
+    copies nothing from the host for an index table or a divisor computed from shapes alone
+    (a copy costs a wait for the device, and a CUDA graph capture refuses it). Shared: never
+    write into what it returns."""
+    if get_array_module(like) is np:
+        return host
+    key = (device_of(like), host.dtype.str, host.shape, host.tobytes())
+    out = _constants.get(key)
+    if out is None:
+        out = _constants[key] = to_device(np.ascontiguousarray(host), device_of(like))
+    return out
+
+
 def to_device(array, dev) -> object:
     """Copy ``array`` to ``dev`` (a no-op when it already lives there)."""
     dev = Device(dev)

@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from minigrad import backend
 from minigrad.functional import pad, reshape, where
 from minigrad.ops import shape as S
 from minigrad.nn._conv import _pair, _single
@@ -99,7 +100,7 @@ def _windows(x, rows, cols):
         y = x[..., :oh * kh, :ow * kw].reshape(*lead, oh, kh, ow, kw)
         y = y.permute(*range(len(lead)), -4, -2, -3, -1).reshape(*lead, oh, ow, k)
     else:
-        y = x.reshape(*lead, h * w)[..., x.xp.asarray(table)]
+        y = x.reshape(*lead, h * w)[..., backend.device_constant(table, x.data)]
     return y, table, valid
 
 
@@ -185,7 +186,7 @@ def _max(x, rows, cols, return_indices):
     oh, ow, k = table.shape
     xp = x.xp
     planes = reshape(x, (-1, h * w))                                   # (B, HW)
-    t = xp.asarray(table.reshape(oh * ow, k).T)                        # (K, OH*OW)
+    t = backend.device_constant(np.ascontiguousarray(table.reshape(oh * ow, k).T), x.data)
     pos = t[_first_max(xp, xp.take(planes.data, t, axis=1)), xp.arange(oh * ow)]  # (B, OH*OW)
     values = S.GetItem.apply(planes, index=(xp.arange(pos.shape[0])[:, None], pos))
     values = reshape(values, (*lead, oh, ow))
@@ -199,8 +200,14 @@ def _average(x, rows, cols, divisor):
     """The sum over each window's real elements, divided by ``divisor`` (OH, OW)."""
     y, _, valid = _windows(x, rows, cols)
     if not valid.all():  # NOTE: where, not a product with the mask: inf * 0 would be NaN
-        y = where(valid, y, 0.0)
-    return y.sum(-1) / Tensor._wrap(x.xp.asarray(divisor, dtype=x.dtype), False, None)
+        y = where(_constant(valid, x), y, 0.0)
+    return y.sum(-1) / _constant(divisor.astype(x.dtype), x)
+
+
+def _constant(host, like):
+    """A NumPy array computed from shapes alone as a Tensor on ``like``'s device (no graph; on a
+    GPU copied there once: see backend.device_constant)."""
+    return Tensor._wrap(backend.device_constant(host, like.data), False, None)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -247,8 +254,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
             else:
                 counts.append(valid.sum(1))
         divisor = np.outer(counts[0], counts[1]).astype(np.float64)
-    return _sliding_sum(input, k, s, p, (len(rows[0]), len(cols[0]))) / Tensor._wrap(
-        input.xp.asarray(divisor, dtype=input.dtype), False, None)
+    return _sliding_sum(input, k, s, p, (len(rows[0]), len(cols[0]))) / _constant(
+        divisor.astype(input.dtype), input)
 
 
 def _sliding_sum(x, k, s, p, out):
