@@ -79,7 +79,7 @@ def device_of(array) -> Device:
     return Device(f"cuda:{array.device.id}")
 
 
-_constants = {}  # (device, dtype, shape, bytes) -> the device's copy of a host array
+_constants = {}  # (array module, device, dtype, shape, bytes) -> the device's copy
 
 
 def device_constant(host, like):
@@ -88,9 +88,10 @@ def device_constant(host, like):
     copies nothing from the host for an index table or a divisor computed from shapes alone
     (a copy costs a wait for the device, and a CUDA graph capture refuses it). Shared: never
     write into what it returns."""
-    if get_array_module(like) is np:
+    xp = get_array_module(like)
+    if xp is np:
         return host
-    key = (device_of(like), host.dtype.str, host.shape, host.tobytes())
+    key = (xp, device_of(like), host.dtype.str, host.shape, host.tobytes())
     out = _constants.get(key)
     if out is None:
         out = _constants[key] = to_device(np.ascontiguousarray(host), device_of(like))
