@@ -702,6 +702,10 @@ def emulated_cuda(direct_gemm: bool | None = None):
     saved = (cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module, dict(kernels._cache))
     cuda_random = importlib.import_module("minigrad.kernels.cuda_random")
     saved_gens = dict(cuda_random._generators)
+    # the GPU generators' restored states and the device constants made here must not reach
+    # a real GPU's work in the same process (the GPU check runs both)
+    from minigrad import backend
+    saved_backend = (dict(backend._gpu_rng_pending), dict(backend._constants))
     had_cupy = sys.modules.get("cupy")
     # reference.py's array code asks sys.modules which module owns an array (the Winograd
     # transforms run as that code on CuPy too)
@@ -730,3 +734,6 @@ def emulated_cuda(direct_gemm: bool | None = None):
         kernels._cache.update(saved[3])
         cuda_random._generators.clear()
         cuda_random._generators.update(saved_gens)
+        for live, before in zip((backend._gpu_rng_pending, backend._constants), saved_backend):
+            live.clear()
+            live.update(before)
