@@ -353,7 +353,7 @@ def test_instance_norm_is_batch_norms_fused_op(affine):
     """InstanceNorm2d (CycleGAN's generator) runs BatchNorm's fused op on the (1, N*C, H, W)
     view, as torch does: one kernel forward and one for the input gradient, where the composed
     form was ~15 ops each way (a CycleGAN step: 2142 -> 1062 ops, 2722 -> 1402 emulated GPU
-    launches)."""
+    launches; 1378 with the ones and zeros of the non-affine form made once per device)."""
     m = minigrad.nn.InstanceNorm2d(3, affine=affine)
     x = minigrad.randn(4, 3, 5, 5, requires_grad=True)
     with counters.count() as c:
@@ -363,6 +363,14 @@ def test_instance_norm_is_batch_norms_fused_op(affine):
     with counters.count() as c:
         y.backward(minigrad.randn(4, 3, 5, 5))
     assert c["kernel.batch_norm_grad_input"] == 1 and c["op"] == (9 if affine else 3), dict(c)
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda():  # without affine parameters the ones and zeros are made once
+        m, x = m.to("cuda"), minigrad.randn(4, 3, 5, 5, device="cuda")
+        m(x)
+        with counters.count() as c:
+            m(x)
+    assert c["launch"] == (3 if affine else 1) and c["uncapturable"] == 0, dict(c)  # tiles
 
 
 @pytest.mark.parametrize("name", sorted(__import__("gans").available()))

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from minigrad import functional as _F
-from minigrad import kernels
+from minigrad import backend, kernels
 from minigrad.ops.norm import BatchNorm as _BatchNormOp
 from minigrad.tensor import Tensor
 
@@ -127,11 +127,12 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     # (1, N*C, *spatial) view, the affine parameters tiled over the samples (torch computes
     # instance_norm the same way): one op and one kernel where the composed form took ~15.
     nb, c = input.shape[:2]
-    xp = input.xp
-    w = weight.repeat(nb) if weight is not None else \
-        Tensor._wrap(xp.ones(nb * c, dtype=input.dtype), False, None)
-    b = bias.repeat(nb) if bias is not None else \
-        Tensor._wrap(xp.zeros(nb * c, dtype=input.dtype), False, None)
+    # without affine parameters, ones and zeros made once per device (see device_constant: on
+    # a GPU, two fills fewer per call)
+    w = weight.repeat(nb) if weight is not None else Tensor._wrap(
+        backend.device_constant(np.ones(nb * c, dtype=input.dtype), input.data), False, None)
+    b = bias.repeat(nb) if bias is not None else Tensor._wrap(
+        backend.device_constant(np.zeros(nb * c, dtype=input.dtype), input.data), False, None)
     stats = []
     y = _BatchNormOp.apply(input.reshape((1, nb * c) + input.shape[2:]), w, b, eps=float(eps),
                            stats=stats).reshape(input.shape)
