@@ -50,14 +50,18 @@ class GraphedStep:
     The first ``warmup`` calls run eagerly (they make the optimizer state and compile the
     kernels); the next call copies its batch into static tensors and records the step; every
     call then copies its batch in and replays. Each ``update_g`` (and each batch shape, e.g. a
-    short last batch) gets its own graph. Where a step cannot be captured (no GPU, a model
+    short last batch) gets its own graph, recorded at its second call: its first runs eagerly,
+    so that what that kind of step makes on first use exists before the capture (G's optimizer
+    state, when the first steps update D alone, as WGAN's do; the constants of a new shape). Where a step cannot be captured (no GPU, a model
     whose ``capture_refusal`` says why, or the capture fails), ``fallback`` holds the reason,
     ``say`` is told it in one line, and every call runs eagerly.
     """
 
     def __init__(self, model, warmup: int = 2, say=print):
         self.model, self.warmup, self.say = model, warmup, say
-        self.graphs = {}  # (update_g, shapes) -> (graph, static inputs, static outputs)
+        # (update_g, shapes) -> (graph, static inputs, static outputs, (parameter, .grad) pairs)
+        self.graphs = {}
+        self.seen = set()  # the (update_g, shapes) keys that have run eagerly once
         self.fallback = None
         self.fallback_traceback = None
         self.eager_calls = 0
@@ -78,20 +82,23 @@ class GraphedStep:
         self.say(f"--cuda-graph: {reason}; training eagerly")
 
     def __call__(self, *batch, update_g=True):
-        if self.fallback is not None or self.eager_calls < self.warmup:
-            self.eager_calls += 1
-            return self.model.train_step(*batch, update_g=update_g)
         key = (update_g,) + tuple(tuple(t.shape) for t in batch)
+        if self.fallback is not None or self.eager_calls < self.warmup or key not in self.seen:
+            self.eager_calls += 1
+            self.seen.add(key)
+            return self.model.train_step(*batch, update_g=update_g)
         entry = self.graphs.get(key)
         if entry is None:
             entry = self._capture(batch, update_g)
             if entry is None:
                 return self.model.train_step(*batch, update_g=update_g)
             self.graphs[key] = entry
-        g, static_in, static_out = entry
+        g, static_in, static_out, grads = entry
         for s, t in zip(static_in, batch):
             s.data[...] = t.data
         g.replay()
+        for p, grad in grads:  # .grad as the step left it (another graph's, if it ran last)
+            p.grad = grad
         # the replay overwrites its outputs: hand out copies the caller may keep
         return {k: _copy(v) for k, v in static_out.items()}
 
@@ -116,4 +123,6 @@ class GraphedStep:
             self._fall_back(f"the step could not be captured ({type(e).__name__}: {e}"
                             + (f", at {where}" if where else "") + ")")
             return None
-        return g, static_in, static_out
+        # the gradients the recorded step leaves in .grad, which its replays overwrite in place
+        grads = [(p, p.grad) for net in self.model.nets.values() for p in net.parameters()]
+        return g, static_in, static_out, grads

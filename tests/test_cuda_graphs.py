@@ -433,33 +433,52 @@ def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
 
 
 @pytest.mark.parametrize("where", WHERE)
-@pytest.mark.parametrize("decay", [{}, dict(lr_decay_start=1, lr_decay_epochs=3)])
-def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(decay, where):
-    """The replayed fit logs what the eager one does, step for step; with an lr decay, every
-    epoch's new lr is recorded again (a replay of a stale graph would raise)."""
-    from gans.dcgan import DCGAN, Config
+@pytest.mark.parametrize("name, config", [
+    ("dcgan", {}), ("dcgan", dict(lr_decay_start=1, lr_decay_epochs=3)),
+    ("wgan_gp", dict(g_features=16, d_features=16)), ("cyclegan", dict(pool_size=0, ngf=4, ndf=4, n_residual=1))],
+    ids=["dcgan", "dcgan-lr-decay", "wgan_gp", "cyclegan-short-batch"])
+def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(name, config, where,
+                                                                  monkeypatch):
+    """The replayed fit logs what the eager one does, step for step (the gradient norms too,
+    which the trainer reads from ``.grad`` after the step). With an lr decay, every epoch's new
+    lr is recorded again (a replay of a stale graph would raise). WGAN-GP's first steps update
+    D alone: each kind of step (and each batch shape: CycleGAN's loader keeps a short last
+    batch here) runs eagerly once before it is recorded, so that G's optimizer state exists
+    before G's step is recorded (it fell back to eager steps before), and after a replay of
+    D's graph ``.grad`` is that graph's (it was the last recorded graph's, and the logged norm
+    stale)."""
+    import gans
     from gans.trainer import fit
     from minigrad.data import ArrayDataset, DataLoader
 
+    batch = 4 if name == "cyclegan" else 16
+    cfg = gans.get_config(name)(batch_size=batch, **config)
+    n = 10 if name == "cyclegan" else 64  # CycleGAN: 2 batches of 4 and one of 2 per epoch
     rng = np.random.default_rng(0)
-    data = ArrayDataset(rng.uniform(-1, 1, (64, 1, 28, 28)).astype(np.float32),
-                        np.zeros(64, np.int64))
-    histories = []
+    images = rng.uniform(-1, 1, (n, 1, 28, 28)).astype(np.float32)
+    data = ArrayDataset(images, images[::-1].copy()) if name == "cyclegan" else \
+        ArrayDataset(images, np.zeros(n, np.int64))
+    histories, said = [], []
+    monkeypatch.setattr(graphs.GraphedStep, "_fall_back",
+                        lambda self, reason: said.append(reason) or setattr(self, "fallback",
+                                                                            reason))
     previous = cupy_gpu.use_direct_cublas(True)
     try:
         with _on(where):
             for graph in (False, True):
                 minigrad.manual_seed(0)
-                model = DCGAN(Config(batch_size=16, **decay), device="cuda")
-                loader = DataLoader(data, batch_size=16, shuffle=True, drop_last=True, seed=0,
-                                    device="cuda")
+                model = gans.get_model(name)(cfg, device="cuda")
+                loader = DataLoader(data, batch_size=batch, shuffle=True,
+                                    drop_last=name != "cyclegan", seed=0, device="cuda")
                 histories.append(fit(model, loader, epochs=5, out_dir=None, progress=False,
                                      cuda_graph=graph, log_every=7))
     finally:
         cupy_gpu.use_direct_cublas(previous)
     eager, graphed = histories
-    assert [r["step"] for r in graphed] == list(range(1, 21))
+    assert said == []  # no fallback
+    assert [r["step"] for r in graphed] == list(range(1, 5 * len(loader) + 1))
     for a, b in zip(eager, graphed):
+        assert a.keys() == b.keys()
         for k in a:
             _assert_close(b[k], a[k], where, err_msg=f"step {a['step']}: {k}")
 

@@ -114,6 +114,8 @@ class Adam(Optimizer):
             if not params or params[0].device.type != "cuda":
                 continue
             missing = [p for p in params if "step" not in self.state.get(p, {})]
+            if len(missing) == len(params):  # never stepped: a capture that steps it raises
+                continue
             if missing:
                 raise RuntimeError("Adam: a parameter has no optimizer state yet; capture after "
                                    "an eager step that updated every parameter")
