@@ -109,11 +109,15 @@ def check_shapes(model, real) -> None:
 def _grad_norms(model, update_g):
     """The 2-norm of each network's last gradient (``.grad`` stays set after a step), logged as
     grad_norm_<net>: the quickest sign of vanishing or exploding updates. A network that was
-    not updated in this step (G between D steps) is skipped. The norms stay where the gradients
-    live (0-d float64 arrays): the trainer fetches them with the losses."""
+    not updated in this step (between D steps, those G's optimizer updates: CycleGAN's F as
+    well as G) is skipped. The norms stay where the gradients live (0-d float64 arrays): the
+    trainer fetches them with the losses."""
+    g_opt = model.optims.get("G")
+    g_params = set() if update_g or g_opt is None else \
+        {id(p) for group in g_opt.param_groups for p in group["params"]}
     norms = {}
     for name, net in model.nets.items():
-        if name == "G" and not update_g:
+        if g_params and any(id(p) in g_params for p in net.parameters()):
             continue
         flat = [p.grad.data.ravel() for p in net.parameters() if p.grad is not None]
         if flat:

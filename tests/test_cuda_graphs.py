@@ -483,6 +483,46 @@ def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(name, config, 
             _assert_close(b[k], a[k], where, err_msg=f"step {a['step']}: {k}")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [{}, {"ema": 0.9}, {"d_steps": 2}], ids=["plain", "ema", "k2"])
+@pytest.mark.parametrize("name", sorted(__import__("gans").available()))
+def test_every_variant_fits_alike_with_and_without_replay_on_the_emulated_gpu(name, extra,
+                                                                             monkeypatch):
+    """``fit(cuda_graph=True)`` of every variant (small networks, 12 steps, G's moving average
+    or two D steps per G step) logs what the eager fit logs, bit for bit, with no fallback."""
+    import gans
+    from benchmarks.cupy_launches import emulated_cuda
+    from gans.trainer import fit
+    from minigrad.data import ArrayDataset, DataLoader
+
+    cls = gans.get_config(name)
+    extra = dict(extra, **({"pool_size": 0, "ngf": 4, "ndf": 4, "n_residual": 1}
+                           if name == "cyclegan" else {"g_features": 8, "d_features": 8}
+                           if hasattr(cls, "g_features") else {}))
+    said = []
+    monkeypatch.setattr(graphs.GraphedStep, "_fall_back",
+                        lambda self, reason: said.append(reason) or setattr(self, "fallback",
+                                                                            reason))
+    histories = []
+    for graph in (False, True):
+        with emulated_cuda():
+            minigrad.manual_seed(0)
+            cfg = cls(batch_size=4, **extra)
+            model = gans.get_model(name)(cfg, device="cuda")
+            shape = (12, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
+                     getattr(cfg, "img_size", 28))
+            rng = np.random.default_rng(0)
+            x = rng.uniform(-1, 1, shape).astype(np.float32)
+            y = x[::-1].copy() if model.image_to_image else \
+                rng.integers(0, cfg.n_classes or 10, 12)
+            loader = DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, drop_last=True,
+                                seed=0, device="cuda")
+            histories.append(fit(model, loader, epochs=4, out_dir=None, progress=False,
+                                 cuda_graph=graph, log_every=1))
+    assert said == []
+    assert histories[0] == histories[1]
+
+
 def test_gpu_modules_reach_cupy_through_the_backend_module():
     """``minigrad.backend.cuda`` the attribute is the namespace object (no ``cupy``): modules
     imported after minigrad.backend must take the module itself (a GPU run caught two that

@@ -192,6 +192,18 @@ def test_logged_gradient_norms_are_the_norms_of_the_last_gradients():
         assert logged == pytest.approx(direct, rel=1e-5), (i, role)  # float32 dots
 
 
+def test_a_d_step_logs_no_norm_for_the_networks_gs_optimizer_updates():
+    """CycleGAN's G optimizer updates both generators (G and F): a step of D alone logs
+    neither norm (F's was logged from the gradient its last update left, a stale number)."""
+    model = _model("cyclegan", d_steps=2, ngf=4, ndf=4, n_residual=1, batch_size=2)
+    rows = fit(model, _loader(model, n=8, batch=2), out_dir=None, progress=False,
+               sample_every=0)
+    logged = [sorted(k for k in row if k.startswith("grad_norm_")) for row in rows]
+    d_only, full = ["grad_norm_D_X", "grad_norm_D_Y"], \
+        ["grad_norm_D_X", "grad_norm_D_Y", "grad_norm_F", "grad_norm_G"]
+    assert logged == [d_only, full] * 2, logged
+
+
 def test_old_config_names_still_resume(tmp_path):
     """A run folder written when the D-step ratio was called k (and unconditional configs
     carried n_classes = 10) resumes under today's names."""
