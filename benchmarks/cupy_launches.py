@@ -185,10 +185,33 @@ def _wrap(r):
 # ------------------------------------------------------------------- an emulated capture
 # Inside ``cupy.cuda.Stream.begin_capture()`` of the stand-in (minigrad.backend.graphs.graph
 # calls it) each launch is also kept as a step of the graph: a function that redoes it on the
-# arrays' memory as it is then. What a launch writes into existing memory is undone at once (a
-# capture runs nothing); a new array keeps the values computed, which stand for the garbage a
-# real capture leaves there. ``graph.launch()`` (a replay) runs the steps in order.
-_captures = []  # the open captures' lists of steps
+# arrays' memory as it is then. What a launch writes into memory that existed before the
+# capture (weights, optimizer state, the generator's counter...) is undone at once (a capture
+# runs nothing); memory allocated inside the capture keeps the values computed, which stand
+# for the garbage a real capture leaves there (they are at least the right kind of numbers, so
+# an index computed there stays in range). ``graph.launch()`` (a replay) runs the steps.
+class _Capture:
+    def __init__(self):
+        self.steps = []
+        self.owned = {}  # id -> the arrays allocated inside the capture (kept alive)
+
+
+_captures = []  # the open captures
+
+
+def _owner(a):
+    """The array that owns ``a``'s memory."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _allocated(res):
+    """Note ``res`` (arrays, nested) as memory of the open capture; returns it."""
+    for a in _arrays(res, all_arrays=True):
+        o = _owner(a)
+        _captures[-1].owned[id(o)] = o
+    return res
 
 
 def _fresh(compute):
@@ -197,8 +220,8 @@ def _fresh(compute):
     if not _captures:
         return _wrap(compute())
     with np.errstate(all="ignore"):  # values standing for a capture's garbage
-        res = _wrap(compute())
-    _captures[-1].append(lambda: _copy_into(res, compute()))
+        res = _allocated(_wrap(compute()))
+    _captures[-1].steps.append(lambda: _copy_into(res, compute()))
     return res
 
 
@@ -210,15 +233,31 @@ def _copy_into(dst, src):
         np.copyto(dst.view(np.ndarray), src, casting="unsafe")
 
 
-def _arrays(obj):
-    """The host views of the writable arrays in ``obj`` (nested lists, tuples and dicts)."""
+def _arrays(obj, all_arrays=False):
+    """The host views of the arrays in ``obj`` (nested lists, tuples and dicts) that a launch
+    could write and a capture must restore: writable ones, not allocated inside the open
+    capture (``all_arrays``: every one)."""
     if isinstance(obj, np.ndarray):
-        return [_host(obj)] if obj.flags.writeable else []
+        if all_arrays:
+            return [_host(obj)]
+        keep = obj.flags.writeable and id(_owner(obj)) not in _captures[-1].owned
+        return [_host(obj)] if keep else []
     if isinstance(obj, (list, tuple)):
-        return [a for x in obj for a in _arrays(x)]
+        return [a for x in obj for a in _arrays(x, all_arrays)]
     if isinstance(obj, dict):
-        return [a for x in obj.values() for a in _arrays(x)]
+        return [a for x in obj.values() for a in _arrays(x, all_arrays)]
     return []
+
+
+def _undone(run, written):
+    """``run()`` inside a capture, its writes into the arrays of ``written`` that existed
+    before the capture undone afterwards."""
+    saved = [(a, a.copy()) for a in _arrays(written)]
+    with np.errstate(all="ignore"):
+        out = run()
+    for a, before in saved:
+        np.copyto(a, before)
+    return out
 
 
 def _in_place(run, written):
@@ -226,12 +265,8 @@ def _in_place(run, written):
     step and its writes are undone."""
     if not _captures:
         return run()
-    saved = [(a, a.copy()) for a in _arrays(written)]
-    with np.errstate(all="ignore"):
-        out = run()
-    _captures[-1].append(run)
-    for a, before in saved:
-        np.copyto(a, before)
+    out = _undone(run, written)
+    _captures[-1].steps.append(run)
     return out
 
 
@@ -266,10 +301,10 @@ class _CaptureStream:
         pass
 
     def begin_capture(self):
-        _captures.append([])
+        _captures.append(_Capture())
 
     def end_capture(self):
-        return _EmulatedGraph(_captures.pop())
+        return _EmulatedGraph(_captures.pop().steps)
 
 
 def _tname(x):
@@ -555,12 +590,16 @@ def _module_function(name, fn):
             launch(f"cupy_{name}")
         # what a capture keeps of it: nothing for a view or an allocation, a memset for zeros,
         # the writes into existing memory, or the new array computed again
-        if name in _VIEWS or name in ("asarray", "empty", "empty_like"):
+        if name in _VIEWS or name == "asarray":
             return _wrap(fn(*hargs, **hkw))
+        if name in ("empty", "empty_like"):
+            r = _wrap(fn(*hargs, **hkw))
+            return _allocated(r) if _captures else r
         if name in ("zeros", "zeros_like"):
             r = _wrap(fn(*hargs, **hkw))
             if _captures:
-                _captures[-1].append(lambda: r.view(np.ndarray).fill(0))
+                _allocated(r)
+                _captures[-1].steps.append(lambda: r.view(np.ndarray).fill(0))
             return r
         if name == "copyto":
             return _in_place(lambda: fn(*hargs, **hkw), hargs[:1])
@@ -676,12 +715,12 @@ def _emulated_kernel(name, direct_gemm):
             return _wrap(fn(*hargs, **hkw))
         # in a capture: the kernel's writes into its arguments undone, its new arrays kept and
         # computed again (into the same memory) by the graph's step
-        saved = [(a, a.copy()) for a in _arrays((hargs, hkw))]
-        with np.errstate(all="ignore"):
-            res = _wrap(fn(*hargs, **hkw))
-        _captures[-1].append(lambda: _copy_into(res, fn(*hargs, **hkw)))
-        for a, before in saved:
-            np.copyto(a, before)
+        res = _wrap(_undone(lambda: fn(*hargs, **hkw), (hargs, hkw)))
+        if res is not None:
+            _allocated([a for a in _arrays(res, all_arrays=True)
+                        if not any(np.may_share_memory(a, h)
+                                   for h in _arrays((hargs, hkw), True))])
+        _captures[-1].steps.append(lambda: _copy_into(res, fn(*hargs, **hkw)))
         return res
     kernel.__name__ = name
     return kernel
