@@ -11,6 +11,8 @@ from minigrad import backend
 from minigrad import functional as F
 from minigrad.backend import counters
 
+from variant_batches import random_batch
+
 
 def test_each_way_to_the_host_counts_once():
     t = minigrad.tensor([1.5])
@@ -384,19 +386,10 @@ def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
     import gans
     from benchmarks.cupy_launches import emulated_cuda
 
-    cfg = gans.get_config(name)(batch_size=4)
-    rng = np.random.default_rng(0)
-    shape = (4, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
-             getattr(cfg, "img_size", 28))
     with emulated_cuda():
         minigrad.manual_seed(0)
-        model = gans.get_model(name)(cfg, device="cuda")
-
-        def images():
-            return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
-        batch = (images(), images()) if model.image_to_image else \
-            (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 4), device="cuda")) \
-            if model.conditional else (images(),)
+        model = gans.get_model(name)(gans.get_config(name)(batch_size=4), device="cuda")
+        batch = random_batch(model, 4, np.random.default_rng(0), "cuda")
         model.train_step(*batch)
         with counters.count() as c:
             stats = model.train_step(*batch)
@@ -405,7 +398,7 @@ def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
         values = {k: float(v.data) for k, v in stats.items()}
         samples = model.sample(2)
     assert values and all(np.isfinite(v) for v in values.values()), values
-    assert samples.shape == (2,) + shape[1:]
+    assert samples.shape == (2,) + batch[0].shape[1:]
 
 
 def test_pooling_and_padding_copy_nothing_from_the_host_after_their_first_call():

@@ -18,6 +18,8 @@ import minigrad
 from minigrad import graphs
 from minigrad.kernels import cupy_gpu
 
+from variant_batches import random_batch
+
 _backend_cuda = importlib.import_module("minigrad.backend.cuda")
 cp = _backend_cuda.cupy
 needs_cuda = pytest.mark.skipif(not minigrad.cuda.is_available(), reason="no CUDA device/CuPy: "
@@ -188,20 +190,11 @@ def _two_traced_steps(name, capture):
     from benchmarks.cupy_launches import emulated_capture, emulated_cuda, trace_launches
 
     extra = {"pool_size": 0} if name == "cyclegan" else {}
-    cfg = gans.get_config(name)(batch_size=4, **extra)
-    rng = np.random.default_rng(0)
-    shape = (4, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
-             getattr(cfg, "img_size", 28))
     traces = []
     with emulated_cuda():
         minigrad.manual_seed(0)
-        model = gans.get_model(name)(cfg, device="cuda")
-
-        def images():
-            return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
-        batch = (images(), images()) if model.image_to_image else \
-            (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 4), device="cuda")) \
-            if model.conditional else (images(),)
+        model = gans.get_model(name)(gans.get_config(name)(batch_size=4, **extra), device="cuda")
+        batch = random_batch(model, 4, np.random.default_rng(0), "cuda")
         for _ in range(2):
             model.train_step(*batch)
         for opt in model.optims.values():
@@ -342,19 +335,11 @@ def _replay_variant(name, where):
         extra.update({"ngf": 8, "ndf": 8, "n_residual": 1} if name == "cyclegan" else
                      {"g_features": 16, "d_features": 16}
                      if hasattr(gans.get_config(name), "g_features") else {})
-    cfg = gans.get_config(name)(batch_size=8, **extra)
-    rng = np.random.default_rng(0)
-    shape = (8, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
-             getattr(cfg, "img_size", 28))
     minigrad.manual_seed(0)
-    eager = gans.get_model(name)(cfg, device="cuda")
+    eager = gans.get_model(name)(gans.get_config(name)(batch_size=8, **extra), device="cuda")
     graphed = copy.deepcopy(eager)
-
-    def images():
-        return minigrad.tensor(rng.uniform(-1, 1, shape).astype(np.float32), device="cuda")
-    batches = [(images(), images()) if eager.image_to_image else
-               (images(), minigrad.tensor(rng.integers(0, cfg.n_classes, 8), device="cuda"))
-               if eager.conditional else (images(),) for _ in range(3)]
+    rng = np.random.default_rng(0)
+    batches = [random_batch(eager, 8, rng, "cuda") for _ in range(3)]
     said = []
     step = graphs.GraphedStep(graphed, warmup=2, say=said.append)
     cupy_gpu.use_direct_cublas(True)  # the eager twin multiplies as the graph does
