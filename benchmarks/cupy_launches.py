@@ -367,6 +367,14 @@ class DeviceArray(np.ndarray):
             launch(f"cupy_scatter_{ufunc.__name__}")
             hin = [_host(x) for x in inputs]
             res = _in_place(lambda: ufunc.at(*hin, **kwargs), hin[:1])
+        elif method == "accumulate":
+            launch(f"cupy_{ufunc.__name__}_accumulate")
+            hin = [_host(x) for x in inputs]
+            if out is None:
+                res = _fresh(lambda: ufunc.accumulate(*hin, **kwargs))
+            else:
+                hout = tuple(_host(o) for o in out)
+                _in_place(lambda: ufunc.accumulate(*hin, out=hout, **kwargs), hout)
         else:
             raise NotImplementedError(f"emulated CuPy: {ufunc.__name__}.{method}")
         if out is not None:
@@ -659,7 +667,9 @@ def _fake_cupy():
 
     def __getattr__(name):
         fn = getattr(np, name)
-        if not callable(fn) or isinstance(fn, type):
+        # NumPy's ufuncs themselves: on DeviceArrays they reach __array_ufunc__ (so
+        # ``cupy.maximum.accumulate`` and the like work, as CuPy's ufuncs have those methods)
+        if not callable(fn) or isinstance(fn, (type, np.ufunc)):
             return fn
         wrapped = _module_function(name, fn)
         setattr(m, name, wrapped)

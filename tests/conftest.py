@@ -93,11 +93,19 @@ def _no_cuda_reason() -> str:
     return "no CUDA device/CuPy: " + (_cuda.unavailable_reason() or "unavailable")
 
 
-@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+@pytest.fixture(params=["cpu", "emulated-cuda", pytest.param("cuda", marks=pytest.mark.skipif(
     not minigrad.cuda.is_available(), reason=_no_cuda_reason()))])
 def device(request) -> str:
-    """The device tests create their tensors on: "cpu", and "cuda" where CuPy sees a GPU."""
-    return request.param
+    """The device tests create their tensors on: "cpu"; "cuda" on the emulated GPU
+    (benchmarks/cupy_launches.py: the GPU's code paths on NumPy, on every machine); and
+    "cuda" on a real one where CuPy sees a GPU."""
+    if request.param == "emulated-cuda":
+        from benchmarks.cupy_launches import emulated_cuda
+
+        with emulated_cuda():
+            yield "cuda"
+        return
+    yield request.param
 
 
 def _numba_reason() -> str:

@@ -977,7 +977,7 @@ def _q(q, like):
     if not isinstance(q, np.ndarray):
         return q
     if isinstance(like, minigrad.Tensor):
-        return minigrad.tensor(q.astype(like.dtype))
+        return minigrad.tensor(q.astype(like.dtype), device=like.device)
     return _torch().tensor(q, dtype=like.dtype)
 
 
@@ -1027,7 +1027,8 @@ def with_nans(draw, keep_one=False):
 
 
 def _with_nans(x, nans):
-    return x.masked_fill(minigrad.tensor(nans), float("nan")) if isinstance(x, minigrad.Tensor) \
+    return x.masked_fill(minigrad.tensor(nans, device=x.device), float("nan")) \
+        if isinstance(x, minigrad.Tensor) \
         else x.masked_fill(_torch().tensor(nans), float("nan"))
 
 
@@ -1057,7 +1058,7 @@ def _conditioned(a, negative=False):
     if isinstance(a, np.ndarray):
         return a + shift
     if isinstance(a, minigrad.Tensor):
-        return a + minigrad.tensor(shift.astype(a.dtype))
+        return a + minigrad.tensor(shift.astype(a.dtype), device=a.device)
     return a + _torch().tensor(shift, dtype=a.dtype)
 
 
@@ -1134,7 +1135,7 @@ def _alternating(x):
     if isinstance(x, np.ndarray):
         return x * signs
     if isinstance(x, minigrad.Tensor):
-        return x * minigrad.tensor(signs.astype(x.dtype))
+        return x * minigrad.tensor(signs.astype(x.dtype), device=x.device)
     return x * _torch().tensor(signs, dtype=x.dtype)
 
 
@@ -1169,7 +1170,8 @@ SPECS: list[OpSpec] = [
            # torch's pow backward masks exponent == 0, which zeroes the mixed second
            # derivative d2/(da db) there; minigrad gives the true value (1 at a=1, b=0).
            domain=(POS, (-2.0, 2.0)), kinks=(0.0,)),
-    OpSpec("pow_int_tensor", lambda x, p: x ** minigrad.tensor(p), int_exponent_case(),
+    OpSpec("pow_int_tensor", lambda x, p: x ** minigrad.tensor(p, device=x.device),
+           int_exponent_case(),
            lambda x, p: x ** p.astype(float), lambda x, p: x ** T().tensor(p),
            kinks=(0.0,), margin=0.3),
     OpSpec("neg", lambda x: -x, unary(), np.negative, lambda x: -x),
