@@ -52,9 +52,10 @@ class GraphedStep:
     call then copies its batch in and replays. Each ``update_g`` (and each batch shape, e.g. a
     short last batch) gets its own graph, recorded at its second call: its first runs eagerly,
     so that what that kind of step makes on first use exists before the capture (G's optimizer
-    state, when the first steps update D alone, as WGAN's do; the constants of a new shape). Where a step cannot be captured (no GPU, a model
-    whose ``capture_refusal`` says why, or the capture fails), ``fallback`` holds the reason,
-    ``say`` is told it in one line, and every call runs eagerly.
+    state, when the first steps update D alone, as WGAN's do; the constants of a new shape).
+    Where a step cannot be captured (no GPU, a model whose ``capture_refusal`` says why, or
+    the capture fails), ``fallback`` holds the reason, ``say`` is told it in one line, and
+    every call runs eagerly.
     """
 
     def __init__(self, model, warmup: int = 2, say=print):

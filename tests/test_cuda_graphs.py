@@ -420,7 +420,8 @@ def test_fit_with_cuda_graph_on_the_cpu_says_so_and_trains_as_eager(capsys):
 @pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("name, config", [
     ("dcgan", {}), ("dcgan", dict(lr_decay_start=1, lr_decay_epochs=3)),
-    ("wgan_gp", dict(g_features=16, d_features=16)), ("cyclegan", dict(pool_size=0, ngf=4, ndf=4, n_residual=1))],
+    ("wgan_gp", dict(g_features=16, d_features=16)),
+    ("cyclegan", dict(pool_size=0, ngf=4, ndf=4, n_residual=1))],
     ids=["dcgan", "dcgan-lr-decay", "wgan_gp", "cyclegan-short-batch"])
 def test_fit_with_cuda_graph_on_a_gpu_replays_and_logs_every_step(name, config, where,
                                                                   monkeypatch):

@@ -24,7 +24,8 @@ __all__ = [
     "leaky_relu_fwd", "leaky_relu_bwd", "sigmoid_fwd", "bce_with_logits_fwd",
     "bce_with_logits_grad", "dropout_mask", "dropout_apply", "cross_entropy_fwd", "cross_entropy_grad",
     "batch_norm_fwd", "batch_norm_grad_input", "running_average", "batch_norm_running", "matmul",
-    "nchw_from_rows", "l2_normalize", "erf", "erfc", "lgamma", "digamma", "polygamma", "argsort_stable",
+    "nchw_from_rows", "l2_normalize", "erf", "erfc", "lgamma", "digamma", "polygamma",
+    "argsort_stable",
     # reference_optim.py
     "adam_update", "rmsprop_update", "sgd_update",
     "adam_update_multi", "rmsprop_update_multi", "adam_update_multi_device_steps",
