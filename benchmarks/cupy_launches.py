@@ -270,6 +270,15 @@ def _in_place(run, written):
     return out
 
 
+def _ufunc_result(call, hin, out, kwargs):
+    """``call(*hin, **kwargs)`` (a ufunc or one of its methods) into new arrays, or into the
+    arrays of ``out``."""
+    if out is None:
+        return _fresh(lambda: call(*hin, **kwargs))
+    hout = tuple(_host(o) for o in out)
+    return _in_place(lambda: call(*hin, out=hout, **kwargs), hout)
+
+
 def _no_capture(what):
     if _captures:
         raise RuntimeError(f"emulated CUDA graph capture: {what} cannot be recorded")
@@ -287,15 +296,9 @@ class _EmulatedGraph:
             step()
 
 
-class _CaptureStream:
-    """``cupy.cuda.Stream`` as minigrad.backend.graphs uses it."""
+class _CaptureStream(_Dev):
+    """``cupy.cuda.Stream`` as minigrad.backend.graphs uses it (a context, as a device is)."""
     ptr = 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
     def synchronize(self):
         pass
@@ -341,40 +344,23 @@ class DeviceArray(np.ndarray):
 
     # ---------------------------------------------------------------- elementwise, reductions
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        hin = [_host(x) for x in inputs]
         if method == "__call__":
             if ufunc is np.matmul:  # ``a @ b`` on arrays: CuPy's matmul
                 uncapturable("cublas")
                 return _matmul(*inputs)
             names = [_tname(x) for x in inputs]
-            hin = [_host(x) for x in inputs]
-            if out is None:
-                res = _fresh(lambda: ufunc(*hin, **kwargs))
-            else:
-                hout = tuple(_host(o) for o in out)
-                res = _in_place(lambda: ufunc(*hin, out=hout, **kwargs), hout)
+            res = _ufunc_result(ufunc, hin, out, kwargs)
             outs = res if isinstance(res, tuple) else (res,)
             names += [np.asarray(o).dtype.name for o in outs]
             launch(f"cupy_{ufunc.__name__}__" + "_".join(names), args=(inputs, kwargs))
-        elif method == "reduce":
-            launch(_REDUCTIONS.get(ufunc.__name__, f"cupy_{ufunc.__name__}_reduce"))
-            hin = [_host(x) for x in inputs]
-            if out is None:
-                res = _fresh(lambda: ufunc.reduce(*hin, **kwargs))
-            else:
-                hout = tuple(_host(o) for o in out)
-                _in_place(lambda: ufunc.reduce(*hin, out=hout, **kwargs), hout)
+        elif method in ("reduce", "accumulate"):
+            launch(_REDUCTIONS.get(ufunc.__name__, f"cupy_{ufunc.__name__}_reduce")
+                   if method == "reduce" else f"cupy_{ufunc.__name__}_accumulate")
+            res = _ufunc_result(getattr(ufunc, method), hin, out, kwargs)
         elif method == "at":
             launch(f"cupy_scatter_{ufunc.__name__}")
-            hin = [_host(x) for x in inputs]
             res = _in_place(lambda: ufunc.at(*hin, **kwargs), hin[:1])
-        elif method == "accumulate":
-            launch(f"cupy_{ufunc.__name__}_accumulate")
-            hin = [_host(x) for x in inputs]
-            if out is None:
-                res = _fresh(lambda: ufunc.accumulate(*hin, **kwargs))
-            else:
-                hout = tuple(_host(o) for o in out)
-                _in_place(lambda: ufunc.accumulate(*hin, out=hout, **kwargs), hout)
         else:
             raise NotImplementedError(f"emulated CuPy: {ufunc.__name__}.{method}")
         if out is not None:

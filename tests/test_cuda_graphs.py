@@ -18,7 +18,7 @@ import minigrad
 from minigrad import graphs
 from minigrad.kernels import cupy_gpu
 
-from variant_batches import random_batch
+from variant_batches import random_batch, random_dataset, small_config
 
 _backend_cuda = importlib.import_module("minigrad.backend.cuda")
 cp = _backend_cuda.cupy
@@ -479,12 +479,8 @@ def test_every_variant_fits_alike_with_and_without_replay_on_the_emulated_gpu(na
     import gans
     from benchmarks.cupy_launches import emulated_cuda
     from gans.trainer import fit
-    from minigrad.data import ArrayDataset, DataLoader
+    from minigrad.data import DataLoader
 
-    cls = gans.get_config(name)
-    extra = dict(extra, **({"pool_size": 0, "ngf": 4, "ndf": 4, "n_residual": 1}
-                           if name == "cyclegan" else {"g_features": 8, "d_features": 8}
-                           if hasattr(cls, "g_features") else {}))
     said = []
     monkeypatch.setattr(graphs.GraphedStep, "_fall_back",
                         lambda self, reason: said.append(reason) or setattr(self, "fallback",
@@ -493,16 +489,10 @@ def test_every_variant_fits_alike_with_and_without_replay_on_the_emulated_gpu(na
     for graph in (False, True):
         with emulated_cuda():
             minigrad.manual_seed(0)
-            cfg = cls(batch_size=4, **extra)
-            model = gans.get_model(name)(cfg, device="cuda")
-            shape = (12, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
-                     getattr(cfg, "img_size", 28))
-            rng = np.random.default_rng(0)
-            x = rng.uniform(-1, 1, shape).astype(np.float32)
-            y = x[::-1].copy() if model.image_to_image else \
-                rng.integers(0, cfg.n_classes or 10, 12)
-            loader = DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, drop_last=True,
-                                seed=0, device="cuda")
+            model = gans.get_model(name)(small_config(name, batch_size=4, **extra),
+                                         device="cuda")
+            loader = DataLoader(random_dataset(model, 12), batch_size=4, shuffle=True,
+                                drop_last=True, seed=0, device="cuda")
             histories.append(fit(model, loader, epochs=4, out_dir=None, progress=False,
                                  cuda_graph=graph, log_every=1))
     assert said == []

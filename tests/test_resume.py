@@ -339,6 +339,18 @@ def test_lr_change_makes_a_graphed_step_record_again(monkeypatch):
     assert len(resets) == 3  # epochs 2, 3 and 4 (from 0) start with a new lr
 
 
+def _stopped_and_resumed_on_the_emulated_gpu(tmp_path, run):
+    """``run(out, **fit options)`` on the emulated GPU into a/ uninterrupted, and into b/
+    stopped after 5 steps then resumed: both must end with the same checkpoint and metrics."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda():
+        run(tmp_path / "a")
+        run(tmp_path / "b", max_steps=5)
+        run(tmp_path / "b")
+    _assert_identical(tmp_path / "a", tmp_path / "b")
+
+
 @pytest.mark.parametrize("cuda_graph", [False, True])
 def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path, cuda_graph):
     """On a GPU the noise and Dropout's masks come from the counter-based generator on the
@@ -349,8 +361,6 @@ def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path, cuda_graph):
     one records it anew after its own two eager steps; the emulated replay computes what the
     eager step does, bit for bit), and the checkpoints' optimizer step counts are the
     replays' too."""
-    from benchmarks.cupy_launches import emulated_cuda
-
     def run(out, **kw):
         minigrad.manual_seed(0)
         cfg = gans.get_config("vanilla")(g_hidden=(16,), d_hidden=(16,), batch_size=4, ema=0.9)
@@ -360,11 +370,7 @@ def test_a_gpu_run_resumes_exactly_on_the_emulated_gpu(tmp_path, cuda_graph):
         fit(model, loader, epochs=3, out_dir=out, progress=False, sample_every=0,
             cuda_graph=cuda_graph, **kw)
 
-    with emulated_cuda():
-        run(tmp_path / "a")
-        run(tmp_path / "b", max_steps=5)
-        run(tmp_path / "b")
-    _assert_identical(tmp_path / "a", tmp_path / "b")
+    _stopped_and_resumed_on_the_emulated_gpu(tmp_path, run)
 
 
 @pytest.mark.slow
@@ -373,31 +379,17 @@ def test_every_variants_replayed_run_resumes_exactly_on_the_emulated_gpu(tmp_pat
     """The test above for every variant (small networks, G's moving average on): a replayed run
     stopped after 5 steps and resumed ends with the checkpoint and metrics of one that never
     stopped, bit for bit."""
-    from benchmarks.cupy_launches import emulated_cuda
-    from minigrad.data import ArrayDataset
-
-    cls = gans.get_config(name)
-    extra = {"pool_size": 0, "ngf": 4, "ndf": 4, "n_residual": 1} if name == "cyclegan" else \
-        {"g_features": 8, "d_features": 8} if hasattr(cls, "g_features") else {}
+    from variant_batches import random_dataset, small_config
 
     def run(out, **kw):
         minigrad.manual_seed(0)
-        cfg = cls(batch_size=4, ema=0.9, **extra)
-        model = gans.get_model(name)(cfg, device="cuda")
-        rng = np.random.default_rng(0)
-        x = rng.uniform(-1, 1, (12, getattr(cfg, "channels", 1), getattr(cfg, "img_size", 28),
-                                getattr(cfg, "img_size", 28))).astype(np.float32)
-        y = x[::-1].copy() if model.image_to_image else rng.integers(0, cfg.n_classes or 10, 12)
-        loader = DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, drop_last=True,
-                            seed=0, device="cuda")
+        model = gans.get_model(name)(small_config(name, batch_size=4, ema=0.9), device="cuda")
+        loader = DataLoader(random_dataset(model, 12), batch_size=4, shuffle=True,
+                            drop_last=True, seed=0, device="cuda")
         fit(model, loader, epochs=3, out_dir=out, progress=False, sample_every=0,
             cuda_graph=True, **kw)
 
-    with emulated_cuda():
-        run(tmp_path / "a")
-        run(tmp_path / "b", max_steps=5)
-        run(tmp_path / "b")
-    _assert_identical(tmp_path / "a", tmp_path / "b")
+    _stopped_and_resumed_on_the_emulated_gpu(tmp_path, run)
 
 
 def test_rng_state_holds_the_gpu_generators():
