@@ -413,7 +413,8 @@ class GANModel:
         moving average of G when there is one.
 
         Conditional models take ``labels`` (ints, default: 0..n_classes-1 repeated), one per
-        image, in [0, n_classes); unconditional ones take none."""
+        image, in [0, n_classes); unconditional ones take none. ``z`` (G's inputs, default:
+        fresh noise) may live on any device: it is moved to the model's, as the labels are."""
         if labels is not None:
             if not self.conditional:
                 raise ValueError(f"labels: {self.name} is unconditional (its config's n_classes "
@@ -426,6 +427,9 @@ class GANModel:
             labels = np.arange(n) % self.config.n_classes
         if labels is not None:
             labels = minigrad.tensor(labels, device=self.device)
+        if z is not None:
+            z = z.detach().to(self.device) if isinstance(z, minigrad.Tensor) else \
+                minigrad.tensor(z, device=self.device)
         with self.sampling():
             return self.generate(self.latent(n) if z is None else z, labels)
 

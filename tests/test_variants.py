@@ -86,18 +86,21 @@ def test_conditional_sampling_uses_labels():
     assert not np.allclose(b[0], b[1])
 
 
-def test_latent_interpolation_and_arithmetic():
+def test_latent_interpolation_and_arithmetic(device):
+    """The latent walks of a model on any device (the codes are made on the host: sample moves
+    them to the model's device, as it does the labels)."""
     minigrad.manual_seed(0)
-    model = gans.get_model("dcgan")()
+    model = gans.get_model("dcgan")(gans.get_config("dcgan")(g_features=8, d_features=8),
+                                    device=device)
     rng = np.random.default_rng(0)
     z0, z1 = rng.standard_normal(100), rng.standard_normal(100)
     path = latent.interpolate(model, z0, z1, steps=5)
-    assert path.shape == (5, 1, 28, 28)
+    assert path.shape == (5, 1, 28, 28) and path.device == minigrad.device(device)
     ends = model.sample(2, z=minigrad.tensor(np.stack([z0, z1]).astype(np.float32))).numpy()
     assert np.allclose(path.numpy()[[0, -1]], ends, atol=1e-5)
     zs = [rng.standard_normal((3, 100)) for _ in range(3)]
     out = latent.vector_arithmetic(model, *zs)
-    assert out.shape == (1, 1, 28, 28)
+    assert out.shape == (1, 1, 28, 28) and out.device == minigrad.device(device)
     assert np.allclose(latent.slerp(z0, z1, 0.0), z0) and np.allclose(latent.slerp(z0, z1, 1), z1)
 
 
