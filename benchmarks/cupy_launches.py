@@ -34,8 +34,8 @@ the commit an H200 profiled: 265 launches for the DCGAN-28 step where the profil
 
 CUDA graphs, emulated: the stand-in's ``cuda.Stream`` captures (``minigrad.graphs.graph`` and
 ``GraphedStep`` run unchanged). While capturing, each launch is kept as a step that redoes it
-on the arrays' memory as it is then; what it wrote into existing memory is undone (a capture
-runs nothing), and a replay runs the steps in order. A replay therefore computes what the
+on the arrays' memory as it is then; what it wrote into memory from before the capture is
+undone (a capture runs nothing), and a replay runs the steps in order. A replay therefore computes what the
 eager step computes, bit for bit, unless the step holds a value the host would change (which
 the replay repeats) or does work outside the launches; a copy to the host, a cuRAND draw, a
 host-to-device copy or a product through CuPy's cuBLAS wrappers inside a capture raises, as
