@@ -186,7 +186,7 @@ def _max(x, rows, cols, return_indices):
     oh, ow, k = table.shape
     xp = x.xp
     planes = reshape(x, (-1, h * w))                                   # (B, HW)
-    t = backend.device_constant(np.ascontiguousarray(table.reshape(oh * ow, k).T), x.data)
+    t = backend.device_constant(table.reshape(oh * ow, k).T, x.data)  # (K, OH*OW)
     pos = t[_first_max(xp, xp.take(planes.data, t, axis=1)), xp.arange(oh * ow)]  # (B, OH*OW)
     values = S.GetItem.apply(planes, index=(xp.arange(pos.shape[0])[:, None], pos))
     values = reshape(values, (*lead, oh, ow))
