@@ -142,16 +142,6 @@ def markdown(rows):
         for pairs in zip(*(r[key] for _, key in tops)):
             lines.append("| " + " | ".join(f"`{k}` | {n:g}" for k, n in pairs) + " |")
     return "\n".join(lines) + "\n"
-    lines = ["| case | minigrad kernels/step | PyTorch kernels/step | ratio | minigrad ops/step "
-             "| kernel-registry calls/step |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['name']} | {r['minigrad']:.0f} | {r['torch']:.0f} | {r['ratio']:.2f}x "
-              f"| {r['ops']:.0f} | {r['registry_kernels']:.0f} |" for r in rows]
-    for r in rows:
-        lines += ["", f"**{r['name']}**, most frequent kernels (per step):", "",
-                  "| minigrad | n | PyTorch | n |", "|---|---:|---|---:|"]
-        for (a, na), (b, nb) in zip(r["minigrad_top"], r["torch_top"]):
-            lines.append(f"| `{a}` | {na:g} | `{b}` | {nb:g} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
