@@ -5,7 +5,8 @@
 #
 # It runs the checkout as it is (PYTHONPATH=., nothing installed) and writes everything to OUT:
 #   env.log            nvidia-smi and the versions of Python, NumPy, CuPy, Numba and torch
-#   cuda_tests.log/xml every CUDA test (pytest -k "cuda or gpu or nccl"; the parts below aside)
+#   cuda_tests.log/xml every CUDA test (pytest -k "cuda or gpu or nccl", not the emulated GPU's
+#                      cases, which CI runs; the parts below aside)
 #   step_compare.log   one DCGAN step from the same state on the GPU and the CPU: parameters,
 #                      gradients, optimizer state and BatchNorm buffers compared tightly
 #   trajectory.log     50 DCGAN steps on each device, compared loosely (the game's chaos)
@@ -66,7 +67,9 @@ assert minigrad.cuda.is_available()
 EOF"
 # xdist spreads the tests over processes when the machine has it; CuPy caches compiled kernels.
 XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 8" || echo "")
-part cuda_tests 150 $PY -m pytest tests -k "(cuda or gpu or nccl) and not 50_steps and not one_step" \
+# The emulated-GPU cases (CI runs them on every commit) are left out: only what needs the GPU.
+part cuda_tests 150 $PY -m pytest tests \
+    -k "(cuda or gpu or nccl) and not emulated and not 50_steps and not one_step" \
     $XDIST -q -rfEs -p no:cacheprovider --junitxml "$OUT/cuda_tests.xml"
 part step_compare 60 $PY -m pytest tests/test_cuda_kernels.py -k one_step -v -p no:cacheprovider
 part graphs 120 $PY -m benchmarks.gpu_graphs --batches 64,256 --out "$OUT"

@@ -4,9 +4,11 @@ Checked in tiers, from what runs on any machine to what needs a GPU:
 
 1. The module: imports without CuPy (and without importing it), has every kernel of the
    registry with reference.py's signature, and hands NumPy inputs to the reference.
-2. The CUDA C compiles with ``nvcc`` (skipped where nvcc is absent): the RawKernels as written,
-   the ElementwiseKernel bodies wrapped in a generated ``__global__`` function the way CuPy
-   wraps them (typedef for ``T``, arrays as pointers, each element bound as a reference).
+2. The CUDA C compiles, with ``nvcc`` or, where it is absent (no GPU, no toolkit), NVRTC from
+   the dev dependencies, the compiler CuPy uses (``tests/cuda_compile.py``): the RawKernels as
+   written, also assembled for the H100/H200 (sm_90), and the ElementwiseKernel bodies wrapped
+   in a generated ``__global__`` function the way CuPy wraps them (typedef for ``T``, arrays as
+   pointers, each element bound as a reference).
 3. The same CUDA C runs on the host: compiled by a C++ compiler with the CUDA built-ins
    (``blockIdx`` ...) defined as one thread of a one-thread grid -- every kernel loops
    grid-stride, so that thread visits every element -- and driven through cupy_gpu's own glue
@@ -39,10 +41,10 @@ from minigrad import kernels
 from minigrad.kernels import cuda_src, cupy_gpu
 from minigrad.kernels import reference as ref
 
+import cuda_compile
 from fresh_python import REPO_ROOT, run_python
 
-NVCC = shutil.which("nvcc") or next(
-    (p for p in ("/usr/local/cuda/bin/nvcc", "/usr/local/bin/nvcc") if os.path.exists(p)), None)
+CUDA_COMPILER = cuda_compile.compiler()  # nvcc, else NVRTC from the dev dependencies, else None
 CXX = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++") or shutil.which("clang++")
 
 _backend_cuda = importlib.import_module("minigrad.backend.cuda")  # the module, not the namespace
@@ -432,13 +434,11 @@ def elementwise_global(name, ctype):
             f"         i += (long long)blockDim.x * gridDim.x) {{\n{body};\n    }}\n}}\n}}\n")
 
 
-def _nvcc(source, path):
-    """Compile ``source`` to PTX for sm_80 with nvcc; fail with nvcc's messages."""
-    path.write_text(source)
-    cmd = [NVCC, "--ptx", "-arch=sm_80", "-o", str(path.with_suffix(".ptx")), str(path)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, f"{' '.join(cmd)}\n{out.stdout}\n{out.stderr}"
-    return path.with_suffix(".ptx").read_text()
+def _compile(source, arch="compute_80"):
+    """``source`` compiled for ``arch``: PTX text for ``compute_XY``, a CUBIN for ``sm_XY``.
+    A failure raises an AssertionError holding the compiler's messages."""
+    out = CUDA_COMPILER.compile(source, arch)
+    return out.decode(errors="replace") if arch.startswith("compute_") else out
 
 
 def raw_kernels_one_unit():
@@ -460,40 +460,65 @@ def elementwise_one_unit():
                    for name in cuda_src.ELEMENTWISE for ctype in cuda_src.CTYPES.values())
 
 
-needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc not found (install the CUDA "
-                                "toolkit or put nvcc on PATH to compile the CUDA sources)")
+needs_compiler = pytest.mark.skipif(
+    CUDA_COMPILER is None, reason="no CUDA compiler: neither nvcc nor NVRTC (pip install "
+    "nvidia-cuda-nvrtc, a dev dependency on x86-64 Linux) to compile the CUDA sources")
 
 
-@needs_nvcc
-def test_raw_kernels_compile_with_nvcc(tmp_path):
-    ptx = _nvcc(raw_kernels_one_unit(), tmp_path / "raw.cu")
+@needs_compiler
+def test_raw_kernels_compile():
+    ptx = _compile(raw_kernels_one_unit())
     for raw in cuda_src.RAW_KERNELS.values():
         for ctype in cuda_src.CTYPES.values():  # extern "C": unmangled entry points
             assert f".entry {raw.function}_{ctype}(" in ptx
 
 
-@needs_nvcc
-def test_raw_kernel_source_compiles_as_cupy_gets_it(tmp_path):
+@needs_compiler
+def test_raw_kernels_assemble_for_hopper():
+    """PTX to machine code for sm_90 (the H100/H200 the GPU check runs on): the assembler's
+    limits (registers, shared memory per block) are checked too. The CUBIN is an ELF file."""
+    cubin = _compile(raw_kernels_one_unit(), arch="sm_90")
+    assert cubin[:4] == b"\x7fELF"
+    for raw in cuda_src.RAW_KERNELS.values():
+        assert raw.function.encode() in cubin
+
+
+@needs_compiler
+def test_raw_kernel_source_compiles_as_cupy_gets_it():
     """One source exactly as cupy.RawKernel receives it (typedef + code, nothing else)."""
-    ptx = _nvcc(cuda_src.raw_source("col2im_hwc", "float"), tmp_path / "col2im_hwc.cu")
+    ptx = _compile(cuda_src.raw_source("col2im_hwc", "float"))
     assert ".entry minigrad_col2im_hwc(" in ptx
 
 
-@needs_nvcc
-def test_elementwise_kernels_compile_with_nvcc(tmp_path):
-    ptx = _nvcc(elementwise_one_unit(), tmp_path / "elementwise.cu")
+@needs_compiler
+def test_elementwise_kernels_compile():
+    ptx = _compile(elementwise_one_unit())
     for name in cuda_src.ELEMENTWISE:
         assert f".entry ew_{name}_float(" in ptx and f".entry ew_{name}_double(" in ptx
 
 
-@needs_nvcc
-def test_nvcc_check_catches_a_typo(tmp_path, monkeypatch):
+@needs_compiler
+def test_compile_check_catches_a_typo(monkeypatch):
     """The generated wrapper is strict enough to reject a broken body, and the error names the
     kernel (so the tests above mean something)."""
     bad = cuda_src.ELEMENTWISE["leaky_relu_bwd"]._replace(operation="gx = x > 0 ? gy : gy * yy")
     monkeypatch.setitem(cuda_src.ELEMENTWISE, "leaky_relu_bwd", bad)
-    with pytest.raises(AssertionError, match=r"leaky_relu_bwd_float\.cu.*yy"):
-        _nvcc(elementwise_one_unit(), tmp_path / "elementwise.cu")
+    with pytest.raises(AssertionError, match=r"(?s)leaky_relu_bwd_float\.cu.*yy"):
+        _compile(elementwise_one_unit())
+
+
+@needs_compiler
+def test_compile_check_catches_a_device_only_mistake(monkeypatch):
+    """What the host build (tier 3) cannot see: a kernel that uses more static shared memory
+    than a block may have (48 KiB) compiles for the host and fails to assemble for sm_90."""
+    src = cuda_src.RAW_KERNELS["l2_normalize"]
+    big = src._replace(code=src.code.replace("__global__", "__global__", 1)
+                       + "\nextern \"C\" __global__ void too_big(T* y) {"
+                       " __shared__ T s[16384]; s[threadIdx.x] = 1; __syncthreads();"
+                       " y[0] = s[5]; }\n")
+    monkeypatch.setitem(cuda_src.RAW_KERNELS, "l2_normalize", big)
+    with pytest.raises(AssertionError, match="(?i)shared"):
+        _compile(raw_kernels_one_unit(), arch="sm_90")
 
 
 # ============================================================= 3. the CUDA C run on the host
