@@ -792,8 +792,10 @@ def lerp(x, end, weight):
 
 @op(export=False)
 def to(x, device=None, dtype=None):
-    """Convert dtype (differentiable) and/or move between devices; ``x.to(dtype)`` and
-    ``x.to(device)`` both work positionally."""
+    """Convert dtype and/or move between devices; ``x.to(dtype)`` and ``x.to(device)`` both
+    work positionally. Both are differentiable for a result of other ops (the gradient comes
+    back converted, on the device it left); a leaf moved to a device is a leaf there, which
+    collects its own ``.grad`` (the way to place a parameter, as ``Module.to`` does)."""
     if isinstance(device, (type, np.dtype)) or (isinstance(device, str) and
                                                 device not in ("cpu", "cuda")
                                                 and not device.startswith("cuda:")):
@@ -812,12 +814,10 @@ def to(x, device=None, dtype=None):
         else:
             y = Tensor._wrap(x.data.astype(dtype), False, None)
     if device is not None and backend.Device(device) != y.device:
-        moved = Tensor._wrap(backend.to_device(y.data, device), y.requires_grad and y.is_leaf,
-                             None)
-        if y.requires_grad and not y.is_leaf:
-            raise NotImplementedError("moving a non-leaf tensor across devices keeps no graph: "
-                                      "detach() it or move the leaves instead")
-        y = moved
+        if y.requires_grad and not y.is_leaf:  # a result: the copy stays in the graph
+            return E.ToDevice.apply(y, device=backend.Device(device))
+        # a leaf (a parameter being placed): a leaf on the device, collecting its own .grad
+        y = Tensor._wrap(backend.to_device(y.data, device), y.requires_grad, None)
     return y
 
 

@@ -142,6 +142,36 @@ def test_to_of_a_leaf_gives_a_leaf_that_collects_its_grad(device):
     np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy(), rtol=1e-6)
 
 
+def test_to_of_a_result_is_differentiable_both_ways_and_twice(device):
+    """A result moved to another device stays in the graph: the gradient comes back to the
+    device it left, and a second derivative crosses back too (torch's ``to`` is
+    differentiable). The values are those of the same computation on one device."""
+    def f(x, there):
+        y = (x * x).to(there)          # x^2 on ``there``
+        return ((y * y).sum().to(x.device), y)   # sum x^4, back on x's device
+
+    for home, there in (("cpu", device), (device, "cpu")):
+        x = minigrad.tensor([0.5, -1.5, 2.0], dtype=np.float64, device=home, requires_grad=True)
+        out, y = f(x, there)
+        assert y.device == there and not y.is_leaf and out.device == home
+        (g,) = minigrad.autograd.grad(out, x, create_graph=True)
+        assert g.device == home
+        np.testing.assert_allclose(g.numpy(), 4 * x.numpy() ** 3)
+        g.sum().backward()
+        assert x.grad.device == home
+        np.testing.assert_allclose(x.grad.numpy(), 12 * x.numpy() ** 2)
+    # a cast and a move together: both differentiable, the gradient back in x's dtype
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    z = x.to(device, dtype=np.float64)
+    assert z.dtype == np.float64 and z.device == device and not z.is_leaf
+    (z * z).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.device == "cpu"
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    with minigrad.no_grad():  # nothing recorded: a plain copy
+        moved = (x * 2).to(device)
+    assert moved.device == device and not moved.requires_grad
+
+
 def test_ops_keep_the_device_and_item_and_numpy_come_to_the_host(device):
     x = minigrad.tensor([[0.5, -1.0], [2.0, 0.25]], device=device, requires_grad=True)
     y = (x.tanh() @ x).relu().sum()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from minigrad import kernels
+from minigrad import backend, kernels
 from minigrad.autograd.function import Function
 
 
@@ -617,6 +617,17 @@ class Cast(Function):
 
     def backward(self, gy):
         return gy.to(dtype=self.inputs[0].dtype)
+
+
+class ToDevice(Function):
+    """y = x copied to another device; gx = gy copied back to x's device (by this op, so a
+    second derivative crosses back as well)"""
+
+    def forward(self, x, device):
+        return backend.to_device(x, device)
+
+    def backward(self, gy):
+        return ToDevice.apply(gy, device=self.inputs[0].device)
 
 
 class Log1p(Function):
