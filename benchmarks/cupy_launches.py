@@ -138,6 +138,9 @@ def uncapturable(what: str) -> None:
 class _Dev:
     id = 0
 
+    def use(self):
+        pass
+
     def __enter__(self):
         return self
 
@@ -341,6 +344,12 @@ class DeviceArray(np.ndarray):
     @property
     def flags(self):
         return _Flags(self.view(np.ndarray).flags, self._owns)
+
+    @property
+    def data(self):
+        """CuPy's MemoryPointer as far as minigrad reads it: ``.ptr``, the address of the first
+        element (the host's here; NCCL's and cuBLAS's callers pass it on)."""
+        return types.SimpleNamespace(ptr=self.view(np.ndarray).ctypes.data)
 
     # ---------------------------------------------------------------- elementwise, reductions
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):

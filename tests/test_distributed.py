@@ -370,11 +370,14 @@ def _run_mpi(script, timeout, *args):
         pytest.fail(f"mpiexec -n 2 {script} hung for {timeout} s:\n{e.stdout}\n{e.stderr}")
 
 
-@pytest.fixture(scope="module")
-def ddp_checks():
+@pytest.fixture(scope="module", params=["--mpi", "--emulated-nccl"])
+def ddp_checks(request):
+    """The checks' output: with the ``mpi`` backend on the CPU, and with the ``nccl`` backend
+    on CUDA tensors of the emulated GPU and NCCL (benchmarks/emulated_nccl.py; two ranks of
+    real NCCL need two GPUs)."""
     if not dist.is_available() or _mpiexec() is None:
         pytest.skip('needs mpi4py and an mpiexec launcher: pip install -e ".[mpi]"')
-    return _run_mpi("ddp_checks.py", timeout=300)
+    return _run_mpi("ddp_checks.py", 300, request.param)
 
 
 @needs_mpiexec
@@ -382,7 +385,8 @@ def ddp_checks():
                                    "sampler_shards"])
 def test_two_processes_match_one(ddp_checks, check):
     """2 ranks at batch B/2 match 1 process at batch B after 5 Adam steps (float64, 1e-9),
-    parameters bitwise equal across ranks; see tests/mpi_scripts/ddp_checks.py."""
+    parameters bitwise equal across ranks, on the CPU (mpi) and on the emulated GPU (nccl);
+    see tests/mpi_scripts/ddp_checks.py."""
     out = ddp_checks.stdout + ddp_checks.stderr
     for rank in (0, 1):
         assert re.search(rf"rank {rank} PASS check_{check}\b", ddp_checks.stdout), out

@@ -1,4 +1,8 @@
-"""Data-parallel checks, run as ``mpiexec -n 2 python tests/mpi_scripts/ddp_checks.py``.
+"""Data-parallel checks, run as ``mpiexec -n 2 python tests/mpi_scripts/ddp_checks.py [HOW]``.
+
+HOW: nothing, the ``mpi`` backend on the CPU; ``--nccl``, the ``nccl`` backend on CUDA tensors
+(a GPU per rank); ``--emulated-nccl``, the same on the emulated GPU and NCCL
+(benchmarks/cupy_launches.py, benchmarks/emulated_nccl.py), which needs no GPU.
 
 Each check trains the same model twice on every process: with DistributedDataParallel on this
 process's shard of each global batch, and, as the reference, alone on the whole global batch
@@ -19,8 +23,24 @@ import minigrad.nn.functional as F
 from minigrad.data import DataLoader, DistributedSampler
 from minigrad.nn.parallel import DistributedDataParallel as DDP
 
-dist.init_process_group("mpi")
+HOW = sys.argv[1] if len(sys.argv) > 1 else "--mpi"
+if HOW == "--emulated-nccl":
+    from contextlib import ExitStack
+
+    from benchmarks.cupy_launches import emulated_cuda
+    from benchmarks.emulated_nccl import emulated_nccl
+
+    _emulation = ExitStack()
+    _emulation.enter_context(emulated_cuda())
+    _emulation.enter_context(emulated_nccl())
+DEV = "cpu" if HOW == "--mpi" else "cuda"
+dist.init_process_group("mpi" if HOW == "--mpi" else "nccl")
 RANK, WORLD = dist.get_rank(), dist.get_world_size()
+
+
+def T(array, **kwargs):
+    """A tensor of ``array`` on this job's device."""
+    return minigrad.tensor(array, device=DEV, **kwargs)
 N, B, STEPS = 48, 16, 5  # dataset size, global batch, optimizer steps
 
 
@@ -43,7 +63,8 @@ def global_batches(seed):
 def my_batches(arrays, seed):
     """This rank's batches through DataLoader + DistributedSampler, epochs as in global_batches."""
     sampler = DistributedSampler(arrays[0], shuffle=True, seed=seed)
-    loader = DataLoader(arrays, batch_size=B // WORLD, sampler=sampler, drop_last=True)
+    loader = DataLoader(arrays, batch_size=B // WORLD, sampler=sampler, drop_last=True,
+                        device=DEV)
     out, epoch = [], 0
     while len(out) < STEPS:
         sampler.set_epoch(epoch)
@@ -80,7 +101,7 @@ def assert_close(got, want, what, rtol=1e-9, atol=1e-11):
 def assert_identical_across_ranks(arrays, what):
     """Bitwise: rank 0's bytes broadcast and compared on every rank."""
     for i, a in enumerate(arrays):
-        t = minigrad.tensor(a.copy())
+        t = T(a.copy())
         dist.broadcast(t, 0)
         if t.numpy().tobytes() != a.tobytes():
             raise AssertionError(f"{what} {i} differs from rank 0's")
@@ -98,11 +119,11 @@ def check_mlp():
     def make():
         minigrad.manual_seed(0)
         return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.LeakyReLU(0.2),
-                             nn.Linear(16, 1)).double()
+                             nn.Linear(16, 1)).double().to(DEV)
 
     ref = make()
-    train(ref, mse_loss, [(minigrad.tensor(X[np.concatenate(idx)]),
-                           minigrad.tensor(Y[np.concatenate(idx)])) for idx in global_batches(7)])
+    train(ref, mse_loss, [(T(X[np.concatenate(idx)]), T(Y[np.concatenate(idx)]))
+                          for idx in global_batches(7)])
     net = make()
     perturb_off_rank0(net)
     ddp = DDP(net, bucket_cap_mb=0.001)  # several buckets of a few hundred parameters
@@ -126,17 +147,16 @@ def check_syncbn_conv():
             # 4 x 8 x 8
             nn.Conv2d(4, 6, 4, 2, 1, bias=False), nn.BatchNorm2d(6), nn.ReLU(),    # 6 x 4 x 4
             nn.Flatten(), nn.Linear(96, 8, bias=False), nn.BatchNorm1d(8), nn.Tanh(),
-            nn.Linear(8, 1)).double()
+            nn.Linear(8, 1)).double().to(DEV)
 
     steps = global_batches(11)
     # first-order gradients of one step on the global batch, then 5 steps of training
     ref = make()
     idx = np.concatenate(steps[0])
-    mse_loss(ref, minigrad.tensor(X[idx]), minigrad.tensor(Y[idx])).backward()
+    mse_loss(ref, T(X[idx]), T(Y[idx])).backward()
     ref_grads = [p.grad.numpy().copy() for p in ref.parameters()]
     ref = make()
-    train(ref, mse_loss, [(minigrad.tensor(X[np.concatenate(i)]),
-                           minigrad.tensor(Y[np.concatenate(i)])) for i in steps])
+    train(ref, mse_loss, [(T(X[np.concatenate(i)]), T(Y[np.concatenate(i)])) for i in steps])
 
     net = nn.SyncBatchNorm.convert_sync_batchnorm(make())
     assert sum(isinstance(m, nn.SyncBatchNorm) for m in net.modules()) == 3
@@ -165,15 +185,15 @@ def check_gradient_penalty():
 
     def make():
         minigrad.manual_seed(0)
-        return (nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 4)).double(),
-                nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double())
+        return (nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 4)).double().to(DEV),
+                nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).double().to(DEV))
 
     def run(G, D, batches):
         opt_g = minigrad.optim.Adam(G.parameters(), lr=1e-2, betas=(0.0, 0.9))
         opt_d = minigrad.optim.Adam(D.parameters(), lr=1e-2, betas=(0.0, 0.9))
         for x, zb, e in batches:
             fake = G(zb).detach()
-            x_hat = minigrad.tensor((e * x + (1 - e) * fake).numpy(), requires_grad=True)
+            x_hat = T((e * x + (1 - e) * fake).numpy(), requires_grad=True)
             g, = minigrad.grad(D(x_hat).sum(), x_hat, create_graph=True)
             gp = ((g.pow(2).sum(1) + 1e-12).sqrt() - 1).pow(2).mean()
             loss_d = D(fake).mean() - D(x).mean() + 10 * gp
@@ -190,7 +210,7 @@ def check_gradient_penalty():
                 p.requires_grad = True
 
     G0, D0 = make()
-    run(G0, D0, [tuple(minigrad.tensor(a[np.concatenate(i)]) for a in (real, z, eps))
+    run(G0, D0, [tuple(T(a[np.concatenate(i)]) for a in (real, z, eps))
                  for i in global_batches(5)])
     G1, D1 = make()
     perturb_off_rank0(G1)
@@ -207,7 +227,7 @@ def check_sampler_shards():
         s = DistributedSampler(np.arange(n), shuffle=True, seed=4, drop_last=drop_last)
         s.set_epoch(3)
         mine = s.indices()
-        counts = minigrad.tensor(np.bincount(mine, minlength=n).astype(np.int64))
+        counts = T(np.bincount(mine, minlength=n).astype(np.int64))
         dist.all_reduce(counts)
         c = counts.numpy()
         if drop_last or n % WORLD == 0:
@@ -221,20 +241,20 @@ def check_sampler_shards():
 
 
 def check_collectives():
-    t = minigrad.tensor([float(RANK + 1), 2.0 * (RANK + 1)])
+    t = T([float(RANK + 1), 2.0 * (RANK + 1)])
     dist.all_reduce(t)
     want = sum(r + 1 for r in range(WORLD))
     assert t.numpy().tolist() == [want, 2 * want], t
-    t = minigrad.tensor([float(RANK + 1)])
+    t = T([float(RANK + 1)])
     dist.all_reduce(t, dist.ReduceOp.MAX)
     assert t.item() == WORLD
-    t = minigrad.tensor([float(RANK + 1)])
+    t = T([float(RANK + 1)])
     dist.all_reduce(t, dist.ReduceOp.AVG)
     assert t.item() == want / WORLD
-    t = minigrad.tensor(np.full((3, 2), RANK, dtype=np.float32))
+    t = T(np.full((3, 2), RANK, dtype=np.float32))
     dist.broadcast(t, WORLD - 1)
     assert (t.numpy() == WORLD - 1).all()
-    x = minigrad.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
+    x = T([1.0, 2.0], dtype="float64", requires_grad=True)
     from minigrad.distributed.functional import all_reduce
     y = all_reduce(x * (RANK + 1))
     (y * y).sum().backward()   # d/dx_r of sum_s |sum_q x (q + 1)|^2 = 2 * WORLD * S * (r + 1)
@@ -255,3 +275,5 @@ for check in (check_collectives, check_mlp, check_syncbn_conv, check_gradient_pe
         sys.stdout.flush()
 
 dist.destroy_process_group()
+if HOW == "--emulated-nccl":
+    _emulation.close()
