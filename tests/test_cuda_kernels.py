@@ -13,7 +13,8 @@ Checked in tiers, from what runs on any machine to what needs a GPU:
    (``blockIdx`` ...) defined as one thread of a one-thread grid -- every kernel loops
    grid-stride, so that thread visits every element -- and driven through cupy_gpu's own glue
    (a fake ``cupy`` namespace whose RawKernel/ElementwiseKernel call the host build). Checks
-   index arithmetic, formulas and argument order against the reference with no GPU at all.
+   index arithmetic, formulas and argument order against the reference with no GPU at all,
+   and each RawKernel argument's type against its parameter's, as the GPU reads them.
 4. With CuPy and a CUDA device: every kernel against the reference on random inputs.
 5. With a GPU: the device-to-host copies of a vanilla GAN training step.
 6. ``@pytest.mark.gpu``: one DCGAN step from the same state on each device leaves the same
@@ -561,17 +562,54 @@ def _ptr(a):
     return ctypes.c_void_p(a.ctypes.data)
 
 
+#: A kernel parameter's C type -> the NumPy dtype its argument must have ("T": the element type).
+_ABI = {"int": np.int32, "unsigned int": np.uint32, "long long": np.int64,
+        "unsigned long long": np.uint64, "float": np.float32, "double": np.float64}
+
+
+def kernel_parameters(code, function):
+    """[(C type, is_pointer, name)] of ``extern "C" __global__ void function(...)`` in
+    ``code``, qualifiers (const, __restrict__) dropped."""
+    m = re.search(r'extern "C" __global__ void\s+' + function + r"\s*\((.*?)\)\s*\{", code,
+                  re.S)
+    assert m, f"no extern \"C\" __global__ {function} in its source"
+    out = []
+    for param in m.group(1).split(","):
+        words = re.sub(r"\b(const|__restrict__)\b", " ", param).replace("*", " * ").split()
+        out.append((" ".join(w for w in words[:-1] if w != "*"), "*" in words, words[-1]))
+    return out
+
+
 class _HostRawKernel:
-    """Stands in for cupy.RawKernel(code, name): calls the host build of the same source."""
+    """Stands in for cupy.RawKernel(code, name): calls the host build of the same source, after
+    checking each argument as the GPU will read it. CuPy passes a RawKernel's arguments by
+    their own types (a Python int as a 64-bit integer, a float as a double), not the
+    parameters', so an argument of another type than its parameter shifts every later one:
+    each scalar must be the NumPy scalar of its parameter's type, each array of its dtype."""
 
     def __init__(self, lib, code, name):
         ctype = re.match(r"typedef (\w+) T;", code).group(1)
-        self.fn = getattr(lib, f"{name}_{ctype}")
+        self.name, self.fn = name, getattr(lib, f"{name}_{ctype}")
+        self.params = kernel_parameters(code, name)
+        self.t = {"float": np.float32, "double": np.float64}[ctype]
 
     def __call__(self, grid, block, args):
-        self.fn(*[_ptr(a) if isinstance(a, np.ndarray) else
-                  _CT[{"float32": "float", "float64": "double"}[a.dtype.name]](a)
-                  if isinstance(a, np.floating) else ctypes.c_int(int(a)) for a in args])
+        assert len(args) == len(self.params), \
+            f"{self.name}: {len(args)} arguments for {len(self.params)} parameters"
+        call = []
+        for a, (ctype, pointer, pname) in zip(args, self.params):
+            want = np.dtype(self.t if ctype == "T" else _ABI[ctype])
+            if pointer:
+                assert isinstance(a, np.ndarray) and a.dtype == want, \
+                    f"{self.name}({pname}): needs a {want} array, got {type(a).__name__} " \
+                    f"{getattr(a, 'dtype', '')}"
+                call.append(_ptr(a))
+            else:
+                assert isinstance(a, np.generic) and a.dtype == want, \
+                    f"{self.name}({pname}): needs a NumPy {want} scalar, got " \
+                    f"{type(a).__name__} {a!r} (CuPy would pass it with another size)"
+                call.append(np.ctypeslib.as_ctypes_type(want)(a.item()))
+        self.fn(*call)
 
 
 class _HostElementwiseKernel:
@@ -629,6 +667,22 @@ def test_cuda_sources_on_the_host_match_the_reference(host_cupy, case, dtype):
     # the fast path ran (a kernel was built), not the reference fallback
     if kernel not in ("scatter_add", "nchw_from_rows"):  # these two are CuPy calls
         assert cupy_gpu._raw_kernels or cupy_gpu._elementwise_kernels, kernel
+
+
+def test_host_kernels_refuse_arguments_of_another_type_than_the_parameter(host_cupy,
+                                                                         monkeypatch):
+    """The host stand-in checks the kernel's calling convention as a GPU reads it: glue that
+    passed a Python int where the kernel takes an ``int`` (CuPy would send 8 bytes and shift
+    every later argument) fails here, naming the kernel and the parameter."""
+    monkeypatch.setattr(cupy_gpu, "_i32", lambda *values: tuple(int(v) for v in values))
+    with pytest.raises(AssertionError, match=r"minigrad_im2col_hwc\(total\): needs a NumPy "
+                                             r"int32 scalar, got int"):
+        _run_case("im2col_hwc-0", np.float32, np.copy, np.asarray)
+    params = kernel_parameters(cuda_src.raw_source("philox_fill", "float"),
+                               "minigrad_philox_fill")
+    assert [p[:2] for p in params] == [("T", True), ("int", False), ("unsigned int", False),
+                                       ("unsigned int", False),
+                                       ("unsigned int", True), ("int", False)], params
 
 
 # =========================================================== 4. on the GPU, against NumPy
