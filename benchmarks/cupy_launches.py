@@ -353,6 +353,10 @@ class DeviceArray(np.ndarray):
 
     # ---------------------------------------------------------------- elementwise, reductions
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        for x in inputs + (out or ()):  # CuPy takes scalars and its own arrays, not NumPy's
+            if isinstance(x, np.ndarray) and not isinstance(x, DeviceArray):
+                raise TypeError(f"Unsupported type {type(x)} (emulated CuPy: a NumPy array "
+                                f"{x.shape} in cupy.{ufunc.__name__}; move it to the device)")
         hin = [_host(x) for x in inputs]
         if method == "__call__":
             if ufunc is np.matmul:  # ``a @ b`` on arrays: CuPy's matmul
@@ -731,6 +735,27 @@ def _emulated_kernel(name, direct_gemm):
     return kernel
 
 
+#: NumPy's converters, which CuPy refuses a device array (``TypeError: Implicit conversion to a
+#: NumPy array is not allowed``): on the emulated GPU, minigrad's and gans' calls of them with
+#: a DeviceArray raise the same error, where NumPy would take the subclass silently.
+_CONVERTERS = ("asarray", "array", "asanyarray", "ascontiguousarray", "asfortranarray")
+_PRODUCT_PACKAGES = ("minigrad", "gans")
+
+
+def _refusing(name, convert):
+    def converter(obj, *args, **kwargs):
+        if isinstance(obj, DeviceArray) or (isinstance(obj, (list, tuple)) and any(
+                isinstance(o, DeviceArray) for o in obj)):
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            if caller.split(".")[0] in _PRODUCT_PACKAGES:
+                raise TypeError(f"numpy.{name}: Implicit conversion to a NumPy array is not "
+                                "allowed. Please use `.get()` to construct a NumPy array "
+                                f"explicitly. (emulated CuPy; called from {caller})")
+        return convert(obj, *args, **kwargs)
+    converter.__name__ = name
+    return converter
+
+
 @contextmanager
 def emulated_cuda(direct_gemm: bool | None = None):
     """Inside: ``device='cuda'`` is the NumPy-backed stand-in, and every array call and kernel
@@ -764,9 +789,14 @@ def emulated_cuda(direct_gemm: bool | None = None):
     cupy_gpu.prepare_capture = lambda: None
     kernels._cache.clear()
     cuda_random._generators.clear()
+    saved_converters = {name: getattr(np, name) for name in _CONVERTERS}
+    for name, convert in saved_converters.items():
+        setattr(np, name, _refusing(name, convert))
     try:
         yield fake
     finally:
+        for name, convert in saved_converters.items():
+            setattr(np, name, convert)
         if had_cupy is None:
             del sys.modules["cupy"]
         else:

@@ -465,6 +465,26 @@ def test_the_emulated_gpu_flags_what_a_capture_refuses():
                 c["uncapturable.host_to_device"]) == (2, 1, 1), dict(c)
 
 
+
+def test_the_emulated_gpu_refuses_numpy_conversions_in_the_product_code():
+    """CuPy refuses ``numpy.asarray(device_array)`` (and ``array``, ``ascontiguousarray``...)
+    with a TypeError, where NumPy takes the emulator's arrays (a subclass) silently: minigrad's
+    and gans' calls raise CuPy's error on the emulated GPU; the emulator's, NumPy's and a
+    test's do not, and the converters are NumPy's again afterwards."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    original = np.asarray
+    with emulated_cuda():
+        a = minigrad.randn(3, device="cuda").data
+        product = {"__name__": "minigrad.ops.example", "np": np, "a": a}
+        for call in ("np.asarray(a)", "np.array([a, a])", "np.ascontiguousarray(a)"):
+            with pytest.raises(TypeError, match="Implicit conversion to a NumPy array"):
+                exec(call, product)
+        exec("np.asarray(a.get())", product)   # the explicit copy is fine
+        np.asarray(a)                          # here: a test's own call
+        assert np.pad(a, 1).shape == (5,)      # NumPy's functions inside, as CuPy dispatches
+    assert np.asarray is original
+
 def test_dropout_is_one_op_and_one_kernel_with_the_masks_floats():
     """F.dropout: one op and one kernel each way (dropout_apply, the mask and the product in one
     pass; on the emulated GPU the draw's two kernels and that one, where the mask and the
