@@ -135,17 +135,41 @@ def uncapturable(what: str) -> None:
     _no_capture(what)
 
 
+#: The emulated GPUs: how many there are, and which one is current (``cupy.cuda.Device(i).use()``
+#: or ``with cupy.cuda.Device(i):``). An array is on the device current when it was made; as
+#: CuPy, an array call on an array of another device than the current one raises.
+_devices = {"count": 1, "current": 0}
+
+
 class _Dev:
-    id = 0
+    """``cupy.cuda.Device(i)``: ``.id``, ``.use()``, and a context that makes it current."""
+
+    def __init__(self, id=None):
+        self.id = _devices["current"] if id is None else int(id)
+        if not 0 <= self.id < _devices["count"]:
+            raise RuntimeError(f"emulated CuPy: device {self.id} of {_devices['count']} "
+                               "(cudaErrorInvalidDevice)")
+        self._saved = []
 
     def use(self):
-        pass
+        _devices["current"] = self.id
 
     def __enter__(self):
+        self._saved.append(_devices["current"])
+        _devices["current"] = self.id
         return self
 
     def __exit__(self, *exc):
+        _devices["current"] = self._saved.pop()
         return False
+
+
+def _on_current_device(arrays):
+    """CuPy's check before a launch: every device array is on the current device."""
+    for a in arrays:
+        if isinstance(a, DeviceArray) and a._device_id != _devices["current"]:
+            raise ValueError(f"The device where the array resides ({a._device_id}) is different "
+                             f"from the current device ({_devices['current']}). (emulated CuPy)")
 
 
 class _Flags:
@@ -299,9 +323,15 @@ class _EmulatedGraph:
             step()
 
 
-class _CaptureStream(_Dev):
-    """``cupy.cuda.Stream`` as minigrad.backend.graphs uses it (a context, as a device is)."""
+class _CaptureStream:
+    """``cupy.cuda.Stream`` as minigrad.backend.graphs uses it (a context)."""
     ptr = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
     def synchronize(self):
         pass
@@ -338,8 +368,17 @@ _REDUCTIONS = {"add": "cupy_sum", "multiply": "cupy_prod", "maximum": "cupy_max"
 class DeviceArray(np.ndarray):
     """A NumPy array standing for a CuPy one: computes on the host, counts CuPy's launches."""
 
-    device = _Dev()
     _owns = False  # views made by NumPy's own methods (slices, transposes) own nothing
+    _device_id = 0
+
+    def __array_finalize__(self, obj):
+        # a view of a device array is on its device; a host array made a device one (by _wrap)
+        # is on the current device
+        self._device_id = getattr(obj, "_device_id", _devices["current"])
+
+    @property
+    def device(self):
+        return _Dev(self._device_id)
 
     @property
     def flags(self):
@@ -357,6 +396,7 @@ class DeviceArray(np.ndarray):
             if isinstance(x, np.ndarray) and not isinstance(x, DeviceArray):
                 raise TypeError(f"Unsupported type {type(x)} (emulated CuPy: a NumPy array "
                                 f"{x.shape} in cupy.{ufunc.__name__}; move it to the device)")
+        _on_current_device(inputs + (out or ()))
         hin = [_host(x) for x in inputs]
         if method == "__call__":
             if ufunc is np.matmul:  # ``a @ b`` on arrays: CuPy's matmul
@@ -557,6 +597,9 @@ def _module_function(name, fn):
     """``cupy.<name>`` for the stand-in: ``fn`` (numpy's) on host arrays, the launches CuPy
     would make recorded, the arrays it returns put on the 'device'."""
     def call(*args, **kwargs):
+        if name not in ("asarray", "array"):  # those copy an array of another device over
+            _on_current_device([x for a in (*args, *kwargs.values())
+                                for x in (a if isinstance(a, (list, tuple)) else (a,))])
         hargs = [_host_index(a) if isinstance(a, tuple) else
                  [_host(x) for x in a] if isinstance(a, list) else _host(a) for a in args]
         hkw = {k: _host(v) for k, v in kwargs.items()}
@@ -652,13 +695,16 @@ def _fake_cupy():
     m.__name__ = "cupy"
     m.ndarray = DeviceArray
     m.random = _Random()
-    m.cuda = types.SimpleNamespace(Device=lambda *a: _Dev(),
+    m.cuda = types.SimpleNamespace(Device=_Dev,
                                    get_current_stream=lambda: _Stream(),
                                    Stream=lambda *a, **k: _CaptureStream(),
                                    MemoryPool=lambda *a: types.SimpleNamespace(malloc=None),
                                    using_allocator=lambda *a: contextlib.nullcontext(),
                                    device=types.SimpleNamespace(get_cublas_handle=lambda: 0),
-                                   runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+                                   runtime=types.SimpleNamespace(
+                                       getDeviceCount=lambda: _devices["count"],
+                                       getDevice=lambda: _devices["current"],
+                                       setDevice=lambda i: _Dev(i).use()))
     for dt in ("float16", "float32", "float64", "int32", "int64", "uint32", "uint8", "bool_",
                "intp", "uintp", "dtype", "newaxis", "pi", "inf", "nan", "e"):
         setattr(m, dt, getattr(np, dt))
@@ -757,11 +803,12 @@ def _refusing(name, convert):
 
 
 @contextmanager
-def emulated_cuda(direct_gemm: bool | None = None):
+def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1):
     """Inside: ``device='cuda'`` is the NumPy-backed stand-in, and every array call and kernel
     on it records CuPy's launches (see the module's docstring). ``direct_gemm``: model the
     matrix products as the direct cuBLAS call (True) or CuPy's matmul (False); None: each as
-    ``minigrad.kernels.cupy_blas.matmul`` would choose."""
+    ``minigrad.kernels.cupy_blas.matmul`` would choose. ``devices``: how many GPUs it has
+    (device 0 current at the start)."""
     from minigrad import kernels
 
     cuda_mod = importlib.import_module("minigrad.backend.cuda")
@@ -779,7 +826,9 @@ def emulated_cuda(direct_gemm: bool | None = None):
     # reference.py's array code asks sys.modules which module owns an array (the Winograd
     # transforms run as that code on CuPy too)
     sys.modules["cupy"] = fake
-    cuda_mod.cupy, cuda_mod._n_devices = fake, 1
+    cuda_mod.cupy, cuda_mod._n_devices = fake, devices
+    saved_devices = dict(_devices)
+    _devices.update(count=devices, current=0)
     kernels._cupy_module = ns
     # a CUDA graph capture (minigrad.backend.graphs.graph) binds cuBLAS's handle to its stream
     # and loads cuBLAS first: nothing to bind or load here
@@ -797,6 +846,7 @@ def emulated_cuda(direct_gemm: bool | None = None):
     finally:
         for name, convert in saved_converters.items():
             setattr(np, name, convert)
+        _devices.update(saved_devices)
         if had_cupy is None:
             del sys.modules["cupy"]
         else:

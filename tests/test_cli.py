@@ -268,6 +268,14 @@ def test_device_cuda_without_cupy_or_gpu(monkeypatch, capsys):
     assert "unknown device 'tpu'" in line
 
 
+def test_device_index_beyond_the_gpus_is_named(capsys):
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda(devices=2):
+        line = fails(TRAIN + ["--device", "cuda:2"], capsys, code=2)
+    assert "cuda:2: this machine has 2 GPU(s), cuda:0 to cuda:1" in line
+
+
 def test_sample_names_a_missing_or_wrong_checkpoint(tmp_path, capsys):
     line = fails(["sample", "--checkpoint", str(tmp_path / "nope.npz")], capsys)
     assert f"no checkpoint at {tmp_path / 'nope.npz'}" in line and "train" in line

@@ -358,3 +358,36 @@ def test_import_minigrad_compiles_nothing():
             "print('numba' in sys.modules)\n")
     out = run_python(code)
     assert out.split("\n")[:2] == ["[]", "False"], out
+
+
+# ======================================================= several GPUs: the current one
+def test_cuda_means_the_current_gpu_and_set_device_chooses_it():
+    """As torch's: 'cuda' is the current GPU (0 unless ``set_device`` chose another), taken
+    when the Device is made; tensors and modules moved to 'cuda' land there. On two emulated
+    GPUs, where an array call on another GPU than the current one raises (as in CuPy)."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda(devices=2):
+        assert minigrad.cuda.current_device() == 0 and minigrad.device("cuda") == "cuda:0"
+        on0 = minigrad.ones(2, device="cuda")
+        minigrad.cuda.set_device(1)
+        assert minigrad.cuda.current_device() == 1
+        assert minigrad.device("cuda") == "cuda:1" and str(minigrad.device("cuda")) == "cuda:1"
+        x = minigrad.randn(3, device="cuda", requires_grad=True)
+        net = nn.Linear(3, 2).to("cuda")
+        assert x.device == "cuda:1" and all(p.device == "cuda:1" for p in net.parameters())
+        net(x).sum().backward()
+        assert x.grad.device == "cuda:1"
+        assert on0.device == "cuda:0" and on0.to("cuda").device == "cuda:1"
+        with pytest.raises(ValueError, match=r"resides \(0\) is different from the current "
+                                             r"device \(1\)"):
+            on0.data + on0.data  # CuPy launches on the current GPU only
+        minigrad.cuda.set_device("cuda:0")
+        assert minigrad.device("cuda") == "cuda:0"
+        with pytest.raises(ValueError, match=r"there are 2 GPU\(s\), indices 0 to 1"):
+            minigrad.cuda.set_device(2)
+        with pytest.raises(ValueError, match="not a GPU"):
+            minigrad.cuda.set_device("cpu")
+    if not minigrad.cuda.is_available():
+        with pytest.raises(RuntimeError, match=r"set_device\(0\): CuPy"):
+            minigrad.cuda.set_device(0)

@@ -381,8 +381,8 @@ def ddp_checks(request):
 
 
 @needs_mpiexec
-@pytest.mark.parametrize("check", ["collectives", "mlp", "syncbn_conv", "gradient_penalty",
-                                   "sampler_shards"])
+@pytest.mark.parametrize("check", ["devices", "collectives", "mlp", "syncbn_conv",
+                                   "gradient_penalty", "sampler_shards"])
 def test_two_processes_match_one(ddp_checks, check):
     """2 ranks at batch B/2 match 1 process at batch B after 5 Adam steps (float64, 1e-9),
     parameters bitwise equal across ranks, on the CPU (mpi) and on the emulated GPU (nccl);
@@ -430,7 +430,8 @@ def test_distributed_benchmark_runs(tmp_path):
 def test_every_variant_trains_with_two_processes(tmp_path):
     """``mpiexec -n 2 python -m gans train`` for every variant (rank 0 writes the run folder);
     a one-process run resumes with two; replicas bitwise identical after fit (DCGAN with
-    SyncBatchNorm, WGAN-GP's penalty); see tests/mpi_scripts/gans_train.py."""
+    SyncBatchNorm, WGAN-GP's penalty); ``--device cuda`` on two emulated GPUs, a process on
+    each; see tests/mpi_scripts/gans_train.py."""
     import gans
     from gans.__main__ import main
 
@@ -443,9 +444,9 @@ def test_every_variant_trains_with_two_processes(tmp_path):
     for rank in (0, 1):
         for name in gans.available():
             assert f"OK train {name} rank {rank}" in out, out
-        for check in ("resume", "identical dcgan", "identical wgan_gp"):
+        for check in ("resume", "identical dcgan", "identical wgan_gp", "gpus"):
             assert f"OK {check} rank {rank}" in out, out
-    assert out.count("(2 processes)") == len(gans.available()) + 1  # rank 0 alone prints
+    assert out.count("(2 processes)") == len(gans.available()) + 2  # rank 0 alone prints
 
 
 @needs_mpiexec

@@ -82,6 +82,10 @@ def device(text: str) -> str:
     if dev.type == "cuda" and not minigrad.cuda.is_available():
         raise argparse.ArgumentTypeError(
             f"{text} is not available: {minigrad.cuda.unavailable_reason()}; use --device cpu")
+    if dev.type == "cuda" and dev.index >= minigrad.cuda.device_count():
+        count = minigrad.cuda.device_count()
+        raise argparse.ArgumentTypeError(f"{text}: this machine has {count} GPU(s), cuda:0 to "
+                                         f"cuda:{count - 1}")
     return text
 
 

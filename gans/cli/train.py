@@ -134,6 +134,10 @@ def cmd_train(args):
     from minigrad.data import DataLoader, DistributedSampler
 
     rank, world = _join_mpi_job()
+    if world > 1 and args.device == "cuda":  # one GPU per process, as far as there are GPUs
+        from minigrad import distributed as dist
+
+        minigrad.cuda.set_device(dist.get_node_local_rank() % minigrad.cuda.device_count())
     out = args.out or options.out_folder(f"runs/{args.model}_{args.dataset.split(':')[0]}")
     seed = _run_seed(args, out)
     minigrad.manual_seed(seed)  # the same weights everywhere (DDP copies rank 0's anyway)

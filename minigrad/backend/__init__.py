@@ -13,7 +13,8 @@ from minigrad.backend.tuning import tune, tuning_report  # noqa: F401
 
 
 class Device:
-    """A place where arrays live: ``Device('cpu')`` or ``Device('cuda')`` (``'cuda:0'`` too)."""
+    """A place where arrays live: ``Device('cpu')``, ``Device('cuda:1')``, or ``Device('cuda')``,
+    the current GPU (``minigrad.cuda.set_device``; GPU 0 unless set), taken when it is made."""
 
     __slots__ = ("type", "index")
 
@@ -25,7 +26,7 @@ class Device:
         if name not in ("cpu", "cuda") or (colon and not idx.isdigit()):  # 'cuda:' too
             raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:<index>'")
         self.type = name
-        self.index = int(idx) if idx else (0 if name == "cuda" else None)
+        self.index = int(idx) if idx else (_cuda.current_device() if name == "cuda" else None)
 
     @property
     def xp(self):
@@ -106,7 +107,7 @@ def to_device(array, dev) -> object:
             return array.get()
         return np.asarray(array)
     xp = dev.xp
-    with xp.cuda.Device(dev.index or 0):
+    with xp.cuda.Device(dev.index):
         return xp.asarray(array)
 
 
@@ -118,7 +119,8 @@ def to_host(array) -> np.ndarray:
 
 
 class _Cuda:
-    """``minigrad.cuda``: ``is_available()`` and ``device_count()``, as in torch.cuda."""
+    """``minigrad.cuda``: ``is_available()``, ``device_count()``, ``set_device()``... as in
+    torch.cuda."""
 
     @staticmethod
     def is_available() -> bool:
@@ -127,6 +129,30 @@ class _Cuda:
     @staticmethod
     def device_count() -> int:
         return _cuda._n_devices
+
+    @staticmethod
+    def current_device() -> int:
+        """The GPU that ``'cuda'`` means: 0 unless :meth:`set_device` chose another."""
+        return _cuda.current_device()
+
+    @staticmethod
+    def set_device(device) -> None:
+        """Make GPU ``device`` (an index, ``'cuda:i'`` or a Device) the current one: ``'cuda'``
+        means it from now on, and CuPy launches there (one GPU per process in a data-parallel
+        job: ``set_device(local_rank)``, which the nccl backend does itself)."""
+        if isinstance(device, int) and not isinstance(device, bool):
+            index = device
+        else:
+            index = Device(device).index
+            if Device(device).type != "cuda":
+                raise ValueError(f"set_device({device!r}): not a GPU ('cuda:<index>' or an "
+                                 "index)")
+        if not _cuda.is_available():
+            raise RuntimeError(f"set_device({device!r}): {_cuda.unavailable_reason()}")
+        if not 0 <= index < _cuda._n_devices:
+            raise ValueError(f"set_device({device!r}): there are {_cuda._n_devices} GPU(s), "
+                             f"indices 0 to {_cuda._n_devices - 1}")
+        _cuda.cupy.cuda.Device(index).use()
 
     @staticmethod
     def unavailable_reason() -> str:

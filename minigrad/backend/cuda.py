@@ -30,6 +30,11 @@ def unavailable_reason() -> str:
     return ""
 
 
+def current_device() -> int:
+    """The index of CuPy's current device (0 without a GPU)."""
+    return cupy.cuda.runtime.getDevice() if is_available() else 0
+
+
 def nccl():
     """CuPy's NCCL bindings (``cupy.cuda.nccl``), for ``minigrad.distributed``'s nccl backend;
     None without CuPy."""

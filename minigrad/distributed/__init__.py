@@ -34,7 +34,8 @@ from minigrad.distributed.backends import BACKENDS, ReduceOp
 from minigrad.tensor import Tensor
 
 __all__ = ["ReduceOp", "init_process_group", "destroy_process_group", "is_initialized",
-           "is_available", "get_rank", "get_world_size", "get_backend", "all_reduce",
+           "is_available", "get_rank", "get_world_size", "get_backend", "get_node_local_rank",
+           "all_reduce",
            "broadcast", "barrier", "abort"]
 
 _group = None           # the default process group: a backend instance, or None
@@ -132,6 +133,12 @@ def get_world_size() -> int:
 
 def get_backend() -> str:
     return _default_group("get_backend").name
+
+
+def get_node_local_rank() -> int:
+    """This process's index among the job's processes on its machine (torch reads it from
+    ``LOCAL_RANK``; here MPI says): the GPU to take is ``local rank % device_count``."""
+    return _default_group("get_node_local_rank").local_rank()
 
 
 def _array_of(tensor, who):

@@ -129,7 +129,7 @@ class NCCLBackend:
         self._mpi = MPIBackend()  # starts the job, gives the ranks and passes NCCL's id around
         self.rank, self.world_size = self._mpi.rank, self._mpi.world_size
         self.device = self._mpi.local_rank() % cupy.cuda.runtime.getDeviceCount()
-        cupy.cuda.Device(self.device).use()
+        cupy.cuda.Device(self.device).use()  # 'cuda' means this GPU from now on
         uid = nccl.get_unique_id() if self.rank == 0 else None
         uid = self._mpi.comm.bcast(uid, root=0)
         self.comm = nccl.NcclCommunicator(self.world_size, uid, self.rank)
@@ -166,6 +166,9 @@ class NCCLBackend:
     def broadcast(self, array, src: int):
         ptr, n, dtype = self._buffer(array, "broadcast")
         self.comm.bcast(ptr, n, dtype, src, self._cupy.cuda.get_current_stream().ptr)
+
+    def local_rank(self) -> int:
+        return self._mpi.local_rank()
 
     def barrier(self):
         self._cupy.cuda.get_current_stream().synchronize()

@@ -1,8 +1,9 @@
 """Data-parallel checks, run as ``mpiexec -n 2 python tests/mpi_scripts/ddp_checks.py [HOW]``.
 
 HOW: nothing, the ``mpi`` backend on the CPU; ``--nccl``, the ``nccl`` backend on CUDA tensors
-(a GPU per rank); ``--emulated-nccl``, the same on the emulated GPU and NCCL
-(benchmarks/cupy_launches.py, benchmarks/emulated_nccl.py), which needs no GPU.
+(a GPU per rank); ``--emulated-nccl``, the same on two emulated GPUs and NCCL
+(benchmarks/cupy_launches.py, benchmarks/emulated_nccl.py), which needs no GPU: there an array
+call on another GPU than the current one raises, as in CuPy, so each rank must work on its own.
 
 Each check trains the same model twice on every process: with DistributedDataParallel on this
 process's shard of each global batch, and, as the reference, alone on the whole global batch
@@ -31,7 +32,7 @@ if HOW == "--emulated-nccl":
     from benchmarks.emulated_nccl import emulated_nccl
 
     _emulation = ExitStack()
-    _emulation.enter_context(emulated_cuda())
+    _emulation.enter_context(emulated_cuda(devices=2))
     _emulation.enter_context(emulated_nccl())
 DEV = "cpu" if HOW == "--mpi" else "cuda"
 dist.init_process_group("mpi" if HOW == "--mpi" else "nccl")
@@ -240,6 +241,17 @@ def check_sampler_shards():
             assert c.sum() == len(s) * WORLD and (c == 2).sum() == len(s) * WORLD - n
 
 
+def check_devices():
+    """With nccl, each rank works on GPU local_rank % device_count: 'cuda' means that one."""
+    if DEV == "cpu":
+        return
+    mine = dist.get_node_local_rank() % minigrad.cuda.device_count()
+    assert minigrad.cuda.current_device() == mine, minigrad.cuda.current_device()
+    assert minigrad.device("cuda") == f"cuda:{mine}" and T([1.0]).device == f"cuda:{mine}"
+    net = nn.Linear(2, 1).to("cuda")
+    assert all(p.device == f"cuda:{mine}" for p in net.parameters())
+
+
 def check_collectives():
     t = T([float(RANK + 1), 2.0 * (RANK + 1)])
     dist.all_reduce(t)
@@ -263,7 +275,7 @@ def check_collectives():
     dist.barrier()
 
 
-for check in (check_collectives, check_mlp, check_syncbn_conv, check_gradient_penalty,
+for check in (check_devices, check_collectives, check_mlp, check_syncbn_conv, check_gradient_penalty,
               check_sampler_shards):
     try:
         check()

@@ -73,4 +73,18 @@ for name, cfg in (("dcgan", dict(g_features=8, d_features=8)),
     assert same_on_every_rank(digest.digest()), f"{name}: the replicas differ"
     print(f"OK identical {name} rank {rank}", flush=True)
 
+# 4. --device cuda on a machine of two (emulated) GPUs: each process trains on its own (an array
+#    call on another GPU than the current one raises there, as in CuPy)
+from benchmarks.cupy_launches import emulated_cuda  # noqa: E402
+
+with emulated_cuda(devices=2):
+    code = main(["train", "--model", "dcgan", "--dataset", "random", "--device", "cuda",
+                 "--max-steps", "2", "--batch-size", "4", "--g-features", "8", "--d-features",
+                 "8", "--sample-every", "0", "--no-progress", "--out", str(out / "gpus")])
+    assert code == 0, code
+    assert minigrad.cuda.current_device() == dist.get_node_local_rank() % 2
+    assert rank != 0 or (out / "gpus" / "checkpoint.npz").exists()
+    dist.barrier()
+print(f"OK gpus rank {rank} on cuda:{rank % 2}", flush=True)
+
 dist.destroy_process_group()
