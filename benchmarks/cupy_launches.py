@@ -803,18 +803,28 @@ def _refusing(name, convert):
 
 
 @contextmanager
-def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1):
+def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1, kernels: str = "reference"):
     """Inside: ``device='cuda'`` is the NumPy-backed stand-in, and every array call and kernel
     on it records CuPy's launches (see the module's docstring). ``direct_gemm``: model the
     matrix products as the direct cuBLAS call (True) or CuPy's matmul (False); None: each as
     ``minigrad.kernels.cupy_blas.matmul`` would choose. ``devices``: how many GPUs it has
-    (device 0 current at the start)."""
-    from minigrad import kernels
-
+    (device 0 current at the start). ``kernels``: ``"reference"``, each call of the kernel
+    registry runs the kernel's NumPy reference; ``"cuda"``, it runs ``cupy_gpu``'s glue, whose
+    RawKernels and ElementwiseKernels are minigrad's CUDA C compiled for the host
+    (``benchmarks/host_cuda.py``: slower, needs a C++ compiler, eager steps only; the matrix
+    products stay NumPy's)."""
+    if kernels not in ("reference", "cuda"):
+        raise ValueError(f"emulated_cuda(kernels={kernels!r}): 'reference' or 'cuda'")
+    source_kernels, kernels = kernels == "cuda", importlib.import_module("minigrad.kernels")
     cuda_mod = importlib.import_module("minigrad.backend.cuda")
     fake = _fake_cupy()
     ns = types.SimpleNamespace(**{n: _emulated_kernel(n, direct_gemm)
                                   for n in kernels.KERNEL_NAMES})
+    from minigrad.kernels import cupy_gpu, cupy_optim
+    saved_glue = (dict(cupy_gpu._raw_kernels), dict(cupy_gpu._elementwise_kernels),
+                  dict(cupy_optim._tables))
+    if source_kernels:
+        _use_cuda_sources(fake, ns, cupy_gpu)
     saved = (cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module, dict(kernels._cache))
     cuda_random = importlib.import_module("minigrad.kernels.cuda_random")
     saved_gens = dict(cuda_random._generators)
@@ -832,7 +842,6 @@ def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1):
     kernels._cupy_module = ns
     # a CUDA graph capture (minigrad.backend.graphs.graph) binds cuBLAS's handle to its stream
     # and loads cuBLAS first: nothing to bind or load here
-    from minigrad.kernels import cupy_gpu
     saved_capture = (cuda_mod.cublas, cupy_gpu.prepare_capture)
     cuda_mod.cublas = lambda: types.SimpleNamespace(setStream=lambda handle, stream: None)
     cupy_gpu.prepare_capture = lambda: None
@@ -858,6 +867,33 @@ def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1):
         kernels._cache.update(saved[3])
         cuda_random._generators.clear()
         cuda_random._generators.update(saved_gens)
-        for live, before in zip((backend._gpu_rng_pending, backend._constants), saved_backend):
+        for live, before in zip((backend._gpu_rng_pending, backend._constants, cupy_gpu._raw_kernels,
+                                 cupy_gpu._elementwise_kernels, cupy_optim._tables),
+                                saved_backend + saved_glue):
             live.clear()
             live.update(before)
+
+
+def _use_cuda_sources(fake, ns, cupy_gpu):
+    """``emulated_cuda(kernels="cuda")``: the registry's kernels are cupy_gpu's glue (the matrix
+    product aside), and the stand-in's RawKernel/ElementwiseKernel the host build of the CUDA
+    C, each launch counted."""
+    from benchmarks import host_cuda
+
+    lib = host_cuda.build()
+
+    def counted(name):
+        if _captures:
+            raise NotImplementedError("emulated_cuda(kernels='cuda') runs eager steps only: a "
+                                      "capture cannot undo a kernel's writes through pointers")
+        launch(name)
+
+    fake.RawKernel = lambda code, name: host_cuda.HostRawKernel(lib, code, name, counted)
+    fake.ElementwiseKernel = lambda i, o, op, name: host_cuda.HostElementwiseKernel(
+        lib, i, o, op, name, empty=lambda shape, dtype: fake.empty(shape, dtype), on_launch=lambda
+        n: counted("minigrad_" + n))
+    for name in vars(ns):
+        if name != "matmul":
+            setattr(ns, name, getattr(cupy_gpu, name))
+    cupy_gpu._raw_kernels.clear()
+    cupy_gpu._elementwise_kernels.clear()

@@ -23,13 +23,9 @@ Checked in tiers, from what runs on any machine to what needs a GPU:
 from __future__ import annotations
 
 import copy
-import ctypes
 import importlib
 import inspect
-import os
 import re
-import shutil
-import subprocess
 import types
 from contextlib import nullcontext
 from pathlib import Path
@@ -43,10 +39,12 @@ from minigrad.kernels import cuda_src, cupy_gpu
 from minigrad.kernels import reference as ref
 
 import cuda_compile
+from benchmarks import host_cuda
+from benchmarks.host_cuda import (elementwise_one_unit, kernel_parameters,
+                                  raw_kernels_one_unit)
 from fresh_python import REPO_ROOT, run_python
 
 CUDA_COMPILER = cuda_compile.compiler()  # nvcc, else NVRTC from the dev dependencies, else None
-CXX = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++") or shutil.which("clang++")
 
 _backend_cuda = importlib.import_module("minigrad.backend.cuda")  # the module, not the namespace
 cp = _backend_cuda.cupy
@@ -398,67 +396,11 @@ def test_numpy_inputs_fall_back_to_the_reference(case):
 
 
 # ======================================================================= 2. nvcc compiles
-_C_TYPES = {"T": "T", "int32": "int", "int64": "long long", "float32": "float",
-            "float64": "double"}
-
-
-def _params(spec):
-    return [(_C_TYPES[typ], name) for typ, name in (p.split() for p in spec.split(","))]
-
-
-def elementwise_global(name, ctype):
-    """The CUDA source of ElementwiseKernel ``name`` for element type ``ctype``, expanded the
-    way CuPy expands it: ``typedef <ctype> T;``, array parameters as pointers ``_raw_<name>``,
-    scalars by value, and inside a loop over the elements (index ``i``) each array parameter
-    bound to its element: ``const T &x`` for inputs, ``T &y`` for outputs. CuPy's loop goes
-    through an indexer that handles strides and broadcasting; this one assumes contiguous
-    arrays of one shape, which is all the host test needs."""
-    src = cuda_src.ELEMENTWISE[name]
-    ins, outs = _params(src.in_params), _params(src.out_params)
-    arrays = set(src.array_inputs)
-    decl, bind = [], []
-    for t, n in ins:
-        if n in arrays:
-            decl.append(f"const {t}* __restrict__ _raw_{n}")
-            bind.append(f"const {t} &{n} = _raw_{n}[i];")
-        else:
-            decl.append(f"const {t} {n}")
-    for t, n in outs:
-        decl.append(f"{t}* _raw_{n}")
-        bind.append(f"{t} &{n} = _raw_{n}[i];")
-    decl.append("const long long _n")
-    fn = f"ew_{name}_{ctype}"
-    body = "\n".join("        " + line for line in bind + src.operation.split("\n"))
-    return (f"namespace ns_{fn} {{\ntypedef {ctype} T;\n"
-            f"extern \"C\" __global__ void {fn}({', '.join(decl)})\n{{\n"
-            f"    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < _n;\n"
-            f"         i += (long long)blockDim.x * gridDim.x) {{\n{body};\n    }}\n}}\n}}\n")
-
-
 def _compile(source, arch="compute_80"):
     """``source`` compiled for ``arch``: PTX text for ``compute_XY``, a CUBIN for ``sm_XY``.
     A failure raises an AssertionError holding the compiler's messages."""
     out = CUDA_COMPILER.compile(source, arch)
     return out.decode(errors="replace") if arch.startswith("compute_") else out
-
-
-def raw_kernels_one_unit():
-    """Every RawKernel source for every dtype in one translation unit (one compiler run):
-    each verbatim inside its own namespace, its extern "C" function renamed per dtype by the
-    preprocessor, and a #line directive so that errors name the kernel."""
-    parts = []
-    for name, raw in cuda_src.RAW_KERNELS.items():
-        for ctype in cuda_src.CTYPES.values():
-            parts.append(f"namespace ns_{raw.function}_{ctype} {{\n"
-                         f"#define {raw.function} {raw.function}_{ctype}\n"
-                         f'#line 1 "{name}_{ctype}.cu"\n'
-                         f"{cuda_src.raw_source(name, ctype)}\n#undef {raw.function}\n}}\n")
-    return "".join(parts)
-
-
-def elementwise_one_unit():
-    return "".join(f'#line 1 "{name}_{ctype}.cu"\n' + elementwise_global(name, ctype)
-                   for name in cuda_src.ELEMENTWISE for ctype in cuda_src.CTYPES.values())
 
 
 needs_compiler = pytest.mark.skipif(
@@ -523,124 +465,15 @@ def test_compile_check_catches_a_device_only_mistake(monkeypatch):
 
 
 # ============================================================= 3. the CUDA C run on the host
-_HOST_PRELUDE = r"""
-#include <cmath>
-using namespace std;
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __shared__ static
-#define __syncthreads()
-struct mg_dim3 { unsigned x, y, z; };
-/* one thread, one block: the grid-stride loops visit every element */
-static const mg_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
-static const mg_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
-"""
-
-
 @pytest.fixture(scope="module")
-def host_lib(tmp_path_factory):
+def host_lib():
     """Every CUDA source of cuda_src compiled for the CPU into one shared library."""
-    if CXX is None:
+    if host_cuda.CXX is None:
         pytest.skip("no C++ compiler (g++/c++/clang++) to build the CUDA sources for the host")
-    parts = [_HOST_PRELUDE, raw_kernels_one_unit(), elementwise_one_unit()]
-    d = tmp_path_factory.mktemp("host_cuda")
-    src, lib = d / "kernels.cpp", d / "libkernels.so"
-    src.write_text("".join(parts))
-    cmd = [CXX, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(lib), str(src)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, f"{' '.join(cmd)}\n{out.stderr}"
-    return ctypes.CDLL(str(lib))
-
-
-_CT = {"float": ctypes.c_float, "double": ctypes.c_double, "int": ctypes.c_int,
-       "long long": ctypes.c_longlong}
-
-
-def _ptr(a):
-    assert isinstance(a, np.ndarray) and a.flags.c_contiguous, "host kernels need C-contiguous"
-    return ctypes.c_void_p(a.ctypes.data)
-
-
-#: A kernel parameter's C type -> the NumPy dtype its argument must have ("T": the element type).
-_ABI = {"int": np.int32, "unsigned int": np.uint32, "long long": np.int64,
-        "unsigned long long": np.uint64, "float": np.float32, "double": np.float64}
-
-
-def kernel_parameters(code, function):
-    """[(C type, is_pointer, name)] of ``extern "C" __global__ void function(...)`` in
-    ``code``, qualifiers (const, __restrict__) dropped."""
-    m = re.search(r'extern "C" __global__ void\s+' + function + r"\s*\((.*?)\)\s*\{", code,
-                  re.S)
-    assert m, f"no extern \"C\" __global__ {function} in its source"
-    out = []
-    for param in m.group(1).split(","):
-        words = re.sub(r"\b(const|__restrict__)\b", " ", param).replace("*", " * ").split()
-        out.append((" ".join(w for w in words[:-1] if w != "*"), "*" in words, words[-1]))
-    return out
-
-
-class _HostRawKernel:
-    """Stands in for cupy.RawKernel(code, name): calls the host build of the same source, after
-    checking each argument as the GPU will read it. CuPy passes a RawKernel's arguments by
-    their own types (a Python int as a 64-bit integer, a float as a double), not the
-    parameters', so an argument of another type than its parameter shifts every later one:
-    each scalar must be the NumPy scalar of its parameter's type, each array of its dtype."""
-
-    def __init__(self, lib, code, name):
-        ctype = re.match(r"typedef (\w+) T;", code).group(1)
-        self.name, self.fn = name, getattr(lib, f"{name}_{ctype}")
-        self.params = kernel_parameters(code, name)
-        self.t = {"float": np.float32, "double": np.float64}[ctype]
-
-    def __call__(self, grid, block, args):
-        assert len(args) == len(self.params), \
-            f"{self.name}: {len(args)} arguments for {len(self.params)} parameters"
-        call = []
-        for a, (ctype, pointer, pname) in zip(args, self.params):
-            want = np.dtype(self.t if ctype == "T" else _ABI[ctype])
-            if pointer:
-                assert isinstance(a, np.ndarray) and a.dtype == want, \
-                    f"{self.name}({pname}): needs a {want} array, got {type(a).__name__} " \
-                    f"{getattr(a, 'dtype', '')}"
-                call.append(_ptr(a))
-            else:
-                assert isinstance(a, np.generic) and a.dtype == want, \
-                    f"{self.name}({pname}): needs a NumPy {want} scalar, got " \
-                    f"{type(a).__name__} {a!r} (CuPy would pass it with another size)"
-                call.append(np.ctypeslib.as_ctypes_type(want)(a.item()))
-        self.fn(*call)
-
-
-class _HostElementwiseKernel:
-    """Stands in for cupy.ElementwiseKernel: same constructor and call convention (inputs,
-    then optional outputs; missing outputs are allocated), on contiguous same-shape arrays."""
-
-    def __init__(self, lib, in_params, out_params, operation, name):
-        self.lib, self.name = lib, name[len("minigrad_"):]
-        self.ins, self.outs = _params(in_params), _params(out_params)
-        self.arrays = set(cuda_src.ELEMENTWISE[self.name].array_inputs)
-        assert cuda_src.ELEMENTWISE[self.name].operation == operation
-
-    def __call__(self, *args):
-        n_in = len(self.ins)
-        like = next(a for a in args if isinstance(a, np.ndarray))
-        outs = list(args[n_in:]) or [np.empty_like(like) for _ in self.outs]
-        assert len(outs) == len(self.outs)
-        ctype = {"float32": "float", "float64": "double"}[like.dtype.name]
-        call = []
-        for (t, n), a in zip(self.ins, args[:n_in]):
-            if n in self.arrays:
-                assert a.shape == like.shape and a.dtype == like.dtype
-                call.append(_ptr(np.ascontiguousarray(a)))
-            else:
-                call.append(_CT[ctype if t == "T" else t](a))
-        for o in outs:
-            assert o.shape == like.shape and o.dtype == like.dtype
-            call.append(_ptr(o))
-        call.append(ctypes.c_longlong(like.size))
-        getattr(self.lib, f"ew_{self.name}_{ctype}")(*call)
-        return outs[0] if len(outs) == 1 else tuple(outs)
+    try:
+        return host_cuda.build()
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture
@@ -650,8 +483,9 @@ def host_cupy(host_lib, monkeypatch):
         ndarray=np.ndarray, empty=np.empty, empty_like=np.empty_like,
         ascontiguousarray=np.ascontiguousarray,
         asarray=np.asarray, add=np.add,
-        RawKernel=lambda code, name: _HostRawKernel(host_lib, code, name),
-        ElementwiseKernel=lambda i, o, op, name: _HostElementwiseKernel(host_lib, i, o, op, name))
+        RawKernel=lambda code, name: host_cuda.HostRawKernel(host_lib, code, name),
+        ElementwiseKernel=lambda i, o, op, name: host_cuda.HostElementwiseKernel(
+            host_lib, i, o, op, name))
     monkeypatch.setattr(cupy_gpu, "_cupy", lambda: fake)
     monkeypatch.setattr(cupy_gpu, "_device_scope", lambda a: nullcontext())
     monkeypatch.setattr(cupy_gpu, "_raw_kernels", {})          # nothing leaks into GPU tests
@@ -899,16 +733,56 @@ def test_dcgan_one_step_gpu_matches_cpu():
     _assert_one_dcgan_step_matches_cpu()
 
 
-def test_dcgan_one_step_on_the_emulated_gpu_matches_cpu():
+@pytest.mark.parametrize("kernels", ["reference", "cuda"])
+def test_dcgan_one_step_on_the_emulated_gpu_matches_cpu(kernels):
     """The same comparison on the emulated GPU of benchmarks/cupy_launches.py (NumPy under a
-    CuPy stand-in, every registry kernel its NumPy reference): the GPU's own code paths (the
-    (c, i, j) column order, the views of the weights' layouts, the direct GEMM's operand
-    layouts, the fused kernels' references, the multi-tensor Adam) run on any machine and
-    must give the CPU's step."""
+    CuPy stand-in): the GPU's own code paths (the (c, i, j) column order, the views of the
+    weights' layouts, the direct GEMM's operand layouts, the fused kernels, the multi-tensor
+    Adam) run on any machine and must give the CPU's step. ``reference``: every registry
+    kernel is its NumPy reference; ``cuda``: cupy_gpu's glue launching minigrad's CUDA C
+    compiled for the host (benchmarks/host_cuda.py)."""
     from benchmarks.cupy_launches import emulated_cuda
 
-    with emulated_cuda():
+    if kernels == "cuda" and host_cuda.CXX is None:
+        pytest.skip("no C++ compiler (g++/c++/clang++) to build the CUDA sources for the host")
+    with emulated_cuda(kernels=kernels):
         _assert_one_dcgan_step_matches_cpu()
+
+
+@pytest.mark.parametrize("name", sorted(__import__("gans").available()))
+def test_every_variants_step_runs_the_cuda_sources_on_the_emulated_gpu(name):
+    """Two training steps of every variant on the emulated GPU with cupy_gpu's glue launching
+    minigrad's CUDA C (compiled for the host, each argument checked against its parameter,
+    each array it indexes C-contiguous) log what the same steps log with the NumPy
+    references, to float32 rounding; and they did launch the CUDA sources."""
+    import gans
+    from benchmarks.cupy_launches import emulated_cuda
+    from minigrad.backend import counters
+
+    from variant_batches import random_batch, small_config
+
+    if host_cuda.CXX is None:
+        pytest.skip("no C++ compiler (g++/c++/clang++) to build the CUDA sources for the host")
+
+    def two_steps():
+        minigrad.manual_seed(0)
+        model = gans.get_model(name)(small_config(name), device="cuda")
+        batch = random_batch(model, 8, np.random.default_rng(0), device="cuda")
+        model.train_step(*batch)
+        logged = model.train_step(*batch)
+        return {k: float(v.numpy()) if hasattr(v, "numpy") else float(v)
+                for k, v in logged.items()}
+
+    with emulated_cuda(kernels="cuda"), counters.count() as c:
+        got = two_steps()
+    with emulated_cuda():
+        want = two_steps()
+    assert got.keys() == want.keys()
+    for k in want:
+        assert np.isfinite(got[k]) and abs(got[k] - want[k]) <= 1e-4 * abs(want[k]) + 1e-6, \
+            (k, got[k], want[k])
+    launched = {k for k in c if k.startswith("launch.minigrad_")}
+    assert launched, dict(c)
 
 
 def _assert_one_dcgan_step_matches_cpu():
