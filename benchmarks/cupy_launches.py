@@ -823,8 +823,10 @@ def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1, kernels: st
     from minigrad.kernels import cupy_gpu, cupy_optim
     saved_glue = (dict(cupy_gpu._raw_kernels), dict(cupy_gpu._elementwise_kernels),
                   dict(cupy_optim._tables))
+    stack = contextlib.ExitStack()
     if source_kernels:
         _use_cuda_sources(fake, ns, cupy_gpu)
+        stack.enter_context(_fake_cupyx())
     saved = (cuda_mod.cupy, cuda_mod._n_devices, kernels._cupy_module, dict(kernels._cache))
     cuda_random = importlib.import_module("minigrad.kernels.cuda_random")
     saved_gens = dict(cuda_random._generators)
@@ -853,6 +855,7 @@ def emulated_cuda(direct_gemm: bool | None = None, devices: int = 1, kernels: st
     try:
         yield fake
     finally:
+        stack.close()
         for name, convert in saved_converters.items():
             setattr(np, name, convert)
         _devices.update(saved_devices)
@@ -897,3 +900,30 @@ def _use_cuda_sources(fake, ns, cupy_gpu):
             setattr(ns, name, getattr(cupy_gpu, name))
     cupy_gpu._raw_kernels.clear()
     cupy_gpu._elementwise_kernels.clear()
+
+
+@contextmanager
+def _fake_cupyx():
+    """``cupyx.scipy.special`` (the glue's special functions) as SciPy's on the 'device': its
+    ufuncs reach DeviceArray.__array_ufunc__, polygamma (a function) runs on host copies."""
+    import scipy.special
+
+    special = types.ModuleType("cupyx.scipy.special")
+    for name in ("erf", "erfc", "gammaln", "digamma"):
+        setattr(special, name, getattr(scipy.special, name))
+    special.polygamma = _module_function("polygamma", scipy.special.polygamma)
+    scipy_mod = types.ModuleType("cupyx.scipy")
+    scipy_mod.special = special
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = scipy_mod
+    names = {"cupyx": cupyx, "cupyx.scipy": scipy_mod, "cupyx.scipy.special": special}
+    saved = {n: sys.modules.get(n) for n in names}
+    sys.modules.update(names)
+    try:
+        yield
+    finally:
+        for n, module in saved.items():
+            if module is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = module

@@ -93,16 +93,22 @@ def _no_cuda_reason() -> str:
     return "no CUDA device/CuPy: " + (_cuda.unavailable_reason() or "unavailable")
 
 
-@pytest.fixture(params=["cpu", "emulated-cuda", pytest.param("cuda", marks=pytest.mark.skipif(
-    not minigrad.cuda.is_available(), reason=_no_cuda_reason()))])
+@pytest.fixture(params=["cpu", "emulated-cuda", "emulated-cuda-sources", pytest.param(
+    "cuda", marks=pytest.mark.skipif(not minigrad.cuda.is_available(), reason=_no_cuda_reason()))])
 def device(request) -> str:
     """The device tests create their tensors on: "cpu"; "cuda" on the emulated GPU
-    (benchmarks/cupy_launches.py: the GPU's code paths on NumPy, on every machine); and
-    "cuda" on a real one where CuPy sees a GPU."""
-    if request.param == "emulated-cuda":
+    (benchmarks/cupy_launches.py: the GPU's code paths on NumPy, on every machine), its kernels
+    the NumPy references ("emulated-cuda") or the GPU's glue launching minigrad's CUDA C
+    compiled for the host ("emulated-cuda-sources", benchmarks/host_cuda.py); and "cuda" on a
+    real one where CuPy sees a GPU."""
+    if request.param.startswith("emulated-cuda"):
         from benchmarks.cupy_launches import emulated_cuda
+        from benchmarks.host_cuda import CXX
 
-        with emulated_cuda():
+        sources = request.param == "emulated-cuda-sources"
+        if sources and CXX is None:
+            pytest.skip("no C++ compiler (g++/c++/clang++) to build the CUDA sources")
+        with emulated_cuda(kernels="cuda" if sources else "reference"):
             yield "cuda"
         return
     yield request.param
