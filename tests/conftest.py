@@ -71,6 +71,22 @@ settings.register_profile("thorough", max_examples=200, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.hookimpl(tryfirst=True, wrapper=True)
+def pytest_runtest_call(item):
+    """Hypothesis's pytest plugin (6.170) wraps a parametrized test's settings in a new settings
+    object on every call, whose parent is the last one: a test function run ~1000 times in one
+    process (test_op, over devices x ops x dtypes) builds a chain of parents deeper than the
+    recursion limit, and every later call of it dies with a RecursionError inside Hypothesis.
+    Each call here starts again from the settings the test was defined with."""
+    fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+    defined = getattr(fn, "_hypothesis_internal_use_settings", None)
+    try:
+        return (yield)
+    finally:
+        if defined is not None:
+            fn._hypothesis_internal_use_settings = defined
+
+
 # ------------------------------------------------------------------------- --runslow
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,
