@@ -311,6 +311,17 @@ def _no_capture(what):
         raise RuntimeError(f"emulated CUDA graph capture: {what} cannot be recorded")
 
 
+def _device_to_host(how: str) -> None:
+    """A device array's values read on the host (``get``, ``item``, ``int(a)``, ``bool(a)``,
+    ...): on a GPU the host waits there for every kernel queued before. Counted as events
+    ``device_to_host`` and ``device_to_host.<how>`` wherever it happens, minigrad's
+    ``backend.to_host`` or a stray ``int()`` on a raw array; refused inside a capture."""
+    if counters._active:
+        counters.add("device_to_host")
+        counters.add("device_to_host." + how)
+    _no_capture("a copy to the host")
+
+
 class _EmulatedGraph:
     """What ``end_capture()`` returns: the recorded steps, run in order by ``launch``."""
 
@@ -506,7 +517,7 @@ class DeviceArray(np.ndarray):
         if isinstance(r, np.ndarray) and r.size and not np.shares_memory(r, h):
             launch("cupy_take")  # advanced indexing: a gather kernel
             return _fresh(lambda: h[hidx])
-        return _wrap(r) if isinstance(r, np.ndarray) else r
+        return _wrap(r)  # an element is a 0-d array on the device, as CuPy's
 
     def __setitem__(self, index, value):
         h = self.view(np.ndarray)
@@ -515,17 +526,38 @@ class DeviceArray(np.ndarray):
             launch(f"cupy_copy__{_tname(value)}_{self.dtype.name}", args=(value,))
         _in_place(lambda: h.__setitem__(hidx, hv), [h])
 
+    # ------------------------------------------------- to the host: the host waits for the GPU
     def get(self, stream=None):
-        _no_capture("a copy to the host")
+        _device_to_host("get")
         return np.array(self.view(np.ndarray))
 
     def item(self):
-        _no_capture("a copy to the host")
+        _device_to_host("item")
         return self.view(np.ndarray).item()
 
     def tolist(self):
-        _no_capture("a copy to the host")
+        _device_to_host("tolist")
         return self.view(np.ndarray).tolist()
+
+    def __int__(self):
+        _device_to_host("int")
+        return int(self.view(np.ndarray))
+
+    def __float__(self):
+        _device_to_host("float")
+        return float(self.view(np.ndarray))
+
+    def __complex__(self):
+        _device_to_host("complex")
+        return complex(self.view(np.ndarray))
+
+    def __bool__(self):
+        _device_to_host("bool")
+        return bool(self.view(np.ndarray))
+
+    def __index__(self):
+        _device_to_host("index")
+        return self.view(np.ndarray).__index__()
 
     def __reduce__(self):  # pickling (deepcopy, checkpoints) keeps a plain array
         return np.array(self.view(np.ndarray)).__reduce__()

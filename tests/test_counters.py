@@ -394,6 +394,8 @@ def test_every_variant_trains_on_the_emulated_gpu_without_a_host_copy(name):
         with counters.count() as c:
             stats = model.train_step(*batch)
         assert c["to_host"] == 0, (name, dict(c))
+        # nor read on the host any other way (a raw array's int(), bool(), .get(), ...)
+        assert c["device_to_host"] == 0, (name, {k: v for k, v in c.items() if "host" in k})
         assert c["uncapturable"] == 0, (name, {k: v for k, v in c.items() if "uncap" in k})
         values = {k: float(v.data) for k, v in stats.items()}
         samples = model.sample(2)
@@ -464,6 +466,30 @@ def test_the_emulated_gpu_flags_what_a_capture_refuses():
         assert (c["uncapturable.cublas"], c["uncapturable.curand"],
                 c["uncapturable.host_to_device"]) == (2, 1, 1), dict(c)
 
+
+
+def test_the_emulated_gpu_counts_every_read_of_device_values_on_the_host():
+    """On a GPU each of these makes the host wait for the device (CuPy copies the value over):
+    the emulated GPU counts each one (event ``device_to_host``), whoever calls it, so a stray
+    ``int()`` on a raw array in a step shows where minigrad's own ``to_host`` counter cannot
+    see it; an element is a 0-d device array (CuPy's), read nowhere until converted."""
+    import operator
+
+    from benchmarks.cupy_launches import DeviceArray, emulated_cuda
+
+    with emulated_cuda():
+        a = minigrad.randn(3, device="cuda").data
+        i = minigrad.arange(3, device="cuda").data
+        with counters.count() as c:
+            element = a[0]
+        assert type(element) is DeviceArray and element.shape == () and not c["device_to_host"]
+        ways = {"get": a.get, "item": a[1:2].item, "tolist": a.tolist, "int": lambda: int(a[0]),
+                "float": lambda: float(a[0]), "complex": lambda: complex(a[0]),
+                "bool": lambda: bool(a[0]), "index": lambda: operator.index(i[1])}
+        for how, way in ways.items():
+            with counters.count() as c:
+                way()
+            assert (c["device_to_host"], c["device_to_host." + how]) == (1, 1), (how, dict(c))
 
 
 def test_the_emulated_gpu_refuses_numpy_conversions_in_the_product_code():
