@@ -381,7 +381,7 @@ def ddp_checks(request):
 
 
 @needs_mpiexec
-@pytest.mark.parametrize("check", ["devices", "collectives", "mlp", "syncbn_conv",
+@pytest.mark.parametrize("check", ["devices", "collectives", "mlp", "syncbn_conv", "syncbn_uneven",
                                    "gradient_penalty", "sampler_shards"])
 def test_two_processes_match_one(ddp_checks, check):
     """2 ranks at batch B/2 match 1 process at batch B after 5 Adam steps (float64, 1e-9),

@@ -21,6 +21,7 @@ import minigrad
 import minigrad.distributed as dist
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+from minigrad.backend import counters
 from minigrad.data import DataLoader, DistributedSampler
 from minigrad.nn.parallel import DistributedDataParallel as DDP
 
@@ -164,7 +165,9 @@ def check_syncbn_conv():
     perturb_off_rank0(net)
     ddp = DDP(net)
     mine = my_batches((X, Y), 11)
-    mse_loss(ddp, *mine[0]).backward()
+    with counters.count() as c:  # no value read on the host: the step never waits for it
+        mse_loss(ddp, *mine[0]).backward()
+    assert c["to_host"] == c["device_to_host"] == c["uncapturable"] == 0, dict(c)
     assert_close([p.grad.numpy() for p in ddp.module.parameters()], ref_grads,
                  "SyncBatchNorm net gradient of step 1")
     ddp.module.zero_grad()
@@ -176,6 +179,24 @@ def check_syncbn_conv():
     assert_close([b.numpy() for b in ddp.module.buffers()], [b.numpy() for b in ref.buffers()],
                  "SyncBatchNorm net buffer")
     assert_identical_across_ranks(params_of(ddp.module), "SyncBatchNorm net parameter")
+
+
+def check_syncbn_uneven():
+    """Processes with different batch sizes, rank 0 with a single sample (the one case where
+    SyncBatchNorm reads the global count on the host): the statistics, the output and the
+    running statistics are BatchNorm's on the concatenated batch."""
+    sizes = [2 * r + 1 for r in range(WORLD)]
+    x = np.random.default_rng(5).normal(size=(sum(sizes), 3))
+    mine = x[sum(sizes[:RANK]):sum(sizes[:RANK + 1])]
+    minigrad.manual_seed(0)
+    sbn, ref = nn.SyncBatchNorm(3).double().to(DEV), nn.BatchNorm1d(3).double().to(DEV)
+    with counters.count() as c:
+        y = sbn(T(mine))
+    assert c["to_host"] == (1 if sizes[RANK] == 1 else 0), dict(c)
+    want = ref(T(x)).numpy()[sum(sizes[:RANK]):sum(sizes[:RANK + 1])]
+    assert_close([y.numpy()], [want], "SyncBatchNorm output, uneven batches")
+    assert_close([b.numpy() for b in sbn.buffers()], [b.numpy() for b in ref.buffers()],
+                 "SyncBatchNorm running statistics, uneven batches")
 
 
 def check_gradient_penalty():
@@ -275,8 +296,8 @@ def check_collectives():
     dist.barrier()
 
 
-for check in (check_devices, check_collectives, check_mlp, check_syncbn_conv, check_gradient_penalty,
-              check_sampler_shards):
+for check in (check_devices, check_collectives, check_mlp, check_syncbn_conv, check_syncbn_uneven,
+              check_gradient_penalty, check_sampler_shards):
     try:
         check()
         sys.stdout.write(f"rank {RANK} PASS {check.__name__}\n")  # one write: one line

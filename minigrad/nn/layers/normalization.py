@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from minigrad import creation
+from minigrad import backend, creation
 from minigrad import distributed as dist
 from minigrad.distributed.functional import all_reduce
 from minigrad.nn import functional as F
@@ -129,7 +129,9 @@ class SyncBatchNorm(_BatchNorm):
     is itself an all_reduce: each process's gradient includes what its samples did to the other
     processes' outputs through the shared mean and variance, so the gradients (of any order)
     are those of BatchNorm on the concatenated batch. Costs three small all_reduces per forward
-    (sample count, sums, squared deviations) and two per backward, all of size C.
+    (sample count, sums, squared deviations) and two per backward, all of size C. The global
+    count stays on the device: the host reads nothing (on a GPU, never waits) unless this process
+    has a single value per channel.
 
     Every process must call it together when it uses batch statistics. In eval mode (with
     running statistics), or without an initialised process group of more than one process, it
@@ -146,13 +148,18 @@ class SyncBatchNorm(_BatchNorm):
         momentum = self._momentum()
         axes = (0,) + tuple(range(2, x.ndim))
         wshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        count = Tensor._wrap(x.xp.asarray([x.data.size // x.shape[1]], dtype=np.int64), False,
-                             None)
+        # The global count stays on the device (a fill, no copy from the host): the host reads
+        # it only where this process has at most one value per channel, the one case where the
+        # others' counts decide whether there is a variance at all.
+        local = x.data.size // x.shape[1]
+        count = Tensor._wrap(x.xp.full((1,), local, dtype=np.int64), False, None)
         dist.all_reduce(count)
-        n = int(count.data[0])
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got {n} "
-                             f"over all processes (input size {tuple(x.shape)} here)")
+        if local <= 1:
+            n = int(backend.to_host(count.data)[0])
+            if n <= 1:
+                raise ValueError(f"Expected more than 1 value per channel when training, got "
+                                 f"{n} over all processes (input size {tuple(x.shape)} here)")
+        n = Tensor._wrap(count.data.astype(x.dtype), False, None)
         mean = all_reduce(x.sum(axes)) / n
         d = x + (-mean).reshape(wshape)
         var = all_reduce((d ** 2).sum(axes)) / n
@@ -164,7 +171,7 @@ class SyncBatchNorm(_BatchNorm):
             y = y + self.bias.reshape(wshape)
         if self.training and self.track_running_stats:
             F._update_running(self.running_mean, mean.data, momentum)
-            F._update_running(self.running_var, var.data, momentum, n / (n - 1))
+            F._update_running(self.running_var, var.data * (n.data / (n.data - 1)), momentum)
         return y
 
     @classmethod
