@@ -40,9 +40,9 @@ def _model(name, **extra):
     return gans.get_model(name)(gans.get_config(name)(batch_size=4, **SMALL[name], **extra))
 
 
-def _loader(model, n=40, seed=0):
+def _loader(model, n=40, seed=0, device=None):
     ds = datasets.load("random", n=n, image_to_image=model.image_to_image)
-    return DataLoader(ds, batch_size=4, shuffle=True, seed=seed, drop_last=True)
+    return DataLoader(ds, batch_size=4, shuffle=True, seed=seed, drop_last=True, device=device)
 
 
 def test_every_variant_is_listed():
@@ -87,6 +87,30 @@ def test_fit_copies_once_per_flush(name, log_every, copies):
     assert len(history) == 10 and [r["step"] for r in history] == list(range(1, 11))
     assert c["to_host"] == copies == math.ceil(10 / log_every)
     assert all(isinstance(v, (int, float)) for row in history for v in row.values())
+
+
+@pytest.mark.parametrize("cuda_graph", [False, True], ids=["eager", "cuda-graph"])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_fit_on_the_emulated_gpu_reads_the_device_once_per_flush(name, cuda_graph):
+    """The whole loop on the emulated GPU (benchmarks/cupy_launches.py), where any read of a
+    device value on the host counts (``device_to_host``: a ``.get()``, an ``int()`` or ``bool()``
+    of a raw array...), not only minigrad's own copies: 10 steps with log_every 4 read the
+    device three times, once per flush, whatever the variant, eager or replayed (CycleGAN's
+    image pool refuses a capture: eager there)."""
+    from benchmarks.cupy_launches import emulated_cuda
+
+    with emulated_cuda():
+        minigrad.manual_seed(0)
+        model = gans.get_model(name)(gans.get_config(name)(batch_size=4, **SMALL[name]),
+                                     device="cuda")
+        loader = _loader(model, device="cuda")
+        with counters.count() as c:
+            history = fit(model, loader, epochs=1, out_dir=None, progress=False, log_every=4,
+                          cuda_graph=cuda_graph)
+    assert len(history) == 10
+    assert c["device_to_host"] == c["to_host"] == 3, {k: v for k, v in c.items() if "host" in k}
+    replays = c["launch.cuda_graph_launch"]  # the steps after the warm-up and the capture
+    assert replays >= 7 if cuda_graph and not model.capture_refusal else replays == 0
 
 
 @pytest.mark.parametrize("name", ["vanilla", "wgan_gp"])
