@@ -539,25 +539,19 @@ class DeviceArray(np.ndarray):
         _device_to_host("tolist")
         return self.view(np.ndarray).tolist()
 
-    def __int__(self):
-        _device_to_host("int")
-        return int(self.view(np.ndarray))
+    def _read_on_host(how, convert):  # (class-body helper, deleted below)
+        def read(self):
+            _device_to_host(how)
+            return convert(self.view(np.ndarray))
+        read.__name__ = f"__{how}__"
+        return read
 
-    def __float__(self):
-        _device_to_host("float")
-        return float(self.view(np.ndarray))
-
-    def __complex__(self):
-        _device_to_host("complex")
-        return complex(self.view(np.ndarray))
-
-    def __bool__(self):
-        _device_to_host("bool")
-        return bool(self.view(np.ndarray))
-
-    def __index__(self):
-        _device_to_host("index")
-        return self.view(np.ndarray).__index__()
+    __int__ = _read_on_host("int", int)
+    __float__ = _read_on_host("float", float)
+    __complex__ = _read_on_host("complex", complex)
+    __bool__ = _read_on_host("bool", bool)
+    __index__ = _read_on_host("index", lambda a: a.__index__())
+    del _read_on_host
 
     def __reduce__(self):  # pickling (deepcopy, checkpoints) keeps a plain array
         return np.array(self.view(np.ndarray)).__reduce__()
