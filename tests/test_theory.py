@@ -285,13 +285,15 @@ def test_toy_gan_is_reproducible():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset,min_modes", [("ring", 8), ("grid", 24)])
-def test_best_recipe_reaches_the_targets(dataset, min_modes):
-    # GAN, k = 2, BatchNorm in G, 5000 steps, batch 512 (the defaults): 8/8 and 94% on the ring,
-    # 25/25 and 80.8% on the grid at seed 0 (little margin; the ten-seed table of
-    # docs/mode_collapse.md uses a smaller budget); ~2-4 min each
+@pytest.mark.parametrize("dataset,min_modes,min_hq", [("ring", 8, 0.8), ("grid", 24, 0.685)])
+def test_best_recipe_reaches_the_targets(dataset, min_modes, min_hq):
+    # GAN, k = 2, BatchNorm in G, 5000 steps, batch 512 (the defaults), seed 0; ~2-4 min each.
+    # Ring: 8/8 and 94%. Grid: seed 0 read 25/25 and 80.8% on an AMD EPYC, 24/25 and 79.2% on
+    # an Intel Xeon (the CPU's rounding moves a GAN's trajectory), and ten seeds at 8000 steps
+    # read 77.1 +- 2.1% (docs/mode_collapse.md): one seed's 80% was luck, so the grid's floor
+    # is that page's high-quality target (GDPP's 68.5%), the ring's stays 80%.
     modes, hq = T.train_toy_gan(T.ToyGANConfig(dataset=dataset, eval_every=5000)).final
-    assert modes >= min_modes and hq >= 0.8, (modes, hq)
+    assert modes >= min_modes and hq >= min_hq, (modes, hq)
 
 
 @pytest.mark.slow
