@@ -71,7 +71,7 @@ settings.register_profile("thorough", max_examples=200, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.hookimpl(tryfirst=True, wrapper=True)
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_call(item):
     """Hypothesis's pytest plugin (6.170) wraps a parametrized test's settings in a new settings
     object on every call, whose parent is the last one: a test function run ~1000 times in one
@@ -80,11 +80,9 @@ def pytest_runtest_call(item):
     Each call here starts again from the settings the test was defined with."""
     fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
     defined = getattr(fn, "_hypothesis_internal_use_settings", None)
-    try:
-        return (yield)
-    finally:
-        if defined is not None:
-            fn._hypothesis_internal_use_settings = defined
+    yield  # (an old-style wrapper: it works on every pytest the project allows, 7.3 on)
+    if defined is not None:
+        fn._hypothesis_internal_use_settings = defined
 
 
 # ------------------------------------------------------------------------- --runslow
