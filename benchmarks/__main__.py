@@ -426,6 +426,9 @@ def main(argv=None):
         devices = [args.device]
     if "cuda" in devices and not minigrad.cuda.is_available():
         p.error(f"--device cuda: {minigrad.cuda.unavailable_reason()}")
+    if args.steps_only and not (args.memory or args.scaling or args.kernels):
+        p.error("--steps-only skips the main table and runs only --memory, --scaling or "
+                "--kernels: name at least one (to time only the training steps: --batch N)")
     if not args.steps_only:
         for dev in devices:
             run(dev, args.quick, args.threads, args.out, args.separate, args.processes,

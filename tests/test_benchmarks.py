@@ -47,6 +47,14 @@ def test_default_output_is_runs_not_the_source_tree(tmp_path):
     assert {p: p.stat().st_mtime for p in (root / "benchmarks" / "results").glob("*")} == before
 
 
+def test_steps_only_alone_is_a_one_line_error(tmp_path):
+    """--steps-only without --memory/--scaling/--kernels would run nothing and say nothing."""
+    r = subprocess.run([sys.executable, "-m", "benchmarks", "--steps-only", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--steps-only skips the main table" in r.stderr, r.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_load_flag_and_note():
     from benchmarks import machine
 
