@@ -43,7 +43,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIGRAD_DATA", str(tmp_path / "cache"))
     for var in ("MNIST_DIR", "FASHION_MNIST_DIR"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(ds, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "no-system-dir"))
+    monkeypatch.setattr(gm, "FASHION_MNIST_SYSTEM_DIR", str(tmp_path / "no-system-dir"))
 
 
 def fake_split(folder: Path, split: str = "test", n=None, gz=False, seed=0):
@@ -344,7 +344,7 @@ def test_real_mnist_full_fetch(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_real_fashion_mnist_from_system_dir(monkeypatch):
-    monkeypatch.setattr(ds, "FASHION_MNIST_SYSTEM_DIR", "/usr/share/datasets/fashion-mnist")
+    monkeypatch.setattr(gm, "FASHION_MNIST_SYSTEM_DIR", "/usr/share/datasets/fashion-mnist")
     try:
         x, y = load_fashion_mnist("train")
     except DatasetNotFoundError as e:
