@@ -617,11 +617,10 @@ def test_collapsed_set_misses_recall_and_coverage(mnist_features):
 def test_cached_classifier_accuracy(dataset):
     """The cached classifier (trained here if missing: minutes) reaches its accuracy target."""
     try:
-        classifier.load_split(dataset, "test")
+        x, y = classifier.load_split(dataset, "test")
     except mdata.DatasetNotFoundError as e:  # Fashion-MNIST is a system package (apt)
         pytest.skip(str(e))
     model = classifier.get_classifier(dataset)
-    x, y = classifier.load_split(dataset, "test")
     acc = classifier.evaluate_accuracy(model, x, y)
     assert acc == pytest.approx(model.test_accuracy, abs=1e-9)
     assert acc >= classifier.DATASETS[dataset]["min_accuracy"]
